@@ -1,0 +1,44 @@
+"""Configuration: keepalived.conf text -> block tree -> frozen model, with diagnostics.
+
+    result = load_config("/etc/keepalived/keepalived.conf", config_id=None)
+    if result.ok: use(result.config)
+    for d in result.diagnostics.items: print(d)
+
+Pipeline: source.py (files, include, @conditionals, $DEFS, ~SEQ) -> blocks.py ({ } tree of Node)
+-> build.py (keywords tables, defaults, cross references) -> model.Config.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepalived_py.config.model import Config
+from keepalived_py.config.tree import Diagnostics
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    config: Config | None        # None only when nothing usable could be read (file missing...)
+    diagnostics: Diagnostics
+    files: tuple[str, ...]       # every file read (main file and includes), for reload and dumps
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and self.diagnostics.ok
+
+
+def load_config(path: str, *, config_id: str | None = None,
+                check_interfaces: bool = False) -> LoadResult:
+    """Read, expand and build `path`. Never raises for bad input: problems are diagnostics.
+
+    config_id: the -i value (None: keepalived's default, the host name without domain).
+    check_interfaces: -t checks that interfaces named in the config exist, as keepalived does.
+    """
+    from keepalived_py.config.blocks import read_tree
+    from keepalived_py.config.build import build_config
+
+    diags = Diagnostics()
+    tree, files = read_tree(path, config_id=config_id, diagnostics=diags)
+    if tree is None:
+        return LoadResult(None, diags, files)
+    config = build_config(tree, diags, check_interfaces=check_interfaces)
+    return LoadResult(config, diags, files)

@@ -1,0 +1,319 @@
+"""The frozen configuration model: the only representation of keepalived.conf that code reads.
+
+Field names equal keepalived.conf(5) keyword names. Every block carries `pos` (its source
+position), excluded from comparison so that moving a block is not a change on reload.
+Values that keepalived computes from others (effective defaults) are resolved by build.py, so
+users of the model never re-derive them.
+
+LVS-side classes (virtual_server, real_server, checkers, bfd) live in model_lvs.py.
+"""
+from __future__ import annotations
+
+import enum
+import ipaddress
+from dataclasses import dataclass, field
+
+from keepalived_py.config.model_lvs import BfdInstance, VirtualServer, VirtualServerGroup
+from keepalived_py.config.tree import SourcePos
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
+
+_NOPOS = SourcePos("<default>", 0)
+
+
+def _pos() -> SourcePos:
+    return field(default=_NOPOS, compare=False, repr=False)  # type: ignore[return-value]
+
+
+class VrrpState(enum.Enum):
+    INIT = "INIT"
+    BACKUP = "BACKUP"
+    MASTER = "MASTER"
+    FAULT = "FAULT"
+    STOP = "STOP"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Script:
+    """A command line as keepalived runs it: argv after keepalived's quoting rules."""
+
+    argv: tuple[str, ...]
+    text: str                       # the command as written (for logs and dumps)
+    user: str | None = None
+    group: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualAddress:
+    """One line of virtual_ipaddress / virtual_ipaddress_excluded / static_ipaddress."""
+
+    address: IPInterface            # address with prefix (default /32 or /128)
+    brd: IPAddress | None = None
+    dev: str | None = None          # None: the instance's interface
+    scope: str | None = None
+    label: str | None = None
+    peer: IPInterface | None = None
+    home: bool = False
+    nodad: bool = False
+    mngtmpaddr: bool = False
+    noprefixroute: bool = False
+    autojoin: bool = False
+    no_track: bool = False
+    use_vmac: bool = False
+    preferred_lft: int | None = None  # None: kernel default; 0 deprecates
+    track_group: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualRoute:
+    """One line of virtual_routes / static_routes, kept as parsed options."""
+
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network
+    src: IPAddress | None = None
+    via: IPAddress | None = None
+    or_via: IPAddress | None = None
+    dev: str | None = None
+    scope: str | None = None
+    table: int | None = None
+    metric: int | None = None
+    type: str | None = None          # unicast (default), blackhole, unreachable, prohibit, ...
+    options: tuple[tuple[str, str], ...] = ()   # every other ip-route option, in order
+    no_track: bool = False
+    track_group: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VirtualRule:
+    """One line of virtual_rules / static_rules."""
+
+    from_: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    to: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
+    table: int | None = None
+    priority: int | None = None
+    family: int | None = None        # 4 or 6 when no address says so
+    options: tuple[tuple[str, str], ...] = ()
+    no_track: bool = False
+    track_group: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrackRef:
+    """An entry of track_interface / track_script / track_process / track_file / track_bfd."""
+
+    name: str
+    weight: int | None = None        # None: the tracked object's own weight (0 for interfaces)
+    reverse: bool = False
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnicastPeer:
+    address: IPAddress
+    min_ttl: int | None = None
+    max_ttl: int | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notify:
+    """notify_* scripts shared by instances and sync groups."""
+
+    notify: Script | None = None
+    notify_master: Script | None = None
+    notify_backup: Script | None = None
+    notify_fault: Script | None = None
+    notify_stop: Script | None = None
+    notify_deleted: Script | None = None
+    notify_master_rx_lower_pri: Script | None = None
+    smtp_alert: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpInstance:
+    name: str
+    interface: str | None            # None only with unicast and no interface (keepalived allows)
+    virtual_router_id: int
+    state: VrrpState = VrrpState.BACKUP        # the configured initial state
+    priority: int = 100                        # build.py resolves 'state MASTER' without priority
+    advert_int: float = 1.0                    # seconds
+    version: int = 2                           # resolved: IPv6 forces 3; else vrrp_version
+    family: int = 4                            # 4 or 6, from the virtual addresses
+    nopreempt: bool = False
+    preempt_delay: float = 0.0
+    accept: bool = True                        # resolved: no_accept / vrrp_strict
+    strict_mode: bool = False
+    use_vmac: str | None = None                # VMAC interface name when use_vmac is set
+    vmac_xmit_base: bool = False
+    dont_track_primary: bool = False
+    track_interface: tuple[TrackRef, ...] = ()
+    track_script: tuple[TrackRef, ...] = ()
+    track_process: tuple[TrackRef, ...] = ()
+    track_file: tuple[TrackRef, ...] = ()
+    track_bfd: tuple[TrackRef, ...] = ()
+    mcast_src_ip: IPAddress | None = None
+    unicast_src_ip: IPAddress | None = None
+    mcast_dst_ip: IPAddress | None = None
+    unicast_peer: tuple[UnicastPeer, ...] = ()
+    unicast_ttl: int | None = None
+    unicast_fault_no_peer: bool = False
+    check_unicast_src: bool = False
+    track_src_ip: bool = False
+    old_unicast_checksum: bool = False
+    v3_checksum_as_v2: bool = False            # resolved from global vrrp_checksum_compat? see build
+    auth_type: str | None = None               # "PASS" | "AH" | None
+    auth_pass: str | None = None               # first 8 characters, as keepalived keeps them
+    virtual_ipaddress: tuple[VirtualAddress, ...] = ()
+    virtual_ipaddress_excluded: tuple[VirtualAddress, ...] = ()
+    virtual_routes: tuple[VirtualRoute, ...] = ()
+    virtual_rules: tuple[VirtualRule, ...] = ()
+    promote_secondaries: bool = False
+    garp_master_delay: float = 5.0             # resolved from global_defs
+    garp_master_repeat: int = 5
+    garp_lower_prio_delay: float | None = None
+    garp_lower_prio_repeat: int | None = None
+    garp_master_refresh: float = 0.0           # 0: off
+    garp_master_refresh_repeat: int = 1
+    garp_interval: float = 0.0                 # resolved from global_defs (vrrp_garp_interval)
+    gna_interval: float = 0.0                  # resolved from global_defs (vrrp_gna_interval)
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    down_timer_adverts: int = 3
+    debug: int = 0
+    notify: Notify = field(default_factory=Notify)
+    notify_fifo: str | None = None
+    sync_group: str | None = None              # resolved back-reference
+    skip_check_adv_addr: bool = False
+    kernel_rx_buf_size: int | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpSyncGroup:
+    name: str
+    group: tuple[str, ...]                     # member instance names
+    track_interface: tuple[TrackRef, ...] = ()
+    track_script: tuple[TrackRef, ...] = ()
+    track_process: tuple[TrackRef, ...] = ()
+    track_file: tuple[TrackRef, ...] = ()
+    track_bfd: tuple[TrackRef, ...] = ()
+    notify: Notify = field(default_factory=Notify)
+    sync_group_tracking_weight: bool = False
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpScript:
+    name: str
+    script: Script
+    interval: float = 1.0
+    timeout: float | None = None               # None: the interval, as keepalived
+    weight: int = 0
+    weight_reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    init_fail: bool = False
+    user: str | None = None
+    group: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpTrackProcess:
+    name: str
+    process: str                               # process name (comm) or full path with full_command
+    param_match: str | None = None             # "initial" | "partial" | None (exact)
+    parameters: tuple[str, ...] = ()           # process arguments to match, if given
+    quorum: int = 1
+    quorum_max: int | None = None
+    weight: int = 0
+    weight_reverse: bool = False
+    delay: float = 0.0
+    fork_delay: float | None = None
+    terminate_delay: float | None = None
+    full_command: bool = False
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VrrpTrackFile:
+    name: str
+    file: str
+    weight: int = 1
+    weight_reverse: bool = False
+    init_file: int | None = None               # value written at start when init_file given
+    init_file_overwrite: bool = False
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GlobalDefs:
+    router_id: str | None = None               # None: the host name, as keepalived
+    notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: str | None = None
+    smtp_connect_timeout: float = 30.0
+    enable_script_security: bool = False
+    script_user: str | None = None
+    script_group: str | None = None
+    vrrp_version: int = 2
+    vrrp_strict: bool = False
+    vrrp_garp_master_delay: float = 5.0
+    vrrp_garp_master_repeat: int = 5
+    vrrp_garp_lower_prio_delay: float | None = None
+    vrrp_garp_lower_prio_repeat: int | None = None
+    vrrp_garp_master_refresh: float = 0.0
+    vrrp_garp_master_refresh_repeat: int = 1
+    vrrp_garp_interval: float = 0.0
+    vrrp_gna_interval: float = 0.0
+    vrrp_lower_prio_no_advert: bool = False
+    vrrp_higher_prio_send_advert: bool = False
+    vrrp_skip_check_adv_addr: bool = False
+    vrrp_check_unicast_src: bool = False
+    vrrp_mcast_group4: ipaddress.IPv4Address = ipaddress.IPv4Address("224.0.0.18")
+    vrrp_mcast_group6: ipaddress.IPv6Address = ipaddress.IPv6Address("ff02::12")
+    vrrp_notify_fifo: str | None = None
+    vrrp_notify_fifo_script: Script | None = None
+    notify_fifo: str | None = None
+    notify_fifo_script: Script | None = None
+    lvs_notify_fifo: str | None = None
+    lvs_notify_fifo_script: Script | None = None
+    lvs_flush: bool = False
+    lvs_flush_on_stop: str | None = None       # None | "VS" | "ALL"
+    state_dump_file: str | None = None
+    data_use_instance: bool = False
+    dataplane: str = "auto"                    # keepalived-py: "auto" | "ipvs" | "nftables"
+    unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    """The whole resolved configuration."""
+
+    global_defs: GlobalDefs = field(default_factory=GlobalDefs)
+    static_ipaddress: tuple[VirtualAddress, ...] = ()
+    static_routes: tuple[VirtualRoute, ...] = ()
+    static_rules: tuple[VirtualRule, ...] = ()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    vrrp_track_processes: tuple[VrrpTrackProcess, ...] = ()
+    vrrp_track_files: tuple[VrrpTrackFile, ...] = ()
+    vrrp_sync_groups: tuple[VrrpSyncGroup, ...] = ()
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()
+    bfd_instances: tuple[BfdInstance, ...] = ()
+
+    @property
+    def has_vrrp(self) -> bool:
+        """keepalived starts the VRRP child when there is VRRP work (instances or static addresses)."""
+        return bool(self.vrrp_instances or self.static_ipaddress or self.static_routes
+                    or self.static_rules)
+
+    @property
+    def has_checker(self) -> bool:
+        return bool(self.virtual_servers)

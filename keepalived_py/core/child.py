@@ -1,0 +1,36 @@
+"""The contract between the supervisor parent and a child daemon (VRRP, checker).
+
+The supervisor forks; in the child it builds the daemon with the role's factory
+(`keepalived_py.vrrp.daemon.create(options)` / `keepalived_py.check.daemon.create(options)`),
+runs an asyncio loop, and drives the daemon through these calls. The daemon never handles
+signals, pidfiles or the parent link itself: core/ does that.
+"""
+from __future__ import annotations
+
+import enum
+from typing import Protocol
+
+from keepalived_py.config.model import Config
+
+
+class DumpKind(enum.Enum):
+    DATA = "data"              # SIGUSR1 -> keepalived.data
+    STATS = "stats"            # SIGUSR2 -> keepalived.stats
+    JSON = "json"              # keepalived's JSON signal (SIGRTMIN+2 = 36) -> keepalived.json
+    STATS_CLEAR = "stats_clear"
+
+
+class ChildDaemon(Protocol):
+    role: str                  # "vrrp" | "checker"
+
+    async def start(self, config: Config) -> None:
+        """Load `config` and start working; returns once loaded (the parent then says READY)."""
+
+    async def reload(self, config: Config) -> None:
+        """Apply the difference from the running configuration to `config`."""
+
+    async def stop(self, release: bool) -> None:
+        """Stop; release what it owns (VIPs, IPVS entries) unless `release` is False (-V / -I)."""
+
+    def dump(self, kind: DumpKind) -> None:
+        """Write the dump `kind` (never on the path of an advert)."""

@@ -1,0 +1,42 @@
+"""Options: the parsed command line (keepalived(8) flags), shared by the parent and the children.
+
+cli.py fills it; nothing else parses argv.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    config_file: str = "/etc/keepalived/keepalived.conf"
+    use_vrrp: bool = False           # -P/--vrrp
+    use_checker: bool = False        # -C/--check
+    use_bfd: bool = False            # -B/--no_bfd inverted? see cli.py
+    all_children: bool = False       # --all
+    log_console: bool = False        # -l
+    log_detail: bool = False         # -D
+    log_facility: int = 0            # -S 0..7 -> LOG_LOCALn
+    no_syslog: bool = False          # -G
+    log_file: str | None = None      # -g[FILE]
+    flush_log_file: bool = False
+    dont_release_vrrp: bool = False  # -V
+    dont_release_ipvs: bool = False  # -I
+    dont_respawn: bool = False       # -R
+    dont_fork: bool = False          # -n
+    dump_conf: bool = False          # -d
+    dump_json: bool = False          # keepalived-py: -d in JSON
+    pid_file: str | None = None      # -p ; None: default from namespace/instance
+    vrrp_pid_file: str | None = None     # -r
+    checkers_pid_file: str | None = None  # -c
+    bfd_pid_file: str | None = None       # -b
+    namespace: str | None = None     # -s
+    instance: str | None = None      # -i config id
+    execute: str | None = None       # -e ... see cli
+    config_id: str | None = None     # -i
+    umask: int | None = None         # -u
+    config_test: bool = False        # -t
+    config_test_file: str | None = None
+    ignore_sigint: bool = False
+    debug: tuple[str, ...] = ()
+    extra: dict[str, object] = field(default_factory=dict)  # flags accepted, not yet acted on
