@@ -1,0 +1,197 @@
+"""vrrp_script: run a check command every `interval`, turn exit codes into an up/down state.
+
+Theory of operation. `ScriptCounter` is keepalived's rise/fall counter (pure): `result`
+runs from 0 to rise+fall-1; a success below rise-1 counts up, reaching rise reports OK and
+jumps to the top; a failure above rise counts down, reaching rise (or any failure while the
+script has not reported yet) reports FAILED and drops to 0. A script starts "not yet known"
+(result rise-1: one success is enough) unless `init_fail`, which starts it FAILED.
+
+`run_command` is the edge: the command is executed directly (no shell), as its user and
+group, in its own process group, with no terminal and its output discarded, so a script
+that prints megabytes or forks children cannot hurt the daemon. Past its timeout the group
+gets SIGTERM, then SIGKILL; the exit is always reaped. `ScriptRunner` schedules every
+vrrp_script on the event loop and never blocks it.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+
+from keepalived_py.config.model import Script, VrrpScript
+
+log = structlog.get_logger("keepalived_py.track.script")
+
+
+@dataclass(slots=True)
+class ScriptCounter:
+    """keepalived's rise/fall accounting for one vrrp_script. No I/O."""
+
+    rise: int = 1
+    fall: int = 1
+    result: int = 0
+    reported: bool | None = None      # None: no result yet (INIT)
+
+    @classmethod
+    def start(cls, rise: int, fall: int, init_fail: bool) -> ScriptCounter:
+        rise, fall = max(1, rise), max(1, fall)
+        if init_fail:
+            return cls(rise, fall, 0, False)
+        return cls(rise, fall, rise - 1, None)
+
+    def record(self, success: bool) -> bool | None:
+        """Count one run; returns the new state when it changes (or is first known)."""
+        top = self.rise + self.fall - 1
+        if success:
+            if self.result < self.rise - 1:
+                self.result += 1
+                return None
+            if self.result == top and self.reported is True:
+                return None
+            changed = self.reported is not True
+            self.result = top
+            self.reported = True
+            return True if changed else None
+        if self.result > self.rise:
+            self.result -= 1
+            return None
+        changed = self.reported is None or self.result == self.rise
+        self.result = 0
+        if changed:
+            self.reported = False
+            return False
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    success: bool
+    exit_type: str              # "succeeded" | "failed" | "timed_out"
+    reason: str = ""            # "exited with status 2", "due to signal 9", "cannot execute: ..."
+
+
+def _creds(script: Script) -> dict[str, object]:
+    kw: dict[str, object] = {}
+    if script.user is not None and script.user != "root":
+        kw["user"] = script.user
+        kw["group"] = script.group if script.group is not None else None
+        if kw["group"] is None:
+            del kw["group"]
+    elif script.group is not None and script.group != "root":
+        kw["group"] = script.group
+    return kw
+
+
+async def run_command(script: Script, timeout: float | None) -> Outcome:
+    """Run `script` once. Never raises for a bad script: the outcome says why it failed."""
+    argv = list(script.argv)
+    if not argv:
+        return Outcome(False, "failed", "empty command")
+    if argv[0].startswith("<"):
+        # keepalived's special form "</path": succeed if the file can be opened
+        path = argv[0][1:].strip()
+        try:
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        except OSError as e:
+            return Outcome(False, "failed", f"cannot open {path}: {os.strerror(e.errno or 0)}")
+        return Outcome(True, "succeeded")
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, start_new_session=True, close_fds=True,
+            **_creds(script))  # type: ignore[arg-type]
+    except (OSError, ValueError, KeyError) as e:
+        detail = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
+        return Outcome(False, "failed", f"cannot execute {argv[0]}: {detail}")
+    try:
+        code = await asyncio.wait_for(proc.wait(), timeout)
+    except TimeoutError:
+        await _terminate_group(proc)
+        return Outcome(False, "timed_out")
+    finally:
+        if proc.returncode is None:          # cancelled: never leave a child behind
+            await _terminate_group(proc)
+    if code == 0:
+        return Outcome(True, "succeeded")
+    if code < 0:
+        return Outcome(False, "failed", f"due to signal {-code}")
+    return Outcome(False, "failed", f"exited with status {code}")
+
+
+async def _terminate_group(proc: asyncio.subprocess.Process, grace: float = 1.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            continue
+        break
+    try:                                    # whatever the script forked dies with it
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    await proc.wait()
+
+
+StateCallback = Callable[[str, bool], None]
+
+
+class ScriptRunner:
+    """Runs every vrrp_script on its interval; reports (name, ok) when a script's state changes."""
+
+    def __init__(self, scripts: Sequence[VrrpScript], on_change: StateCallback) -> None:
+        self.scripts = {s.name: s for s in scripts}
+        self.counters = {s.name: ScriptCounter.start(s.rise, s.fall, s.init_fail)
+                         for s in scripts}
+        self.on_change = on_change
+        self.runs = 0
+        self.timeouts = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def state(self, name: str) -> bool | None:
+        c = self.counters.get(name)
+        return None if c is None else c.reported
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        for name, c in self.counters.items():
+            if c.reported is False:          # init_fail: known failed from the start
+                self.on_change(name, False)
+        # spread the first runs over the first interval (at most 1 s), so that many scripts
+        # are never forked in one burst on the loop that sends adverts
+        n = len(self.scripts)
+        self._tasks = [loop.create_task(self._run(s, min(s.interval, 1.0) * i / n))
+                       for i, s in enumerate(self.scripts.values())]
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _run(self, vs: VrrpScript, offset: float) -> None:
+        loop = asyncio.get_running_loop()
+        timeout = vs.timeout if vs.timeout else vs.interval
+        await asyncio.sleep(offset)
+        next_at = loop.time()
+        while True:
+            outcome = await run_command(vs.script, timeout)
+            self.runs += 1
+            if outcome.exit_type == "timed_out":
+                self.timeouts += 1
+            change = self.counters[vs.name].record(outcome.success)
+            if change is not None:
+                log.info("track.script.changed", script=vs.name, ok=change,
+                         exit_type=outcome.exit_type, reason=outcome.reason,
+                         compat=f"VRRP_Script({vs.name}) {outcome.exit_type}"
+                         + (f" ({outcome.reason})" if outcome.reason and not change else ""))
+                self.on_change(vs.name, change)
+            next_at = max(next_at + vs.interval, loop.time())
+            await asyncio.sleep(next_at - loop.time())

@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from keepalived_py.config.model import Script, VrrpScript
+from keepalived_py.track.script import ScriptCounter, ScriptRunner, run_command
+
+
+def test_script_counter_first_success_reports_ok_when_rise_is_one() -> None:
+    c = ScriptCounter.start(rise=1, fall=1, init_fail=False)
+    assert c.reported is None
+    assert c.record(True) is True
+    assert c.record(True) is None
+    assert c.record(False) is False
+    assert c.record(False) is None
+
+
+def test_script_counter_rise_and_fall_as_keepalived() -> None:
+    c = ScriptCounter.start(rise=3, fall=2, init_fail=False)
+    assert c.record(True) is True            # INIT: one success is enough
+    assert c.record(False) is None           # 4 -> 3
+    assert c.record(False) is False          # reaches rise: reported failed
+    assert c.record(True) is None
+    assert c.record(True) is None
+    assert c.record(True) is True            # rise successes
+
+
+def test_script_counter_first_failure_reports_from_init() -> None:
+    c = ScriptCounter.start(rise=2, fall=3, init_fail=False)
+    assert c.record(False) is False
+
+
+def test_script_counter_init_fail_starts_failed() -> None:
+    c = ScriptCounter.start(rise=2, fall=2, init_fail=True)
+    assert c.reported is False
+    assert c.record(True) is None
+    assert c.record(True) is True
+
+
+def _sh(text: str) -> Script:
+    return Script(argv=("/bin/sh", "-c", text), text=text)
+
+
+def test_run_command_outcomes() -> None:
+    async def scenario() -> None:
+        assert (await run_command(_sh("exit 0"), 5)).success
+        r = await run_command(_sh("exit 3"), 5)
+        assert not r.success and r.reason == "exited with status 3"
+        r = await run_command(Script(argv=("/nonexistent/x",), text="x"), 5)
+        assert not r.success and "cannot execute" in r.reason
+        assert (await run_command(Script(argv=("</etc/hostname",), text=""), 5)).success
+        assert not (await run_command(Script(argv=("</nonexistent",), text=""), 5)).success
+    asyncio.run(scenario())
+
+
+def test_run_command_timeout_kills_the_whole_group(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+
+    async def scenario() -> None:
+        t = time.monotonic()
+        r = await run_command(_sh(f"sleep 30 & echo $! > {marker}; sleep 30"), 0.3)
+        assert r.exit_type == "timed_out"
+        assert time.monotonic() - t < 3
+    asyncio.run(scenario())
+    pid = int(marker.read_text())
+    assert _gone_soon(pid)
+
+
+def _gone_soon(pid: int, timeout: float = 3.0) -> bool:
+    """Dead or a zombie waiting for init to reap it."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                if f.read().rsplit(b")", 1)[1].split()[0] == b"Z":
+                    return True
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_run_command_megabytes_of_output_do_not_block() -> None:
+    async def scenario() -> None:
+        r = await run_command(_sh("head -c 20000000 /dev/zero"), 10)
+        assert r.success
+    asyncio.run(scenario())
+
+
+def test_script_runner_does_not_block_the_loop() -> None:
+    """100 scripts running at once: the loop's ticks stay on time."""
+    async def scenario() -> None:
+        states: list[tuple[str, bool]] = []
+        scripts = [VrrpScript(name=f"s{i}", script=_sh("sleep 0.2; exit 1"), interval=0.5)
+                   for i in range(100)]
+        runner = ScriptRunner(scripts, lambda n, ok: states.append((n, ok)))
+        runner.start()
+        loop = asyncio.get_running_loop()
+        worst = 0.0
+        for _ in range(60):
+            t = loop.time()
+            await asyncio.sleep(0.02)
+            worst = max(worst, loop.time() - t - 0.02)
+        await runner.stop()
+        assert len({n for n, ok in states if not ok}) == 100
+        assert worst < 0.05, worst
+    asyncio.run(scenario())
