@@ -1,0 +1,274 @@
+"""keepalived.data / keepalived.stats / keepalived.json: written safely, off the advert path.
+
+Theory of operation. The VRRP child hands a *snapshot* (plain dicts, see `InstanceSnapshot`)
+to `DumpWriter.request(kind)`; formatting is cheap string work, and the file is written on a
+worker thread: to a new temporary file in the target directory (O_EXCL|O_NOFOLLOW, mode
+0644 — readable by exporters, never world-writable, no passwords in it), fsynced, then renamed
+over the target. rename(2) replaces a planted symlink instead of following it, and a reader
+always sees a whole file. Requests that arrive while a write is under way are coalesced into
+one more write, so a monitor signalling 100 times a second costs at most one write at a time.
+The text follows keepalived 2.2.7's layout where exporters parse it (mehdy/keepalived-exporter,
+gen2brain/keepalived_exporter): " VRRP Instance = NAME", "   State = MASTER",
+"   Virtual Router ID = 51", "   Interface = eth0", "   Virtual IP (N):" + addresses, and the
+stats file's "VRRP Instance: NAME" sections.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+import structlog
+
+log = structlog.get_logger("keepalived_py.obs.dumps")
+
+FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json"}
+
+
+class InstanceStats(TypedDict, total=False):
+    advert_rcvd: int
+    advert_sent: int
+    become_master: int
+    release_master: int
+    packet_len_err: int
+    ip_ttl_err: int
+    invalid_type_rcvd: int
+    advert_interval_err: int
+    addr_list_err: int
+    invalid_authtype: int
+    authtype_mismatch: int
+    auth_failure: int
+    pri_zero_rcvd: int
+    pri_zero_sent: int
+
+
+class InstanceSnapshot(TypedDict, total=False):
+    name: str
+    state: str                  # INIT BACKUP MASTER FAULT STOP
+    wantstate: str
+    version: int
+    interface: str
+    src_ip: str
+    mcast_dst: str
+    vrid: int
+    priority: int               # configured (base)
+    effective_priority: int
+    total_priority: int
+    advert_int: float           # seconds
+    accept: bool
+    preempt: bool
+    vips: list[str]             # "192.0.2.10/24 dev eth0 scope global"
+    excluded_vips: list[str]
+    last_transition: float      # wall clock (time.time())
+    master_down_interval: float
+    garp_delay: float
+    garp_repeat: int
+    garp_refresh: float
+    garp_refresh_repeat: int
+    tracked_scripts: list[str]
+    stats: InstanceStats
+
+
+STATS_LAYOUT: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+    ("Advertisements", (("Received", "advert_rcvd"), ("Sent", "advert_sent"))),
+    ("", (("Became master", "become_master"), ("Released master", "release_master"))),
+    ("Packet Errors", (("Length", "packet_len_err"), ("TTL", "ip_ttl_err"),
+                       ("Invalid Type", "invalid_type_rcvd"),
+                       ("Advertisement Interval", "advert_interval_err"),
+                       ("Address List", "addr_list_err"))),
+    ("Authentication Errors", (("Invalid Type", "invalid_authtype"),
+                               ("Type Mismatch", "authtype_mismatch"),
+                               ("Failure", "auth_failure"))),
+    ("Priority Zero", (("Received", "pri_zero_rcvd"), ("Sent", "pri_zero_sent"))),
+)
+
+
+def _when(t: float) -> str:
+    tm = time.localtime(t)
+    frac = f"{t % 1:.6f}"[2:]
+    return f"{t:.6f} ({time.strftime('%a %b %d %H:%M:%S', tm)}.{frac} {tm.tm_year})"
+
+
+def format_data(instances: Sequence[InstanceSnapshot], scripts: Sequence[Mapping[str, Any]] = ()
+                ) -> str:
+    out = ["------< VRRP Topology >------"]
+    for i in instances:
+        on = "enabled"
+        vips = i.get("vips", [])
+        out += [
+            f" VRRP Instance = {i['name']}",
+            f"   VRRP Version = {i.get('version', 2)}",
+            f"   State = {i.get('state', 'INIT')}",
+            "   Flags: none",
+            f"   Wantstate = {i.get('wantstate', i.get('state', 'INIT'))}",
+            f"   Last transition = {_when(i.get('last_transition', 0.0))}",
+            f"   Master down timer = {int(i.get('master_down_interval', 0) * 1e6)} usecs",
+            f"   Interface = {i.get('interface', '')}",
+            f"   Using src_ip = {i.get('src_ip', '')}",
+            f"   Multicast address {i.get('mcast_dst', '')}",
+            f"   Gratuitous ARP delay = {i.get('garp_delay', 5):g}",
+            f"   Gratuitous ARP repeat = {i.get('garp_repeat', 5)}",
+            f"   Gratuitous ARP refresh = {i.get('garp_refresh', 0):g}",
+            f"   Gratuitous ARP refresh repeat = {i.get('garp_refresh_repeat', 1)}",
+            f"   Virtual Router ID = {i.get('vrid', 0)}",
+            f"   Priority = {i.get('priority', 0)}",
+            f"   Effective priority = {i.get('effective_priority', i.get('priority', 0))}",
+            f"   Total priority = {i.get('total_priority', i.get('priority', 0))}",
+            f"   Advert interval = {round(i.get('advert_int', 1.0) * 1000)} milli-sec",
+            f"   Accept = {on if i.get('accept', True) else 'disabled'}",
+            f"   Preempt = {on if i.get('preempt', True) else 'disabled'}",
+            f"   Virtual IP ({len(vips)}):",
+            *(f"     {v}" for v in vips),
+        ]
+        if i.get("excluded_vips"):
+            out.append("   Virtual IP Excluded :")
+            out += [f"     {v}" for v in i["excluded_vips"]]
+        if i.get("tracked_scripts"):
+            out.append("   Tracked scripts :")
+            out += [f"     {s}" for s in i["tracked_scripts"]]
+    if scripts:
+        out.append("------< VRRP Scripts >------")
+        for s in scripts:
+            out += [f" VRRP Script = {s['name']}",
+                    f"   Command = '{s.get('command', '')}'",
+                    f"   Interval = {s.get('interval', 1):g} sec",
+                    f"   Timeout = {s.get('timeout', 0):g} sec",
+                    f"   Weight = {s.get('weight', 0)}",
+                    f"   Rise = {s.get('rise', 1)}",
+                    f"   Fall = {s.get('fall', 1)}",
+                    f"   Status = {s.get('status', 'INIT')}",
+                    f"   State = {s.get('state', 'idle')}"]
+    return "\n".join(out) + "\n"
+
+
+def format_stats(instances: Sequence[InstanceSnapshot]) -> str:
+    out: list[str] = []
+    for i in instances:
+        st = i.get("stats", {})
+        out.append(f"VRRP Instance: {i['name']}")
+        for section, fields in STATS_LAYOUT:
+            if section:
+                out.append(f"  {section}:")
+                out += [f"    {label}: {st.get(key, 0)}" for label, key in fields]  # type: ignore[misc]
+            else:
+                out += [f"  {label}: {st.get(key, 0)}" for label, key in fields]  # type: ignore[misc]
+    return "\n".join(out) + "\n"
+
+
+def format_json(instances: Sequence[InstanceSnapshot]) -> str:
+    """keepalived's JSON dump: a list of {"data": {...}, "stats": {...}} per instance."""
+    rows = []
+    for i in instances:
+        data = {
+            "iname": i["name"], "state": _STATE_NUM.get(i.get("state", "INIT"), 0),
+            "wantstate": _STATE_NUM.get(i.get("wantstate", i.get("state", "INIT")), 0),
+            "ifp_ifname": i.get("interface", ""), "vrid": i.get("vrid", 0),
+            "base_priority": i.get("priority", 0),
+            "effective_priority": i.get("effective_priority", i.get("priority", 0)),
+            "version": i.get("version", 2), "adver_int": i.get("advert_int", 1.0),
+            "accept": int(i.get("accept", True)), "nopreempt": int(not i.get("preempt", True)),
+            "vips": list(i.get("vips", [])), "evips": list(i.get("excluded_vips", [])),
+            "last_transition": i.get("last_transition", 0.0),
+        }
+        rows.append({"data": data, "stats": dict(i.get("stats", {}))})
+    return json.dumps(rows, indent=2) + "\n"
+
+
+# keepalived's numeric states in the JSON dump (vrrp.h): INIT 0, BACKUP 1, MASTER 2, FAULT 3
+_STATE_NUM = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 98, "DELETED": 97}
+
+
+def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
+    """Replace `path` with `text` atomically; never follows a symlink. Raises OSError."""
+    directory = os.path.dirname(os.path.abspath(path)) or "/"
+    dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        tmp = f".{os.path.basename(path)}.{os.getpid()}.{threading.get_ident()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     mode & 0o755, dir_fd=dfd)
+        try:
+            os.fchmod(fd, mode & 0o755)           # umask must not widen or narrow it
+            data = text.encode()
+            view = memoryview(data)
+            while view:
+                n = os.write(fd, view)
+                view = view[n:]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp, dir_fd=dfd)
+            raise
+        os.close(fd)
+        try:
+            os.rename(tmp, os.path.basename(path), src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            os.unlink(tmp, dir_fd=dfd)
+            raise
+    finally:
+        os.close(dfd)
+
+
+def dump_dir() -> str:
+    return os.environ.get("TMPDIR") or "/tmp"
+
+
+def dump_path(kind: str, *, directory: str | None = None, data_use_instance: bool = False,
+              instance: str | None = None, namespace: str | None = None) -> str:
+    """keepalived's dump file name: TMPDIR/keepalived.data, or keepalived.NS_INST.data."""
+    name = FILE_NAMES[kind]
+    if data_use_instance and (instance or namespace):
+        stem, ext = name.rsplit(".", 1)
+        tag = "_".join(x for x in (namespace, instance) if x)
+        name = f"{stem}.{tag}.{ext}"
+    return os.path.join(directory or dump_dir(), name)
+
+
+class DumpWriter:
+    """Coalescing, threaded writer: `request` returns at once; writes never overlap."""
+
+    def __init__(self, render: Callable[[str], tuple[str, str]]) -> None:
+        self._render = render            # kind -> (path, text), called on the caller's thread
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[str, str]] = {}
+        self._busy = False
+        self.written = 0
+        self.failed = 0
+        self.coalesced = 0
+
+    def request(self, kind: str) -> None:
+        job = self._render(kind)
+        with self._lock:
+            if kind in self._pending:
+                self.coalesced += 1
+            self._pending[kind] = job
+            if self._busy:
+                return
+            self._busy = True
+        threading.Thread(target=self._drain, name="dump-writer", daemon=True).start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._pending:
+                    self._busy = False
+                    return
+                kind, (path, text) = self._pending.popitem()
+            try:
+                write_atomic(path, text)
+                self.written += 1
+            except OSError as e:
+                self.failed += 1
+                log.warning("obs.dump.failed", kind=kind, path=path,
+                            error=os.strerror(e.errno or 0))
+
+    def wait_idle(self, timeout: float = 5.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                if not self._busy:
+                    return True
+            time.sleep(0.005)
+        return False
