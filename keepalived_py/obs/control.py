@@ -1,0 +1,95 @@
+"""The control socket: a signal-free way to read the daemon's state.
+
+A unix stream socket (mode 0600, owner root) per child. A client sends one command line —
+`status` (JSON), `metrics` (Prometheus text) or `ping` — and reads the answer until the
+server closes. A request must arrive within 2 s and fit in 1 KiB; an answer that the client
+does not read within 5 s is abandoned. A misbehaving client only ever loses its own
+connection: the handlers are synchronous snapshots that never wait on the network.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Callable
+
+import structlog
+
+log = structlog.get_logger("keepalived_py.obs.control")
+
+Handler = Callable[[], str]
+MAX_REQUEST = 1024
+
+
+class ControlServer:
+    def __init__(self, path: str, handlers: dict[str, Handler]) -> None:
+        self.path = path
+        self.handlers = {"ping": lambda: "pong\n", **handlers}
+        self.served = 0
+        self.rejected = 0
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            st = os.lstat(self.path)
+            if not stat.S_ISSOCK(st.st_mode):
+                raise FileExistsError(f"{self.path} exists and is not a socket")
+            os.unlink(self.path)
+        old = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._client, path=self.path)
+        finally:
+            os.umask(old)
+        os.chmod(self.path, 0o600)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), 2.0)
+            if len(line) > MAX_REQUEST or not line.endswith(b"\n"):
+                raise ValueError("request too long or incomplete")
+            cmd = line.decode("ascii", "replace").strip()
+            handler = self.handlers.get(cmd)
+            if handler is None:
+                body = json.dumps({"error": f"unknown command {cmd[:40]!r}",
+                                   "commands": sorted(self.handlers)}) + "\n"
+                self.rejected += 1
+            else:
+                body = handler()
+                self.served += 1
+            writer.write(body.encode())
+            await asyncio.wait_for(writer.drain(), 5.0)
+        except (TimeoutError, ValueError, UnicodeDecodeError, ConnectionError,
+                asyncio.LimitOverrunError) as e:
+            self.rejected += 1
+            log.debug("obs.control.client_dropped", reason=type(e).__name__)
+        finally:
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()          # the client is not reading: drop it
+            else:
+                writer.close()
+
+
+def query(path: str, command: str, timeout: float = 5.0) -> str:
+    """Client side (used by `keepalived-py status`). Raises OSError when nobody answers."""
+    import socket
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(timeout)
+        s.connect(path)
+        s.sendall(command.encode() + b"\n")
+        chunks = []
+        while True:
+            data = s.recv(65536)
+            if not data:
+                break
+            chunks.append(data)
+    return b"".join(chunks).decode()
