@@ -1,0 +1,117 @@
+"""Which tracked object moves which VRRP instance, and by how much. Pure.
+
+Theory of operation. Built once per configuration: every `track_interface`, `track_script`,
+`track_process` and `track_file` reference of an instance (and of its sync group, whose
+tracking applies to all members) becomes an edge (kind, object) -> (instance, weight,
+reverse), the weight taken from the reference or else from the tracked object's own
+definition (interfaces default to 0, i.e. FAULT on failure). `update(kind, name, value)`
+records a new state (bool for interfaces/scripts/processes, int for files) and returns the
+instances whose (fault, delta) changed. Objects not reported yet count as keepalived counts
+an INIT script: they neither add weight nor cause FAULT, except a weight-0 script that has
+not run yet, which keeps its instances from leaving INIT (reported as fault here).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from keepalived_py.config.model import Config, TrackRef
+from keepalived_py.track.weights import (
+    NEUTRAL,
+    Contribution,
+    binary_contribution,
+    file_contribution,
+)
+
+KINDS = ("interface", "script", "process", "file")
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    instance: str
+    weight: int
+    reverse: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceTracking:
+    fault: bool
+    delta: int
+    reasons: tuple[str, ...] = ()        # "script chk_http", "interface eth1" causing FAULT
+
+
+class TrackingTable:
+    def __init__(self, config: Config) -> None:
+        self.edges: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+        self.values: dict[tuple[str, str], bool | int] = {}
+        self.instances = [i.name for i in config.vrrp_instances]
+        own_weight = {
+            "script": {s.name: (s.weight, s.weight_reverse) for s in config.vrrp_scripts},
+            "process": {p.name: (p.weight, p.weight_reverse) for p in config.vrrp_track_processes},
+            "file": {f.name: (f.weight, f.weight_reverse) for f in config.vrrp_track_files},
+            "interface": {},
+        }
+        groups = {g.name: g for g in config.vrrp_sync_groups}
+        for inst in config.vrrp_instances:
+            sources = [inst]
+            if inst.sync_group and inst.sync_group in groups:
+                sources.append(groups[inst.sync_group])  # type: ignore[arg-type]
+            for src in sources:
+                for kind, refs in (("interface", src.track_interface), ("script", src.track_script),
+                                   ("process", src.track_process), ("file", src.track_file)):
+                    for ref in refs:
+                        self._add(kind, ref, inst.name, own_weight[kind])
+        self._cache: dict[str, InstanceTracking] = {}
+
+    def _add(self, kind: str, ref: TrackRef, instance: str,
+             defaults: dict[str, tuple[int, bool]]) -> None:
+        weight, reverse = defaults.get(ref.name, (0, False))
+        if ref.weight is not None:
+            weight, reverse = ref.weight, ref.reverse
+        elif ref.reverse:
+            reverse = True
+        self.edges[(kind, ref.name)].append(Edge(instance, weight, reverse))
+
+    def watched(self, kind: str) -> set[str]:
+        """Names of the objects of `kind` that some instance tracks."""
+        return {name for (k, name) in self.edges if k == kind}
+
+    def update(self, kind: str, name: str, value: bool | int) -> set[str]:
+        """Record a tracked object's new state; returns the instances whose result changed."""
+        key = (kind, name)
+        if key in self.values and self.values[key] == value:
+            return set()
+        self.values[key] = value
+        changed = set()
+        for edge in self.edges.get(key, ()):
+            before = self._cache.pop(edge.instance, None)
+            if before != self.instance(edge.instance):
+                changed.add(edge.instance)
+        return changed
+
+    def _contribution(self, kind: str, name: str, edge: Edge) -> Contribution:
+        value = self.values.get((kind, name))
+        if value is None:
+            # not known yet: a weight-0 script holds the instance back, nothing else counts
+            return Contribution(fault=True) if kind == "script" and edge.weight == 0 else NEUTRAL
+        if kind == "file":
+            return file_contribution(int(value), edge.weight, edge.reverse)
+        return binary_contribution(bool(value), edge.weight, edge.reverse)
+
+    def instance(self, name: str) -> InstanceTracking:
+        cached = self._cache.get(name)
+        if cached is not None:
+            return cached
+        fault, delta, reasons = False, 0, []
+        for (kind, obj), edges in self.edges.items():
+            for edge in edges:
+                if edge.instance != name:
+                    continue
+                c = self._contribution(kind, obj, edge)
+                if c.fault:
+                    fault = True
+                    reasons.append(f"{kind} {obj}")
+                delta += c.delta
+        result = InstanceTracking(fault, delta, tuple(reasons))
+        self._cache[name] = result
+        return result
