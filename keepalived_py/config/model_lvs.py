@@ -36,6 +36,38 @@ class Checker:
     delay_loop: float | None = None
     alpha: bool | None = None
     fwmark: int | None = None
+    # HTTP_GET / SSL_GET
+    urls: tuple[HttpUrl, ...] = ()
+    virtualhost: str | None = None
+    http_protocol: str | None = None
+    enable_sni: bool = False
+    # SMTP_CHECK
+    helo_name: str | None = None
+    # DNS_CHECK
+    dns_type: str | None = None
+    dns_name: str | None = None
+    # UDP_CHECK
+    payload: bytes | None = None
+    require_reply: bool = False
+    # MISC_CHECK
+    misc_path: object | None = None            # model.Script
+    misc_timeout: float | None = None
+    misc_dynamic: bool = False
+    # FILE_CHECK
+    track_file: str | None = None
+    weight: int | None = None
+    options: tuple[tuple[str, str], ...] = ()  # any other keyword, as written
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpUrl:
+    path: str = "/"
+    digest: str | None = None
+    status_code: tuple[tuple[int, int], ...] = ()   # ranges; empty: 200-299
+    virtualhost: str | None = None
+    regex: str | None = None
+    regex_no_match: bool = False
     pos: SourcePos = _pos()
 
 
@@ -46,6 +78,7 @@ class RealServer:
     weight: int = 1
     inhibit_on_failure: bool = False
     lvs_method: str | None = None              # None: the virtual server's
+    connect_timeout: float | None = None
     notify_up: object | None = None            # model.Script
     notify_down: object | None = None
     alpha: bool | None = None
@@ -88,9 +121,20 @@ class VirtualServer:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class VsgEntry:
+    """One line of a virtual_server_group: `IP[-LAST] [PORT]` or `fwmark N`."""
+
+    address: IPAddress | None = None
+    last: IPAddress | None = None               # end of an address range
+    port: int | None = None
+    fwmark: int | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VirtualServerGroup:
     name: str
-    entries: tuple[tuple[str, str], ...] = ()  # to be typed by the LVS config work
+    entries: tuple[VsgEntry, ...] = ()
     pos: SourcePos = _pos()
 
 
@@ -98,6 +142,9 @@ class VirtualServerGroup:
 class BfdInstance:
     name: str
     neighbor_ip: IPAddress | None = None
+    min_rx: float = 10.0
+    min_tx: float = 10.0
+    multiplier: int = 5
     source_ip: IPAddress | None = None
     options: tuple[tuple[str, str], ...] = ()
     pos: SourcePos = _pos()

@@ -46,9 +46,13 @@ class Node:
 
 
 class Severity(enum.Enum):
-    ERROR = "error"      # counts toward keepalived's -t exit status (keepalived counts warnings too)
-    WARNING = "warning"  # keepalived logs it and counts it as a config error under -t
-    NOTICE = "notice"    # keepalived-py only: parsed but not yet implemented; never changes the exit status
+    """Ordered as keepalived's config_err_t decides -t's exit status (lib/parser.h)."""
+
+    FATAL = "fatal"        # keepalived cannot run it (missing file, bad interface): -t exits 4
+    ERROR = "error"        # a configuration error keepalived works around: -t exits 5
+    WARNING = "warning"    # keepalived's CONFIG_WARNING/DEPRECATED: also -t exit 5
+    SECURITY = "security"  # scripts without enable_script_security: -t exits 6
+    NOTICE = "notice"      # keepalived-py only: parsed, not implemented yet; never counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +81,25 @@ class Diagnostics:
     def notice(self, pos: SourcePos | None, message: str) -> None:
         self.items.append(Diagnostic(Severity.NOTICE, pos, message))
 
+    def fatal(self, pos: SourcePos | None, message: str) -> None:
+        self.items.append(Diagnostic(Severity.FATAL, pos, message))
+
+    def security(self, pos: SourcePos | None, message: str) -> None:
+        self.items.append(Diagnostic(Severity.SECURITY, pos, message))
+
+    @property
+    def exit_code(self) -> int:
+        """keepalived 2.2.7's `-t` exit status: the least severe class reported wins (its
+        config_err_t keeps the highest enum value): security 6, error/warning 5, fatal 4."""
+        kinds = {d.severity for d in self.items}
+        if Severity.SECURITY in kinds:
+            return 6
+        if kinds & {Severity.ERROR, Severity.WARNING}:
+            return 5
+        if Severity.FATAL in kinds:
+            return 4
+        return 0
+
     @property
     def error_count(self) -> int:
         """What keepalived -t counts: errors and warnings, not notices."""
@@ -84,4 +107,5 @@ class Diagnostics:
 
     @property
     def ok(self) -> bool:
-        return self.error_count == 0
+        """Usable as a (re)load: nothing fatal and no error (warnings and notices allowed)."""
+        return not any(d.severity in (Severity.FATAL, Severity.ERROR) for d in self.items)

@@ -183,7 +183,7 @@ class ProcessMonitor:
                 return
             try:
                 msgs = list(marshal.parse(data))
-            except Exception as e:  # noqa: BLE001 - a malformed kernel message must not kill us
+            except Exception as e:
                 log.warning("track.process.bad_event", error=str(e))
                 continue
             for msg in msgs:

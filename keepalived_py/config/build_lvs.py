@@ -1,0 +1,410 @@
+"""The LVS side of the block tree -> model_lvs, with keepalived 2.2.7's defaults and checks.
+
+keepalived's resolutions worth knowing (check/check_data.c): a virtual server without
+`protocol` defaults to UDP (and says so), without a scheduler to 'wlc', without a forwarding
+method to NAT — each reported as a configuration error; a virtual server with no real server
+is ignored; checker timing (connect_timeout, retry, delay_before_retry, delay_loop, warmup)
+is inherited real server <- virtual server when not given on the checker.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from keepalived_py.config import keywords as kw
+from keepalived_py.config.model_lvs import (
+    BfdInstance,
+    Checker,
+    HttpUrl,
+    RealServer,
+    VirtualServer,
+    VirtualServerGroup,
+    VsgEntry,
+)
+from keepalived_py.config.tree import Diagnostics, Node
+from keepalived_py.config.values import read_address, read_bool, read_decimal, read_int
+
+if TYPE_CHECKING:
+    from keepalived_py.config.build import Builder
+    from keepalived_py.config.model import GlobalDefs
+
+LVS_METHODS = {"NAT", "DR", "TUN", "PMASK"}
+SCHEDULERS = {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf",
+              "mh", "twos"}
+PROTOCOLS = {"TCP", "UDP", "SCTP"}
+
+
+def _addr(b: Builder, node: Node, i: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    if len(node.words) <= i:
+        b.d.error(node.pos, f"{node.keyword}: missing address")
+        return None
+    return read_address(node.words[i], node.pos, b.d)
+
+
+def _port(b: Builder, node: Node, i: int) -> int | None:
+    if len(node.words) <= i:
+        return None
+    return read_int(node.words[i], 0, 65535, node.pos, b.d)
+
+
+TIMING = ("connect_timeout", "retry", "delay_before_retry", "delay_loop", "warmup")
+
+
+def _timing(d: Diagnostics, c: Node, f: dict[str, Any]) -> bool:
+    """Checker timing keywords (and alpha); True when `c` was one of them."""
+    k, args = c.keyword, c.args
+    if k in ("connect_timeout", "delay_before_retry", "delay_loop", "warmup"):
+        if args and (x := read_decimal(args[0], 0, 2**31, c.pos, d)) is not None:
+            f[k] = x
+        return True
+    if k in ("retry", "nb_get_retry"):
+        if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, d)) is not None:
+            f["retry"] = v
+        return True
+    if k == "alpha":
+        f["alpha"] = read_bool(c, d)
+        return True
+    return False
+
+
+def _checker(b: Builder, node: Node) -> Checker | None:
+    kind = node.keyword
+    allowed = kw.CHECKERS[kind]
+    f: dict[str, Any] = {"kind": kind, "pos": node.pos}
+    urls: list[HttpUrl] = []
+    options: list[tuple[str, str]] = []
+    for c in node.children or ():
+        k, args = c.keyword, c.args
+        if k not in allowed:
+            b.unknown(c)
+        elif _timing(b.d, c, f):
+            pass
+        elif k == "connect_ip" or k == "bindto":
+            f[k] = _addr(b, c, 1)
+        elif k in ("connect_port", "bind_port"):
+            f[k] = _port(b, c, 1)
+        elif k == "bind_if":
+            f[k] = args[0] if args else None
+        elif k == "fwmark":
+            f[k] = read_int(args[0], 0, 2**32 - 1, c.pos, b.d) if args else None
+        elif k == "url":
+            u: dict[str, Any] = {"pos": c.pos}
+            codes: list[tuple[int, int]] = []
+            for row in c.children or ():
+                if row.keyword not in kw.HTTP_URL:
+                    b.unknown(row)
+                elif row.keyword == "path":
+                    u["path"] = row.args[0] if row.args else "/"
+                elif row.keyword == "digest":
+                    u["digest"] = row.args[0].lower() if row.args else None
+                elif row.keyword == "status_code":
+                    for a in row.args:
+                        lo, _, hi = a.partition("-")
+                        if lo.isdigit() and (not hi or hi.isdigit()):
+                            codes.append((int(lo), int(hi or lo)))
+                        else:
+                            b.d.error(row.pos, f"Invalid status_code '{a}'")
+                elif row.keyword == "virtualhost":
+                    u["virtualhost"] = row.args[0] if row.args else None
+                elif row.keyword in ("regex", "regex_no_match"):
+                    if row.args:
+                        u["regex"] = row.args[0]
+                        u["regex_no_match"] = row.keyword == "regex_no_match"
+                else:
+                    b.later(row, "url")
+            u["status_code"] = tuple(codes)
+            urls.append(HttpUrl(**u))
+        elif k == "virtualhost":
+            f[k] = args[0] if args else None
+        elif k == "http_protocol":
+            f[k] = args[0] if args else None
+        elif k == "enable_sni":
+            f[k] = read_bool(c, b.d)
+        elif k == "helo_name":
+            f[k] = args[0] if args else None
+        elif k == "type":
+            f["dns_type"] = args[0].upper() if args else None
+        elif k == "name" and kind == "DNS_CHECK":
+            f["dns_name"] = args[0] if args else None
+        elif k == "payload":
+            try:
+                f["payload"] = bytes.fromhex("".join(args))
+            except ValueError:
+                b.d.error(c.pos, "Invalid payload - must be hex")
+        elif k == "require_reply":
+            f["require_reply"] = True
+        elif k == "misc_path":
+            f["misc_path"] = b.script(c)
+        elif k == "misc_timeout":
+            if args and (x := read_decimal(args[0], 0, 2**31, c.pos, b.d)) is not None:
+                f["misc_timeout"] = x
+        elif k == "misc_dynamic":
+            f["misc_dynamic"] = True
+        elif k == "track_file":
+            f["track_file"] = args[0] if args else None
+        elif k == "weight":
+            f["weight"] = read_int(args[0], -(2**31), 2**31 - 1, c.pos, b.d) if args else None
+        else:
+            options.append((k, " ".join(args)))
+            b.later(c, kind)
+    if kind in ("HTTP_GET", "SSL_GET") and not urls:
+        b.d.error(node.pos, f"{kind} has no url - ignoring checker")
+        return None
+    if kind == "MISC_CHECK" and f.get("misc_path") is None:
+        b.d.error(node.pos, "MISC_CHECK has no misc_path - ignoring checker")
+        return None
+    if kind in ("SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK"):
+        b.later(node, "real_server")
+    f["urls"] = tuple(urls)
+    f["options"] = tuple(options)
+    return Checker(**f)
+
+
+def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | None:
+    addr = _addr(b, node, 1)
+    if addr is None:
+        return None
+    f: dict[str, Any] = {"address": addr, "port": _port(b, node, 2), "pos": node.pos}
+    checkers: list[Checker] = []
+    for c in node.children or ():
+        k, args = c.keyword, c.args
+        if k not in kw.REAL_SERVER:
+            b.unknown(c)
+        elif k in kw.CHECKERS:
+            ch = _checker(b, c)
+            if ch is not None:
+                checkers.append(ch)
+        elif _timing(b.d, c, f):
+            pass
+        elif k == "weight":
+            if args and (v := read_int(args[0], 0, 65535, c.pos, b.d)) is not None:
+                f["weight"] = v
+        elif k == "inhibit_on_failure":
+            f[k] = read_bool(c, b.d)
+        elif k == "lvs_method":
+            if args and args[0] in LVS_METHODS:
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
+        elif k in ("notify_up", "notify_down"):
+            f[k] = b.script(c)
+        else:
+            b.later(c, "real_server")
+    f["checkers"] = tuple(checkers)
+    return RealServer(**f)
+
+
+def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
+    words = node.words
+    f: dict[str, Any] = {"pos": node.pos}
+    if len(words) >= 3 and words[1] == "fwmark":
+        f["fwmark"] = read_int(words[2], 1, 2**32 - 1, node.pos, b.d)
+        if f["fwmark"] is None:
+            return None
+    elif len(words) >= 3 and words[1] == "group":
+        f["group"] = words[2]
+    elif len(words) >= 2:
+        f["address"] = read_address(words[1], node.pos, b.d)
+        f["port"] = _port(b, node, 2) if len(words) > 2 else 0
+        if f["address"] is None:
+            return None
+    else:
+        b.d.error(node.pos, "virtual_server requires an address, fwmark or group")
+        return None
+    seen: set[str] = set()
+    reals: list[RealServer] = []
+    for c in node.children or ():
+        k, args = c.keyword, c.args
+        if k not in kw.VIRTUAL_SERVER:
+            b.unknown(c)
+            continue
+        seen.add(k)
+        if k == "real_server":
+            rs = _real_server(b, c)
+            if rs is not None:
+                reals.append(rs)
+        elif k == "sorry_server":
+            if (a := _addr(b, c, 1)) is not None:
+                f["sorry_server"] = RealServer(address=a, port=_port(b, c, 2), pos=c.pos)
+        elif k in ("lb_algo", "lvs_sched"):
+            if args and args[0] in SCHEDULERS:
+                f["lvs_sched"] = args[0]
+            else:
+                b.d.error(c.pos, f"Invalid lvs_scheduler '{' '.join(args)}'")
+                seen.discard(k)
+        elif k in ("lb_kind", "lvs_method"):
+            if args and args[0] in LVS_METHODS:
+                f["lvs_method"] = args[0]
+            else:
+                b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
+                seen.discard(k)
+        elif k == "protocol":
+            if args and args[0].upper() in PROTOCOLS:
+                f["protocol"] = args[0].upper()
+            else:
+                b.d.error(c.pos, f"Unknown protocol '{' '.join(args)}' - ignoring")
+                seen.discard(k)
+        elif k == "persistence_timeout":
+            f[k] = read_int(args[0], 1, 2**31 - 1, c.pos, b.d) if args else 360
+        elif k == "persistence_granularity":
+            f[k] = args[0] if args else None
+        elif k == "delay_loop":
+            if args and (x := read_decimal(args[0], 0.000001, 2**31, c.pos, b.d)) is not None:
+                f[k] = x
+        elif k in ("quorum", "hysteresis"):
+            if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, b.d)) is not None:
+                f[k] = v
+        elif k in ("quorum_up", "quorum_down"):
+            f[k] = b.script(c)
+        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit"):
+            f[k] = read_bool(c, b.d)
+        elif k == "sorry_server_lvs_method":
+            f[k] = args[0] if args and args[0] in LVS_METHODS else None
+        elif k == "virtualhost":
+            f[k] = args[0] if args else None
+        elif k in TIMING:
+            _timing(b.d, c, {})            # checked here, inherited by checkers below
+        else:
+            b.later(c, "virtual_server")
+    vs_name = _vs_name(f)
+    if "protocol" in seen and f.get("fwmark") is not None:
+        b.d.error(node.pos, f"Warning: Virtual server {vs_name}: protocol specified for fwmark -"
+                            " protocol will be ignored")
+    if "protocol" not in seen and f.get("fwmark") is None:
+        b.d.error(node.pos, f"Virtual server {vs_name}: no protocol set - defaulting to UDP")
+        f["protocol"] = "UDP"
+    if not seen & {"lb_algo", "lvs_sched"}:
+        b.d.error(node.pos, f"Virtual server {vs_name}: no scheduler set, setting default 'wlc'")
+    if not seen & {"lb_kind", "lvs_method"} and not all(r.lvs_method for r in reals):
+        b.d.error(node.pos, f"Virtual server {vs_name}: no forwarding method set, setting"
+                            " default NAT")
+    # checkers inherit timing: checker <- real server <- virtual server
+    vs_timing: dict[str, Any] = {}
+    for c in node.children or ():
+        if c.keyword in TIMING:
+            _timing(Diagnostics(), c, vs_timing)     # already reported above
+    resolved = []
+    dup: set[tuple[object, object]] = set()
+    for rs in reals:
+        key = (rs.address, rs.port)
+        if key in dup:
+            b.d.error(rs.pos, f"VS {vs_name}: real server {rs.address}:{rs.port} is duplicated"
+                              " - removing second rs")
+            continue
+        dup.add(key)
+        if f.get("fwmark") is not None and rs.port:
+            b.d.warning(rs.pos, f"WARNING - fwmark virtual server {vs_name}, real server"
+                                f" {rs.address}:{rs.port} has port specified - port will be"
+                                " ignored")
+        inherit = {**vs_timing, **{k: getattr(rs, k) for k in TIMING
+                                   if getattr(rs, k) is not None}}
+        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None})
+                         for ch in rs.checkers)
+        resolved.append(replace(rs, checkers=checkers))
+    if not resolved:
+        b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
+    f["real_servers"] = tuple(resolved)
+    return VirtualServer(**f)
+
+
+def _vs_name(f: dict[str, Any]) -> str:
+    if f.get("fwmark") is not None:
+        return f"FWM {f['fwmark']}"
+    if f.get("group"):
+        return f"[{f['group']}]"
+    proto = (f.get("protocol") or "none").lower()
+    return f"[{f.get('address')}]:{proto}:{f.get('port')}"
+
+
+def _vsg(b: Builder, node: Node) -> VirtualServerGroup | None:
+    name = node.args[0] if node.args else ""
+    if not name:
+        b.d.error(node.pos, "virtual_server_group requires a name")
+        return None
+    entries = []
+    for row in node.children or ():
+        w = row.words
+        if w[0] == "fwmark":
+            if len(w) > 1 and (v := read_int(w[1], 1, 2**32 - 1, row.pos, b.d)) is not None:
+                entries.append(VsgEntry(fwmark=v, pos=row.pos))
+            continue
+        first, _, last = w[0].partition("-")
+        a = read_address(first, row.pos, b.d)
+        if a is None:
+            continue
+        end = None
+        if last:
+            try:
+                if a.version == 4:
+                    end = ipaddress.ip_address(f"{first.rsplit('.', 1)[0]}.{last}")
+                else:
+                    end = ipaddress.ip_address(f"{first.rsplit(':', 1)[0]}:{last}")
+            except ValueError:
+                b.d.error(row.pos, f"Invalid address range '{w[0]}'")
+                continue
+            if end < a:
+                b.d.error(row.pos, f"Address range '{w[0]}' ends before it starts")
+                continue
+        port = read_int(w[1], 0, 65535, row.pos, b.d) if len(w) > 1 else None
+        entries.append(VsgEntry(address=a, last=end, port=port, pos=row.pos))
+    return VirtualServerGroup(name=name, entries=tuple(entries), pos=node.pos)
+
+
+def _bfd(b: Builder, node: Node) -> BfdInstance | None:
+    name = node.args[0] if node.args else ""
+    f: dict[str, Any] = {"name": name, "pos": node.pos}
+    options = []
+    for c in node.children or ():
+        if c.keyword not in kw.BFD_INSTANCE:
+            b.unknown(c)
+        elif c.keyword in ("neighbor_ip", "source_ip"):
+            f[c.keyword] = _addr(b, c, 1)
+        else:
+            options.append((c.keyword, " ".join(c.args)))
+    if f.get("neighbor_ip") is None:
+        b.d.error(node.pos, f"BFD instance {name} has no neighbor_ip - ignoring")
+        return None
+    f["options"] = tuple(options)
+    b.later(node, "top-level")
+    return BfdInstance(**f)
+
+
+def build(nodes: list[Node], g: GlobalDefs, b: Builder
+          ) -> tuple[tuple[VirtualServerGroup, ...], tuple[VirtualServer, ...],
+                     tuple[BfdInstance, ...]]:
+    groups: list[VirtualServerGroup] = []
+    servers: list[VirtualServer] = []
+    bfds: list[BfdInstance] = []
+    for node in nodes:
+        if node.keyword == "SSL":
+            for c in node.children or ():
+                if c.keyword not in kw.SSL:
+                    b.unknown(c)
+            b.later(node, "top-level")
+        elif node.keyword == "virtual_server_group":
+            if (grp := _vsg(b, node)) is not None:
+                groups.append(grp)
+        elif node.keyword == "virtual_server":
+            if (vs := _virtual_server(b, node)) is not None:
+                servers.append(vs)
+        elif node.keyword == "bfd_instance":
+            if (bfd := _bfd(b, node)) is not None:
+                bfds.append(bfd)
+    names = {grp.name for grp in groups}
+    kept = []
+    for vs in servers:
+        if vs.group is not None and vs.group not in names:
+            b.d.error(vs.pos, f"Virtual server group {vs.group} not found - ignoring virtual"
+                              " server")
+            continue
+        if vs.real_servers:
+            kept.append(vs)
+    from keepalived_py.config.build import executable
+    scripts = [ch.misc_path for vs in kept for rs in vs.real_servers for ch in rs.checkers]
+    scripts += [x for vs in kept for rs in vs.real_servers for x in (rs.notify_up, rs.notify_down)]
+    scripts += [x for vs in kept for x in (vs.quorum_up, vs.quorum_down)]
+    if any(executable(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
+        b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
+                           " script_security not enabled.")
+    return tuple(groups), tuple(kept), tuple(bfds)

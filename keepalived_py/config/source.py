@@ -1,0 +1,429 @@
+"""Configuration source: files -> logical lines with positions, as keepalived's parser reads them.
+
+Theory of operation (keepalived 2.2.7 lib/parser.c, read_line()):
+  * a physical line is read as fgets() with keepalived's 1024-byte buffer reads it (a longer
+    line arrives in 1023-byte pieces); blank lines are skipped;
+  * comments start at '#' or '!' outside double quotes; '\\#' and '\\!' are literal; a
+    trailing '\\' continues a $definition onto the next line;
+  * '@ID rest' keeps 'rest' only when ID equals the config id (-i, else the host name up to the
+    first dot); '@^ID rest' keeps it only when it does not;
+  * '$NAME=value' defines (a trailing '\\' makes it multi-line); '$NAME' and '${NAME}' are
+    replaced anywhere in later lines, a multi-line definition becoming several lines; built-ins
+    $_PWD, $_INSTANCE, ${_RANDOM [min [max]]}, $_HASH ('#'), $_BANG ('!');
+  * '~SEQ(var, start, step, end) text' and '~LST(var, v1, v2, ...) text' repeat `text` with
+    $var set to each value (~SEQx: hexadecimal values);
+  * 'include PATTERN' (and keepalived's includer/includem/includew/includeb/includea variants)
+    reads every file matching the glob, relative to the including file's directory; a pattern
+    that matches nothing is reported; includes nest at most MAX_INCLUDE_DEPTH deep, so loops
+    end with a diagnostic;
+  * '{' and '}' outside quotes are split off into lines of their own, so every brace layout
+    becomes the same stream.
+Nothing here raises for bad input: unreadable files, binary junk and undecodable bytes become
+diagnostics or are passed through (bytes are decoded with surrogateescape).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import random
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from keepalived_py.config.tree import Diagnostics, SourcePos
+
+MAXBUF = 1024
+MAX_INCLUDE_DEPTH = 32
+MAX_LINES = 2_000_000            # hard stop against runaway ~SEQ / includes
+MAX_EXPANSION = 100              # $definition re-expansion passes per line
+_DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=")
+_REF = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)((?: *[0-9]+)*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_SEQ = re.compile(r"~(SEQ|LST)(x?)\s*\((.*?)\)\s*(.*)$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    text: str
+    pos: SourcePos
+
+
+def default_config_id() -> str:
+    """keepalived's default config id: the host name up to its first dot."""
+    return socket.gethostname().split(".", 1)[0]
+
+
+def decomment(text: str) -> tuple[str, bool, bool]:
+    """Strip comments and surrounding blanks. Returns (text, continued, unterminated_quote)."""
+    text = text.lstrip(" \t")
+    if not any(c in text for c in '!#"\\'):
+        return text.rstrip(" \t"), False, False
+    out: list[str] = []
+    quote = False
+    cont = False
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            quote = not quote
+        elif c == "\\":
+            if i + 1 < n:
+                if not quote and text[i + 1] in "#!":
+                    out.append(text[i + 1])
+                    i += 2
+                    continue
+                out.append(text[i: i + 2])
+                i += 2
+                continue
+            cont = True
+            break
+        elif not quote and c in "#!":
+            break
+        out.append(c)
+        i += 1
+    result = "".join(out).rstrip(" \t")
+    if cont:
+        result += "\\"
+    return result, cont, quote
+
+
+def split_braces(text: str) -> list[str]:
+    """Split '{' and '}' outside quotes into lines of their own (keepalived's line residue)."""
+    if "{" not in text and "}" not in text:
+        return [text]
+    parts: list[str] = []
+    cur: list[str] = []
+    quote = False
+    for c in text:
+        if c == '"':
+            quote = not quote
+            cur.append(c)
+        elif not quote and c in "{}":
+            s = "".join(cur).strip(" \t")
+            if s:
+                parts.append(s)
+            parts.append(c)
+            cur = []
+        else:
+            cur.append(c)
+    s = "".join(cur).strip(" \t")
+    if s:
+        parts.append(s)
+    return parts
+
+
+def split_words(text: str) -> tuple[tuple[str, ...], bool]:
+    """keepalived's alloc_strvec: blanks separate words, "..." is one word without its quotes.
+    Returns (words, unmatched_quote)."""
+    if '"' not in text:
+        return tuple(text.split()), False
+    words: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        while i < n and text[i] in " \t\r\n\f\v":
+            i += 1
+        if i >= n:
+            break
+        if text[i] == '"':
+            j = text.find('"', i + 1)
+            if j < 0:
+                return tuple(words), True
+            words.append(text[i + 1: j])
+            i = j + 1
+        else:
+            j = i
+            while j < n and text[j] not in ' \t\r\n\f\v"':
+                j += 1
+            words.append(text[i:j])
+            i = j
+    return tuple(words), False
+
+
+@dataclass
+class _Definition:
+    value: str
+    multiline: bool = False
+    builtin: str | None = None
+
+
+@dataclass
+class SourceReader:
+    diagnostics: Diagnostics
+    config_id: str | None = None
+    files: list[str] = field(default_factory=list)
+    defs: dict[str, _Definition] = field(default_factory=dict)
+    count: int = 0
+    _stopped: bool = False
+
+    def __post_init__(self) -> None:
+        if self.config_id is None:
+            self.config_id = default_config_id()
+        self.defs.update({
+            "_PWD": _Definition("", builtin="pwd"),
+            "_INSTANCE": _Definition("", builtin="instance"),
+            "_RANDOM": _Definition("", builtin="random"),
+            "_HASH": _Definition("#"),
+            "_BANG": _Definition("!"),
+        })
+
+    # -- files ---------------------------------------------------------------------------
+    def read_file(self, path: str, *, depth: int = 0, origin: SourcePos | None = None,
+                  main: bool = False) -> Iterator[Line]:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            what = "Config files missing" if main else "Unable to open include file"
+            self.diagnostics.error(origin, f"{what} '{path}': {os.strerror(e.errno or 0)}")
+            if main:
+                self._stopped = True
+            return
+        self.files.append(path)
+        text = data.decode("utf-8", "surrogateescape")
+        yield from self._lines(text, path, depth)
+
+    def _physical(self, text: str, path: str) -> Iterator[tuple[str, SourcePos]]:
+        lineno = 0
+        for raw in text.split("\n"):
+            lineno += 1
+            pos = SourcePos(path, lineno)
+            if len(raw) < MAXBUF - 1:
+                yield raw, pos
+                continue
+            # fgets() with keepalived's buffer hands a long line over in pieces
+            for k in range(0, len(raw), MAXBUF - 1):
+                yield raw[k: k + MAXBUF - 1], pos
+
+    def _lines(self, text: str, path: str, depth: int) -> Iterator[Line]:
+        pending_def: tuple[str, _Definition] | None = None
+        for raw, pos in self._physical(text, path):
+            if self._stopped:
+                return
+            raw = raw.rstrip("\r")
+            if not raw:
+                if pending_def is not None:
+                    pending_def = None
+                continue
+            body, _cont, unterminated = decomment(raw)
+            if unterminated:
+                self.diagnostics.error(pos, f"Unterminated quote '{body}'")
+            if pending_def is not None:
+                _name, d = pending_def
+                if body.endswith("\\"):
+                    piece = body[:-1].rstrip(" \t")
+                    if piece:
+                        d.value += ("\n" if d.value else "") + piece
+                else:
+                    if body:
+                        d.value += ("\n" if d.value else "") + body
+                    pending_def = None
+                    if "\n" not in d.value:
+                        d.multiline = False
+                continue
+            if not body:
+                continue
+            for line in self._expand(body, pos, depth):
+                if isinstance(line, tuple):      # a definition that continues on the next lines
+                    pending_def = line
+                    continue
+                yield line
+
+    # -- one logical line ------------------------------------------------------------------
+    def _expand(self, body: str, pos: SourcePos, depth: int
+                ) -> Iterator[Line | tuple[str, _Definition]]:
+        queue: list[str] = [body]
+        passes = 0
+        while queue:
+            text = queue.pop(0)
+            passes += 1
+            if passes > MAX_EXPANSION * 10:
+                self.diagnostics.error(pos, "definition expansion does not end - line dropped")
+                return
+            text = self._conditional(text)
+            if not text:
+                continue
+            m = _DEF_NAME.match(text)
+            if m:
+                yield from self._define(m, text, pos)
+                continue
+            if text.startswith(("~SEQ", "~LST")):
+                queue[0:0] = self._sequence(text, pos)
+                continue
+            if text.startswith("~"):
+                continue
+            if "$" in text:
+                expanded = self._replace(text, pos)
+                if expanded is not None:
+                    lines = [decomment(x)[0] for x in expanded]
+                    queue[0:0] = [x for x in lines if x]
+                    continue
+            included: list[Line] = []
+            if self._include(text, pos, depth, included):
+                yield from included
+                continue
+            for part in split_braces(text):
+                self.count += 1
+                if self.count > MAX_LINES:
+                    if self.count == MAX_LINES + 1:
+                        self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
+                                                    " - the rest is ignored")
+                    self._stopped = True
+                    return
+                yield Line(part, pos)
+
+    def _conditional(self, text: str) -> str:
+        while text.startswith("@"):
+            neg = text.startswith("@^")
+            start = 2 if neg else 1
+            m = re.match(r"[^ \t]*", text[start:])
+            ident = m.group(0) if m else ""
+            rest = text[start + len(ident):]
+            if not rest or rest[0] not in " \t":
+                return ""
+            if (ident == self.config_id) == neg:
+                return ""
+            text = rest.lstrip(" \t")
+        return text
+
+    def _define(self, m: re.Match[str], text: str, pos: SourcePos
+                ) -> Iterator[tuple[str, _Definition]]:
+        name = m.group(1)
+        value = text[m.end():].lstrip(" \t")
+        d = _Definition(value)
+        if value.endswith("\\"):
+            d.value = value[:-1].rstrip(" \t")
+            d.multiline = True
+            self.defs[name] = d
+            yield (name, d)
+            return
+        self.defs[name] = d
+
+    def _value(self, name: str, params: str) -> str | None:
+        d = self.defs.get(name)
+        if d is None:
+            return None
+        if d.builtin == "pwd":
+            return os.getcwd()
+        if d.builtin == "instance":
+            return self.config_id or ""
+        if d.builtin == "random":
+            nums = [int(x) for x in params.split()] if params.strip() else []
+            lo = nums[0] if nums else 0
+            hi = nums[1] if len(nums) > 1 else 32767
+            return str(random.randint(lo, hi)) if hi >= lo else str(lo)
+        return d.value
+
+    def _replace(self, text: str, pos: SourcePos) -> list[str] | None:
+        """Replace $NAME / ${NAME}; None if nothing was replaced. May return several lines."""
+        changed = False
+
+        def sub(m: re.Match[str]) -> str:
+            nonlocal changed
+            name = m.group(2) or m.group(4)
+            params = m.group(3) or ""
+            if params and name != "_RANDOM":
+                return m.group(0)
+            value = self._value(name, params)
+            if value is None:
+                return m.group(0)
+            changed = True
+            return value
+
+        out = _REF.sub(sub, text)
+        if not changed:
+            return None
+        if len(out) >= MAXBUF * 64:
+            self.diagnostics.error(pos, "Parameter substitution would exceed maximum line length")
+            return []
+        return out.split("\n")
+
+    def _sequence(self, text: str, pos: SourcePos) -> list[str]:
+        m = _SEQ.match(text)
+        if m is None:
+            self.diagnostics.error(pos, f"Invalid ~{text[1:4]} specification '{text}'")
+            return []
+        kind, hexa, args, rest = m.groups()
+        expanded = self._replace(args, pos)
+        if expanded is not None:
+            args = " ".join(expanded)
+        parts = [a.strip() for a in args.split(",")]
+        var = parts[0]
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var) or len(parts) < 2:
+            self.diagnostics.error(pos, f"Invalid ~{kind} definition '{text}'")
+            return []
+        if kind == "LST":
+            values = parts[1:]
+        else:
+            try:
+                nums = [int(p, 0) for p in parts[1:]]
+            except ValueError:
+                self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
+                return []
+            if len(nums) == 1:
+                end = nums[0]
+                start, step = (-1 if end < 0 else 1), (-1 if end < 1 else 1)
+            elif len(nums) == 2:
+                start, end = nums
+                step = 1 if start <= end else -1
+            elif len(nums) == 3:
+                start, step, end = nums
+                if step == 0 or (start < end and step < 0) or (start > end and step > 0):
+                    self.diagnostics.error(pos, f"Invalid ~SEQ values '{text}'")
+                    return []
+            else:
+                self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
+                return []
+            if hexa and (start < 0 or end < 0):
+                self.diagnostics.error(pos, f"~SEQx is only valid for positive numbers '{text}'")
+                return []
+            count = (end - start) // step + 1
+            if count > MAX_LINES:
+                self.diagnostics.error(pos, f"~SEQ generates {count} lines - too many")
+                return []
+            values = [format(v, "x") if hexa else str(v) for v in range(start, end + step, step)
+                      if (step > 0 and v <= end) or (step < 0 and v >= end)]
+        out: list[str] = []
+        for v in values:
+            self.defs[var] = _Definition(v)
+            r = self._replace(rest, pos)
+            out.extend(r if r is not None else [rest])
+        return out
+
+    def _include(self, text: str, pos: SourcePos, depth: int, sink: list[Line]) -> bool:
+        m = re.match(r"include([rmwba]?)[ \t]+(.*)$", text)
+        if m is None:
+            return False
+        pattern = m.group(2).strip()
+        words, _ = split_words(pattern)
+        pattern = words[0] if words else ""
+        if depth >= MAX_INCLUDE_DEPTH:
+            self.diagnostics.error(pos, f"include depth exceeds {MAX_INCLUDE_DEPTH}"
+                                        f" (include loop?) - '{pattern}' not read")
+            return True
+        base = os.path.dirname(pos.path)
+        full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
+        matches = sorted(glob.glob(full))
+        if not matches:
+            self.diagnostics.error(pos, f"No config files matched '{pattern}'.")
+            return True
+        for path in matches:
+            if os.path.isdir(path):
+                continue
+            sink.extend(self.read_file(path, depth=depth + 1, origin=pos))
+        return True
+
+
+def read_lines(path: str, *, config_id: str | None, diagnostics: Diagnostics
+               ) -> tuple[list[Line] | None, tuple[str, ...]]:
+    """Every logical line of `path` and its includes; None when the main file can't be read."""
+    reader = SourceReader(diagnostics, config_id)
+    lines = list(reader.read_file(path, main=True))
+    if not reader.files:
+        return None, ()
+    return lines, tuple(reader.files)
+
+
+def read_text_lines(text: str, *, path: str = "<string>", config_id: str | None = None,
+                    diagnostics: Diagnostics) -> list[Line]:
+    reader = SourceReader(diagnostics, config_id)
+    return list(reader._lines(text, path, 0))

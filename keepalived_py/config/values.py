@@ -1,0 +1,109 @@
+"""Value parsers for keepalived.conf words, with keepalived's messages. Pure; never raise.
+
+Each reader takes the word, the node's position and the diagnostics, and returns the value
+or None after reporting (wording as keepalived 2.2.7 prints it, so the -t output reads alike).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+
+from keepalived_py.config.tree import Diagnostics, Node, SourcePos
+
+_INT = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)$")
+_DEC = re.compile(r"[+-]?([0-9]+)(\.([0-9]*))?$")
+TRUE_WORDS = {"true", "on", "yes"}
+FALSE_WORDS = {"false", "off", "no"}
+
+
+def read_int(word: str, lo: int, hi: int, pos: SourcePos, d: Diagnostics) -> int | None:
+    """keepalived's read_int/read_unsigned: decimal (or 0x hex), in [lo, hi]."""
+    if not _INT.match(word):
+        d.error(pos, f"invalid number '{word}'")
+        return None
+    value = int(word, 0) if word.lstrip("+-").lower().startswith("0x") else int(word, 10)
+    if value < lo or value > hi:
+        d.error(pos, f"number '{word}' outside range [{lo}, {hi}]")
+        return None
+    return value
+
+
+def read_decimal(word: str, lo: float, hi: float, pos: SourcePos, d: Diagnostics,
+                 digits: int = 6) -> float | None:
+    """keepalived's read_decimal_unsigned: a non-negative decimal with at most `digits`
+    fraction digits, in [lo, hi]."""
+    m = _DEC.match(word)
+    if not m or word.startswith("-"):
+        d.error(pos, f"invalid decimal number '{word}'")
+        return None
+    frac = m.group(3) or ""
+    if len(frac) > digits:
+        d.error(pos, f"number '{word}' has too many decimal places - truncating")
+    value = float(word)
+    if value < lo or value > hi:
+        d.error(pos, f"number '{word}' outside range [{lo:g}, {hi:g}]")
+        return None
+    return value
+
+
+def read_bool(node: Node, d: Diagnostics, default: bool = True) -> bool:
+    """`keyword` alone means true; `keyword true|false|on|off|yes|no`."""
+    if len(node.words) < 2:
+        return default
+    w = node.words[1].lower()
+    if w in TRUE_WORDS:
+        return True
+    if w in FALSE_WORDS:
+        return False
+    d.error(node.pos, f"Invalid {node.keyword} parameter {node.words[1]}")
+    return default
+
+
+def read_address(word: str, pos: SourcePos, d: Diagnostics, what: str = "address"
+                 ) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(word.split("%", 1)[0])
+    except ValueError:
+        d.error(pos, f"Invalid {what} '{word}'")
+        return None
+
+
+def read_interface(word: str, pos: SourcePos, d: Diagnostics
+                   ) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
+    """An address with optional /prefix (keepalived's default /32 or /128)."""
+    try:
+        return ipaddress.ip_interface(word)
+    except ValueError:
+        d.error(pos, f"Invalid address '{word}'")
+        return None
+
+
+def read_network(word: str, pos: SourcePos, d: Diagnostics
+                 ) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if word in ("default", "all", "any"):
+        return ipaddress.ip_network("0.0.0.0/0")
+    try:
+        return ipaddress.ip_network(word, strict=False)
+    except ValueError:
+        d.error(pos, f"Invalid network '{word}'")
+        return None
+
+
+def need_args(node: Node, n: int, d: Diagnostics) -> bool:
+    if len(node.words) > n:
+        return True
+    d.error(node.pos, f"Missing parameter for keyword '{node.keyword}'")
+    return False
+
+
+def script_argv(words: tuple[str, ...]) -> tuple[str, ...]:
+    """A command line as keepalived builds it from a keyword's words (quotes already grouped):
+    several words are the arguments as they are; a single word (typically quoted,
+    `script "/usr/bin/check arg"`) is split again on blanks, honouring inner quotes."""
+    if len(words) != 1:
+        return tuple(words)
+    try:
+        return tuple(shlex.split(words[0], posix=True))
+    except ValueError:
+        return tuple(words[0].split())
