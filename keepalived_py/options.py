@@ -40,3 +40,31 @@ class Options:
     ignore_sigint: bool = False
     debug: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)  # flags accepted, not yet acted on
+
+
+RUN_DIR = "/run"
+PID_DIR = "/run/keepalived"
+
+
+def resolve_pidfiles(options: Options, instance: str | None = None) -> dict[str, str]:
+    """Pidfile paths as keepalived 2.2.7's binary chooses them.
+
+    Default: /run/keepalived.pid, /run/vrrp.pid, /run/checkers.pid, /run/bfd.pid. With a
+    config `instance` name: /run/keepalived/keepalived_NAME.pid etc. With -s NAMESPACE,
+    keepalived bind-mounts /run/keepalived/NAMESPACE over /run/keepalived, so seen from the
+    host the files are /run/keepalived/NAMESPACE/keepalived.pid etc. -p/-r/-c/-b win.
+    """
+    if options.namespace or instance:
+        base = PID_DIR if not options.namespace else f"{PID_DIR}/{options.namespace}"
+        suffix = f"_{instance}" if instance else ""
+        names = {role: f"{base}/{stem}{suffix}.pid" for role, stem in
+                 (("parent", "keepalived"), ("vrrp", "vrrp"), ("checker", "checkers"),
+                  ("bfd", "bfd"))}
+    else:
+        names = {"parent": f"{RUN_DIR}/keepalived.pid", "vrrp": f"{RUN_DIR}/vrrp.pid",
+                 "checker": f"{RUN_DIR}/checkers.pid", "bfd": f"{RUN_DIR}/bfd.pid"}
+    for role, given in (("parent", options.pid_file), ("vrrp", options.vrrp_pid_file),
+                        ("checker", options.checkers_pid_file), ("bfd", options.bfd_pid_file)):
+        if given:
+            names[role] = given
+    return names
