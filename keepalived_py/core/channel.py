@@ -1,0 +1,35 @@
+"""The parent <-> child link: length-prefixed pickled tuples over a unix stream socketpair.
+
+Messages are tuples whose first item names them: parent -> child ("start", options, config),
+("reload", config), ("dump", kind), ("stop", release); child -> parent ("ready",), ("hb",),
+("reloaded", ok). Only the parent and its own children hold the socketpair, so unpickling
+is between trusted ends of one program.
+"""
+from __future__ import annotations
+
+import asyncio
+import pickle
+import struct
+from typing import Any
+
+_LEN = struct.Struct("!I")
+MAX_MESSAGE = 256 << 20
+
+
+def encode(msg: tuple[Any, ...]) -> bytes:
+    body = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+    return _LEN.pack(len(body)) + body
+
+
+async def read_message(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
+    """The next message, or None at end of stream."""
+    try:
+        head = await reader.readexactly(_LEN.size)
+        (n,) = _LEN.unpack(head)
+        if n > MAX_MESSAGE:
+            return None
+        body = await reader.readexactly(n)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    msg = pickle.loads(body)
+    return msg if isinstance(msg, tuple) else None
