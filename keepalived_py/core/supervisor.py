@@ -173,6 +173,7 @@ class Supervisor:
         how = (f"signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status)
                else f"status {os.WEXITSTATUS(status)}")
         old = child.pid
+        was_ready = child.ready
         child.pid = 0
         child.ready = False
         if child.writer is not None:
@@ -191,7 +192,7 @@ class Supervisor:
             self.exit_code = 1
             self.stop()
             return
-        delay = child.backoff.next_delay(self.loop.time() - child.started)
+        delay = child.backoff.next_delay(self.loop.time() - child.started, was_ready)
         log.warning("supervisor.child.died", role=child.role, pid=old, how=how, restart_in=delay,
                     compat=f"{child.role} child process({old}) died: Respawning")
         child.restart = self.loop.call_later(delay, self.spawn, child)

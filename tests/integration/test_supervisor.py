@@ -1,0 +1,278 @@
+"""The supervisor with real processes, in a network namespace (issue 3's scenarios)."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from netlab import Lab
+
+pytestmark = pytest.mark.netns
+
+INSTANCE = """
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 42
+    priority 100
+    advert_int 1
+    virtual_ipaddress { 192.0.2.200/24 }
+}
+"""
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 5.0, step: float = 0.02) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
+def pidfile(path: Path) -> int | None:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return None
+    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
+    return int(text)
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def zombies_of(ppid: int) -> list[int]:
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat", "rb") as f:
+                    parts = f.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if parts[0] == b"Z" and int(parts[1]) == ppid:
+                out.append(int(d))
+    return out
+
+
+class Daemon:
+    def __init__(self, lab: Lab, tmp: Path, conf: str, *extra: str,
+                 env: dict[str, str] | None = None) -> None:
+        self.tmp = tmp
+        self.conf = tmp / "keepalived.conf"
+        self.conf.write_text(conf)
+        self.parent_pidfile, self.vrrp_pidfile = tmp / "keepalived.pid", tmp / "vrrp.pid"
+        self.check_pidfile = tmp / "checkers.pid"
+        self.node = lab.node("d", lab.lan(), "192.0.2.1/24")
+        self.proc = self.node.popen(
+            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf),
+             "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
+             "-c", str(self.check_pidfile), *extra],
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"),  # noqa: SIM115
+            env={**os.environ, **(env or {})})
+        assert wait_for(lambda: pidfile(self.parent_pidfile) is not None), self.log()
+
+    @property
+    def pid(self) -> int:
+        p = pidfile(self.parent_pidfile)
+        assert p is not None
+        return p
+
+    def log(self) -> str:
+        return (self.tmp / "log").read_text(errors="replace")[-20000:]
+
+    def signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+
+@pytest.fixture
+def daemon_factory(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    made: list[Daemon] = []
+
+    def make(conf: str, *extra: str, env: dict[str, str] | None = None) -> Daemon:
+        d = Daemon(lab, tmp_path, conf, *extra, env=env)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        if d.proc.poll() is None:
+            d.proc.terminate()
+            try:
+                d.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                d.proc.kill()
+
+
+def test_reload_adding_the_first_instance_starts_the_child_with_a_pidfile(daemon_factory) -> None:
+    d = daemon_factory("# nothing yet\n")
+    time.sleep(0.5)
+    assert not d.vrrp_pidfile.exists()
+    d.conf.write_text(INSTANCE)
+    d.signal(signal.SIGHUP)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None), d.log()
+    child = pidfile(d.vrrp_pidfile)
+    assert child is not None and alive(child)
+    with open(f"/proc/{child}/stat", "rb") as f:
+        assert int(f.read().rsplit(b")", 1)[1].split()[1]) == d.pid
+    # and removing it again stops the child and removes its pidfile
+    d.conf.write_text("# empty again\n")
+    d.signal(signal.SIGHUP)
+    assert wait_for(lambda: not d.vrrp_pidfile.exists(), timeout=8), d.log()
+    assert wait_for(lambda: not alive(child))
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGSEGV])
+def test_killed_child_is_respawned_with_a_one_line_pidfile(daemon_factory, sig: int) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None), d.log()
+    for _ in range(20):
+        old = pidfile(d.vrrp_pidfile)
+        assert old is not None
+        t0 = time.monotonic()
+        os.kill(old, sig)
+        assert wait_for(lambda o=old: (p := pidfile(d.vrrp_pidfile)) not in (None, o)
+                        and alive(p), timeout=5), d.log()
+        new = pidfile(d.vrrp_pidfile)
+        assert new is not None and alive(new)
+        assert time.monotonic() - t0 < 5
+        assert not zombies_of(d.pid)
+        # a child that had loaded its config is restarted at once; wait until this one has
+        assert wait_for(lambda n=new: f"child.ready role=vrrp pid={n}" in d.log(), timeout=5)
+    assert alive(d.pid)
+
+
+def test_first_respawn_is_within_half_a_second(daemon_factory) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    time.sleep(0.5)
+    old = pidfile(d.vrrp_pidfile)
+    assert old is not None
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGKILL)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) not in (None, old), timeout=2, step=0.005)
+    assert time.monotonic() - t0 < 0.5
+
+
+def test_frozen_child_is_found_by_its_heartbeat_and_restarted(daemon_factory) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    time.sleep(0.5)
+    old = pidfile(d.vrrp_pidfile)
+    assert old is not None
+    t0 = time.monotonic()
+    os.kill(old, signal.SIGSTOP)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) not in (None, old), timeout=6), d.log()
+    assert time.monotonic() - t0 < 3.5
+    assert wait_for(lambda: not alive(old))
+
+
+def test_reload_with_a_broken_config_keeps_everything(daemon_factory) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    child = pidfile(d.vrrp_pidfile)
+    d.conf.write_text("vrrp_instance VI_1 {\n  virtual_router_id 999\n  bogus\n}\n")
+    d.signal(signal.SIGHUP)
+    time.sleep(1.0)
+    assert pidfile(d.vrrp_pidfile) == child and alive(child)
+    assert "keepalived.conf:2" in d.log()
+
+
+def test_hup_burst_ends_in_one_consistent_state(daemon_factory) -> None:
+    d = daemon_factory("# empty\n")
+    d.conf.write_text(INSTANCE)
+    for _ in range(10):
+        d.signal(signal.SIGHUP)
+        time.sleep(0.01)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    time.sleep(1.0)
+    child = pidfile(d.vrrp_pidfile)
+    assert child is not None and alive(child)
+    kids = [p for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == d.pid]
+    assert [int(k) for k in kids if alive(int(k))] == [child]
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return int(f.read().rsplit(b")", 1)[1].split()[1])
+    except OSError:
+        return -1
+
+
+def test_sigterm_stops_cleanly_and_removes_pidfiles(daemon_factory) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    child = pidfile(d.vrrp_pidfile)
+    d.signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0
+    assert not d.parent_pidfile.exists() and not d.vrrp_pidfile.exists()
+    assert child is not None and wait_for(lambda: not alive(child))
+
+
+def test_sigkill_of_the_parent_leaves_no_child(daemon_factory) -> None:
+    d = daemon_factory(INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    child = pidfile(d.vrrp_pidfile)
+    os.kill(d.pid, signal.SIGKILL)
+    assert child is not None and wait_for(lambda: not alive(child), timeout=5)
+
+
+def test_second_daemon_refuses_while_the_first_runs(daemon_factory, tmp_path: Path) -> None:
+    d = daemon_factory(INSTANCE)
+    r = d.node.run(sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d.conf),
+                   "-p", str(d.parent_pidfile), check=False)
+    assert r.returncode == 1 and "already running" in r.stderr
+
+
+def test_pidfile_directory_problems_are_clear_errors(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text("")
+    missing = tmp_path / "nope" / "k.pid"
+    r = subprocess.run([sys.executable, "-m", "keepalived_py", "-n", "-f", str(conf), "-G",
+                        "-p", str(missing)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "does not exist" in r.stderr
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    link = tmp_path / "k.pid"
+    link.symlink_to(victim)
+    from keepalived_py.core.pidfile import write_pidfile
+    write_pidfile(str(link), 1234)
+    assert victim.read_text() == "precious" and link.read_text() == "1234\n"
+
+
+def test_systemd_notify_ready_reloading_stopping(daemon_factory, tmp_path: Path) -> None:
+    sock_path = str(tmp_path / "notify.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(10)
+    try:
+        d = daemon_factory(INSTANCE, env={"NOTIFY_SOCKET": sock_path})
+        got: list[str] = []
+
+        def until(word: str) -> bool:
+            while True:
+                msg = s.recv(4096).decode()
+                got.append(msg)
+                if word in msg:
+                    return True
+        assert until("READY=1")
+        assert pidfile(d.vrrp_pidfile) is not None     # READY only after the child loaded
+        d.signal(signal.SIGHUP)
+        assert until("RELOADING=1") and "MONOTONIC_USEC=" in got[-1]
+        assert until("READY=1")
+        d.signal(signal.SIGTERM)
+        assert until("STOPPING=1")
+    finally:
+        s.close()
