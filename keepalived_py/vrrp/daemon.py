@@ -1,10 +1,86 @@
-"""Child entry point for the vrrp child (placeholder until the real daemon lands: it loads the
-configuration and idles, so the supervisor can be built and tested against the contract)."""
+"""The VRRP child: configuration -> one state machine per instance -> sockets, netlink, GARP.
+
+Theory of operation. Every instance is a pure `machine.Instance`; this module feeds it events
+(adverts from the raw sockets, its timer from the event loop's single timer heap, interface
+and tracker changes) and carries out the actions it returns, in the order that matters for a
+failover: the advert goes out first (pre-encoded per priority), then the addresses are added
+through netlink and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the
+state file come after the packets. Reload diffs by instance name: an unchanged instance keeps
+its state and timers (no address churn, no extra GARP), a changed one keeps its state and
+gets its address difference applied, new ones start and removed ones stop and release. The
+state file lets a respawned child resume mastership without an outage (see machine.Started).
+"""
 from __future__ import annotations
 
-from keepalived_py.config.model import Config
+import asyncio
+import contextlib
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from keepalived_py.config.model import Config, VrrpInstance, VrrpState
 from keepalived_py.core.child import DumpKind
-from keepalived_py.options import Options
+from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
+from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
+from keepalived_py.options import Options, resolve_pidfiles
+from keepalived_py.track.table import TrackingTable
+from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp.addresses import Netlink, primary_address
+from keepalived_py.vrrp.garp import GratuitousSender
+from keepalived_py.vrrp.packet import AUTH_NONE, AUTH_PASS, MCAST4, MCAST6, Address, Advert, encode
+from keepalived_py.vrrp.transport import VrrpSocket
+
+log = structlog.get_logger("keepalived_py.vrrp")
+
+IFF_UP, IFF_RUNNING = 0x1, 0x40
+
+
+def params_of(inst: VrrpInstance) -> m.Params:
+    return m.Params(
+        name=inst.name, vrid=inst.virtual_router_id, priority=inst.priority,
+        advert_int=inst.advert_int, version=inst.version,
+        initial_master=inst.state is VrrpState.MASTER, nopreempt=inst.nopreempt,
+        preempt_delay=inst.preempt_delay, down_timer_adverts=inst.down_timer_adverts,
+        lower_prio_no_advert=inst.lower_prio_no_advert,
+        garp_master_delay=inst.garp_master_delay, garp_master_repeat=inst.garp_master_repeat,
+        garp_master_refresh=inst.garp_master_refresh,
+        garp_master_refresh_repeat=inst.garp_master_refresh_repeat)
+
+
+def clamp_priority(base: int, delta: int) -> int:
+    """keepalived's effective priority: the owner never changes; others stay in 1..254."""
+    if base == m.OWNER:
+        return base
+    return max(1, min(254, base + delta))
+
+
+@dataclass
+class Runner:
+    cfg: VrrpInstance
+    fsm: m.Instance
+    sock: VrrpSocket | None = None
+    dsts: tuple[Address, ...] = ()
+    src: Address | None = None
+    cache: dict[int, list[tuple[bytes, Address]]] = field(default_factory=dict)
+    timer: asyncio.TimerHandle | None = None
+    addr_task: asyncio.Task[None] | None = None
+    holding: bool = False            # our addresses are (believed) on the interface
+    link_up: bool = True
+    drops: Counter[str] = field(default_factory=Counter)
+    last_transition: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.cfg.name
+
+    @property
+    def ifname(self) -> str:
+        return self.cfg.interface or ""
 
 
 class VrrpDaemon:
@@ -12,20 +88,551 @@ class VrrpDaemon:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.config: Config | None = None
+        self.config = Config()
+        self.runners: dict[str, Runner] = {}
+        self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
+        self.netlink = Netlink()
+        self.garp = GratuitousSender()
+        self.notifier = Notifier()
+        self.fifos: list[NotifyFifo] = []
+        self.tracking: TrackingTable | None = None
+        self.trackers: list[Any] = []
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+        pid_vrrp = resolve_pidfiles(options)["vrrp"]
+        self.state_file = os.path.join(os.path.dirname(pid_vrrp) or "/run",
+                                       f".{os.path.basename(pid_vrrp)}.keepalived-py.state")
+        self.transitions: Counter[tuple[str, str]] = Counter()
+        self._dumps: Any = None
 
+    # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
+        self.loop = asyncio.get_running_loop()
         self.config = config
+        await self.netlink.open()
+        try:
+            self.garp.open()
+        except OSError as e:
+            log.error("vrrp.garp.unavailable", error=e.strerror)
+        self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        self._open_fifos(config)
+        resume = self._read_state()
+        self._start_tracking(config)
+        for inst in config.vrrp_instances:
+            await self._add_runner(inst, resume.get(inst.name))
+        self.tasks.append(self.loop.create_task(self._link_events()))
 
     async def reload(self, config: Config) -> None:
+        old = {i.name: i for i in self.config.vrrp_instances}
+        new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        for name in old.keys() - new.keys():
+            await self._remove_runner(name, release=True)
+        self._stop_tracking()
+        self._start_tracking(config)
+        for name, inst in new.items():
+            if name not in old:
+                await self._add_runner(inst, None)
+            elif inst != old[name]:
+                await self._change_runner(self.runners[name], inst)
+        for r in self.runners.values():
+            self._refresh_tracking(r)
+        log.info("vrrp.reloaded", instances=len(self.runners))
 
     async def stop(self, release: bool) -> None:
-        self.config = None
+        for name in list(self.runners):
+            await self._remove_runner(name, release=release, keep_state=not release)
+        self._stop_tracking()
+        for t in self.tasks:
+            t.cancel()
+        await self.notifier.drain(2.0)
+        for s in self.sockets.values():
+            if self.loop is not None:
+                self.loop.remove_reader(s.fileno())
+            s.close()
+        self.sockets.clear()
+        self.garp.close()
+        self.netlink.close()
+        for f in self.fifos:
+            f.close()
 
     def dump(self, kind: DumpKind) -> None:
-        pass
+        from keepalived_py.obs import dumps
+        if kind is DumpKind.STATS_CLEAR:
+            for r in self.runners.values():
+                for k in r.fsm.stats:
+                    r.fsm.stats[k] = 0
+                r.drops.clear()
+            kind = DumpKind.STATS
+        if self._dumps is None:
+            def render(k: str) -> tuple[str, str]:
+                snap = self.snapshot()
+                g = self.config.global_defs
+                path = dumps.dump_path(k, data_use_instance=g.data_use_instance,
+                                       namespace=self.options.namespace)
+                if k == "data" and g.state_dump_file:
+                    path = g.state_dump_file
+                text = {"data": dumps.format_data, "stats": dumps.format_stats,
+                        "json": dumps.format_json}[k](snap)
+                return path, text
+            self._dumps = dumps.DumpWriter(render)
+        self._dumps.request(kind.value)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        out = []
+        for r in self.runners.values():
+            stats = dict(r.fsm.stats)
+            for k, v in r.drops.items():
+                stats[k] = stats.get(k, 0) + v
+            out.append({
+                "name": r.name, "state": r.fsm.state.value, "version": r.cfg.version,
+                "interface": r.ifname, "src_ip": str(r.src or ""),
+                "mcast_dst": str(r.dsts[0]) if r.dsts else "", "vrid": r.cfg.virtual_router_id,
+                "priority": r.cfg.priority, "effective_priority": r.fsm.priority,
+                "advert_int": r.cfg.advert_int, "accept": r.cfg.accept,
+                "preempt": not r.cfg.nopreempt, "last_transition": r.last_transition,
+                "master_down_interval": r.fsm.master_down_interval(),
+                "garp_delay": r.cfg.garp_master_delay, "garp_repeat": r.cfg.garp_master_repeat,
+                "vips": [f"{a.address} dev {a.dev or r.ifname} scope {a.scope or 'global'}"
+                         for a in r.cfg.virtual_ipaddress],
+                "excluded_vips": [f"{a.address} dev {a.dev or r.ifname}"
+                                  for a in r.cfg.virtual_ipaddress_excluded],
+                "stats": stats})
+        return out
+
+    # -- instances -------------------------------------------------------------------------
+    async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
+        assert self.loop is not None
+        family = inst.family
+        src = inst.unicast_src_ip or inst.mcast_src_ip or (
+            primary_address(inst.interface, family) if inst.interface else None)
+        r = Runner(inst, m.Instance(params_of(inst), src), src=src)
+        self.runners[inst.name] = r
+        if inst.unicast_peer:
+            r.dsts = tuple(p.address for p in inst.unicast_peer)
+        else:
+            g = self.config.global_defs
+            r.dsts = (inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4
+                                            else g.vrrp_mcast_group6),)
+        if inst.interface:
+            r.link_up = _link_up(inst.interface)
+            try:
+                r.sock = self._socket(inst, r)
+            except OSError as e:
+                log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
+        self._refresh_tracking(r, initial=True)
+        since = None
+        if resume and resume.get("state") == "MASTER":
+            age = time.time() - float(resume.get("at", 0))
+            if age < r.fsm.master_down_interval():
+                since = self.loop.time() - age
+        if since is None:
+            # a clean start, as keepalived: nothing of ours stays on the interface
+            await self._set_addresses(r, add=False)
+        else:
+            r.holding = True
+        fault, reason = self._fault_of(r)
+        r.fsm.fault, r.fsm.fault_reason = fault, reason
+        self._apply(r, r.fsm.handle(m.Started(since), self.loop.time()))
+
+    async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
+        old = r.cfg
+        r.cfg = inst
+        r.fsm.p = params_of(inst)
+        r.cache.clear()
+        if r.fsm.state is m.State.MASTER and r.holding:
+            gone = [a for a in old.virtual_ipaddress + old.virtual_ipaddress_excluded
+                    if a not in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded]
+            added = [a for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
+                     if a not in old.virtual_ipaddress + old.virtual_ipaddress_excluded]
+            if gone:
+                await self.netlink.set_addresses(False, gone, r.ifname, r.name)
+            if added:
+                await self.netlink.set_addresses(True, added, r.ifname, r.name)
+                self._gratuitous(r, r.cfg.garp_master_repeat, [a.address.ip for a in added])
+        log.info("vrrp.instance.changed", instance=r.name)
+
+    async def _remove_runner(self, name: str, release: bool, keep_state: bool = False) -> None:
+        r = self.runners.pop(name, None)
+        if r is None or self.loop is None:
+            return
+        if r.timer is not None:
+            r.timer.cancel()
+        actions = r.fsm.handle(m.Shutdown(), self.loop.time())
+        for a in actions:
+            if isinstance(a, m.SendAdvert):
+                self._send_advert(r, a.priority)
+        if r.addr_task is not None:
+            with contextlib.suppress(Exception):
+                await r.addr_task
+        if release and r.holding:
+            await self._set_addresses(r, add=False)
+        for a in actions:
+            if isinstance(a, m.StateChanged):
+                self._announce(r, a)
+        if not keep_state:
+            self._write_state()
+
+    def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
+        key = (inst.interface or "", inst.family, str(inst.unicast_src_ip or ""))
+        s = self.sockets.get(key)
+        if s is None:
+            group = MCAST4 if inst.family == 4 else MCAST6
+            if not inst.unicast_peer:
+                group = r.dsts[0]  # type: ignore[assignment]
+            s = VrrpSocket(inst.interface or "", inst.family, group,
+                           lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
+                           unicast_src=inst.unicast_src_ip,
+                           unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255)
+            self.sockets[key] = s
+            assert self.loop is not None
+            self.loop.add_reader(s.fileno(), s.readable)
+        return s
+
+    # -- packets in --------------------------------------------------------------------------
+    def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
+                 ttl: int) -> None:
+        assert self.loop is not None
+        for r in self.runners.values():
+            if r.sock is not self.sockets.get(key) or r.cfg.virtual_router_id != adv.vrid:
+                continue
+            if r.cfg.unicast_peer:
+                peer = next((p for p in r.cfg.unicast_peer if p.address == src), None)
+                if peer is None and r.cfg.check_unicast_src:
+                    r.drops["unicast_src_err"] += 1
+                    continue
+                if peer is not None and ((peer.min_ttl is not None and ttl < peer.min_ttl) or
+                                         (peer.max_ttl is not None and ttl > peer.max_ttl)):
+                    r.drops["ip_ttl_err"] += 1
+                    continue
+            if adv.version != r.cfg.version:
+                r.drops["version_err"] += 1
+                continue
+            if adv.version == 2 and r.cfg.auth_type == "PASS":
+                if adv.auth_type != AUTH_PASS:
+                    r.drops["authtype_mismatch"] += 1
+                    continue
+                if adv.auth_data.rstrip(b"\0") != (r.cfg.auth_pass or "").encode()[:8]:
+                    r.drops["auth_failure"] += 1
+                    continue
+            elif adv.version == 2 and adv.auth_type != AUTH_NONE and r.cfg.auth_type is None:
+                r.drops["authtype_mismatch"] += 1
+                continue
+            if adv.version == 2 and adv.interval != r.cfg.advert_int:
+                r.drops["advert_interval_err"] += 1
+                continue
+            self._apply(r, r.fsm.handle(m.AdvertReceived(adv, src), self.loop.time()))
+            return
+
+    # -- actions out ------------------------------------------------------------------------
+    def _payloads(self, r: Runner, priority: int) -> list[tuple[bytes, Address]]:
+        cached = r.cache.get(priority)
+        if cached is not None:
+            return cached
+        addrs = tuple(a.address.ip for a in r.cfg.virtual_ipaddress)
+        auth = AUTH_PASS if (r.cfg.version == 2 and r.cfg.auth_type == "PASS") else AUTH_NONE
+        adv = Advert(r.cfg.version, r.cfg.virtual_router_id, priority, addrs, r.cfg.advert_int,
+                     auth, (r.cfg.auth_pass or "").encode() if auth else b"")
+        out = []
+        for dst in r.dsts:
+            src = r.src
+            if r.cfg.version == 3 and src is None:
+                continue
+            out.append((encode(adv, src, dst), dst))
+        r.cache[priority] = out
+        return out
+
+    def _send_advert(self, r: Runner, priority: int) -> None:
+        if r.sock is None or not r.link_up:
+            return
+        for payload, dst in self._payloads(r, priority):
+            r.sock.send(payload, dst)
+
+    def _apply(self, r: Runner, actions: list[m.Action]) -> None:
+        assert self.loop is not None
+        later: list[m.StateChanged] = []
+        for a in actions:
+            if isinstance(a, m.SendAdvert):
+                self._send_advert(r, a.priority)
+            elif isinstance(a, m.AddAddresses):
+                r.holding = True
+                r.addr_task = self.loop.create_task(self._set_addresses(r, add=True))
+            elif isinstance(a, m.RemoveAddresses):
+                r.holding = False
+                prev = r.addr_task
+                r.addr_task = self.loop.create_task(self._release(r, prev))
+            elif isinstance(a, m.SendGratuitous):
+                self._gratuitous(r, a.count)
+            elif isinstance(a, m.StateChanged):
+                later.append(a)
+        self._arm(r)
+        for a in later:                      # after the packets: logs, scripts, state file
+            self._announce(r, a)
+            self._write_state()
+
+    async def _release(self, r: Runner, prev: asyncio.Task[None] | None) -> None:
+        if prev is not None:
+            with contextlib.suppress(Exception):
+                await prev
+        await self._set_addresses(r, add=False)
+
+    async def _set_addresses(self, r: Runner, add: bool) -> None:
+        if not r.ifname:
+            return
+        addrs = r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded
+        await self.netlink.set_addresses(add, addrs, r.ifname, r.name)
+        if r.cfg.virtual_routes:
+            await self.netlink.set_routes(add, r.cfg.virtual_routes, r.ifname, r.name)
+        if r.cfg.virtual_rules:
+            await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
+
+    def _gratuitous(self, r: Runner, count: int, addresses: list[Address] | None = None) -> None:
+        assert self.loop is not None
+        if count <= 0:
+            return
+        pending = r.addr_task
+
+        async def burst() -> None:
+            if pending is not None:
+                with contextlib.suppress(Exception):
+                    await pending
+            if r.fsm.state is not m.State.MASTER:
+                return
+            by_dev: dict[str, list[Address]] = {}
+            for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
+                if addresses is None or a.address.ip in addresses:
+                    by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
+            spacing = max(r.cfg.garp_interval, r.cfg.gna_interval)
+            for i in range(count):
+                for dev, addrs in by_dev.items():
+                    src6 = primary_address(dev, 6)
+                    self.garp.send(dev, self.garp.frames(dev, addrs, src6))  # type: ignore[arg-type]
+                if spacing and i + 1 < count:
+                    await asyncio.sleep(spacing)
+        self.loop.create_task(burst())
+
+    def _arm(self, r: Runner) -> None:
+        assert self.loop is not None
+        if r.timer is not None:
+            r.timer.cancel()
+            r.timer = None
+        deadline = r.fsm.next_deadline()
+        if deadline is not None:
+            r.timer = self.loop.call_at(deadline, self._fire, r)
+
+    def _fire(self, r: Runner) -> None:
+        assert self.loop is not None
+        r.timer = None
+        if self.runners.get(r.name) is r:
+            self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+
+    def _announce(self, r: Runner, a: m.StateChanged) -> None:
+        r.last_transition = time.time()
+        self.transitions[(r.name, a.new.value)] += 1
+        words = {"MASTER": "Entering MASTER STATE", "BACKUP": "Entering BACKUP STATE",
+                 "FAULT": "Entering FAULT STATE", "STOP": "Stopped"}
+        log.info("vrrp.state.changed", instance=r.name, old=a.old.value, new=a.new.value,
+                 reason=a.reason, compat=f"({r.name}) {words.get(a.new.value, a.new.value)}")
+        n = r.cfg.notify
+        specific = {"MASTER": n.notify_master, "BACKUP": n.notify_backup,
+                    "FAULT": n.notify_fault, "STOP": n.notify_stop}.get(a.new.value)
+        if specific is not None:
+            self.notifier.launch(specific)
+        if n.notify is not None:
+            self.notifier.launch(n.notify, vrrp_notify_args("INSTANCE", r.name, a.new.value,
+                                                             r.fsm.priority))
+        line = vrrp_fifo_line("INSTANCE", r.name, a.new.value, r.fsm.priority)
+        for f in self.fifos:
+            f.write(line)
+
+    # -- persistence for a respawned child -----------------------------------------------------
+    def _write_state(self) -> None:
+        from keepalived_py.obs.dumps import write_atomic
+        now_wall = time.time()
+        data = {r.name: {"state": r.fsm.state.value,
+                         "at": now_wall if r.fsm.state is m.State.MASTER else 0}
+                for r in self.runners.values()}
+        try:
+            write_atomic(self.state_file, json.dumps(data), 0o600)
+        except OSError:
+            pass
+
+    def _read_state(self) -> dict[str, dict[str, Any]]:
+        try:
+            with open(self.state_file) as f:
+                data = json.load(f)
+            return data if isinstance(data, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    # -- tracking ---------------------------------------------------------------------------
+    def _start_tracking(self, config: Config) -> None:
+        from keepalived_py.track.file import FileMonitor
+        from keepalived_py.track.procmon import ProcessMonitor
+        from keepalived_py.track.script import ScriptRunner
+        self.tracking = TrackingTable(config)
+        t = self.tracking
+        for name in t.watched("interface"):
+            t.update("interface", name, _link_up(name))
+        scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
+        if scripts:
+            runner = ScriptRunner(scripts, lambda n, ok: self._tracked("script", n, ok))
+            runner.start()
+            self.trackers.append(runner)
+        procs = [p for p in config.vrrp_track_processes if p.name in t.watched("process")]
+        if procs:
+            mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up))
+            assert self.loop is not None
+            self.loop.create_task(mon.start())
+            self.trackers.append(mon)
+        files = [f for f in config.vrrp_track_files if f.name in t.watched("file")]
+        if files:
+            fm = FileMonitor(files, lambda n, v: self._tracked("file", n, v))
+            fm.start()
+            self.trackers.append(fm)
+
+    def _stop_tracking(self) -> None:
+        for tr in self.trackers:
+            res = tr.stop()
+            if asyncio.iscoroutine(res):
+                assert self.loop is not None
+                self.loop.create_task(res)
+        self.trackers = []
+
+    def _tracked(self, kind: str, name: str, value: bool | int) -> None:
+        if self.tracking is None:
+            return
+        for inst in self.tracking.update(kind, name, value):
+            r = self.runners.get(inst)
+            if r is not None:
+                self._refresh_tracking(r)
+
+    def _fault_of(self, r: Runner) -> tuple[bool, str]:
+        if r.cfg.interface and not r.link_up and not r.cfg.dont_track_primary:
+            return True, f"interface {r.cfg.interface} down"
+        if r.cfg.interface and r.src is None and not r.cfg.unicast_src_ip:
+            return True, f"no IPv{r.cfg.family} address for interface"
+        if self.tracking is not None:
+            t = self.tracking.instance(r.name)
+            if t.fault:
+                return True, ", ".join(t.reasons)
+        group = r.cfg.sync_group
+        if group:
+            for other in self.runners.values():
+                if other is not r and other.cfg.sync_group == group and \
+                        other.fsm.fault and other.fsm.fault_reason != "sync group":
+                    return True, "sync group"
+        return False, ""
+
+    def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:
+        if self.tracking is None or self.loop is None:
+            return
+        t = self.tracking.instance(r.name)
+        prio = clamp_priority(r.cfg.priority, t.delta)
+        if prio != r.fsm.priority:
+            log.info("vrrp.priority.changed", instance=r.name, old=r.fsm.priority, new=prio,
+                     compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
+                            f" to {prio}")
+            r.fsm.handle(m.PriorityChanged(prio), self.loop.time())
+        if initial:
+            return
+        fault, reason = self._fault_of(r)
+        if fault != r.fsm.fault:
+            self._apply(r, r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time()))
+            group = r.cfg.sync_group
+            if group:
+                for other in list(self.runners.values()):
+                    if other is not r and other.cfg.sync_group == group:
+                        f2, r2 = self._fault_of(other)
+                        if f2 != other.fsm.fault:
+                            self._apply(other, other.fsm.handle(m.FaultChanged(f2, r2),
+                                                                self.loop.time()))
+
+    # -- interfaces ---------------------------------------------------------------------------
+    async def _link_events(self) -> None:
+        assert self.netlink.events is not None
+        while True:
+            try:
+                async for msg in self.netlink.events.get():
+                    self._link_event(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("vrrp.netlink.event_failed", error=repr(e))
+                await asyncio.sleep(0.1)
+
+    def _link_event(self, msg: Any) -> None:
+        event = msg.get("event")
+        if event not in ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR"):
+            return
+        if event == "RTM_NEWADDR":
+            for r in self.runners.values():
+                if r.src is None and r.cfg.interface:
+                    r.src = primary_address(r.cfg.interface, r.cfg.family)
+                    if r.src is not None:
+                        r.fsm.primary = r.src
+                        r.cache.clear()
+                        self._refresh_tracking(r)
+            return
+        ifname = msg.get_attr("IFLA_IFNAME")
+        if not ifname:
+            return
+        flags = msg.get("flags", 0)
+        up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+        if event == "RTM_DELLINK":
+            self.netlink.forget(ifname)
+        if self.tracking is not None and ifname in self.tracking.watched("interface"):
+            self._tracked("interface", ifname, up)
+        for r in self.runners.values():
+            if r.cfg.interface != ifname:
+                continue
+            stale = r.sock is None or r.sock.ifindex != msg.get("index")
+            if up and stale:
+                self._reopen(r)                  # the interface came back, maybe re-created
+            if up != r.link_up or (up and stale):
+                r.link_up = up
+                self._refresh_tracking(r)
+
+    def _reopen(self, r: Runner) -> None:
+        inst = r.cfg
+        key = (inst.interface or "", inst.family, str(inst.unicast_src_ip or ""))
+        old = self.sockets.pop(key, None)
+        if old is not None and self.loop is not None:
+            self.loop.remove_reader(old.fileno())
+            old.close()
+        self.netlink.forget(inst.interface)
+        try:
+            sock: VrrpSocket | None = self._socket(inst, r)
+        except OSError:
+            sock = None
+        src = primary_address(inst.interface or "", inst.family) if inst.interface else None
+        for other in self.runners.values():
+            if other.cfg.interface == inst.interface and other.cfg.family == inst.family:
+                other.sock = sock
+                if not other.cfg.unicast_src_ip and src is not None:
+                    other.src = src
+                    other.fsm.primary = src
+                other.cache.clear()
+
+    def _open_fifos(self, config: Config) -> None:
+        g = config.global_defs
+        for path in {p for p in (g.notify_fifo, g.vrrp_notify_fifo) if p}:
+            f = NotifyFifo(path)
+            if f.open():
+                self.fifos.append(f)
+
+
+def _link_up(ifname: str) -> bool:
+    try:
+        with open(f"/sys/class/net/{ifname}/flags") as f:
+            flags = int(f.read().strip(), 16)
+        with open(f"/sys/class/net/{ifname}/operstate") as f:
+            oper = f.read().strip()
+    except (OSError, ValueError):
+        return False
+    return bool(flags & IFF_UP) and oper in ("up", "unknown")
 
 
 def create(options: Options) -> VrrpDaemon:
     return VrrpDaemon(options)
+

@@ -1,0 +1,150 @@
+"""Raw VRRP sockets (IP protocol 112), one per interface and address family.
+
+Each socket is bound to its interface (SO_BINDTODEVICE), joins 224.0.0.18 / ff02::12 (or the
+configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast) and has
+multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
+limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
+handed to the instance by VRID. Every drop is counted by reason; nothing raises.
+"""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from collections import Counter
+from collections.abc import Callable
+
+import structlog
+
+from keepalived_py.vrrp.packet import (
+    IPPROTO_VRRP,
+    VRRP_TTL,
+    Address,
+    Advert,
+    DecodeError,
+    Reason,
+    decode,
+    decode_ipv4,
+)
+
+log = structlog.get_logger("keepalived_py.vrrp.transport")
+
+IP_MULTICAST_ALL = 49
+IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT = 51, 52
+IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+
+Deliver = Callable[[Advert, Address, Address, int], None]
+
+
+class VrrpSocket:
+    """One raw socket on `ifname` for `family`; `deliver(advert, src, dst, ttl)` per packet."""
+
+    def __init__(self, ifname: str, family: int, group: Address, deliver: Deliver,
+                 unicast_src: Address | None = None, unicast_ttl: int = VRRP_TTL) -> None:
+        self.ifname = ifname
+        self.family = family
+        self.group = group
+        self.deliver = deliver
+        self.unicast_src = unicast_src
+        self.unicast_ttl = unicast_ttl
+        self.drops: Counter[str] = Counter()
+        self.received = 0
+        self.sent = 0
+        self.send_errors = 0
+        self.ifindex = 0
+        self.sock = self._open()
+
+    def _open(self) -> socket.socket:
+        af = socket.AF_INET if self.family == 4 else socket.AF_INET6
+        s = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        s.setblocking(False)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        idx = socket.if_nametoindex(self.ifname)
+        self.ifindex = idx
+        if self.family == 4:
+            s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+            mreqn = self.group.packed + b"\0\0\0\0" + struct.pack("@i", idx)
+            try:
+                s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreqn)
+            except OSError as e:
+                log.warning("vrrp.socket.join_failed", ifname=self.ifname, error=e.strerror)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, mreqn)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, self.unicast_ttl)
+            if self.unicast_src is not None:
+                try:
+                    s.bind((str(self.unicast_src), 0))
+                except OSError as e:
+                    log.warning("vrrp.socket.bind_failed", address=str(self.unicast_src),
+                                error=e.strerror)
+        else:
+            try:
+                s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP,
+                             self.group.packed + struct.pack("@I", idx))
+            except OSError as e:
+                log.warning("vrrp.socket.join_failed", ifname=self.ifname, error=e.strerror)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, idx)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, VRRP_TTL)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, self.unicast_ttl)
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
+            s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+        return s
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, payload: bytes, dst: Address) -> bool:
+        try:
+            if self.family == 4:
+                self.sock.sendto(payload, (str(dst), 0))
+            else:
+                scope = socket.if_nametoindex(self.ifname) if dst.is_link_local or \
+                    dst.is_multicast else 0
+                self.sock.sendto(payload, (str(dst), 0, 0, scope))
+            self.sent += 1
+            return True
+        except OSError as e:
+            self.send_errors += 1
+            log.debug("vrrp.socket.send_failed", ifname=self.ifname, error=e.strerror)
+            return False
+
+    def readable(self) -> None:
+        """Drain the socket (bounded), deliver each good advert, count the rest."""
+        for _ in range(64):
+            try:
+                if self.family == 4:
+                    data = self.sock.recv(65535)
+                    ttl, src, dst, payload = decode_ipv4(data)
+                else:
+                    data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
+                    ttl, dst = VRRP_TTL, self.group
+                    for level, kind, value in anc:
+                        if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
+                            ttl = struct.unpack("@i", value[:4])[0]
+                        elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+                            dst = ipaddress.IPv6Address(value[:16])
+                    src = ipaddress.IPv6Address(addr[0].split("%")[0])
+                    payload = data
+            except BlockingIOError:
+                return
+            except DecodeError as e:
+                self.drops[e.reason.counter] += 1
+                continue
+            except OSError:
+                return
+            self.received += 1
+            try:
+                adv = decode(payload, family=self.family, src=src, dst=dst)
+            except DecodeError as e:
+                self.drops[e.reason.counter] += 1
+                continue
+            if dst.is_multicast and ttl != VRRP_TTL:              # RFC 5798 §7.1
+                self.drops[Reason.BAD_TTL.counter] += 1
+                continue
+            self.deliver(adv, src, dst, ttl)
