@@ -1,0 +1,239 @@
+"""VRRP end to end in namespaces: our daemons, and the real keepalived 2.2.7 as the peer."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from netlab import Lab, Node
+
+pytestmark = pytest.mark.netns
+
+KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+
+
+def instance(prio: int, *, version: int = 2, vip: str = "192.0.2.100/24", vrid: int = 51,
+             advert: float = 1, unicast: tuple[str, str] | None = None, extra: str = "",
+             state: str = "BACKUP") -> str:
+    uni = ""
+    if unicast:
+        src, peer = unicast
+        uni = f"unicast_src_ip {src}\n  unicast_peer {{ {peer} }}"
+    return f"""
+global_defs {{
+  enable_script_security
+  vrrp_version {version}
+}}
+vrrp_instance VI_1 {{
+  state {state}
+  interface eth0
+  virtual_router_id {vrid}
+  priority {prio}
+  advert_int {advert}
+  {uni}
+  {extra}
+  virtual_ipaddress {{ {vip} }}
+}}
+"""
+
+
+class Peer:
+    """One daemon (ours or keepalived) in a node namespace, with files in its own dir."""
+
+    def __init__(self, node: Node, tmp: Path, conf: str, ours: bool = True) -> None:
+        self.node, self.ours = node, ours
+        self.dir = tmp / node.ns
+        self.dir.mkdir(exist_ok=True)
+        self.conf = self.dir / "keepalived.conf"
+        self.conf.write_text(conf)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Peer:
+        d = self.dir
+        pidargs = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
+        if self.ours:
+            cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf), *pidargs]
+        else:
+            cmd = [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", str(self.conf), *pidargs]
+        self.proc = self.node.popen(cmd, stdout=subprocess.DEVNULL,
+                                    stderr=open(d / "log", "ab"))  # noqa: SIM115
+        return self
+
+    def has(self, vip: str) -> bool:
+        return vip in self.node.addresses()
+
+    def log(self) -> str:
+        return (self.dir / "log").read_text(errors="replace")[-4000:]
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            if sig == signal.SIGKILL and self.ours:
+                # kill the whole daemon at once, as a crashed host would
+                for f in ("v.pid", "p.pid"):
+                    try:
+                        os.kill(int((self.dir / f).read_text()), signal.SIGKILL)
+                    except (OSError, ValueError):
+                        pass
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
+
+
+def lan_of(lab: Lab, n: int, v6: bool = False) -> list[Node]:
+    lan = lab.lan()
+    nodes = []
+    for i in range(1, n + 1):
+        addrs = [f"192.0.2.{i}/24"] + ([f"2001:db8::{i}/64"] if v6 else [])
+        nodes.append(lab.node(f"n{i}", lan, *addrs))
+    return nodes
+
+
+def exactly_one_master(peers: list[Peer], vip: str) -> bool:
+    return sum(p.has(vip) for p in peers) == 1
+
+
+def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150)).start()
+    pb = Peer(b, tmp_path, instance(100)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8), pa.log()
+    time.sleep(1.5)
+    assert exactly_one_master([pa, pb], vip)
+    pa.stop(signal.SIGKILL)
+    took = wait_for(lambda: pb.has(vip), 8)
+    assert took is not None, pb.log()
+    assert took < 3 * 1 + (256 - 100) / 256 + 1.0      # Master_Down_Interval + slack
+
+
+def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150)).start()
+    pb = Peer(b, tmp_path, instance(100)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8)
+    time.sleep(1.2)
+    pa.stop()
+    assert not pa.has(vip)
+    took = wait_for(lambda: pb.has(vip), 5)
+    assert took is not None and took < 1.5, (took, pb.log())
+
+
+def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
+    a, b, c = lan_of(lab, 3)
+    vip = "192.0.2.100/24"
+    pb = Peer(b, tmp_path, instance(120, advert=1)).start()
+    pc = Peer(c, tmp_path, instance(100, advert=1)).start()
+    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    pa = Peer(a, tmp_path, instance(200, advert=1)).start()      # higher priority preempts
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 8), pa.log()
+    assert exactly_one_master([pa, pb, pc], vip)
+    a.run("ip", "link", "set", "eth0", "down")                     # FAULT on a
+    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert "Entering FAULT STATE" in pa.log()
+    a.run("ip", "link", "set", "eth0", "up")
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 10), pa.log()
+
+
+def test_unicast_peers(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    vip = "192.0.2.100/24"
+    pa = Peer(a, tmp_path, instance(150, unicast=("192.0.2.1", "192.0.2.2"))).start()
+    pb = Peer(b, tmp_path, instance(100, unicast=("192.0.2.2", "192.0.2.1"))).start()
+    assert wait_for(lambda: pa.has(vip), 8)
+    time.sleep(1.5)
+    assert exactly_one_master([pa, pb], vip)
+    pa.stop(signal.SIGKILL)
+    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+
+
+INTEROP = [
+    pytest.param(2, False, False, id="v2-ipv4-multicast"),
+    pytest.param(3, False, False, id="v3-ipv4-multicast"),
+    pytest.param(3, True, False, id="v3-ipv6-multicast"),
+    pytest.param(2, False, True, id="v2-ipv4-unicast"),
+]
+
+
+@pytest.mark.keepalived
+@pytest.mark.parametrize(("version", "v6", "unicast"), INTEROP)
+@pytest.mark.parametrize("ours_master", [True, False], ids=["ours-master", "keepalived-master"])
+def test_interoperates_with_keepalived(lab: Lab, tmp_path: Path, version: int, v6: bool,
+                                       unicast: bool, ours_master: bool) -> None:
+    if not os.path.exists(KEEPALIVED):
+        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
+    a, b = lan_of(lab, 2, v6=v6)
+    vip = "2001:db8::100/64" if v6 else "192.0.2.100/24"
+    uni_a = ("192.0.2.1", "192.0.2.2") if unicast else None
+    uni_b = ("192.0.2.2", "192.0.2.1") if unicast else None
+    hi, lo = (150, 100)
+    pa = Peer(a, tmp_path, instance(hi if ours_master else lo, version=version, vip=vip,
+                                    unicast=uni_a), ours=True)
+    pb = Peer(b, tmp_path, instance(lo if ours_master else hi, version=version, vip=vip,
+                                    unicast=uni_b), ours=False)
+    pa.start()
+    pb.start()
+    master, backup = (pa, pb) if ours_master else (pb, pa)
+    assert wait_for(lambda: master.has(vip), 10), (master.log(), backup.log())
+    time.sleep(2.5)
+    assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
+    master.stop()
+    assert wait_for(lambda: backup.has(vip), 8), (backup.log(), master.log())
+    assert exactly_one_master([pa, pb], vip)
+    master.start()                                               # higher priority returns
+    assert wait_for(lambda: master.has(vip) and not backup.has(vip), 12), (master.log(),
+                                                                            backup.log())
+
+
+def test_our_adverts_pass_scapy_checks(lab: Lab, tmp_path: Path) -> None:
+    """scapy, an independent decoder, sees well-formed v2 and v3 adverts with TTL 255."""
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150, version=3, vrid=7)).start()
+    assert wait_for(lambda: pa.has("192.0.2.100/24"), 8)
+    sniff = b.run(sys.executable, "-c", SNIFF, timeout=30, check=False)
+    assert sniff.returncode == 0, sniff.stdout + sniff.stderr
+    assert "ok" in sniff.stdout, sniff.stdout + sniff.stderr
+
+
+SNIFF = r"""
+import sys
+from scapy.all import sniff, IP, conf
+from scapy.layers.vrrp import VRRPv3
+conf.verb = 0
+pkts = sniff(iface="eth0", lfilter=lambda p: IP in p and p[IP].proto == 112, count=2, timeout=10)
+assert len(pkts) == 2, f"{len(pkts)} packets"
+for p in pkts:
+    ip = p[IP]
+    assert ip.ttl == 255, ip.ttl
+    assert ip.dst == "224.0.0.18", ip.dst
+    v = p[VRRPv3]
+    assert v.version == 3 and v.type == 1 and v.vrid == 7 and v.priority == 150, v.summary()
+    assert v.ipcount == 1 and v.addrlist == ["192.0.2.100"], v.addrlist
+    assert v.adv == 100, v.adv
+    chk = v.chksum
+    v.chksum = None
+    assert bytes(VRRPv3(bytes(v)))  # re-encodable
+    fresh = IP(bytes(ip))
+    del fresh[VRRPv3].chksum
+    assert IP(bytes(fresh))[VRRPv3].chksum == chk, "checksum differs from scapy's"
+print("ok")
+"""
