@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from netlab import Lab, have_netns  # noqa: E402
+from netlab import Lab, have_netns
 
 
 @pytest.fixture

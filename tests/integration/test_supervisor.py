@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
 from netlab import Lab
 
 pytestmark = pytest.mark.netns
@@ -80,7 +79,7 @@ class Daemon:
             [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf),
              "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
              "-c", str(self.check_pidfile), *extra],
-            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"),
             env={**os.environ, **(env or {})})
         assert wait_for(lambda: pidfile(self.parent_pidfile) is not None), self.log()
 

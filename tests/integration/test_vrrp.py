@@ -11,7 +11,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from netlab import Lab, Node
 
 pytestmark = pytest.mark.netns
@@ -63,7 +62,7 @@ class Peer:
         else:
             cmd = [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", str(self.conf), *pidargs]
         self.proc = self.node.popen(cmd, stdout=subprocess.DEVNULL,
-                                    stderr=open(d / "log", "ab"))  # noqa: SIM115
+                                    stderr=open(d / "log", "ab"))
         return self
 
     def has(self, vip: str) -> bool:
