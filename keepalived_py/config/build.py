@@ -901,6 +901,23 @@ class Builder:
             if g.vrrp_check_unicast_src:
                 f["check_unicast_src"] = True
             f["sync_group"] = member_of.get(inst.name)
+            grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
+            if grp_obj is not None and not grp_obj.sync_group_tracking_weight:
+                own = {"track_script": {s.name: s.weight for s in self.scripts},
+                       "track_process": {p.name: p.weight for p in self.processes},
+                       "track_file": {t.name: t.weight for t in self.files}}
+                for kind, what in (("track_script", "script"), ("track_process", "process"),
+                                   ("track_file", "file"), ("track_interface", "interface")):
+                    kept = []
+                    for ref in getattr(inst, kind):
+                        w = ref.weight if ref.weight is not None else \
+                            own.get(kind, {}).get(ref.name, 0)
+                        if w:
+                            d.error(ref.pos, f"{vid} ignoring tracked {what} {ref.name} with"
+                                             " weights due to SYNC group")
+                        else:
+                            kept.append(ref)
+                    inst = replace(inst, **{kind: tuple(kept)})
             for ref in inst.track_script:
                 if ref.name not in script_names:
                     d.error(ref.pos, f"{vid} track script {ref.name} not found, ignoring...")
