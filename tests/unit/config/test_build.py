@@ -149,7 +149,7 @@ def test_generated_configs_parse_the_same_in_every_layout(instances: list) -> No
         c, d = load(text)
         models.append(c)
     assert models[0] == models[1]
-    for (vrid, prio, adv, nopre, hosts), inst in zip(instances, models[0].vrrp_instances):
+    for (vrid, prio, adv, nopre, hosts), inst in zip(instances, models[0].vrrp_instances, strict=True):
         assert (inst.virtual_router_id, inst.priority, inst.advert_int, inst.nopreempt) == \
             (vrid, prio, float(adv), nopre)
         assert [a.address for a in inst.virtual_ipaddress] == \
