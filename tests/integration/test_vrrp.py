@@ -236,3 +236,77 @@ for p in pkts:
     assert IP(bytes(fresh))[VRRPv3].chksum == chk, "checksum differs from scapy's"
 print("ok")
 """
+
+
+def _garps_seen(node: Node, seconds: float) -> str:
+    """Count gratuitous ARPs for the VIP seen on `node`'s eth0 for `seconds` (scapy)."""
+    code = ("from scapy.all import sniff, ARP, conf\nconf.verb = 0\n"
+            f"p = sniff(iface='eth0', timeout={seconds}, lfilter=lambda p: ARP in p and "
+            "p[ARP].psrc == '192.0.2.100' and p[ARP].pdst == '192.0.2.100')\n"
+            "print(len(p))\n"
+            "for x in p[:1]:\n"
+            "    a = x[ARP]\n"
+            "    print(a.op, a.hwdst, x.dst)\n")
+    return node.run(sys.executable, "-c", code, timeout=seconds + 20).stdout
+
+
+def test_reload_keeps_state_and_applies_address_diff(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    extra = "garp_master_delay 0\n  garp_master_repeat 2"
+    pa = Peer(a, tmp_path, instance(150, extra=extra)).start()
+    pb = Peer(b, tmp_path, instance(100)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8)
+    time.sleep(1.5)
+    # an unchanged reload: no address churn, no GARP, still master
+    import threading
+    seen_box: list[str] = []
+    sniffer = threading.Thread(target=lambda: seen_box.append(_garps_seen(b, 3.0)))
+    sniffer.start()
+    time.sleep(1.0)
+    os.kill(int((pa.dir / "p.pid").read_text()), signal.SIGHUP)
+    sniffer.join()
+    seen = seen_box[0]
+    assert seen.split()[0] == "0", seen
+    assert pa.has(vip) and not pb.has(vip)
+    # a reload adding an address: it appears on the master at once, the old one stays
+    pa.conf.write_text(instance(150, extra=extra, vip="192.0.2.100/24 192.0.2.101/24")
+                       .replace("192.0.2.100/24 192.0.2.101/24", "192.0.2.100/24\n 192.0.2.101/24"))
+    os.kill(int((pa.dir / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: pa.has("192.0.2.101/24"), 5), pa.log()
+    assert pa.has(vip) and "Entering BACKUP STATE" not in pa.log().split("Reloading")[-1]
+
+
+def test_killed_vrrp_child_resumes_without_outage(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150)).start()
+    pb = Peer(b, tmp_path, instance(100)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8)
+    time.sleep(1.5)
+    child = int((pa.dir / "v.pid").read_text())
+    os.kill(child, signal.SIGKILL)
+    # the supervisor respawns the child; it resumes mastership: the VIP never leaves a, and
+    # b never takes it
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 5:
+        assert pa.has(vip), pa.log()
+        assert not pb.has(vip), pb.log()
+        time.sleep(0.05)
+    assert int((pa.dir / "v.pid").read_text()) != child
+
+
+def test_gratuitous_arp_form_on_becoming_master(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    out: list[str] = []
+    import threading
+    t = threading.Thread(target=lambda: out.append(_garps_seen(b, 8.0)))
+    t.start()
+    time.sleep(2.0)                   # scapy is listening before the daemon starts
+    pa = Peer(a, tmp_path, instance(255, extra="garp_master_delay 1\n  garp_master_repeat 3"))
+    pa.start()
+    t.join()
+    lines = out[0].split("\n")
+    assert int(lines[0]) >= 6, out      # 3 at once, 3 more after garp_master_delay
+    op, hwdst, ethdst = lines[1].split()
+    assert (op, hwdst, ethdst) == ("1", "ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")
