@@ -73,6 +73,7 @@ class Runner:
     link_up: bool = True
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
+    garp_frames: list[tuple[str, list[bytes]]] | None = None
 
     @property
     def name(self) -> str:
@@ -233,6 +234,8 @@ class VrrpDaemon:
             r.holding = True
         fault, reason = self._fault_of(r)
         r.fsm.fault, r.fsm.fault_reason = fault, reason
+        self._garp_frames(r)                   # built now, off the failover path
+        self._payloads(r, r.fsm.priority)
         self._apply(r, r.fsm.handle(m.Started(since), self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
@@ -240,6 +243,7 @@ class VrrpDaemon:
         r.cfg = inst
         r.fsm.p = params_of(inst)
         r.cache.clear()
+        r.garp_frames = None
         if r.fsm.state is m.State.MASTER and r.holding:
             gone = [a for a in old.virtual_ipaddress + old.virtual_ipaddress_excluded
                     if a not in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded]
@@ -386,30 +390,44 @@ class VrrpDaemon:
         if r.cfg.virtual_rules:
             await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
 
+    def _garp_frames(self, r: Runner, addresses: list[Address] | None = None
+                     ) -> list[tuple[str, list[bytes]]]:
+        """The frames for `r`'s addresses per interface, built once and cached (no sysfs or
+        /proc reads between a decision and its packets)."""
+        if addresses is None and r.garp_frames is not None:
+            return r.garp_frames
+        by_dev: dict[str, list[Address]] = {}
+        for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
+            if addresses is None or a.address.ip in addresses:
+                by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
+        frames = [(dev, self.garp.frames(dev, addrs, primary_address(dev, 6)))  # type: ignore[arg-type]
+                  for dev, addrs in by_dev.items()]
+        if addresses is None:
+            r.garp_frames = frames
+        return frames
+
     def _gratuitous(self, r: Runner, count: int, addresses: list[Address] | None = None) -> None:
+        """The first burst goes out now (the addresses are being added in parallel; a frame
+        does not need them); the repeats follow every garp_interval / gna_interval."""
         assert self.loop is not None
         if count <= 0:
             return
-        pending = r.addr_task
+        frames = self._garp_frames(r, addresses)
+        for dev, fr in frames:
+            self.garp.send(dev, fr)
+        spacing = max(r.cfg.garp_interval, r.cfg.gna_interval)
+        if count == 1:
+            return
 
-        async def burst() -> None:
-            if pending is not None:
-                with contextlib.suppress(Exception):
-                    await pending
-            if r.fsm.state is not m.State.MASTER:
-                return
-            by_dev: dict[str, list[Address]] = {}
-            for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
-                if addresses is None or a.address.ip in addresses:
-                    by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
-            spacing = max(r.cfg.garp_interval, r.cfg.gna_interval)
-            for i in range(count):
-                for dev, addrs in by_dev.items():
-                    src6 = primary_address(dev, 6)
-                    self.garp.send(dev, self.garp.frames(dev, addrs, src6))  # type: ignore[arg-type]
-                if spacing and i + 1 < count:
+        async def repeats() -> None:
+            for _ in range(count - 1):
+                if spacing:
                     await asyncio.sleep(spacing)
-        self.loop.create_task(burst())
+                if r.fsm.state is not m.State.MASTER:
+                    return
+                for dev, fr in frames:
+                    self.garp.send(dev, fr)
+        self.loop.create_task(repeats())
 
     def _arm(self, r: Runner) -> None:
         assert self.loop is not None
@@ -613,6 +631,7 @@ class VrrpDaemon:
                     other.src = src
                     other.fsm.primary = src
                 other.cache.clear()
+                other.garp_frames = None
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
