@@ -1,0 +1,171 @@
+"""Trackers and notifications driving real VRRP daemons in namespaces (issue 5)."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from netlab import Lab
+from test_vrrp import Peer, exactly_one_master, lan_of, wait_for
+
+pytestmark = pytest.mark.netns
+
+VIP = "192.0.2.100/24"
+
+
+def conf(prio: int, body: str = "", top: str = "", name: str = "VI_1", vrid: int = 51,
+         vip: str = VIP, security: bool = True) -> str:
+    sec = "enable_script_security\n  script_user root" if security else ""
+    return f"""
+global_defs {{
+  {sec}
+}}
+{top}
+vrrp_instance {name} {{
+  interface eth0
+  virtual_router_id {vrid}
+  priority {prio}
+  advert_int 0.5
+  {body}
+  virtual_ipaddress {{ {vip} }}
+}}
+"""
+
+
+def script(tmp: Path, name: str, text: str) -> Path:
+    d = tmp / "scripts"
+    d.mkdir(exist_ok=True)
+    os.chmod(d, 0o755)
+    p = d / name
+    p.write_text("#!/bin/sh\n" + text + "\n")
+    p.chmod(0o755)
+    return p
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path) -> Path:
+    """Script security wants root-owned, non-writable path components."""
+    for parent in [tmp_path, *tmp_path.parents]:
+        mode = stat.S_IMODE(os.stat(parent).st_mode)
+        if mode & 0o002 and not mode & stat.S_ISVTX:
+            pytest.skip(f"{parent} is world-writable without the sticky bit")
+    return tmp_path
+
+
+def test_failing_script_weight_moves_the_master(lab: Lab, private_tmp: Path) -> None:
+    flag = private_tmp / "healthy"
+    flag.write_text("")
+    chk = script(private_tmp, "chk.sh", f"test -e {flag}")
+    top = f'vrrp_script chk {{\n  script "{chk}"\n  interval 0.2\n  weight -60\n  fall 1\n rise 1\n}}'
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, private_tmp, conf(150, "track_script { chk }", top)).start()
+    pb = Peer(b, private_tmp, conf(120)).start()
+    assert wait_for(lambda: pa.has(VIP), 8), pa.log()
+    time.sleep(1)
+    flag.unlink()                              # 150 - 60 = 90 < 120: b preempts
+    assert wait_for(lambda: pb.has(VIP) and not pa.has(VIP), 8), (pa.log(), pb.log())
+    assert "Changing effective priority from 150 to 90" in pa.log()
+    flag.write_text("")
+    assert wait_for(lambda: pa.has(VIP) and not pb.has(VIP), 8), pa.log()
+
+
+def test_track_file_value_change_causes_failover(lab: Lab, private_tmp: Path) -> None:
+    f = private_tmp / "weight"
+    f.write_text("0\n")
+    top = f'track_file tf {{\n  file "{f}"\n  weight 1\n}}'
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, private_tmp, conf(150, "track_file { tf }", top)).start()
+    pb = Peer(b, private_tmp, conf(120)).start()
+    assert wait_for(lambda: pa.has(VIP), 8)
+    time.sleep(1)
+    tmp = private_tmp / ".weight.new"
+    tmp.write_text("-50\n")
+    os.replace(tmp, f)                         # inotify sees the rename
+    assert wait_for(lambda: pb.has(VIP) and not pa.has(VIP), 8), pa.log()
+
+
+def _sleeper(tmp: Path) -> Path:
+    exe = tmp / f"kpsvc{secrets.token_hex(3)}"
+    shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
+    return exe
+
+
+def test_track_process_inside_a_namespace_falls_back_and_becomes_master(
+        lab: Lab, private_tmp: Path) -> None:
+    """The daemon runs inside a network namespace, where the proc connector is refused
+    (ECONNREFUSED): keepalived goes to FAULT there; we poll /proc and become MASTER."""
+    exe = _sleeper(private_tmp)
+    top = f"vrrp_track_process svc {{\n  process {exe.name}\n  weight 0\n}}"
+    a, = lan_of(lab, 1)
+    svc = subprocess.Popen([str(exe), "120"])
+    try:
+        pa = Peer(a, private_tmp, conf(100, "track_process { svc }", top)).start()
+        assert wait_for(lambda: pa.has(VIP), 10), pa.log()
+        assert "FAULT" not in pa.log()
+        assert "polling /proc" in pa.log()
+        svc.kill()
+        svc.wait()
+        assert wait_for(lambda: not pa.has(VIP), 8), pa.log()
+        assert "Entering FAULT STATE" in pa.log()
+    finally:
+        if svc.poll() is None:
+            svc.kill()
+            svc.wait()
+
+
+def test_fault_propagates_through_a_sync_group(lab: Lab, private_tmp: Path) -> None:
+    a, = lan_of(lab, 1)
+    lab.attach(a, lab.namespaces[0], "eth1", "198.51.100.1/24")
+    body2 = "\n".join([
+        "vrrp_instance VI_2 {", "  interface eth1", "  virtual_router_id 52", "  priority 100",
+        "  advert_int 0.5", "  virtual_ipaddress { 198.51.100.100/24 }", "}",
+        "vrrp_sync_group G { group {\n VI_1\n VI_2\n } }"])
+    pa = Peer(a, private_tmp, conf(100) + body2).start()
+    assert wait_for(lambda: pa.has(VIP) and "198.51.100.100/24" in a.addresses("eth1"), 10), \
+        pa.log()
+    a.run("ip", "link", "set", "eth1", "down")
+    assert wait_for(lambda: not pa.has(VIP), 8), pa.log()
+    assert pa.log().count("Entering FAULT STATE") >= 2
+
+
+def test_notify_script_arguments_and_fifo_lines(lab: Lab, private_tmp: Path) -> None:
+    out = private_tmp / "notify.out"
+    n = script(private_tmp, "notify.sh", f'echo "$@" >> {out}')
+    fifo = private_tmp / "events.fifo"
+    os.mkfifo(fifo, 0o600)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        a, = lan_of(lab, 1)
+        top = ""
+        c = conf(150, f'notify "{n}"', top).replace(
+            "global_defs {", f'global_defs {{\n  vrrp_notify_fifo "{fifo}"')
+        pa = Peer(a, private_tmp, c).start()
+        assert wait_for(lambda: pa.has(VIP), 8)
+        assert wait_for(lambda: out.exists() and "MASTER" in out.read_text(), 5)
+        lines = out.read_text().split("\n")
+        assert "INSTANCE VI_1 BACKUP 150" in lines and "INSTANCE VI_1 MASTER 150" in lines
+        got = os.read(reader, 4096).decode()
+        assert 'INSTANCE "VI_1" BACKUP 150\n' in got and 'INSTANCE "VI_1" MASTER 150\n' in got
+    finally:
+        os.close(reader)
+
+
+def test_script_security_refuses_an_unsafe_notify_script(lab: Lab, private_tmp: Path) -> None:
+    out = private_tmp / "ran"
+    n = script(private_tmp, "unsafe.sh", f"touch {out}")
+    n.chmod(0o777)                         # writable by anyone: refused
+    a, = lan_of(lab, 1)
+    pa = Peer(a, private_tmp, conf(150, f'notify_master "{n}"')).start()
+    assert wait_for(lambda: pa.has(VIP), 8)
+    time.sleep(1)
+    assert not out.exists()
+    assert "Unsafe permissions found for script" in pa.log() or "unsafe" in pa.log()
+    _ = (signal, sys, exactly_one_master)
