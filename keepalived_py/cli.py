@@ -48,6 +48,7 @@ USAGE = """Usage: keepalived-py [OPTION...]
   -n, --dont-fork              Don't fork the daemon process
   -d, --dump-conf              Dump the configuration data
       --dump-format=text|json  keepalived-py: format of -d (default text)
+      --prometheus=ADDR        keepalived-py: serve Prometheus metrics on HOST:PORT or unix:PATH
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
   -T, --genhash                Enter into genhash utility mode (this should be the first option used).
@@ -94,7 +95,7 @@ LONG = {name: (short, arg) for short, (name, arg) in SHORT.items()}
 LONG.update({
     "all": ("", "no"), "flush-log-file": ("", "no"), "signum": ("", "yes"),
     "perf": ("", "optional"), "debug": ("", "optional"), "no-mem-check": ("", "no"),
-    "ignore-sigint": ("", "no"), "dump-format": ("", "yes"),
+    "ignore-sigint": ("", "no"), "dump-format": ("", "yes"), "prometheus": ("", "yes"),
 })
 # accepted, but the subsystem behind them is not built: said once, never silently ignored
 NOT_BUILT = {
@@ -179,6 +180,8 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
         elif name == "config-test":
             o["config_test"] = True
             o["config_test_file"] = value
+        elif name == "prometheus":
+            o["prometheus"] = value
         elif name == "ignore-sigint":
             o["ignore_sigint"] = True
         elif name == "debug":

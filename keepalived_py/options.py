@@ -26,6 +26,7 @@ class Options:
     dont_fork: bool = False          # -n
     dump_conf: bool = False          # -d
     dump_json: bool = False          # keepalived-py: -d in JSON
+    prometheus: str | None = None    # keepalived-py: --prometheus=HOST:PORT|unix:PATH (off)
     pid_file: str | None = None      # -p ; None: default from namespace/instance
     vrrp_pid_file: str | None = None     # -r
     checkers_pid_file: str | None = None  # -c
@@ -68,3 +69,10 @@ def resolve_pidfiles(options: Options, instance: str | None = None) -> dict[str,
         if given:
             names[role] = given
     return names
+
+
+def control_socket(options: Options, role: str = "vrrp") -> str:
+    """The child's control socket: beside its pidfile (keepalived-py-vrrp.ctl)."""
+    import os
+    pid = resolve_pidfiles(options)["vrrp" if role == "vrrp" else "checker"]
+    return os.path.join(os.path.dirname(pid) or "/run", f"keepalived-py-{role}.ctl")

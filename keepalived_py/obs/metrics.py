@@ -3,7 +3,8 @@
 state-transition counters and failover-time histograms. Pure: snapshots in, text out."""
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from keepalived_py.obs.dumps import InstanceSnapshot
@@ -77,3 +78,32 @@ def render(instances: Sequence[InstanceSnapshot], extra: Mapping[str, Any] | Non
         out.append("keepalived_py_vrrp_failover_seconds_sum" + _labels(iname=iname) + f" {sum(obs):.6f}")
         out.append("keepalived_py_vrrp_failover_seconds_count" + _labels(iname=iname) + f" {len(obs)}")
     return "\n".join(out) + "\n"
+
+
+async def serve(address: str, render_text: Callable[[], str]) -> asyncio.AbstractServer:
+    """A minimal HTTP endpoint: GET /metrics -> the Prometheus text. `address` is HOST:PORT
+    (use a loopback address) or unix:PATH. Anything else gets 404; a slow client only ever
+    holds its own connection."""
+    async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
+            line = head.split(b"\r\n", 1)[0].split()
+            if len(line) >= 2 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
+                body = render_text().encode()
+                status = b"200 OK"
+                ctype = b"text/plain; version=0.0.4"
+            else:
+                body, status, ctype = b"not found\n", b"404 Not Found", b"text/plain"
+            writer.write(b"HTTP/1.0 " + status + b"\r\nContent-Type: " + ctype +
+                         b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+            await asyncio.wait_for(writer.drain(), 5.0)
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    if address.startswith("unix:"):
+        return await asyncio.start_unix_server(client, path=address[5:])
+    host, _, port = address.rpartition(":")
+    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port))

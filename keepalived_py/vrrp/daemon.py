@@ -122,6 +122,7 @@ class VrrpDaemon:
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
+        await self._start_observability()
 
     async def reload(self, config: Config) -> None:
         old = {i.name: i for i in self.config.vrrp_instances}
@@ -140,7 +141,42 @@ class VrrpDaemon:
             self._refresh_tracking(r)
         log.info("vrrp.reloaded", instances=len(self.runners))
 
+    async def _start_observability(self) -> None:
+        from keepalived_py.obs.control import ControlServer
+        from keepalived_py.options import control_socket
+        self.control = ControlServer(control_socket(self.options, "vrrp"), {
+            "status": self.status_json, "metrics": self.metrics_text})
+        try:
+            await self.control.start()
+        except OSError as e:
+            log.warning("obs.control.unavailable", error=str(e))
+            self.control = None
+        self.prometheus = None
+        if self.options.prometheus:
+            from keepalived_py.obs.metrics import serve
+            try:
+                self.prometheus = await serve(self.options.prometheus, self.metrics_text)
+            except OSError as e:
+                log.error("obs.prometheus.unavailable", address=self.options.prometheus,
+                          error=str(e))
+
+    def status_json(self) -> str:
+        return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
+                           "sockets": [{"interface": s.ifname, "family": s.family,
+                                        "received": s.received, "sent": s.sent,
+                                        "drops": dict(s.drops)}
+                                       for s in self.sockets.values()]}) + "\n"
+
+    def metrics_text(self) -> str:
+        from keepalived_py.obs.metrics import render
+        return render(self.snapshot(), {  # type: ignore[arg-type]
+            "transitions": dict(self.transitions), "failover_seconds": {}})
+
     async def stop(self, release: bool) -> None:
+        if getattr(self, "control", None) is not None:
+            await self.control.stop()
+        if getattr(self, "prometheus", None) is not None:
+            self.prometheus.close()
         for name in list(self.runners):
             await self._remove_runner(name, release=release, keep_state=not release)
         self._stop_tracking()

@@ -1,0 +1,135 @@
+"""Dumps, control socket, status command and Prometheus metrics of a running daemon (issue 7)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from netlab import Lab
+from test_vrrp import Peer, instance, lan_of, wait_for
+
+pytestmark = pytest.mark.netns
+VIP = "192.0.2.100/24"
+CAPTURE = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+s.bind(("eth0", 0))
+s.setsockopt(socket.SOL_SOCKET, 35, 1)
+end = time.monotonic() + float(sys.argv[1])
+s.settimeout(0.2)
+while time.monotonic() < end:
+    try:
+        data, anc, _, _ = s.recvmsg(2048, 64)
+    except TimeoutError:
+        continue
+    if struct.unpack_from("!H", data, 12)[0] == 0x0800 and data[23] == 112:
+        sec, ns = struct.unpack("ll", anc[0][2][:16])
+        print(sec + ns / 1e9, flush=True)
+"""
+
+
+def daemon(lab: Lab, tmp: Path, extra: str = "", env: dict[str, str] | None = None,
+           args: tuple[str, ...] = ()) -> tuple[Peer, Peer]:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp, instance(150, version=3, advert=0.1, extra=extra))
+    d = pa.dir
+    cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(pa.conf), "-p",
+           str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args]
+    pa.proc = a.popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),  # noqa: SIM115
+                      env={**os.environ, **(env or {})})
+    assert wait_for(lambda: pa.has(VIP), 8), pa.log()
+    return pa, Peer(b, tmp, "")
+
+
+def test_dumps_are_keepalived_files_written_safely(lab: Lab, tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("precious")
+    (dumps / "keepalived.data").symlink_to(victim)       # a planted symlink
+    pa, _ = daemon(lab, tmp_path, env={"TMPDIR": str(dumps)})
+    child = int((pa.dir / "v.pid").read_text())
+    os.kill(child, signal.SIGUSR1)
+    os.kill(child, signal.SIGUSR2)
+    os.kill(child, signal.SIGRTMIN + 2)
+    assert wait_for(lambda: all((dumps / f).is_file() and not (dumps / f).is_symlink()
+                                for f in ("keepalived.data", "keepalived.stats",
+                                          "keepalived.json")), 5)
+    assert victim.read_text() == "precious"
+    data = (dumps / "keepalived.data").read_text()
+    assert " VRRP Instance = VI_1" in data and "   State = MASTER" in data
+    assert "     192.0.2.100/24" in data
+    stats = (dumps / "keepalived.stats").read_text()
+    assert stats.startswith("VRRP Instance: VI_1") and "    Sent: " in stats
+    js = json.loads((dumps / "keepalived.json").read_text())
+    assert js[0]["data"]["iname"] == "VI_1" and js[0]["data"]["state"] == 2
+    for f in ("keepalived.data", "keepalived.stats", "keepalived.json"):
+        assert not (dumps / f).stat().st_mode & 0o022
+
+
+def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -> None:
+    pa, _ = daemon(lab, tmp_path, args=("--prometheus=127.0.0.1:9650",))
+    vpid = str(pa.dir / "v.pid")
+    r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid)
+    assert "VI_1" in r.stdout and "MASTER" in r.stdout and "192.0.2.100/24" in r.stdout
+    js = json.loads(pa.node.run(sys.executable, "-m", "keepalived_py", "status", "--json",
+                                "-r", vpid).stdout)
+    assert js["instances"][0]["state"] == "MASTER" and js["instances"][0]["vrid"] == 51
+    got = pa.node.run(sys.executable, "-c",
+                      "import urllib.request;print(urllib.request.urlopen("
+                      "'http://127.0.0.1:9650/metrics', timeout=5).read().decode())").stdout
+    assert 'keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address="192.0.2.100/24"} 2' in got
+    assert 'keepalived_py_vrrp_transitions_total{iname="VI_1",to="MASTER"} 1' in got
+
+
+def test_control_socket_survives_garbage_and_silent_clients(lab: Lab, tmp_path: Path) -> None:
+    pa, _ = daemon(lab, tmp_path)
+    path = str(pa.dir / "keepalived-py-vrrp.ctl")
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    silent = socket.socket(socket.AF_UNIX)
+    silent.connect(path)
+    garbage = socket.socket(socket.AF_UNIX)
+    garbage.connect(path)
+    garbage.sendall(os.urandom(5000) + b"\n")
+    r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "--json", "-r",
+                    str(pa.dir / "v.pid"))
+    assert json.loads(r.stdout)["instances"][0]["state"] == "MASTER"
+    silent.close()
+    garbage.close()
+
+
+def test_dumps_100_per_second_do_not_delay_adverts(lab: Lab, tmp_path: Path) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    pa, pb = daemon(lab, tmp_path, env={"TMPDIR": str(dumps)})
+    child = int((pa.dir / "v.pid").read_text())
+    cap = pb.node.popen([sys.executable, "-c", CAPTURE, "4"], stdout=subprocess.PIPE, text=True)
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            for sig in (signal.SIGUSR1, signal.SIGUSR2, signal.SIGRTMIN + 2):
+                os.kill(child, sig)
+            time.sleep(0.03)                         # ~100 dump requests a second
+    t = threading.Thread(target=hammer)
+    time.sleep(0.5)
+    t.start()
+    out, _ = cap.communicate(timeout=30)
+    stop.set()
+    t.join()
+    stamps = [float(x) for x in out.split()]
+    assert len(stamps) > 25, out
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    late = max(g - 0.1 for g in gaps)
+    assert late < 0.005, f"an advert was {late * 1000:.1f} ms late"
+    assert (dumps / "keepalived.data").exists()
+    _ = struct
