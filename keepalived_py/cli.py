@@ -48,6 +48,7 @@ USAGE = """Usage: keepalived-py [OPTION...]
   -n, --dont-fork              Don't fork the daemon process
   -d, --dump-conf              Dump the configuration data
       --dump-format=text|json  keepalived-py: format of -d (default text)
+      --log-format=text|json   keepalived-py: key=value lines (default) or JSON lines
       --prometheus=ADDR        keepalived-py: serve Prometheus metrics on HOST:PORT or unix:PATH
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
@@ -96,6 +97,7 @@ LONG.update({
     "all": ("", "no"), "flush-log-file": ("", "no"), "signum": ("", "yes"),
     "perf": ("", "optional"), "debug": ("", "optional"), "no-mem-check": ("", "no"),
     "ignore-sigint": ("", "no"), "dump-format": ("", "yes"), "prometheus": ("", "yes"),
+    "log-format": ("", "yes"),
 })
 # accepted, but the subsystem behind them is not built: said once, never silently ignored
 NOT_BUILT = {
@@ -147,8 +149,10 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
         elif name == "no-syslog":
             o["no_syslog"] = True
         elif name == "umask":
-            try:
-                o["umask"] = int(value or "", 0)
+            v = value or ""
+            try:                            # strtol(..., 0): 0x hex, leading 0 octal
+                o["umask"] = int(v, 16) if v.lower().startswith("0x") else \
+                    int(v, 8) if v.startswith("0") else int(v, 10)
             except ValueError:
                 raise UsageError(f"Invalid umask '{value}'") from None
         elif name == "dont-release-vrrp":
@@ -180,6 +184,10 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
         elif name == "config-test":
             o["config_test"] = True
             o["config_test_file"] = value
+        elif name == "log-format":
+            if value not in ("text", "json"):
+                raise UsageError(f"Invalid log format '{value}'")
+            o["log_json"] = value == "json"
         elif name == "prometheus":
             o["prometheus"] = value
         elif name == "ignore-sigint":

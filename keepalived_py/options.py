@@ -26,6 +26,7 @@ class Options:
     dont_fork: bool = False          # -n
     dump_conf: bool = False          # -d
     dump_json: bool = False          # keepalived-py: -d in JSON
+    log_json: bool = False           # keepalived-py: --log-format=json
     prometheus: str | None = None    # keepalived-py: --prometheus=HOST:PORT|unix:PATH (off)
     pid_file: str | None = None      # -p ; None: default from namespace/instance
     vrrp_pid_file: str | None = None     # -r

@@ -25,6 +25,13 @@ def _compat_renderer(_: object, __: str, event: dict[str, object]) -> str:
     return f"{name} " + " ".join(f"{k}={v}" for k, v in event.items() if k != "timestamp")
 
 
+def _json_renderer(_: object, __: str, event: dict[str, object]) -> str:
+    """One JSON object per line: the dotted event name, level, facts, keepalived's words."""
+    import json
+    return json.dumps({k: (v if isinstance(v, (int, float, bool, str)) or v is None else str(v))
+                       for k, v in event.items()}, sort_keys=True)
+
+
 def setup(options: Options, role: str = "parent") -> None:
     handlers: list[logging.Handler] = []
     if options.log_console or options.dont_fork and options.no_syslog:
@@ -53,8 +60,9 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         root.addHandler(h)
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
+    renderer = _json_renderer if options.log_json else _compat_renderer
     structlog.configure(
-        processors=[structlog.stdlib.add_log_level, _compat_renderer],
+        processors=[structlog.stdlib.add_log_level, renderer],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.DEBUG if options.log_detail else logging.INFO),

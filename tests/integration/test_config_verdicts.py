@@ -49,3 +49,13 @@ def test_config_test_verdict_matches_keepalived(host: object, path: str) -> None
 def test_corpus_is_not_trivial() -> None:
     assert len(CORPUS) >= 20
     _ = subprocess
+
+
+@pytest.mark.parametrize("name", ["STOP", "RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"])
+def test_signum_equals_the_binary(name: str) -> None:
+    if not os.path.exists(KEEPALIVED):
+        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
+    theirs = subprocess.run([KEEPALIVED, f"--signum={name}"], capture_output=True, text=True)
+    ours = subprocess.run([sys.executable, "-m", "keepalived_py", f"--signum={name}"],
+                          capture_output=True, text=True)
+    assert (ours.returncode, ours.stdout) == (theirs.returncode, theirs.stdout)
