@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import os
+import socket
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -617,7 +619,10 @@ class VrrpDaemon:
 
     def _link_event(self, msg: Any) -> None:
         event = msg.get("event")
-        if event not in ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR"):
+        if event not in ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR", "RTM_DELADDR"):
+            return
+        if event == "RTM_DELADDR":
+            self._address_deleted(msg)
             return
         if event == "RTM_NEWADDR":
             for r in self.runners.values():
@@ -645,6 +650,34 @@ class VrrpDaemon:
                 self._reopen(r)                  # the interface came back, maybe re-created
             if up != r.link_up or (up and stale):
                 r.link_up = up
+                self._refresh_tracking(r)
+
+    def _address_deleted(self, msg: Any) -> None:
+        """keepalived's rules: a deleted VIP (not no_track) sends its MASTER to BACKUP; a
+        deleted source address takes the instance to FAULT until another one appears."""
+        assert self.loop is not None
+        text = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+        if not text:
+            return
+        try:
+            addr = ipaddress.ip_address(text)
+        except ValueError:
+            return
+        index = msg.get("index")
+        for r in list(self.runners.values()):
+            if not r.cfg.interface or _index_of(r.cfg.interface) != index and not any(
+                    a.dev and _index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
+                continue
+            if r.fsm.state is m.State.MASTER and r.holding and any(
+                    a.address.ip == addr and not a.no_track
+                    for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded):
+                log.warning("vrrp.address.deleted", instance=r.name, address=str(addr),
+                            compat=f"({r.name}) virtual address {addr} deleted - going BACKUP")
+                self._apply(r, r.fsm.handle(m.AddressLost(str(addr)), self.loop.time()))
+            elif r.src == addr and not r.cfg.unicast_src_ip and not r.cfg.mcast_src_ip:
+                r.src = primary_address(r.cfg.interface, r.cfg.family)
+                r.fsm.primary = r.src
+                r.cache.clear()
                 self._refresh_tracking(r)
 
     def _reopen(self, r: Runner) -> None:
@@ -686,6 +719,13 @@ def _link_up(ifname: str) -> bool:
     except (OSError, ValueError):
         return False
     return bool(flags & IFF_UP) and oper in ("up", "unknown")
+
+
+def _index_of(ifname: str) -> int | None:
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
 
 
 def create(options: Options) -> VrrpDaemon:

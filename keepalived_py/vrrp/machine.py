@@ -92,7 +92,15 @@ class Shutdown:
     pass
 
 
-Event = Started | AdvertReceived | TimerExpired | FaultChanged | PriorityChanged | Shutdown
+@dataclass(frozen=True, slots=True)
+class AddressLost:
+    """One of our virtual addresses was deleted behind our back (keepalived: to BACKUP)."""
+
+    address: str
+
+
+Event = (Started | AdvertReceived | TimerExpired | FaultChanged | PriorityChanged | Shutdown
+         | AddressLost)
 
 
 # -- actions (imperative) --------------------------------------------------------------------
@@ -243,6 +251,10 @@ class Instance:
             self.priority = event.priority
             if self.state is State.BACKUP and self._down_at is not None:
                 pass                              # keepalived adjusts by the skew change only
+            return []
+        if isinstance(event, AddressLost):
+            if self.state is State.MASTER:
+                return self._to_backup(now, f"virtual address {event.address} deleted")
             return []
         if isinstance(event, Shutdown):
             old = self.state

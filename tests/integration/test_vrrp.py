@@ -310,3 +310,28 @@ def test_gratuitous_arp_form_on_becoming_master(lab: Lab, tmp_path: Path) -> Non
     assert int(lines[0]) >= 6, out      # 3 at once, 3 more after garp_master_delay
     op, hwdst, ethdst = lines[1].split()
     assert (op, hwdst, ethdst) == ("1", "ff:ff:ff:ff:ff:ff", "ff:ff:ff:ff:ff:ff")
+
+
+def test_vip_deleted_by_hand_goes_backup_then_returns(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150, advert=0.5)).start()
+    pb = Peer(b, tmp_path, instance(100, advert=0.5)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8)
+    time.sleep(1)
+    a.run("ip", "addr", "del", vip, "dev", "eth0")
+    assert wait_for(lambda: "deleted - going BACKUP" in pa.log(), 5), pa.log()
+    assert wait_for(lambda: pa.has(vip), 8), pa.log()      # re-elected, the VIP reinstated
+
+
+def test_interface_deleted_and_recreated_is_picked_up(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150, advert=0.5)).start()
+    pb = Peer(b, tmp_path, instance(100, advert=0.5)).start()
+    vip = "192.0.2.100/24"
+    assert wait_for(lambda: pa.has(vip), 8)
+    a.run("ip", "link", "del", "eth0")
+    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert wait_for(lambda: "Entering FAULT STATE" in pa.log(), 5), pa.log()
+    lab.attach(a, lab.namespaces[0], "eth0", "192.0.2.1/24")
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 10), pa.log()
