@@ -34,7 +34,7 @@ DUMP_SIGNALS = {
 }
 
 
-async def _run(role: str, sock: socket.socket) -> int:
+async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None) -> int:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     first = await read_message(reader)
@@ -45,6 +45,8 @@ async def _run(role: str, sock: socket.socket) -> int:
     setup(options, role)
     log = structlog.get_logger("keepalived_py.child").bind(role=role)
     daemon: Any = importlib.import_module(FACTORIES[role]).create(options)
+    if connector is not None:
+        daemon.connector = connector
     stop = asyncio.Event()
     release = {"value": True}
 
@@ -105,7 +107,9 @@ def main(argv: list[str]) -> int:
     die_with_parent(parent_pid)
     set_name({"vrrp": "kpy-vrrp", "checker": "kpy-checker"}.get(role, "kpy-child"))
     sock = socket.socket(fileno=fd)
-    return asyncio.run(_run(role, sock))
+    # a proc connector the parent opened before entering a network namespace (-s)
+    connector = socket.socket(fileno=int(argv[3])) if len(argv) > 3 else None
+    return asyncio.run(_run(role, sock, connector))
 
 
 if __name__ == "__main__":

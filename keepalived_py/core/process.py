@@ -40,3 +40,17 @@ def daemonize(umask: int | None) -> None:
         os.close(null)
     sys.stdout = open(os.devnull, "w")
     sys.stderr = open(os.devnull, "w")
+
+
+CLONE_NEWNET = 0x40000000
+
+
+def enter_netns(name: str) -> None:
+    """setns(2) into the named network namespace (/run/netns/NAME). Raises OSError."""
+    fd = os.open(f"/run/netns/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+    finally:
+        os.close(fd)

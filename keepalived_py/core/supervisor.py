@@ -97,6 +97,7 @@ class Supervisor:
         self.exit_code = 0
         self._reload_wanted = False
         self._reloading = False
+        self.connector: socket.socket | None = None     # proc connector opened before setns
 
     # -- children ------------------------------------------------------------------------
     def spawn(self, child: Child) -> None:
@@ -104,12 +105,16 @@ class Supervisor:
         child.restart = None
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(child_end.fileno(), True)
+        extra: list[str] = []
+        if self.connector is not None and child.role == "vrrp":
+            os.set_inheritable(self.connector.fileno(), True)
+            extra = [str(self.connector.fileno())]
         me = os.getpid()
         pid = os.fork()
         if pid == 0:                                    # child: exec at once
             try:
                 os.execv(sys.executable, [sys.executable, "-m", "keepalived_py.core.childrun",
-                                          child.role, str(me), str(child_end.fileno())])
+                                          child.role, str(me), str(child_end.fileno()), *extra])
             finally:
                 os._exit(127)
         child_end.close()
@@ -361,9 +366,27 @@ def run(options: Options) -> int:
         print(f"keepalived-py: {e}", file=sys.stderr)
         log.error("supervisor.pidfile.failed", error=str(e))
         return 1
+    connector = None
+    if options.namespace:
+        # the kernel serves process events only to the initial network namespace: open the
+        # proc connector first, as keepalived does, then enter the namespace
+        from keepalived_py.core.process import enter_netns
+        from keepalived_py.track.procmon import open_connector
+        try:
+            connector = open_connector()
+        except OSError:
+            connector = None
+        try:
+            enter_netns(options.namespace)
+        except OSError as e:
+            log.error("supervisor.netns.failed", namespace=options.namespace, error=str(e),
+                      compat=f"Unable to set network namespace {options.namespace} - exiting")
+            remove_pidfile(parent_pidfile, os.getpid())
+            return 1
     log.info("supervisor.started", pid=os.getpid(),
              compat=f"Starting Keepalived-py (compatible with v2.2.7), pid {os.getpid()}")
     sup = Supervisor(options, result)
+    sup.connector = connector
     try:
         code = asyncio.run(sup.run())
     finally:

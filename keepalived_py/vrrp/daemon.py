@@ -106,6 +106,7 @@ class VrrpDaemon:
         self.state_file = os.path.join(os.path.dirname(pid_vrrp) or "/run",
                                        f".{os.path.basename(pid_vrrp)}.keepalived-py.state")
         self.transitions: Counter[tuple[str, str]] = Counter()
+        self.connector: Any = None           # set by childrun when started with -s
         self._dumps: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -537,7 +538,11 @@ class VrrpDaemon:
             self.trackers.append(runner)
         procs = [p for p in config.vrrp_track_processes if p.name in t.watched("process")]
         if procs:
-            mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up))
+            conn = None
+            if self.connector is not None:
+                conn = socket.socket(fileno=os.dup(self.connector.fileno()))
+            mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up),
+                                 connector=conn)
             assert self.loop is not None
             self.loop.create_task(mon.start())
             self.trackers.append(mon)

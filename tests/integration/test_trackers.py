@@ -169,3 +169,36 @@ def test_script_security_refuses_an_unsafe_notify_script(lab: Lab, private_tmp: 
     assert not out.exists()
     assert "Unsafe permissions found for script" in pa.log() or "unsafe" in pa.log()
     _ = (signal, sys, exactly_one_master)
+
+
+def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
+                                                               private_tmp: Path) -> None:
+    """`-s NAME` from the initial namespace: the proc connector is opened before entering the
+    namespace, as keepalived does, so process events keep flowing (no polling)."""
+    exe = _sleeper(private_tmp)
+    top = f"vrrp_track_process svc {{\n  process {exe.name}\n  weight 0\n}}"
+    a, = lan_of(lab, 1)
+    d = private_tmp / "nsopt"
+    d.mkdir()
+    cfg = d / "k.conf"
+    cfg.write_text(conf(100, "track_process { svc }", top))
+    svc = subprocess.Popen([str(exe), "120"])
+    log = open(d / "log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-D",
+                             "-s", a.ns, "-f", str(cfg), "-p", str(d / "p.pid"),
+                             "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+                            stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        assert wait_for(lambda: VIP in a.addresses(), 10), (d / "log").read_text()
+        text = (d / "log").read_text()
+        assert "mode=connector" in text and "polling /proc" not in text, text
+        svc.kill()
+        svc.wait()
+        assert wait_for(lambda: VIP not in a.addresses(), 5), (d / "log").read_text()
+    finally:
+        if svc.poll() is None:
+            svc.kill()
+            svc.wait()
+        proc.terminate()
+        proc.wait(10)
+        log.close()
