@@ -1,10 +1,60 @@
-"""Child entry point for the checker child (placeholder until the real daemon lands: it loads the
-configuration and idles, so the supervisor can be built and tested against the contract)."""
+"""The healthcheck child: checkers per real server, and the balancing table kept in step.
+
+Each checker is a task that sleeps until its next check, runs it (bounded by its timeout) and
+feeds the result to its pure CheckState; a real server's up/down change recomputes its virtual
+server's targets (realserver.targets) and the dataplane replaces that server's chain. The
+dataplane is nftables (this kernel's IPVS being absent; the IPVS dataplane is not built yet).
+Reload diffs by identity — a virtual server by address/port/protocol/fwmark/group, a real server
+by address/port, a checker by its whole configuration — so unchanged checkers keep their state
+and schedule; removed virtual servers, real servers and sorry servers disappear from the table,
+including a sorry server that has the address of a real server.
+"""
 from __future__ import annotations
 
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from keepalived_py.check.checkers import run_checker
+from keepalived_py.check.nft import NftDataplane, vs_id
+from keepalived_py.check.realserver import CheckState, targets
 from keepalived_py.config.model import Config
+from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
 from keepalived_py.core.child import DumpKind
 from keepalived_py.options import Options
+
+log = structlog.get_logger("keepalived_py.check")
+
+
+@dataclass
+class CheckerRun:
+    checker: Checker
+    state: CheckState
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
+class RealRun:
+    rs: RealServer
+    checkers: list[CheckerRun] = field(default_factory=list)
+
+    @property
+    def up(self) -> bool:
+        return all(c.state.up for c in self.checkers)
+
+
+@dataclass
+class VsRun:
+    vs: VirtualServer
+    reals: dict[tuple[str, int | None], RealRun] = field(default_factory=dict)
+    applied: tuple[Any, ...] | None = None
+
+
+def rs_key(rs: RealServer) -> tuple[str, int | None]:
+    return (str(rs.address), rs.port)
 
 
 class CheckerDaemon:
@@ -12,20 +62,135 @@ class CheckerDaemon:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.config: Config | None = None
+        self.dataplane = NftDataplane()
+        self.servers: dict[str, VsRun] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._dirty: set[str] = set()
+        self._flush: asyncio.Task[None] | None = None
 
     async def start(self, config: Config) -> None:
-        self.config = config
+        self.loop = asyncio.get_running_loop()
+        if not await self.dataplane.setup():
+            log.error("check.dataplane.unavailable", compat="nftables is not usable")
+        await self._sync(config)
 
     async def reload(self, config: Config) -> None:
-        self.config = config
+        await self._sync(config)
 
     async def stop(self, release: bool) -> None:
-        self.config = None
+        for run in self.servers.values():
+            for rr in run.reals.values():
+                for c in rr.checkers:
+                    if c.task is not None:
+                        c.task.cancel()
+        if release:
+            await self.dataplane.teardown()
+        self.servers.clear()
 
     def dump(self, kind: DumpKind) -> None:
-        pass
+        log.info("check.dump", kind=kind.value, servers=json.dumps(self.snapshot()))
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        return [{"virtual_server": vs_id(r.vs), "address": str(r.vs.address), "port": r.vs.port,
+                 "real_servers": [{"address": k[0], "port": k[1], "up": rr.up,
+                                   "checks": [c.state.checks for c in rr.checkers]}
+                                  for k, rr in r.reals.items()]}
+                for r in self.servers.values()]
+
+    # -- configuration diff --------------------------------------------------------------------
+    async def _sync(self, config: Config) -> None:
+        assert self.loop is not None
+        wanted = {vs_id(vs): vs for vs in config.virtual_servers}
+        for ident in list(self.servers):
+            if ident not in wanted:
+                run = self.servers.pop(ident)
+                self._cancel(run.reals.values())
+                await self.dataplane.remove(run.vs)
+                log.info("check.vs.removed", vs=ident)
+        for ident, vs in wanted.items():
+            run = self.servers.get(ident)
+            if run is None:
+                run = VsRun(vs)
+                self.servers[ident] = run
+            run.vs = vs
+            keep: dict[tuple[str, int | None], RealRun] = {}
+            for rs in vs.real_servers:
+                old = run.reals.get(rs_key(rs))
+                keep[rs_key(rs)] = self._real(vs, rs, old)
+            self._cancel(r for k, r in run.reals.items() if k not in keep)
+            run.reals = keep
+            run.applied = None                      # re-evaluate this server's table
+            self._dirty.add(ident)
+        await self._apply_dirty()
+
+    def _real(self, vs: VirtualServer, rs: RealServer, old: RealRun | None) -> RealRun:
+        assert self.loop is not None
+        rr = RealRun(rs)
+        previous = {c.checker: c for c in old.checkers} if old else {}
+        for i, ch in enumerate(rs.checkers):
+            prev = previous.pop(ch, None)
+            if prev is not None:                      # unchanged: keep state and schedule
+                rr.checkers.append(prev)
+                continue
+            st = CheckState.from_config(ch, vs, self.loop.time() + 0.05 * i)
+            run = CheckerRun(ch, st)
+            run.task = self.loop.create_task(self._check_loop(vs, rr, run))
+            rr.checkers.append(run)
+        for c in previous.values():
+            if c.task is not None:
+                c.task.cancel()
+        return rr
+
+    def _cancel(self, reals: Any) -> None:
+        for rr in reals:
+            for c in rr.checkers:
+                if c.task is not None:
+                    c.task.cancel()
+
+    # -- checking -----------------------------------------------------------------------------
+    async def _check_loop(self, vs: VirtualServer, rr: RealRun, run: CheckerRun) -> None:
+        assert self.loop is not None
+        port = rr.rs.port or vs.port or 0
+        while True:
+            await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
+            ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
+                                           run.state.timeout)
+            change = run.state.result(ok, self.loop.time(), reason)
+            if change is not None:
+                word = "success" if change else "failed"
+                log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
+                            up=change, reason=reason,
+                            compat=f"{run.checker.kind} on service [{rr.rs.address}]:{port}"
+                                   f" {word} ({reason}).")
+                for ident, s in self.servers.items():
+                    if rr in s.reals.values():
+                        self._dirty.add(ident)
+                self._schedule_apply()
+
+    def _schedule_apply(self) -> None:
+        if self._flush is None or self._flush.done():
+            assert self.loop is not None
+            self._flush = self.loop.create_task(self._apply_dirty())
+
+    async def _apply_dirty(self) -> None:
+        while self._dirty:
+            ident = self._dirty.pop()
+            run = self.servers.get(ident)
+            if run is None:
+                continue
+            up = {i: rr.up for i, rr in enumerate(run.reals.values())}
+            tgts, sorry = targets(run.vs, up)
+            key = (tgts, sorry)
+            if key == run.applied:
+                continue
+            if await self.dataplane.apply(run.vs, tgts):
+                run.applied = key
+                if sorry:
+                    log.warning("check.vs.sorry", vs=ident,
+                                compat=f"Adding sorry server {tgts[0].address}:{tgts[0].port}"
+                                       " to VS")
 
 
 def create(options: Options) -> CheckerDaemon:
     return CheckerDaemon(options)
+

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from netlab import Lab
 from test_vrrp import Peer, instance, lan_of, wait_for
 
@@ -44,7 +43,7 @@ def daemon(lab: Lab, tmp: Path, extra: str = "", env: dict[str, str] | None = No
     d = pa.dir
     cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(pa.conf), "-p",
            str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args]
-    pa.proc = a.popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),  # noqa: SIM115
+    pa.proc = a.popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
                       env={**os.environ, **(env or {})})
     assert wait_for(lambda: pa.has(VIP), 8), pa.log()
     return pa, Peer(b, tmp, "")

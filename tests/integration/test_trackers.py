@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from netlab import Lab
 from test_vrrp import Peer, exactly_one_master, lan_of, wait_for
 
@@ -183,7 +182,7 @@ def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
     cfg = d / "k.conf"
     cfg.write_text(conf(100, "track_process { svc }", top))
     svc = subprocess.Popen([str(exe), "120"])
-    log = open(d / "log", "wb")  # noqa: SIM115
+    log = open(d / "log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-D",
                              "-s", a.ns, "-f", str(cfg), "-p", str(d / "p.pid"),
                              "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],

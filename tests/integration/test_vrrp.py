@@ -315,7 +315,7 @@ def test_gratuitous_arp_form_on_becoming_master(lab: Lab, tmp_path: Path) -> Non
 def test_vip_deleted_by_hand_goes_backup_then_returns(lab: Lab, tmp_path: Path) -> None:
     a, b = lan_of(lab, 2)
     pa = Peer(a, tmp_path, instance(150, advert=0.5)).start()
-    pb = Peer(b, tmp_path, instance(100, advert=0.5)).start()
+    Peer(b, tmp_path, instance(100, advert=0.5)).start()
     vip = "192.0.2.100/24"
     assert wait_for(lambda: pa.has(vip), 8)
     time.sleep(1)

@@ -1,0 +1,135 @@
+"""The nftables dataplane: a real load balancer where the kernel has no IPVS.
+
+One table per family (`ip keepalived_py`, `ip6 keepalived_py`) holds a `dispatch` chain hooked
+at nat prerouting and output, with one rule per virtual server jumping to that server's chain
+(`vs_<id>`); the server's chain DNATs each new connection to a live real server chosen by
+`numgen random` over ranges sized by weight (or to the sorry server). Changing one virtual
+server replaces only its chain, in one nft transaction; the table is never flushed on reload.
+Conntrack keeps established connections on their real server. Commands go to `nft -f -`.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+
+import structlog
+
+from keepalived_py.check.realserver import Target
+from keepalived_py.config.model_lvs import VirtualServer
+
+log = structlog.get_logger("keepalived_py.check.nft")
+TABLE = "keepalived_py"
+
+
+def vs_id(vs: VirtualServer) -> str:
+    key = f"{vs.address}|{vs.port}|{vs.protocol}|{vs.fwmark}|{vs.group}"
+    return "vs_" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:10]
+
+
+def family(vs: VirtualServer) -> str:
+    return "ip6" if vs.address is not None and vs.address.version == 6 else "ip"
+
+
+def match(vs: VirtualServer) -> str:
+    fam = family(vs)
+    proto = (vs.protocol or "TCP").lower()
+    if vs.fwmark is not None:
+        return f"meta mark {vs.fwmark}"
+    port = f" {proto} dport {vs.port}" if vs.port else f" meta l4proto {proto}"
+    return f"{fam} daddr {vs.address}{port}"
+
+
+def chain_rule(vs: VirtualServer, targets: Sequence[Target]) -> str | None:
+    """The DNAT rule of a virtual server's chain, or None (no backend: packets pass)."""
+    if not targets:
+        return None
+    fam = family(vs)
+    proto = (vs.protocol or "TCP").lower()
+    total = sum(t.weight for t in targets)
+    parts, start = [], 0
+    for t in targets:
+        end = start + t.weight - 1
+        rng = f"{start}" if start == end else f"{start}-{end}"
+        parts.append(f"{rng} : {t.address} . {t.port}" if t.port else f"{rng} : {t.address}")
+        start = end + 1
+    if all(t.port for t in targets):
+        return (f"meta l4proto {proto} dnat {fam} to numgen random mod {total} map "
+                f"{{ {', '.join(parts)} }}")
+    return f"dnat {fam} to numgen random mod {total} map {{ {', '.join(parts)} }}"
+
+
+class NftDataplane:
+    def __init__(self) -> None:
+        self.chains: dict[str, tuple[str, str | None]] = {}   # id -> (family, rule)
+        self.dispatch: dict[str, tuple[str, str]] = {}        # id -> (family, match)
+        self.applies = 0
+        self.failures = 0
+        self._lock = asyncio.Lock()
+
+    async def _nft(self, script: str) -> bool:
+        proc = await asyncio.create_subprocess_exec(
+            "nft", "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await proc.communicate(script.encode())
+        if proc.returncode != 0:
+            self.failures += 1
+            log.error("check.nft.failed", error=err.decode(errors="replace").strip()[:500])
+            return False
+        self.applies += 1
+        return True
+
+    @staticmethod
+    def _table(fam: str) -> str:
+        return (f"table {fam} {TABLE} {{\n"
+                f"  chain dispatch {{ }}\n"
+                f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept;"
+                f" jump dispatch; }}\n"
+                f"  chain output {{ type nat hook output priority -100; policy accept;"
+                f" jump dispatch; }}\n}}\n")
+
+    async def setup(self) -> bool:
+        """Create our tables (idempotent; existing contents are replaced)."""
+        script = ""
+        for fam in ("ip", "ip6"):
+            script += f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n" + self._table(fam)
+        return await self._nft(script)
+
+    async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:
+        """Make the kernel send `vs`'s traffic to `targets` (replacing only its chain)."""
+        async with self._lock:
+            ident, fam = vs_id(vs), family(vs)
+            rule = chain_rule(vs, targets)
+            script = f"add chain {fam} {TABLE} {ident}\nflush chain {fam} {TABLE} {ident}\n"
+            if rule is not None:
+                script += f"add rule {fam} {TABLE} {ident} {rule}\n"
+            new_dispatch = ident not in self.dispatch
+            self.dispatch[ident] = (fam, match(vs))
+            if new_dispatch:
+                script += self._dispatch_script(fam)
+            ok = await self._nft(script)
+            if ok:
+                self.chains[ident] = (fam, rule)
+                log.info("check.nft.applied", vs=ident, backends=[f"{t.address}:{t.port}"
+                                                                 for t in targets])
+            return ok
+
+    def _dispatch_script(self, fam: str) -> str:
+        s = f"flush chain {fam} {TABLE} dispatch\n"
+        for ident, (f, m) in sorted(self.dispatch.items()):
+            if f == fam:
+                s += f"add rule {fam} {TABLE} dispatch {m} jump {ident}\n"
+        return s
+
+    async def remove(self, vs: VirtualServer) -> bool:
+        async with self._lock:
+            ident, fam = vs_id(vs), family(vs)
+            self.dispatch.pop(ident, None)
+            self.chains.pop(ident, None)
+            script = self._dispatch_script(fam) + \
+                f"flush chain {fam} {TABLE} {ident}\ndelete chain {fam} {TABLE} {ident}\n"
+            return await self._nft(script)
+
+    async def teardown(self) -> None:
+        await self._nft(f"table ip {TABLE}\ndelete table ip {TABLE}\n"
+                        f"table ip6 {TABLE}\ndelete table ip6 {TABLE}\n")

@@ -1,0 +1,100 @@
+"""Health-check state, pure: one checker's up/down with retry and delays, and what a virtual
+server should send traffic to.
+
+Theory of operation (keepalived's checker semantics). A checker runs every `delay_loop`
+seconds, the first time after `warmup` (if set). A success marks it up at once. A failure is
+retried `retry` times, `delay_before_retry` apart; only when every retry failed is it down —
+so a dead server is out within retry x delay_before_retry (+ up to delay_loop). A checker
+starts up, unless `alpha` is set, when it starts down and needs a success. A real server is up
+when all its checkers are; with no checker it is always up. The virtual server sends traffic
+to the up real servers in proportion to their weight (an `inhibit_on_failure` server stays in
+the table with weight 0); if that leaves nothing — or the live weight is below `quorum` (with
+`hysteresis`) — the sorry server takes the traffic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_RETRY = 1
+DEFAULT_DELAY_BEFORE_RETRY = 1.0
+
+
+@dataclass(slots=True)
+class CheckState:
+    delay_loop: float
+    retry: int
+    delay_before_retry: float
+    timeout: float
+    up: bool = True
+    failures: int = 0
+    next_at: float = 0.0
+    last_reason: str = ""
+    checks: int = 0
+
+    @classmethod
+    def from_config(cls, ch: Checker, vs: VirtualServer, now: float) -> CheckState:
+        alpha = ch.alpha if ch.alpha is not None else vs.alpha
+        s = cls(delay_loop=ch.delay_loop or vs.delay_loop,
+                retry=ch.retry if ch.retry is not None else DEFAULT_RETRY,
+                delay_before_retry=(ch.delay_before_retry if ch.delay_before_retry is not None
+                                    else DEFAULT_DELAY_BEFORE_RETRY),
+                timeout=ch.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
+                up=not alpha)
+        s.next_at = now + (ch.warmup or 0.0)
+        return s
+
+    def result(self, ok: bool, now: float, reason: str = "") -> bool | None:
+        """Record one check; returns the new up/down when it changes."""
+        self.checks += 1
+        self.last_reason = reason
+        if ok:
+            self.failures = 0
+            self.next_at = now + self.delay_loop
+            if not self.up:
+                self.up = True
+                return True
+            return None
+        self.failures += 1
+        if self.failures <= self.retry:
+            self.next_at = now + self.delay_before_retry
+            return None
+        self.failures = 0
+        self.next_at = now + self.delay_loop
+        if self.up:
+            self.up = False
+            return False
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    address: str
+    port: int
+    weight: int
+
+
+def targets(vs: VirtualServer, up: dict[int, bool]) -> tuple[tuple[Target, ...], bool]:
+    """(the backends traffic goes to, whether that is the sorry server). `up` maps the index of
+    each real server in vs.real_servers to its state."""
+    live: list[Target] = []
+    total = 0
+    for i, rs in enumerate(vs.real_servers):
+        port = _port(rs, vs)
+        if up.get(i, True):
+            if rs.weight > 0:
+                live.append(Target(str(rs.address), port, rs.weight))
+                total += rs.weight
+    quorum_ok = total >= max(1, vs.quorum - vs.hysteresis) if vs.quorum > 1 else total > 0
+    if quorum_ok:
+        return tuple(live), False
+    if vs.sorry_server is not None:
+        s = vs.sorry_server
+        return (Target(str(s.address), _port(s, vs), 1),), True
+    return (), False
+
+
+def _port(rs: RealServer, vs: VirtualServer) -> int:
+    return rs.port if rs.port else (vs.port or 0)

@@ -1,0 +1,160 @@
+"""The healthcheck child with the nftables dataplane, end to end in namespaces: a client sends
+requests to the virtual address through a director to real HTTP servers (issue 6)."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from netlab import Lab, Node
+from test_vrrp import wait_for
+
+pytestmark = pytest.mark.netns
+
+SERVER = r"""
+import http.server, socketserver, sys
+name = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = name.encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+S(("0.0.0.0", 8080), H).serve_forever()
+"""
+
+CLIENT = r"""
+import sys, urllib.request
+n = int(sys.argv[1])
+for _ in range(n):
+    try:
+        print(urllib.request.urlopen("http://192.0.2.100/", timeout=2).read().decode(), flush=True)
+    except Exception as e:
+        print("ERR", type(e).__name__, flush=True)
+"""
+
+
+def conf(servers: list[tuple[str, int]], sorry: str | None = "198.51.100.13") -> str:
+    rs = "\n".join(
+        f"  real_server {ip} 8080 {{\n    weight {w}\n"
+        "    HTTP_GET {\n      url {\n        path /\n        status_code 200\n      }\n"
+        "      connect_timeout 1\n      retry 1\n      delay_before_retry 0.5\n    }\n  }"
+        for ip, w in servers)
+    sorry_line = f"  sorry_server {sorry} 8080\n" if sorry else ""
+    return (f"global_defs {{\n  enable_script_security\n}}\n"
+            f"virtual_server 192.0.2.100 80 {{\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n"
+            f"  protocol TCP\n{sorry_line}{rs}\n}}\n")
+
+
+class Topology:
+    def __init__(self, lab: Lab, tmp: Path) -> None:
+        if shutil.which("nft") is None:
+            pytest.skip("nft(8) is not installed (tests/run.sh installs nftables)")
+        front, back = lab.lan("front"), lab.lan("back")
+        self.client = lab.node("cl", front, "192.0.2.10/24")
+        self.director = lab.node("dir", front, "192.0.2.1/24", "192.0.2.100/24")
+        lab.attach(self.director, back, "eth1", "198.51.100.1/24")
+        self.director.run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+        self.servers: dict[str, Node] = {}
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        for name, host in (("rs1", 11), ("rs2", 12), ("sorry", 13)):
+            node = lab.node(name, back, f"198.51.100.{host}/24")
+            node.run("ip", "route", "add", "default", "via", "198.51.100.1")
+            self.servers[name] = node
+            self.start_server(name)
+        self.tmp = tmp
+        self.lab = lab
+
+    def start_server(self, name: str) -> None:
+        self.procs[name] = self.servers[name].popen([sys.executable, "-c", SERVER, name],
+                                                    stdout=subprocess.DEVNULL,
+                                                    stderr=subprocess.DEVNULL)
+        ip = {"rs1": 11, "rs2": 12, "sorry": 13}[name]
+        assert wait_for(lambda: self.servers[name].run(
+            sys.executable, "-c", f"import socket; socket.create_connection(('198.51.100.{ip}', 8080), 1)",
+            check=False).returncode == 0, 10)
+
+    def stop_server(self, name: str) -> None:
+        p = self.procs.pop(name)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(5)
+        # `ip netns exec` forks: end whatever still runs in that namespace
+        for pid in subprocess.run(["ip", "netns", "pids", self.servers[name].ns],
+                                  capture_output=True, text=True).stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+
+    def requests(self, n: int = 30) -> Counter[str]:
+        out = self.client.run(sys.executable, "-c", CLIENT, str(n), timeout=120).stdout
+        return Counter(line.strip() for line in out.splitlines() if line.strip())
+
+    def start_daemon(self, text: str) -> Path:
+        d = self.tmp / "dir"
+        d.mkdir(exist_ok=True)
+        (d / "k.conf").write_text(text)
+        self.daemon = self.director.popen(
+            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "k.conf"),
+             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+            stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"))
+        self.dir = d
+        return d
+
+    def log(self) -> str:
+        return (self.dir / "log").read_text(errors="replace")[-4000:]
+
+    def table(self) -> str:
+        return self.director.run("nft", "list", "table", "ip", "keepalived_py", check=False).stdout
+
+
+def test_traffic_follows_health_and_falls_back_to_the_sorry_server(lab: Lab,
+                                                                   tmp_path: Path) -> None:
+    t = Topology(lab, tmp_path)
+    t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]))
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    got = t.requests(40)
+    assert set(got) == {"rs1", "rs2"}, got
+    # kill rs2: out within retry x delay_before_retry + delay_loop (+ connect timeout)
+    t.stop_server("rs2")
+    took = wait_for(lambda: "198.51.100.12" not in t.table(), 6)
+    assert took is not None and took < 1 * 0.5 + 1 + 1 + 1.5, (took, t.log())
+    assert set(t.requests(20)) == {"rs1"}
+    # all dead: the sorry server answers
+    t.stop_server("rs1")
+    assert wait_for(lambda: "198.51.100.13 . 8080" in t.table(), 6), t.log()
+    assert set(t.requests(10)) == {"sorry"}
+    # back up: back in
+    t.start_server("rs1")
+    t.start_server("rs2")
+    assert wait_for(lambda: "198.51.100.11" in t.table() and "198.51.100.12" in t.table(), 8)
+    assert set(t.requests(40)) == {"rs1", "rs2"}
+
+
+def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path: Path) -> None:
+    """keepalived 2.3.3 segfaults here; ours removes the sorry server cleanly."""
+    t = Topology(lab, tmp_path)
+    d = t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)], sorry="198.51.100.11"))
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    child = int((d / "c.pid").read_text())
+    (d / "k.conf").write_text(conf([("198.51.100.12", 1)], sorry=None))
+    os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: "198.51.100.11" not in t.table(), 8), t.log()
+    assert int((d / "c.pid").read_text()) == child          # the checker did not crash
+    assert set(t.requests(10)) == {"rs2"}
+    # and a virtual server removed entirely leaves no chain behind
+    (d / "k.conf").write_text("global_defs {\n  enable_script_security\n}\n"
+                              "virtual_server 192.0.2.100 81 {\n  lb_algo rr\n  lb_kind NAT\n"
+                              "  protocol TCP\n  real_server 198.51.100.12 8080 {\n  }\n}\n")
+    os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: "tcp dport 80 " not in t.table(), 8), t.table()
+    _ = time
