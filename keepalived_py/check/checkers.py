@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import socket
 import ssl
 
 from keepalived_py.config.model_lvs import Checker, HttpUrl
@@ -104,8 +105,144 @@ async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: f
         return False, f"connect failed: {getattr(e, 'strerror', None) or e}"
 
 
-async def run_checker(ch: Checker, host: str, port: int, timeout: float) -> Result:
-    """One check of any implemented kind."""
+async def smtp_check(host: str, port: int, helo: str, timeout: float) -> Result:
+    """Banner 220, HELO -> 250, QUIT (keepalived's SMTP_CHECK)."""
+    async def exchange() -> Result:
+        reader, writer = await asyncio.open_connection(host, port, limit=8192)
+        try:
+            banner = await reader.readline()
+            if not banner.startswith(b"220"):
+                return False, f"bad banner {banner[:40]!r}"
+            writer.write(f"HELO {helo}\r\n".encode())
+            await writer.drain()
+            reply = await reader.readline()
+            if not reply.startswith(b"250"):
+                return False, f"HELO refused {reply[:40]!r}"
+            writer.write(b"QUIT\r\n")
+            await writer.drain()
+            return True, "SMTP ok"
+        finally:
+            writer.close()
+    try:
+        return await asyncio.wait_for(exchange(), timeout)
+    except TimeoutError:
+        return False, "timeout"
+    except (OSError, ValueError, asyncio.LimitOverrunError) as e:
+        return False, f"SMTP failed: {getattr(e, 'strerror', None) or e}"
+
+
+DNS_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
+
+
+class _Datagram(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: object) -> None:
+        if not self.reply.done():
+            self.reply.set_result(data)
+
+    def error_received(self, exc: Exception) -> None:
+        if not self.reply.done():
+            self.reply.set_exception(exc)
+
+
+async def _udp_exchange(host: str, port: int, payload: bytes, timeout: float) -> bytes | None:
+    """Send one datagram; the reply, None on timeout. Raises OSError on ICMP unreachable."""
+    loop = asyncio.get_running_loop()
+    transport, proto = await loop.create_datagram_endpoint(_Datagram, remote_addr=(host, port))
+    try:
+        transport.sendto(payload)
+        try:
+            return await asyncio.wait_for(proto.reply, timeout)
+        except TimeoutError:
+            return None
+    finally:
+        transport.close()
+
+
+async def dns_check(host: str, port: int, qname: str, qtype: str, timeout: float) -> Result:
+    import os
+    import struct
+    ident = int.from_bytes(os.urandom(2), "big")
+    q = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)
+    for label in qname.strip(".").split("."):
+        if label:
+            q += bytes([len(label)]) + label.encode()[:63]
+    q += b"\0" + struct.pack("!HH", DNS_TYPES.get(qtype.upper(), 1), 1)
+    try:
+        reply = await _udp_exchange(host, port, q, timeout)
+    except OSError as e:
+        return False, f"DNS unreachable: {e.strerror or e}"
+    if reply is None:
+        return False, "timeout"
+    if len(reply) < 12:
+        return False, "short DNS reply"
+    rid, flags, _qd, an = struct.unpack_from("!HHHH", reply)
+    if rid != ident or not flags & 0x8000:
+        return False, "not our DNS reply"
+    if flags & 0x000F:
+        return False, f"DNS rcode {flags & 0x000F}"
+    return (True, "DNS answer") if an else (False, "DNS: no answer")
+
+
+async def udp_check(host: str, port: int, payload: bytes, require_reply: bool,
+                    timeout: float) -> Result:
+    try:
+        reply = await _udp_exchange(host, port, payload or b"", timeout)
+    except OSError as e:
+        return False, f"UDP unreachable: {e.strerror or e}"
+    if reply is None:
+        return (False, "no reply") if require_reply else (True, "no ICMP error")
+    return True, "reply"
+
+
+async def ping_check(host: str, timeout: float) -> Result:
+    """ICMP / ICMPv6 echo on a raw socket (v4 and v6)."""
+    import ipaddress
+    import os
+    import struct
+
+    from keepalived_py.vrrp.packet import checksum
+    v6 = ipaddress.ip_address(host).version == 6
+    ident, seq = os.getpid() & 0xFFFF, int.from_bytes(os.urandom(2), "big")
+    kind = 128 if v6 else 8
+    body = os.urandom(16)
+    pkt = struct.pack("!BBHHH", kind, 0, 0, ident, seq) + body
+    if not v6:
+        pkt = pkt[:2] + struct.pack("!H", checksum(pkt)) + pkt[4:]
+    loop = asyncio.get_running_loop()
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    proto = socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP
+    try:
+        s = socket.socket(fam, socket.SOCK_RAW, proto)
+    except OSError as e:
+        return False, f"no raw ICMP socket: {e.strerror}"
+    s.setblocking(False)
+    try:
+        await loop.sock_sendto(s, pkt, (host, 0))
+        end = loop.time() + timeout
+        while loop.time() < end:
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(s, 2048), end - loop.time())
+            except TimeoutError:
+                break
+            icmp = data if v6 else data[(data[0] & 0x0F) * 4:]
+            if len(icmp) >= 8:
+                t, _c, _s, rid, rseq = struct.unpack_from("!BBHHH", icmp)
+                if t == (129 if v6 else 0) and rseq == seq and (v6 or rid == ident) \
+                        and icmp[8:24] == body:
+                    return True, "echo reply"
+        return False, "no echo reply"
+    except OSError as e:
+        return False, f"ping failed: {e.strerror or e}"
+    finally:
+        s.close()
+
+
+async def run_checker(ch: Checker, host: str, port: int, timeout: float,
+                      files: dict[str, str] | None = None) -> Result:
+    """One check of any implemented kind. `files`: track_file names -> paths (FILE_CHECK)."""
     target = str(ch.connect_ip) if ch.connect_ip else host
     tport = ch.connect_port or port
     bindto = str(ch.bindto) if ch.bindto else None
@@ -121,4 +258,21 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float) -> Resu
         from keepalived_py.track.script import run_command
         out = await run_command(ch.misc_path, ch.misc_timeout or timeout)  # type: ignore[arg-type]
         return out.success, out.reason or out.exit_type
+    if ch.kind == "SMTP_CHECK":
+        return await smtp_check(target, ch.connect_port or 25, ch.helo_name or "keepalived-py",
+                                timeout)
+    if ch.kind == "DNS_CHECK":
+        return await dns_check(target, ch.connect_port or 53, ch.dns_name or ".",
+                               ch.dns_type or "SOA", timeout)
+    if ch.kind == "UDP_CHECK":
+        return await udp_check(target, tport, ch.payload or b"", ch.require_reply, timeout)
+    if ch.kind == "PING_CHECK":
+        return await ping_check(target, timeout)
+    if ch.kind == "FILE_CHECK":
+        from keepalived_py.track.file import read_value
+        value = read_value((files or {}).get(ch.track_file or "", ch.track_file or ""))
+        weight = ch.weight if ch.weight is not None else 1
+        if value is None:
+            return True, "invalid number ignored"
+        return (value == 0, f"file value {value}") if weight == 0 else (True, f"file value {value}")
     return True, f"{ch.kind} not implemented yet - assumed up"

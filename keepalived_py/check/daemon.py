@@ -19,6 +19,7 @@ from typing import Any
 import structlog
 
 from keepalived_py.check.checkers import run_checker
+from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
 from keepalived_py.check.nft import NftDataplane, vs_id
 from keepalived_py.check.realserver import CheckState, targets
 from keepalived_py.config.model import Config
@@ -63,13 +64,20 @@ class CheckerDaemon:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.dataplane = NftDataplane()
+        self.kind = "nftables"
         self.servers: dict[str, VsRun] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[str] = set()
+        self.files: dict[str, str] = {}
         self._flush: asyncio.Task[None] | None = None
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        choice = config.global_defs.dataplane
+        if choice == "ipvs" or (choice == "auto" and await ipvs_available()):
+            self.dataplane = IpvsDataplane()  # type: ignore[assignment]
+            self.kind = "ipvs"
+        log.info("check.dataplane", kind=self.kind)
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
@@ -83,7 +91,7 @@ class CheckerDaemon:
                 for c in rr.checkers:
                     if c.task is not None:
                         c.task.cancel()
-        if release:
+        if release:                               # False with -I (dont_release_ipvs)
             await self.dataplane.teardown()
         self.servers.clear()
 
@@ -100,6 +108,7 @@ class CheckerDaemon:
     # -- configuration diff --------------------------------------------------------------------
     async def _sync(self, config: Config) -> None:
         assert self.loop is not None
+        self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
         for ident in list(self.servers):
             if ident not in wanted:
@@ -154,7 +163,7 @@ class CheckerDaemon:
         while True:
             await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
             ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
-                                           run.state.timeout)
+                                           run.state.timeout, self.files)
             change = run.state.result(ok, self.loop.time(), reason)
             if change is not None:
                 word = "success" if change else "failed"

@@ -1,0 +1,96 @@
+"""Checker throughput: sustained TCP checks per second on one core with 10,000 real servers,
+and the p99 drift of the check schedule (how late a check starts after its due time).
+
+The real servers are 10,000 loopback addresses (127.1.x.y) on one port, answered by a
+listener in a separate process, so only the checker's work is measured. Every server has a
+TCP_CHECK with delay_loop `--delay-loop`; the checker runs the same CheckState + tcp_check
+loop as the healthcheck child. Loopback only.
+
+    python bench/check_rate.py [--servers 10000] [--delay-loop 2] [--seconds 20]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+from keepalived_py.check.checkers import tcp_check
+from keepalived_py.check.realserver import CheckState
+
+LISTENER = r"""
+import socket, select, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(65535)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+
+
+async def run(servers: int, delay_loop: float, seconds: float, port: int) -> None:
+    loop = asyncio.get_running_loop()
+    drift: list[float] = []
+    done = 0
+    stop_at = loop.time() + seconds
+    warm = loop.time() + delay_loop           # measure after the first round is spread out
+
+    async def one(i: int) -> None:
+        nonlocal done
+        host = f"127.1.{i // 250}.{i % 250 + 1}"
+        st = CheckState(delay_loop=delay_loop, retry=1, delay_before_retry=1, timeout=3)
+        st.next_at = loop.time() + delay_loop * i / servers
+        while True:
+            wait = st.next_at - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            now = loop.time()
+            if now > stop_at:
+                return
+            if now > warm:
+                drift.append(now - st.next_at)
+            ok, _ = await tcp_check(host, port, st.timeout)
+            st.result(ok, loop.time())
+            if now > warm:
+                done += 1
+
+    t0 = time.process_time()
+    await asyncio.gather(*(one(i) for i in range(servers)))
+    cpu = time.process_time() - t0
+    span = seconds - delay_loop
+    drift.sort()
+    p99 = drift[int(len(drift) * 0.99)] if drift else float("nan")
+    print(f"{servers} TCP real servers, delay_loop {delay_loop} s: {done / span:.0f} checks/s "
+          f"sustained (target {servers / delay_loop:.0f}/s), checker CPU {cpu / seconds * 100:.0f}%"
+          f" of one core; schedule drift median {statistics.median(drift) * 1000:.1f} ms, "
+          f"p99 {p99 * 1000:.1f} ms")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", type=int, default=10000)
+    ap.add_argument("--delay-loop", type=float, default=2.0)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--port", type=int, default=18080)
+    args = ap.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1 << 20), hard))
+    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(args.port)],
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+        asyncio.run(run(args.servers, args.delay_loop, args.seconds, args.port))
+    finally:
+        listener.kill()
+        listener.wait()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
