@@ -22,19 +22,22 @@ Result = tuple[bool, str]
 
 
 async def tcp_check(host: str, port: int, timeout: float, bindto: str | None = None) -> Result:
+    """Connect and close: the cheapest check (a raw non-blocking socket, no stream objects)."""
+    loop = asyncio.get_running_loop()
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.setblocking(False)
     try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(host, port, local_addr=(bindto, 0) if bindto else None),
-            timeout)
+        if bindto:
+            s.bind((bindto, 0))
+        async with asyncio.timeout(timeout):
+            await loop.sock_connect(s, (host, port))
     except TimeoutError:
         return False, "connect timeout"
     except OSError as e:
         return False, f"connect failed: {e.strerror or e}"
-    writer.close()
-    try:
-        await asyncio.wait_for(writer.wait_closed(), 1.0)
-    except (TimeoutError, OSError):
-        pass
+    finally:
+        s.close()
     return True, "connected"
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from keepalived_py.check.checkers import dns_check, http_check, tcp_check, udp_check, smtp_check
+from keepalived_py.check.checkers import dns_check, http_check, smtp_check, tcp_check, udp_check
 from keepalived_py.check.ipvs import dest_fields, service_fields
 from keepalived_py.check.nft import chain_rule, match
 from keepalived_py.check.realserver import CheckState, Target, targets
