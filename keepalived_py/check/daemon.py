@@ -73,6 +73,8 @@ class CheckerDaemon:
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        from keepalived_py.notify.scripts import Notifier
+        self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         choice = config.global_defs.dataplane
         if choice == "ipvs" or (choice == "auto" and await ipvs_available()):
             self.dataplane = IpvsDataplane()  # type: ignore[assignment]
@@ -164,7 +166,12 @@ class CheckerDaemon:
             await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
             ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
                                            run.state.timeout, self.files)
+            was_up = rr.up
             change = run.state.result(ok, self.loop.time(), reason)
+            if change is not None and rr.up != was_up:
+                script = rr.rs.notify_up if rr.up else rr.rs.notify_down
+                if script is not None:
+                    self.notifier.launch(script)  # type: ignore[arg-type]
             if change is not None:
                 word = "success" if change else "failed"
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
@@ -193,7 +200,12 @@ class CheckerDaemon:
             if key == run.applied:
                 continue
             if await self.dataplane.apply(run.vs, tgts):
+                was_sorry = run.applied[1] if run.applied else False
                 run.applied = key
+                if sorry != was_sorry:
+                    script = run.vs.quorum_down if sorry else run.vs.quorum_up
+                    if script is not None:
+                        self.notifier.launch(script)  # type: ignore[arg-type]
                 if sorry:
                     log.warning("check.vs.sorry", vs=ident,
                                 compat=f"Adding sorry server {tgts[0].address}:{tgts[0].port}"

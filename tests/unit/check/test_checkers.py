@@ -215,3 +215,17 @@ def test_genhash_prints_the_digest_checkers_compare(capsys: pytest.CaptureFixtur
         assert run(http_check("127.0.0.1", srv.server_port, CH, url, 2.0))[0]  # type: ignore[index]
     finally:
         srv.shutdown()
+
+
+def test_misc_check_that_hangs_fails_on_time_and_exit_codes_count() -> None:
+    from keepalived_py.check.checkers import run_checker
+    from keepalived_py.config.model import Script
+
+    def misc(cmd: str, timeout: float) -> Checker:
+        return Checker(kind="MISC_CHECK", misc_path=Script(argv=("/bin/sh", "-c", cmd), text=cmd),
+                       misc_timeout=timeout)
+    t0 = time.monotonic()
+    ok, why = run(run_checker(misc("sleep 30", 0.3), "127.0.0.1", 0, 1.0))  # type: ignore[misc]
+    assert not ok and why == "timed_out" and time.monotonic() - t0 < 3
+    assert run(run_checker(misc("exit 0", 1.0), "127.0.0.1", 0, 1.0))[0]  # type: ignore[index]
+    assert not run(run_checker(misc("exit 1", 1.0), "127.0.0.1", 0, 1.0))[0]  # type: ignore[index]
