@@ -83,11 +83,33 @@ class CheckerDaemon:
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
+        from keepalived_py.obs.control import ControlServer
+        from keepalived_py.options import control_socket
+        self.control: ControlServer | None = ControlServer(
+            control_socket(self.options, "checker"),
+            {"status": lambda: json.dumps({"role": "checker", "dataplane": self.kind,
+                                           "virtual_servers": self.snapshot()}) + "\n",
+             "metrics": self.metrics_text})
+        try:
+            await self.control.start()
+        except OSError as e:
+            log.warning("obs.control.unavailable", error=str(e))
+            self.control = None
+
+    def metrics_text(self) -> str:
+        out = ["# TYPE keepalived_py_realserver_up gauge"]
+        for v in self.snapshot():
+            for r in v["real_servers"]:
+                out.append(f'keepalived_py_realserver_up{{vs="{v["address"]}:{v["port"]}",'
+                           f'rs="{r["address"]}:{r["port"]}"}} {int(r["up"])}')
+        return "\n".join(out) + "\n"
 
     async def reload(self, config: Config) -> None:
         await self._sync(config)
 
     async def stop(self, release: bool) -> None:
+        if getattr(self, "control", None) is not None:
+            await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():
             for rr in run.reals.values():
                 for c in rr.checkers:
@@ -102,8 +124,13 @@ class CheckerDaemon:
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{"virtual_server": vs_id(r.vs), "address": str(r.vs.address), "port": r.vs.port,
+                 "protocol": r.vs.protocol, "fwmark": r.vs.fwmark,
+                 "sorry": bool(r.applied and r.applied[1]),
+                 "backends": [f"{t.address}:{t.port}" for t in (r.applied[0] if r.applied else ())],
                  "real_servers": [{"address": k[0], "port": k[1], "up": rr.up,
-                                   "checks": [c.state.checks for c in rr.checkers]}
+                                   "weight": rr.rs.weight,
+                                   "checks": [c.state.checks for c in rr.checkers],
+                                   "last_result": [c.state.last_reason for c in rr.checkers]}
                                   for k, rr in r.reals.items()]}
                 for r in self.servers.values()]
 

@@ -158,3 +158,12 @@ def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path
     os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
     assert wait_for(lambda: "tcp dport 80 " not in t.table(), 8), t.table()
     _ = time
+
+
+def test_status_shows_virtual_and_real_servers(lab: Lab, tmp_path: Path) -> None:
+    t = Topology(lab, tmp_path)
+    d = t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]))
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    out = t.director.run(sys.executable, "-m", "keepalived_py", "status", "-c",
+                         str(d / "c.pid"), "-r", str(d / "v.pid")).stdout
+    assert "VIRTUAL SERVER 192.0.2.100:80 TCP" in out and "198.51.100.11:8080  UP" in out
