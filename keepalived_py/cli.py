@@ -190,6 +190,8 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
             o["log_json"] = value == "json"
         elif name == "prometheus":
             o["prometheus"] = value
+        elif name == "all-config":
+            o["all_config"] = True
         elif name == "ignore-sigint":
             o["ignore_sigint"] = True
         elif name == "debug":
@@ -291,6 +293,9 @@ def config_test(options: Options) -> int:
     finally:
         if close is not None:
             close.close()
+    missing = any("Config files missing" in d.message for d in result.diagnostics.items)
+    if options.all_config and missing:
+        return 6                  # keepalived 2.2.7 -e: a missing file ends the test with 6
     if result.config is None and not result.files:
         # keepalived 2.2.7 reports a missing main file and still exits 0 under -t
         return 0

@@ -38,6 +38,7 @@ class Options:
     config_id: str | None = None     # -i
     umask: int | None = None         # -u
     config_test: bool = False        # -t
+    all_config: bool = False         # -e: a missing configuration file is an error
     config_test_file: str | None = None
     ignore_sigint: bool = False
     debug: tuple[str, ...] = ()

@@ -543,6 +543,10 @@ class Builder:
                 options.append((w, ""))
                 i += 1
         f["options"] = tuple(options)
+        if f.get("priority") is None:
+            self.d.warning(node.pos, "Rule has no preference specified - setting to 16384."
+                                     " This is probably not what you want.")
+            f["priority"] = 16384
         return VirtualRule(**f)
 
     # -- vrrp_instance -------------------------------------------------------------------

@@ -404,7 +404,8 @@ class SourceReader:
         full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
         matches = sorted(glob.glob(full))
         if not matches:
-            self.diagnostics.error(pos, f"No config files matched '{pattern}'.")
+            # keepalived 2.2.7 says so and carries on: not a configuration error (-e makes it one)
+            self.diagnostics.notice(pos, f"Config files missing '{pattern}'.")
             return True
         for path in matches:
             if os.path.isdir(path):

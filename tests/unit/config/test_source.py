@@ -94,7 +94,7 @@ def test_include_glob_relative_and_loops(tmp_path: Path) -> None:
     assert t is not None and [n.keyword for n in t][:2] == ["a", "b"]
     msgs = [x.message for x in d.items]
     assert any("include depth" in m for m in msgs)
-    assert any("No config files matched" in m for m in msgs)
+    assert any("Config files missing" in m for m in msgs)
     assert str(tmp_path / "conf.d" / "a.conf") in files
 
 
