@@ -296,6 +296,8 @@ def config_test(options: Options) -> int:
     missing = any("Config files missing" in d.message for d in result.diagnostics.items)
     if options.all_config and missing:
         return 6                  # keepalived 2.2.7 -e: a missing file ends the test with 6
+    if result.diagnostics.aborted is not None:
+        return result.diagnostics.aborted
     if result.config is None and not result.files:
         # keepalived 2.2.7 reports a missing main file and still exits 0 under -t
         return 0

@@ -47,6 +47,28 @@ from keepalived_py.config.values import (
 )
 
 VRRP_PRIO_OWNER = 255
+
+# keywords whose value keepalived reads unconditionally: without one it stops reading the
+# configuration ("... is missing a parameter ...") and exits with status 2
+NEED_VALUE = frozenset({
+    "priority", "virtual_router_id", "advert_int", "interface", "state", "version",
+    "mcast_src_ip", "unicast_src_ip", "mcast_dst_ip", "preempt_delay", "garp_master_delay",
+    "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "unicast_ttl",
+    "down_timer_adverts", "script", "interval", "timeout", "rise", "fall", "router_id",
+    "smtp_server", "smtp_connect_timeout", "notification_email_from", "vrrp_version",
+    "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
+    "vrrp_mcast_group4", "vrrp_mcast_group6", "script_user", "process", "quorum", "file",
+    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
+    "persistence_timeout", "connect_timeout", "connect_port", "retry", "nb_get_retry",
+    "delay_before_retry", "misc_path", "misc_timeout", "path", "digest", "status_code",
+    "sorry_server", "real_server", "auth_type", "auth_pass", "notify_master", "notify_backup",
+    "notify_fault", "notify_stop", "notify", "notify_up", "notify_down", "quorum_up",
+    "quorum_down", "helo_name", "bindto", "connect_ip",
+})
+
+
+class _Abort(Exception):
+    """keepalived stops reading the configuration here."""
 SCOPES = {"site", "link", "host", "nowhere", "global"}
 
 
@@ -114,8 +136,29 @@ class Builder:
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
     # -- top level -----------------------------------------------------------------------
+    def _missing_values(self, nodes: tuple[Node, ...]) -> None:
+        for n in nodes:
+            if n.children is None and len(n.words) == 1 and n.keyword in NEED_VALUE:
+                self.d.error(n.pos, f"*** Configuration line starting `{n.keyword}` is missing a"
+                                    f" parameter after keyword `{n.keyword}` at word position 2")
+                raise _Abort
+            if n.children is not None and n.keyword not in ("virtual_ipaddress",
+                                                             "virtual_ipaddress_excluded",
+                                                             "unicast_peer", "notification_email",
+                                                             "track_interface", "track_script",
+                                                             "track_process", "track_file",
+                                                             "group", "virtual_routes",
+                                                             "virtual_rules", "static_ipaddress",
+                                                             "static_routes", "static_rules"):
+                self._missing_values(n.children)
+
     def build(self, tree: tuple[Node, ...]) -> Config:
         self._bad_interface = False
+        try:
+            self._missing_values(tree)
+        except _Abort:
+            self.d.aborted = 2
+            return Config()
         for node in tree:
             handler = TOP.get(node.keyword)
             if handler is None:
@@ -190,6 +233,10 @@ class Builder:
                         g[k] = a
             elif k in ("lvs_flush_on_stop", "lvs_flush_onstop"):
                 g["lvs_flush_on_stop"] = (args[0].upper() if args else "VS")
+            elif k in ("vrrp_iptables", "vrrp_ipsets"):
+                self.d.warning(c.pos, "iptables not supported, using nftables instead. Please"
+                                      " replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables'"
+                                      " config option")
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
                     g["dataplane"] = args[0]

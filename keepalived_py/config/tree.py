@@ -71,6 +71,7 @@ class Diagnostics:
     """Collector passed through the pipeline; never raises."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    aborted: int | None = None     # keepalived stopped reading: its exit status (2 = config)
 
     def error(self, pos: SourcePos | None, message: str) -> None:
         self.items.append(Diagnostic(Severity.ERROR, pos, message))
@@ -91,6 +92,8 @@ class Diagnostics:
     def exit_code(self) -> int:
         """keepalived 2.2.7's `-t` exit status: the least severe class reported wins (its
         config_err_t keeps the highest enum value): security 6, error/warning 5, fatal 4."""
+        if self.aborted is not None:
+            return self.aborted
         kinds = {d.severity for d in self.items}
         if Severity.SECURITY in kinds:
             return 6
@@ -108,4 +111,5 @@ class Diagnostics:
     @property
     def ok(self) -> bool:
         """Usable as a (re)load: nothing fatal and no error (warnings and notices allowed)."""
-        return not any(d.severity in (Severity.FATAL, Severity.ERROR) for d in self.items)
+        return self.aborted is None and \
+            not any(d.severity in (Severity.FATAL, Severity.ERROR) for d in self.items)

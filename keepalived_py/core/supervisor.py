@@ -341,6 +341,11 @@ def run(options: Options) -> int:
     result = load_config(options.config_file, config_id=options.config_id)
     for d in result.diagnostics.items:
         log.warning("config.diagnostic", compat=str(d))
+    if result.diagnostics.aborted is not None:
+        print(f"keepalived-py: configuration unreadable: "
+              f"{result.diagnostics.items[-1] if result.diagnostics.items else ''}",
+              file=sys.stderr)
+        return result.diagnostics.aborted
     if result.config is None:
         log.error("supervisor.no_config", compat=f"Unable to read configuration file"
                                                  f" {options.config_file}")
