@@ -233,6 +233,9 @@ class Builder:
                         g[k] = a
             elif k in ("lvs_flush_on_stop", "lvs_flush_onstop"):
                 g["lvs_flush_on_stop"] = (args[0].upper() if args else "VS")
+            elif k == "vrrp_vmac_garp_intvl":
+                self.d.warning(c.pos, 'Keyword "vrrp_vmac_garp_intvl" is deprecated - please use'
+                                      ' "vrrp_garp_extra_if"')
             elif k in ("vrrp_iptables", "vrrp_ipsets"):
                 self.d.warning(c.pos, "iptables not supported, using nftables instead. Please"
                                       " replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables'"
@@ -402,6 +405,9 @@ class Builder:
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
+            elif k == "global_tracking":
+                self.d.error(c.pos, f"({name}) global_tracking is deprecated. Use"
+                                    " track_interface/script/file on the sync group")
             else:
                 self.later(c, "vrrp_sync_group")
         f["notify"] = Notify(**notify)
@@ -506,12 +512,15 @@ class Builder:
                 dst = read_network(nxt, node.pos, self.d)
                 i += 2
             elif w in ("via", "gw") and nxt is not None:
+                if w == "gw":
+                    self.d.error(node.pos, '"gw" for routes is deprecated. Please use "via"')
                 if nxt in ("inet", "inet6") and i + 2 < len(words):
                     i += 1
                     nxt = words[i + 1]
                 f["via"] = read_address(nxt, node.pos, self.d)
                 i += 2
             elif w == "or" and nxt is not None:
+                self.d.error(node.pos, '"or" for routes is deprecated. Please use "nexthop"')
                 f["or_via"] = read_address(nxt, node.pos, self.d)
                 i += 2
             elif w == "dev" and nxt is not None:
@@ -795,6 +804,15 @@ class Builder:
                     f[k] = v
             elif k == "native_ipv6":
                 seen["native_ipv6"] = True
+            elif k == "linkbeat_use_polling":
+                self.d.error(c.pos, f"{vid} 'linkbeat_use_polling' in vrrp instance deprecated -"
+                                    " use linkbeat_interfaces block")
+            elif k == "lvs_sync_daemon_interface":
+                self.d.error(c.pos, f"{vid} Specifying lvs_sync_daemon_interface against a vrrp"
+                                    " is deprecated.")
+            elif k == "vmac_garp_intvl":
+                self.d.warning(c.pos, 'Keyword "vmac_garp_intvl" is deprecated - please use'
+                                      ' "garp_extra_if"')
             else:
                 self.later(c, "vrrp_instance")
         f["notify"] = Notify(**notify)

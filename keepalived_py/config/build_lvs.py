@@ -58,6 +58,8 @@ def _timing(d: Diagnostics, c: Node, f: dict[str, Any]) -> bool:
         if args and (x := read_decimal(args[0], 0, 2**31, c.pos, d)) is not None:
             f[k] = x
         return True
+    if k == "nb_get_retry":
+        d.warning(c.pos, "nb_get_retry is deprecated - please use 'retry'")
     if k in ("retry", "nb_get_retry"):
         if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, d)) is not None:
             f["retry"] = v
@@ -121,6 +123,10 @@ def _checker(b: Builder, node: Node) -> Checker | None:
             f[k] = args[0] if args else None
         elif k == "enable_sni":
             f[k] = read_bool(c, b.d)
+        elif k == "host" and kind == "SMTP_CHECK":
+            # keepalived logs this without counting it as a configuration error
+            b.d.notice(c.pos, "The SMTP_CHECK host block is deprecated. Please define"
+                              " additional checkers.")
         elif k == "helo_name":
             f[k] = args[0] if args else None
         elif k == "type":
