@@ -41,6 +41,25 @@ async def tcp_check(host: str, port: int, timeout: float, bindto: str | None = N
     return True, "connected"
 
 
+async def read_body(reader: asyncio.StreamReader) -> bytes | None:
+    """The rest of a response, at most MAX_BODY bytes; None when it is longer."""
+    body = bytearray()
+    while len(body) <= MAX_BODY:
+        chunk = await reader.read(65536)
+        if not chunk:
+            return bytes(body)
+        body += chunk
+    return None
+
+
+def insecure_tls() -> ssl.SSLContext:
+    """keepalived's SSL_GET/genhash do not verify the server's certificate."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def _status_ok(code: int, url: HttpUrl) -> bool:
     if not url.status_code:
         return 200 <= code <= 299
@@ -50,11 +69,7 @@ def _status_ok(code: int, url: HttpUrl) -> bool:
 async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: float,
                      use_ssl: bool = False) -> Result:
     vhost = url.virtualhost or ch.virtualhost or host
-    ctx = None
-    if use_ssl:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    ctx = insecure_tls() if use_ssl else None
 
     async def exchange() -> Result:
         reader, writer = await asyncio.open_connection(
@@ -78,13 +93,8 @@ async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: f
                 return False, f"HTTP status {code}"
             if url.digest is None and url.regex is None:
                 return True, f"HTTP status {code}"
-            body = bytearray()
-            while len(body) <= MAX_BODY:
-                chunk = await reader.read(65536)
-                if not chunk:
-                    break
-                body += chunk
-            if len(body) > MAX_BODY:
+            body = await read_body(reader)
+            if body is None:
                 return False, "body too long"
             if url.digest is not None:
                 got = hashlib.md5(bytes(body), usedforsecurity=False).hexdigest()

@@ -8,16 +8,12 @@ import hashlib
 import ssl
 import sys
 
-from keepalived_py.check.checkers import MAX_BODY, MAX_HEADER
+from keepalived_py.check.checkers import MAX_BODY, MAX_HEADER, insecure_tls, read_body
 
 
 async def fetch(server: str, port: int, url: str, vhost: str | None, use_ssl: bool, sni: bool,
                 protocol: str, timeout: float) -> tuple[int, bytes]:
-    ctx = None
-    if use_ssl:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+    ctx = insecure_tls() if use_ssl else None
 
     async def go() -> tuple[int, bytes]:
         reader, writer = await asyncio.open_connection(
@@ -31,14 +27,11 @@ async def fetch(server: str, port: int, url: str, vhost: str | None, use_ssl: bo
         head = await reader.readuntil(b"\r\n\r\n")
         status = head.split(b"\r\n", 1)[0].split()
         code = int(status[1]) if len(status) > 1 and status[1].isdigit() else 0
-        body = bytearray()
-        while len(body) <= MAX_BODY:
-            chunk = await reader.read(65536)
-            if not chunk:
-                break
-            body += chunk
+        body = await read_body(reader)
         writer.close()
-        return code, bytes(body[:MAX_BODY])
+        if body is None:
+            raise ValueError(f"body longer than {MAX_BODY} bytes")
+        return code, body
     return await asyncio.wait_for(go(), timeout)
 
 
@@ -66,8 +59,8 @@ def main(argv: list[str]) -> int:
     try:
         code, body = asyncio.run(fetch(a.server, a.port, a.url, a.use_virtualhost, a.use_ssl,
                                        a.use_sni, a.protocol, a.timeout))
-    except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-            ssl.SSLError) as e:
+    except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError, ssl.SSLError) as e:
         print(f"genhash: cannot fetch {a.url} from {a.server}:{a.port}: {e}", file=sys.stderr)
         return 1
     if a.verbose:
