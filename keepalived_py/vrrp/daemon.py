@@ -107,6 +107,8 @@ class VrrpDaemon:
                                        f".{os.path.basename(pid_vrrp)}.keepalived-py.state")
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.connector: Any = None           # set by childrun when started with -s
+        self._state_pending = False
+        self.failovers: dict[str, list[float]] = {}
         self._dumps: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -173,9 +175,14 @@ class VrrpDaemon:
     def metrics_text(self) -> str:
         from keepalived_py.obs.metrics import render
         return render(self.snapshot(), {  # type: ignore[arg-type]
-            "transitions": dict(self.transitions), "failover_seconds": {}})
+            "transitions": dict(self.transitions), "failover_seconds": self.failovers})
 
     async def stop(self, release: bool) -> None:
+        if release:
+            # nothing of ours stays: a quick restart must not resume mastership
+            from keepalived_py.obs.dumps import write_atomic
+            with contextlib.suppress(OSError):
+                write_atomic(self.state_file, "{}", 0o600)
         if getattr(self, "control", None) is not None:
             await self.control.stop()
         if getattr(self, "prometheus", None) is not None:
@@ -486,6 +493,12 @@ class VrrpDaemon:
     def _announce(self, r: Runner, a: m.StateChanged) -> None:
         r.last_transition = time.time()
         self.transitions[(r.name, a.new.value)] += 1
+        if a.new is m.State.MASTER and a.old is m.State.BACKUP and \
+                r.fsm.last_master_advert is not None and self.loop is not None:
+            # failover time: the old master's last advert to our takeover
+            obs = self.failovers.setdefault(r.name, [])
+            obs.append(self.loop.time() - r.fsm.last_master_advert)
+            del obs[:-1000]
         words = {"MASTER": "Entering MASTER STATE", "BACKUP": "Entering BACKUP STATE",
                  "FAULT": "Entering FAULT STATE", "STOP": "Stopped"}
         log.info("vrrp.state.changed", instance=r.name, old=a.old.value, new=a.new.value,
@@ -504,15 +517,28 @@ class VrrpDaemon:
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
+        """Coalesced and off the loop: many instances changing state in one timer tick cost
+        one write, on a worker thread, after all of their packets have gone out."""
+        if self._state_pending or self.loop is None:
+            return
+        self._state_pending = True
+        self.loop.call_soon(self._flush_state)
+
+    def _flush_state(self) -> None:
         from keepalived_py.obs.dumps import write_atomic
+        assert self.loop is not None
+        self._state_pending = False
         now_wall = time.time()
-        data = {r.name: {"state": r.fsm.state.value,
-                         "at": now_wall if r.fsm.state is m.State.MASTER else 0}
-                for r in self.runners.values()}
-        try:
-            write_atomic(self.state_file, json.dumps(data), 0o600)
-        except OSError:
-            pass
+        text = json.dumps({r.name: {"state": r.fsm.state.value,
+                                    "at": now_wall if r.fsm.state is m.State.MASTER else 0}
+                           for r in self.runners.values()})
+
+        def write() -> None:
+            try:
+                write_atomic(self.state_file, text, 0o600)
+            except OSError:
+                pass
+        self.loop.run_in_executor(None, write)
 
     def _read_state(self) -> dict[str, dict[str, Any]]:
         try:

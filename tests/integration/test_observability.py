@@ -90,6 +90,24 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     assert 'keepalived_py_vrrp_transitions_total{iname="VI_1",to="MASTER"} 1' in got
 
 
+def test_failover_time_histogram_is_fed(lab: Lab, tmp_path: Path) -> None:
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp_path, instance(150, version=3, advert=0.5)).start()
+    pb = Peer(b, tmp_path, instance(100, version=3, advert=0.5)).start()
+    assert wait_for(lambda: pa.has(VIP), 8)
+    time.sleep(1)
+    pa.stop(signal.SIGKILL)
+    assert wait_for(lambda: pb.has(VIP), 8)
+    text = pb.node.run(sys.executable, "-m", "keepalived_py", "status", "--metrics", "-r",
+                       str(pb.dir / "v.pid")).stdout
+    line = next(x for x in text.splitlines()
+                if x.startswith('keepalived_py_vrrp_failover_seconds_count{iname="VI_1"}'))
+    assert line.endswith(" 1")
+    total = float(next(x for x in text.splitlines()
+                       if x.startswith("keepalived_py_vrrp_failover_seconds_sum")).split()[-1])
+    assert 1.6 < total < 2.3      # Master_Down_Interval: 3 x 0.5 + skew 156 x 0.5 / 256
+
+
 def test_control_socket_survives_garbage_and_silent_clients(lab: Lab, tmp_path: Path) -> None:
     pa, _ = daemon(lab, tmp_path)
     path = str(pa.dir / "keepalived-py-vrrp.ctl")
