@@ -253,6 +253,16 @@ async def ping_check(host: str, timeout: float) -> Result:
         s.close()
 
 
+async def misc_check(ch: Checker, timeout: float) -> tuple[bool, str, int | None]:
+    """MISC_CHECK: exit 0 up, 1 down; with misc_dynamic an exit status 2..255 is up with
+    weight status - 2 (keepalived's rule). Returns (ok, reason, dynamic weight or None)."""
+    from keepalived_py.track.script import run_command
+    out = await run_command(ch.misc_path, ch.misc_timeout or timeout)  # type: ignore[arg-type]
+    if ch.misc_dynamic and out.code is not None and out.code >= 2:
+        return True, f"exit {out.code}: weight {out.code - 2}", out.code - 2
+    return out.success, out.reason or out.exit_type, None
+
+
 async def run_checker(ch: Checker, host: str, port: int, timeout: float,
                       files: dict[str, str] | None = None) -> Result:
     """One check of any implemented kind. `files`: track_file names -> paths (FILE_CHECK)."""
@@ -268,9 +278,8 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float,
                 return False, f"{url.path}: {why}"
         return True, "all urls ok"
     if ch.kind == "MISC_CHECK":
-        from keepalived_py.track.script import run_command
-        out = await run_command(ch.misc_path, ch.misc_timeout or timeout)  # type: ignore[arg-type]
-        return out.success, out.reason or out.exit_type
+        ok, reason, _ = await misc_check(ch, timeout)
+        return ok, reason
     if ch.kind == "SMTP_CHECK":
         return await smtp_check(target, ch.connect_port or 25, ch.helo_name or "keepalived-py",
                                 timeout)

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from keepalived_py.check.checkers import run_checker
+from keepalived_py.check.checkers import misc_check, run_checker
 from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
 from keepalived_py.check.nft import NftDataplane, vs_id
 from keepalived_py.check.realserver import CheckState, targets
@@ -41,6 +41,7 @@ class CheckerRun:
 class RealRun:
     rs: RealServer
     checkers: list[CheckerRun] = field(default_factory=list)
+    dynamic_weight: int | None = None        # MISC_CHECK misc_dynamic
 
     @property
     def up(self) -> bool:
@@ -52,6 +53,7 @@ class VsRun:
     vs: VirtualServer
     reals: dict[tuple[str, int | None], RealRun] = field(default_factory=dict)
     applied: tuple[Any, ...] | None = None
+    quorum_up: bool = True
 
 
 def rs_key(rs: RealServer) -> tuple[str, int | None]:
@@ -80,6 +82,9 @@ class CheckerDaemon:
             self.dataplane = IpvsDataplane()  # type: ignore[assignment]
             self.kind = "ipvs"
         log.info("check.dataplane", kind=self.kind)
+        self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
+        if config.global_defs.lvs_flush and self.kind == "ipvs":
+            await self.dataplane.flush_all()  # type: ignore[attr-defined]
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
@@ -108,6 +113,10 @@ class CheckerDaemon:
         await self._sync(config)
 
     async def stop(self, release: bool) -> None:
+        for run in self.servers.values():
+            if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
+                self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
+        await self.notifier.drain(2.0)
         if getattr(self, "control", None) is not None:
             await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():
@@ -137,6 +146,7 @@ class CheckerDaemon:
     # -- configuration diff --------------------------------------------------------------------
     async def _sync(self, config: Config) -> None:
         assert self.loop is not None
+        self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
         for ident in list(self.servers):
@@ -191,8 +201,18 @@ class CheckerDaemon:
         port = rr.rs.port or vs.port or 0
         while True:
             await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
-            ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
-                                           run.state.timeout, self.files)
+            if vs.ha_suspend and vs.address is not None and not _is_local(str(vs.address)):
+                # ha_suspend: no checks while the virtual address is not ours (VRRP backup)
+                run.state.next_at = self.loop.time() + run.state.delay_loop
+                continue
+            if run.checker.kind == "MISC_CHECK" and run.checker.misc_dynamic:
+                ok, reason, weight = await misc_check(run.checker, run.state.timeout)
+                if weight != rr.dynamic_weight:
+                    rr.dynamic_weight = weight
+                    self._mark(rr)
+            else:
+                ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
+                                               run.state.timeout, self.files)
             was_up = rr.up
             change = run.state.result(ok, self.loop.time(), reason)
             if change is not None and rr.up != was_up:
@@ -205,10 +225,13 @@ class CheckerDaemon:
                             up=change, reason=reason,
                             compat=f"{run.checker.kind} on service [{rr.rs.address}]:{port}"
                                    f" {word} ({reason}).")
-                for ident, s in self.servers.items():
-                    if rr in s.reals.values():
-                        self._dirty.add(ident)
-                self._schedule_apply()
+                self._mark(rr)
+
+    def _mark(self, rr: RealRun) -> None:
+        for ident, s in self.servers.items():
+            if rr in s.reals.values():
+                self._dirty.add(ident)
+        self._schedule_apply()
 
     def _schedule_apply(self) -> None:
         if self._flush is None or self._flush.done():
@@ -221,22 +244,38 @@ class CheckerDaemon:
             run = self.servers.get(ident)
             if run is None:
                 continue
-            up = {i: rr.up for i, rr in enumerate(run.reals.values())}
-            tgts, sorry = targets(run.vs, up)
+            reals = list(run.reals.values())
+            up = {i: rr.up for i, rr in enumerate(reals)}
+            weights = {i: rr.dynamic_weight for i, rr in enumerate(reals)
+                       if rr.dynamic_weight is not None}
+            tgts, sorry = targets(run.vs, up, weights, run.quorum_up)
+            was_up, run.quorum_up = run.quorum_up, bool(tgts) and not sorry
+            if was_up != run.quorum_up:
+                script = run.vs.quorum_up if run.quorum_up else run.vs.quorum_down
+                log.warning("check.vs.quorum", vs=ident, up=run.quorum_up)
+                if script is not None:
+                    self.notifier.launch(script)  # type: ignore[arg-type]
             key = (tgts, sorry)
             if key == run.applied:
                 continue
             if await self.dataplane.apply(run.vs, tgts):
-                was_sorry = run.applied[1] if run.applied else False
                 run.applied = key
-                if sorry != was_sorry:
-                    script = run.vs.quorum_down if sorry else run.vs.quorum_up
-                    if script is not None:
-                        self.notifier.launch(script)  # type: ignore[arg-type]
                 if sorry:
                     log.warning("check.vs.sorry", vs=ident,
                                 compat=f"Adding sorry server {tgts[0].address}:{tgts[0].port}"
                                        " to VS")
+
+
+def _is_local(address: str) -> bool:
+    """Is `address` configured here (binding to it works)?"""
+    import socket
+    fam = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 def create(options: Options) -> CheckerDaemon:

@@ -73,7 +73,10 @@ async def ipvs_available() -> bool:
 
 
 class IpvsDataplane:
+    groups: dict[str, Any]
+
     def __init__(self) -> None:
+        self.groups = {}
         self.ipvs: Any = None
         self.current: dict[str, dict[tuple[str, int], Target]] = {}
         self.services: dict[str, Any] = {}
@@ -112,6 +115,17 @@ class IpvsDataplane:
         except Exception as e:
             log.error("check.ipvs.apply_failed", vs=ident, error=str(e))
             return False
+
+    async def flush_all(self) -> None:
+        """lvs_flush: remove every IPVS service at start, ours or not (keepalived's rule)."""
+        if self.ipvs is None and not await self.setup():
+            return
+        try:
+            for msg in [m async for m in await self.ipvs.service("dump")]:
+                from pyroute2 import IPVSService
+                await self.ipvs.service("del", service=IPVSService.from_message(msg))
+        except Exception as e:
+            log.error("check.ipvs.flush_failed", error=str(e))
 
     async def remove(self, vs: VirtualServer) -> bool:
         from keepalived_py.check.nft import vs_id

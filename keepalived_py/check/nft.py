@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import structlog
 
 from keepalived_py.check.realserver import Target
-from keepalived_py.config.model_lvs import VirtualServer
+from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
 log = structlog.get_logger("keepalived_py.check.nft")
 TABLE = "keepalived_py"
@@ -31,13 +31,26 @@ def family(vs: VirtualServer) -> str:
     return "ip6" if vs.address is not None and vs.address.version == 6 else "ip"
 
 
-def match(vs: VirtualServer) -> str:
+def match(vs: VirtualServer, groups: dict[str, VirtualServerGroup] | None = None) -> list[str]:
+    """The packet matches that select `vs`: one, or one per virtual_server_group entry
+    (address ranges become nft ranges, fwmark entries `meta mark`)."""
     fam = family(vs)
     proto = (vs.protocol or "TCP").lower()
     if vs.fwmark is not None:
-        return f"meta mark {vs.fwmark}"
+        return [f"meta mark {vs.fwmark}"]
+    if vs.group is not None:
+        out = []
+        for e in (groups or {}).get(vs.group, VirtualServerGroup(name=vs.group)).entries:
+            if e.fwmark is not None:
+                out.append(f"meta mark {e.fwmark}")
+                continue
+            efam = "ip6" if e.address is not None and e.address.version == 6 else "ip"
+            addr = f"{e.address}-{e.last}" if e.last is not None else f"{e.address}"
+            port = f" {proto} dport {e.port}" if e.port else f" meta l4proto {proto}"
+            out.append(f"{efam} daddr {addr}{port}")
+        return out
     port = f" {proto} dport {vs.port}" if vs.port else f" meta l4proto {proto}"
-    return f"{fam} daddr {vs.address}{port}"
+    return [f"{fam} daddr {vs.address}{port}"]
 
 
 def chain_rule(vs: VirtualServer, targets: Sequence[Target]) -> str | None:
@@ -62,7 +75,8 @@ def chain_rule(vs: VirtualServer, targets: Sequence[Target]) -> str | None:
 class NftDataplane:
     def __init__(self) -> None:
         self.chains: dict[str, tuple[str, str | None]] = {}   # id -> (family, rule)
-        self.dispatch: dict[str, tuple[str, str]] = {}        # id -> (family, match)
+        self.dispatch: dict[str, tuple[str, list[str]]] = {}  # id -> (family, matches)
+        self.groups: dict[str, VirtualServerGroup] = {}
         self.applies = 0
         self.failures = 0
         self._lock = asyncio.Lock()
@@ -104,7 +118,7 @@ class NftDataplane:
             if rule is not None:
                 script += f"add rule {fam} {TABLE} {ident} {rule}\n"
             new_dispatch = ident not in self.dispatch
-            self.dispatch[ident] = (fam, match(vs))
+            self.dispatch[ident] = (fam, match(vs, self.groups))
             if new_dispatch:
                 script += self._dispatch_script(fam)
             ok = await self._nft(script)
@@ -116,9 +130,10 @@ class NftDataplane:
 
     def _dispatch_script(self, fam: str) -> str:
         s = f"flush chain {fam} {TABLE} dispatch\n"
-        for ident, (f, m) in sorted(self.dispatch.items()):
+        for ident, (f, matches) in sorted(self.dispatch.items()):
             if f == fam:
-                s += f"add rule {fam} {TABLE} dispatch {m} jump {ident}\n"
+                for m in matches:
+                    s += f"add rule {fam} {TABLE} dispatch {m} jump {ident}\n"
         return s
 
     async def remove(self, vs: VirtualServer) -> bool:

@@ -76,19 +76,28 @@ class Target:
     weight: int
 
 
-def targets(vs: VirtualServer, up: dict[int, bool]) -> tuple[tuple[Target, ...], bool]:
+def quorum_up(total: int, vs: VirtualServer, was_up: bool) -> bool:
+    """keepalived's quorum with hysteresis: once up it stays up down to quorum - hysteresis;
+    once down it needs quorum + hysteresis."""
+    if was_up:
+        return total >= max(1, vs.quorum - vs.hysteresis)
+    return total >= max(1, vs.quorum + vs.hysteresis)
+
+
+def targets(vs: VirtualServer, up: dict[int, bool], weights: dict[int, int] | None = None,
+            was_up: bool = True) -> tuple[tuple[Target, ...], bool]:
     """(the backends traffic goes to, whether that is the sorry server). `up` maps the index of
-    each real server in vs.real_servers to its state."""
+    each real server in vs.real_servers to its state; `weights` overrides a server's weight
+    (misc_dynamic); `was_up` is the quorum state before (hysteresis)."""
     live: list[Target] = []
     total = 0
     for i, rs in enumerate(vs.real_servers):
         port = _port(rs, vs)
-        if up.get(i, True):
-            if rs.weight > 0:
-                live.append(Target(str(rs.address), port, rs.weight))
-                total += rs.weight
-    quorum_ok = total >= max(1, vs.quorum - vs.hysteresis) if vs.quorum > 1 else total > 0
-    if quorum_ok:
+        weight = (weights or {}).get(i, rs.weight)
+        if up.get(i, True) and weight > 0:
+            live.append(Target(str(rs.address), port, weight))
+            total += weight
+    if quorum_up(total, vs, was_up):
         return tuple(live), False
     if vs.sorry_server is not None:
         s = vs.sorry_server

@@ -72,6 +72,7 @@ class Outcome:
     success: bool
     exit_type: str              # "succeeded" | "failed" | "timed_out"
     reason: str = ""            # "exited with status 2", "due to signal 9", "cannot execute: ..."
+    code: int | None = None     # the exit status when the command exited
 
 
 def _creds(script: Script) -> dict[str, object]:
@@ -116,10 +117,10 @@ async def run_command(script: Script, timeout: float | None) -> Outcome:
         if proc.returncode is None:          # cancelled: never leave a child behind
             await _terminate_group(proc)
     if code == 0:
-        return Outcome(True, "succeeded")
+        return Outcome(True, "succeeded", code=0)
     if code < 0:
         return Outcome(False, "failed", f"due to signal {-code}")
-    return Outcome(False, "failed", f"exited with status {code}")
+    return Outcome(False, "failed", f"exited with status {code}", code=code)
 
 
 async def _terminate_group(proc: asyncio.subprocess.Process, grace: float = 1.0) -> None:

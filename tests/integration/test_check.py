@@ -167,3 +167,20 @@ def test_status_shows_virtual_and_real_servers(lab: Lab, tmp_path: Path) -> None
     out = t.director.run(sys.executable, "-m", "keepalived_py", "status", "-c",
                          str(d / "c.pid"), "-r", str(d / "v.pid")).stdout
     assert "VIRTUAL SERVER 192.0.2.100:80 TCP" in out and "198.51.100.11:8080  UP" in out
+
+
+def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: Path) -> None:
+    t = Topology(lab, tmp_path)
+    t.director.run("ip", "addr", "add", "192.0.2.101/24", "dev", "eth0")
+    t.start_daemon("global_defs {\n  enable_script_security\n}\n"
+                   "virtual_server_group WEB {\n  192.0.2.100-101 80\n}\n"
+                   "virtual_server group WEB {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n"
+                   "  protocol TCP\n  real_server 198.51.100.11 8080 {\n"
+                   "    TCP_CHECK { connect_timeout 1 }\n  }\n}\n")
+    assert wait_for(lambda: "192.0.2.100-192.0.2.101" in t.table(), 10), t.log()
+    out = t.client.run(sys.executable, "-c",
+                       "import urllib.request\n"
+                       "for a in ('192.0.2.100', '192.0.2.101'):\n"
+                       "    print(urllib.request.urlopen(f'http://{a}/', timeout=3).read().decode())",
+                       timeout=30).stdout.split()
+    assert out == ["rs1", "rs1"]

@@ -55,7 +55,7 @@ def test_nft_rule_is_weighted_numgen_dnat() -> None:
     rule = chain_rule(v, [Target("198.51.100.11", 8080, 2), Target("198.51.100.12", 8080, 1)])
     assert rule == ("meta l4proto tcp dnat ip to numgen random mod 3 map "
                     "{ 0-1 : 198.51.100.11 . 8080, 2 : 198.51.100.12 . 8080 }")
-    assert match(v) == "ip daddr 192.0.2.100 tcp dport 80"
+    assert match(v) == ["ip daddr 192.0.2.100 tcp dport 80"]
     assert chain_rule(v, []) is None
 
 
@@ -229,3 +229,32 @@ def test_misc_check_that_hangs_fails_on_time_and_exit_codes_count() -> None:
     assert not ok and why == "timed_out" and time.monotonic() - t0 < 3
     assert run(run_checker(misc("exit 0", 1.0), "127.0.0.1", 0, 1.0))[0]  # type: ignore[index]
     assert not run(run_checker(misc("exit 1", 1.0), "127.0.0.1", 0, 1.0))[0]  # type: ignore[index]
+
+
+def test_quorum_hysteresis_is_stateful() -> None:
+    from keepalived_py.check.realserver import quorum_up
+    v = vs(rs(11, 1), rs(12, 1), rs(13, 1), quorum=2, hysteresis=1)
+    assert quorum_up(1, v, was_up=True) is True       # stays up down to quorum - hysteresis
+    assert quorum_up(0, v, was_up=True) is False
+    assert quorum_up(2, v, was_up=False) is False     # needs quorum + hysteresis to come back
+    assert quorum_up(3, v, was_up=False) is True
+
+
+def test_misc_dynamic_weight_from_exit_status() -> None:
+    from keepalived_py.check.checkers import misc_check
+    from keepalived_py.config.model import Script
+    ch = Checker(kind="MISC_CHECK", misc_dynamic=True, misc_timeout=2.0,
+                 misc_path=Script(argv=("/bin/sh", "-c", "exit 7"), text="exit 7"))
+    assert run(misc_check(ch, 2.0)) == (True, "exit 7: weight 5", 5)
+    w = targets(vs(rs(11, 1), rs(12, 1)), {0: True, 1: True}, {0: 5})
+    assert w[0][0].weight == 5
+
+
+def test_group_entries_become_nft_matches() -> None:
+    from keepalived_py.config.model_lvs import VirtualServerGroup, VsgEntry
+    g = VirtualServerGroup(name="G", entries=(
+        VsgEntry(address=A("192.0.2.100"), last=A("192.0.2.110"), port=80),
+        VsgEntry(fwmark=7)))
+    v = VirtualServer(group="G", protocol="TCP")
+    assert match(v, {"G": g}) == ["ip daddr 192.0.2.100-192.0.2.110 tcp dport 80",
+                                  "meta mark 7"]
