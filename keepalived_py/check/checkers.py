@@ -52,11 +52,22 @@ async def read_body(reader: asyncio.StreamReader) -> bytes | None:
     return None
 
 
+CLIENT_TLS: dict[str, str | None] = {}     # the SSL block: certificate, key, password, ca
+
+
 def insecure_tls() -> ssl.SSLContext:
-    """keepalived's SSL_GET/genhash do not verify the server's certificate."""
+    """keepalived's SSL_GET/genhash do not verify the server's certificate; the SSL block's
+    certificate and key, when given, are presented as the client's."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    cert = CLIENT_TLS.get("certificate")
+    if cert:
+        try:
+            ctx.load_cert_chain(cert, CLIENT_TLS.get("key") or None,
+                                CLIENT_TLS.get("password") or None)
+        except (OSError, ssl.SSLError):
+            pass                      # reported once at load (check.ssl.invalid)
     return ctx
 
 

@@ -146,6 +146,11 @@ class CheckerDaemon:
     # -- configuration diff --------------------------------------------------------------------
     async def _sync(self, config: Config) -> None:
         assert self.loop is not None
+        from keepalived_py.check import checkers
+        checkers.CLIENT_TLS.clear()
+        if config.ssl is not None:
+            checkers.CLIENT_TLS.update(certificate=config.ssl.certificate, key=config.ssl.key,
+                                       password=config.ssl.password, ca=config.ssl.ca)
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}

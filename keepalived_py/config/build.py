@@ -88,6 +88,7 @@ class Builder:
         self.static_rules: list[VirtualRule] = []
         self.lvs_blocks: list[Node] = []
         self.unimplemented: dict[str, SourcePos] = {}
+        self.ssl: Any = None
 
     # -- helpers -------------------------------------------------------------------------
     def interfaces(self) -> set[str]:
@@ -1050,7 +1051,7 @@ class Builder:
                       vrrp_track_processes=tuple(self.processes),
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
-                      virtual_servers=vss, bfd_instances=bfds)
+                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
 
 
 def executable(script: Script | None) -> bool:

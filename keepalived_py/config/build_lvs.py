@@ -18,6 +18,7 @@ from keepalived_py.config.model_lvs import (
     Checker,
     HttpUrl,
     RealServer,
+    SslConfig,
     VirtualServer,
     VirtualServerGroup,
     VsgEntry,
@@ -384,10 +385,13 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
     bfds: list[BfdInstance] = []
     for node in nodes:
         if node.keyword == "SSL":
+            f: dict[str, object] = {"pos": node.pos}
             for c in node.children or ():
                 if c.keyword not in kw.SSL:
                     b.unknown(c)
-            b.later(node, "top-level")
+                elif c.args:
+                    f[c.keyword] = c.args[0]
+            b.ssl = SslConfig(**f)  # type: ignore[arg-type]
         elif node.keyword == "virtual_server_group":
             if (grp := _vsg(b, node)) is not None:
                 groups.append(grp)

@@ -13,7 +13,7 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
-from keepalived_py.config.model_lvs import BfdInstance, VirtualServer, VirtualServerGroup
+from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
 from keepalived_py.config.tree import SourcePos
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -307,6 +307,7 @@ class Config:
     virtual_server_groups: tuple[VirtualServerGroup, ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
     bfd_instances: tuple[BfdInstance, ...] = ()
+    ssl: SslConfig | None = None
 
     @property
     def has_vrrp(self) -> bool:

@@ -139,6 +139,17 @@ class VirtualServerGroup:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SslConfig:
+    """The top-level SSL block: client certificate for SSL_GET checks."""
+
+    password: str | None = None
+    ca: str | None = None
+    certificate: str | None = None
+    key: str | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BfdInstance:
     name: str
     neighbor_ip: IPAddress | None = None

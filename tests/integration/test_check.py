@@ -184,3 +184,33 @@ def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: P
                        "    print(urllib.request.urlopen(f'http://{a}/', timeout=3).read().decode())",
                        timeout=30).stdout.split()
     assert out == ["rs1", "rs1"]
+
+
+def test_ipvs_dataplane_against_the_kernel(lab: Lab) -> None:
+    """Needs the kernel's IPVS (generic netlink family "IPVS"); this machine's kernel may not
+    have it — then the test says so and the nftables dataplane is what runs here."""
+    import asyncio
+
+    from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
+    from keepalived_py.check.realserver import Target
+    from keepalived_py.config.model_lvs import VirtualServer
+    node = lab.node("ipvs")
+    probe = node.run(sys.executable, "-c", "import asyncio;from keepalived_py.check.ipvs import "
+                     "ipvs_available;print(asyncio.run(ipvs_available()))", check=False)
+    if probe.stdout.strip() != "True":
+        pytest.skip("the kernel has no IPVS (no 'IPVS' generic netlink family)")
+    code = ("import asyncio, ipaddress\n"
+            "from keepalived_py.check.ipvs import IpvsDataplane\n"
+            "from keepalived_py.check.realserver import Target\n"
+            "from keepalived_py.config.model_lvs import VirtualServer\n"
+            "async def main():\n"
+            "    d = IpvsDataplane(); assert await d.setup()\n"
+            "    vs = VirtualServer(address=ipaddress.ip_address('192.0.2.100'), port=80,"
+            " protocol='TCP', lvs_sched='wrr')\n"
+            "    assert await d.apply(vs, [Target('198.51.100.11', 80, 2)])\n"
+            "    assert await d.apply(vs, [Target('198.51.100.11', 80, 5),"
+            " Target('198.51.100.12', 80, 1)])\n"
+            "    await d.teardown()\n"
+            "asyncio.run(main()); print('ok')\n")
+    assert "ok" in node.run(sys.executable, "-c", code).stdout
+    _ = (asyncio, IpvsDataplane, ipvs_available, Target, VirtualServer)

@@ -258,3 +258,25 @@ def test_group_entries_become_nft_matches() -> None:
     v = VirtualServer(group="G", protocol="TCP")
     assert match(v, {"G": g}) == ["ip daddr 192.0.2.100-192.0.2.110 tcp dport 80",
                                   "meta mark 7"]
+
+
+def test_reset_and_bad_tls_are_failed_checks() -> None:
+    async def scenario() -> list[tuple[bool, str]]:
+        async def reset(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            sock = w.get_extra_info("socket")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            w.transport.abort()
+
+        async def not_tls(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            w.write(b"this is not a TLS server\r\n" * 100)
+            await w.drain()
+            await asyncio.sleep(2)
+        out = []
+        for h, kind in ((reset, "HTTP_GET"), (not_tls, "SSL_GET")):
+            srv, port = await serve(h)
+            ch = Checker(kind=kind, urls=(URL,))
+            out.append(await http_check("127.0.0.1", port, ch, URL, 1.5, kind == "SSL_GET"))
+            srv.close()
+        return out
+    for ok, why in run(scenario()):  # type: ignore[attr-defined]
+        assert not ok, why
