@@ -71,6 +71,7 @@ class CheckerDaemon:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[str] = set()
         self.files: dict[str, str] = {}
+        self._dumps: Any = None
         self._flush: asyncio.Task[None] | None = None
 
     async def start(self, config: Config) -> None:
@@ -129,7 +130,16 @@ class CheckerDaemon:
         self.servers.clear()
 
     def dump(self, kind: DumpKind) -> None:
-        log.info("check.dump", kind=kind.value, servers=json.dumps(self.snapshot()))
+        """SIGUSR1: keepalived_check.data; the other dumps are the VRRP child's."""
+        if kind is not DumpKind.DATA:
+            return
+        from keepalived_py.obs import dumps
+        if self._dumps is None:
+            def render(_: str) -> tuple[str, str]:
+                return (dumps.dump_path("check", namespace=self.options.namespace),
+                        dumps.format_check_data(self.snapshot()))
+            self._dumps = dumps.DumpWriter(render)
+        self._dumps.request("check")
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [{"virtual_server": vs_id(r.vs), "address": str(r.vs.address), "port": r.vs.port,

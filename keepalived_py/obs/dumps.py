@@ -25,7 +25,8 @@ import structlog
 
 log = structlog.get_logger("keepalived_py.obs.dumps")
 
-FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json"}
+FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json",
+              "check": "keepalived_check.data"}
 
 
 class InstanceStats(TypedDict, total=False):
@@ -141,6 +142,24 @@ def format_data(instances: Sequence[InstanceSnapshot], scripts: Sequence[Mapping
                     f"   Fall = {s.get('fall', 1)}",
                     f"   Status = {s.get('status', 'INIT')}",
                     f"   State = {s.get('state', 'idle')}"]
+    return "\n".join(out) + "\n"
+
+
+def format_check_data(servers: Sequence[Mapping[str, Any]]) -> str:
+    """The checker child's keepalived_check.data, in keepalived's layout."""
+    out = ["------< Health checkers >------"]
+    for v in servers:
+        alive = sum(1 for r in v["real_servers"] if r["up"])
+        out += [" ------< Virtual server >------",
+                f" VS VIP = {v['address']}, VPORT = {v['port']}",
+                f"   protocol = {v.get('protocol') or 'TCP'}",
+                f"   alive = {int(alive > 0)}",
+                f"   sorry server in use = {'yes' if v.get('sorry') else 'no'}"]
+        for r in v["real_servers"]:
+            out += ["   ------< Real server >------",
+                    f"   RIP = {r['address']}, RPORT = {r['port']}, WEIGHT = {r['weight']}"
+                    f" EFF WEIGHT = {r['weight'] if r['up'] else 0}",
+                    f"   alive = {int(r['up'])}"]
     return "\n".join(out) + "\n"
 
 

@@ -214,3 +214,25 @@ def test_ipvs_dataplane_against_the_kernel(lab: Lab) -> None:
             "asyncio.run(main()); print('ok')\n")
     assert "ok" in node.run(sys.executable, "-c", code).stdout
     _ = (asyncio, IpvsDataplane, ipvs_available, Target, VirtualServer)
+
+
+def test_sigusr1_writes_keepalived_check_data(lab: Lab, tmp_path: Path) -> None:
+    t = Topology(lab, tmp_path)
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    d = tmp_path / "dir"
+    d.mkdir()
+    (d / "k.conf").write_text(conf([("198.51.100.11", 1)]))
+    t.daemon = t.director.popen(
+        [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "k.conf"),
+         "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+        stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
+        env={**os.environ, "TMPDIR": str(dumps)})
+    t.dir = d
+    assert wait_for(lambda: "198.51.100.11 . 8080" in t.table(), 10), t.log()
+    os.kill(int((d / "p.pid").read_text()), signal.SIGUSR1)
+    path = dumps / "keepalived_check.data"
+    assert wait_for(path.exists, 5), t.log()
+    text = path.read_text()
+    assert " VS VIP = 192.0.2.100, VPORT = 80" in text
+    assert "   RIP = 198.51.100.11, RPORT = 8080, WEIGHT = 1 EFF WEIGHT = 1" in text
