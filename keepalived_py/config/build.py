@@ -760,21 +760,21 @@ class Builder:
             elif k in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
                 addrs = list(f.get(k, ()))
                 for row in self.expect_block(c) or ():
-                    a = self.virtual_address(row, name)
-                    if a is not None:
-                        addrs.append(a)
+                    va = self.virtual_address(row, name)
+                    if va is not None:
+                        addrs.append(va)
                 f[k] = tuple(addrs)
             elif k == "virtual_routes":
                 routes = []
                 for row in self.expect_block(c) or ():
-                    r = self.route(row)
-                    if r is not None:
-                        self.untracked_route(r)
-                        routes.append(r)
+                    vr = self.route(row)
+                    if vr is not None:
+                        self.untracked_route(vr)
+                        routes.append(vr)
                 f[k] = f.get(k, ()) + tuple(routes)
             elif k == "virtual_rules":
-                f[k] = f.get(k, ()) + tuple(r for row in self.expect_block(c) or ()
-                                            if (r := self.rule(row)) is not None)
+                f[k] = f.get(k, ()) + tuple(rl for row in self.expect_block(c) or ()
+                                            if (rl := self.rule(row)) is not None)
             elif k in ("garp_master_delay", "garp_lower_prio_delay"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = float(v)
@@ -987,7 +987,7 @@ class Builder:
                                              " weights due to SYNC group")
                         else:
                             kept.append(ref)
-                    inst = replace(inst, **{kind: tuple(kept)})
+                    inst = replace(inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
             for ref in inst.track_script:
                 if ref.name not in script_names:
                     d.error(ref.pos, f"{vid} track script {ref.name} not found, ignoring...")
@@ -1003,16 +1003,16 @@ class Builder:
             f["track_file"] = tuple(r for r in inst.track_file if r.name in file_names)
             if inst.interface is not None:
                 multicast = not inst.unicast_peer
-                key = (inst.interface, inst.virtual_router_id, f["family"],
-                       "multicast" if multicast else
-                       ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
-                other = seen_vrid.get(key)
+                vrid_key = (inst.interface, inst.virtual_router_id, f["family"],
+                            "multicast" if multicast else
+                            ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
+                other = seen_vrid.get(vrid_key)
                 if other is not None:
                     d.error(inst.pos, f"{other} and {inst.name} both use VRID"
                                       f" {inst.virtual_router_id} with IPv{f['family']} on"
                                       f" interface {inst.interface}")
                 else:
-                    seen_vrid[key] = inst.name
+                    seen_vrid[vrid_key] = inst.name
             instances.append(replace(inst, **f))
         for grp in groups:
             for ref in grp.track_script:

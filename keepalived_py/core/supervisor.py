@@ -98,6 +98,7 @@ class Supervisor:
         self._reload_wanted = False
         self._reloading = False
         self.connector: socket.socket | None = None     # proc connector opened before setns
+        self._ready_sent = False
 
     # -- children ------------------------------------------------------------------------
     def spawn(self, child: Child) -> None:
@@ -311,7 +312,6 @@ class Supervisor:
 
     async def run(self) -> int:
         self.loop = asyncio.get_running_loop()
-        self._ready_sent = False
         loop = self.loop
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
         loop.add_signal_handler(signal.SIGHUP, self.request_reload)

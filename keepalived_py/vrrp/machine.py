@@ -244,13 +244,10 @@ class Instance:
                 return self._to_fault(event.reason or "fault")
             if self.state is State.FAULT:
                 self.state = State.INIT
-                actions = self._start(now, None)
-                return actions
+                return self._start(now, None)
             return []
         if isinstance(event, PriorityChanged):
-            self.priority = event.priority
-            if self.state is State.BACKUP and self._down_at is not None:
-                pass                              # keepalived adjusts by the skew change only
+            self.priority = event.priority       # the skew follows at the next timer reset
             return []
         if isinstance(event, AddressLost):
             if self.state is State.MASTER:

@@ -116,6 +116,8 @@ class VrrpSocket:
 
     def readable(self) -> None:
         """Drain the socket (bounded), deliver each good advert, count the rest."""
+        src: Address
+        dst: Address
         for _ in range(64):
             try:
                 if self.family == 4:
