@@ -710,6 +710,8 @@ class Builder:
             elif k in ("mcast_src_ip", "unicast_src_ip"):
                 if args:
                     f[k] = read_address(args[0], c.pos, self.d)
+                if k == "unicast_src_ip":
+                    seen["unicast_kw"] = True
             elif k == "mcast_dst_ip":
                 if args and (a := read_address(args[0], c.pos, self.d)) is not None:
                     if not a.is_multicast:
@@ -729,7 +731,7 @@ class Builder:
                             pf[rest[j]] = read_int(rest[j + 1], 0, 255, row.pos, self.d)
                     peers.append(UnicastPeer(**pf))
                 f["unicast_peer"] = tuple(peers)
-                seen["unicast"] = True
+                seen["unicast_kw"] = True
             elif k == "unicast_ttl":
                 if args and (v := read_int(args[0], 0, 255, c.pos, self.d)) is not None:
                     f[k] = v
@@ -737,8 +739,11 @@ class Builder:
             elif k in ("unicast_fault_no_peer", "check_unicast_src", "track_src_ip",
                        "promote_secondaries", "skip_check_adv_addr", "vmac_xmit_base"):
                 f[k] = True
+                if k in ("unicast_fault_no_peer", "check_unicast_src"):
+                    seen["unicast_kw"] = True
             elif k == "old_unicast_checksum":
                 f[k] = not (args and args[0] == "never")
+                seen["unicast_kw"] = True
             elif k == "authentication":
                 for row in c.children or ():
                     if row.keyword == "auth_type":
@@ -951,6 +956,10 @@ class Builder:
                 advert = 40.95
             f["advert_int"] = advert
             f["accept"] = inst.accept if seen.get("accept") else not strict
+            if seen.get("unicast_kw") and not inst.unicast_peer and not inst.unicast_fault_no_peer:
+                d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
+                                    " unicast peers. Defaulting to multicast. This usage is"
+                                    " deprecated - please update your configuration.")
             if strict and inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unicast peers are not supported in strict mode")
             f["strict_mode"] = strict
