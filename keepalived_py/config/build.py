@@ -59,7 +59,7 @@ NEED_VALUE = frozenset({
     "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
     "vrrp_mcast_group4", "vrrp_mcast_group6", "script_user", "process", "quorum", "file",
     "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-    "persistence_timeout", "connect_timeout", "connect_port", "retry", "nb_get_retry",
+    "connect_timeout", "connect_port", "retry", "nb_get_retry",
     "delay_before_retry", "misc_path", "misc_timeout", "path", "digest", "status_code",
     "sorry_server", "real_server", "auth_type", "auth_pass", "notify_master", "notify_backup",
     "notify_fault", "notify_stop", "notify", "notify_up", "notify_down", "quorum_up",
@@ -89,6 +89,7 @@ class Builder:
         self.lvs_blocks: list[Node] = []
         self.unimplemented: dict[str, SourcePos] = {}
         self.ssl: Any = None
+        self.first_script: SourcePos | None = None
 
     # -- helpers -------------------------------------------------------------------------
     def interfaces(self) -> set[str]:
@@ -134,6 +135,8 @@ class Builder:
         if not argv:
             self.d.error(node.pos, f"No script specified for {node.keyword}")
             return None
+        if self.first_script is None:
+            self.first_script = node.pos
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
     # -- top level -----------------------------------------------------------------------
@@ -851,6 +854,13 @@ class Builder:
         d = self.d
         gkeys = {f.name for f in fields(GlobalDefs)}
         g = GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
+        if g.enable_script_security and g.script_user is None and \
+                self.first_script is not None and not _user_exists("keepalived_script"):
+            # keepalived's default script user does not exist: scripts without a user go
+            d.error(self.first_script, "Unable to set default user keepalived_script for script")
+            for s in [s for s in self.scripts if s.user is None]:
+                d.error(s.pos, f"Unable to set default user for vrrp script {s.name} - removing")
+            self.scripts = [s for s in self.scripts if s.user is not None]
         script_names = {s.name for s in self.scripts}
         process_names = {p.name for p in self.processes}
         file_names = {f.name for f in self.files}
@@ -1061,6 +1071,15 @@ class Builder:
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def executable(script: Script | None) -> bool:

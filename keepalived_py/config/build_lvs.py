@@ -71,6 +71,35 @@ def _timing(d: Diagnostics, c: Node, f: dict[str, Any]) -> bool:
     return False
 
 
+def read_hex(text: str) -> bytes | None:
+    """keepalived's read_hex_str: hex digit pairs, blanks allowed between bytes (a lone digit
+    is a byte). Faithful to 2.2.7, a string whose last byte is 0xff reads as invalid too."""
+    out = bytearray()
+    i, n = 0, len(text)
+    val = 0
+    while True:
+        while i < n and text[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        hi = int(text[i], 16) if text[i] in "0123456789abcdefABCDEF" else 0xFF
+        i += 1
+        val = hi
+        if val == 0xFF:
+            break
+        if i < n and text[i] != " ":
+            lo = int(text[i], 16) if text[i] in "0123456789abcdefABCDEF" else 0xFF
+            i += 1
+            if lo == 0xFF:
+                val = 0xFF
+                break
+            val = (hi << 4) | lo
+        out.append(val)
+    if val == 0xFF or not out:
+        return None
+    return bytes(out)
+
+
 def _checker(b: Builder, node: Node) -> Checker | None:
     kind = node.keyword
     allowed = kw.CHECKERS[kind]
@@ -135,10 +164,11 @@ def _checker(b: Builder, node: Node) -> Checker | None:
         elif k == "name" and kind == "DNS_CHECK":
             f["dns_name"] = args[0] if args else None
         elif k == "payload":
-            try:
-                f["payload"] = bytes.fromhex("".join(args))
-            except ValueError:
-                b.d.error(c.pos, "Invalid payload - must be hex")
+            data = read_hex(" ".join(c.args))
+            if data is None:
+                b.d.error(c.pos, "Invalid hex string for UDP_CHECK payload")
+            else:
+                f["payload"] = data
         elif k == "require_reply":
             f["require_reply"] = True
         elif k == "misc_path":
@@ -311,6 +341,17 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
         resolved.append(replace(rs, checkers=checkers))
     if not resolved:
         b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
+    else:
+        total = sum(rs.weight for rs in resolved)
+        quorum = f.get("quorum", 1)
+        if quorum > total:
+            b.d.warning(node.pos, f"Warning - quorum {quorum} for {vs_name} exceeds total weight"
+                                  f" of real servers {total}, reducing quorum to {total}")
+            f["quorum"] = quorum = total
+        if f.get("hysteresis", 0) >= quorum and f.get("hysteresis", 0):
+            b.d.error(node.pos, f"Virtual server {vs_name}: hysteresis {f['hysteresis']} >="
+                                f" quorum {quorum}; setting hysteresis to 0")
+            f["hysteresis"] = 0
     f["real_servers"] = tuple(resolved)
     return VirtualServer(**f)
 
