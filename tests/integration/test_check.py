@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -157,7 +156,6 @@ def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path
                               "  protocol TCP\n  real_server 198.51.100.12 8080 {\n  }\n}\n")
     os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
     assert wait_for(lambda: "tcp dport 80 " not in t.table(), 8), t.table()
-    _ = time
 
 
 def test_status_shows_virtual_and_real_servers(lab: Lab, tmp_path: Path) -> None:
@@ -189,11 +187,6 @@ def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: P
 def test_ipvs_dataplane_against_the_kernel(lab: Lab) -> None:
     """Needs the kernel's IPVS (generic netlink family "IPVS"); this machine's kernel may not
     have it — then the test says so and the nftables dataplane is what runs here."""
-    import asyncio
-
-    from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
-    from keepalived_py.check.realserver import Target
-    from keepalived_py.config.model_lvs import VirtualServer
     node = lab.node("ipvs")
     probe = node.run(sys.executable, "-c", "import asyncio;from keepalived_py.check.ipvs import "
                      "ipvs_available;print(asyncio.run(ipvs_available()))", check=False)
@@ -213,7 +206,6 @@ def test_ipvs_dataplane_against_the_kernel(lab: Lab) -> None:
             "    await d.teardown()\n"
             "asyncio.run(main()); print('ok')\n")
     assert "ok" in node.run(sys.executable, "-c", code).stdout
-    _ = (asyncio, IpvsDataplane, ipvs_available, Target, VirtualServer)
 
 
 def test_sigusr1_writes_keepalived_check_data(lab: Lab, tmp_path: Path) -> None:

@@ -48,7 +48,6 @@ def test_config_test_verdict_matches_keepalived(host: object, path: str) -> None
 
 def test_corpus_is_not_trivial() -> None:
     assert len(CORPUS) >= 20
-    _ = subprocess
 
 
 @pytest.mark.parametrize("name", ["STOP", "RELOAD", "DATA", "STATS", "STATS_CLEAR", "JSON"])

@@ -5,7 +5,6 @@ import json
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -149,4 +148,3 @@ def test_dumps_100_per_second_do_not_delay_adverts(lab: Lab, tmp_path: Path) -> 
     late = max(g - 0.1 for g in gaps)
     assert late < 0.005, f"an advert was {late * 1000:.1f} ms late"
     assert (dumps / "keepalived.data").exists()
-    _ = struct

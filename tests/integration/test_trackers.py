@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import signal
 import stat
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from netlab import Lab
-from test_vrrp import Peer, exactly_one_master, lan_of, wait_for
+from test_vrrp import Peer, lan_of, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -167,7 +166,6 @@ def test_script_security_refuses_an_unsafe_notify_script(lab: Lab, private_tmp: 
     time.sleep(1)
     assert not out.exists()
     assert "Unsafe permissions found for script" in pa.log() or "unsafe" in pa.log()
-    _ = (signal, sys, exactly_one_master)
 
 
 def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
