@@ -40,6 +40,11 @@ from keepalived_py.vrrp.transport import VrrpSocket
 log = structlog.get_logger("keepalived_py.vrrp")
 
 IFF_UP, IFF_RUNNING = 0x1, 0x40
+# every counter of keepalived's stats dump, so readers always find all of them
+STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
+              "packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
+              "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
+              "pri_zero_rcvd", "pri_zero_sent")
 
 
 def params_of(inst: VrrpInstance) -> m.Params:
@@ -228,7 +233,8 @@ class VrrpDaemon:
     def snapshot(self) -> list[dict[str, Any]]:
         out = []
         for r in self.runners.values():
-            stats = dict(r.fsm.stats)
+            stats = dict.fromkeys(STATS_KEYS, 0)
+            stats.update(r.fsm.stats)
             for k, v in r.drops.items():
                 stats[k] = stats.get(k, 0) + v
             out.append({

@@ -129,3 +129,10 @@ def test_dump_writer_coalesces_and_survives_a_missing_directory(tmp_path: Path) 
     assert 1 <= ok.written <= 100
     assert (tmp_path / "keepalived.stats").read_text().startswith("VRRP Instance: VI_1")
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_json_dump_has_the_keys_gen2brain_exporter_reads() -> None:
+    row = json.loads(format_json(SNAP))[0]
+    for key in ("iname", "ifp_ifname", "last_transition", "vrid", "state", "wantstate"):
+        assert key in row["data"], key
+    assert isinstance(row["data"]["state"], int) and isinstance(row["data"]["vrid"], int)
