@@ -12,6 +12,8 @@ import hashlib
 import re
 import socket
 import ssl
+from collections.abc import Coroutine
+from typing import Any
 
 from keepalived_py.config.model_lvs import Checker, HttpUrl
 
@@ -119,14 +121,19 @@ async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: f
         finally:
             writer.close()
 
+    return await _bounded(exchange(), timeout, "connect failed")
+
+
+async def _bounded(exchange: Coroutine[Any, Any, Result], timeout: float, what: str) -> Result:
+    """Run one exchange within `timeout`; every way it can go wrong is a failed check."""
     try:
-        return await asyncio.wait_for(exchange(), timeout)
+        return await asyncio.wait_for(exchange, timeout)
     except TimeoutError:
         return False, "timeout"
     except ssl.SSLError as e:
         return False, f"TLS error: {e.reason or e}"
-    except (OSError, ValueError) as e:
-        return False, f"connect failed: {getattr(e, 'strerror', None) or e}"
+    except (OSError, ValueError, asyncio.LimitOverrunError) as e:
+        return False, f"{what}: {getattr(e, 'strerror', None) or e}"
 
 
 async def smtp_check(host: str, port: int, helo: str, timeout: float) -> Result:
@@ -147,12 +154,7 @@ async def smtp_check(host: str, port: int, helo: str, timeout: float) -> Result:
             return True, "SMTP ok"
         finally:
             writer.close()
-    try:
-        return await asyncio.wait_for(exchange(), timeout)
-    except TimeoutError:
-        return False, "timeout"
-    except (OSError, ValueError, asyncio.LimitOverrunError) as e:
-        return False, f"SMTP failed: {getattr(e, 'strerror', None) or e}"
+    return await _bounded(exchange(), timeout, "SMTP failed")
 
 
 DNS_TYPES = {"A": 1, "NS": 2, "CNAME": 5, "SOA": 6, "MX": 15, "TXT": 16, "AAAA": 28}
