@@ -275,3 +275,27 @@ def test_systemd_notify_ready_reloading_stopping(daemon_factory, tmp_path: Path)
         assert until("STOPPING=1")
     finally:
         s.close()
+
+
+def test_watchdog_log_files_and_process_names(daemon_factory, tmp_path: Path) -> None:
+    sock_path = str(tmp_path / "wd.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(sock_path)
+    s.settimeout(10)
+    logbase = tmp_path / "logs" / "keepalived.log"
+    logbase.parent.mkdir()
+    try:
+        d = daemon_factory(INSTANCE, "-g" + str(logbase),
+                           env={"NOTIFY_SOCKET": sock_path, "WATCHDOG_USEC": "400000"})
+        seen = set()
+        end = time.monotonic() + 8
+        while time.monotonic() < end and "WATCHDOG=1" not in seen:
+            seen.update(s.recv(4096).decode().split("\n"))
+        assert "WATCHDOG=1" in seen
+        child = pidfile(d.vrrp_pidfile)
+        assert child is not None
+        assert wait_for(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "kpy-vrrp", 5)
+        assert wait_for(lambda: (tmp_path / "logs" / "keepalived_vrrp.log").exists(), 5)
+        assert logbase.exists()
+    finally:
+        s.close()
