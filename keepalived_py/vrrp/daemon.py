@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from keepalived_py.config.model import Config, VrrpInstance, VrrpState
+from keepalived_py.config.model import Config, VrrpInstance
 from keepalived_py.core.child import DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
@@ -48,15 +48,7 @@ STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
 
 
 def params_of(inst: VrrpInstance) -> m.Params:
-    return m.Params(
-        name=inst.name, vrid=inst.virtual_router_id, priority=inst.priority,
-        advert_int=inst.advert_int, version=inst.version,
-        initial_master=inst.state is VrrpState.MASTER, nopreempt=inst.nopreempt,
-        preempt_delay=inst.preempt_delay, down_timer_adverts=inst.down_timer_adverts,
-        lower_prio_no_advert=inst.lower_prio_no_advert,
-        garp_master_delay=inst.garp_master_delay, garp_master_repeat=inst.garp_master_repeat,
-        garp_master_refresh=inst.garp_master_refresh,
-        garp_master_refresh_repeat=inst.garp_master_refresh_repeat)
+    return m.Params.from_config(inst)      # H6: the mapping lives with the pure core
 
 
 def clamp_priority(base: int, delta: int) -> int:
@@ -626,7 +618,7 @@ class VrrpDaemon:
             log.info("vrrp.priority.changed", instance=r.name, old=r.fsm.priority, new=prio,
                      compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
                             f" to {prio}")
-            r.fsm.handle(m.PriorityChanged(prio), self.loop.time())
+            self._apply(r, r.fsm.handle(m.PriorityChanged(prio), self.loop.time()))
         if initial:
             return
         fault, reason = self._fault_of(r)

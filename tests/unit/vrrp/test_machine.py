@@ -1,218 +1,664 @@
+"""machine.Instance on its own: timers, start-up, transitions, bad adverts, properties."""
 from __future__ import annotations
 
 import ipaddress
+import math
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keepalived_py.config.model import (
+    GlobalDefs,
+    UnicastPeer,
+    VirtualAddress,
+    VrrpInstance,
+    VrrpState,
+)
 from keepalived_py.vrrp import machine as m
-from keepalived_py.vrrp.packet import Advert
+from keepalived_py.vrrp.packet import AUTH_NONE, AUTH_PASS, Advert, ChecksumForm, Reason
+from keepalived_py.vrrp.priority import effective_priority
 
 A = ipaddress.IPv4Address
+ME, PEER_HI, PEER_LO = A("192.0.2.10"), A("192.0.2.20"), A("192.0.2.5")
 VIP = (A("192.0.2.100"),)
 
 
-def inst(prio: int, ip: str = "192.0.2.1", **kw: object) -> m.Instance:
-    p = m.Params(name="VI_1", vrid=51, priority=prio, advert_int=kw.pop("advert_int", 1.0),  # type: ignore[arg-type]
-                 **kw)  # type: ignore[arg-type]
-    return m.Instance(p, A(ip))
+def inst(prio: int = 100, **kw: object) -> m.Instance:
+    kw.setdefault("advert_int", 1.0)
+    kw.setdefault("addresses", VIP)
+    kw.setdefault("primary", ME)
+    return m.Instance(m.Params(name="VI_1", vrid=51, priority=prio, **kw))  # type: ignore[arg-type]
 
 
-class FakeLan:
-    """Instances exchanging adverts instantly, driven by a manual clock."""
-
-    def __init__(self, *nodes: m.Instance) -> None:
-        self.nodes = list(nodes)
-        self.now = 0.0
-        self.log: list[tuple[float, str, m.Action]] = []
-        self.down: set[int] = set()
-
-    def start(self) -> None:
-        for n in self.nodes:
-            self._do(n, n.handle(m.Started(), self.now))
-
-    def _do(self, n: m.Instance, actions: list[m.Action]) -> None:
-        for a in actions:
-            self.log.append((self.now, n.p.name + str(self.nodes.index(n)), a))
-            if isinstance(a, m.SendAdvert) and self.nodes.index(n) not in self.down:
-                adv = Advert(n.p.version, n.p.vrid, a.priority, VIP, n.p.advert_int)
-                for other in self.nodes:
-                    if other is not n and self.nodes.index(other) not in self.down:
-                        self._do(other, other.handle(m.AdvertReceived(adv, n.primary),  # type: ignore[arg-type]
-                                                     self.now))
-
-    def run_until(self, t: float) -> None:
-        while True:
-            live = [(d, n) for n in self.nodes if self.nodes.index(n) not in self.down
-                    and (d := n.next_deadline()) is not None]
-            if not live:
-                self.now = t
-                return
-            d, n = min(live, key=lambda x: x[0])
-            if d > t:
-                self.now = t
-                return
-            self.now = max(self.now, d)
-            self._do(n, n.handle(m.TimerExpired(), self.now))
-
-    def masters(self) -> list[int]:
-        return [i for i, n in enumerate(self.nodes) if n.state is m.State.MASTER]
+def adv(prio: int, version: int = 2, interval: float = 1.0, **kw: object) -> Advert:
+    kw.setdefault("addresses", VIP)
+    return Advert(version, kw.pop("vrid", 51), prio, interval=interval, **kw)  # type: ignore[arg-type]
 
 
-def test_backup_takes_over_when_master_goes_silent() -> None:
-    i = inst(100)
-    i.handle(m.Started(), now=0.0)
-    assert i.state is m.State.BACKUP
-    deadline = i.next_deadline()
-    assert deadline == pytest.approx(3 * 1.0 + (256 - 100) / 256)   # Master_Down_Interval
-    actions = i.handle(m.TimerExpired(), now=deadline)
+def rx(i: m.Instance, a: Advert, now: float, src: A = PEER_HI, **kw: object) -> list[m.Action]:
+    return i.handle(m.AdvertReceived(a, src, **kw), now)  # type: ignore[arg-type]
+
+
+def started(prio: int = 100, **kw: object) -> m.Instance:
+    i = inst(prio, **kw)
+    i.handle(m.Started(), 0.0)
+    return i
+
+
+def master(prio: int = 100, **kw: object) -> m.Instance:
+    i = started(prio, **kw)
+    d = i.next_deadline()
+    assert d is not None
+    i.handle(m.TimerExpired(), d)
     assert i.state is m.State.MASTER
-    assert actions[:3] == [m.SendAdvert(100), m.AddAddresses(), m.SendGratuitous(5)]
+    return i
 
 
-def test_address_owner_and_state_master_start() -> None:
-    owner = inst(255)
-    assert isinstance(owner.handle(m.Started(), 0.0)[0], m.SendAdvert)
-    assert owner.state is m.State.MASTER
-    sm = inst(100, initial_master=True)
-    sm.handle(m.Started(), 0.0)
-    assert sm.state is m.State.BACKUP
-    assert sm.next_deadline() == pytest.approx(1.0 + (256 - 100) / 256)
+# -- timing -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("version,prio,interval,skew", [
+    (2, 100, 1.0, 156 / 256), (2, 254, 1.0, 2 / 256), (2, 1, 3.0, 255 / 256),
+    (3, 100, 1.0, 156 / 256), (3, 100, 0.5, 156 * 0.5 / 256), (3, 200, 2.0, 56 * 2 / 256),
+])
+def test_skew_and_master_down_interval(version: int, prio: int, interval: float,
+                                       skew: float) -> None:
+    i = inst(prio, version=version, advert_int=interval)
+    assert i.skew() == pytest.approx(skew, abs=1e-6)
+    assert i.master_down_interval() == pytest.approx(3 * interval + skew, abs=1e-6)
+    j = inst(prio, version=version, advert_int=interval, down_timer_adverts=5)
+    assert j.master_down_interval() == pytest.approx(5 * interval + skew, abs=1e-6)
 
 
-def test_election_highest_priority_wins_and_exactly_one_master() -> None:
-    lan = FakeLan(inst(100, "192.0.2.1"), inst(150, "192.0.2.2"), inst(120, "192.0.2.3"))
-    lan.start()
-    lan.run_until(10.0)
-    assert lan.masters() == [1]
+def test_backup_start_waits_master_down_then_takes_over() -> None:
+    i = inst(100)
+    actions = i.handle(m.Started(), 10.0)
+    assert i.state is m.State.BACKUP
+    assert actions == [m.RemoveAddresses(), m.StateChanged(m.State.INIT, m.State.BACKUP, "init")]
+    deadline = i.next_deadline()
+    assert deadline == pytest.approx(10.0 + 3 + 156 / 256, abs=1e-6)
+    assert i.handle(m.TimerExpired(), deadline - 0.01) == []
+    actions = i.handle(m.TimerExpired(), deadline)
+    assert i.state is m.State.MASTER
+    assert actions[:3] == [m.SendAdvert(100), m.AddAddresses(), m.SendGratuitous(5, "master")]
+    assert actions[3] == m.StateChanged(m.State.BACKUP, m.State.MASTER, "master down timer")
+    assert i.stats["become_master"] == 1 and i.stats["advert_sent"] == 1
 
 
-def test_equal_priority_tie_break_on_primary_address() -> None:
-    """Two masters of equal priority (a healed partition): the higher address stays."""
-    lan = FakeLan(inst(100, "192.0.2.5"), inst(100, "192.0.2.9"))
-    lan.down = {0, 1}                       # partitioned: adverts reach nobody
-    lan.start()
-    for n in lan.nodes:                     # both time out and become master
-        lan.now = n.next_deadline() or 0.0
-        n.handle(m.TimerExpired(), lan.now)
-    assert sorted(lan.masters()) == [0, 1]
-    lan.down = set()
-    lan.run_until(lan.now + 3.0)
-    assert lan.masters() == [1]
+def test_address_owner_starts_master_at_once() -> None:
+    i = inst(255)
+    actions = i.handle(m.Started(), 0.0)
+    assert i.state is m.State.MASTER
+    assert actions[0] == m.SendAdvert(255) and actions[1] == m.AddAddresses()
+    assert i.next_deadline() == pytest.approx(1.0)
 
 
-def test_priority_zero_on_shutdown_hands_over_after_skew() -> None:
-    lan = FakeLan(inst(150, "192.0.2.1"), inst(100, "192.0.2.2"))
-    lan.start()
-    lan.run_until(10.0)
-    assert lan.masters() == [0]
-    lan._do(lan.nodes[0], lan.nodes[0].handle(m.Shutdown(), lan.now))
-    lan.down.add(0)
-    t0 = lan.now
-    lan.run_until(t0 + 0.5)
-    assert lan.masters() == []
-    lan.run_until(t0 + (256 - 100) / 256 + 0.01)
-    assert lan.masters() == [1]
+def test_owner_with_state_backup_waits_like_a_backup() -> None:
+    i = inst(255, initial_master=False)
+    i.handle(m.Started(), 0.0)
+    assert i.state is m.State.BACKUP
+    assert i.next_deadline() == pytest.approx(3 + 1 / 256, abs=1e-6)
 
 
-def test_nopreempt_keeps_the_lower_master() -> None:
-    lan = FakeLan(inst(100, "192.0.2.1"))
-    lan.start()
-    lan.run_until(5.0)
-    high = inst(200, "192.0.2.2", nopreempt=True)
-    lan.nodes.append(high)
-    lan._do(high, high.handle(m.Started(), lan.now))
-    lan.run_until(20.0)
-    assert lan.masters() == [0]
+@pytest.mark.parametrize("version,interval,wait", [(2, 1.0, 1 + 1 / 256), (3, 2.0, 2 + 2 / 256)])
+def test_state_master_waits_one_interval_for_a_better_master(version: int, interval: float,
+                                                             wait: float) -> None:
+    i = inst(150, initial_master=True, version=version, advert_int=interval)
+    i.handle(m.Started(), 0.0)
+    assert i.state is m.State.BACKUP
+    assert i.next_deadline() == pytest.approx(wait, abs=1e-6)
+    i.handle(m.TimerExpired(), wait)
+    assert i.state is m.State.MASTER
 
 
-def test_preemption_by_a_higher_priority() -> None:
-    lan = FakeLan(inst(100, "192.0.2.1"))
-    lan.start()
-    lan.run_until(5.0)
-    high = inst(200, "192.0.2.2")
-    lan.nodes.append(high)
-    lan._do(high, high.handle(m.Started(), lan.now))
-    lan.run_until(12.0)
-    assert lan.masters() == [1]
+def test_state_master_stays_backup_when_a_better_master_speaks() -> None:
+    i = inst(150, initial_master=True)
+    i.handle(m.Started(), 0.0)
+    rx(i, adv(200), 0.5)
+    assert i.state is m.State.BACKUP
+    assert i.next_deadline() == pytest.approx(0.5 + 3 + 106 / 256, abs=1e-6)
+
+
+def test_started_in_fault() -> None:
+    i = inst(100)
+    i.handle(m.FaultChanged(True, "eth0 down"), 0.0)
+    actions = i.handle(m.Started(), 0.0)
+    assert i.state is m.State.FAULT
+    assert m.StateChanged(m.State.INIT, m.State.FAULT, "eth0 down") in actions
+    assert i.next_deadline() is None
+    i.handle(m.FaultChanged(False), 2.0)
+    assert i.state is m.State.BACKUP
+    assert i.next_deadline() == pytest.approx(2 + 3 + 156 / 256, abs=1e-6)
+
+
+# -- BACKUP -----------------------------------------------------------------------------------
+def test_backup_priority_zero_shortens_to_skew() -> None:
+    i = started(100)
+    assert rx(i, adv(0), 1.0) == []
+    assert i.next_deadline() == pytest.approx(1.0 + 156 / 256, abs=1e-6)
+    assert i.stats["pri_zero_rcvd"] == 1
+
+
+def test_backup_restarts_timer_on_higher_or_equal_advert() -> None:
+    i = started(100)
+    rx(i, adv(200), 2.0)
+    assert i.next_deadline() == pytest.approx(2.0 + 3 + 156 / 256, abs=1e-6)
+    rx(i, adv(100), 4.0, src=PEER_LO)     # equal priority from a lower address: still a master
+    assert i.next_deadline() == pytest.approx(4.0 + 3 + 156 / 256, abs=1e-6)
+    assert i.master_source == PEER_LO and i.last_master_advert == 4.0
+
+
+def test_backup_ignores_lower_priority_and_preempts() -> None:
+    i = started(100)
+    rx(i, adv(200), 0.0)
+    d = i.next_deadline()
+    rx(i, adv(50), 1.0)
+    assert i.next_deadline() == d            # ignored: the timer keeps running
+    i.handle(m.TimerExpired(), d)
+    assert i.state is m.State.MASTER
+
+
+def test_nopreempt_backup_accepts_a_lower_master() -> None:
+    i = started(200, nopreempt=True)
+    for t in range(0, 30, 1):
+        rx(i, adv(50), float(t))
+        i.handle(m.TimerExpired(), float(t) + 0.5)
+    assert i.state is m.State.BACKUP
+
+
+def test_preempt_delay_accepts_a_lower_master_for_the_delay() -> None:
+    i = started(200, preempt_delay=10.0)
+    t = 0.0
+    while t < 9.5:
+        rx(i, adv(50), t)
+        i.handle(m.TimerExpired(), t + 0.5)
+        assert i.state is m.State.BACKUP
+        t += 1.0
+    # past the delay the lower adverts are ignored: take over one Master_Down later
+    last_reset = i.next_deadline()
+    assert last_reset == pytest.approx(9.0 + 3 + 56 / 256, abs=1e-6)
+    while i.state is m.State.BACKUP:
+        rx(i, adv(50), t)
+        assert t < 20
+        d = i.next_deadline()
+        assert d is not None
+        if d <= t + 1.0:
+            i.handle(m.TimerExpired(), d)
+        t += 1.0
+    assert i.became_master_at == pytest.approx(last_reset)
+
+
+def test_preempt_delay_stops_when_a_higher_master_speaks() -> None:
+    i = started(200, preempt_delay=5.0)
+    rx(i, adv(50), 0.0)
+    rx(i, adv(250), 1.0)                    # clears the running delay
+    for t in (2.0, 3.0, 4.0, 5.0, 6.0, 7.0):
+        rx(i, adv(50), t)                   # a new delay from 2.0
+    assert i.state is m.State.BACKUP
+    rx(i, adv(50), 7.5)
+    d = i.next_deadline()
+    assert d == pytest.approx(6.0 + 3 + 56 / 256, abs=1e-6)   # 7.0 and 7.5 were ignored
+
+
+def test_v3_backup_learns_the_masters_interval() -> None:
+    i = started(100, version=3, advert_int=1.0)
+    rx(i, adv(200, version=3, interval=0.2), 1.0)
+    assert i.master_adver_int == pytest.approx(0.2)
+    assert i.next_deadline() == pytest.approx(1.0 + 3 * 0.2 + 156 * 0.2 / 256, abs=1e-6)
+    d = i.next_deadline()
+    i.handle(m.TimerExpired(), d)
+    assert i.state is m.State.MASTER
+    assert i.master_adver_int == 1.0          # a master advertises at its own interval
+    assert i.next_deadline() == pytest.approx(d + 1.0)
+
+
+def test_v2_backup_does_not_learn_the_interval() -> None:
+    i = started(100, version=2, advert_int=1.0)
+    assert rx(i, adv(200, interval=2.0), 1.0)[0].reason is Reason.BAD_INTERVAL  # type: ignore[attr-defined]
+    assert i.master_adver_int == 1.0
+
+
+# -- MASTER -----------------------------------------------------------------------------------
+def test_master_adverts_every_interval_without_drift() -> None:
+    i = master(100)
+    start = i.became_master_at
+    assert start is not None
+    sent = 0
+    for k in range(1, 101):
+        d = i.next_deadline()
+        assert d == pytest.approx(start + k, abs=1e-6)
+        actions = i.handle(m.TimerExpired(), d + 0.003)       # the loop wakes a bit late
+        sent += sum(isinstance(a, m.SendAdvert) for a in actions)
+    assert sent == 100
 
 
 def test_master_answers_a_lower_priority_advert() -> None:
-    i = inst(200)
-    i.handle(m.Started(), 0.0)
-    i.handle(m.TimerExpired(), i.next_deadline() or 0)
+    i = master(100)
+    t = i.became_master_at + 0.3  # type: ignore[operator]
+    actions = rx(i, adv(50), t, src=PEER_LO)
+    assert actions[0] == m.SendAdvert(100)
+    assert m.SendGratuitous(5, "lower_prio") in actions
+    assert m.NotifyLowerPriority(PEER_LO, 50) in actions
     assert i.state is m.State.MASTER
-    acts = i.handle(m.AdvertReceived(Advert(2, 51, 100, VIP, 1.0), A("192.0.2.9")), 5.0)
-    assert acts == [m.SendAdvert(200)]
-    quiet = inst(200, lower_prio_no_advert=True)
-    quiet.handle(m.Started(), 0.0)
-    quiet.handle(m.TimerExpired(), quiet.next_deadline() or 0)
-    assert quiet.handle(m.AdvertReceived(Advert(2, 51, 100, VIP, 1.0), A("192.0.2.9")), 5.0) == []
+    assert i.next_deadline() == pytest.approx(t + 1.0)      # the advert timer restarts
 
 
-def test_v3_backup_learns_the_master_interval() -> None:
-    i = inst(100, version=3, advert_int=1.0)
-    i.handle(m.Started(), 0.0)
-    i.handle(m.AdvertReceived(Advert(3, 51, 200, VIP, 0.5), A("192.0.2.9")), 1.0)
+def test_master_lower_prio_no_advert_and_garp_lower_prio_delay() -> None:
+    i = master(100, lower_prio_no_advert=True, garp_lower_prio_delay=2.0,
+               garp_lower_prio_repeat=3, garp_master_delay=0)
+    t0 = i.became_master_at
+    assert t0 is not None
+    actions = rx(i, adv(50), t0 + 0.5, src=PEER_LO)
+    assert not any(isinstance(a, m.SendAdvert) for a in actions)
+    assert m.SendGratuitous(3, "lower_prio") in actions
+    assert i.next_deadline() == pytest.approx(t0 + 1.0)      # advert timer not reset
+    i.handle(m.TimerExpired(), t0 + 1.0)
+    i.handle(m.TimerExpired(), t0 + 2.0)
+    assert i.next_deadline() == pytest.approx(t0 + 2.5)
+    assert i.handle(m.TimerExpired(), t0 + 2.5) == [m.SendGratuitous(3, "lower_prio_delay")]
+
+
+def test_master_priority_zero_answered_at_once() -> None:
+    i = master(100)
+    actions = rx(i, adv(0), 50.0)
+    assert actions == [m.SendAdvert(100)]
+    assert i.state is m.State.MASTER and i.stats["pri_zero_rcvd"] == 1
+
+
+def test_master_yields_to_higher_priority() -> None:
+    i = master(100, version=3)
+    actions = rx(i, adv(200, version=3, interval=0.5), 20.0)
+    assert i.state is m.State.BACKUP
+    assert actions == [m.RemoveAddresses(), m.StateChanged(
+        m.State.MASTER, m.State.BACKUP, f"higher priority advert from {PEER_HI}")]
     assert i.master_adver_int == 0.5
-    assert i.next_deadline() == pytest.approx(1.0 + 3 * 0.5 + (256 - 100) * 0.5 / 256)
+    assert i.next_deadline() == pytest.approx(20.0 + 1.5 + 156 * 0.5 / 256, abs=1e-6)
+    assert i.stats["release_master"] == 1
 
 
-def test_fault_releases_and_recovers() -> None:
+def test_master_equal_priority_tie_break_on_primary_address() -> None:
+    i = master(100)
+    actions = rx(i, adv(100), 20.0, src=PEER_LO)         # lower address: we stay
+    assert i.state is m.State.MASTER and actions[0] == m.SendAdvert(100)
+    rx(i, adv(100), 21.0, src=PEER_HI)                   # higher address: we yield
+    assert i.state is m.State.BACKUP
+
+
+def test_higher_prio_send_advert_sends_before_yielding() -> None:
+    i = master(100, higher_prio_send_advert=True)
+    actions = rx(i, adv(200), 20.0)
+    assert actions[0] == m.SendAdvert(100)
+    assert i.state is m.State.BACKUP
+
+
+def test_two_address_owners_the_master_steps_down_to_254() -> None:
     i = inst(255)
     i.handle(m.Started(), 0.0)
-    acts = i.handle(m.FaultChanged(True, "interface eth0 down"), 1.0)
-    assert m.SendAdvert(0) in acts and m.RemoveAddresses() in acts
-    assert i.state is m.State.FAULT and i.next_deadline() is None
+    rx(i, adv(255), 0.5, src=PEER_HI)
+    assert i.priority == 254 and i.state is m.State.BACKUP
+
+
+def test_garp_bursts_on_becoming_master_delay_and_refresh() -> None:
+    i = master(100, garp_master_delay=5.0, garp_master_repeat=2, garp_master_refresh=10.0,
+               garp_master_refresh_repeat=3)
+    t0 = i.became_master_at
+    assert t0 is not None
+    garps: list[tuple[float, m.SendGratuitous]] = []
+    t = t0
+    while t < t0 + 25:
+        d = i.next_deadline()
+        assert d is not None and d > t
+        t = d
+        garps += [(t - t0, a) for a in i.handle(m.TimerExpired(), t)
+                  if isinstance(a, m.SendGratuitous)]
+    assert [(round(dt, 3), a.count, a.why) for dt, a in garps] == [
+        (5.0, 2, "master_delay"), (10.0, 3, "refresh"), (20.0, 3, "refresh")]
+
+
+def test_garp_master_delay_zero_sends_one_burst() -> None:
+    i = master(100, garp_master_delay=0)
+    for _ in range(1, 10):
+        actions = i.handle(m.TimerExpired(), i.next_deadline())  # type: ignore[arg-type]
+        assert actions == [m.SendAdvert(100)]
+
+
+def test_garp_master_repeat_zero_sends_none() -> None:
+    i = started(100, garp_master_repeat=0)
+    actions = i.handle(m.TimerExpired(), i.next_deadline())  # type: ignore[arg-type]
+    assert not any(isinstance(a, m.SendGratuitous) for a in actions)
+
+
+# -- FAULT, stop, resume ----------------------------------------------------------------------
+def test_master_fault_sends_priority_zero_and_releases() -> None:
+    i = master(100)
+    actions = i.handle(m.FaultChanged(True, "track_script chk down"), 30.0)
+    assert actions == [m.SendAdvert(0), m.RemoveAddresses(),
+                       m.StateChanged(m.State.MASTER, m.State.FAULT, "track_script chk down")]
+    assert i.next_deadline() is None
+    assert rx(i, adv(200), 31.0) == [] and i.stats["advert_rcvd"] == 0
+    assert i.handle(m.TimerExpired(), 40.0) == []
+    actions = i.handle(m.FaultChanged(False), 50.0)
+    assert i.state is m.State.BACKUP
+    assert i.next_deadline() == pytest.approx(50 + 3 + 156 / 256, abs=1e-6)
+
+
+def test_owner_leaves_fault_as_master() -> None:
+    i = inst(255)
+    i.handle(m.Started(), 0.0)
+    i.handle(m.FaultChanged(True, "down"), 1.0)
+    assert i.state is m.State.FAULT
     i.handle(m.FaultChanged(False), 2.0)
     assert i.state is m.State.MASTER
 
 
-def test_resume_within_master_down_keeps_addresses() -> None:
+def test_shutdown_master_sends_priority_zero() -> None:
+    i = master(100)
+    actions = i.handle(m.Shutdown(), 9.0)
+    assert actions == [m.SendAdvert(0), m.RemoveAddresses(),
+                       m.StateChanged(m.State.MASTER, m.State.STOP, "shutdown")]
+    assert i.stats["pri_zero_sent"] == 1
+    assert i.next_deadline() is None
+    assert i.handle(m.TimerExpired(), 20.0) == [] and rx(i, adv(200), 20.0) == []
+    assert i.handle(m.Shutdown(), 21.0) == []
+
+
+def test_shutdown_backup() -> None:
+    i = started(100)
+    assert i.handle(m.Shutdown(), 1.0) == [m.StateChanged(m.State.BACKUP, m.State.STOP,
+                                                          "shutdown")]
+
+
+def test_resumed_master_within_master_down_advertises_at_once() -> None:
     i = inst(100)
-    acts = i.handle(m.Started(resume_master_since=9.0), 10.0)
+    actions = i.handle(m.Resumed(True, 98.0), 100.0)
     assert i.state is m.State.MASTER
-    assert m.AddAddresses() not in acts and m.SendAdvert(100) in acts
+    assert actions[0] == m.SendAdvert(100) and m.AddAddresses() in actions
+    assert not any(isinstance(a, (m.SendGratuitous, m.RemoveAddresses)) for a in actions)
+    assert i.next_deadline() == pytest.approx(101.0)
+
+
+def test_resumed_too_late_starts_as_keepalived() -> None:
+    i = inst(100)
+    i.handle(m.Resumed(True, 90.0), 100.0)
+    assert i.state is m.State.BACKUP
     j = inst(100)
-    j.handle(m.Started(resume_master_since=0.0), 10.0)
+    j.handle(m.Resumed(False, 99.9), 100.0)
     assert j.state is m.State.BACKUP
+    k = inst(100)
+    k.handle(m.Started(resume_master_since=99.0), 100.0)       # the older spelling
+    assert k.state is m.State.MASTER
 
 
-def test_garp_schedule_delay_and_refresh() -> None:
-    i = inst(255, garp_master_delay=5.0, garp_master_repeat=3, garp_master_refresh=60.0,
-             garp_master_refresh_repeat=2)
+def test_address_lost_sends_master_to_backup() -> None:
+    i = master(100)
+    actions = i.handle(m.AddressLost("192.0.2.100"), 10.0)
+    assert i.state is m.State.BACKUP and actions[:2] == [m.SendAdvert(0), m.RemoveAddresses()]
+    assert i.next_deadline() == pytest.approx(10.0 + 156 / 256, abs=1e-6)   # back quickly
+    actions = i.handle(m.TimerExpired(), i.next_deadline())  # type: ignore[arg-type]
+    assert i.state is m.State.MASTER and m.AddAddresses() in actions
+
+
+def test_priority_change_moves_the_running_down_timer() -> None:
+    i = started(100)
+    d = i.next_deadline()
+    i.handle(m.PriorityChanged(200), 1.0)
+    assert i.priority == 200
+    assert i.next_deadline() == pytest.approx(d - 100 / 256, abs=1e-6)   # type: ignore[operator]
+    i.handle(m.PriorityChanged(500), 1.0)
+    assert i.priority == 254
+    owner = inst(255)
+    owner.handle(m.PriorityChanged(10), 0.0)
+    assert owner.priority == 255
+
+
+def test_effective_priority_clamps_as_keepalived() -> None:
+    assert effective_priority(100, [50, -20]) == 130
+    assert effective_priority(100, 500) == 254
+    assert effective_priority(100, -500) == 1
+    assert effective_priority(255, -100) == 255
+
+
+# -- bad adverts: dropped, counted, nothing changes ------------------------------------------
+BAD: list[tuple[str, dict[str, object], dict[str, object], dict[str, object], str]] = [
+    # name, instance params, advert fields, AdvertReceived extras, counter
+    ("ttl 64", {}, {}, {"ttl": 64}, "ip_ttl_err"),
+    ("version 3 on v2", {}, {"version": 3}, {}, "vers_err"),
+    ("other vrid", {}, {"vrid": 52}, {}, "vrid_err"),
+    ("auth on no-auth", {}, {"auth_type": AUTH_PASS, "auth_data": b"x"}, {}, "authtype_mismatch"),
+    ("no auth on PASS", {"auth_type": AUTH_PASS, "auth_pass": b"secret\0\0"},
+     {"auth_type": AUTH_NONE, "auth_data": b""}, {},
+     "authtype_mismatch"),
+    ("wrong password", {"auth_type": AUTH_PASS, "auth_pass": b"secret\0\0"},
+     {"auth_type": AUTH_PASS, "auth_data": b"guess\0\0\0"}, {}, "auth_failure"),
+    ("v2 interval", {}, {"interval": 3.0}, {}, "advert_interval_err"),
+    ("address count", {}, {"addresses": VIP + (A("192.0.2.101"),)}, {}, "addr_list_err"),
+    ("address list", {}, {"addresses": (A("192.0.2.99"),)}, {}, "addr_list_err"),
+    ("multicast on unicast", {"unicast": True}, {}, {"multicast": True}, "addr_list_err"),
+    ("unicast on multicast", {}, {}, {"multicast": False}, "addr_list_err"),
+    ("unknown peer", {"unicast": True, "check_unicast_src": True,
+                      "unicast_peers": (m.Peer(A("192.0.2.77")),)}, {}, {}, "unicast_src_err"),
+    ("peer ttl", {"unicast": True, "check_unicast_src": True,
+                  "unicast_peers": (m.Peer(PEER_HI, 250, 255),)}, {}, {"ttl": 64}, "ip_ttl_err"),
+    ("v3 as_v2 checksum", {"version": 3}, {"version": 3, "checksum_form": ChecksumForm.AS_V2}, {},
+     "chk_err"),
+    ("v3 old unicast on multicast", {"version": 3},
+     {"version": 3, "checksum_form": ChecksumForm.OLD_UNICAST}, {}, "chk_err"),
+]
+
+
+@pytest.mark.parametrize("state", ["BACKUP", "MASTER"])
+@pytest.mark.parametrize("name,pkw,akw,ekw,counter", BAD, ids=[b[0] for b in BAD])
+def test_bad_advert_dropped_counted_state_unchanged(state: str, name: str, pkw: dict[str, object],
+                                                    akw: dict[str, object],
+                                                    ekw: dict[str, object], counter: str) -> None:
+    i = master(100, **pkw) if state == "MASTER" else started(100, **pkw)
+    before = (i.state, i.next_deadline(), i.priority, i.master_adver_int)
+    good = {"version": i.p.version, "auth_type": i.p.auth_type, "auth_data": i.p.auth_pass}
+    good.update(akw)
+    version = good.pop("version")
+    a = adv(250, version=version, **good)  # type: ignore[arg-type]
+    actions = rx(i, a, 2.0, **ekw)
+    assert len(actions) == 1 and isinstance(actions[0], m.RejectAdvert)
+    assert actions[0].reason.counter == counter
+    assert i.stats[counter] == 1
+    assert (i.state, i.next_deadline(), i.priority, i.master_adver_int) == before
+    # and the same advert without the fault is accepted
+    if state == "BACKUP":
+        ok = adv(250, version=i.p.version, auth_type=i.p.auth_type, auth_data=i.p.auth_pass)
+        src = PEER_HI
+        rx(i, ok, 2.0, src=src)
+        assert i.next_deadline() != before[1] or i.p.unicast
+
+
+def test_decode_failures_counted_per_instance() -> None:
+    i = started(100)
+    assert i.handle(m.AdvertInvalid(Reason.PACKET_TOO_SHORT, "7 bytes"), 1.0) == []
+    assert i.handle(m.AdvertInvalid(Reason.BAD_CHECKSUM), 1.0) == []
+    assert i.stats["packet_len_err"] == 1 and i.stats["chk_err"] == 1
+    assert i.state is m.State.BACKUP
+
+
+def test_skip_check_adv_addr_only_for_the_same_master() -> None:
+    i = started(100, skip_check_adv_addr=True)
+    rx(i, adv(200), 1.0)                                     # checked, accepted
+    wrong = adv(200, addresses=(A("192.0.2.99"),))
+    assert rx(i, wrong, 2.0) == []                           # same master: not checked
+    assert i.next_deadline() == pytest.approx(2 + 3 + 156 / 256, abs=1e-6)
+    assert isinstance(rx(i, wrong, 3.0, src=PEER_LO)[0], m.RejectAdvert)
+
+
+def test_old_unicast_checksum_is_learned_by_a_unicast_instance() -> None:
+    i = started(100, version=3, unicast=True)
+    actions = rx(i, adv(200, version=3, checksum_form=ChecksumForm.OLD_UNICAST), 1.0)
+    assert actions == [m.UseChecksum(ChecksumForm.OLD_UNICAST)]
+    assert i.tx_checksum is ChecksumForm.OLD_UNICAST
+    assert rx(i, adv(200, version=3, checksum_form=ChecksumForm.OLD_UNICAST), 2.0) == []
+    never = started(100, version=3, unicast=True, checksum_auto=False)
+    assert isinstance(rx(never, adv(200, version=3, checksum_form=ChecksumForm.OLD_UNICAST),
+                         1.0)[0], m.RejectAdvert)
+
+
+def test_pass_authentication_accepted() -> None:
+    i = started(100, auth_type=AUTH_PASS, auth_pass=b"secret\0\0")
+    assert rx(i, adv(200, auth_type=AUTH_PASS, auth_data=b"secret"), 1.0) == []
+    assert i.stats["advert_rcvd"] == 1 and i.master_source == PEER_HI
+
+
+# -- from the configuration -------------------------------------------------------------------
+def test_params_from_config() -> None:
+    vi = VrrpInstance(
+        name="VI_1", interface="eth0", virtual_router_id=51, state=VrrpState.MASTER,
+        priority=150, advert_int=2.0, version=2, auth_type="PASS", auth_pass="pw",
+        virtual_ipaddress=(VirtualAddress(address=ipaddress.ip_interface("192.0.2.100/24")),),
+        unicast_peer=(UnicastPeer(address=A("192.0.2.2"), min_ttl=200),),
+        unicast_src_ip=A("192.0.2.1"), garp_master_repeat=3, check_unicast_src=True)
+    p = m.Params.from_config(vi, primary=A("192.0.2.9"),
+                             global_defs=GlobalDefs(vrrp_garp_lower_prio_repeat=2))
+    assert (p.name, p.vrid, p.priority, p.advert_int, p.version) == ("VI_1", 51, 150, 2.0, 2)
+    assert p.primary == A("192.0.2.1")                        # unicast_src_ip wins
+    assert p.addresses == (A("192.0.2.100"),)
+    assert p.wants_master and p.unicast and p.check_unicast_src
+    assert p.unicast_peers == (m.Peer(A("192.0.2.2"), 200, 255),)
+    assert (p.auth_type, p.auth_pass) == (AUTH_PASS, b"pw\0\0\0\0\0\0")
+    assert (p.garp_master_repeat, p.garp_lower_prio_repeat, p.garp_lower_prio_delay) == (3, 2, 5.0)
+    assert p.advert(100) == Advert(2, 51, 100, (A("192.0.2.100"),), 2.0, AUTH_PASS,
+                                   b"pw\0\0\0\0\0\0")
+    v3 = VrrpInstance(name="VI_6", interface="eth0", virtual_router_id=9, version=3, family=6,
+                      priority=255,
+                      virtual_ipaddress=(VirtualAddress(
+                          address=ipaddress.ip_interface("2001:db8::1/64")),))
+    p6 = m.Params.from_config(v3, primary=ipaddress.ip_address("fe80::1"))
+    assert p6.family == 6 and p6.wants_master and p6.auth_type == AUTH_NONE
+    assert str(p6.group) == "ff02::12"
+    i = m.Instance(p6)
     i.handle(m.Started(), 0.0)
-    seen = []
-    t = 0.0
-    while t < 130:
-        d = i.next_deadline()
-        assert d is not None
-        t = d
-        seen += [(round(t, 3), a.count) for a in i.handle(m.TimerExpired(), t)
-                 if isinstance(a, m.SendGratuitous)]
-    assert seen[0] == (5.0, 3) and seen[1] == (65.0, 2) and seen[2] == (125.0, 2)
+    assert i.state is m.State.MASTER
 
 
-EVENTS = st.one_of(
-    st.builds(m.TimerExpired),
-    st.builds(lambda p, ip: m.AdvertReceived(Advert(2, 51, p, VIP, 1.0), A(ip)),
-              st.integers(0, 255), st.sampled_from(["192.0.2.1", "192.0.2.2", "192.0.2.3"])),
-    st.builds(m.FaultChanged, st.booleans()),
-    st.builds(m.PriorityChanged, st.integers(1, 254)),
+# -- properties ---------------------------------------------------------------------------------
+PEERS = [A("192.0.2.5"), A("192.0.2.10"), A("192.0.2.20")]
+
+events = st.one_of(
+    st.just("timer"),
+    st.builds(lambda p, s, v, iv: ("advert", p, s, v, iv), st.integers(0, 255),
+              st.sampled_from(PEERS), st.sampled_from([2, 3]), st.sampled_from([0.1, 1.0, 2.5])),
+    st.builds(lambda f: ("fault", f), st.booleans()),
+    st.builds(lambda p: ("prio", p), st.integers(-10, 300)),
+    st.just("lost"), st.just("shutdown"), st.just("resumed"), st.just("started"),
 )
 
 
-@settings(max_examples=200)
-@given(st.integers(1, 255), st.lists(st.tuples(EVENTS, st.floats(0, 5)), max_size=50))
-def test_machine_never_raises_and_deadlines_move_forward(prio: int, events: list) -> None:
-    i = inst(prio, "192.0.2.2")
+@settings(max_examples=300, deadline=None)
+@given(prio=st.integers(1, 255), version=st.sampled_from([2, 3]),
+       opts=st.fixed_dictionaries({
+           "nopreempt": st.booleans(), "preempt_delay": st.sampled_from([0.0, 2.0]),
+           "lower_prio_no_advert": st.booleans(), "higher_prio_send_advert": st.booleans(),
+           "garp_master_delay": st.sampled_from([0.0, 0.5]),
+           "garp_master_refresh": st.sampled_from([0.0, 1.5]),
+           "initial_master": st.sampled_from([None, True, False]),
+           "skip_check_adv_addr": st.booleans()}),
+       script=st.lists(st.tuples(st.floats(0.0, 3.0), events), max_size=60))
+def test_random_event_sequences_never_raise_and_deadlines_are_future(
+        prio: int, version: int, opts: dict[str, object],
+        script: list[tuple[float, object]]) -> None:
+    i = inst(prio, version=version, **opts)
     now = 0.0
-    i.handle(m.Started(), now)
-    for ev, dt in events:
-        now += dt
-        i.handle(ev, now)
-        d = i.next_deadline()
-        if isinstance(ev, m.TimerExpired):
-            assert d is None or d > now - 1e-9
-        assert (i.state is m.State.FAULT) == i.fault or i.state is not m.State.FAULT
+    holding = _check(i, i.handle(m.Started(), now), now, False)
+    for dt, ev in script:
+        target = now + dt
+        # the edge fires every due timer before the next event
+        while (d := i.next_deadline()) is not None and d <= target:
+            now = max(now, d)
+            holding = _check(i, i.handle(m.TimerExpired(), now), now, holding)
+        now = target
+        if ev == "timer":
+            e: m.Event = m.TimerExpired()
+        elif ev == "lost":
+            e = m.AddressLost("192.0.2.100")
+        elif ev == "shutdown":
+            e = m.Shutdown()
+        elif ev == "resumed":
+            e = m.Resumed(True, now - 0.5)
+        elif ev == "started":
+            e = m.Started()
+        elif isinstance(ev, tuple) and ev[0] == "advert":
+            _, p, s, v, iv = ev
+            e = m.AdvertReceived(adv(p, version=v, interval=iv), s, ttl=255)
+        elif isinstance(ev, tuple) and ev[0] == "fault":
+            e = m.FaultChanged(ev[1], "test")
+        else:
+            assert isinstance(ev, tuple)
+            e = m.PriorityChanged(ev[1])
+        holding = _check(i, i.handle(e, now), now, holding)
+
+
+def _check(i: m.Instance, actions: list[m.Action], now: float, holding: bool) -> bool:
+    d = i.next_deadline()
+    if d is not None:
+        assert d > now and math.isfinite(d)
+    if i.state is m.State.MASTER:
+        assert d is not None
+        assert 1 <= i.priority <= 255
+    elif i.state is m.State.BACKUP:
+        assert d is not None
+    else:
+        assert d is None
+    for a in actions:
+        if isinstance(a, m.AddAddresses):
+            holding = True
+        elif isinstance(a, m.RemoveAddresses):
+            holding = False
+        elif isinstance(a, m.SendAdvert):
+            assert 0 <= a.priority <= 255
+    if i.state is m.State.MASTER:
+        assert holding
+    elif i.state in (m.State.BACKUP, m.State.FAULT, m.State.STOP):
+        assert not holding
+    return holding
+
+
+def test_primary_changed_moves_the_tie_break() -> None:
+    i = master(100)
+    i.handle(m.PrimaryChanged(A("192.0.2.30")), 20.0)          # now above PEER_HI
+    rx(i, adv(100), 20.5, src=PEER_HI)
+    assert i.state is m.State.MASTER
+
+
+def test_reconfigured_keeps_state_and_timers() -> None:
+    i = master(100)
+    d = i.next_deadline()
+    new = m.Params(name="VI_1", vrid=51, priority=120, advert_int=1.0, addresses=VIP,
+                   primary=ME, garp_master_repeat=1)
+    assert i.handle(m.Reconfigured(new), 20.0) == []
+    assert i.state is m.State.MASTER and i.next_deadline() == d and i.p is new
+    faster = m.Params(name="VI_1", vrid=51, priority=120, advert_int=0.5, addresses=VIP,
+                      primary=ME)
+    i.handle(m.Reconfigured(faster), 20.0)
+    assert i.next_deadline() == pytest.approx(min(d, 20.5))  # type: ignore[type-var]
+
+
+def test_params_from_config_checksum_forms_and_strict() -> None:
+    base = {"name": "VI", "interface": "eth0", "virtual_router_id": 1, "version": 3,
+            "virtual_ipaddress": (VirtualAddress(address=ipaddress.ip_interface("192.0.2.1/32")),)}
+    assert m.Params.from_config(VrrpInstance(**base)).checksum is ChecksumForm.STANDARD  # type: ignore[arg-type]
+    old = VrrpInstance(**base, old_unicast_checksum=True,  # type: ignore[arg-type]
+                       unicast_peer=(UnicastPeer(address=A("192.0.2.2")),))
+    assert m.Params.from_config(old).checksum is ChecksumForm.OLD_UNICAST
+    as_v2 = VrrpInstance(**base, v3_checksum_as_v2=True)  # type: ignore[arg-type]
+    assert m.Params.from_config(as_v2).checksum is ChecksumForm.AS_V2
+    strict = m.Params.from_config(VrrpInstance(**base, strict_mode=True))  # type: ignore[arg-type]
+    assert (strict.garp_lower_prio_repeat, strict.garp_lower_prio_delay) == (0, 0.0)
+    mixed = VrrpInstance(**{**base, "virtual_ipaddress": base["virtual_ipaddress"] + (  # type: ignore[arg-type, operator]
+        VirtualAddress(address=ipaddress.ip_interface("2001:db8::1/128")),)})
+    assert m.Params.from_config(mixed, primary=ipaddress.ip_address("2001:db8::9")).primary \
+        is None                                              # a source of the wrong family
+    assert m.Params.from_config(mixed).addresses == (A("192.0.2.1"),)
+
+
+def test_advert_cache_of_params_matches_what_the_instance_accepts() -> None:
+    from keepalived_py.vrrp.packet import AdvertCache, decode
+    p = m.Params(name="VI_1", vrid=51, priority=100, version=3, addresses=VIP, primary=PEER_HI)
+    wire = AdvertCache(p.advert(), PEER_HI, p.group).payload(200)
+    got = decode(wire, family=4, src=PEER_HI, dst=p.group)
+    i = started(100, version=3)
+    assert rx(i, got, 1.0, ttl=255, multicast=True) == []
+    assert i.master_source == PEER_HI
