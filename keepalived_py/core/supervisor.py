@@ -41,6 +41,7 @@ log = structlog.get_logger("keepalived_py.supervisor")
 HEARTBEAT_TIMEOUT = 2.5
 STOP_TIMEOUT = 5.0
 ROLES = ("vrrp", "checker")
+EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
 FORWARDED = {
     signal.SIGUSR1: DumpKind.DATA,
     signal.SIGUSR2: DumpKind.STATS,
@@ -320,6 +321,7 @@ class Supervisor:
             loop.add_signal_handler(signal.SIGINT, self.stop)
         for sig, kind in FORWARDED.items():
             loop.add_signal_handler(sig, self.forward, kind)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
         loop.call_later(0.5, self.watchdog)
@@ -365,6 +367,9 @@ def run(options: Options) -> int:
     if options.namespace or "/keepalived/" in parent_pidfile:
         for path in pidfiles.values():
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    # From the moment the pidfile names us, a HUP/TERM must be acted on, never kill us: keep
+    # them pending until run() has its handlers (unblocked there, before any child is forked).
+    signal.pthread_sigmask(signal.SIG_BLOCK, EARLY_SIGNALS)
     try:
         write_pidfile(parent_pidfile, os.getpid())
     except PidfileError as e:
