@@ -320,7 +320,7 @@ class Builder:
             if not name:
                 self.d.error(node.pos, "vrrp_track_process requires a name")
             return
-        f: dict[str, Any] = {"name": name, "pos": node.pos, "weight": 1}
+        f: dict[str, Any] = {"name": name, "pos": node.pos}
         for c in children:
             k, args = c.keyword, c.args
             if k not in kw.VRRP_TRACK_PROCESS:
@@ -627,6 +627,7 @@ class Builder:
                 self.unknown(c)
                 continue
             if k == "state":
+                seen["state"] = True
                 s = args[0] if args else ""
                 if s == "MASTER":
                     f["state"] = VrrpState.MASTER
@@ -916,6 +917,10 @@ class Builder:
             if inst.state is VrrpState.MASTER and not seen.get("priority"):
                 priority = VRRP_PRIO_OWNER
             f["priority"] = priority
+            if not seen.get("state") and priority == VRRP_PRIO_OWNER:
+                # keepalived: no initial state given -> derived from the priority; an explicit
+                # `state BACKUP` at priority 255 stays BACKUP
+                f["state"] = VrrpState.MASTER
             if inst.interface is None and not inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unknown interface!")
             if not addrs:

@@ -12,6 +12,10 @@ from typing import Protocol
 
 from keepalived_py.config.model import Config
 
+#: in a respawned child's environment: when its predecessor died (CLOCK_MONOTONIC seconds,
+#: comparable across processes), so that a VRRP master resumes without an outage
+PREV_EXIT_ENV = "KEEPALIVED_PY_PREVIOUS_EXIT"
+
 
 class DumpKind(enum.Enum):
     DATA = "data"              # SIGUSR1 -> keepalived.data

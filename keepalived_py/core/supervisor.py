@@ -21,6 +21,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,7 +31,7 @@ from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
 from keepalived_py.core import sdnotify
 from keepalived_py.core.channel import encode, read_message
-from keepalived_py.core.child import DumpKind
+from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, write_pidfile
 from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
@@ -59,6 +60,7 @@ class Child:
     last_hb: float = 0.0
     ready: bool = False
     wanted: bool = True
+    died_at: float | None = None      # CLOCK_MONOTONIC of the last death, for the successor
     writer: asyncio.StreamWriter | None = None
     reader_task: asyncio.Task[None] | None = None
     backoff: Backoff = field(default_factory=Backoff)
@@ -90,6 +92,7 @@ class Supervisor:
         assert result.config is not None
         self.options = options
         self.config: Config = result.config
+        self._known_errors = _errors_of(result)
         self.pidfiles = resolve_pidfiles(options)
         self.children: dict[str, Child] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -112,11 +115,15 @@ class Supervisor:
             os.set_inheritable(self.connector.fileno(), True)
             extra = [str(self.connector.fileno())]
         me = os.getpid()
+        env = dict(os.environ)
+        if child.died_at is not None:
+            env[PREV_EXIT_ENV] = repr(child.died_at)
         pid = os.fork()
         if pid == 0:                                    # child: exec at once
             try:
-                os.execv(sys.executable, [sys.executable, "-m", "keepalived_py.core.childrun",
-                                          child.role, str(me), str(child_end.fileno()), *extra])
+                os.execve(sys.executable, [sys.executable, "-m", "keepalived_py.core.childrun",
+                                           child.role, str(me), str(child_end.fileno()), *extra],
+                          env)
             finally:
                 os._exit(127)
         child_end.close()
@@ -181,6 +188,7 @@ class Supervisor:
                else f"status {os.WEXITSTATUS(status)}")
         old = child.pid
         was_ready = child.ready
+        child.died_at = time.monotonic()
         child.pid = 0
         child.ready = False
         if child.writer is not None:
@@ -237,7 +245,13 @@ class Supervisor:
                 log.info("supervisor.reload.start", compat="Reloading")
                 result = await asyncio.to_thread(load_config, self.options.config_file,
                                                  config_id=self.options.config_id)
-                if not result.ok or result.config is None:
+                errors = _errors_of(result)
+                if result.config is None or result.diagnostics.aborted is not None or \
+                        errors - self._known_errors:
+                    # refused: the file cannot be read, or an edit added an error that the
+                    # running configuration does not have (keepalived would apply a config it
+                    # had to correct; we keep the running one). Errors that the running
+                    # configuration already had (e.g. a rounded advert_int) do not block it.
                     for d in result.diagnostics.items:
                         log.error("config.invalid", diagnostic=str(d), compat=str(d))
                     log.error("supervisor.reload.rejected",
@@ -245,6 +259,7 @@ class Supervisor:
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
                     continue
                 self.config = result.config
+                self._known_errors = errors
                 self._apply_roles()
                 for child in self.children.values():
                     if child.pid and child.wanted:
@@ -334,6 +349,13 @@ class Supervisor:
         await self.done.wait()
         self.reap()
         return self.exit_code
+
+
+def _errors_of(result: LoadResult) -> set[tuple[str, str]]:
+    """A configuration's errors, without their positions (an edit moves lines)."""
+    from keepalived_py.config.tree import Severity
+    return {(d.severity.value, d.message) for d in result.diagnostics.items
+            if d.severity in (Severity.ERROR, Severity.FATAL)}
 
 
 def run(options: Options) -> int:

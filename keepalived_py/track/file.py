@@ -89,8 +89,12 @@ ValueCallback = Callable[[str, int], None]
 class FileMonitor:
     """All tracked files of the child; reports (tracker name, value) when a value changes."""
 
-    def __init__(self, files: Sequence[VrrpTrackFile], on_change: ValueCallback) -> None:
+    def __init__(self, files: Sequence[VrrpTrackFile], on_change: ValueCallback,
+                 reload: bool = False) -> None:
+        """`reload`: started again by a reload or a child restart; init_file is applied only
+        at the daemon's first start, as keepalived does."""
         self.files = list(files)
+        self.reload = reload
         self.on_change = on_change
         self.values: dict[str, int] = {}
         self.events = 0
@@ -103,7 +107,8 @@ class FileMonitor:
         self._loop = asyncio.get_running_loop()
         for t in self.files:
             try:
-                init_file(t)
+                if not self.reload:
+                    init_file(t)
             except OSError as e:
                 log.warning("track.file.init_failed", tracker=t.name, file=t.file,
                             error=os.strerror(e.errno or 0))

@@ -257,6 +257,7 @@ class ProcessMonitor:
     def _report(self, name: str, change: bool | None) -> None:
         if change is not None:
             log.info("track.process.changed", tracker=name, up=change,
-                     processes=len(self.quorums[name].pids))
+                     processes=len(self.quorums[name].pids),
+                     compat=f"Quorum {'gained' if change else 'lost'} for tracked process {name}")
             self.on_change(name, change)
 

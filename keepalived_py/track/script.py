@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -42,6 +42,13 @@ class ScriptCounter:
         if init_fail:
             return cls(rise, fall, 0, False)
         return cls(rise, fall, rise - 1, None)
+
+    @classmethod
+    def resumed(cls, rise: int, fall: int, ok: bool) -> ScriptCounter:
+        """A counter carried over a reload or a child restart with its known result:
+        keepalived's SCRIPT_INIT_STATE_INIT_RELOAD keeps the script's state."""
+        rise, fall = max(1, rise), max(1, fall)
+        return cls(rise, fall, rise + fall - 1 if ok else 0, ok)
 
     def record(self, success: bool) -> bool | None:
         """Count one run; returns the new state when it changes (or is first known)."""
@@ -147,10 +154,16 @@ StateCallback = Callable[[str, bool], None]
 class ScriptRunner:
     """Runs every vrrp_script on its interval; reports (name, ok) when a script's state changes."""
 
-    def __init__(self, scripts: Sequence[VrrpScript], on_change: StateCallback) -> None:
+    def __init__(self, scripts: Sequence[VrrpScript], on_change: StateCallback,
+                 known: Mapping[str, bool] | None = None) -> None:
+        """`known`: results of scripts that did not change, carried over a reload or a child
+        restart; they keep their state instead of starting again from INIT."""
         self.scripts = {s.name: s for s in scripts}
-        self.counters = {s.name: ScriptCounter.start(s.rise, s.fall, s.init_fail)
+        known = known or {}
+        self.counters = {s.name: ScriptCounter.resumed(s.rise, s.fall, known[s.name])
+                         if s.name in known else ScriptCounter.start(s.rise, s.fall, s.init_fail)
                          for s in scripts}
+        self.carried = {name for name in self.scripts if name in known}
         self.on_change = on_change
         self.runs = 0
         self.timeouts = 0
@@ -163,7 +176,11 @@ class ScriptRunner:
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         for name, c in self.counters.items():
-            if c.reported is False:          # init_fail: known failed from the start
+            if name in self.carried:
+                log.info("track.script.carried", script=name, ok=c.reported,
+                         compat=f"VRRP_Script({name}) considered "
+                                f"{'successful' if c.reported else 'failed'} on reload")
+            elif c.reported is False:          # init_fail: known failed from the start
                 self.on_change(name, False)
         # spread the first runs over the first interval (at most 1 s), so that many scripts
         # are never forked in one burst on the loop that sends adverts

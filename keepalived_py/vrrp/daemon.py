@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 
 from keepalived_py.config.model import Config, VrrpInstance
-from keepalived_py.core.child import DumpKind
+from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
@@ -97,6 +97,14 @@ class VrrpDaemon:
         self.fifos: list[NotifyFifo] = []
         self.tracking: TrackingTable | None = None
         self.trackers: list[Any] = []
+        self.scripts: Any = None             # track.script.ScriptRunner, when scripts are tracked
+        # when the previous VRRP child died (CLOCK_MONOTONIC, from the supervisor): a respawn
+        # within one Master_Down_Interval of it resumes mastership without an outage
+        died = os.environ.pop(PREV_EXIT_ENV, "")
+        try:
+            self.previous_exit: float | None = float(died) if died else None
+        except ValueError:
+            self.previous_exit = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: list[asyncio.Task[None]] = []
         pid_vrrp = resolve_pidfiles(options)["vrrp"]
@@ -119,21 +127,29 @@ class VrrpDaemon:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self._open_fifos(config)
-        resume = self._read_state()
-        self._start_tracking(config)
+        saved = self._read_state()
+        resume: dict[str, Any] = {}
+        known: dict[tuple[str, str], bool | int] = {}
+        if self.previous_exit is not None:
+            # a respawned child: the instances' states and tracker results of the one that died
+            resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
+            known = _decode_tracking(saved.get(TRACKING_KEY))
+        self._start_tracking(config, known=known, restart=self.previous_exit is not None)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
+        old_config = self.config
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
         for name in old.keys() - new.keys():
             await self._remove_runner(name, release=True)
+        known = self._unchanged_results(old_config, config)
         self._stop_tracking()
-        self._start_tracking(config)
+        self._start_tracking(config, known=known, restart=True)
         for name, inst in new.items():
             if name not in old:
                 await self._add_runner(inst, None)
@@ -266,26 +282,28 @@ class VrrpDaemon:
             except OSError as e:
                 log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
         self._refresh_tracking(r, initial=True)
-        since = None
-        if resume and resume.get("state") == "MASTER":
-            age = time.time() - float(resume.get("at", 0))
-            if age < r.fsm.master_down_interval():
-                since = self.loop.time() - age
-        if since is None:
+        died = self.previous_exit
+        resuming = bool(resume and resume.get("state") == "MASTER" and died is not None
+                        and self.loop.time() - died < r.fsm.master_down_interval())
+        if resuming:
+            # the child that died was MASTER less than a Master_Down_Interval ago: its
+            # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
+            r.holding = True
+        else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
-        else:
-            r.holding = True
         fault, reason = self._fault_of(r)
-        r.fsm.fault, r.fsm.fault_reason = fault, reason
+        r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time())     # still INIT: no action
         self._garp_frames(r)                   # built now, off the failover path
         self._payloads(r, r.fsm.priority)
-        self._apply(r, r.fsm.handle(m.Started(since), self.loop.time()))
+        event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
+        self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
         old = r.cfg
         r.cfg = inst
-        r.fsm.p = params_of(inst)
+        assert self.loop is not None
+        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
         r.cache.clear()
         r.garp_frames = None
         if r.fsm.state is m.State.MASTER and r.holding:
@@ -527,9 +545,12 @@ class VrrpDaemon:
         assert self.loop is not None
         self._state_pending = False
         now_wall = time.time()
-        text = json.dumps({r.name: {"state": r.fsm.state.value,
-                                    "at": now_wall if r.fsm.state is m.State.MASTER else 0}
-                           for r in self.runners.values()})
+        state: dict[str, Any] = {r.name: {"state": r.fsm.state.value,
+                                          "at": now_wall if r.fsm.state is m.State.MASTER else 0}
+                                 for r in self.runners.values()}
+        if self.tracking is not None:
+            state[TRACKING_KEY] = {f"{k}:{n}": v for (k, n), v in self.tracking.values.items()}
+        text = json.dumps(state)
 
         def write() -> None:
             try:
@@ -547,19 +568,32 @@ class VrrpDaemon:
             return {}
 
     # -- tracking ---------------------------------------------------------------------------
-    def _start_tracking(self, config: Config) -> None:
+    def _start_tracking(self, config: Config, known: dict[tuple[str, str], bool | int] | None = None,
+                        restart: bool = False) -> None:
+        """Build the tracking table and start the monitors. `known`: results of tracked
+        objects whose definition did not change (reload) or of the child that died (respawn);
+        they are kept, so neither a reload nor a respawn faults an instance whose trackers
+        are fine (keepalived: "VRRP_Script(chk) considered successful on reload")."""
         from keepalived_py.track.file import FileMonitor
         from keepalived_py.track.procmon import ProcessMonitor
         from keepalived_py.track.script import ScriptRunner
+        known = known or {}
         self.tracking = TrackingTable(config)
         t = self.tracking
+        for key, value in known.items():
+            if key[0] != "interface" and key[1] in t.watched(key[0]):
+                t.values[key] = value
         for name in t.watched("interface"):
             t.update("interface", name, _link_up(name))
         scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
+        self.scripts = None
         if scripts:
-            runner = ScriptRunner(scripts, lambda n, ok: self._tracked("script", n, ok))
+            carried = {n: bool(v) for (k, n), v in known.items() if k == "script"}
+            runner = ScriptRunner(scripts, lambda n, ok: self._tracked("script", n, ok),
+                                  known=carried)
             runner.start()
             self.trackers.append(runner)
+            self.scripts = runner
         procs = [p for p in config.vrrp_track_processes if p.name in t.watched("process")]
         if procs:
             conn = None
@@ -572,7 +606,7 @@ class VrrpDaemon:
             self.trackers.append(mon)
         files = [f for f in config.vrrp_track_files if f.name in t.watched("file")]
         if files:
-            fm = FileMonitor(files, lambda n, v: self._tracked("file", n, v))
+            fm = FileMonitor(files, lambda n, v: self._tracked("file", n, v), reload=restart)
             fm.start()
             self.trackers.append(fm)
 
@@ -584,9 +618,19 @@ class VrrpDaemon:
                 self.loop.create_task(res)
         self.trackers = []
 
+    def _unchanged_results(self, old: Config, new: Config) -> dict[tuple[str, str], bool | int]:
+        """Tracker results to keep over a reload: those of objects defined the same way."""
+        if self.tracking is None:
+            return {}
+        defs_old, defs_new = _tracker_defs(old), _tracker_defs(new)
+        return {key: v for key, v in self.tracking.values.items()
+                if key[0] != "interface" and key in defs_new and defs_old.get(key) == defs_new[key]}
+
     def _tracked(self, kind: str, name: str, value: bool | int) -> None:
         if self.tracking is None:
             return
+        if self.tracking.values.get((kind, name)) != value:
+            self._write_state()                # a respawned child starts from these results
         for inst in self.tracking.update(kind, name, value):
             r = self.runners.get(inst)
             if r is not None:
@@ -737,6 +781,31 @@ class VrrpDaemon:
             f = NotifyFifo(path)
             if f.open():
                 self.fifos.append(f)
+
+
+TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
+
+
+def _decode_tracking(raw: Any) -> dict[tuple[str, str], bool | int]:
+    out: dict[tuple[str, str], bool | int] = {}
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            kind, _, name = str(key).partition(":")
+            if kind in ("script", "process", "file") and name and isinstance(value, (bool, int)):
+                out[(kind, name)] = value
+    return out
+
+
+def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
+    """Every tracked object's definition by (kind, name), compared across a reload."""
+    out: dict[tuple[str, str], Any] = {}
+    for s in config.vrrp_scripts:
+        out[("script", s.name)] = s
+    for p in config.vrrp_track_processes:
+        out[("process", p.name)] = p
+    for f in config.vrrp_track_files:
+        out[("file", f.name)] = f
+    return out
 
 
 def _link_up(ifname: str) -> bool:

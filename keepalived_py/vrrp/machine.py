@@ -217,7 +217,8 @@ class Params:
             primary=src,
             addresses=tuple(a.address.ip for a in inst.virtual_ipaddress
                             if a.address.version == fam),
-            initial_master=True if inst.state is VrrpState.MASTER else None,
+            # build.py resolves the state: explicit, else MASTER exactly for priority 255
+            initial_master=inst.state is VrrpState.MASTER,
             nopreempt=inst.nopreempt, preempt_delay=inst.preempt_delay,
             down_timer_adverts=max(1, inst.down_timer_adverts),
             lower_prio_no_advert=inst.lower_prio_no_advert,
@@ -513,13 +514,16 @@ class Instance:
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
             return self._become_master(now, "address owner")
-        if self.p.wants_master:
-            # one interval to hear a better master, then take over (keepalived: SKEW_MIN)
+        if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
+            # keepalived: a member wanting MASTER in a group that is BACKUP allows one
+            # interval to pass (SKEW_MIN) to be sure there is no other master
             down = self.master_adver_int + self.skew(255)
             reason = "initial state MASTER"
         else:
+            # keepalived 2.2.7's vrrp_init_state: `state MASTER` below priority 255 waits a
+            # whole Master_Down_Interval like any backup (checked with the binary)
             down = self.master_down_interval()
-            reason = "init"
+            reason = "initial state MASTER" if self.p.wants_master else "init"
         self.state = State.BACKUP
         self._t.down = now + down
         return [RemoveAddresses(), StateChanged(State.INIT, State.BACKUP, reason)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from netlab import Lab
-from test_vrrp import Peer, lan_of, wait_for
+from test_vrrp import Peer, address_monitor, lan_of, stop_monitor, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -101,7 +102,8 @@ def test_track_process_inside_a_namespace_falls_back_and_becomes_master(
     """The daemon runs inside a network namespace, where the proc connector is refused
     (ECONNREFUSED): keepalived goes to FAULT there; we poll /proc and become MASTER."""
     exe = _sleeper(private_tmp)
-    top = f"vrrp_track_process svc {{\n  process {exe.name}\n  weight 0\n}}"
+    # no weight: keepalived 2.2.7's binary uses 0 (FAULT on quorum loss), not its manual's 1
+    top = f"vrrp_track_process svc {{\n  process {exe.name}\n}}"
     a, = lan_of(lab, 1)
     svc = subprocess.Popen([str(exe), "120"])
     try:
@@ -111,7 +113,10 @@ def test_track_process_inside_a_namespace_falls_back_and_becomes_master(
         assert "polling /proc" in pa.log()
         svc.kill()
         svc.wait()
-        assert wait_for(lambda: not pa.has(VIP), 8), pa.log()
+        # FAULT within delay (0) + one poll (1 s), with room for a loaded machine
+        took = wait_for(lambda: not pa.has(VIP), 8)
+        assert took is not None and took < 2.5, (took, pa.log())
+        assert "Quorum lost for tracked process svc" in pa.log()
         assert "Entering FAULT STATE" in pa.log()
     finally:
         if svc.poll() is None:
@@ -173,7 +178,7 @@ def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
     """`-s NAME` from the initial namespace: the proc connector is opened before entering the
     namespace, as keepalived does, so process events keep flowing (no polling)."""
     exe = _sleeper(private_tmp)
-    top = f"vrrp_track_process svc {{\n  process {exe.name}\n  weight 0\n}}"
+    top = f"vrrp_track_process svc {{\n  process {exe.name}\n}}"       # default weight: 0
     a, = lan_of(lab, 1)
     d = private_tmp / "nsopt"
     d.mkdir()
@@ -191,7 +196,9 @@ def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
         assert "mode=connector" in text and "polling /proc" not in text, text
         svc.kill()
         svc.wait()
-        assert wait_for(lambda: VIP not in a.addresses(), 5), (d / "log").read_text()
+        took = wait_for(lambda: VIP not in a.addresses(), 5)
+        assert took is not None and took < 1.5, (took, (d / "log").read_text())
+        assert "Quorum lost for tracked process svc" in (d / "log").read_text()
     finally:
         if svc.poll() is None:
             svc.kill()
@@ -199,3 +206,66 @@ def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
         proc.terminate()
         proc.wait(10)
         log.close()
+
+
+def _tracked_master(lab: Lab, tmp: Path) -> tuple[Peer, Peer, subprocess.Popen[bytes]]:
+    """A master (150) tracking a weight-0 script, a process (no weight: 0) and a weight-0
+    file, all fine, beside a backup (100)."""
+    chk = script(tmp, "ok.sh", "exit 0")
+    exe = _sleeper(tmp)
+    tf = tmp / "tf"
+    tf.write_text("0\n")
+    top = (f'vrrp_script chk {{\n  script "{chk}"\n  interval 0.5\n}}\n'
+           f"vrrp_track_process svc {{\n  process {exe.name}\n}}\n"
+           f'track_file tf {{\n  file "{tf}"\n  weight 0\n}}')
+    body = "track_script { chk }\n  track_process { svc }\n  track_file { tf }"
+    svc = subprocess.Popen([str(exe), "300"])
+    a, b = lan_of(lab, 2)
+    pa = Peer(a, tmp, conf(150, body, top)).start()
+    pb = Peer(b, tmp, conf(100)).start()
+    assert wait_for(lambda: pa.has(VIP), 10), pa.log()
+    return pa, pb, svc
+
+
+def test_reload_with_unchanged_trackers_leaves_the_master_untouched(lab: Lab,
+                                                                    private_tmp: Path) -> None:
+    pa, pb, svc = _tracked_master(lab, private_tmp)
+    try:
+        time.sleep(2)
+        before = pa.log().count("Entering")
+        mon = address_monitor(pa.node)
+        for _ in range(3):
+            os.kill(int((pa.dir / "p.pid").read_text()), signal.SIGHUP)
+            time.sleep(2.5)                  # > Master_Down_Interval (3 x 0.5 s + skew)
+            assert pa.has(VIP) and not pb.has(VIP), pa.log()
+        events = stop_monitor(mon)
+        assert not [e for e in events if "192.0.2.100" in e], events
+        assert pa.log().count("Entering") == before, pa.log()
+        assert "VRRP_Script(chk) considered successful on reload" in pa.log()
+    finally:
+        svc.kill()
+        svc.wait()
+
+
+def test_killed_child_of_a_tracking_master_resumes_without_an_address_event(
+        lab: Lab, private_tmp: Path) -> None:
+    pa, pb, svc = _tracked_master(lab, private_tmp)
+    try:
+        time.sleep(10)                         # master for much longer than its down interval
+        mon = address_monitor(pa.node)
+        child = int((pa.dir / "v.pid").read_text())
+        full = pa.dir / "log"
+        mark = len(full.read_text(errors="replace"))
+        os.kill(child, signal.SIGKILL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 5:
+            assert pa.has(VIP) and not pb.has(VIP), (pa.log(), pb.log())
+            time.sleep(0.05)
+        assert int((pa.dir / "v.pid").read_text()) != child
+        events = stop_monitor(mon)
+        assert not [e for e in events if "192.0.2.100" in e], events
+        after = full.read_text(errors="replace")[mark:]
+        assert "Entering FAULT STATE" not in after and "Entering BACKUP" not in after, after
+    finally:
+        svc.kill()
+        svc.wait()

@@ -283,17 +283,34 @@ def test_killed_vrrp_child_resumes_without_outage(lab: Lab, tmp_path: Path) -> N
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
     assert wait_for(lambda: pa.has(vip), 8)
-    time.sleep(1.5)
+    # a master of some standing: it has held the VIP for far longer than Master_Down_Interval
+    time.sleep(10)
+    mon = address_monitor(a)
     child = int((pa.dir / "v.pid").read_text())
     os.kill(child, signal.SIGKILL)
     # the supervisor respawns the child; it resumes mastership: the VIP never leaves a, and
     # b never takes it
     t0 = time.monotonic()
-    while time.monotonic() - t0 < 5:
+    while time.monotonic() - t0 < 6:
         assert pa.has(vip), pa.log()
         assert not pb.has(vip), pb.log()
         time.sleep(0.05)
     assert int((pa.dir / "v.pid").read_text()) != child
+    events = stop_monitor(mon)
+    assert not [e for e in events if "192.0.2.100" in e], events   # not even a re-add
+
+
+def address_monitor(node: Node) -> subprocess.Popen[str]:
+    """`ip monitor address` in the node: an independent record of RTM_NEWADDR/DELADDR."""
+    mon = node.popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)                          # subscribed before anything happens
+    return mon  # type: ignore[no-any-return]
+
+
+def stop_monitor(mon: subprocess.Popen[str]) -> list[str]:
+    mon.terminate()
+    out, _ = mon.communicate(timeout=5)
+    return [line for line in out.splitlines() if line.strip()]
 
 
 def test_gratuitous_arp_form_on_becoming_master(lab: Lab, tmp_path: Path) -> None:
