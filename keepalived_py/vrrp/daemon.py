@@ -293,6 +293,10 @@ class VrrpDaemon:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
         fault, reason = self._fault_of(r)
+        if inst.unicast_fault_no_peer and not inst.unicast_peer:
+            log.warning("vrrp.unicast.no_peers", instance=inst.name,
+                        compat=f"({inst.name}) Cannot use unicast without any peers - going to"
+                               " fault state")
         r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time())     # still INIT: no action
         self._garp_frames(r)                   # built now, off the failover path
         self._payloads(r, r.fsm.priority)
@@ -637,6 +641,9 @@ class VrrpDaemon:
                 self._refresh_tracking(r)
 
     def _fault_of(self, r: Runner) -> tuple[bool, str]:
+        if r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer:
+            # keepalived 2.2.7: a unicast instance without peers stays in FAULT
+            return True, "no unicast peers"
         if r.cfg.interface and not r.link_up and not r.cfg.dont_track_primary:
             return True, f"interface {r.cfg.interface} down"
         if r.cfg.interface and r.src is None and not r.cfg.unicast_src_ip:

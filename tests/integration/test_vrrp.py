@@ -352,3 +352,51 @@ def test_interface_deleted_and_recreated_is_picked_up(lab: Lab, tmp_path: Path) 
     assert wait_for(lambda: "Entering FAULT STATE" in pa.log(), 5), pa.log()
     lab.attach(a, lab.namespaces[0], "eth0", "192.0.2.1/24")
     assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 10), pa.log()
+
+
+def _freeze(peer: Peer, sig: int) -> None:
+    """Stop or continue a whole daemon: the parent and every child, as a frozen host."""
+    for f in ("p.pid", "v.pid", "c.pid"):
+        try:
+            os.kill(int((peer.dir / f).read_text()), sig)
+        except (OSError, ValueError):
+            pass
+
+
+def test_frozen_master_returning_leaves_exactly_one_master(lab: Lab, tmp_path: Path) -> None:
+    """Three nodes (200/150/100). The master's whole daemon is stopped for 5 s: the 150 takes
+    over; after SIGCONT the 200 is master again within one advert interval plus skew, and
+    from then on exactly one node holds the VIP. Repeated: the race was intermittent."""
+    a, b, c = lan_of(lab, 3)
+    vip = "192.0.2.100/24"
+    pa = Peer(a, tmp_path, instance(200)).start()
+    pb = Peer(b, tmp_path, instance(150)).start()
+    pc = Peer(c, tmp_path, instance(100)).start()
+    peers = [pa, pb, pc]
+    assert wait_for(lambda: pa.has(vip) and exactly_one_master(peers, vip), 10), pa.log()
+    for run in range(4):
+        time.sleep(1.5)
+        frozen = time.monotonic()
+        _freeze(pa, signal.SIGSTOP)
+        assert wait_for(lambda: pb.has(vip), 6), (run, pb.log())
+        time.sleep(max(0.0, frozen + 5 - time.monotonic()))       # 5 s frozen in all
+        _freeze(pa, signal.SIGCONT)
+        t0 = time.monotonic()
+        # one advert interval (1 s) + the 150's skew (0.41 s), and polling slack
+        took = wait_for(lambda: pa.has(vip) and not pb.has(vip) and not pc.has(vip), 3)
+        assert took is not None and took < 1.41 + 0.3, (run, took, pa.log(), pb.log())
+        while time.monotonic() - t0 < 5:
+            assert exactly_one_master(peers, vip) and pa.has(vip), (run, pa.log(), pb.log())
+            time.sleep(0.05)
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["keepalived-py", "keepalived"])
+def test_unicast_fault_no_peer_without_peers_is_fault(lab: Lab, tmp_path: Path, ours: bool) -> None:
+    """keepalived 2.2.7 is the oracle: the same config must give FAULT in both."""
+    a, = lan_of(lab, 1)
+    pa = Peer(a, tmp_path, instance(255, extra="unicast_src_ip 192.0.2.1\n  unicast_fault_no_peer"),
+              ours=ours).start()
+    assert wait_for(lambda: "Cannot use unicast without any peers - going to fault state"
+                    in pa.log(), 8), pa.log()
+    time.sleep(4)                            # longer than any down timer
+    assert not pa.has("192.0.2.100/24") and "Entering MASTER STATE" not in pa.log(), pa.log()
