@@ -32,6 +32,9 @@ def _json_renderer(_: object, __: str, event: dict[str, object]) -> str:
                        for k, v in event.items()}, sort_keys=True)
 
 
+QUIET_LIBRARIES = ("pyroute2", "scapy", "asyncio", "psutil")
+
+
 def setup(options: Options, role: str = "parent") -> None:
     handlers: list[logging.Handler] = []
     if options.log_console or options.dont_fork and options.no_syslog:
@@ -60,6 +63,9 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         root.addHandler(h)
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
+    # -D is keepalived's detail, not third-party libraries' internals: theirs stay quiet
+    for lib in QUIET_LIBRARIES:
+        logging.getLogger(lib).setLevel(logging.WARNING)
     renderer = _json_renderer if options.log_json else _compat_renderer
     structlog.configure(
         processors=[structlog.stdlib.add_log_level, renderer],

@@ -114,6 +114,7 @@ class VrrpDaemon:
         self.connector: Any = None           # set by childrun when started with -s
         self._state_pending = False
         self.failovers: dict[str, list[float]] = {}
+        self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._dumps: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -366,33 +367,77 @@ class VrrpDaemon:
         for r in self.runners.values():
             if r.sock is not self.sockets.get(key) or r.cfg.virtual_router_id != adv.vrid:
                 continue
+            name = r.name
             if r.cfg.unicast_peer:
                 peer = next((p for p in r.cfg.unicast_peer if p.address == src), None)
                 if peer is None and r.cfg.check_unicast_src:
-                    r.drops["unicast_src_err"] += 1
+                    self._drop(r, "unicast_src_err",
+                               f"({name}) unicast source address {src} not a unicast peer")
                     continue
                 if peer is not None and ((peer.min_ttl is not None and ttl < peer.min_ttl) or
                                          (peer.max_ttl is not None and ttl > peer.max_ttl)):
-                    r.drops["ip_ttl_err"] += 1
+                    self._drop(r, "ip_ttl_err", f"({name}) invalid TTL/HL. Received {ttl} and"
+                                                f" expect {peer.min_ttl or 0}-{peer.max_ttl or 255}")
                     continue
             if adv.version != r.cfg.version:
-                r.drops["version_err"] += 1
+                self._drop(r, "version_err", f"({name}) wrong version. Received {adv.version}"
+                                             f" and expect {r.cfg.version}")
                 continue
             if adv.version == 2 and r.cfg.auth_type == "PASS":
                 if adv.auth_type != AUTH_PASS:
-                    r.drops["authtype_mismatch"] += 1
+                    self._drop(r, "authtype_mismatch", f"({name}) received a {adv.auth_type} auth,"
+                                                       f" expecting {AUTH_PASS}!")
                     continue
                 if adv.auth_data.rstrip(b"\0") != (r.cfg.auth_pass or "").encode()[:8]:
-                    r.drops["auth_failure"] += 1
+                    self._drop(r, "auth_failure", f"({name}) received an invalid passwd!")
                     continue
             elif adv.version == 2 and adv.auth_type != AUTH_NONE and r.cfg.auth_type is None:
-                r.drops["authtype_mismatch"] += 1
+                self._drop(r, "authtype_mismatch", f"({name}) received a {adv.auth_type} auth,"
+                                                   f" expecting {AUTH_NONE}!")
                 continue
             if adv.version == 2 and adv.interval != r.cfg.advert_int:
-                r.drops["advert_interval_err"] += 1
+                self._drop(r, "advert_interval_err",
+                           f"({name}) advertisement interval mismatch mine={int(r.cfg.advert_int)}"
+                           f" sec rcv'd={int(adv.interval)} sec")
                 continue
-            self._apply(r, r.fsm.handle(m.AdvertReceived(adv, src), self.loop.time()))
+            backup = r.fsm.state is m.State.BACKUP
+            actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            self._apply(r, actions)
+            for a in actions:
+                if isinstance(a, m.RejectAdvert):
+                    self._log_drop(r, a.reason.counter, _reject_line(name, a, adv, r.cfg, ttl))
+                elif isinstance(a, m.NotifyLowerPriority):
+                    log.info("vrrp.advert.lower_priority", instance=name, source=str(a.source),
+                             priority=a.priority,
+                             compat=f"({name}) Received advert from {a.source} with lower priority"
+                                    f" {a.priority}, ours {r.fsm.priority}"
+                                    + ("" if r.cfg.lower_prio_no_advert
+                                       else ", forcing new election"))
+            if backup and adv.priority == 0 and not any(
+                    isinstance(a, m.RejectAdvert) for a in actions):
+                log.info("vrrp.advert.priority_zero", instance=name,
+                         compat=f"({name}) Backup received priority 0 advertisement")
             return
+
+    def _drop(self, r: Runner, counter: str, line: str) -> None:
+        """An advert the daemon refused before the state machine saw it: counted, logged."""
+        r.drops[counter] += 1
+        self._log_drop(r, counter, line)
+
+    def _log_drop(self, r: Runner, counter: str, line: str) -> None:
+        """keepalived logs every dropped advert; we log the first of each kind per instance,
+        then at most one line per DROP_LOG_INTERVAL with the number held back, so that a
+        flood cannot fill the disk."""
+        assert self.loop is not None
+        now = self.loop.time()
+        key = (r.name, counter)
+        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
+        if now - last < DROP_LOG_INTERVAL:
+            self._drop_log[key] = (last, held + 1)
+            return
+        self._drop_log[key] = (now, 0)
+        log.info("vrrp.advert.dropped", instance=r.name, counter=counter, suppressed=held,
+                 compat=line + (f" ({held} more since the last report)" if held else ""))
 
     # -- actions out ------------------------------------------------------------------------
     def _payloads(self, r: Runner, priority: int) -> list[tuple[bytes, Address]]:
@@ -437,6 +482,7 @@ class VrrpDaemon:
                 later.append(a)
         self._arm(r)
         for a in later:                      # after the packets: logs, scripts, state file
+            self._reason_line(r, a)
             self._announce(r, a)
             self._write_state()
 
@@ -481,6 +527,7 @@ class VrrpDaemon:
         frames = self._garp_frames(r, addresses)
         for dev, fr in frames:
             self.garp.send(dev, fr)
+        self.loop.call_soon(self._garp_lines, r, addresses)   # -D detail, after the packets
         spacing = max(r.cfg.garp_interval, r.cfg.gna_interval)
         if count == 1:
             return
@@ -494,6 +541,15 @@ class VrrpDaemon:
                 for dev, fr in frames:
                     self.garp.send(dev, fr)
         self.loop.create_task(repeats())
+
+    def _garp_lines(self, r: Runner, addresses: list[Address] | None) -> None:
+        for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
+            ip = a.address.ip
+            if addresses is None or ip in addresses:
+                what = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
+                log.debug("vrrp.garp.sent", instance=r.name, address=str(ip),
+                          compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.ifname}"
+                                 f" for {ip}")
 
     def _arm(self, r: Runner) -> None:
         assert self.loop is not None
@@ -509,6 +565,22 @@ class VrrpDaemon:
         r.timer = None
         if self.runners.get(r.name) is r:
             self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+
+    def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
+        """keepalived's line for why a transition happens, where it has one."""
+        name, fsm = r.name, r.fsm
+        if a.new is m.State.MASTER and a.old is m.State.BACKUP and a.reason == "master down timer":
+            log.debug("vrrp.advert.timeout", instance=name,
+                      compat=f"({name}) Receive advertisement timeout")
+        elif a.old is m.State.MASTER and a.new is m.State.BACKUP and fsm.master_source is not None \
+                and "advert from" in a.reason:
+            if fsm.master_priority > fsm.priority:
+                text = (f"({name}) Master received advert from {fsm.master_source} with higher"
+                        f" priority {fsm.master_priority}, ours {fsm.priority}")
+            else:
+                text = (f"({name}) Master received advert from {fsm.master_source} with same"
+                        f" priority {fsm.master_priority} but higher IP address than ours")
+            log.info("vrrp.advert.higher_priority", instance=name, compat=text)
 
     def _announce(self, r: Runner, a: m.StateChanged) -> None:
         r.last_transition = time.time()
@@ -813,6 +885,31 @@ def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
     for f in config.vrrp_track_files:
         out[("file", f.name)] = f
     return out
+
+
+DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
+
+
+def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, ttl: int) -> str:
+    """keepalived 2.2.7's words (vrrp_check_packet) for a drop the state machine decided."""
+    from keepalived_py.vrrp.packet import Reason
+    if a.reason is Reason.BAD_TTL:
+        return f"({name}) invalid TTL/HL. Received {ttl} and expect 255"
+    if a.reason is Reason.BAD_VERSION:
+        return f"({name}) wrong version. Received {adv.version} and expect {cfg.version}"
+    if a.reason is Reason.AUTH_TYPE_MISMATCH:
+        return f"({name}) received a {adv.auth_type} auth, expecting {cfg.auth_type or 0}!"
+    if a.reason is Reason.AUTH_FAILURE:
+        return f"({name}) received an invalid passwd!"
+    if a.reason is Reason.BAD_INTERVAL:
+        return (f"({name}) advertisement interval mismatch mine={int(cfg.advert_int)} sec"
+                f" rcv'd={int(adv.interval)} sec")
+    if a.reason is Reason.BAD_ADDR_COUNT:
+        return (f"({name}) received an unexpected ip number count {len(adv.addresses)},"
+                f" expected {len([v for v in cfg.virtual_ipaddress if v.address.version == cfg.family])}!")
+    if a.reason is Reason.BAD_CHECKSUM:
+        return f"({name}) Invalid VRRPv{adv.version} checksum"
+    return f"({name}) advert from {a.source} dropped: {a.detail}"
 
 
 def _link_up(ifname: str) -> bool:

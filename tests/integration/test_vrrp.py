@@ -400,3 +400,20 @@ def test_unicast_fault_no_peer_without_peers_is_fault(lab: Lab, tmp_path: Path, 
                     in pa.log(), 8), pa.log()
     time.sleep(4)                            # longer than any down timer
     assert not pa.has("192.0.2.100/24") and "Entering MASTER STATE" not in pa.log(), pa.log()
+
+
+def test_log_lines_operators_grep_for(lab: Lab, tmp_path: Path) -> None:
+    """keepalived's words at keepalived's moments: preemption by a keepalived peer, and a
+    peer with a mismatched interval logged (not only counted), rate-limited."""
+    a, b, c = lan_of(lab, 3)
+    pa = Peer(a, tmp_path, instance(150)).start()
+    assert wait_for(lambda: pa.has("192.0.2.100/24"), 8), pa.log()
+    pb = Peer(b, tmp_path, instance(200), ours=False).start()
+    assert wait_for(lambda: "Master received advert from 192.0.2.2 with higher priority 200,"
+                    " ours 150" in pa.log(), 8), pa.log()
+    pb.stop()
+    Peer(c, tmp_path, instance(250, advert=2), ours=False).start()
+    assert wait_for(lambda: "advertisement interval mismatch mine=1 sec rcv'd=2 sec"
+                    in pa.log(), 8), pa.log()
+    time.sleep(5)                                   # 2-3 more bad adverts: held back
+    assert pa.log().count("advertisement interval mismatch") == 1, pa.log()
