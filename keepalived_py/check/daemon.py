@@ -229,17 +229,22 @@ class CheckerDaemon:
                 ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
                                                run.state.timeout, self.files)
             was_up = rr.up
+            first = not run.state.has_run
             change = run.state.result(ok, self.loop.time(), reason)
+            if change is None and first and run.state.has_run:
+                # keepalived logs a checker's first verdict even when nothing changes
+                log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
+                         compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port, ok,
+                                            run.state.retry))
             if change is not None and rr.up != was_up:
                 script = rr.rs.notify_up if rr.up else rr.rs.notify_down
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
             if change is not None:
-                word = "success" if change else "failed"
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
                             up=change, reason=reason,
-                            compat=f"{run.checker.kind} on service [{rr.rs.address}]:{port}"
-                                   f" {word} ({reason}).")
+                            compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
+                                               change, run.state.retry))
                 self._mark(rr)
 
     def _mark(self, rr: RealRun) -> None:
@@ -295,4 +300,19 @@ def _is_local(address: str) -> bool:
 
 def create(options: Options) -> CheckerDaemon:
     return CheckerDaemon(options)
+
+
+def _check_line(kind: str, vs: VirtualServer, address: str, port: int, up: bool,
+                retry: int) -> str:
+    """keepalived 2.2.7's checker lines (check_tcp.c and friends), with its
+    "[address]:proto:port" service form, which scripts grep for."""
+    proto = (vs.protocol or "TCP").lower()
+    trio = f"[{address}]:{proto}:{port}"
+    if up:
+        if kind == "TCP_CHECK":
+            return f"TCP connection to {trio} success."
+        return f"{kind} on service {trio} success."
+    if retry:
+        return f"{kind} on service {trio} failed after {retry} retries."
+    return f"{kind} on service {trio} failed."
 

@@ -33,6 +33,7 @@ class CheckState:
     next_at: float = 0.0
     last_reason: str = ""
     checks: int = 0
+    has_run: bool = False       # a first decisive result was reached (keepalived logs it)
 
     @classmethod
     def from_config(cls, ch: Checker, vs: VirtualServer, now: float) -> CheckState:
@@ -53,6 +54,7 @@ class CheckState:
         if ok:
             self.failures = 0
             self.next_at = now + self.delay_loop
+            self.has_run = True
             if not self.up:
                 self.up = True
                 return True
@@ -63,6 +65,7 @@ class CheckState:
             return None
         self.failures = 0
         self.next_at = now + self.delay_loop
+        self.has_run = True
         if self.up:
             self.up = False
             return False
