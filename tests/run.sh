@@ -4,7 +4,7 @@
 # system Python is externally managed, PEP 668: nothing is installed into it), installs this
 # checkout into it (editable, with the `test` extra, at the exact versions of constraints.txt)
 # and runs the suite from it. Arguments go to pytest: `bash tests/run.sh tests/unit -x -q`.
-# Integration tests need root; CI runs this as root.
+# Integration tests need root; CI runs this as root. KP_TEST_VENV=DIR puts the venv elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
