@@ -45,7 +45,7 @@ write_manifest() {
         echo "file $UNIT"
         if [ -n "$1" ]; then echo "conffile $1"; fi
         for p in $2; do echo "deb $p"; done
-        for p in $3; do echo "dir $p"; done
+        for p in $(printf '%s\n' $3 | sort -u); do echo "dir $p"; done
     } > "$MANIFEST"
 }
 
@@ -166,10 +166,10 @@ do_install() {
         "systemctl enable --now keepalived-py)"
 }
 
-[ "$(id -u)" = 0 ] || die "run it as root (it installs Debian packages and writes to /opt, /usr/local, /etc)"
+need_root() { [ "$(id -u)" = 0 ] || die "run it as root (it manages Debian packages and /opt, /usr/local, /etc)"; }
 case "${1:-}" in
-    "") do_install ;;
-    --uninstall|uninstall) do_uninstall ;;
+    "") need_root; do_install ;;
+    --uninstall|uninstall) need_root; do_uninstall ;;
     -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown argument '$1' (use --uninstall or --help)" ;;
 esac
