@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
-# The test command (README): installs everything the tests need on a fresh Debian machine, then
-# runs the whole suite. Integration tests need root; CI runs this as root.
+# The test command (README): on Debian 12, as root, installs the Debian packages the tests need,
+# makes the test virtual environment .venv in this checkout with Debian's /usr/bin/python3 (the
+# system Python is externally managed, PEP 668: nothing is installed into it), installs this
+# checkout into it (editable, with the `test` extra, at the exact versions of constraints.txt)
+# and runs the suite from it. Arguments go to pytest: `bash tests/run.sh tests/unit -x -q`.
+# Integration tests need root; CI runs this as root. KP_TEST_VENV=DIR puts the venv elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+VENV=${KP_TEST_VENV:-$PWD/.venv}
+
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
-  for p in keepalived nftables iproute2 iputils-ping procps psmisc; do
-    dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
+  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
   done
   if [ -n "$need" ]; then
     apt-get update -qq
@@ -17,5 +24,22 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     systemctl disable --now keepalived >/dev/null 2>&1 || true
   fi
 fi
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
-exec python3 -m pytest -q -p no:cacheprovider "$@" tests
+
+# (re)make the venv when it is missing, broken or not made by $PY
+if ! { [ -x "$VENV/bin/python" ] && grep -qx "home = $(dirname "$PY")" "$VENV/pyvenv.cfg" 2>/dev/null \
+       && "$VENV/bin/python" -c '' 2>/dev/null; }; then
+  rm -rf "$VENV"
+  "$PY" -m venv "$VENV"
+fi
+# install only when pyproject.toml or constraints.txt changed since the last install (the editable
+# install follows code changes by itself)
+stamp="$VENV/.keepalived-py-installed"
+want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  rm -f "$stamp"
+  pip=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+  "${pip[@]}" install -c constraints.txt wheel     # Debian 12's setuptools 66 builds with it
+  "${pip[@]}" install --no-build-isolation -c constraints.txt -e ".[test]"
+  echo "$want" > "$stamp"
+fi
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
