@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -68,6 +69,7 @@ def main(argv: list[str]) -> int:
     made: list[str] = []
     procs: dict[str, subprocess.Popen[bytes]] = {}
     tmp = tempfile.mkdtemp(prefix="keepalived-py-demo-")
+    ok = False
     advert = args.advert_int
     bound = 3 * advert + (256 - 100) / 256
     try:
@@ -122,6 +124,9 @@ def main(argv: list[str]) -> int:
         while not _has_vip(nodes["beta"]) and time.monotonic() - t1 < 10:
             time.sleep(0.005)
         took = time.monotonic() - t1
+        if not _has_vip(nodes["beta"]):
+            _say("beta did not take over - see the logs in " + tmp)
+            return 1
         _say(f"failover: beta is MASTER and holds {VIP} {took:.3f} s after the kill"
              f" (protocol bound 3 x advert + skew = {3 * advert + (256 - 100) / 256:.3f} s)")
         _ip("-n", nodes["alpha"], "addr", "del", f"{VIP}/24", "dev", "eth0", check=False)
@@ -132,6 +137,9 @@ def main(argv: list[str]) -> int:
         while not (_has_vip(nodes["alpha"]) and not _has_vip(nodes["beta"])) and \
                 time.monotonic() - t2 < 15:
             time.sleep(0.01)
+        if not (_has_vip(nodes["alpha"]) and not _has_vip(nodes["beta"])):
+            _say("alpha did not preempt - see the logs in " + tmp)
+            return 1
         _say(f"preemption: alpha is MASTER again after {time.monotonic() - t2:.2f} s;"
              f" beta released the VIP: {not _has_vip(nodes['beta'])}")
         _say("graceful stop of alpha (SIGTERM: priority-0 advert, beta takes over at once)")
@@ -139,8 +147,12 @@ def main(argv: list[str]) -> int:
         t3 = time.monotonic()
         while not _has_vip(nodes["beta"]) and time.monotonic() - t3 < 10:
             time.sleep(0.005)
+        if not _has_vip(nodes["beta"]):
+            _say("beta did not take over after the graceful stop - see the logs in " + tmp)
+            return 1
         _say(f"handover after graceful stop: {time.monotonic() - t3:.3f} s"
              f" (Skew_Time {(256 - 100) / 256:.3f} s)")
+        ok = True
         return 0
     except KeyboardInterrupt:
         return 130
@@ -160,4 +172,8 @@ def main(argv: list[str]) -> int:
                 except (OSError, ValueError):
                     pass
             _ip("netns", "del", ns, check=False)
-        _say(f"cleaned up: namespaces {', '.join(made)} removed; logs kept in {tmp}")
+        if ok:
+            shutil.rmtree(tmp, ignore_errors=True)
+            _say(f"cleaned up: namespaces {', '.join(made)} and the logs removed")
+        else:
+            _say(f"cleaned up: namespaces {', '.join(made)} removed; logs kept in {tmp}")
