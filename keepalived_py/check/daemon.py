@@ -89,6 +89,8 @@ class CheckerDaemon:
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
+        if self.kind == "nftables":
+            self._watch = self.loop.create_task(self._watch_dataplane())
         from keepalived_py.obs.control import ControlServer
         from keepalived_py.options import control_socket
         self.control: ControlServer | None = ControlServer(
@@ -102,6 +104,21 @@ class CheckerDaemon:
             log.warning("obs.control.unavailable", error=str(e))
             self.control = None
 
+    async def _watch_dataplane(self) -> None:
+        """Another tool may remove our nftables tables (nftables.service's config begins with
+        `flush ruleset`): look once per (shortest) delay_loop and put them back as they were,
+        without touching the checkers' state."""
+        while True:
+            loops = [run.vs.delay_loop for run in self.servers.values() if run.vs.delay_loop]
+            await asyncio.sleep(max(1.0, min(loops, default=5.0)))
+            if not self.servers or await self.dataplane.present():
+                continue
+            log.warning("check.nft.table_missing", table="keepalived_py",
+                        compat="nftables table keepalived_py was removed by another tool"
+                               " - restoring it")
+            if await self.dataplane.restore():    # type: ignore[attr-defined]
+                log.info("check.nft.restored", virtual_servers=len(self.servers))
+
     def metrics_text(self) -> str:
         out = ["# TYPE keepalived_py_realserver_up gauge"]
         for v in self.snapshot():
@@ -114,6 +131,8 @@ class CheckerDaemon:
         await self._sync(config)
 
     async def stop(self, release: bool) -> None:
+        if getattr(self, "_watch", None) is not None:
+            self._watch.cancel()
         for run in self.servers.values():
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]

@@ -145,6 +145,32 @@ class NftDataplane:
                 f"flush chain {fam} {TABLE} {ident}\ndelete chain {fam} {TABLE} {ident}\n"
             return await self._nft(script)
 
+    async def present(self) -> bool:
+        """Are our tables still in the kernel? (`nft flush ruleset`, as nftables.service runs
+        at every start or reload of the firewall, removes them with everything else.)"""
+        families = {fam for fam, _ in self.dispatch.values()} or {"ip"}
+        for fam in sorted(families):
+            proc = await asyncio.create_subprocess_exec(
+                "nft", "list", "chain", fam, TABLE, "dispatch",
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            if await proc.wait() != 0:
+                return False
+        return True
+
+    async def restore(self) -> bool:
+        """Put our tables back as they were, from what we applied (checker state untouched)."""
+        async with self._lock:
+            script = ""
+            for fam in ("ip", "ip6"):
+                script += f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n" + self._table(fam)
+            for ident, (fam, rule) in sorted(self.chains.items()):
+                script += f"add chain {fam} {TABLE} {ident}\n"
+                if rule is not None:
+                    script += f"add rule {fam} {TABLE} {ident} {rule}\n"
+            for fam in sorted({f for f, _ in self.dispatch.values()}):
+                script += self._dispatch_script(fam)
+            return await self._nft(script)
+
     async def teardown(self) -> None:
         await self._nft(f"table ip {TABLE}\ndelete table ip {TABLE}\n"
                         f"table ip6 {TABLE}\ndelete table ip6 {TABLE}\n")

@@ -230,3 +230,21 @@ def test_sigusr1_writes_keepalived_check_data(lab: Lab, tmp_path: Path) -> None:
     text = path.read_text()
     assert " VS VIP = 192.0.2.100, VPORT = 80" in text
     assert "   RIP = 198.51.100.11, RPORT = 8080, WEIGHT = 1 EFF WEIGHT = 1" in text
+
+
+def test_nftables_table_flushed_by_the_firewall_is_restored_with_checker_state(
+        lab: Lab, tmp_path: Path) -> None:
+    """nftables.service's config begins with `flush ruleset`: our table goes with it; it is
+    back within one delay_loop (1 s here), and a server that was down stays out."""
+    t = Topology(lab, tmp_path)
+    t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]))
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    t.stop_server("rs2")
+    assert wait_for(lambda: "198.51.100.12" not in t.table(), 8), t.log()
+    t.director.run("nft", "flush", "ruleset")
+    assert "198.51.100.11" not in t.table()
+    took = wait_for(lambda: "198.51.100.11 . 8080" in t.table(), 5)
+    assert took is not None and took < 1 + 1.5, (took, t.log())
+    assert "198.51.100.12" not in t.table(), t.table()
+    assert "was removed by another tool - restoring it" in t.log()
+    assert set(t.requests(10)) == {"rs1"}
