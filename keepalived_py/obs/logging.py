@@ -33,19 +33,60 @@ def _json_renderer(_: object, __: str, event: dict[str, object]) -> str:
 
 
 QUIET_LIBRARIES = ("pyroute2", "scapy", "asyncio", "psutil")
+_TEXT_FORMAT = ("%(asctime)s: %(message)s", "%a %b %d %H:%M:%S %Y")
+
+
+class _JsonFormatter(logging.Formatter):
+    """--log-format=json on every sink: one JSON object per line. structlog's records are
+    already JSON (the time is added); records of other loggers (asyncio's "Task exception was
+    never retrieved", an uncaught exception) become objects too, traceback included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+        ts = self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}"
+        msg = record.getMessage()
+        if record.name != "python" and msg.startswith("{") and not record.exc_info:
+            try:
+                obj = json.loads(msg)
+                if isinstance(obj, dict):
+                    obj.setdefault("timestamp", ts)
+                    return json.dumps(obj, sort_keys=True)
+            except ValueError:
+                pass
+        out: dict[str, object] = {"event": "python.log", "logger": record.name,
+                                  "level": record.levelname.lower(), "message": msg,
+                                  "timestamp": ts}
+        if record.exc_info:
+            out["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(out, sort_keys=True)
+
+
+def _formatter(options: Options) -> logging.Formatter:
+    return _JsonFormatter() if options.log_json else logging.Formatter(*_TEXT_FORMAT)
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException, tb: object) -> None:
+    """sys.excepthook: an uncaught exception goes through the configured sinks (console,
+    syslog, file), also after daemonizing, when stderr is /dev/null."""
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)  # type: ignore[arg-type]
+        return
+    logging.getLogger("python").critical("uncaught exception: %s", value,
+                                         exc_info=(kind, value, tb))  # type: ignore[arg-type]
 
 
 def setup(options: Options, role: str = "parent") -> None:
     handlers: list[logging.Handler] = []
     if options.log_console or options.dont_fork and options.no_syslog:
         h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%a %b %d %H:%M:%S %Y"))
+        h.setFormatter(_formatter(options))
         handlers.append(h)
     if not options.no_syslog and os.path.exists("/dev/log"):
         try:
             sh = logging.handlers.SysLogHandler("/dev/log", facility=options.log_facility or 3)
             ident = "Keepalived" + {"vrrp": "_vrrp", "checker": "_healthcheckers"}.get(role, "")
-            sh.setFormatter(logging.Formatter(f"{ident}[%(process)d]: %(message)s"))
+            sh.setFormatter(_JsonFormatter() if options.log_json
+                            else logging.Formatter(f"{ident}[%(process)d]: %(message)s"))
             handlers.append(sh)
         except OSError:
             pass
@@ -53,7 +94,7 @@ def setup(options: Options, role: str = "parent") -> None:
         stem, ext = os.path.splitext(options.log_file)
         try:
             fh = logging.FileHandler(f"{stem}{ROLE_SUFFIX.get(role, '')}{ext}")
-            fh.setFormatter(logging.Formatter("%(asctime)s: %(message)s", "%a %b %d %H:%M:%S %Y"))
+            fh.setFormatter(_formatter(options))
             handlers.append(fh)
         except OSError:
             pass
@@ -63,6 +104,14 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         root.addHandler(h)
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
+    sys.excepthook = _log_uncaught
+    # a fatal signal (SIGSEGV, SIGABRT...) still leaves the Python stacks somewhere readable
+    import faulthandler
+    sink = next((h.stream for h in handlers if isinstance(h, logging.FileHandler)), None)
+    try:
+        faulthandler.enable(file=sink if sink is not None else sys.stderr, all_threads=True)
+    except (OSError, ValueError, AttributeError):
+        pass
     # -D is keepalived's detail, not third-party libraries' internals: theirs stay quiet
     for lib in QUIET_LIBRARIES:
         logging.getLogger(lib).setLevel(logging.WARNING)
