@@ -12,47 +12,74 @@ import sys
 from keepalived_py.obs.control import query
 from keepalived_py.options import Options, control_socket
 
+EXIT_CODES = """exit status:
+  0  every child asked for answered
+  1  some child did not answer (named on stderr); what the others said is printed
+  3  no child answered (the daemon is not running, or other pidfile options were used)
+  2  bad arguments"""
+
 
 def main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="keepalived-py status")
+    ap = argparse.ArgumentParser(prog="keepalived-py status", epilog=EXIT_CODES,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 description="Show the running daemon's VRRP instances and virtual"
+                                             " servers. Give the same -p/-r/-c/-s options the"
+                                             " daemon was started with.")
     ap.add_argument("--json", action="store_true", help="machine-readable output")
     ap.add_argument("--socket", help="control socket path")
+    ap.add_argument("-p", "--pid", dest="pid", help="the parent pidfile the daemon was started with")
     ap.add_argument("-r", "--vrrp_pid", help="the VRRP pidfile the daemon was started with")
     ap.add_argument("-c", "--checkers_pid", help="the checkers pidfile the daemon was started with")
     ap.add_argument("-s", "--namespace")
     ap.add_argument("--metrics", action="store_true", help="print the Prometheus metrics")
     args = ap.parse_args(argv)
-    ap_opts = Options(vrrp_pid_file=args.vrrp_pid, checkers_pid_file=args.checkers_pid,
-                      namespace=args.namespace)
-    paths = [args.socket] if args.socket else [control_socket(ap_opts, "vrrp"),
-                                               control_socket(ap_opts, "checker")]
+    ap_opts = Options(pid_file=args.pid, vrrp_pid_file=args.vrrp_pid,
+                      checkers_pid_file=args.checkers_pid, namespace=args.namespace)
+    if args.socket:
+        paths = [args.socket]
+    elif args.vrrp_pid or args.checkers_pid:
+        # only the children of *this* daemon: never another daemon's default socket
+        paths = ([control_socket(ap_opts, "vrrp")] if args.vrrp_pid else []) + \
+                ([control_socket(ap_opts, "checker")] if args.checkers_pid else [])
+    else:
+        paths = [control_socket(ap_opts, "vrrp"), control_socket(ap_opts, "checker")]
     answers = {}
+    missing = []
     for path in paths:
         try:
             answers[path] = query(path, "metrics" if args.metrics else "status")
         except OSError:
+            missing.append(path)
             continue
     if not answers:
         print(f"keepalived-py status: cannot reach {' or '.join(paths)}", file=sys.stderr)
         return 3
+    code = 0
+    if missing and (args.socket or args.vrrp_pid or args.checkers_pid):
+        print(f"keepalived-py status: cannot reach {', '.join(missing)}", file=sys.stderr)
+        code = 1
     if args.metrics:
         sys.stdout.write("".join(answers.values()))
-        return 0
-    merged: dict[str, object] = {"instances": [], "virtual_servers": []}
+        return code
+    merged: dict[str, object] = {"instances": [], "virtual_servers": [], "sockets": []}
     for text in answers.values():
         part = json.loads(text)
-        for key in ("instances", "virtual_servers"):
+        for key in ("instances", "virtual_servers", "sockets"):
             merged[key] += part.get(key, [])  # type: ignore[operator]
         if part.get("role") == "checker":
             merged["dataplane"] = part.get("dataplane")
+    merged["parent"] = _parent(ap_opts)
     if args.json:
         sys.stdout.write(json.dumps(merged) + "\n")
-        return 0
+        return code
+    parent = merged["parent"]
+    if isinstance(parent, dict):
+        print(f"DAEMON pid {parent['pid']}, up {parent['uptime']:.0f} s")
     _print_virtual_servers(merged["virtual_servers"])  # type: ignore[arg-type]
     data = merged
     rows = [("INSTANCE", "STATE", "IFACE", "VRID", "PRIO", "EFF", "ADVERT", "SENT", "RCVD", "VIPs")]
     if not data["instances"]:
-        return 0
+        return code
     for i in data["instances"]:  # type: ignore[attr-defined]
         st = i.get("stats", {})
         rows.append((i["name"], i["state"], i["interface"], str(i["vrid"]), str(i["priority"]),
@@ -62,7 +89,36 @@ def main(argv: list[str]) -> int:
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
-    return 0
+    for i in data["instances"]:  # type: ignore[attr-defined]
+        drops = {k: v for k, v in i.get("stats", {}).items()
+                 if v and k not in ("advert_rcvd", "advert_sent", "become_master",
+                                    "release_master", "pri_zero_rcvd", "pri_zero_sent")}
+        if drops:
+            print(f"  {i['name']} dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))
+    for sk in data["sockets"]:  # type: ignore[attr-defined]
+        if sk.get("drops"):
+            print(f"  socket {sk['interface']} IPv{sk['family']} dropped: "
+                  + ", ".join(f"{k} {v}" for k, v in sorted(sk["drops"].items())))
+    return code
+
+
+def _parent(options: Options) -> dict[str, float] | None:
+    """The parent's pid and uptime, from its pidfile and /proc."""
+    import os
+    import time
+
+    from keepalived_py.options import resolve_pidfiles
+    try:
+        with open(resolve_pidfiles(options)["parent"]) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            start_ticks = int(f.read().rsplit(b")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            boot_uptime = float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    uptime = boot_uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+    return {"pid": pid, "uptime": max(0.0, uptime), "at": time.time()}
 
 
 def _print_virtual_servers(servers: list[dict[str, object]]) -> None:

@@ -82,6 +82,13 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     js = json.loads(pa.node.run(sys.executable, "-m", "keepalived_py", "status", "--json",
                                 "-r", vpid).stdout)
     assert js["instances"][0]["state"] == "MASTER" and js["instances"][0]["vrid"] == 51
+    # the daemon's own -p/-r/-c options; a child that does not answer is reported, exit 1
+    r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-p", str(pa.dir / "p.pid"),
+                    "-r", vpid)
+    assert r.returncode == 0 and f"DAEMON pid {(pa.dir / 'p.pid').read_text().strip()}" in r.stdout
+    r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid, "-c",
+                    str(pa.dir / "c.pid"), check=False)
+    assert r.returncode == 1 and "cannot reach" in r.stderr and "VI_1" in r.stdout, r
     got = pa.node.run(sys.executable, "-c",
                       "import urllib.request;print(urllib.request.urlopen("
                       "'http://127.0.0.1:9650/metrics', timeout=5).read().decode())").stdout
