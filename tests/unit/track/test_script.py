@@ -43,6 +43,29 @@ def _sh(text: str) -> Script:
     return Script(argv=("/bin/sh", "-c", text), text=text)
 
 
+def test_script_counter_carried_over_a_reload_keeps_its_result() -> None:
+    # keepalived's SCRIPT_INIT_STATE_INIT_RELOAD: a good script stays good, with full credit
+    c = ScriptCounter.resumed(rise=3, fall=2, ok=True)
+    assert c.reported is True and c.record(False) is None and c.record(False) is False
+    c = ScriptCounter.resumed(rise=3, fall=2, ok=False)
+    assert c.reported is False and c.record(True) is None
+
+
+def test_script_runner_carried_scripts_report_nothing_at_start() -> None:
+    async def scenario() -> None:
+        states: list[tuple[str, bool]] = []
+        scripts = [VrrpScript(name="a", script=Script(argv=("/bin/true",), text="/bin/true"), interval=5,
+                              init_fail=True),
+                   VrrpScript(name="b", script=Script(argv=("/bin/true",), text="/bin/true"), interval=5,
+                              init_fail=True)]
+        runner = ScriptRunner(scripts, lambda n, ok: states.append((n, ok)), known={"a": True})
+        runner.start()
+        await runner.stop()
+        assert states == [("b", False)]             # only the new one starts from init_fail
+        assert runner.state("a") is True
+    asyncio.run(scenario())
+
+
 def test_run_command_outcomes() -> None:
     async def scenario() -> None:
         assert (await run_command(_sh("exit 0"), 5)).success
