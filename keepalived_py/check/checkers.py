@@ -57,9 +57,17 @@ async def read_body(reader: asyncio.StreamReader) -> bytes | None:
 CLIENT_TLS: dict[str, str | None] = {}     # the SSL block: certificate, key, password, ca
 
 
+_TLS_CACHE: dict[tuple[tuple[str, str | None], ...], ssl.SSLContext] = {}
+
+
 def insecure_tls() -> ssl.SSLContext:
     """keepalived's SSL_GET/genhash do not verify the server's certificate; the SSL block's
-    certificate and key, when given, are presented as the client's."""
+    certificate and key, when given, are presented as the client's. One context per SSL
+    configuration, built once: loading the CA store costs ~30 ms, far too much per check."""
+    key = tuple(sorted(CLIENT_TLS.items()))
+    ctx = _TLS_CACHE.get(key)
+    if ctx is not None:
+        return ctx
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -70,6 +78,8 @@ def insecure_tls() -> ssl.SSLContext:
                                 CLIENT_TLS.get("password") or None)
         except (OSError, ssl.SSLError):
             pass                      # reported once at load (check.ssl.invalid)
+    _TLS_CACHE.clear()                # a reload with another SSL block: the old one goes
+    _TLS_CACHE[key] = ctx
     return ctx
 
 
@@ -187,15 +197,32 @@ async def _udp_exchange(host: str, port: int, payload: bytes, timeout: float) ->
         transport.close()
 
 
+def dns_query(ident: int, qname: str, qtype: str) -> bytes:
+    """A DNS query (RFC 1035 §4.1) for `qname`. Labels are counted in bytes, at most 63
+    each, the whole name at most 255 bytes; raises ValueError otherwise."""
+    import struct
+    q = struct.pack("!HHHHHH", ident & 0xFFFF, 0x0100, 1, 0, 0, 0)
+    name = b""
+    for label in qname.strip(".").split("."):
+        if not label:
+            continue
+        raw = label.encode("utf-8")
+        if len(raw) > 63:
+            raise ValueError(f"label {label[:20]!r}... is {len(raw)} bytes (63 at most)")
+        name += bytes([len(raw)]) + raw
+    if len(name) + 1 > 255:
+        raise ValueError(f"name is {len(name) + 1} bytes (255 at most)")
+    return q + name + b"\0" + struct.pack("!HH", DNS_TYPES.get(qtype.upper(), 1), 1)
+
+
 async def dns_check(host: str, port: int, qname: str, qtype: str, timeout: float) -> Result:
     import os
     import struct
     ident = int.from_bytes(os.urandom(2), "big")
-    q = struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0)
-    for label in qname.strip(".").split("."):
-        if label:
-            q += bytes([len(label)]) + label.encode()[:63]
-    q += b"\0" + struct.pack("!HH", DNS_TYPES.get(qtype.upper(), 1), 1)
+    try:
+        q = dns_query(ident, qname, qtype)
+    except ValueError as e:
+        return False, f"invalid DNS name: {e}"
     try:
         reply = await _udp_exchange(host, port, q, timeout)
     except OSError as e:

@@ -280,3 +280,26 @@ def test_reset_and_bad_tls_are_failed_checks() -> None:
         return out
     for ok, why in run(scenario()):  # type: ignore[attr-defined]
         assert not ok, why
+
+
+def test_dns_query_labels_are_counted_in_bytes() -> None:
+    from keepalived_py.check.checkers import dns_query
+    q = dns_query(0x1234, "www.exämple.org.", "A")
+    assert q[:2] == b"\x12\x34"
+    assert q[12:] == b"\x03www\x08ex\xc3\xa4mple\x03org\x00\x00\x01\x00\x01"
+    with pytest.raises(ValueError, match="63 at most"):
+        dns_query(1, "a" * 64 + ".org", "A")
+    with pytest.raises(ValueError, match="255 at most"):
+        dns_query(1, ".".join(["a" * 60] * 5), "A")
+    r = asyncio.run(dns_check("127.0.0.1", 9, "b" * 70 + ".org", "A", 0.5))
+    assert r == (False, r[1]) and r[1].startswith("invalid DNS name")
+
+
+def test_tls_context_is_built_once_per_ssl_configuration() -> None:
+    from keepalived_py.check import checkers
+    checkers.CLIENT_TLS.clear()
+    a = checkers.insecure_tls()
+    t = time.perf_counter()
+    for _ in range(100):
+        assert checkers.insecure_tls() is a
+    assert time.perf_counter() - t < 0.05
