@@ -108,9 +108,16 @@ class CheckerDaemon:
         """Another tool may remove our nftables tables (nftables.service's config begins with
         `flush ruleset`): look once per (shortest) delay_loop and put them back as they were,
         without touching the checkers' state."""
+        pruned = False
         while True:
             loops = [run.vs.delay_loop for run in self.servers.values() if run.vs.delay_loop]
             await asyncio.sleep(max(1.0, min(loops, default=5.0)))
+            if not pruned and (self._flush is None or self._flush.done()):
+                # the configured servers are applied: what a previous checker left goes
+                pruned = True
+                n = await self.dataplane.prune()        # type: ignore[attr-defined]
+                if n:
+                    log.info("check.nft.pruned", chains=n)
             if not self.servers or await self.dataplane.present():
                 continue
             log.warning("check.nft.table_missing", table="keepalived_py",

@@ -6,6 +6,8 @@ at nat prerouting and output, with one rule per virtual server jumping to that s
 `numgen random` over ranges sized by weight (or to the sorry server). Changing one virtual
 server replaces only its chain, in one nft transaction; the table is never flushed on reload.
 Conntrack keeps established connections on their real server. Commands go to `nft -f -`.
+A respawned checker adopts the table it finds (no flush: traffic keeps flowing) and prunes
+the chains nobody owns any more.
 """
 from __future__ import annotations
 
@@ -103,11 +105,52 @@ class NftDataplane:
                 f" jump dispatch; }}\n}}\n")
 
     async def setup(self) -> bool:
-        """Create our tables (idempotent; existing contents are replaced)."""
+        """Create our tables, or adopt the ones a previous checker left (a respawn): their
+        chains keep balancing until ours replace them, one by one; the hooks are rewritten in
+        the same transaction, so there is never a moment without them. Chains we no longer
+        own are removed by `prune` once the configured ones are applied."""
         script = ""
         for fam in ("ip", "ip6"):
-            script += f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n" + self._table(fam)
+            script += (f"add table {fam} {TABLE}\n"
+                       f"add chain {fam} {TABLE} dispatch\n"
+                       f"add chain {fam} {TABLE} prerouting {{ type nat hook prerouting priority"
+                       f" dstnat; policy accept; }}\n"
+                       f"add chain {fam} {TABLE} output {{ type nat hook output priority -100;"
+                       f" policy accept; }}\n"
+                       f"flush chain {fam} {TABLE} prerouting\n"
+                       f"add rule {fam} {TABLE} prerouting jump dispatch\n"
+                       f"flush chain {fam} {TABLE} output\n"
+                       f"add rule {fam} {TABLE} output jump dispatch\n")
         return await self._nft(script)
+
+    async def prune(self) -> int:
+        """Delete the `vs_*` chains of ours that no configured virtual server uses (left by
+        a previous checker or a previous configuration); returns how many."""
+        import json
+        gone = 0
+        async with self._lock:
+            for fam in ("ip", "ip6"):
+                proc = await asyncio.create_subprocess_exec(
+                    "nft", "-j", "list", "table", fam, TABLE, stdout=asyncio.subprocess.PIPE,
+                    stderr=asyncio.subprocess.DEVNULL)
+                out, _ = await proc.communicate()
+                if proc.returncode != 0:
+                    continue
+                try:
+                    items = json.loads(out).get("nftables", [])
+                except ValueError:
+                    continue
+                stale = [i["chain"]["name"] for i in items if "chain" in i
+                         and i["chain"].get("name", "").startswith("vs_")
+                         and i["chain"]["name"] not in self.chains]
+                if not stale:
+                    continue
+                script = self._dispatch_script(fam)
+                for name in stale:
+                    script += f"flush chain {fam} {TABLE} {name}\ndelete chain {fam} {TABLE} {name}\n"
+                if await self._nft(script):
+                    gone += len(stale)
+        return gone
 
     async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:
         """Make the kernel send `vs`'s traffic to `targets` (replacing only its chain)."""

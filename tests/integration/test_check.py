@@ -248,3 +248,20 @@ def test_nftables_table_flushed_by_the_firewall_is_restored_with_checker_state(
     assert "198.51.100.12" not in t.table(), t.table()
     assert "was removed by another tool - restoring it" in t.log()
     assert set(t.requests(10)) == {"rs1"}
+
+
+def test_respawned_checker_adopts_its_table_without_a_flush(lab: Lab, tmp_path: Path) -> None:
+    """The checker child killed: its table keeps balancing while the new one starts (no
+    flush, no gap), the hooks are not duplicated, and a chain nobody owns is pruned."""
+    t = Topology(lab, tmp_path)
+    t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]))
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    t.director.run("nft", "add", "chain", "ip", "keepalived_py", "vs_deadbeef00")
+    child = int((t.dir / "c.pid").read_text())
+    os.kill(child, signal.SIGKILL)
+    assert set(t.requests(20)) == {"rs1", "rs2"}          # served all through the respawn
+    assert wait_for(lambda: (t.dir / "c.pid").read_text().strip() != str(child), 5)
+    assert wait_for(lambda: "vs_deadbeef00" not in t.table(), 8), (t.table(), t.log())
+    table = t.table()
+    assert table.count("jump dispatch") == 2, table      # prerouting + output, once each
+    assert "198.51.100.11 . 8080" in table and "198.51.100.12 . 8080" in table
