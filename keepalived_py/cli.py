@@ -347,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"keepalived-py: {note}", file=sys.stderr)
     if options.config_test:
         return config_test(options)
+    options = replace(options, command_line=tuple(args))
     if not os.path.isabs(options.config_file):
         options = replace(options, config_file=os.path.abspath(options.config_file))
     from keepalived_py.core.supervisor import run
