@@ -435,3 +435,106 @@ def test_slow_host_children_start_and_are_left_alone_but_a_stopped_one_is_restar
     assert "reason=stopped" in d.log()
     print(f"stopped child replaced after {found_after:.1f} s")
     assert found_after < 8
+
+
+# -- keepalived's exit statuses and process names, side by side with the binary (issue 14) ------
+
+def _start_both(node, tmp: Path, conf: Path, tag: str, *extra: str,
+                timeout: float = 30) -> dict[str, subprocess.CompletedProcess[str]]:
+    """Run keepalived 2.2.7 and keepalived-py (-n -l) in `node` on `conf` until they exit."""
+    import shutil
+    out = {}
+    progs = {"py": [sys.executable, "-m", "keepalived_py"]}
+    if shutil.which("keepalived"):
+        progs["ka"] = ["keepalived"]
+    for who, prog in progs.items():
+        base = tmp / f"{tag}-{who}"
+        base.mkdir(exist_ok=True)
+        out[who] = node.run(*prog, "-n", "-l", "-f", str(conf), "-p", str(base / "k.pid"),
+                            "-r", str(base / "v.pid"), "-c", str(base / "c.pid"), *extra,
+                            check=False, timeout=timeout)
+    return out
+
+
+def test_start_up_failures_exit_with_keepalived_statuses(lab: Lab, tmp_path: Path) -> None:
+    node = lab.node("x", lab.lan(), "192.0.2.1/24")
+    good = tmp_path / "good.conf"
+    good.write_text(INSTANCE)
+    (tmp_path / "loop").symlink_to("loop")
+    no_if = tmp_path / "noif.conf"
+    no_if.write_text(INSTANCE.replace("interface eth0", "interface eth9"))
+    cases = [
+        ("missing", tmp_path / "nope.conf", (), 6, "Config files missing"),
+        ("directory", tmp_path, (), 6, "Is a directory"),
+        ("symlink-loop", tmp_path / "loop" / "k.conf", (), 6, "Config files missing"),
+        ("no-interface", no_if, (), 2, "Non-existent interface specified in configuration"),
+        ("pid-dir", good, ("-p", str(tmp_path / "nodir" / "k.pid")), 0, "Cannot open"),
+    ]
+    for tag, conf, extra, code, words in cases:
+        runs = _start_both(node, tmp_path, conf, tag, *extra)
+        for who, r in runs.items():
+            assert r.returncode == code, (tag, who, r.returncode, r.stderr[-3000:])
+        assert words in runs["py"].stderr, (tag, runs["py"].stderr[-3000:])
+
+
+def _comms(parent: int) -> tuple[str, list[str]]:
+    kids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and _ppid(int(p)) == parent)
+    return (Path(f"/proc/{parent}/comm").read_text().strip(),
+            sorted(Path(f"/proc/{k}/comm").read_text().strip() for k in kids))
+
+
+def _names_of(node, prog: list[str], conf: Path, base: Path, want_v: str) -> tuple[str, str, str]:
+    """comm of the parent, the VRRP child and the checker child of `prog` run with --all."""
+    base.mkdir()
+    files = [base / f"{n}.pid" for n in "kvc"]
+    p = node.popen([*prog, "--all", "-n", "-l", "-f", str(conf), "-p", str(files[0]),
+                    "-r", str(files[1]), "-c", str(files[2])],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert wait_for(lambda: all(pidfile(f) for f in files), 20)
+        parent, vrrp, checker = (pidfile(f) for f in files)
+        # the children name themselves once they have read the configuration
+        wait_for(lambda: Path(f"/proc/{vrrp}/comm").read_text().strip() == want_v, 10)
+        time.sleep(0.5)
+        return (Path(f"/proc/{parent}/comm").read_text().strip(),
+                Path(f"/proc/{vrrp}/comm").read_text().strip(),
+                Path(f"/proc/{checker}/comm").read_text().strip())
+    finally:
+        p.terminate()
+        p.wait(15)
+
+
+@pytest.mark.parametrize("names", [
+    "process_names",
+    "process_name myka\n  vrrp_process_name myvrrp",
+    "process_names\n  vrrp_process_name myvrrp\n  checker_process_name mychk",
+])
+def test_process_names_as_keepalived(lab: Lab, tmp_path: Path, names: str) -> None:
+    """The names of the parent and of the VRRP and checker children (--all), beside the binary's."""
+    import shutil
+    node = lab.node("n", lab.lan(), "192.0.2.1/24")
+    conf = tmp_path / "k.conf"
+    conf.write_text(f"global_defs {{\n  {names}\n}}\n" + INSTANCE)
+    progs = {"py": [sys.executable, "-m", "keepalived_py"]}
+    if shutil.which("keepalived"):
+        progs["ka"] = ["keepalived"]
+    want_v = "myvrrp" if "myvrrp" in names else "keepalived_vrrp"
+    seen = {who: _names_of(node, prog, conf, tmp_path / who, want_v) for who, prog in progs.items()}
+    expected = {"process_names": ("keepalived", "keepalived_vrrp", "keepalived_lvs"),
+                "process_name myka\n  vrrp_process_name myvrrp": ("myka", "myvrrp", "myka")}
+    if names in expected:
+        assert seen["py"] == expected[names]
+    if "ka" in seen:
+        assert seen["py"] == seen["ka"]
+
+
+def test_reload_renames_a_child_as_keepalived(daemon_factory) -> None:
+    d = daemon_factory("global_defs {\n  vrrp_process_name first\n}\n" + INSTANCE)
+    assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
+    child = pidfile(d.vrrp_pidfile)
+    assert wait_for(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "first", 10)
+    d.conf.write_text("global_defs {\n  vrrp_process_name second\n  process_name top\n}\n" + INSTANCE)
+    d.signal(signal.SIGHUP)
+    assert wait_for(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "second", 10), d.log()
+    assert wait_for(lambda: Path(f"/proc/{d.pid}/comm").read_text().strip() == "top", 10)
+    assert pidfile(d.vrrp_pidfile) == child
