@@ -44,7 +44,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     first = await read_message(reader)
     if not first or first[0] != "start":
-        return 1
+        return 0                # the parent went away before starting us (1 would be FATAL)
     _, options, config = first
     set_name(comm_for(role, config.global_defs))
 
