@@ -85,6 +85,11 @@ class Liveness:
         self.ready = True
         self.message(now)
 
+    @property
+    def last_progress(self) -> float:
+        """When it last showed life: a message, or CPU time used."""
+        return max(self.last_message, self.cpu_changed)
+
     def restart_clocks(self, now: float) -> None:
         """The supervisor itself was not running: what it did not see is not evidence."""
         self.last_message = max(self.last_message, now)

@@ -47,6 +47,7 @@ from keepalived_py.options import Options, resolve_pidfiles
 log = structlog.get_logger("keepalived_py.supervisor")
 
 WATCH_INTERVAL = 0.5
+EXTEND_EVERY = 10.0              # systemd: while starting children progress, extend the start timeout
 STOP_TIMEOUT = 5.0
 # keepalived's exit statuses (lib/scheduler.h), so that systemd's RestartPreventExitStatus=
 # can tell them apart; a child exiting FATAL, CONFIG or MISSING_PERMISSION ends the daemon
@@ -117,6 +118,7 @@ class Supervisor:
         self.connector: socket.socket | None = None     # proc connector opened before setns
         self._ready_sent = False
         self._watch_due = 0.0
+        self._extended_at = 0.0
 
     # -- children ------------------------------------------------------------------------
     def spawn(self, child: Child) -> None:
@@ -278,7 +280,20 @@ class Supervisor:
                     os.kill(child.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        self._extend_start(now)
         self.loop.call_later(WATCH_INTERVAL, self.watchdog)
+
+    def _extend_start(self, now: float) -> None:
+        """Before READY=1: while the children show progress, ask systemd for more start time
+        (EXTEND_TIMEOUT_USEC), so that a slow host's start is not cut by TimeoutStartSec; a
+        start with no sign of life for 3 * EXTEND_EVERY gets no more."""
+        if self._ready_sent or now - self._extended_at < EXTEND_EVERY:
+            return
+        if any(c.live is not None and c.live.last_progress > self._extended_at
+               for c in self.children.values()):
+            self._extended_at = now
+            sdnotify.notify(f"EXTEND_TIMEOUT_USEC={int(3 * EXTEND_EVERY * 1e6)}",
+                            "STATUS=starting: children loading")
 
     # -- reload --------------------------------------------------------------------------
     def request_reload(self) -> None:

@@ -401,18 +401,36 @@ virtual_server 192.0.2.200 80 {
 """
 
 
+def _drain(s: socket.socket) -> list[str]:
+    got = []
+    while True:
+        try:
+            got.append(s.recv(4096).decode())
+        except BlockingIOError:
+            return got
+
+
 def test_slow_host_children_start_and_are_left_alone_but_a_stopped_one_is_restarted(
-        cpu_cgroup: Path, daemon_factory) -> None:
+        cpu_cgroup: Path, daemon_factory, tmp_path: Path) -> None:
     import shutil
     conf = SLOW_HOST_CONF if shutil.which("nft") else INSTANCE      # the checker needs nft(8)
     roles = ["vrrp", "checker"] if shutil.which("nft") else ["vrrp"]
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify.sock"))
+    notify.setblocking(False)
+    sent: list[str] = []
     t0 = time.monotonic()
-    d = daemon_factory(conf, cgroup=cpu_cgroup, start_timeout=90)
+    d = daemon_factory(conf, cgroup=cpu_cgroup, start_timeout=90,
+                       env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
     files = {"vrrp": d.vrrp_pidfile, "checker": d.check_pidfile}
     for role in roles:
         assert wait_for(lambda r=role: f"child.ready role={r}" in d.log(), timeout=150, step=0.5), \
             d.log()
     ready_after = time.monotonic() - t0
+    # systemd was asked for more start time while the children loaded, then told READY
+    assert wait_for(lambda: any("READY=1" in m for m in sent.extend(_drain(notify)) or sent), 30)
+    first_ready = next(i for i, m in enumerate(sent) if "READY=1" in m)
+    assert any("EXTEND_TIMEOUT_USEC=" in m for m in sent[:first_ready]), sent
     pids = {role: pidfile(files[role]) for role in roles}
     inside = set(cpu_cgroup.joinpath("cgroup.procs").read_text().split())
     assert {str(d.pid), *(str(p) for p in pids.values())} <= inside
@@ -435,6 +453,7 @@ def test_slow_host_children_start_and_are_left_alone_but_a_stopped_one_is_restar
     assert "reason=stopped" in d.log()
     print(f"stopped child replaced after {found_after:.1f} s")
     assert found_after < 8
+    notify.close()
 
 
 # -- keepalived's exit statuses and process names, side by side with the binary (issue 14) ------
