@@ -81,8 +81,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)   # the parent drives reloads
-    for sig, kind in DUMP_SIGNALS.items():
-        loop.add_signal_handler(sig, daemon.dump, kind)
+    for dump_sig, kind in DUMP_SIGNALS.items():
+        loop.add_signal_handler(dump_sig, daemon.dump, kind)
 
     await daemon.start(config)
     send("ready")
