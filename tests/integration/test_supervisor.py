@@ -339,29 +339,39 @@ def _mounts(fstype: str) -> list[tuple[str, list[str]]]:
 
 def _make_cpu_cgroup(name: str) -> tuple[Path, str]:
     """A new cgroup with a CPU quota: cgroup v2 (cpu.max) where its cpu controller is usable,
-    else v1's cpu hierarchy (cpu.cfs_quota_us). Skips when neither can be had."""
+    else v1's cpu hierarchy (cpu.cfs_quota_us). Skips when neither can be had (a container
+    with a read-only or delegated-away cgroup tree)."""
+    why = []
     for root, _ in _mounts("cgroup2"):
         base = Path(root)
-        if "cpu" not in (base / "cgroup.controllers").read_text().split():
-            continue                             # the cpu controller is bound to v1 here
-        ctl = base / "cgroup.subtree_control"
-        if "cpu" not in ctl.read_text().split():
-            try:
-                ctl.write_text("+cpu")
-            except OSError:
-                continue
         cg = base / name
-        cg.mkdir()
-        (cg / "cpu.max").write_text(f"{CPU_QUOTA_US} {CPU_PERIOD_US}")
-        return cg, "v2"
+        try:
+            if "cpu" not in (base / "cgroup.controllers").read_text().split():
+                continue                         # the cpu controller is bound to v1 here
+            ctl = base / "cgroup.subtree_control"
+            if "cpu" not in ctl.read_text().split():
+                ctl.write_text("+cpu")
+            cg.mkdir()
+            (cg / "cpu.max").write_text(f"{CPU_QUOTA_US} {CPU_PERIOD_US}")
+            return cg, "v2"
+        except OSError as e:
+            why.append(f"{root}: {e}")
+            if cg.exists():
+                cg.rmdir()
     for root, opts in _mounts("cgroup"):
         if "cpu" in opts:
             cg = Path(root) / name
-            cg.mkdir()
-            (cg / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
-            (cg / "cpu.cfs_quota_us").write_text(str(CPU_QUOTA_US))
-            return cg, "v1"
-    pytest.skip("no cgroup with a usable cpu controller (neither v2 cpu.max nor v1 cpu)")
+            try:
+                cg.mkdir()
+                (cg / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (cg / "cpu.cfs_quota_us").write_text(str(CPU_QUOTA_US))
+                return cg, "v1"
+            except OSError as e:
+                why.append(f"{root}: {e}")
+                if cg.exists():
+                    cg.rmdir()
+    pytest.skip("no cgroup with a usable cpu controller (v2 cpu.max or v1 cpu): "
+                + ("; ".join(why) or "none mounted"))
 
 
 @pytest.fixture
