@@ -97,8 +97,18 @@ LONG.update({
     "all": ("", "no"), "flush-log-file": ("", "no"), "signum": ("", "yes"),
     "perf": ("", "optional"), "debug": ("", "optional"), "no-mem-check": ("", "no"),
     "ignore-sigint": ("", "no"), "dump-format": ("", "yes"), "prometheus": ("", "yes"),
-    "log-format": ("", "yes"),
+    "log-format": ("", "yes"), "config-fd": ("", "yes"),
 })
+# the long options of Debian's keepalived 2.2.7 binary (its getopt_long table): abbreviations
+# are unique prefixes of these (--vers, --dont-f, --log-con); --dont and --no are ambiguous
+KEEPALIVED_LONG = (
+    "use-file", "vrrp", "check", "no_bfd", "all", "log-console", "log-detail", "log-facility",
+    "log-file", "all-config", "no-syslog", "umask", "release-vips", "dont-release-vrrp",
+    "dont-release-ipvs", "dont-respawn", "dont-fork", "dump-conf", "pid", "vrrp_pid", "genhash",
+    "checkers_pid", "address-monitoring", "bfd_pid", "snmp", "snmp-agent-socket", "core-dump",
+    "core-dump-pattern", "namespace", "config-id", "signum", "config-test", "config-fd",
+    "version", "help",
+)
 # accepted, but the subsystem behind them is not built: said once, never silently ignored
 NOT_BUILT = {
     "snmp": "SNMP is not supported by keepalived-py",
@@ -117,10 +127,38 @@ class UsageError(Exception):
     pass
 
 
+def _resolve_long(given: str) -> str | None:
+    """getopt_long's rule: an exact name, else a prefix naming one option; None if unknown or
+    ambiguous. Prefixes are resolved against keepalived's own options first, so that our
+    additions never make a keepalived abbreviation ambiguous (`--dump` is --dump-conf)."""
+    if given in LONG:
+        return given
+    theirs = [n for n in KEEPALIVED_LONG if n.startswith(given)]
+    if theirs:
+        return theirs[0] if len(theirs) == 1 else None
+    ours = [n for n in LONG if n.startswith(given)]
+    return ours[0] if len(ours) == 1 else None
+
+
 def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
-    """getopt_long-compatible parsing. Returns (options, notes about unbuilt subsystems)."""
+    """getopt_long-compatible parsing. Returns (options, notes about unbuilt subsystems).
+
+    Raises UsageError with keepalived's messages (one per line) when an option is unknown,
+    ambiguous or lacks its parameter — unless -v or -h came first, which win as in keepalived.
+    """
+    options, notes, errors, _ = parse(argv)
+    if errors and not ({"version", "help", "signum"} & options.extra.keys()):
+        raise UsageError("\n".join(errors))
+    return options, notes
+
+
+def parse(argv: Sequence[str]) -> tuple[Options, list[str], list[str], list[str]]:
+    """(options, notes, errors, unexpected arguments), keepalived's way: an error is reported
+    and parsing goes on; -v / -h end it at once; non-option words are set aside."""
     o: dict[str, object] = {}
     notes: list[str] = []
+    errors: list[str] = []
+    unexpected: list[str] = []
     extra: dict[str, object] = {}
     args = list(argv)
     i = 0
@@ -203,32 +241,48 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
         a = args[i]
         i += 1
         if a == "--":
+            unexpected.extend(args[i:])
             break
         if a.startswith("--"):
-            name, eq, value = a[2:].partition("=")
-            if name not in LONG:
-                raise UsageError(f"Unknown option {a}")
+            given, eq, value = a[2:].partition("=")
+            name = _resolve_long(given)
+            if name is None:
+                errors.append(f"Unknown option {a}")
+                continue
             _, kind = LONG[name]
             if kind == "no" and eq:
-                raise UsageError(f"Option --{name} doesn't allow an argument")
+                errors.append(f"Unknown option {a}")        # getopt: takes no argument
+                continue
             if kind == "yes" and not eq:
                 if i >= len(args):
-                    raise UsageError(f"Option --{name} requires an argument")
+                    errors.append(f"Missing parameter for option --{name}")
+                    continue
                 value = args[i]
                 i += 1
+            if kind == "yes" and value == "":
+                errors.append(f"Missing parameter for option --{name}")
+                continue
             apply(name, value if (eq or kind == "yes") else None)
+            if name in ("version", "help", "signum"):
+                break                               # keepalived acts on these at once
             continue
         if a.startswith("-") and len(a) > 1:
             j = 1
+            stop = False
             while j < len(a):
                 ch = a[j]
                 if ch not in SHORT:
-                    raise UsageError(f"Unknown option -{ch}")
+                    errors.append(f"Unknown option -{ch}")
+                    j += 1
+                    continue
                 name, kind = SHORT[ch]
                 rest = a[j + 1:]
                 if kind == "no":
                     apply(name, None)
                     j += 1
+                    if name in ("version", "help"):
+                        stop = True
+                        break
                     continue
                 if kind == "optional":
                     apply(name, rest.lstrip("=") or None)
@@ -238,13 +292,15 @@ def parse_args(argv: Sequence[str]) -> tuple[Options, list[str]]:
                     apply(name, args[i])
                     i += 1
                 else:
-                    raise UsageError(f"Option -{ch} requires an argument")
+                    errors.append(f"Missing parameter for option -{ch}")
+                break
+            if stop:
                 break
             continue
-        raise UsageError(f"Unexpected argument '{a}'")
+        unexpected.append(a)                        # getopt moves these to the end
     if extra:
         o["extra"] = extra
-    return Options(**o), notes  # type: ignore[arg-type]
+    return Options(**o), notes, errors, unexpected  # type: ignore[arg-type]
 
 
 def _facility(value: str) -> int:
@@ -260,10 +316,39 @@ def _facility(value: str) -> int:
     raise UsageError(f"Invalid log facility '{value}'")
 
 
+KEEPALIVED_VERSION_LINE = "Keepalived v2.2.7 (01/16,2022)"
+# what keepalived's "Config options:" line names, limited to what keepalived-py really does
+CONFIG_OPTIONS = "NFTABLES LVS REGEX VRRP VRRP_AUTH JSON INIT=systemd SYSTEMD_NOTIFY"
+
+
+def _distro() -> str | None:
+    """PRETTY_NAME from os-release, as keepalived's `Distro:` line."""
+    for path in ("/etc/os-release", "/usr/lib/os-release"):
+        try:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    key, _, value = line.strip().partition("=")
+                    if key == "PRETTY_NAME":
+                        return value.strip().strip('"')
+        except OSError:
+            continue
+    return None
+
+
 def version_text() -> str:
-    return (f"Keepalived-py v{__version__} (compatible with Keepalived v{KEEPALIVED_COMPAT_VERSION})\n"
-            "\nA Python reimplementation of keepalived. Copyright (C) the keepalived-py authors.\n"
-            "Licensed under the GNU General Public License, version 2 or later.\n")
+    """keepalived -v's layout (tools read its first line and the option lines), naming us."""
+    import platform
+    u = os.uname()
+    distro = _distro()
+    return (f"{KEEPALIVED_VERSION_LINE}\n\n"
+            f"keepalived-py v{__version__} (Python {platform.python_version()}), a Python"
+            f" reimplementation of Keepalived v{KEEPALIVED_COMPAT_VERSION}; GPL-2.0-or-later\n\n"
+            f"Running on {u.sysname} {u.release} {u.version}\n"
+            + (f"Distro: {distro}\n" if distro else "")
+            + "\n"
+            f"configure options: keepalived-py {__version__}\n\n"
+            f"Config options:  {CONFIG_OPTIONS}\n\n"
+            f"System options:  PYTHON={platform.python_version()}\n")
 
 
 def config_test(options: Options) -> int:
@@ -322,11 +407,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _subcommand(args[0], args[1:])
     if args and args[0] in ("-T", "--genhash"):
         return _subcommand("genhash", args[1:])
-    try:
-        options, notes = parse_args(args)
-    except UsageError as e:
-        print(e, file=sys.stderr)
-        return 1
+    options, notes, errors, unexpected = parse(args)
+    for line in errors:
+        print(line, file=sys.stderr)
     extra = options.extra
     if "help" in extra:
         sys.stderr.write(USAGE)
@@ -341,12 +424,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         print(SIGNUMS[name])
         return 0
+    if unexpected:
+        # keepalived says so on stdout and carries on
+        print("Unexpected argument(s): " + "".join(f"{u} " for u in unexpected))
+    if errors:
+        return 1
     if "genhash" in extra:
         return _subcommand("genhash", [])
     for note in notes:
         print(f"keepalived-py: {note}", file=sys.stderr)
     if options.config_test:
         return config_test(options)
+    options = replace(options, command_line=tuple(args))
     if not os.path.isabs(options.config_file):
         options = replace(options, config_file=os.path.abspath(options.config_file))
     from keepalived_py.core.supervisor import run

@@ -43,6 +43,7 @@ class Options:
     ignore_sigint: bool = False
     debug: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)  # flags accepted, not yet acted on
+    command_line: tuple[str, ...] = ()  # the arguments as given (every process shows them)
 
 
 RUN_DIR = "/run"

@@ -64,6 +64,8 @@ NEED_VALUE = frozenset({
     "sorry_server", "real_server", "auth_type", "auth_pass", "notify_master", "notify_backup",
     "notify_fault", "notify_stop", "notify", "notify_up", "notify_down", "quorum_up",
     "quorum_down", "helo_name", "bindto", "connect_ip",
+    "process_name", "vrrp_process_name", "checker_process_name", "lvs_process_name",
+    "bfd_process_name",
 })
 
 
@@ -244,6 +246,16 @@ class Builder:
                 self.d.warning(c.pos, "iptables not supported, using nftables instead. Please"
                                       " replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables'"
                                       " config option")
+            elif k == "process_names":
+                # keepalived sets both names here; a name given later replaces its default
+                g["vrrp_process_name"], g["checker_process_name"] = "keepalived_vrrp", "keepalived_lvs"
+            elif k in ("process_name", "vrrp_process_name", "checker_process_name",
+                       "lvs_process_name") and args:
+                name = args[0]
+                if len(name) > 15:                  # TASK_COMM_LEN - 1
+                    self.d.error(c.pos, f"Process name {name} more than 15 characters, truncating")
+                    name = name[:15]
+                g["checker_process_name" if k == "lvs_process_name" else k] = name
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
                     g["dataplane"] = args[0]

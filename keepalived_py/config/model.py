@@ -287,6 +287,9 @@ class GlobalDefs:
     state_dump_file: str | None = None
     data_use_instance: bool = False
     dataplane: str = "auto"                    # keepalived-py: "auto" | "ipvs" | "nftables"
+    process_name: str | None = None            # the parent's (and by default every child's) comm
+    vrrp_process_name: str | None = None       # process_names: keepalived_vrrp
+    checker_process_name: str | None = None    # process_names: keepalived_lvs
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

@@ -1,12 +1,15 @@
-"""A child process: `python -m keepalived_py.core.childrun ROLE PARENT_PID FD`.
+"""A child process: `python -m keepalived_py.core.childrun ROLE PARENT_PID FD CONNECTOR -- TITLE...`.
 
-The supervisor forks and execs this (so the child starts with a clean interpreter and its
-role in its command line, for ps), keeping FD, its end of the control socketpair. The child
-dies with its parent (PR_SET_PDEATHSIG, checked at start), receives ("start", options,
-config), builds the role's daemon, says ("ready",) once the configuration is loaded, and
-sends a heartbeat every 0.5 s from its event loop — a stuck loop stops the heartbeat and the
-parent restarts it. Signals sent to the child directly work as in keepalived: TERM/INT stop
-it, USR1/USR2 and the JSON and STATS_CLEAR signals write dumps.
+The supervisor forks and execs this (so the child starts with a clean interpreter), keeping
+FD, its end of the control socketpair (CONNECTOR is a proc-connector fd or "-"). The child
+takes keepalived's look at once — /proc/PID/cmdline becomes TITLE (keepalived's command line,
+which the exec arguments leave room for) and comm `keepalived` — and dies with its parent
+(PR_SET_PDEATHSIG, checked at start). It receives ("start", options, config), names itself as
+the configuration says (vrrp_process_name...), builds the role's daemon and says ("ready",)
+once the configuration is loaded. From the moment its event loop runs it sends
+("hb", SEQ, LAG) every 0.5 s — LAG is how late its own timer fired, so the supervisor can tell
+a slow host from a stuck loop (core/liveness.py). Signals sent to the child directly work as
+in keepalived: TERM/INT stop it, USR1/USR2 and the JSON and STATS_CLEAR signals write dumps.
 """
 from __future__ import annotations
 
@@ -16,15 +19,17 @@ import os
 import signal
 import socket
 import sys
+import traceback
 from typing import Any
 
 import structlog
 
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import DumpKind
-from keepalived_py.core.process import die_with_parent, set_name
+from keepalived_py.core.process import comm_for, die_with_parent, set_cmdline, set_name
 
 HEARTBEAT = 0.5
+EXIT_PROGRAM_ERROR = 70
 FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.check.daemon"}
 DUMP_SIGNALS = {
     signal.SIGUSR1: DumpKind.DATA,
@@ -39,8 +44,28 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     first = await read_message(reader)
     if not first or first[0] != "start":
-        return 1
+        return 0                # the parent went away before starting us (1 would be FATAL)
     _, options, config = first
+    set_name(comm_for(role, config.global_defs))
+
+    def send(*msg: Any) -> None:
+        if not writer.is_closing():
+            writer.write(encode(msg))
+
+    async def heartbeat() -> None:
+        seq = 0
+        lag = 0.0
+        while True:
+            send("hb", seq, lag)
+            seq += 1
+            t0 = loop.time()
+            await asyncio.sleep(HEARTBEAT)
+            lag = max(0.0, loop.time() - t0 - HEARTBEAT)
+
+    # beats start before the (possibly slow) imports and start-up, and are sent whenever the
+    # loop gets to run; the supervisor never kills a child that is not ready for silence
+    tasks = [loop.create_task(heartbeat())]
+    await asyncio.sleep(0)
     from keepalived_py.obs.logging import setup
     setup(options, role)
     log = structlog.get_logger("keepalived_py.child").bind(role=role)
@@ -56,21 +81,12 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_stop)
     loop.add_signal_handler(signal.SIGHUP, lambda: None)   # the parent drives reloads
-    for sig, kind in DUMP_SIGNALS.items():
-        loop.add_signal_handler(sig, daemon.dump, kind)
-
-    def send(*msg: Any) -> None:
-        if not writer.is_closing():
-            writer.write(encode(msg))
+    for dump_sig, kind in DUMP_SIGNALS.items():
+        loop.add_signal_handler(dump_sig, daemon.dump, kind)
 
     await daemon.start(config)
     send("ready")
     log.info("child.ready", pid=os.getpid())
-
-    async def heartbeat() -> None:
-        while True:
-            send("hb")
-            await asyncio.sleep(HEARTBEAT)
 
     async def commands() -> None:
         while True:
@@ -81,6 +97,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
             if msg[0] == "reload":
                 try:
                     await daemon.reload(msg[1])
+                    set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)
                 except Exception as e:
                     log.error("child.reload_failed", error=repr(e))
@@ -92,7 +109,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 stop.set()
                 return
 
-    tasks = [loop.create_task(heartbeat()), loop.create_task(commands())]
+    tasks.append(loop.create_task(commands()))
     await stop.wait()
     for t in tasks:
         t.cancel()
@@ -103,13 +120,22 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
 
 
 def main(argv: list[str]) -> int:
-    role, parent_pid, fd = argv[0], int(argv[1]), int(argv[2])
+    role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
+    title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]
+    set_cmdline(title)
+    set_name("keepalived")
     die_with_parent(parent_pid)
-    set_name({"vrrp": "kpy-vrrp", "checker": "kpy-checker"}.get(role, "kpy-child"))
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
-    connector = socket.socket(fileno=int(argv[3])) if len(argv) > 3 else None
-    return asyncio.run(_run(role, sock, connector))
+    connector = socket.socket(fileno=int(conn)) if conn != "-" else None
+    try:
+        return asyncio.run(_run(role, sock, connector))
+    except Exception:
+        # a bug, not one of keepalived's permanent errors (1, 2, 4 end the whole daemon):
+        # the supervisor respawns a child that exits 70 (EX_SOFTWARE)
+        structlog.get_logger("keepalived_py.child").exception("child.crashed", role=role)
+        traceback.print_exc()
+        return EXIT_PROGRAM_ERROR
 
 
 if __name__ == "__main__":

@@ -6,9 +6,16 @@ import ctypes.util
 import os
 import signal
 import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from keepalived_py.config.model import GlobalDefs
 
 PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
+PR_SET_MM = 35
+PR_SET_MM_ARG_END = 9
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
@@ -20,8 +27,54 @@ def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
 
 
 def set_name(name: str) -> None:
-    """The kernel's process name (ps -e, top): at most 15 bytes."""
+    """The kernel's process name, /proc/PID/comm (ps -e, top, pgrep -x): at most 15 bytes."""
     _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def comm_for(role: str, global_defs: GlobalDefs | None) -> str:
+    """keepalived's process names: every process is `keepalived` unless global_defs says
+    process_name (the parent, and the children without their own), vrrp_process_name or
+    checker_process_name (`process_names` sets those two to keepalived_vrrp, keepalived_lvs)."""
+    g = global_defs
+    own = None
+    if g is not None:
+        own = {"vrrp": g.vrrp_process_name, "checker": g.checker_process_name}.get(role)
+    return own or (g.process_name if g is not None else None) or "keepalived"
+
+
+def set_cmdline(argv: Sequence[str]) -> bool:
+    """Make /proc/self/cmdline read `argv` (what ps -f, pidof and pgrep -f see).
+
+    keepalived's processes all show the command line keepalived was started with. CPython has
+    no call that sets argv[0] of a running process, and exec'ing the interpreter with argv[0]
+    "keepalived" does not work: CPython then looks "keepalived" up in PATH to find its own
+    executable and prefix — /usr/sbin/keepalived when the real one is installed — and loses its
+    site-packages. So the argument strings the kernel placed at exec (arg_start..arg_end in
+    /proc/self/stat; CPython works on copies) are overwritten in place, and the area is
+    shortened with prctl(PR_SET_MM_ARG_END) where that is allowed (CAP_SYS_RESOURCE); where it
+    is not, the rest of the area is NUL bytes: ps and pidof show `argv` exactly, a reader that
+    splits on NUL sees empty arguments after it. `argv` must fit in the original area (the
+    supervisor execs its children with room to spare); True if all of it was written.
+    """
+    data = b"\0".join(a.encode("utf-8", "surrogateescape") for a in argv) + b"\0"
+    try:
+        with open("/proc/self/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[-1].split()
+        with open("/proc/self/cmdline", "rb") as f:
+            current = f.read()
+        start, end = int(fields[45]), int(fields[46])     # fields 48 and 49: arg_start, arg_end
+    except (OSError, IndexError, ValueError):
+        return False
+    size = end - start
+    if size <= 0 or len(current) != size:
+        return False                  # not the plain layout the kernel made: leave it alone
+    whole = len(data) <= size
+    if not whole:
+        data = data[:size - 1] + b"\0"
+    ctypes.memmove(start, data, len(data))
+    ctypes.memset(start + len(data), 0, size - len(data))
+    _libc.prctl(PR_SET_MM, PR_SET_MM_ARG_END, ctypes.c_ulong(start + len(data)), 0, 0)
+    return whole
 
 
 def daemonize(umask: int | None) -> None:
@@ -40,6 +93,25 @@ def daemonize(umask: int | None) -> None:
         os.close(null)
     sys.stdout = open(os.devnull, "w")
     sys.stderr = open(os.devnull, "w")
+
+
+def read_proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, utime+stime in clock ticks) from /proc/PID/stat, or None if gone.
+
+    The command name in parentheses may itself contain spaces and parentheses, so the fields
+    are taken after the last ')'.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    fields = data.rsplit(b")", 1)[-1].split()
+    try:
+        # fields[0] is field 3 (state); utime and stime are fields 14 and 15
+        return fields[0].decode("ascii", "replace"), int(fields[11]) + int(fields[12])
+    except (IndexError, ValueError):
+        return None
 
 
 CLONE_NEWNET = 0x40000000

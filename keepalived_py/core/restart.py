@@ -27,4 +27,4 @@ class Backoff:
         self.failures += 1
         if self.failures == 1:
             return 0.0
-        return min(CAP, BASE * 2 ** (self.failures - 2))
+        return min(CAP, BASE * 2.0 ** (self.failures - 2))

@@ -3,20 +3,26 @@
 Theory of operation. The parent validates the configuration, writes its own pidfile (refusing
 to start if it names a live daemon), then runs one asyncio loop. Each child is forked and
 exec'd (core/childrun.py) with one end of a socketpair; the parent writes the child's pidfile
-right after the fork — one line, atomically — and rewrites it at every respawn. Children
-report `ready`, then a heartbeat every 0.5 s. A child that exits or dies by any signal is
-reaped at once (SIGCHLD -> waitpid loop, so no zombie survives) and restarted: the first time
-at once, then with a doubling backoff (core/restart.py); with -R the whole daemon stops
-instead. A child whose heartbeat is 2.5 s late (stopped, or its loop blocked) is killed and
-so restarted. SIGHUP reloads: the file is read and validated again; an invalid one is logged
-(file:line) and nothing changes; a valid one is sent — as the validated model itself — to the
-running children, a child the new configuration needs is started (and its pidfile appears),
-one it no longer needs is stopped (and its pidfile goes). HUPs arriving during a reload are
-folded into one more reload. SIGTERM/SIGINT stop everything and remove the pidfiles.
+right after the fork — one line, atomically — and rewrites it at every respawn. Every
+process looks like keepalived's to ps, pidof and pgrep: command line `keepalived ARGS...` and
+comm `keepalived` (or process_name, vrrp_process_name, checker_process_name). Children send
+heartbeats from their event loop and report `ready`. A child that exits or dies by any signal
+is reaped at once (SIGCHLD -> waitpid loop, so no zombie survives) and restarted: the first
+time at once, then with a doubling backoff (core/restart.py); with -R the whole daemon stops
+instead. Every 0.5 s the parent judges each child's progress (core/liveness.py): a stopped
+child (SIGSTOP) is killed — and so restarted — within about two seconds; a slow one (a loaded
+host, a starved VM) is left alone however late its loop runs; a ready child silent for a
+minute, or a starting one that neither talks nor uses CPU for two, is killed.
+SIGHUP reloads: the file is read and validated again; an invalid one is logged (file:line)
+and nothing changes; a valid one is sent — as the validated model itself — to the running
+children, a child the new configuration needs is started (and its pidfile appears), one it no
+longer needs is stopped (and its pidfile goes). HUPs arriving during a reload are folded into
+one more reload. SIGTERM/SIGINT stop everything and remove the pidfiles.
 """
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
 import signal
 import socket
@@ -32,15 +38,27 @@ from keepalived_py.config.model import Config
 from keepalived_py.core import sdnotify
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
+from keepalived_py.core.liveness import PARENT_STALL, Liveness, Verdict
 from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, write_pidfile
+from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, set_name
 from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
 from keepalived_py.options import Options, resolve_pidfiles
 
 log = structlog.get_logger("keepalived_py.supervisor")
 
-HEARTBEAT_TIMEOUT = 2.5
+WATCH_INTERVAL = 0.5
+EXTEND_EVERY = 10.0              # systemd: while starting children progress, extend the start timeout
 STOP_TIMEOUT = 5.0
+# keepalived's exit statuses (lib/scheduler.h), so that systemd's RestartPreventExitStatus=
+# can tell them apart; a child exiting FATAL, CONFIG or MISSING_PERMISSION ends the daemon
+EXIT_OK = 0
+EXIT_FATAL = 1
+EXIT_CONFIG = 2
+EXIT_MISSING_PERMISSION = 4
+EXIT_NO_CONFIG = 6
+EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
+PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
 ROLES = ("vrrp", "checker")
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
 FORWARDED = {
@@ -57,7 +75,7 @@ class Child:
     pidfile: str
     pid: int = 0
     started: float = 0.0
-    last_hb: float = 0.0
+    live: Liveness | None = None      # evidence of progress; None once killed or gone
     ready: bool = False
     wanted: bool = True
     died_at: float | None = None      # CLOCK_MONOTONIC of the last death, for the successor
@@ -103,6 +121,8 @@ class Supervisor:
         self._reloading = False
         self.connector: socket.socket | None = None     # proc connector opened before setns
         self._ready_sent = False
+        self._watch_due = 0.0
+        self._extended_at = 0.0
 
     # -- children ------------------------------------------------------------------------
     def spawn(self, child: Child) -> None:
@@ -110,25 +130,27 @@ class Supervisor:
         child.restart = None
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(child_end.fileno(), True)
-        extra: list[str] = []
+        connector = "-"
         if self.connector is not None and child.role == "vrrp":
             os.set_inheritable(self.connector.fileno(), True)
-            extra = [str(self.connector.fileno())]
+            connector = str(self.connector.fileno())
         me = os.getpid()
         env = dict(os.environ)
         if child.died_at is not None:
             env[PREV_EXIT_ENV] = repr(child.died_at)
+        # the title at the end is the command line the child shows (core/process.set_cmdline)
+        argv = [sys.executable, "-m", "keepalived_py.core.childrun", child.role, str(me),
+                str(child_end.fileno()), connector, "--", *title(self.options)]
         pid = os.fork()
         if pid == 0:                                    # child: exec at once
             try:
-                os.execve(sys.executable, [sys.executable, "-m", "keepalived_py.core.childrun",
-                                           child.role, str(me), str(child_end.fileno()), *extra],
-                          env)
+                os.execve(sys.executable, argv, env)
             finally:
                 os._exit(127)
         child_end.close()
         now = self.loop.time()
-        child.pid, child.started, child.last_hb, child.ready = pid, now, now, False
+        child.pid, child.started, child.ready = pid, now, False
+        child.live = Liveness(now)
         child.spawns += 1
         try:
             write_pidfile(child.pidfile, pid)
@@ -149,9 +171,17 @@ class Supervisor:
             if msg is None or child.pid != pid:
                 break
             assert self.loop is not None
-            child.last_hb = self.loop.time()
+            now = self.loop.time()
+            live = child.live
+            if live is not None:
+                if msg[0] == "hb" and len(msg) == 3:
+                    live.message(now, int(msg[1]), float(msg[2]))
+                else:
+                    live.message(now)
             if msg[0] == "ready":
                 child.ready = True
+                if live is not None:
+                    live.became_ready(now)
                 self._maybe_ready()
             elif msg[0] == "reloaded":
                 child.ready = True
@@ -200,6 +230,16 @@ class Supervisor:
             if self.stopping and not self.children:
                 self.done.set()
             return
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) in PERMANENT:
+            code = os.WEXITSTATUS(status)
+            log.error("supervisor.child.failed", role=child.role, pid=old, status=code,
+                      compat=f"pid {old} exited with permanent error {PERMANENT[code]}. Terminating")
+            sdnotify.notify(f"ERRNO={errno.EPERM if code == EXIT_MISSING_PERMISSION else errno.EINVAL}")
+            remove_pidfile(child.pidfile, old)
+            self.children.pop(child.role, None)
+            self.exit_code = code
+            self.stop()
+            return
         if self.options.dont_respawn:
             log.error("supervisor.child.died", role=child.role, pid=old, how=how,
                       compat=f"{child.role} child process({old}) died: dont_respawn set - exiting")
@@ -213,19 +253,55 @@ class Supervisor:
         child.restart = self.loop.call_later(delay, self.spawn, child)
 
     def watchdog(self) -> None:
-        """Kill children whose heartbeat is late (stopped or blocked); reaping restarts them."""
+        """Judge every child's progress (core/liveness.py); kill the ones not progressing.
+
+        Reaping restarts a killed child. A tick that comes PARENT_STALL late means the parent
+        itself did not run (starved, stopped): the children's clocks start again.
+        """
         assert self.loop is not None
         now = self.loop.time()
+        late = now - self._watch_due
+        self._watch_due = now + WATCH_INTERVAL
+        if late > PARENT_STALL:
+            log.warning("supervisor.stalled", late=round(late, 1))
         for child in self.children.values():
-            if child.pid and now - child.last_hb > HEARTBEAT_TIMEOUT:
+            live = child.live
+            if not child.pid or live is None:
+                continue
+            if late > PARENT_STALL:
+                live.restart_clocks(now)
+                continue
+            seen = read_proc_stat(child.pid)
+            verdict = live.observe(now, *(seen if seen is not None else (None, None)))
+            if verdict is Verdict.SLOW:
+                log.warning("supervisor.child.slow", role=child.role, pid=child.pid,
+                            lag=round(live.lag, 2), seq=live.seq)
+            elif verdict is Verdict.RECOVERED:
+                log.info("supervisor.child.recovered", role=child.role, pid=child.pid,
+                         max_lag=round(live.max_lag, 2))
+            elif verdict.kill:
                 log.error("supervisor.child.stuck", role=child.role, pid=child.pid,
-                          silent_for=round(now - child.last_hb, 2))
+                          reason=verdict.value, silent_for=round(now - live.last_message, 1),
+                          state=seen[0] if seen else "?", ready=live.ready)
+                child.live = None
                 try:
                     os.kill(child.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                child.last_hb = now
-        self.loop.call_later(0.5, self.watchdog)
+        self._extend_start(now)
+        self.loop.call_later(WATCH_INTERVAL, self.watchdog)
+
+    def _extend_start(self, now: float) -> None:
+        """Before READY=1: while the children show progress, ask systemd for more start time
+        (EXTEND_TIMEOUT_USEC), so that a slow host's start is not cut by TimeoutStartSec; a
+        start with no sign of life for 3 * EXTEND_EVERY gets no more."""
+        if self._ready_sent or now - self._extended_at < EXTEND_EVERY:
+            return
+        if any(c.live is not None and c.live.last_progress > self._extended_at
+               for c in self.children.values()):
+            self._extended_at = now
+            sdnotify.notify(f"EXTEND_TIMEOUT_USEC={int(3 * EXTEND_EVERY * 1e6)}",
+                            "STATUS=starting: children loading")
 
     # -- reload --------------------------------------------------------------------------
     def request_reload(self) -> None:
@@ -260,6 +336,7 @@ class Supervisor:
                     continue
                 self.config = result.config
                 self._known_errors = errors
+                set_name(comm_for("parent", self.config.global_defs))
                 self._apply_roles()
                 for child in self.children.values():
                     if child.pid and child.wanted:
@@ -339,7 +416,8 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
-        loop.call_later(0.5, self.watchdog)
+        self._watch_due = loop.time() + WATCH_INTERVAL
+        loop.call_later(WATCH_INTERVAL, self.watchdog)
         interval = sdnotify.watchdog_interval()
         if interval:
             def pet() -> None:
@@ -358,11 +436,20 @@ def _errors_of(result: LoadResult) -> set[tuple[str, str]]:
             if d.severity in (Severity.ERROR, Severity.FATAL)}
 
 
+def title(options: Options) -> list[str]:
+    """The command line every process of the daemon shows: keepalived's, as it was given."""
+    return ["keepalived", *options.command_line]
+
+
 def run(options: Options) -> int:
-    """The daemon's main: returns the process exit status."""
+    """The daemon's main: returns the process exit status, keepalived's (see EXIT_*)."""
     from keepalived_py.obs.logging import setup
     setup(options, "parent")
-    result = load_config(options.config_file, config_id=options.config_id)
+    set_cmdline(title(options))
+    set_name("keepalived")
+    # interfaces are checked where the VRRP child will look for them: here, or in -s's namespace
+    result = load_config(options.config_file, config_id=options.config_id,
+                         check_interfaces=not options.namespace)
     for d in result.diagnostics.items:
         log.warning("config.diagnostic", compat=str(d))
     if result.diagnostics.aborted is not None:
@@ -371,16 +458,25 @@ def run(options: Options) -> int:
               file=sys.stderr)
         return result.diagnostics.aborted
     if result.config is None:
-        log.error("supervisor.no_config", compat=f"Unable to read configuration file"
-                                                 f" {options.config_file}")
-        result = LoadResult(Config(), result.diagnostics, result.files)
+        # keepalived: "Config files missing '...'." (also a directory, a symlink loop) -> 6
+        if not options.log_console:
+            for d in result.diagnostics.items:
+                print(f"keepalived-py: {d}", file=sys.stderr)
+        log.error("supervisor.no_config", compat="Stopped Keepalived v2.2.7 (01/16,2022)")
+        return EXIT_NO_CONFIG
+    set_name(comm_for("parent", result.config.global_defs))
     pidfiles = resolve_pidfiles(options)
     parent_pidfile = pidfiles["parent"]
-    other = read_pidfile(parent_pidfile)
-    if other is not None and other != os.getpid() and pid_alive(other):
-        print(f"keepalived-py: daemon is already running (pid {other}, {parent_pidfile})",
-              file=sys.stderr)
-        return 1
+    running = _running(options, pidfiles)
+    if running is not None:
+        # keepalived 2.2.7 says this and exits 0: a second start is not a failure, and a
+        # systemd unit with Restart=on-failure must not loop on it
+        log.info("supervisor.already_running", pid=running[1], pidfile=running[0],
+                 compat="daemon is already running")
+        if not options.log_console:
+            print(f"keepalived-py: daemon is already running (pid {running[1]}, {running[0]})",
+                  file=sys.stderr)
+        return EXIT_OK
     if not options.dont_fork:
         from keepalived_py.core.process import daemonize
         daemonize(options.umask)
@@ -395,9 +491,11 @@ def run(options: Options) -> int:
     try:
         write_pidfile(parent_pidfile, os.getpid())
     except PidfileError as e:
+        # keepalived 2.2.7 logs this and exits 0 (nothing a restart would mend)
         print(f"keepalived-py: {e}", file=sys.stderr)
-        log.error("supervisor.pidfile.failed", error=str(e))
-        return 1
+        log.error("supervisor.pidfile.failed", error=str(e),
+                  compat=f"pidfile_write : Cannot open {parent_pidfile} pidfile")
+        return EXIT_OK
     connector = None
     if options.namespace:
         # the kernel serves process events only to the initial network namespace: open the
@@ -411,10 +509,26 @@ def run(options: Options) -> int:
         try:
             enter_netns(options.namespace)
         except OSError as e:
+            # keepalived 2.2.7 exits 0 here too
             log.error("supervisor.netns.failed", namespace=options.namespace, error=str(e),
                       compat=f"Unable to set network namespace {options.namespace} - exiting")
             remove_pidfile(parent_pidfile, os.getpid())
-            return 1
+            return EXIT_OK
+        checked = load_config(options.config_file, config_id=options.config_id,
+                              check_interfaces=True)
+        for d in checked.diagnostics.items:
+            if "interface" in d.message and d not in result.diagnostics.items:
+                log.warning("config.diagnostic", compat=str(d))
+        result = LoadResult(result.config, checked.diagnostics, result.files)
+    assert result.config is not None
+    if "vrrp" in needed_roles(options, result.config) and any(
+            d.message == "Non-existent interface specified in configuration"
+            for d in result.diagnostics.items):
+        # keepalived's VRRP child exits CONFIG, and the parent with it: no respawn loop
+        log.error("supervisor.interface.missing",
+                  compat="Non-existent interface specified in configuration")
+        remove_pidfile(parent_pidfile, os.getpid())
+        return EXIT_CONFIG
     log.info("supervisor.started", pid=os.getpid(),
              compat=f"Starting Keepalived-py (compatible with v2.2.7), pid {os.getpid()}")
     sup = Supervisor(options, result)
@@ -425,3 +539,18 @@ def run(options: Options) -> int:
         remove_pidfile(parent_pidfile, os.getpid())
     log.info("supervisor.stopped", compat="Stopped Keepalived")
     return code
+
+
+def _running(options: Options, pidfiles: dict[str, str]) -> tuple[str, int] | None:
+    """keepalived's check before starting: a live pid in the parent's pidfile or in the
+    pidfile of a child this daemon would run (all of them unless -P / -C)."""
+    roles = ["parent"]
+    if options.use_vrrp or not options.use_checker:
+        roles.append("vrrp")
+    if options.use_checker or not options.use_vrrp:
+        roles.append("checker")
+    for role in roles:
+        other = read_pidfile(pidfiles[role])
+        if other is not None and other != os.getpid() and pid_alive(other):
+            return pidfiles[role], other
+    return None
