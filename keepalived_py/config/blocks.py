@@ -57,6 +57,10 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
         first = text.split(None, 1)
         raw = first[1] if len(first) > 1 else ""
         stack[-1].children.append(_Open(words, line.pos, raw))
+    if len(stack) > 1:
+        # keepalived 2.2.7 (parser.c, init_data): CONFIG_MISSING_EOB at the end of the stream
+        n = len(stack) - 1
+        diagnostics.error(None, f"There are {n} missing '}}'s or extra '{{'s")
     return tuple(c.freeze() for c in root.children)
 
 

@@ -48,25 +48,6 @@ from keepalived_py.config.values import (
 
 VRRP_PRIO_OWNER = 255
 
-# keywords whose value keepalived reads unconditionally: without one it stops reading the
-# configuration ("... is missing a parameter ...") and exits with status 2
-NEED_VALUE = frozenset({
-    "priority", "virtual_router_id", "advert_int", "interface", "state", "version",
-    "mcast_src_ip", "unicast_src_ip", "mcast_dst_ip", "preempt_delay", "garp_master_delay",
-    "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "unicast_ttl",
-    "down_timer_adverts", "script", "interval", "timeout", "rise", "fall", "router_id",
-    "smtp_server", "smtp_connect_timeout", "notification_email_from", "vrrp_version",
-    "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
-    "vrrp_mcast_group4", "vrrp_mcast_group6", "script_user", "process", "quorum", "file",
-    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-    "connect_timeout", "connect_port", "retry", "nb_get_retry",
-    "delay_before_retry", "misc_path", "misc_timeout", "path", "digest", "status_code",
-    "sorry_server", "real_server", "auth_type", "auth_pass", "notify_master", "notify_backup",
-    "notify_fault", "notify_stop", "notify", "notify_up", "notify_down", "quorum_up",
-    "quorum_down", "helo_name", "bindto", "connect_ip",
-})
-
-
 class _Abort(Exception):
     """keepalived stops reading the configuration here."""
 SCOPES = {"site", "link", "host", "nowhere", "global"}
@@ -90,6 +71,9 @@ class Builder:
         self.unimplemented: dict[str, SourcePos] = {}
         self.ssl: Any = None
         self.first_script: SourcePos | None = None
+        self._skipped_instances: set[str] = set()   # names already seen (defined or not)
+        self._skipped_groups: set[str] = set()
+        self._default_interface = "eth0"             # keepalived's DFLT_INT
 
     # -- helpers -------------------------------------------------------------------------
     def interfaces(self) -> set[str]:
@@ -140,21 +124,23 @@ class Builder:
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
     # -- top level -----------------------------------------------------------------------
-    def _missing_values(self, nodes: tuple[Node, ...]) -> None:
+    def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
+        aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
+        named: set[tuple[str, str]] = set()
         for n in nodes:
-            if n.children is None and len(n.words) == 1 and n.keyword in NEED_VALUE:
+            if context == "top" and n.keyword in ("vrrp_instance", "vrrp_sync_group"):
+                # keepalived skips the block of a second or unnamed instance/group unread
+                key = (n.keyword, n.args[0] if len(n.args) == 1 else "")
+                if len(n.args) != 1 or key in named:
+                    continue
+                named.add(key)
+            if len(n.words) == 1 and n.keyword in aborts:
                 self.d.error(n.pos, f"*** Configuration line starting `{n.keyword}` is missing a"
                                     f" parameter after keyword `{n.keyword}` at word position 2")
                 raise _Abort
-            if n.children is not None and n.keyword not in ("virtual_ipaddress",
-                                                             "virtual_ipaddress_excluded",
-                                                             "unicast_peer", "notification_email",
-                                                             "track_interface", "track_script",
-                                                             "track_process", "track_file",
-                                                             "group", "virtual_routes",
-                                                             "virtual_rules", "static_ipaddress",
-                                                             "static_routes", "static_rules"):
-                self._missing_values(n.children)
+            sub = kw.SUBCONTEXT.get((context, n.keyword))
+            if n.children is not None and sub is not None:
+                self._missing_values(n.children, sub)
 
     def build(self, tree: tuple[Node, ...]) -> Config:
         self._bad_interface = False
@@ -182,7 +168,10 @@ class Builder:
         g.setdefault("pos", node.pos)
         for c in children:
             k, args = c.keyword, c.args
-            if k not in kw.GLOBAL_DEFS:
+            if k in kw.EXTENSIONS["global_defs"]:
+                self.d.warning(c.pos, f"'{k}' is a keepalived-py extension (keepalived 2.2.7:"
+                                      f" Unknown keyword '{k}')")
+            elif k not in kw.GLOBAL_DEFS:
                 self.unknown(c)
                 continue
             if k == "notification_email":
@@ -244,6 +233,10 @@ class Builder:
                 self.d.warning(c.pos, "iptables not supported, using nftables instead. Please"
                                       " replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables'"
                                       " config option")
+            elif k == "default_interface":
+                if args:
+                    self._default_interface = args[0]
+                self.later(c, "global_defs")
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
                     g["dataplane"] = args[0]
@@ -391,6 +384,13 @@ class Builder:
 
     def _sync_group(self, node: Node) -> None:
         name = node.args[0] if node.args else ""
+        if len(node.args) != 1:
+            self.d.error(node.pos, "vrrp_sync_group must have a name - skipping")
+            return
+        if any(g.name == name for g in self.groups) or name in self._skipped_groups:
+            self.d.error(node.pos, f"vrrp sync group {name} already defined")
+            return
+        self._skipped_groups.add(name)
         children = self.expect_block(node)
         if children is None or not name:
             return
@@ -612,8 +612,14 @@ class Builder:
     # -- vrrp_instance -------------------------------------------------------------------
     def _vrrp_instance(self, node: Node) -> None:
         name = node.args[0] if node.args else ""
-        if not name:
-            self.d.error(node.pos, "vrrp_instance requires a name")
+        if len(node.args) != 1:
+            self.d.error(node.pos, "vrrp_instance must have a name")
+            return
+        if any(i.name == name for i, _ in self.instances) or name in self._skipped_instances:
+            # keepalived skips the whole block of a second instance of the same name
+            self.d.error(node.pos, f"vrrp instance {name} already defined")
+            return
+        self._skipped_instances.add(name)
         children = self.expect_block(node)
         if children is None or not name:
             return
@@ -838,6 +844,15 @@ class Builder:
         self.later(node, "top-level")
 
     def _linkbeat(self, node: Node) -> None:
+        for c in self.expect_block(node) or ():
+            ifname = c.words[0]
+            if self.check_interfaces and ifname not in self.interfaces():
+                # keepalived 2.2.7 vrrp_parser.c alloc_linkbeat_interface: CONFIG_FATAL
+                self.d.fatal(c.pos, f"unknown interface {ifname} specified for linkbeat interface")
+                continue
+            if len(c.words) > 1 and (c.words[1] not in ("MII", "ETHTOOL", "IOCTL")
+                                     or len(c.words) > 2):
+                self.d.error(c.pos, f"extra characters {c.words[1]} in linkbeat interface")
         self.later(node, "top-level")
 
     def _track_group(self, node: Node) -> None:
@@ -886,6 +901,12 @@ class Builder:
                                    " this probably isn't what you want")
             groups.append(replace(grp, group=tuple(members)))
 
+        if self.check_interfaces and self._default_interface not in self.interfaces():
+            # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
+            for a in [a for a in self.static_addresses if a.dev is None]:
+                d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
+                               " default interface must exist")
+            self.static_addresses = [a for a in self.static_addresses if a.dev is not None]
         instances: list[VrrpInstance] = []
         used_scripts: set[str] = set()
         seen_vrid: dict[tuple[str | None, int, int, str], str] = {}

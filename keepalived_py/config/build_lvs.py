@@ -330,7 +330,8 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
                               " - removing second rs")
             continue
         dup.add(key)
-        if f.get("fwmark") is not None and rs.port:
+        if f.get("fwmark") is not None and rs.port and \
+                (rs.lvs_method or f.get("lvs_method") or "NAT") != "NAT":
             b.d.warning(rs.pos, f"WARNING - fwmark virtual server {vs_name}, real server"
                                 f" {rs.address}:{rs.port} has port specified - port will be"
                                 " ignored")
@@ -352,8 +353,38 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
             b.d.error(node.pos, f"Virtual server {vs_name}: hysteresis {f['hysteresis']} >="
                                 f" quorum {quorum}; setting hysteresis to 0")
             f["hysteresis"] = 0
+        _check_ports(b, f, resolved, vs_name)
     f["real_servers"] = tuple(resolved)
     return VirtualServer(**f)
+
+
+def _check_ports(b: Builder, f: dict[str, Any], reals: list[RealServer], vs_name: str) -> None:
+    """check_data.c validate_check_config(): a zero port needs persistence; unless NAT, real
+    and sorry servers use the virtual server's port (a fwmark service: no port at all)."""
+    pos = f["pos"]
+    by_address = f.get("fwmark") is None and not f.get("group")
+    if by_address and not f.get("persistence_timeout") and not f.get("port"):
+        b.d.error(pos, f"Virtual server {vs_name}: zero port only valid for persistent services"
+                       " - setting")
+        f["persistence_timeout"] = 360
+    if f.get("group"):
+        return
+    vs_method = f.get("lvs_method") or "NAT"
+    for rs in reals:
+        if (rs.lvs_method or vs_method) == "NAT" or not rs.port:
+            continue
+        if by_address and rs.port != f.get("port"):
+            b.d.warning(rs.pos, f"WARNING - virtual server {vs_name} and real server"
+                                f" {rs.address}:{rs.port} ports don't match - resetting")
+    sorry = f.get("sorry_server")
+    if sorry is not None and (f.get("sorry_server_lvs_method") or vs_method) != "NAT" \
+            and sorry.port:
+        if not by_address:
+            b.d.warning(sorry.pos, f"WARNING - virtual server {vs_name}, sorry server has port"
+                                   " specified - clearing")
+        elif sorry.port != f.get("port"):
+            b.d.warning(sorry.pos, f"WARNING - virtual server {vs_name} and sorry server ports"
+                                   " don't match - resetting")
 
 
 def _vs_name(f: dict[str, Any]) -> str:

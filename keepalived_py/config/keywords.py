@@ -9,18 +9,17 @@ GLOBAL_DEFS = frozenset({
     "bfd_cpu_affinity", "bfd_no_swap", "bfd_priority", "bfd_process_name", "bfd_rlimit_rtime",
     "bfd_rlimit_rttime", "bfd_rt_priority", "checker_cpu_affinity", "checker_log_all_failures",
     "checker_no_swap", "checker_priority", "checker_process_name", "checker_rlimit_rtime",
-    "checker_rlimit_rttime", "checker_rt_priority", "child_wait_time", "config_save_dir",
+    "checker_rlimit_rttime", "checker_rt_priority", "config_save_dir",
     "data_use_instance", "dataplane", "dbus_service_name", "default_interface",
     "disable_local_igmp", "dynamic_interfaces", "enable_dbus", "enable_script_security",
     "enable_snmp_checker", "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2",
     "enable_snmp_rfcv3", "enable_snmp_vrrp", "enable_traps", "fifo_write_vrrp_states_on_reload",
-    "include_check", "instance", "linkbeat_use_polling", "log_unknown_vrids", "lvs_flush",
+    "include_check", "log_unknown_vrids", "lvs_flush",
     "lvs_flush_on_stop", "lvs_flush_onstop", "lvs_netlink_cmd_rcv_bufs",
     "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force", "lvs_notify_fifo", "lvs_notify_fifo_script",
     "lvs_process_name", "lvs_sync_daemon", "lvs_timeouts", "max_auto_priority",
-    "min_auto_priority_delay", "namespace_with_ipsets", "net_namespace", "net_namespace_ipvs",
-    "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
+    "min_auto_priority_delay", "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
     "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
     "no_checker_emails", "no_email_faults", "notification_email", "notification_email_from",
     "notify_fifo", "notify_fifo_script", "process_monitor_rcv_bufs",
@@ -29,12 +28,12 @@ GLOBAL_DEFS = frozenset({
     "rs_init_notifies", "script_user", "shutdown_script", "shutdown_script_timeout",
     "smtp_alert", "smtp_alert_checker", "smtp_alert_vrrp", "smtp_connect_timeout",
     "smtp_helo_name", "smtp_server", "snmp_socket", "startup_script", "startup_script_timeout",
-    "state_dump_file", "tmp_config_directory", "umask", "use_pid_dir", "vmac_addr_prefix",
+    "state_dump_file", "tmp_config_directory", "umask", "vmac_addr_prefix",
     "vmac_prefix", "vrrp_check_unicast_src", "vrrp_cpu_affinity", "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if", "vrrp_garp_interval", "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_delay", "vrrp_garp_master_refresh",
     "vrrp_garp_master_refresh_repeat", "vrrp_garp_master_repeat", "vrrp_gna_interval",
-    "vrrp_higher_prio_send_advert", "vrrp_ipsets", "vrrp_iptables", "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert", "vrrp_iptables", "vrrp_lower_prio_no_advert",
     "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_min_garp", "vrrp_netlink_cmd_rcv_bufs",
     "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
     "vrrp_netlink_monitor_rcv_bufs_force", "vrrp_no_swap", "vrrp_notify_fifo",
@@ -45,13 +44,13 @@ GLOBAL_DEFS = frozenset({
 })
 
 VRRP_INSTANCE = frozenset({
-    "accept", "advert_int", "auth_pass", "auth_type", "authentication", "check_unicast_src",
+    "accept", "advert_int", "authentication", "check_unicast_src",
     "debug", "dont_track_primary", "down_timer_adverts", "garp_extra_if",
     "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_delay",
     "garp_master_refresh", "garp_master_refresh_repeat", "garp_master_repeat",
     "higher_prio_send_advert", "interface", "kernel_rx_buf_size", "linkbeat_use_polling",
     "lower_prio_no_advert", "lvs_sync_daemon_interface", "mcast_dst_ip", "mcast_src_ip",
-    "native_ipv6", "no_accept", "no_preempt", "nopreempt", "notify", "notify_backup",
+    "native_ipv6", "no_accept", "nopreempt", "notify", "notify_backup",
     "notify_deleted", "notify_fault", "notify_master", "notify_master_rx_lower_pri",
     "notify_priority_changes", "notify_stop", "old_unicast_checksum", "preempt", "preempt_delay",
     "priority", "promote_secondaries", "skip_check_adv_addr", "smtp_alert", "state",
@@ -63,8 +62,8 @@ VRRP_INSTANCE = frozenset({
 })
 
 VRRP_SYNC_GROUP = frozenset({
-    "global_tracking", "group", "notify", "notify_backup", "notify_deleted", "notify_fault",
-    "notify_master", "notify_master_rx_lower_pri", "notify_priority_changes", "notify_stop",
+    "global_tracking", "group", "notify", "notify_backup", "notify_fault",
+    "notify_master", "notify_priority_changes", "notify_stop",
     "smtp_alert", "sync_group_tracking_weight", "track_bfd", "track_file", "track_interface",
     "track_process", "track_script",
 })
@@ -131,7 +130,7 @@ CHECKERS = {
                                    "max_reply_length"},
     "MISC_CHECK": frozenset({"misc_path", "misc_timeout", "misc_dynamic", "user", "warmup",
                              "retry", "delay_before_retry", "delay_loop", "alpha",
-                             "log_all_failures", "connect_timeout"}),
+                             "log_all_failures"}),
     "FILE_CHECK": frozenset({"track_file", "weight"}),
     "BFD_CHECK": frozenset({"name", "alpha"}),
 }
@@ -144,6 +143,88 @@ HTTP_URL = frozenset({
 SMTP_HOST = CHECKER_COMMON
 
 BFD_INSTANCE = frozenset({
-    "enabled", "disabled", "neighbor_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
+    "neighbor_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
     "multiplier", "passive", "ttl", "hoplimit", "max_hops", "vrrp", "checker",
 })
+
+# keepalived-py extensions: keepalived 2.2.7 calls them "Unknown keyword" (so -t warns, exit 5,
+# as keepalived's verdict), keepalived-py acts on them.
+EXTENSIONS = {
+    "global_defs": frozenset({"dataplane", "state_dump_file"}),
+}
+
+# Keywords whose handler reads its value unconditionally: given without one, keepalived 2.2.7
+# stops reading ("*** Configuration line starting `K` is missing a parameter ...") and exits 2,
+# whether or not a '{' follows (the brace is split off before the handler sees the words).
+# Measured per block with the binary (a bare keyword in a minimal valid block).
+_CHECK_ABORT = frozenset({"bind_if", "bind_port", "bindto", "connect_ip", "connect_port",
+                          "connect_timeout", "delay_before_retry", "delay_loop", "fwmark",
+                          "retry", "warmup"})
+MISSING_PARAMETER_ABORTS: dict[str, frozenset[str]] = {
+    "top": frozenset({"child_wait_time", "track_file", "virtual_server", "virtual_server_group",
+                      "vrrp_script", "vrrp_track_file", "vrrp_track_process"}),
+    "global_defs": frozenset({
+        "bfd_process_name", "bfd_rlimit_rtime", "bfd_rlimit_rttime", "checker_process_name",
+        "checker_rlimit_rtime", "checker_rlimit_rttime", "config_save_dir", "lvs_process_name",
+        "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
+        "process_name", "random_seed", "smtp_connect_timeout", "smtp_server", "umask",
+        "vmac_addr_prefix", "vmac_prefix", "vrrp_down_timer_adverts", "vrrp_garp_interval",
+        "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_delay",
+        "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_master_repeat",
+        "vrrp_gna_interval", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_process_name",
+        "vrrp_rlimit_rtime", "vrrp_rlimit_rttime", "vrrp_startup_delay", "vrrp_version"}),
+    "vrrp_instance": frozenset({
+        "advert_int", "debug", "down_timer_adverts", "garp_lower_prio_delay",
+        "garp_lower_prio_repeat", "garp_master_delay", "garp_master_refresh",
+        "garp_master_refresh_repeat", "garp_master_repeat", "interface",
+        "lvs_sync_daemon_interface", "mcast_dst_ip", "mcast_src_ip", "notify", "notify_backup",
+        "notify_fault", "notify_master", "notify_master_rx_lower_pri", "notify_stop",
+        "preempt_delay", "priority", "state", "unicast_src_ip", "unicast_ttl", "version",
+        "virtual_router_id", "vrf"}),
+    "vrrp_sync_group": frozenset({"notify", "notify_backup", "notify_fault", "notify_master",
+                                  "notify_stop"}),
+    "vrrp_script": frozenset({"fall", "interval", "rise", "timeout", "user", "weight"}),
+    "vrrp_track_process": frozenset({"delay", "fork_delay", "process", "quorum", "quorum_max",
+                                     "terminate_delay"}),
+    "track_file": frozenset(),
+    "garp_group": frozenset({"garp_interval", "gna_interval", "interface"}),
+    "virtual_server": frozenset({
+        "connect_timeout", "delay_before_retry", "delay_loop", "hysteresis", "ip_family",
+        "lb_algo", "lb_kind", "lvs_method", "lvs_sched", "persistence_engine",
+        "persistence_granularity", "protocol", "quorum", "quorum_down", "quorum_up",
+        "real_server", "retry", "sorry_server", "warmup", "weight"}),
+    "real_server": frozenset({"connect_timeout", "delay_before_retry", "delay_loop", "lthreshold",
+                              "lvs_method", "notify_down", "notify_up", "retry", "uthreshold",
+                              "warmup", "weight"}),
+    "bfd_instance": frozenset({"hoplimit", "idle_tx", "max_hops", "min_rx", "min_tx",
+                               "multiplier", "source_ip", "ttl"}),
+    "TCP_CHECK": _CHECK_ABORT,
+    "PING_CHECK": _CHECK_ABORT,
+    "HTTP_GET": _CHECK_ABORT | {"nb_get_retry"},
+    "SSL_GET": _CHECK_ABORT | {"nb_get_retry"},
+    "SMTP_CHECK": _CHECK_ABORT,
+    "DNS_CHECK": _CHECK_ABORT | {"name", "type"},
+    "UDP_CHECK": _CHECK_ABORT | {"max_reply_length", "min_reply_length"},
+    "MISC_CHECK": frozenset({"delay_before_retry", "delay_loop", "misc_timeout", "retry",
+                             "warmup"}),
+    "FILE_CHECK": frozenset({"track_file"}),
+    "url": frozenset({"digest", "path"}),
+}
+
+# The block context a statement opens, given the context it is in (for the walks above).
+SUBCONTEXT: dict[tuple[str, str], str] = {
+    ("top", "global_defs"): "global_defs",
+    ("top", "vrrp_instance"): "vrrp_instance",
+    ("top", "vrrp_sync_group"): "vrrp_sync_group",
+    ("top", "vrrp_script"): "vrrp_script",
+    ("top", "vrrp_track_process"): "vrrp_track_process",
+    ("top", "track_file"): "track_file",
+    ("top", "vrrp_track_file"): "track_file",
+    ("top", "garp_group"): "garp_group",
+    ("top", "virtual_server"): "virtual_server",
+    ("top", "bfd_instance"): "bfd_instance",
+    ("virtual_server", "real_server"): "real_server",
+    **{("real_server", c): c for c in CHECKERS},
+    ("HTTP_GET", "url"): "url",
+    ("SSL_GET", "url"): "url",
+}
