@@ -405,7 +405,7 @@ class Builder:
                 f["group"] = f["group"] + members
             elif k.startswith("track_"):
                 f[k] = self.track_refs(c)
-            elif k.startswith("notify"):
+            elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
