@@ -142,6 +142,19 @@ class Builder:
             if n.children is not None and sub is not None:
                 self._missing_values(n.children, sub)
 
+    def _not_implemented(self, nodes: tuple[Node, ...], context: str = "top") -> None:
+        """Each use of a keyword in keywords.NOT_IMPLEMENTED: a notice naming it at file:line."""
+        for n in nodes:
+            if (context, n.keyword) in kw.NOT_IMPLEMENTED:
+                self.later(n, "top-level" if context == "top" else context)
+            if context == "vrrp_instance" and n.keyword == "authentication":
+                for row in n.children or ():
+                    if row.keyword == "auth_type" and row.args[:1] == ("AH",):
+                        self.later(row, "vrrp_instance")
+            sub = kw.SUBCONTEXT.get((context, n.keyword))
+            if n.children is not None and sub is not None:
+                self._not_implemented(n.children, sub)
+
     def build(self, tree: tuple[Node, ...]) -> Config:
         self._bad_interface = False
         try:
@@ -149,6 +162,7 @@ class Builder:
         except _Abort:
             self.d.aborted = 2
             return Config()
+        self._not_implemented(tree)
         for node in tree:
             handler = TOP.get(node.keyword)
             if handler is None:

@@ -228,3 +228,145 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
     ("HTTP_GET", "url"): "url",
     ("SSL_GET", "url"): "url",
 }
+
+# -- what keepalived-py accepts but does not act on ---------------------------------------
+# One place: build.py warns for each use (file:line, listed by -t without changing its exit
+# code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
+# (`python3 -m keepalived_py.config.keywords --table`).
+NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
+    ("top", "static_ipaddress"): "static addresses are parsed and checked, never added",
+    ("top", "static_routes"): "static routes are parsed and checked, never added",
+    ("top", "static_rules"): "static rules are parsed and checked, never added",
+    ("top", "linkbeat_interfaces"): "link state comes from netlink only",
+    ("top", "track_group"): "track groups are not implemented",
+    ("top", "garp_group"): "garp groups are not implemented",
+    ("top", "bfd_instance"): "BFD is not implemented",
+    ("global_defs", "notification_email"): "no SMTP alerts",
+    ("global_defs", "notification_email_from"): "no SMTP alerts",
+    ("global_defs", "smtp_server"): "no SMTP alerts",
+    ("global_defs", "smtp_connect_timeout"): "no SMTP alerts",
+    ("global_defs", "smtp_alert"): "no SMTP alerts",
+    ("global_defs", "script_user"): "scripts run as keepalived-py's user; only checked",
+    ("global_defs", "notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "vrrp_notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "lvs_notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
+    ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
+    ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
+    ("vrrp_instance", "unicast_fault_no_peer"): "parsed only",
+    ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
+    ("vrrp_instance", "smtp_alert"): "no SMTP alerts",
+    ("vrrp_instance", "use_vmac"): "VMACs are not implemented",
+    ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
+    ("vrrp_instance", "track_bfd"): "BFD is not implemented",
+    ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
+    ("vrrp_instance", "auth_type AH"): "IPsec AH authentication is not implemented (PASS is)",
+    ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",
+    ("vrrp_sync_group", "smtp_alert"): "no SMTP alerts",
+    ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
+    ("virtual_server", "persistence_granularity"): "parsed only",
+    ("virtual_server", "sorry_server_inhibit"): "parsed only",
+    ("virtual_server", "sorry_server_lvs_method"): "parsed only",
+    ("virtual_server", "smtp_alert"): "no SMTP alerts",
+    ("real_server", "smtp_alert"): "no SMTP alerts",
+    ("real_server", "BFD_CHECK"): "BFD is not implemented",
+}
+
+# Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
+# keyword is not implemented (NOT_IMPLEMENTED) or build.py folds the value into another field.
+UNREAD_FIELDS: dict[str, str] = {
+    "Config.static_ipaddress": "not implemented: static_ipaddress",
+    "Config.static_routes": "not implemented: static_routes",
+    "Config.static_rules": "not implemented: static_rules",
+    "Config.bfd_instances": "not implemented: bfd_instance",
+    "GlobalDefs.notification_email": "not implemented: SMTP",
+    "GlobalDefs.notification_email_from": "not implemented: SMTP",
+    "GlobalDefs.smtp_server": "not implemented: SMTP",
+    "GlobalDefs.smtp_connect_timeout": "not implemented: SMTP",
+    "GlobalDefs.script_user": "not implemented: script_user (checked only)",
+    "GlobalDefs.script_group": "not implemented: script_user (checked only)",
+    "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",
+    "GlobalDefs.vrrp_strict": "folded into VrrpInstance.strict_mode and accept",
+    "GlobalDefs.vrrp_garp_master_refresh": "folded into VrrpInstance.garp_master_refresh",
+    "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
+    "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
+    "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
+    "GlobalDefs.vrrp_notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.lvs_notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
+    "Notify.notify_deleted": "not implemented: notify_deleted",
+    "Notify.smtp_alert": "not implemented: SMTP",
+    "VirtualAddress.autojoin": "not implemented: address option autojoin",
+    "VirtualAddress.use_vmac": "not implemented: VMACs",
+    "VirtualAddress.preferred_lft": "not implemented: address option preferred_lft",
+    "VirtualAddress.track_group": "not implemented: track_group",
+    "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
+    "VirtualRoute.track_group": "not implemented: track_group",
+    "VirtualRule.track_group": "not implemented: track_group",
+    "VrrpInstance.use_vmac": "not implemented: VMACs",
+    "VrrpInstance.vmac_xmit_base": "not implemented: VMACs",
+    "VrrpInstance.track_bfd": "not implemented: BFD",
+    "VrrpInstance.unicast_fault_no_peer": "not implemented: unicast_fault_no_peer",
+    "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
+    "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
+    "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
+    "VrrpSyncGroup.track_bfd": "not implemented: BFD",
+    "VrrpSyncGroup.sync_group_tracking_weight": "not implemented: sync_group_tracking_weight",
+    "BfdInstance.neighbor_ip": "not implemented: BFD",
+    "BfdInstance.min_rx": "not implemented: BFD",
+    "BfdInstance.min_tx": "not implemented: BFD",
+    "BfdInstance.source_ip": "not implemented: BFD",
+    "Checker.bind_port": "not implemented: checker bind_port",
+    "Checker.bind_if": "not implemented: checker bind_if",
+    "Checker.http_protocol": "not implemented: http_protocol",
+    "VirtualServer.persistence_granularity": "not implemented: persistence_granularity",
+    "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
+    "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
+}
+
+
+def keyword_table() -> str:
+    """docs/KEYWORDS.md: every keyword keepalived 2.2.7 accepts, per block, and its status."""
+    blocks: dict[str, frozenset[str]] = {
+        "top": frozenset({"global_defs", "static_ipaddress", "static_routes", "static_rules",
+                          "vrrp_script", "vrrp_track_process", "track_file", "vrrp_track_file",
+                          "vrrp_sync_group", "vrrp_instance", "garp_group",
+                          "linkbeat_interfaces", "track_group", "virtual_server",
+                          "virtual_server_group", "bfd_instance", "SSL"}) | ROOT_LATER,
+        "global_defs": GLOBAL_DEFS, "vrrp_instance": VRRP_INSTANCE,
+        "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
+        "vrrp_track_process": VRRP_TRACK_PROCESS, "track_file": TRACK_FILE,
+        "garp_group": GARP_GROUP, "SSL": SSL, "virtual_server": VIRTUAL_SERVER,
+        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "bfd_instance": BFD_INSTANCE,
+    }
+    later_top = {("top", k): "parsed only" for k in ROOT_LATER}
+    out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
+           "",
+           "Generated by `python3 -m keepalived_py.config.keywords --table` from",
+           "keepalived_py/config/keywords.py (a test checks it is up to date). *not implemented*:",
+           "accepted (never an unknown keyword) and reported with file:line by `-t` and when the",
+           "daemon starts, but keepalived-py does not act on it. keepalived-py extensions are",
+           "marked *extension* (keepalived 2.2.7 rejects them as unknown).", ""]
+    for block, words in blocks.items():
+        out += [f"## {block}", "", "| keyword | status |", "| --- | --- |"]
+        for w in sorted(words | EXTENSIONS.get(block, frozenset())):
+            if w in EXTENSIONS.get(block, frozenset()):
+                status = "extension"
+            elif (block, w) in NOT_IMPLEMENTED or (block, w) in later_top:
+                why = NOT_IMPLEMENTED.get((block, w)) or later_top[(block, w)]
+                status = f"not implemented: {why}"
+            else:
+                status = "implemented"
+            out.append(f"| `{w}` | {status} |")
+        if block == "vrrp_instance":
+            out.append(f"| `authentication {{ auth_type AH }}` | not implemented:"
+                       f" {NOT_IMPLEMENTED[('vrrp_instance', 'auth_type AH')]} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+    if "--table" in sys.argv:
+        sys.stdout.write(keyword_table())
