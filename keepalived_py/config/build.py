@@ -1073,21 +1073,28 @@ class Builder:
                 used_scripts.add(ref.name)
         for s in self.scripts:
             if s.name not in used_scripts:
-                d.warning(s.pos, f"Warning - script {s.name} is not used")
+                # keepalived says so when the VRRP process starts, not under -t
+                d.notice(s.pos, f"Warning - script {s.name} is not used")
         scripts_in_use = []
-        for s in self.scripts:
-            if s.name not in used_scripts:
-                continue
-            if not executable(s.script) and not s.script.argv[0].startswith("<"):
-                d.error(s.pos, f"Disabling track script {s.name} since not found/accessible")
-                continue
-            scripts_in_use.append(s)
-        run = [s.script for s in scripts_in_use]
-        run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
-                if fl.name != "smtp_alert"]
-        run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
-                if fl.name != "smtp_alert"]
-        if any(executable(s) for s in run) and not g.enable_script_security \
+        run: list[Script | None] = []
+        if self._skipped_instances:
+            # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
+            # (used or not) is checked; one that exists makes script security necessary
+            for s in self.scripts:
+                if not is_script(s.script):
+                    if not s.script.argv[0].startswith("<"):
+                        d.error(s.pos, f"Disabling track script {s.name} since not"
+                                       " found/accessible")
+                    continue
+                run.append(s.script)
+                if s.name in used_scripts:
+                    scripts_in_use.append(s)
+            run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
+                    if fl.name != "smtp_alert"]
+            run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
+                    if fl.name != "smtp_alert"]
+            run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
+        if any(is_script(s) for s in run) and not g.enable_script_security \
                 and not self._bad_interface:
             d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
                              " not enabled.")
@@ -1115,6 +1122,19 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def is_script(script: Script | None) -> bool:
+    """keepalived's SC_ISSCRIPT (notify.c check_script_secure()): a bare name found on PATH, or
+    a path that exists (executable or not); '</file' checks are not scripts."""
+    if script is None or not script.argv:
+        return False
+    path = script.argv[0]
+    if path.startswith("<"):
+        return False
+    if "/" not in path:
+        return shutil.which(path) is not None
+    return os.path.exists(path)
 
 
 def executable(script: Script | None) -> bool:

@@ -527,11 +527,13 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
             if vs.group is not None:
                 vs = _check_group_ports(b, vs, next(g for g in groups if g.name == vs.group))
             kept.append(vs)
-    from keepalived_py.config.build import executable
+    from keepalived_py.config.build import is_script
     scripts = [ch.misc_path for vs in kept for rs in vs.real_servers for ch in rs.checkers]
     scripts += [x for vs in kept for rs in vs.real_servers for x in (rs.notify_up, rs.notify_down)]
     scripts += [x for vs in kept for x in (vs.quorum_up, vs.quorum_down)]
-    if any(executable(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
+    if kept:
+        scripts += [g.notify_fifo_script, g.lvs_notify_fifo_script]
+    if any(is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")
     return tuple(groups), tuple(kept), tuple(bfds)
