@@ -227,6 +227,7 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
     **{("real_server", c): c for c in CHECKERS},
     ("HTTP_GET", "url"): "url",
     ("SSL_GET", "url"): "url",
+    ("SMTP_CHECK", "host"): "host",
 }
 
 # -- what keepalived-py accepts but does not act on ---------------------------------------
@@ -370,3 +371,51 @@ if __name__ == "__main__":
     import sys
     if "--table" in sys.argv:
         sys.stdout.write(keyword_table())
+
+# Keywords that open a block, per context: SUBLEVEL ones have keywords of their own (keepalived
+# install_sublevel/install_keyword_root with a sub table), VALUE_BLOCK ones read lines of values
+# (alloc_value_block). Without a '{' keepalived still reads the following lines into the block
+# until a '}' - a sublevel saying "Missing '{' at beginning of configuration block" (an error),
+# a value block only logging it.
+SUBLEVEL: dict[str, frozenset[str]] = {
+    "top": frozenset({"global_defs", "vrrp_sync_group", "garp_group", "track_group",
+                      "vrrp_instance", "vrrp_script", "vrrp_track_process", "track_file",
+                      "vrrp_track_file", "virtual_server", "SSL", "bfd_instance"}),
+    "vrrp_instance": frozenset({"authentication"}),
+    "virtual_server": frozenset({"real_server"}),
+    "real_server": frozenset(CHECKERS),
+    "HTTP_GET": frozenset({"url"}),
+    "SSL_GET": frozenset({"url"}),
+    "SMTP_CHECK": frozenset({"host"}),
+}
+VALUE_BLOCK: dict[str, frozenset[str]] = {
+    "top": frozenset({"static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces",
+                      "virtual_server_group"}),
+    "global_defs": frozenset({"notification_email"}),
+    "vrrp_instance": frozenset({"virtual_ipaddress", "virtual_ipaddress_excluded",
+                                "virtual_routes", "virtual_rules", "track_interface",
+                                "track_script", "track_process", "track_file", "track_bfd",
+                                "unicast_peer"}),
+    "vrrp_sync_group": frozenset({"group", "track_interface", "track_script", "track_process",
+                                  "track_file", "track_bfd"}),
+    "garp_group": frozenset({"interfaces"}),
+}
+
+# Every keyword keepalived 2.2.7 knows in each keyword context (for the tree's brace rules).
+CONTEXT_KEYWORDS: dict[str, frozenset[str]] = {
+    "top": SUBLEVEL["top"] | VALUE_BLOCK["top"] | ROOT_LATER,
+    "global_defs": GLOBAL_DEFS | EXTENSIONS["global_defs"],
+    "vrrp_instance": VRRP_INSTANCE,
+    "vrrp_sync_group": VRRP_SYNC_GROUP,
+    "vrrp_script": VRRP_SCRIPT,
+    "vrrp_track_process": VRRP_TRACK_PROCESS,
+    "track_file": TRACK_FILE,
+    "garp_group": GARP_GROUP,
+    "SSL": SSL,
+    "virtual_server": VIRTUAL_SERVER,
+    "real_server": REAL_SERVER,
+    **CHECKERS,
+    "url": HTTP_URL,
+    "host": SMTP_HOST,
+    "bfd_instance": BFD_INSTANCE,
+}
