@@ -139,7 +139,7 @@ class Builder:
                                     f" parameter after keyword `{n.keyword}` at word position 2")
                 raise _Abort
             sub = kw.SUBCONTEXT.get((context, n.keyword))
-            if n.children is not None and sub is not None:
+            if n.children is not None and sub is not None and not _skipped_server(n, context):
                 self._missing_values(n.children, sub)
 
     def _not_implemented(self, nodes: tuple[Node, ...], context: str = "top") -> None:
@@ -310,8 +310,15 @@ class Builder:
                 if args:
                     f["user"] = args[0]
                     f["group"] = args[1] if len(args) > 1 else None
+                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                        # vrrp_parser.c vrrp_script_user_handler: the script is removed
+                        self.d.error(c.pos, f"Unable to set uid/gid for script"
+                                            f" {' '.join(f['script'].argv) if f.get('script') else ''}")
+                        f["removed"] = True
             elif k == "init_fail":
                 f["init_fail"] = True
+        if f.pop("removed", False):
+            return
         if f.get("script") is None:
             self.d.error(node.pos, f"No script set for vrrp_script {name} - ignoring")
             return
@@ -1113,6 +1120,33 @@ class Builder:
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+def _skipped_server(n: Node, context: str) -> bool:
+    """check_data.c: a virtual or real server whose address/port is invalid is reported and its
+    block skipped unread (so nothing inside it can stop the reading)."""
+    import ipaddress
+    if (context, n.keyword) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
+        return False
+    w = n.words
+    if context == "top" and len(w) > 2 and w[1] in ("fwmark", "group"):
+        return w[1] == "fwmark" and not (w[2].isdigit() and 0 < int(w[2]) < 2**32)
+    if len(w) < 2:
+        return False
+    try:
+        ipaddress.ip_address(w[1])
+    except ValueError:
+        return True
+    return len(w) > 2 and not (w[2].isdigit() and int(w[2]) <= 65535)
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _user_exists(name: str) -> bool:
