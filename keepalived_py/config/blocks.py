@@ -34,6 +34,11 @@ def _known(ctx: str) -> frozenset[str] | None:
     return kw.CONTEXT_KEYWORDS.get(ctx)
 
 
+def _skipped(ctx: str, words: tuple[str, ...]) -> bool:
+    from keepalived_py.config import keywords as kw
+    return kw.skipped_header(ctx, words)
+
+
 def _opens(ctx: str, keyword: str) -> tuple[str, bool] | None:
     """(child context, is a sublevel) when `keyword` opens a block in `ctx`, else None."""
     from keepalived_py.config import keywords as kw
@@ -54,6 +59,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
     stack = [root]
     depth = 0                        # literal braces, as read_line() counts them
     pending: tuple[_Open, str, bool] | None = None
+    skipping: _Open | None = None
 
     def open_pending(pos: object) -> None:
         nonlocal pending
@@ -70,6 +76,12 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
         text = line.text
         if text == "{":
             depth += 1
+            if skipping is not None:
+                skipping.has_block = True
+                skipping.ctx = "skipped"
+                stack.append(skipping)
+                skipping = None
+                continue
             if pending is not None:
                 node = pending[0]
                 pending = None
@@ -89,6 +101,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
             stack.append(last)
             continue
         open_pending(line.pos)
+        skipping = None
         if text == "}":
             if depth < 1:
                 diagnostics.error(line.pos, "Extra '}' found")
@@ -110,7 +123,9 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
         opens = _opens(ctx, words[0]) if ctx != "values" else None
         node = _Open(words, line.pos, raw, opens[0] if opens else "")
         stack[-1].children.append(node)
-        if opens is not None:
+        if opens is not None and opens[1] and _skipped(ctx, words):
+            skipping = node          # a '{' right after opens a block read by nobody
+        elif opens is not None:
             pending = (node, opens[0], opens[1])
     if pending is not None:
         open_pending(pending[0].pos)

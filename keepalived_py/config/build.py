@@ -138,6 +138,17 @@ class Builder:
                 self.d.error(n.pos, f"*** Configuration line starting `{n.keyword}` is missing a"
                                     f" parameter after keyword `{n.keyword}` at word position 2")
                 raise _Abort
+            if n.keyword in ("virtual_routes", "static_routes", "virtual_rules", "static_rules") \
+                    and context in ("top", "vrrp_instance"):
+                opts = kw.ROUTE_OPTIONS_WITH_VALUE if n.keyword.endswith("routes") else \
+                    kw.RULE_OPTIONS_WITH_VALUE
+                for row in n.children or ():
+                    if row.words[-1] in opts:
+                        w = row.words
+                        self.d.error(row.pos, f"*** Configuration line starting `{w[0]}` is"
+                                              f" missing a parameter after keyword `{w[-1]}`"
+                                              f" at word position {len(w) + 1}")
+                        raise _Abort
             sub = kw.SUBCONTEXT.get((context, n.keyword))
             if n.children is not None and sub is not None and not _skipped_server(n, context):
                 self._missing_values(n.children, sub)
@@ -1123,21 +1134,7 @@ class Builder:
 
 
 def _skipped_server(n: Node, context: str) -> bool:
-    """check_data.c: a virtual or real server whose address/port is invalid is reported and its
-    block skipped unread (so nothing inside it can stop the reading)."""
-    import ipaddress
-    if (context, n.keyword) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
-        return False
-    w = n.words
-    if context == "top" and len(w) > 2 and w[1] in ("fwmark", "group"):
-        return w[1] == "fwmark" and not (w[2].isdigit() and 0 < int(w[2]) < 2**32)
-    if len(w) < 2:
-        return False
-    try:
-        ipaddress.ip_address(w[1])
-    except ValueError:
-        return True
-    return len(w) > 2 and not (w[2].isdigit() and int(w[2]) <= 65535)
+    return kw.skipped_header(context, n.words)
 
 
 def _group_exists(name: str) -> bool:

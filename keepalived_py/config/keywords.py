@@ -419,3 +419,38 @@ CONTEXT_KEYWORDS: dict[str, frozenset[str]] = {
     "host": SMTP_HOST,
     "bfd_instance": BFD_INSTANCE,
 }
+
+# Route and rule options that take a value: one given last on its line stops keepalived's
+# reading like a keyword without its value (vrrp_iproute.c/vrrp_iprule.c read the next word).
+ROUTE_OPTIONS_WITH_VALUE = frozenset({
+    "src", "via", "gw", "or", "dev", "scope", "table", "metric", "priority", "preference",
+    "mtu", "advmss", "realms", "rtt", "rttvar", "reordering", "window", "cwnd", "ssthresh",
+    "initcwnd", "initrwnd", "features", "congctl", "rto_min", "hoplimit", "pref", "protocol",
+    "to", "expires", "quickack", "fastopen_no_cookie", "ttl-propagate", "encap",
+    "track_group", "nexthop"})
+RULE_OPTIONS_WITH_VALUE = frozenset({
+    "from", "to", "table", "lookup", "priority", "preference", "prio", "fwmark", "iif",
+    "iifname", "oif", "oifname", "tos", "dsfield", "realms", "goto", "suppress_prefixlength",
+    "suppress_ifgroup", "uidrange", "sport", "dport", "ipproto", "protocol", "track_group",
+    "nat"})
+
+
+def skipped_header(context: str, words: tuple[str, ...]) -> bool:
+    """check_data.c/vrrp_parser.c skip_block(true): a virtual or real server whose address or
+    port is invalid, a vrrp_instance/vrrp_sync_group without exactly one name. Its block, when
+    a '{' follows, is skipped unread; without a '{' nothing is skipped (and no block opens)."""
+    import ipaddress
+    key = words[0] if words else ""
+    if context == "top" and key in ("vrrp_instance", "vrrp_sync_group"):
+        return len(words) != 2
+    if (context, key) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
+        return False
+    if context == "top" and len(words) > 2 and words[1] in ("fwmark", "group"):
+        return words[1] == "fwmark" and not (words[2].isdigit() and 0 < int(words[2]) < 2**32)
+    if len(words) < 2:
+        return False
+    try:
+        ipaddress.ip_address(words[1])
+    except ValueError:
+        return True
+    return len(words) > 2 and not (words[2].isdigit() and int(words[2]) <= 65535)
