@@ -13,12 +13,13 @@ from keepalived_py.config.tree import Diagnostics, Node
 
 
 class _Open:
-    __slots__ = ("children", "has_block", "pos", "raw", "words")
+    __slots__ = ("children", "ctx", "has_block", "pos", "raw", "words")
 
-    def __init__(self, words: tuple[str, ...], pos: object, raw: str) -> None:
+    def __init__(self, words: tuple[str, ...], pos: object, raw: str, ctx: str) -> None:
         self.words = words
         self.pos = pos
         self.raw = raw
+        self.ctx = ctx                 # the context of this statement's block, if it opens one
         self.children: list[_Open] = []
         self.has_block = False
 
@@ -27,25 +28,87 @@ class _Open:
         return Node(self.words, self.pos, self.raw, kids)  # type: ignore[arg-type]
 
 
+def _known(ctx: str) -> frozenset[str] | None:
+    """The keywords of a keyword context (None: not a context whose keywords we know)."""
+    from keepalived_py.config import keywords as kw
+    return kw.CONTEXT_KEYWORDS.get(ctx)
+
+
+def _skipped(ctx: str, words: tuple[str, ...]) -> bool:
+    from keepalived_py.config import keywords as kw
+    return kw.skipped_header(ctx, words)
+
+
+def _opens(ctx: str, keyword: str) -> tuple[str, bool] | None:
+    """(child context, is a sublevel) when `keyword` opens a block in `ctx`, else None."""
+    from keepalived_py.config import keywords as kw
+    if keyword in kw.SUBLEVEL.get(ctx, ()):
+        return kw.SUBCONTEXT.get((ctx, keyword), keyword), True
+    if keyword in kw.VALUE_BLOCK.get(ctx, ()):
+        return "values", False
+    return None
+
+
 def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
-    root = _Open((), None, "")
+    """keepalived's process_stream()/alloc_value_block() as a tree: a block keyword opens its
+    block even without '{' (reading the lines up to the next '}'), a '{' after any other
+    statement is "Unexpected" and ignored (the lines stay at this level, and the '}' that
+    follows closes the enclosing block), and inside a block of values '{' is just a value."""
+    root = _Open((), None, "", "top")
     root.has_block = True
     stack = [root]
+    depth = 0                        # literal braces, as read_line() counts them
+    pending: tuple[_Open, str, bool] | None = None
+    skipping: _Open | None = None
+
+    def open_pending(pos: object) -> None:
+        nonlocal pending
+        if pending is None:
+            return
+        node, _ctx, sublevel = pending
+        pending = None
+        if sublevel:
+            diagnostics.error(pos, "Missing '{' at beginning of configuration block")  # type: ignore[arg-type]
+        node.has_block = True
+        stack.append(node)
+
     for line in lines:
         text = line.text
         if text == "{":
-            block = stack[-1]
-            last = block.children[-1] if block.children else None
-            if last is None or last.has_block:
-                diagnostics.error(line.pos, "Unexpected '{' - ignoring")
-                # keepalived ignores the brace; the lines inside stay at this level
+            depth += 1
+            if skipping is not None:
+                skipping.has_block = True
+                skipping.ctx = "skipped"
+                stack.append(skipping)
+                skipping = None
                 continue
-            last.has_block = True
+            if pending is not None:
+                node = pending[0]
+                pending = None
+                node.has_block = True
+                stack.append(node)
+                continue
+            block = stack[-1]
+            if block.ctx == "values":
+                block.children.append(_Open(("{",), line.pos, "", ""))
+                continue
+            last = block.children[-1] if block.children else None
+            if last is None or last.has_block or _known(block.ctx) is not None:
+                # keepalived ignores the brace; the lines inside stay at this level
+                diagnostics.error(line.pos, "Unexpected '{' - ignoring")
+                continue
+            last.has_block = True        # a block of an unknown context: keep its shape
             stack.append(last)
             continue
+        open_pending(line.pos)
+        skipping = None
         if text == "}":
-            if len(stack) == 1:
+            if depth < 1:
                 diagnostics.error(line.pos, "Extra '}' found")
+            else:
+                depth -= 1
+            if len(stack) == 1:
+                diagnostics.error(line.pos, "Unknown keyword '}'")
                 continue
             stack.pop()
             continue
@@ -56,7 +119,19 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
             continue
         first = text.split(None, 1)
         raw = first[1] if len(first) > 1 else ""
-        stack[-1].children.append(_Open(words, line.pos, raw))
+        ctx = stack[-1].ctx
+        opens = _opens(ctx, words[0]) if ctx != "values" else None
+        node = _Open(words, line.pos, raw, opens[0] if opens else "")
+        stack[-1].children.append(node)
+        if opens is not None and opens[1] and _skipped(ctx, words):
+            skipping = node          # a '{' right after opens a block read by nobody
+        elif opens is not None:
+            pending = (node, opens[0], opens[1])
+    if pending is not None:
+        open_pending(pending[0].pos)
+    if depth > 0:
+        # keepalived 2.2.7 (parser.c, init_data): CONFIG_MISSING_EOB at the end of the stream
+        diagnostics.error(None, f"There are {depth} missing '}}'s or extra '{{'s")
     return tuple(c.freeze() for c in root.children)
 
 

@@ -48,27 +48,6 @@ from keepalived_py.config.values import (
 
 VRRP_PRIO_OWNER = 255
 
-# keywords whose value keepalived reads unconditionally: without one it stops reading the
-# configuration ("... is missing a parameter ...") and exits with status 2
-NEED_VALUE = frozenset({
-    "priority", "virtual_router_id", "advert_int", "interface", "state", "version",
-    "mcast_src_ip", "unicast_src_ip", "mcast_dst_ip", "preempt_delay", "garp_master_delay",
-    "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat", "unicast_ttl",
-    "down_timer_adverts", "script", "interval", "timeout", "rise", "fall", "router_id",
-    "smtp_server", "smtp_connect_timeout", "notification_email_from", "vrrp_version",
-    "vrrp_garp_master_delay", "vrrp_garp_master_repeat", "vrrp_garp_master_refresh",
-    "vrrp_mcast_group4", "vrrp_mcast_group6", "script_user", "process", "quorum", "file",
-    "delay_loop", "lb_algo", "lvs_sched", "lb_kind", "lvs_method", "protocol",
-    "connect_timeout", "connect_port", "retry", "nb_get_retry",
-    "delay_before_retry", "misc_path", "misc_timeout", "path", "digest", "status_code",
-    "sorry_server", "real_server", "auth_type", "auth_pass", "notify_master", "notify_backup",
-    "notify_fault", "notify_stop", "notify", "notify_up", "notify_down", "quorum_up",
-    "quorum_down", "helo_name", "bindto", "connect_ip",
-    "process_name", "vrrp_process_name", "checker_process_name", "lvs_process_name",
-    "bfd_process_name",
-})
-
-
 class _Abort(Exception):
     """keepalived stops reading the configuration here."""
 SCOPES = {"site", "link", "host", "nowhere", "global"}
@@ -92,6 +71,9 @@ class Builder:
         self.unimplemented: dict[str, SourcePos] = {}
         self.ssl: Any = None
         self.first_script: SourcePos | None = None
+        self._skipped_instances: set[str] = set()   # names already seen (defined or not)
+        self._skipped_groups: set[str] = set()
+        self._default_interface = "eth0"             # keepalived's DFLT_INT
 
     # -- helpers -------------------------------------------------------------------------
     def interfaces(self) -> set[str]:
@@ -142,21 +124,47 @@ class Builder:
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
     # -- top level -----------------------------------------------------------------------
-    def _missing_values(self, nodes: tuple[Node, ...]) -> None:
+    def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
+        aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
+        named: set[tuple[str, str]] = set()
         for n in nodes:
-            if n.children is None and len(n.words) == 1 and n.keyword in NEED_VALUE:
+            if context == "top" and n.keyword in ("vrrp_instance", "vrrp_sync_group"):
+                # keepalived skips the block of a second or unnamed instance/group unread
+                key = (n.keyword, n.args[0] if len(n.args) == 1 else "")
+                if len(n.args) != 1 or key in named:
+                    continue
+                named.add(key)
+            if len(n.words) == 1 and n.keyword in aborts:
                 self.d.error(n.pos, f"*** Configuration line starting `{n.keyword}` is missing a"
                                     f" parameter after keyword `{n.keyword}` at word position 2")
                 raise _Abort
-            if n.children is not None and n.keyword not in ("virtual_ipaddress",
-                                                             "virtual_ipaddress_excluded",
-                                                             "unicast_peer", "notification_email",
-                                                             "track_interface", "track_script",
-                                                             "track_process", "track_file",
-                                                             "group", "virtual_routes",
-                                                             "virtual_rules", "static_ipaddress",
-                                                             "static_routes", "static_rules"):
-                self._missing_values(n.children)
+            if n.keyword in ("virtual_routes", "static_routes", "virtual_rules", "static_rules") \
+                    and context in ("top", "vrrp_instance"):
+                opts = kw.ROUTE_OPTIONS_WITH_VALUE if n.keyword.endswith("routes") else \
+                    kw.RULE_OPTIONS_WITH_VALUE
+                for row in n.children or ():
+                    if row.words[-1] in opts:
+                        w = row.words
+                        self.d.error(row.pos, f"*** Configuration line starting `{w[0]}` is"
+                                              f" missing a parameter after keyword `{w[-1]}`"
+                                              f" at word position {len(w) + 1}")
+                        raise _Abort
+            sub = kw.SUBCONTEXT.get((context, n.keyword))
+            if n.children is not None and sub is not None and not _skipped_server(n, context):
+                self._missing_values(n.children, sub)
+
+    def _not_implemented(self, nodes: tuple[Node, ...], context: str = "top") -> None:
+        """Each use of a keyword in keywords.NOT_IMPLEMENTED: a notice naming it at file:line."""
+        for n in nodes:
+            if (context, n.keyword) in kw.NOT_IMPLEMENTED:
+                self.later(n, "top-level" if context == "top" else context)
+            if context == "vrrp_instance" and n.keyword == "authentication":
+                for row in n.children or ():
+                    if row.keyword == "auth_type" and row.args[:1] == ("AH",):
+                        self.later(row, "vrrp_instance")
+            sub = kw.SUBCONTEXT.get((context, n.keyword))
+            if n.children is not None and sub is not None:
+                self._not_implemented(n.children, sub)
 
     def build(self, tree: tuple[Node, ...]) -> Config:
         self._bad_interface = False
@@ -165,6 +173,7 @@ class Builder:
         except _Abort:
             self.d.aborted = 2
             return Config()
+        self._not_implemented(tree)
         for node in tree:
             handler = TOP.get(node.keyword)
             if handler is None:
@@ -184,7 +193,10 @@ class Builder:
         g.setdefault("pos", node.pos)
         for c in children:
             k, args = c.keyword, c.args
-            if k not in kw.GLOBAL_DEFS:
+            if k in kw.EXTENSIONS["global_defs"]:
+                self.d.warning(c.pos, f"'{k}' is a keepalived-py extension (keepalived 2.2.7:"
+                                      f" Unknown keyword '{k}')")
+            elif k not in kw.GLOBAL_DEFS:
                 self.unknown(c)
                 continue
             if k == "notification_email":
@@ -256,6 +268,10 @@ class Builder:
                     self.d.error(c.pos, f"Process name {name} more than 15 characters, truncating")
                     name = name[:15]
                 g["checker_process_name" if k == "lvs_process_name" else k] = name
+            elif k == "default_interface":
+                if args:
+                    self._default_interface = args[0]
+                self.later(c, "global_defs")
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
                     g["dataplane"] = args[0]
@@ -315,8 +331,15 @@ class Builder:
                 if args:
                     f["user"] = args[0]
                     f["group"] = args[1] if len(args) > 1 else None
+                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                        # vrrp_parser.c vrrp_script_user_handler: the script is removed
+                        self.d.error(c.pos, f"Unable to set uid/gid for script"
+                                            f" {' '.join(f['script'].argv) if f.get('script') else ''}")
+                        f["removed"] = True
             elif k == "init_fail":
                 f["init_fail"] = True
+        if f.pop("removed", False):
+            return
         if f.get("script") is None:
             self.d.error(node.pos, f"No script set for vrrp_script {name} - ignoring")
             return
@@ -403,6 +426,13 @@ class Builder:
 
     def _sync_group(self, node: Node) -> None:
         name = node.args[0] if node.args else ""
+        if len(node.args) != 1:
+            self.d.error(node.pos, "vrrp_sync_group must have a name - skipping")
+            return
+        if any(g.name == name for g in self.groups) or name in self._skipped_groups:
+            self.d.error(node.pos, f"vrrp sync group {name} already defined")
+            return
+        self._skipped_groups.add(name)
         children = self.expect_block(node)
         if children is None or not name:
             return
@@ -417,7 +447,7 @@ class Builder:
                 f["group"] = f["group"] + members
             elif k.startswith("track_"):
                 f[k] = self.track_refs(c)
-            elif k.startswith("notify"):
+            elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
@@ -624,8 +654,14 @@ class Builder:
     # -- vrrp_instance -------------------------------------------------------------------
     def _vrrp_instance(self, node: Node) -> None:
         name = node.args[0] if node.args else ""
-        if not name:
-            self.d.error(node.pos, "vrrp_instance requires a name")
+        if len(node.args) != 1:
+            self.d.error(node.pos, "vrrp_instance must have a name")
+            return
+        if any(i.name == name for i, _ in self.instances) or name in self._skipped_instances:
+            # keepalived skips the whole block of a second instance of the same name
+            self.d.error(node.pos, f"vrrp instance {name} already defined")
+            return
+        self._skipped_instances.add(name)
         children = self.expect_block(node)
         if children is None or not name:
             return
@@ -851,6 +887,15 @@ class Builder:
         self.later(node, "top-level")
 
     def _linkbeat(self, node: Node) -> None:
+        for c in self.expect_block(node) or ():
+            ifname = c.words[0]
+            if self.check_interfaces and ifname not in self.interfaces():
+                # keepalived 2.2.7 vrrp_parser.c alloc_linkbeat_interface: CONFIG_FATAL
+                self.d.fatal(c.pos, f"unknown interface {ifname} specified for linkbeat interface")
+                continue
+            if len(c.words) > 1 and (c.words[1] not in ("MII", "ETHTOOL", "IOCTL")
+                                     or len(c.words) > 2):
+                self.d.error(c.pos, f"extra characters {c.words[1]} in linkbeat interface")
         self.later(node, "top-level")
 
     def _track_group(self, node: Node) -> None:
@@ -899,6 +944,12 @@ class Builder:
                                    " this probably isn't what you want")
             groups.append(replace(grp, group=tuple(members)))
 
+        if self.check_interfaces and self._default_interface not in self.interfaces():
+            # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
+            for a in [a for a in self.static_addresses if a.dev is None]:
+                d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
+                               " default interface must exist")
+            self.static_addresses = [a for a in self.static_addresses if a.dev is not None]
         instances: list[VrrpInstance] = []
         used_scripts: set[str] = set()
         seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
@@ -1055,21 +1106,28 @@ class Builder:
                 used_scripts.add(ref.name)
         for s in self.scripts:
             if s.name not in used_scripts:
-                d.warning(s.pos, f"Warning - script {s.name} is not used")
+                # keepalived says so when the VRRP process starts, not under -t
+                d.notice(s.pos, f"Warning - script {s.name} is not used")
         scripts_in_use = []
-        for s in self.scripts:
-            if s.name not in used_scripts:
-                continue
-            if not executable(s.script) and not s.script.argv[0].startswith("<"):
-                d.error(s.pos, f"Disabling track script {s.name} since not found/accessible")
-                continue
-            scripts_in_use.append(s)
-        run = [s.script for s in scripts_in_use]
-        run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
-                if fl.name != "smtp_alert"]
-        run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
-                if fl.name != "smtp_alert"]
-        if any(executable(s) for s in run) and not g.enable_script_security \
+        run: list[Script | None] = []
+        if self._skipped_instances:
+            # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
+            # (used or not) is checked; one that exists makes script security necessary
+            for s in self.scripts:
+                if not is_script(s.script):
+                    if not s.script.argv[0].startswith("<"):
+                        d.error(s.pos, f"Disabling track script {s.name} since not"
+                                       " found/accessible")
+                    continue
+                run.append(s.script)
+                if s.name in used_scripts:
+                    scripts_in_use.append(s)
+            run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
+                    if fl.name != "smtp_alert"]
+            run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
+                    if fl.name != "smtp_alert"]
+            run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
+        if any(is_script(s) for s in run) and not g.enable_script_security \
                 and not self._bad_interface:
             d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
                              " not enabled.")
@@ -1090,6 +1148,19 @@ class Builder:
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
 
 
+def _skipped_server(n: Node, context: str) -> bool:
+    return kw.skipped_header(context, n.words)
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
 def _user_exists(name: str) -> bool:
     import pwd
     try:
@@ -1097,6 +1168,19 @@ def _user_exists(name: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def is_script(script: Script | None) -> bool:
+    """keepalived's SC_ISSCRIPT (notify.c check_script_secure()): a bare name found on PATH, or
+    a path that exists (executable or not); '</file' checks are not scripts."""
+    if script is None or not script.argv:
+        return False
+    path = script.argv[0]
+    if path.startswith("<"):
+        return False
+    if "/" not in path:
+        return shutil.which(path) is not None
+    return os.path.exists(path)
 
 
 def executable(script: Script | None) -> bool:

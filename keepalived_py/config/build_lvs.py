@@ -305,10 +305,15 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
         else:
             b.later(c, "virtual_server")
     vs_name = _vs_name(f)
-    if "protocol" in seen and f.get("fwmark") is not None:
+    if f.get("group"):
+        # checked against the group's entries once all groups are read (_check_group_ports)
+        b.__dict__.setdefault("lvs_protocol_set", set())
+        if "protocol" in seen:
+            b.lvs_protocol_set.add(node.pos)
+    elif "protocol" in seen and f.get("fwmark") is not None:
         b.d.error(node.pos, f"Warning: Virtual server {vs_name}: protocol specified for fwmark -"
                             " protocol will be ignored")
-    if "protocol" not in seen and f.get("fwmark") is None:
+    if "protocol" not in seen and f.get("fwmark") is None and not f.get("group"):
         b.d.error(node.pos, f"Virtual server {vs_name}: no protocol set - defaulting to UDP")
         f["protocol"] = "UDP"
     if not seen & {"lb_algo", "lvs_sched"}:
@@ -330,7 +335,8 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
                               " - removing second rs")
             continue
         dup.add(key)
-        if f.get("fwmark") is not None and rs.port:
+        if f.get("fwmark") is not None and rs.port and \
+                (rs.lvs_method or f.get("lvs_method") or "NAT") != "NAT":
             b.d.warning(rs.pos, f"WARNING - fwmark virtual server {vs_name}, real server"
                                 f" {rs.address}:{rs.port} has port specified - port will be"
                                 " ignored")
@@ -352,8 +358,76 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
             b.d.error(node.pos, f"Virtual server {vs_name}: hysteresis {f['hysteresis']} >="
                                 f" quorum {quorum}; setting hysteresis to 0")
             f["hysteresis"] = 0
+        _check_ports(b, f, resolved, vs_name)
     f["real_servers"] = tuple(resolved)
     return VirtualServer(**f)
+
+
+def _check_ports(b: Builder, f: dict[str, Any], reals: list[RealServer], vs_name: str) -> None:
+    """check_data.c validate_check_config(): a zero port needs persistence; unless NAT, real
+    and sorry servers use the virtual server's port (a fwmark service: no port at all)."""
+    pos = f["pos"]
+    by_address = f.get("fwmark") is None and not f.get("group")
+    if by_address and not f.get("persistence_timeout") and not f.get("port"):
+        b.d.error(pos, f"Virtual server {vs_name}: zero port only valid for persistent services"
+                       " - setting")
+        f["persistence_timeout"] = 360
+    if f.get("group"):
+        return
+    vs_method = f.get("lvs_method") or "NAT"
+    for rs in reals:
+        if (rs.lvs_method or vs_method) == "NAT" or not rs.port:
+            continue
+        if by_address and rs.port != f.get("port"):
+            b.d.warning(rs.pos, f"WARNING - virtual server {vs_name} and real server"
+                                f" {rs.address}:{rs.port} ports don't match - resetting")
+    sorry = f.get("sorry_server")
+    if sorry is not None and (f.get("sorry_server_lvs_method") or vs_method) != "NAT" \
+            and sorry.port:
+        if not by_address:
+            b.d.warning(sorry.pos, f"WARNING - virtual server {vs_name}, sorry server has port"
+                                   " specified - clearing")
+        elif sorry.port != f.get("port"):
+            b.d.warning(sorry.pos, f"WARNING - virtual server {vs_name} and sorry server ports"
+                                   " don't match - resetting")
+
+
+def _check_group_ports(b: Builder, vs: VirtualServer, grp: VirtualServerGroup) -> VirtualServer:
+    """check_data.c validate_check_config() for a virtual server on a group."""
+    name = f"[{grp.name}]"
+    addrs = [e for e in grp.entries if e.fwmark is None]
+    explicit = vs.pos in b.__dict__.get("lvs_protocol_set", ())
+    if addrs and not explicit:
+        b.d.error(vs.pos, f"Virtual server {name}: no protocol set - defaulting to UDP")
+        vs = replace(vs, protocol="UDP")
+    elif not addrs and explicit and grp.entries:
+        b.d.error(vs.pos, f"Warning: Virtual server {name}: protocol specified for fwmark -"
+                          " protocol will be ignored")
+    if vs.persistence_timeout is None and any(not e.port for e in addrs):
+        b.d.error(vs.pos, f"Virtual server {name}: zero port only valid for persistent services"
+                          " - setting")
+        vs = replace(vs, persistence_timeout=360)
+    direct = [rs for rs in vs.real_servers if (rs.lvs_method or vs.lvs_method) != "NAT"]
+    sorry = vs.sorry_server
+    sorry_direct = sorry is not None and (vs.sorry_server_lvs_method or vs.lvs_method) != "NAT"
+    if any(e.fwmark is not None for e in grp.entries):
+        for rs in direct:
+            if rs.port:
+                b.d.warning(rs.pos, f"WARNING - fwmark virtual server {name}, real server"
+                                    f" {rs.address}:{rs.port} has port specified - port will be"
+                                    " ignored")
+        if sorry_direct and sorry is not None and sorry.port:
+            b.d.warning(sorry.pos, f"WARNING - fwmark virtual server {name}, sorry server has"
+                                   " port specified - port will be ignored")
+    for e in addrs:
+        for rs in direct:
+            if rs.port and e.port != rs.port:
+                b.d.error(rs.pos, f"virtual server {name}:[{e.address}] and real server"
+                                  f" {rs.address}:{rs.port} ports don't match")
+        if sorry_direct and sorry is not None and sorry.port and e.port != sorry.port:
+            b.d.warning(sorry.pos, f"WARNING - virtual server {name}, sorry server has port"
+                                   " specified - port will be ignored")
+    return vs
 
 
 def _vs_name(f: dict[str, Any]) -> str:
@@ -450,12 +524,16 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
                               " server")
             continue
         if vs.real_servers:
+            if vs.group is not None:
+                vs = _check_group_ports(b, vs, next(g for g in groups if g.name == vs.group))
             kept.append(vs)
-    from keepalived_py.config.build import executable
+    from keepalived_py.config.build import is_script
     scripts = [ch.misc_path for vs in kept for rs in vs.real_servers for ch in rs.checkers]
     scripts += [x for vs in kept for rs in vs.real_servers for x in (rs.notify_up, rs.notify_down)]
     scripts += [x for vs in kept for x in (vs.quorum_up, vs.quorum_down)]
-    if any(executable(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
+    if kept:
+        scripts += [g.notify_fifo_script, g.lvs_notify_fifo_script]
+    if any(is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")
     return tuple(groups), tuple(kept), tuple(bfds)

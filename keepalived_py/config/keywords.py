@@ -9,18 +9,17 @@ GLOBAL_DEFS = frozenset({
     "bfd_cpu_affinity", "bfd_no_swap", "bfd_priority", "bfd_process_name", "bfd_rlimit_rtime",
     "bfd_rlimit_rttime", "bfd_rt_priority", "checker_cpu_affinity", "checker_log_all_failures",
     "checker_no_swap", "checker_priority", "checker_process_name", "checker_rlimit_rtime",
-    "checker_rlimit_rttime", "checker_rt_priority", "child_wait_time", "config_save_dir",
+    "checker_rlimit_rttime", "checker_rt_priority", "config_save_dir",
     "data_use_instance", "dataplane", "dbus_service_name", "default_interface",
     "disable_local_igmp", "dynamic_interfaces", "enable_dbus", "enable_script_security",
     "enable_snmp_checker", "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2",
     "enable_snmp_rfcv3", "enable_snmp_vrrp", "enable_traps", "fifo_write_vrrp_states_on_reload",
-    "include_check", "instance", "linkbeat_use_polling", "log_unknown_vrids", "lvs_flush",
+    "include_check", "log_unknown_vrids", "lvs_flush",
     "lvs_flush_on_stop", "lvs_flush_onstop", "lvs_netlink_cmd_rcv_bufs",
     "lvs_netlink_cmd_rcv_bufs_force", "lvs_netlink_monitor_rcv_bufs",
     "lvs_netlink_monitor_rcv_bufs_force", "lvs_notify_fifo", "lvs_notify_fifo_script",
     "lvs_process_name", "lvs_sync_daemon", "lvs_timeouts", "max_auto_priority",
-    "min_auto_priority_delay", "namespace_with_ipsets", "net_namespace", "net_namespace_ipvs",
-    "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
+    "min_auto_priority_delay", "nftables", "nftables_counters", "nftables_ifindex", "nftables_ipvs",
     "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
     "no_checker_emails", "no_email_faults", "notification_email", "notification_email_from",
     "notify_fifo", "notify_fifo_script", "process_monitor_rcv_bufs",
@@ -29,12 +28,12 @@ GLOBAL_DEFS = frozenset({
     "rs_init_notifies", "script_user", "shutdown_script", "shutdown_script_timeout",
     "smtp_alert", "smtp_alert_checker", "smtp_alert_vrrp", "smtp_connect_timeout",
     "smtp_helo_name", "smtp_server", "snmp_socket", "startup_script", "startup_script_timeout",
-    "state_dump_file", "tmp_config_directory", "umask", "use_pid_dir", "vmac_addr_prefix",
+    "state_dump_file", "tmp_config_directory", "umask", "vmac_addr_prefix",
     "vmac_prefix", "vrrp_check_unicast_src", "vrrp_cpu_affinity", "vrrp_down_timer_adverts",
     "vrrp_garp_extra_if", "vrrp_garp_interval", "vrrp_garp_lower_prio_delay",
     "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_delay", "vrrp_garp_master_refresh",
     "vrrp_garp_master_refresh_repeat", "vrrp_garp_master_repeat", "vrrp_gna_interval",
-    "vrrp_higher_prio_send_advert", "vrrp_ipsets", "vrrp_iptables", "vrrp_lower_prio_no_advert",
+    "vrrp_higher_prio_send_advert", "vrrp_iptables", "vrrp_lower_prio_no_advert",
     "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_min_garp", "vrrp_netlink_cmd_rcv_bufs",
     "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs",
     "vrrp_netlink_monitor_rcv_bufs_force", "vrrp_no_swap", "vrrp_notify_fifo",
@@ -45,13 +44,13 @@ GLOBAL_DEFS = frozenset({
 })
 
 VRRP_INSTANCE = frozenset({
-    "accept", "advert_int", "auth_pass", "auth_type", "authentication", "check_unicast_src",
+    "accept", "advert_int", "authentication", "check_unicast_src",
     "debug", "dont_track_primary", "down_timer_adverts", "garp_extra_if",
     "garp_lower_prio_delay", "garp_lower_prio_repeat", "garp_master_delay",
     "garp_master_refresh", "garp_master_refresh_repeat", "garp_master_repeat",
     "higher_prio_send_advert", "interface", "kernel_rx_buf_size", "linkbeat_use_polling",
     "lower_prio_no_advert", "lvs_sync_daemon_interface", "mcast_dst_ip", "mcast_src_ip",
-    "native_ipv6", "no_accept", "no_preempt", "nopreempt", "notify", "notify_backup",
+    "native_ipv6", "no_accept", "nopreempt", "notify", "notify_backup",
     "notify_deleted", "notify_fault", "notify_master", "notify_master_rx_lower_pri",
     "notify_priority_changes", "notify_stop", "old_unicast_checksum", "preempt", "preempt_delay",
     "priority", "promote_secondaries", "skip_check_adv_addr", "smtp_alert", "state",
@@ -63,8 +62,8 @@ VRRP_INSTANCE = frozenset({
 })
 
 VRRP_SYNC_GROUP = frozenset({
-    "global_tracking", "group", "notify", "notify_backup", "notify_deleted", "notify_fault",
-    "notify_master", "notify_master_rx_lower_pri", "notify_priority_changes", "notify_stop",
+    "global_tracking", "group", "notify", "notify_backup", "notify_fault",
+    "notify_master", "notify_priority_changes", "notify_stop",
     "smtp_alert", "sync_group_tracking_weight", "track_bfd", "track_file", "track_interface",
     "track_process", "track_script",
 })
@@ -131,7 +130,7 @@ CHECKERS = {
                                    "max_reply_length"},
     "MISC_CHECK": frozenset({"misc_path", "misc_timeout", "misc_dynamic", "user", "warmup",
                              "retry", "delay_before_retry", "delay_loop", "alpha",
-                             "log_all_failures", "connect_timeout"}),
+                             "log_all_failures"}),
     "FILE_CHECK": frozenset({"track_file", "weight"}),
     "BFD_CHECK": frozenset({"name", "alpha"}),
 }
@@ -144,6 +143,314 @@ HTTP_URL = frozenset({
 SMTP_HOST = CHECKER_COMMON
 
 BFD_INSTANCE = frozenset({
-    "enabled", "disabled", "neighbor_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
+    "neighbor_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
     "multiplier", "passive", "ttl", "hoplimit", "max_hops", "vrrp", "checker",
 })
+
+# keepalived-py extensions: keepalived 2.2.7 calls them "Unknown keyword" (so -t warns, exit 5,
+# as keepalived's verdict), keepalived-py acts on them.
+EXTENSIONS = {
+    "global_defs": frozenset({"dataplane", "state_dump_file"}),
+}
+
+# Keywords whose handler reads its value unconditionally: given without one, keepalived 2.2.7
+# stops reading ("*** Configuration line starting `K` is missing a parameter ...") and exits 2,
+# whether or not a '{' follows (the brace is split off before the handler sees the words).
+# Measured per block with the binary (a bare keyword in a minimal valid block).
+_CHECK_ABORT = frozenset({"bind_if", "bind_port", "bindto", "connect_ip", "connect_port",
+                          "connect_timeout", "delay_before_retry", "delay_loop", "fwmark",
+                          "retry", "warmup"})
+MISSING_PARAMETER_ABORTS: dict[str, frozenset[str]] = {
+    "top": frozenset({"child_wait_time", "track_file", "virtual_server", "virtual_server_group",
+                      "vrrp_script", "vrrp_track_file", "vrrp_track_process"}),
+    "global_defs": frozenset({
+        "bfd_process_name", "bfd_rlimit_rtime", "bfd_rlimit_rttime", "checker_process_name",
+        "checker_rlimit_rtime", "checker_rlimit_rttime", "config_save_dir", "lvs_process_name",
+        "nftables_ipvs_priority", "nftables_ipvs_start_fwmark", "nftables_priority",
+        "process_name", "random_seed", "smtp_connect_timeout", "smtp_server", "umask",
+        "vmac_addr_prefix", "vmac_prefix", "vrrp_down_timer_adverts", "vrrp_garp_interval",
+        "vrrp_garp_lower_prio_delay", "vrrp_garp_lower_prio_repeat", "vrrp_garp_master_delay",
+        "vrrp_garp_master_refresh", "vrrp_garp_master_refresh_repeat", "vrrp_garp_master_repeat",
+        "vrrp_gna_interval", "vrrp_mcast_group4", "vrrp_mcast_group6", "vrrp_process_name",
+        "vrrp_rlimit_rtime", "vrrp_rlimit_rttime", "vrrp_startup_delay", "vrrp_version"}),
+    "vrrp_instance": frozenset({
+        "advert_int", "debug", "down_timer_adverts", "garp_lower_prio_delay",
+        "garp_lower_prio_repeat", "garp_master_delay", "garp_master_refresh",
+        "garp_master_refresh_repeat", "garp_master_repeat", "interface",
+        "lvs_sync_daemon_interface", "mcast_dst_ip", "mcast_src_ip", "notify", "notify_backup",
+        "notify_fault", "notify_master", "notify_master_rx_lower_pri", "notify_stop",
+        "preempt_delay", "priority", "state", "unicast_src_ip", "unicast_ttl", "version",
+        "virtual_router_id", "vrf"}),
+    "vrrp_sync_group": frozenset({"notify", "notify_backup", "notify_fault", "notify_master",
+                                  "notify_stop"}),
+    "vrrp_script": frozenset({"fall", "interval", "rise", "timeout", "user", "weight"}),
+    "vrrp_track_process": frozenset({"delay", "fork_delay", "process", "quorum", "quorum_max",
+                                     "terminate_delay"}),
+    "track_file": frozenset(),
+    "garp_group": frozenset({"garp_interval", "gna_interval", "interface"}),
+    "virtual_server": frozenset({
+        "connect_timeout", "delay_before_retry", "delay_loop", "hysteresis", "ip_family",
+        "lb_algo", "lb_kind", "lvs_method", "lvs_sched", "persistence_engine",
+        "persistence_granularity", "protocol", "quorum", "quorum_down", "quorum_up",
+        "real_server", "retry", "sorry_server", "warmup", "weight"}),
+    "real_server": frozenset({"connect_timeout", "delay_before_retry", "delay_loop", "lthreshold",
+                              "lvs_method", "notify_down", "notify_up", "retry", "uthreshold",
+                              "warmup", "weight"}),
+    "bfd_instance": frozenset({"hoplimit", "idle_tx", "max_hops", "min_rx", "min_tx",
+                               "multiplier", "source_ip", "ttl"}),
+    "TCP_CHECK": _CHECK_ABORT,
+    "PING_CHECK": _CHECK_ABORT,
+    "HTTP_GET": _CHECK_ABORT | {"nb_get_retry"},
+    "SSL_GET": _CHECK_ABORT | {"nb_get_retry"},
+    "SMTP_CHECK": _CHECK_ABORT,
+    "DNS_CHECK": _CHECK_ABORT | {"name", "type"},
+    "UDP_CHECK": _CHECK_ABORT | {"max_reply_length", "min_reply_length"},
+    "MISC_CHECK": frozenset({"delay_before_retry", "delay_loop", "misc_timeout", "retry",
+                             "warmup"}),
+    "FILE_CHECK": frozenset({"track_file"}),
+    "url": frozenset({"digest", "path"}),
+}
+
+# The block context a statement opens, given the context it is in (for the walks above).
+SUBCONTEXT: dict[tuple[str, str], str] = {
+    ("top", "global_defs"): "global_defs",
+    ("top", "vrrp_instance"): "vrrp_instance",
+    ("top", "vrrp_sync_group"): "vrrp_sync_group",
+    ("top", "vrrp_script"): "vrrp_script",
+    ("top", "vrrp_track_process"): "vrrp_track_process",
+    ("top", "track_file"): "track_file",
+    ("top", "vrrp_track_file"): "track_file",
+    ("top", "garp_group"): "garp_group",
+    ("top", "virtual_server"): "virtual_server",
+    ("top", "bfd_instance"): "bfd_instance",
+    ("virtual_server", "real_server"): "real_server",
+    **{("real_server", c): c for c in CHECKERS},
+    ("HTTP_GET", "url"): "url",
+    ("SSL_GET", "url"): "url",
+    ("SMTP_CHECK", "host"): "host",
+}
+
+# -- what keepalived-py accepts but does not act on ---------------------------------------
+# One place: build.py warns for each use (file:line, listed by -t without changing its exit
+# code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
+# (`python3 -m keepalived_py.config.keywords --table`).
+NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
+    ("top", "static_ipaddress"): "static addresses are parsed and checked, never added",
+    ("top", "static_routes"): "static routes are parsed and checked, never added",
+    ("top", "static_rules"): "static rules are parsed and checked, never added",
+    ("top", "linkbeat_interfaces"): "link state comes from netlink only",
+    ("top", "track_group"): "track groups are not implemented",
+    ("top", "garp_group"): "garp groups are not implemented",
+    ("top", "bfd_instance"): "BFD is not implemented",
+    ("global_defs", "notification_email"): "no SMTP alerts",
+    ("global_defs", "notification_email_from"): "no SMTP alerts",
+    ("global_defs", "smtp_server"): "no SMTP alerts",
+    ("global_defs", "smtp_connect_timeout"): "no SMTP alerts",
+    ("global_defs", "smtp_alert"): "no SMTP alerts",
+    ("global_defs", "script_user"): "scripts run as keepalived-py's user; only checked",
+    ("global_defs", "notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "vrrp_notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "lvs_notify_fifo_script"): "the FIFO is written, no reader script is started",
+    ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
+    ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
+    ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
+    ("vrrp_instance", "unicast_fault_no_peer"): "parsed only",
+    ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
+    ("vrrp_instance", "smtp_alert"): "no SMTP alerts",
+    ("vrrp_instance", "use_vmac"): "VMACs are not implemented",
+    ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
+    ("vrrp_instance", "track_bfd"): "BFD is not implemented",
+    ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
+    ("vrrp_instance", "auth_type AH"): "IPsec AH authentication is not implemented (PASS is)",
+    ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",
+    ("vrrp_sync_group", "smtp_alert"): "no SMTP alerts",
+    ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
+    ("virtual_server", "persistence_granularity"): "parsed only",
+    ("virtual_server", "sorry_server_inhibit"): "parsed only",
+    ("virtual_server", "sorry_server_lvs_method"): "parsed only",
+    ("virtual_server", "smtp_alert"): "no SMTP alerts",
+    ("real_server", "smtp_alert"): "no SMTP alerts",
+    ("real_server", "BFD_CHECK"): "BFD is not implemented",
+}
+
+# Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
+# keyword is not implemented (NOT_IMPLEMENTED) or build.py folds the value into another field.
+UNREAD_FIELDS: dict[str, str] = {
+    "Config.static_ipaddress": "not implemented: static_ipaddress",
+    "Config.static_routes": "not implemented: static_routes",
+    "Config.static_rules": "not implemented: static_rules",
+    "Config.bfd_instances": "not implemented: bfd_instance",
+    "GlobalDefs.notification_email": "not implemented: SMTP",
+    "GlobalDefs.notification_email_from": "not implemented: SMTP",
+    "GlobalDefs.smtp_server": "not implemented: SMTP",
+    "GlobalDefs.smtp_connect_timeout": "not implemented: SMTP",
+    "GlobalDefs.script_user": "not implemented: script_user (checked only)",
+    "GlobalDefs.script_group": "not implemented: script_user (checked only)",
+    "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",
+    "GlobalDefs.vrrp_strict": "folded into VrrpInstance.strict_mode and accept",
+    "GlobalDefs.vrrp_garp_master_refresh": "folded into VrrpInstance.garp_master_refresh",
+    "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
+    "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
+    "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
+    "GlobalDefs.vrrp_notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.lvs_notify_fifo_script": "not implemented: fifo reader scripts",
+    "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
+    "Notify.notify_deleted": "not implemented: notify_deleted",
+    "Notify.smtp_alert": "not implemented: SMTP",
+    "VirtualAddress.autojoin": "not implemented: address option autojoin",
+    "VirtualAddress.use_vmac": "not implemented: VMACs",
+    "VirtualAddress.preferred_lft": "not implemented: address option preferred_lft",
+    "VirtualAddress.track_group": "not implemented: track_group",
+    "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
+    "VirtualRoute.track_group": "not implemented: track_group",
+    "VirtualRule.track_group": "not implemented: track_group",
+    "VrrpInstance.use_vmac": "not implemented: VMACs",
+    "VrrpInstance.vmac_xmit_base": "not implemented: VMACs",
+    "VrrpInstance.track_bfd": "not implemented: BFD",
+    "VrrpInstance.unicast_fault_no_peer": "not implemented: unicast_fault_no_peer",
+    "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
+    "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
+    "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
+    "VrrpSyncGroup.track_bfd": "not implemented: BFD",
+    "VrrpSyncGroup.sync_group_tracking_weight": "not implemented: sync_group_tracking_weight",
+    "BfdInstance.neighbor_ip": "not implemented: BFD",
+    "BfdInstance.min_rx": "not implemented: BFD",
+    "BfdInstance.min_tx": "not implemented: BFD",
+    "BfdInstance.source_ip": "not implemented: BFD",
+    "Checker.bind_port": "not implemented: checker bind_port",
+    "Checker.bind_if": "not implemented: checker bind_if",
+    "Checker.http_protocol": "not implemented: http_protocol",
+    "VirtualServer.persistence_granularity": "not implemented: persistence_granularity",
+    "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
+    "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
+}
+
+
+def keyword_table() -> str:
+    """docs/KEYWORDS.md: every keyword keepalived 2.2.7 accepts, per block, and its status."""
+    blocks: dict[str, frozenset[str]] = {
+        "top": frozenset({"global_defs", "static_ipaddress", "static_routes", "static_rules",
+                          "vrrp_script", "vrrp_track_process", "track_file", "vrrp_track_file",
+                          "vrrp_sync_group", "vrrp_instance", "garp_group",
+                          "linkbeat_interfaces", "track_group", "virtual_server",
+                          "virtual_server_group", "bfd_instance", "SSL"}) | ROOT_LATER,
+        "global_defs": GLOBAL_DEFS, "vrrp_instance": VRRP_INSTANCE,
+        "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
+        "vrrp_track_process": VRRP_TRACK_PROCESS, "track_file": TRACK_FILE,
+        "garp_group": GARP_GROUP, "SSL": SSL, "virtual_server": VIRTUAL_SERVER,
+        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "bfd_instance": BFD_INSTANCE,
+    }
+    later_top = {("top", k): "parsed only" for k in ROOT_LATER}
+    out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
+           "",
+           "Generated by `python3 -m keepalived_py.config.keywords --table` from",
+           "keepalived_py/config/keywords.py (a test checks it is up to date). *not implemented*:",
+           "accepted (never an unknown keyword) and reported with file:line by `-t` and when the",
+           "daemon starts, but keepalived-py does not act on it. keepalived-py extensions are",
+           "marked *extension* (keepalived 2.2.7 rejects them as unknown).", ""]
+    for block, words in blocks.items():
+        out += [f"## {block}", "", "| keyword | status |", "| --- | --- |"]
+        for w in sorted(words | EXTENSIONS.get(block, frozenset())):
+            if w in EXTENSIONS.get(block, frozenset()):
+                status = "extension"
+            elif (block, w) in NOT_IMPLEMENTED or (block, w) in later_top:
+                why = NOT_IMPLEMENTED.get((block, w)) or later_top[(block, w)]
+                status = f"not implemented: {why}"
+            else:
+                status = "implemented"
+            out.append(f"| `{w}` | {status} |")
+        if block == "vrrp_instance":
+            out.append(f"| `authentication {{ auth_type AH }}` | not implemented:"
+                       f" {NOT_IMPLEMENTED[('vrrp_instance', 'auth_type AH')]} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    import sys
+    if "--table" in sys.argv:
+        sys.stdout.write(keyword_table())
+
+# Keywords that open a block, per context: SUBLEVEL ones have keywords of their own (keepalived
+# install_sublevel/install_keyword_root with a sub table), VALUE_BLOCK ones read lines of values
+# (alloc_value_block). Without a '{' keepalived still reads the following lines into the block
+# until a '}' - a sublevel saying "Missing '{' at beginning of configuration block" (an error),
+# a value block only logging it.
+SUBLEVEL: dict[str, frozenset[str]] = {
+    "top": frozenset({"global_defs", "vrrp_sync_group", "garp_group", "track_group",
+                      "vrrp_instance", "vrrp_script", "vrrp_track_process", "track_file",
+                      "vrrp_track_file", "virtual_server", "SSL", "bfd_instance"}),
+    "vrrp_instance": frozenset({"authentication"}),
+    "virtual_server": frozenset({"real_server"}),
+    "real_server": frozenset(CHECKERS),
+    "HTTP_GET": frozenset({"url"}),
+    "SSL_GET": frozenset({"url"}),
+    "SMTP_CHECK": frozenset({"host"}),
+}
+VALUE_BLOCK: dict[str, frozenset[str]] = {
+    "top": frozenset({"static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces",
+                      "virtual_server_group"}),
+    "global_defs": frozenset({"notification_email"}),
+    "vrrp_instance": frozenset({"virtual_ipaddress", "virtual_ipaddress_excluded",
+                                "virtual_routes", "virtual_rules", "track_interface",
+                                "track_script", "track_process", "track_file", "track_bfd",
+                                "unicast_peer"}),
+    "vrrp_sync_group": frozenset({"group", "track_interface", "track_script", "track_process",
+                                  "track_file", "track_bfd"}),
+    "garp_group": frozenset({"interfaces"}),
+}
+
+# Every keyword keepalived 2.2.7 knows in each keyword context (for the tree's brace rules).
+CONTEXT_KEYWORDS: dict[str, frozenset[str]] = {
+    "top": SUBLEVEL["top"] | VALUE_BLOCK["top"] | ROOT_LATER,
+    "global_defs": GLOBAL_DEFS | EXTENSIONS["global_defs"],
+    "vrrp_instance": VRRP_INSTANCE,
+    "vrrp_sync_group": VRRP_SYNC_GROUP,
+    "vrrp_script": VRRP_SCRIPT,
+    "vrrp_track_process": VRRP_TRACK_PROCESS,
+    "track_file": TRACK_FILE,
+    "garp_group": GARP_GROUP,
+    "SSL": SSL,
+    "virtual_server": VIRTUAL_SERVER,
+    "real_server": REAL_SERVER,
+    **CHECKERS,
+    "url": HTTP_URL,
+    "host": SMTP_HOST,
+    "bfd_instance": BFD_INSTANCE,
+}
+
+# Route and rule options that take a value: one given last on its line stops keepalived's
+# reading like a keyword without its value (vrrp_iproute.c/vrrp_iprule.c read the next word).
+ROUTE_OPTIONS_WITH_VALUE = frozenset({
+    "src", "via", "gw", "or", "dev", "scope", "table", "metric", "priority", "preference",
+    "mtu", "advmss", "realms", "rtt", "rttvar", "reordering", "window", "cwnd", "ssthresh",
+    "initcwnd", "initrwnd", "features", "congctl", "rto_min", "hoplimit", "pref", "protocol",
+    "to", "expires", "quickack", "fastopen_no_cookie", "ttl-propagate", "encap",
+    "track_group", "nexthop"})
+RULE_OPTIONS_WITH_VALUE = frozenset({
+    "from", "to", "table", "lookup", "priority", "preference", "prio", "fwmark", "iif",
+    "iifname", "oif", "oifname", "tos", "dsfield", "realms", "goto", "suppress_prefixlength",
+    "suppress_ifgroup", "uidrange", "sport", "dport", "ipproto", "protocol", "track_group",
+    "nat"})
+
+
+def skipped_header(context: str, words: tuple[str, ...]) -> bool:
+    """check_data.c/vrrp_parser.c skip_block(true): a virtual or real server whose address or
+    port is invalid, a vrrp_instance/vrrp_sync_group without exactly one name. Its block, when
+    a '{' follows, is skipped unread; without a '{' nothing is skipped (and no block opens)."""
+    import ipaddress
+    key = words[0] if words else ""
+    if context == "top" and key in ("vrrp_instance", "vrrp_sync_group"):
+        return len(words) != 2
+    if (context, key) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
+        return False
+    if context == "top" and len(words) > 2 and words[1] in ("fwmark", "group"):
+        return words[1] == "fwmark" and not (words[2].isdigit() and 0 < int(words[2]) < 2**32)
+    if len(words) < 2:
+        return False
+    try:
+        ipaddress.ip_address(words[1])
+    except ValueError:
+        return True
+    return len(words) > 2 and not (words[2].isdigit() and int(words[2]) <= 65535)

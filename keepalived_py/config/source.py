@@ -28,6 +28,7 @@ import os
 import random
 import re
 import socket
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -35,6 +36,11 @@ from keepalived_py.config.tree import Diagnostics, SourcePos
 
 MAXBUF = 1024
 MAX_INCLUDE_DEPTH = 32
+# parser.c include_t: which include problems are configuration errors (-t exit 6)
+INCLUDE_R, INCLUDE_M, INCLUDE_W, INCLUDE_B = 0x01, 0x02, 0x04, 0x08
+_INCLUDE_TYPES = {"": 0, "r": INCLUDE_R, "m": INCLUDE_R | INCLUDE_M,
+                  "w": INCLUDE_R | INCLUDE_M | INCLUDE_W, "b": INCLUDE_R | INCLUDE_B,
+                  "a": INCLUDE_R | INCLUDE_M | INCLUDE_B | INCLUDE_W}
 MAX_LINES = 2_000_000            # hard stop against runaway ~SEQ / includes
 MAX_EXPANSION = 100              # $definition re-expansion passes per line
 _DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -153,6 +159,7 @@ class SourceReader:
     files: list[str] = field(default_factory=list)
     defs: dict[str, _Definition] = field(default_factory=dict)
     count: int = 0
+    include_check: int = 0
     _stopped: bool = False
 
     def __post_init__(self) -> None:
@@ -205,6 +212,10 @@ class SourceReader:
                     pending_def = None
                 continue
             body, _cont, unterminated = decomment(raw)
+            if "#" in body or "!" in body:
+                # keepalived's children read the parent's decommented copy of the file and
+                # decomment it again: an escaped '\#' or '\!' outside quotes starts a comment
+                body = decomment(body)[0]
             if unterminated:
                 self.diagnostics.error(pos, f"Unterminated quote '{body}'")
             if pending_def is not None:
@@ -257,6 +268,8 @@ class SourceReader:
                     lines = [decomment(x)[0] for x in expanded]
                     queue[0:0] = [x for x in lines if x]
                     continue
+            if text.startswith("include_check") and text[13:14] in ("", " ", "\t"):
+                self._include_check(text, pos)
             included: list[Line] = []
             if self._include(text, pos, depth, included):
                 yield from included
@@ -338,53 +351,69 @@ class SourceReader:
         return out.split("\n")
 
     def _sequence(self, text: str, pos: SourcePos) -> list[str]:
+        if text.startswith("~LST"):
+            return self._list(text, pos)
         m = _SEQ.match(text)
-        if m is None:
-            self.diagnostics.error(pos, f"Invalid ~{text[1:4]} specification '{text}'")
+        if m is None or m.group(1) != "SEQ":
+            self.diagnostics.error(pos, f"Invalid ~SEQ specification '{text}'")
             return []
-        kind, hexa, args, rest = m.groups()
-        expanded = self._replace(args, pos)
+        _kind, hexa, args, rest = m.groups()
+        var, sep, numbers = args.partition(",")
+        var = var.strip(" \t")
+        if not sep or not var or any(c in var for c in " \t"):
+            self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
+            self.diagnostics.error(pos, f"Invalid ~SEQ specification '{text}'")
+            return []
+        expanded = self._replace(numbers, pos)
         if expanded is not None:
-            args = " ".join(expanded)
-        parts = [a.strip() for a in args.split(",")]
-        var = parts[0]
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var) or len(parts) < 2:
-            self.diagnostics.error(pos, f"Invalid ~{kind} definition '{text}'")
+            numbers = " ".join(expanded)
+        nums = [_strtol(p) for p in numbers.split(",")]
+        if any(n is None for n in nums) or not 1 <= len(nums) <= 3:
+            self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
+            self.diagnostics.error(pos, f"Invalid ~SEQ specification '{text}'")
             return []
-        if kind == "LST":
-            values = parts[1:]
+        ints = [n for n in nums if n is not None]
+        if len(ints) == 1:
+            end = ints[0]
+            start, step = (-1 if end < 0 else 1), (-1 if end < 1 else 1)
+        elif len(ints) == 2:
+            start, end = ints
+            step = 1 if start <= end else -1
         else:
-            try:
-                nums = [int(p, 0) for p in parts[1:]]
-            except ValueError:
-                self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
+            start, step, end = ints
+            if step == 0 or (start < end and step < 0) or (start > end and step > 0):
+                self.diagnostics.error(pos, f"Invalid ~SEQ values '{text}'")
+                self.diagnostics.error(pos, f"Invalid ~SEQ specification '{text}'")
                 return []
-            if len(nums) == 1:
-                end = nums[0]
-                start, step = (-1 if end < 0 else 1), (-1 if end < 1 else 1)
-            elif len(nums) == 2:
-                start, end = nums
-                step = 1 if start <= end else -1
-            elif len(nums) == 3:
-                start, step, end = nums
-                if step == 0 or (start < end and step < 0) or (start > end and step > 0):
-                    self.diagnostics.error(pos, f"Invalid ~SEQ values '{text}'")
-                    return []
-            else:
-                self.diagnostics.error(pos, f"Invalid ~SEQ definition '{text}'")
-                return []
-            if hexa and (start < 0 or end < 0):
-                self.diagnostics.error(pos, f"~SEQx is only valid for positive numbers '{text}'")
-                return []
-            count = (end - start) // step + 1
-            if count > MAX_LINES:
-                self.diagnostics.error(pos, f"~SEQ generates {count} lines - too many")
-                return []
-            values = [format(v, "x") if hexa else str(v) for v in range(start, end + step, step)
-                      if (step > 0 and v <= end) or (step < 0 and v >= end)]
+        if hexa and (start < 0 or end < 0):
+            self.diagnostics.error(pos, f"~SEQx is only valid for positive numbers '{text}'")
+            self.diagnostics.error(pos, f"Invalid ~SEQ specification '{text}'")
+            return []
+        count = (end - start) // step + 1
+        if count > MAX_LINES:
+            self.diagnostics.error(pos, f"~SEQ generates {count} lines - too many")
+            return []
+        values = [format(v, "x") if hexa else str(v) for v in range(start, end + step, step)
+                  if (step > 0 and v <= end) or (step < 0 and v >= end)]
+        return self._repeat([var], [[v] for v in values], rest, pos)
+
+    def _list(self, text: str, pos: SourcePos) -> list[str]:
+        """parser.c add_lst(): '~LST(v, a, b) text' or '~LST({v1,v2}, {a1,a2}, {b1,b2}) text'."""
+        parsed = _parse_lst(text[4:])
+        if isinstance(parsed, str):
+            if parsed:
+                self.diagnostics.error(pos, f"~LST specification has too many values '{text}'")
+            self.diagnostics.error(pos, f"Invalid ~LST specification '{text}'")
+            return []
+        names, sets, rest = parsed
+        return self._repeat(names, sets, rest, pos)
+
+    def _repeat(self, names: list[str], sets: list[list[str]], rest: str, pos: SourcePos
+                ) -> list[str]:
         out: list[str] = []
-        for v in values:
-            self.defs[var] = _Definition(v)
+        for values in sets:
+            for name, v in zip(names, values, strict=False):
+                self.defs[name] = _Definition(v)
             r = self._replace(rest, pos)
             out.extend(r if r is not None else [rest])
         return out
@@ -393,25 +422,88 @@ class SourceReader:
         m = re.match(r"include([rmwba]?)[ \t]+(.*)$", text)
         if m is None:
             return False
-        pattern = m.group(2).strip()
-        words, _ = split_words(pattern)
-        pattern = words[0] if words else ""
-        if depth >= MAX_INCLUDE_DEPTH:
-            self.diagnostics.error(pos, f"include depth exceeds {MAX_INCLUDE_DEPTH}"
-                                        f" (include loop?) - '{pattern}' not read")
-            return True
+        kind = _INCLUDE_TYPES[m.group(1)]
+        pattern = m.group(2).strip(" \t")
+
+        def problem(flag: int, message: str) -> None:
+            # parser.c file_config_error(): an error (exit 6) only when the include's type or
+            # include_check asks for this check, otherwise just said
+            if (self.include_check | kind) & flag:
+                self.diagnostics.fatal(pos, message)
+                self.diagnostics.file_error = True
+            else:
+                self.diagnostics.notice(pos, message)
+
         base = os.path.dirname(pos.path)
         full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
         matches = sorted(glob.glob(full))
         if not matches:
-            # keepalived 2.2.7 says so and carries on: not a configuration error (-e makes it one)
-            self.diagnostics.notice(pos, f"Config files missing '{pattern}'.")
+            magic = glob.has_magic(full)
+            parent = full
+            while glob.has_magic(parent):
+                parent = os.path.dirname(parent)
+            if not magic or not os.path.isdir(parent if magic else os.path.dirname(full)):
+                problem(INCLUDE_B if "{" in pattern else INCLUDE_M,
+                        f"Config files missing '{pattern}'.")
+            else:
+                problem(INCLUDE_W, f"No config files matched '{pattern}'.")
             return True
+        saved = self.include_check
         for path in matches:
+            shown = path if os.path.isabs(pattern) else os.path.relpath(path, base or ".")
             if os.path.isdir(path):
+                problem(INCLUDE_R, f"Configuration file '{shown}/' is a directory - skipping")
+                continue
+            try:
+                st = os.stat(path)
+            except OSError:
+                st = None
+            if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+                problem(INCLUDE_R, f"Configuration file '{shown}' is not a regular non-executable"
+                                   " file - skipping")
+                continue
+            if depth >= MAX_INCLUDE_DEPTH:
+                # keepalived has no limit of its own: a loop ends when it runs out of file
+                # descriptors, as an open problem of the include's kind
+                problem(INCLUDE_R, f"Configuration file '{shown}' open problem (Too many open"
+                                   " files) - skipping")
+                continue
+            if not os.access(path, os.R_OK):
+                problem(INCLUDE_R, f"Configuration file '{shown}' open problem (Permission"
+                                   " denied) - skipping")
                 continue
             sink.extend(self.read_file(path, depth=depth + 1, origin=pos))
+            self.include_check = saved     # restored at the end of each included file
         return True
+
+    def _include_check(self, text: str, pos: SourcePos) -> None:
+        """parser.c include_check_set(): 'include_check [+|-]TYPE ...' (global_defs)."""
+        words = text.split()[1:]
+        if not words:
+            self.include_check = INCLUDE_R | INCLUDE_M | INCLUDE_W | INCLUDE_B
+            return
+        names = {"read": INCLUDE_R, "match": INCLUDE_M, "wildcard_match": INCLUDE_W,
+                 "brace_match": INCLUDE_B}
+        for i, w in enumerate(words):
+            op = w[0] if w[0] in "+-" else ""
+            if not op:
+                if i == 0:
+                    self.include_check = 0
+                else:
+                    self.diagnostics.error(pos, f"Duplicate include_check '{w}' specified -"
+                                                " ignoring")
+                    continue
+            flag = names.get(w[len(op):])
+            if flag is None:
+                self.diagnostics.error(pos, f"Unknown include_check type '{w[len(op):]}' -"
+                                            " ignoring")
+                continue
+            if not op:
+                self.include_check = INCLUDE_R | flag
+            elif op == "+":
+                self.include_check |= flag
+            else:
+                self.include_check &= ~flag
 
 
 def read_lines(path: str, *, config_id: str | None, diagnostics: Diagnostics
@@ -428,3 +520,89 @@ def read_text_lines(text: str, *, path: str = "<string>", config_id: str | None 
                     diagnostics: Diagnostics) -> list[Line]:
     reader = SourceReader(diagnostics, config_id)
     return list(reader._lines(text, path, 0))
+
+
+def _strtol(text: str) -> int | None:
+    """C strtol(text, &end, 0) where the whole of `text` (blanks aside) must be the number."""
+    t = text.strip(" \t")
+    m = re.fullmatch(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", t)
+    if m is None:
+        return 0 if t == "" else None      # strtol of nothing is 0 and stops at ',' or ')'
+    sign = -1 if m.group(1) == "-" else 1
+    body = m.group(2)
+    if body[:2] in ("0x", "0X"):
+        return sign * int(body, 16)
+    if body.startswith("0"):
+        return sign * int(body, 8)
+    return sign * int(body)
+
+
+def _parse_lst(p: str) -> tuple[list[str], list[list[str]], str] | str:
+    """Parse what follows '~LST' as parser.c add_lst() does. Returns (names, value sets, text)
+    or a string: "" for a malformed specification, "many" for too many values in a set."""
+    blanks = " \t"
+    i, n = 0, len(p)
+
+    def skip(j: int) -> int:
+        while j < n and p[j] in blanks:
+            j += 1
+        return j
+
+    def at(j: int) -> str:
+        return p[j] if j < n else ""
+
+    i = skip(i)
+    if at(i) != "(":
+        return ""
+    i = skip(i + 1)
+    end_char = ","
+    if at(i) == "{":
+        end_char = "}"
+        i = skip(i + 1)
+    names: list[str] = []
+    while True:
+        j = i
+        while j < n and p[j] not in " \t,}":
+            j += 1
+        names.append(p[i:j])
+        i = skip(j)
+        if at(i) == end_char:
+            break
+        if at(i) != ",":
+            return ""
+        i = skip(i + 1)
+    if at(i) == "}":
+        i = skip(i + 1)
+    if at(i) != ",":
+        return ""
+    i = skip(i + 1)
+    sets: list[list[str]] = []
+    while True:
+        end_char = ","
+        if at(i) == "{":
+            end_char = "}"
+            i = skip(i + 1)
+        values: list[str] = []
+        while True:
+            j = i
+            while j < n and p[j] not in " \t,})":
+                j += 1
+            values.append(p[i:j])
+            i = skip(j)
+            if at(i) == end_char or (at(i) == ")" and end_char == ","):
+                break
+            if at(i) != ",":
+                return ""
+            i = skip(i + 1)
+            if len(values) > len(names) - 1:
+                return "many"
+        values += [""] * (len(names) - len(values))
+        sets.append(values)
+        if at(i) == "}" and end_char == "}":
+            i = skip(i + 1)
+        if at(i) == ")":
+            break
+        if at(i) != ",":
+            return ""
+        i = skip(i + 1)
+    return names, sets, p[skip(i + 1):]

@@ -72,6 +72,7 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
     aborted: int | None = None     # keepalived stopped reading: its exit status (2 = config)
+    file_error: bool = False       # an include problem its type checks for: -t exits 6
 
     def error(self, pos: SourcePos | None, message: str) -> None:
         self.items.append(Diagnostic(Severity.ERROR, pos, message))
@@ -94,6 +95,8 @@ class Diagnostics:
         config_err_t keeps the highest enum value): security 6, error/warning 5, fatal 4."""
         if self.aborted is not None:
             return self.aborted
+        if self.file_error:
+            return 6
         kinds = {d.severity for d in self.items}
         if Severity.SECURITY in kinds:
             return 6

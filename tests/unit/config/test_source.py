@@ -47,7 +47,7 @@ def test_every_brace_layout_gives_the_same_tree(text: str) -> None:
     ("a 1 # comment", ("a", "1")),
     ("a 1 ! comment", ("a", "1")),
     ('a "x # y" z', ("a", "x # y", "z")),
-    ("a \\#1", ("a", "#1")),
+    ("a \\#1", ("a",)),        # keepalived 2.2.7: an escaped # still ends the line (read twice)
     ('notify "/bin/x arg"', ("notify", "/bin/x arg")),
     ("   a\t\t1   ", ("a", "1")),
 ])
@@ -80,7 +80,7 @@ def test_seq_and_lst_repeat_lines() -> None:
 
 def test_bad_seq_is_a_diagnostic() -> None:
     _, d = tree("~SEQ(n, 1, 0, 5) v$n\n~SEQ(x\n")
-    assert len(d.items) == 2
+    assert len(d.items) == 3 and d.exit_code == 5     # "Invalid ~SEQ values/definition" + "specification"
 
 
 def test_include_glob_relative_and_loops(tmp_path: Path) -> None:
@@ -93,8 +93,8 @@ def test_include_glob_relative_and_loops(tmp_path: Path) -> None:
     t, files = read_tree(str(main), config_id=None, diagnostics=d)
     assert t is not None and [n.keyword for n in t][:2] == ["a", "b"]
     msgs = [x.message for x in d.items]
-    assert any("include depth" in m for m in msgs)
-    assert any("Config files missing" in m for m in msgs)
+    assert any("Too many open files" in m for m in msgs)      # a loop ends as keepalived's does
+    assert any("No config files matched" in m for m in msgs)
     assert str(tmp_path / "conf.d" / "a.conf") in files
 
 
@@ -109,7 +109,9 @@ def test_positions_name_the_included_file(tmp_path: Path) -> None:
 
 def test_structure_problems_are_diagnostics() -> None:
     _, d = tree("a {\n}\n}\n{\n")
-    assert {x.message for x in d.items} == {"Extra '}' found", "Unexpected '{' - ignoring"}
+    assert {x.message for x in d.items} == {   # keepalived 2.2.7's messages for this input
+        "Extra '}' found", "Unexpected '{' - ignoring", "Unknown keyword '}'",
+        "There are 1 missing '}'s or extra '{'s"}
 
 
 def test_missing_file_and_binary_junk(tmp_path: Path) -> None:

@@ -1,0 +1,375 @@
+"""Differential `-t` verdicts: keepalived 2.2.7 against keepalived-py on generated configurations.
+
+Theory of operation. `generate(seed)` makes one case (a main file and maybe included files)
+from a seeded random.Random, so a case is reproduced from its seed alone:
+  * grammar cases: blocks and keywords from keepalived_py.config.keywords (the tables of what
+    keepalived 2.2.7 accepts, per block), each keyword with a valid, out-of-range or malformed
+    value, or bare, sometimes placed in the wrong block;
+  * mutations of real configurations (Debian's samples and tests/golden/config): a brace
+    deleted, a block duplicated, two lines swapped, a line deleted;
+  * hostile input: binary junk, unbalanced braces, include loops, huge lines.
+`hypothesis_cases()` is the same generator as a hypothesis strategy.
+
+A `Judge` starts one worker process inside a network namespace that has eth0 and eth1 (the
+interfaces the grammar names; keepalived -t checks that interfaces exist). For each case the
+worker runs `keepalived -t -f FILE` (a process per case) and keepalived-py's `cli.main(["-t",
+"-f", FILE])` in-process (the same code path and exit code as the CLI, without a new
+interpreter per case), and reports both exit codes and whether ours raised. keepalived
+crashing (it segfaults on a few inputs) or hanging gives no verdict: such cases are skipped.
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+SAMPLES = sorted(glob.glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")) + \
+    sorted(str(p) for p in (ROOT / "tests" / "golden" / "config").glob("*.conf"))
+INTERFACES = ("eth0", "eth1")
+
+
+# -- generation ------------------------------------------------------------------------------
+@dataclass
+class Case:
+    seed: int
+    kind: str
+    files: dict[str, bytes] = field(default_factory=dict)   # relative name -> content; "main.conf"
+
+    def write(self, directory: str) -> str:
+        for name, data in self.files.items():
+            p = os.path.join(directory, name)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            with open(p, "wb") as f:
+                f.write(data)
+        return os.path.join(directory, "main.conf")
+
+
+def _tables() -> dict[str, list[str]]:
+    from keepalived_py.config import keywords as kw
+    t = {
+        "global_defs": sorted(kw.GLOBAL_DEFS), "vrrp_instance": sorted(kw.VRRP_INSTANCE),
+        "vrrp_sync_group": sorted(kw.VRRP_SYNC_GROUP), "vrrp_script": sorted(kw.VRRP_SCRIPT),
+        "vrrp_track_process": sorted(kw.VRRP_TRACK_PROCESS), "track_file": sorted(kw.TRACK_FILE),
+        "virtual_server": sorted(kw.VIRTUAL_SERVER), "real_server": sorted(kw.REAL_SERVER),
+    }
+    for name, words in kw.CHECKERS.items():
+        t[name] = sorted(words)
+    return t
+
+
+VALID = ["1", "2", "3", "10", "100", "0.5", "eth0", "eth1", "192.0.2.10", "192.0.2.10/24",
+         "2001:db8::10", "MASTER", "BACKUP", "TCP", "rr", "NAT", "DR", "/bin/true", "true",
+         "reverse", "60", "255", "224.0.0.18", "198.51.100.7"]
+BAD = ["0", "-1", "256", "65536", "4294967296", "999999999999", "1e9", "0x10", "abc", "eth9",
+       "300", "1.5.6", "192.0.2.300", "2001:db8::zz", "-", "\"\"", "\"a b\"", "'x'", "$X",
+       "${_RANDOM 1 5}", "a#b", "a!b", "\"a#b\"", "\\#x", "{", "}", "{ }", "@x y", "~SEQ(i,1,2) a$i"]
+
+
+def _value(r: random.Random) -> str:
+    roll = r.random()
+    if roll < 0.55:
+        return r.choice(VALID)
+    if roll < 0.9:
+        return r.choice(BAD)
+    return ""
+
+
+def _block_body(r: random.Random, ctx: str, tables: dict[str, list[str]], depth: int) -> list[str]:
+    lines: list[str] = []
+    words = tables.get(ctx, [])
+    if ctx == "vrrp_instance":
+        if r.random() < 0.8:
+            lines.append(f"interface {r.choice(['eth0', 'eth0', 'eth1', 'eth9'])}")
+        if r.random() < 0.85:
+            lines.append(f"virtual_router_id {r.choice(['1', '51', '200', '0', '256'])}")
+        if r.random() < 0.7:
+            lines += ["virtual_ipaddress {", r.choice(["192.0.2.10/24", "2001:db8::10",
+                                                        "192.0.2.11 dev eth1", "10.0.0.300"]), "}"]
+    for _ in range(r.randint(0, 5)):
+        if r.random() < 0.1:            # a keyword of another block
+            other = r.choice(sorted(tables))
+            k = r.choice(tables[other]) if tables[other] else "x"
+        else:
+            k = r.choice(words) if words else "bogus"
+        if r.random() < 0.12 and depth < 3:
+            sub = {"virtual_server": "real_server", "real_server": r.choice(
+                ["TCP_CHECK", "HTTP_GET", "MISC_CHECK", "UDP_CHECK", "DNS_CHECK"])}.get(ctx)
+            if sub is not None:
+                k = sub if sub not in ("HTTP_GET",) else "TCP_CHECK"
+                head = "real_server 192.0.2.2 80" if sub == "real_server" else k
+                lines += [head + " {", *_block_body(r, k if sub != "real_server" else sub,
+                                                     tables, depth + 1), "}"]
+                continue
+        if k in ("virtual_ipaddress", "virtual_ipaddress_excluded", "track_interface",
+                 "track_script", "unicast_peer", "group", "notification_email",
+                 "virtual_routes", "virtual_rules", "authentication"):
+            inner = {"authentication": [f"auth_type {r.choice(['PASS', 'AH', 'XX'])}",
+                                        f"auth_pass {r.choice(['secret', 'toolongpassword'])}"],
+                     "track_interface": [r.choice(["eth0", "eth1", "eth9"]) + " weight 10"],
+                     "track_script": [r.choice(["chk", "missing"])],
+                     "group": [r.choice(["VI_1", "VI_2", "nope"])],
+                     "unicast_peer": [r.choice(["192.0.2.2", "2001:db8::2", "bad"])],
+                     "virtual_routes": [r.choice(["198.51.100.0/24 dev eth0", "default via "
+                                                  "192.0.2.254", "src"])],
+                     "virtual_rules": [r.choice(["from 192.0.2.0/24 table 100", "to x"])],
+                     }.get(k, [_value(r) or "192.0.2.20"])
+            lines += [f"{k} {{", *inner, "}"]
+            continue
+        n = r.choice([1, 1, 1, 1, 2])
+        lines.append(" ".join([k] + [v for v in (_value(r) for _ in range(n)) if v]))
+    return lines
+
+
+def _grammar(r: random.Random) -> bytes:
+    tables = _tables()
+    out: list[str] = []
+    if r.random() < 0.5:
+        out += ["global_defs {", *_block_body(r, "global_defs", tables, 0), "}"]
+    if r.random() < 0.4:
+        out += ["vrrp_script chk {", f"script {r.choice(['/bin/true', '/no/such', 'true'])}",
+                *_block_body(r, "vrrp_script", tables, 0), "}"]
+    for i in range(r.randint(0, 2)):
+        out += [f"vrrp_instance VI_{r.choice([1, 1, 2, i + 1])} {{",
+                *_block_body(r, "vrrp_instance", tables, 0), "}"]
+    if r.random() < 0.2:
+        out += ["vrrp_sync_group G {", *_block_body(r, "vrrp_sync_group", tables, 0), "}"]
+    if r.random() < 0.15:
+        out += ["vrrp_track_process P {", "process sshd",
+                *_block_body(r, "vrrp_track_process", tables, 0), "}"]
+    if r.random() < 0.15:
+        out += ["track_file F {", "file /tmp/kp-none", *_block_body(r, "track_file", tables, 0),
+                "}"]
+    if r.random() < 0.35:
+        port = r.choice(["80", "0", "8080", "70000"])
+        out += [f"virtual_server 192.0.2.1 {port} {{", "lb_algo rr", "protocol TCP",
+                *_block_body(r, "virtual_server", tables, 0),
+                "real_server 192.0.2.2 80 {", *_block_body(r, "real_server", tables, 1),
+                "}", "}"]
+    r.shuffle(out) if r.random() < 0.03 else None
+    return ("\n".join(out) + "\n").encode()
+
+
+def _mutate(r: random.Random) -> bytes:
+    path = r.choice(SAMPLES)
+    try:
+        lines = Path(path).read_bytes().split(b"\n")
+    except OSError:
+        lines = [b"global_defs {", b"}"]
+    for _ in range(r.randint(1, 3)):
+        if not lines:
+            break
+        op = r.choice(["unbrace", "dup", "swap", "delete", "dup"])
+        i = r.randrange(len(lines))
+        if op == "unbrace":
+            braces = [j for j, ln in enumerate(lines) if b"{" in ln or b"}" in ln]
+            if braces:
+                j = r.choice(braces)
+                ch = b"{" if b"{" in lines[j] and r.random() < 0.5 else b"}"
+                lines[j] = lines[j].replace(ch, b"", 1)
+        elif op == "dup":
+            j = min(len(lines), i + r.randint(1, 12))
+            lines[j:j] = lines[i:j]
+        elif op == "swap":
+            j = r.randrange(len(lines))
+            lines[i], lines[j] = lines[j], lines[i]
+        else:
+            del lines[i]
+    return b"\n".join(lines)
+
+
+def _hostile(r: random.Random) -> dict[str, bytes]:
+    kind = r.choice(["junk", "braces", "loop", "huge", "junk_in_block"])
+    if kind == "junk":
+        return {"main.conf": r.randbytes(r.randint(1, 3000))}
+    if kind == "braces":
+        return {"main.conf": "".join(r.choice(["{", "}", "\n", " ", "global_defs ", "x "])
+                                     for _ in range(r.randint(1, 60))).encode()}
+    if kind == "loop":
+        inc = r.choice(["include", "includer", "includea"])
+        return {"main.conf": f"{inc} sub/a.conf\nglobal_defs {{\n router_id x\n}}\n".encode(),
+                "sub/a.conf": f"{inc} ../main.conf\n".encode()}
+    if kind == "huge":
+        word = r.choice([b"a", b"router_id ", b"{", b"\"", b"$X", b"192.0.2.1 "])
+        body = b"global_defs {\n router_id " + word * r.randint(500, 20000) + b"\n}\n"
+        return {"main.conf": body}
+    return {"main.conf": b"vrrp_instance V {\n interface eth0\n virtual_router_id 1\n"
+                         + r.randbytes(r.randint(1, 200)) + b"\n}\n"}
+
+
+def generate(seed: int) -> Case:
+    r = random.Random(seed)
+    roll = r.random()
+    if roll < 0.55:
+        return Case(seed, "grammar", {"main.conf": _grammar(r)})
+    if roll < 0.85:
+        return Case(seed, "mutation", {"main.conf": _mutate(r)})
+    return Case(seed, "hostile", _hostile(r))
+
+
+def hypothesis_cases() -> object:
+    """The generator as a hypothesis strategy (shrinks towards small seeds)."""
+    from hypothesis import strategies as st
+    return st.integers(min_value=0, max_value=2**32 - 1).map(generate)
+
+
+# -- judging -------------------------------------------------------------------------------
+@dataclass
+class Verdict:
+    seed: int
+    kind: str
+    theirs: int | None        # None: keepalived crashed or hung (no verdict)
+    ours: int
+    traceback: str = ""
+    ours_out: str = ""
+    theirs_out: str = ""
+
+    @property
+    def agrees(self) -> bool:
+        return self.theirs is None or (self.theirs == self.ours and not self.traceback)
+
+
+def _judge_one(path: str) -> dict[str, object]:
+    """Inside the namespace: both verdicts on one file."""
+    try:
+        k = subprocess.run([KEEPALIVED, "-t", "-f", path], capture_output=True, timeout=30,
+                           cwd="/")
+        theirs: int | None = k.returncode if k.returncode >= 0 else None
+        theirs_out = k.stderr.decode(errors="replace")[-2000:]
+    except subprocess.TimeoutExpired:
+        theirs, theirs_out = None, "timeout"
+    from keepalived_py import cli
+    err = io.StringIO()
+    tb = ""
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            ours = int(cli.main(["-t", "-f", path]))
+    except SystemExit as e:
+        ours = int(e.code or 0)
+    except BaseException:      # a traceback is exactly what we look for
+        ours, tb = -1, traceback.format_exc()
+    out = err.getvalue()
+    if "Traceback (most recent call last)" in out:
+        tb = tb or out
+    return {"theirs": theirs, "ours": ours, "traceback": tb, "ours_out": out[-2000:],
+            "theirs_out": theirs_out}
+
+
+def worker() -> None:
+    """`python3 verdicts.py --worker`: one JSON request (a path) per line, one answer per line."""
+    for line in sys.stdin:
+        path = json.loads(line)
+        sys.stdout.write(json.dumps(_judge_one(path)) + "\n")
+        sys.stdout.flush()
+
+
+class Judge:
+    """A namespace with eth0/eth1 and a worker process inside it. Use as a context manager."""
+
+    def __init__(self, prefix: str | None = None) -> None:
+        tag = prefix or os.environ.get("KP_NS_PREFIX") or f"kp{os.getpid()}"
+        self.ns = f"{tag}-verd{os.getpid() % 10000}"
+        self.dir = tempfile.mkdtemp(prefix="kp-verdicts-")
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Judge:
+        def ip(*a: str) -> None:
+            subprocess.run(["ip", *a], check=True, capture_output=True, timeout=30)
+        ip("netns", "add", self.ns)
+        try:
+            ip("-n", self.ns, "link", "set", "lo", "up")
+            ip("-n", self.ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1")
+            ip("-n", self.ns, "addr", "add", "192.0.2.1/24", "dev", "eth0")
+            ip("-n", self.ns, "addr", "add", "2001:db8::1/64", "dev", "eth0", "nodad")
+            ip("-n", self.ns, "addr", "add", "198.51.100.1/24", "dev", "eth1")
+            ip("-n", self.ns, "link", "set", "eth0", "up")
+            ip("-n", self.ns, "link", "set", "eth1", "up")
+            env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep +
+                       os.environ.get("PYTHONPATH", ""))
+            self.proc = subprocess.Popen(
+                ["ip", "netns", "exec", self.ns, sys.executable, __file__, "--worker"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        except BaseException:      # a traceback is exactly what we look for
+            self.close()
+            raise
+        return self
+
+    def judge(self, case: Case) -> Verdict:
+        assert self.proc is not None and self.proc.stdin and self.proc.stdout
+        d = tempfile.mkdtemp(dir=self.dir)
+        try:
+            path = case.write(d)
+            self.proc.stdin.write(json.dumps(path) + "\n")
+            self.proc.stdin.flush()
+            answer = json.loads(self.proc.stdout.readline())
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        return Verdict(case.seed, case.kind, answer["theirs"], answer["ours"],
+                       answer["traceback"], answer["ours_out"], answer["theirs_out"])
+
+    def close(self) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(Exception):
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            self.proc = None
+        pids = subprocess.run(["ip", "netns", "pids", self.ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), 9)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def run(seeds: list[int], judge: Judge) -> Iterator[tuple[Case, Verdict]]:
+    for s in seeds:
+        case = generate(s)
+        yield case, judge.judge(case)
+
+
+def minimize(case: Case, judge: Judge, budget: int = 60) -> Case:
+    """Drop lines of main.conf while the disagreement stays (a bounded ddmin by chunks)."""
+    target = judge.judge(case)
+    lines = case.files["main.conf"].split(b"\n")
+    chunk = max(1, len(lines) // 2)
+    tries = 0
+    while chunk >= 1 and tries < budget:
+        i, changed = 0, False
+        while i < len(lines) and tries < budget:
+            trial = lines[:i] + lines[i + chunk:]
+            c = Case(case.seed, case.kind, {**case.files, "main.conf": b"\n".join(trial)})
+            v = judge.judge(c)
+            tries += 1
+            if v.theirs is not None and (v.theirs, v.ours, bool(v.traceback)) == \
+                    (target.theirs, target.ours, bool(target.traceback)):
+                lines, changed = trial, True
+            else:
+                i += chunk
+        if not changed:
+            chunk //= 2
+    return Case(case.seed, case.kind, {**case.files, "main.conf": b"\n".join(lines)})
+
+
+if __name__ == "__main__" and "--worker" in sys.argv:
+    worker()
