@@ -216,8 +216,10 @@ class VrrpDaemon:
                                        namespace=self.options.namespace)
                 if k == "data" and g.state_dump_file:
                     path = g.state_dump_file
-                text = {"data": dumps.format_data, "stats": dumps.format_stats,
-                        "json": dumps.format_json}[k](snap)
+                if k == "data":
+                    from keepalived_py.obs.vrrp_data import format_vrrp_data
+                    return path, format_vrrp_data(self.config, snap, self._data_runtime())
+                text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)
                 return path, text
             self._dumps = dumps.DumpWriter(render)
         self._dumps.request(kind.value)
@@ -242,8 +244,41 @@ class VrrpDaemon:
                          for a in r.cfg.virtual_ipaddress],
                 "excluded_vips": [f"{a.address} dev {a.dev or r.ifname}"
                                   for a in r.cfg.virtual_ipaddress_excluded],
-                "stats": stats})
+                "stats": stats, **self._runtime_of(r)})
         return out
+
+    def _runtime_of(self, r: Runner) -> dict[str, Any]:
+        """The runtime half of keepalived.data's instance section (obs/vrrp_data.py)."""
+        t = self.tracking.instance(r.name) if self.tracking is not None else None
+        delta = t.delta if t is not None else 0
+        fsm = r.fsm
+        return {"wantstate": fsm.wantstate.value, "holding": r.holding,
+                "total_priority": r.cfg.priority + delta if r.cfg.priority != m.OWNER
+                else r.cfg.priority,
+                "master_router": str(fsm.master_source or ""),
+                "master_priority": fsm.master_priority,
+                "master_advert_int": fsm.master_adver_int,
+                "faults": len(t.reasons) if t is not None else 0,
+                "ifindex": (_index_of(r.ifname) or 0) if r.ifname else 0}
+
+    def _data_runtime(self) -> dict[str, Any]:
+        from keepalived_py.obs.dumps import read_interfaces
+        scripts: dict[str, int] = {}
+        processes: dict[str, int] = {}
+        for tr in self.trackers:
+            for name, c in getattr(tr, "counters", {}).items():
+                scripts[name] = c.result
+            for name, q in getattr(tr, "quorums", {}).items():
+                processes[name] = len(q.pids)
+        files = {n: int(v) for (k, n), v in (self.tracking.values.items()
+                                             if self.tracking is not None else ())
+                 if k == "file"}
+        c = self.config
+        progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
+        progs |= {n.argv[0] for i in c.vrrp_instances for n in vars_of(i.notify) if n.argv}
+        return {"scripts": scripts, "processes": processes, "files": files,
+                "interfaces": read_interfaces(), "router_id": socket.gethostname(),
+                "commands": {p: os.path.realpath(p) for p in progs if p.startswith("/")}}
 
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
@@ -737,6 +772,11 @@ class VrrpDaemon:
             f = NotifyFifo(path)
             if f.open():
                 self.fifos.append(f)
+
+
+def vars_of(n: Any) -> list[Any]:
+    """The notify scripts set in a model.Notify."""
+    return [v for k in n.__slots__ if k != "smtp_alert" and (v := getattr(n, k)) is not None]
 
 
 def _link_up(ifname: str) -> bool:
