@@ -270,6 +270,7 @@ class GlobalDefs:
     vrrp_garp_master_refresh_repeat: int = 1
     vrrp_garp_interval: float = 0.0
     vrrp_gna_interval: float = 0.0
+    vrrp_down_timer_adverts: int = 3
     vrrp_lower_prio_no_advert: bool = False
     vrrp_higher_prio_send_advert: bool = False
     vrrp_skip_check_adv_addr: bool = False

@@ -192,7 +192,7 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
             f"{int(lp_delay if lp_delay is not None else g.vrrp_garp_master_delay)}",
             " Gratuitous ARP lower priority repeat = "
             f"{lp_rep if lp_rep is not None else g.vrrp_garp_master_repeat}",
-            f" Num adverts before down = {_down_timer_adverts(g)}",
+            f" Num adverts before down = {g.vrrp_down_timer_adverts}",
             " Gratuitous ARP for each secondary VMAC = 0s",
             f" Send advert after receive lower priority advert = {tf(not g.vrrp_lower_prio_no_advert)}",
             f" Send advert after receive higher priority advert = {tf(g.vrrp_higher_prio_send_advert)}",
@@ -225,10 +225,6 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
     out += [" rs_init_notifies = 0", " no_checker_emails = 0", " rx_bufs_multiples = 3",
             " umask = 0177"]
     return out
-
-
-def _down_timer_adverts(g: GlobalDefs) -> int:
-    return getattr(g, "vrrp_down_timer_adverts", 3)
 
 
 # -- instances ------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ import pytest
 from configs import CONFIGS, SETTLE
 from dumpdiff import SETTLE as DEFAULT_SETTLE
 from dumpdiff import Bench, Difference
-
 from netlab import have_netns
 
 pytestmark = pytest.mark.netns
