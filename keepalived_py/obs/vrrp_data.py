@@ -61,6 +61,8 @@ class InstanceRuntime(TypedDict, total=False):
     faults: int                     # tracked objects (and interface) in fault
     scripts_init: int               # tracked weight-0 scripts without a result yet
     ifindex: int
+    fd: int                         # the VRRP socket (-1: none)
+    read_timeout: float | None      # wall clock of the next timer
 
 
 class InterfaceInfo(TypedDict, total=False):
@@ -342,7 +344,10 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
                 f"{p.max_ttl if p.max_ttl is not None else 255}" for p in inst.unicast_peer]
         out.append("   Unicast checksum compatibility = "
                    + ("config" if inst.old_unicast_checksum else "no"))
-    out.append("   fd_in -1, fd_out -1" if inst.interface else "   No sockets allocated")
+    if inst.interface and r.get("fd", -1) >= 0:
+        out.append(f"   fd_in {r['fd']}, fd_out {r['fd']}")       # one socket both ways
+    else:
+        out.append("   No sockets allocated")
     if inst.virtual_routes:
         out.append("   Virtual Routes :")
         out += [f"     {format_route(x, inst.interface)}" for x in inst.virtual_routes]
@@ -461,7 +466,7 @@ def format_address(a: VirtualAddress, ifname: str | None, held: bool = False) ->
     if ip.version == 4 and a.brd is not None:
         text += f" brd {a.brd}"
     text += f" dev {a.dev or ifname or '(null)'}"
-    text += f" scope {a.scope or ('link' if ip.version == 6 and ip.ip.is_link_local else 'global')}"
+    text += f" scope {a.scope or 'global'}"       # keepalived's default, link-local too
     if a.label:
         text += f" label {a.label}"
     if a.peer is not None:
@@ -672,11 +677,12 @@ def format_track_process(config: Config, p: VrrpTrackProcess, running: int) -> l
     out += [f"   Current processes = {running}",
             f"   Have quorum = {_tf(quorum)}",
             f"   Weight = {p.weight}{' reverse' if p.weight_reverse else ''}",
-            f"   Terminate delay = {p.terminate_delay or 0:f}s",
-            f"   Fork delay = {p.fork_delay or 0:f}s",
+            f"   Terminate delay = {_or(p.terminate_delay, p.delay):f}s",
+            f"   Fork delay = {_or(p.fork_delay, p.delay):f}s",
             "   Fork delay timer not running",
             "   Terminate delay timer not running",
-            f"   Full command = {_tf(p.full_command)}",
+            # parameters or param_match imply matching the whole command line
+            f"   Full command = {_tf(p.full_command or bool(p.parameters) or bool(p.param_match))}",
             *_tracking(_trackers_of(config, "track_process", p.name))]
     return out
 
@@ -734,6 +740,10 @@ def when(t: float) -> str:
     usec = int(round((t % 1) * 1e6)) % 1000000
     day = time.strftime("%a %b", tm) + f" {tm.tm_mday:2d} " + time.strftime("%H:%M:%S", tm)
     return f"{int(t)}.{usec:06d} ({day}.{usec:06d} {tm.tm_year})"
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _tf(b: bool) -> str:

@@ -259,6 +259,8 @@ class VrrpDaemon:
                 "master_priority": fsm.master_priority,
                 "master_advert_int": fsm.master_adver_int,
                 "faults": len(t.reasons) if t is not None else 0,
+                "fd": r.sock.fileno() if r.sock is not None else -1,
+                "read_timeout": _wall(fsm.next_deadline(), self.loop),
                 "ifindex": (_index_of(r.ifname) or 0) if r.ifname else 0}
 
     def _data_runtime(self) -> dict[str, Any]:
@@ -772,6 +774,13 @@ class VrrpDaemon:
             f = NotifyFifo(path)
             if f.open():
                 self.fifos.append(f)
+
+
+def _wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> float | None:
+    """A loop-clock deadline as wall-clock time (keepalived.data's Read timeout)."""
+    if deadline is None or loop is None:
+        return None
+    return time.time() + (deadline - loop.time())
 
 
 def vars_of(n: Any) -> list[Any]:

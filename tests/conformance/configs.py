@@ -112,10 +112,23 @@ CONFIGS: dict[str, str] = {
     + "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n  global_tracking\n}\n"
     + inst("  track_script {\n    ok weight 10\n  }\n")
     + inst(name="VI_2", vrid=52, vips="192.0.2.20/24"),
+    "advert_int_rounded_v2": inst("  advert_int 1.6\n"),
+    "unicast_ttl": inst("  unicast_ttl 10\n  unicast_peer {\n    192.0.2.2\n  }\n"),
+    "strict_accept": glob("  vrrp_strict\n") + inst("  version 3\n  accept\n"),
+    "script_reverse": "vrrp_script chk {\n  script \"/bin/true\"\n  weight 10 reverse\n}\n"
+    + inst("  track_script {\n    chk\n  }\n"),
+    "track_process_params": "vrrp_track_process tp {\n  process /usr/bin/sleep 1000\n"
+                            "  param_match partial\n  quorum 1\n  quorum_max 3\n"
+                            "  weight 20\n  delay 2\n}\n"
+    + inst("  track_process {\n    tp weight 5\n  }\n"),
+    "ipv6_addresses": inst(vips="2001:db8::10/64,2001:db8::11 preferred_lft 0,"
+                                "fe80::10/64 dev eth0"),
     "notify": inst("  notify_master \"/bin/true master\"\n  notify /bin/true\n"
                    "  smtp_alert\n"),
 }
 
 # configurations whose trackers need longer than the default settle time to reach a result
-# in both daemons (rise 2 after init_fail: two runs, one interval apart)
-SETTLE: dict[str, float] = {"script_init_fail_rise": 2.2}
+# in both daemons: scripts must have run once (keepalived-py starts its interpreter first),
+# rise 2 after init_fail needs two runs one interval apart
+SETTLE: dict[str, float] = {name: 2.0 for name, text in CONFIGS.items() if "vrrp_script" in text}
+SETTLE["script_init_fail_rise"] = 2.4

@@ -163,6 +163,10 @@ class Run:
         except (OSError, ValueError):
             return None
 
+    def terminate(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self) -> None:
         if self.proc is None:
             return
@@ -243,6 +247,8 @@ class Bench:
             _wait(lambda: all(_complete(d) for d in data), 5)
             texts = [d.read_text() if d.exists() else "" for d in data]
         finally:
+            for r in runs:
+                r.terminate()           # both at once, then wait for each
             for r in runs:
                 r.stop()
         logs = tuple((r.dir / "log").read_text(errors="replace") for r in runs)
