@@ -294,10 +294,12 @@ def dump_path(kind: str, *, directory: str | None = None, data_use_instance: boo
 class DumpWriter:
     """Coalescing, threaded writer: `request` returns at once; writes never overlap."""
 
-    def __init__(self, render: Callable[[str], tuple[str, str]]) -> None:
-        self._render = render            # kind -> (path, text), called on the caller's thread
+    def __init__(self, render: Callable[[str], tuple[str, str | Callable[[], str]]]) -> None:
+        # kind -> (path, text), called on the caller's thread; `text` may be a function the
+        # writer thread calls (formatting and its reads off the caller's event loop)
+        self._render = render
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[str, str]] = {}
+        self._pending: dict[str, tuple[str, str | Callable[[], str]]] = {}
         self._busy = False
         self.written = 0
         self.failed = 0
@@ -322,7 +324,7 @@ class DumpWriter:
                     return
                 kind, (path, text) = self._pending.popitem()
             try:
-                write_atomic(path, text)
+                write_atomic(path, text if isinstance(text, str) else text())
                 self.written += 1
             except OSError as e:
                 self.failed += 1

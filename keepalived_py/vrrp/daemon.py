@@ -209,7 +209,7 @@ class VrrpDaemon:
                 r.drops.clear()
             kind = DumpKind.STATS
         if self._dumps is None:
-            def render(k: str) -> tuple[str, str]:
+            def render(k: str) -> tuple[str, Any]:
                 snap = self.snapshot()
                 g = self.config.global_defs
                 path = dumps.dump_path(k, data_use_instance=g.data_use_instance,
@@ -218,7 +218,13 @@ class VrrpDaemon:
                     path = g.state_dump_file
                 if k == "data":
                     from keepalived_py.obs.vrrp_data import format_vrrp_data
-                    return path, format_vrrp_data(self.config, snap, self._data_runtime())
+                    config, runtime = self.config, self._data_runtime()
+
+                    def text() -> str:          # on the writer thread, off the loop
+                        runtime["interfaces"] = dumps.read_interfaces()
+                        runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
+                        return format_vrrp_data(config, snap, runtime)
+                    return path, text
                 text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)
                 return path, text
             self._dumps = dumps.DumpWriter(render)
@@ -261,10 +267,10 @@ class VrrpDaemon:
                 "faults": len(t.reasons) if t is not None else 0,
                 "fd": r.sock.fileno() if r.sock is not None else -1,
                 "read_timeout": _wall(fsm.next_deadline(), self.loop),
-                "ifindex": (_index_of(r.ifname) or 0) if r.ifname else 0}
+                "ifindex": r.sock.ifindex if r.sock is not None else 0}
 
     def _data_runtime(self) -> dict[str, Any]:
-        from keepalived_py.obs.dumps import read_interfaces
+        """Tracker results for keepalived.data (the interfaces are read on the writer thread)."""
         scripts: dict[str, int] = {}
         processes: dict[str, int] = {}
         for tr in self.trackers:
@@ -279,8 +285,8 @@ class VrrpDaemon:
         progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
         progs |= {n.argv[0] for i in c.vrrp_instances for n in vars_of(i.notify) if n.argv}
         return {"scripts": scripts, "processes": processes, "files": files,
-                "interfaces": read_interfaces(), "router_id": socket.gethostname(),
-                "commands": {p: os.path.realpath(p) for p in progs if p.startswith("/")}}
+                "router_id": socket.gethostname(),
+                "commands": [p for p in progs if p.startswith("/")]}
 
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
