@@ -128,7 +128,5 @@ CONFIGS: dict[str, str] = {
 }
 
 # configurations whose trackers need longer than the default settle time to reach a result
-# in both daemons: scripts must have run once (keepalived-py starts its interpreter first),
-# rise 2 after init_fail needs two runs one interval apart
-SETTLE: dict[str, float] = {name: 2.0 for name, text in CONFIGS.items() if "vrrp_script" in text}
-SETTLE["script_init_fail_rise"] = 2.4
+# in both daemons: rise 2 after init_fail needs two runs, one interval apart
+SETTLE: dict[str, float] = {"script_init_fail_rise": 2.4}

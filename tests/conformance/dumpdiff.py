@@ -30,7 +30,10 @@ from netlab import run_prefix, sh
 
 REPO = Path(__file__).resolve().parents[2]
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
-SETTLE = 1.2          # seconds after the VRRP child's pidfile appears, before the dump
+# seconds from both VRRP children being up to the dump: `state MASTER` instances (keepalived:
+# MASTER after one advert interval) are MASTER, the others still BACKUP (down timer 3.6 s),
+# and every tracker has had its first result - at least a second from any transition
+SETTLE = 2.0
 
 # (section, field) pairs never compared: pids, times, counters, descriptors, socket details
 IGNORED: dict[str, set[str]] = {
@@ -146,7 +149,22 @@ class Run:
     ns: str
     cmd: list[str]
     dir: Path
+    ready: str                       # the log line saying the VRRP child is up
     proc: subprocess.Popen[bytes] | None = None
+
+    def is_ready(self) -> bool:
+        try:
+            return self.ready in (self.dir / "log").read_text(errors="replace")
+        except OSError:
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def request_dump(self) -> None:
+        pid = self.pid("p.pid")
+        if pid is not None and self.alive():
+            os.kill(pid, signal.SIGUSR1)
 
     def start(self, conf: Path) -> None:
         env = {**os.environ, "TMPDIR": str(self.dir)}
@@ -194,13 +212,14 @@ class Result:
 @dataclass
 class Bench:
     prefix: str = field(default_factory=run_prefix)
+    tag: str = "dd"
     namespaces: list[str] = field(default_factory=list)
     root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kp-dumpdiff-")))
 
     def __post_init__(self) -> None:
         try:
             for side in ("k", "p"):
-                self._namespace(f"{self.prefix}-dd-{side}")
+                self._namespace(f"{self.prefix}-{self.tag}-{side}")
         except BaseException:
             self.close()
             raise
@@ -227,8 +246,9 @@ class Bench:
         return d
 
     def dumps(self, conf: str, settle: float = SETTLE) -> Result:
-        runs = [Run(self.namespaces[0], [KEEPALIVED], self.root / "k"),
-                Run(self.namespaces[1], [sys.executable, "-m", "keepalived_py"], self.root / "p")]
+        runs = [Run(self.namespaces[0], [KEEPALIVED], self.root / "k", "Startup complete"),
+                Run(self.namespaces[1], [sys.executable, "-m", "keepalived_py"], self.root / "p",
+                    "child.ready role=vrrp")]
         path = self.root / "keepalived.conf"
         path.write_text(conf)
         for r in runs:
@@ -237,14 +257,26 @@ class Bench:
         try:
             for r in runs:
                 r.start(path)
-            _wait(lambda: all(r.pid("v.pid") or r.proc.poll() is not None for r in runs), 10)
-            time.sleep(settle)
-            for r in runs:
-                pid = r.pid("p.pid")
-                if pid is not None and r.proc is not None and r.proc.poll() is None:
-                    os.kill(pid, signal.SIGUSR1)
+            # each daemon is asked `settle` seconds after its own VRRP child is up (keepalived
+            # is up long before an interpreter on a busy machine); a request lost to a busy
+            # machine is asked again
             data = [r.dir / "keepalived.data" for r in runs]
-            _wait(lambda: all(_complete(d) for d in data), 5)
+            ready: list[float | None] = [None, None]
+            asked = [0, 0]
+            end = time.monotonic() + 15 + settle
+            while time.monotonic() < end:
+                now = time.monotonic()
+                for i, r in enumerate(runs):
+                    if ready[i] is None and (r.is_ready() or not r.alive()):
+                        ready[i] = now
+                    t = ready[i]
+                    if t is not None and not data[i].exists() and asked[i] < 3 and \
+                            now >= t + settle + 2 * asked[i]:
+                        r.request_dump()
+                        asked[i] += 1
+                if all(_complete(d) for d in data) or not all(r.alive() for r in runs):
+                    break
+                time.sleep(0.02)
             texts = [d.read_text() if d.exists() else "" for d in data]
         finally:
             for r in runs:
@@ -270,6 +302,39 @@ class Bench:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def run_all(jobs: dict[str, tuple[str, float]], workers: int = 3,
+            prepare: object = None) -> dict[str, Result]:
+    """Every configuration of `jobs` (name -> (text, settle)) on `workers` benches at once;
+    `prepare(bench)` (if given) runs before each configuration, and FILES in a text is
+    replaced by that bench's files directory. Each bench is used by one thread at a time."""
+    import queue
+    from concurrent.futures import ThreadPoolExecutor
+
+    benches: queue.Queue[Bench] = queue.Queue()
+    made: list[Bench] = []
+    try:
+        for i in range(max(1, min(workers, len(jobs)))):
+            b = Bench(tag=f"dd{i}")
+            made.append(b)
+            benches.put(b)
+
+        def one(name: str) -> tuple[str, Result]:
+            b = benches.get()
+            try:
+                if prepare is not None:
+                    prepare(b)  # type: ignore[operator]
+                text, settle = jobs[name]
+                return name, b.dumps(text.replace("FILES", str(b.files)), settle=settle)
+            finally:
+                benches.put(b)
+
+        with ThreadPoolExecutor(len(made)) as pool:
+            return dict(pool.map(one, jobs))
+    finally:
+        for b in made:
+            b.close()
 
 
 def _complete(path: Path) -> bool:
