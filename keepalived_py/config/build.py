@@ -975,6 +975,14 @@ class Builder:
                         f"{vid} Warning - preempt delay will not work with initial state"
                         " MASTER - clearing")
                 f["preempt_delay"] = 0.0
+            elif inst.preempt_delay and strict:
+                d.error(seen.get("preempt_delay", inst.pos),
+                        f"{vid} preempt_delay is incompatible with strict mode - resetting")
+                f["preempt_delay"] = 0.0
+            elif inst.preempt_delay and f.get("nopreempt", inst.nopreempt):
+                d.error(seen.get("preempt_delay", inst.pos),
+                        f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
+                f["preempt_delay"] = 0.0
             advert = inst.advert_int
             if version == 2 and advert != int(advert):
                 d.error(seen.get("advert_int", inst.pos),
@@ -1020,6 +1028,10 @@ class Builder:
                 f["garp_lower_prio_repeat"] = 0
             if "down_timer_adverts" not in seen:
                 f["down_timer_adverts"] = g.vrrp_down_timer_adverts
+            if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
+                d.error(seen.get("down_timer_adverts", inst.pos),
+                        f"{vid} down_timer_adverts is incompatible with strict mode - resetting")
+                f["down_timer_adverts"] = 3
             if g.vrrp_skip_check_adv_addr:
                 f["skip_check_adv_addr"] = True
             if g.vrrp_check_unicast_src:

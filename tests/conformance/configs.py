@@ -123,6 +123,19 @@ CONFIGS: dict[str, str] = {
     + inst("  track_process {\n    tp weight 5\n  }\n"),
     "ipv6_addresses": inst(vips="2001:db8::10/64,2001:db8::11 preferred_lft 0,"
                                 "fe80::10/64 dev eth0"),
+    "preempt_delay_nopreempt": inst("  preempt_delay 4\n  nopreempt\n"),
+    "strict_resets": glob("  vrrp_strict\n") + inst("  version 3\n  preempt_delay 4\n"
+                                                   "  down_timer_adverts 5\n"
+                                                   "  authentication {\n    auth_type PASS\n"
+                                                   "    auth_pass secret\n  }\n"),
+    "global_checks": glob("  vrrp_skip_check_adv_addr\n  vrrp_check_unicast_src\n"
+                          "  vrrp_mcast_group4 224.0.0.19\n  vrrp_version 3\n")
+    + inst() + inst("  unicast_peer {\n    192.0.2.5\n  }\n", name="VI_2", vrid=52,
+                    vips="192.0.2.20/24"),
+    "mcast_dst_ip": inst("  mcast_dst_ip 224.0.0.20\n  accept\n"),
+    "track_interface_reverse": inst("  track_interface {\n    eth1 weight 20 reverse\n"
+                                    "    eth8 weight -5 reverse\n  }\n"),
+    "owner_nopreempt": inst("  priority 255\n  nopreempt\n"),
     "notify": inst("  notify_master \"/bin/true master\"\n  notify /bin/true\n"
                    "  smtp_alert\n"),
 }

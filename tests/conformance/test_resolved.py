@@ -42,8 +42,15 @@ _STATE_MASTER = ("`state MASTER` below priority 255: keepalived 2.2.7 starts BAC
 _STATE_MASTER_DIFFS = {f"VRRP Topology/VRRP Instance = VI_1: {f}": _STATE_MASTER
                        for f in ("State", "Master priority", "Virtual IP")}
 
+_CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking an advert and"
+              " leaves the instance flag (dump: 'Check unicast src : no'); build.py folds it into"
+              " VrrpInstance.check_unicast_src (same checks, different dump) - the fix needs the"
+              " model to keep the instance's own flag and machine.Params to OR the global")
+
 #: config -> {difference key: reason}. The lead empties this as the fixes land.
 PENDING: dict[str, dict[str, str]] = {
+    "owner_nopreempt": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
+    "global_checks": {"VRRP Topology/VRRP Instance = VI_2: Check unicast src": _CHECK_SRC},
     "state_master_priority_100": _STATE_MASTER_DIFFS,
     "nopreempt_state_master": _STATE_MASTER_DIFFS,
     "priority_255": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},

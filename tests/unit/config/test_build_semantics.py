@@ -95,3 +95,18 @@ def test_global_tracking_is_sync_group_tracking_weight() -> None:
                 + vi(" track_script {\n  ok weight 10\n }") + vi("", name="VI_2", vrid=52))
     assert c.vrrp_sync_groups[0].sync_group_tracking_weight
     assert [(r.name, r.weight) for r in c.vrrp_instances[0].track_script] == [("ok", 10)]
+
+
+def test_preempt_delay_is_reset_with_nopreempt_or_strict_mode() -> None:
+    c, d = load(vi(" preempt_delay 4\n nopreempt"))
+    assert (c.vrrp_instances[0].preempt_delay, c.vrrp_instances[0].nopreempt) == (0.0, True)
+    assert "(VI_1) preempt_delay is incompatible with nopreempt mode - resetting" in messages(d)
+    c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n preempt_delay 4"))
+    assert c.vrrp_instances[0].preempt_delay == 0.0
+    assert "(VI_1) preempt_delay is incompatible with strict mode - resetting" in messages(d)
+
+
+def test_strict_mode_resets_down_timer_adverts() -> None:
+    c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n down_timer_adverts 5"))
+    assert c.vrrp_instances[0].down_timer_adverts == 3
+    assert "(VI_1) down_timer_adverts is incompatible with strict mode - resetting" in messages(d)
