@@ -121,8 +121,8 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
                                    rt.get("commands", {}))
     if config.vrrp_sync_groups:
         out.append("------< VRRP Sync groups >------")
-        for g in config.vrrp_sync_groups:
-            out += format_sync_group(g, [by_name.get(n, {}) for n in g.group])
+        for sg in config.vrrp_sync_groups:
+            out += format_sync_group(sg, [by_name.get(n, {}) for n in sg.group])
     scripts = _used_scripts(config)
     if scripts:
         out.append("------< VRRP Scripts >------")
@@ -624,7 +624,7 @@ def _tracking(rows: list[tuple[str, int, bool]], header: bool = True) -> list[st
 
 
 def _used_scripts(config: Config) -> list[VrrpScript]:
-    return _used(config, "track_script", config.vrrp_scripts)  # type: ignore[return-value]
+    return _used(config, "track_script", config.vrrp_scripts)
 
 
 def _used(config: Config, kind: str, objs: Sequence[Any]) -> list[Any]:

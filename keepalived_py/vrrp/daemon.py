@@ -220,11 +220,11 @@ class VrrpDaemon:
                     from keepalived_py.obs.vrrp_data import format_vrrp_data
                     config, runtime = self.config, self._data_runtime()
 
-                    def text() -> str:          # on the writer thread, off the loop
+                    def data_text() -> str:     # on the writer thread, off the loop
                         runtime["interfaces"] = dumps.read_interfaces()
                         runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
-                        return format_vrrp_data(config, snap, runtime)
-                    return path, text
+                        return format_vrrp_data(config, snap, runtime)  # type: ignore[arg-type]
+                    return path, data_text
                 text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)
                 return path, text
             self._dumps = dumps.DumpWriter(render)
