@@ -195,6 +195,9 @@ class Builder:
                        "vrrp_notify_fifo", "notify_fifo", "lvs_notify_fifo"):
                 if args:
                     g[k] = args[0]
+                    if k == "smtp_server" and len(args) > 1 and \
+                            (v := read_int(args[1], 1, 65535, c.pos, self.d)) is not None:
+                        g["smtp_server_port"] = v
                 else:
                     self.d.error(c.pos, f"{k} requires a value")
             elif k in ("vrrp_notify_fifo_script", "notify_fifo_script", "lvs_notify_fifo_script"):
@@ -416,6 +419,8 @@ class Builder:
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
+            elif k == "smtp_alert":
+                notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "global_tracking":
                 self.d.error(c.pos, f"({name}) global_tracking is deprecated. Use"
                                     " track_interface/script/file on the sync group")

@@ -256,6 +256,7 @@ class GlobalDefs:
     notification_email: tuple[str, ...] = ()
     notification_email_from: str | None = None
     smtp_server: str | None = None
+    smtp_server_port: int = 25                 # the optional second word of smtp_server
     smtp_connect_timeout: float = 30.0
     enable_script_security: bool = False
     script_user: str | None = None

@@ -122,7 +122,8 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
     if config.vrrp_sync_groups:
         out.append("------< VRRP Sync groups >------")
         for sg in config.vrrp_sync_groups:
-            out += format_sync_group(sg, [by_name.get(n, {}) for n in sg.group])
+            out += format_sync_group(sg, [by_name.get(n, {}) for n in sg.group],
+                                     rt.get("commands", {}))
     scripts = _used_scripts(config)
     if scripts:
         out.append("------< VRRP Scripts >------")
@@ -157,8 +158,8 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
     if g.router_id or hostname:
         out.append(f" Router ID = {g.router_id or hostname}")
     if g.smtp_server:
-        host, _, port = g.smtp_server.partition(" ")
-        out += [f" Smtp server = {host}", f" Smtp server port = {port or 25}"]
+        out += [f" Smtp server = {g.smtp_server}", f" Smtp server port = {g.smtp_server_port}",
+                f" Smtp HELO name = {extra.get('smtp_helo_name', hostname or '')}"]
     if g.smtp_server or g.notification_email_from:
         out.append(f" Smtp server connection timeout = {g.smtp_connect_timeout:.0f}")
     if g.notification_email_from:
@@ -561,7 +562,8 @@ def format_rule(r: VirtualRule) -> str:
 
 
 # -- sync groups and trackers -----------------------------------------------------------------
-def format_sync_group(g: VrrpSyncGroup, members: Sequence[Mapping[str, Any]]) -> list[str]:
+def format_sync_group(g: VrrpSyncGroup, members: Sequence[Mapping[str, Any]],
+                      commands: Mapping[str, str] | None = None) -> list[str]:
     states = [m.get("state", "INIT") for m in members]
     n_fault = sum(s == "FAULT" for s in states)
     n_init = sum(s == "INIT" for s in states)
@@ -580,7 +582,7 @@ def format_sync_group(g: VrrpSyncGroup, members: Sequence[Mapping[str, Any]]) ->
         out.append("   sync group tracking weight set")
     out.append(f"   Using smtp notification = {'yes' if g.notify.smtp_alert else 'no'}")
     out += _tracked_lists_group(g)
-    out += _notify_scripts(g.notify, {})
+    out += _notify_scripts(g.notify, commands or {})
     return out
 
 

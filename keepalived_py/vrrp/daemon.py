@@ -283,7 +283,8 @@ class VrrpDaemon:
                  if k == "file"}
         c = self.config
         progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
-        progs |= {n.argv[0] for i in c.vrrp_instances for n in vars_of(i.notify) if n.argv}
+        progs |= {n.argv[0] for i in (*c.vrrp_instances, *c.vrrp_sync_groups)
+                  for n in vars_of(i.notify) if n.argv}
         return {"scripts": scripts, "processes": processes, "files": files,
                 "router_id": socket.gethostname(),
                 "commands": [p for p in progs if p.startswith("/")]}

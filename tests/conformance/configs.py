@@ -136,6 +136,13 @@ CONFIGS: dict[str, str] = {
     "track_interface_reverse": inst("  track_interface {\n    eth1 weight 20 reverse\n"
                                     "    eth8 weight -5 reverse\n  }\n"),
     "owner_nopreempt": inst("  priority 255\n  nopreempt\n"),
+    "global_email": glob("  router_id R1\n  notification_email {\n    a@example.com\n"
+                         "    b@example.com\n  }\n  notification_email_from kp@example.com\n"
+                         "  smtp_server 192.0.2.99 2525\n  smtp_connect_timeout 12\n"
+                         "  vrrp_notify_fifo FILES/fifo\n") + inst("  smtp_alert\n"),
+    "sync_group_notify": "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n"
+                         "  notify_master \"/bin/true m\"\n  notify /bin/true\n  smtp_alert\n}\n"
+    + inst() + inst(name="VI_2", vrid=52, vips="192.0.2.20/24"),
     "notify": inst("  notify_master \"/bin/true master\"\n  notify /bin/true\n"
                    "  smtp_alert\n"),
 }

@@ -110,3 +110,11 @@ def test_strict_mode_resets_down_timer_adverts() -> None:
     c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n down_timer_adverts 5"))
     assert c.vrrp_instances[0].down_timer_adverts == 3
     assert "(VI_1) down_timer_adverts is incompatible with strict mode - resetting" in messages(d)
+
+
+def test_smtp_server_port_and_sync_group_smtp_alert() -> None:
+    c, _ = load("global_defs {\n smtp_server 192.0.2.99 2525\n}\n"
+                "vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n smtp_alert\n}\n"
+                + vi("") + vi("", name="VI_2", vrid=52))
+    assert (c.global_defs.smtp_server, c.global_defs.smtp_server_port) == ("192.0.2.99", 2525)
+    assert c.vrrp_sync_groups[0].notify.smtp_alert is True
