@@ -55,6 +55,7 @@ SCOPES = {"site", "link", "host", "nowhere", "global"}
 
 class Builder:
     def __init__(self, diags: Diagnostics, check_interfaces: bool) -> None:
+        self.min_garp = False              # global_defs vrrp_min_garp (applied in _finish)
         self.d = diags
         self.check_interfaces = check_interfaces
         self._ifnames: set[str] | None = None
@@ -208,6 +209,9 @@ class Builder:
                        "vrrp_notify_fifo", "notify_fifo", "lvs_notify_fifo"):
                 if args:
                     g[k] = args[0]
+                    if k == "smtp_server" and len(args) > 1 and \
+                            (v := read_int(args[1], 1, 65535, c.pos, self.d)) is not None:
+                        g["smtp_server_port"] = v
                 else:
                     self.d.error(c.pos, f"{k} requires a value")
             elif k in ("vrrp_notify_fifo_script", "notify_fifo_script", "lvs_notify_fifo_script"):
@@ -237,6 +241,12 @@ class Builder:
             elif k in ("vrrp_garp_interval", "vrrp_gna_interval"):
                 if args and (f := read_decimal(args[0], 0, 1, c.pos, self.d)) is not None:
                     g[k] = f
+            elif k == "vrrp_down_timer_adverts":
+                if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
+                    g[k] = v
+            elif k == "vrrp_min_garp":
+                if read_bool(c, self.d):
+                    self.min_garp = True
             elif k in ("vrrp_strict", "enable_script_security", "vrrp_skip_check_adv_addr",
                        "vrrp_check_unicast_src", "lvs_flush", "data_use_instance",
                        "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert"):
@@ -451,9 +461,12 @@ class Builder:
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
+            elif k == "smtp_alert":
+                notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "global_tracking":
                 self.d.error(c.pos, f"({name}) global_tracking is deprecated. Use"
                                     " track_interface/script/file on the sync group")
+                f["sync_group_tracking_weight"] = True      # what keepalived makes of it
             else:
                 self.later(c, "vrrp_sync_group")
         f["notify"] = Notify(**notify)
@@ -845,8 +858,10 @@ class Builder:
             elif k == "down_timer_adverts":
                 if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
                     f[k] = v
+                    seen[k] = c.pos
             elif k in ("lower_prio_no_advert", "higher_prio_send_advert"):
                 f[k] = read_bool(c, self.d)
+                seen[k] = c.pos
             elif k == "debug":
                 if args and (v := read_int(args[0], 0, 4, c.pos, self.d)) is not None:
                     f[k] = v
@@ -911,6 +926,13 @@ class Builder:
     def _finish(self) -> Config:
         d = self.d
         gkeys = {f.name for f in fields(GlobalDefs)}
+        if self.min_garp:
+            # keepalived's vrrp_min_garp: one gratuitous ARP/NA, no repeat, no refresh, no
+            # delay - without overriding what global_defs sets explicitly (in any order)
+            for key, value in (("vrrp_garp_master_repeat", 1), ("vrrp_garp_master_delay", 0.0),
+                               ("vrrp_garp_master_refresh", 0.0),
+                               ("vrrp_garp_master_refresh_repeat", 0)):
+                self.global_fields.setdefault(key, value)
         g = GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
         if g.enable_script_security and g.script_user is None and \
                 self.first_script is not None and not _user_exists("keepalived_script"):
@@ -970,11 +992,16 @@ class Builder:
             if mixed:
                 f["virtual_ipaddress"] = tuple(a for a in inst.virtual_ipaddress if a not in mixed)
             version = inst.version if seen.get("version") else g.vrrp_version
+            strict = inst.strict_mode or g.vrrp_strict
             if fam6:
-                if seen.get("version") and inst.version == 2:
+                # keepalived 2.2.7 runs IPv6 with an explicit `version 2` (only strict mode
+                # forbids it); without one, IPv6 means version 3 whatever vrrp_version says
+                if seen.get("version") and inst.version == 2 and strict:
                     d.error(inst.pos, f"{vid} cannot use IPv6 with VRRP version 2; setting"
                                       " version 3")
-                version = 3
+                    version = 3
+                elif not (seen.get("version") and inst.version == 2):
+                    version = 3
             f["version"] = version
             priority = inst.priority
             if inst.state is VrrpState.MASTER and not seen.get("priority"):
@@ -988,7 +1015,6 @@ class Builder:
                 d.error(inst.pos, f"{vid} Unknown interface!")
             if not addrs:
                 d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
-            strict = inst.strict_mode or g.vrrp_strict
             if seen.get("auth"):
                 if version == 3:
                     d.error(seen["auth"], f"{vid} VRRP version 3 does not support authentication."
@@ -1011,11 +1037,25 @@ class Builder:
                 d.error(seen.get("nopreempt", inst.pos),
                         f"{vid} nopreempt is incompatible with priority 255. resetting nopreempt")
                 f["nopreempt"] = False
-            elif inst.nopreempt and inst.state is VrrpState.MASTER:
+            elif inst.nopreempt and f.get("state", inst.state) is VrrpState.MASTER:
+                # keepalived clears nopreempt and keeps the initial state MASTER
                 d.error(seen.get("nopreempt", inst.pos),
                         f"{vid} Warning - nopreempt will not work with initial state MASTER -"
                         " clearing")
-                f["state"] = VrrpState.BACKUP
+                f["nopreempt"] = False
+            if inst.preempt_delay and f.get("state", inst.state) is VrrpState.MASTER:
+                d.error(seen.get("preempt_delay", inst.pos),
+                        f"{vid} Warning - preempt delay will not work with initial state"
+                        " MASTER - clearing")
+                f["preempt_delay"] = 0.0
+            elif inst.preempt_delay and strict:
+                d.error(seen.get("preempt_delay", inst.pos),
+                        f"{vid} preempt_delay is incompatible with strict mode - resetting")
+                f["preempt_delay"] = 0.0
+            elif inst.preempt_delay and f.get("nopreempt", inst.nopreempt):
+                d.error(seen.get("preempt_delay", inst.pos),
+                        f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
+                f["preempt_delay"] = 0.0
             advert = inst.advert_int
             if version == 2 and advert != int(advert):
                 d.error(seen.get("advert_int", inst.pos),
@@ -1049,10 +1089,22 @@ class Builder:
                     f[key] = getattr(g, gkey)
             f["garp_interval"] = g.vrrp_garp_interval
             f["gna_interval"] = g.vrrp_gna_interval
-            if not inst.lower_prio_no_advert and g.vrrp_lower_prio_no_advert:
+            # an instance's own setting (true or false) wins over global_defs; strict mode
+            # forces no advert on a lower priority and no lower-priority GARPs
+            if "lower_prio_no_advert" not in seen and g.vrrp_lower_prio_no_advert:
                 f["lower_prio_no_advert"] = True
-            if not inst.higher_prio_send_advert and g.vrrp_higher_prio_send_advert:
+            if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
                 f["higher_prio_send_advert"] = True
+            if strict:
+                f["lower_prio_no_advert"] = True
+                f["garp_lower_prio_delay"] = 0.0
+                f["garp_lower_prio_repeat"] = 0
+            if "down_timer_adverts" not in seen:
+                f["down_timer_adverts"] = g.vrrp_down_timer_adverts
+            if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
+                d.error(seen.get("down_timer_adverts", inst.pos),
+                        f"{vid} down_timer_adverts is incompatible with strict mode - resetting")
+                f["down_timer_adverts"] = 3
             if g.vrrp_skip_check_adv_addr:
                 f["skip_check_adv_addr"] = True
             if g.vrrp_check_unicast_src:
@@ -1069,12 +1121,25 @@ class Builder:
                     for ref in getattr(inst, kind):
                         w = ref.weight if ref.weight is not None else \
                             own.get(kind, {}).get(ref.name, 0)
-                        if w:
+                        if w and kind == "track_interface":
+                            # keepalived keeps the interface, tracked with weight 0
+                            d.error(ref.pos, f"{vid} ignoring {ref.name} tracked interface"
+                                             " weight due to SYNC group")
+                            kept.append(replace(ref, weight=0, reverse=False))
+                        elif w:
                             d.error(ref.pos, f"{vid} ignoring tracked {what} {ref.name} with"
                                              " weights due to SYNC group")
                         else:
                             kept.append(ref)
                     inst = replace(inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
+            if inst.interface is not None and any(r.name == inst.interface
+                                                  for r in inst.track_interface):
+                for ref in inst.track_interface:
+                    if ref.name == inst.interface:
+                        d.error(ref.pos, f"{vid} Ignoring track_interface {ref.name} since own"
+                                         " interface")
+                inst = replace(inst, track_interface=tuple(
+                    r for r in inst.track_interface if r.name != inst.interface))
             for ref in inst.track_script:
                 if ref.name not in script_names:
                     d.error(ref.pos, f"{vid} track script {ref.name} not found, ignoring...")

@@ -256,6 +256,7 @@ class GlobalDefs:
     notification_email: tuple[str, ...] = ()
     notification_email_from: str | None = None
     smtp_server: str | None = None
+    smtp_server_port: int = 25                 # the optional second word of smtp_server
     smtp_connect_timeout: float = 30.0
     enable_script_security: bool = False
     script_user: str | None = None
@@ -270,6 +271,7 @@ class GlobalDefs:
     vrrp_garp_master_refresh_repeat: int = 1
     vrrp_garp_interval: float = 0.0
     vrrp_gna_interval: float = 0.0
+    vrrp_down_timer_adverts: int = 3
     vrrp_lower_prio_no_advert: bool = False
     vrrp_higher_prio_send_advert: bool = False
     vrrp_skip_check_adv_addr: bool = False

@@ -230,6 +230,52 @@ def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
         os.close(dfd)
 
 
+def read_interfaces() -> list[dict[str, Any]]:
+    """The interfaces of this namespace as keepalived.data's Interfaces section shows them
+    (index order; IPv4: the first address, IPv6: the link-local one). Never raises."""
+    import fcntl
+    import ipaddress
+    import socket
+    import struct
+    v6: dict[str, str] = {}
+    try:
+        with open("/proc/net/if_inet6") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) >= 6 and parts[0].startswith("fe80"):
+                    v6.setdefault(parts[5], str(ipaddress.IPv6Address(int(parts[0], 16))))
+    except OSError:
+        pass
+    out: list[dict[str, Any]] = []
+    try:
+        names = sorted(socket.if_nameindex())
+    except OSError:
+        return out
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for index, name in names:
+            def sysfs(attr: str, default: str = "", name: str = name) -> str:
+                try:
+                    with open(f"/sys/class/net/{name}/{attr}") as f:
+                        return f.read().strip()
+                except OSError:
+                    return default
+            try:
+                raw = fcntl.ioctl(probe.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))
+                ipv4 = str(ipaddress.IPv4Address(raw[20:24]))
+            except OSError:
+                ipv4 = ""
+            flags = int(sysfs("flags", "0") or "0", 16)
+            out.append({"name": name, "index": index, "ipv4": ipv4, "ipv6": v6.get(name, ""),
+                        "mac": sysfs("address"), "mac_broadcast": sysfs("broadcast"),
+                        "up": bool(flags & 0x1),
+                        "running": bool(flags & 0x1) and sysfs("operstate") in ("up", "unknown"),
+                        "loopback": bool(flags & 0x8), "mtu": int(sysfs("mtu", "0") or 0)})
+    finally:
+        probe.close()
+    return out
+
+
 def dump_dir() -> str:
     return os.environ.get("TMPDIR") or "/tmp"
 
@@ -248,10 +294,12 @@ def dump_path(kind: str, *, directory: str | None = None, data_use_instance: boo
 class DumpWriter:
     """Coalescing, threaded writer: `request` returns at once; writes never overlap."""
 
-    def __init__(self, render: Callable[[str], tuple[str, str]]) -> None:
-        self._render = render            # kind -> (path, text), called on the caller's thread
+    def __init__(self, render: Callable[[str], tuple[str, str | Callable[[], str]]]) -> None:
+        # kind -> (path, text), called on the caller's thread; `text` may be a function the
+        # writer thread calls (formatting and its reads off the caller's event loop)
+        self._render = render
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[str, str]] = {}
+        self._pending: dict[str, tuple[str, str | Callable[[], str]]] = {}
         self._busy = False
         self.written = 0
         self.failed = 0
@@ -276,7 +324,7 @@ class DumpWriter:
                     return
                 kind, (path, text) = self._pending.popitem()
             try:
-                write_atomic(path, text)
+                write_atomic(path, text if isinstance(text, str) else text())
                 self.written += 1
             except OSError as e:
                 self.failed += 1

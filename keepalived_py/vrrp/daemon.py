@@ -226,15 +226,23 @@ class VrrpDaemon:
                 r.drops.clear()
             kind = DumpKind.STATS
         if self._dumps is None:
-            def render(k: str) -> tuple[str, str]:
+            def render(k: str) -> tuple[str, Any]:
                 snap = self.snapshot()
                 g = self.config.global_defs
                 path = dumps.dump_path(k, data_use_instance=g.data_use_instance,
                                        namespace=self.options.namespace)
                 if k == "data" and g.state_dump_file:
                     path = g.state_dump_file
-                text = {"data": dumps.format_data, "stats": dumps.format_stats,
-                        "json": dumps.format_json}[k](snap)
+                if k == "data":
+                    from keepalived_py.obs.vrrp_data import format_vrrp_data
+                    config, runtime = self.config, self._data_runtime()
+
+                    def data_text() -> str:     # on the writer thread, off the loop
+                        runtime["interfaces"] = dumps.read_interfaces()
+                        runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
+                        return format_vrrp_data(config, snap, runtime)  # type: ignore[arg-type]
+                    return path, data_text
+                text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)
                 return path, text
             self._dumps = dumps.DumpWriter(render)
         self._dumps.request(kind.value)
@@ -259,8 +267,44 @@ class VrrpDaemon:
                          for a in r.cfg.virtual_ipaddress],
                 "excluded_vips": [f"{a.address} dev {a.dev or r.ifname}"
                                   for a in r.cfg.virtual_ipaddress_excluded],
-                "stats": stats})
+                "stats": stats, **self._runtime_of(r)})
         return out
+
+    def _runtime_of(self, r: Runner) -> dict[str, Any]:
+        """The runtime half of keepalived.data's instance section (obs/vrrp_data.py)."""
+        t = self.tracking.instance(r.name) if self.tracking is not None else None
+        delta = t.delta if t is not None else 0
+        fsm = r.fsm
+        return {"wantstate": fsm.wantstate.value, "holding": r.holding,
+                "total_priority": r.cfg.priority + delta if r.cfg.priority != m.OWNER
+                else r.cfg.priority,
+                "master_router": str(fsm.master_source or ""),
+                "master_priority": fsm.master_priority,
+                "master_advert_int": fsm.master_adver_int,
+                "faults": len(t.reasons) if t is not None else 0,
+                "fd": r.sock.fileno() if r.sock is not None else -1,
+                "read_timeout": _wall(fsm.next_deadline(), self.loop),
+                "ifindex": r.sock.ifindex if r.sock is not None else 0}
+
+    def _data_runtime(self) -> dict[str, Any]:
+        """Tracker results for keepalived.data (the interfaces are read on the writer thread)."""
+        scripts: dict[str, int] = {}
+        processes: dict[str, int] = {}
+        for tr in self.trackers:
+            for name, c in getattr(tr, "counters", {}).items():
+                scripts[name] = c.result
+            for name, q in getattr(tr, "quorums", {}).items():
+                processes[name] = len(q.pids)
+        files = {n: int(v) for (k, n), v in (self.tracking.values.items()
+                                             if self.tracking is not None else ())
+                 if k == "file"}
+        c = self.config
+        progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
+        progs |= {n.argv[0] for i in (*c.vrrp_instances, *c.vrrp_sync_groups)
+                  for n in vars_of(i.notify) if n.argv}
+        return {"scripts": scripts, "processes": processes, "files": files,
+                "router_id": socket.gethostname(),
+                "commands": [p for p in progs if p.startswith("/")]}
 
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
@@ -910,6 +954,18 @@ def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, t
     if a.reason is Reason.BAD_CHECKSUM:
         return f"({name}) Invalid VRRPv{adv.version} checksum"
     return f"({name}) advert from {a.source} dropped: {a.detail}"
+
+
+def _wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> float | None:
+    """A loop-clock deadline as wall-clock time (keepalived.data's Read timeout)."""
+    if deadline is None or loop is None:
+        return None
+    return time.time() + (deadline - loop.time())
+
+
+def vars_of(n: Any) -> list[Any]:
+    """The notify scripts set in a model.Notify."""
+    return [v for k in n.__slots__ if k != "smtp_alert" and (v := getattr(n, k)) is not None]
 
 
 def _link_up(ifname: str) -> bool:

@@ -8,10 +8,13 @@ Wire format (RFC 5798 §5.1; RFC 3768 §5.1 where v2 differs):
     4: v3: rsvd(4) | max advert interval in centiseconds (12 bits)
        v2: auth type (8) | advert interval in whole seconds (8)
     6: checksum
-    8: addresses (4 or 16 bytes each), then for v2 8 bytes of authentication data
+    8: addresses (4 or 16 bytes each), then for v2 over IPv4 8 bytes of authentication data
+       (keepalived sends none for v2 over IPv6)
 
 Checksums, as keepalived 2.2.7 computes and checks them (`ChecksumForm`):
-  * v2: the Internet checksum over the VRRP message alone (RFC 3768 §5.3.8).
+  * v2: the Internet checksum over the VRRP message alone (RFC 3768 §5.3.8); over IPv6
+    (keepalived runs v2 there when `version 2` is configured) the pseudo-header form, as
+    the kernel computes it for keepalived's IPV6_CHECKSUM socket.
   * v3: over an IPv4/IPv6 pseudo-header (source, destination, protocol 112, length) and the
     message (RFC 5798 §5.2.8) - STANDARD.
   * v3 over IPv4 unicast, keepalived <= 1.3.6 (`old_unicast_checksum`): the pseudo-header
@@ -149,7 +152,7 @@ def _pseudo_sum(src: Address, dst: Address, length: int) -> int:
 
 def _csum(body: bytes | bytearray, version: int, form: ChecksumForm, src: Address | None,
           dst: Address | None, mcast_group: Address | None) -> int:
-    if version == 2 or form is ChecksumForm.AS_V2:
+    if form is ChecksumForm.AS_V2 or version == 2 and (src is None or src.version == 4):
         return checksum(body)
     if src is None or dst is None:
         raise ValueError("the VRRPv3 checksum needs the source and destination addresses")
@@ -179,7 +182,8 @@ def encode(adv: Advert, src: Address | None = None, dst: Address | None = None, 
                                  adv.priority, len(adv.addresses), _interval_word(adv), 0))
     for a in adv.addresses:
         body += a.packed
-    if adv.version == 2:
+    v6 = src.version == 6 if src is not None else any(a.version == 6 for a in adv.addresses)
+    if adv.version == 2 and not v6:
         body += adv.auth_data.ljust(AUTH_LEN, b"\0")[:AUTH_LEN]
     struct.pack_into("!H", body, 6, _csum(body, adv.version, form, src, dst, mcast_group))
     return bytes(body)
@@ -226,14 +230,12 @@ def _decode(data: bytes, family: int, src: Address | None, dst: Address | None,
     version, ptype = ver_type >> 4, ver_type & 0x0F
     if version not in (2, 3):                                   # RFC 5798 §5.2.1
         raise DecodeError(Reason.BAD_VERSION, f"version {version}")
-    if version == 2 and family == 6:                            # RFC 3768 is IPv4 only
-        raise DecodeError(Reason.BAD_VERSION, "VRRPv2 over IPv6")
     if ptype != ADVERTISEMENT:                                  # RFC 5798 §5.2.2
         raise DecodeError(Reason.BAD_TYPE, f"type {ptype}")
     if vrid == 0:                                               # RFC 5798 §5.2.3
         raise DecodeError(Reason.BAD_VRID, "VRID 0")
     alen = 4 if family == 4 else 16
-    need = HEADER_LEN + count * alen + (AUTH_LEN if version == 2 else 0)
+    need = HEADER_LEN + count * alen + (AUTH_LEN if version == 2 and family == 4 else 0)
     if n < need:
         raise DecodeError(Reason.PACKET_TOO_SHORT, f"{n} bytes, {need} needed")
     if n > need:
@@ -252,7 +254,7 @@ def _decode(data: bytes, family: int, src: Address | None, dst: Address | None,
             raise DecodeError(Reason.BAD_AUTH_TYPE, f"auth type {auth_type}")
         if seconds == 0:
             raise DecodeError(Reason.BAD_INTERVAL, "interval 0")
-        auth = data[need - AUTH_LEN:] if auth_type != AUTH_NONE else b""   # ignored if none
+        auth = data[need - AUTH_LEN:] if auth_type != AUTH_NONE and family == 4 else b""
         return Advert(2, vrid, priority, addrs, float(seconds), auth_type, auth)
     centis = word & MAX_V3_INTERVAL_CS            # RFC 5798 §5.2.6: rsvd bits ignored
     if centis == 0:
@@ -262,10 +264,15 @@ def _decode(data: bytes, family: int, src: Address | None, dst: Address | None,
 
 def _verify(data: bytes, version: int, family: int, src: Address | None, dst: Address | None,
             mcast_group: Address | None) -> ChecksumForm:
-    if version == 2:
+    if version == 2 and family == 4:
         if checksum(data):
             raise DecodeError(Reason.BAD_CHECKSUM, "VRRPv2")
         return ChecksumForm.STANDARD
+    if version == 2:                     # v2 over IPv6: the pseudo-header form only
+        if src is None or dst is None or _fold(_pseudo_sum(src, dst, len(data))
+                                               + (checksum(data) ^ 0xFFFF)) == 0xFFFF:
+            return ChecksumForm.STANDARD
+        raise DecodeError(Reason.BAD_CHECKSUM, "VRRPv2 over IPv6")
     if src is not None and dst is not None and src.version == dst.version == family:
         body_sum = checksum(data) ^ 0xFFFF               # folded sum of the message alone
         if _fold(_pseudo_sum(src, dst, len(data)) + body_sum) == 0xFFFF:

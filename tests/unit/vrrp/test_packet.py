@@ -163,10 +163,13 @@ def test_codec_v2_field_errors() -> None:
     with pytest.raises(DecodeError) as e:
         decode(_fix_v2_checksum(more), family=4)
     assert e.value.reason is Reason.PACKET_TOO_SHORT
-    # v2 is IPv4 only
+    # v2 over IPv6 (keepalived 2.2.7 runs it with `version 2`): pseudo-header checksum
+    v2v6 = encode(Advert(2, 51, 100, (A6("2001:db8::10"),), 1.0), S6, D6)
+    assert len(v2v6) == 8 + 16                     # no authentication data over IPv6
+    assert decode(v2v6, family=6, src=S6, dst=D6).version == 2
     with pytest.raises(DecodeError) as e:
-        decode(bytes(base), family=6)
-    assert e.value.reason is Reason.BAD_VERSION
+        decode(v2v6, family=6, src=S6, dst=A6("2001:db8::99"))
+    assert e.value.reason is Reason.BAD_CHECKSUM
 
 
 def test_codec_bad_checksums() -> None:
