@@ -134,6 +134,11 @@ def until(node: str, state: str, timeout: float = 8.0, inst: str = "VI_1") -> St
     return Do(lambda r: r.wait_state(node, inst, state, timeout), f"until {node} {inst} {state}")
 
 
+def started(timeout: float = 10.0) -> Step:
+    """Wait until the subject reported its first state (start-up time varies under load)."""
+    return Do(lambda r: r.wait_first(timeout), "started")
+
+
 def check(label: str) -> Step:
     return Do(lambda r: r.checkpoint(label), f"check {label}")
 
@@ -177,6 +182,11 @@ def signal_subject(sig: int) -> Step:
     return Do(lambda r: r.signal_parent(sig), f"subject {signal.Signals(sig).name}")
 
 
+def kill_subject() -> Step:
+    """The subject crashes as a whole (every process SIGKILLed); what it installed stays."""
+    return Do(lambda r: r.kill_subject(), "subject SIGKILL (all processes)")
+
+
 def kill_child() -> Step:
     return Do(lambda r: r.kill_vrrp_child(), "VRRP child SIGKILL")
 
@@ -192,6 +202,7 @@ class Scenario:
     v6: bool = False
     flags: tuple[str, ...] = ()              # files created before start
     files: dict[str, str] = field(default_factory=dict)
+    scripts: dict[str, str] = field(default_factory=dict)  # executable /bin/sh scripts in %DIR%
     dummy: bool = False                      # an extra interface "trk0" on A (a veth)
     proc_running: bool = False               # the tracked process runs before start
     term: bool = True                        # end with SIGTERM to the subject (recorded)
@@ -332,6 +343,9 @@ class Run:
             (self.dir / f).write_text("")
         for name, text in sc.files.items():
             (self.dir / name).write_text(text)
+        for name, text in sc.scripts.items():
+            (self.dir / name).write_text("#!/bin/sh\n" + self.fill(text, self.dir) + "\n")
+            (self.dir / name).chmod(0o755)
         exe = self.dir / self.procname
         shutil.copy(shutil.which("sleep") or "/bin/sleep", exe)
         if sc.proc_running:
@@ -423,6 +437,17 @@ class Run:
             (self.dir / "keepalived.conf").write_text(self.fill(new_conf, self.dir))
         self.signal_parent(signal.SIGHUP)
 
+    def kill_subject(self) -> None:
+        for f in ("v.pid", "c.pid", "p.pid"):
+            try:
+                os.kill(int((self.dir / f).read_text()), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        if self.subject is not None:
+            self.subject.wait(10)
+        for f in ("v.pid", "c.pid", "p.pid"):
+            (self.dir / f).unlink(missing_ok=True)
+
     def kill_vrrp_child(self) -> None:
         try:
             os.kill(int((self.dir / "v.pid").read_text()), signal.SIGKILL)
@@ -439,6 +464,11 @@ class Run:
                     p.kill()
                     p.wait(5)
             self.tracked.clear()
+
+    def wait_first(self, timeout: float) -> None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout and not self.fifo_a.lines:
+            time.sleep(0.05)
 
     def wait_state(self, node: str, inst: str, state: str, timeout: float) -> None:
         fifo = self.fifo_a if node == "a" else self.fifo_b
@@ -724,11 +754,11 @@ CATALOGUE: list[Scenario] = [
     S("solo_backup_start", conf(instance(150)),
       [start(), until("a", "MASTER"), settle(1)]),
     S("solo_state_master_255", conf(instance(255, state="MASTER")),
-      [start(), settle(2), check("t2"), settle(0.5)]),
+      [start(), started(), settle(1), check("first+1"), settle(0.5)]),
     S("solo_state_master_prio150", conf(instance(150, state="MASTER")),
-      [start(), settle(2), check("t1.5"), until("a", "MASTER"), settle(1)]),
+      [start(), started(), settle(1), check("first+1"), until("a", "MASTER"), settle(1)]),
     S("solo_state_backup_255", conf(instance(255)),
-      [start(), settle(2), check("t1.5"), until("a", "MASTER"), settle(1)]),
+      [start(), started(), settle(1), check("first+1"), until("a", "MASTER"), settle(1)]),
     S("solo_two_instances_excluded_vips",
       conf(instance(150, vips=(f"{VIP}/24", "192.0.2.101/24")),
            instance(120, name="VI_2", vrid=52, vips=("192.0.2.102/24",),
@@ -778,7 +808,8 @@ CATALOGUE: list[Scenario] = [
       peer=peer(100), flags=("ok",)),
     S("script_fails_at_start", conf(instance(150, body="track_script {\n    chk\n  }"),
                                     top=script_block()),
-      [start(), settle(2.5), check("failing"), flag("ok", True), until("a", "MASTER", 8), settle(1)]),
+      [start(), started(), settle(1.5), check("failing"), flag("ok", True), until("a", "MASTER", 8),
+       settle(1)]),
     S("script_fall_rise_counts", conf(instance(150, body="track_script {\n    chk\n  }"),
                                       top=script_block(weight=-60, fall=2, rise=2)),
       [*elected(), flag("ok", False), until("a", "BACKUP", 8), settle(1), flag("ok", True),
@@ -917,6 +948,49 @@ CATALOGUE: list[Scenario] = [
       [*elected(), sh_a("ip", "link", "set", "eth0", "down"), until("a", "FAULT"), settle(1),
        sh_a("ip", "link", "set", "eth0", "up"), until("a", "MASTER", 10), settle(1.5)],
       peer=peer(100)),
+    # --- more trackers, crashes, reloads while BACKUP
+    S("script_timeout_counts_as_failure",
+      conf(instance(150, body="track_script {\n    slow\n  }"),
+           top='vrrp_script slow {\n  script "%DIR%/slow.sh"\n  interval 1\n  timeout 1\n'
+               '  fall 1\n  rise 1\n  weight -60\n}\n'),
+      [*elected(), flag("hang", True), until("a", "BACKUP", 8), settle(2), check("hanging"),
+       flag("hang", False), until("a", "MASTER", 8), settle(1.5)],
+      peer=peer(100), scripts={"slow.sh": "[ -e %DIR%/hang ] && sleep 4\nexit 0"}),
+    S("script_init_fail_weight",
+      conf(instance(150, body="track_script {\n    chk\n  }"),
+           top=script_block(weight=-60, extra="init_fail")),
+      [start(), until("a", "MASTER"), settle(1.5)], flags=("ok",)),
+    S("track_file_missing_at_start",
+      conf(instance(150, body="track_file {\n    tf\n  }"),
+           top="vrrp_track_file tf {\n  file %DIR%/tf\n  weight -1\n}\n"),
+      [start(), started(), settle(1), check("missing"), until("a", "MASTER"), settle(1), write("tf", "30\n"),
+       settle(2.5)]),
+    S("subject_crash_and_restart", conf(instance(150)),
+      [*elected(), kill_subject(), until("b", "MASTER", 6), settle(2), check("crashed"), start(),
+       until("b", "BACKUP", 8), settle(2)],
+      peer=peer(100)),
+    S("link_down_while_backup", conf(instance(50)),
+      [*elected(peer_first=True), sh_a("ip", "link", "set", "eth0", "down"), until("a", "FAULT"),
+       settle(1.5), sh_a("ip", "link", "set", "eth0", "up"), until("a", "BACKUP", 8), settle(2),
+       check("up")],
+      peer=peer(100)),
+    S("reload_while_backup_adds_vip", conf(instance(50)),
+      [*elected(peer_first=True), reload(conf(instance(50, vips=(f"{VIP}/24", "192.0.2.101/24")))),
+       settle(2.5), check("reloaded"), kill_peer(), until("a", "MASTER", 6), settle(1.5)],
+      peer=peer(100)),
+    S("dont_track_primary_link_down", conf(instance(150, body="dont_track_primary")),
+      [*elected(), sh_a("ip", "link", "set", "eth0", "down"), settle(3), check("down"),
+       sh_a("ip", "link", "set", "eth0", "up"), settle(3)],
+      peer=peer(100)),
+    S("sync_group_script_weight_ignored",
+      conf(instance(150, body="track_script {\n    chk\n  }"),
+           instance(150, name="VI_2", vrid=52, vips=("192.0.2.102/24",)),
+           top=script_block(weight=-60) + "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n"),
+      [start(), until("a", "MASTER"), until("a", "MASTER", inst="VI_2"), start_peer(), settle(2),
+       check("elected"), flag("ok", False), settle(3), check("failed"), flag("ok", True),
+       until("a", "MASTER", 8), settle(1.5)],
+      peer=conf(instance(100), instance(100, name="VI_2", vrid=52, vips=("192.0.2.102/24",))),
+      flags=("ok",)),
 ]
 
 BY_NAME = {sc.name: sc for sc in CATALOGUE}
