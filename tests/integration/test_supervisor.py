@@ -492,11 +492,14 @@ def test_start_up_failures_exit_with_keepalived_statuses(lab: Lab, tmp_path: Pat
     (tmp_path / "loop").symlink_to("loop")
     no_if = tmp_path / "noif.conf"
     no_if.write_text(INSTANCE.replace("interface eth0", "interface eth9"))
+    no_value = tmp_path / "novalue.conf"
+    no_value.write_text(INSTANCE.replace("priority 100", "priority"))
     cases = [
         ("missing", tmp_path / "nope.conf", (), 6, "Config files missing"),
         ("directory", tmp_path, (), 6, "Is a directory"),
         ("symlink-loop", tmp_path / "loop" / "k.conf", (), 6, "Config files missing"),
         ("no-interface", no_if, (), 2, "Non-existent interface specified in configuration"),
+        ("missing-value", no_value, (), 2, "is missing a parameter"),
         ("pid-dir", good, ("-p", str(tmp_path / "nodir" / "k.pid")), 0, "Cannot open"),
     ]
     for tag, conf, extra, code, words in cases:
