@@ -570,3 +570,46 @@ def test_reload_renames_a_child_as_keepalived(daemon_factory) -> None:
     assert wait_for(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "second", 10), d.log()
     assert wait_for(lambda: Path(f"/proc/{d.pid}/comm").read_text().strip() == "top", 10)
     assert pidfile(d.vrrp_pidfile) == child
+
+
+SITE_SHIM = """
+import os, sys
+if "keepalived_py.core.childrun" in getattr(sys, "orig_argv", ()):
+    os._exit(int(os.environ["KP_TEST_CHILD_EXIT"]))
+"""
+
+
+@pytest.mark.parametrize(("status", "word"), [(1, "FATAL"), (2, "CONFIG"), (4, "missing permission")])
+def test_child_permanent_error_ends_the_daemon_with_its_status(lab: Lab, tmp_path: Path,
+                                                                status: int, word: str) -> None:
+    """keepalived: a child exiting FATAL (1), CONFIG (2) or MISSING_PERMISSION (4) is not
+    respawned; the parent stops with that status. The children here exit at interpreter start
+    (a sitecustomize shim, so the real exec path is used)."""
+    node = lab.node("p", lab.lan(), "192.0.2.1/24")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_SHIM)
+    conf = tmp_path / "k.conf"
+    conf.write_text(INSTANCE)
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    r = node.run("env", f"PYTHONPATH={path}", f"KP_TEST_CHILD_EXIT={status}",
+                 sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(conf),
+                 "-p", str(tmp_path / "k.pid"), "-r", str(tmp_path / "v.pid"),
+                 "-c", str(tmp_path / "c.pid"), check=False, timeout=30)
+    assert r.returncode == status, r.stderr[-3000:]
+    assert f"exited with permanent error {word}. Terminating" in r.stderr
+    assert r.stderr.count("Starting VRRP child process") == 1
+    assert not any((tmp_path / f).exists() for f in ("k.pid", "v.pid", "c.pid"))
+
+
+def test_child_crash_is_respawned_not_permanent(daemon_factory, tmp_path: Path) -> None:
+    """An unexpected failure (EX_SOFTWARE, 70: what a child's uncaught exception becomes) is
+    respawned with backoff; the parent keeps running."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_SHIM)
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    d = daemon_factory(INSTANCE, env={"PYTHONPATH": path, "KP_TEST_CHILD_EXIT": "70"})
+    assert wait_for(lambda: d.log().count("Starting VRRP child process") >= 3, 15), d.log()
+    assert d.proc.poll() is None and alive(d.pid)
+    assert "permanent error" not in d.log()
