@@ -27,8 +27,12 @@ import structlog
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import DumpKind
 from keepalived_py.core.process import comm_for, die_with_parent, set_cmdline, set_name
+from keepalived_py.errors import ConfigError
 
 HEARTBEAT = 0.5
+# exit statuses (keepalived's lib/scheduler.h; the supervisor ends the daemon on 1, 2 and 4)
+EXIT_CONFIG = 2
+EXIT_MISSING_PERMISSION = 4
 EXIT_PROGRAM_ERROR = 70
 FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.check.daemon"}
 DUMP_SIGNALS = {
@@ -130,6 +134,16 @@ def main(argv: list[str]) -> int:
     connector = socket.socket(fileno=int(conn)) if conn != "-" else None
     try:
         return asyncio.run(_run(role, sock, connector))
+    except ConfigError as e:
+        # keepalived's permanent errors end the whole daemon (no respawn loop): CONFIG ...
+        structlog.get_logger("keepalived_py.child").error("child.config_failed", role=role,
+                                                          error=str(e), compat=str(e))
+        return EXIT_CONFIG
+    except PermissionError as e:
+        # ... and MISSING_PERMISSION (keepalived: no CAP_NET_RAW for its VRRP/ARP sockets)
+        structlog.get_logger("keepalived_py.child").error("child.permission_failed", role=role,
+                                                          error=str(e), compat=str(e))
+        return EXIT_MISSING_PERMISSION
     except Exception:
         # a bug, not one of keepalived's permanent errors (1, 2, 4 end the whole daemon):
         # the supervisor respawns a child that exits 70 (EX_SOFTWARE)

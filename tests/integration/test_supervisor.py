@@ -492,11 +492,14 @@ def test_start_up_failures_exit_with_keepalived_statuses(lab: Lab, tmp_path: Pat
     (tmp_path / "loop").symlink_to("loop")
     no_if = tmp_path / "noif.conf"
     no_if.write_text(INSTANCE.replace("interface eth0", "interface eth9"))
+    no_value = tmp_path / "novalue.conf"
+    no_value.write_text(INSTANCE.replace("priority 100", "priority"))
     cases = [
         ("missing", tmp_path / "nope.conf", (), 6, "Config files missing"),
         ("directory", tmp_path, (), 6, "Is a directory"),
         ("symlink-loop", tmp_path / "loop" / "k.conf", (), 6, "Config files missing"),
         ("no-interface", no_if, (), 2, "Non-existent interface specified in configuration"),
+        ("missing-value", no_value, (), 2, "is missing a parameter"),
         ("pid-dir", good, ("-p", str(tmp_path / "nodir" / "k.pid")), 0, "Cannot open"),
     ]
     for tag, conf, extra, code, words in cases:
@@ -567,3 +570,46 @@ def test_reload_renames_a_child_as_keepalived(daemon_factory) -> None:
     assert wait_for(lambda: Path(f"/proc/{child}/comm").read_text().strip() == "second", 10), d.log()
     assert wait_for(lambda: Path(f"/proc/{d.pid}/comm").read_text().strip() == "top", 10)
     assert pidfile(d.vrrp_pidfile) == child
+
+
+SITE_SHIM = """
+import os, sys
+if "keepalived_py.core.childrun" in getattr(sys, "orig_argv", ()):
+    os._exit(int(os.environ["KP_TEST_CHILD_EXIT"]))
+"""
+
+
+@pytest.mark.parametrize(("status", "word"), [(1, "FATAL"), (2, "CONFIG"), (4, "missing permission")])
+def test_child_permanent_error_ends_the_daemon_with_its_status(lab: Lab, tmp_path: Path,
+                                                                status: int, word: str) -> None:
+    """keepalived: a child exiting FATAL (1), CONFIG (2) or MISSING_PERMISSION (4) is not
+    respawned; the parent stops with that status. The children here exit at interpreter start
+    (a sitecustomize shim, so the real exec path is used)."""
+    node = lab.node("p", lab.lan(), "192.0.2.1/24")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_SHIM)
+    conf = tmp_path / "k.conf"
+    conf.write_text(INSTANCE)
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    r = node.run("env", f"PYTHONPATH={path}", f"KP_TEST_CHILD_EXIT={status}",
+                 sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(conf),
+                 "-p", str(tmp_path / "k.pid"), "-r", str(tmp_path / "v.pid"),
+                 "-c", str(tmp_path / "c.pid"), check=False, timeout=30)
+    assert r.returncode == status, r.stderr[-3000:]
+    assert f"exited with permanent error {word}. Terminating" in r.stderr
+    assert r.stderr.count("Starting VRRP child process") == 1
+    assert not any((tmp_path / f).exists() for f in ("k.pid", "v.pid", "c.pid"))
+
+
+def test_child_crash_is_respawned_not_permanent(daemon_factory, tmp_path: Path) -> None:
+    """An unexpected failure (EX_SOFTWARE, 70: what a child's uncaught exception becomes) is
+    respawned with backoff; the parent keeps running."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITE_SHIM)
+    path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
+    d = daemon_factory(INSTANCE, env={"PYTHONPATH": path, "KP_TEST_CHILD_EXIT": "70"})
+    assert wait_for(lambda: d.log().count("Starting VRRP child process") >= 3, 15), d.log()
+    assert d.proc.poll() is None and alive(d.pid)
+    assert "permanent error" not in d.log()

@@ -40,3 +40,36 @@ def test_pidfile_errors_are_clear(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("")
     with pytest.raises(PidfileError):
         write_pidfile(str(tmp_path / "file" / "x.pid"), 1)
+
+
+@pytest.mark.parametrize(("lines", "expected"), [
+    ((), ("keepalived", "keepalived", "keepalived")),
+    (("process_names",), ("keepalived", "keepalived_vrrp", "keepalived_lvs")),
+    (("process_name myka",), ("myka", "myka", "myka")),
+    (("process_name myka", "vrrp_process_name myvrrp"), ("myka", "myvrrp", "myka")),
+    (("vrrp_process_name v", "process_names"), ("keepalived", "keepalived_vrrp", "keepalived_lvs")),
+    (("process_names", "checker_process_name c"), ("keepalived", "keepalived_vrrp", "c")),
+    (("lvs_process_name old",), ("keepalived", "keepalived", "old")),
+])
+def test_process_names_follow_global_defs_as_keepalived(tmp_path: Path, lines: tuple[str, ...],
+                                                         expected: tuple[str, str, str]) -> None:
+    from keepalived_py.config import load_config
+    from keepalived_py.core.process import comm_for
+    conf = tmp_path / "k.conf"
+    conf.write_text("global_defs {\n" + "".join(f"  {ln}\n" for ln in lines) + "}\n")
+    g = load_config(str(conf)).config
+    assert g is not None
+    assert tuple(comm_for(role, g.global_defs) for role in ("parent", "vrrp", "checker")) == expected
+
+
+def test_set_cmdline_rewrites_what_ps_and_pidof_read() -> None:
+    import subprocess
+    import sys
+    code = ("import sys; from keepalived_py.core.process import set_cmdline;"
+            "ok = set_cmdline(['keepalived', '-n', '-f', '/etc/k.conf']);"
+            "sys.stdout.write(repr(ok) + ' ' + open('/proc/self/cmdline', 'rb').read().hex())")
+    r = subprocess.run([sys.executable, "-c", code, "some", "long", "arguments", "to", "make", "room"],
+                       capture_output=True, text=True, timeout=30, check=True)
+    ok, raw = r.stdout.split()
+    assert ok == "True"
+    assert bytes.fromhex(raw).rstrip(b"\0").split(b"\0") == [b"keepalived", b"-n", b"-f", b"/etc/k.conf"]
