@@ -31,7 +31,10 @@ _SYNC_GROUP_OVERRIDE = ("with sync_group_tracking_weight, a script tracked by bo
 _OWNER_TIMER = ("an address owner that starts as MASTER shows Master down timer = 1 usecs in"
                 " keepalived; ours shows the computed 3 x advert + skew")
 _BACKUP_255 = ("`state BACKUP` with priority 255: keepalived starts BACKUP (wantstate BACKUP)"
-               " and waits for the down timer; machine.Params makes it MASTER at once")
+               " and waits for the down timer; the model now says state BACKUP (build.py"
+               " derives the state only when none is configured), but machine.Params.from_config"
+               " maps BACKUP to initial_master=None (derive: owner -> MASTER); the fix is"
+               " initial_master=inst.state is VrrpState.MASTER")
 _FAULT_NO_PEER = ("`unicast_fault_no_peer` without peers: keepalived puts the instance in"
                   " FAULT (one interface/script fault); ours runs it (daemon.py _fault_of)")
 
