@@ -1,6 +1,6 @@
 """Resolved semantics: keepalived 2.2.7 and keepalived-py dump the same values (issue 10).
 
-For every configuration in configs.py both daemons run side by side in identical namespaces
+For every configuration in dumpdiff_configs.py both daemons run side by side in identical namespaces
 (dumpdiff.Bench) and their keepalived.data files are compared field by field: priorities,
 effective and total priorities, weights, timers, GARP settings, tracker parameters and flags;
 only pids, times, counters and descriptors are ignored (dumpdiff.IGNORED). keepalived is the
@@ -14,9 +14,9 @@ PENDING then, so that the comparison keeps guarding it.
 from __future__ import annotations
 
 import pytest
-from configs import CONFIGS, SETTLE
 from dumpdiff import SETTLE as DEFAULT_SETTLE
 from dumpdiff import Bench, Difference, Result, run_all
+from dumpdiff_configs import CONFIGS, SETTLE
 from netlab import have_netns
 
 pytestmark = pytest.mark.netns
