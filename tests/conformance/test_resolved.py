@@ -1,7 +1,7 @@
 """Resolved semantics: keepalived 2.2.7 and keepalived-py dump the same values (issue 10).
 
-For every configuration in dumpdiff_configs.py both daemons run side by side in identical namespaces
-(dumpdiff.Bench) and their keepalived.data files are compared field by field: priorities,
+For every configuration in dumpdiff_configs.py both daemons run side by side in identical
+namespaces (dumpdiff.Bench) and their keepalived.data files are compared field by field: priorities,
 effective and total priorities, weights, timers, GARP settings, tracker parameters and flags;
 only pids, times, counters and descriptors are ignored (dumpdiff.IGNORED). keepalived is the
 oracle for every default.
