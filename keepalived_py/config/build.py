@@ -688,17 +688,19 @@ class Builder:
                 self.unknown(c)
                 continue
             if k == "state":
-                seen["state"] = True
                 s = args[0] if args else ""
                 if s == "MASTER":
                     f["state"] = VrrpState.MASTER
+                    seen["state"] = c.pos
                 elif s == "BACKUP":
                     if f.get("state") is VrrpState.MASTER:
                         self.d.error(c.pos, f"{vid} state previously set as MASTER - ignoring BACKUP")
                     else:
                         f["state"] = VrrpState.BACKUP
+                        seen["state"] = c.pos
                 else:
                     self.d.error(c.pos, f"{vid} unknown state '{s}', defaulting to BACKUP")
+                    seen["state"] = c.pos
             elif k == "interface":
                 if not args:
                     self.d.error(c.pos, f"{vid} interface requires a name")
@@ -1007,10 +1009,15 @@ class Builder:
             if inst.state is VrrpState.MASTER and not seen.get("priority"):
                 priority = VRRP_PRIO_OWNER
             f["priority"] = priority
-            if not seen.get("state") and priority == VRRP_PRIO_OWNER:
-                # keepalived: no initial state given -> derived from the priority; an explicit
-                # `state BACKUP` at priority 255 stays BACKUP
-                f["state"] = VrrpState.MASTER
+            # keepalived's initial state: as configured, else derived from the priority (the
+            # address owner starts MASTER); strict mode makes them agree
+            if not seen.get("state"):
+                f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER else VrrpState.BACKUP
+            elif strict:
+                if (inst.state is VrrpState.MASTER) != (priority == VRRP_PRIO_OWNER):
+                    d.error(seen["state"], f"{vid} State MASTER must match being address owner")
+                    f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER \
+                        else VrrpState.BACKUP
             if inst.interface is None and not inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unknown interface!")
             if not addrs:

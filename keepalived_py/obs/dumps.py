@@ -7,10 +7,12 @@ worker thread: to a new temporary file in the target directory (O_EXCL|O_NOFOLLO
 over the target. rename(2) replaces a planted symlink instead of following it, and a reader
 always sees a whole file. Requests that arrive while a write is under way are coalesced into
 one more write, so a monitor signalling 100 times a second costs at most one write at a time.
-The text follows keepalived 2.2.7's layout where exporters parse it (mehdy/keepalived-exporter,
-gen2brain/keepalived_exporter): " VRRP Instance = NAME", "   State = MASTER",
-"   Virtual Router ID = 51", "   Interface = eth0", "   Virtual IP (N):" + addresses, and the
-stats file's "VRRP Instance: NAME" sections.
+The VRRP child's keepalived.data is rendered by obs/vrrp_data.py (keepalived 2.2.7's whole
+layout, from the resolved model plus this snapshot); `format_data` is the short form kept for
+callers without a Config. Exporters (mehdy/keepalived-exporter, gen2brain/keepalived_exporter)
+read " VRRP Instance = NAME", "   State = MASTER", "   Virtual Router ID = 51",
+"   Interface = eth0", "   Virtual IP (N):" + addresses, the " VRRP Script = NAME" entries,
+and the stats file's "VRRP Instance: NAME" sections.
 """
 from __future__ import annotations
 

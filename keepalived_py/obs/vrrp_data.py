@@ -498,10 +498,11 @@ def _net(n: Any) -> str:
 def format_route(r: VirtualRoute, ifname: str | None) -> str:
     """keepalived's format_iproute for the options the model keeps."""
     opts = dict(r.options)
-    text = "append " if "append" in opts else "prepend "
-    if r.type and r.type != "unicast":
+    typed = bool(r.type and r.type != "unicast")
+    text = "append " if "append" in opts else "add " if typed else "prepend "
+    if typed:
         text += f"{r.type} "
-    text += "default" if r.dst.prefixlen == 0 else _net(r.dst)
+    text += _net(r.dst)                 # a default route shows as 0.0.0.0/0 (or ::/0)
     if r.src is not None:
         text += f" src {r.src}"
     if r.via is not None:
@@ -726,7 +727,8 @@ def format_interface(config: Config, i: InterfaceInfo) -> list[str]:
             # keepalived's entry for the instance's own interface; 255 when not tracked
             rows.append((inst.name, 255 if inst.dont_track_primary else 0, False))
         elif any(a.dev == i["name"] and not a.no_track
-                 for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded):
+                 for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded,
+                           *inst.virtual_routes)):
             rows.append((inst.name, 0, False))
     rows += _trackers_of(config, "track_interface", i["name"])
     if rows:

@@ -118,3 +118,15 @@ def test_smtp_server_port_and_sync_group_smtp_alert() -> None:
                 + vi("") + vi("", name="VI_2", vrid=52))
     assert (c.global_defs.smtp_server, c.global_defs.smtp_server_port) == ("192.0.2.99", 2525)
     assert c.vrrp_sync_groups[0].notify.smtp_alert is True
+
+
+def test_initial_state_is_derived_from_the_priority_unless_configured() -> None:
+    c, d = load(vi(" priority 255\n preempt_delay 3") + vi(" priority 255\n state BACKUP",
+                                                           name="VI_2", vrid=52))
+    a, b = c.vrrp_instances
+    assert (a.state, a.preempt_delay) == (VrrpState.MASTER, 0.0)
+    assert "(VI_1) Warning - preempt delay will not work with initial state MASTER" in messages(d)
+    assert b.state is VrrpState.BACKUP
+    c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n state MASTER\n priority 200"))
+    assert c.vrrp_instances[0].state is VrrpState.BACKUP
+    assert "(VI_1) State MASTER must match being address owner" in messages(d)

@@ -143,6 +143,17 @@ CONFIGS: dict[str, str] = {
     "sync_group_notify": "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n"
                          "  notify_master \"/bin/true m\"\n  notify /bin/true\n  smtp_alert\n}\n"
     + inst() + inst(name="VI_2", vrid=52, vips="192.0.2.20/24"),
+    "routes_rules": "vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 51\n"
+                    "  virtual_ipaddress {\n    192.0.2.10/24\n  }\n"
+                    "  virtual_routes {\n    src 192.0.2.10 203.0.113.0/24 via 192.0.2.254 dev eth0"
+                    " metric 10\n    blackhole 198.51.100.128/25\n"
+                    "    default via 192.0.2.254 dev eth0 table 200\n"
+                    "    203.0.113.128/25 dev eth1 scope link\n  }\n"
+                    "  virtual_rules {\n    from 192.0.2.10/32 to 203.0.113.0/24 table 200"
+                    " priority 300\n    to 198.51.100.0/24 lookup 201 priority 301\n"
+                    "    fwmark 0x10 table 202 priority 302\n  }\n}\n",
+    "track_file_init": "track_file tf {\n  file FILES/tinit\n  weight -4\n  init_file 3\n}\n"
+    + inst("  track_file {\n    tf\n  }\n"),
     "notify": inst("  notify_master \"/bin/true master\"\n  notify /bin/true\n"
                    "  smtp_alert\n"),
 }
