@@ -38,10 +38,16 @@ class InstanceTracking:
     fault: bool
     delta: int
     reasons: tuple[str, ...] = ()        # "script chk_http", "interface eth1" causing FAULT
+    # the fault is only weight-0 scripts that have not run yet (keepalived's num_script_init:
+    # a silent FAULT, neither logged nor notified)
+    pending: bool = False
 
 
 class TrackingTable:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, reloading: bool = False) -> None:
+        """`reloading`: built by a reload; a script new in it counts as keepalived's
+        SCRIPT_INIT_STATE_INIT_RELOAD - it holds nobody back until its first result."""
+        self.reloading = reloading
         self.edges: dict[tuple[str, str], list[Edge]] = defaultdict(list)
         self.values: dict[tuple[str, str], bool | int] = {}
         self.instances = [i.name for i in config.vrrp_instances]
@@ -93,7 +99,9 @@ class TrackingTable:
         value = self.values.get((kind, name))
         if value is None:
             # not known yet: a weight-0 script holds the instance back, nothing else counts
-            return Contribution(fault=True) if kind == "script" and edge.weight == 0 else NEUTRAL
+            if kind == "script" and edge.weight == 0 and not self.reloading:
+                return Contribution(fault=True)
+            return NEUTRAL
         if kind == "file":
             return file_contribution(int(value), edge.weight, edge.reverse)
         return binary_contribution(bool(value), edge.weight, edge.reverse)
@@ -102,7 +110,7 @@ class TrackingTable:
         cached = self._cache.get(name)
         if cached is not None:
             return cached
-        fault, delta, reasons = False, 0, []
+        fault, delta, reasons, pending = False, 0, [], True
         for (kind, obj), edges in self.edges.items():
             for edge in edges:
                 if edge.instance != name:
@@ -111,7 +119,8 @@ class TrackingTable:
                 if c.fault:
                     fault = True
                     reasons.append(f"{kind} {obj}")
+                    pending = pending and kind == "script" and (kind, obj) not in self.values
                 delta += c.delta
-        result = InstanceTracking(fault, delta, tuple(reasons))
+        result = InstanceTracking(fault, delta, tuple(reasons), pending=fault and pending)
         self._cache[name] = result
         return result

@@ -115,6 +115,7 @@ class VrrpDaemon:
         self._state_pending = False
         self.failovers: dict[str, list[float]] = {}
         self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
+        self._group_states: dict[str, m.State] = {}
         self._dumps: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -147,7 +148,8 @@ class VrrpDaemon:
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
         for name in old.keys() - new.keys():
-            await self._remove_runner(name, release=True)
+            # keepalived reports an instance a reload removes as FAULT (notify, FIFO)
+            await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
         known = self._unchanged_results(old_config, config)
         self._stop_tracking()
         self._start_tracking(config, known=known, restart=True)
@@ -203,6 +205,16 @@ class VrrpDaemon:
             self.prometheus.close()
         for name in list(self.runners):
             await self._remove_runner(name, release=release, keep_state=not release)
+        for group, state in list(self._group_states.items()):
+            if state is not m.State.STOP:
+                self._group_states[group] = m.State.STOP
+                g = next((x for x in self.config.vrrp_sync_groups if x.name == group), None)
+                if g is not None and g.notify.notify_stop is not None:
+                    self.notifier.launch(g.notify.notify_stop)
+                if g is not None and g.notify.notify is not None:
+                    self.notifier.launch(g.notify.notify, vrrp_notify_args("GROUP", group, "STOP", 0))
+                for f in self.fifos:
+                    f.write(vrrp_fifo_line("GROUP", group, "STOP", 0))
         self._stop_tracking()
         for t in self.tasks:
             t.cancel()
@@ -367,7 +379,8 @@ class VrrpDaemon:
                 self._gratuitous(r, r.cfg.garp_master_repeat, [a.address.ip for a in added])
         log.info("vrrp.instance.changed", instance=r.name)
 
-    async def _remove_runner(self, name: str, release: bool, keep_state: bool = False) -> None:
+    async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
+                             announce_as: m.State | None = None) -> None:
         r = self.runners.pop(name, None)
         if r is None or self.loop is None:
             return
@@ -384,6 +397,8 @@ class VrrpDaemon:
             await self._set_addresses(r, add=False)
         for a in actions:
             if isinstance(a, m.StateChanged):
+                if announce_as is not None:
+                    a = m.StateChanged(a.old, announce_as, a.reason)
                 self._announce(r, a)
         if not keep_state:
             self._write_state()
@@ -526,9 +541,17 @@ class VrrpDaemon:
                 later.append(a)
         self._arm(r)
         for a in later:                      # after the packets: logs, scripts, state file
+            if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
+                    and self.tracking.instance(r.name).pending:
+                # keepalived: waiting for weight-0 scripts' first results is a silent FAULT
+                # (no log line, no notify, no FIFO line); the way out of it is announced
+                log.debug("vrrp.state.init_scripts", instance=r.name, reason=a.reason)
+                continue
             self._reason_line(r, a)
             self._announce(r, a)
             self._write_state()
+        if later:
+            self._sync_group_state(r)
 
     async def _release(self, r: Runner, prev: asyncio.Task[None] | None) -> None:
         if prev is not None:
@@ -626,6 +649,43 @@ class VrrpDaemon:
                         f" priority {fsm.master_priority} but higher IP address than ours")
             log.info("vrrp.advert.higher_priority", instance=name, compat=text)
 
+    def _sync_group_state(self, r: Runner) -> None:
+        """A sync group's own state, from its members' (keepalived: GROUP lines on the notify
+        FIFO, the group's notify scripts): FAULT if one member is, MASTER when all are,
+        STOP when all are, else BACKUP."""
+        group = r.cfg.sync_group
+        if not group:
+            return
+        g = next((x for x in self.config.vrrp_sync_groups if x.name == group), None)
+        members = [x for x in self.runners.values() if x.cfg.sync_group == group]
+        states = {x.fsm.state for x in members}
+        if not members or m.State.INIT in states:
+            return
+        if m.State.FAULT in states:
+            new = m.State.FAULT
+        elif states == {m.State.MASTER}:
+            new = m.State.MASTER
+        elif states == {m.State.STOP}:
+            new = m.State.STOP
+        else:
+            new = m.State.BACKUP
+        if self._group_states.get(group) is new:
+            return
+        self._group_states[group] = new
+        log.info("vrrp.group.changed", group=group, state=new.value,
+                 compat=f"({group}) Syncing instances to {new.value} state")
+        if g is not None:
+            n = g.notify
+            specific = {"MASTER": n.notify_master, "BACKUP": n.notify_backup,
+                        "FAULT": n.notify_fault, "STOP": n.notify_stop}.get(new.value)
+            if specific is not None:
+                self.notifier.launch(specific)
+            if n.notify is not None:
+                self.notifier.launch(n.notify, vrrp_notify_args("GROUP", group, new.value, 0))
+        line = vrrp_fifo_line("GROUP", group, new.value, 0)
+        for f in self.fifos:
+            f.write(line)
+
     def _announce(self, r: Runner, a: m.StateChanged) -> None:
         r.last_transition = time.time()
         self.transitions[(r.name, a.new.value)] += 1
@@ -698,7 +758,7 @@ class VrrpDaemon:
         from keepalived_py.track.procmon import ProcessMonitor
         from keepalived_py.track.script import ScriptRunner
         known = known or {}
-        self.tracking = TrackingTable(config)
+        self.tracking = TrackingTable(config, reloading=restart and bool(self.runners))
         t = self.tracking
         for key, value in known.items():
             if key[0] != "interface" and key[1] in t.watched(key[0]):
@@ -742,9 +802,11 @@ class VrrpDaemon:
         """Tracker results to keep over a reload: those of objects defined the same way."""
         if self.tracking is None:
             return {}
-        defs_old, defs_new = _tracker_defs(old), _tracker_defs(new)
+        # keepalived's clear_diff_script keeps a script's result by its name, even if its
+        # definition changed; process and file results are re-read at once anyway
+        defs_new = _tracker_defs(new)
         return {key: v for key, v in self.tracking.values.items()
-                if key[0] != "interface" and key in defs_new and defs_old.get(key) == defs_new[key]}
+                if key[0] != "interface" and key in defs_new}
 
     def _tracked(self, kind: str, name: str, value: bool | int) -> None:
         if self.tracking is None:
