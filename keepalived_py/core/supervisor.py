@@ -61,6 +61,9 @@ EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, no
 PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
 ROLES = ("vrrp", "checker")
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
+_ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
+_HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
+                    signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
 FORWARDED = {
     signal.SIGUSR1: DumpKind.DATA,
     signal.SIGUSR2: DumpKind.STATS,
@@ -141,12 +144,23 @@ class Supervisor:
         # the title at the end is the command line the child shows (core/process.set_cmdline)
         argv = [sys.executable, "-m", "keepalived_py.core.childrun", child.role, str(me),
                 str(child_end.fileno()), connector, "--", *title(self.options)]
+        # Between fork and exec the child still has our signal handlers and shares our asyncio
+        # wakeup descriptor: a signal meant for it (a quick `kill` of the new pid) would be read
+        # by *our* loop - a SIGTERM for the child stopping the whole daemon. So signals are
+        # blocked across the fork; the child drops the wakeup fd and our handlers, then takes
+        # what is pending with the default actions, as the new program it is about to be.
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
         pid = os.fork()
         if pid == 0:                                    # child: exec at once
             try:
+                signal.set_wakeup_fd(-1)
+                for sig in _HANDLED_SIGNALS:
+                    signal.signal(sig, signal.SIG_DFL)
+                signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
                 os.execve(sys.executable, argv, env)
             finally:
                 os._exit(127)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child_end.close()
         now = self.loop.time()
         child.pid, child.started, child.ready = pid, now, False

@@ -61,6 +61,13 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(out, sort_keys=True)
 
 
+def _quiet_libraries(record: logging.LogRecord) -> bool:
+    if record.levelno >= logging.WARNING:
+        return True
+    return not any(record.name == lib or record.name.startswith(lib + ".")
+                   for lib in QUIET_LIBRARIES)
+
+
 def _formatter(options: Options) -> logging.Formatter:
     return _JsonFormatter() if options.log_json else logging.Formatter(*_TEXT_FORMAT)
 
@@ -112,9 +119,11 @@ def setup(options: Options, role: str = "parent") -> None:
         faulthandler.enable(file=sink if sink is not None else sys.stderr, all_threads=True)
     except (OSError, ValueError, AttributeError):
         pass
-    # -D is keepalived's detail, not third-party libraries' internals: theirs stay quiet
-    for lib in QUIET_LIBRARIES:
-        logging.getLogger(lib).setLevel(logging.WARNING)
+    # -D is keepalived's detail, not third-party libraries' internals: theirs stay quiet. A
+    # filter on our handlers, since a library may reset its own loggers' levels on import
+    # (pyroute2 does).
+    for h in handlers:
+        h.addFilter(_quiet_libraries)
     renderer = _json_renderer if options.log_json else _compat_renderer
     structlog.configure(
         processors=[structlog.stdlib.add_log_level, renderer],

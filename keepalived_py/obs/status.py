@@ -55,8 +55,16 @@ def main(argv: list[str]) -> int:
         print(f"keepalived-py status: cannot reach {' or '.join(paths)}", file=sys.stderr)
         return 3
     code = 0
-    if missing and (args.socket or args.vrrp_pid or args.checkers_pid):
-        print(f"keepalived-py status: cannot reach {', '.join(missing)}", file=sys.stderr)
+    # a child whose pidfile is there but whose socket does not answer is a problem; a child the
+    # configuration does not need (no pidfile: no instance, or no virtual server) is not
+    import os
+
+    from keepalived_py.options import resolve_pidfiles
+    pidfiles = resolve_pidfiles(ap_opts)
+    expected = {control_socket(ap_opts, role): pidfiles[role] for role in ("vrrp", "checker")}
+    unreachable = [p for p in missing if args.socket or os.path.exists(expected.get(p, ""))]
+    if unreachable:
+        print(f"keepalived-py status: cannot reach {', '.join(unreachable)}", file=sys.stderr)
         code = 1
     if args.metrics:
         sys.stdout.write("".join(answers.values()))

@@ -116,6 +116,7 @@ class VrrpDaemon:
         self.failovers: dict[str, list[float]] = {}
         self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._group_states: dict[str, m.State] = {}
+        self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -546,7 +547,9 @@ class VrrpDaemon:
                 # keepalived: waiting for weight-0 scripts' first results is a silent FAULT
                 # (no log line, no notify, no FIFO line); the way out of it is announced
                 log.debug("vrrp.state.init_scripts", instance=r.name, reason=a.reason)
+                self._silent_fault.add(r.name)
                 continue
+            self._silent_fault.discard(r.name)
             self._reason_line(r, a)
             self._announce(r, a)
             self._write_state()
@@ -851,6 +854,12 @@ class VrrpDaemon:
         if initial:
             return
         fault, reason = self._fault_of(r)
+        if fault and r.name in self._silent_fault and r.fsm.state is m.State.FAULT and \
+                not self.tracking.instance(r.name).pending:
+            # a script's first result is a failure: keepalived announces the FAULT it was in
+            self._silent_fault.discard(r.name)
+            self._reason_line(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
+            self._announce(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
         if fault != r.fsm.fault:
             self._apply(r, r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time()))
             group = r.cfg.sync_group

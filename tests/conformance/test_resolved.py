@@ -32,21 +32,6 @@ _SYNC_GROUP_OVERRIDE = ("with sync_group_tracking_weight, a script tracked by bo
                         " group's weight (keepalived: 105); track/table.py adds both (115)")
 _OWNER_TIMER = ("an address owner that starts as MASTER shows Master down timer = 1 usecs in"
                 " keepalived; ours shows the computed 3 x advert + skew")
-_BACKUP_255 = ("`state BACKUP` with priority 255: keepalived starts BACKUP (wantstate BACKUP)"
-               " and waits for the down timer; the model now says state BACKUP (build.py"
-               " derives the state only when none is configured), but machine.Params.from_config"
-               " maps BACKUP to initial_master=None (derive: owner -> MASTER); the fix is"
-               " initial_master=inst.state is VrrpState.MASTER")
-_FAULT_NO_PEER = ("`unicast_fault_no_peer` without peers: keepalived puts the instance in"
-                  " FAULT (one interface/script fault); ours runs it (daemon.py _fault_of)")
-
-_STATE_MASTER = ("`state MASTER` below priority 255: keepalived 2.2.7 starts BACKUP and becomes"
-                 " MASTER only when the whole Master_Down_Interval expires (3.6 s at priority"
-                 " 100, measured); machine.py (vrrp_init_state comment) goes MASTER after one"
-                 " advert interval, so at the dump (2 s) ours is MASTER, keepalived BACKUP")
-_STATE_MASTER_DIFFS = {f"VRRP Topology/VRRP Instance = VI_1: {f}": _STATE_MASTER
-                       for f in ("State", "Master priority", "Virtual IP")}
-
 _CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking an advert and"
               " leaves the instance flag (dump: 'Check unicast src : no'); build.py folds it into"
               " VrrpInstance.check_unicast_src (same checks, different dump) - the fix needs the"
@@ -56,21 +41,9 @@ _CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking
 PENDING: dict[str, dict[str, str]] = {
     "owner_nopreempt": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
     "global_checks": {"VRRP Topology/VRRP Instance = VI_2: Check unicast src": _CHECK_SRC},
-    "state_master_priority_100": _STATE_MASTER_DIFFS,
-    "nopreempt_state_master": _STATE_MASTER_DIFFS,
     "priority_255": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
     "state_master_no_priority": {
         "VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
-    "state_backup_priority_255": {
-        "VRRP Topology/VRRP Instance = VI_1: State": _BACKUP_255,
-        "VRRP Topology/VRRP Instance = VI_1: Wantstate": _BACKUP_255,
-        "VRRP Topology/VRRP Instance = VI_1: Master priority": _BACKUP_255,
-        "VRRP Topology/VRRP Instance = VI_1: Virtual IP": _BACKUP_255 + " (addresses set)"},
-    "unicast_fault_no_peer": {
-        "VRRP Topology/VRRP Instance = VI_1: State": _FAULT_NO_PEER,
-        "VRRP Topology/VRRP Instance = VI_1: Number of interface and track script faults":
-            _FAULT_NO_PEER,
-        "VRRP Topology/VRRP Instance = VI_1: Master priority": _FAULT_NO_PEER},
     "sync_group_weights_ignored": {
         "Interfaces/Name = eth1: Tracking VRRP instances": _SYNC_WEIGHT,
         "VRRP Topology/VRRP Instance = VI_1: Effective priority": _SYNC_WEIGHT,

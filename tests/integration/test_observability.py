@@ -88,6 +88,10 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     assert r.returncode == 0 and f"DAEMON pid {(pa.dir / 'p.pid').read_text().strip()}" in r.stdout
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid, "-c",
                     str(pa.dir / "c.pid"), check=False)
+    assert r.returncode == 0 and "VI_1" in r.stdout, r     # no checker child: none expected
+    (pa.dir / "stale-c.pid").write_text("4242\n")        # a checker that should answer
+    r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid, "-c",
+                    str(pa.dir / "stale-c.pid"), check=False)
     assert r.returncode == 1 and "cannot reach" in r.stderr and "VI_1" in r.stdout, r
     got = pa.node.run(sys.executable, "-c",
                       "import urllib.request;print(urllib.request.urlopen("
