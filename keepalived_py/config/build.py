@@ -166,10 +166,13 @@ class Builder:
             if n.children is not None and sub is not None:
                 self._not_implemented(n.children, sub)
 
-    def build(self, tree: tuple[Node, ...]) -> Config:
+    def build(self, tree: tuple[Node, ...],
+              views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
         self._bad_interface = False
         try:
             self._missing_values(tree)
+            for view, inactive in views:
+                self._missing_values(tuple(n for n in view if n.keyword not in inactive))
         except _Abort:
             self.d.aborted = 2
             return Config()
@@ -1211,7 +1214,10 @@ TOP = {
 
 
 def build_config(tree: tuple[Node, ...], diags: Diagnostics, *,
-                 check_interfaces: bool = False) -> Config:
-    """Build the model; every problem goes to `diags` (never raises for bad input)."""
-    return Builder(diags, check_interfaces).build(tree)
+                 check_interfaces: bool = False,
+                 views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
+    """Build the model; every problem goes to `diags` (never raises for bad input).
+    views: the same configuration as keepalived's other processes read it (blocks.read_trees);
+    a keyword missing its value in any of them stops the reading."""
+    return Builder(diags, check_interfaces).build(tree, views)
 
