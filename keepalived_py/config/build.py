@@ -128,6 +128,14 @@ class Builder:
         aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
         named: set[tuple[str, str]] = set()
         for n in nodes:
+            if context == "global_defs" and n.pos in self.d.escaped:
+                # only keepalived's parent reads global_defs, and it saw the escaped character
+                # as the value (an invalid one here): no stop
+                msg = f"invalid value for {n.keyword} (an escaped '#' or '!')"
+                if len(n.words) == 1 and n.keyword in aborts and \
+                        not any(x.message == msg and x.pos == n.pos for x in self.d.items):
+                    self.d.error(n.pos, msg)
+                continue
             if context == "top" and n.keyword in ("vrrp_instance", "vrrp_sync_group"):
                 # keepalived skips the block of a second or unnamed instance/group unread
                 key = (n.keyword, n.args[0] if len(n.args) == 1 else "")
