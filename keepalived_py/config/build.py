@@ -448,6 +448,12 @@ class Builder:
                 f["group"] = f["group"] + members
             elif k.startswith("track_"):
                 f[k] = self.track_refs(c)
+                if k == "track_interface" and self.check_interfaces:
+                    for r in f[k]:
+                        if r.name not in self.interfaces():
+                            self.d.error(r.pos, f"({name}) tracked interface {r.name} doesn't"
+                                                " exist")
+                            self._bad_interface = True
             elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":

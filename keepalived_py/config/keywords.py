@@ -339,7 +339,8 @@ def keyword_table() -> str:
         "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
         "vrrp_track_process": VRRP_TRACK_PROCESS, "track_file": TRACK_FILE,
         "garp_group": GARP_GROUP, "SSL": SSL, "virtual_server": VIRTUAL_SERVER,
-        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "bfd_instance": BFD_INSTANCE,
+        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "host": SMTP_HOST,
+        "bfd_instance": BFD_INSTANCE,
     }
     later_top = {("top", k): "parsed only" for k in ROOT_LATER}
     out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
