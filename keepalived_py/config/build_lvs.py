@@ -480,8 +480,8 @@ def _bfd(b: Builder, node: Node) -> BfdInstance | None:
     for c in node.children or ():
         if c.keyword not in kw.BFD_INSTANCE:
             b.unknown(c)
-        elif c.keyword in ("neighbor_ip", "source_ip"):
-            f[c.keyword] = _addr(b, c, 1)
+        elif c.keyword in ("neighbor_ip", "neighbour_ip", "source_ip"):
+            f[c.keyword.replace("neighbour", "neighbor")] = _addr(b, c, 1)
         else:
             options.append((c.keyword, " ".join(c.args)))
     if f.get("neighbor_ip") is None:
