@@ -25,7 +25,7 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("-n", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default="bench/out/verdicts")
+    ap.add_argument("--out", default="/tmp/keepalived-py-verdicts")
     ap.add_argument("--no-minimize", action="store_true")
     a = ap.parse_args()
     out = Path(a.out)

@@ -33,12 +33,12 @@ def load_config(path: str, *, config_id: str | None = None,
     config_id: the -i value (None: keepalived's default, the host name without domain).
     check_interfaces: -t checks that interfaces named in the config exist, as keepalived does.
     """
-    from keepalived_py.config.blocks import read_tree
+    from keepalived_py.config.blocks import read_trees
     from keepalived_py.config.build import build_config
 
     diags = Diagnostics()
-    tree, files = read_tree(path, config_id=config_id, diagnostics=diags)
+    tree, files, views = read_trees(path, config_id=config_id, diagnostics=diags)
     if tree is None:
         return LoadResult(None, diags, files)
-    config = build_config(tree, diags, check_interfaces=check_interfaces)
+    config = build_config(tree, diags, check_interfaces=check_interfaces, views=views)
     return LoadResult(config, diags, files)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from keepalived_py.config.source import Line, read_lines, read_text_lines, split_words
 from keepalived_py.config.tree import Diagnostics, Node
 
+View = tuple[tuple[Node, ...], frozenset[str]]     # a tree and its inactive top-level keywords
+
 
 class _Open:
     __slots__ = ("children", "ctx", "has_block", "pos", "raw", "words")
@@ -49,7 +51,16 @@ def _opens(ctx: str, keyword: str) -> tuple[str, bool] | None:
     return None
 
 
-def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
+# The top-level keywords of each keepalived process (the others are inactive in its reading).
+VRRP_ROOTS = frozenset({"vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_process",
+                        "track_file", "vrrp_track_file", "garp_group", "track_group",
+                        "static_ipaddress", "static_routes", "static_rules",
+                        "linkbeat_interfaces"})
+CHECK_ROOTS = frozenset({"virtual_server", "virtual_server_group", "SSL"})
+
+
+def build_tree(lines: list[Line], diagnostics: Diagnostics,
+               inactive: frozenset[str] = frozenset()) -> tuple[Node, ...]:
     """keepalived's process_stream()/alloc_value_block() as a tree: a block keyword opens its
     block even without '{' (reading the lines up to the next '}'), a '{' after any other
     statement is "Unexpected" and ignored (the lines stay at this level, and the '}' that
@@ -76,6 +87,12 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
         text = line.text
         if text == "{":
             depth += 1
+            if stack[-1].ctx == "skipped":
+                inner = _Open(("{",), line.pos, "", "skipped")
+                inner.has_block = True
+                stack[-1].children.append(inner)
+                stack.append(inner)
+                continue
             if skipping is not None:
                 skipping.has_block = True
                 skipping.ctx = "skipped"
@@ -123,7 +140,12 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
         opens = _opens(ctx, words[0]) if ctx != "values" else None
         node = _Open(words, line.pos, raw, opens[0] if opens else "")
         stack[-1].children.append(node)
-        if opens is not None and opens[1] and _skipped(ctx, words):
+        if ctx == "top" and words[0] in inactive:
+            # parser.c: an inactive keyword's block is skipped when a '{' follows, else nothing
+            skipping = node
+        elif ctx == "skipped":
+            pass
+        elif opens is not None and opens[1] and _skipped(ctx, words):
             skipping = node          # a '{' right after opens a block read by nobody
         elif opens is not None:
             pending = (node, opens[0], opens[1])
@@ -137,10 +159,21 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics) -> tuple[Node, ...]:
 
 def read_tree(path: str, *, config_id: str | None, diagnostics: Diagnostics
               ) -> tuple[tuple[Node, ...] | None, tuple[str, ...]]:
+    tree, files, _views = read_trees(path, config_id=config_id, diagnostics=diagnostics)
+    return tree, files
+
+
+def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
+               ) -> tuple[tuple[Node, ...] | None, tuple[str, ...], tuple[View, ...]]:
+    """The tree, the files read, and the trees as keepalived's checker and VRRP processes read
+    the same lines (each with the other's top-level keywords inactive): keepalived -t reads the
+    configuration once per process, and a keyword without its value in any reading stops it."""
     lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics)
     if lines is None:
-        return None, files
-    return build_tree(lines, diagnostics), files
+        return None, files, ()
+    scratch = Diagnostics()
+    views = tuple((build_tree(lines, scratch, off), off) for off in (VRRP_ROOTS, CHECK_ROOTS))
+    return build_tree(lines, diagnostics), files, views
 
 
 def read_tree_text(text: str, *, path: str = "<string>", config_id: str | None = None,

@@ -129,6 +129,14 @@ class Builder:
         aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
         named: set[tuple[str, str]] = set()
         for n in nodes:
+            if context == "global_defs" and n.pos in self.d.escaped:
+                # only keepalived's parent reads global_defs, and it saw the escaped character
+                # as the value (an invalid one here): no stop
+                msg = f"invalid value for {n.keyword} (an escaped '#' or '!')"
+                if len(n.words) == 1 and n.keyword in aborts and \
+                        not any(x.message == msg and x.pos == n.pos for x in self.d.items):
+                    self.d.error(n.pos, msg)
+                continue
             if context == "top" and n.keyword in ("vrrp_instance", "vrrp_sync_group"):
                 # keepalived skips the block of a second or unnamed instance/group unread
                 key = (n.keyword, n.args[0] if len(n.args) == 1 else "")
@@ -167,10 +175,13 @@ class Builder:
             if n.children is not None and sub is not None:
                 self._not_implemented(n.children, sub)
 
-    def build(self, tree: tuple[Node, ...]) -> Config:
+    def build(self, tree: tuple[Node, ...],
+              views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
         self._bad_interface = False
         try:
             self._missing_values(tree)
+            for view, inactive in views:
+                self._missing_values(tuple(n for n in view if n.keyword not in inactive))
         except _Abort:
             self.d.aborted = 2
             return Config()
@@ -457,6 +468,12 @@ class Builder:
                 f["group"] = f["group"] + members
             elif k.startswith("track_"):
                 f[k] = self.track_refs(c)
+                if k == "track_interface" and self.check_interfaces:
+                    for r in f[k]:
+                        if r.name not in self.interfaces():
+                            self.d.error(r.pos, f"({name}) tracked interface {r.name} doesn't"
+                                                " exist")
+                            self._bad_interface = True
             elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.script(c)
             elif k == "sync_group_tracking_weight":
@@ -1298,7 +1315,10 @@ TOP = {
 
 
 def build_config(tree: tuple[Node, ...], diags: Diagnostics, *,
-                 check_interfaces: bool = False) -> Config:
-    """Build the model; every problem goes to `diags` (never raises for bad input)."""
-    return Builder(diags, check_interfaces).build(tree)
+                 check_interfaces: bool = False,
+                 views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
+    """Build the model; every problem goes to `diags` (never raises for bad input).
+    views: the same configuration as keepalived's other processes read it (blocks.read_trees);
+    a keyword missing its value in any of them stops the reading."""
+    return Builder(diags, check_interfaces).build(tree, views)
 

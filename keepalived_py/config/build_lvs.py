@@ -309,7 +309,7 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
         # checked against the group's entries once all groups are read (_check_group_ports)
         b.__dict__.setdefault("lvs_protocol_set", set())
         if "protocol" in seen:
-            b.lvs_protocol_set.add(node.pos)
+            b.__dict__["lvs_protocol_set"].add(node.pos)
     elif "protocol" in seen and f.get("fwmark") is not None:
         b.d.error(node.pos, f"Warning: Virtual server {vs_name}: protocol specified for fwmark -"
                             " protocol will be ignored")
@@ -480,8 +480,8 @@ def _bfd(b: Builder, node: Node) -> BfdInstance | None:
     for c in node.children or ():
         if c.keyword not in kw.BFD_INSTANCE:
             b.unknown(c)
-        elif c.keyword in ("neighbor_ip", "source_ip"):
-            f[c.keyword] = _addr(b, c, 1)
+        elif c.keyword in ("neighbor_ip", "neighbour_ip", "source_ip"):
+            f[c.keyword.replace("neighbour", "neighbor")] = _addr(b, c, 1)
         else:
             options.append((c.keyword, " ".join(c.args)))
     if f.get("neighbor_ip") is None:

@@ -61,6 +61,8 @@ VRRP_INSTANCE = frozenset({
     "vmac_garp_intvl", "vmac_xmit_base", "vrf",
 })
 
+AUTHENTICATION = frozenset({"auth_type", "auth_pass"})
+
 VRRP_SYNC_GROUP = frozenset({
     "global_tracking", "group", "notify", "notify_backup", "notify_fault",
     "notify_master", "notify_priority_changes", "notify_stop",
@@ -143,7 +145,7 @@ HTTP_URL = frozenset({
 SMTP_HOST = CHECKER_COMMON
 
 BFD_INSTANCE = frozenset({
-    "neighbor_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
+    "neighbor_ip", "neighbour_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
     "multiplier", "passive", "ttl", "hoplimit", "max_hops", "vrrp", "checker",
 })
 
@@ -228,6 +230,7 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
     ("HTTP_GET", "url"): "url",
     ("SSL_GET", "url"): "url",
     ("SMTP_CHECK", "host"): "host",
+    ("vrrp_instance", "authentication"): "authentication",
 }
 
 # -- what keepalived-py accepts but does not act on ---------------------------------------
@@ -338,7 +341,9 @@ def keyword_table() -> str:
         "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
         "vrrp_track_process": VRRP_TRACK_PROCESS, "track_file": TRACK_FILE,
         "garp_group": GARP_GROUP, "SSL": SSL, "virtual_server": VIRTUAL_SERVER,
-        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "bfd_instance": BFD_INSTANCE,
+        "authentication": AUTHENTICATION,
+        "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "host": SMTP_HOST,
+        "bfd_instance": BFD_INSTANCE,
     }
     later_top = {("top", k): "parsed only" for k in ROOT_LATER}
     out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
@@ -416,6 +421,7 @@ CONTEXT_KEYWORDS: dict[str, frozenset[str]] = {
     **CHECKERS,
     "url": HTTP_URL,
     "host": SMTP_HOST,
+    "authentication": AUTHENTICATION,
     "bfd_instance": BFD_INSTANCE,
 }
 

@@ -215,7 +215,10 @@ class SourceReader:
             if "#" in body or "!" in body:
                 # keepalived's children read the parent's decommented copy of the file and
                 # decomment it again: an escaped '\#' or '\!' outside quotes starts a comment
-                body = decomment(body)[0]
+                again = decomment(body)[0]
+                if again != body:
+                    self.diagnostics.escaped.add(pos)
+                body = again
             if unterminated:
                 self.diagnostics.error(pos, f"Unterminated quote '{body}'")
             if pending_def is not None:

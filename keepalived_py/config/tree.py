@@ -73,6 +73,9 @@ class Diagnostics:
     items: list[Diagnostic] = field(default_factory=list)
     aborted: int | None = None     # keepalived stopped reading: its exit status (2 = config)
     file_error: bool = False       # an include problem its type checks for: -t exits 6
+    # lines whose escaped '\#'/'\!' became a comment on the second reading (source.py): the
+    # parent, reading them once, saw the character as part of a value
+    escaped: set[SourcePos] = field(default_factory=set)
 
     def error(self, pos: SourcePos | None, message: str) -> None:
         self.items.append(Diagnostic(Severity.ERROR, pos, message))
