@@ -319,6 +319,7 @@ class Run:
         self.checks: dict[str, dict[str, object]] = {}
         self.steps_done: list[str] = []
         self.exit: object = "running"
+        self.notes: list[str] = []                  # harness events worth showing on failure
 
     # -- setup
     def fill(self, text: str, d: Path) -> str:
@@ -404,9 +405,24 @@ class Run:
         self.exit = "running"
 
     def start_peer(self) -> None:
+        """Start the fixed peer and wait for its first report: the peer is part of the test bed,
+        so one that died at start-up is started again once (and noted), never left out."""
         d = self.dir / "b"
-        self.peer_proc = self.b.popen(self.daemon_cmd("keepalived", d), stdout=subprocess.DEVNULL,
-                                      stderr=open(d / "log", "ab"))
+        seen = len(self.fifo_b.lines)
+        for attempt in range(2):
+            self.peer_proc = self.b.popen(self.daemon_cmd("keepalived", d), stdout=subprocess.DEVNULL,
+                                          stderr=open(d / "log", "ab"))
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 6 and len(self.fifo_b.lines) == seen:
+                if self.peer_proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if len(self.fifo_b.lines) > seen:
+                return
+            self.notes.append(f"peer start {attempt + 1}: no report after "
+                              f"{time.monotonic() - t0:.1f}s, exit {self.peer_proc.poll()}")
+            if self.peer_proc.poll() is None:
+                return
 
     def stop_peer(self, sig: int) -> None:
         p = self.peer_proc
@@ -542,11 +558,17 @@ class Run:
             checks=self.checks,
             exit=self.exit,
             addr0=self.addr0,
-            log=(self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else "",
+            log=read_log(self.dir / "log"),
+            peer_log=read_log(self.dir / "b" / "log"),
+            notes=self.notes,
         )
 
 
 # ----------------------------------------------------------------------------- reduce, compare
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
 
 @dataclass
 class Recording:
@@ -561,6 +583,8 @@ class Recording:
     exit: object
     addr0: dict[str, list[str]]
     log: str = ""
+    peer_log: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def reduced(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -676,6 +700,8 @@ def compare(sc: Scenario, k: Recording, p: Recording) -> list[Diff]:
 
 def report(sc: Scenario, diffs: list[Diff], k: Recording, p: Recording) -> str:
     lines = [f"scenario {sc.name}: {len(diffs)} difference(s), {len(failures(sc, diffs))} not allowed"]
+    for r in (k, p):
+        lines += [f"  (harness, {r.impl} run) {n}" for n in r.notes]
     for d in diffs:
         lines.append(f"  [{'allowed' if d.ok else 'DIFFERS'}] {d.key}")
         lines.append(f"      keepalived   : {d.keepalived}")
