@@ -469,6 +469,12 @@ class Run:
         for f in ("v.pid", "c.pid", "p.pid"):
             (self.dir / f).unlink(missing_ok=True)
 
+    def kill_parent(self) -> None:
+        try:
+            os.kill(int((self.dir / "p.pid").read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
+
     def kill_vrrp_child(self) -> None:
         try:
             os.kill(int((self.dir / "v.pid").read_text()), signal.SIGKILL)
@@ -1064,6 +1070,9 @@ CATALOGUE: list[Scenario] = [
       peer=peer(100), flags=("ok",)),
     S("reload_changes_vrid", conf(instance(150)),
       [*elected(), reload(conf(instance(150, vrid=61))), settle(5), check("reloaded")],
+      peer=peer(100)),
+    S("supervisor_killed", conf(instance(150)),
+      [*elected(), Do(lambda r: r.kill_parent(), "parent SIGKILL"), settle(5), check("after")],
       peer=peer(100)),
 ]
 
