@@ -23,6 +23,13 @@ keepalived-py must show on those keys instead. Any other difference is a failure
 
 Config templates use %DIR% (the run's own directory), %PROC% (the tracked process name, unique
 per run because the two runs may share the pid namespace at once) and %NOTIFY% / %FIFO%.
+
+Timing rule for scenario authors: a checkpoint waits for the expected follow-on event (`until`,
+`peer_master`) and then settles >= 2 s, so that it never races a Master_Down_Interval (3.4-3.6 s
+at advert_int 1) nor the 1.4 s window that decides whether a node "is advertising".
+
+By hand (as root): KP_SCEN_VERBOSE=1 python3 tests/conformance/scenarios.py NAME... plays the
+named scenarios (all without names) and prints the report and both reduced recordings.
 """
 from __future__ import annotations
 
