@@ -23,6 +23,13 @@ keepalived-py must show on those keys instead. Any other difference is a failure
 
 Config templates use %DIR% (the run's own directory), %PROC% (the tracked process name, unique
 per run because the two runs may share the pid namespace at once) and %NOTIFY% / %FIFO%.
+
+Timing rule for scenario authors: a checkpoint waits for the expected follow-on event (`until`,
+`peer_master`) and then settles >= 2 s, so that it never races a Master_Down_Interval (3.4-3.6 s
+at advert_int 1) nor the 1.4 s window that decides whether a node "is advertising".
+
+By hand (as root): KP_SCEN_VERBOSE=1 python3 tests/conformance/scenarios.py NAME... plays the
+named scenarios (all without names) and prints the report and both reduced recordings.
 """
 from __future__ import annotations
 
@@ -319,6 +326,7 @@ class Run:
         self.checks: dict[str, dict[str, object]] = {}
         self.steps_done: list[str] = []
         self.exit: object = "running"
+        self.notes: list[str] = []                  # harness events worth showing on failure
 
     # -- setup
     def fill(self, text: str, d: Path) -> str:
@@ -404,9 +412,24 @@ class Run:
         self.exit = "running"
 
     def start_peer(self) -> None:
+        """Start the fixed peer and wait for its first report: the peer is part of the test bed,
+        so one that died at start-up is started again once (and noted), never left out."""
         d = self.dir / "b"
-        self.peer_proc = self.b.popen(self.daemon_cmd("keepalived", d), stdout=subprocess.DEVNULL,
-                                      stderr=open(d / "log", "ab"))
+        seen = len(self.fifo_b.lines)
+        for attempt in range(2):
+            self.peer_proc = self.b.popen(self.daemon_cmd("keepalived", d), stdout=subprocess.DEVNULL,
+                                          stderr=open(d / "log", "ab"))
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 6 and len(self.fifo_b.lines) == seen:
+                if self.peer_proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+            if len(self.fifo_b.lines) > seen:
+                return
+            self.notes.append(f"peer start {attempt + 1}: no report after "
+                              f"{time.monotonic() - t0:.1f}s, exit {self.peer_proc.poll()}")
+            if self.peer_proc.poll() is None:
+                return
 
     def stop_peer(self, sig: int) -> None:
         p = self.peer_proc
@@ -452,6 +475,12 @@ class Run:
             self.subject.wait(10)
         for f in ("v.pid", "c.pid", "p.pid"):
             (self.dir / f).unlink(missing_ok=True)
+
+    def kill_parent(self) -> None:
+        try:
+            os.kill(int((self.dir / "p.pid").read_text()), signal.SIGKILL)
+        except (OSError, ValueError):
+            pass
 
     def kill_vrrp_child(self) -> None:
         try:
@@ -542,11 +571,17 @@ class Run:
             checks=self.checks,
             exit=self.exit,
             addr0=self.addr0,
-            log=(self.dir / "log").read_text(errors="replace") if (self.dir / "log").exists() else "",
+            log=read_log(self.dir / "log"),
+            peer_log=read_log(self.dir / "b" / "log"),
+            notes=self.notes,
         )
 
 
 # ----------------------------------------------------------------------------- reduce, compare
+
+def read_log(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
 
 @dataclass
 class Recording:
@@ -561,6 +596,8 @@ class Recording:
     exit: object
     addr0: dict[str, list[str]]
     log: str = ""
+    peer_log: str = ""
+    notes: list[str] = field(default_factory=list)
 
     def reduced(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -676,6 +713,8 @@ def compare(sc: Scenario, k: Recording, p: Recording) -> list[Diff]:
 
 def report(sc: Scenario, diffs: list[Diff], k: Recording, p: Recording) -> str:
     lines = [f"scenario {sc.name}: {len(diffs)} difference(s), {len(failures(sc, diffs))} not allowed"]
+    for r in (k, p):
+        lines += [f"  (harness, {r.impl} run) {n}" for n in r.notes]
     for d in diffs:
         lines.append(f"  [{'allowed' if d.ok else 'DIFFERS'}] {d.key}")
         lines.append(f"      keepalived   : {d.keepalived}")
@@ -1038,6 +1077,9 @@ CATALOGUE: list[Scenario] = [
       peer=peer(100), flags=("ok",)),
     S("reload_changes_vrid", conf(instance(150)),
       [*elected(), reload(conf(instance(150, vrid=61))), settle(5), check("reloaded")],
+      peer=peer(100)),
+    S("supervisor_killed", conf(instance(150)),
+      [*elected(), Do(lambda r: r.kill_parent(), "parent SIGKILL"), settle(5), check("after")],
       peer=peer(100)),
 ]
 

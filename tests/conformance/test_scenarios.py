@@ -5,7 +5,8 @@ checkpoints and the exit status. Only the differences a scenario allow-lists (ke
 failures, with the reason) may differ. See scenarios.py for the recording and the catalogue.
 
 The scenarios are played ahead of the tests, KP_SCEN_JOBS (default 2) at a time; set
-KP_SCEN_SERIAL=1 to play keepalived and keepalived-py one after the other instead of at once.
+KP_SCEN_SERIAL=1 to play keepalived and keepalived-py one after the other instead of at once;
+KP_SCEN_PENDING=1 plays the PENDING scenarios too (to see whether a fix made them agree).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import scenarios
 from netlab import have_netns
 
-pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
+pytestmark = [pytest.mark.netns, pytest.mark.keepalived, pytest.mark.slow]
 
 # Scenarios that show a real divergence of keepalived-py from keepalived 2.2.7, not yet fixed:
 # deselected until keepalived-py is fixed (then delete the entry). name -> what differs.
@@ -97,7 +98,7 @@ PENDING: dict[str, str] = {
 def _params() -> list[object]:
     out = []
     for sc in scenarios.CATALOGUE:
-        pending = PENDING.get(sc.name)
+        pending = None if os.environ.get("KP_SCEN_PENDING") else PENDING.get(sc.name)
         marks = [pytest.mark.skip(reason=f"PENDING divergence: {pending}")] if pending else []
         out.append(pytest.param(sc, id=sc.name, marks=marks))
     return out
@@ -150,7 +151,12 @@ def test_scenario_behaves_like_keepalived(sc: scenarios.Scenario, played: Callab
     k, p = played(sc)
     diffs = scenarios.compare(sc, k, p)
     bad = scenarios.failures(sc, diffs)
-    assert not bad, scenarios.report(sc, diffs, k, p) + "\n--- keepalived-py log tail:\n" + p.log[-3000:]
+    if bad:
+        text = scenarios.report(sc, diffs, k, p) + "\n--- keepalived-py log tail:\n" + p.log[-3000:]
+        if any(d.key.startswith(("b.", "wire.b")) or ".b." in d.key for d in bad):
+            text += ("\n--- peer log tail (keepalived run):\n" + k.peer_log[-2000:]
+                     + "\n--- peer log tail (keepalived-py run):\n" + p.peer_log[-2000:])
+        pytest.fail(text, pytrace=False)
 
 
 def test_scenario_catalogue_is_large_and_named_uniquely() -> None:
