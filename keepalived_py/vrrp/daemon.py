@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -370,7 +371,7 @@ class VrrpDaemon:
                            lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
-                           deliver_ah=(lambda pkt, k=key: self._deliver_ah(k, pkt))
+                           deliver_ah=functools.partial(self._deliver_ah, key)
                            if _uses_ah(inst) else None)
             self.sockets[key] = s
             assert self.loop is not None

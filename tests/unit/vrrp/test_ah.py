@@ -71,7 +71,7 @@ def test_ah_every_truncation_raises(name: str, password: str, unicast: bool, seq
                 struct.pack_into("!H", cut, 2, n)            # a consistent IP total length
             ah.check(ah.decode_packet(bytes(cut)), ah.key_of(password), ah.SeqCounter(),
                      name="VI_1", unicast=unicast, backup=True)
-            decode(cut[44:], family=4)
+            decode(bytes(cut[44:]), family=4)
         assert e.value.reason in (Reason.PACKET_TOO_SHORT, Reason.AUTH_FAILURE)
 
 
