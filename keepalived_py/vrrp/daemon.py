@@ -528,10 +528,10 @@ class VrrpDaemon:
 
     def _send_ah(self, r: Runner, priority: int) -> None:
         st = self._ah_state(r)
-        master = r.fsm.state is m.State.MASTER
-        if master and not st.was_master:
-            st.counter.became_master()
-        st.was_master = master
+        became = r.fsm.stats.get("become_master", 0)
+        if r.fsm.state is m.State.MASTER and became != st.masterships:
+            st.counter.became_master()          # a new mastership since the last advert
+        st.masterships = became
         if not isinstance(r.src, ipaddress.IPv4Address) or r.sock is None:
             return
         seq = st.counter.next()
@@ -978,7 +978,7 @@ class AhState:
     counter: ipsec_ah.SeqCounter = field(default_factory=ipsec_ah.SeqCounter)
     ip_id: int = 0
     rx_seq: int = 0                  # the sequence number of the advert being handled
-    was_master: bool = False
+    masterships: int = 0             # the instance's become_master count at the last advert
 
 
 def _uses_ah(inst: VrrpInstance) -> bool:

@@ -46,13 +46,19 @@ for _ in range({count}):
     return [bytes.fromhex(x) for x in r.stdout.split()]
 
 
+@pytest.mark.parametrize("unicast", [False, True], ids=["multicast", "unicast"])
 @pytest.mark.parametrize("ours_master", [True, False], ids=["ours-master", "keepalived-master"])
-def test_ah_interoperates_with_keepalived(lab: Lab, tmp_path: Path, ours_master: bool) -> None:
+def test_ah_interoperates_with_keepalived(lab: Lab, tmp_path: Path, ours_master: bool,
+                                          unicast: bool) -> None:
     need_keepalived()
     a, b = lan_of(lab, 2)
     hi, lo = 150, 100
-    pa = Peer(a, tmp_path, instance(hi if ours_master else lo, extra=ah("secret12")), ours=True)
-    pb = Peer(b, tmp_path, instance(lo if ours_master else hi, extra=ah("secret12")), ours=False)
+    uni_a = ("192.0.2.1", "192.0.2.2") if unicast else None
+    uni_b = ("192.0.2.2", "192.0.2.1") if unicast else None
+    pa = Peer(a, tmp_path, instance(hi if ours_master else lo, extra=ah("secret12"),
+                                    unicast=uni_a), ours=True)
+    pb = Peer(b, tmp_path, instance(lo if ours_master else hi, extra=ah("secret12"),
+                                    unicast=uni_b), ours=False)
     pa.start()
     pb.start()
     master, backup = (pa, pb) if ours_master else (pb, pa)
