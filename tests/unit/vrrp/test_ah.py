@@ -214,3 +214,33 @@ def test_ah_roundtrip(src: A4, dst: A4, seq: int, ip_id: int, password: str, uni
     counter = ah.SeqCounter(seq - 1)
     ah.check(pkt, ah.key_of(password), counter, name="x", unicast=unicast, backup=True)
     assert counter.seq == seq and pkt.payload == vrrp and (pkt.src, pkt.dst) == (src, dst)
+
+
+def test_ah_instance_params_and_advert_from_config() -> None:
+    from keepalived_py.config.blocks import read_tree_text
+    from keepalived_py.config.build import build_config
+    from keepalived_py.config.tree import Diagnostics
+    from keepalived_py.vrrp import machine as m
+
+    text = ("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n"
+            " authentication {\n  auth_type AH\n  auth_pass averylongpassword\n }\n"
+            " virtual_ipaddress { 192.0.2.100/24 }\n}\n")
+    d = Diagnostics()
+    cfg = build_config(read_tree_text(text, path="k.conf", diagnostics=d), d)
+    inst = cfg.vrrp_instances[0]
+    assert (inst.auth_type, inst.auth_pass) == ("AH", "averylon")     # truncated, with an error
+    p = m.Params.from_config(inst, primary=A4("192.0.2.2"))
+    assert p.auth_type == AUTH_AH
+    adv = p.advert(100)
+    assert (adv.auth_type, adv.auth_data) == (AUTH_AH, b"")           # no password in the message
+    assert encode(adv)[-8:] == bytes(8)
+    # an AH advert (authenticated by the edge) is accepted by the instance's own checks
+    i = m.Instance(p)
+    i.handle(m.Started(), 0.0)
+    theirs = Advert(2, 51, 150, (A4("192.0.2.100"),), 1.0, AUTH_AH)
+    actions = i.handle(m.AdvertReceived(theirs, A4("192.0.2.1"), 255), 0.5)
+    assert not any(isinstance(a, m.RejectAdvert) for a in actions), actions
+    plain = Advert(2, 51, 150, (A4("192.0.2.100"),), 1.0)
+    actions = i.handle(m.AdvertReceived(plain, A4("192.0.2.1"), 255), 0.6)
+    assert any(isinstance(a, m.RejectAdvert) and a.reason is Reason.AUTH_TYPE_MISMATCH
+               for a in actions), actions
