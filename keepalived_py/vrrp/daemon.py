@@ -306,6 +306,7 @@ class VrrpDaemon:
             # the child that died was MASTER less than a Master_Down_Interval ago: its
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             r.holding = True
+            self._ah_resume(r, resume)
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
@@ -526,6 +527,24 @@ class VrrpDaemon:
             elif isinstance(a, m.StateChanged) and a.old is m.State.MASTER:
                 st.counter.master_heard_higher()
 
+    def _ah_saved(self, r: Runner) -> dict[str, int]:
+        st = self.ah_states.get(r.name)
+        return {} if st is None else {"ah_seq": st.counter.seq}
+
+    def _ah_resume(self, r: Runner, resume: dict[str, Any] | None) -> None:
+        """A respawned child resuming mastership goes on above the dead child's sequence
+        numbers (its backups would drop lower ones as replays): the number saved at the last
+        state write, plus twice the adverts due since then, plus a margin."""
+        if not _uses_ah(r.cfg) or not resume:
+            return
+        try:
+            seq = int(resume.get("ah_seq", 0))
+            elapsed = max(0.0, time.time() - float(resume.get("at") or 0))
+        except (TypeError, ValueError):
+            return
+        due = int(elapsed / max(r.cfg.advert_int, 1.0)) + 1
+        self._ah_state(r).counter.seq = min(ipsec_ah.SEQ_LIMIT, seq + 2 * due + 16)
+
     def _send_ah(self, r: Runner, priority: int) -> None:
         st = self._ah_state(r)
         became = r.fsm.stats.get("become_master", 0)
@@ -703,7 +722,8 @@ class VrrpDaemon:
         self._state_pending = False
         now_wall = time.time()
         state: dict[str, Any] = {r.name: {"state": r.fsm.state.value,
-                                          "at": now_wall if r.fsm.state is m.State.MASTER else 0}
+                                          "at": now_wall if r.fsm.state is m.State.MASTER else 0,
+                                          **self._ah_saved(r)}
                                  for r in self.runners.values()}
         if self.tracking is not None:
             state[TRACKING_KEY] = {f"{k}:{n}": v for (k, n), v in self.tracking.values.items()}

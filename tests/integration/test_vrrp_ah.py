@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,24 @@ s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
 s.sendto(bytes.fromhex(sys.argv[1]), ("224.0.0.18", 0))
 print("sent")
 """
+
+
+def test_ah_killed_vrrp_child_resumes_above_the_old_sequence(lab: Lab, tmp_path: Path) -> None:
+    """Our respawned VRRP child resumes mastership (vrrp/daemon.py) with sequence numbers
+    above the dead child's, so keepalived's backup keeps accepting them: no replay drops and
+    no takeover."""
+    need_keepalived()
+    a, b = lan_of(lab, 2)
+    po = Peer(a, tmp_path, instance(150, extra=ah("secret12")), ours=True).start()
+    pk = Peer(b, tmp_path, instance(100, extra=ah("secret12")), ours=False).start()
+    assert wait_for(lambda: po.has(VIP), 10), po.log()
+    wait_for(lambda: False, 6)                    # a master of some standing
+    child = int((po.dir / "v.pid").read_text())
+    os.kill(child, 9)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 6:
+        assert po.has(VIP), po.log()
+        assert not pk.has(VIP), pk.log()
+        time.sleep(0.05)
+    assert int((po.dir / "v.pid").read_text()) != child
+    assert "already processed" not in pk.log(), pk.log()
