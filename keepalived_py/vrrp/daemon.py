@@ -325,6 +325,11 @@ class VrrpDaemon:
         old = r.cfg
         r.cfg = inst
         assert self.loop is not None
+        if _uses_ah(old) != _uses_ah(inst) and inst.interface:    # AH has a socket of its own
+            try:
+                r.sock = self._socket(inst, r)
+            except OSError as e:
+                log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
         self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
         r.cache.clear()
         r.garp_frames = None

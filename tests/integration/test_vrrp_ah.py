@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -196,3 +197,20 @@ def test_ah_killed_vrrp_child_resumes_above_the_old_sequence(lab: Lab, tmp_path:
         time.sleep(0.05)
     assert int((po.dir / "v.pid").read_text()) != child
     assert "already processed" not in pk.log(), pk.log()
+
+
+def test_ah_switched_on_by_reload_sends_ah(lab: Lab, tmp_path: Path) -> None:
+    """SIGHUP from no authentication to auth_type AH: the instance moves to the AH socket and
+    keeps mastership; what goes out is an authenticated AH packet."""
+    a, b = lan_of(lab, 2)
+    po = Peer(a, tmp_path, instance(150)).start()
+    assert wait_for(lambda: po.has(VIP), 10), po.log()
+    po.conf.write_text(instance(150, extra=ah("secret12")))
+    os.kill(int((po.dir / "p.pid").read_text()), signal.SIGHUP)
+    pkts = capture_ah(b, 2)
+    from keepalived_py.vrrp import ah as ipsec_ah
+    counter = ipsec_ah.SeqCounter()
+    for p in pkts:
+        ipsec_ah.check(ipsec_ah.decode_packet(p), ipsec_ah.key_of("secret12"), counter,
+                       name="VI_1", unicast=False, backup=True)
+    assert po.has(VIP) and "Entering BACKUP" not in po.log().split("Reloading")[-1], po.log()
