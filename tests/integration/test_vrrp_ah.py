@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -214,3 +215,40 @@ def test_ah_switched_on_by_reload_sends_ah(lab: Lab, tmp_path: Path) -> None:
         ipsec_ah.check(ipsec_ah.decode_packet(p), ipsec_ah.key_of("secret12"), counter,
                        name="VI_1", unicast=False, backup=True)
     assert po.has(VIP) and "Entering BACKUP" not in po.log().split("Reloading")[-1], po.log()
+
+
+CAPTURE_BG = r"""
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 51)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"eth0")
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton("224.0.0.18")
+             + bytes(4) + struct.pack("@i", socket.if_nametoindex("eth0")))
+s.settimeout(15)
+print("ready", flush=True)
+for _ in range(int(sys.argv[1])):
+    print(s.recv(2000).hex(), flush=True)
+"""
+
+
+def first_adverts(sniffer: Node, peer: Peer, count: int) -> list[bytes]:
+    mon = sniffer.popen([sys.executable, "-c", CAPTURE_BG, str(count)],
+                        stdout=subprocess.PIPE, text=True)
+    assert mon.stdout is not None and mon.stdout.readline().strip() == "ready"
+    peer.start()
+    out, _ = mon.communicate(timeout=30)
+    peer.stop()
+    return [bytes.fromhex(x) for x in out.split()]
+
+
+def test_ah_our_first_adverts_are_keepalived_bytes(lab: Lab, tmp_path: Path) -> None:
+    """The same configuration on the same node: keepalived 2.2.7's first AH adverts as a new
+    master and ours are the same bytes (IP id, sequence number, ICV and all)."""
+    need_keepalived()
+    a, b = lan_of(lab, 2)
+    conf = instance(150, vip="192.0.2.100/24\n    192.0.2.101/24", extra=ah("secret12"))
+    (tmp_path / "k").mkdir()
+    (tmp_path / "o").mkdir()
+    theirs = first_adverts(b, Peer(a, tmp_path / "k", conf, ours=False), 3)
+    ours = first_adverts(b, Peer(a, tmp_path / "o", conf, ours=True), 3)
+    assert len(theirs) == len(ours) == 3
+    assert [p.hex() for p in ours] == [p.hex() for p in theirs]
