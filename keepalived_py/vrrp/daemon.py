@@ -506,8 +506,8 @@ class VrrpDaemon:
         sock = self.sockets.get(key)
         r = next((r for r in self.runners.values()
                   if r.sock is sock and r.cfg.virtual_router_id == vrid), None)
-        if r is None:
-            return
+        if r is None or r.fsm.state not in (m.State.BACKUP, m.State.MASTER):
+            return                      # keepalived reads nothing in INIT or FAULT
         st = self._ah_state(r)
         try:
             ipsec_ah.check(pkt, ipsec_ah.key_of(r.cfg.auth_pass), st.counter, name=r.name,
