@@ -116,7 +116,9 @@ def test_ah_wrong_password_is_dropped_and_counted(lab: Lab, tmp_path: Path) -> N
     assert pk.has(VIP)
     assert "(VI_1) IPSEC-AH : invalid IPSEC HMAC-MD5 value. Due to fields mutation or bad" \
            " password !" in po.log(), po.log()
-    assert wait_for(lambda: stats(po)["auth_failure"] >= 3, 5), stats(po)   # one per advert
+    # counted (keepalived's master then goes quiet: it re-arms its advert timer on every
+    # packet it reads, refused ones included, and ours arrive every advert_int)
+    assert stats(po)["auth_failure"] >= 1, stats(po)
     # and keepalived refuses ours the same way
     assert wait_for(lambda: "IPSEC-AH : invalid IPSEC HMAC-MD5 value" in pk.log(), 5), pk.log()
 
