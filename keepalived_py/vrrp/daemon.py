@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -31,10 +32,24 @@ from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
+from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.garp import GratuitousSender
-from keepalived_py.vrrp.packet import AUTH_NONE, AUTH_PASS, MCAST4, MCAST6, Address, Advert, encode
+from keepalived_py.vrrp.packet import (
+    AUTH_AH,
+    AUTH_NONE,
+    AUTH_PASS,
+    MCAST4,
+    MCAST6,
+    Address,
+    Advert,
+    DecodeError,
+    Reason,
+    decode,
+    encode,
+    peek_vrid,
+)
 from keepalived_py.vrrp.transport import VrrpSocket
 
 log = structlog.get_logger("keepalived_py.vrrp")
@@ -91,6 +106,7 @@ class VrrpDaemon:
         self.config = Config()
         self.runners: dict[str, Runner] = {}
         self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
+        self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
         self.garp = GratuitousSender()
         self.notifier = Notifier()
@@ -347,6 +363,7 @@ class VrrpDaemon:
             # the child that died was MASTER less than a Master_Down_Interval ago: its
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             r.holding = True
+            self._ah_resume(r, resume)
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
@@ -365,6 +382,11 @@ class VrrpDaemon:
         old = r.cfg
         r.cfg = inst
         assert self.loop is not None
+        if _uses_ah(old) != _uses_ah(inst) and inst.interface:    # AH has a socket of its own
+            try:
+                r.sock = self._socket(inst, r)
+            except OSError as e:
+                log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
         self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
         r.cache.clear()
         r.garp_frames = None
@@ -405,7 +427,7 @@ class VrrpDaemon:
             self._write_state()
 
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
-        key = (inst.interface or "", inst.family, str(inst.unicast_src_ip or ""))
+        key = _sock_key(inst)
         s = self.sockets.get(key)
         if s is None:
             group = MCAST4 if inst.family == 4 else MCAST6
@@ -414,7 +436,9 @@ class VrrpDaemon:
             s = VrrpSocket(inst.interface or "", inst.family, group,
                            lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
                            unicast_src=inst.unicast_src_ip,
-                           unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255)
+                           unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
+                           deliver_ah=functools.partial(self._deliver_ah, key)
+                           if _uses_ah(inst) else None)
             self.sockets[key] = s
             assert self.loop is not None
             self.loop.add_reader(s.fileno(), s.readable)
@@ -462,6 +486,8 @@ class VrrpDaemon:
                 continue
             backup = r.fsm.state is m.State.BACKUP
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if _uses_ah(r.cfg):
+                self._ah_heard(r, actions)
             self._apply(r, actions)
             for a in actions:
                 if isinstance(a, m.RejectAdvert):
@@ -505,9 +531,10 @@ class VrrpDaemon:
         if cached is not None:
             return cached
         addrs = tuple(a.address.ip for a in r.cfg.virtual_ipaddress)
-        auth = AUTH_PASS if (r.cfg.version == 2 and r.cfg.auth_type == "PASS") else AUTH_NONE
+        auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(r.cfg.auth_type or "", AUTH_NONE) \
+            if r.cfg.version == 2 else AUTH_NONE
         adv = Advert(r.cfg.version, r.cfg.virtual_router_id, priority, addrs, r.cfg.advert_int,
-                     auth, (r.cfg.auth_pass or "").encode() if auth else b"")
+                     auth, (r.cfg.auth_pass or "").encode() if auth == AUTH_PASS else b"")
         out = []
         for dst in r.dsts:
             src = r.src
@@ -520,8 +547,86 @@ class VrrpDaemon:
     def _send_advert(self, r: Runner, priority: int) -> None:
         if r.sock is None or not r.link_up:
             return
+        if _uses_ah(r.cfg):
+            self._send_ah(r, priority)
+            return
         for payload, dst in self._payloads(r, priority):
             r.sock.send(payload, dst)
+
+    # -- IPsec AH (auth_type AH): keepalived's hand-made AH, see vrrp/ah.py ------------------
+    def _ah_state(self, r: Runner) -> AhState:
+        st = self.ah_states.get(r.name)
+        if st is None:
+            st = self.ah_states[r.name] = AhState()
+        return st
+
+    def _deliver_ah(self, key: tuple[str, int, str], pkt: ipsec_ah.AhPacket) -> None:
+        """An AH packet: find the instance by VRID, authenticate, decode, then `_deliver`."""
+        vrid = peek_vrid(pkt.payload)
+        sock = self.sockets.get(key)
+        r = next((r for r in self.runners.values()
+                  if r.sock is sock and r.cfg.virtual_router_id == vrid), None)
+        if r is None or r.fsm.state not in (m.State.BACKUP, m.State.MASTER):
+            return                      # keepalived reads nothing in INIT or FAULT
+        st = self._ah_state(r)
+        try:
+            ipsec_ah.check(pkt, ipsec_ah.key_of(r.cfg.auth_pass), st.counter, name=r.name,
+                           unicast=bool(r.cfg.unicast_peer), backup=r.fsm.state is m.State.BACKUP)
+            adv = decode(pkt.payload, family=4, src=pkt.src, dst=pkt.dst)
+        except DecodeError as e:
+            if e.reason is not Reason.BAD_IP_HEADER:     # AH for another protocol: silent
+                self._drop(r, e.reason.counter,
+                           e.detail if e.reason is Reason.AUTH_FAILURE else f"({r.name}) {e}")
+            return
+        st.rx_seq = pkt.seq
+        self._deliver(key, adv, pkt.src, pkt.dst, pkt.ttl)
+
+    def _ah_heard(self, r: Runner, actions: list[m.Action]) -> None:
+        """vrrp_state_master_rx's sequence number rules, before our answer is sent."""
+        st = self._ah_state(r)
+        for a in actions:
+            if isinstance(a, m.NotifyLowerPriority):
+                st.counter.master_heard_lower(st.rx_seq)
+                log.info("vrrp.ah.seq_synced", instance=r.name, seq=st.counter.seq,
+                         compat=f"({r.name}) IPSEC-AH : Syncing seq_num - Increment seq")
+            elif isinstance(a, m.StateChanged) and a.old is m.State.MASTER:
+                st.counter.master_heard_higher()
+
+    def _ah_saved(self, r: Runner) -> dict[str, int]:
+        st = self.ah_states.get(r.name)
+        return {} if st is None else {"ah_seq": st.counter.seq}
+
+    def _ah_resume(self, r: Runner, resume: dict[str, Any] | None) -> None:
+        """A respawned child resuming mastership goes on above the dead child's sequence
+        numbers (its backups would drop lower ones as replays): the number saved at the last
+        state write, plus twice the adverts due since then, plus a margin."""
+        if not _uses_ah(r.cfg) or not resume:
+            return
+        try:
+            seq = int(resume.get("ah_seq", 0))
+            elapsed = max(0.0, time.time() - float(resume.get("at") or 0))
+        except (TypeError, ValueError):
+            return
+        due = int(elapsed / max(r.cfg.advert_int, 1.0)) + 1
+        self._ah_state(r).counter.seq = min(ipsec_ah.SEQ_LIMIT, seq + 2 * due + 16)
+
+    def _send_ah(self, r: Runner, priority: int) -> None:
+        st = self._ah_state(r)
+        became = r.fsm.stats.get("become_master", 0)
+        if r.fsm.state is m.State.MASTER and became != st.masterships:
+            st.counter.became_master()          # a new mastership since the last advert
+        st.masterships = became
+        if not isinstance(r.src, ipaddress.IPv4Address) or r.sock is None:
+            return
+        seq = st.counter.next()
+        st.ip_id = ipsec_ah.next_ip_id(st.ip_id)
+        unicast = bool(r.cfg.unicast_peer)
+        ttl = (r.cfg.unicast_ttl or 255) if unicast else 255
+        key = ipsec_ah.key_of(r.cfg.auth_pass)
+        for payload, dst in self._payloads(r, priority):
+            assert isinstance(dst, ipaddress.IPv4Address)
+            r.sock.send(ipsec_ah.build(payload, r.src, dst, seq=seq, ip_id=st.ip_id, key=key,
+                                       ttl=ttl, unicast=unicast), dst)
 
     def _apply(self, r: Runner, actions: list[m.Action]) -> None:
         assert self.loop is not None
@@ -729,7 +834,8 @@ class VrrpDaemon:
         self._state_pending = False
         now_wall = time.time()
         state: dict[str, Any] = {r.name: {"state": r.fsm.state.value,
-                                          "at": now_wall if r.fsm.state is m.State.MASTER else 0}
+                                          "at": now_wall if r.fsm.state is m.State.MASTER else 0,
+                                          **self._ah_saved(r)}
                                  for r in self.runners.values()}
         if self.tracking is not None:
             state[TRACKING_KEY] = {f"{k}:{n}": v for (k, n), v in self.tracking.values.items()}
@@ -949,7 +1055,7 @@ class VrrpDaemon:
 
     def _reopen(self, r: Runner) -> None:
         inst = r.cfg
-        key = (inst.interface or "", inst.family, str(inst.unicast_src_ip or ""))
+        key = _sock_key(inst)
         old = self.sockets.pop(key, None)
         if old is not None and self.loop is not None:
             self.loop.remove_reader(old.fileno())
@@ -961,7 +1067,8 @@ class VrrpDaemon:
             sock = None
         src = primary_address(inst.interface or "", inst.family) if inst.interface else None
         for other in self.runners.values():
-            if other.cfg.interface == inst.interface and other.cfg.family == inst.family:
+            if other.cfg.interface == inst.interface and other.cfg.family == inst.family \
+                    and _uses_ah(other.cfg) == _uses_ah(inst):
                 other.sock = sock
                 if not other.cfg.unicast_src_ip and src is not None:
                     other.src = src
@@ -1003,6 +1110,25 @@ def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
 
 
 DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
+
+
+@dataclass
+class AhState:
+    """auth_type AH of one instance: keepalived's ipsecah_counter and IP id."""
+    counter: ipsec_ah.SeqCounter = field(default_factory=ipsec_ah.SeqCounter)
+    ip_id: int = 0
+    rx_seq: int = 0                  # the sequence number of the advert being handled
+    masterships: int = 0             # the instance's become_master count at the last advert
+
+
+def _uses_ah(inst: VrrpInstance) -> bool:
+    return inst.auth_type == "AH" and inst.version == 2 and inst.family == 4
+
+
+def _sock_key(inst: VrrpInstance) -> tuple[str, int, str]:
+    """One socket per (interface, family, unicast source), and a separate one for AH."""
+    src = str(inst.unicast_src_ip or "")
+    return (inst.interface or "", inst.family, src + " ah" if _uses_ah(inst) else src)
 
 
 def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, ttl: int) -> str:

@@ -61,6 +61,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from keepalived_py.vrrp.packet import (
+    AUTH_AH,
     AUTH_LEN,
     AUTH_NONE,
     AUTH_PASS,
@@ -134,7 +135,7 @@ class Params:
     garp_master_refresh_repeat: int = 1
     garp_lower_prio_delay: float = 5.0
     garp_lower_prio_repeat: int = 5
-    auth_type: int = AUTH_NONE          # v2: packet.AUTH_NONE / AUTH_PASS
+    auth_type: int = AUTH_NONE          # v2: packet.AUTH_NONE / AUTH_PASS / AUTH_AH
     auth_pass: bytes = b""              # as on the wire: 8 bytes, NUL padded
     unicast: bool = False
     unicast_peers: tuple[Peer, ...] = ()
@@ -166,7 +167,7 @@ class Params:
         return Advert(self.version, self.vrid, self.priority if priority is None else priority,
                       self.addresses, self.advert_int,
                       self.auth_type if self.version == 2 else AUTH_NONE,
-                      self.auth_pass if self.version == 2 and self.auth_type else b"",
+                      self.auth_pass if self.version == 2 and self.auth_type == AUTH_PASS else b"",
                       self.checksum if checksum is None else checksum)
 
     @classmethod
@@ -199,7 +200,8 @@ class Params:
             lp_rep = inst.garp_master_repeat
         if inst.strict_mode:
             lp_delay, lp_rep = 0.0, 0
-        auth = AUTH_PASS if inst.version == 2 and inst.auth_type == "PASS" else AUTH_NONE
+        auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(inst.auth_type or "", AUTH_NONE) \
+            if inst.version == 2 else AUTH_NONE    # AH's ICV key: the edge (vrrp/ah.py)
         password = (inst.auth_pass or "").encode()[:AUTH_LEN].ljust(AUTH_LEN, b"\0") \
             if auth == AUTH_PASS else b""
         if inst.version == 3 and inst.v3_checksum_as_v2:

@@ -299,9 +299,10 @@ def decode_ipv4_packet(packet: bytes) -> tuple[int, ipaddress.IPv4Address, ipadd
                                                 bytes]:
     """A raw IPv4 socket's read: (ttl, source, destination, VRRP payload).
 
-    Raises DecodeError: too short, not IPv4, a bad header length, not protocol 112 (AH is
-    not supported), or a total length that disagrees with what was read (keepalived's
-    "ip_tot_len mismatch", counted as packet_len_err).
+    Raises DecodeError: too short, not IPv4, a bad header length, not protocol 112 (AH
+    packets, protocol 51, are read by vrrp/ah.py's decode_packet), or a total length that
+    disagrees with what was read (keepalived's "ip_tot_len mismatch", counted as
+    packet_len_err).
     """
     n = len(packet)
     if n < IPV4_HEADER_LEN:

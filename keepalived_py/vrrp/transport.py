@@ -5,6 +5,11 @@ configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast
 multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
 limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
 handed to the instance by VRID. Every drop is counted by reason; nothing raises.
+
+Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) with IP_HDRINCL,
+as keepalived does: it sends whole packets built by ah.build and hands each received packet,
+parsed by ah.decode_packet but not yet authenticated, to `deliver_ah` (the key and sequence
+counter are per instance).
 """
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from collections.abc import Callable
 
 import structlog
 
+from keepalived_py.vrrp.ah import IPPROTO_AH, AhPacket, decode_packet
 from keepalived_py.vrrp.packet import (
     IPPROTO_VRRP,
     VRRP_TTL,
@@ -34,14 +40,18 @@ IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT = 51, 52
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
 
 Deliver = Callable[[Advert, Address, Address, int], None]
+DeliverAh = Callable[[AhPacket], None]
 
 
 class VrrpSocket:
     """One raw socket on `ifname` for `family`; `deliver(advert, src, dst, ttl)` per packet."""
 
     def __init__(self, ifname: str, family: int, group: Address, deliver: Deliver,
-                 unicast_src: Address | None = None, unicast_ttl: int = VRRP_TTL) -> None:
+                 unicast_src: Address | None = None, unicast_ttl: int = VRRP_TTL,
+                 deliver_ah: DeliverAh | None = None) -> None:
         self.ifname = ifname
+        self.deliver_ah = deliver_ah        # set: an AH socket (IPv4, protocol 51)
+        self.proto = IPPROTO_AH if deliver_ah is not None else IPPROTO_VRRP
         self.family = family
         self.group = group
         self.deliver = deliver
@@ -56,8 +66,10 @@ class VrrpSocket:
 
     def _open(self) -> socket.socket:
         af = socket.AF_INET if self.family == 4 else socket.AF_INET6
-        s = socket.socket(af, socket.SOCK_RAW, IPPROTO_VRRP)
+        s = socket.socket(af, socket.SOCK_RAW, self.proto)
         s.setblocking(False)
+        if self.proto == IPPROTO_AH:
+            s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)   # ah.build makes the header
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         idx = socket.if_nametoindex(self.ifname)
@@ -120,6 +132,14 @@ class VrrpSocket:
         dst: Address
         for _ in range(64):
             try:
+                if self.deliver_ah is not None:
+                    pkt = decode_packet(self.sock.recv(65535))
+                    if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
+                        self.drops[Reason.BAD_TTL.counter] += 1
+                        continue
+                    self.received += 1
+                    self.deliver_ah(pkt)
+                    continue
                 if self.family == 4:
                     data = self.sock.recv(65535)
                     ttl, src, dst, payload = decode_ipv4(data)
