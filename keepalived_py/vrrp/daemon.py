@@ -766,7 +766,8 @@ class VrrpDaemon:
             return
         g = next((x for x in self.config.vrrp_sync_groups if x.name == group), None)
         members = [x for x in self.runners.values() if x.cfg.sync_group == group]
-        states = {x.fsm.state for x in members}
+        # a member silently waiting for its scripts counts as not started yet
+        states = {m.State.INIT if x.name in self._silent_fault else x.fsm.state for x in members}
         if not members or m.State.INIT in states:
             return
         if m.State.FAULT in states:
@@ -943,7 +944,10 @@ class VrrpDaemon:
         if group:
             for other in self.runners.values():
                 if other is not r and other.cfg.sync_group == group and \
-                        other.fsm.fault and other.fsm.fault_reason != "sync group":
+                        other.fsm.fault and other.fsm.fault_reason != "sync group" and \
+                        not (self.tracking is not None
+                             and self.tracking.instance(other.name).pending):
+                    # (a member waiting for its scripts' first results holds nobody back)
                     return True, "sync group"
         return False, ""
 
@@ -966,6 +970,13 @@ class VrrpDaemon:
             self._silent_fault.discard(r.name)
             self._reason_line(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
             self._announce(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
+            self._sync_group_state(r)
+            for other in list(self.runners.values()):
+                if other is not r and r.cfg.sync_group and other.cfg.sync_group == r.cfg.sync_group:
+                    f2, r2 = self._fault_of(other)
+                    if f2 != other.fsm.fault:
+                        self._apply(other, other.fsm.handle(m.FaultChanged(f2, r2),
+                                                            self.loop.time()))
         if fault != r.fsm.fault:
             self._apply(r, r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time()))
             group = r.cfg.sync_group

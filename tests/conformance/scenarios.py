@@ -879,7 +879,8 @@ CATALOGUE: list[Scenario] = [
       peer=peer(100), proc_running=True, allow={"*": PROC_FAULT},
       expect_py={"a.fifo.VI_1": ["BACKUP 150", "MASTER 150", "FAULT 150", "BACKUP 150", "MASTER 150",
                                  "STOP 150"],
-                 "wire.a.v2.vrid51": ["150", "0"],
+                 # master, priority 0 going FAULT, master again, priority 0 at the stop
+                 "wire.a.v2.vrid51": ["150", "0", "150", "0"],
                  "check:died.a.states": {"INSTANCE VI_1": "FAULT"},
                  "check:died.b.states": {"INSTANCE VI_1": "MASTER"},
                  "check:end.a.addrs": [VIP]}),

@@ -29,52 +29,10 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived, pytest.mark.slow]
 # Scenarios that show a real divergence of keepalived-py from keepalived 2.2.7, not yet fixed:
 # deselected until keepalived-py is fixed (then delete the entry). name -> what differs.
 PENDING: dict[str, str] = {
-    "solo_state_master_prio150":
-        "state MASTER priority 150 alone: keepalived reports BACKUP 150 and MASTER 150 3.4 s later "
-        "(a whole Master_Down_Interval; 2 s after the first report still BACKUP, no VIP, no "
-        "adverts); keepalived-py reports MASTER 1.0 s after BACKUP (2 s after the first report "
-        "MASTER, VIP, adverts at 150)",
-    "solo_state_backup_255":
-        "state BACKUP priority 255 alone: keepalived stays BACKUP for a Master_Down_Interval "
-        "(FIFO BACKUP 255 -> MASTER 255; 2 s after the first report still BACKUP, no VIP, no "
-        "adverts); keepalived-py goes MASTER at once (FIFO MASTER 255 only; 2 s after the first "
-        "report MASTER, VIP, adverts at 255)",
-    "script_no_weight_faults":
-        "a weight-0 vrrp_script that succeeds: keepalived starts BACKUP 150 -> MASTER; "
-        "keepalived-py reports FAULT 150 first (before the script's first result), then BACKUP, "
-        "MASTER (FIFO and notify get an extra FAULT at start)",
-    "process_no_weight_faults":
-        "vrrp_track_process without weight: keepalived-py uses weight 1 (adverts 151 while the "
-        "process runs, 150 when it died, never FAULT); keepalived 2.2.7's default weight is 0: "
-        "FAULT while the process is absent",
-    "reload_adds_and_removes_instance":
-        "an instance removed by a reload (VI_2, MASTER): keepalived reports it FAULT 150 (FIFO "
-        "and notify script, last state FAULT); keepalived-py reports STOP 150",
-    "reload_adds_weight0_script_to_master":
-        "a reload adding a weight-0 vrrp_script that succeeds to a MASTER: keepalived stays "
-        "MASTER (no transition); keepalived-py goes FAULT -> BACKUP -> MASTER, the VIP leaves "
-        "and comes back and the peer is MASTER meanwhile",
-    "sync_group_member_faults_group":
-        "keepalived writes GROUP lines to notify_fifo (GROUP \"G1\" BACKUP 0 / MASTER 0 / FAULT 0 / "
-        "STOP 0 at each group transition); keepalived-py writes none; and keepalived-py starts "
-        "with FAULT for the weight-0 script as in script_no_weight_faults",
-    "unicast_fault_no_peer":
-        "unicast_fault_no_peer with an empty unicast_peer block: keepalived stays FAULT (no VIP, "
-        "no adverts); keepalived-py goes BACKUP -> MASTER and sends multicast adverts at 150",
-    "sync_group_script_weight_ignored":
-        "the same missing GROUP \"G1\" notify_fifo lines as sync_group_member_faults_group (the "
-        "weighted script in a sync group is ignored by both: no difference otherwise)",
     "script_init_fail_weight":
         "vrrp_script with init_fail and weight -60 (the script succeeds): keepalived's first "
-        "report is BACKUP 150 (FIFO and notify), keepalived-py's is BACKUP 90, i.e. keepalived-py "
-        "reports the initial state before the script's first result, keepalived after it (same "
-        "cause as script_no_weight_faults' extra FAULT)",
-    "two_instances_one_faults":
-        "only the extra FAULT 150 at start of the instance tracking a weight-0 script (same cause "
-        "as script_no_weight_faults); the instance without trackers and the failure/recovery agree",
-    "reload_while_fault":
-        "only the extra FAULT 150 at start (same cause as script_no_weight_faults); the reload "
-        "while FAULT and the recovery agree",
+        "report is BACKUP 150 (FIFO and notify), keepalived-py's is BACKUP 90: keepalived does "
+        "not apply an init_fail script's negative weight before its first result",
     "auth_pass_mismatch_is_discarded":
         "keepalived's MASTER A (150) stops sending adverts while it receives the peer's adverts "
         "it discards (wrong auth_pass: 'received an invalid passwd!'): its advert timer is re-armed "
