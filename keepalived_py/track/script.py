@@ -180,8 +180,8 @@ class ScriptRunner:
                 log.info("track.script.carried", script=name, ok=c.reported,
                          compat=f"VRRP_Script({name}) considered "
                                 f"{'successful' if c.reported else 'failed'} on reload")
-            elif c.reported is False:          # init_fail: known failed from the start
-                self.on_change(name, False)
+            # init_fail is not reported now: keepalived applies no script result before the
+            # script's first run (its init_fail only means `rise` successes are needed)
         # spread the first runs over the first interval (at most 1 s), so that many scripts
         # are never forked in one burst on the loop that sends adverts
         n = len(self.scripts)

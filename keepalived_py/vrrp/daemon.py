@@ -173,6 +173,11 @@ class VrrpDaemon:
         for name, inst in new.items():
             if name not in old:
                 await self._add_runner(inst, None)
+            elif _identity(inst) != _identity(old[name]):
+                # another virtual router (VRID, interface, family): keepalived removes the old
+                # instance (FAULT, priority 0 on the old VRID) and starts the new one
+                await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
+                await self._add_runner(inst, None)
             elif inst != old[name]:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
@@ -1093,6 +1098,11 @@ class VrrpDaemon:
             f = NotifyFifo(path)
             if f.open():
                 self.fifos.append(f)
+
+
+def _identity(inst: VrrpInstance) -> tuple[object, ...]:
+    """What makes an instance the same virtual router across a reload."""
+    return (inst.virtual_router_id, inst.interface, inst.family, inst.version)
 
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results

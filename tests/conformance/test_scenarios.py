@@ -29,27 +29,6 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived, pytest.mark.slow]
 # Scenarios that show a real divergence of keepalived-py from keepalived 2.2.7, not yet fixed:
 # deselected until keepalived-py is fixed (then delete the entry). name -> what differs.
 PENDING: dict[str, str] = {
-    "script_init_fail_weight":
-        "vrrp_script with init_fail and weight -60 (the script succeeds): keepalived's first "
-        "report is BACKUP 150 (FIFO and notify), keepalived-py's is BACKUP 90: keepalived does "
-        "not apply an init_fail script's negative weight before its first result",
-    "auth_pass_mismatch_is_discarded":
-        "keepalived's MASTER A (150) stops sending adverts while it receives the peer's adverts "
-        "it discards (wrong auth_pass: 'received an invalid passwd!'): its advert timer is re-armed "
-        "by every received packet, so both are MASTER but only B (100) is on the wire; "
-        "keepalived-py's A keeps advertising 150 every second (checkpoint wire.last: keepalived "
-        "{b: 100}, keepalived-py {a: 150, b: 100}). Possibly a keepalived quirk to allow-list "
-        "rather than copy",
-    "vip_set_mismatch":
-        "as auth_pass_mismatch_is_discarded: the peer (VIP .100 only) discards A's adverts (VIPs "
-        ".100 and .101) and becomes MASTER too; keepalived's A then stays silent while B "
-        "advertises (resumes 1 s after B's priority 0), keepalived-py's A keeps advertising",
-    "reload_changes_vrid":
-        "a reload changing virtual_router_id 51 -> 61 on a MASTER: keepalived treats it as a "
-        "removed instance and a new one: FIFO/notify FAULT 150, a priority 0 advert on VRID 51, "
-        "VIP removed, then BACKUP 150 -> MASTER 150 on VRID 61 (VIP back after ~3.4 s); "
-        "keepalived-py stays MASTER and just advertises on VRID 61 (no FAULT, no priority 0, "
-        "VIP kept)",
 }
 
 
