@@ -150,7 +150,9 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         elif opens is not None:
             pending = (node, opens[0], opens[1])
     if pending is not None:
-        open_pending(pending[0].pos)
+        # nothing follows: keepalived's sublevel reads no line, so says nothing
+        pending[0].has_block = True
+        pending = None
     if depth > 0:
         # keepalived 2.2.7 (parser.c, init_data): CONFIG_MISSING_EOB at the end of the stream
         diagnostics.error(None, f"There are {depth} missing '}}'s or extra '{{'s")

@@ -178,6 +178,7 @@ class Builder:
     def build(self, tree: tuple[Node, ...],
               views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
         self._bad_interface = False
+        self._has_virtual_server = any(n.keyword == "virtual_server" for n in tree)
         try:
             self._missing_values(tree)
             for view, inactive in views:
@@ -231,6 +232,8 @@ class Builder:
                 if args:
                     g["script_user"] = args[0]
                     g["script_group"] = args[1] if len(args) > 1 else None
+                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                        self.d.error(c.pos, "Error setting global script uid/gid")
                 else:
                     self.d.error(c.pos, "script_user requires a user name")
             elif k == "smtp_connect_timeout":
@@ -250,8 +253,14 @@ class Builder:
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     g[k] = v
             elif k in ("vrrp_garp_interval", "vrrp_gna_interval"):
-                if args and (f := read_decimal(args[0], 0, 1, c.pos, self.d)) is not None:
-                    g[k] = f
+                cls = kw.numeric_class(args[0]) if args else "eth0"
+                if cls is None and 0 < float(args[0]) <= 1:
+                    g[k] = float(args[0])
+                elif cls is not None:
+                    self.d.error(c.pos, f"{k} value '{args[0] if args else ''}' is invalid")
+                else:
+                    self.d.notice(c.pos, f"{k} {args[0] if args else ''} - keepalived-py uses"
+                                         " at most 1s; ignored")
             elif k == "vrrp_down_timer_adverts":
                 if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
                     g[k] = v
@@ -259,7 +268,9 @@ class Builder:
                 if read_bool(c, self.d):
                     self.min_garp = True
             elif k in ("vrrp_strict", "enable_script_security", "vrrp_skip_check_adv_addr",
-                       "vrrp_check_unicast_src", "lvs_flush", "data_use_instance",
+                       "vrrp_check_unicast_src", "lvs_flush"):
+                g[k] = True                  # keepalived 2.2.7 sets these, whatever follows
+            elif k in ("data_use_instance",
                        "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert"):
                 g[k] = read_bool(c, self.d)
             elif k in ("vrrp_mcast_group4", "vrrp_mcast_group6"):
@@ -299,6 +310,12 @@ class Builder:
                 else:
                     self.d.error(c.pos, "dataplane must be auto, ipvs or nftables")
             else:
+                rejects = kw.GLOBAL_NUMERIC_REJECTS.get(k)
+                if rejects and args and kw.numeric_class(args[0]) in rejects:
+                    self.d.error(c.pos, f"{k} value '{args[0]}' is invalid")
+                if k in kw.GLOBAL_BOOL_VALUES and args and \
+                        args[0].lower() not in ("true", "false", "yes", "no", "on", "off"):
+                    self.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
                 self.later(c, "global_defs")
 
     def _static_addresses(self, node: Node) -> None:

@@ -459,3 +459,66 @@ def skipped_header(context: str, words: tuple[str, ...]) -> bool:
     except ValueError:
         return True
     return len(words) > 2 and not (words[2].isdigit() and int(words[2]) <= 65535)
+
+# Values keepalived 2.2.7 -t rejects for numeric global_defs keywords keepalived-py does not
+# act on, measured with the binary on a configuration that has a vrrp_instance and a
+# virtual_server (without a virtual_server these values are not checked at all). Classes:
+# "-1" negative, "0" zero, "5000" 5000 .. 2**32-1, "4294967296" 2**32 and more, "eth0" not a
+# number; 1 .. 4999 is always accepted.
+GLOBAL_NUMERIC_REJECTS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for k, v in {
+    "bfd_cpu_affinity": "-1 5000 eth0 4294967296", "bfd_priority": "5000 eth0 4294967296",
+    "bfd_rlimit_rtime": "0 -1 eth0 4294967296", "bfd_rlimit_rttime": "0 -1 eth0 4294967296",
+    "bfd_rt_priority": "0 -1 5000 eth0 4294967296",
+    "checker_cpu_affinity": "-1 5000 eth0 4294967296",
+    "checker_priority": "5000 eth0 4294967296",
+    "checker_rlimit_rtime": "0 -1 eth0 4294967296",
+    "checker_rlimit_rttime": "0 -1 eth0 4294967296",
+    "checker_rt_priority": "0 -1 5000 eth0 4294967296",
+    "lvs_netlink_cmd_rcv_bufs": "-1 eth0 4294967296",
+    "lvs_netlink_monitor_rcv_bufs": "-1 eth0 4294967296",
+    "max_auto_priority": "5000 eth0 4294967296",
+    "min_auto_priority_delay": "0 -1 eth0 4294967296",
+    "nftables_ipvs_priority": "eth0 4294967296",
+    "nftables_ipvs_start_fwmark": "0 -1 eth0 4294967296",
+    "nftables_priority": "eth0 4294967296",
+    "process_monitor_rcv_bufs": "-1 eth0 4294967296", "random_seed": "-1 eth0 4294967296",
+    "shutdown_script_timeout": "0 -1 5000 eth0 4294967296",
+    "startup_script_timeout": "0 -1 5000 eth0 4294967296",
+    "umask": "-1 5000 eth0 4294967296", "vrrp_cpu_affinity": "-1 5000 eth0 4294967296",
+    "vrrp_down_timer_adverts": "0 -1 5000 eth0 4294967296",
+    "vrrp_garp_extra_if": "0 -1 eth0 4294967296",
+    "vrrp_netlink_cmd_rcv_bufs": "-1 eth0 4294967296",
+    "vrrp_netlink_monitor_rcv_bufs": "-1 eth0 4294967296",
+    "vrrp_priority": "5000 eth0 4294967296", "vrrp_rlimit_rtime": "0 -1 eth0 4294967296",
+    "vrrp_rlimit_rttime": "0 -1 eth0 4294967296",
+    "vrrp_rt_priority": "0 -1 5000 eth0 4294967296",
+    "vrrp_rx_bufs_multiplier": "0 -1 eth0 4294967296",
+    "vrrp_rx_bufs_policy": "-1 eth0 4294967296",
+    "vrrp_startup_delay": "0 -1 5000 eth0 4294967296",
+}.items()}
+
+
+def numeric_class(value: str) -> str | None:
+    """The GLOBAL_NUMERIC_REJECTS class of a value (None: 1 .. 4999, always accepted)."""
+    try:
+        n = float(value)
+    except ValueError:
+        return "eth0"
+    if n != n:                                   # nan
+        return "eth0"
+    if n < 0:
+        return "-1"
+    if n == 0:
+        return "0"
+    if n < 5000:
+        return None
+    return "5000" if n < 2**32 else "4294967296"
+
+# global_defs keywords keepalived-py does not act on whose optional value keepalived 2.2.7
+# checks as true/false (yes/no, on/off); anything else is an error (measured with the binary).
+GLOBAL_BOOL_VALUES = frozenset({
+    "checker_log_all_failures", "lvs_netlink_cmd_rcv_bufs_force",
+    "lvs_netlink_monitor_rcv_bufs_force", "no_checker_emails", "process_monitor_rcv_bufs_force",
+    "rs_init_notifies", "smtp_alert", "smtp_alert_checker", "smtp_alert_vrrp", "vrrp_min_garp",
+    "vrrp_netlink_cmd_rcv_bufs_force", "vrrp_netlink_monitor_rcv_bufs_force",
+    "vrrp_notify_priority_changes"})
