@@ -73,11 +73,15 @@ class CheckerDaemon:
         self.files: dict[str, str] = {}
         self._dumps: Any = None
         self._flush: asyncio.Task[None] | None = None
+        from keepalived_py.notify.smtp import CheckAlerts
+        self.alerts = CheckAlerts(Config())
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
         from keepalived_py.notify.scripts import Notifier
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        from keepalived_py.notify.smtp import CheckAlerts
+        self.alerts = CheckAlerts(config)                  # smtp_alert mails
         choice = config.global_defs.dataplane
         if choice == "ipvs" or (choice == "auto" and await ipvs_available()):
             self.dataplane = IpvsDataplane()  # type: ignore[assignment]
@@ -128,6 +132,7 @@ class CheckerDaemon:
         return "\n".join(out) + "\n"
 
     async def reload(self, config: Config) -> None:
+        self.alerts.configure(config)
         await self._sync(config)
 
     async def stop(self, release: bool) -> None:
@@ -137,6 +142,12 @@ class CheckerDaemon:
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
         await self.notifier.drain(2.0)
+        for run in self.servers.values():
+            if run.vs.omega:                          # keepalived mails at stop only with omega
+                for rr in run.reals.values():
+                    if rr.up:
+                        self.alerts.realserver_removed(run.vs, rr.rs, stopping=True)
+        await self.alerts.close(1.0)
         if getattr(self, "control", None) is not None:
             await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():
@@ -199,7 +210,11 @@ class CheckerDaemon:
             for rs in vs.real_servers:
                 old = run.reals.get(rs_key(rs))
                 keep[rs_key(rs)] = self._real(vs, rs, old)
-            self._cancel(r for k, r in run.reals.items() if k not in keep)
+            gone = [r for k, r in run.reals.items() if k not in keep]
+            for r in gone:
+                if r.up:
+                    self.alerts.realserver_removed(vs, r.rs, stopping=False)
+            self._cancel(gone)
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
@@ -255,11 +270,14 @@ class CheckerDaemon:
                 log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
                          compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port, ok,
                                             run.state.retry))
+                if run.checker.kind == "MISC_CHECK":   # check_misc.c mails its first verdict too
+                    self.alerts.checker_changed(vs, rr.rs, run.checker.kind, ok, False)
             if change is not None and rr.up != was_up:
                 script = rr.rs.notify_up if rr.up else rr.rs.notify_down
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
             if change is not None:
+                self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
                             up=change, reason=reason,
                             compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
@@ -294,6 +312,8 @@ class CheckerDaemon:
                 log.warning("check.vs.quorum", vs=ident, up=run.quorum_up)
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
+                self.alerts.quorum_changed(run.vs, run.quorum_up,
+                                           sum(t.weight for t in tgts) if not sorry else 0)
             key = (tgts, sorry)
             if key == run.applied:
                 continue

@@ -190,6 +190,20 @@ class Builder:
                     g["notification_email"] = tuple(w for n in c.children for w in n.words)
                 else:
                     g["notification_email"] = tuple(args)
+            elif k == "smtp_server" and args:
+                g[k] = args[0]
+                port = read_int(args[1], 1, 65535, c.pos, self.d) if len(args) > 1 else 25
+                if port is None:
+                    self.d.error(c.pos, f"Invalid smtp server {args[0]} {args[1]}")
+                    del g[k]
+                else:
+                    g["smtp_server_port"] = port
+            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults",
+                       "no_checker_emails"):
+                g[k] = read_bool(c, self.d)
+            elif k == "smtp_helo_name":
+                if args:
+                    g[k] = args[0]
             elif k in ("router_id", "notification_email_from", "smtp_server", "state_dump_file",
                        "vrrp_notify_fifo", "notify_fifo", "lvs_notify_fifo"):
                 if args:
@@ -407,6 +421,8 @@ class Builder:
                 f[k] = self.track_refs(c)
             elif k.startswith("notify"):
                 notify[k] = self.script(c)
+            elif k == "smtp_alert":
+                notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
             elif k == "global_tracking":

@@ -226,6 +226,8 @@ def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | No
                 b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
         elif k in ("notify_up", "notify_down"):
             f[k] = b.script(c)
+        elif k == "smtp_alert":
+            f[k] = read_bool(c, b.d)
         else:
             b.later(c, "real_server")
     f["checkers"] = tuple(checkers)
@@ -294,7 +296,8 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
             f[k] = b.script(c)
-        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit"):
+        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit",
+                   "smtp_alert"):
             f[k] = read_bool(c, b.d)
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None

@@ -29,6 +29,7 @@ from keepalived_py.config.model import Config, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
+from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import machine as m
@@ -95,6 +96,7 @@ class VrrpDaemon:
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
+        self.alerts = VrrpAlerts(Config())
         self.tracking: TrackingTable | None = None
         self.trackers: list[Any] = []
         self.scripts: Any = None             # track.script.ScriptRunner, when scripts are tracked
@@ -127,6 +129,7 @@ class VrrpDaemon:
         except OSError as e:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
         saved = self._read_state()
         resume: dict[str, Any] = {}
@@ -146,6 +149,7 @@ class VrrpDaemon:
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        self.alerts.configure(config)
         for name in old.keys() - new.keys():
             await self._remove_runner(name, release=True)
         known = self._unchanged_results(old_config, config)
@@ -184,7 +188,8 @@ class VrrpDaemon:
                            "sockets": [{"interface": s.ifname, "family": s.family,
                                         "received": s.received, "sent": s.sent,
                                         "drops": dict(s.drops)}
-                                       for s in self.sockets.values()]}) + "\n"
+                                       for s in self.sockets.values()],
+                           "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
 
     def metrics_text(self) -> str:
         from keepalived_py.obs.metrics import render
@@ -207,6 +212,7 @@ class VrrpDaemon:
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
+        await self.alerts.close(1.0)
         for s in self.sockets.values():
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
@@ -606,6 +612,7 @@ class VrrpDaemon:
         line = vrrp_fifo_line("INSTANCE", r.name, a.new.value, r.fsm.priority)
         for f in self.fifos:
             f.write(line)
+        self.alerts.instance_changed(r.name, a.new.value)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
