@@ -142,12 +142,7 @@ class CheckerDaemon:
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
         await self.notifier.drain(2.0)
-        for run in self.servers.values():
-            if run.vs.omega:                          # keepalived mails at stop only with omega
-                for rr in run.reals.values():
-                    if rr.up:
-                        self.alerts.realserver_removed(run.vs, rr.rs, stopping=True)
-        await self.alerts.close(1.0)
+        await self.alerts.close(0.0)    # keepalived 2.2.7's shutdown mails never leave either
         if getattr(self, "control", None) is not None:
             await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():

@@ -212,7 +212,7 @@ class VrrpDaemon:
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
-        await self.alerts.close(1.0)
+        await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
