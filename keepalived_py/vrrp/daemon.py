@@ -27,7 +27,7 @@ import structlog
 
 from keepalived_py.config.model import Config, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
-from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
+from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
@@ -150,6 +150,10 @@ class VrrpDaemon:
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
         self.alerts.configure(config)
+        if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
+            for f in self.fifos:
+                await f.aclose()
+            self._open_fifos(config)
         for name in old.keys() - new.keys():
             await self._remove_runner(name, release=True)
         known = self._unchanged_results(old_config, config)
@@ -221,7 +225,7 @@ class VrrpDaemon:
         self.garp.close()
         self.netlink.close()
         for f in self.fifos:
-            f.close()
+            await f.aclose()
 
     def dump(self, kind: DumpKind) -> None:
         from keepalived_py.obs import dumps
@@ -863,13 +867,18 @@ class VrrpDaemon:
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
-        for path in {p for p in (g.notify_fifo, g.vrrp_notify_fifo) if p}:
-            f = NotifyFifo(path)
-            if f.open():
-                self.fifos.append(f)
+        self.fifos = open_fifos([(g.notify_fifo, g.notify_fifo_script),
+                                 (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)], "vrrp",
+                                g.enable_script_security)
 
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
+
+
+def _fifo_defs(config: Config) -> tuple[Any, ...]:
+    g = config.global_defs
+    return (g.notify_fifo, g.notify_fifo_script, g.vrrp_notify_fifo, g.vrrp_notify_fifo_script,
+            g.enable_script_security)
 
 
 def _decode_tracking(raw: Any) -> dict[tuple[str, str], bool | int]:
