@@ -139,6 +139,26 @@ class Builder:
             self.first_script = node.pos
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
+    def notify_script(self, node: Node) -> Script | None:
+        """A notify script (keepalived notify_script_init): the first word is the command (quote
+        it to give arguments), the words after it the user and group it runs as. An unknown
+        user or group drops the script, as keepalived does (it only logs it)."""
+        words = node.words[1:]
+        script = self.script(node, words[:1])
+        if script is None or len(words) < 2:
+            return script
+        user, group = words[1], (words[2] if len(words) > 2 else None)
+        bad = [f"Script user '{user}' does not exist"] if not _user_exists(user) else []
+        if group is not None and not _group_exists(group):
+            bad.append(f"Script group '{group}' does not exist")
+        if bad:
+            for line in bad:
+                self.d.notice(node.pos, line)
+            self.d.notice(node.pos, f"Invalid user/group for {node.keyword} script"
+                                    f" {script.argv[0]} - ignoring")
+            return None
+        return replace(script, user=user, group=group)
+
     # -- top level -----------------------------------------------------------------------
     def _missing_values(self, nodes: tuple[Node, ...]) -> None:
         for n in nodes:
@@ -211,7 +231,7 @@ class Builder:
                 else:
                     self.d.error(c.pos, f"{k} requires a value")
             elif k in ("vrrp_notify_fifo_script", "notify_fifo_script", "lvs_notify_fifo_script"):
-                g[k] = self.script(c, args[:1])
+                g[k] = self.notify_script(c)
             elif k == "script_user":
                 if args:
                     g["script_user"] = args[0]
@@ -420,7 +440,7 @@ class Builder:
             elif k.startswith("track_"):
                 f[k] = self.track_refs(c)
             elif k.startswith("notify"):
-                notify[k] = self.script(c)
+                notify[k] = self.notify_script(c)
             elif k == "smtp_alert":
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "sync_group_tracking_weight":
@@ -819,7 +839,7 @@ class Builder:
                 if args and (v := read_int(args[0], 0, 4, c.pos, self.d)) is not None:
                     f[k] = v
             elif k.startswith("notify") and k != "notify_priority_changes":
-                notify[k] = self.script(c)
+                notify[k] = self.notify_script(c)
             elif k == "smtp_alert":
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "use_vmac":
@@ -1092,6 +1112,15 @@ class Builder:
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+def _group_exists(name: str) -> bool:
+    import grp
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _user_exists(name: str) -> bool:

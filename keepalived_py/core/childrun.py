@@ -63,6 +63,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
         if not writer.is_closing():
             writer.write(encode(msg))
 
+    from keepalived_py.notify.scripts import set_script_defaults
+    set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     await daemon.start(config)
     send("ready")
     log.info("child.ready", pid=os.getpid())
@@ -80,6 +82,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 return
             if msg[0] == "reload":
                 try:
+                    set_script_defaults(msg[1].global_defs)
                     await daemon.reload(msg[1])
                     send("reloaded", True)
                 except Exception as e:
