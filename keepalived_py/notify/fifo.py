@@ -69,6 +69,7 @@ class NotifyFifo:
             try:
                 os.mkfifo(self.path, 0o600)
                 self.created = True
+                self._give_to_script_user()
             except OSError as e:
                 log.error("notify.fifo.create_failed", path=self.path, error=os.strerror(e.errno or 0))
                 return False
@@ -85,6 +86,25 @@ class NotifyFifo:
         if self.script is not None:
             self._start_script(self.script)
         return True
+
+    def _give_to_script_user(self) -> None:
+        """keepalived chowns the FIFO it creates to the FIFO's user (the default script user):
+        a reader script that runs as keepalived_script or script_user can open it."""
+        if self.script is None:
+            return
+        from keepalived_py.notify.scripts import as_user
+        s = as_user(self.script)
+        if s.user in (None, "root") and s.group in (None, "root"):
+            return
+        import grp
+        import pwd
+        try:
+            pw = pwd.getpwnam(s.user) if s.user not in (None, "root") else None
+            gid = grp.getgrnam(s.group).gr_gid if s.group else (pw.pw_gid if pw else -1)
+            os.chown(self.path, pw.pw_uid if pw else -1, gid)
+        except (KeyError, OSError) as e:
+            log.info("notify.fifo.chown_failed", path=self.path, error=str(e),
+                     compat=f"Failed to set uid:gid for fifo {self.path}")
 
     def _start_script(self, script: Script) -> None:
         """Start the reader script with the FIFO's path as its last argument (needs a loop)."""

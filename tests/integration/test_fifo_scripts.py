@@ -64,3 +64,37 @@ def test_fifo_scripts_read_lines_and_one_that_exits_is_not_restarted(lab: Lab,
     p.stop()
     assert not vfifo.exists() and not gfifo.exists()             # created by us: removed
     assert wait_for(lambda: not _running(str(reader)), 3), _running(str(reader))
+
+
+def test_scripts_run_as_script_user_or_their_own_user(lab: Lab, tmp_path: Path) -> None:
+    """script_user for scripts without a user (here the FIFO script), a notify script's
+    trailing user and group for itself; each reports its uid, gid and groups."""
+    import shutil
+    import tempfile
+    world = Path(tempfile.mkdtemp(prefix="kp-user-", dir="/tmp"))   # reachable by other users
+    try:
+        world.chmod(0o755)
+        out = world / "out"
+        out.mkdir()
+        out.chmod(0o777)
+        ids = _script(world / "ids.sh", f'echo "$(id -u) $(id -g) $(id -G)" > {out}/$2\n')
+        fifo_reader = _script(world / "fifo.sh", f'{ids} x fifo\n'
+                              f'while read line; do echo "$line" >> {out}/lines; done < "$1"\n')
+        notify = _script(world / "master.sh", f"{ids} x master\n")
+        (a,) = lan_of(lab, 1)
+        conf = instance(150, extra=f"notify_master {notify} daemon daemon").replace(
+            "global_defs {\n", f"global_defs {{\n  script_user nobody\n"
+                               f"  vrrp_notify_fifo {world / 'v.fifo'}\n"
+                               f"  vrrp_notify_fifo_script {fifo_reader}\n", 1)
+        p = Peer(a, tmp_path, conf).start()
+        assert wait_for(lambda: (out / "master").exists() and (out / "fifo").exists(), 10), \
+            p.log()
+        time.sleep(0.2)
+        assert (out / "fifo").read_text().split() == ["65534", "65534", "65534"]   # nobody
+        assert (out / "master").read_text().split() == ["1", "1", "1"]            # daemon
+        # the FIFO is the script user's (as keepalived chowns it): nobody reads the lines
+        assert wait_for(lambda: (out / "lines").exists() and
+                        'INSTANCE "VI_1" MASTER 150' in (out / "lines").read_text(), 5), p.log()
+        p.stop()
+    finally:
+        shutil.rmtree(world, ignore_errors=True)
