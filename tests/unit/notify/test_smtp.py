@@ -243,3 +243,66 @@ def test_mailer_submit_never_blocks_and_drops_beyond_its_queue() -> None:
     assert took < 0.05
     assert m.sent == 0
     assert m.dropped >= 5                       # 10 - 4 queued - at most 1 taken by the worker
+
+
+class _Recorder:
+    """Stands in for the Mailer's queue only: these tests are about which mails are due."""
+
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    def submit(self, alert: Alert) -> bool:
+        self.subjects.append(alert.subject)
+        return True
+
+
+def _vrrp_config(**g: Any) -> Any:
+    from keepalived_py.config.model import Config, Notify, VrrpInstance, VrrpSyncGroup
+    gd = GlobalDefs(notification_email=("a@x",), smtp_server="192.0.2.1", **g)
+    return Config(global_defs=gd, vrrp_instances=(
+        VrrpInstance(name="VI_1", interface="eth0", virtual_router_id=1, sync_group="G1",
+                     notify=Notify(smtp_alert=True)),
+        VrrpInstance(name="VI_2", interface="eth0", virtual_router_id=2, sync_group="G1"),
+    ), vrrp_sync_groups=(VrrpSyncGroup(name="G1", group=("VI_1", "VI_2"),
+                                       notify=Notify(smtp_alert=True)),))
+
+
+def test_vrrp_alerts_follow_keepalived_rules() -> None:
+    from keepalived_py.notify.smtp import VrrpAlerts
+    alerts = VrrpAlerts(_vrrp_config(no_email_faults=True))
+    rec = _Recorder()
+    alerts.mailer = rec                                          # type: ignore[assignment]
+    for name, state in [("VI_1", "BACKUP"), ("VI_2", "BACKUP"), ("VI_1", "MASTER"),
+                        ("VI_2", "MASTER"), ("VI_1", "FAULT"), ("VI_2", "FAULT"),
+                        ("VI_1", "BACKUP")]:
+        alerts.instance_changed(name, state)
+    assert rec.subjects == [
+        "VRRP Instance VI_1 - Entering BACKUP state",    # VI_2 has smtp_alert unset: no mails
+        "VRRP Group G1 - Entering BACKUP state",         # the group follows its first member
+        "VRRP Instance VI_1 - Entering MASTER state",
+        "VRRP Group G1 - Entering MASTER state",
+        "VRRP Instance VI_1 - Entering BACKUP state",    # no_email_faults: FAULT not mailed
+        "VRRP Group G1 - Entering BACKUP state",
+    ]
+
+
+def test_vrrp_alerts_nothing_without_server_or_addresses() -> None:
+    from keepalived_py.config.model import Config
+    from keepalived_py.notify.smtp import VrrpAlerts
+    assert VrrpAlerts(Config(global_defs=GlobalDefs(smtp_server="192.0.2.1"))).mailer is None
+    assert VrrpAlerts(Config(global_defs=GlobalDefs(notification_email=("a@x",)))).mailer is None
+
+
+def test_check_alerts_no_checker_emails_and_defaults() -> None:
+    from keepalived_py.config.model import Config
+    from keepalived_py.notify.smtp import CheckAlerts
+    g = GlobalDefs(notification_email=("a@x",), smtp_server="192.0.2.1", no_checker_emails=True)
+    alerts = CheckAlerts(Config(global_defs=g))
+    rec = _Recorder()
+    alerts.mailer = rec                                          # type: ignore[assignment]
+    alerts.checker_changed(VS, RS, "TCP_CHECK", False, rs_changed=False)   # another checker down
+    alerts.checker_changed(VS, RS, "TCP_CHECK", False, rs_changed=True)
+    alerts.quorum_changed(VS, False, 0)                           # virtual servers: off by default
+    off = RealServer(address=RS.address, port=RS.port, smtp_alert=False)
+    alerts.checker_changed(VS, off, "TCP_CHECK", True, rs_changed=True)
+    assert rec.subjects == [realserver_alert(RS, VS, False, "").subject]
