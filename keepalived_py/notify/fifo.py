@@ -8,8 +8,9 @@ The FIFO is opened read-write and non-blocking (so opening never waits for a rea
 reader that goes away does not raise SIGPIPE); a full pipe (nobody reading) drops the line and
 counts it, it never blocks the daemon. If a *_fifo_script is configured it is started with the
 FIFO's path as its argument and reads the lines, as in keepalived. A path that exists and is
-not a FIFO is refused, never replaced; a missing one is created with mode 0600 and removed
-again at close (a FIFO that was there before is left alone).
+not a FIFO is refused, never replaced; a missing one is created with mode 0600, owned by the
+reader script's user (keepalived chowns it), and removed again at close (a FIFO that was
+there before is left alone).
 
 The *_fifo_script (keepalived lib/notify.c fifo_open) runs for as long as the FIFO is open, in
 its own process group, as its user. keepalived 2.2.7 does not restart it when it exits: it logs
