@@ -369,15 +369,16 @@ class Mailer:
                 name: str | None = None
                 if not (s.router_id and s.helo and s.sender):
                     name = await asyncio.get_running_loop().run_in_executor(None, local_name)
-                name = name or socket.gethostname()
                 try:
                     user = pwd.getpwuid(os.getuid()).pw_name
                 except KeyError:
                     user = "root"
+                # keepalived without a local name: router_id "[unknown]", HELO localhost (and
+                # a From of "(null)", where we keep user@localhost)
                 self._ready = SmtpSettings(
                     host=s.host, port=s.port, helo=s.helo or name or "localhost",
-                    sender=s.sender or f"{user}@{name}", recipients=s.recipients,
-                    timeout=s.timeout, router_id=s.router_id or name)
+                    sender=s.sender or f"{user}@{name or 'localhost'}", recipients=s.recipients,
+                    timeout=s.timeout, router_id=s.router_id or name or "[unknown]")
             return self._ready
 
     async def _address(self, s: SmtpSettings) -> str:
