@@ -104,7 +104,9 @@ class CheckerDaemon:
         self.control: ControlServer | None = ControlServer(
             control_socket(self.options, "checker"),
             {"status": lambda: json.dumps({"role": "checker", "dataplane": self.kind,
-                                           "virtual_servers": self.snapshot()}) + "\n",
+                                           "virtual_servers": self.snapshot(),
+                                           "smtp": self.alerts.mailer.counters()
+                                           if self.alerts.mailer else {}}) + "\n",
              "metrics": self.metrics_text})
         try:
             await self.control.start()

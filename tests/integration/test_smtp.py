@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.utils
+import json
 import signal
 import subprocess
 import sys
@@ -132,6 +133,8 @@ def test_smtp_failover_mails_reach_the_server_with_keepalived_headers(lab: Lab,
     master_b = "[node-b] VRRP Instance VI_1 - Entering MASTER state"
     assert wait_for(lambda: master_b in sink.subjects(), 5), (sink.subjects(), pb.log())
     assert len(sink.mails()) == 4                  # one per transition, nothing twice
+    want_counters = {"sent": 2, "failed": 0, "dropped": 0, "queued": 0}   # counted after QUIT
+    assert wait_for(lambda: _smtp_counters(pb) == want_counters, 3), _smtp_counters(pb)
     for m in sink.mails():
         assert m["From"] == "keepalived@example.org"
         assert m["To"] == "ops@example.org, noc@example.org"
@@ -175,6 +178,8 @@ def test_smtp_server_that_never_answers_delays_no_failover(lab: Lab, tmp_path: P
     assert took is not None and took < 3 + (256 - 100) / 256 + 1.0, (took, pb.log())
     line = "Timeout reading data to remote SMTP server [192.0.2.25]:2525."
     assert wait_for(lambda: line in pb.log(), 6), pb.log()
+    counters = _smtp_counters(pb)
+    assert counters["sent"] == 0 and counters["failed"] >= 1, counters
     t0 = time.monotonic()
     pb.stop()                                           # a stuck mail does not hold the stop
     assert time.monotonic() - t0 < 4, pb.log()
@@ -215,6 +220,14 @@ def test_smtp_real_server_down_and_up_mails(lab: Lab, tmp_path: Path) -> None:
     assert by_subject[up].get_payload().strip() == "=> CHECK succeed on service <="
     assert by_subject[down]["X-Mailer"] == "Keepalived"
     assert len(sink.mails()) == 2                      # rs1 never changed: no mail about it
+
+
+def _smtp_counters(peer: Peer) -> dict[str, int]:
+    """The VRRP child's mail counters, from its control socket (status JSON)."""
+    from keepalived_py.obs.control import query
+    counters: dict[str, int] = json.loads(query(str(peer.dir / "keepalived-py-vrrp.ctl"),
+                                                "status"))["smtp"]
+    return counters
 
 
 def _back_lan(lab: Lab) -> str:
