@@ -25,6 +25,7 @@ from keepalived_py.check.realserver import CheckState, targets
 from keepalived_py.config.model import Config
 from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
 from keepalived_py.core.child import DumpKind
+from keepalived_py.notify.fifo import lvs_rs_fifo_line, lvs_vs_fifo_line, open_fifos
 from keepalived_py.options import Options
 
 log = structlog.get_logger("keepalived_py.check")
@@ -73,11 +74,18 @@ class CheckerDaemon:
         self.files: dict[str, str] = {}
         self._dumps: Any = None
         self._flush: asyncio.Task[None] | None = None
+        from keepalived_py.notify.smtp import CheckAlerts
+        self.alerts = CheckAlerts(Config())
+        self.fifos: list[Any] = []
+        self._fifo_defs: tuple[Any, ...] = ()
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
         from keepalived_py.notify.scripts import Notifier
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        from keepalived_py.notify.smtp import CheckAlerts
+        self.alerts = CheckAlerts(config)                  # smtp_alert mails
+        self._open_fifos(config)
         choice = config.global_defs.dataplane
         if choice == "ipvs" or (choice == "auto" and await ipvs_available()):
             self.dataplane = IpvsDataplane()  # type: ignore[assignment]
@@ -96,13 +104,26 @@ class CheckerDaemon:
         self.control: ControlServer | None = ControlServer(
             control_socket(self.options, "checker"),
             {"status": lambda: json.dumps({"role": "checker", "dataplane": self.kind,
-                                           "virtual_servers": self.snapshot()}) + "\n",
+                                           "virtual_servers": self.snapshot(),
+                                           "smtp": self.alerts.mailer.counters()
+                                           if self.alerts.mailer else {}}) + "\n",
              "metrics": self.metrics_text})
         try:
             await self.control.start()
         except OSError as e:
             log.warning("obs.control.unavailable", error=str(e))
             self.control = None
+
+    def _open_fifos(self, config: Config) -> None:
+        g = config.global_defs
+        self._fifo_defs = _fifo_defs(config)
+        self.fifos = open_fifos([(g.notify_fifo, g.notify_fifo_script),
+                                 (g.lvs_notify_fifo, g.lvs_notify_fifo_script)], "lvs",
+                                g.enable_script_security)
+
+    def _fifo_write(self, line: bytes) -> None:
+        for f in self.fifos:
+            f.write(line)
 
     async def _watch_dataplane(self) -> None:
         """Another tool may remove our nftables tables (nftables.service's config begins with
@@ -135,6 +156,11 @@ class CheckerDaemon:
         return "\n".join(out) + "\n"
 
     async def reload(self, config: Config) -> None:
+        self.alerts.configure(config)
+        if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
+            for f in self.fifos:
+                await f.aclose()
+            self._open_fifos(config)
         await self._sync(config)
 
     async def stop(self, release: bool) -> None:
@@ -144,6 +170,9 @@ class CheckerDaemon:
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
         await self.notifier.drain(2.0)
+        await self.alerts.close(0.0)    # keepalived 2.2.7's shutdown mails never leave either
+        for f in self.fifos:
+            await f.aclose()
         if getattr(self, "control", None) is not None:
             await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():
@@ -206,7 +235,11 @@ class CheckerDaemon:
             for rs in vs.real_servers:
                 old = run.reals.get(rs_key(rs))
                 keep[rs_key(rs)] = self._real(vs, rs, old)
-            self._cancel(r for k, r in run.reals.items() if k not in keep)
+            gone = [r for k, r in run.reals.items() if k not in keep]
+            for r in gone:
+                if r.up:
+                    self.alerts.realserver_removed(vs, r.rs, stopping=False)
+            self._cancel(gone)
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
@@ -262,11 +295,15 @@ class CheckerDaemon:
                 log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
                          compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port, ok,
                                             run.state.retry))
+                if run.checker.kind == "MISC_CHECK":   # check_misc.c mails its first verdict too
+                    self.alerts.checker_changed(vs, rr.rs, run.checker.kind, ok, False)
             if change is not None and rr.up != was_up:
                 script = rr.rs.notify_up if rr.up else rr.rs.notify_down
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
+                self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
             if change is not None:
+                self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
                             up=change, reason=reason,
                             compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
@@ -301,6 +338,9 @@ class CheckerDaemon:
                 log.warning("check.vs.quorum", vs=ident, up=run.quorum_up)
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
+                self._fifo_write(lvs_vs_fifo_line(run.vs, run.quorum_up))
+                self.alerts.quorum_changed(run.vs, run.quorum_up,
+                                           sum(t.weight for t in tgts) if not sorry else 0)
             key = (tgts, sorry)
             if key == run.applied:
                 continue
@@ -310,6 +350,12 @@ class CheckerDaemon:
                     log.warning("check.vs.sorry", vs=ident,
                                 compat=f"Adding sorry server {tgts[0].address}:{tgts[0].port}"
                                        " to VS")
+
+
+def _fifo_defs(config: Config) -> tuple[Any, ...]:
+    g = config.global_defs
+    return (g.notify_fifo, g.notify_fifo_script, g.lvs_notify_fifo, g.lvs_notify_fifo_script,
+            g.enable_script_security)
 
 
 def _is_local(address: str) -> bool:

@@ -124,6 +124,26 @@ class Builder:
             self.first_script = node.pos
         return Script(argv=argv, text=" ".join(words), pos=node.pos)
 
+    def notify_script(self, node: Node) -> Script | None:
+        """A notify script (keepalived notify_script_init): the first word is the command (quote
+        it to give arguments), the words after it the user and group it runs as. An unknown
+        user or group drops the script, as keepalived does (it only logs it)."""
+        words = node.words[1:]
+        script = self.script(node, words[:1])
+        if script is None or len(words) < 2:
+            return script
+        user, group = words[1], (words[2] if len(words) > 2 else None)
+        bad = [f"Script user '{user}' does not exist"] if not _user_exists(user) else []
+        if group is not None and not _group_exists(group):
+            bad.append(f"Script group '{group}' does not exist")
+        if bad:
+            for line in bad:
+                self.d.notice(node.pos, line)
+            self.d.notice(node.pos, f"Invalid user/group for {node.keyword} script"
+                                    f" {script.argv[0]} - ignoring")
+            return None
+        return replace(script, user=user, group=group)
+
     # -- top level -----------------------------------------------------------------------
     def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
         aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
@@ -217,6 +237,20 @@ class Builder:
                     g["notification_email"] = tuple(w for n in c.children for w in n.words)
                 else:
                     g["notification_email"] = tuple(args)
+            elif k == "smtp_server" and args:
+                g[k] = args[0]
+                port = read_int(args[1], 1, 65535, c.pos, self.d) if len(args) > 1 else 25
+                if port is None:
+                    self.d.error(c.pos, f"Invalid smtp server {args[0]} {args[1]}")
+                    del g[k]
+                else:
+                    g["smtp_server_port"] = port
+            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults",
+                       "no_checker_emails"):
+                g[k] = read_bool(c, self.d)
+            elif k == "smtp_helo_name":
+                if args:
+                    g[k] = args[0]
             elif k in ("router_id", "notification_email_from", "smtp_server", "state_dump_file",
                        "vrrp_notify_fifo", "notify_fifo", "lvs_notify_fifo"):
                 if args:
@@ -227,7 +261,7 @@ class Builder:
                 else:
                     self.d.error(c.pos, f"{k} requires a value")
             elif k in ("vrrp_notify_fifo_script", "notify_fifo_script", "lvs_notify_fifo_script"):
-                g[k] = self.script(c, args[:1])
+                g[k] = self.notify_script(c)
             elif k == "script_user":
                 if args:
                     g["script_user"] = args[0]
@@ -492,7 +526,7 @@ class Builder:
                                                 " exist")
                             self._bad_interface = True
             elif k.startswith("notify") and k != "notify_priority_changes":
-                notify[k] = self.script(c)
+                notify[k] = self.notify_script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
             elif k == "smtp_alert":
@@ -902,7 +936,7 @@ class Builder:
                 if args and (v := read_int(args[0], 0, 4, c.pos, self.d)) is not None:
                     f[k] = v
             elif k.startswith("notify") and k != "notify_priority_changes":
-                notify[k] = self.script(c)
+                notify[k] = self.notify_script(c)
             elif k == "smtp_alert":
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "use_vmac":

@@ -106,6 +106,7 @@ def _checker(b: Builder, node: Node) -> Checker | None:
     f: dict[str, Any] = {"kind": kind, "pos": node.pos}
     urls: list[HttpUrl] = []
     options: list[tuple[str, str]] = []
+    user_of: tuple[str, str | None] | None = None       # MISC_CHECK user NAME [GROUP]
     for c in node.children or ():
         k, args = c.keyword, c.args
         if k not in allowed:
@@ -178,6 +179,11 @@ def _checker(b: Builder, node: Node) -> Checker | None:
                 f["misc_timeout"] = x
         elif k == "misc_dynamic":
             f["misc_dynamic"] = True
+        elif k == "user" and kind == "MISC_CHECK":
+            if args:
+                user_of = (args[0], args[1] if len(args) > 1 else None)
+            else:
+                b.d.error(c.pos, "MISC_CHECK user requires a user name")
         elif k == "track_file":
             f["track_file"] = args[0] if args else None
         elif k == "weight":
@@ -191,6 +197,8 @@ def _checker(b: Builder, node: Node) -> Checker | None:
     if kind == "MISC_CHECK" and f.get("misc_path") is None:
         b.d.error(node.pos, "MISC_CHECK has no misc_path - ignoring checker")
         return None
+    if kind == "MISC_CHECK" and user_of is not None:
+        f["misc_path"] = replace(f["misc_path"], user=user_of[0], group=user_of[1])
     if kind in ("SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK"):
         b.later(node, "real_server")
     f["urls"] = tuple(urls)
@@ -225,7 +233,9 @@ def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | No
             else:
                 b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
         elif k in ("notify_up", "notify_down"):
-            f[k] = b.script(c)
+            f[k] = b.notify_script(c)
+        elif k == "smtp_alert":
+            f[k] = read_bool(c, b.d)
         else:
             b.later(c, "real_server")
     f["checkers"] = tuple(checkers)
@@ -293,8 +303,9 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
             if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, b.d)) is not None:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
-            f[k] = b.script(c)
-        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit"):
+            f[k] = b.notify_script(c)
+        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit",
+                   "smtp_alert"):
             f[k] = read_bool(c, b.d)
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None

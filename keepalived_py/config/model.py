@@ -256,8 +256,14 @@ class GlobalDefs:
     notification_email: tuple[str, ...] = ()
     notification_email_from: str | None = None
     smtp_server: str | None = None
-    smtp_server_port: int = 25                 # the optional second word of smtp_server
+    smtp_server_port: int = 25                 # smtp_server HOST [PORT]
+    smtp_helo_name: str | None = None          # None: the local host name, as keepalived
     smtp_connect_timeout: float = 30.0
+    smtp_alert: bool | None = None             # None: unset (the block-level defaults apply)
+    smtp_alert_vrrp: bool | None = None
+    smtp_alert_checker: bool | None = None
+    no_email_faults: bool = False
+    no_checker_emails: bool = False
     enable_script_security: bool = False
     script_user: str | None = None
     script_group: str | None = None

@@ -86,6 +86,7 @@ class RealServer:
     delay_before_retry: float | None = None
     warmup: float | None = None
     delay_loop: float | None = None
+    smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, on)
     checkers: tuple[Checker, ...] = ()
     pos: SourcePos = _pos()
 
@@ -116,6 +117,7 @@ class VirtualServer:
     sorry_server: RealServer | None = None
     sorry_server_inhibit: bool = False
     sorry_server_lvs_method: str | None = None
+    smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, off)
     real_servers: tuple[RealServer, ...] = ()
     pos: SourcePos = _pos()
 

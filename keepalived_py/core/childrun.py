@@ -88,6 +88,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     for dump_sig, kind in DUMP_SIGNALS.items():
         loop.add_signal_handler(dump_sig, daemon.dump, kind)
 
+    from keepalived_py.notify.scripts import set_script_defaults
+    set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     await daemon.start(config)
     send("ready")
     log.info("child.ready", pid=os.getpid())
@@ -100,6 +102,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 return
             if msg[0] == "reload":
                 try:
+                    set_script_defaults(msg[1].global_defs)
                     await daemon.reload(msg[1])
                     set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)

@@ -8,6 +8,13 @@ in the background; the number running at once is bounded so a flapping instance 
 the host to death. `check_script_security` is keepalived's enable_script_security rule: every
 component of the script's path must be owned by root and not writable by a non-root group or
 by others (directories with the sticky bit excepted); the first unsafe component is named.
+
+Users (keepalived lib/notify.c get_default_script_user). A script runs as its own `user NAME
+[GROUP]` (vrrp_script, MISC_CHECK) or the user and group written after a notify script; else
+as global `script_user USER [GROUP]`; else as `keepalived_script` when that user exists; else
+as the daemon's own user. `set_script_defaults` records the global part once per configuration
+(start and reload of each child) and `as_user` applies it; `run_command`, which every script
+goes through, calls `as_user` and, under enable_script_security, refuses an unsafe script.
 """
 from __future__ import annotations
 
@@ -23,6 +30,63 @@ from keepalived_py.config.model import Script
 log = structlog.get_logger("keepalived_py.notify")
 
 MAX_RUNNING = 64
+DEFAULT_SCRIPT_USER = "keepalived_script"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptDefaults:
+    user: str | None = None          # None: the daemon's own user
+    group: str | None = None
+    security: bool = False
+
+
+_defaults = ScriptDefaults()
+_unsafe_logged: set[str] = set()
+
+
+def script_defaults_of(g: object) -> ScriptDefaults:
+    """The default user of scripts without one, from global_defs (looks up keepalived_script)."""
+    security = bool(getattr(g, "enable_script_security", False))
+    user = getattr(g, "script_user", None)
+    if user:
+        return ScriptDefaults(user, getattr(g, "script_group", None), security)
+    import pwd
+    try:
+        pwd.getpwnam(DEFAULT_SCRIPT_USER)
+    except KeyError:
+        return ScriptDefaults(None, None, security)
+    return ScriptDefaults(DEFAULT_SCRIPT_USER, None, security)
+
+
+def set_script_defaults(g: object) -> ScriptDefaults:
+    """Record the configuration's script defaults for this process (each child, each load)."""
+    global _defaults
+    _defaults = script_defaults_of(g)
+    _unsafe_logged.clear()
+    return _defaults
+
+
+def as_user(script: Script, defaults: ScriptDefaults | None = None) -> Script:
+    """`script` with the default user and group applied when it names no user of its own."""
+    d = _defaults if defaults is None else defaults
+    if script.user is not None or d.user is None:
+        return script
+    return Script(argv=script.argv, text=script.text, user=d.user, group=d.group, pos=script.pos)
+
+
+def refuse_unsafe(script: Script) -> str | None:
+    """Under enable_script_security, why `script` must not run (logged once per path)."""
+    if not _defaults.security or not script.argv:
+        return None
+    verdict = check_script_security(script.argv[0])
+    if verdict.ok:
+        return None
+    if script.argv[0] not in _unsafe_logged:
+        _unsafe_logged.add(script.argv[0])
+        log.warning("notify.script.unsafe", script=script.argv[0], path=verdict.path,
+                    reason=verdict.reason,
+                    compat=f"Unsafe permissions found for script '{script.argv[0]}' - disabling.")
+    return f"unsafe permissions: {verdict.path} {verdict.reason}"
 
 
 def vrrp_notify_args(kind: str, name: str, state: str, priority: int) -> tuple[str, ...]:

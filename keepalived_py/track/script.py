@@ -83,19 +83,29 @@ class Outcome:
 
 
 def _creds(script: Script) -> dict[str, object]:
-    kw: dict[str, object] = {}
-    if script.user is not None and script.user != "root":
-        kw["user"] = script.user
-        kw["group"] = script.group if script.group is not None else None
-        if kw["group"] is None:
-            del kw["group"]
-    elif script.group is not None and script.group != "root":
-        kw["group"] = script.group
+    """keepalived's setgid(gid), setgroups(1, &gid), setuid(uid): a user without a group runs
+    with the user's primary group, and never keeps the daemon's supplementary groups.
+    Raises KeyError for an unknown user or group."""
+    import grp
+    import pwd
+    user = script.user if script.user not in (None, "root") else None
+    group = script.group if script.group not in (None, "root") else None
+    if user is None and group is None:
+        return {}
+    pw = pwd.getpwnam(user) if user is not None else None
+    gid = grp.getgrnam(group).gr_gid if group is not None else (pw.pw_gid if pw else 0)
+    kw: dict[str, object] = {"group": gid, "extra_groups": [gid]}
+    if pw is not None:
+        kw["user"] = pw.pw_uid
     return kw
 
 
 async def run_command(script: Script, timeout: float | None) -> Outcome:
     """Run `script` once. Never raises for a bad script: the outcome says why it failed."""
+    from keepalived_py.notify.scripts import as_user, refuse_unsafe
+    script = as_user(script)                 # script_user / keepalived_script (issue 12.5)
+    if (unsafe := refuse_unsafe(script)) is not None:
+        return Outcome(False, "failed", unsafe)
     argv = list(script.argv)
     if not argv:
         return Outcome(False, "failed", "empty command")

@@ -28,8 +28,9 @@ import structlog
 
 from keepalived_py.config.model import Config, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
-from keepalived_py.notify.fifo import NotifyFifo, vrrp_fifo_line
+from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
+from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
@@ -111,6 +112,7 @@ class VrrpDaemon:
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
+        self.alerts = VrrpAlerts(Config())
         self.tracking: TrackingTable | None = None
         self.trackers: list[Any] = []
         self.scripts: Any = None             # track.script.ScriptRunner, when scripts are tracked
@@ -145,6 +147,7 @@ class VrrpDaemon:
         except OSError as e:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
         saved = self._read_state()
         resume: dict[str, Any] = {}
@@ -164,6 +167,11 @@ class VrrpDaemon:
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        self.alerts.configure(config)
+        if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
+            for f in self.fifos:
+                await f.aclose()
+            self._open_fifos(config)
         for name in old.keys() - new.keys():
             # keepalived reports an instance a reload removes as FAULT (notify, FIFO)
             await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
@@ -208,7 +216,8 @@ class VrrpDaemon:
                            "sockets": [{"interface": s.ifname, "family": s.family,
                                         "received": s.received, "sent": s.sent,
                                         "drops": dict(s.drops)}
-                                       for s in self.sockets.values()]}) + "\n"
+                                       for s in self.sockets.values()],
+                           "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
 
     def metrics_text(self) -> str:
         from keepalived_py.obs.metrics import render
@@ -241,6 +250,7 @@ class VrrpDaemon:
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
+        await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
@@ -249,7 +259,7 @@ class VrrpDaemon:
         self.garp.close()
         self.netlink.close()
         for f in self.fifos:
-            f.close()
+            await f.aclose()
 
     def dump(self, kind: DumpKind) -> None:
         from keepalived_py.obs import dumps
@@ -824,6 +834,7 @@ class VrrpDaemon:
         line = vrrp_fifo_line("INSTANCE", r.name, a.new.value, r.fsm.priority)
         for f in self.fifos:
             f.write(line)
+        self.alerts.instance_changed(r.name, a.new.value)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
@@ -1094,10 +1105,9 @@ class VrrpDaemon:
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
-        for path in {p for p in (g.notify_fifo, g.vrrp_notify_fifo) if p}:
-            f = NotifyFifo(path)
-            if f.open():
-                self.fifos.append(f)
+        self.fifos = open_fifos([(g.notify_fifo, g.notify_fifo_script),
+                                 (g.vrrp_notify_fifo, g.vrrp_notify_fifo_script)], "vrrp",
+                                g.enable_script_security)
 
 
 def _identity(inst: VrrpInstance) -> tuple[object, ...]:
@@ -1106,6 +1116,12 @@ def _identity(inst: VrrpInstance) -> tuple[object, ...]:
 
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
+
+
+def _fifo_defs(config: Config) -> tuple[Any, ...]:
+    g = config.global_defs
+    return (g.notify_fifo, g.notify_fifo_script, g.vrrp_notify_fifo, g.vrrp_notify_fifo_script,
+            g.enable_script_security)
 
 
 def _decode_tracking(raw: Any) -> dict[tuple[str, str], bool | int]:

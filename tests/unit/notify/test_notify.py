@@ -89,3 +89,64 @@ def test_notifier_refuses_unsafe_script_under_script_security(tmp_path: Path) ->
         assert not n.launch(Script(argv=(str(s),), text=str(s)))
         return n
     assert asyncio.run(scenario()).refused == 1
+
+
+def test_fifo_script_reads_the_fifo_and_is_ended_at_close(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    script = tmp_path / "reader.sh"
+    script.write_text(f'#!/bin/sh\nwhile read l; do echo "$l" >> {out}; done < "$1"\n')
+    script.chmod(0o755)
+    path = tmp_path / "fifo"
+
+    async def scenario() -> NotifyFifo:
+        f = NotifyFifo(str(path), Script(argv=(str(script),), text=str(script)), "vrrp")
+        assert f.open() and f.created
+        assert f.write(vrrp_fifo_line("INSTANCE", "VI_1", "MASTER", 100))
+        for _ in range(100):
+            if out.exists() and out.read_text():
+                break
+            await asyncio.sleep(0.05)
+        assert f.script_running
+        await f.aclose()
+        return f
+    f = asyncio.run(scenario())
+    assert out.read_text() == 'INSTANCE "VI_1" MASTER 100\n'
+    assert not f.script_running and not path.exists()
+
+
+def test_fifo_script_that_exits_is_not_restarted(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    script = tmp_path / "quit.sh"
+    script.write_text(f"#!/bin/sh\necho x >> {runs}\nexit 3\n")
+    script.chmod(0o755)
+    path = tmp_path / "fifo"
+
+    async def scenario() -> None:
+        f = NotifyFifo(str(path), Script(argv=(str(script),), text=str(script)), "lvs")
+        assert f.open()
+        await asyncio.sleep(1.0)
+        assert not f.script_running
+        assert f.write(b"still written\n")            # the FIFO stays open for other readers
+        await f.aclose()
+    asyncio.run(scenario())
+    assert runs.read_text() == "x\n"
+
+
+def test_fifo_existing_is_kept_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    f = NotifyFifo(str(path))
+    assert f.open() and not f.created
+    f.close()
+    assert path.exists()
+
+
+def test_lvs_fifo_lines_as_keepalived() -> None:
+    import ipaddress
+
+    from keepalived_py.config.model_lvs import RealServer, VirtualServer
+    from keepalived_py.notify.fifo import lvs_rs_fifo_line, lvs_vs_fifo_line
+    vs = VirtualServer(address=ipaddress.ip_address("192.0.2.100"), port=80, protocol="TCP")
+    rs = RealServer(address=ipaddress.ip_address("198.51.100.11"), port=8080)
+    assert lvs_rs_fifo_line(rs, vs, False) == b"RS [198.51.100.11]:tcp:8080 [192.0.2.100]:tcp:80 DOWN\n"
+    assert lvs_vs_fifo_line(vs, True) == b"VS [192.0.2.100]:tcp:80 UP\n"
