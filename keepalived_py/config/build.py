@@ -187,10 +187,6 @@ class Builder:
         for n in nodes:
             if (context, n.keyword) in kw.NOT_IMPLEMENTED:
                 self.later(n, "top-level" if context == "top" else context)
-            if context == "vrrp_instance" and n.keyword == "authentication":
-                for row in n.children or ():
-                    if row.keyword == "auth_type" and row.args[:1] == ("AH",):
-                        self.later(row, "vrrp_instance")
             sub = kw.SUBCONTEXT.get((context, n.keyword))
             if n.children is not None and sub is not None:
                 self._not_implemented(n.children, sub)

@@ -245,33 +245,19 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
     ("top", "bfd_instance"): "BFD is not implemented",
-    ("global_defs", "notification_email"): "no SMTP alerts",
-    ("global_defs", "notification_email_from"): "no SMTP alerts",
-    ("global_defs", "smtp_server"): "no SMTP alerts",
-    ("global_defs", "smtp_connect_timeout"): "no SMTP alerts",
-    ("global_defs", "smtp_alert"): "no SMTP alerts",
-    ("global_defs", "script_user"): "scripts run as keepalived-py's user; only checked",
-    ("global_defs", "notify_fifo_script"): "the FIFO is written, no reader script is started",
-    ("global_defs", "vrrp_notify_fifo_script"): "the FIFO is written, no reader script is started",
-    ("global_defs", "lvs_notify_fifo_script"): "the FIFO is written, no reader script is started",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
-    ("vrrp_instance", "smtp_alert"): "no SMTP alerts",
     ("vrrp_instance", "use_vmac"): "VMACs are not implemented",
     ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
     ("vrrp_instance", "track_bfd"): "BFD is not implemented",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
-    ("vrrp_instance", "auth_type AH"): "IPsec AH authentication is not implemented (PASS is)",
     ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",
-    ("vrrp_sync_group", "smtp_alert"): "no SMTP alerts",
     ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
     ("virtual_server", "persistence_granularity"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
-    ("virtual_server", "smtp_alert"): "no SMTP alerts",
-    ("real_server", "smtp_alert"): "no SMTP alerts",
     ("real_server", "BFD_CHECK"): "BFD is not implemented",
 }
 
@@ -282,23 +268,13 @@ UNREAD_FIELDS: dict[str, str] = {
     "Config.static_routes": "not implemented: static_routes",
     "Config.static_rules": "not implemented: static_rules",
     "Config.bfd_instances": "not implemented: bfd_instance",
-    "GlobalDefs.notification_email": "not implemented: SMTP",
-    "GlobalDefs.notification_email_from": "not implemented: SMTP",
-    "GlobalDefs.smtp_server": "not implemented: SMTP",
-    "GlobalDefs.smtp_connect_timeout": "not implemented: SMTP",
-    "GlobalDefs.smtp_server_port": "not implemented: SMTP",
     "GlobalDefs.vrrp_down_timer_adverts": "folded into VrrpInstance.down_timer_adverts",
-    "GlobalDefs.script_user": "not implemented: script_user (checked only)",
-    "GlobalDefs.script_group": "not implemented: script_user (checked only)",
     "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",
     "GlobalDefs.vrrp_strict": "folded into VrrpInstance.strict_mode and accept",
     "GlobalDefs.vrrp_garp_master_refresh": "folded into VrrpInstance.garp_master_refresh",
     "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
     "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
-    "GlobalDefs.vrrp_notify_fifo_script": "not implemented: fifo reader scripts",
-    "GlobalDefs.notify_fifo_script": "not implemented: fifo reader scripts",
-    "GlobalDefs.lvs_notify_fifo_script": "not implemented: fifo reader scripts",
     "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.autojoin": "not implemented: address option autojoin",
@@ -365,8 +341,7 @@ def keyword_table() -> str:
                 status = "implemented"
             out.append(f"| `{w}` | {status} |")
         if block == "vrrp_instance":
-            out.append(f"| `authentication {{ auth_type AH }}` | not implemented:"
-                       f" {NOT_IMPLEMENTED[('vrrp_instance', 'auth_type AH')]} |")
+            out.append("| `authentication { auth_type AH }` | implemented (IPsec-AH, VRRPv2 IPv4) |")
         out.append("")
     return "\n".join(out)
 
