@@ -155,7 +155,17 @@ async def _terminate_group(proc: asyncio.subprocess.Process, grace: float = 1.0)
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    await proc.wait()
+    try:
+        await asyncio.wait_for(proc.wait(), grace)
+    except TimeoutError:
+        # Seen with Debian's Python 3.11.2 when many scripts are cancelled at once: asyncio's
+        # child watcher lost the exit, and proc.wait() would never return (a tracker stuck for
+        # good). The process got SIGKILL above: reap it here if it is still ours to reap.
+        log.warning("track.script.exit_lost", pid=proc.pid)
+        try:
+            os.waitpid(proc.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
 
 
 StateCallback = Callable[[str, bool], None]
@@ -198,10 +208,15 @@ class ScriptRunner:
         self._tasks = [loop.create_task(self._run(s, min(s.interval, 1.0) * i / n))
                        for i, s in enumerate(self.scripts.values())]
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Cancel every script's loop (their processes are killed); bounded, so that a reload
+        or a shutdown never waits on a script whose exit asyncio failed to see."""
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace)
+            if pending:
+                log.warning("track.script.stop_incomplete", scripts=len(pending))
         self._tasks = []
 
     async def _run(self, vs: VrrpScript, offset: float) -> None:
