@@ -325,7 +325,9 @@ class VrrpDaemon:
                 "master_router": str(fsm.master_source or ""),
                 "master_priority": fsm.master_priority,
                 "master_advert_int": fsm.master_adver_int,
-                "faults": len(t.reasons) if t is not None else 0,
+                # keepalived counts unicast_fault_no_peer without peers as one more fault
+                "faults": (len(t.reasons) if t is not None else 0)
+                + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
                 "fd": r.sock.fileno() if r.sock is not None else -1,
                 "read_timeout": _wall(fsm.next_deadline(), self.loop),
                 "ifindex": r.sock.ifindex if r.sock is not None else 0}
