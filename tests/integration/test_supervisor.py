@@ -310,8 +310,10 @@ def test_watchdog_log_files_and_process_names(daemon_factory, tmp_path: Path) ->
         # keepalived's names: comm and command line of every process are keepalived's
         for pid in (d.pid, child):
             assert wait_for(lambda p=pid: Path(f"/proc/{p}/comm").read_text().strip() == "keepalived", 5)
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
-            assert argv[0] == b"keepalived" and argv[1:3] == [b"-n", b"-l"], argv
+            # the title is written in place just after start: wait for it, as for comm
+            def title(p: int = pid) -> list[bytes]:
+                return Path(f"/proc/{p}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
+            assert wait_for(lambda: title()[:3] == [b"keepalived", b"-n", b"-l"], 5), title()
         pidof = subprocess.run(["pidof", "keepalived"], capture_output=True, text=True).stdout.split()
         pgrep = subprocess.run(["pgrep", "-x", "keepalived"], capture_output=True, text=True).stdout.split()
         assert {str(d.pid), str(child)} <= set(pidof) & set(pgrep)
