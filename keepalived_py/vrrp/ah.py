@@ -44,6 +44,7 @@ from keepalived_py.vrrp.packet import (
     DecodeError,
     Reason,
     checksum,
+    ipv4_header_len,
 )
 
 IPPROTO_AH = 51            # RFC 2402 §2
@@ -117,19 +118,7 @@ def decode_packet(packet: bytes) -> AhPacket:
     """A raw protocol-51 socket's read. Raises DecodeError (and nothing else) when it is not
     a whole IPv4 packet with a 24-byte AH header and at least a VRRPv2 header behind it."""
     n = len(packet)
-    if n < IPV4_HEADER_LEN:
-        raise DecodeError(Reason.PACKET_TOO_SHORT, f"{n} bytes of IPv4")
-    vihl, _tos, total = struct.unpack_from("!BBH", packet)
-    ihl = (vihl & 0x0F) * 4
-    if vihl >> 4 != 4 or ihl < IPV4_HEADER_LEN:
-        raise DecodeError(Reason.BAD_IP_HEADER, f"version {vihl >> 4}, header {ihl} bytes")
-    if n < ihl:
-        raise DecodeError(Reason.PACKET_TOO_SHORT, f"{n} bytes, IPv4 header of {ihl}")
-    if packet[9] != IPPROTO_AH:
-        raise DecodeError(Reason.BAD_IP_HEADER, f"protocol {packet[9]}")
-    if total != n:
-        raise DecodeError(Reason.BAD_LENGTH if total < n else Reason.PACKET_TOO_SHORT,
-                          f"IP total length {total}, read {n}")
+    ihl = ipv4_header_len(packet, IPPROTO_AH)
     if n < ihl + AH_LEN + MIN_VRRP_LEN:
         raise DecodeError(Reason.PACKET_TOO_SHORT,
                           f"IPv4 VRRP packet with AH too short - {n} bytes")

@@ -304,6 +304,15 @@ def decode_ipv4_packet(packet: bytes) -> tuple[int, ipaddress.IPv4Address, ipadd
     disagrees with what was read (keepalived's "ip_tot_len mismatch", counted as
     packet_len_err).
     """
+    ihl = ipv4_header_len(packet, IPPROTO_VRRP)
+    return (packet[8], ipaddress.IPv4Address(packet[12:16]), ipaddress.IPv4Address(packet[16:20]),
+            packet[ihl:])
+
+
+def ipv4_header_len(packet: bytes, protocol: int) -> int:
+    """The IPv4 header length of a raw socket's read carrying `protocol` (112 VRRP, 51 AH).
+    Raises DecodeError: too short, not IPv4, a bad header length, another protocol, or a total
+    length that disagrees with what was read."""
     n = len(packet)
     if n < IPV4_HEADER_LEN:
         raise DecodeError(Reason.PACKET_TOO_SHORT, f"{n} bytes of IPv4")
@@ -313,14 +322,12 @@ def decode_ipv4_packet(packet: bytes) -> tuple[int, ipaddress.IPv4Address, ipadd
         raise DecodeError(Reason.BAD_IP_HEADER, f"version {vihl >> 4}, header {ihl} bytes")
     if n < ihl:
         raise DecodeError(Reason.PACKET_TOO_SHORT, f"{n} bytes, IPv4 header of {ihl}")
-    ttl, proto = packet[8], packet[9]
-    if proto != IPPROTO_VRRP:
-        raise DecodeError(Reason.BAD_IP_HEADER, f"protocol {proto}")
+    if packet[9] != protocol:
+        raise DecodeError(Reason.BAD_IP_HEADER, f"protocol {packet[9]}")
     if total != n:
         raise DecodeError(Reason.BAD_LENGTH if total < n else Reason.PACKET_TOO_SHORT,
                           f"IP total length {total}, read {n}")
-    return (ttl, ipaddress.IPv4Address(packet[12:16]), ipaddress.IPv4Address(packet[16:20]),
-            packet[ihl:])
+    return ihl
 
 
 decode_ipv4 = decode_ipv4_packet    # the earlier name, kept for existing callers
