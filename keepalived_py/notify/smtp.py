@@ -432,7 +432,25 @@ class Mailer:
         self.dropped += self._queue.qsize()
 
 
-class VrrpAlerts:
+class _Alerts:
+    """A child's mailer, replaced when a reload changes the SMTP settings."""
+
+    mailer: Mailer | None = None
+
+    def _configure_mailer(self, g: Any) -> None:
+        settings = SmtpSettings.from_config(g)
+        if self.mailer is not None and self.mailer.settings != settings:
+            old, self.mailer = self.mailer, None
+            asyncio.get_running_loop().create_task(old.close(0.0))
+        if settings is not None and self.mailer is None:
+            self.mailer = Mailer(settings)
+
+    async def close(self, timeout: float = 1.0) -> None:
+        if self.mailer is not None:
+            await self.mailer.close(timeout)
+
+
+class VrrpAlerts(_Alerts):
     """The VRRP child's mails: instance and sync group transitions, keepalived's rules."""
 
     def __init__(self, config: Any) -> None:
@@ -443,12 +461,7 @@ class VrrpAlerts:
 
     def configure(self, config: Any) -> None:
         g = config.global_defs
-        settings = SmtpSettings.from_config(g)
-        if self.mailer is not None and self.mailer.settings != settings:
-            old, self.mailer = self.mailer, None
-            asyncio.get_running_loop().create_task(old.close(0.0))
-        if settings is not None and self.mailer is None:
-            self.mailer = Mailer(settings)
+        self._configure_mailer(g)
         self.tracker.no_email_faults = g.no_email_faults
         self.instances = {i.name: (vrrp_alerts_on(i.notify.smtp_alert, g), i.sync_group)
                           for i in config.vrrp_instances}
@@ -469,12 +482,8 @@ class VrrpAlerts:
                     (a := group_alert(group, state)):
                 self.mailer.submit(a)
 
-    async def close(self, timeout: float = 1.0) -> None:
-        if self.mailer is not None:
-            await self.mailer.close(timeout)
 
-
-class CheckAlerts:
+class CheckAlerts(_Alerts):
     """The checker child's mails: a real server's checker up/down, a removed real server and a
     virtual server's quorum, keepalived's rules."""
 
@@ -484,12 +493,7 @@ class CheckAlerts:
 
     def configure(self, config: Any) -> None:
         g = config.global_defs
-        settings = SmtpSettings.from_config(g)
-        if self.mailer is not None and self.mailer.settings != settings:
-            old, self.mailer = self.mailer, None
-            asyncio.get_running_loop().create_task(old.close(0.0))
-        if settings is not None and self.mailer is None:
-            self.mailer = Mailer(settings)
+        self._configure_mailer(g)
         self.g = g
 
     def checker_changed(self, vs: Any, rs: Any, kind: str, up: bool, rs_changed: bool) -> None:
@@ -510,7 +514,3 @@ class CheckAlerts:
         if self.mailer is None or not checker_alerts_on(vs.smtp_alert, self.g, real_server=False):
             return
         self.mailer.submit(virtualserver_alert(vs, up, weight_sum))
-
-    async def close(self, timeout: float = 1.0) -> None:
-        if self.mailer is not None:
-            await self.mailer.close(timeout)
