@@ -119,7 +119,6 @@ NOT_BUILT = {
     "no-mem-check": "--no-mem-check has no effect: keepalived-py has no malloc checker",
     "address-monitoring": "-a (address monitoring report) is not implemented yet",
     "release-vips": "-X (release VIPs on signal) is not implemented yet",
-    "no_bfd": "BFD is not implemented by keepalived-py; -B has nothing to disable",
 }
 
 
@@ -172,6 +171,8 @@ def parse(argv: Sequence[str]) -> tuple[Options, list[str], list[str], list[str]
             o["use_vrrp"] = True
         elif name == "check":
             o["use_checker"] = True
+        elif name == "no_bfd":
+            o["no_bfd"] = True
         elif name == "all":
             o["all_children"] = True
         elif name == "log-console":

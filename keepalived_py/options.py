@@ -13,6 +13,7 @@ class Options:
     use_vrrp: bool = False           # -P/--vrrp
     use_checker: bool = False        # -C/--check
     use_bfd: bool = False            # -B/--no_bfd inverted? see cli.py
+    no_bfd: bool = False             # -B/--no_bfd: no BFD child even with bfd_instance blocks
     all_children: bool = False       # --all
     log_console: bool = False        # -l
     log_detail: bool = False         # -D

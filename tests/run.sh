@@ -12,7 +12,7 @@ VENV=${KP_TEST_VENV:-$PWD/.venv}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
-  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc; do
+  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc frr; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
   done
   if [ -n "$need" ]; then
@@ -22,6 +22,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   # the Debian package may start its own keepalived: our tests start their own peers only
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now keepalived >/dev/null 2>&1 || true
+    systemctl disable --now frr >/dev/null 2>&1 || true      # bfd tests run their own bfdd
   fi
 fi
 

@@ -1272,6 +1272,11 @@ class Builder:
 
         from keepalived_py.config import build_lvs
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
+        # --- BFD hook (issue 17): track_bfd names a bfd_instance; weights default from it
+        from keepalived_py.config.bfd import resolve_track_refs
+        instances = [replace(i, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
+            i.name, i.track_bfd, bfds, d)) if i.track_bfd else i for i in instances]
+        # --- end BFD hook
         for key, pos in self.unimplemented.items():
             d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
                           " implemented by keepalived-py yet")

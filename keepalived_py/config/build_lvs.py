@@ -484,25 +484,6 @@ def _vsg(b: Builder, node: Node) -> VirtualServerGroup | None:
     return VirtualServerGroup(name=name, entries=tuple(entries), pos=node.pos)
 
 
-def _bfd(b: Builder, node: Node) -> BfdInstance | None:
-    name = node.args[0] if node.args else ""
-    f: dict[str, Any] = {"name": name, "pos": node.pos}
-    options = []
-    for c in node.children or ():
-        if c.keyword not in kw.BFD_INSTANCE:
-            b.unknown(c)
-        elif c.keyword in ("neighbor_ip", "neighbour_ip", "source_ip"):
-            f[c.keyword.replace("neighbour", "neighbor")] = _addr(b, c, 1)
-        else:
-            options.append((c.keyword, " ".join(c.args)))
-    if f.get("neighbor_ip") is None:
-        b.d.error(node.pos, f"BFD instance {name} has no neighbor_ip - ignoring")
-        return None
-    f["options"] = tuple(options)
-    b.later(node, "top-level")
-    return BfdInstance(**f)
-
-
 def build(nodes: list[Node], g: GlobalDefs, b: Builder
           ) -> tuple[tuple[VirtualServerGroup, ...], tuple[VirtualServer, ...],
                      tuple[BfdInstance, ...]]:
@@ -525,7 +506,8 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
             if (vs := _virtual_server(b, node)) is not None:
                 servers.append(vs)
         elif node.keyword == "bfd_instance":
-            if (bfd := _bfd(b, node)) is not None:
+            from keepalived_py.config.bfd import build_instance
+            if (bfd := build_instance(node, b.d, b.unknown, bfds)) is not None:
                 bfds.append(bfd)
     names = {grp.name for grp in groups}
     kept = []

@@ -146,7 +146,7 @@ SMTP_HOST = CHECKER_COMMON
 
 BFD_INSTANCE = frozenset({
     "neighbor_ip", "neighbour_ip", "source_ip", "min_rx", "min_tx", "idle_tx",
-    "multiplier", "passive", "ttl", "hoplimit", "max_hops", "vrrp", "checker",
+    "multiplier", "passive", "ttl", "hoplimit", "max_hops", "vrrp", "checker", "weight",
 })
 
 # keepalived-py extensions: keepalived 2.2.7 calls them "Unknown keyword" (so -t warns, exit 5,
@@ -244,21 +244,18 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
-    ("top", "bfd_instance"): "BFD is not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_vmac"): "VMACs are not implemented",
     ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
-    ("vrrp_instance", "track_bfd"): "BFD is not implemented",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",
     ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
     ("virtual_server", "persistence_granularity"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
-    ("real_server", "BFD_CHECK"): "BFD is not implemented",
 }
 
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
@@ -267,7 +264,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "Config.static_ipaddress": "not implemented: static_ipaddress",
     "Config.static_routes": "not implemented: static_routes",
     "Config.static_rules": "not implemented: static_rules",
-    "Config.bfd_instances": "not implemented: bfd_instance",
     "GlobalDefs.vrrp_down_timer_adverts": "folded into VrrpInstance.down_timer_adverts",
     "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",
     "GlobalDefs.vrrp_strict": "folded into VrrpInstance.strict_mode and accept",
@@ -286,16 +282,11 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualRule.track_group": "not implemented: track_group",
     "VrrpInstance.use_vmac": "not implemented: VMACs",
     "VrrpInstance.vmac_xmit_base": "not implemented: VMACs",
-    "VrrpInstance.track_bfd": "not implemented: BFD",
     "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
     "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
     "VrrpSyncGroup.track_bfd": "not implemented: BFD",
     "VrrpSyncGroup.sync_group_tracking_weight": "not implemented: sync_group_tracking_weight",
-    "BfdInstance.neighbor_ip": "not implemented: BFD",
-    "BfdInstance.min_rx": "not implemented: BFD",
-    "BfdInstance.min_tx": "not implemented: BFD",
-    "BfdInstance.source_ip": "not implemented: BFD",
     "Checker.bind_port": "not implemented: checker bind_port",
     "Checker.bind_if": "not implemented: checker bind_if",
     "Checker.http_protocol": "not implemented: http_protocol",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from keepalived_py.config.bfd import BfdInstance as BfdInstance  # the model of bfd_instance
 from keepalived_py.config.tree import SourcePos
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -148,16 +149,4 @@ class SslConfig:
     ca: str | None = None
     certificate: str | None = None
     key: str | None = None
-    pos: SourcePos = _pos()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BfdInstance:
-    name: str
-    neighbor_ip: IPAddress | None = None
-    min_rx: float = 10.0
-    min_tx: float = 10.0
-    multiplier: int = 5
-    source_ip: IPAddress | None = None
-    options: tuple[tuple[str, str], ...] = ()
     pos: SourcePos = _pos()

@@ -34,7 +34,8 @@ HEARTBEAT = 0.5
 EXIT_CONFIG = 2
 EXIT_MISSING_PERMISSION = 4
 EXIT_PROGRAM_ERROR = 70
-FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.check.daemon"}
+FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.check.daemon",
+             "bfd": "keepalived_py.bfd.daemon"}
 DUMP_SIGNALS = {
     signal.SIGUSR1: DumpKind.DATA,
     signal.SIGUSR2: DumpKind.STATS,
@@ -74,6 +75,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     setup(options, role)
     log = structlog.get_logger("keepalived_py.child").bind(role=role)
     daemon: Any = importlib.import_module(FACTORIES[role]).create(options)
+    if hasattr(daemon, "to_parent"):
+        daemon.to_parent = send                 # the BFD child's session events (issue 17)
     if connector is not None:
         daemon.connector = connector
     stop = asyncio.Event()
@@ -111,6 +114,9 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                     send("reloaded", False)
             elif msg[0] == "dump":
                 daemon.dump(msg[1])
+            elif msg[0] == "bfd":               # ("bfd", {name: up}) relayed from the BFD child
+                if hasattr(daemon, "bfd_event"):
+                    daemon.bfd_event(msg[1])
             elif msg[0] == "stop":
                 release["value"] = bool(msg[1])
                 stop.set()

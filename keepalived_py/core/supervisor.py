@@ -59,7 +59,7 @@ EXIT_MISSING_PERMISSION = 4
 EXIT_NO_CONFIG = 6
 EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
 PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
-ROLES = ("vrrp", "checker")
+ROLES = ("vrrp", "checker", "bfd")
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
@@ -99,12 +99,14 @@ def needed_roles(options: Options, config: Config) -> set[str]:
             roles.add("checker")
         return roles
     if options.all_children:
-        return set(ROLES)
+        return set(ROLES) - ({"bfd"} if options.no_bfd else set())
     roles = set()
     if config.has_vrrp:
         roles.add("vrrp")
     if config.has_checker:
         roles.add("checker")
+    if config.bfd_instances and not options.no_bfd:     # keepalived's third child (issue 17)
+        roles.add("bfd")
     return roles
 
 
@@ -126,6 +128,7 @@ class Supervisor:
         self._ready_sent = False
         self._watch_due = 0.0
         self._extended_at = 0.0
+        self.bfd_up: dict[str, bool] = {}   # last state of each BFD session, for new children
 
     # -- children ------------------------------------------------------------------------
     def spawn(self, child: Child) -> None:
@@ -171,14 +174,15 @@ class Supervisor:
         except PidfileError as e:
             log.error("supervisor.pidfile.failed", role=child.role, error=str(e))
         log.info("supervisor.child.started", role=child.role, pid=pid,
-                 compat=f"Starting {'VRRP' if child.role == 'vrrp' else 'Healthcheck'} child"
-                        f" process, pid={pid}")
+                 compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
         child.reader_task = self.loop.create_task(self._talk(child, parent_end))
 
     async def _talk(self, child: Child, sock: socket.socket) -> None:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         child.writer = writer
         writer.write(encode(("start", self.options, self.config)))
+        if child.role in ("vrrp", "checker") and self.bfd_up:
+            writer.write(encode(("bfd", self._bfd_for(child.role, self.bfd_up))))
         pid = child.pid
         while True:
             msg = await read_message(reader)
@@ -199,7 +203,24 @@ class Supervisor:
                 self._maybe_ready()
             elif msg[0] == "reloaded":
                 child.ready = True
+            elif msg[0] == "bfd" and child.role == "bfd" and len(msg) == 3:
+                self._relay_bfd(str(msg[1]), bool(msg[2]))
         writer.close()
+
+    def _bfd_for(self, role: str, states: dict[str, bool]) -> dict[str, bool]:
+        """The sessions whose events go to `role` (bfd_instance's `vrrp` / `checker`)."""
+        cfg = {b.name: b for b in self.config.bfd_instances}
+        return {n: up for n, up in states.items()
+                if n in cfg and (cfg[n].vrrp if role == "vrrp" else cfg[n].checker)}
+
+    def _relay_bfd(self, name: str, up: bool) -> None:
+        """The BFD child's pipe to the VRRP and checker children goes through us: one hop
+        on the parent's loop, and a (re)started child gets the last state of every session."""
+        self.bfd_up[name] = up
+        for role in ("vrrp", "checker"):
+            child = self.children.get(role)
+            if child is not None and child.pid and (states := self._bfd_for(role, {name: up})):
+                self._send(child, "bfd", states)
 
     def _send(self, child: Child, *msg: Any) -> None:
         if child.writer is not None and not child.writer.is_closing():
@@ -441,6 +462,9 @@ class Supervisor:
         await self.done.wait()
         self.reap()
         return self.exit_code
+
+
+_CHILD_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck", "bfd": "BFD"}
 
 
 def _errors_of(result: LoadResult) -> set[tuple[str, str]]:

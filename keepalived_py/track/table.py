@@ -1,7 +1,7 @@
 """Which tracked object moves which VRRP instance, and by how much. Pure.
 
 Theory of operation. Built once per configuration: every `track_interface`, `track_script`,
-`track_process` and `track_file` reference of an instance (and of its sync group, whose
+`track_process`, `track_file` and `track_bfd` reference of an instance (and of its sync group, whose
 tracking applies to all members) becomes an edge (kind, object) -> (instance, weight,
 reverse), the weight taken from the reference or else from the tracked object's own
 definition (interfaces default to 0, i.e. FAULT on failure). `update(kind, name, value)`
@@ -23,7 +23,7 @@ from keepalived_py.track.weights import (
     file_contribution,
 )
 
-KINDS = ("interface", "script", "process", "file")
+KINDS = ("interface", "script", "process", "file", "bfd")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,8 @@ class TrackingTable:
             "process": {p.name: (p.weight, p.weight_reverse) for p in config.vrrp_track_processes},
             "file": {f.name: (f.weight, f.weight_reverse) for f in config.vrrp_track_files},
             "interface": {},
+            # track_bfd references carry the bfd_instance's weight already (config/bfd.py)
+            "bfd": {},
         }
         groups = {g.name: g for g in config.vrrp_sync_groups}
         for inst in config.vrrp_instances:
@@ -64,10 +66,15 @@ class TrackingTable:
                 sources.append(groups[inst.sync_group])  # type: ignore[arg-type]
             for src in sources:
                 for kind, refs in (("interface", src.track_interface), ("script", src.track_script),
-                                   ("process", src.track_process), ("file", src.track_file)):
+                                   ("process", src.track_process), ("file", src.track_file),
+                                   ("bfd", src.track_bfd if src is inst else ())):
                     for ref in refs:
                         self._add(kind, ref, inst.name, own_weight[kind])
         self._cache: dict[str, InstanceTracking] = {}
+        # keepalived's VRRP process starts with every tracked BFD session down (bfd_up false)
+        # until the BFD process reports it Up
+        for name in self.watched("bfd"):
+            self.values[("bfd", name)] = False
 
     def _add(self, kind: str, ref: TrackRef, instance: str,
              defaults: dict[str, tuple[int, bool]]) -> None:

@@ -261,6 +261,14 @@ class VrrpDaemon:
         for f in self.fifos:
             await f.aclose()
 
+    def bfd_event(self, states: dict[str, bool]) -> None:
+        """BFD hook (issue 17): sessions Up/Down, from the BFD child through the parent."""
+        for name, up in states.items():
+            if self.tracking is not None and ("bfd", name) in self.tracking.values:
+                log.info("vrrp.track.bfd", bfd=name, up=up,
+                         compat=f"Tracked BFD instance {name} is {'UP' if up else 'DOWN'}")
+            self._tracked("bfd", name, up)
+
     def dump(self, kind: DumpKind) -> None:
         from keepalived_py.obs import dumps
         if kind is DumpKind.STATS_CLEAR:
@@ -1145,6 +1153,8 @@ def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
         out[("process", p.name)] = p
     for f in config.vrrp_track_files:
         out[("file", f.name)] = f
+    for b in config.bfd_instances:               # BFD hook (issue 17): a session's state
+        out[("bfd", b.name)] = b.name           # survives any reload that keeps the instance
     return out
 
 
