@@ -78,6 +78,7 @@ class CheckerDaemon:
         self.alerts = CheckAlerts(Config())
         self.fifos: list[Any] = []
         self._fifo_defs: tuple[Any, ...] = ()
+        self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
@@ -273,6 +274,12 @@ class CheckerDaemon:
     async def _check_loop(self, vs: VirtualServer, rr: RealRun, run: CheckerRun) -> None:
         assert self.loop is not None
         port = rr.rs.port or vs.port or 0
+        if run.checker.kind == "BFD_CHECK":
+            # event-driven: the BFD child's Up/Down (bfd_event), nothing to poll
+            name = bfd_check_name(run.checker)
+            if name in self.bfd_up:
+                self._bfd_result(vs, rr, run, self.bfd_up[name])
+            return
         while True:
             await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
             if vs.ha_suspend and vs.address is not None and not _is_local(str(vs.address)):
@@ -309,6 +316,34 @@ class CheckerDaemon:
                             compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
                                                change, run.state.retry))
                 self._mark(rr)
+
+    def bfd_event(self, states: dict[str, bool]) -> None:
+        """BFD hook (issue 17): sessions Up/Down from the BFD child, through the parent."""
+        self.bfd_up.update(states)
+        for run in self.servers.values():
+            for rr in run.reals.values():
+                for c in rr.checkers:
+                    name = bfd_check_name(c.checker)
+                    if c.checker.kind == "BFD_CHECK" and name in states:
+                        self._bfd_result(run.vs, rr, c, states[name])
+
+    def _bfd_result(self, vs: VirtualServer, rr: RealRun, run: CheckerRun, up: bool) -> None:
+        port = rr.rs.port or vs.port or 0
+        was_up = rr.up
+        name = bfd_check_name(run.checker)
+        change = run.state.event(up, f"BFD {name} {'up' if up else 'down'}")
+        if change is None:
+            return
+        log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}", up=change,
+                    bfd=name, compat=f"BFD check of [{name}] RS({_fmt_rs(vs, rr.rs)}) is"
+                                     f" {'UP' if change else 'DOWN'}")
+        if rr.up != was_up:
+            script = rr.rs.notify_up if rr.up else rr.rs.notify_down
+            if script is not None:
+                self.notifier.launch(script)  # type: ignore[arg-type]
+            self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
+        self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
+        self._mark(rr)
 
     def _mark(self, rr: RealRun) -> None:
         for ident, s in self.servers.items():
@@ -372,6 +407,17 @@ def _is_local(address: str) -> bool:
 
 def create(options: Options) -> CheckerDaemon:
     return CheckerDaemon(options)
+
+
+def bfd_check_name(ch: Checker) -> str | None:
+    """The bfd_instance a BFD_CHECK follows (its `name`)."""
+    return dict(ch.options).get("name") if ch.kind == "BFD_CHECK" else None
+
+
+def _fmt_rs(vs: VirtualServer, rs: RealServer) -> str:
+    """keepalived's FMT_RS: [address]:proto:port."""
+    port = rs.port or vs.port or 0
+    return f"[{rs.address}]:{(vs.protocol or 'TCP').lower()}:{port}"
 
 
 def _check_line(kind: str, vs: VirtualServer, address: str, port: int, up: bool,

@@ -72,6 +72,18 @@ class CheckState:
         return None
 
 
+    def event(self, ok: bool, reason: str = "") -> bool | None:
+        """An event-driven checker's verdict (BFD_CHECK: a session Up / Down), taken at once
+        with no retry, as keepalived's update_svr_checker_state; the new up/down if changed."""
+        self.checks += 1
+        self.last_reason = reason
+        self.has_run = True
+        if ok == self.up:
+            return None
+        self.up = ok
+        return ok
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     address: str

@@ -16,6 +16,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
@@ -239,3 +240,36 @@ def resolve_track_refs(owner: str, refs: tuple[object, ...], bfds: tuple[BfdInst
                           reverse=bfd.weight_reverse or ref.reverse)  # type: ignore[attr-defined]
         kept.append(ref)
     return tuple(kept)
+
+
+def resolve_bfd_checks(servers: list[Any], bfds: tuple[BfdInstance, ...], d: Diagnostics
+                       ) -> list[Any]:
+    """keepalived's BFD_CHECK parser (check_bfd.c): a checker needs exactly one `name` naming
+    a bfd_instance whose events go to the checker process; otherwise it is skipped."""
+    names = {b.name for b in bfds if b.checker}
+    out = []
+    for vs in servers:
+        reals = []
+        for rs in vs.real_servers:
+            checkers, followed = [], set()
+            for ch in rs.checkers:
+                if ch.kind != "BFD_CHECK":
+                    checkers.append(ch)
+                    continue
+                where = f"[{rs.address}]:{(vs.protocol or 'TCP').lower()}:{rs.port or vs.port or 0}"
+                given = [v for k, v in ch.options if k == "name"]
+                name = given[-1] if given else None
+                if name is None or not name or len(name.split()) != 1:
+                    d.error(ch.pos, f"({where}) No name has been specified for BFD_CHECKER -"
+                                    " skipping")
+                elif name not in names:
+                    d.error(ch.pos, f"({where}) BFD_CHECK - BFD {name} not configured")
+                elif name in followed:
+                    d.error(ch.pos, f"({where}) BFD_CHECK - RS already monitoring {name}")
+                else:
+                    followed.add(name)
+                    checkers.append(ch)
+            reals.append(replace(rs, checkers=tuple(checkers))
+                         if len(checkers) != len(rs.checkers) else rs)
+        out.append(replace(vs, real_servers=tuple(reals)))
+    return out

@@ -1276,6 +1276,8 @@ class Builder:
         from keepalived_py.config.bfd import resolve_track_refs
         instances = [replace(i, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
             i.name, i.track_bfd, bfds, d)) if i.track_bfd else i for i in instances]
+        groups = [replace(g, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
+            g.name, g.track_bfd, bfds, d)) if g.track_bfd else g for g in groups]
         # --- end BFD hook
         for key, pos in self.unimplemented.items():
             d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"

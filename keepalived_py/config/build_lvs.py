@@ -164,6 +164,8 @@ def _checker(b: Builder, node: Node) -> Checker | None:
             f["dns_type"] = args[0].upper() if args else None
         elif k == "name" and kind == "DNS_CHECK":
             f["dns_name"] = args[0] if args else None
+        elif k == "name" and kind == "BFD_CHECK":
+            options.append((k, " ".join(args)))           # resolved in config/bfd.py
         elif k == "payload":
             data = read_hex(" ".join(c.args))
             if data is None:
@@ -199,7 +201,7 @@ def _checker(b: Builder, node: Node) -> Checker | None:
         return None
     if kind == "MISC_CHECK" and user_of is not None:
         f["misc_path"] = replace(f["misc_path"], user=user_of[0], group=user_of[1])
-    if kind in ("SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "FILE_CHECK", "BFD_CHECK"):
+    if kind in ("SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "FILE_CHECK"):
         b.later(node, "real_server")
     f["urls"] = tuple(urls)
     f["options"] = tuple(options)
@@ -509,6 +511,8 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
             from keepalived_py.config.bfd import build_instance
             if (bfd := build_instance(node, b.d, b.unknown, bfds)) is not None:
                 bfds.append(bfd)
+    from keepalived_py.config.bfd import resolve_bfd_checks  # BFD hook (issue 17)
+    servers = resolve_bfd_checks(servers, tuple(bfds), b.d)
     names = {grp.name for grp in groups}
     kept = []
     for vs in servers:

@@ -67,7 +67,7 @@ class TrackingTable:
             for src in sources:
                 for kind, refs in (("interface", src.track_interface), ("script", src.track_script),
                                    ("process", src.track_process), ("file", src.track_file),
-                                   ("bfd", src.track_bfd if src is inst else ())):
+                                   ("bfd", src.track_bfd)):
                     for ref in refs:
                         self._add(kind, ref, inst.name, own_weight[kind])
         self._cache: dict[str, InstanceTracking] = {}

@@ -34,11 +34,17 @@ def test_every_keepalived_option_is_accepted(argv: list[str], field: str, value:
 
 
 @pytest.mark.parametrize("flag", ["-x", "-A", "-m", "-M", "--perf", "--no-mem-check", "-a", "-X",
-                                  "-B", "-e"])
+                                  "-e"])
 def test_options_without_a_subsystem_are_reported(flag: str) -> None:
     argv = [flag, "/sock"] if flag == "-A" else [flag]
     options, notes = parse_args(argv)
     assert notes or (flag == "-e" and options.all_config)
+
+
+def test_no_bfd_option_disables_the_bfd_child() -> None:
+    options, notes = parse_args(["-B"])
+    assert options.no_bfd and not notes
+    assert parse_args(["--no_bfd"])[0].no_bfd
 
 
 def test_unknown_option_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
