@@ -248,6 +248,12 @@ class BfdDaemon:
             log.info("bfd.session.up", session=a.session, old=a.old.label,
                      compat=f"({a.session}) Entering Up state")
         elif a.new is State.DOWN and a.old is State.UP:
+            if a.silent_for is not None:
+                ms = a.silent_for * 1000
+                log.warning("bfd.session.expired", session=a.session, silent_ms=round(ms, 3),
+                            detect_ms=a.detect_time / 1000,
+                            compat=f"({a.session}) Expired after {int(ms)} ms"
+                                   f" ({max(0, int(ms * 1000 - a.detect_time))} usec overdue)")
             log.warning("bfd.session.down", session=a.session, diag=a.diag.label,
                         remote_diag=a.remote_diag.label,
                         compat=f"({a.session}) Entering Down state (Local diagnostic -"

@@ -76,6 +76,7 @@ class StateChanged:
     remote_diag: Diag
     report: bool                 # an Up / Down event for the VRRP and checker processes
     detect_time: int             # us, when it happened
+    silent_for: float | None = None   # s since the last valid packet (a Detection Time expiry)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +213,10 @@ class Session:
         old = self.state
         self.state = new
         self.local_diag = diag
+        silent = now - self.last_seen if diag is Diag.EXPIRED and self.last_seen is not None \
+            else None
         out.append(StateChanged(self.name, old, new, diag, self.remote_diag, report,
-                                self.detect_time))
+                                self.detect_time, silent))
 
     def _down(self, diag: Diag, now: float, out: list[Action]) -> None:
         was_up = self.state is State.UP

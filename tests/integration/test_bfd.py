@@ -1,0 +1,212 @@
+"""BFD end to end in namespaces, against FRR's bfdd (Debian package `frr`) as the peer.
+
+bfdd runs standalone in its own namespace with its own configuration, vty socket and pidfile
+(never the host's FRR service); its view of the sessions is read with vtysh, an independent
+implementation of RFC 5880 judging ours. Our daemon's view is its own log and its
+keepalived_bfd.data dump.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from netlab import Lab, Node
+
+pytestmark = pytest.mark.netns
+
+BFDD = "/usr/lib/frr/bfdd"
+VTYSH = shutil.which("vtysh") or "/usr/bin/vtysh"
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 10.0, step: float = 0.05) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
+@pytest.fixture
+def frr_dir() -> Iterator[Path]:
+    """A directory bfdd (which drops to user frr) can write its sockets and pidfile in."""
+    if not os.path.exists(BFDD):
+        pytest.skip("FRR's bfdd is not installed (tests/run.sh installs the frr package)")
+    try:
+        frr = pwd.getpwnam("frr")
+    except KeyError:
+        pytest.skip("no frr user (the frr package makes it)")
+    d = Path(tempfile.mkdtemp(prefix="kp-bfdd-"))
+    os.chmod(d, 0o755)
+    os.chown(d, frr.pw_uid, frr.pw_gid)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+class Bfdd:
+    """FRR's bfdd in a node namespace, configured with `peers` (a bfd { } body)."""
+
+    def __init__(self, node: Node, d: Path, peers: str) -> None:
+        self.node, self.dir = node, d
+        conf = d / "bfdd.conf"
+        conf.write_text(f"bfd\n{peers}\n!\n")
+        os.chmod(conf, 0o644)
+        self.proc = node.popen(
+            [BFDD, "-f", str(conf), "-i", str(d / "bfdd.pid"), "--vty_socket", str(d),
+             "--bfdctl", str(d / "bfdd.sock"), "-u", "frr", "-g", "frr", "-A", "127.0.0.1",
+             "-P", "0"], stdout=subprocess.DEVNULL, stderr=open(d / "bfdd.log", "ab"))
+
+    def peers(self) -> list[dict[str, object]]:
+        out = self.node.run(VTYSH, "--vty_socket", str(self.dir), "-c", "show bfd peers json",
+                            check=False).stdout
+        try:
+            data = json.loads(out or "[]")
+        except json.JSONDecodeError:
+            return []
+        return data if isinstance(data, list) else []
+
+    def status(self, peer: str) -> str | None:
+        return next((str(p.get("status")) for p in self.peers() if p.get("peer") == peer), None)
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(5)
+
+
+class Ours:
+    """keepalived-py in a node namespace, files in its own directory."""
+
+    def __init__(self, node: Node, tmp: Path, conf: str) -> None:
+        self.node = node
+        self.dir = tmp / node.ns
+        self.dir.mkdir(exist_ok=True)
+        (self.dir / "keepalived.conf").write_text(conf)
+        d = self.dir
+        env = dict(os.environ, TMPDIR=str(d))
+        self.proc = node.popen(
+            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "keepalived.conf"),
+             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
+             "-b", str(d / "b.pid")], env=env, stdout=subprocess.DEVNULL,
+            stderr=open(d / "log", "ab"))
+
+    def log(self) -> str:
+        return (self.dir / "log").read_text(errors="replace")
+
+    def data(self) -> str:
+        """keepalived_bfd.data, written on SIGUSR1 to the BFD child."""
+        path = self.dir / "keepalived_bfd.data"
+        path.unlink(missing_ok=True)
+        os.kill(int((self.dir / "b.pid").read_text()), signal.SIGUSR1)
+        wait_for(path.exists, 5)
+        return path.read_text() if path.exists() else ""
+
+    def states(self) -> dict[str, str]:
+        text = self.data()
+        names = re.findall(r"BFD Instance = (\S+)", text)
+        states = re.findall(r"   local state = (\S+)", text)
+        return dict(zip(names, states, strict=False))
+
+
+def bfd_block(name: str, nbr: str, ms: int = 10, mult: int = 3, extra: str = "") -> str:
+    return (f"bfd_instance {name} {{\n  neighbor_ip {nbr}\n  min_rx {ms}\n  min_tx {ms}\n"
+            f"  multiplier {mult}\n  {extra}\n}}\n")
+
+
+def frr_peer(peer: str, local: str, ms: int = 10, mult: int = 3, extra: str = "") -> str:
+    return (f" peer {peer} local-address {local}\n  receive-interval {ms}\n"
+            f"  transmit-interval {ms}\n  detect-multiplier {mult}\n  {extra}\n !")
+
+
+def test_bfd_sessions_come_up_with_frr_bfdd_both_ways(lab: Lab, tmp_path: Path,
+                                                       frr_dir: Path) -> None:
+    lan = lab.lan()
+    a = lab.node("a", lan, "192.0.2.1/24", "192.0.2.11/24", "2001:db8::1/64")
+    c = lab.node("c", lan, "192.0.2.3/24", "192.0.2.13/24", "2001:db8::3/64")
+    # both active; ours passive (FRR starts it); FRR passive (we start it). Over IPv6
+    # keepalived 2.2.7 sends with hop limit 64 unless told (BFD_CONTROL_HOPLIMIT), which FRR
+    # drops as RFC 5881 §5 says it must: `hoplimit 255` is what works with an RFC peer
+    conf = (bfd_block("both", "192.0.2.3") + bfd_block("ours_passive", "2001:db8::3",
+                                                       extra="passive\n  hoplimit 255")
+            + bfd_block("frr_passive", "192.0.2.13", extra="source_ip 192.0.2.11"))
+    frr = Bfdd(c, frr_dir, "\n".join([
+        frr_peer("192.0.2.1", "192.0.2.3"), frr_peer("2001:db8::1", "2001:db8::3"),
+        frr_peer("192.0.2.11", "192.0.2.13", extra="passive-mode")]))
+    ours = Ours(a, tmp_path, conf)
+    want = {"192.0.2.1", "2001:db8::1", "192.0.2.11"}
+    up = wait_for(lambda: all(frr.status(p) == "up" for p in want), 15, 0.2)
+    assert up is not None, (frr.peers(), ours.log()[-3000:])
+    assert ours.states() == {"both": "Up", "ours_passive": "Up", "frr_passive": "Up"}
+    # FRR sees our negotiated timers: 10 ms each way, multiplier 3
+    for p in frr.peers():
+        assert p.get("remote-receive-interval") == 10 and p.get("remote-transmit-interval") == 10, p
+        assert p.get("remote-detect-multiplier") == 3, p
+    text = ours.data()
+    assert "local detection time = 30000 us" in text and "dropped bad_ttl = 0" in text
+    assert "hoplimit = 255" in text and "TTL = 255" in text
+
+
+@pytest.mark.parametrize("ms", [10, 50])
+def test_bfd_stopped_peer_is_detected_within_the_detection_time(lab: Lab, tmp_path: Path,
+                                                                frr_dir: Path, ms: int) -> None:
+    lan = lab.lan()
+    a = lab.node("a", lan, "192.0.2.1/24")
+    c = lab.node("c", lan, "192.0.2.3/24")
+    frr = Bfdd(c, frr_dir, frr_peer("192.0.2.1", "192.0.2.3", ms=ms))
+    ours = Ours(a, tmp_path, bfd_block("B1", "192.0.2.3", ms=ms))
+    assert wait_for(lambda: frr.status("192.0.2.1") == "up", 15, 0.2), ours.log()[-3000:]
+    time.sleep(0.5)                       # past the Poll Sequence to the fast rate
+    frr.kill()
+    assert wait_for(lambda: "Expired after" in ours.log(), 5), ours.log()[-3000:]
+    m = re.search(r"\(B1\) Expired after (\d+) ms", ours.log())
+    assert m is not None
+    silent = int(m.group(1))
+    # RFC 5880 §6.8.4: multiplier x negotiated interval, +10 ms for this host's scheduling
+    assert silent <= 3 * ms + 10, ours.log()[-2000:]
+    assert "(B1) Entering Down state (Local diagnostic - Control Detection Time Expired" in ours.log()
+
+
+def test_bfd_tracking_master_fails_over_long_before_master_down_interval(
+        lab: Lab, tmp_path: Path, frr_dir: Path) -> None:
+    lan = lab.lan()
+    a = lab.node("a", lan, "192.0.2.1/24")
+    b = lab.node("b", lan, "192.0.2.2/24")
+    c = lab.node("c", lan, "192.0.2.3/24")
+    vip = "192.0.2.100/24"
+
+    def vrrp(prio: int, track: str = "") -> str:
+        return (f"vrrp_instance VI_1 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 51\n"
+                f"  priority {prio}\n  advert_int 1\n  {track}\n"
+                f"  virtual_ipaddress {{ {vip} }}\n}}\n")
+
+    # 50 ms x 3: three daemons share this (loaded) host; 30 ms would test the scheduler
+    frr = Bfdd(c, frr_dir, frr_peer("192.0.2.1", "192.0.2.3", ms=50))
+    pa = Ours(a, tmp_path, bfd_block("to_c", "192.0.2.3", ms=50)
+              + vrrp(150, "track_bfd {\n    to_c\n  }"))
+    pb = Ours(b, tmp_path, vrrp(100))
+    assert wait_for(lambda: vip in a.addresses() and vip not in b.addresses(), 20, 0.1), \
+        pa.log()[-3000:]
+    assert "Tracked BFD instance to_c is UP" in pa.log()
+    time.sleep(1.0)
+    frr.kill()
+    t0 = time.monotonic()
+    took = wait_for(lambda: vip in b.addresses(), 5, 0.01)
+    assert took is not None, pb.log()[-3000:]
+    # b's Master_Down_Interval is 3 x 1 s + (256 - 100) / 256 = 3.61 s: BFD Down puts a in
+    # FAULT within 150 ms, a's priority-0 advert hands over after b's skew time (0.61 s)
+    assert took < 1.5, (took, pa.log()[-2000:])
+    assert wait_for(lambda: vip not in a.addresses(), 2, 0.01) is not None
+    assert "Tracked BFD instance to_c is DOWN" in pa.log()
+    assert time.monotonic() - t0 < 3.0
