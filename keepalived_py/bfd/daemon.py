@@ -44,7 +44,7 @@ from keepalived_py.bfd.session import (
     SessionTable,
     StateChanged,
 )
-from keepalived_py.config.bfd import BfdInstance
+from keepalived_py.config.bfd import BfdInstance, IPAddress
 from keepalived_py.config.model import Config
 from keepalived_py.core.child import DumpKind
 from keepalived_py.options import Options
@@ -103,8 +103,10 @@ def _open_sender(cfg: BfdInstance, rand: random.Random) -> socket.socket:
     return s
 
 
-def _ancillary(ancdata: list[tuple[int, int, bytes]]) -> tuple[int, Any]:
-    ttl, dest = 0, None
+def _ancillary(ancdata: list[tuple[int, int, bytes]]) -> tuple[int, IPAddress | None]:
+    """(received TTL/hop limit or 0, the datagram's destination address) from recvmsg."""
+    ttl = 0
+    dest: IPAddress | None = None
     for level, kind, data in ancdata:
         if level == socket.IPPROTO_IP and kind == socket.IP_TTL and data:
             ttl = data[0] if len(data) == 1 else struct.unpack("=i", data[:4])[0]

@@ -1,4 +1,4 @@
-"""The parent: start, watch, restart and reload the VRRP and checker children.
+"""The parent: start, watch, restart and reload the VRRP, checker and BFD children.
 
 Theory of operation. The parent validates the configuration, writes its own pidfile (refusing
 to start if it names a live daemon), then runs one asyncio loop. Each child is forked and
@@ -18,6 +18,9 @@ and nothing changes; a valid one is sent — as the validated model itself — t
 children, a child the new configuration needs is started (and its pidfile appears), one it no
 longer needs is stopped (and its pidfile goes). HUPs arriving during a reload are folded into
 one more reload. SIGTERM/SIGINT stop everything and remove the pidfiles.
+The BFD child (only with bfd_instance blocks, not with -B) reports sessions Up/Down to us;
+we relay each to the VRRP and checker children (track_bfd, BFD_CHECK) and give a child we
+(re)start the last state of every session.
 """
 from __future__ import annotations
 
@@ -587,6 +590,8 @@ def _running(options: Options, pidfiles: dict[str, str]) -> tuple[str, int] | No
         roles.append("vrrp")
     if options.use_checker or not options.use_vrrp:
         roles.append("checker")
+    if not (options.use_vrrp or options.use_checker or options.no_bfd):
+        roles.append("bfd")
     for role in roles:
         other = read_pidfile(pidfiles[role])
         if other is not None and other != os.getpid() and pid_alive(other):

@@ -210,3 +210,57 @@ def test_bfd_tracking_master_fails_over_long_before_master_down_interval(
     assert wait_for(lambda: vip not in a.addresses(), 2, 0.01) is not None
     assert "Tracked BFD instance to_c is DOWN" in pa.log()
     assert time.monotonic() - t0 < 3.0
+
+
+def test_bfd_child_lifecycle_follows_the_configuration(lab: Lab, tmp_path: Path,
+                                                        frr_dir: Path) -> None:
+    """No bfd_instance, no BFD child; a reload adding one starts it (its pidfile appears);
+    a reload changing the timers keeps the session Up (Poll Sequence, no flap); a killed
+    child is respawned and the session comes back; USR1 to the parent reaches it; a reload
+    removing the instances stops it and its pidfile goes."""
+    lan = lab.lan()
+    a = lab.node("a", lan, "192.0.2.1/24")
+    c = lab.node("c", lan, "192.0.2.3/24")
+    vrrp = ("vrrp_instance VI_1 {\n  interface eth0\n  virtual_router_id 7\n  priority 100\n"
+            "  virtual_ipaddress { 192.0.2.70/24 }\n}\n")
+    ours = Ours(a, tmp_path, vrrp)
+    bpid, vpid, ppid = ours.dir / "b.pid", ours.dir / "v.pid", ours.dir / "p.pid"
+    assert wait_for(lambda: vpid.exists() and ppid.exists(), 10)
+    time.sleep(1.0)
+    assert not bpid.exists()
+    assert "Starting BFD child" not in ours.log()
+    parent = int(ppid.read_text())
+
+    # slow timers: this test is about the process, not the timing (the host may be loaded)
+    frr = Bfdd(c, frr_dir, frr_peer("192.0.2.1", "192.0.2.3", ms=200))
+    (ours.dir / "keepalived.conf").write_text(vrrp + bfd_block("B1", "192.0.2.3", ms=200))
+    os.kill(parent, signal.SIGHUP)
+    assert wait_for(bpid.exists, 10), ours.log()[-2000:]
+    assert wait_for(lambda: frr.status("192.0.2.1") == "up", 15, 0.2), ours.log()[-2000:]
+    first = int(bpid.read_text())
+
+    (ours.dir / "keepalived.conf").write_text(vrrp + bfd_block("B1", "192.0.2.3", ms=300))
+    os.kill(parent, signal.SIGHUP)
+
+    def frr_sees_300() -> bool:
+        p = next((p for p in frr.peers() if p.get("peer") == "192.0.2.1"), {})
+        return p.get("remote-transmit-interval") == 300 and p.get("remote-receive-interval") == 300
+    assert wait_for(frr_sees_300, 10, 0.2), frr.peers()
+    assert int(bpid.read_text()) == first
+    assert ours.log().count("(B1) Entering Up state") == 1          # no flap on reload
+
+    os.kill(first, signal.SIGKILL)
+    assert wait_for(lambda: bpid.exists() and int(bpid.read_text()) != first, 10)
+    assert wait_for(lambda: ours.log().count("(B1) Entering Up state") == 2, 15), ours.log()[-2000:]
+    assert wait_for(lambda: frr.status("192.0.2.1") == "up", 10, 0.2)
+
+    data = ours.dir / "keepalived_bfd.data"
+    data.unlink(missing_ok=True)
+    os.kill(parent, signal.SIGUSR1)
+    assert wait_for(data.exists, 5)
+    assert "local state = Up" in data.read_text()
+
+    (ours.dir / "keepalived.conf").write_text(vrrp)
+    os.kill(parent, signal.SIGHUP)
+    assert wait_for(lambda: not bpid.exists(), 10), ours.log()[-2000:]
+    assert vpid.exists()

@@ -226,8 +226,13 @@ def test_session_reload_keeps_unchanged_sessions_and_polls_on_new_timers() -> No
     assert ta.sessions["a"] is sa
     ta.reconfigure((fast("a", B, ms=50),), w.now)
     assert ta.sessions["a"] is sa and sa.poll and sa.state is State.UP
+    before = len(w.changes)
     w.run_until(w.now + 2.0)
     assert not sa.poll and sa.state is State.UP
+    assert len(w.changes) == before                       # no flap on either side
+    w.tables[B].reconfigure((fast("b", A, ms=5),), w.now)   # the other way: faster
+    w.run_until(w.now + 2.0)
+    assert len(w.changes) == before and w.session(B).tx_interval == 50_000
     assert w.session(B).detect_time == 150_000            # the peer now expects us every 50 ms
     ta.reconfigure((), w.now)
     assert ta.sessions == {}
