@@ -318,9 +318,9 @@ def _dump_session(s: Session, mono: float, wall: float) -> list[str]:
     if c.source_ip is not None:
         out.append(f"   Source IP = {c.source_ip}")
     out += [
-        f"   Required min RX interval = {c.min_rx} us",
-        f"   Desired min TX interval = {c.min_tx} us",
-        f"   Desired idle TX interval = {c.idle_tx} us",
+        f"   Required min RX interval = {c.min_rx_us} us",
+        f"   Desired min TX interval = {c.min_tx_us} us",
+        f"   Desired idle TX interval = {c.idle_tx_us} us",
         f"   Detection multiplier = {c.multiplier}",
         f"   {'TTL' if c.neighbor_ip.version == 4 else 'hoplimit'} = {c.ttl}",
         f"   max_hops = {c.max_hops}",

@@ -116,7 +116,7 @@ class Session:
     downs: int = 0
 
     def __post_init__(self) -> None:
-        self.tx_interval = self.cfg.idle_tx
+        self.tx_interval = self.cfg.idle_tx_us
 
     @property
     def name(self) -> str:
@@ -175,10 +175,10 @@ class Session:
             self.poll = False                        # §6.5 the Poll Sequence ends
         if self.state is not State.UP or p.poll or p.final:
             if self.remote_state is State.UP and self.state in (State.INIT, State.UP):
-                self.tx_interval = max(self.cfg.min_tx, self.remote_min_rx)
+                self.tx_interval = max(self.cfg.min_tx_us, self.remote_min_rx)
             else:
-                self.tx_interval = max(self.cfg.idle_tx, self.remote_min_rx)
-            self.remote_tx_interval = max(self.cfg.min_rx, self.remote_min_tx)
+                self.tx_interval = max(self.cfg.idle_tx_us, self.remote_min_rx)
+            self.remote_tx_interval = max(self.cfg.min_rx_us, self.remote_min_tx)
         self.detect_time = self.remote_mult * self.remote_tx_interval     # §6.8.4
         if self.tx_interval < old_tx and self.tx_due is not None:
             self._schedule_tx(now)
@@ -227,7 +227,7 @@ class Session:
         self.reset_due = now + self.detect_time * US
         if self.cfg.passive:
             self.tx_due = None
-        self.tx_interval = max(self.cfg.idle_tx, self.remote_min_rx)       # §6.8.3
+        self.tx_interval = max(self.cfg.idle_tx_us, self.remote_min_rx)       # §6.8.3
         self.detect_due = None
 
     def _rise(self, now: float) -> None:
@@ -239,7 +239,7 @@ class Session:
         self._change(State.UP, Diag.NO_DIAG, now, out, report=True)
         self.ups += 1
         self._rise(now)
-        if self.cfg.idle_tx != self.cfg.min_tx and not self.final:
+        if self.cfg.idle_tx_us != self.cfg.min_tx_us and not self.final:
             self.poll = True                         # §6.8.3 a faster rate needs a Poll
 
     def _init(self, now: float, out: list[Action]) -> None:
@@ -254,7 +254,7 @@ class Session:
         self.remote_diag = Diag.NO_DIAG
         self.remote_demand = False
         self.poll = self.final = False
-        self.tx_interval = max(self.cfg.idle_tx, self.remote_min_rx)
+        self.tx_interval = max(self.cfg.idle_tx_us, self.remote_min_rx)
 
     # -- output -------------------------------------------------------------------------
     def packet(self) -> Control:
@@ -264,9 +264,9 @@ class Session:
         return Control(state=self.state, my_discr=self.local_discr, your_discr=self.remote_discr,
                        diag=self.local_diag, poll=self.poll, final=self.final,
                        detect_mult=self.cfg.multiplier,
-                       desired_min_tx=self.cfg.min_tx if self.state is State.UP
-                       else self.cfg.idle_tx,
-                       required_min_rx=self.cfg.min_rx)
+                       desired_min_tx=self.cfg.min_tx_us if self.state is State.UP
+                       else self.cfg.idle_tx_us,
+                       required_min_rx=self.cfg.min_rx_us)
 
     def _send(self) -> SendControl:
         p = self.packet()

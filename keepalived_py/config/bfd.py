@@ -1,9 +1,9 @@
 """bfd_instance blocks: the frozen model and its builder, with keepalived 2.2.7's defaults and
 messages (keepalived/bfd/bfd_parser.c, bfd_data.c, include/bfd.h).
 
-Intervals are kept as keepalived keeps them: the keyword is read in milliseconds with up to 3
-decimals and stored in microseconds (`min_rx 10` -> 10000), which is also what goes on the wire
-(RFC 5880 §4.1). `ttl` is the TTL (IPv4) or hop limit (IPv6) we send with: 255 / 64 by default
+Intervals are in milliseconds as the keywords give them (up to 3 decimals, keepalived's
+read_decimal_unsigned_strvec); `min_rx_us` etc. are the microseconds keepalived stores and
+RFC 5880 §4.1 puts on the wire. `ttl` is the TTL (IPv4) or hop limit (IPv6) we send with: 255 / 64 by default
 (RFC 5881 §5 for IPv4; keepalived's BFD_CONTROL_HOPLIMIT for IPv6). `max_hops` is keepalived's
 generalised GTSM: a packet is accepted when its received TTL + max_hops >= ttl (0: single hop,
 -1 in the file, stored as 255: no TTL check at all).
@@ -23,9 +23,9 @@ from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NOPOS = SourcePos("<default>", 0)
 
-MINRX_DEFAULT = 10_000          # us (BFD_MINRX_DEFAULT 10 ms)
-MINTX_DEFAULT = 10_000
-IDLETX_DEFAULT = 1_000_000      # RFC 5880 §6.8.3: not less than 1 s while not Up
+MINRX_DEFAULT = 10.0            # ms (BFD_MINRX_DEFAULT)
+MINTX_DEFAULT = 10.0
+IDLETX_DEFAULT = 1000.0         # RFC 5880 §6.8.3: not less than 1 s while not Up
 MULTIPLIER_DEFAULT = 5
 TTL_IPV4 = 255                  # RFC 5881 §5
 HOPLIMIT_IPV6 = 64              # keepalived's BFD_CONTROL_HOPLIMIT
@@ -45,9 +45,9 @@ class BfdInstance:
     name: str
     neighbor_ip: IPAddress
     source_ip: IPAddress | None = None
-    min_rx: int = MINRX_DEFAULT           # us
-    min_tx: int = MINTX_DEFAULT           # us
-    idle_tx: int = IDLETX_DEFAULT         # us
+    min_rx: float = MINRX_DEFAULT         # ms
+    min_tx: float = MINTX_DEFAULT         # ms
+    idle_tx: float = IDLETX_DEFAULT       # ms
     multiplier: int = MULTIPLIER_DEFAULT
     passive: bool = False
     ttl: int = TTL_IPV4
@@ -58,13 +58,25 @@ class BfdInstance:
     weight_reverse: bool = False
     pos: SourcePos = field(default=_NOPOS, compare=False, repr=False)
 
+    @property
+    def min_rx_us(self) -> int:
+        return round(self.min_rx * 1000)
+
+    @property
+    def min_tx_us(self) -> int:
+        return round(self.min_tx * 1000)
+
+    @property
+    def idle_tx_us(self) -> int:
+        return round(self.idle_tx * 1000)
+
 
 _DEC3 = re.compile(r"[0-9]+(\.[0-9]{0,3})?$")
 _INT = re.compile(r"[+-]?[0-9]+$")
 
 
-def _ms(word: str, lo: int, pos: SourcePos, d: Diagnostics) -> int | None:
-    """keepalived's read_decimal_unsigned_strvec(..., 3): milliseconds -> microseconds."""
+def _ms(word: str, lo: int, pos: SourcePos, d: Diagnostics) -> float | None:
+    """keepalived's read_decimal_unsigned_strvec(..., 3): milliseconds, to the microsecond."""
     if not _DEC3.match(word):
         d.error(pos, f"invalid number '{word}'")
         return None
@@ -73,7 +85,7 @@ def _ms(word: str, lo: int, pos: SourcePos, d: Diagnostics) -> int | None:
     if us < lo * 1000 or us > _MS_MAX * 1000:
         d.error(pos, f"number '{word}' outside range [{lo}.000, {_MS_MAX}.000]")
         return None
-    return us
+    return us / 1000
 
 
 def _int(word: str, lo: int, hi: int, pos: SourcePos, d: Diagnostics) -> int | None:
@@ -141,12 +153,12 @@ def build_instance(node: Node, d: Diagnostics, unknown: Callable[[Node], None],
                 f["source_ip"] = a
         elif k in ("min_rx", "min_tx", "idle_tx"):
             lo = 1000 if k == "idle_tx" else 1
-            if (us := _ms(w, lo, c.pos, d)) is None:
+            if (ms := _ms(w, lo, c.pos, d)) is None:
                 d.error(c.pos, f"Configuration error: BFD instance {name} {k} value {w} is not"
                                f" valid (must be in range [{lo}-{_MS_MAX}]), ignoring")
                 continue
-            f[k] = us
-            if us > _SENSIBLE * 1000:
+            f[k] = ms
+            if ms > _SENSIBLE:
                 d.notice(c.pos, f"Configuration warning: BFD instance {name} {k} value {w} is"
                                 f" larger than max sensible ({_SENSIBLE})")
         elif k == "multiplier":

@@ -32,7 +32,7 @@ def test_bfd_config_defaults_are_keepalived_s() -> None:
     assert d.exit_code == 0
     b1, b6 = c.bfd_instances
     assert b1 == BfdInstance(name="B1", neighbor_ip=ipaddress.ip_address("192.0.2.2"),
-                             min_rx=10_000, min_tx=10_000, idle_tx=1_000_000, multiplier=5,
+                             min_rx=10, min_tx=10, idle_tx=1000, multiplier=5,
                              ttl=255, max_hops=0, passive=False, vrrp=True, checker=True)
     assert (b6.ttl, b6.neighbor_ip.version) == (64, 6)
 
@@ -44,7 +44,8 @@ def test_bfd_config_values_in_milliseconds_with_three_decimals() -> None:
     assert d.exit_code == 0, messages(d)
     b = c.bfd_instances[0]
     assert (b.min_rx, b.min_tx, b.idle_tx, b.multiplier, b.passive, b.ttl) == \
-        (50_000, 20_500, 2_000_000, 3, True, 255)
+        (50, 20.5, 2000, 3, True, 255)
+    assert (b.min_rx_us, b.min_tx_us, b.idle_tx_us) == (50_000, 20_500, 2_000_000)
     assert (b.max_hops, b.vrrp, b.checker, b.weight, b.weight_reverse) == (255, False, True, -20, True)
 
 
@@ -78,7 +79,7 @@ def test_bfd_config_bad_values_keep_the_default(line: str, expected: list[str]) 
     c, d = load(f"bfd_instance B {{\n neighbor_ip 192.0.2.2\n {line}\n}}\n")
     assert messages(d) == expected
     assert d.exit_code == 5
-    assert len(c.bfd_instances) == 1 and c.bfd_instances[0].min_rx == 10_000
+    assert len(c.bfd_instances) == 1 and c.bfd_instances[0].min_rx_us == 10_000
 
 
 @pytest.mark.parametrize("body,expected", [

@@ -71,7 +71,7 @@ class Wire:
 
 def fast(name: str, nbr: ipaddress.IPv4Address | ipaddress.IPv6Address, ms: int = 10,
          mult: int = 3, **kw: object) -> BfdInstance:
-    return bfd(name, nbr, min_rx=ms * 1000, min_tx=ms * 1000, multiplier=mult, **kw)
+    return bfd(name, nbr, min_rx=ms, min_tx=ms, multiplier=mult, **kw)
 
 
 def _up_pair() -> Wire:
@@ -223,7 +223,10 @@ def test_session_reload_keeps_unchanged_sessions_and_polls_on_new_timers() -> No
     ta = w.tables[A]
     sa = w.session(A)
     assert ta.reconfigure((fast("a", B),), w.now) == []
-    assert ta.sessions["a"] is sa
+    assert ta.sessions["a"] is sa and not sa.poll
+    ta.reconfigure((fast("a", B, passive=True),), w.now)      # not a timer: no Poll
+    assert ta.sessions["a"] is sa and not sa.poll
+    ta.reconfigure((fast("a", B),), w.now)
     ta.reconfigure((fast("a", B, ms=50),), w.now)
     assert ta.sessions["a"] is sa and sa.poll and sa.state is State.UP
     before = len(w.changes)
