@@ -267,3 +267,34 @@ def test_bfd_child_lifecycle_follows_the_configuration(lab: Lab, tmp_path: Path,
     os.kill(parent, signal.SIGHUP)
     assert wait_for(lambda: not bpid.exists(), 10), ours.log()[-2000:]
     assert vpid.exists()
+
+
+def test_bfd_check_takes_a_real_server_in_and_out_with_the_session(lab: Lab, tmp_path: Path,
+                                                                   frr_dir: Path) -> None:
+    """BFD_CHECK (alpha: down until the session is Up): the real server enters the
+    dataplane when the BFD child reports Up and leaves it when the peer stops answering."""
+    if shutil.which("nft") is None:
+        pytest.skip("nft(8) is not installed (tests/run.sh installs nftables)")
+    lan = lab.lan()
+    a = lab.node("a", lan, "192.0.2.1/24", "192.0.2.100/24")
+    c = lab.node("c", lan, "192.0.2.3/24")
+    conf = ("global_defs {\n  dataplane nftables\n}\n" + bfd_block("rs_c", "192.0.2.3", ms=50)
+            + "virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n"
+              "  protocol TCP\n  real_server 192.0.2.3 8080 {\n    BFD_CHECK {\n      name rs_c\n"
+              "      alpha\n    }\n  }\n  real_server 192.0.2.4 8080 {\n  }\n}\n")
+    ours = Ours(a, tmp_path, conf)
+
+    def table() -> str:
+        return a.run("nft", "list", "table", "ip", "keepalived_py", check=False).stdout
+
+    assert wait_for(lambda: "192.0.2.4 . 8080" in table(), 10), ours.log()[-2000:]
+    assert "192.0.2.3 . 8080" not in table()                 # alpha: down until BFD says Up
+    frr = Bfdd(c, frr_dir, frr_peer("192.0.2.1", "192.0.2.3", ms=50))
+    assert wait_for(lambda: "192.0.2.3 . 8080" in table(), 15), ours.log()[-2000:]
+    assert "BFD check of [rs_c] RS([192.0.2.3]:tcp:8080) is UP" in ours.log()
+    time.sleep(1.0)                       # past the Poll Sequence to the fast rate
+    frr.kill()
+    took = wait_for(lambda: "192.0.2.3 . 8080" not in table(), 5, 0.02)
+    assert took is not None and took < 1.0, ours.log()[-2000:]
+    assert "BFD check of [rs_c] RS([192.0.2.3]:tcp:8080) is DOWN" in ours.log()
+    assert "192.0.2.4 . 8080" in table()
