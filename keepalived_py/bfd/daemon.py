@@ -335,12 +335,14 @@ def _dump_session(s: Session, mono: float, wall: float) -> list[str]:
         f"   remote diag = {s.remote_diag.label}",
         f"   remote min tx intv = {s.remote_min_tx} us",
         f"   remote min rx intv = {s.remote_min_rx} us",
+        "   local demand = 0",
+        f"   remote demand = {int(s.remote_demand)}",
         f"   remote detect multiplier = {s.remote_mult}",
         f"   {'' if s.poll else '!'}poll, {'' if s.final else '!'}final",
         f"   local tx intv = {s.tx_interval} us",
         f"   remote tx intv = {s.remote_tx_interval} us",
         f"   local detection time = {s.detect_time} us",
-        f"   remote detection time = {c.multiplier * s.tx_interval} us",
+        f"   remote detection time = {s.remote_detect_time} us",
     ]
     if s.last_seen is None:
         out.append("   last_seen = [never]")

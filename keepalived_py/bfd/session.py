@@ -108,6 +108,7 @@ class Session:
     tx_interval: int = 0             # us, ours
     remote_tx_interval: int = 0      # us, the peer's (what we expect)
     detect_time: int = 0             # us, ours (remote mult x remote tx interval)
+    remote_detect_time: int = 0      # us, the peer's (our mult x our tx interval)
     last_seen: float | None = None
     tx_due: float | None = None
     detect_due: float | None = None
@@ -180,6 +181,7 @@ class Session:
                 self.tx_interval = max(self.cfg.idle_tx_us, self.remote_min_rx)
             self.remote_tx_interval = max(self.cfg.min_rx_us, self.remote_min_tx)
         self.detect_time = self.remote_mult * self.remote_tx_interval     # §6.8.4
+        self.remote_detect_time = self.cfg.multiplier * self.tx_interval
         if self.tx_interval < old_tx and self.tx_due is not None:
             self._schedule_tx(now)
         # §6.8.6 the state table

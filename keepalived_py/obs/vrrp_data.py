@@ -84,6 +84,7 @@ class Runtime(TypedDict, total=False):
     scripts: dict[str, int]         # vrrp_script name -> keepalived's result counter
     files: dict[str, int]           # track file name -> last value read
     processes: dict[str, int]       # track process name -> processes running
+    bfd: dict[str, bool]            # bfd_instance name -> session Up (from the BFD child)
     interfaces: list[InterfaceInfo]
 
 
@@ -140,6 +141,15 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
         out.append("------< VRRP Track processes >------")
         for p in procs:
             out += format_track_process(config, p, rt.get("processes", {}).get(p.name, 0))
+    bfds = [b for b in config.bfd_instances if b.vrrp]      # keepalived lists every one
+    if bfds:
+        out.append("------< VRRP Track BFDs >------")
+        for b in bfds:
+            out += [f" VRRP Track BFD = {b.name}",
+                    f"   Weight = {b.weight}{' reverse' if b.weight_reverse else ''}",
+                    f"   Bfd is {'up' if rt.get('bfd', {}).get(b.name) else 'down'}",
+                    "   Tracking VRRP instances :",
+                    *_tracking(_trackers_of(config, "track_bfd", b.name))]
     if rt.get("interfaces"):
         out.append("------< Interfaces >------")
         for info in rt["interfaces"]:
@@ -357,6 +367,7 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
         out += [f"     {format_rule(x)}" for x in inst.virtual_rules]
     out += _tracked_lists(config, inst.track_interface, inst.track_script, inst.track_file,
                           inst.track_process, "processes")
+    out += _tracked_bfds(inst.track_bfd)
     out.append(f"   Using smtp notification = {'yes' if inst.notify.smtp_alert else 'no'}")
     out.append("   Notify deleted = "
                + ("Deleted" if inst.notify.notify_deleted is not None else "Fault"))
@@ -422,6 +433,14 @@ def _tracked_lists(config: Config, ifs: Sequence[TrackRef], scripts: Sequence[Tr
         out += [f"     {t.name}, weight {w}{' reverse' if rev else ''}"
                 for t in procs for w, rev in [_weight(t, own_p.get(t.name))]]
     return out
+
+
+def _tracked_bfds(refs: Sequence[TrackRef]) -> list[str]:
+    """keepalived's dump_tracked_bfd: the weight is on the reference (config/bfd.py)."""
+    if not refs:
+        return []
+    return ["   Tracked BFDs :"] + [f"     {t.name}: weight {t.weight or 0}"
+                                   f"{' reverse' if t.reverse else ''}" for t in refs]
 
 
 def _weight(ref: TrackRef, obj: VrrpScript | VrrpTrackFile | VrrpTrackProcess | None
@@ -583,6 +602,7 @@ def format_sync_group(g: VrrpSyncGroup, members: Sequence[Mapping[str, Any]],
         out.append("   sync group tracking weight set")
     out.append(f"   Using smtp notification = {'yes' if g.notify.smtp_alert else 'no'}")
     out += _tracked_lists_group(g)
+    out += _tracked_bfds(g.track_bfd)
     out += _notify_scripts(g.notify, commands or {})
     return out
 

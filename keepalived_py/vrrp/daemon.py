@@ -264,9 +264,11 @@ class VrrpDaemon:
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down, from the BFD child through the parent."""
         for name, up in states.items():
-            if self.tracking is not None and ("bfd", name) in self.tracking.values:
-                log.info("vrrp.track.bfd", bfd=name, up=up,
-                         compat=f"Tracked BFD instance {name} is {'UP' if up else 'DOWN'}")
+            if self.tracking is not None and self.tracking.values.get(("bfd", name)) != up:
+                for edge in self.tracking.edges.get(("bfd", name), ()):
+                    log.info("vrrp.track.bfd", instance=edge.instance, bfd=name, up=up,
+                             compat=f"VRRP_Instance({edge.instance}) Tracked BFD instance {name}"
+                                    f" is {'UP' if up else 'DOWN'}")
             self._tracked("bfd", name, up)
 
     def dump(self, kind: DumpKind) -> None:
@@ -356,7 +358,9 @@ class VrrpDaemon:
         progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
         progs |= {n.argv[0] for i in (*c.vrrp_instances, *c.vrrp_sync_groups)
                   for n in vars_of(i.notify) if n.argv}
-        return {"scripts": scripts, "processes": processes, "files": files,
+        bfd = {n: bool(v) for (k, n), v in (self.tracking.values.items()
+                                            if self.tracking is not None else ()) if k == "bfd"}
+        return {"scripts": scripts, "processes": processes, "files": files, "bfd": bfd,
                 "router_id": socket.gethostname(),
                 "commands": [p for p in progs if p.startswith("/")]}
 

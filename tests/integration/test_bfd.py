@@ -201,7 +201,7 @@ def test_bfd_tracking_master_fails_over_long_before_master_down_interval(
     pb = Ours(b, tmp_path, vrrp(100))
     assert wait_for(lambda: vip in a.addresses() and vip not in b.addresses(), 20, 0.1), \
         pa.log()[-3000:]
-    assert "Tracked BFD instance to_c is UP" in pa.log()
+    assert "VRRP_Instance(VI_1) Tracked BFD instance to_c is UP" in pa.log()
     time.sleep(1.0)
     frr.kill()
     t0 = time.monotonic()
@@ -211,7 +211,7 @@ def test_bfd_tracking_master_fails_over_long_before_master_down_interval(
     # FAULT within 150 ms, a's priority-0 advert hands over after b's skew time (0.61 s)
     assert took < 1.5, (took, pa.log()[-2000:])
     assert wait_for(lambda: vip not in a.addresses(), 2, 0.01) is not None
-    assert "Tracked BFD instance to_c is DOWN" in pa.log()
+    assert "VRRP_Instance(VI_1) Tracked BFD instance to_c is DOWN" in pa.log()
     assert time.monotonic() - t0 < 3.0
 
 

@@ -168,3 +168,19 @@ def test_bfd_config_without_bfd_imports_nothing_of_it() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('keepalived_py.bfd')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_bfd_config_vrrp_data_lists_tracked_bfds_as_keepalived() -> None:
+    from keepalived_py.obs.vrrp_data import format_vrrp_data
+    c, _ = load("bfd_instance used {\n neighbor_ip 192.0.2.3\n weight -20\n}\n"
+                "bfd_instance unused {\n neighbor_ip 192.0.2.4\n}\n"
+                "bfd_instance chk {\n neighbor_ip 192.0.2.5\n checker\n}\n"
+                + VI.format(refs="  used weight 5 reverse"))
+    text = format_vrrp_data(c, [{}], {"bfd": {"used": True}})
+    assert "   Tracked BFDs :\n     used: weight 5 reverse\n" in text
+    # keepalived 2.2.7 lists every bfd_instance its VRRP process gets events for
+    assert ("------< VRRP Track BFDs >------\n VRRP Track BFD = used\n   Weight = -20\n"
+            "   Bfd is up\n   Tracking VRRP instances :\n   Tracking instances :\n"
+            "     VI_1, weight 5 reverse\n VRRP Track BFD = unused\n   Weight = 0\n"
+            "   Bfd is down\n   Tracking VRRP instances :\n") in text
+    assert "chk" not in text
