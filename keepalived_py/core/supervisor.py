@@ -379,6 +379,9 @@ class Supervisor:
                 for child in self.children.values():
                     if child.pid and child.wanted:
                         self._send(child, "reload", self.config)
+                        if child.role in ("vrrp", "checker") and self.bfd_up:
+                            # a reference new in this configuration learns its session's state
+                            self._send(child, "bfd", self._bfd_for(child.role, self.bfd_up))
                 sdnotify.notify("READY=1", "STATUS=reloaded")
                 log.info("supervisor.reload.done")
         finally:
