@@ -181,7 +181,14 @@ class BfdDaemon:
         families = {socket.AF_INET if c.neighbor_ip.version == 4 else socket.AF_INET6
                     for c in configs}
         for fam in families - set(self.receivers):
-            sock = _open_receiver(fam)
+            try:
+                sock = _open_receiver(fam)
+            except OSError as e:
+                # (another BFD daemon on this port): our sessions stay Down, said once here
+                log.error("bfd.socket.failed", port=3784, family=int(fam),
+                          error=os.strerror(e.errno or 0),
+                          compat=f"bfd: cannot listen on UDP port 3784: {os.strerror(e.errno or 0)}")
+                continue
             self.receivers[fam] = sock
             self.loop.add_reader(sock.fileno(), self._readable, sock)
         by_name = {c.name: c for c in configs}

@@ -288,6 +288,7 @@ class SessionTable:
                  ) -> None:
         self.rand = rand or random.Random()
         self.sessions: dict[str, Session] = {}
+        self.by_discr: dict[int, Session] = {}
         self.drops: dict[Reason, int] = dict.fromkeys(Reason, 0)
         self.received = 0
         for cfg in configs:
@@ -300,7 +301,12 @@ class SessionTable:
             discr = self.rand.getrandbits(32)
         s = Session(cfg, discr, rand=self.rand)
         self.sessions[cfg.name] = s
+        self.by_discr[discr] = s
         return s
+
+    def _remove(self, name: str) -> None:
+        s = self.sessions.pop(name)
+        self.by_discr.pop(s.local_discr, None)
 
     def start(self, now: float) -> list[Action]:
         out: list[Action] = []
@@ -333,7 +339,7 @@ class SessionTable:
         except DecodeError as e:
             return self._drop(e.reason, e.detail, source)
         if p.your_discr:
-            s = next((x for x in self.sessions.values() if x.local_discr == p.your_discr), None)
+            s = self.by_discr.get(p.your_discr)
         else:
             s = next((x for x in self.sessions.values() if x.cfg.neighbor_ip == source and
                       (x.cfg.source_ip is None or dest is None or x.cfg.source_ip == dest)), None)
@@ -356,14 +362,14 @@ class SessionTable:
         wanted = {c.name: c for c in configs}
         for name in list(self.sessions):
             if name not in wanted:
-                del self.sessions[name]
+                self._remove(name)
         for cfg in configs:
             s = self.sessions.get(cfg.name)
             if s is None:
                 out += self._add(cfg).handle(Started(), now)
             elif s.cfg != cfg:
                 if (s.cfg.neighbor_ip, s.cfg.source_ip) != (cfg.neighbor_ip, cfg.source_ip):
-                    del self.sessions[cfg.name]
+                    self._remove(cfg.name)
                     out += self._add(cfg).handle(Started(), now)
                 else:
                     s.reconfigure(cfg, now)
