@@ -1,8 +1,9 @@
 """The parent <-> child link: length-prefixed pickled tuples over a unix stream socketpair.
 
 Messages are tuples whose first item names them: parent -> child ("start", options, config),
-("reload", config), ("dump", kind), ("stop", release); child -> parent ("ready",), ("hb",),
-("reloaded", ok). Only the parent and its own children hold the socketpair, so unpickling
+("reload", config), ("dump", kind), ("stop", release), ("bfd", {session: up}) to the VRRP and
+checker children; child -> parent ("ready",), ("hb",), ("reloaded", ok), ("bfd", session, up)
+from the BFD child. Only the parent and its own children hold the socketpair, so unpickling
 is between trusted ends of one program.
 """
 from __future__ import annotations

@@ -25,7 +25,7 @@ class DumpKind(enum.Enum):
 
 
 class ChildDaemon(Protocol):
-    role: str                  # "vrrp" | "checker"
+    role: str                  # "vrrp" | "checker" | "bfd"
 
     async def start(self, config: Config) -> None:
         """Load `config` and start working; returns once loaded (the parent then says READY)."""

@@ -36,6 +36,7 @@ class Wire:
         self.tables = {A: SessionTable((a,), random.Random(seed)),
                        B: SessionTable((b,), random.Random(seed + 1))}
         self.silent: set[ipaddress.IPv4Address | ipaddress.IPv6Address] = set()
+        self.lose: object = None          # a callable (who) -> bool: drop this packet
         self.changes: list[tuple[float, ipaddress.IPv4Address | ipaddress.IPv6Address,
                                  StateChanged]] = []
         self.sent: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, list[tuple[float, Control]]] \
@@ -50,7 +51,7 @@ class Wire:
                 self.changes.append((self.now, who, act))
             elif isinstance(act, SendControl):
                 self.sent[who].append((self.now, act.packet))
-                if who not in self.silent:
+                if who not in self.silent and not (self.lose and self.lose(who)):  # type: ignore[operator]
                     self._apply(other, self.tables[other].receive(encode(act.packet), who, other,
                                                                   255, self.now))
 
@@ -257,3 +258,23 @@ def test_session_garbage_never_breaks_an_up_session(junk: list[bytes]) -> None:
     # junk can only be dropped or be a well-formed packet for an unknown session here
     w.run_until(w.now + 0.5)
     assert w.session(A).state is State.UP
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.booleans(), min_size=1, max_size=400), st.sampled_from([10, 50]),
+       st.booleans(), st.integers(0, 2**16))
+def test_session_random_loss_never_breaks_the_handshake_once_the_link_heals(
+        losses: list[bool], ms: int, passive: bool, seed: int) -> None:
+    """Whatever packets a lossy stretch drops (any order of states, Polls, Finals lost), both
+    ends are Up soon after the link is clean, and a session reports Up/Down alternately."""
+    w = Wire(fast("a", B, ms=ms, passive=passive), fast("b", A, ms=ms), seed=seed)
+    it = iter(losses)
+    w.lose = lambda who: next(it, False)
+    w.run_until(5.0)
+    w.lose = None
+    w.run_until(10.0)
+    assert w.session(A).state is State.UP and w.session(B).state is State.UP
+    for who in (A, B):
+        reported = [c.new for _, x, c in w.changes if x == who and c.report]
+        assert all(a is not b for a, b in zip(reported, reported[1:], strict=False))
+        assert reported[0] is State.UP
