@@ -374,6 +374,8 @@ class Supervisor:
                     continue
                 self.config = result.config
                 self._known_errors = errors
+                names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
+                self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
                 self._apply_roles()
                 for child in self.children.values():
