@@ -1,4 +1,5 @@
-"""BFD end to end in namespaces, against FRR's bfdd (Debian package `frr`) as the peer.
+"""BFD end to end in namespaces, against FRR's bfdd (Debian package `frr`) as the peer (and
+keepalived 2.2.7's own BFD child in the handshake test).
 
 bfdd runs standalone in its own namespace with its own configuration, vty socket and pidfile
 (never the host's FRR service); its view of the sessions is read with vtysh, an independent
@@ -26,6 +27,7 @@ from netlab import Lab, Node
 pytestmark = pytest.mark.netns
 
 BFDD = "/usr/lib/frr/bfdd"
+KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 VTYSH = shutil.which("vtysh") or "/usr/bin/vtysh"
 
 
@@ -109,7 +111,10 @@ class Ours:
         """keepalived_bfd.data, written on SIGUSR1 to the BFD child."""
         path = self.dir / "keepalived_bfd.data"
         path.unlink(missing_ok=True)
-        os.kill(int((self.dir / "b.pid").read_text()), signal.SIGUSR1)
+        try:
+            os.kill(int((self.dir / "b.pid").read_text()), signal.SIGUSR1)
+        except (OSError, ValueError):
+            return ""                     # the BFD child is not started yet
         wait_for(path.exists, 5)
         return path.read_text() if path.exists() else ""
 
@@ -141,16 +146,36 @@ def test_bfd_sessions_come_up_with_frr_bfdd_both_ways(lab: Lab, tmp_path: Path,
     # (100 ms: the handshake and the negotiation are under test here, not the host's scheduler)
     conf = (bfd_block("both", "192.0.2.3", ms=100)
             + bfd_block("ours_passive", "2001:db8::3", ms=100, extra="passive\n  hoplimit 255")
-            + bfd_block("frr_passive", "192.0.2.13", ms=100, extra="source_ip 192.0.2.11"))
+            + bfd_block("frr_passive", "192.0.2.13", ms=100, extra="source_ip 192.0.2.11")
+            + bfd_block("keepalived", "192.0.2.5", ms=100))
     frr = Bfdd(c, frr_dir, "\n".join([
         frr_peer("192.0.2.1", "192.0.2.3", ms=100), frr_peer("2001:db8::1", "2001:db8::3", ms=100),
         frr_peer("192.0.2.11", "192.0.2.13", ms=100, extra="passive-mode")]))
+    # and keepalived 2.2.7's own BFD child as a peer, when it is installed
+    theirs = None
+    if os.path.exists(KEEPALIVED):
+        k = lab.node("k", lan, "192.0.2.5/24")
+        kd = tmp_path / "keepalived"
+        kd.mkdir()
+        (kd / "k.conf").write_text(bfd_block("to_ours", "192.0.2.1", ms=100))
+        k.popen([KEEPALIVED, "-n", "-l", "-D", "-f", str(kd / "k.conf"), "-p", str(kd / "p.pid"),
+                 "-r", str(kd / "v.pid"), "-c", str(kd / "c.pid"), "-b", str(kd / "b.pid")],
+                stdout=open(kd / "log", "ab"), stderr=subprocess.STDOUT)
+        theirs = kd / "log"
     ours = Ours(a, tmp_path, conf)
     want = {"192.0.2.1", "2001:db8::1", "192.0.2.11"}
-    up = wait_for(lambda: all(frr.status(p) == "up" for p in want) and set(ours.states().values())
-                  == {"Up"}, 15, 0.3)
-    assert up is not None, (frr.peers(), ours.log()[-3000:])
-    assert set(ours.states()) == {"both", "ours_passive", "frr_passive"}
+    mine = {"both", "ours_passive", "frr_passive"} | ({"keepalived"} if theirs else set())
+
+    def all_up() -> bool:
+        states = ours.states()
+        return all(frr.status(p) == "up" for p in want) and \
+            all(states.get(n) == "Up" for n in mine) and \
+            (theirs is None or "(to_ours) Entering Up state" in theirs.read_text(errors="replace"))
+    up = wait_for(all_up, 15, 0.3)
+    assert up is not None, (frr.peers(), ours.log()[-3000:],
+                            theirs.read_text(errors="replace")[-2000:] if theirs else "")
+    if theirs is not None:                # keepalived negotiated 100 ms x 3 with us
+        assert "Detection time is 300000 us" in theirs.read_text(errors="replace")
     # FRR sees our negotiated timers: 100 ms each way, multiplier 3
     for p in frr.peers():
         assert p.get("remote-receive-interval") == 100, p
