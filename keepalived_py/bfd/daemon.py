@@ -58,6 +58,7 @@ IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
 IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
 IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 _CMSG_SPACE = socket.CMSG_SPACE(64) * 3
+SOCKET_RETRY = 60.0               # s, keepalived's retry of a socket it could not open
 
 
 def _open_receiver(family: int) -> socket.socket:
@@ -132,6 +133,7 @@ class BfdDaemon:
         self.sender_keys: dict[str, tuple[Any, ...]] = {}
         self.send_errors: dict[str, bool] = {}
         self.timer: asyncio.TimerHandle | None = None
+        self._retry: asyncio.TimerHandle | None = None
         self.to_parent: Callable[..., None] | None = None     # set by core/childrun.py
         self.sent = 0
         self._dumps: Any = None
@@ -158,6 +160,8 @@ class BfdDaemon:
     async def stop(self, release: bool) -> None:
         if self.timer is not None:
             self.timer.cancel()
+        if self._retry is not None:
+            self._retry.cancel()
         for s in list(self.receivers.values()) + list(self.senders.values()):
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
@@ -209,6 +213,14 @@ class BfdDaemon:
                 self.senders[name] = sock
                 # the connected sender also receives ICMP errors; read and ignore them
                 self.loop.add_reader(sock.fileno(), _drain, sock)
+        if (len(self.senders) < len(self.table.sessions) or not self.receivers) and \
+                self._retry is None:
+            # keepalived's bfd_open_fd_out_thread: try again every minute (a source address
+            # not configured yet, the port taken by another daemon)
+            def retry() -> None:
+                self._retry = None
+                self._sockets(tuple(s.cfg for s in self.table.sessions.values()))
+            self._retry = self.loop.call_later(SOCKET_RETRY, retry)
 
     def _readable(self, sock: socket.socket) -> None:
         assert self.loop is not None
