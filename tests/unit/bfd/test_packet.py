@@ -109,7 +109,7 @@ def test_packet_down_without_your_discriminator_is_valid() -> None:
     assert decode(encode(Control(State.DOWN, my_discr=3))).your_discr == 0
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=64))
 def test_packet_decode_raises_only_decode_error(data: bytes) -> None:
     try:
