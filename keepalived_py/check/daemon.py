@@ -148,12 +148,8 @@ class CheckerDaemon:
                 log.info("check.nft.restored", virtual_servers=len(self.servers))
 
     def metrics_text(self) -> str:
-        out = ["# TYPE keepalived_py_realserver_up gauge"]
-        for v in self.snapshot():
-            for r in v["real_servers"]:
-                out.append(f'keepalived_py_realserver_up{{vs="{v["address"]}:{v["port"]}",'
-                           f'rs="{r["address"]}:{r["port"]}"}} {int(r["up"])}')
-        return "\n".join(out) + "\n"
+        from keepalived_py.obs.metrics import render_checker
+        return render_checker(self.snapshot())
 
     async def reload(self, config: Config) -> None:
         self.alerts.configure(config)

@@ -430,6 +430,8 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
+        if self.options.prometheus:
+            await self._serve_metrics()
         self._watch_due = loop.time() + WATCH_INTERVAL
         loop.call_later(WATCH_INTERVAL, self.watchdog)
         interval = sdnotify.watchdog_interval()
@@ -441,6 +443,30 @@ class Supervisor:
         await self.done.wait()
         self.reap()
         return self.exit_code
+
+
+    # -- Prometheus endpoint (keepalived-py: --prometheus) ------------------------------------
+    async def _serve_metrics(self) -> None:
+        """One endpoint for the whole daemon: each scrape asks the running children for their
+        part over their control sockets, so checker metrics are there with no VRRP instance."""
+        from keepalived_py.obs.metrics import serve
+        try:
+            await serve(self.options.prometheus or "", self._scrape)
+        except (OSError, ValueError) as e:
+            log.error("obs.prometheus.unavailable", address=self.options.prometheus, error=str(e))
+
+    async def _scrape(self) -> str:
+        from keepalived_py.obs.control import aquery
+        from keepalived_py.obs.metrics import combine
+        from keepalived_py.options import control_socket
+        roles = sorted(self.children)
+
+        async def part(role: str) -> str | None:
+            try:
+                return await aquery(control_socket(self.options, role), "metrics")
+            except (OSError, TimeoutError):
+                return None
+        return combine(dict(zip(roles, await asyncio.gather(*map(part, roles)), strict=True)))
 
 
 def _errors_of(result: LoadResult) -> set[tuple[str, str]]:

@@ -67,7 +67,11 @@ def main(argv: list[str]) -> int:
         print(f"keepalived-py status: cannot reach {', '.join(unreachable)}", file=sys.stderr)
         code = 1
     if args.metrics:
-        sys.stdout.write("".join(answers.values()))
+        from keepalived_py.obs.metrics import combine
+        roles = {control_socket(ap_opts, role): role for role in ("vrrp", "checker")}
+        parts: dict[str, str | None] = {roles.get(p, p): t for p, t in answers.items()}
+        parts.update({roles.get(p, p): None for p in unreachable})
+        sys.stdout.write(combine(parts))
         return code
     merged: dict[str, object] = {"instances": [], "virtual_servers": [], "sockets": []}
     for text in answers.values():

@@ -637,11 +637,21 @@ def _used(config: Config, kind: str, objs: Sequence[Any]) -> list[Any]:
     return [o for o in objs if o.name in names]
 
 
+def _script_result(s: VrrpScript, result: int | None) -> int:
+    if result is None:
+        return 0 if s.init_fail else s.rise - 1
+    return result
+
+
+def script_states(config: Config, results: Mapping[str, int]) -> list[dict[str, str]]:
+    """The VRRP Scripts section's Status and State per script, as the exporters read them."""
+    return [{"name": s.name, "status": "GOOD" if _script_result(s, results.get(s.name)) >= s.rise
+             else "BAD", "state": "idle"} for s in _used_scripts(config)]
+
+
 def format_script(config: Config, s: VrrpScript, result: int | None,
                   commands: Mapping[str, str] | None = None) -> list[str]:
-    res = s.rise - 1 if result is None else result
-    if result is None and s.init_fail:
-        res = 0
+    res = _script_result(s, result)
     timeout = s.timeout or 0            # keepalived shows 0 when timeout is not given
     return [f" VRRP Script = {s.name}",
             f"   Command = {cmd_str(s.script.argv, commands)}",

@@ -202,14 +202,6 @@ class VrrpDaemon:
         except OSError as e:
             log.warning("obs.control.unavailable", error=str(e))
             self.control = None
-        self.prometheus = None
-        if self.options.prometheus:
-            from keepalived_py.obs.metrics import serve
-            try:
-                self.prometheus = await serve(self.options.prometheus, self.metrics_text)
-            except OSError as e:
-                log.error("obs.prometheus.unavailable", address=self.options.prometheus,
-                          error=str(e))
 
     def status_json(self) -> str:
         return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
@@ -221,8 +213,10 @@ class VrrpDaemon:
 
     def metrics_text(self) -> str:
         from keepalived_py.obs.metrics import render
+        from keepalived_py.obs.vrrp_data import script_states
         return render(self.snapshot(), {  # type: ignore[arg-type]
-            "transitions": dict(self.transitions), "failover_seconds": self.failovers})
+            "transitions": dict(self.transitions), "failover_seconds": self.failovers,
+            "scripts": script_states(self.config, self._data_runtime()["scripts"])})
 
     async def stop(self, release: bool) -> None:
         if release:
@@ -232,8 +226,6 @@ class VrrpDaemon:
                 write_atomic(self.state_file, "{}", 0o600)
         if getattr(self, "control", None) is not None:
             await self.control.stop()
-        if getattr(self, "prometheus", None) is not None:
-            self.prometheus.close()
         for name in list(self.runners):
             await self._remove_runner(name, release=release, keep_state=not release)
         for group, state in list(self._group_states.items()):
