@@ -60,6 +60,7 @@ EXIT_NO_CONFIG = 6
 EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
 PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
 ROLES = ("vrrp", "checker")
+RELOAD_READY_TIMEOUT = 30.0    # READY=1 anyway (STATUS says who is late) after a reload this old
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
@@ -87,6 +88,8 @@ class Child:
     backoff: Backoff = field(default_factory=Backoff)
     restart: asyncio.TimerHandle | None = None
     spawns: int = 0
+    reload_pending: bool = False      # sent a reload it has not answered yet
+    reload_failed: bool = False
 
 
 def needed_roles(options: Options, config: Config) -> set[str]:
@@ -124,6 +127,8 @@ class Supervisor:
         self._reloading = False
         self.connector: socket.socket | None = None     # proc connector opened before setns
         self._ready_sent = False
+        self._reload_waiting = False       # READY=1 owed once the children applied a reload
+        self._reload_timer: asyncio.TimerHandle | None = None
         self._watch_due = 0.0
         self._extended_at = 0.0
 
@@ -196,9 +201,15 @@ class Supervisor:
                 child.ready = True
                 if live is not None:
                     live.became_ready(now)
+                if child.spawns > 1 and self._ready_sent:
+                    sdnotify.notify(f"STATUS=running {len(self.children)} children"
+                                    f" ({child.role} child respawned, pid {child.pid})")
                 self._maybe_ready()
             elif msg[0] == "reloaded":
                 child.ready = True
+                child.reload_pending = False
+                child.reload_failed = len(msg) > 1 and not msg[1]
+                self._maybe_reloaded()
         writer.close()
 
     def _send(self, child: Child, *msg: Any) -> None:
@@ -210,6 +221,35 @@ class Supervisor:
             if not self._ready_sent:
                 self._ready_sent = True
                 sdnotify.notify("READY=1", f"STATUS=running {len(self.children)} children")
+            else:
+                self._maybe_reloaded()
+
+    def _maybe_reloaded(self) -> None:
+        """READY=1 after a reload only once every child has applied it (a child a reload started
+        counts when it is ready); a child that could not apply it is named in STATUS=."""
+        if not self._reload_waiting:
+            return
+        wanted = [c for c in self.children.values() if c.wanted]
+        if any(c.reload_pending or not c.ready for c in wanted):
+            return
+        self._reload_waiting = False
+        if self._reload_timer is not None:
+            self._reload_timer.cancel()
+            self._reload_timer = None
+        failed = sorted(c.role for c in wanted if c.reload_failed)
+        sdnotify.notify("READY=1", f"STATUS=reload failed in the {' and '.join(failed)} child"
+                        if failed else f"STATUS=reloaded: running {len(wanted)} children")
+        log.info("supervisor.reload.applied", failed=failed or None)
+
+    def _reload_overdue(self) -> None:
+        self._reload_timer = None
+        if self._reload_waiting:
+            late = sorted(c.role for c in self.children.values()
+                          if c.wanted and (c.reload_pending or not c.ready))
+            self._reload_waiting = False
+            log.warning("supervisor.reload.slow", children=late)
+            sdnotify.notify("READY=1", f"STATUS=reload not yet applied by the {' and '.join(late)}"
+                            " child")
 
     def reap(self) -> None:
         """SIGCHLD: collect every exited child; restart the ones still wanted."""
@@ -264,6 +304,8 @@ class Supervisor:
         delay = child.backoff.next_delay(self.loop.time() - child.started, was_ready)
         log.warning("supervisor.child.died", role=child.role, pid=old, how=how, restart_in=delay,
                     compat=f"{child.role} child process({old}) died: Respawning")
+        child.reload_pending = False          # the successor starts with the current config
+        sdnotify.notify(f"STATUS=respawning the {child.role} child (pid {old}, {how})")
         child.restart = self.loop.call_later(delay, self.spawn, child)
 
     def watchdog(self) -> None:
@@ -351,11 +393,20 @@ class Supervisor:
                 self.config = result.config
                 self._known_errors = errors
                 set_name(comm_for("parent", self.config.global_defs))
-                self._apply_roles()
+                running = {c.role for c in self.children.values() if c.pid}
+                self._apply_roles()              # new children start with the new config
                 for child in self.children.values():
-                    if child.pid and child.wanted:
+                    child.reload_failed = False
+                    if child.pid and child.wanted and child.role in running:
+                        child.reload_pending = True
                         self._send(child, "reload", self.config)
-                sdnotify.notify("READY=1", "STATUS=reloaded")
+                self._reload_waiting = True
+                if self._reload_timer is not None:
+                    self._reload_timer.cancel()
+                assert self.loop is not None
+                self._reload_timer = self.loop.call_later(RELOAD_READY_TIMEOUT,
+                                                          self._reload_overdue)
+                self._maybe_reloaded()
                 log.info("supervisor.reload.done")
         finally:
             self._reloading = False
