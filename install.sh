@@ -13,7 +13,10 @@
 #   - links /usr/local/sbin/keepalived-py -> /opt/keepalived-py/bin/keepalived-py
 #   - installs the systemd unit /usr/local/lib/systemd/system/keepalived-py.service and, unless
 #     one exists already, the defaults file /etc/default/keepalived-py; the service is neither
-#     enabled nor started
+#     enabled nor started. The optional hardening drop-in goes to
+#     /opt/keepalived-py/share/keepalived-py/hardening.conf (not active: see the file)
+#   - installs the man pages keepalived-py(8), keepalived-py-status(8), keepalived-py-genhash(1)
+#     under /usr/local/share/man
 # Everything it added is recorded in /opt/keepalived-py/install-manifest for --uninstall.
 set -euo pipefail
 
@@ -22,6 +25,8 @@ PY=/usr/bin/python3
 LINK=/usr/local/sbin/keepalived-py
 UNIT=/usr/local/lib/systemd/system/keepalived-py.service
 DEFAULTS=/etc/default/keepalived-py
+MANDIR=/usr/local/share/man
+MANPAGES="man8/keepalived-py.8 man8/keepalived-py-status.8 man1/keepalived-py-genhash.1"
 MANIFEST=$PREFIX/install-manifest
 DEBS="python3 python3-venv iproute2 nftables"
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -43,6 +48,7 @@ write_manifest() {
         echo "# written by keepalived-py's install.sh; read by install.sh --uninstall"
         echo "file $LINK"
         echo "file $UNIT"
+        for p in $MANPAGES; do echo "file $MANDIR/$p"; done
         if [ -n "$1" ]; then echo "conffile $1"; fi
         for p in $2; do echo "deb $p"; done
         for p in $(printf '%s\n' $3 | sort -u); do echo "dir $p"; done
@@ -60,9 +66,12 @@ do_uninstall() {
     if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$PREFIX/bin/keepalived-py" ]; then
         rm -f "$LINK" && say "removed $LINK"
     fi
-    if [ -f "$UNIT" ] && [ -f "$MANIFEST" ] && grep -qxF "file $UNIT" "$MANIFEST"; then
-        rm -f "$UNIT" && say "removed $UNIT"
-    fi
+    local f
+    for f in "$UNIT" $(for p in $MANPAGES; do echo "$MANDIR/$p"; done); do
+        if [ -f "$f" ] && [ -f "$MANIFEST" ] && grep -qxF "file $f" "$MANIFEST"; then
+            rm -f "$f" && say "removed $f"
+        fi
+    done
     local d
     for d in $(manifest_get dir | sort -r); do      # directories the install created, deepest first
         if rmdir "$d" 2>/dev/null; then say "removed the empty directory $d"; fi
@@ -120,7 +129,8 @@ do_install() {
     local conf_line dirs d
     conf_line=$(manifest_get conffile)
     dirs=$(manifest_get dir | tr '\n' ' ')
-    for d in "$(dirname "$UNIT")" "$(dirname "$(dirname "$UNIT")")" "$(dirname "$LINK")"; do
+    for d in "$(dirname "$UNIT")" "$(dirname "$(dirname "$UNIT")")" "$(dirname "$LINK")" \
+             "$MANDIR" "$MANDIR/man8" "$MANDIR/man1"; do
         [ -d "$d" ] || dirs="$dirs $d"
     done
 
@@ -146,6 +156,12 @@ do_install() {
     ln -sfn "$PREFIX/bin/keepalived-py" "$LINK"
     mkdir -p "$(dirname "$UNIT")"
     install -m 0644 "$SRC/systemd/keepalived-py.service" "$UNIT"
+    install -D -m 0644 "$SRC/systemd/hardening.conf" "$PREFIX/share/keepalived-py/hardening.conf"
+    local page
+    for page in $MANPAGES; do
+        install -D -m 0644 "$SRC/docs/man/$(basename "$page")" "$MANDIR/$page"
+    done
+    if command -v mandb >/dev/null; then mandb -q "$MANDIR" >/dev/null 2>&1 || true; fi
     if [ ! -e "$DEFAULTS" ]; then
         install -m 0644 "$SRC/systemd/keepalived-py.default" "$DEFAULTS"
         conf_line="$DEFAULTS $(sha256sum < "$DEFAULTS" | cut -d' ' -f1)"
@@ -170,6 +186,6 @@ need_root() { [ "$(id -u)" = 0 ] || die "run it as root (it manages Debian packa
 case "${1:-}" in
     "") need_root; do_install ;;
     --uninstall|uninstall) need_root; do_uninstall ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown argument '$1' (use --uninstall or --help)" ;;
 esac
