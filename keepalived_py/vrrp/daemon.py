@@ -144,6 +144,12 @@ class VrrpDaemon:
         await self.netlink.open()
         try:
             self.garp.open()
+        except PermissionError as e:
+            # keepalived 2.2.7 without CAP_NET_RAW: this line, then exit 4 (permanent error
+            # MISSING_PERMISSION: the parent stops, systemd does not restart it) - never a
+            # daemon that cannot send adverts but takes the VIPs (split brain)
+            raise PermissionError(f"Error {e.errno} while registering gratuitous ARP shared"
+                                  " channel") from e
         except OSError as e:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)

@@ -58,8 +58,8 @@ def test_daemon_runs_under_the_hardening_capabilities(lab: Lab, tmp_path: Path) 
                             stderr=open(d / "log", "ab"))
         peer = Peer(b, tmp_path, instance(100), ours=False).start()
         assert wait_for(lambda: ours.has(VIP), 10), ours.log()
-        assert wait_for(lambda: (out / "check").exists() and (out / "master").exists(), 10), \
-            ours.log()
+        assert wait_for(lambda: all((out / f).exists() and (out / f).read_text().endswith("\n")
+                                    for f in ("check", "master")), 10), ours.log()
         assert (out / "check").read_text().split() == ["65534"]       # script_user nobody
         assert (out / "master").read_text().split() == ["65534"]
         status = Path(f"/proc/{int((d / 'v.pid').read_text())}/status").read_text()
@@ -73,3 +73,29 @@ def test_daemon_runs_under_the_hardening_capabilities(lab: Lab, tmp_path: Path) 
         peer.stop()
     finally:
         shutil.rmtree(world, ignore_errors=True)
+
+
+def test_without_cap_net_raw_exits_4_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+    """keepalived 2.2.7 without CAP_NET_RAW: "Error 1 while registering gratuitous ARP shared
+    channel", its VRRP child exits with the permanent error MISSING_PERMISSION and the daemon
+    exits 4 (RestartPreventExitStatus). Ours the same - never a master that cannot advertise."""
+    setpriv = shutil.which("setpriv")
+    assert setpriv is not None
+    caps = ",".join(["-all"] + [f"+{c}" for c in _bounding_set() if c != "net_raw"])
+    (a,) = lan_of(lab, 1)
+    codes = {}
+    for ours in (True, False):
+        (tmp_path / str(ours)).mkdir()
+        p = Peer(a, tmp_path / str(ours), instance(150), ours=ours)
+        d = p.dir
+        prog = [sys.executable, "-m", "keepalived_py"] if ours else [shutil.which("keepalived")
+                                                                    or "/usr/sbin/keepalived"]
+        r = a.run(setpriv, "--bounding-set", caps, "--", *prog, "-n", "-l", "-f", str(p.conf),
+                  "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
+                  check=False, timeout=30)
+        out = r.stdout + r.stderr
+        codes[ours] = r.returncode
+        assert "Error 1 while registering gratuitous ARP shared channel" in out, out
+        assert "exited with permanent error missing permission. Terminating" in out, out
+        assert not p.has(VIP)
+    assert codes == {True: 4, False: 4}
