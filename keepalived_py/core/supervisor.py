@@ -128,6 +128,10 @@ class Supervisor:
         self.connector: socket.socket | None = None     # proc connector opened before setns
         self._ready_sent = False
         self._reload_waiting = False       # READY=1 owed once the children applied a reload
+        self.started_at = time.time()
+        self.reloads = 0
+        self.last_reload: dict[str, Any] | None = None   # {"at": wall time, "result": text}
+        self.control: Any = None
         self._reload_timer: asyncio.TimerHandle | None = None
         self._watch_due = 0.0
         self._extended_at = 0.0
@@ -239,6 +243,7 @@ class Supervisor:
         failed = sorted(c.role for c in wanted if c.reload_failed)
         sdnotify.notify("READY=1", f"STATUS=reload failed in the {' and '.join(failed)} child"
                         if failed else f"STATUS=reloaded: running {len(wanted)} children")
+        self._reload_result(f"failed in the {' and '.join(failed)} child" if failed else "applied")
         log.info("supervisor.reload.applied", failed=failed or None)
 
     def _reload_overdue(self) -> None:
@@ -248,6 +253,7 @@ class Supervisor:
                           if c.wanted and (c.reload_pending or not c.ready))
             self._reload_waiting = False
             log.warning("supervisor.reload.slow", children=late)
+            self._reload_result(f"not yet applied by the {' and '.join(late)} child")
             sdnotify.notify("READY=1", f"STATUS=reload not yet applied by the {' and '.join(late)}"
                             " child")
 
@@ -389,6 +395,7 @@ class Supervisor:
                     log.error("supervisor.reload.rejected",
                               compat="Configuration is invalid - keeping the running one")
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
+                    self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
                 self.config = result.config
                 self._known_errors = errors
@@ -481,6 +488,7 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
+        await self._serve_control()
         if self.options.prometheus:
             await self._serve_metrics()
         self._watch_due = loop.time() + WATCH_INTERVAL
@@ -493,8 +501,32 @@ class Supervisor:
             pet()
         await self.done.wait()
         self.reap()
+        if self.control is not None:
+            await self.control.stop()
         return self.exit_code
 
+
+    # -- what `keepalived-py status` asks the parent -----------------------------------------
+    def _reload_result(self, result: str) -> None:
+        self.reloads += 1
+        self.last_reload = {"at": time.time(), "result": result}
+
+    def status_json(self) -> str:
+        import json
+        return json.dumps({"role": "parent", "pid": os.getpid(), "started": self.started_at,
+                           "reloads": self.reloads, "last_reload": self.last_reload,
+                           "children": {c.role: c.pid for c in self.children.values()}}) + "\n"
+
+    async def _serve_control(self) -> None:
+        from keepalived_py.obs.control import ControlServer
+        from keepalived_py.options import control_socket
+        self.control = ControlServer(control_socket(self.options, "parent"),
+                                     {"status": self.status_json})
+        try:
+            await self.control.start()
+        except OSError as e:
+            log.warning("obs.control.unavailable", error=str(e))
+            self.control = None
 
     # -- Prometheus endpoint (keepalived-py: --prometheus) ------------------------------------
     async def _serve_metrics(self) -> None:

@@ -86,6 +86,22 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-p", str(pa.dir / "p.pid"),
                     "-r", vpid)
     assert r.returncode == 0 and f"DAEMON pid {(pa.dir / 'p.pid').read_text().strip()}" in r.stdout
+    # the last reload's result, from the parent's own control socket (mode 0600)
+    ppid = int((pa.dir / "p.pid").read_text())
+    assert os.stat(pa.dir / "keepalived-py-parent.ctl").st_mode & 0o777 == 0o600
+    os.kill(ppid, signal.SIGHUP)
+    status = ("status", "-p", str(pa.dir / "p.pid"), "-r", vpid)
+    assert wait_for(lambda: "1 reload(s)" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout, 10)
+    assert ": applied" in pa.node.run(sys.executable, "-m", "keepalived_py", *status).stdout
+    good = pa.conf.read_text()
+    pa.conf.write_text(good + "vrrp_instance {\n")
+    os.kill(ppid, signal.SIGHUP)
+    assert wait_for(lambda: "2 reload(s)" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout, 10)
+    assert "rejected: invalid configuration" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout
+    pa.conf.write_text(good)
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid, "-c",
                     str(pa.dir / "c.pid"), check=False)
     assert r.returncode == 0 and "VI_1" in r.stdout, r     # no checker child: none expected
