@@ -136,6 +136,7 @@ class VrrpDaemon:
         self._group_states: dict[str, m.State] = {}
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
+        self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
@@ -161,6 +162,10 @@ class VrrpDaemon:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
         await self._start_observability()
+        # -- hook (issue 17): D-Bus / SNMP, imported only when the config enables them
+        from keepalived_py.vrrp.exports import VrrpExports
+        self.exports = VrrpExports(self)
+        await self.exports.configure(config)
 
     async def reload(self, config: Config) -> None:
         old_config = self.config
@@ -191,6 +196,8 @@ class VrrpDaemon:
         for r in self.runners.values():
             self._refresh_tracking(r)
         log.info("vrrp.reloaded", instances=len(self.runners))
+        if self.exports is not None:        # hook (issue 17)
+            await self.exports.configure(config, reload=True)
 
     async def _start_observability(self) -> None:
         from keepalived_py.obs.control import ControlServer
@@ -247,6 +254,8 @@ class VrrpDaemon:
                 for f in self.fifos:
                     f.write(vrrp_fifo_line("GROUP", group, "STOP", 0))
         self._stop_tracking()
+        if self.exports is not None:        # hook (issue 17): after the instances' STOP
+            await self.exports.stop()
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
@@ -837,6 +846,8 @@ class VrrpDaemon:
         for f in self.fifos:
             f.write(line)
         self.alerts.instance_changed(r.name, a.new.value)
+        if self.exports is not None:        # hook (issue 17)
+            self.exports.state_changed(r, a.old.value, a.new.value)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
