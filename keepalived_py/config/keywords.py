@@ -302,7 +302,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualServer.persistence_granularity": "not implemented: persistence_granularity",
     "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
     "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
-    "GlobalDefs.enable_snmp_checker": "read by the checker's SNMP subagent (snmp/)",
 }
 
 

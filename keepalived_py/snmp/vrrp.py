@@ -1,0 +1,191 @@
+"""The VRRP child's SNMP subagent: KEEPALIVED-MIB global+vrrp, VRRP-MIB, VRRPV3-MIB, traps.
+
+Glue only: it reads the daemon's instances into vrrp_mib facts (per request, so answers are
+current) and hands rows and notifications to the AgentX client. Which subtrees it registers
+follows enable_snmp_vrrp / enable_snmp_rfcv2 / enable_snmp_rfcv3; traps need enable_traps.
+"""
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keepalived_py.config.model import Config
+from keepalived_py.snmp import vrrp_mib as vm
+from keepalived_py.snmp.client import AgentxClient
+from keepalived_py.snmp.mib import View
+
+if TYPE_CHECKING:
+    from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
+
+IDENT = (*vm.KEEPALIVED, 2)        # our Open id: the vrrp subtree, as keepalived's subagent
+
+SCRIPT_COLUMNS = {"notify_master": 22, "notify_backup": 23, "notify_fault": 24,
+                  "notify_stop": 25, "notify": 26, "notify_master_rx_lower_pri": 31}
+
+
+def global_facts(config: Config) -> vm.GlobalFacts:
+    g = config.global_defs
+    return vm.GlobalFacts(router_id=g.router_id or socket.gethostname(),
+                          smtp_server=g.smtp_server if g.smtp_server and _is_ip(g.smtp_server)
+                          else None,
+                          smtp_timeout=int(g.smtp_connect_timeout) if g.smtp_server else 0,
+                          smtp_port=g.smtp_server_port if g.smtp_server else 0,
+                          email_from=g.notification_email_from, emails=g.notification_email,
+                          email_faults=not g.no_email_faults, smtp_alert=g.smtp_alert,
+                          smtp_alert_vrrp=g.smtp_alert_vrrp,
+                          smtp_alert_checker=g.smtp_alert_checker, traps=g.enable_traps,
+                          lvs_flush=g.lvs_flush, dbus=g.enable_dbus,
+                          lvs_flush_on_stop=g.lvs_flush_on_stop is not None)
+
+
+def _is_ip(s: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(s)
+    except ValueError:
+        return False
+    return True
+
+
+def _mac(ifname: str) -> bytes:
+    with contextlib.suppress(OSError, ValueError):
+        text = Path(f"/sys/class/net/{ifname}/address").read_text().strip()
+        return bytes(int(x, 16) for x in text.split(":"))
+    return b""
+
+
+def _ifindex(ifname: str) -> int:
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return 0
+
+
+class VrrpSubagent:
+    def __init__(self, daemon: VrrpDaemon, config: Config) -> None:
+        self.daemon = daemon
+        self.started = time.monotonic()
+        self.config = config
+        self.group_states: dict[str, str] = {}
+        self.traps_sent = 0
+        g = config.global_defs
+        subtrees = []
+        if g.enable_snmp_vrrp:
+            subtrees += [vm.K_GLOBAL, vm.K_VRRP]
+        if g.enable_snmp_rfcv2:
+            subtrees.append(vm.VRRP_MIB)
+        if g.enable_snmp_rfcv3:
+            subtrees.append(vm.VRRPV3_MIB)
+        self.client = AgentxClient(g.snmp_socket, IDENT, "keepalived-py VRRP subagent", subtrees, self.view)
+
+    def start(self) -> None:
+        self.client.start()
+
+    def configure(self, config: Config) -> None:
+        self.config = config
+
+    async def stop(self) -> None:
+        await self.client.stop()
+
+    # -- facts ----------------------------------------------------------------------------------
+    def facts(self) -> tuple[list[vm.InstanceFacts], list[vm.GroupFacts]]:
+        d = self.daemon
+        order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
+        groups_of = {m: g.name for g in self.config.vrrp_sync_groups for m in g.group}
+        now = time.monotonic()
+        out = []
+        for r in d.runners.values():
+            out.append(self._instance(r, order.get(r.name, len(order) + 1), groups_of, now))
+        out.sort(key=lambda i: i.index)
+        groups = []
+        for n, g in enumerate(self.config.vrrp_sync_groups, 1):
+            state = d._group_states.get(g.name)
+            groups.append(vm.GroupFacts(n, g.name, state.value if state is not None else "INIT",
+                                        tuple(order[m] for m in g.group if m in order),
+                                        bool(g.notify.smtp_alert), g.notify.notify is not None,
+                                        g.sync_group_tracking_weight))
+        return out, groups
+
+    def _instance(self, r: Runner, index: int, groups_of: dict[str, str],
+                  now: float) -> vm.InstanceFacts:
+        c, fsm = r.cfg, r.fsm
+        stats: dict[str, int] = dict(fsm.stats)
+        for k, v in r.drops.items():
+            stats[k] = stats.get(k, 0) + v
+        n = c.notify
+        scripts = {col: " ".join(s.argv) for key, col in SCRIPT_COLUMNS.items()
+                   if (s := getattr(n, key, None)) is not None}
+        addresses = tuple(vm.AddressFacts(str(a.address.ip), a.address.network.prefixlen,
+                                          str(a.brd) if a.brd else None, a.scope,
+                                          a.dev or r.ifname, _ifindex(a.dev or r.ifname),
+                                          r.holding)
+                          for a in c.virtual_ipaddress)
+        return vm.InstanceFacts(
+            index=index, name=r.name, vrid=c.virtual_router_id, version=c.version,
+            family=c.family, state=fsm.state.value, initial_state=c.state.value,
+            wanted_state=fsm.wantstate.value, base_priority=c.priority, priority=fsm.priority,
+            holding=r.holding, interface=r.ifname, ifindex=_ifindex(r.ifname),
+            mac=_mac(r.ifname), track_primary=not c.dont_track_primary,
+            advert_int=c.advert_int, preempt=not c.nopreempt, preempt_delay=c.preempt_delay,
+            auth_type=c.auth_type, sync_group=groups_of.get(r.name),
+            garp_delay=c.garp_master_delay, smtp_alert=bool(n.smtp_alert),
+            notify_exec=any(getattr(n, k, None) is not None for k in SCRIPT_COLUMNS),
+            scripts=scripts, accept=c.accept, mcast=str(r.dsts[0]) if r.dsts else "",
+            primary=str(r.src or ""), master=str(fsm.master_source or ""), addresses=addresses,
+            stats=stats, up_seconds=now - self.started,
+            new_master_reason=3 if fsm.state.value == "MASTER" else 0)
+
+    def view(self) -> View:
+        g = self.config.global_defs
+        instances, groups = self.facts()
+        rows: list[Any] = []
+        subtrees = []
+        if g.enable_snmp_vrrp:
+            rows += vm.global_rows(global_facts(self.config)) + vm.vrrp_rows(instances, groups)
+            subtrees += [vm.K_GLOBAL, vm.K_VRRP]
+        if g.enable_snmp_rfcv2:
+            rows += vm.rfc2787_rows(instances, g.enable_traps)
+            subtrees.append(vm.VRRP_MIB)
+        if g.enable_snmp_rfcv3:
+            rows += vm.rfc6527_rows(instances)
+            subtrees.append(vm.VRRPV3_MIB)
+        return View(rows, subtrees)
+
+    # -- notifications --------------------------------------------------------------------------
+    def state_changed(self, r: Runner, old: str, new: str) -> None:
+        g = self.config.global_defs
+        if not g.enable_traps:
+            return
+        instances, groups = self.facts()
+        facts = next((i for i in instances if i.name == r.name), None)
+        if facts is None:                 # a runner being removed: from what we have
+            order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
+            facts = self._instance(r, order.get(r.name, 0), {}, time.monotonic())
+        from dataclasses import replace
+        facts = replace(facts, state=new)
+        router_id = global_facts(self.config).router_id
+        traps = []
+        if g.enable_snmp_vrrp:
+            traps.append(vm.instance_trap(facts, router_id))
+        if new == "MASTER":
+            if g.enable_snmp_rfcv2 and facts.version == 2 and facts.family == 4:
+                traps.append(vm.new_master_v2(facts))
+            if g.enable_snmp_rfcv3:
+                traps.append(vm.new_master_v3(facts))
+        for oid, vbs in traps:
+            self.traps_sent += self.client.notify(oid, vbs)
+        loop = self.daemon.loop
+        if loop is not None and g.enable_snmp_vrrp:
+            loop.call_soon(self._groups_changed)
+
+    def _groups_changed(self) -> None:
+        _, groups = self.facts()
+        router_id = global_facts(self.config).router_id
+        for grp in groups:
+            if self.group_states.get(grp.name) != grp.state and grp.state != "INIT":
+                self.group_states[grp.name] = grp.state
+                oid, vbs = vm.group_trap(grp, router_id)
+                self.traps_sent += self.client.notify(oid, vbs)
