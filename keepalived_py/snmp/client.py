@@ -56,6 +56,7 @@ class AgentxClient:
         self.connects = 0
         self.opened = asyncio.Event()
         self.backlog: list[tuple[int, ax.OID, list[ax.VarBind]]] | None = []
+        self.closing = False
 
     def uptime(self) -> int:
         return int((time.monotonic() - self.started) * 100)
@@ -64,6 +65,9 @@ class AgentxClient:
         self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        self.closing = True
+        if self.task is not None:
+            self.task.cancel()
         if self.writer is not None and self.session.phase is Phase.OPEN:
             with contextlib.suppress(OSError, RuntimeError):
                 self.writer.write(self.session.close())
@@ -118,6 +122,8 @@ class AgentxClient:
             except (OSError, ax.DecodeError, asyncio.IncompleteReadError) as e:
                 log.warning("snmp.master.lost", socket=self.spec, error=str(e))
             self._drop()
+            if self.closing:
+                return
             attempt, warned = 0, False
             log.info("snmp.master.disconnected", socket=self.spec,
                      compat="AgentX master agent disconnected - reconnecting")

@@ -158,14 +158,15 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = _decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
+        # start, as keepalived's: their first transitions are signalled and trapped too
+        from keepalived_py.vrrp.exports import VrrpExports
+        self.exports = VrrpExports(self)
+        await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
         await self._start_observability()
-        # -- hook (issue 17): D-Bus / SNMP, imported only when the config enables them
-        from keepalived_py.vrrp.exports import VrrpExports
-        self.exports = VrrpExports(self)
-        await self.exports.configure(config)
 
     async def reload(self, config: Config) -> None:
         old_config = self.config
