@@ -320,6 +320,8 @@ class CheckerDaemon:
 
     def _configure_snmp(self, config: Config) -> None:
         """enable_snmp_checker: the subagent, imported only when enabled (issue 17)."""
+        from keepalived_py.snmp import with_command_line  # -x / -A
+        config = with_command_line(config, self.options)
         g = config.global_defs
         key = (g.snmp_socket, g.enable_snmp_vrrp, g.enable_traps) if g.enable_snmp_checker else None
         if key != getattr(self, "_snmp_key", None) and self.snmp is not None:

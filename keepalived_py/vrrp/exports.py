@@ -35,6 +35,8 @@ class VrrpExports:
         self._snmp_key: tuple[object, ...] | None = None
 
     async def configure(self, config: Config, reload: bool = False) -> None:
+        from keepalived_py.snmp import with_command_line  # -x / -A
+        config = with_command_line(config, self.daemon.options)
         g = config.global_defs
         key = (g.dbus_service_name,) if g.enable_dbus else None
         if key != self._dbus_key:
