@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,3 +246,59 @@ def test_snmp_master_absent_then_restarted_reconnects_vrrp_unaffected(
     assert log.count("Entering MASTER STATE") == 1, log      # no flap while the master was away
     assert log.count("AgentX subagent connected") == 2, log
     assert "Traceback" not in log
+
+
+CHECK = f"{KA}.3"
+
+
+def test_snmp_checker_tables_and_real_server_trap(lab: Lab, tmp_path: Path, tools: None,
+                                                  masters: list[Master]) -> None:
+    (a,) = lan_of(lab, 1)
+    m = Master(a, tmp_path / "snmp")
+    masters.append(m)
+    m.start()
+    server = a.popen([sys.executable, "-c", "import socket,time\n"
+                      "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                      "s.bind(('192.0.2.1', 8080)); s.listen(16)\n"
+                      "while True:\n c,_=s.accept(); c.close()\n"])
+    cfg = f"""
+global_defs {{
+  router_id kp-check
+  enable_snmp_checker
+  enable_traps
+  snmp_socket unix:{m.socket}
+}}
+virtual_server 192.0.2.200 80 {{
+  delay_loop 1
+  lb_algo wrr
+  lb_kind NAT
+  protocol TCP
+  real_server 192.0.2.1 8080 {{
+    weight 3
+    TCP_CHECK {{
+      connect_timeout 1
+      retry 1
+      delay_before_retry 0.2
+    }}
+  }}
+}}
+"""
+    p = Peer(a, tmp_path, cfg).start()
+    up = f"{CHECK}.4.1.6.1.1"                                      # realServerStatus.1.1
+    assert wait_for(lambda: m.walk(CHECK).get(up) == "INTEGER: 1", 10), p.log()
+    w = {**m.walk(CHECK), **m.walk(f"{KA}.1")}
+    assert w[f"{CHECK}.3.1.6.1"] == "Hex-STRING: C0 00 02 C8 "      # virtualServerAddress
+    assert w[f"{CHECK}.3.1.7.1"] == "Gauge32: 80"
+    assert w[f"{CHECK}.3.1.9.1"] == "INTEGER: 2"                    # wrr
+    assert w[f"{CHECK}.3.1.21.1"] == "Gauge32: 1"                   # real servers up
+    assert w[f"{CHECK}.4.1.4.1.1"] == "Hex-STRING: C0 00 02 01 "
+    assert w[f"{CHECK}.4.1.7.1.1"] == "INTEGER: 3"                  # weight
+    assert w[f"{KA}.1.2.0"] == 'STRING: "kp-check"'                 # global part, from here
+    server.terminate()
+    server.wait(5)
+    assert wait_for(lambda: m.walk(CHECK).get(up) == "INTEGER: 2", 10), p.log()
+    assert m.walk(CHECK)[f"{CHECK}.3.1.21.1"] == "Gauge32: 0"
+    trap = f"{CHECK}.5.0.1"
+    assert wait_for(lambda: any(trap in t and f"{CHECK}.4.1.6 = INTEGER: 2" in t
+                                for t in m.trap_lines()), 5), m.trap_lines()
+    p.stop()
