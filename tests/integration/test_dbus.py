@@ -160,9 +160,21 @@ def test_dbus_properties_and_signal_follow_a_failover(lab: Lab, tmp_path: Path, 
             type="signal", interface=IFACE, member="VrrpStatusChange")), timeout=5)
         assert wait_for(lambda: cl.prop(PATH4, "State") == ("(us)", (1, "Backup")), 5), pb.log()
         assert cl.prop(PATH4, "Name") == ("(s)", ("VI_1",))
-        # the methods keepalived offers answer (PrintStats writes the stats file)
+        # the methods keepalived offers answer (PrintStats writes the stats file); ReloadConfig
+        # has the supervisor reload, which the child announces with VrrpReloaded
         assert cl.call("/org/keepalived/Vrrp1/Vrrp", "org.keepalived.Vrrp1.Vrrp",
                        "PrintStats").header.message_type.name == "method_return"
+        reloads = Client(bus)
+        try:
+            reloads.conn.send_and_get_reply(message_bus.AddMatch(MatchRule(
+                type="signal", interface="org.keepalived.Vrrp1.Vrrp", member="VrrpReloaded")),
+                timeout=5)
+            assert cl.call("/org/keepalived/Vrrp1/Vrrp", "org.keepalived.Vrrp1.Vrrp",
+                           "ReloadConfig").header.message_type.name == "method_return"
+            assert reloads.conn.receive(timeout=8).header.fields[
+                jeepney.HeaderFields.member] == "VrrpReloaded"
+        finally:
+            reloads.close()
         pa.stop(signal.SIGKILL)
         t0 = time.monotonic()
         sig = watcher.conn.receive(timeout=8)
