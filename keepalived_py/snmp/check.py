@@ -5,6 +5,7 @@ sends realServerStateChange / virtualServerQuorumStateChange (with enable_traps)
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from keepalived_py.config.model import Config
@@ -12,7 +13,7 @@ from keepalived_py.snmp import check_mib as cm
 from keepalived_py.snmp import vrrp_mib as vm
 from keepalived_py.snmp.client import AgentxClient
 from keepalived_py.snmp.mib import View
-from keepalived_py.snmp.vrrp import global_facts
+from keepalived_py.snmp.vrrp import VIEW_TTL, global_facts
 
 if TYPE_CHECKING:
     from keepalived_py.check.daemon import CheckerDaemon
@@ -29,12 +30,14 @@ class CheckSubagent:
         self.client = AgentxClient(g.snmp_socket, IDENT, "keepalived-py checker subagent",
                                    self.subtrees, self.view)
         self.traps_sent = 0
+        self._view: tuple[float, View] | None = None
 
     def start(self) -> None:
         self.client.start()
 
     def configure(self, config: Config) -> None:
         self.config = config
+        self._view = None
 
     async def stop(self) -> None:
         await self.client.stop()
@@ -70,12 +73,17 @@ class CheckSubagent:
         return out
 
     def view(self) -> View:
+        now = time.monotonic()
+        if self._view is not None and now - self._view[0] < VIEW_TTL:
+            return self._view[1]
         rows: list[Any] = cm.check_rows(self.facts())
         if vm.K_GLOBAL in self.subtrees:
             rows += vm.global_rows(global_facts(self.config))
-        return View(rows, self.subtrees)
+        self._view = (now, View(rows, self.subtrees))
+        return self._view[1]
 
     def real_server_changed(self, vs: Any, rs: Any) -> None:
+        self._view = None
         if not self.config.global_defs.enable_traps:
             return
         for v in self.facts():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,9 +65,14 @@ def _ifindex(ifname: str) -> int:
         return 0
 
 
+VIEW_TTL = 0.25     # a walk is many requests: one view serves them for this long (seconds)
+
+
 class VrrpSubagent:
     def __init__(self, daemon: VrrpDaemon, config: Config) -> None:
         self.daemon = daemon
+        self._view: tuple[float, View] | None = None
+        self._links: dict[str, tuple[int, bytes]] = {}
         self.started = time.monotonic()
         self.config = config
         self.group_states: dict[str, str] = {}
@@ -86,6 +92,8 @@ class VrrpSubagent:
 
     def configure(self, config: Config) -> None:
         self.config = config
+        self._view = None
+        self._links.clear()
 
     async def stop(self) -> None:
         await self.client.stop()
@@ -96,10 +104,17 @@ class VrrpSubagent:
         order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
         groups_of = {m: g.name for g in self.config.vrrp_sync_groups for m in g.group}
         now = time.monotonic()
+        self._links.clear()                   # interfaces may have changed since the last view
         out = []
         for r in d.runners.values():
             out.append(self._instance(r, order.get(r.name, len(order) + 1), groups_of, now))
         out.sort(key=lambda i: i.index)
+        return out, self.group_facts(order)
+
+    def group_facts(self, order: dict[str, int] | None = None) -> list[vm.GroupFacts]:
+        d = self.daemon
+        if order is None:
+            order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
         groups = []
         for n, g in enumerate(self.config.vrrp_sync_groups, 1):
             state = d._group_states.get(g.name)
@@ -107,7 +122,14 @@ class VrrpSubagent:
                                         tuple(order[m] for m in g.group if m in order),
                                         bool(g.notify.smtp_alert), g.notify.notify is not None,
                                         g.sync_group_tracking_weight))
-        return out, groups
+        return groups
+
+    def _link(self, ifname: str) -> tuple[int, bytes]:
+        """ifIndex and MAC of an interface, read once per view (many instances share one)."""
+        got = self._links.get(ifname)
+        if got is None:
+            got = self._links[ifname] = (_ifindex(ifname), _mac(ifname))
+        return got
 
     def _instance(self, r: Runner, index: int, groups_of: dict[str, str],
                   now: float) -> vm.InstanceFacts:
@@ -120,15 +142,16 @@ class VrrpSubagent:
                    if (s := getattr(n, key, None)) is not None}
         addresses = tuple(vm.AddressFacts(str(a.address.ip), a.address.network.prefixlen,
                                           str(a.brd) if a.brd else None, a.scope,
-                                          a.dev or r.ifname, _ifindex(a.dev or r.ifname),
+                                          a.dev or r.ifname, self._link(a.dev or r.ifname)[0],
                                           r.holding)
                           for a in c.virtual_ipaddress)
+        ifindex, mac = self._link(r.ifname)
         return vm.InstanceFacts(
             index=index, name=r.name, vrid=c.virtual_router_id, version=c.version,
             family=c.family, state=fsm.state.value, initial_state=c.state.value,
             wanted_state=fsm.wantstate.value, base_priority=c.priority, priority=fsm.priority,
-            holding=r.holding, interface=r.ifname, ifindex=_ifindex(r.ifname),
-            mac=_mac(r.ifname), track_primary=not c.dont_track_primary,
+            holding=r.holding, interface=r.ifname, ifindex=ifindex,
+            mac=mac, track_primary=not c.dont_track_primary,
             advert_int=c.advert_int, preempt=not c.nopreempt, preempt_delay=c.preempt_delay,
             auth_type=c.auth_type, sync_group=groups_of.get(r.name),
             garp_delay=c.garp_master_delay, smtp_alert=bool(n.smtp_alert),
@@ -139,6 +162,9 @@ class VrrpSubagent:
             new_master_reason=3 if fsm.state.value == "MASTER" else 0)
 
     def view(self) -> View:
+        now = time.monotonic()
+        if self._view is not None and now - self._view[0] < VIEW_TTL:
+            return self._view[1]
         g = self.config.global_defs
         instances, groups = self.facts()
         rows: list[Any] = []
@@ -152,20 +178,22 @@ class VrrpSubagent:
         if g.enable_snmp_rfcv3:
             rows += vm.rfc6527_rows(instances)
             subtrees.append(vm.VRRPV3_MIB)
-        return View(rows, subtrees)
+        view = View(rows, subtrees)
+        self._view = (now, view)
+        return view
 
     # -- notifications --------------------------------------------------------------------------
     def state_changed(self, r: Runner, old: str, new: str) -> None:
+        """The traps of one transition: built from this instance only (a failover of many
+        instances costs each of them its own facts, not everyone's)."""
+        self._view = None
         g = self.config.global_defs
         if not g.enable_traps:
             return
-        instances, groups = self.facts()
-        facts = next((i for i in instances if i.name == r.name), None)
-        if facts is None:                 # a runner being removed: from what we have
-            order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
-            facts = self._instance(r, order.get(r.name, 0), {}, time.monotonic())
-        from dataclasses import replace
-        facts = replace(facts, state=new)
+        order = {i.name: n for n, i in enumerate(self.config.vrrp_instances, 1)}
+        groups_of = {m: grp.name for grp in self.config.vrrp_sync_groups for m in grp.group}
+        facts = replace(self._instance(r, order.get(r.name, 0), groups_of, time.monotonic()),
+                        state=new)
         router_id = global_facts(self.config).router_id
         traps = []
         if g.enable_snmp_vrrp:
@@ -182,7 +210,7 @@ class VrrpSubagent:
             loop.call_soon(self._groups_changed)
 
     def _groups_changed(self) -> None:
-        _, groups = self.facts()
+        groups = self.group_facts()
         router_id = global_facts(self.config).router_id
         for grp in groups:
             if self.group_states.get(grp.name) != grp.state and grp.state != "INIT":
