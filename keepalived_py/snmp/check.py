@@ -5,6 +5,7 @@ sends realServerStateChange / virtualServerQuorumStateChange (with enable_traps)
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from keepalived_py.snmp import check_mib as cm
 from keepalived_py.snmp import vrrp_mib as vm
 from keepalived_py.snmp.client import AgentxClient
 from keepalived_py.snmp.mib import View
-from keepalived_py.snmp.vrrp import VIEW_TTL, global_facts
+from keepalived_py.snmp.vrrp import global_facts, ttl
 
 if TYPE_CHECKING:
     from keepalived_py.check.daemon import CheckerDaemon
@@ -72,15 +73,21 @@ class CheckSubagent:
                 tuple(reals)))
         return out
 
-    def view(self) -> View:
+    async def view(self) -> View:
+        """Facts on the loop, rows on a worker thread (as vrrp.VrrpSubagent.view)."""
         now = time.monotonic()
-        if self._view is not None and now - self._view[0] < VIEW_TTL:
+        if self._view is not None and now < self._view[0]:
             return self._view[1]
-        rows: list[Any] = cm.check_rows(self.facts())
-        if vm.K_GLOBAL in self.subtrees:
-            rows += vm.global_rows(global_facts(self.config))
-        self._view = (now, View(rows, self.subtrees))
-        return self._view[1]
+        facts, config, subtrees = self.facts(), self.config, tuple(self.subtrees)
+
+        def build() -> View:
+            rows: list[Any] = cm.check_rows(facts)
+            if vm.K_GLOBAL in subtrees:
+                rows += vm.global_rows(global_facts(config))
+            return View(rows, subtrees)
+        view = await asyncio.to_thread(build)
+        self._view = (now + ttl(time.monotonic() - now), view)
+        return view
 
     def real_server_changed(self, vs: Any, rs: Any) -> None:
         self._view = None

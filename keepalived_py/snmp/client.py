@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 
@@ -46,7 +46,7 @@ def parse_socket(spec: str | None) -> tuple[str, str, int]:
 
 class AgentxClient:
     def __init__(self, socket_spec: str | None, ident: ax.OID, descr: str,
-                 subtrees: Iterable[ax.OID], view: Callable[[], View]) -> None:
+                 subtrees: Iterable[ax.OID], view: Callable[[], Awaitable[View]]) -> None:
         self.spec = socket_spec or DEFAULT_SOCKET
         self.session = Session(ident, descr, subtrees)
         self.view = view
@@ -150,7 +150,11 @@ class AgentxClient:
                         log.warning("snmp.pdu.rejected", reason=e.reason.value)
                         continue
                     was = self.session.phase
-                    for out in self.session.receive(p, self.view, self.uptime()):
+                    view: View | None = None
+                    if p.type in (ax.PduType.GET, ax.PduType.GET_NEXT, ax.PduType.GET_BULK):
+                        view = await self.view()          # built off the loop (see vrrp.py)
+                    for out in self.session.receive(p, _const(view or View()),
+                                                    self.uptime()):
                         writer.write(out)
                     if self.session.phase is Phase.OPEN and was is not Phase.OPEN:
                         log.info("snmp.master.connected", socket=self.spec,
@@ -170,3 +174,7 @@ class AgentxClient:
                 if ping is not None:
                     writer.write(ping)
             await writer.drain()
+
+
+def _const(view: View) -> Callable[[], View]:
+    return lambda: view
