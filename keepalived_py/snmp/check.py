@@ -60,7 +60,7 @@ class CheckSubagent:
                                           rs.weight, inhibit=rs.inhibit_on_failure,
                                           notify_up=rs.notify_up is not None,
                                           notify_down=rs.notify_down is not None,
-                                          failed_checks=fails))
+                                          failed_checks=fails, name=rs.snmp_name))
             if vs.sorry_server is not None:
                 s = vs.sorry_server
                 reals.append(cm.RealFacts(len(reals) + 1, str(s.address), s.port or vs.port or 0,
@@ -70,7 +70,7 @@ class CheckSubagent:
                 vs.fwmark, vs.group, vs.protocol, vs.lvs_sched, vs.lvs_method, vs.delay_loop,
                 vs.quorum, vs.hysteresis, run.quorum_up if run is not None else True,
                 vs.alpha, vs.omega, vs.ha_suspend, vs.virtualhost, vs.persistence_timeout,
-                tuple(reals)))
+                tuple(reals), vs.snmp_name))
         return out
 
     async def view(self) -> View:

@@ -33,6 +33,7 @@ class RealFacts:
     notify_up: bool = False
     notify_down: bool = False
     failed_checks: int = 0
+    name: str | None = None                 # snmp_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,7 @@ class VirtualFacts:
     virtualhost: str | None
     persistence: int | None
     reals: tuple[RealFacts, ...]
+    name: str | None = None                 # snmp_name
 
     @property
     def type(self) -> int:
@@ -101,6 +103,8 @@ def check_rows(servers: list[VirtualFacts]) -> list[VarBind]:
                      mib.gauge((*e, 7, x), v.port)]
         if v.virtualhost:
             rows.append(mib.string((*e, 12, x), v.virtualhost))
+        if v.name:
+            rows.append(mib.string((*e, 71, x), v.name))
         for r in v.reals:
             re, rx = (*K_CHECK, 4, 1), (x, r.index)
             rows += [mib.integer((*re, 2, *rx), 2 if r.sorry else 1),
@@ -114,6 +118,8 @@ def check_rows(servers: list[VirtualFacts]) -> list[VarBind]:
                          mib.truth((*re, 11, *rx), r.notify_up),
                          mib.truth((*re, 12, *rx), r.notify_down),
                          mib.gauge((*re, 13, *rx), r.failed_checks)]
+            if r.name:
+                rows.append(mib.string((*re, 55, *rx), r.name))
     return rows
 
 

@@ -277,8 +277,10 @@ virtual_server 192.0.2.200 80 {{
   lb_algo wrr
   lb_kind NAT
   protocol TCP
+  snmp_name web
   real_server 192.0.2.1 8080 {{
     weight 3
+    snmp_name web-1
     TCP_CHECK {{
       connect_timeout 1
       retry 1
@@ -297,6 +299,8 @@ virtual_server 192.0.2.200 80 {{
     assert w[f"{CHECK}.3.1.21.1"] == "Gauge32: 1"                   # real servers up
     assert w[f"{CHECK}.4.1.4.1.1"] == "Hex-STRING: C0 00 02 01 "
     assert w[f"{CHECK}.4.1.7.1.1"] == "INTEGER: 3"                  # weight
+    assert w[f"{CHECK}.3.1.71.1"] == 'STRING: "web"'                # snmp_name
+    assert w[f"{CHECK}.4.1.55.1.1"] == 'STRING: "web-1"'
     assert w[f"{KA}.1.2.0"] == 'STRING: "kp-check"'                 # global part, from here
     server.terminate()
     server.wait(5)
