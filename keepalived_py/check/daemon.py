@@ -78,6 +78,7 @@ class CheckerDaemon:
         self.alerts = CheckAlerts(Config())
         self.fifos: list[Any] = []
         self._fifo_defs: tuple[Any, ...] = ()
+        self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
@@ -97,6 +98,7 @@ class CheckerDaemon:
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
+        self._configure_snmp(config)          # hook (issue 17)
         if self.kind == "nftables":
             self._watch = self.loop.create_task(self._watch_dataplane())
         from keepalived_py.obs.control import ControlServer
@@ -158,6 +160,7 @@ class CheckerDaemon:
                 await f.aclose()
             self._open_fifos(config)
         await self._sync(config)
+        self._configure_snmp(config)          # hook (issue 17)
 
     async def stop(self, release: bool) -> None:
         if getattr(self, "_watch", None) is not None:
@@ -166,6 +169,9 @@ class CheckerDaemon:
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
         await self.notifier.drain(2.0)
+        if self.snmp is not None:             # hook (issue 17)
+            await self.snmp.stop()
+            self.snmp = None
         await self.alerts.close(0.0)    # keepalived 2.2.7's shutdown mails never leave either
         for f in self.fifos:
             await f.aclose()
@@ -298,6 +304,8 @@ class CheckerDaemon:
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
                 self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
+                if self.snmp is not None:     # hook (issue 17)
+                    self.snmp.real_server_changed(vs, rr.rs)
             if change is not None:
                 self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
@@ -305,6 +313,24 @@ class CheckerDaemon:
                             compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
                                                change, run.state.retry))
                 self._mark(rr)
+
+    def _configure_snmp(self, config: Config) -> None:
+        """enable_snmp_checker: the subagent, imported only when enabled (issue 17)."""
+        from keepalived_py.snmp import with_command_line  # -x / -A
+        config = with_command_line(config, self.options)
+        g = config.global_defs
+        key = (g.snmp_socket, g.enable_snmp_vrrp, g.enable_traps) if g.enable_snmp_checker else None
+        if key != getattr(self, "_snmp_key", None) and self.snmp is not None:
+            assert self.loop is not None
+            self.loop.create_task(self.snmp.stop())
+            self.snmp = None
+        self._snmp_key = key
+        if key is not None and self.snmp is None:
+            from keepalived_py.snmp.check import CheckSubagent
+            self.snmp = CheckSubagent(self, config)
+            self.snmp.start()
+        elif self.snmp is not None:
+            self.snmp.configure(config)
 
     def _mark(self, rr: RealRun) -> None:
         for ident, s in self.servers.items():

@@ -215,10 +215,13 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
     for who in ("VRRP", "Checker", "BFD"):
         out += [f" {who} process priority = 0", f" {who} don't swap = false",
                 f" {who} realtime priority = 0", f" {who} realtime limit = 10000"]
-    out += [" SNMP vrrp disabled", " SNMP checker disabled", " SNMP RFCv2 disabled",
-            " SNMP RFCv3 disabled", " SNMP traps disabled",
-            " SNMP socket = default (unix:/var/agentx/master)", " DBus disabled",
-            " DBus service name = ",
+    def on(b: bool) -> str:
+        return "enabled" if b else "disabled"
+    out += [f" SNMP vrrp {on(g.enable_snmp_vrrp)}", f" SNMP checker {on(g.enable_snmp_checker)}",
+            f" SNMP RFCv2 {on(g.enable_snmp_rfcv2)}", f" SNMP RFCv3 {on(g.enable_snmp_rfcv3)}",
+            f" SNMP traps {on(g.enable_traps)}",
+            f" SNMP socket = {g.snmp_socket or 'default (unix:/var/agentx/master)'}",
+            f" DBus {on(g.enable_dbus)}", f" DBus service name = {g.dbus_service_name or ''}",
             f" Script security {'enabled' if g.enable_script_security else 'disabled'}",
             " Default script uid:gid 0:0"]
     for k in ("vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs",

@@ -136,6 +136,7 @@ class VrrpDaemon:
         self._group_states: dict[str, m.State] = {}
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
+        self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
@@ -163,6 +164,11 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = _decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
+        # start, as keepalived's: their first transitions are signalled and trapped too
+        from keepalived_py.vrrp.exports import VrrpExports
+        self.exports = VrrpExports(self)
+        await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
@@ -197,6 +203,8 @@ class VrrpDaemon:
         for r in self.runners.values():
             self._refresh_tracking(r)
         log.info("vrrp.reloaded", instances=len(self.runners))
+        if self.exports is not None:        # hook (issue 17)
+            await self.exports.configure(config, reload=True)
 
     async def _start_observability(self) -> None:
         from keepalived_py.obs.control import ControlServer
@@ -245,6 +253,8 @@ class VrrpDaemon:
                 for f in self.fifos:
                     f.write(vrrp_fifo_line("GROUP", group, "STOP", 0))
         self._stop_tracking()
+        if self.exports is not None:        # hook (issue 17): after the instances' STOP
+            await self.exports.stop()
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
@@ -835,6 +845,8 @@ class VrrpDaemon:
         for f in self.fifos:
             f.write(line)
         self.alerts.instance_changed(r.name, a.new.value)
+        if self.exports is not None:        # hook (issue 17)
+            self.exports.state_changed(r, a.old.value, a.new.value)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:

@@ -33,12 +33,23 @@ def test_every_keepalived_option_is_accepted(argv: list[str], field: str, value:
     assert getattr(options, field) == value
 
 
-@pytest.mark.parametrize("flag", ["-x", "-A", "-m", "-M", "--perf", "--no-mem-check", "-a", "-X",
+@pytest.mark.parametrize("flag", ["-m", "-M", "--perf", "--no-mem-check", "-a", "-X",
                                   "-B", "-e"])
 def test_options_without_a_subsystem_are_reported(flag: str) -> None:
     argv = [flag, "/sock"] if flag == "-A" else [flag]
     options, notes = parse_args(argv)
     assert notes or (flag == "-e" and options.all_config)
+
+
+def test_snmp_options_turn_every_snmp_part_on_and_name_the_socket() -> None:
+    from keepalived_py.config.model import Config
+    from keepalived_py.snmp import with_command_line
+    options, notes = parse_args(["-x", "-A", "tcp:localhost:705"])
+    assert notes == []
+    g = with_command_line(Config(), options).global_defs
+    assert (g.enable_snmp_vrrp, g.enable_snmp_checker, g.enable_snmp_rfcv2,
+            g.enable_snmp_rfcv3, g.snmp_socket) == (True, True, True, True, "tcp:localhost:705")
+    assert with_command_line(Config(), parse_args([])[0]) == Config()
 
 
 def test_unknown_option_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
