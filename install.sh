@@ -13,7 +13,13 @@
 #   - links /usr/local/sbin/keepalived-py -> /opt/keepalived-py/bin/keepalived-py
 #   - installs the systemd unit /usr/local/lib/systemd/system/keepalived-py.service and, unless
 #     one exists already, the defaults file /etc/default/keepalived-py; the service is neither
-#     enabled nor started
+#     enabled nor started. The optional hardening drop-in goes to
+#     /opt/keepalived-py/share/keepalived-py/hardening.conf (not active: see the file)
+#   - installs the man pages keepalived-py(8), keepalived-py-status(8), keepalived-py-genhash(1)
+#     under /usr/local/share/man
+#   - installs the D-Bus policy /etc/dbus-1/system.d/org.keepalived.Vrrp1.conf (enable_dbus)
+#     when the bus's policy directory exists and no such file is there (keepalived's package
+#     ships the same policy)
 # Everything it added is recorded in /opt/keepalived-py/install-manifest for --uninstall.
 set -euo pipefail
 
@@ -22,6 +28,9 @@ PY=/usr/bin/python3
 LINK=/usr/local/sbin/keepalived-py
 UNIT=/usr/local/lib/systemd/system/keepalived-py.service
 DEFAULTS=/etc/default/keepalived-py
+MANDIR=/usr/local/share/man
+MANPAGES="man8/keepalived-py.8 man8/keepalived-py-status.8 man1/keepalived-py-genhash.1"
+POLICY=/etc/dbus-1/system.d/org.keepalived.Vrrp1.conf
 MANIFEST=$PREFIX/install-manifest
 DEBS="python3 python3-venv iproute2 nftables"
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -36,14 +45,16 @@ is_our_venv() { [ -f "$PREFIX/pyvenv.cfg" ] && [ -f "$MANIFEST" ]; }
 # lines of the previous manifest with a given tag ("deb", "conffile"), if any
 manifest_get() { [ -f "$MANIFEST" ] && awk -v t="$1" '$1 == t { $1 = ""; sub(/^ /, ""); print }' "$MANIFEST" || true; }
 
-# write_manifest CONFFILE-LINE DEBS DIRS
+# write_manifest CONFFILE-LINE DEBS DIRS [POLICY]
 write_manifest() {
     local p
     {
         echo "# written by keepalived-py's install.sh; read by install.sh --uninstall"
         echo "file $LINK"
         echo "file $UNIT"
+        for p in $MANPAGES; do echo "file $MANDIR/$p"; done
         if [ -n "$1" ]; then echo "conffile $1"; fi
+        if [ -n "${4:-}" ]; then echo "policy $4"; fi
         for p in $2; do echo "deb $p"; done
         for p in $(printf '%s\n' $3 | sort -u); do echo "dir $p"; done
     } > "$MANIFEST"
@@ -60,8 +71,16 @@ do_uninstall() {
     if [ -L "$LINK" ] && [ "$(readlink "$LINK")" = "$PREFIX/bin/keepalived-py" ]; then
         rm -f "$LINK" && say "removed $LINK"
     fi
-    if [ -f "$UNIT" ] && [ -f "$MANIFEST" ] && grep -qxF "file $UNIT" "$MANIFEST"; then
-        rm -f "$UNIT" && say "removed $UNIT"
+    local f
+    for f in "$UNIT" $(for p in $MANPAGES; do echo "$MANDIR/$p"; done); do
+        if [ -f "$f" ] && [ -f "$MANIFEST" ] && grep -qxF "file $f" "$MANIFEST"; then
+            rm -f "$f" && say "removed $f"
+        fi
+    done
+    local pol
+    pol=$(manifest_get policy)
+    if [ -n "$pol" ] && [ -f "$pol" ] && grep -q "keepalived-py:" "$pol"; then
+        rm -f "$pol" && say "removed $pol"
     fi
     local d
     for d in $(manifest_get dir | sort -r); do      # directories the install created, deepest first
@@ -117,10 +136,12 @@ do_install() {
     "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PY is older than Python 3.11"
 
     # what an earlier install recorded: our defaults file and the directories it created
-    local conf_line dirs d
+    local conf_line dirs d policy_line
     conf_line=$(manifest_get conffile)
+    policy_line=$(manifest_get policy)
     dirs=$(manifest_get dir | tr '\n' ' ')
-    for d in "$(dirname "$UNIT")" "$(dirname "$(dirname "$UNIT")")" "$(dirname "$LINK")"; do
+    for d in "$(dirname "$UNIT")" "$(dirname "$(dirname "$UNIT")")" "$(dirname "$LINK")" \
+             "$MANDIR" "$MANDIR/man8" "$MANDIR/man1"; do
         [ -d "$d" ] || dirs="$dirs $d"
     done
 
@@ -128,7 +149,7 @@ do_install() {
     say "creating the virtual environment $PREFIX with $PY ($("$PY" -V 2>&1))"
     rm -rf "$PREFIX"
     "$PY" -m venv "$PREFIX"
-    write_manifest "$conf_line" "$added_debs" "$dirs"
+    write_manifest "$conf_line" "$added_debs" "$dirs" "$policy_line"
     local pip=("$PREFIX/bin/python" -m pip --disable-pip-version-check -q)
     "${pip[@]}" install -c "$SRC/constraints.txt" wheel
     # build from a clean copy: no stale build/ or *.egg-info in the checkout can leak into the wheel
@@ -146,13 +167,24 @@ do_install() {
     ln -sfn "$PREFIX/bin/keepalived-py" "$LINK"
     mkdir -p "$(dirname "$UNIT")"
     install -m 0644 "$SRC/systemd/keepalived-py.service" "$UNIT"
+    install -D -m 0644 "$SRC/systemd/hardening.conf" "$PREFIX/share/keepalived-py/hardening.conf"
+    local page
+    for page in $MANPAGES; do
+        install -D -m 0644 "$SRC/docs/man/$(basename "$page")" "$MANDIR/$page"
+    done
+    if command -v mandb >/dev/null; then mandb -q "$MANDIR" >/dev/null 2>&1 || true; fi
     if [ ! -e "$DEFAULTS" ]; then
         install -m 0644 "$SRC/systemd/keepalived-py.default" "$DEFAULTS"
         conf_line="$DEFAULTS $(sha256sum < "$DEFAULTS" | cut -d' ' -f1)"
     elif [ -z "$conf_line" ]; then
         say "kept the existing $DEFAULTS (not made by install.sh)"
     fi
-    write_manifest "$conf_line" "$added_debs" "$dirs"
+    # the D-Bus policy keepalived ships (enable_dbus): ours only where none is installed
+    if [ -d "$(dirname "$POLICY")" ] && [ ! -e "$POLICY" ]; then
+        install -m 0644 "$SRC/keepalived_py/dbus/org.keepalived.Vrrp1.conf" "$POLICY"
+        policy_line=$POLICY
+    fi
+    write_manifest "$conf_line" "$added_debs" "$dirs" "$policy_line"
     if systemd_running; then
         systemctl daemon-reload
         if systemctl is-active --quiet keepalived-py.service; then
@@ -170,6 +202,6 @@ need_root() { [ "$(id -u)" = 0 ] || die "run it as root (it manages Debian packa
 case "${1:-}" in
     "") need_root; do_install ;;
     --uninstall|uninstall) need_root; do_uninstall ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown argument '$1' (use --uninstall or --help)" ;;
 esac

@@ -111,8 +111,6 @@ KEEPALIVED_LONG = (
 )
 # accepted, but the subsystem behind them is not built: said once, never silently ignored
 NOT_BUILT = {
-    "snmp": "SNMP is not supported by keepalived-py",
-    "snmp-agent-socket": "SNMP is not supported by keepalived-py",
     "core-dump": "core dumps are not produced by keepalived-py (Python tracebacks are logged)",
     "core-dump-pattern": "core dumps are not produced by keepalived-py",
     "perf": "--perf (perf data collection) is not supported by keepalived-py",

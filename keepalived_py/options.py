@@ -76,7 +76,8 @@ def resolve_pidfiles(options: Options, instance: str | None = None) -> dict[str,
 
 
 def control_socket(options: Options, role: str = "vrrp") -> str:
-    """The child's control socket: beside its pidfile (keepalived-py-vrrp.ctl)."""
+    """A process's control socket: beside its pidfile (keepalived-py-vrrp.ctl,
+    keepalived-py-parent.ctl ...)."""
     import os
-    pid = resolve_pidfiles(options)["vrrp" if role == "vrrp" else "checker"]
+    pid = resolve_pidfiles(options)[role]
     return os.path.join(os.path.dirname(pid) or "/run", f"keepalived-py-{role}.ctl")

@@ -12,7 +12,8 @@ VENV=${KP_TEST_VENV:-$PWD/.venv}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
-  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc frr; do
+  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc \
+           dbus-daemon snmpd snmptrapd snmp groff-base frr; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
   done
   if [ -n "$need" ]; then
@@ -21,8 +22,9 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   fi
   # the Debian package may start its own keepalived: our tests start their own peers only
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
-    systemctl disable --now keepalived >/dev/null 2>&1 || true
-    systemctl disable --now frr >/dev/null 2>&1 || true      # bfd tests run their own bfdd
+    # (nor snmpd/snmptrapd: the SNMP tests run their own, in a namespace)
+    # (nor frr: the BFD tests run their own bfdd, in a namespace)
+    systemctl disable --now keepalived snmpd snmptrapd frr >/dev/null 2>&1 || true
   fi
 fi
 

@@ -79,6 +79,7 @@ class CheckerDaemon:
         self.fifos: list[Any] = []
         self._fifo_defs: tuple[Any, ...] = ()
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
+        self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
@@ -98,6 +99,7 @@ class CheckerDaemon:
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", compat="nftables is not usable")
         await self._sync(config)
+        self._configure_snmp(config)          # hook (issue 17)
         if self.kind == "nftables":
             self._watch = self.loop.create_task(self._watch_dataplane())
         from keepalived_py.obs.control import ControlServer
@@ -149,12 +151,8 @@ class CheckerDaemon:
                 log.info("check.nft.restored", virtual_servers=len(self.servers))
 
     def metrics_text(self) -> str:
-        out = ["# TYPE keepalived_py_realserver_up gauge"]
-        for v in self.snapshot():
-            for r in v["real_servers"]:
-                out.append(f'keepalived_py_realserver_up{{vs="{v["address"]}:{v["port"]}",'
-                           f'rs="{r["address"]}:{r["port"]}"}} {int(r["up"])}')
-        return "\n".join(out) + "\n"
+        from keepalived_py.obs.metrics import render_checker
+        return render_checker(self.snapshot())
 
     async def reload(self, config: Config) -> None:
         self.alerts.configure(config)
@@ -163,6 +161,7 @@ class CheckerDaemon:
                 await f.aclose()
             self._open_fifos(config)
         await self._sync(config)
+        self._configure_snmp(config)          # hook (issue 17)
 
     async def stop(self, release: bool) -> None:
         if getattr(self, "_watch", None) is not None:
@@ -171,6 +170,9 @@ class CheckerDaemon:
             if run.vs.omega and run.vs.quorum_down is not None and run.quorum_up:
                 self.notifier.launch(run.vs.quorum_down)  # type: ignore[arg-type]
         await self.notifier.drain(2.0)
+        if self.snmp is not None:             # hook (issue 17)
+            await self.snmp.stop()
+            self.snmp = None
         await self.alerts.close(0.0)    # keepalived 2.2.7's shutdown mails never leave either
         for f in self.fifos:
             await f.aclose()
@@ -309,6 +311,8 @@ class CheckerDaemon:
                 if script is not None:
                     self.notifier.launch(script)  # type: ignore[arg-type]
                 self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
+                if self.snmp is not None:     # hook (issue 17)
+                    self.snmp.real_server_changed(vs, rr.rs)
             if change is not None:
                 self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
                 log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
@@ -344,6 +348,24 @@ class CheckerDaemon:
             self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
         self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
         self._mark(rr)
+
+    def _configure_snmp(self, config: Config) -> None:
+        """enable_snmp_checker: the subagent, imported only when enabled (issue 17)."""
+        from keepalived_py.snmp import with_command_line  # -x / -A
+        config = with_command_line(config, self.options)
+        g = config.global_defs
+        key = (g.snmp_socket, g.enable_snmp_vrrp, g.enable_traps) if g.enable_snmp_checker else None
+        if key != getattr(self, "_snmp_key", None) and self.snmp is not None:
+            assert self.loop is not None
+            self.loop.create_task(self.snmp.stop())
+            self.snmp = None
+        self._snmp_key = key
+        if key is not None and self.snmp is None:
+            from keepalived_py.snmp.check import CheckSubagent
+            self.snmp = CheckSubagent(self, config)
+            self.snmp.start()
+        elif self.snmp is not None:
+            self.snmp.configure(config)
 
     def _mark(self, rr: RealRun) -> None:
         for ident, s in self.servers.items():

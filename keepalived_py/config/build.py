@@ -330,6 +330,29 @@ class Builder:
                     self.d.error(c.pos, f"Process name {name} more than 15 characters, truncating")
                     name = name[:15]
                 g["checker_process_name" if k == "lvs_process_name" else k] = name
+            elif k in ("enable_dbus", "enable_traps", "enable_snmp_vrrp", "enable_snmp_checker",
+                       "enable_snmp_rfcv2", "enable_snmp_rfcv3"):
+                g[k] = True                  # keepalived 2.2.7 sets these, whatever follows
+            elif k == "enable_snmp_keepalived":                 # deprecated since 2.0.0
+                g["enable_snmp_vrrp"] = True
+            elif k == "enable_snmp_rfc":
+                g["enable_snmp_rfcv2"] = g["enable_snmp_rfcv3"] = True
+            elif k == "dbus_service_name":
+                if args:
+                    g[k] = args[0]
+                else:
+                    self.d.error(c.pos, "dbus_service_name missing - ignoring")
+            elif k == "snmp_socket":
+                if len(args) > 1:
+                    self.d.error(c.pos, "Too many parameters specified for snmp_socket - ignoring")
+                elif not args:
+                    self.d.error(c.pos, "SNMP error : snmp socket name missing")
+                elif len(args[0]) > 4095:
+                    self.d.error(c.pos, "SNMP error : snmp socket name too long - ignored")
+                elif "snmp_socket" in g:
+                    self.d.error(c.pos, f"SNMP socket already set to {g[k]} - ignoring")
+                else:
+                    g[k] = args[0]
             elif k == "default_interface":
                 if args:
                     self._default_interface = args[0]

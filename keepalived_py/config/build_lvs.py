@@ -238,6 +238,9 @@ def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | No
             f[k] = b.notify_script(c)
         elif k == "smtp_alert":
             f[k] = read_bool(c, b.d)
+        elif k == "snmp_name":                 # realServerName (KEEPALIVED-MIB)
+            if args:
+                f[k] = args[0]
         else:
             b.later(c, "real_server")
     f["checkers"] = tuple(checkers)
@@ -313,6 +316,9 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
             f[k] = args[0] if args and args[0] in LVS_METHODS else None
         elif k == "virtualhost":
             f[k] = args[0] if args else None
+        elif k == "snmp_name":                 # virtualServerName (KEEPALIVED-MIB)
+            if args:
+                f[k] = args[0]
         elif k in TIMING:
             _timing(b.d, c, {})            # checked here, inherited by checkers below
         else:

@@ -291,6 +291,8 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualServer.persistence_granularity": "not implemented: persistence_granularity",
     "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
     "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
+    "VirtualServer.snmp_name": "only served by the SNMP subagent (virtualServerName)",
+    "RealServer.snmp_name": "only served by the SNMP subagent (realServerName)",
 }
 
 

@@ -298,6 +298,15 @@ class GlobalDefs:
     process_name: str | None = None            # the parent's (and by default every child's) comm
     vrrp_process_name: str | None = None       # process_names: keepalived_vrrp
     checker_process_name: str | None = None    # process_names: keepalived_lvs
+    # D-Bus (keepalived_py/dbus) and SNMP AgentX (keepalived_py/snmp): off unless enabled
+    enable_dbus: bool = False
+    dbus_service_name: str | None = None       # None: org.keepalived.Vrrp1
+    enable_snmp_vrrp: bool = False             # KEEPALIVED-MIB vrrp part (enable_snmp_keepalived)
+    enable_snmp_checker: bool = False          # KEEPALIVED-MIB checker part
+    enable_snmp_rfcv2: bool = False            # VRRP-MIB, RFC 2787
+    enable_snmp_rfcv3: bool = False            # VRRPV3-MIB, RFC 6527
+    enable_traps: bool = False
+    snmp_socket: str | None = None             # None: unix:/var/agentx/master
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

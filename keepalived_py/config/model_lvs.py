@@ -88,6 +88,7 @@ class RealServer:
     warmup: float | None = None
     delay_loop: float | None = None
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, on)
+    snmp_name: str | None = None               # realServerName
     checkers: tuple[Checker, ...] = ()
     pos: SourcePos = _pos()
 
@@ -119,6 +120,7 @@ class VirtualServer:
     sorry_server_inhibit: bool = False
     sorry_server_lvs_method: str | None = None
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, off)
+    snmp_name: str | None = None               # virtualServerName
     real_servers: tuple[RealServer, ...] = ()
     pos: SourcePos = _pos()
 

@@ -63,6 +63,7 @@ EXIT_NO_CONFIG = 6
 EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
 PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
 ROLES = ("vrrp", "checker", "bfd")
+RELOAD_READY_TIMEOUT = 30.0    # READY=1 anyway (STATUS says who is late) after a reload this old
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
@@ -90,6 +91,8 @@ class Child:
     backoff: Backoff = field(default_factory=Backoff)
     restart: asyncio.TimerHandle | None = None
     spawns: int = 0
+    reload_pending: bool = False      # sent a reload it has not answered yet
+    reload_failed: bool = False
 
 
 def needed_roles(options: Options, config: Config) -> set[str]:
@@ -129,6 +132,12 @@ class Supervisor:
         self._reloading = False
         self.connector: socket.socket | None = None     # proc connector opened before setns
         self._ready_sent = False
+        self._reload_waiting = False       # READY=1 owed once the children applied a reload
+        self.started_at = time.time()
+        self.reloads = 0
+        self.last_reload: dict[str, Any] | None = None   # {"at": wall time, "result": text}
+        self.control: Any = None
+        self._reload_timer: asyncio.TimerHandle | None = None
         self._watch_due = 0.0
         self._extended_at = 0.0
         self.bfd_up: dict[str, bool] = {}   # last state of each BFD session, for new children
@@ -203,9 +212,15 @@ class Supervisor:
                 child.ready = True
                 if live is not None:
                     live.became_ready(now)
+                if child.spawns > 1 and self._ready_sent:
+                    sdnotify.notify(f"STATUS=running {len(self.children)} children"
+                                    f" ({child.role} child respawned, pid {child.pid})")
                 self._maybe_ready()
             elif msg[0] == "reloaded":
                 child.ready = True
+                child.reload_pending = False
+                child.reload_failed = len(msg) > 1 and not msg[1]
+                self._maybe_reloaded()
             elif msg[0] == "bfd" and child.role == "bfd" and len(msg) == 3:
                 self._relay_bfd(str(msg[1]), bool(msg[2]))
         writer.close()
@@ -234,6 +249,37 @@ class Supervisor:
             if not self._ready_sent:
                 self._ready_sent = True
                 sdnotify.notify("READY=1", f"STATUS=running {len(self.children)} children")
+            else:
+                self._maybe_reloaded()
+
+    def _maybe_reloaded(self) -> None:
+        """READY=1 after a reload only once every child has applied it (a child a reload started
+        counts when it is ready); a child that could not apply it is named in STATUS=."""
+        if not self._reload_waiting:
+            return
+        wanted = [c for c in self.children.values() if c.wanted]
+        if any(c.reload_pending or not c.ready for c in wanted):
+            return
+        self._reload_waiting = False
+        if self._reload_timer is not None:
+            self._reload_timer.cancel()
+            self._reload_timer = None
+        failed = sorted(c.role for c in wanted if c.reload_failed)
+        sdnotify.notify("READY=1", f"STATUS=reload failed in the {' and '.join(failed)} child"
+                        if failed else f"STATUS=reloaded: running {len(wanted)} children")
+        self._reload_result(f"failed in the {' and '.join(failed)} child" if failed else "applied")
+        log.info("supervisor.reload.applied", failed=failed or None)
+
+    def _reload_overdue(self) -> None:
+        self._reload_timer = None
+        if self._reload_waiting:
+            late = sorted(c.role for c in self.children.values()
+                          if c.wanted and (c.reload_pending or not c.ready))
+            self._reload_waiting = False
+            log.warning("supervisor.reload.slow", children=late)
+            self._reload_result(f"not yet applied by the {' and '.join(late)} child")
+            sdnotify.notify("READY=1", f"STATUS=reload not yet applied by the {' and '.join(late)}"
+                            " child")
 
     def reap(self) -> None:
         """SIGCHLD: collect every exited child; restart the ones still wanted."""
@@ -288,6 +334,8 @@ class Supervisor:
         delay = child.backoff.next_delay(self.loop.time() - child.started, was_ready)
         log.warning("supervisor.child.died", role=child.role, pid=old, how=how, restart_in=delay,
                     compat=f"{child.role} child process({old}) died: Respawning")
+        child.reload_pending = False          # the successor starts with the current config
+        sdnotify.notify(f"STATUS=respawning the {child.role} child (pid {old}, {how})")
         child.restart = self.loop.call_later(delay, self.spawn, child)
 
     def watchdog(self) -> None:
@@ -371,20 +419,30 @@ class Supervisor:
                     log.error("supervisor.reload.rejected",
                               compat="Configuration is invalid - keeping the running one")
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
+                    self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
                 self.config = result.config
                 self._known_errors = errors
                 names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
                 self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
-                self._apply_roles()
+                running = {c.role for c in self.children.values() if c.pid}
+                self._apply_roles()              # new children start with the new config
                 for child in self.children.values():
-                    if child.pid and child.wanted:
+                    child.reload_failed = False
+                    if child.pid and child.wanted and child.role in running:
+                        child.reload_pending = True
                         self._send(child, "reload", self.config)
                         if child.role in ("vrrp", "checker") and self.bfd_up:
                             # a reference new in this configuration learns its session's state
                             self._send(child, "bfd", self._bfd_for(child.role, self.bfd_up))
-                sdnotify.notify("READY=1", "STATUS=reloaded")
+                self._reload_waiting = True
+                if self._reload_timer is not None:
+                    self._reload_timer.cancel()
+                assert self.loop is not None
+                self._reload_timer = self.loop.call_later(RELOAD_READY_TIMEOUT,
+                                                          self._reload_overdue)
+                self._maybe_reloaded()
                 log.info("supervisor.reload.done")
         finally:
             self._reloading = False
@@ -459,6 +517,9 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
+        await self._serve_control()
+        if self.options.prometheus:
+            await self._serve_metrics()
         self._watch_due = loop.time() + WATCH_INTERVAL
         loop.call_later(WATCH_INTERVAL, self.watchdog)
         interval = sdnotify.watchdog_interval()
@@ -469,7 +530,55 @@ class Supervisor:
             pet()
         await self.done.wait()
         self.reap()
+        if self.control is not None:
+            await self.control.stop()
         return self.exit_code
+
+
+    # -- what `keepalived-py status` asks the parent -----------------------------------------
+    def _reload_result(self, result: str) -> None:
+        self.reloads += 1
+        self.last_reload = {"at": time.time(), "result": result}
+
+    def status_json(self) -> str:
+        import json
+        return json.dumps({"role": "parent", "pid": os.getpid(), "started": self.started_at,
+                           "reloads": self.reloads, "last_reload": self.last_reload,
+                           "children": {c.role: c.pid for c in self.children.values()}}) + "\n"
+
+    async def _serve_control(self) -> None:
+        from keepalived_py.obs.control import ControlServer
+        from keepalived_py.options import control_socket
+        self.control = ControlServer(control_socket(self.options, "parent"),
+                                     {"status": self.status_json})
+        try:
+            await self.control.start()
+        except OSError as e:
+            log.warning("obs.control.unavailable", error=str(e))
+            self.control = None
+
+    # -- Prometheus endpoint (keepalived-py: --prometheus) ------------------------------------
+    async def _serve_metrics(self) -> None:
+        """One endpoint for the whole daemon: each scrape asks the running children for their
+        part over their control sockets, so checker metrics are there with no VRRP instance."""
+        from keepalived_py.obs.metrics import serve
+        try:
+            await serve(self.options.prometheus or "", self._scrape)
+        except (OSError, ValueError) as e:
+            log.error("obs.prometheus.unavailable", address=self.options.prometheus, error=str(e))
+
+    async def _scrape(self) -> str:
+        from keepalived_py.obs.control import aquery
+        from keepalived_py.obs.metrics import combine
+        from keepalived_py.options import control_socket
+        roles = sorted(r for r in self.children if r != "bfd")   # BFD: no metrics
+
+        async def part(role: str) -> str | None:
+            try:
+                return await aquery(control_socket(self.options, role), "metrics")
+            except (OSError, TimeoutError):
+                return None
+        return combine(dict(zip(roles, await asyncio.gather(*map(part, roles)), strict=True)))
 
 
 _CHILD_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck", "bfd": "BFD"}

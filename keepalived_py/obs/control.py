@@ -93,3 +93,17 @@ def query(path: str, command: str, timeout: float = 5.0) -> str:
                 break
             chunks.append(data)
     return b"".join(chunks).decode()
+
+
+async def aquery(path: str, command: str, timeout: float = 2.0) -> str:
+    """`query` for an event loop (the parent's Prometheus endpoint asks its children). Raises
+    OSError (or TimeoutError) when nobody answers in time."""
+    async def ask() -> str:
+        reader, writer = await asyncio.open_unix_connection(path)
+        try:
+            writer.write(command.encode() + b"\n")
+            await writer.drain()
+            return (await reader.read()).decode()
+        finally:
+            writer.close()
+    return await asyncio.wait_for(ask(), timeout)

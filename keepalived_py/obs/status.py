@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any
 
 from keepalived_py.obs.control import query
 from keepalived_py.options import Options, control_socket
@@ -67,7 +68,11 @@ def main(argv: list[str]) -> int:
         print(f"keepalived-py status: cannot reach {', '.join(unreachable)}", file=sys.stderr)
         code = 1
     if args.metrics:
-        sys.stdout.write("".join(answers.values()))
+        from keepalived_py.obs.metrics import combine
+        roles = {control_socket(ap_opts, role): role for role in ("vrrp", "checker")}
+        parts: dict[str, str | None] = {roles.get(p, p): t for p, t in answers.items()}
+        parts.update({roles.get(p, p): None for p in unreachable})
+        sys.stdout.write(combine(parts))
         return code
     merged: dict[str, object] = {"instances": [], "virtual_servers": [], "sockets": []}
     for text in answers.values():
@@ -82,7 +87,13 @@ def main(argv: list[str]) -> int:
         return code
     parent = merged["parent"]
     if isinstance(parent, dict):
-        print(f"DAEMON pid {parent['pid']}, up {parent['uptime']:.0f} s")
+        line = f"DAEMON pid {parent['pid']}, up {parent['uptime']:.0f} s"
+        if parent.get("reloads"):
+            last = parent.get("last_reload") or {}
+            import time
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(last.get("at", 0)))
+            line += f", {parent['reloads']} reload(s), last {when}: {last.get('result')}"
+        print(line)
     _print_virtual_servers(merged["virtual_servers"])  # type: ignore[arg-type]
     data = merged
     rows = [("INSTANCE", "STATE", "IFACE", "VRID", "PRIO", "EFF", "ADVERT", "SENT", "RCVD", "VIPs")]
@@ -110,12 +121,17 @@ def main(argv: list[str]) -> int:
     return code
 
 
-def _parent(options: Options) -> dict[str, float] | None:
+def _parent(options: Options) -> dict[str, Any] | None:
     """The parent's pid and uptime, from its pidfile and /proc."""
     import os
     import time
 
-    from keepalived_py.options import resolve_pidfiles
+    from keepalived_py.options import control_socket, resolve_pidfiles
+    told: dict[str, Any] = {}
+    try:       # the parent's own control socket: its reloads too
+        told = json.loads(query(control_socket(options, "parent"), "status", timeout=2.0))
+    except (OSError, ValueError):
+        pass
     try:
         with open(resolve_pidfiles(options)["parent"]) as f:
             pid = int(f.read().strip())
@@ -126,7 +142,10 @@ def _parent(options: Options) -> dict[str, float] | None:
     except (OSError, ValueError, IndexError):
         return None
     uptime = boot_uptime - start_ticks / os.sysconf("SC_CLK_TCK")
-    return {"pid": pid, "uptime": max(0.0, uptime), "at": time.time()}
+    out: dict[str, Any] = {"pid": pid, "uptime": max(0.0, uptime), "at": time.time()}
+    if told.get("pid") == pid:
+        out.update(reloads=told.get("reloads", 0), last_reload=told.get("last_reload"))
+    return out
 
 
 def _print_virtual_servers(servers: list[dict[str, object]]) -> None:

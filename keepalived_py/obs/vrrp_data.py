@@ -225,10 +225,13 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
     for who in ("VRRP", "Checker", "BFD"):
         out += [f" {who} process priority = 0", f" {who} don't swap = false",
                 f" {who} realtime priority = 0", f" {who} realtime limit = 10000"]
-    out += [" SNMP vrrp disabled", " SNMP checker disabled", " SNMP RFCv2 disabled",
-            " SNMP RFCv3 disabled", " SNMP traps disabled",
-            " SNMP socket = default (unix:/var/agentx/master)", " DBus disabled",
-            " DBus service name = ",
+    def on(b: bool) -> str:
+        return "enabled" if b else "disabled"
+    out += [f" SNMP vrrp {on(g.enable_snmp_vrrp)}", f" SNMP checker {on(g.enable_snmp_checker)}",
+            f" SNMP RFCv2 {on(g.enable_snmp_rfcv2)}", f" SNMP RFCv3 {on(g.enable_snmp_rfcv3)}",
+            f" SNMP traps {on(g.enable_traps)}",
+            f" SNMP socket = {g.snmp_socket or 'default (unix:/var/agentx/master)'}",
+            f" DBus {on(g.enable_dbus)}", f" DBus service name = {g.dbus_service_name or ''}",
             f" Script security {'enabled' if g.enable_script_security else 'disabled'}",
             " Default script uid:gid 0:0"]
     for k in ("vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs",
@@ -657,11 +660,21 @@ def _used(config: Config, kind: str, objs: Sequence[Any]) -> list[Any]:
     return [o for o in objs if o.name in names]
 
 
+def _script_result(s: VrrpScript, result: int | None) -> int:
+    if result is None:
+        return 0 if s.init_fail else s.rise - 1
+    return result
+
+
+def script_states(config: Config, results: Mapping[str, int]) -> list[dict[str, str]]:
+    """The VRRP Scripts section's Status and State per script, as the exporters read them."""
+    return [{"name": s.name, "status": "GOOD" if _script_result(s, results.get(s.name)) >= s.rise
+             else "BAD", "state": "idle"} for s in _used_scripts(config)]
+
+
 def format_script(config: Config, s: VrrpScript, result: int | None,
                   commands: Mapping[str, str] | None = None) -> list[str]:
-    res = s.rise - 1 if result is None else result
-    if result is None and s.init_fail:
-        res = 0
+    res = _script_result(s, result)
     timeout = s.timeout or 0            # keepalived shows 0 when timeout is not given
     return [f" VRRP Script = {s.name}",
             f"   Command = {cmd_str(s.script.argv, commands)}",

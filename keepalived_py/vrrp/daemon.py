@@ -136,6 +136,7 @@ class VrrpDaemon:
         self._group_states: dict[str, m.State] = {}
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
+        self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
@@ -144,6 +145,12 @@ class VrrpDaemon:
         await self.netlink.open()
         try:
             self.garp.open()
+        except PermissionError as e:
+            # keepalived 2.2.7 without CAP_NET_RAW: this line, then exit 4 (permanent error
+            # MISSING_PERMISSION: the parent stops, systemd does not restart it) - never a
+            # daemon that cannot send adverts but takes the VIPs (split brain)
+            raise PermissionError(f"Error {e.errno} while registering gratuitous ARP shared"
+                                  " channel") from e
         except OSError as e:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
@@ -157,6 +164,11 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = _decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
+        # start, as keepalived's: their first transitions are signalled and trapped too
+        from keepalived_py.vrrp.exports import VrrpExports
+        self.exports = VrrpExports(self)
+        await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
@@ -191,6 +203,8 @@ class VrrpDaemon:
         for r in self.runners.values():
             self._refresh_tracking(r)
         log.info("vrrp.reloaded", instances=len(self.runners))
+        if self.exports is not None:        # hook (issue 17)
+            await self.exports.configure(config, reload=True)
 
     async def _start_observability(self) -> None:
         from keepalived_py.obs.control import ControlServer
@@ -202,14 +216,6 @@ class VrrpDaemon:
         except OSError as e:
             log.warning("obs.control.unavailable", error=str(e))
             self.control = None
-        self.prometheus = None
-        if self.options.prometheus:
-            from keepalived_py.obs.metrics import serve
-            try:
-                self.prometheus = await serve(self.options.prometheus, self.metrics_text)
-            except OSError as e:
-                log.error("obs.prometheus.unavailable", address=self.options.prometheus,
-                          error=str(e))
 
     def status_json(self) -> str:
         return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
@@ -221,8 +227,10 @@ class VrrpDaemon:
 
     def metrics_text(self) -> str:
         from keepalived_py.obs.metrics import render
+        from keepalived_py.obs.vrrp_data import script_states
         return render(self.snapshot(), {  # type: ignore[arg-type]
-            "transitions": dict(self.transitions), "failover_seconds": self.failovers})
+            "transitions": dict(self.transitions), "failover_seconds": self.failovers,
+            "scripts": script_states(self.config, self._data_runtime()["scripts"])})
 
     async def stop(self, release: bool) -> None:
         if release:
@@ -232,8 +240,6 @@ class VrrpDaemon:
                 write_atomic(self.state_file, "{}", 0o600)
         if getattr(self, "control", None) is not None:
             await self.control.stop()
-        if getattr(self, "prometheus", None) is not None:
-            self.prometheus.close()
         for name in list(self.runners):
             await self._remove_runner(name, release=release, keep_state=not release)
         for group, state in list(self._group_states.items()):
@@ -247,6 +253,8 @@ class VrrpDaemon:
                 for f in self.fifos:
                     f.write(vrrp_fifo_line("GROUP", group, "STOP", 0))
         self._stop_tracking()
+        if self.exports is not None:        # hook (issue 17): after the instances' STOP
+            await self.exports.stop()
         for t in self.tasks:
             t.cancel()
         await self.notifier.drain(2.0)
@@ -849,6 +857,8 @@ class VrrpDaemon:
         for f in self.fifos:
             f.write(line)
         self.alerts.instance_changed(r.name, a.new.value)
+        if self.exports is not None:        # hook (issue 17)
+            self.exports.state_changed(r, a.old.value, a.new.value)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:

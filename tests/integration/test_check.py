@@ -98,13 +98,13 @@ class Topology:
         out = self.client.run(sys.executable, "-c", CLIENT, str(n), timeout=120).stdout
         return Counter(line.strip() for line in out.splitlines() if line.strip())
 
-    def start_daemon(self, text: str) -> Path:
+    def start_daemon(self, text: str, *args: str) -> Path:
         d = self.tmp / "dir"
         d.mkdir(exist_ok=True)
         (d / "k.conf").write_text(text)
         self.daemon = self.director.popen(
             [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "k.conf"),
-             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args],
             stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"))
         self.dir = d
         return d
@@ -160,11 +160,17 @@ def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path
 
 def test_status_shows_virtual_and_real_servers(lab: Lab, tmp_path: Path) -> None:
     t = Topology(lab, tmp_path)
-    d = t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]))
+    d = t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)]),
+                       "--prometheus=127.0.0.1:9651")
     assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
     out = t.director.run(sys.executable, "-m", "keepalived_py", "status", "-c",
                          str(d / "c.pid"), "-r", str(d / "v.pid")).stdout
     assert "VIRTUAL SERVER 192.0.2.100:80 TCP" in out and "198.51.100.11:8080  UP" in out
+    # no VRRP instance, no VRRP child: the parent's endpoint still serves the checker's metrics
+    got = t.director.run(sys.executable, "-c", "import urllib.request;print(urllib.request."
+                         "urlopen('http://127.0.0.1:9651/metrics', timeout=5).read().decode())").stdout
+    assert "keepalived_up 1" in got and 'keepalived_py_child_up{role="checker"} 1' in got, got
+    assert 'keepalived_py_realserver_up{vs="192.0.2.100:80",rs="198.51.100.11:8080"} 1' in got, got
 
 
 def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: Path) -> None:

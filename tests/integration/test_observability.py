@@ -75,7 +75,7 @@ def test_dumps_are_keepalived_files_written_safely(lab: Lab, tmp_path: Path) -> 
 
 
 def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -> None:
-    pa, _ = daemon(lab, tmp_path, args=("--prometheus=127.0.0.1:9650",))
+    pa, _ = daemon(lab, tmp_path, args=("--prometheus=127.0.0.1:9651",))
     vpid = str(pa.dir / "v.pid")
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid)
     assert "VI_1" in r.stdout and "MASTER" in r.stdout and "192.0.2.100/24" in r.stdout
@@ -86,6 +86,22 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-p", str(pa.dir / "p.pid"),
                     "-r", vpid)
     assert r.returncode == 0 and f"DAEMON pid {(pa.dir / 'p.pid').read_text().strip()}" in r.stdout
+    # the last reload's result, from the parent's own control socket (mode 0600)
+    ppid = int((pa.dir / "p.pid").read_text())
+    assert os.stat(pa.dir / "keepalived-py-parent.ctl").st_mode & 0o777 == 0o600
+    os.kill(ppid, signal.SIGHUP)
+    status = ("status", "-p", str(pa.dir / "p.pid"), "-r", vpid)
+    assert wait_for(lambda: "1 reload(s)" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout, 10)
+    assert ": applied" in pa.node.run(sys.executable, "-m", "keepalived_py", *status).stdout
+    good = pa.conf.read_text()
+    pa.conf.write_text(good + "vrrp_instance {\n")
+    os.kill(ppid, signal.SIGHUP)
+    assert wait_for(lambda: "2 reload(s)" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout, 10)
+    assert "rejected: invalid configuration" in pa.node.run(
+        sys.executable, "-m", "keepalived_py", *status).stdout
+    pa.conf.write_text(good)
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "-r", vpid, "-c",
                     str(pa.dir / "c.pid"), check=False)
     assert r.returncode == 0 and "VI_1" in r.stdout, r     # no checker child: none expected
@@ -95,9 +111,16 @@ def test_status_command_and_metrics_match_the_daemon(lab: Lab, tmp_path: Path) -
     assert r.returncode == 1 and "cannot reach" in r.stderr and "VI_1" in r.stdout, r
     got = pa.node.run(sys.executable, "-c",
                       "import urllib.request;print(urllib.request.urlopen("
-                      "'http://127.0.0.1:9650/metrics', timeout=5).read().decode())").stdout
+                      "'http://127.0.0.1:9651/metrics', timeout=5).read().decode())").stdout
     assert 'keepalived_vrrp_state{iname="VI_1",intf="eth0",vrid="51",ip_address="192.0.2.100/24"} 2' in got
     assert 'keepalived_py_vrrp_transitions_total{iname="VI_1",to="MASTER"} 1' in got
+    assert 'keepalived_vrrp_become_master{name="VI_1",intf="eth0",vrid="51",state="MASTER"} 1' in got
+    assert "keepalived_up 1" in got and "# HELP keepalived_vrrp_state " in got
+    # the parent serves it: a respawned VRRP child is scraped again without a restart
+    os.kill(int((pa.dir / "v.pid").read_text()), signal.SIGKILL)
+    assert wait_for(lambda: "keepalived_vrrp_state{" in pa.node.run(
+        sys.executable, "-c", "import urllib.request;print(urllib.request.urlopen("
+        "'http://127.0.0.1:9651/metrics', timeout=5).read().decode())", check=False).stdout, 15)
 
 
 def test_failover_time_histogram_is_fed(lab: Lab, tmp_path: Path) -> None:

@@ -283,7 +283,13 @@ def test_systemd_notify_ready_reloading_stopping(daemon_factory, tmp_path: Path)
         assert pidfile(d.vrrp_pidfile) is not None     # READY only after the child loaded
         d.signal(signal.SIGHUP)
         assert until("RELOADING=1") and "MONOTONIC_USEC=" in got[-1]
-        assert until("READY=1")
+        assert until("READY=1") and "STATUS=reloaded: running 1 children" in got[-1]
+        # a respawned child is reported in STATUS=, and again once it is running
+        old = pidfile(d.vrrp_pidfile)
+        assert old is not None
+        os.kill(old, signal.SIGKILL)
+        assert until("STATUS=respawning the vrrp child") and f"pid {old}" in got[-1]
+        assert until("vrrp child respawned")
         d.signal(signal.SIGTERM)
         assert until("STOPPING=1")
     finally:

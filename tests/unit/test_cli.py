@@ -33,7 +33,7 @@ def test_every_keepalived_option_is_accepted(argv: list[str], field: str, value:
     assert getattr(options, field) == value
 
 
-@pytest.mark.parametrize("flag", ["-x", "-A", "-m", "-M", "--perf", "--no-mem-check", "-a", "-X",
+@pytest.mark.parametrize("flag", ["-m", "-M", "--perf", "--no-mem-check", "-a", "-X",
                                   "-e"])
 def test_options_without_a_subsystem_are_reported(flag: str) -> None:
     argv = [flag, "/sock"] if flag == "-A" else [flag]
@@ -45,6 +45,17 @@ def test_no_bfd_option_disables_the_bfd_child() -> None:
     options, notes = parse_args(["-B"])
     assert options.no_bfd and not notes
     assert parse_args(["--no_bfd"])[0].no_bfd
+
+
+def test_snmp_options_turn_every_snmp_part_on_and_name_the_socket() -> None:
+    from keepalived_py.config.model import Config
+    from keepalived_py.snmp import with_command_line
+    options, notes = parse_args(["-x", "-A", "tcp:localhost:705"])
+    assert notes == []
+    g = with_command_line(Config(), options).global_defs
+    assert (g.enable_snmp_vrrp, g.enable_snmp_checker, g.enable_snmp_rfcv2,
+            g.enable_snmp_rfcv3, g.snmp_socket) == (True, True, True, True, "tcp:localhost:705")
+    assert with_command_line(Config(), parse_args([])[0]) == Config()
 
 
 def test_unknown_option_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
@@ -89,7 +100,7 @@ def test_pidfile_defaults_as_keepalived_2_2_7() -> None:
     (["--vrrp_p", "/v.pid"], "vrrp_pid_file", "/v.pid"), (["--check"], "use_checker", True),
     (["--checkers=/c.pid"], "checkers_pid_file", "/c.pid"), (["--no-"], "no_syslog", True),
     (["--all-"], "all_config", True), (["--config-t=/o"], "config_test_file", "/o"),
-    (["--prom=127.0.0.1:9650"], "prometheus", "127.0.0.1:9650"),   # ours: unique among ours
+    (["--prom=127.0.0.1:9651"], "prometheus", "127.0.0.1:9651"),   # ours: unique among ours
 ])
 def test_long_option_abbreviations_as_getopt_long(argv: list[str], field: str, value: object) -> None:
     options, _ = parse_args(argv)
