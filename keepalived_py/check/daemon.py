@@ -332,7 +332,7 @@ class CheckerDaemon:
             weights = {i: rr.dynamic_weight for i, rr in enumerate(reals)
                        if rr.dynamic_weight is not None}
             tgts, sorry = targets(run.vs, up, weights, run.quorum_up)
-            was_up, run.quorum_up = run.quorum_up, bool(tgts) and not sorry
+            was_up, run.quorum_up = run.quorum_up, any(t.weight for t in tgts) and not sorry
             if was_up != run.quorum_up:
                 script = run.vs.quorum_up if run.quorum_up else run.vs.quorum_down
                 log.warning("check.vs.quorum", vs=ident, up=run.quorum_up)
