@@ -89,7 +89,7 @@ def warnings(vs: VirtualServer) -> list[str]:
         out.append(f"{name}: persistence_timeout on IPv6 cannot be expressed by this nftables;"
                    " each connection is scheduled on its own")
     methods = {vs.lvs_method} | {rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
-    for m in sorted(methods - {"NAT", None}):           # type: ignore[operator]
+    for m in sorted(x for x in methods if x and x != "NAT"):
         out.append(f"{name}: lb_kind {m} cannot be done by nftables, which can only NAT;"
                    " real servers get DNAT (they must route replies back through this host)")
     return out

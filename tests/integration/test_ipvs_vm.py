@@ -48,7 +48,7 @@ def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         pytest.skip(f"VM tooling missing: {', '.join(missing)} (tests/run.sh installs it)")
     out = tmp_path_factory.mktemp("kpvm")
     env = {"KP_VM_CWD": str(ROOT), "KP_PY": sys.executable, "PYTHONPATH": str(ROOT),
-           "KP_NS_PREFIX": os.environ.get("KP_NS_PREFIX", "kp"), "PYTHONDONTWRITEBYTECODE": "1",
+           "KP_NS_PREFIX": os.environ.get("KP_NS_PREFIX", "kp"),
            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
     run = machine.run('exec "$KP_PY" tests/vm/ipvs_scenario.py /run/kpvm\n', out, env, VM_TIMEOUT)
     path = out / "results.json"
@@ -116,3 +116,12 @@ def test_ipvs_vm_respawned_checker_adopts_without_error_loop(vm: dict[str, Any])
 
 def test_ipvs_vm_stop_removes_the_services(vm: dict[str, Any]) -> None:
     assert vm["after_stop"] == {"ours": [], "ref": []}
+
+
+def test_ipvs_vm_reload_removes_a_sorry_server_equal_to_a_real_server(vm: dict[str, Any]) -> None:
+    """Seed 003's case: sorry_server equal to a real server, then removed on reload: the real
+    server stays, the checker child neither crashes nor fails an apply."""
+    ours = _phase(vm, "reloaded")["ours"]
+    assert "-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1" in ours, ours
+    r = vm["reload"]
+    assert r["reloads"] >= 2 and r["same_checker"] and r["apply_failed"] == 0, vm["_log"][-3000:]

@@ -26,14 +26,15 @@ CONVERGE = 45.0             # seconds: everything in the guest runs 10-30x slowe
 START = 150.0               # the first phase includes both daemons' start (~40-60 s under TCG)
 
 
-def conf(dataplane: str | None) -> str:
+def conf(dataplane: str | None, sorry: str | None = "192.0.2.99 80") -> str:
     dp = f"  dataplane {dataplane}\n" if dataplane else ""
+    sorry_line = f"  sorry_server {sorry}\n" if sorry else ""
     def misc(flag: str) -> str:
         return (f"    MISC_CHECK {{\n      misc_path \"/usr/bin/test -e {WORK}/{flag}\"\n"
                 f"      misc_timeout 5\n    }}\n")
     return (f"global_defs {{\n  enable_script_security\n  script_user root\n{dp}}}\n"
             "virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n"
-            "  protocol TCP\n  persistence_timeout 300\n  sorry_server 192.0.2.99 80\n"
+            "  protocol TCP\n  persistence_timeout 300\n" + sorry_line +
             "  real_server 192.0.2.11 80 {\n    weight 2\n" + misc("rs11") + "  }\n"
             "  real_server 192.0.2.12 80 {\n    weight 1\n    inhibit_on_failure\n"
             + misc("rs12") + "  }\n}\n"
@@ -141,6 +142,25 @@ def main() -> int:
                               "adopted": log.count("check.ipvs.adopted"),
                               "file_exists": log.count("File exists"),
                               "final": state(OURS)}
+        save()
+        # seed 003's case: a sorry_server equal to a real server, then removed on reload while
+        # that real server stays (only ours is reloaded: the IPVS state must not change)
+        (WORK / "rs12").touch()
+        phase("both_up", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1"])
+        checker = (WORK / "ours_c.pid").read_text().strip()
+        parent = int((WORK / "ours.pid").read_text())
+        for n, sorry in enumerate(("192.0.2.12 80", None), 1):
+            (WORK / "ours.conf").write_text(conf("ipvs", sorry))
+            os.kill(parent, signal.SIGHUP)
+            wait(lambda n=n: (OUT / "ours.log").read_text(errors="replace")  # type: ignore[misc]
+                 .count("supervisor.reload.done") >= n)
+            time.sleep(1)                       # the checker child applies after the parent
+        phase("reloaded", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1",
+                           "-a -t 192.0.2.100:80 -r 192.0.2.11:80 -m -w 2"])
+        log = (OUT / "ours.log").read_text(errors="replace")
+        results["reload"] = {"same_checker": (WORK / "ours_c.pid").read_text().strip() == checker,
+                             "reloads": log.count("Reloading"),
+                             "apply_failed": log.count("check.ipvs.apply_failed")}
         save()
     except Exception as e:                              # reported to the host, which fails
         results["error"] = f"{type(e).__name__}: {e}"
