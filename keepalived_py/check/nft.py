@@ -196,7 +196,7 @@ def chain_script(vs: VirtualServer, targets: Sequence[Target], ident: str) -> tu
         sub = f"{ident}_b{i}"
         subs.append(sub)
         verdicts.append(f"{a if a == b else f'{a}-{b}'} : jump {sub}")
-        script += (f"add chain {fam} {TABLE} {sub}\n"
+        script += (f"add chain {fam} {TABLE} {sub}\nflush chain {fam} {TABLE} {sub}\n"
                    f"add rule {fam} {TABLE} {sub} update @{pmap} {{ {key} : {_dest(t)} }}"
                    f" {l4}dnat {fam} to {_dest(t).replace(' . ', ':') if fam == 'ip' else _dnat6(t)}\n")
     script += (f"add rule {fam} {TABLE} {ident} {_selector(vs, total)}"

@@ -127,3 +127,20 @@ def test_nft_lb_inhibit_on_failure_keeps_the_server_with_no_new_connections(
     t.start_server("rs2")
     assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 8), t.log()
     assert "inhibited" not in t.table()
+
+
+def test_nft_lb_persistence_survives_a_checker_respawn(lab: Lab, tmp_path: Path) -> None:
+    """The checker child killed: the new one adopts the table and its persistence map (the
+    client keeps its server), and its helper chains are rewritten, not doubled."""
+    import os
+    import signal
+    t = topology(lab, tmp_path, lb_conf("rr", extra="  persistence_timeout 30\n", weights=(1, 1)))
+    first = {s for _, s in send(t, [CLIENTS[0]] * 3)}
+    assert len(first) == 1
+    child = int((t.dir / "c.pid").read_text())
+    os.kill(child, signal.SIGKILL)
+    assert wait_for(lambda: (t.dir / "c.pid").read_text().strip() not in ("", str(child)), 8)
+    assert wait_for(lambda: t.log().count("check.nft.applied") >= 2, 8), t.log()
+    assert {s for _, s in send(t, [CLIENTS[0]] * 4)} == first
+    table = t.table()
+    assert table.count("update @vs_") == 2, table            # one per real server
