@@ -22,6 +22,23 @@ OUT = Path(sys.argv[1] if len(sys.argv) > 1 else "/run/kpvm")
 WORK = Path("/run/kpvmt")
 PREFIX = os.environ.get("KP_NS_PREFIX", "kp")
 OURS, REF = f"{PREFIX}vo", f"{PREFIX}vr"
+CLIENT, RS1, RS2 = f"{PREFIX}vc", f"{PREFIX}v1", f"{PREFIX}v2"
+# a real server: answers every connection with its name (plain sockets: importing
+# http.server costs seconds more under TCG)
+SERVER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 80))
+s.listen(64)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 4\r\n\r\n" + sys.argv[1].encode() + b"\n")
+    finally:
+        c.close()
+"""
 CONVERGE = 45.0             # seconds: everything in the guest runs 10-30x slower under TCG
 START = 150.0               # the first phase includes both daemons' start (~40-60 s under TCG)
 
@@ -43,6 +60,9 @@ def conf(dataplane: str | None, sorry: str | None = "192.0.2.99 80") -> str:
             "  real_server 192.0.2.21 443 {\n    weight 3\n  }\n}\n"
             "virtual_server fwmark 7 {\n  delay_loop 5\n  lb_algo lc\n  lb_kind TUN\n"
             "  real_server 192.0.2.31 80 {\n  }\n}\n"
+            "virtual_server 192.0.2.102 80 {\n  delay_loop 5\n  lb_algo rr\n  lb_kind NAT\n"
+            "  protocol TCP\n  real_server 198.51.100.11 80 {\n  }\n"
+            "  real_server 198.51.100.12 80 {\n  }\n}\n"
             "virtual_server 2001:db8::100 80 {\n  delay_loop 5\n  lb_algo wlc\n  lb_kind NAT\n"
             "  protocol TCP\n  real_server 2001:db8::11 80 {\n    weight 4\n  }\n}\n")
 
@@ -67,6 +87,42 @@ def wait(pred, limit: float = CONVERGE) -> float | None:  # type: ignore[no-unty
             return time.monotonic() - t0
         time.sleep(0.3)
     return None
+
+
+def topology(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Traffic through our director: a client namespace on 192.0.2.0/24 (VIP 192.0.2.102 on
+    the director), two real servers (busybox httpd) behind a bridge on 198.51.100.0/24."""
+    for ns in (CLIENT, RS1, RS2):
+        sh("ip", "netns", "add", ns)
+        sh("ip", "link", "set", "lo", "up", ns=ns)
+    sh("ip", "link", "add", "c0", "netns", CLIENT, "type", "veth", "peer", "d0", "netns", OURS)
+    sh("ip", "addr", "add", "192.0.2.10/24", "dev", "c0", ns=CLIENT)
+    sh("ip", "link", "set", "c0", "up", ns=CLIENT)
+    sh("ip", "addr", "add", "192.0.2.1/24", "dev", "d0", ns=OURS)
+    sh("ip", "addr", "add", "192.0.2.102/32", "dev", "d0", ns=OURS)
+    sh("ip", "link", "set", "d0", "up", ns=OURS)
+    sh("ip", "link", "add", "br0", "type", "bridge", ns=OURS)
+    sh("ip", "addr", "add", "198.51.100.1/24", "dev", "br0", ns=OURS)
+    sh("ip", "link", "set", "br0", "up", ns=OURS)
+    sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=OURS)
+    for n, ns in ((1, RS1), (2, RS2)):
+        sh("ip", "link", "add", "e0", "netns", ns, "type", "veth", "peer", f"b{n}", "netns", OURS)
+        sh("ip", "link", "set", f"b{n}", "master", "br0", "up", ns=OURS)
+        sh("ip", "addr", "add", f"198.51.100.1{n}/24", "dev", "e0", ns=ns)
+        sh("ip", "link", "set", "e0", "up", ns=ns)
+        sh("ip", "route", "add", "default", "via", "198.51.100.1", ns=ns)
+        procs.append(subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", SERVER,
+                                       f"rs{n}"], stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.DEVNULL))
+
+
+def requests(n: int) -> list[str]:
+    out = []
+    for _ in range(n):
+        r = subprocess.run(["ip", "netns", "exec", CLIENT, "curl", "-s", "-m", "10",
+                            "http://192.0.2.102/"], capture_output=True, text=True, timeout=30)
+        out.append(r.stdout.strip() or f"ERR {r.returncode}")
+    return out
 
 
 def main() -> int:
@@ -95,6 +151,7 @@ def main() -> int:
         sh("ipvsadm", "-a", "-t", "192.0.2.100:80", "-r", "192.0.2.50:80", "-m", "-w", "3", ns=OURS)
         phases["preexisting"] = state(OURS)
         save()
+        topology(procs)                 # its servers start while the daemons do
         ref_log = open(OUT / "ref.log", "wb")
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", REF, "keepalived", "-n", "-l", "-D", "-C",
@@ -134,7 +191,17 @@ def main() -> int:
         (WORK / "rs12").unlink()
         respawned = wait(lambda: (WORK / "ours_c.pid").exists()
                          and (WORK / "ours_c.pid").read_text().strip() not in ("", str(child)))
-        phase("respawned", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 0"])
+        phase("respawned", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 0"], limit=START)
+        try:
+            # the servers were started with the daemons: each is up once it answers directly
+            for ip in ("198.51.100.11", "198.51.100.12"):
+                wait(lambda ip=ip: subprocess.run(  # type: ignore[misc]
+                    ["ip", "netns", "exec", OURS, "curl", "-s", "-m", "2", f"http://{ip}/"],
+                    capture_output=True).returncode == 0, 60)
+            results["traffic"] = requests(6)
+        except Exception as e:                          # reported, the other phases go on
+            results["traffic"] = [f"{type(e).__name__}: {e}"]
+        save()
         time.sleep(3)                                   # an error loop would show by now
         log = (OUT / "ours.log").read_text(errors="replace")
         results["respawn"] = {"took": respawned, "old_pid": child,
@@ -175,8 +242,11 @@ def main() -> int:
                 p.kill()
         results["after_stop"] = {"ours": state(OURS), "ref": state(REF)}
         save()
-        for ns in (OURS, REF):
-            subprocess.run(["ip", "netns", "del", ns], check=False)
+        for ns in (CLIENT, RS1, RS2, OURS, REF):
+            for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                      text=True).stdout.split():
+                os.kill(int(pid), signal.SIGKILL)
+            subprocess.run(["ip", "netns", "del", ns], check=False, capture_output=True)
     return 0
 
 
