@@ -6,7 +6,7 @@ the same virtual servers and the same real-server transitions; these tests asser
 state it reported (`ipvsadm -Sn`, read independently of the code under test).
 
 Skipped, saying why, when the VM tooling is missing (tests/run.sh installs qemu-system-x86,
-busybox-static, ipvsadm, kmod and cpio) or KP_VM=0. ~2-3 min under TCG (boot ~10 s; Python in
+busybox-static, ipvsadm, kmod, cpio and curl) or KP_VM=0. ~2-3 min under TCG (boot ~10 s; Python in
 the guest runs 10-30x slower), once per session.
 """
 from __future__ import annotations

@@ -74,7 +74,8 @@ class Image:
 
 
 def missing_tools() -> list[str]:
-    tools = [QEMU, "apt-get", "dpkg-deb", "depmod", "cpio"]
+    # the guest runs the host's programs: ipvsadm, curl and keepalived too
+    tools = [QEMU, "apt-get", "dpkg-deb", "depmod", "cpio", "ipvsadm", "curl", "keepalived"]
     out = [t for t in tools if shutil.which(t) is None]
     if not os.path.exists(BUSYBOX) or not _static(BUSYBOX):
         out.append("busybox-static")
