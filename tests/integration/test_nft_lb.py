@@ -144,3 +144,32 @@ def test_nft_lb_persistence_survives_a_checker_respawn(lab: Lab, tmp_path: Path)
     assert {s for _, s in send(t, [CLIENTS[0]] * 4)} == first
     table = t.table()
     assert table.count("update @vs_") == 2, table            # one per real server
+
+
+def test_nft_lb_no_usable_dataplane_is_one_clear_error(lab: Lab, tmp_path: Path) -> None:
+    """No IPVS in the kernel and nft(8) failing: the checker says so, naming both, and keeps
+    checking (no crash, no respawn loop)."""
+    import os
+    import subprocess
+    probe = lab.node("probe").run(sys.executable, "-c", "import asyncio;from keepalived_py.check."
+                                  "ipvs import ipvs_available;print(asyncio.run(ipvs_available()))")
+    if probe.stdout.strip() != "False":
+        pytest.skip("this kernel has IPVS: the nftables-only failure is not reachable")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "nft").write_text("#!/bin/sh\necho 'nft: not usable here' >&2\nexit 1\n")
+    (fake / "nft").chmod(0o755)
+    node = lab.node("dir")
+    conf = tmp_path / "k.conf"
+    conf.write_text("virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  protocol TCP\n"
+                    "  real_server 198.51.100.11 8080 {\n  }\n}\n")
+    log = tmp_path / "log"
+    node.popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-C", "-f", str(conf),
+                "-p", str(tmp_path / "p.pid"), "-c", str(tmp_path / "c.pid"),
+                "-r", str(tmp_path / "v.pid")], stdout=subprocess.DEVNULL, stderr=open(log, "ab"),
+               env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
+    text = "no load-balancing dataplane: the kernel has no IPVS and nftables is not usable"
+    assert wait_for(lambda: text in log.read_text(errors="replace"), 10), log.read_text()
+    child = (tmp_path / "c.pid").read_text().strip()
+    assert wait_for(lambda: "check.nft.failed" in log.read_text(), 5)
+    assert (tmp_path / "c.pid").read_text().strip() == child          # no respawn
