@@ -89,15 +89,25 @@ class CheckerDaemon:
         self.alerts = CheckAlerts(config)                  # smtp_alert mails
         self._open_fifos(config)
         choice = config.global_defs.dataplane
-        if choice == "ipvs" or (choice == "auto" and await ipvs_available()):
+        has_ipvs = await ipvs_available() if choice == "auto" else None
+        if choice == "ipvs" or has_ipvs:
             self.dataplane = IpvsDataplane()  # type: ignore[assignment]
             self.kind = "ipvs"
-        log.info("check.dataplane", kind=self.kind)
+        reason = (f"dataplane {choice} configured" if has_ipvs is None else
+                  "auto: the kernel has IPVS" if has_ipvs else
+                  "auto: the kernel has no IPVS (no 'IPVS' generic netlink family)")
+        log.info("check.dataplane", kind=self.kind, reason=reason,
+                 compat=f"Using the {self.kind} dataplane ({reason})")
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         if config.global_defs.lvs_flush and self.kind == "ipvs":
             await self.dataplane.flush_all()  # type: ignore[attr-defined]
         if not await self.dataplane.setup():
-            log.error("check.dataplane.unavailable", compat="nftables is not usable")
+            log.error("check.dataplane.unavailable", kind=self.kind,
+                      compat="no load-balancing dataplane: " + (
+                          "IPVS is not usable" if self.kind == "ipvs" else
+                          "the kernel has no IPVS and nftables is not usable (nft failed)"
+                          if has_ipvs is False else "nftables is not usable (nft failed)")
+                      + "; virtual servers are checked but not balanced")
         await self._sync(config)
         self._configure_snmp(config)          # hook (issue 17)
         if self.kind == "nftables":
@@ -389,7 +399,7 @@ class CheckerDaemon:
             weights = {i: rr.dynamic_weight for i, rr in enumerate(reals)
                        if rr.dynamic_weight is not None}
             tgts, sorry = targets(run.vs, up, weights, run.quorum_up)
-            was_up, run.quorum_up = run.quorum_up, bool(tgts) and not sorry
+            was_up, run.quorum_up = run.quorum_up, any(t.weight for t in tgts) and not sorry
             if was_up != run.quorum_up:
                 script = run.vs.quorum_up if run.quorum_up else run.vs.quorum_down
                 log.warning("check.vs.quorum", vs=ident, up=run.quorum_up)

@@ -8,6 +8,19 @@ server replaces only its chain, in one nft transaction; the table is never flush
 Conntrack keeps established connections on their real server. Commands go to `nft -f -`.
 A respawned checker adopts the table it finds (no flush: traffic keeps flowing) and prunes
 the chains nobody owns any more.
+
+What IPVS's schedulers become (`lb_algo`): `rr` is round robin by `numgen inc` over equal
+slots, `wrr` the same over slots sized by weight; `sh`/`mh` hash the source address, `dh`
+the destination (`jhash`, slots sized by weight); the schedulers that need connection counts
+(`lc`, `wlc`, `lblc`, `lblcr`, `sed`, `nq`, `fo`, `ovf`) cannot be expressed — they fall back
+to weighted random (`numgen random`) with a warning naming the virtual server. Persistence
+(`persistence_timeout`, `persistence_granularity`): a dynamic map per virtual server, keyed by
+the client address masked by the granularity, remembers the real server a client was sent to,
+for the timeout (counted from that choice); a client found there goes to the same server, a
+new one is chosen by the scheduler through a per-real-server chain that records it. When a
+real server leaves, the map forgets who went there. `inhibit_on_failure` servers have weight
+0: no slot, so no new connections; established ones stay on them (conntrack). DNAT is the only
+forwarding method nftables has: `lb_kind DR`/`TUN` warn and are balanced by DNAT.
 """
 from __future__ import annotations
 
@@ -55,28 +68,152 @@ def match(vs: VirtualServer, groups: dict[str, VirtualServerGroup] | None = None
     return [f"{fam} daddr {vs.address}{port}"]
 
 
+ROUND_ROBIN = frozenset({"rr", "wrr"})
+HASHED = {"sh": "saddr", "mh": "saddr", "dh": "daddr"}
+COUNTING = frozenset({"lc", "wlc", "lblc", "lblcr", "sed", "nq", "fo", "ovf"})
+
+
+def warnings(vs: VirtualServer) -> list[str]:
+    """What this virtual server asks for that the nftables dataplane does differently (each
+    logged once at startup, naming the server and the fallback)."""
+    name = _name(vs)
+    out = []
+    sched = vs.lvs_sched or "wlc"
+    if sched in COUNTING:
+        out.append(f"{name}: lb_algo {sched} needs connection counts that nftables cannot see;"
+                   " using weighted random (numgen random) instead")
+    elif sched not in ROUND_ROBIN and sched not in HASHED:
+        out.append(f"{name}: lb_algo {sched} is unknown to the nftables dataplane;"
+                   " using weighted random (numgen random) instead")
+    if vs.persistence_timeout and not persistent(vs):
+        out.append(f"{name}: persistence_timeout on IPv6 cannot be expressed by this nftables;"
+                   " each connection is scheduled on its own")
+    methods = {vs.lvs_method} | {rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
+    for m in sorted(x for x in methods if x and x != "NAT"):
+        out.append(f"{name}: lb_kind {m} cannot be done by nftables, which can only NAT;"
+                   " real servers get DNAT (they must route replies back through this host)")
+    return out
+
+
+def _name(vs: VirtualServer) -> str:
+    if vs.fwmark is not None:
+        return f"virtual_server fwmark {vs.fwmark}"
+    if vs.group is not None:
+        return f"virtual_server group {vs.group}"
+    return f"virtual_server {vs.address} {vs.port or 0}"
+
+
+def _slots(vs: VirtualServer, targets: Sequence[Target]) -> list[tuple[int, int, Target]]:
+    """(first, last, target) slot ranges: by weight, equal for rr; weight 0 gets none."""
+    out, start = [], 0
+    for t in targets:
+        if t.weight <= 0:
+            continue
+        n = 1 if (vs.lvs_sched or "wlc") == "rr" else t.weight
+        out.append((start, start + n - 1, t))
+        start += n
+    return out
+
+
+def _selector(vs: VirtualServer, total: int) -> str:
+    sched = vs.lvs_sched or "wlc"
+    if sched in ROUND_ROBIN:
+        return f"numgen inc mod {total}"
+    if sched in HASHED:
+        return f"jhash {family(vs)} {HASHED[sched]} mod {total}"
+    return f"numgen random mod {total}"
+
+
+def _dest(t: Target) -> str:
+    return f"{t.address} . {t.port}" if t.port else f"{t.address}"
+
+
 def chain_rule(vs: VirtualServer, targets: Sequence[Target]) -> str | None:
     """The DNAT rule of a virtual server's chain, or None (no backend: packets pass)."""
-    if not targets:
+    slots = _slots(vs, targets)
+    if not slots:
         return None
     fam = family(vs)
     proto = (vs.protocol or "TCP").lower()
-    total = sum(t.weight for t in targets)
-    parts, start = [], 0
-    for t in targets:
-        end = start + t.weight - 1
-        rng = f"{start}" if start == end else f"{start}-{end}"
-        parts.append(f"{rng} : {t.address} . {t.port}" if t.port else f"{rng} : {t.address}")
-        start = end + 1
-    if all(t.port for t in targets):
-        return (f"meta l4proto {proto} dnat {fam} to numgen random mod {total} map "
-                f"{{ {', '.join(parts)} }}")
-    return f"dnat {fam} to numgen random mod {total} map {{ {', '.join(parts)} }}"
+    total = slots[-1][1] + 1
+    parts = [f"{a if a == b else f'{a}-{b}'} : {_dest(t)}" for a, b, t in slots]
+    sel = _selector(vs, total)
+    if all(t.port for _, _, t in slots):
+        return f"meta l4proto {proto} dnat {fam} to {sel} map {{ {', '.join(parts)} }}"
+    return f"dnat {fam} to {sel} map {{ {', '.join(parts)} }}"
+
+
+def persistent(vs: VirtualServer) -> bool:
+    """Persistence on nftables: IPv4 only (nft 1.0.6 aborts on an IPv6 map update whose data
+    is an address and a port)."""
+    return bool(vs.persistence_timeout) and family(vs) == "ip"
+
+
+def client_key(vs: VirtualServer) -> str:
+    """The persistence key: the client address masked by persistence_granularity."""
+    fam = family(vs)
+    g = vs.persistence_granularity
+    if not g:
+        return f"{fam} saddr"
+    if fam == "ip6":
+        import ipaddress
+        try:
+            mask = ipaddress.IPv6Network(f"::/{int(g.lstrip('/'))}").netmask
+        except ValueError:
+            return f"{fam} saddr"
+        return f"{fam} saddr and {mask}"
+    return f"{fam} saddr and {g}"
+
+
+def chain_script(vs: VirtualServer, targets: Sequence[Target], ident: str) -> tuple[str, list[str]]:
+    """The nft commands that fill `ident`'s (already flushed) chain, and the names of the
+    helper chains they create (persistence: one per real server, recording the choice)."""
+    fam = family(vs)
+    rule = chain_rule(vs, targets)
+    zero = [f"{t.address}:{t.port}" for t in targets if t.weight <= 0]
+    # inhibited servers: kept in the table as a comment, with no slot (no new connections)
+    note = f"add rule {fam} {TABLE} {ident} counter comment \"inhibited {' '.join(zero)}\"\n" \
+        if zero else ""
+    if rule is None:
+        return note, []
+    if not persistent(vs):
+        return note + f"add rule {fam} {TABLE} {ident} {rule}\n", []
+    slots = _slots(vs, targets)
+    total = slots[-1][1] + 1
+    proto = (vs.protocol or "TCP").lower()
+    ported = all(t.port for _, _, t in slots)
+    pmap = f"{ident}_p"
+    key = client_key(vs)
+    addr_type = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
+    value = f"{addr_type} . inet_service" if ported else addr_type
+    l4 = f"meta l4proto {proto} " if ported else ""
+    script = (f"add map {fam} {TABLE} {pmap} {{ type {addr_type} : {value}; flags dynamic,timeout;"
+              f" timeout {vs.persistence_timeout}s; }}\n"
+              + note +
+              f"add rule {fam} {TABLE} {ident} {l4}{key} @{pmap} dnat {fam} to {key} map @{pmap}\n")
+    subs, verdicts = [], []
+    for i, (a, b, t) in enumerate(slots):
+        sub = f"{ident}_b{i}"
+        subs.append(sub)
+        verdicts.append(f"{a if a == b else f'{a}-{b}'} : jump {sub}")
+        script += (f"add chain {fam} {TABLE} {sub}\nflush chain {fam} {TABLE} {sub}\n"
+                   f"add rule {fam} {TABLE} {sub} update @{pmap} {{ {key} : {_dest(t)} }}"
+                   f" {l4}dnat {fam} to {_dest(t).replace(' . ', ':') if fam == 'ip' else _dnat6(t)}\n")
+    script += (f"add rule {fam} {TABLE} {ident} {_selector(vs, total)}"
+               f" vmap {{ {', '.join(verdicts)} }}\n")
+    return script, subs
+
+
+def _dnat6(t: Target) -> str:
+    return f"[{t.address}]:{t.port}" if t.port else f"{t.address}"
 
 
 class NftDataplane:
     def __init__(self) -> None:
-        self.chains: dict[str, tuple[str, str | None]] = {}   # id -> (family, rule)
+        self.chains: dict[str, tuple[str, str]] = {}          # id -> (family, chain body)
+        self.subs: dict[str, list[str]] = {}                  # id -> its helper chains
+        self.persist: dict[str, tuple[int, frozenset[Target]]] = {}  # id -> (timeout, backends)
+        self.warned: dict[str, list[str]] = {}
         self.dispatch: dict[str, tuple[str, list[str]]] = {}  # id -> (family, matches)
         self.groups: dict[str, VirtualServerGroup] = {}
         self.applies = 0
@@ -140,35 +277,70 @@ class NftDataplane:
                     items = json.loads(out).get("nftables", [])
                 except ValueError:
                     continue
+                owned = set(self.chains) | {s for subs in self.subs.values() for s in subs}
                 stale = [i["chain"]["name"] for i in items if "chain" in i
                          and i["chain"].get("name", "").startswith("vs_")
-                         and i["chain"]["name"] not in self.chains]
-                if not stale:
+                         and i["chain"]["name"] not in owned]
+                maps = {f"{i}_p" for i, (_, body) in self.chains.items() if f"{i}_p" in body}
+                stale_maps = [i["map"]["name"] for i in items if "map" in i
+                              and i["map"].get("name", "").startswith("vs_")
+                              and i["map"]["name"] not in maps]
+                if not stale and not stale_maps:
                     continue
                 script = self._dispatch_script(fam)
                 for name in stale:
-                    script += f"flush chain {fam} {TABLE} {name}\ndelete chain {fam} {TABLE} {name}\n"
+                    script += f"flush chain {fam} {TABLE} {name}\n"
+                for name in stale:
+                    script += f"delete chain {fam} {TABLE} {name}\n"
+                for name in stale_maps:
+                    script += f"delete map {fam} {TABLE} {name}\n"
                 if await self._nft(script):
                     gone += len(stale)
         return gone
 
     async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:
-        """Make the kernel send `vs`'s traffic to `targets` (replacing only its chain)."""
+        """Make the kernel send `vs`'s traffic to `targets` (replacing only its chains)."""
         async with self._lock:
             ident, fam = vs_id(vs), family(vs)
-            rule = chain_rule(vs, targets)
+            said = warnings(vs)
+            if self.warned.get(ident) != said:
+                self.warned[ident] = said
+                for text in said:
+                    log.warning("check.nft.fallback", vs=ident, compat=text)
+            body, subs = chain_script(vs, targets, ident)
+            old_subs = self.subs.get(ident, [])
             script = f"add chain {fam} {TABLE} {ident}\nflush chain {fam} {TABLE} {ident}\n"
-            if rule is not None:
-                script += f"add rule {fam} {TABLE} {ident} {rule}\n"
+            for sub in old_subs:
+                script += f"flush chain {fam} {TABLE} {sub}\n"
+            for sub in old_subs:
+                if sub not in subs:
+                    script += f"delete chain {fam} {TABLE} {sub}\n"
+            pmap = f"{ident}_p"
+            before = self.persist.get(ident)
+            live = frozenset(t for t in targets if t.weight > 0)
+            if before is not None and (not persistent(vs)
+                                       or before[0] != vs.persistence_timeout):
+                script += f"delete map {fam} {TABLE} {pmap}\n"     # gone or redefined
+                before = None
+            script += body
+            if before is not None and before[1] - live:
+                # a real server left: its clients choose again
+                script += f"flush map {fam} {TABLE} {pmap}\n"
             new_dispatch = ident not in self.dispatch
             self.dispatch[ident] = (fam, match(vs, self.groups))
             if new_dispatch:
                 script += self._dispatch_script(fam)
             ok = await self._nft(script)
             if ok:
-                self.chains[ident] = (fam, rule)
+                self.chains[ident] = (fam, body)
+                self.subs[ident] = subs
+                if persistent(vs) and f"{ident}_p" in body:
+                    self.persist[ident] = (vs.persistence_timeout or 0, live)
+                elif not persistent(vs):
+                    self.persist.pop(ident, None)
                 log.info("check.nft.applied", vs=ident, backends=[f"{t.address}:{t.port}"
-                                                                 for t in targets])
+                                                                 for t in targets if t.weight],
+                         inhibited=[f"{t.address}:{t.port}" for t in targets if not t.weight])
             return ok
 
     def _dispatch_script(self, fam: str) -> str:
@@ -184,8 +356,13 @@ class NftDataplane:
             ident, fam = vs_id(vs), family(vs)
             self.dispatch.pop(ident, None)
             self.chains.pop(ident, None)
-            script = self._dispatch_script(fam) + \
-                f"flush chain {fam} {TABLE} {ident}\ndelete chain {fam} {TABLE} {ident}\n"
+            subs = self.subs.pop(ident, [])
+            script = self._dispatch_script(fam) + f"flush chain {fam} {TABLE} {ident}\n"
+            script += "".join(f"flush chain {fam} {TABLE} {sub}\n" for sub in subs)
+            script += "".join(f"delete chain {fam} {TABLE} {sub}\n" for sub in subs)
+            script += f"delete chain {fam} {TABLE} {ident}\n"
+            if self.persist.pop(ident, None) is not None:
+                script += f"delete map {fam} {TABLE} {ident}_p\n"
             return await self._nft(script)
 
     async def present(self) -> bool:
@@ -206,10 +383,8 @@ class NftDataplane:
             script = ""
             for fam in ("ip", "ip6"):
                 script += f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n" + self._table(fam)
-            for ident, (fam, rule) in sorted(self.chains.items()):
-                script += f"add chain {fam} {TABLE} {ident}\n"
-                if rule is not None:
-                    script += f"add rule {fam} {TABLE} {ident} {rule}\n"
+            for ident, (fam, body) in sorted(self.chains.items()):
+                script += f"add chain {fam} {TABLE} {ident}\n" + body
             for fam in sorted({f for f, _ in self.dispatch.values()}):
                 script += self._dispatch_script(fam)
             return await self._nft(script)

@@ -103,8 +103,12 @@ def targets(vs: VirtualServer, up: dict[int, bool], weights: dict[int, int] | No
             was_up: bool = True) -> tuple[tuple[Target, ...], bool]:
     """(the backends traffic goes to, whether that is the sorry server). `up` maps the index of
     each real server in vs.real_servers to its state; `weights` overrides a server's weight
-    (misc_dynamic); `was_up` is the quorum state before (hysteresis)."""
+    (misc_dynamic); `was_up` is the quorum state before (hysteresis). A down real server with
+    `inhibit_on_failure` (its own or the virtual server's) stays, with weight 0: no new
+    connections, its established ones untouched; it stays beside the sorry server too
+    (keepalived removes only the live servers when the sorry server comes in)."""
     live: list[Target] = []
+    inhibited: list[Target] = []
     total = 0
     for i, rs in enumerate(vs.real_servers):
         port = _port(rs, vs)
@@ -112,13 +116,24 @@ def targets(vs: VirtualServer, up: dict[int, bool], weights: dict[int, int] | No
         if up.get(i, True) and weight > 0:
             live.append(Target(str(rs.address), port, weight))
             total += weight
+        elif not up.get(i, True) and (rs.inhibit_on_failure or vs.inhibit_on_failure):
+            inhibited.append(Target(str(rs.address), port, 0))
     if quorum_up(total, vs, was_up):
-        return tuple(live), False
+        return _merge(live, inhibited), False
     if vs.sorry_server is not None:
         s = vs.sorry_server
-        return (Target(str(s.address), _port(s, vs), 1),), True
-    return (), False
+        return _merge([Target(str(s.address), _port(s, vs), 1)], inhibited), True
+    return _merge([], inhibited), False
+
+
+def _merge(first: list[Target], zeros: list[Target]) -> tuple[Target, ...]:
+    """`first`, then the weight-0 entries that are not the same address/port (a sorry
+    server equal to an inhibited real server is the sorry server)."""
+    seen = {(t.address, t.port) for t in first}
+    return tuple(first) + tuple(t for t in zeros if (t.address, t.port) not in seen)
 
 
 def _port(rs: RealServer, vs: VirtualServer) -> int:
+    if vs.fwmark is not None:          # keepalived clears it: the packet's port is kept
+        return 0
     return rs.port if rs.port else (vs.port or 0)

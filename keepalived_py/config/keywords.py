@@ -252,7 +252,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
-    ("virtual_server", "persistence_granularity"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
@@ -288,7 +287,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "Checker.bind_port": "not implemented: checker bind_port",
     "Checker.bind_if": "not implemented: checker bind_if",
     "Checker.http_protocol": "not implemented: http_protocol",
-    "VirtualServer.persistence_granularity": "not implemented: persistence_granularity",
     "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
     "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
     "VirtualServer.snmp_name": "only served by the SNMP subagent (virtualServerName)",

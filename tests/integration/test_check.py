@@ -1,5 +1,6 @@
 """The healthcheck child with the nftables dataplane, end to end in namespaces: a client sends
-requests to the virtual address through a director to real HTTP servers (issue 6)."""
+requests to the virtual address through a director to real HTTP servers (issue 6). The
+configurations force `dataplane nftables`: on a kernel with IPVS the checker would pick IPVS."""
 from __future__ import annotations
 
 import os
@@ -52,7 +53,7 @@ def conf(servers: list[tuple[str, int]], sorry: str | None = "198.51.100.13") ->
         "      connect_timeout 1\n      retry 1\n      delay_before_retry 0.5\n    }\n  }"
         for ip, w in servers)
     sorry_line = f"  sorry_server {sorry} 8080\n" if sorry else ""
-    return (f"global_defs {{\n  enable_script_security\n}}\n"
+    return (f"global_defs {{\n  enable_script_security\n  dataplane nftables\n}}\n"
             f"virtual_server 192.0.2.100 80 {{\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n"
             f"  protocol TCP\n{sorry_line}{rs}\n}}\n")
 
@@ -151,7 +152,7 @@ def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path
     assert int((d / "c.pid").read_text()) == child          # the checker did not crash
     assert set(t.requests(10)) == {"rs2"}
     # and a virtual server removed entirely leaves no chain behind
-    (d / "k.conf").write_text("global_defs {\n  enable_script_security\n}\n"
+    (d / "k.conf").write_text("global_defs {\n  enable_script_security\n  dataplane nftables\n}\n"
                               "virtual_server 192.0.2.100 81 {\n  lb_algo rr\n  lb_kind NAT\n"
                               "  protocol TCP\n  real_server 198.51.100.12 8080 {\n  }\n}\n")
     os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
@@ -176,7 +177,7 @@ def test_status_shows_virtual_and_real_servers(lab: Lab, tmp_path: Path) -> None
 def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: Path) -> None:
     t = Topology(lab, tmp_path)
     t.director.run("ip", "addr", "add", "192.0.2.101/24", "dev", "eth0")
-    t.start_daemon("global_defs {\n  enable_script_security\n}\n"
+    t.start_daemon("global_defs {\n  enable_script_security\n  dataplane nftables\n}\n"
                    "virtual_server_group WEB {\n  192.0.2.100-101 80\n}\n"
                    "virtual_server group WEB {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n"
                    "  protocol TCP\n  real_server 198.51.100.11 8080 {\n"

@@ -1,0 +1,121 @@
+"""Checker child throughput, the whole daemon: keepalived-py started with `-C` (checker only)
+in a throw-away network namespace, N real servers (default 1,000) each with a TCP_CHECK,
+delay_loop 1 s, so the target is N checks/s; the balancing table is nftables (or IPVS where
+the kernel has it — `--dataplane`). Measured over `--seconds` after a warm-up: checks per
+second (from the checker's own counters, read over its control socket), the checker child's
+CPU (from /proc/PID/stat) as % of one core, and its resident memory. The real servers are
+loopback addresses 127.1.x.y in the namespace, answered by one listener process there.
+Needs root (a namespace); nothing outside the namespace is touched.
+
+    python bench/checker_daemon.py [--servers 1000] [--seconds 20] [--dataplane nftables]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from keepalived_py.obs.control import query
+
+LISTENER = r"""
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(65535)
+print("ready", flush=True)
+while True:
+    c, _ = s.accept()
+    c.close()
+"""
+
+
+def conf(servers: int, port: int, dataplane: str) -> str:
+    rs = "".join(f"  real_server 127.1.{i // 250}.{i % 250 + 1} {port} {{\n"
+                 "    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n" for i in range(servers))
+    return (f"global_defs {{\n  dataplane {dataplane}\n}}\n"
+            "virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n"
+            f"  protocol TCP\n{rs}}}\n")
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])          # utime + stime
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def checks(ctl: str) -> int:
+    status = json.loads(query(ctl, "status", timeout=10))
+    return sum(sum(r["checks"]) for v in status["virtual_servers"] for r in v["real_servers"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--servers", type=int, default=1000)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--warmup", type=float, default=5.0)
+    ap.add_argument("--port", type=int, default=18080)
+    ap.add_argument("--dataplane", default="nftables", choices=("nftables", "ipvs", "auto"))
+    args = ap.parse_args()
+    ns = f"{os.environ.get('KP_NS_PREFIX', 'kp')}bench{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
+            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER,
+                                    str(args.port)], stdout=subprocess.PIPE, text=True)
+            procs.append(lst)
+            assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
+            (Path(d) / "k.conf").write_text(conf(args.servers, args.port, args.dataplane))
+            daemon = subprocess.Popen(
+                ["ip", "netns", "exec", ns, sys.executable, "-m", "keepalived_py", "-n", "-l",
+                 "-C", "-f", f"{d}/k.conf", "-p", f"{d}/p.pid", "-c", f"{d}/c.pid",
+                 "-r", f"{d}/v.pid"], stdout=subprocess.DEVNULL,
+                stderr=open(f"{d}/log", "w"), text=True)
+            procs.append(daemon)
+            ctl = f"{d}/keepalived-py-checker.ctl"
+            t0 = time.monotonic()
+            while not os.path.exists(ctl) and time.monotonic() - t0 < 60:
+                time.sleep(0.2)
+            started = time.monotonic() - t0
+            pid = int(Path(f"{d}/c.pid").read_text())
+            time.sleep(args.warmup)
+            c0, k0, w0 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            time.sleep(args.seconds)
+            c1, k1, w1 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            hz = os.sysconf("SC_CLK_TCK")
+            span = w1 - w0
+            print(f"{args.servers} real servers (TCP_CHECK, delay_loop 1 s, {args.dataplane}): "
+                  f"{(k1 - k0) / span:.0f} checks/s (target {args.servers}/s), checker CPU "
+                  f"{(c1 - c0) / hz / span * 100:.1f}% of one core, RSS {rss_mb(pid):.0f} MB, "
+                  f"control socket up {started:.1f} s after start")
+    finally:
+        for p in reversed(procs):
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                                  text=True).stdout.split():
+            os.kill(int(pid), signal.SIGKILL)
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
