@@ -936,8 +936,8 @@ class Builder:
             elif k == "smtp_alert":
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "use_vmac":
-                f["use_vmac"] = args[0] if args else f"vrrp.{f.get('virtual_router_id', 0)}"
-                self.later(c, "vrrp_instance")
+                # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
+                f["use_vmac"] = next((a for a in args if ":" not in a), "")
             elif k == "kernel_rx_buf_size":
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v

@@ -369,7 +369,7 @@ def _has_flags(inst: VrrpInstance) -> bool:
     """keepalived prints a bare "Flags:" when any bit of vrrp->flags is set."""
     return bool(inst.nopreempt or inst.dont_track_primary or inst.skip_check_adv_addr
                 or inst.unicast_src_ip or inst.mcast_src_ip or inst.track_src_ip
-                or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac
+                or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac is not None
                 or any(a.address.version != inst.family for a in inst.virtual_ipaddress_excluded))
 
 

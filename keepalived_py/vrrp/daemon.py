@@ -52,6 +52,7 @@ from keepalived_py.vrrp.packet import (
     peek_vrid,
 )
 from keepalived_py.vrrp.transport import VrrpSocket
+from keepalived_py.vrrp.vmac import VmacTable
 
 log = structlog.get_logger("keepalived_py.vrrp")
 
@@ -89,6 +90,7 @@ class Runner:
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
     garp_frames: list[tuple[str, list[bytes]]] | None = None
+    vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
 
     @property
     def name(self) -> str:
@@ -96,7 +98,7 @@ class Runner:
 
     @property
     def ifname(self) -> str:
-        return self.cfg.interface or ""
+        return self.vmac or self.cfg.interface or ""
 
 
 class VrrpDaemon:
@@ -109,6 +111,7 @@ class VrrpDaemon:
         self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
         self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
+        self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
@@ -366,6 +369,8 @@ class VrrpDaemon:
             g = self.config.global_defs
             r.dsts = (inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4
                                             else g.vrrp_mcast_group6),)
+        if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
+            await self._vmac_up(r)
         if inst.interface:
             r.link_up = _link_up(inst.interface)
             try:
@@ -435,6 +440,9 @@ class VrrpDaemon:
                 await r.addr_task
         if release and r.holding:
             await self._set_addresses(r, add=False)
+        if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
+            await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
+            self.netlink.forget(r.vmac)
         for a in actions:
             if isinstance(a, m.StateChanged):
                 if announce_as is not None:
@@ -443,19 +451,34 @@ class VrrpDaemon:
         if not keep_state:
             self._write_state()
 
+    async def _vmac_up(self, r: Runner) -> None:
+        """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
+        inst = r.cfg
+        assert self.netlink.ipr is not None and inst.interface and inst.use_vmac is not None
+        taken = {x.vmac for x in self.runners.values() if x.vmac and x is not r} | {
+            i.use_vmac for i in self.config.vrrp_instances if i.use_vmac and i.name != r.name}
+        src6 = r.src if isinstance(r.src, ipaddress.IPv6Address) else None
+        r.vmac = await self.vmacs.ensure(self.netlink.ipr, r.name, inst.interface,
+                                         inst.virtual_router_id, inst.family, inst.use_vmac,
+                                         src6, inst.vmac_xmit_base, taken)
+        if r.vmac:
+            self.netlink.forget(r.vmac)
+
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
-        key = _sock_key(inst)
+        key = _sock_key(inst, r.vmac)
         s = self.sockets.get(key)
         if s is None:
             group = MCAST4 if inst.family == 4 else MCAST6
             if not inst.unicast_peer:
                 group = r.dsts[0]  # type: ignore[assignment]
-            s = VrrpSocket(inst.interface or "", inst.family, group,
+            s = VrrpSocket(key[0], inst.family, group,
                            lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
                            if _uses_ah(inst) else None)
+            if r.vmac and not inst.vmac_xmit_base:
+                s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
             assert self.loop is not None
             self.loop.add_reader(s.fileno(), s.readable)
@@ -1067,7 +1090,8 @@ class VrrpDaemon:
             return
         index = msg.get("index")
         for r in list(self.runners.values()):
-            if not r.cfg.interface or _index_of(r.cfg.interface) != index and not any(
+            if not r.cfg.interface or index not in (_index_of(r.cfg.interface),
+                                                    _index_of(r.ifname)) and not any(
                     a.dev and _index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
                 continue
             if r.fsm.state is m.State.MASTER and r.holding and any(
@@ -1084,7 +1108,7 @@ class VrrpDaemon:
 
     def _reopen(self, r: Runner) -> None:
         inst = r.cfg
-        key = _sock_key(inst)
+        key = _sock_key(inst, r.vmac)
         old = self.sockets.pop(key, None)
         if old is not None and self.loop is not None:
             self.loop.remove_reader(old.fileno())
@@ -1114,7 +1138,8 @@ class VrrpDaemon:
 
 def _identity(inst: VrrpInstance) -> tuple[object, ...]:
     """What makes an instance the same virtual router across a reload."""
-    return (inst.virtual_router_id, inst.interface, inst.family, inst.version)
+    return (inst.virtual_router_id, inst.interface, inst.family, inst.version, inst.use_vmac,
+            inst.vmac_xmit_base)
 
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
@@ -1164,10 +1189,12 @@ def _uses_ah(inst: VrrpInstance) -> bool:
     return inst.auth_type == "AH" and inst.version == 2 and inst.family == 4
 
 
-def _sock_key(inst: VrrpInstance) -> tuple[str, int, str]:
-    """One socket per (interface, family, unicast source), and a separate one for AH."""
+def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, str]:
+    """One socket per (interface, family, unicast source), and a separate one for AH; a
+    VMAC instance sends and receives on its VMAC unless vmac_xmit_base."""
     src = str(inst.unicast_src_ip or "")
-    return (inst.interface or "", inst.family, src + " ah" if _uses_ah(inst) else src)
+    dev = vmac if vmac and not inst.vmac_xmit_base else inst.interface or ""
+    return (dev, inst.family, src + " ah" if _uses_ah(inst) else src)
 
 
 def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, ttl: int) -> str:

@@ -1,0 +1,174 @@
+"""VMACs (use_vmac, vmac_xmit_base) in namespaces, with keepalived 2.2.7 as the other router."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from netlab import Lab, Node
+from test_vrrp import KEEPALIVED, Peer, instance, wait_for
+
+pytestmark = [pytest.mark.netns]
+
+VIP = "192.0.2.100/24"
+VMAC = "00:00:5e:00:01:33"
+
+
+def need_keepalived() -> None:
+    if not os.path.exists(KEEPALIVED):
+        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
+
+
+def lan3(lab: Lab) -> list[Node]:
+    """Two routers and a client on one LAN. The routers' eth0 has arp_announce 2, as operators
+    set it beside VMACs: without it the kernel answers a client from the VIP out of the parent
+    (its route comes first) and its ARP solicitation announces the VIP with the parent's MAC -
+    keepalived 2.2.7's binary shows the same."""
+    lan = lab.lan()
+    nodes = [lab.node(f"n{i}", lan, f"192.0.2.{i}/24") for i in (1, 2, 9)]
+    for n in nodes[:2]:
+        n.run("sysctl", "-qw", "net.ipv4.conf.eth0.arp_announce=2")
+    return nodes
+
+
+def link(node: Node, ifname: str) -> dict[str, object] | None:
+    r = node.run("ip", "-j", "-d", "link", "show", "dev", ifname, check=False)
+    if r.returncode != 0:
+        return None
+    data = json.loads(r.stdout or "[]")
+    return data[0] if data else None
+
+
+def vips(node: Node, ifname: str = "vrrp.51") -> list[str]:
+    return node.addresses(ifname) if link(node, ifname) is not None else []
+
+
+def sysctl(node: Node, path: str) -> str:
+    return node.run("cat", f"/proc/sys/net/{path}").stdout.strip()
+
+
+def neighbour_mac(client: Node, ip: str = "192.0.2.100") -> str | None:
+    data = json.loads(client.run("ip", "-j", "neigh", "show", ip).stdout or "[]")
+    return data[0].get("lladdr") if data else None
+
+
+def ping(client: Node, ip: str = "192.0.2.100") -> bool:
+    return client.run("ping", "-c", "1", "-W", "1", ip, check=False).returncode == 0
+
+
+SNIFF = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind(("eth0", 0))
+s.settimeout(0.5)
+want, end, seen = sys.argv[1], time.monotonic() + float(sys.argv[2]), set()
+while time.monotonic() < end:
+    try:
+        fr = s.recv(2000)
+    except TimeoutError:
+        continue
+    src, kind = fr[6:12].hex(":"), struct.unpack("!H", fr[12:14])[0]
+    if want == "vrrp" and kind == 0x0800 and fr[23] == 112:
+        seen.add(src)
+    elif want == "arp" and kind == 0x0806:
+        seen.add(src + " " + socket.inet_ntoa(fr[28:32]))
+print(" ".join(sorted(seen)))
+"""
+
+
+def sniff(node: Node, what: str, seconds: float) -> set[str]:
+    """Source MACs of VRRP adverts (or 'MAC sender-ip' of ARP frames) seen on the node."""
+    out = node.run(sys.executable, "-c", SNIFF, what, str(seconds), timeout=seconds + 10).stdout
+    return set(out.split()) if what == "vrrp" else set(out.strip().split("\n")) - {""}
+
+
+def test_vmac_interoperates_with_keepalived_through_failovers(lab: Lab, tmp_path: Path) -> None:
+    """Ours and keepalived with use_vmac: the master's VIP lives on vrrp.51 with the virtual
+    MAC, adverts come from that MAC, and a client keeps reaching the VIP through failovers in
+    both directions with its neighbour entry's MAC unchanged."""
+    need_keepalived()
+    a, b, client = lan3(lab)
+    ours = Peer(a, tmp_path, instance(150, extra="use_vmac"), ours=True).start()
+    theirs = Peer(b, tmp_path, instance(100, extra="use_vmac"), ours=False).start()
+    assert wait_for(lambda: VIP in vips(a), 10), ours.log()
+    assert wait_for(lambda: link(b, "vrrp.51") is not None, 5), theirs.log()
+    info = link(a, "vrrp.51")
+    assert info is not None and info["address"] == VMAC, info
+    assert info["linkinfo"]["info_kind"] == "macvlan"                   # type: ignore[index]
+    assert info["linkinfo"]["info_data"]["mode"] == "private"           # type: ignore[index]
+    assert VIP not in a.addresses("eth0")
+    # keepalived's settings on the VMAC and its parent
+    assert [sysctl(a, f"ipv4/conf/vrrp.51/{k}") for k in
+            ("arp_ignore", "accept_local", "rp_filter", "promote_secondaries")] == ["1", "1", "0", "1"]
+    assert sysctl(a, "ipv6/conf/vrrp.51/disable_ipv6") == "1"
+    assert [sysctl(a, f"ipv4/conf/eth0/{k}") for k in ("arp_ignore", "arp_filter")] == ["1", "1"]
+    assert ping(client), ours.log()
+    assert neighbour_mac(client) == VMAC
+    assert sniff(client, "vrrp", 2.5) == {VMAC}
+    assert not vips(b)
+    # ours stops: keepalived takes over; the client reaches the VIP at the same MAC
+    ours.stop()
+    assert link(a, "vrrp.51") is None                          # removed at stop
+    assert [sysctl(a, f"ipv4/conf/eth0/{k}") for k in ("arp_ignore", "arp_filter")] == ["0", "0"]
+    assert wait_for(lambda: VIP in vips(b), 8), theirs.log()
+    assert wait_for(lambda: ping(client), 5)
+    assert neighbour_mac(client) == VMAC
+    # ours returns with the higher priority and preempts keepalived
+    ours.start()
+    assert wait_for(lambda: VIP in vips(a) and VIP not in vips(b), 12), (ours.log(), theirs.log())
+    assert wait_for(lambda: ping(client), 5)
+    assert neighbour_mac(client) == VMAC
+    assert sniff(client, "vrrp", 2.5) == {VMAC}, (ours.log(), theirs.log())
+    assert "Entering BACKUP STATE" in theirs.log()
+
+
+def status(peer: Peer) -> dict[str, object]:
+    r = peer.node.run(sys.executable, "-m", "keepalived_py", "status", "--json", "-r",
+                      str(peer.dir / "v.pid"))
+    return json.loads(r.stdout)  # type: ignore[no-any-return]
+
+
+def test_vmac_respawned_child_adopts_the_interface_without_a_flap(lab: Lab, tmp_path: Path) -> None:
+    a, _b, client = lan3(lab)
+    ours = Peer(a, tmp_path, instance(150, extra="use_vmac")).start()
+    assert wait_for(lambda: VIP in vips(a), 10), ours.log()
+    index = link(a, "vrrp.51")["ifindex"]                               # type: ignore[index]
+    mon = a.popen(["ip", "monitor", "link", "address"], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    child = int((ours.dir / "v.pid").read_text())
+    os.kill(child, signal.SIGKILL)
+    assert wait_for(lambda: (ours.dir / "v.pid").exists()
+                    and int((ours.dir / "v.pid").read_text()) != child, 10), ours.log()
+    assert wait_for(lambda: "(VI_1) Found matching interface vrrp.51" in ours.log(), 5), ours.log()
+    time.sleep(1.5)
+    mon.send_signal(signal.SIGTERM)
+    events = mon.communicate(timeout=5)[0]
+    assert link(a, "vrrp.51")["ifindex"] == index                        # type: ignore[index]
+    assert VIP in vips(a)
+    assert "Deleted" not in events, events
+    assert ping(client)
+
+
+def test_vmac_xmit_base_adverts_from_the_parent_and_name_conflict(lab: Lab,
+                                                                   tmp_path: Path) -> None:
+    """vmac_xmit_base: adverts leave from the parent's MAC, the VIP still answers from the
+    virtual MAC; a configured name held by a non-macvlan interface is not touched."""
+    a, _b, client = lan3(lab)
+    a.run("ip", "link", "add", "taken0", "type", "veth", "peer", "name", "taken1")
+    ours = Peer(a, tmp_path, instance(150, extra="use_vmac taken0\n  vmac_xmit_base")).start()
+    assert wait_for(lambda: VIP in vips(a), 10), ours.log()
+    assert link(a, "taken0")["linkinfo"]["info_kind"] == "veth"          # type: ignore[index]
+    assert "(VI_1) VMAC interface name taken0 already exists as a non VMAC interface." \
+           " ignoring configured name" in ours.log()
+    parent = link(a, "eth0")["address"]                                   # type: ignore[index]
+    assert sniff(client, "vrrp", 2.5) == {parent}
+    assert ping(client)
+    assert neighbour_mac(client) == VMAC
+    ours.stop()
+    assert link(a, "vrrp.51") is None
+    assert link(a, "taken0") is not None
