@@ -36,6 +36,7 @@ from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.addresses import Netlink, primary_address
+from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
@@ -112,6 +113,7 @@ class VrrpDaemon:
         self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
+        self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
@@ -163,6 +165,7 @@ class VrrpDaemon:
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
+        self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
@@ -252,6 +255,8 @@ class VrrpDaemon:
         self._stop_tracking()
         for t in self.tasks:
             t.cancel()
+        if release:                          # -- firewall hook (issue 12): our tables go
+            await self.firewall.close()
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
@@ -386,6 +391,8 @@ class VrrpDaemon:
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             r.holding = True
             self._ah_resume(r, resume)
+            if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
+                await self.firewall.set(r.name, True, addresses_of(inst, r.ifname))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
@@ -716,6 +723,14 @@ class VrrpDaemon:
             await self.netlink.set_routes(add, r.cfg.virtual_routes, r.ifname, r.name)
         if r.cfg.virtual_rules:
             await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
+        if firewalled(r.cfg) or (not add and r.name in self.firewall.held):  # -- issue 12
+            await self.firewall.set(r.name, add, addresses_of(r.cfg, r.ifname))
+
+    async def _firewall_watch(self) -> None:
+        """Our nftables tables, put back if another tool deletes them (issue 12)."""
+        while True:
+            await asyncio.sleep(FIREWALL_CHECK_INTERVAL)
+            await self.firewall.check()
 
     def _garp_frames(self, r: Runner, addresses: list[Address] | None = None
                      ) -> list[tuple[str, list[bytes]]]:
@@ -1173,6 +1188,7 @@ def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
     return out
 
 
+FIREWALL_CHECK_INTERVAL = 5.0     # seconds between two looks for our nftables tables
 DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
 
 

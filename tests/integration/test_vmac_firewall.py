@@ -172,3 +172,83 @@ def test_vmac_xmit_base_adverts_from_the_parent_and_name_conflict(lab: Lab,
     ours.stop()
     assert link(a, "vrrp.51") is None
     assert link(a, "taken0") is not None
+
+
+# -- accept / no_accept / vrrp_strict: keepalived's nftables table ----------------------------
+
+STRICT = """
+global_defs {{
+  enable_script_security
+  vrrp_strict
+}}
+vrrp_instance VI_1 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 1
+  {extra}
+  virtual_ipaddress {{ 192.0.2.100/24 }}
+  virtual_ipaddress_excluded {{ 192.0.2.101/32 }}
+}}
+vrrp_instance VI_6 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 52
+  priority 150
+  advert_int 1
+  virtual_ipaddress {{ 2001:db8::100/64 }}
+}}
+"""
+
+
+def ruleset(node: Node) -> str:
+    return node.run("nft", "list", "ruleset").stdout
+
+
+def test_strict_master_drops_traffic_to_its_vips_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+    """vrrp_strict (accept off): ours and keepalived, each master of the same configuration on
+    its own LAN, install the same nftables ruleset; a client's pings to the VIP are dropped,
+    to the router's own address they pass; other tables are untouched; all gone at stop."""
+    need_keepalived()
+    lan_a, lan_b = lab.lan("lana"), lab.lan("lanb")
+    a = lab.node("a", lan_a, "192.0.2.1/24", "2001:db8::1/64")
+    client = lab.node("c", lan_a, "192.0.2.9/24", "2001:db8::9/64")
+    b = lab.node("b", lan_b, "192.0.2.1/24", "2001:db8::1/64")
+    a.run("sh", "-c", "nft add table inet other && nft add chain inet other c "
+                      "'{ type filter hook input priority 10; policy accept; }'")
+    other = ruleset(a).strip()
+    ours = Peer(a, tmp_path, STRICT.format(extra="")).start()
+    theirs = Peer(b, tmp_path, STRICT.format(extra=""), ours=False).start()
+    for node, peer in ((a, ours), (b, theirs)):
+        assert wait_for(lambda n=node: "192.0.2.100/24" in n.addresses()
+                        and "2001:db8::100/64" in n.addresses(), 10), peer.log()
+    assert wait_for(lambda: "table ip keepalived" in ruleset(a)
+                    and "2001:db8::100" in ruleset(a), 5), ours.log()
+    assert wait_for(lambda: "2001:db8::100" in ruleset(b), 5), theirs.log()
+    mine = ruleset(a).replace(other, "").strip()
+    assert "table inet other" in ruleset(a)
+    assert mine == ruleset(b).strip(), (mine, ruleset(b))
+    assert not ping(client, "192.0.2.100")
+    assert not ping(client, "192.0.2.101")
+    assert client.run("ping", "-6", "-c", "1", "-W", "1", "2001:db8::100",
+                      check=False).returncode != 0
+    assert ping(client, "192.0.2.1")
+    # a tool deletes our table: it is made again, with a log line
+    a.run("nft", "delete", "table", "ip", "keepalived")
+    assert wait_for(lambda: "table ip keepalived" in ruleset(a), 8), ours.log()
+    assert "nftables table keepalived was removed by another tool" in ours.log()
+    assert not ping(client, "192.0.2.100")
+    ours.stop()
+    assert "keepalived" not in ruleset(a)
+    assert "table inet other" in ruleset(a)
+
+
+def test_accept_master_answers_on_its_vips(lab: Lab, tmp_path: Path) -> None:
+    """`accept` under vrrp_strict, and the address owner: no table, the VIP answers."""
+    a, _b, client = lan3(lab)
+    ours = Peer(a, tmp_path, STRICT.format(extra="accept")).start()
+    assert wait_for(lambda: "192.0.2.100/24" in a.addresses(), 10), ours.log()
+    time.sleep(1)
+    assert ping(client, "192.0.2.100")
+    assert "192.0.2.100" not in ruleset(a)
