@@ -35,6 +35,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.config.strict import complete_accept_vmac
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -1144,7 +1145,6 @@ class Builder:
                         " to 40.95s")
                 advert = 40.95
             f["advert_int"] = advert
-            f["accept"] = inst.accept if seen.get("accept") else not strict
             if seen.get("unicast_kw") and not inst.unicast_peer and not inst.unicast_fault_no_peer:
                 d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
                                     " unicast peers. Defaulting to multicast. This usage is"
@@ -1152,6 +1152,7 @@ class Builder:
             if strict and inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unicast peers are not supported in strict mode")
             f["strict_mode"] = strict
+            complete_accept_vmac(inst, f, seen, strict, d)     # accept, VMAC, strict (issue 12)
             for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
                               ("garp_master_repeat", "vrrp_garp_master_repeat"),
                               ("garp_master_refresh", "vrrp_garp_master_refresh"),

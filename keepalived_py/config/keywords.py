@@ -249,6 +249,7 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
+    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("vrrp_instance", "track_bfd"): "BFD is not implemented",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",

@@ -1,4 +1,4 @@
-"""VIP firewalling for instances not in accept mode (`no_accept`, `vrrp_strict`), with nftables
+"""VIP firewalling for instances not in accept mode (`no_accept`, strict mode), with nftables
 as keepalived 2.2.7's vrrp_nftables.c does it.
 
 Theory of operation. RFC 5798 §6.4.3: a master that is not the address owner must not accept

@@ -1,0 +1,43 @@
+"""The accept-mode, VMAC and strict-mode rules of keepalived 2.2.7's vrrp_complete_instance
+that build.py's instance pass delegates here (issue 12): each reports keepalived's message
+and falls back as keepalived does.
+
+- accept defaults to on for the address owner, else to off in strict mode and on otherwise;
+  strict mode with VRRPv2 turns an explicit `accept` off ("does not comply with RFC3768").
+- `vmac_xmit_base` needs `use_vmac`, and strict mode resets it.
+- strict mode wants the first IPv6 VIP of a multicast instance to be link-local (an error that
+  changes nothing).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from keepalived_py.config.model import VrrpInstance
+from keepalived_py.config.tree import Diagnostics
+
+VRRP_PRIO_OWNER = 255
+
+
+def complete_accept_vmac(inst: VrrpInstance, f: dict[str, Any], seen: dict[str, Any],
+                         strict: bool, d: Diagnostics) -> None:
+    """Set f["accept"] and f["vmac_xmit_base"] from `inst` and what build.py resolved in `f`."""
+    vid = f"({inst.name})"
+    priority = f.get("priority", inst.priority)
+    version = f.get("version", inst.version)
+    family = f.get("family", inst.family)
+    vips = f.get("virtual_ipaddress", inst.virtual_ipaddress)
+    if family == 6 and strict and not inst.unicast_peer and vips \
+            and not vips[0].address.ip.is_link_local:
+        d.error(vips[0].pos, f"{vid} the first IPv6 VIP address must be link local")
+    accept = inst.accept if seen.get("accept") else (priority == VRRP_PRIO_OWNER or not strict)
+    if accept and priority != VRRP_PRIO_OWNER and strict and version == 2:
+        d.error(inst.pos, f"{vid} warning - accept mode for VRRP version 2 does not comply with"
+                          " RFC3768 - resetting")
+        accept = False
+    f["accept"] = accept
+    if inst.vmac_xmit_base and inst.use_vmac is None:
+        d.error(inst.pos, f"{vid} vmac_xmit_base is only valid with a vmac")
+        f["vmac_xmit_base"] = False
+    elif inst.vmac_xmit_base and strict:
+        d.error(inst.pos, f"{vid} xmit_base is incompatible with strict mode - resetting")
+        f["vmac_xmit_base"] = False
