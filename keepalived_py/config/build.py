@@ -35,7 +35,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
-from keepalived_py.config.strict import complete_accept_vmac
+from keepalived_py.config.strict import complete_accept_vmac, complete_strict_adverts
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -1085,6 +1085,10 @@ class Builder:
                         else VrrpState.BACKUP
             if inst.interface is None and not inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unknown interface!")
+            if not addrs and (version == 3 or fam6 or strict):
+                # keepalived's vrrp_complete_instance fails: the instance is not run
+                d.error(inst.pos, f"{vid} No VIP specified; at least one is required")
+                continue
             if not addrs:
                 d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
             if seen.get("auth"):
@@ -1167,10 +1171,7 @@ class Builder:
                 f["lower_prio_no_advert"] = True
             if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
                 f["higher_prio_send_advert"] = True
-            if strict:
-                f["lower_prio_no_advert"] = True
-                f["garp_lower_prio_delay"] = 0.0
-                f["garp_lower_prio_repeat"] = 0
+            complete_strict_adverts(inst, f, seen, strict, d)   # strict mode (issue 12)
             if "down_timer_adverts" not in seen:
                 f["down_timer_adverts"] = g.vrrp_down_timer_adverts
             if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:

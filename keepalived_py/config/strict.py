@@ -7,6 +7,8 @@ and falls back as keepalived does.
 - `vmac_xmit_base` needs `use_vmac`, and strict mode resets it.
 - strict mode wants the first IPv6 VIP of a multicast instance to be link-local (an error that
   changes nothing).
+- strict mode sends no lower-priority GARPs and no lower-priority adverts and never answers a
+  higher priority with an advert: explicit settings saying otherwise are reset with an error.
 """
 from __future__ import annotations
 
@@ -41,3 +43,25 @@ def complete_accept_vmac(inst: VrrpInstance, f: dict[str, Any], seen: dict[str, 
     elif inst.vmac_xmit_base and strict:
         d.error(inst.pos, f"{vid} xmit_base is incompatible with strict mode - resetting")
         f["vmac_xmit_base"] = False
+
+
+def complete_strict_adverts(inst: VrrpInstance, f: dict[str, Any], seen: dict[str, Any],
+                            strict: bool, d: Diagnostics) -> None:
+    """Strict mode's GARP and advert rules (after build.py applied the global defaults)."""
+    if not strict:
+        return
+    vid = f"({inst.name})"
+    if inst.garp_lower_prio_repeat:
+        d.error(inst.pos, f"{vid} Strict mode requires no repeat garps. resetting")
+    if inst.garp_lower_prio_delay:
+        d.error(inst.pos, f"{vid} Strict mode requires no repeat garp delay. resetting")
+    f["garp_lower_prio_repeat"] = 0
+    f["garp_lower_prio_delay"] = 0.0
+    if "lower_prio_no_advert" in seen and not inst.lower_prio_no_advert:
+        d.error(seen["lower_prio_no_advert"], f"{vid} Strict mode requires no lower priority"
+                                              " advert. resetting")
+    f["lower_prio_no_advert"] = True
+    if "higher_prio_send_advert" in seen and inst.higher_prio_send_advert:
+        d.error(seen["higher_prio_send_advert"], f"{vid} strict mode requires"
+                                                 " higher_prio_send_advert to be clear. resetting")
+    f["higher_prio_send_advert"] = False

@@ -40,3 +40,23 @@ def test_strict_first_ipv6_vip_must_be_link_local() -> None:
     c, d = load(STRICT + vi("").replace("192.0.2.1/24", "2001:db8::1/64"))
     assert "(VI_1) the first IPv6 VIP address must be link local" in \
         "\n".join(x.message for x in d.items)
+
+
+def test_strict_resets_lower_priority_garps_and_adverts_with_errors() -> None:
+    c, d = load("global_defs { vrrp_strict\n vrrp_higher_prio_send_advert }\n"
+                + vi(" garp_lower_prio_repeat 3\n garp_lower_prio_delay 2\n"
+                     " lower_prio_no_advert false\n higher_prio_send_advert"))
+    i = c.vrrp_instances[0]
+    assert (i.garp_lower_prio_repeat, i.garp_lower_prio_delay, i.lower_prio_no_advert,
+            i.higher_prio_send_advert) == (0, 0.0, True, False)
+    assert [x.message for x in d.items] == [
+        "(VI_1) Strict mode requires no repeat garps. resetting",
+        "(VI_1) Strict mode requires no repeat garp delay. resetting",
+        "(VI_1) Strict mode requires no lower priority advert. resetting",
+        "(VI_1) strict mode requires higher_prio_send_advert to be clear. resetting"]
+
+
+def test_strict_instance_without_vips_is_not_run() -> None:
+    c, d = load(STRICT + vi("").replace(" virtual_ipaddress { 192.0.2.1/24 }\n", ""))
+    assert c.vrrp_instances == ()
+    assert "(VI_1) No VIP specified; at least one is required" in [x.message for x in d.items]
