@@ -238,9 +238,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
-    ("top", "static_ipaddress"): "static addresses are parsed and checked, never added",
-    ("top", "static_routes"): "static routes are parsed and checked, never added",
-    ("top", "static_rules"): "static rules are parsed and checked, never added",
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
@@ -263,9 +260,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
 # keyword is not implemented (NOT_IMPLEMENTED) or build.py folds the value into another field.
 UNREAD_FIELDS: dict[str, str] = {
-    "Config.static_ipaddress": "not implemented: static_ipaddress",
-    "Config.static_routes": "not implemented: static_routes",
-    "Config.static_rules": "not implemented: static_rules",
     "Config.bfd_instances": "not implemented: bfd_instance",
     "GlobalDefs.vrrp_down_timer_adverts": "folded into VrrpInstance.down_timer_adverts",
     "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",

@@ -52,6 +52,7 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
@@ -147,6 +148,7 @@ class VrrpDaemon:
         self.loop = asyncio.get_running_loop()
         self.config = config
         await self.netlink.open()
+        await apply_static(self.netlink, None, config)      # static_* (issue 12)
         try:
             self.garp.open()
         except OSError as e:
@@ -173,6 +175,7 @@ class VrrpDaemon:
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
             for f in self.fifos:
@@ -255,8 +258,10 @@ class VrrpDaemon:
         self._stop_tracking()
         for t in self.tasks:
             t.cancel()
-        if release:                          # -- firewall hook (issue 12): our tables go
+        if release:                          # -- firewall, static_* hook (issue 12)
             await self.firewall.close()
+            if self.netlink.ipr is not None:
+                await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():

@@ -252,3 +252,70 @@ def test_accept_master_answers_on_its_vips(lab: Lab, tmp_path: Path) -> None:
     time.sleep(1)
     assert ping(client, "192.0.2.100")
     assert "192.0.2.100" not in ruleset(a)
+
+
+# -- static_ipaddress / static_routes / static_rules, virtual_routes / virtual_rules ------------
+
+STATIC = """
+static_ipaddress {
+  192.0.2.50/24 dev eth0
+  198.51.100.7/32 dev lo scope host
+  2001:db8::50/64 dev eth0
+}
+static_routes {
+  203.0.113.0/24 via 192.0.2.254 dev eth0
+  198.51.100.128/25 dev eth0 table 100 metric 5
+  2001:db8:1::/48 via 2001:db8::fe dev eth0
+}
+static_rules {
+  from 192.0.2.0/24 table 100 priority 100
+  to 203.0.113.0/24 lookup 200 priority 200
+  from 2001:db8::/64 table 100 priority 300
+}
+vrrp_instance V {
+  interface eth0
+  virtual_router_id 51
+  priority 150
+  advert_int 1
+  virtual_ipaddress { 192.0.2.100/24 }
+  virtual_routes {
+    198.51.100.0/25 via 192.0.2.254 dev eth0
+    src 192.0.2.100 to 192.0.2.128/25 dev eth0 table 101
+  }
+  virtual_rules {
+    from 192.0.2.100 table 101 priority 150
+  }
+}
+"""
+
+
+def routing(node: Node) -> str:
+    """`ip route` (all tables) and `ip rule` for both families, link-local lines left out."""
+    out = []
+    for cmd in (["ip", "-br", "addr"], ["ip", "route", "show", "table", "all"],
+                ["ip", "rule"], ["ip", "-6", "rule"]):
+        out += [line for line in node.run(*cmd).stdout.splitlines() if "fe80" not in line]
+    return "\n".join(out)
+
+
+def test_static_and_virtual_routes_rules_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+    """Ours and keepalived, each alone with the same configuration: the same addresses, routes
+    (`proto keepalived`) and rules while master; static ones stay in BACKUP; all gone at stop."""
+    need_keepalived()
+    lan_a, lan_b = lab.lan("lana"), lab.lan("lanb")
+    a = lab.node("a", lan_a, "192.0.2.1/24", "2001:db8::1/64")
+    b = lab.node("b", lan_b, "192.0.2.1/24", "2001:db8::1/64")
+    before = routing(a)
+    ours = Peer(a, tmp_path, STATIC).start()
+    theirs = Peer(b, tmp_path, STATIC, ours=False).start()
+    assert theirs.proc is not None
+    # static ones come at start, before any mastership
+    assert wait_for(lambda: "proto keepalived" in routing(a), 6), ours.log()
+    assert "192.0.2.100" not in routing(a)
+    assert "203.0.113.0/24 via 192.0.2.254 dev eth0 proto keepalived" in routing(a)
+    assert "100:\tfrom 192.0.2.0/24 lookup 100 proto keepalived" in routing(a)
+    for node in (a, b):
+        assert wait_for(lambda n=node: "192.0.2.100/24" in n.addresses(), 10)
+    assert wait_for(lambda: routing(a) == routing(b), 3), (routing(a), routing(b))
+    ours.stop()
+    assert routing(a) == before, (routing(a), before)
