@@ -245,9 +245,11 @@ def test_strict_master_drops_traffic_to_its_vips_as_keepalived(lab: Lab, tmp_pat
 
 
 def test_accept_master_answers_on_its_vips(lab: Lab, tmp_path: Path) -> None:
-    """`accept` under vrrp_strict, and the address owner: no table, the VIP answers."""
+    """`accept` under vrrp_strict (VRRPv3: with v2 strict mode resets it): no drop rule, the
+    VIP answers."""
     a, _b, client = lan3(lab)
-    ours = Peer(a, tmp_path, STRICT.format(extra="accept")).start()
+    conf = STRICT.format(extra="accept").replace("vrrp_strict", "vrrp_strict\n  vrrp_version 3")
+    ours = Peer(a, tmp_path, conf).start()
     assert wait_for(lambda: "192.0.2.100/24" in a.addresses(), 10), ours.log()
     time.sleep(1)
     assert ping(client, "192.0.2.100")
