@@ -455,6 +455,7 @@ class VrrpDaemon:
         if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
             await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
             self.netlink.forget(r.vmac)
+            await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
         for a in actions:
             if isinstance(a, m.StateChanged):
                 if announce_as is not None:
@@ -475,6 +476,7 @@ class VrrpDaemon:
                                          src6, inst.vmac_xmit_base, taken)
         if r.vmac:
             self.netlink.forget(r.vmac)
+            await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
 
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)

@@ -57,41 +57,64 @@ def addresses_of(inst: VrrpInstance, default_dev: str) -> list[tuple[Address, in
     return out
 
 
-def table_script(family: int, vips: Iterable[Address], link_local: Iterable[tuple[Address, int]] = (),
-                 table: str = TABLE, priority: int = PRIORITY) -> str:
+def table_script(family: int, vips: Iterable[Address] | None,
+                 link_local: Iterable[tuple[Address, int]] = (),
+                 vmacs: Iterable[tuple[str, str]] = (), table: str = TABLE,
+                 priority: int = PRIORITY) -> str:
     """The whole table of one family (4: `ip`, 6: `ip6`), declared from scratch, its sets and
-    chains made in keepalived's order (so that `nft list` shows the same table)."""
+    chains made in keepalived's order (so that `nft list` shows the same table). `vips` None:
+    no VIP part (no instance of this family was ever firewalled); `vmacs`: (VMAC, parent)
+    names, whose IGMP/MLD reports leave through the parent (keepalived's firewall_add_vmac:
+    a report from the shared virtual MAC would teach switches the backup's port) and whose
+    router solicitations are dropped."""
     fam = "ip" if family == 4 else "ip6"
     kind = "ipv4_addr" if family == 4 else "ipv6_addr"
-    elems = ", ".join(sorted({str(a) for a in vips if a.version == family and not _link_local(a)}))
-    ll = ", ".join(sorted({f"{a} . {idx}" for a, idx in link_local}))
     hook = f"priority {priority}; policy accept;"
-    out = [f"add table {fam} {table}", f"delete table {fam} {table}", f"table {fam} {table} {{",
-           f"  set vips {{ type {kind};" + (f" elements = {{ {elems} }};" if elems else "") + " }"]
-    if family == 6:
-        out.append("  set neighbor-discovery { type icmpv6_type; flags constant;"
-                   " elements = { nd-neighbor-solicit, nd-neighbor-advert }; }")
-        if ll:
-            out.append(f"  set vips_link_local {{ type ipv6_addr . iface_index; elements = {{ {ll} }}; }}")
-    out += [f"  chain out {{ type filter hook output {hook} }}",
-            f"  chain in {{ type filter hook input {hook} }}"]
-    if family == 6:
-        out += ["  chain in_link_local { }", "  chain out_link_local { }"]
-    out.append("}")
+    vm = sorted(set(vmacs))
+    out = [f"add table {fam} {table}", f"delete table {fam} {table}", f"table {fam} {table} {{"]
+    rules: list[str] = []
     rule = f"add rule {fam} {table}"
-    if family == 4:
-        out += [f"{rule} out ip saddr @vips drop", f"{rule} in ip daddr @vips drop"]
-    else:
-        out += [f"{rule} out icmpv6 type @neighbor-discovery accept",
-                f"{rule} out ip6 saddr fe80::/10 goto out_link_local",
-                f"{rule} out ip6 saddr @vips drop",
-                f"{rule} in icmpv6 type @neighbor-discovery accept",
-                f"{rule} in ip6 daddr fe80::/10 goto in_link_local",
-                f"{rule} in ip6 daddr @vips drop"]
-        if ll:
-            out += [f"{rule} in_link_local ip6 daddr . iif @vips_link_local drop",
-                    f"{rule} out_link_local ip6 saddr . oif @vips_link_local drop"]
-    return "\n".join(out) + "\n"
+    if vm:
+        pairs = ", ".join(f'"{v}" : "{p}"' for v, p in vm)
+        out.append(f"  map vmac_map {{ type iface_index : iface_index; elements = {{ {pairs} }}; }}")
+        if family == 4:
+            rules.append(f'{rule} out ip protocol igmp meta oifkind "macvlan"'
+                         " dup to ip daddr device oif map @vmac_map drop")
+        else:
+            names = ", ".join(f'"{v}"' for v, _ in vm)
+            out.append(f"  set vmac_set {{ type iface_index; elements = {{ {names} }}; }}")
+            rules += [f'{rule} out icmpv6 type mld2-listener-report meta oifkind "macvlan"'
+                      " dup to ip6 daddr device oif map @vmac_map drop",
+                      f'{rule} out icmpv6 type nd-router-solicit meta oifkind "macvlan"'
+                      " oif @vmac_set drop"]
+    out.append(f"  chain out {{ type filter hook output {hook} }}")
+    if vips is not None:
+        elems = ", ".join(sorted({str(a) for a in vips
+                                  if a.version == family and not _link_local(a)}))
+        ll = ", ".join(sorted({f"{a} . {idx}" for a, idx in link_local}))
+        out.insert(3, f"  set vips {{ type {kind};"
+                   + (f" elements = {{ {elems} }};" if elems else "") + " }")
+        out.append(f"  chain in {{ type filter hook input {hook} }}")
+        if family == 4:
+            rules += [f"{rule} out ip saddr @vips drop", f"{rule} in ip daddr @vips drop"]
+        else:
+            out.insert(4, "  set neighbor-discovery { type icmpv6_type; flags constant;"
+                          " elements = { nd-neighbor-solicit, nd-neighbor-advert }; }")
+            if ll:
+                out.insert(5, "  set vips_link_local { type ipv6_addr . iface_index;"
+                              f" elements = {{ {ll} }}; }}")
+            out += ["  chain in_link_local { }", "  chain out_link_local { }"]
+            rules += [f"{rule} out icmpv6 type @neighbor-discovery accept",
+                      f"{rule} out ip6 saddr fe80::/10 goto out_link_local",
+                      f"{rule} out ip6 saddr @vips drop",
+                      f"{rule} in icmpv6 type @neighbor-discovery accept",
+                      f"{rule} in ip6 daddr fe80::/10 goto in_link_local",
+                      f"{rule} in ip6 daddr @vips drop"]
+            if ll:
+                rules += [f"{rule} in_link_local ip6 daddr . iif @vips_link_local drop",
+                          f"{rule} out_link_local ip6 saddr . oif @vips_link_local drop"]
+    out.append("}")
+    return "\n".join(out + rules) + "\n"
 
 
 def delete_script(families: Iterable[int], table: str = TABLE) -> str:
@@ -106,6 +129,8 @@ class VipFirewall:
         self.held: dict[str, set[Address]] = {}
         self.link_local: dict[str, set[tuple[Address, int]]] = {}
         self.families: set[int] = set()          # tables we made (deleted at stop)
+        self.vip_families: set[int] = set()      # families whose VIP part is set up
+        self.vmacs: dict[str, tuple[str, int]] = {}   # VMAC name -> (parent, family)
         self.applies = 0
         self.failures = 0
         self._lock = asyncio.Lock()
@@ -129,6 +154,16 @@ class VipFirewall:
                       compat=f"({who}) {'sett' if add else 'remov'}ing firewall drop rule")
             await self._apply(touched)
 
+    async def vmac(self, name: str, parent: str, family: int, add: bool) -> None:
+        """A VMAC made (add) or removed: its IGMP/MLD rule entries."""
+        if add and self.vmacs.get(name) != (parent, family):
+            self.vmacs[name] = (parent, family)
+        elif not add and name in self.vmacs:
+            family = self.vmacs.pop(name)[1]
+        else:
+            return
+        await self._apply({family})
+
     async def check(self) -> None:
         """Re-declare our tables if another tool deleted them (called on a timer)."""
         if not self.families:
@@ -148,7 +183,11 @@ class VipFirewall:
             script = ""
             for fam in sorted(families):
                 ll = {p for s in self.link_local.values() for p in s if p[0].version == fam}
-                script += table_script(fam, self.addresses(fam), ll)
+                if self.addresses(fam) or ll:
+                    self.vip_families.add(fam)
+                vm = [(v, p) for v, (p, f) in self.vmacs.items() if f == fam]
+                script += table_script(fam, self.addresses(fam) if fam in self.vip_families
+                                       else None, ll, vm)
             if await _nft(script):
                 self.families |= families
                 self.applies += 1
@@ -161,6 +200,8 @@ class VipFirewall:
             if self.families:
                 await _nft(delete_script(self.families))
             self.families.clear()
+            self.vip_families.clear()
+            self.vmacs.clear()
             self.held.clear()
             self.link_local.clear()
 

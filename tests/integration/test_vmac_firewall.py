@@ -111,6 +111,8 @@ def test_vmac_interoperates_with_keepalived_through_failovers(lab: Lab, tmp_path
     assert neighbour_mac(client) == VMAC
     assert sniff(client, "vrrp", 2.5) == {VMAC}
     assert not vips(b)
+    # keepalived's nftables rules for a VMAC (IGMP reports leave through the parent): the same
+    assert "vmac_map" in ruleset(a) and ruleset(a) == ruleset(b), (ruleset(a), ruleset(b))
     # ours stops: keepalived takes over; the client reaches the VIP at the same MAC
     ours.stop()
     assert link(a, "vrrp.51") is None                          # removed at stop
