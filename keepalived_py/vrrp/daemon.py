@@ -397,7 +397,7 @@ class VrrpDaemon:
             r.holding = True
             self._ah_resume(r, resume)
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
-                await self.firewall.set(r.name, True, addresses_of(inst, r.ifname))
+                await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
@@ -731,7 +731,7 @@ class VrrpDaemon:
         if r.cfg.virtual_rules:
             await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
         if firewalled(r.cfg) or (not add and r.name in self.firewall.held):  # -- issue 12
-            await self.firewall.set(r.name, add, addresses_of(r.cfg, r.ifname))
+            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))
 
     async def _firewall_watch(self) -> None:
         """Our nftables tables, put back if another tool deletes them (issue 12)."""

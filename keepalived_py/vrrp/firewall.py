@@ -138,10 +138,12 @@ class VipFirewall:
     def addresses(self, family: int) -> set[Address]:
         return {a for s in self.held.values() for a in s if a.version == family}
 
-    async def set(self, who: str, add: bool, addresses: Iterable[tuple[Address, int]]) -> None:
+    async def update(self, who: str, add: bool,
+                     addresses: Iterable[tuple[Address, int]]) -> None:
         """Add (MASTER) or remove (released) an instance's addresses; (address, ifindex) pairs,
         the index used for IPv6 link-local ones."""
         pairs = list(addresses)
+        touched: set[int]
         if add:
             self.held[who] = {a for a, _ in pairs if not _link_local(a)}
             self.link_local[who] = {(a, i) for a, i in pairs if _link_local(a)}
