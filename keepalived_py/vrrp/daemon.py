@@ -343,7 +343,8 @@ class VrrpDaemon:
                 + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
                 "fd": r.sock.fileno() if r.sock is not None else -1,
                 "read_timeout": _wall(fsm.next_deadline(), self.loop),
-                "ifindex": r.sock.ifindex if r.sock is not None else 0}
+                "ifindex": r.sock.ifindex if r.sock is not None else 0,
+                "vmac": r.vmac}
 
     def _data_runtime(self) -> dict[str, Any]:
         """Tracker results for keepalived.data (the interfaces are read on the writer thread)."""
@@ -434,6 +435,8 @@ class VrrpDaemon:
             if added:
                 await self.netlink.set_addresses(True, added, r.ifname, r.name)
                 self._gratuitous(r, r.cfg.garp_master_repeat, [a.address.ip for a in added])
+            if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
+                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
