@@ -35,7 +35,11 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
-from keepalived_py.config.strict import complete_accept_vmac, complete_strict_adverts
+from keepalived_py.config.strict import (
+    complete_accept_vmac,
+    complete_strict_adverts,
+    vmac_name,
+)
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -938,7 +942,8 @@ class Builder:
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "use_vmac":
                 # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
-                f["use_vmac"] = next((a for a in args if ":" not in a), "")
+                f["use_vmac"] = vmac_name(args, vid, self.interfaces() if self.check_interfaces
+                                          else None, c.pos, self.d)
             elif k == "kernel_rx_buf_size":
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v

@@ -12,12 +12,46 @@ and falls back as keepalived does.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 from typing import Any
 
 from keepalived_py.config.model import VrrpInstance
-from keepalived_py.config.tree import Diagnostics
+from keepalived_py.config.tree import Diagnostics, SourcePos
 
 VRRP_PRIO_OWNER = 255
+IFNAMSIZ = 16
+
+
+def vmac_name(args: tuple[str, ...], vid: str, existing: set[str] | None, pos: SourcePos,
+              d: Diagnostics) -> str:
+    """use_vmac [NAME] [MAC]: the configured name, '' for a generated one (vrrp/vmac.py).
+    keepalived's parser refuses a bad name and one held by an interface that is not a private
+    macvlan (`existing`: the interface names, None when interfaces are not checked)."""
+    name = next((a for a in args if ":" not in a), "")
+    if not name:
+        return ""
+    if len(name) >= IFNAMSIZ or "/" in name or any(ch.isspace() for ch in name):
+        d.error(pos, f"VMAC interface name '{name}' too long or invalid characters - ignoring")
+        return ""
+    if existing is not None and name in existing and not _private_macvlan(name):
+        d.error(pos, f"{vid} interface {name} already exists and is not a private macvlan;"
+                     " ignoring vmac if_name")
+        return ""
+    return name
+
+
+def _private_macvlan(name: str) -> bool:
+    """Whether an existing interface is a private-mode macvlan (ip -d -j link, as sysfs does
+    not tell the link kind). Unknown counts as yes: the daemon checks again when it runs."""
+    try:
+        out = subprocess.run(["ip", "-d", "-j", "link", "show", "dev", name],
+                             capture_output=True, text=True, timeout=2).stdout
+        info = json.loads(out or "[]")[0].get("linkinfo", {})
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError):
+        return True
+    return bool(info.get("info_kind") == "macvlan"
+                and info.get("info_data", {}).get("mode") == "private")
 
 
 def complete_accept_vmac(inst: VrrpInstance, f: dict[str, Any], seen: dict[str, Any],

@@ -178,8 +178,8 @@ def test_vmac_xmit_base_adverts_from_the_parent_and_name_conflict(lab: Lab,
     ours = Peer(a, tmp_path, instance(150, extra="use_vmac taken0\n  vmac_xmit_base")).start()
     assert wait_for(lambda: VIP in vips(a), 10), ours.log()
     assert link(a, "taken0")["linkinfo"]["info_kind"] == "veth"          # type: ignore[index]
-    assert "(VI_1) VMAC interface name taken0 already exists as a non VMAC interface." \
-           " ignoring configured name" in ours.log()
+    assert "(VI_1) interface taken0 already exists and is not a private macvlan; ignoring vmac" \
+           " if_name" in ours.log()
     parent = link(a, "eth0")["address"]                                   # type: ignore[index]
     assert sniff(client, "vrrp", 2.5) == {parent}
     assert ping(client)

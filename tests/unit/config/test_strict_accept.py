@@ -60,3 +60,10 @@ def test_strict_instance_without_vips_is_not_run() -> None:
     c, d = load(STRICT + vi("").replace(" virtual_ipaddress { 192.0.2.1/24 }\n", ""))
     assert c.vrrp_instances == ()
     assert "(VI_1) No VIP specified; at least one is required" in [x.message for x in d.items]
+
+
+def test_strict_vmac_name_too_long_is_ignored() -> None:
+    c, d = load(vi(" use_vmac averyveryverylongname"))
+    assert c.vrrp_instances[0].use_vmac == ""
+    assert "VMAC interface name 'averyveryverylongname' too long or invalid characters -" \
+           " ignoring" in [x.message for x in d.items]
