@@ -149,6 +149,8 @@ class VrrpDaemon:
         self.config = config
         await self.netlink.open()
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
+        if self.previous_exit is not None:    # a respawn: our nftables tables are in force
+            self.firewall.defer()
         try:
             self.garp.open()
         except OSError as e:
@@ -168,6 +170,7 @@ class VrrpDaemon:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
+        await self.firewall.release()
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:

@@ -134,6 +134,21 @@ class VipFirewall:
         self.applies = 0
         self.failures = 0
         self._lock = asyncio.Lock()
+        # a respawned VRRP child finds the dead one's tables in force: it declares them again
+        # only once every resumed instance has said what it holds (`release()`), so that no
+        # VIP is left unfiltered for a moment by a table made from half the picture
+        self.deferred = False
+        self._pending: set[int] = set()
+
+    def defer(self) -> None:
+        self.deferred = True
+
+    async def release(self) -> None:
+        """End of a respawned child's start: declare what was recorded, all at once."""
+        self.deferred = False
+        pending, self._pending = self._pending, set()
+        if pending:
+            await self._apply(pending)
 
     def addresses(self, family: int) -> set[Address]:
         return {a for s in self.held.values() for a in s if a.version == family}
@@ -181,6 +196,9 @@ class VipFirewall:
                 await self._apply({fam})
 
     async def _apply(self, families: set[int]) -> None:
+        if self.deferred:
+            self._pending |= families
+            return
         async with self._lock:
             script = ""
             for fam in sorted(families):

@@ -136,15 +136,20 @@ def status(peer: Peer) -> dict[str, object]:
 
 
 def test_vmac_respawned_child_adopts_the_interface_without_a_flap(lab: Lab, tmp_path: Path) -> None:
-    """IPv6 this time: the VMAC has the IPv6 virtual MAC, no EUI-64 address of its own, the
-    parent's link-local (nodad, deprecated) as keepalived adds it; a VRRP child killed and
-    respawned adopts the interface: same ifindex, the VIP never leaves, the client answers."""
+    """IPv6 and no_accept this time: the VMAC has the IPv6 virtual MAC, no EUI-64 address of
+    its own, the parent's link-local (nodad, deprecated) as keepalived adds it; a VRRP child
+    killed and respawned adopts the interface: same ifindex, the VIP never leaves, the
+    nftables table stays the same (the VIP dropped, the VMAC's MLD rules), the client still
+    resolves the VIP to the virtual MAC."""
     lan = lab.lan()
     a = lab.node("n1", lan, "2001:db8::1/64")
     client = lab.node("n9", lan, "2001:db8::9/64")
     vip = "2001:db8::100/64"
-    ours = Peer(a, tmp_path, instance(150, vip=vip, extra="use_vmac")).start()
+    ours = Peer(a, tmp_path, instance(150, vip=vip, extra="use_vmac\n  no_accept")).start()
     assert wait_for(lambda: vip in vips(a), 10), ours.log()
+    assert wait_for(lambda: "2001:db8::100" in ruleset(a), 5), ours.log()
+    table = ruleset(a)
+    assert "vmac_map" in table
     info = link(a, "vrrp.51")
     assert info is not None and info["address"] == "00:00:5e:00:02:33", info
     parent_ll = [x for x in a.addresses("eth0") if x.startswith("fe80")]
@@ -164,8 +169,9 @@ def test_vmac_respawned_child_adopts_the_interface_without_a_flap(lab: Lab, tmp_
     assert link(a, "vrrp.51")["ifindex"] == index                        # type: ignore[index]
     assert vip in vips(a)
     assert "Deleted" not in events, events
+    assert ruleset(a) == table
     assert client.run("ping", "-6", "-c", "1", "-W", "1", "2001:db8::100",
-                      check=False).returncode == 0
+                      check=False).returncode != 0                      # no_accept: dropped
     assert neighbour_mac(client, "2001:db8::100") == "00:00:5e:00:02:33"
 
 
