@@ -35,6 +35,11 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.config.strict import (
+    complete_accept_vmac,
+    complete_strict_adverts,
+    vmac_name,
+)
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -959,8 +964,9 @@ class Builder:
             elif k == "smtp_alert":
                 notify["smtp_alert"] = read_bool(c, self.d)
             elif k == "use_vmac":
-                f["use_vmac"] = args[0] if args else f"vrrp.{f.get('virtual_router_id', 0)}"
-                self.later(c, "vrrp_instance")
+                # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
+                f["use_vmac"] = vmac_name(args, vid, self.interfaces() if self.check_interfaces
+                                          else None, c.pos, self.d)
             elif k == "kernel_rx_buf_size":
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v
@@ -1107,6 +1113,10 @@ class Builder:
                         else VrrpState.BACKUP
             if inst.interface is None and not inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unknown interface!")
+            if not addrs and (version == 3 or fam6 or strict):
+                # keepalived's vrrp_complete_instance fails: the instance is not run
+                d.error(inst.pos, f"{vid} No VIP specified; at least one is required")
+                continue
             if not addrs:
                 d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
             if seen.get("auth"):
@@ -1167,7 +1177,6 @@ class Builder:
                         " to 40.95s")
                 advert = 40.95
             f["advert_int"] = advert
-            f["accept"] = inst.accept if seen.get("accept") else not strict
             if seen.get("unicast_kw") and not inst.unicast_peer and not inst.unicast_fault_no_peer:
                 d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
                                     " unicast peers. Defaulting to multicast. This usage is"
@@ -1175,6 +1184,7 @@ class Builder:
             if strict and inst.unicast_peer:
                 d.error(inst.pos, f"{vid} Unicast peers are not supported in strict mode")
             f["strict_mode"] = strict
+            complete_accept_vmac(inst, f, seen, strict, d)     # accept, VMAC, strict (issue 12)
             for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
                               ("garp_master_repeat", "vrrp_garp_master_repeat"),
                               ("garp_master_refresh", "vrrp_garp_master_refresh"),
@@ -1189,10 +1199,7 @@ class Builder:
                 f["lower_prio_no_advert"] = True
             if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
                 f["higher_prio_send_advert"] = True
-            if strict:
-                f["lower_prio_no_advert"] = True
-                f["garp_lower_prio_delay"] = 0.0
-                f["garp_lower_prio_repeat"] = 0
+            complete_strict_adverts(inst, f, seen, strict, d)   # strict mode (issue 12)
             if "down_timer_adverts" not in seen:
                 f["down_timer_adverts"] = g.vrrp_down_timer_adverts
             if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:

@@ -238,9 +238,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
-    ("top", "static_ipaddress"): "static addresses are parsed and checked, never added",
-    ("top", "static_routes"): "static routes are parsed and checked, never added",
-    ("top", "static_rules"): "static rules are parsed and checked, never added",
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
@@ -248,8 +245,7 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
-    ("vrrp_instance", "use_vmac"): "VMACs are not implemented",
-    ("vrrp_instance", "vmac_xmit_base"): "VMACs are not implemented",
+    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
@@ -259,9 +255,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
 # keyword is not implemented (NOT_IMPLEMENTED) or build.py folds the value into another field.
 UNREAD_FIELDS: dict[str, str] = {
-    "Config.static_ipaddress": "not implemented: static_ipaddress",
-    "Config.static_routes": "not implemented: static_routes",
-    "Config.static_rules": "not implemented: static_rules",
     "GlobalDefs.vrrp_down_timer_adverts": "folded into VrrpInstance.down_timer_adverts",
     "GlobalDefs.vrrp_version": "folded into VrrpInstance.version",
     "GlobalDefs.vrrp_strict": "folded into VrrpInstance.strict_mode and accept",
@@ -272,14 +265,11 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.autojoin": "not implemented: address option autojoin",
-    "VirtualAddress.use_vmac": "not implemented: VMACs",
     "VirtualAddress.preferred_lft": "not implemented: address option preferred_lft",
     "VirtualAddress.track_group": "not implemented: track_group",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
     "VirtualRoute.track_group": "not implemented: track_group",
     "VirtualRule.track_group": "not implemented: track_group",
-    "VrrpInstance.use_vmac": "not implemented: VMACs",
-    "VrrpInstance.vmac_xmit_base": "not implemented: VMACs",
     "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
     "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",

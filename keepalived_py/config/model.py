@@ -147,7 +147,7 @@ class VrrpInstance:
     preempt_delay: float = 0.0
     accept: bool = True                        # resolved: no_accept / vrrp_strict
     strict_mode: bool = False
-    use_vmac: str | None = None                # VMAC interface name when use_vmac is set
+    use_vmac: str | None = None                # use_vmac: its name, '' for a generated one
     vmac_xmit_base: bool = False
     dont_track_primary: bool = False
     track_interface: tuple[TrackRef, ...] = ()

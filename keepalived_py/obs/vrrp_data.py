@@ -93,7 +93,8 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
     rt: Runtime = runtime or {}
     by_name = {i.get("name"): i for i in instances}
     out = format_global(config.global_defs, rt.get("router_id"),
-                        any(not i.accept for i in config.vrrp_instances))
+                        any(not i.accept or i.use_vmac is not None
+                            for i in config.vrrp_instances))
     g = config.global_defs
     if g.vrrp_garp_interval or g.vrrp_gna_interval:
         out += ["------< Gratuitous ARP delays >------", "------< GARP delay group 0 >------"]
@@ -152,8 +153,9 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
                     *_tracking(_trackers_of(config, "track_bfd", b.name))]
     if rt.get("interfaces"):
         out.append("------< Interfaces >------")
+        vmacs = {str(i["vmac"]): i.get("name", "") for i in instances if i.get("vmac")}
         for info in rt["interfaces"]:
-            out += format_interface(config, info)
+            out += format_interface(config, info, vmacs)
     return "\n".join(out) + "\n"
 
 
@@ -282,8 +284,16 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
             f"   Read timeout = {when(r['read_timeout'])}" if r.get("read_timeout")
             else "   Read timeout = DISABLED",
             "   Master down timer = "
-            f"{round(r.get('master_down_interval', _down_interval(inst)) * 1e6)} usecs",
-            f"   Interface = {inst.interface or 'not configured'}"]
+            f"{round(r.get('master_down_interval', _down_interval(inst)) * 1e6)} usecs"]
+    vmac = r.get("vmac")
+    if inst.use_vmac is not None:
+        out.append(f"   Use VMAC, i/f name {vmac or inst.use_vmac}, is_up = {_tf(bool(vmac))},"
+                   f" xmit_base = {_tf(inst.vmac_xmit_base)}")
+    if vmac:
+        out.append(f"   Interface = {vmac}, vmac on {inst.interface}"
+                   + (", xmit base i/f" if inst.vmac_xmit_base else ""))
+    else:
+        out.append(f"   Interface = {inst.interface or 'not configured'}")
     if inst.dont_track_primary:
         out.append("   VRRP interface tracking disabled")
     if inst.skip_check_adv_addr:
@@ -339,12 +349,13 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.debug:
         out.append(f"   Debug level = {inst.debug}")
     held = bool(r.get("holding"))
+    vip_if = f"{vmac}@{inst.interface}" if vmac else inst.interface
     if inst.virtual_ipaddress:
         out.append(f"   Virtual IP ({len(inst.virtual_ipaddress)}):")
-        out += [f"     {format_address(a, inst.interface, held)}" for a in inst.virtual_ipaddress]
+        out += [f"     {format_address(a, vip_if, held)}" for a in inst.virtual_ipaddress]
     if inst.virtual_ipaddress_excluded:
         out.append("   Virtual IP Excluded :")
-        out += [f"     {format_address(a, inst.interface, held)}"
+        out += [f"     {format_address(a, vip_if, held)}"
                 for a in inst.virtual_ipaddress_excluded]
     if unicast:
         ttl = inst.unicast_ttl if inst.unicast_ttl is not None else (255 if inst.family == 4
@@ -383,7 +394,7 @@ def _has_flags(inst: VrrpInstance) -> bool:
     """keepalived prints a bare "Flags:" when any bit of vrrp->flags is set."""
     return bool(inst.nopreempt or inst.dont_track_primary or inst.skip_check_adv_addr
                 or inst.unicast_src_ip or inst.mcast_src_ip or inst.track_src_ip
-                or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac
+                or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac is not None
                 or any(a.address.version != inst.family for a in inst.virtual_ipaddress_excluded))
 
 
@@ -723,8 +734,16 @@ def format_track_process(config: Config, p: VrrpTrackProcess, running: int) -> l
     return out
 
 
-def format_interface(config: Config, i: InterfaceInfo) -> list[str]:
+def format_interface(config: Config, i: InterfaceInfo,
+                     vmacs: Mapping[str, str] | None = None) -> list[str]:
+    """`vmacs`: VMAC interface name -> its instance's name (use_vmac, vrrp/vmac.py)."""
     lo = i.get("loopback", False)
+    vmacs = vmacs or {}
+    insts = {x.name: x for x in config.vrrp_instances}
+    own = insts.get(vmacs.get(i["name"], ""))           # the instance whose VMAC this is
+    # keepalived counts the IPv4 VMACs on a parent; it prints the values it set as "original"
+    v4_children = sum(1 for n in vmacs.values() if n in insts and insts[n].family == 4
+                      and insts[n].interface == i["name"])
     flags = ["UP" if i.get("up") else "DOWN"]
     if i.get("running"):
         flags.append("RUNNING")
@@ -741,20 +760,29 @@ def format_interface(config: Config, i: InterfaceInfo) -> list[str]:
                 f"   MAC broadcast = {i.get('mac_broadcast', 'ff:ff:ff:ff:ff:ff')}"]
     out += [f"   State = {', '.join(flags)}", "   Seen up = " + ("1" if i.get("up") else "0"),
             "   Delayed state change running = false", "   Up debounce timer = 0us",
-            "   Down debounce timer = 0us", f"   MTU = {i.get('mtu', 0)}",
+            "   Down debounce timer = 0us"]
+    if own is not None:
+        out += [f"   VMAC type private, underlying interface = {own.interface}, state = UP,"
+                " RUNNING", "   I/f created by keepalived"]
+    out += [f"   MTU = {i.get('mtu', 0)}",
             f"   HW Type = {'LOOPBACK' if lo else 'ETHERNET'}", "   NIC netlink status update"]
     if any(x.interface == i["name"] for x in config.vrrp_instances):
         if g.vrrp_garp_interval:
             out.append(f"   Gratuitous ARP interval {round(g.vrrp_garp_interval * 1000)}ms")
         if g.vrrp_gna_interval:
             out.append(f"   Gratuitous NA interval {round(g.vrrp_gna_interval * 1000)}ms")
-    out += ["   Reset ARP config counter 0", "   Original arp_ignore 0",
-            "   Original arp_filter 0"]
-    if promote:
+    vmac4 = own is not None and own.family == 4
+    out += [f"   Reset ARP config counter {v4_children}",
+            f"   Original arp_ignore {int(bool(v4_children) or vmac4)}",
+            f"   Original arp_filter {int(bool(v4_children))}"]
+    if promote or own is not None or any(insts[n].interface == i["name"]
+                                         for n in vmacs.values() if n in insts):
         out.append("   rp_filter 0")
-    out += [f"   Original promote_secondaries {int(promote)}",
+    out += [f"   Original promote_secondaries {int(promote or vmac4)}",
             f"   Reset promote_secondaries counter {int(promote)}"]
     rows = []
+    if own is not None:
+        rows.append((own.name, 255 if own.dont_track_primary else 0, False))
     for inst in config.vrrp_instances:
         if inst.interface == i["name"]:
             # keepalived's entry for the instance's own interface; 255 when not tracked

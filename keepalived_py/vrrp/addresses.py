@@ -25,6 +25,7 @@ _DONE_ON_ADD = {errno.EEXIST}
 _DONE_ON_DEL = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100
 IFA_F_NOPREFIXROUTE = 0x200
+RTPROT_KEEPALIVED = 18            # keepalived's routes and rules show `proto keepalived`
 
 
 class Netlink:
@@ -115,7 +116,7 @@ class Netlink:
                          who: str) -> None:
         assert self.ipr is not None
         for r in routes:
-            kw: dict[str, object] = {"dst": str(r.dst)}
+            kw: dict[str, object] = {"dst": str(r.dst), "proto": RTPROT_KEEPALIVED}
             dev = r.dev or None
             if dev:
                 idx = self.ifindex(dev)
@@ -157,6 +158,7 @@ class Netlink:
             if r.family == 6:
                 fam = socket.AF_INET6
             kw["family"] = fam
+            kw["protocol"] = RTPROT_KEEPALIVED
             if r.table is not None:
                 kw["table"] = r.table
             if r.priority is not None:

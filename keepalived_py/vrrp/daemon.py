@@ -36,6 +36,7 @@ from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.addresses import Netlink, primary_address
+from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
@@ -51,7 +52,9 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.transport import VrrpSocket
+from keepalived_py.vrrp.vmac import VmacTable
 
 log = structlog.get_logger("keepalived_py.vrrp")
 
@@ -89,6 +92,7 @@ class Runner:
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
     garp_frames: list[tuple[str, list[bytes]]] | None = None
+    vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
 
     @property
     def name(self) -> str:
@@ -96,7 +100,7 @@ class Runner:
 
     @property
     def ifname(self) -> str:
-        return self.cfg.interface or ""
+        return self.vmac or self.cfg.interface or ""
 
 
 class VrrpDaemon:
@@ -109,6 +113,8 @@ class VrrpDaemon:
         self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
         self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
+        self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
+        self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
@@ -143,6 +149,9 @@ class VrrpDaemon:
         self.loop = asyncio.get_running_loop()
         self.config = config
         await self.netlink.open()
+        await apply_static(self.netlink, None, config)      # static_* (issue 12)
+        if self.previous_exit is not None:    # a respawn: our nftables tables are in force
+            self.firewall.defer()
         try:
             self.garp.open()
         except PermissionError as e:
@@ -172,6 +181,8 @@ class VrrpDaemon:
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
         self.tasks.append(self.loop.create_task(self._link_events()))
+        self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
+        await self.firewall.release()
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
@@ -179,6 +190,7 @@ class VrrpDaemon:
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
             for f in self.fifos:
@@ -257,6 +269,10 @@ class VrrpDaemon:
             await self.exports.stop()
         for t in self.tasks:
             t.cancel()
+        if release:                          # -- firewall, static_* hook (issue 12)
+            await self.firewall.close()
+            if self.netlink.ipr is not None:
+                await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
@@ -348,7 +364,8 @@ class VrrpDaemon:
                 + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
                 "fd": r.sock.fileno() if r.sock is not None else -1,
                 "read_timeout": _wall(fsm.next_deadline(), self.loop),
-                "ifindex": r.sock.ifindex if r.sock is not None else 0}
+                "ifindex": r.sock.ifindex if r.sock is not None else 0,
+                "vmac": r.vmac}
 
     def _data_runtime(self) -> dict[str, Any]:
         """Tracker results for keepalived.data (the interfaces are read on the writer thread)."""
@@ -386,6 +403,8 @@ class VrrpDaemon:
             g = self.config.global_defs
             r.dsts = (inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4
                                             else g.vrrp_mcast_group6),)
+        if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
+            await self._vmac_up(r)
         if inst.interface:
             r.link_up = _link_up(inst.interface)
             try:
@@ -401,6 +420,8 @@ class VrrpDaemon:
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             r.holding = True
             self._ah_resume(r, resume)
+            if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
+                await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             await self._set_addresses(r, add=False)
@@ -437,6 +458,8 @@ class VrrpDaemon:
             if added:
                 await self.netlink.set_addresses(True, added, r.ifname, r.name)
                 self._gratuitous(r, r.cfg.garp_master_repeat, [a.address.ip for a in added])
+            if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
+                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
@@ -455,6 +478,10 @@ class VrrpDaemon:
                 await r.addr_task
         if release and r.holding:
             await self._set_addresses(r, add=False)
+        if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
+            await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
+            self.netlink.forget(r.vmac)
+            await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
         for a in actions:
             if isinstance(a, m.StateChanged):
                 if announce_as is not None:
@@ -463,19 +490,35 @@ class VrrpDaemon:
         if not keep_state:
             self._write_state()
 
+    async def _vmac_up(self, r: Runner) -> None:
+        """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
+        inst = r.cfg
+        assert self.netlink.ipr is not None and inst.interface and inst.use_vmac is not None
+        taken = {x.vmac for x in self.runners.values() if x.vmac and x is not r} | {
+            i.use_vmac for i in self.config.vrrp_instances if i.use_vmac and i.name != r.name}
+        src6 = r.src if isinstance(r.src, ipaddress.IPv6Address) else None
+        r.vmac = await self.vmacs.ensure(self.netlink.ipr, r.name, inst.interface,
+                                         inst.virtual_router_id, inst.family, inst.use_vmac,
+                                         src6, inst.vmac_xmit_base, taken)
+        if r.vmac:
+            self.netlink.forget(r.vmac)
+            await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
+
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
-        key = _sock_key(inst)
+        key = _sock_key(inst, r.vmac)
         s = self.sockets.get(key)
         if s is None:
             group = MCAST4 if inst.family == 4 else MCAST6
             if not inst.unicast_peer:
                 group = r.dsts[0]  # type: ignore[assignment]
-            s = VrrpSocket(inst.interface or "", inst.family, group,
+            s = VrrpSocket(key[0], inst.family, group,
                            lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
                            if _uses_ah(inst) else None)
+            if r.vmac and not inst.vmac_xmit_base:
+                s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
             assert self.loop is not None
             self.loop.add_reader(s.fileno(), s.readable)
@@ -713,6 +756,14 @@ class VrrpDaemon:
             await self.netlink.set_routes(add, r.cfg.virtual_routes, r.ifname, r.name)
         if r.cfg.virtual_rules:
             await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
+        if firewalled(r.cfg) or (not add and r.name in self.firewall.held):  # -- issue 12
+            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))
+
+    async def _firewall_watch(self) -> None:
+        """Our nftables tables, put back if another tool deletes them (issue 12)."""
+        while True:
+            await asyncio.sleep(FIREWALL_CHECK_INTERVAL)
+            await self.firewall.check()
 
     def _garp_frames(self, r: Runner, addresses: list[Address] | None = None
                      ) -> list[tuple[str, list[bytes]]]:
@@ -1089,7 +1140,8 @@ class VrrpDaemon:
             return
         index = msg.get("index")
         for r in list(self.runners.values()):
-            if not r.cfg.interface or _index_of(r.cfg.interface) != index and not any(
+            if not r.cfg.interface or index not in (_index_of(r.cfg.interface),
+                                                    _index_of(r.ifname)) and not any(
                     a.dev and _index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
                 continue
             if r.fsm.state is m.State.MASTER and r.holding and any(
@@ -1106,7 +1158,7 @@ class VrrpDaemon:
 
     def _reopen(self, r: Runner) -> None:
         inst = r.cfg
-        key = _sock_key(inst)
+        key = _sock_key(inst, r.vmac)
         old = self.sockets.pop(key, None)
         if old is not None and self.loop is not None:
             self.loop.remove_reader(old.fileno())
@@ -1136,7 +1188,8 @@ class VrrpDaemon:
 
 def _identity(inst: VrrpInstance) -> tuple[object, ...]:
     """What makes an instance the same virtual router across a reload."""
-    return (inst.virtual_router_id, inst.interface, inst.family, inst.version)
+    return (inst.virtual_router_id, inst.interface, inst.family, inst.version, inst.use_vmac,
+            inst.vmac_xmit_base)
 
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
@@ -1172,6 +1225,7 @@ def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
     return out
 
 
+FIREWALL_CHECK_INTERVAL = 5.0     # seconds between two looks for our nftables tables
 DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
 
 
@@ -1188,10 +1242,12 @@ def _uses_ah(inst: VrrpInstance) -> bool:
     return inst.auth_type == "AH" and inst.version == 2 and inst.family == 4
 
 
-def _sock_key(inst: VrrpInstance) -> tuple[str, int, str]:
-    """One socket per (interface, family, unicast source), and a separate one for AH."""
+def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, str]:
+    """One socket per (interface, family, unicast source), and a separate one for AH; a
+    VMAC instance sends and receives on its VMAC unless vmac_xmit_base."""
     src = str(inst.unicast_src_ip or "")
-    return (inst.interface or "", inst.family, src + " ah" if _uses_ah(inst) else src)
+    dev = vmac if vmac and not inst.vmac_xmit_base else inst.interface or ""
+    return (dev, inst.family, src + " ah" if _uses_ah(inst) else src)
 
 
 def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, ttl: int) -> str:

@@ -18,6 +18,7 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -36,6 +37,7 @@ from keepalived_py.vrrp.packet import (
 log = structlog.get_logger("keepalived_py.vrrp.transport")
 
 IP_MULTICAST_ALL = 49
+IP_PKTINFO = 8
 IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT = 51, 52
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
 
@@ -62,6 +64,9 @@ class VrrpSocket:
         self.sent = 0
         self.send_errors = 0
         self.ifindex = 0
+        # the source address of what we send, when the kernel must not choose it (a VMAC
+        # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
+        self.source: Address | None = None
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -113,7 +118,9 @@ class VrrpSocket:
 
     def send(self, payload: bytes, dst: Address) -> bool:
         try:
-            if self.family == 4:
+            if self.source is not None and self.deliver_ah is None:
+                self.sock.sendmsg([payload], [self._pktinfo()], 0, self._sockaddr(dst))
+            elif self.family == 4:
                 self.sock.sendto(payload, (str(dst), 0))
             else:
                 scope = socket.if_nametoindex(self.ifname) if dst.is_link_local or \
@@ -125,6 +132,20 @@ class VrrpSocket:
             self.send_errors += 1
             log.debug("vrrp.socket.send_failed", ifname=self.ifname, error=e.strerror)
             return False
+
+    def _sockaddr(self, dst: Address) -> tuple[Any, ...]:
+        if self.family == 4:
+            return (str(dst), 0)
+        scope = self.ifindex if dst.is_link_local or dst.is_multicast else 0
+        return (str(dst), 0, 0, scope)
+
+    def _pktinfo(self) -> tuple[int, int, bytes]:
+        assert self.source is not None
+        if self.family == 4:          # struct in_pktinfo: ifindex, spec_dst (the source), addr
+            return (socket.IPPROTO_IP, IP_PKTINFO,
+                    struct.pack("@i", 0) + self.source.packed + bytes(4))
+        return (socket.IPPROTO_IPV6, IPV6_PKTINFO,     # struct in6_pktinfo: addr, ifindex
+                self.source.packed + struct.pack("@I", self.ifindex))
 
     def readable(self) -> None:
         """Drain the socket (bounded), deliver each good advert, count the rest."""

@@ -160,3 +160,25 @@ def test_global_definitions_show_resolved_defaults() -> None:
     for line in (" Router ID = host1", " Gratuitous ARP delay = 0", " Gratuitous ARP repeat = 1",
                  " Gratuitous ARP refresh repeat = 0", " Num adverts before down = 5"):
         assert f"{line}\n" in g
+
+
+def test_vmac_instance_and_interfaces_as_keepalived() -> None:
+    """use_vmac: the lines keepalived 2.2.7 prints for the instance, its VMAC and the parent
+    (measured against the binary in namespaces; its "Original" ARP values are the ones it
+    set)."""
+    c = load(vi(" use_vmac"))
+    rt = {**RUNTIME, "vmac": "vrrp.51"}
+    text = format_vrrp_data(c, [rt], {"interfaces": [{"name": "eth0", "index": 3},
+                                                     {"name": "vrrp.51", "index": 6}]})
+    assert "   Use VMAC, i/f name vrrp.51, is_up = true, xmit_base = false\n" \
+           "   Interface = vrrp.51, vmac on eth0\n" in text
+    assert "192.0.2.10/24 dev vrrp.51@eth0 scope global" in text
+    assert " nftables table name = keepalived\n" in text
+    vmac = text.split(" Name = vrrp.51\n")[1]
+    assert "   VMAC type private, underlying interface = eth0, state = UP, RUNNING\n" \
+           "   I/f created by keepalived\n" in vmac
+    assert "   Original arp_ignore 1\n   Original arp_filter 0\n   rp_filter 0\n" \
+           "   Original promote_secondaries 1\n" in vmac
+    parent = text.split(" Name = eth0\n")[1].split(" Name = ")[0]
+    assert "   Reset ARP config counter 1\n   Original arp_ignore 1\n" \
+           "   Original arp_filter 1\n   rp_filter 0\n" in parent
