@@ -1,0 +1,322 @@
+"""The chaos catalogue (issue 15), in the issue's order. Each scenario builds a `Cluster`
+(chaoslab.py), drives one fault and its healing, and calls `verify()`; it returns the figures
+(window label -> seconds from the fault to a correct VIP holder set). `Opts.mastership` is how
+long the master has held the VIP before a child is killed (the issue says 30 s; CI uses less).
+
+Already covered elsewhere and not repeated here (see the report of issue 15):
+  the slow host with a 5 % CPU quota from start-up    tests/integration/test_supervisor.py
+  ("no child killed as stuck while it is making progress" -- here `slow_master` adds the
+  three-node view: the throttled master keeps the VIP and its child).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from chaoslab import ANY, ONE, PRIOS, VIP, Cluster, mdi
+
+
+@dataclass(frozen=True)
+class Opts:
+    advert: float = 1.0
+    mastership: float = 30.0          # seconds of mastership before a child is killed
+
+
+Play = Callable[[Path, Opts], dict[str, float]]
+CATALOGUE: dict[str, Play] = {}
+
+
+def scenario(fn: Play) -> Play:
+    CATALOGUE[fn.__name__] = fn
+    return fn
+
+
+def _up(c: Cluster) -> None:
+    c.start()
+    c.elected()
+    c.fault("elected", {"n1"}, bound=0, nogap=True)
+
+
+@scenario
+def master_sigkill(base: Path, o: Opts) -> dict[str, float]:
+    """The master's host dies (every process SIGKILLed, its VIP gone); later it comes back."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="kill") as c:
+        _up(c)
+        c.fault("n1 dies", {"n2"})
+        c.daemons["n1"].crash()
+        c.hold()
+        # the daemon's own start-up (a Python import) is not part of the protocol's bound
+        c.fault("n1 restarted", {"n1"}, bound=3.0 + mdi(PRIOS["n1"], o.advert), nogap=True)
+        c.daemons["n1"].start()
+        c.hold()
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def master_sigstop_5s(base: Path, o: Opts) -> dict[str, float]:
+    """The master's whole daemon frozen for 5 s then thawed: the 150 takes over while it is
+    frozen (the frozen node still holds its address: two holders); after the thaw the 200 is the
+    only master within one advert (the reported bug: no node held the VIP for 4 s)."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="stop") as c:
+        _up(c)
+        c.fault("n1 frozen", {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        t0 = time.monotonic()
+        c.daemons["n1"].signal_all(signal.SIGSTOP)
+        time.sleep(max(0.0, t0 + 5 - time.monotonic()))
+        c.fault("n1 thawed", {"n1"}, bound=o.advert + 0.05, nogap=True)
+        c.daemons["n1"].signal_all(signal.SIGCONT)
+        c.hold(3 * o.advert)
+        c.verify()
+        return c.figures()
+
+
+def _child(base: Path, o: Opts, who: str, sig: int, tag: str) -> dict[str, float]:
+    """A VRRP child killed or stopped: the supervisor replaces it; a killed master's child is
+    replaced without an outage (the VIP never leaves n1). A *stopped* master child is a silent
+    master until the supervisor finds it (its liveness bound) and a new one starts: if that
+    takes longer than the backup's Master_Down_Interval the 150 takes over, correctly, and
+    hands back on the new child's first advert: exactly one holder (a handover overlap
+    shorter than one advert), never none."""
+    with Cluster(base, advert=o.advert, tag=tag) as c:
+        _up(c)
+        time.sleep(o.mastership)
+        d = c.daemons[who]
+        old = d.pid("v")
+        label = f"{who} VRRP child {signal.Signals(sig).name}"
+        if who == "n1" and sig == signal.SIGSTOP:
+            c.fault(label, ONE, bound=mdi(PRIOS["n2"], o.advert) + 0.05, nogap=True)
+        else:
+            c.fault(label, {"n1"}, bound=0, nogap=True)
+        d.signal("v", sig)
+        ok = c.wait(lambda: d.pid("v") not in (None, old), 20)
+        c.notes.append(f"{who} VRRP child replaced after {ok}s")
+        c.hold(max(4 * o.advert, 3.0))
+        if ok is None:
+            raise AssertionError(f"{who}'s VRRP child {old} was not replaced\n{c.describe()}\n{c.logs()}")
+        c.verify()
+        f = c.figures()
+        f["child replaced"] = ok
+        return f
+
+
+@scenario
+def vrrp_child_sigkill_master(base: Path, o: Opts) -> dict[str, float]:
+    return _child(base, o, "n1", signal.SIGKILL, "ckm")
+
+
+@scenario
+def vrrp_child_sigstop_master(base: Path, o: Opts) -> dict[str, float]:
+    return _child(base, o, "n1", signal.SIGSTOP, "csm")
+
+
+@scenario
+def vrrp_child_sigkill_backup(base: Path, o: Opts) -> dict[str, float]:
+    return _child(base, o, "n2", signal.SIGKILL, "ckb")
+
+
+@scenario
+def vrrp_child_sigstop_backup(base: Path, o: Opts) -> dict[str, float]:
+    return _child(base, o, "n2", signal.SIGSTOP, "csb")
+
+
+@scenario
+def partition_master(base: Path, o: Opts) -> dict[str, float]:
+    """The master cut off (nftables drop on its bridge port), then healed: one master per side,
+    then the 200 alone."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="part") as c:
+        _up(c)
+        c.fault("n1 partitioned", {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        c.partition("n1")
+        c.hold()
+        c.fault("healed", {"n1"}, nogap=True)
+        c.heal()
+        c.hold()
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def asymmetric_partition(base: Path, o: Opts) -> dict[str, float]:
+    """The master hears the others but is not heard: the 150 takes over; the 200 keeps its
+    address (it hears only lower priorities); after healing the 200 alone."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="asym") as c:
+        _up(c)
+        c.fault("n1 not heard", {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        c.partition("n1", hears=True)
+        c.hold()
+        c.fault("healed", {"n1"}, nogap=True)
+        c.heal()
+        c.hold()
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def link_flapping(base: Path, o: Opts) -> dict[str, float]:
+    """The master's link goes down and up 20 times in 10 s, then stays up."""
+    with Cluster(base, advert=o.advert, tag="flap") as c:
+        _up(c)
+        c.fault("flapping", ANY)
+        n1 = c.nodes["n1"]
+        for _ in range(20):
+            n1.run("ip", "link", "set", "eth0", "down")
+            time.sleep(0.25)
+            n1.run("ip", "link", "set", "eth0", "up")
+            time.sleep(0.25)
+        c.fault("link stays up", {"n1"})
+        c.hold()
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def interface_recreated(base: Path, o: Opts) -> dict[str, float]:
+    """The master's interface is deleted (its addresses with it), then made again."""
+    with Cluster(base, advert=o.advert, tag="ifdel") as c:
+        _up(c)
+        c.fault("eth0 deleted", {"n2"})
+        c.nodes["n1"].run("ip", "link", "del", "eth0")
+        c.hold()
+        c.ports["n1"] = c.lab.attach(c.nodes["n1"], c.lan, "eth0", "192.0.2.1/24")
+        c.fault("eth0 re-created and up", {"n1"}, nogap=True)
+        c.hold()
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def vip_deleted_by_hand(base: Path, o: Opts) -> dict[str, float]:
+    """An operator deletes the VIP on the master: one master again within the bound; the 200
+    holds it in the end."""
+    with Cluster(base, advert=o.advert, tag="vipdel") as c:
+        _up(c)
+        c.fault("VIP deleted", ONE, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        c.nodes["n1"].run("ip", "addr", "del", f"{VIP}/24", "dev", "eth0")
+        c.hold(mdi(PRIOS["n2"], o.advert) + mdi(PRIOS["n1"], o.advert) + 3 * o.advert)
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def reload_mid_failover(base: Path, o: Opts) -> dict[str, float]:
+    """The master dies; half way through the backups' Master_Down_Interval they are reloaded
+    (same configuration): the 150 still takes over within the bound."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="relfo") as c:
+        _up(c)
+        c.fault("n1 dies, n2/n3 reloaded", {"n2"})
+        c.daemons["n1"].crash()
+        time.sleep(mdi(PRIOS["n2"], o.advert) / 2)
+        c.daemons["n2"].signal("p", signal.SIGHUP)
+        c.daemons["n3"].signal("p", signal.SIGHUP)
+        c.hold()
+        c.verify(final=("n2",))
+        return c.figures()
+
+
+@scenario
+def reload_storm(base: Path, o: Opts) -> dict[str, float]:
+    """50 SIGHUPs in 1 s to the master and to a backup: no flap, no outage, no death."""
+    with Cluster(base, advert=o.advert, tag="hups") as c:
+        _up(c)
+        c.fault("50 HUPs to n1 and n2", {"n1"}, bound=0, nogap=True)
+        for _ in range(50):
+            c.daemons["n1"].signal("p", signal.SIGHUP)
+            c.daemons["n2"].signal("p", signal.SIGHUP)
+            time.sleep(0.02)
+        c.hold(4 * o.advert + 2)
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def tracked_process_flapping(base: Path, o: Opts) -> dict[str, float]:
+    """The master tracks a process (weight -60: 200 -> 140 < 150) that dies and restarts 10
+    times in 5 s (too fast for the 150 to take over), then stays down (the 150 takes over),
+    then up (the 200 preempts)."""
+    exe = base / "kpchaosproc"
+    base.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "/bin/sleep", str(exe)], check=True)
+    top = ("vrrp_track_process tp {\n  process kpchaosproc\n  weight -60\n  delay 0\n}\n")
+    with Cluster(base, advert=o.advert, tag="tproc", top={"n1": top},
+                 extra={"n1": "track_process {\n    tp\n  }"}) as c:
+        procs: list[subprocess.Popen[bytes]] = []
+
+        def up() -> None:
+            procs.append(subprocess.Popen([str(exe), "600"]))
+
+        def down() -> None:
+            for p in procs:
+                p.kill()
+                p.wait()
+            procs.clear()
+        try:
+            up()
+            _up(c)
+            c.fault("process flapping", ANY)
+            for _ in range(10):
+                down()
+                time.sleep(0.25)
+                up()
+                time.sleep(0.25)
+            c.fault("process stays down", {"n2"})
+            down()
+            c.hold()
+            c.fault("process back", {"n1"}, nogap=True)
+            up()
+            c.hold()
+            c.verify()
+        finally:
+            down()
+        return c.figures()
+
+
+@scenario
+def pidfile_dir_full_then_read_only(base: Path, o: Opts) -> dict[str, float]:
+    """The master's pidfile directory (a 64 KiB tmpfs in its own mount namespace) is filled,
+    then made read-only, and its VRRP child killed each time: the daemon lives, the VIP stays,
+    a full directory leaves no pidfile naming the dead child; once writable again, the next
+    child's pidfile is right."""
+    with Cluster(base, advert=o.advert, tag="run") as c:
+        d = c.daemons["n1"]
+        run = d.dir / "run"
+        run.mkdir()
+        d.wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  f'mount -t tmpfs -o size=64k kpchaos {run} && exec "$@"', "sh"]
+        d.piddir = run
+        _up(c)
+        # `ip netns exec`, `unshare` and `sh` each exec the next: the Popen pid is the parent
+        parent = d.proc.pid if d.proc else 0
+
+        def ns(*cmd: str) -> None:
+            subprocess.run(["nsenter", "-t", str(parent), "-m", *cmd], capture_output=True)
+
+        def child() -> int:
+            return int(Path(f"/proc/{parent}/task/{parent}/children").read_text().split()[0])
+
+        vpid = d.pidpath("v")
+        for step, cmd in (("full", ["sh", "-c", f"cat /dev/zero > {run}/fill"]),
+                          ("read-only", ["mount", "-o", "remount,ro", str(run)]),
+                          ("writable again", ["sh", "-c", f"mount -o remount,rw {run}; rm {run}/fill"])):
+            ns(*cmd)
+            old = child()
+            c.fault(f"pid dir {step}, VRRP child killed", {"n1"}, bound=0, nogap=True)
+            os.kill(old, signal.SIGKILL)
+            if c.wait(lambda o=old: child() != o, 10) is None:
+                raise AssertionError(f"{step}: child {old} not replaced\n{c.logs()}")
+            time.sleep(0.5)
+            text = vpid.read_text() if vpid.exists() else None
+            c.notes.append(f"{step}: child {old} -> {child()}, v.pid {text!r}")
+            if step == "full" and text is not None and int(text) == old:
+                raise AssertionError(f"full: v.pid still names the dead child {old}\n{c.logs()}")
+            c.hold(3 * o.advert)
+        c.verify()
+        return c.figures()
