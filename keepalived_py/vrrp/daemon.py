@@ -481,7 +481,7 @@ class VrrpDaemon:
                                                 f" expect {peer.min_ttl or 0}-{peer.max_ttl or 255}")
                     continue
             if adv.version != r.cfg.version:
-                self._drop(r, "version_err", f"({name}) wrong version. Received {adv.version}"
+                self._drop(r, "vers_err", f"({name}) wrong version. Received {adv.version}"
                                              f" and expect {r.cfg.version}")
                 continue
             if adv.version == 2 and r.cfg.auth_type == "PASS":
