@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "chaos"))
 
-from chaos_scenarios import CATALOGUE, Opts
+from chaos_scenarios import CATALOGUE, Opts, _Skip
 
 
 def main(argv: list[str]) -> int:
@@ -39,6 +39,9 @@ def main(argv: list[str]) -> int:
                 try:
                     for k, v in CATALOGUE[name](Path(tmp), opts).items():
                         figs.setdefault(k, []).append(v)
+                except _Skip as e:
+                    fails.append(f"run {i + 1}: skipped: {e}")
+                    break
                 except AssertionError as e:
                     fails.append(f"run {i + 1}: {str(e).splitlines()[0]}")
                     (Path(tempfile.gettempdir()) / f"kpchaos-{name}-{i + 1}.fail").write_text(str(e))

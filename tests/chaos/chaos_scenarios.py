@@ -320,3 +320,131 @@ def pidfile_dir_full_then_read_only(base: Path, o: Opts) -> dict[str, float]:
             c.hold(3 * o.advert)
         c.verify()
         return c.figures()
+
+
+@scenario
+def fd_limit_reached(base: Path, o: Opts) -> dict[str, float]:
+    """The master's parent and VRRP child are left without a free file descriptor (the soft
+    RLIMIT_NOFILE lowered to what each has open) and reloaded with a new instance: they keep
+    the VIP they have, nothing dies; once the limit is back, the next reload adds the new
+    instance (its VIP appears)."""
+    new = ("vrrp_instance VI_2 {\n  state BACKUP\n  interface eth0\n  virtual_router_id 52\n"
+           f"  priority 200\n  advert_int {o.advert:g}\n"
+           "  virtual_ipaddress {\n    192.0.2.101/24\n  }\n}\n")
+    with Cluster(base, advert=o.advert, tag="fds") as c:
+        _up(c)
+        d = c.daemons["n1"]
+        pids = [p for p in (d.pid("p"), d.pid("v")) if p is not None]
+        limits = {}
+        c.fault("no free fd, reload", {"n1"}, bound=0, nogap=True)
+        for pid in pids:
+            soft, hard = subprocess.run(["prlimit", f"--pid={pid}", "--nofile", "-o", "SOFT,HARD",
+                                         "--noheadings"], capture_output=True, text=True,
+                                        check=True).stdout.split()
+            limits[pid] = (soft, hard)
+            nfd = len(os.listdir(f"/proc/{pid}/fd"))
+            # the soft limit only: raising it back needs no privilege (a container may lack
+            # CAP_SYS_RESOURCE)
+            subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={nfd}:{hard}"], check=True)
+        d.write_conf(d.conf + new)
+        d.signal("p", signal.SIGHUP)
+        c.hold(3 * o.advert + 1)
+        c.notes.append(f"pids {pids} -> {[d.pid('p'), d.pid('v')]}")
+        for pid, (soft, hard) in limits.items():
+            subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={soft}:{hard}"], check=False)
+        c.fault("limit back, reload", {"n1"}, bound=0, nogap=True)
+        d.signal("p", signal.SIGHUP)
+        if c.wait(lambda: "192.0.2.101/24" in c.nodes["n1"].addresses(), 15) is None:
+            raise AssertionError(f"the new instance never came\n{c.describe()}\n{c.logs()}")
+        c.hold(o.advert)
+        c.verify()
+        return c.figures()
+
+
+@scenario
+def slow_master(base: Path, o: Opts) -> dict[str, float]:
+    """The master's daemon (parent and VRRP child) held to 5 % of a CPU for 10 s (at least 8
+    adverts; longer than the supervisor's liveness bound): it keeps
+    sending adverts, keeps the VIP, and no child is killed as stuck."""
+    cg = _cpu_cgroup(base.name)
+    if cg is None:
+        raise _Skip("no cgroup cpu controller to throttle with")
+    try:
+        with Cluster(base, advert=o.advert, tag="slow") as c:
+            _up(c)
+            d = c.daemons["n1"]
+            pids = [d.pid("p"), d.pid("v")]
+            c.fault("n1 at 5% CPU", {"n1"}, bound=0, nogap=True)
+            for pid in pids:
+                (cg / "cgroup.procs").write_text(str(pid))
+            time.sleep(max(10.0, 8 * o.advert))
+            c.fault("n1 at full speed", {"n1"}, bound=0, nogap=True)
+            for pid in pids:
+                Path(str(cg.parent) + "/cgroup.procs").write_text(str(pid))
+            c.hold(2 * o.advert)
+            if "supervisor.child.stuck" in d.log(100000) or d.pid("v") != pids[1]:
+                raise AssertionError(f"the throttled child was taken for stuck\n{d.log()}")
+            c.verify()
+            return c.figures()
+    finally:
+        _remove_cgroup(cg)
+
+
+class _Skip(Exception):
+    """The scenario cannot run here (the reason says why); tests skip, bench reports it."""
+
+
+def _cpu_cgroup(name: str) -> Path | None:
+    """A cgroup at 5 % of one CPU: v2 cpu.max where the cpu controller is there, else v1."""
+    for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup"):
+        base = Path(root)
+        try:
+            if "cpu" in (base / "cgroup.controllers").read_text().split():
+                cg = base / f"kpchaos-{name}"
+                cg.mkdir(exist_ok=True)
+                (cg / "cpu.max").write_text("5000 100000")
+                return cg
+        except OSError:
+            continue
+    v1 = Path("/sys/fs/cgroup/cpu")
+    if (v1 / "cpu.cfs_quota_us").exists():
+        cg = v1 / f"kpchaos-{name}"
+        cg.mkdir(exist_ok=True)
+        (cg / "cpu.cfs_period_us").write_text("100000")
+        (cg / "cpu.cfs_quota_us").write_text("5000")
+        return cg
+    return None
+
+
+def _remove_cgroup(cg: Path) -> None:
+    for pid in (cg / "cgroup.procs").read_text().split():
+        try:
+            (cg.parent / "cgroup.procs").write_text(pid)
+        except OSError:
+            pass
+    try:
+        cg.rmdir()
+    except OSError:
+        pass
+
+
+@scenario
+def netlink_overrun(base: Path, o: Opts) -> dict[str, float]:
+    """Thousands of address events at once on the master's interface (more than a netlink
+    socket buffers: ENOBUFS), with the VIP deleted in the middle of them: the daemon must
+    still learn that the VIP went (resynchronise, not lose it): one master within the bound,
+    the 200 in the end; the 3000 other addresses never make it change state."""
+    with Cluster(base, advert=o.advert, tag="enobuf") as c:
+        _up(c)
+        batch = base / "flood.batch"
+        lines = [f"address add 198.51.{100 + i // 250}.{i % 250 + 1}/32 dev eth0" for i in range(1500)]
+        lines.append(f"address del {VIP}/24 dev eth0")
+        lines += [ln.replace(" add ", " del ") for ln in lines[:1500]]
+        lines += lines[:1500]
+        lines += [ln.replace(" add ", " del ") for ln in lines[:1500]]
+        batch.write_text("\n".join(lines) + "\n")
+        c.fault("address flood, VIP deleted in it", ONE, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        c.nodes["n1"].run("ip", "-batch", str(batch), timeout=120)
+        c.hold(mdi(PRIOS["n2"], o.advert) + mdi(PRIOS["n1"], o.advert) + 3 * o.advert)
+        c.verify()
+        return c.figures()

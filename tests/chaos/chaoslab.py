@@ -65,10 +65,12 @@ def mdi(prio: int, advert: float) -> float:
 def node_conf(name: str, prio: int, advert: float, *, extra: str = "", glob: str = "",
               top: str = "", vips: Iterable[str] = (f"{VIP}/24",), more: str = "") -> str:
     addrs = "\n    ".join(vips)
+    version = 2 if advert == int(advert) else 3          # VRRPv2 intervals are whole seconds
     return f"""global_defs {{
   enable_script_security
   script_user root
   router_id {name}
+  vrrp_version {version}
   {glob}
 }}
 {top}
