@@ -12,7 +12,7 @@ VENV=${KP_TEST_VENV:-$PWD/.venv}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
-  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc; do
+  for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc libfaketime; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
   done
   if [ -n "$need" ]; then
