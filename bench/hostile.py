@@ -19,7 +19,7 @@ from test_chaos_hostile import flood
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--per-category", type=int, default=91000)     # x 11 categories ~ 1,000,000
+    ap.add_argument("--per-category", type=int, default=84000)     # x 12 categories ~ 1,000,000
     ap.add_argument("--rate", type=float, default=20000)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kphostile-") as tmp, \

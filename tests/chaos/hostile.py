@@ -49,17 +49,33 @@ def _frames() -> dict[str, tuple[str | None, list[bytes]]]:
         b[-1] ^= 0xFF                     # the last byte (auth data): checksum no longer matches
         return bytes(b)
 
+    def fix_ip(b: bytes) -> bytes:
+        """A consistent IPv4 header (total length, header checksum) around whatever VRRP
+        bytes follow it, so that only the VRRP part is wrong."""
+        ip = bytearray(b[14:34])
+        ip[2:4] = struct.pack("!H", len(b) - 14)
+        ip[10:12] = b"\0\0"
+        words = struct.unpack("!10H", bytes(ip))
+        total = sum(words)
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        ip[10:12] = struct.pack("!H", ~total & 0xFFFF)
+        return b[:14] + bytes(ip) + b[34:]
+
     def truncated(n: int) -> bytes:
-        b = raw(good())[:14 + 20 + n]
-        # fix the IP total length so the IP layer is consistent and only VRRP is short
-        return b[:16] + struct.pack("!H", 20 + n) + b[18:24] + b"\0\0" + b[26:]
+        return fix_ip(raw(ip4(good()))[:14 + 20 + n])
+
+    def oversized(n: int) -> bytes:
+        return fix_ip(raw(ip4(good())) + b"\0" * n)
 
     cats: dict[str, tuple[str | None, list[bytes]]] = {
         "truncated": ("packet_len_err", [truncated(n) for n in (0, 1, 4, 7, 8, 12)]),
-        "oversized": ("packet_len_err", [raw(ip4(good() / (b"\0" * n))) for n in (64, 600, 1400)]),
+        "oversized": ("packet_len_err", [oversized(n) for n in (4, 64, 600, 1400)]),
         "bad_checksum": ("chk_err", [corrupt_csum(ip4(good(priority=p))) for p in (1, 100, 254)]),
         "bad_ttl": ("ip_ttl_err", [raw(ip4(good(), ttl=t)) for t in (1, 64, 254)]),
-        "bad_vrid": ("vrid_err", [raw(ip4(good(vrid=v))) for v in (0, 52, 255)]),
+        "vrid_zero": ("vrid_err", [raw(ip4(good(vrid=0)))]),
+        # another router's VRID: not ours to count (keepalived finds no instance, counts nothing)
+        "foreign_vrid": (None, [raw(ip4(good(vrid=v))) for v in (52, 255)]),
         "bad_auth": ("authtype_mismatch", [raw(ip4(good(authtype=1, auth1=0x70617373))),
                                            raw(ip4(good(authtype=2)))]),
         "bad_version": ("vers_err", [raw(ip4(VRRPv3(vrid=VRID, priority=100, addrlist=[VIP],
@@ -97,17 +113,29 @@ def send(count: int, rate: float, names: list[str]) -> int:
 SNIFF_PROTO = 112
 
 
+SO_TIMESTAMPNS = 35
+
+
 def sniff(src: str) -> None:
-    """Print the monotonic time of every IPv4 VRRP advert from `src` (an AF_PACKET socket)."""
+    """Print the arrival time of every IPv4 VRRP advert from `src` (an AF_PACKET socket): the
+    kernel's receive timestamp (SO_TIMESTAMPNS), so the sniffer's own scheduling on a loaded
+    host does not count; shifted onto CLOCK_MONOTONIC at start (gaps are what matter)."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     want = socket.inet_aton(src)
+    shift = time.monotonic() - time.time()
     print("ready", flush=True)
     while True:
-        data, addr = s.recvfrom(2048)
+        data, anc, _flags, addr = s.recvmsg(2048, 64)
         if addr[2] == socket.PACKET_OUTGOING or len(data) < 34:
             continue
         if data[23] == SNIFF_PROTO and data[26:30] == want:
-            print(f"{time.monotonic():.6f}", flush=True)
+            t = time.time()
+            for level, kind, value in anc:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("@qq", value[:16])
+                    t = sec + nsec / 1e9
+            print(f"{t + shift:.6f}", flush=True)
 
 
 def categories() -> dict[str, str | None]:
