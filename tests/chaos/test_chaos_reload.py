@@ -85,11 +85,12 @@ def endurance(c: Cluster, reloads: int, every: int, report: bool = True) -> dict
     assert not vip_events, vip_events
     assert flaps == {"become_master": 0, "release_master": 0}, flaps
     assert not d.problems(), d.problems()
-    # flat: fds exactly, RSS within 2 MiB from the second sample on (the first pays warm-up)
-    fds = {f for _, _, f in samples[1:]}
+    # flat: the fd count back where it was (a sample may catch a reload's file or socket in
+    # flight), RSS within 2 MiB from the second sample on (the first pays warm-up)
+    fds = [f for _, _, f in samples[1:]]
     rss = [r for _, r, _ in samples[1:]]
     figures = {"reloads": reloads, "samples": samples, "rss_growth_kib": (rss[-1] - rss[0]) if rss else 0}
-    assert len(fds) <= 1, samples
+    assert not fds or (fds[-1] == fds[0] and max(fds) - min(fds) <= 2), samples
     assert not rss or max(rss) - rss[0] <= 2048, samples
     return figures
 
