@@ -9,7 +9,7 @@ Used by tests/chaos/test_chaos_hostile.py (~20,000 packets) and bench/hostile.py
 As a script (inside the attacker's namespace):
 
     python3 hostile.py send COUNT_PER_CATEGORY RATE_PPS CATEGORY...   # prints "sent N"
-    python3 hostile.py sniff SRC_IP                                   # prints advert times
+    python3 hostile.py sniff SRC_IP [VRID]                            # prints advert times
 """
 from __future__ import annotations
 
@@ -116,8 +116,9 @@ SNIFF_PROTO = 112
 SO_TIMESTAMPNS = 35
 
 
-def sniff(src: str) -> None:
-    """Print the arrival time of every IPv4 VRRP advert from `src` (an AF_PACKET socket): the
+def sniff(src: str, vrid: int = VRID) -> None:
+    """Print the arrival time of every IPv4 VRRP advert from `src` for `vrid` (an AF_PACKET
+    socket, IPv4 headers without options as our daemons send them): the
     kernel's receive timestamp (SO_TIMESTAMPNS), so the sniffer's own scheduling on a loaded
     host does not count; shifted onto CLOCK_MONOTONIC at start (gaps are what matter)."""
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
@@ -129,7 +130,7 @@ def sniff(src: str) -> None:
         data, anc, _flags, addr = s.recvmsg(2048, 64)
         if addr[2] == socket.PACKET_OUTGOING or len(data) < 34:
             continue
-        if data[23] == SNIFF_PROTO and data[26:30] == want:
+        if data[23] == SNIFF_PROTO and data[26:30] == want and data[35] == vrid:
             t = time.time()
             for level, kind, value in anc:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
@@ -147,7 +148,7 @@ if __name__ == "__main__":
         n = send(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
         print(f"sent {n}", flush=True)
     elif sys.argv[1] == "sniff":
-        sniff(sys.argv[2])
+        sniff(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else VRID)
     elif sys.argv[1] == "list":
         for k, v in categories().items():
             print(k, v)
