@@ -404,7 +404,7 @@ def fd_limit_reached(base: Path, o: Opts) -> dict[str, float]:
 
 @scenario
 def slow_master(base: Path, o: Opts) -> dict[str, float]:
-    """The master's daemon (parent and VRRP child) held to 5 % of a CPU for 10 s (at least 8
+    """The master's daemon (parent and VRRP child) held to 5 % of a CPU for 6 s (at least 8
     adverts; longer than the supervisor's liveness bound): it keeps
     sending adverts, keeps the VIP, and no child is killed as stuck."""
     cg = _cpu_cgroup(base.name)
@@ -418,7 +418,7 @@ def slow_master(base: Path, o: Opts) -> dict[str, float]:
             c.fault("n1 at 5% CPU", {"n1"}, bound=0, nogap=True)
             for pid in pids:
                 (cg / "cgroup.procs").write_text(str(pid))
-            time.sleep(max(10.0, 8 * o.advert))
+            time.sleep(max(6.0, 8 * o.advert))
             c.fault("n1 at full speed", {"n1"}, bound=0, nogap=True)
             for pid in pids:
                 Path(str(cg.parent) + "/cgroup.procs").write_text(str(pid))
