@@ -13,10 +13,11 @@ VENV=${KP_TEST_VENV:-$PWD/.venv}
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   need=""
   # qemu-system-x86 busybox-static ipvsadm kmod cpio curl: the stock-kernel VM of tests/vm (IPVS);
-  # frr: FRR's bfdd (BFD peer); dbus-daemon snmp*: D-Bus and SNMP peers; groff-base: man pages
+  # frr: FRR's bfdd (BFD peer); dbus-daemon snmp*: D-Bus and SNMP peers; groff-base: man pages;
+  # libfaketime: the chaos suite's clock steps
   for p in python3 python3-venv keepalived nftables iproute2 iputils-ping procps psmisc \
            dbus-daemon snmpd snmptrapd snmp groff-base frr \
-           qemu-system-x86 busybox-static ipvsadm kmod cpio curl; do
+           qemu-system-x86 busybox-static ipvsadm kmod cpio curl libfaketime; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need="$need $p"
   done
   if [ -n "$need" ]; then

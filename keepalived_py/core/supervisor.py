@@ -25,6 +25,7 @@ we relay each to the VRRP and checker children (track_bfd, BFD_CHECK) and give a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import os
 import signal
@@ -185,6 +186,12 @@ class Supervisor:
             write_pidfile(child.pidfile, pid)
         except PidfileError as e:
             log.error("supervisor.pidfile.failed", role=child.role, error=str(e))
+            # never leave the pidfile naming the child this one replaces (a full disk still
+            # allows the unlink; a read-only one does not, and that is logged above)
+            stale = read_pidfile(child.pidfile)
+            if stale is not None and stale != pid and not pid_alive(stale):
+                with contextlib.suppress(OSError):
+                    remove_pidfile(child.pidfile, stale)
         log.info("supervisor.child.started", role=child.role, pid=pid,
                  compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
         child.reader_task = self.loop.create_task(self._talk(child, parent_end))

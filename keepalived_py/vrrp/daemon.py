@@ -134,6 +134,7 @@ class VrrpDaemon:
         pid_vrrp = resolve_pidfiles(options)["vrrp"]
         self.state_file = os.path.join(os.path.dirname(pid_vrrp) or "/run",
                                        f".{os.path.basename(pid_vrrp)}.keepalived-py.state")
+        self._state_unwritable = False       # the last state write failed (retrying)
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.connector: Any = None           # set by childrun when started with -s
         self._state_pending = False
@@ -544,7 +545,7 @@ class VrrpDaemon:
                                                 f" expect {peer.min_ttl or 0}-{peer.max_ttl or 255}")
                     continue
             if adv.version != r.cfg.version:
-                self._drop(r, "version_err", f"({name}) wrong version. Received {adv.version}"
+                self._drop(r, "vers_err", f"({name}) wrong version. Received {adv.version}"
                                              f" and expect {r.cfg.version}")
                 continue
             if adv.version == 2 and r.cfg.auth_type == "PASS":
@@ -933,11 +934,20 @@ class VrrpDaemon:
             state[TRACKING_KEY] = {f"{k}:{n}": v for (k, n), v in self.tracking.values.items()}
         text = json.dumps(state)
 
+        loop = self.loop
+
         def write() -> None:
             try:
                 write_atomic(self.state_file, text, 0o600)
-            except OSError:
-                pass
+                self._state_unwritable = False
+            except OSError as e:
+                # a full or read-only pidfile directory: try again until it is writable, else
+                # the next respawn cannot resume mastership (an outage on a child crash)
+                if not self._state_unwritable:
+                    log.warning("vrrp.state_file.unwritable", path=self.state_file, error=e.strerror)
+                self._state_unwritable = True
+                with contextlib.suppress(RuntimeError):          # the loop is closing
+                    loop.call_soon_threadsafe(loop.call_later, 2.0, self._write_state)
         self.loop.run_in_executor(None, write)
 
     def _read_state(self) -> dict[str, dict[str, Any]]:

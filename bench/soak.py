@@ -1,0 +1,35 @@
+"""The soak: an hour of adverts every 0.1 s on 200 instances, a failover every minute and a
+reload every 30 s (tests/chaos/test_chaos_soak.py's `soak`, full size). Run as root:
+
+    python bench/soak.py [--seconds 3600] [--instances 200] [--failover-every 60] [--reload-every 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "chaos"))
+
+from test_chaos_soak import soak
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=float, default=3600)
+    ap.add_argument("--instances", type=int, default=200)
+    ap.add_argument("--advert", type=float, default=0.1)
+    ap.add_argument("--failover-every", type=float, default=60)
+    ap.add_argument("--reload-every", type=float, default=30)
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="kpsoak-") as tmp:
+        os.chmod(tmp, 0o755)
+        print(soak(Path(tmp), args.seconds, args.instances, args.advert, args.failover_every,
+                   args.reload_every, warmup=120))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
