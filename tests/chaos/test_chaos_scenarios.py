@@ -26,7 +26,15 @@ MIXED = {"master_sigkill", "master_sigstop_5s", "partition_master", "asymmetric_
          "reload_mid_failover"}
 
 
-@pytest.mark.parametrize("name", list(chaos_scenarios.CATALOGUE))
+# The test command runs these ten (~3.5 min on 2 cores: the suite stays under 30 min);
+# KP_CHAOS_ALL=1 runs every scenario of the catalogue, and bench/chaos.py --repeat N repeats them.
+CI_SET = ("master_sigstop_5s", "vrrp_child_sigkill_master", "vrrp_child_sigstop_backup",
+          "partition_master", "interface_recreated", "reload_storm",
+          "pidfile_dir_full_then_read_only", "fd_limit_reached", "netlink_overrun", "clock_stepped")
+CHOSEN = list(chaos_scenarios.CATALOGUE) if os.environ.get("KP_CHAOS_ALL") else list(CI_SET)
+
+
+@pytest.mark.parametrize("name", CHOSEN)
 def test_chaos_scenario_keeps_exactly_one_master(name: str, tmp_path: Path) -> None:
     ok, why = have_netns()
     if not ok:
@@ -43,3 +51,4 @@ def test_chaos_scenario_keeps_exactly_one_master(name: str, tmp_path: Path) -> N
 
 def test_chaos_catalogue_has_the_issue_scenarios() -> None:
     assert len(chaos_scenarios.CATALOGUE) >= 14
+    assert set(CI_SET) <= set(chaos_scenarios.CATALOGUE)
