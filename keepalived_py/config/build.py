@@ -35,6 +35,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.config.track_weights import group_weights, member_weights
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -1182,27 +1183,10 @@ class Builder:
                 f["check_unicast_src"] = True
             f["sync_group"] = member_of.get(inst.name)
             grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
-            if grp_obj is not None and not grp_obj.sync_group_tracking_weight:
-                own = {"track_script": {s.name: s.weight for s in self.scripts},
-                       "track_process": {p.name: p.weight for p in self.processes},
-                       "track_file": {t.name: t.weight for t in self.files}}
-                for kind, what in (("track_script", "script"), ("track_process", "process"),
-                                   ("track_file", "file"), ("track_interface", "interface")):
-                    kept = []
-                    for ref in getattr(inst, kind):
-                        w = ref.weight if ref.weight is not None else \
-                            own.get(kind, {}).get(ref.name, 0)
-                        if w and kind == "track_interface":
-                            # keepalived keeps the interface, tracked with weight 0
-                            d.error(ref.pos, f"{vid} ignoring {ref.name} tracked interface"
-                                             " weight due to SYNC group")
-                            kept.append(replace(ref, weight=0, reverse=False))
-                        elif w:
-                            d.error(ref.pos, f"{vid} ignoring tracked {what} {ref.name} with"
-                                             " weights due to SYNC group")
-                        else:
-                            kept.append(ref)
-                    inst = replace(inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
+            # sync members and address owners: keepalived's weight filtering (track_weights.py)
+            inst = replace(inst, **member_weights(  # type: ignore[arg-type]
+                inst, priority, grp_obj, {s.name: s.weight for s in self.scripts},
+                {t.name: t.weight for t in self.files}, d.error))
             if inst.interface is not None and any(r.name == inst.interface
                                                   for r in inst.track_interface):
                 for ref in inst.track_interface:
@@ -1237,6 +1221,12 @@ class Builder:
                 else:
                     seen_vrid[vrid_key] = inst.name
             instances.append(replace(inst, **f))
+        owners = {i.name for i in instances if i.priority == VRRP_PRIO_OWNER}
+        groups = [group_weights(grp, bool(owners & set(grp.group)),
+                                {s.name: s.weight for s in self.scripts},
+                                {t.name: t.weight for t in self.files},
+                                {p.name: p.weight for p in self.processes}, d.error)
+                  for grp in groups]
         for grp in groups:
             for ref in grp.track_script:
                 used_scripts.add(ref.name)

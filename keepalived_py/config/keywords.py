@@ -254,7 +254,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "track_bfd"): "BFD is not implemented",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("vrrp_sync_group", "track_bfd"): "BFD is not implemented",
-    ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
     ("virtual_server", "persistence_granularity"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
@@ -291,7 +290,8 @@ UNREAD_FIELDS: dict[str, str] = {
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
     "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
     "VrrpSyncGroup.track_bfd": "not implemented: BFD",
-    "VrrpSyncGroup.sync_group_tracking_weight": "not implemented: sync_group_tracking_weight",
+    "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
+                                                " (config/track_weights.py)",
     "BfdInstance.neighbor_ip": "not implemented: BFD",
     "BfdInstance.min_rx": "not implemented: BFD",
     "BfdInstance.min_tx": "not implemented: BFD",

@@ -51,6 +51,7 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.transport import VrrpSocket
 
 log = structlog.get_logger("keepalived_py.vrrp")
@@ -134,6 +135,7 @@ class VrrpDaemon:
         self.failovers: dict[str, list[float]] = {}
         self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._group_states: dict[str, m.State] = {}
+        self._vetoes: dict[str, GroupVeto] = {}
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
 
@@ -320,8 +322,8 @@ class VrrpDaemon:
         delta = t.delta if t is not None else 0
         fsm = r.fsm
         return {"wantstate": fsm.wantstate.value, "holding": r.holding,
-                "total_priority": r.cfg.priority + delta if r.cfg.priority != m.OWNER
-                else r.cfg.priority,
+                # the owner's too: keepalived adds the weights, only its effective one stays
+                "total_priority": r.cfg.priority + delta,
                 "master_router": str(fsm.master_source or ""),
                 "master_priority": fsm.master_priority,
                 "master_advert_int": fsm.master_adver_int,
@@ -360,6 +362,7 @@ class VrrpDaemon:
             primary_address(inst.interface, family) if inst.interface else None)
         r = Runner(inst, m.Instance(params_of(inst), src), src=src)
         self.runners[inst.name] = r
+        r.fsm.sync = self._group_veto(inst.sync_group)            # sync groups (sync_follow.py)
         if inst.unicast_peer:
             r.dsts = tuple(p.address for p in inst.unicast_peer)
         else:
@@ -404,6 +407,7 @@ class VrrpDaemon:
                 r.sock = self._socket(inst, r)
             except OSError as e:
                 log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
+        r.fsm.sync = self._group_veto(inst.sync_group)
         self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
         r.cache.clear()
         r.garp_frames = None
@@ -675,8 +679,29 @@ class VrrpDaemon:
             self._reason_line(r, a)
             self._announce(r, a)
             self._write_state()
-        if later:
+        if later and r.cfg.sync_group:
+            self._sync_follow(r, later[-1])
             self._sync_group_state(r)
+
+    def _group_veto(self, group: str | None) -> GroupVeto | None:
+        if not group:
+            return None
+        veto = self._vetoes.get(group)
+        if veto is None:
+            def members() -> dict[str, m.Instance]:
+                return {n: x.fsm for n, x in self.runners.items() if x.cfg.sync_group == group}
+            veto = self._vetoes[group] = GroupVeto(group, members)
+        return veto
+
+    def _sync_follow(self, r: Runner, change: m.StateChanged) -> None:
+        """keepalived's vrrp_sync_master / vrrp_sync_backup: the other members follow."""
+        veto = self._vetoes.get(r.cfg.sync_group or "")
+        if veto is None or self.loop is None:
+            return
+        for name, actions in follow(veto, r.name, change, self.loop.time()):
+            other = self.runners.get(name)
+            if other is not None:
+                self._apply(other, actions)
 
     async def _release(self, r: Runner, prev: asyncio.Task[None] | None) -> None:
         if prev is not None:
@@ -795,6 +820,9 @@ class VrrpDaemon:
             new = m.State.STOP
         else:
             new = m.State.BACKUP
+        veto = self._vetoes.get(group)
+        if veto is not None:
+            veto.state = new
         if self._group_states.get(group) is new:
             return
         self._group_states[group] = new
@@ -947,6 +975,23 @@ class VrrpDaemon:
                 self._refresh_tracking(r)
 
     def _fault_of(self, r: Runner) -> tuple[bool, str]:
+        fault, reason = self._own_fault(r)
+        if fault:
+            return fault, reason
+        group = r.cfg.sync_group
+        if group:
+            for other in self.runners.values():
+                # the other member's fault as it is now, not as its machine last heard it (a
+                # tracker result moving both would otherwise fault this one for nothing); a
+                # member waiting for its scripts' first results holds nobody back
+                if other is not r and other.cfg.sync_group == group and \
+                        self._own_fault(other)[0] and \
+                        not (self.tracking is not None
+                             and self.tracking.instance(other.name).pending):
+                    return True, "sync group"
+        return False, ""
+
+    def _own_fault(self, r: Runner) -> tuple[bool, str]:
         if r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer:
             # keepalived 2.2.7: a unicast instance without peers stays in FAULT
             return True, "no unicast peers"
@@ -958,15 +1003,6 @@ class VrrpDaemon:
             t = self.tracking.instance(r.name)
             if t.fault:
                 return True, ", ".join(t.reasons)
-        group = r.cfg.sync_group
-        if group:
-            for other in self.runners.values():
-                if other is not r and other.cfg.sync_group == group and \
-                        other.fsm.fault and other.fsm.fault_reason != "sync group" and \
-                        not (self.tracking is not None
-                             and self.tracking.instance(other.name).pending):
-                    # (a member waiting for its scripts' first results holds nobody back)
-                    return True, "sync group"
         return False, ""
 
     def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:

@@ -510,8 +510,8 @@ class Instance:
             return []
         self.master_adver_int = self.p.advert_int
         if self.fault:
-            # keepalived's vrrp_init_state leaves wantstate as configured here
-            self.state = State.FAULT
+            # keepalived's vrrp_init_state: an instance its trackers hold in FAULT wants FAULT
+            self.state = self.wantstate = State.FAULT
             return [RemoveAddresses(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
