@@ -307,7 +307,7 @@ class VrrpDaemon:
                 "priority": r.cfg.priority, "effective_priority": r.fsm.priority,
                 "advert_int": r.cfg.advert_int, "accept": r.cfg.accept,
                 "preempt": not r.cfg.nopreempt, "last_transition": r.last_transition,
-                "master_down_interval": r.fsm.master_down_interval(),
+                "master_down_interval": r.fsm.down_timer_shown(),
                 "garp_delay": r.cfg.garp_master_delay, "garp_repeat": r.cfg.garp_master_repeat,
                 "vips": [f"{a.address} dev {a.dev or r.ifname} scope {a.scope or 'global'}"
                          for a in r.cfg.virtual_ipaddress],

@@ -440,6 +440,10 @@ class Instance:
         # keepalived's wantstate: the state we would be in disregarding any sync group
         self.wantstate = State.MASTER if params.wants_master else State.BACKUP
         self.sync: SyncVeto | None = None
+        # keepalived keeps ms_down_timer as a variable: an owner that starts MASTER sets it to
+        # 1 us (vrrp_init_state) and one leaving FAULT to advert + skew (try_up_instance);
+        # keepalived.data prints it (None: the computed Master_Down_Interval)
+        self._down_timer_set: float | None = None
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -452,6 +456,12 @@ class Instance:
 
     def master_down_interval(self) -> float:
         return self.p.down_timer_adverts * self.master_adver_int + self.skew()
+
+    def down_timer_shown(self) -> float:
+        """keepalived's ms_down_timer as its data dump prints it (seconds)."""
+        if self._down_timer_set is not None:
+            return self._down_timer_set
+        return self.master_down_interval()
 
     def next_deadline(self) -> float | None:
         t = self._t
@@ -516,6 +526,7 @@ class Instance:
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
+            self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
             # keepalived: a member wanting MASTER in a group that is BACKUP allows one
@@ -579,6 +590,7 @@ class Instance:
         t.advert = t.garp_delay = t.garp_refresh = None
         t.lower_garps.clear()
         t.down = now + self.master_down_interval()
+        self._down_timer_set = None
         return [RemoveAddresses(), StateChanged(State.MASTER, State.BACKUP, reason)]
 
     def _address_lost(self, address: str, now: float) -> list[Action]:
@@ -619,6 +631,9 @@ class Instance:
         # keepalived's try_up_instance / vrrp_state_leave_fault
         self.master_adver_int = self.p.advert_int
         self._preempt_until = None
+        self._down_timer_set = None
+        if self.p.wants_master and self.p.owner:
+            self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
             return self._become_master(now, reason or "fault cleared")

@@ -24,8 +24,6 @@ from netlab import have_netns
 pytestmark = pytest.mark.netns
 WORKERS = 3
 
-_OWNER_TIMER = ("an address owner that starts as MASTER shows Master down timer = 1 usecs in"
-                " keepalived; ours shows the computed 3 x advert + skew")
 _CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking an advert and"
               " leaves the instance flag (dump: 'Check unicast src : no'); build.py folds it into"
               " VrrpInstance.check_unicast_src (same checks, different dump) - the fix needs the"
@@ -33,11 +31,7 @@ _CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking
 
 #: config -> {difference key: reason}. The lead empties this as the fixes land.
 PENDING: dict[str, dict[str, str]] = {
-    "owner_nopreempt": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
     "global_checks": {"VRRP Topology/VRRP Instance = VI_2: Check unicast src": _CHECK_SRC},
-    "priority_255": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
-    "state_master_no_priority": {
-        "VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
 }
 
 
