@@ -1179,8 +1179,8 @@ class Builder:
                 f["down_timer_adverts"] = 3
             if g.vrrp_skip_check_adv_addr:
                 f["skip_check_adv_addr"] = True
-            if g.vrrp_check_unicast_src:
-                f["check_unicast_src"] = True
+            # (vrrp_check_unicast_src is not folded in: keepalived ORs it in when it checks an
+            # advert and its dump shows the instance's own flag - machine.Params.from_config)
             f["sync_group"] = member_of.get(inst.name)
             grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
             # sync members and address owners: keepalived's weight filtering (track_weights.py)

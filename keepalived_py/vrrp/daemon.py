@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from keepalived_py.config.model import Config, VrrpInstance
+from keepalived_py.config.model import Config, GlobalDefs, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
@@ -64,8 +64,10 @@ STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
               "pri_zero_rcvd", "pri_zero_sent")
 
 
-def params_of(inst: VrrpInstance) -> m.Params:
-    return m.Params.from_config(inst)      # H6: the mapping lives with the pure core
+def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Params:
+    # H6: the mapping lives with the pure core; global_defs for the flags keepalived ORs in
+    # when it checks an advert (vrrp_check_unicast_src, vrrp_skip_check_adv_addr)
+    return m.Params.from_config(inst, global_defs=global_defs)
 
 
 def clamp_priority(base: int, delta: int) -> int:
@@ -188,7 +190,8 @@ class VrrpDaemon:
                 # instance (FAULT, priority 0 on the old VRID) and starts the new one
                 await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
                 await self._add_runner(inst, None)
-            elif inst != old[name]:
+            elif inst != old[name] or params_of(inst, config.global_defs) != \
+                    params_of(old[name], old_config.global_defs):   # (a global the checks OR in)
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
@@ -360,7 +363,7 @@ class VrrpDaemon:
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             primary_address(inst.interface, family) if inst.interface else None)
-        r = Runner(inst, m.Instance(params_of(inst), src), src=src)
+        r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src), src=src)
         self.runners[inst.name] = r
         r.fsm.sync = self._group_veto(inst.sync_group)            # sync groups (sync_follow.py)
         if inst.unicast_peer:
@@ -392,7 +395,8 @@ class VrrpDaemon:
             log.warning("vrrp.unicast.no_peers", instance=inst.name,
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
                                " fault state")
-        r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time())     # still INIT: no action
+        r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
+            inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r)                   # built now, off the failover path
         self._payloads(r, r.fsm.priority)
         event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
@@ -408,7 +412,8 @@ class VrrpDaemon:
             except OSError as e:
                 log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
         r.fsm.sync = self._group_veto(inst.sync_group)
-        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
+        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst, self.config.global_defs)),
+                                    self.loop.time()))
         r.cache.clear()
         r.garp_frames = None
         if r.fsm.state is m.State.MASTER and r.holding:
@@ -475,7 +480,8 @@ class VrrpDaemon:
             name = r.name
             if r.cfg.unicast_peer:
                 peer = next((p for p in r.cfg.unicast_peer if p.address == src), None)
-                if peer is None and r.cfg.check_unicast_src:
+                if peer is None and (r.cfg.check_unicast_src
+                                     or self.config.global_defs.vrrp_check_unicast_src):
                     self._drop(r, "unicast_src_err",
                                f"({name}) unicast source address {src} not a unicast peer")
                     continue

@@ -287,6 +287,9 @@ class TimerExpired:
 class FaultChanged:
     fault: bool
     reason: str = ""
+    # a fault of the configuration (keepalived's num_config_faults, e.g. unicast_fault_no_peer
+    # without peers), not of a tracker: an instance starting in it still wants BACKUP/MASTER
+    config: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -444,6 +447,7 @@ class Instance:
         # 1 us (vrrp_init_state) and one leaving FAULT to advert + skew (try_up_instance);
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
+        self._config_fault = False
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -496,6 +500,7 @@ class Instance:
             return []
         if kind is FaultChanged:
             assert isinstance(event, FaultChanged)
+            self._config_fault = event.fault and event.config
             return self._fault(event.fault, event.reason, now)
         if kind is PriorityChanged:
             assert isinstance(event, PriorityChanged)
@@ -521,7 +526,9 @@ class Instance:
         self.master_adver_int = self.p.advert_int
         if self.fault:
             # keepalived's vrrp_init_state: an instance its trackers hold in FAULT wants FAULT
-            self.state = self.wantstate = State.FAULT
+            self.state = State.FAULT
+            if not self._config_fault:
+                self.wantstate = State.FAULT
             return [RemoveAddresses(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (

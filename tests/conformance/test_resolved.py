@@ -24,14 +24,8 @@ from netlab import have_netns
 pytestmark = pytest.mark.netns
 WORKERS = 3
 
-_CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking an advert and"
-              " leaves the instance flag (dump: 'Check unicast src : no'); build.py folds it into"
-              " VrrpInstance.check_unicast_src (same checks, different dump) - the fix needs the"
-              " model to keep the instance's own flag and machine.Params to OR the global")
-
 #: config -> {difference key: reason}. The lead empties this as the fixes land.
 PENDING: dict[str, dict[str, str]] = {
-    "global_checks": {"VRRP Topology/VRRP Instance = VI_2: Check unicast src": _CHECK_SRC},
 }
 
 

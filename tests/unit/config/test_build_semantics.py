@@ -175,3 +175,12 @@ def test_initial_state_is_derived_from_the_priority_unless_configured() -> None:
     c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n state MASTER\n priority 200"))
     assert c.vrrp_instances[0].state is VrrpState.BACKUP
     assert "(VI_1) State MASTER must match being address owner" in messages(d)
+
+
+def test_global_check_unicast_src_is_ored_in_not_folded() -> None:
+    from keepalived_py.vrrp.machine import Params
+    c, _ = load("global_defs {\n vrrp_check_unicast_src\n}\n"
+                + vi(" unicast_peer {\n  192.0.2.5\n }"))
+    i = c.vrrp_instances[0]
+    assert not i.check_unicast_src          # keepalived.data: "Check unicast src : no"
+    assert Params.from_config(i, global_defs=c.global_defs).check_unicast_src
