@@ -74,6 +74,8 @@ class Builder:
         self.ssl: Any = None
         self.first_script: SourcePos | None = None
         self._skipped_instances: set[str] = set()   # names already seen (defined or not)
+        self._start_stop: list[Script] = []          # global startup/shutdown scripts
+        self._dropped_notify: list[Notify] = []     # of instances keepalived drops late
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
 
@@ -242,8 +244,9 @@ class Builder:
                     del g[k]
                 else:
                     g["smtp_server_port"] = port
-            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults",
-                       "no_checker_emails"):
+            elif k == "no_email_faults":
+                g[k] = True             # global_parser.c: takes no value, ignores any
+            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_checker_emails"):
                 g[k] = read_bool(c, self.d)
             elif k == "smtp_helo_name":
                 if args:
@@ -331,6 +334,11 @@ class Builder:
                     self.d.error(c.pos, f"Process name {name} more than 15 characters, truncating")
                     name = name[:15]
                 g["checker_process_name" if k == "lvs_process_name" else k] = name
+            elif k in ("startup_script", "shutdown_script"):
+                # main.c checks these scripts' security, also under -t
+                if args and (argv := script_argv(tuple(args))):
+                    self._start_stop.append(Script(argv=argv, text=" ".join(args), pos=c.pos))
+                self.later(c, "global_defs")
             elif k == "default_interface":
                 if args:
                     self._default_interface = args[0]
@@ -381,7 +389,8 @@ class Builder:
             if k not in kw.VRRP_SCRIPT:
                 self.unknown(c)
             elif k == "script":
-                f["script"] = self.script(c)
+                if args:        # lib/notify.c set_script_params_array: no words, no change
+                    f["script"] = self.script(c)
             elif k == "interval":
                 if args and (v := read_decimal(args[0], 0.000001, 2**31 / 1e6 * 1e6, c.pos,
                                                self.d)) is not None:
@@ -441,9 +450,18 @@ class Builder:
                 else:
                     self.d.error(c.pos, f"Invalid param_match '{' '.join(args)}'")
             elif k == "weight":
-                if args and (v := read_int(args[0], -254, 254, c.pos, self.d)) is not None:
+                # vrrp_parser.c vrrp_tprocess_weight_handler
+                if not args:
+                    self.d.error(c.pos, f"No weight specified for track process {name} - ignoring")
+                elif f.get("weight"):
+                    self.d.error(c.pos, f"Weight already set for track process {name} - ignoring"
+                                        f" {args[0]}")
+                elif (v := read_int(args[0], -254, 254, c.pos, self.d)) is not None:
                     f["weight"] = v
                     f["weight_reverse"] = len(args) > 1 and args[1] == "reverse"
+                    if len(args) > 1 and args[1] != "reverse":
+                        self.d.error(c.pos, f"vrrp_track_process {name} unknown weight option"
+                                            f" {args[1]}")
             elif k in ("quorum", "quorum_max"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v
@@ -477,16 +495,38 @@ class Builder:
                 if args:
                     f["file"] = args[0]
             elif k == "weight":
-                if args and (v := read_int(args[0], -(2**31) + 1, 2**31 - 1, c.pos, self.d)) is not None:
-                    f["weight"] = v
+                # track_file.c track_file_weight_handler (1 is the default: "not set yet")
+                if not args:
+                    self.d.error(c.pos, f"No weight specified for track file {name} - ignoring")
+                elif f.get("weight", 1) != 1:
+                    self.d.error(c.pos, f"Weight already set for track file {name} - ignoring"
+                                        f" {args[0]}")
+                else:
+                    v = read_int(args[0], -254, 254, c.pos, self.d)
+                    f["weight"] = 1 if v is None else v
                     f["weight_reverse"] = len(args) > 1 and args[1] == "reverse"
+                    if len(args) > 1 and args[1] != "reverse":
+                        self.d.error(c.pos, f"track_file {name} unknown weight option {args[1]}")
             elif k == "init_file":
+                # track_file.c track_file_init_handler
                 value, over = 0, False
                 for a in args:
                     if a == "overwrite":
                         over = True
-                    elif (v := read_int(a, -(2**31), 2**31 - 1, c.pos, self.d)) is not None:
+                    elif a[:1].isdigit() or a[:1] == "-":
+                        try:
+                            v = int(a)
+                        except ValueError:
+                            v = None
+                        if v is None or not -(2**31) <= v < 2**31:
+                            self.d.error(c.pos, f"Track file {name} init value {a} is invalid")
+                            v = 0
+                        elif not -254 <= v <= 254:
+                            self.d.error(c.pos, f"Track file {name} init value {v} is outside"
+                                                " sensible range [-254, 254]")
                         value = v
+                    else:
+                        self.d.error(c.pos, f"Unknown track file init option {a}")
                 f["init_file"], f["init_file_overwrite"] = value, over
         if "file" not in f:
             self.d.error(node.pos, f"No file set for track_file {name}")
@@ -958,6 +998,7 @@ class Builder:
         f["notify"] = Notify(**notify)
         if "virtual_router_id" not in f:
             self.d.error(node.pos, f"{vid} the virtual router id must be set")
+            self._dropped_notify.append(f["notify"])     # still checked for script security
             return
         f.setdefault("interface", None)
         self.instances.append((VrrpInstance(**f), seen))
@@ -1248,8 +1289,11 @@ class Builder:
                 run.append(s.script)
                 if s.name in used_scripts:
                     scripts_in_use.append(s)
-            run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
-                    if fl.name != "smtp_alert"]
+            # every instance parsed, also one vrrp_complete_instance drops later (no VRID...):
+            # check_vrrp_script_security runs first
+            run += [getattr(n, fl.name) for n in [*(i.notify for i, _ in self.instances),
+                                                  *self._dropped_notify]
+                    for fl in fields(Notify) if fl.name != "smtp_alert"]
             run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
                     if fl.name != "smtp_alert"]
             run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
@@ -1257,6 +1301,9 @@ class Builder:
                 and not self._bad_interface:
             d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
                              " not enabled.")
+        if any(is_script(s) for s in self._start_stop) and not g.enable_script_security:
+            d.security(None, "SECURITY VIOLATION - start/shutdown scripts are being executed but"
+                             " script_security not enabled.")
         if self._bad_interface:
             d.fatal(None, "Non-existent interface specified in configuration")
 

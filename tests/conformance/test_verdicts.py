@@ -55,3 +55,12 @@ def test_generator_is_deterministic_per_seed() -> None:
     assert verdicts.generate(7).files == verdicts.generate(7).files
     kinds = {verdicts.generate(s).kind for s in range(60)}
     assert kinds == {"grammar", "mutation", "hostile"}
+
+
+@pytest.mark.parametrize("name", sorted(verdicts.CORPUS))
+def test_verdict_corpus_agrees_with_keepalived(judge: verdicts.Judge, name: str) -> None:
+    v = judge.judge(verdicts.corpus_case(name))
+    expected = verdicts.CORPUS[name][1]
+    assert not v.traceback, v.traceback
+    assert v.theirs == expected, f"keepalived now says {v.theirs}:\n{v.theirs_out}"
+    assert v.ours == expected, f"keepalived-py says {v.ours}:\n{v.ours_out}"

@@ -237,6 +237,45 @@ def hypothesis_cases() -> object:
     return st.integers(min_value=0, max_value=2**32 - 1).map(generate)
 
 
+# -- corpus: rules found by the generator, fixed, kept as exact cases ----------------------
+#: name -> (main.conf, keepalived 2.2.7's `-t` exit code in the Judge's namespace)
+CORPUS: dict[str, tuple[str, int]] = {
+    # track_file.c / vrrp_parser.c weight and init_file handlers
+    "track_process_weight_without_value": (
+        "vrrp_track_process P {\n process sshd\n weight\n}\n", 5),
+    "track_process_weight_twice": (
+        "vrrp_track_process P {\n process sshd\n weight 3\n weight 4\n}\n", 5),
+    "track_file_weight_out_of_range": (
+        "track_file F {\n file /tmp/kp-none\n weight 300\n}\n", 5),
+    "track_file_init_value_out_of_range": (
+        "track_file F {\n file /tmp/kp-none\n init_file 255\n}\n", 5),
+    "track_file_init_unknown_option": (
+        "track_file F {\n file /tmp/kp-none\n init_file always\n}\n", 5),
+    "track_file_init_in_range": (
+        "track_file F {\n file /tmp/kp-none\n init_file -254 overwrite\n}\n", 0),
+    # global_parser.c: no_email_faults takes no value and ignores any
+    "no_email_faults_with_a_value": ("global_defs {\n no_email_faults 3\n}\n", 0),
+    # main.c: startup/shutdown scripts are checked for script security under -t too
+    "shutdown_script_without_script_security": (
+        "global_defs {\n shutdown_script /bin/true\n}\n", 6),
+    "startup_script_with_script_security": (
+        "global_defs {\n enable_script_security\n script_user root\n"
+        " startup_script /bin/true\n}\n", 0),
+    # lib/notify.c set_script_params_array: `script` without words changes nothing
+    "vrrp_script_empty_script_keeps_the_first": (
+        "vrrp_script chk {\n script /bin/true\n script\n}\n"
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n"
+        " track_script {\n  chk\n }\n}\n", 6),
+    # vrrp.c check_vrrp_script_security runs before instances without a VRID are dropped
+    "notify_of_an_instance_without_vrid_is_checked": (
+        "vrrp_instance V {\n interface eth0\n notify_stop /bin/true\n}\n", 6),
+}
+
+
+def corpus_case(name: str) -> Case:
+    return Case(0, f"corpus:{name}", {"main.conf": CORPUS[name][0].encode()})
+
+
 # -- judging -------------------------------------------------------------------------------
 @dataclass
 class Verdict:
