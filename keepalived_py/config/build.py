@@ -199,14 +199,18 @@ class Builder:
         self._bad_interface = False
         self._has_virtual_server = any(n.keyword == "virtual_server" for n in tree)
         try:
-            self._missing_values(tree)
-            for view, inactive in views:
+            # keepalived -t stops on a keyword without its value only as one of its processes
+            # reads the file (blocks.read_trees); without those readings, the whole tree
+            for view, inactive in views or ((tree, frozenset()),):
                 self._missing_values(tuple(n for n in view if n.keyword not in inactive))
         except _Abort:
             self.d.aborted = 2
             return Config()
         self._not_implemented(tree)
+        read = _read_by_owner(tree, views)
         for node in tree:
+            if (node.keyword, node.pos) not in read:
+                continue            # the process that owns this block never reads it
             handler = TOP.get(node.keyword)
             if handler is None:
                 if node.keyword in kw.ROOT_LATER:
@@ -1319,6 +1323,23 @@ class Builder:
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+def _read_by_owner(tree: tuple[Node, ...],
+                   views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...]
+                   ) -> set[tuple[str, SourcePos]]:
+    """The top-level statements of `tree` that the keepalived process owning them reads
+    (blocks.read_trees): a block that another block swallows in its owner's reading (an
+    inactive keyword's '{' there skips up to its matching '}') does not exist for it. A
+    keyword no view treats as inactive anywhere is kept."""
+    if not views:
+        return {(n.keyword, n.pos) for n in tree}
+    owned = frozenset().union(*(inactive for _, inactive in views))
+    seen: set[tuple[str, SourcePos]] = set()
+    for view, inactive in views:
+        seen |= {(n.keyword, n.pos) for n in view if n.keyword not in inactive}
+    return {(n.keyword, n.pos) for n in tree
+            if n.keyword not in owned or (n.keyword, n.pos) in seen}
 
 
 def _skipped_server(n: Node, context: str) -> bool:
