@@ -496,7 +496,13 @@ class Builder:
             if k not in kw.TRACK_FILE:
                 self.unknown(c)
             elif k == "file":
-                if args:
+                # track_file.c track_file_file_handler
+                if not args:
+                    self.d.error(c.pos, "track file file name missing")
+                elif "file" in f:
+                    self.d.error(c.pos, f"File already set for track file {name} - ignoring"
+                                        f" {args[0]}")
+                else:
                     f["file"] = args[0]
             elif k == "weight":
                 # track_file.c track_file_weight_handler (1 is the default: "not set yet")

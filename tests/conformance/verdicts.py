@@ -250,6 +250,8 @@ CORPUS: dict[str, tuple[str, int]] = {
         "track_file F {\n file /tmp/kp-none\n init_file 255\n}\n", 5),
     "track_file_init_unknown_option": (
         "track_file F {\n file /tmp/kp-none\n init_file always\n}\n", 5),
+    "track_file_file_twice": (
+        "track_file F {\n file /tmp/kp-none\n file /tmp/kp-other\n}\n", 5),
     "track_file_init_in_range": (
         "track_file F {\n file /tmp/kp-none\n init_file -254 overwrite\n}\n", 0),
     # global_parser.c: no_email_faults takes no value and ignores any
