@@ -57,6 +57,11 @@ VRRP_ROOTS = frozenset({"vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp
                         "static_ipaddress", "static_routes", "static_rules",
                         "linkbeat_interfaces"})
 CHECK_ROOTS = frozenset({"virtual_server", "virtual_server_group", "SSL"})
+# global_parser.c init_global_keywords(global_active): the parent reads these; the VRRP and
+# checker processes install them inactive at start (`reload` false), so they skip the blocks
+GLOBAL_ROOTS = frozenset({"global_defs", "net_namespace", "net_namespace_ipvs",
+                          "namespace_with_ipsets", "use_pid_dir", "instance", "child_wait_time",
+                          "linkbeat_use_polling"})
 
 
 def build_tree(lines: list[Line], diagnostics: Diagnostics,
@@ -88,10 +93,9 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         if text == "{":
             depth += 1
             if stack[-1].ctx == "skipped":
-                inner = _Open(("{",), line.pos, "", "skipped")
-                inner.has_block = True
-                stack[-1].children.append(inner)
-                stack.append(inner)
+                # parser.c only counts the braces of a skipped block: so do we (the same node
+                # again on the stack, no nesting - hostile input nests thousands deep)
+                stack.append(stack[-1])
                 continue
             if skipping is not None:
                 skipping.has_block = True
@@ -167,14 +171,16 @@ def read_tree(path: str, *, config_id: str | None, diagnostics: Diagnostics
 
 def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
                ) -> tuple[tuple[Node, ...] | None, tuple[str, ...], tuple[View, ...]]:
-    """The tree, the files read, and the trees as keepalived's checker and VRRP processes read
-    the same lines (each with the other's top-level keywords inactive): keepalived -t reads the
-    configuration once per process, and a keyword without its value in any reading stops it."""
+    """The tree, the files read, and the trees as keepalived's checker, VRRP and parent
+    processes read the same lines (each with the others' top-level keywords inactive, and the
+    children with global_defs inactive too): keepalived -t reads the configuration once per
+    process, and a keyword without its value in any reading stops it."""
     lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics)
     if lines is None:
         return None, files, ()
     scratch = Diagnostics()
-    views = tuple((build_tree(lines, scratch, off), off) for off in (VRRP_ROOTS, CHECK_ROOTS))
+    views = tuple((build_tree(lines, scratch, off), off) for off in (
+        VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS))
     return build_tree(lines, diagnostics), files, views
 
 

@@ -40,6 +40,7 @@ from keepalived_py.config.strict import (
     complete_strict_adverts,
     vmac_name,
 )
+from keepalived_py.config.track_weights import group_weights, member_weights
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -78,6 +79,8 @@ class Builder:
         self.ssl: Any = None
         self.first_script: SourcePos | None = None
         self._skipped_instances: set[str] = set()   # names already seen (defined or not)
+        self._start_stop: list[Script] = []          # global startup/shutdown scripts
+        self._dropped_notify: list[Notify] = []     # of instances keepalived drops late
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
 
@@ -201,14 +204,18 @@ class Builder:
         self._bad_interface = False
         self._has_virtual_server = any(n.keyword == "virtual_server" for n in tree)
         try:
-            self._missing_values(tree)
-            for view, inactive in views:
+            # keepalived -t stops on a keyword without its value only as one of its processes
+            # reads the file (blocks.read_trees); without those readings, the whole tree
+            for view, inactive in views or ((tree, frozenset()),):
                 self._missing_values(tuple(n for n in view if n.keyword not in inactive))
         except _Abort:
             self.d.aborted = 2
             return Config()
         self._not_implemented(tree)
+        read = _read_by_owner(tree, views)
         for node in tree:
+            if (node.keyword, node.pos) not in read:
+                continue            # the process that owns this block never reads it
             handler = TOP.get(node.keyword)
             if handler is None:
                 if node.keyword in kw.ROOT_LATER:
@@ -246,8 +253,9 @@ class Builder:
                     del g[k]
                 else:
                     g["smtp_server_port"] = port
-            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_email_faults",
-                       "no_checker_emails"):
+            elif k == "no_email_faults":
+                g[k] = True             # global_parser.c: takes no value, ignores any
+            elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_checker_emails"):
                 g[k] = read_bool(c, self.d)
             elif k == "smtp_helo_name":
                 if args:
@@ -358,6 +366,11 @@ class Builder:
                     self.d.error(c.pos, f"SNMP socket already set to {g[k]} - ignoring")
                 else:
                     g[k] = args[0]
+            elif k in ("startup_script", "shutdown_script"):
+                # main.c checks these scripts' security, also under -t
+                if args and (argv := script_argv(tuple(args))):
+                    self._start_stop.append(Script(argv=argv, text=" ".join(args), pos=c.pos))
+                self.later(c, "global_defs")
             elif k == "default_interface":
                 if args:
                     self._default_interface = args[0]
@@ -408,7 +421,8 @@ class Builder:
             if k not in kw.VRRP_SCRIPT:
                 self.unknown(c)
             elif k == "script":
-                f["script"] = self.script(c)
+                if args:        # lib/notify.c set_script_params_array: no words, no change
+                    f["script"] = self.script(c)
             elif k == "interval":
                 if args and (v := read_decimal(args[0], 0.000001, 2**31 / 1e6 * 1e6, c.pos,
                                                self.d)) is not None:
@@ -468,9 +482,18 @@ class Builder:
                 else:
                     self.d.error(c.pos, f"Invalid param_match '{' '.join(args)}'")
             elif k == "weight":
-                if args and (v := read_int(args[0], -254, 254, c.pos, self.d)) is not None:
+                # vrrp_parser.c vrrp_tprocess_weight_handler
+                if not args:
+                    self.d.error(c.pos, f"No weight specified for track process {name} - ignoring")
+                elif f.get("weight"):
+                    self.d.error(c.pos, f"Weight already set for track process {name} - ignoring"
+                                        f" {args[0]}")
+                elif (v := read_int(args[0], -254, 254, c.pos, self.d)) is not None:
                     f["weight"] = v
                     f["weight_reverse"] = len(args) > 1 and args[1] == "reverse"
+                    if len(args) > 1 and args[1] != "reverse":
+                        self.d.error(c.pos, f"vrrp_track_process {name} unknown weight option"
+                                            f" {args[1]}")
             elif k in ("quorum", "quorum_max"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v
@@ -501,19 +524,47 @@ class Builder:
             if k not in kw.TRACK_FILE:
                 self.unknown(c)
             elif k == "file":
-                if args:
+                # track_file.c track_file_file_handler
+                if not args:
+                    self.d.error(c.pos, "track file file name missing")
+                elif "file" in f:
+                    self.d.error(c.pos, f"File already set for track file {name} - ignoring"
+                                        f" {args[0]}")
+                else:
                     f["file"] = args[0]
             elif k == "weight":
-                if args and (v := read_int(args[0], -(2**31) + 1, 2**31 - 1, c.pos, self.d)) is not None:
-                    f["weight"] = v
+                # track_file.c track_file_weight_handler (1 is the default: "not set yet")
+                if not args:
+                    self.d.error(c.pos, f"No weight specified for track file {name} - ignoring")
+                elif f.get("weight", 1) != 1:
+                    self.d.error(c.pos, f"Weight already set for track file {name} - ignoring"
+                                        f" {args[0]}")
+                else:
+                    v = read_int(args[0], -254, 254, c.pos, self.d)
+                    f["weight"] = 1 if v is None else v
                     f["weight_reverse"] = len(args) > 1 and args[1] == "reverse"
+                    if len(args) > 1 and args[1] != "reverse":
+                        self.d.error(c.pos, f"track_file {name} unknown weight option {args[1]}")
             elif k == "init_file":
+                # track_file.c track_file_init_handler
                 value, over = 0, False
                 for a in args:
                     if a == "overwrite":
                         over = True
-                    elif (v := read_int(a, -(2**31), 2**31 - 1, c.pos, self.d)) is not None:
+                    elif a[:1].isdigit() or a[:1] == "-":
+                        try:
+                            v = int(a)
+                        except ValueError:
+                            v = None
+                        if v is None or not -(2**31) <= v < 2**31:
+                            self.d.error(c.pos, f"Track file {name} init value {a} is invalid")
+                            v = 0
+                        elif not -254 <= v <= 254:
+                            self.d.error(c.pos, f"Track file {name} init value {v} is outside"
+                                                " sensible range [-254, 254]")
                         value = v
+                    else:
+                        self.d.error(c.pos, f"Unknown track file init option {a}")
                 f["init_file"], f["init_file_overwrite"] = value, over
         if "file" not in f:
             self.d.error(node.pos, f"No file set for track_file {name}")
@@ -986,6 +1037,7 @@ class Builder:
         f["notify"] = Notify(**notify)
         if "virtual_router_id" not in f:
             self.d.error(node.pos, f"{vid} the virtual router id must be set")
+            self._dropped_notify.append(f["notify"])     # still checked for script security
             return
         f.setdefault("interface", None)
         self.instances.append((VrrpInstance(**f), seen))
@@ -1208,31 +1260,14 @@ class Builder:
                 f["down_timer_adverts"] = 3
             if g.vrrp_skip_check_adv_addr:
                 f["skip_check_adv_addr"] = True
-            if g.vrrp_check_unicast_src:
-                f["check_unicast_src"] = True
+            # (vrrp_check_unicast_src is not folded in: keepalived ORs it in when it checks an
+            # advert and its dump shows the instance's own flag - machine.Params.from_config)
             f["sync_group"] = member_of.get(inst.name)
             grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
-            if grp_obj is not None and not grp_obj.sync_group_tracking_weight:
-                own = {"track_script": {s.name: s.weight for s in self.scripts},
-                       "track_process": {p.name: p.weight for p in self.processes},
-                       "track_file": {t.name: t.weight for t in self.files}}
-                for kind, what in (("track_script", "script"), ("track_process", "process"),
-                                   ("track_file", "file"), ("track_interface", "interface")):
-                    kept = []
-                    for ref in getattr(inst, kind):
-                        w = ref.weight if ref.weight is not None else \
-                            own.get(kind, {}).get(ref.name, 0)
-                        if w and kind == "track_interface":
-                            # keepalived keeps the interface, tracked with weight 0
-                            d.error(ref.pos, f"{vid} ignoring {ref.name} tracked interface"
-                                             " weight due to SYNC group")
-                            kept.append(replace(ref, weight=0, reverse=False))
-                        elif w:
-                            d.error(ref.pos, f"{vid} ignoring tracked {what} {ref.name} with"
-                                             " weights due to SYNC group")
-                        else:
-                            kept.append(ref)
-                    inst = replace(inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
+            # sync members and address owners: keepalived's weight filtering (track_weights.py)
+            inst = replace(inst, **member_weights(  # type: ignore[arg-type]
+                inst, priority, grp_obj, {s.name: s.weight for s in self.scripts},
+                {t.name: t.weight for t in self.files}, d.error))
             if inst.interface is not None and any(r.name == inst.interface
                                                   for r in inst.track_interface):
                 for ref in inst.track_interface:
@@ -1267,6 +1302,12 @@ class Builder:
                 else:
                     seen_vrid[vrid_key] = inst.name
             instances.append(replace(inst, **f))
+        owners = {i.name for i in instances if i.priority == VRRP_PRIO_OWNER}
+        groups = [group_weights(grp, bool(owners & set(grp.group)),
+                                {s.name: s.weight for s in self.scripts},
+                                {t.name: t.weight for t in self.files},
+                                {p.name: p.weight for p in self.processes}, d.error)
+                  for grp in groups]
         for grp in groups:
             for ref in grp.track_script:
                 used_scripts.add(ref.name)
@@ -1288,8 +1329,11 @@ class Builder:
                 run.append(s.script)
                 if s.name in used_scripts:
                     scripts_in_use.append(s)
-            run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
-                    if fl.name != "smtp_alert"]
+            # every instance parsed, also one vrrp_complete_instance drops later (no VRID...):
+            # check_vrrp_script_security runs first
+            run += [getattr(n, fl.name) for n in [*(i.notify for i, _ in self.instances),
+                                                  *self._dropped_notify]
+                    for fl in fields(Notify) if fl.name != "smtp_alert"]
             run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
                     if fl.name != "smtp_alert"]
             run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
@@ -1297,6 +1341,9 @@ class Builder:
                 and not self._bad_interface:
             d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
                              " not enabled.")
+        if any(is_script(s) for s in self._start_stop) and not g.enable_script_security:
+            d.security(None, "SECURITY VIOLATION - start/shutdown scripts are being executed but"
+                             " script_security not enabled.")
         if self._bad_interface:
             d.fatal(None, "Non-existent interface specified in configuration")
 
@@ -1319,6 +1366,23 @@ class Builder:
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+def _read_by_owner(tree: tuple[Node, ...],
+                   views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...]
+                   ) -> set[tuple[str, SourcePos]]:
+    """The top-level statements of `tree` that the keepalived process owning them reads
+    (blocks.read_trees): a block that another block swallows in its owner's reading (an
+    inactive keyword's '{' there skips up to its matching '}') does not exist for it. A
+    keyword no view treats as inactive anywhere is kept."""
+    if not views:
+        return {(n.keyword, n.pos) for n in tree}
+    owned = frozenset().union(*(inactive for _, inactive in views))
+    seen: set[tuple[str, SourcePos]] = set()
+    for view, inactive in views:
+        seen |= {(n.keyword, n.pos) for n in view if n.keyword not in inactive}
+    return {(n.keyword, n.pos) for n in tree
+            if n.keyword not in owned or (n.keyword, n.pos) in seen}
 
 
 def _skipped_server(n: Node, context: str) -> bool:

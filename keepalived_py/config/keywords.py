@@ -247,7 +247,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
-    ("vrrp_sync_group", "sync_group_tracking_weight"): "parsed only",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
@@ -273,7 +272,8 @@ UNREAD_FIELDS: dict[str, str] = {
     "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
     "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
-    "VrrpSyncGroup.sync_group_tracking_weight": "not implemented: sync_group_tracking_weight",
+    "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
+                                                " (config/track_weights.py)",
     "Checker.bind_port": "not implemented: checker bind_port",
     "Checker.bind_if": "not implemented: checker bind_if",
     "Checker.http_protocol": "not implemented: http_protocol",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any, TypedDict
 
 from keepalived_py.config.model import (
@@ -36,6 +37,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.track.edges import tracking_edges
 
 OWNER = 255
 RTPROT_KEEPALIVED = 18
@@ -379,7 +381,8 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.virtual_rules:
         out.append("   Virtual Rules :")
         out += [f"     {format_rule(x)}" for x in inst.virtual_rules]
-    out += _tracked_lists(config, inst.track_interface, inst.track_script, inst.track_file,
+    out += _tracked_lists(config, _shown_interfaces(config, inst), inst.track_script,
+                          inst.track_file,
                           inst.track_process, "processes")
     out += _tracked_bfds(inst.track_bfd)
     out.append(f"   Using smtp notification = {'yes' if inst.notify.smtp_alert else 'no'}")
@@ -455,6 +458,19 @@ def _tracked_bfds(refs: Sequence[TrackRef]) -> list[str]:
         return []
     return ["   Tracked BFDs :"] + [f"     {t.name}: weight {t.weight or 0}"
                                    f"{' reverse' if t.reverse else ''}" for t in refs]
+
+
+def _shown_interfaces(config: Config, inst: VrrpInstance) -> list[TrackRef]:
+    """The instance's own track_interface list as keepalived prints it: a weight refused to a
+    member of a sync group without sync_group_tracking_weight reads 0, an address owner's
+    weighted entry is gone - while the interface's list keeps applying the weight
+    (config/track_weights.py)."""
+    group = next((g for g in config.vrrp_sync_groups if g.name == inst.sync_group), None)
+    if group is not None and not group.sync_group_tracking_weight:
+        return [replace(t, weight=0) if t.weight else t for t in inst.track_interface]
+    if inst.priority == 255:
+        return [t for t in inst.track_interface if not t.weight]
+    return list(inst.track_interface)
 
 
 def _weight(ref: TrackRef, obj: VrrpScript | VrrpTrackFile | VrrpTrackProcess | None
@@ -636,23 +652,8 @@ def _tracked_lists_group(g: VrrpSyncGroup) -> list[str]:
 def _trackers_of(config: Config, kind: str, name: str) -> list[tuple[str, int, bool]]:
     """(instance, weight, reverse) of every instance tracking `name` (through its sync group
     too), as keepalived lists them under the tracked object."""
-    own: dict[str, VrrpScript | VrrpTrackFile | VrrpTrackProcess] = {
-        "track_script": {s.name: s for s in config.vrrp_scripts},
-        "track_file": {f.name: f for f in config.vrrp_track_files},
-        "track_process": {p.name: p for p in config.vrrp_track_processes},
-    }.get(kind, {})  # type: ignore[assignment]
-    groups = {g.name: g for g in config.vrrp_sync_groups}
-    out = []
-    for inst in config.vrrp_instances:
-        refs = list(getattr(inst, kind))
-        if inst.sync_group in groups:
-            refs += list(getattr(groups[inst.sync_group], kind))
-        for ref in refs:
-            if ref.name == name:
-                w, rev = _weight(ref, own.get(name)) if kind != "track_interface" else \
-                    (ref.weight or 0, ref.reverse)
-                out.append((inst.name, w, rev))
-    return out
+    edges = tracking_edges(config).get((kind.removeprefix("track_"), name), [])
+    return [(e.instance, e.weight, e.reverse) for e in edges]
 
 
 def _tracking(rows: list[tuple[str, int, bool]], header: bool = True) -> list[str]:

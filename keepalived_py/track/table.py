@@ -3,8 +3,9 @@
 Theory of operation. Built once per configuration: every `track_interface`, `track_script`,
 `track_process`, `track_file` and `track_bfd` reference of an instance (and of its sync group, whose
 tracking applies to all members) becomes an edge (kind, object) -> (instance, weight,
-reverse), the weight taken from the reference or else from the tracked object's own
-definition (interfaces default to 0, i.e. FAULT on failure). `update(kind, name, value)`
+reverse) as keepalived resolves it (track/edges.py: one edge per object and instance, the
+weight taken from the reference or else from the tracked object's own definition, interfaces
+defaulting to 0, i.e. FAULT on failure). `update(kind, name, value)`
 records a new state (bool for interfaces/scripts/processes, int for files) and returns the
 instances whose (fault, delta) changed. Objects not reported yet count as keepalived counts
 an INIT script: they neither add weight nor cause FAULT, except a weight-0 script that has
@@ -15,7 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from keepalived_py.config.model import Config, TrackRef
+from keepalived_py.config.model import Config
+from keepalived_py.track.edges import KINDS, Edge, tracking_edges
 from keepalived_py.track.weights import (
     NEUTRAL,
     Contribution,
@@ -23,14 +25,7 @@ from keepalived_py.track.weights import (
     file_contribution,
 )
 
-KINDS = ("interface", "script", "process", "file", "bfd")
-
-
-@dataclass(frozen=True, slots=True)
-class Edge:
-    instance: str
-    weight: int
-    reverse: bool
+__all__ = ["KINDS", "Edge", "InstanceTracking", "TrackingTable"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,42 +43,14 @@ class TrackingTable:
         """`reloading`: built by a reload; a script new in it counts as keepalived's
         SCRIPT_INIT_STATE_INIT_RELOAD - it holds nobody back until its first result."""
         self.reloading = reloading
-        self.edges: dict[tuple[str, str], list[Edge]] = defaultdict(list)
+        self.edges: dict[tuple[str, str], list[Edge]] = defaultdict(list, tracking_edges(config))
         self.values: dict[tuple[str, str], bool | int] = {}
         self.instances = [i.name for i in config.vrrp_instances]
-        own_weight = {
-            "script": {s.name: (s.weight, s.weight_reverse) for s in config.vrrp_scripts},
-            "process": {p.name: (p.weight, p.weight_reverse) for p in config.vrrp_track_processes},
-            "file": {f.name: (f.weight, f.weight_reverse) for f in config.vrrp_track_files},
-            "interface": {},
-            # track_bfd references carry the bfd_instance's weight already (config/bfd.py)
-            "bfd": {},
-        }
-        groups = {g.name: g for g in config.vrrp_sync_groups}
-        for inst in config.vrrp_instances:
-            sources = [inst]
-            if inst.sync_group and inst.sync_group in groups:
-                sources.append(groups[inst.sync_group])  # type: ignore[arg-type]
-            for src in sources:
-                for kind, refs in (("interface", src.track_interface), ("script", src.track_script),
-                                   ("process", src.track_process), ("file", src.track_file),
-                                   ("bfd", src.track_bfd)):
-                    for ref in refs:
-                        self._add(kind, ref, inst.name, own_weight[kind])
         self._cache: dict[str, InstanceTracking] = {}
         # keepalived's VRRP process starts with every tracked BFD session down (bfd_up false)
         # until the BFD process reports it Up
         for name in self.watched("bfd"):
             self.values[("bfd", name)] = False
-
-    def _add(self, kind: str, ref: TrackRef, instance: str,
-             defaults: dict[str, tuple[int, bool]]) -> None:
-        weight, reverse = defaults.get(ref.name, (0, False))
-        if ref.weight is not None:
-            weight, reverse = ref.weight, ref.reverse
-        elif ref.reverse:
-            reverse = True
-        self.edges[(kind, ref.name)].append(Edge(instance, weight, reverse))
 
     def watched(self, kind: str) -> set[str]:
         """Names of the objects of `kind` that some instance tracks."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from keepalived_py.config.model import Config, VrrpInstance
+from keepalived_py.config.model import Config, GlobalDefs, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
@@ -53,6 +53,7 @@ from keepalived_py.vrrp.packet import (
     peek_vrid,
 )
 from keepalived_py.vrrp.static import apply_static, remove_static
+from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
@@ -66,8 +67,10 @@ STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
               "pri_zero_rcvd", "pri_zero_sent")
 
 
-def params_of(inst: VrrpInstance) -> m.Params:
-    return m.Params.from_config(inst)      # H6: the mapping lives with the pure core
+def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Params:
+    # H6: the mapping lives with the pure core; global_defs for the flags keepalived ORs in
+    # when it checks an advert (vrrp_check_unicast_src, vrrp_skip_check_adv_addr)
+    return m.Params.from_config(inst, global_defs=global_defs)
 
 
 def clamp_priority(base: int, delta: int) -> int:
@@ -141,6 +144,7 @@ class VrrpDaemon:
         self.failovers: dict[str, list[float]] = {}
         self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._group_states: dict[str, m.State] = {}
+        self._vetoes: dict[str, GroupVeto] = {}
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
@@ -211,7 +215,8 @@ class VrrpDaemon:
                 # instance (FAULT, priority 0 on the old VRID) and starts the new one
                 await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
                 await self._add_runner(inst, None)
-            elif inst != old[name]:
+            elif inst != old[name] or params_of(inst, config.global_defs) != \
+                    params_of(old[name], old_config.global_defs):   # (a global the checks OR in)
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
@@ -340,7 +345,7 @@ class VrrpDaemon:
                 "priority": r.cfg.priority, "effective_priority": r.fsm.priority,
                 "advert_int": r.cfg.advert_int, "accept": r.cfg.accept,
                 "preempt": not r.cfg.nopreempt, "last_transition": r.last_transition,
-                "master_down_interval": r.fsm.master_down_interval(),
+                "master_down_interval": r.fsm.down_timer_shown(),
                 "garp_delay": r.cfg.garp_master_delay, "garp_repeat": r.cfg.garp_master_repeat,
                 "vips": [f"{a.address} dev {a.dev or r.ifname} scope {a.scope or 'global'}"
                          for a in r.cfg.virtual_ipaddress],
@@ -355,8 +360,8 @@ class VrrpDaemon:
         delta = t.delta if t is not None else 0
         fsm = r.fsm
         return {"wantstate": fsm.wantstate.value, "holding": r.holding,
-                "total_priority": r.cfg.priority + delta if r.cfg.priority != m.OWNER
-                else r.cfg.priority,
+                # the owner's too: keepalived adds the weights, only its effective one stays
+                "total_priority": r.cfg.priority + delta,
                 "master_router": str(fsm.master_source or ""),
                 "master_priority": fsm.master_priority,
                 "master_advert_int": fsm.master_adver_int,
@@ -396,8 +401,9 @@ class VrrpDaemon:
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             primary_address(inst.interface, family) if inst.interface else None)
-        r = Runner(inst, m.Instance(params_of(inst), src), src=src)
+        r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src), src=src)
         self.runners[inst.name] = r
+        r.fsm.sync = self._group_veto(inst.sync_group)            # sync groups (sync_follow.py)
         if inst.unicast_peer:
             r.dsts = tuple(p.address for p in inst.unicast_peer)
         else:
@@ -431,7 +437,8 @@ class VrrpDaemon:
             log.warning("vrrp.unicast.no_peers", instance=inst.name,
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
                                " fault state")
-        r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time())     # still INIT: no action
+        r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
+            inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r)                   # built now, off the failover path
         self._payloads(r, r.fsm.priority)
         event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
@@ -446,7 +453,9 @@ class VrrpDaemon:
                 r.sock = self._socket(inst, r)
             except OSError as e:
                 log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
-        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst)), self.loop.time()))
+        r.fsm.sync = self._group_veto(inst.sync_group)
+        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst, self.config.global_defs)),
+                                    self.loop.time()))
         r.cache.clear()
         r.garp_frames = None
         if r.fsm.state is m.State.MASTER and r.holding:
@@ -535,7 +544,8 @@ class VrrpDaemon:
             name = r.name
             if r.cfg.unicast_peer:
                 peer = next((p for p in r.cfg.unicast_peer if p.address == src), None)
-                if peer is None and r.cfg.check_unicast_src:
+                if peer is None and (r.cfg.check_unicast_src
+                                     or self.config.global_defs.vrrp_check_unicast_src):
                     self._drop(r, "unicast_src_err",
                                f"({name}) unicast source address {src} not a unicast peer")
                     continue
@@ -739,8 +749,29 @@ class VrrpDaemon:
             self._reason_line(r, a)
             self._announce(r, a)
             self._write_state()
-        if later:
+        if later and r.cfg.sync_group:
+            self._sync_follow(r, later[-1])
             self._sync_group_state(r)
+
+    def _group_veto(self, group: str | None) -> GroupVeto | None:
+        if not group:
+            return None
+        veto = self._vetoes.get(group)
+        if veto is None:
+            def members() -> dict[str, m.Instance]:
+                return {n: x.fsm for n, x in self.runners.items() if x.cfg.sync_group == group}
+            veto = self._vetoes[group] = GroupVeto(group, members)
+        return veto
+
+    def _sync_follow(self, r: Runner, change: m.StateChanged) -> None:
+        """keepalived's vrrp_sync_master / vrrp_sync_backup: the other members follow."""
+        veto = self._vetoes.get(r.cfg.sync_group or "")
+        if veto is None or self.loop is None:
+            return
+        for name, actions in follow(veto, r.name, change, self.loop.time()):
+            other = self.runners.get(name)
+            if other is not None:
+                self._apply(other, actions)
 
     async def _release(self, r: Runner, prev: asyncio.Task[None] | None) -> None:
         if prev is not None:
@@ -867,6 +898,9 @@ class VrrpDaemon:
             new = m.State.STOP
         else:
             new = m.State.BACKUP
+        veto = self._vetoes.get(group)
+        if veto is not None:
+            veto.state = new
         if self._group_states.get(group) is new:
             return
         self._group_states[group] = new
@@ -1030,6 +1064,23 @@ class VrrpDaemon:
                 self._refresh_tracking(r)
 
     def _fault_of(self, r: Runner) -> tuple[bool, str]:
+        fault, reason = self._own_fault(r)
+        if fault:
+            return fault, reason
+        group = r.cfg.sync_group
+        if group:
+            for other in self.runners.values():
+                # the other member's fault as it is now, not as its machine last heard it (a
+                # tracker result moving both would otherwise fault this one for nothing); a
+                # member waiting for its scripts' first results holds nobody back
+                if other is not r and other.cfg.sync_group == group and \
+                        self._own_fault(other)[0] and \
+                        not (self.tracking is not None
+                             and self.tracking.instance(other.name).pending):
+                    return True, "sync group"
+        return False, ""
+
+    def _own_fault(self, r: Runner) -> tuple[bool, str]:
         if r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer:
             # keepalived 2.2.7: a unicast instance without peers stays in FAULT
             return True, "no unicast peers"
@@ -1041,15 +1092,6 @@ class VrrpDaemon:
             t = self.tracking.instance(r.name)
             if t.fault:
                 return True, ", ".join(t.reasons)
-        group = r.cfg.sync_group
-        if group:
-            for other in self.runners.values():
-                if other is not r and other.cfg.sync_group == group and \
-                        other.fsm.fault and other.fsm.fault_reason != "sync group" and \
-                        not (self.tracking is not None
-                             and self.tracking.instance(other.name).pending):
-                    # (a member waiting for its scripts' first results holds nobody back)
-                    return True, "sync group"
         return False, ""
 
     def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:

@@ -287,6 +287,9 @@ class TimerExpired:
 class FaultChanged:
     fault: bool
     reason: str = ""
+    # a fault of the configuration (keepalived's num_config_faults, e.g. unicast_fault_no_peer
+    # without peers), not of a tracker: an instance starting in it still wants BACKUP/MASTER
+    config: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +443,11 @@ class Instance:
         # keepalived's wantstate: the state we would be in disregarding any sync group
         self.wantstate = State.MASTER if params.wants_master else State.BACKUP
         self.sync: SyncVeto | None = None
+        # keepalived keeps ms_down_timer as a variable: an owner that starts MASTER sets it to
+        # 1 us (vrrp_init_state) and one leaving FAULT to advert + skew (try_up_instance);
+        # keepalived.data prints it (None: the computed Master_Down_Interval)
+        self._down_timer_set: float | None = None
+        self._config_fault = False
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -452,6 +460,12 @@ class Instance:
 
     def master_down_interval(self) -> float:
         return self.p.down_timer_adverts * self.master_adver_int + self.skew()
+
+    def down_timer_shown(self) -> float:
+        """keepalived's ms_down_timer as its data dump prints it (seconds)."""
+        if self._down_timer_set is not None:
+            return self._down_timer_set
+        return self.master_down_interval()
 
     def next_deadline(self) -> float | None:
         t = self._t
@@ -486,6 +500,7 @@ class Instance:
             return []
         if kind is FaultChanged:
             assert isinstance(event, FaultChanged)
+            self._config_fault = event.fault and event.config
             return self._fault(event.fault, event.reason, now)
         if kind is PriorityChanged:
             assert isinstance(event, PriorityChanged)
@@ -510,12 +525,15 @@ class Instance:
             return []
         self.master_adver_int = self.p.advert_int
         if self.fault:
-            # keepalived's vrrp_init_state leaves wantstate as configured here
+            # keepalived's vrrp_init_state: an instance its trackers hold in FAULT wants FAULT
             self.state = State.FAULT
+            if not self._config_fault:
+                self.wantstate = State.FAULT
             return [RemoveAddresses(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
+            self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
             # keepalived: a member wanting MASTER in a group that is BACKUP allows one
@@ -579,6 +597,7 @@ class Instance:
         t.advert = t.garp_delay = t.garp_refresh = None
         t.lower_garps.clear()
         t.down = now + self.master_down_interval()
+        self._down_timer_set = None
         return [RemoveAddresses(), StateChanged(State.MASTER, State.BACKUP, reason)]
 
     def _address_lost(self, address: str, now: float) -> list[Action]:
@@ -619,6 +638,9 @@ class Instance:
         # keepalived's try_up_instance / vrrp_state_leave_fault
         self.master_adver_int = self.p.advert_int
         self._preempt_until = None
+        self._down_timer_set = None
+        if self.p.wants_master and self.p.owner:
+            self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
             return self._become_master(now, reason or "fault cleared")

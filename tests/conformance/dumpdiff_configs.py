@@ -30,6 +30,23 @@ vrrp_script bad {
 }
 """
 
+TRACKERS = """vrrp_script ok {
+  script "/bin/true"
+  interval 1
+}
+vrrp_track_file tf {
+  file FILES/tf
+  weight 3
+}
+track_file tg {
+  file FILES/tg
+}
+vrrp_track_process tp {
+  process no-such-process-kpd
+  weight -10
+}
+"""
+
 CONFIGS: dict[str, str] = {
     "defaults": inst(),
     "priority_150": inst("  priority 150\n"),
@@ -112,6 +129,29 @@ CONFIGS: dict[str, str] = {
     + "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n  global_tracking\n}\n"
     + inst("  track_script {\n    ok weight 10\n  }\n")
     + inst(name="VI_2", vrid=52, vips="192.0.2.20/24"),
+    # keepalived 2.2.7's uneven filtering of member weights (config/track_weights.py): the
+    # interface weight keeps applying, weighted scripts go, files weighted 1 become weight 0
+    # (a non-zero file faults), other weighted files go, processes stay
+    "sync_group_member_trackers": TRACKERS
+    + "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n}\n"
+    + inst("  track_file {\n    tf\n    tg\n  }\n  track_process {\n    tp\n  }\n"
+           "  track_interface {\n    eth1 weight 7 reverse\n  }\n")
+    + inst("  track_file {\n    tg weight 1\n  }\n  track_process {\n    tp weight 5 reverse\n"
+           "  }\n", name="VI_2", vrid=52, vips="192.0.2.20/24"),
+    "owner_trackers": TRACKERS.replace("interval 1\n", "interval 1\n  weight 10\n", 1)
+    + inst("  priority 255\n  track_script {\n    ok\n  }\n  track_file {\n    tg\n  }\n"
+           "  track_process {\n    tp\n  }\n  track_interface {\n    eth1 weight 7\n  }\n"),
+    # an object tracked by a member and by its group: listed once, the group's weight unless
+    # the member's is 0; a process keeps the member's direction
+    "sync_group_tracked_twice": TRACKERS
+    + "vrrp_sync_group G {\n  group {\n    VI_1\n    VI_2\n  }\n  sync_group_tracking_weight\n"
+      "  track_interface {\n    eth1 weight 4\n  }\n  track_file {\n    tf weight 2 reverse\n"
+      "  }\n  track_process {\n    tp weight -6 reverse\n  }\n  track_script {\n"
+      "    ok weight 5 reverse\n  }\n}\n"
+    + inst("  track_interface {\n    eth1 weight 7\n  }\n  track_file {\n    tf\n  }\n"
+           "  track_process {\n    tp\n  }\n  track_script {\n    ok weight 10\n  }\n")
+    + inst("  track_interface {\n    eth1 weight 0\n  }\n  track_script {\n    ok weight 0\n"
+           "  }\n", name="VI_2", vrid=52, vips="192.0.2.20/24"),
     "advert_int_rounded_v2": inst("  advert_int 1.6\n"),
     "unicast_ttl": inst("  unicast_ttl 10\n  unicast_peer {\n    192.0.2.2\n  }\n"),
     "strict_accept": glob("  vrrp_strict\n") + inst("  version 3\n  accept\n"),

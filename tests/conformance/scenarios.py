@@ -1048,6 +1048,34 @@ CATALOGUE: list[Scenario] = [
        until("a", "MASTER", 8), settle(1.5)],
       peer=conf(instance(100), instance(100, name="VI_2", vrid=52, vips=("192.0.2.102/24",))),
       flags=("ok",)),
+    # a sync member's interface weight keeps applying (keepalived shows it as 0), its track
+    # file of weight 1 is tracked with weight 0: a non-zero value faults the group
+    S("sync_group_interface_weight_applies",
+      conf(instance(150, body="track_interface {\n    trk0 weight -60\n  }"),
+           instance(150, name="VI_2", vrid=52, vips=("192.0.2.102/24",),
+                    body="track_file {\n    tf\n  }"),
+           top="track_file tf {\n  file %DIR%/tf\n}\n"
+               "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n}\n"),
+      [start(), until("a", "MASTER"), until("a", "MASTER", inst="VI_2"), start_peer(), settle(2),
+       check("elected"), sh_a("ip", "link", "set", "trk0", "down"), until("a", "BACKUP"),
+       settle(2), check("lowered"), sh_a("ip", "link", "set", "trk0", "up"),
+       until("a", "MASTER", 8), settle(2), write("tf", "1\n"), until("a", "FAULT", inst="VI_2"),
+       settle(2), check("file"), write("tf", "0\n"), until("a", "MASTER", 10, inst="VI_2"),
+       settle(1.5)],
+      peer=conf(instance(100), instance(100, name="VI_2", vrid=52, vips=("192.0.2.102/24",))),
+      files={"tf": "0\n"}, dummy=True),
+    # with sync_group_tracking_weight, a script tracked by a member (-60) and its group (-30)
+    # counts once, with the group's weight: 150 - 30 stays above the peer
+    S("sync_group_tracking_weight_counts_once",
+      conf(instance(150, body="track_script {\n    chk weight -60\n  }"),
+           instance(150, name="VI_2", vrid=52, vips=("192.0.2.102/24",)),
+           top=script_block() + "vrrp_sync_group G1 {\n  group {\n    VI_1\n    VI_2\n  }\n"
+               "  sync_group_tracking_weight\n  track_script {\n    chk weight -30\n  }\n}\n"),
+      [start(), until("a", "MASTER"), until("a", "MASTER", inst="VI_2"), start_peer(), settle(2),
+       check("elected"), flag("ok", False), settle(3), check("failed"), flag("ok", True),
+       settle(2.5)],
+      peer=conf(instance(100), instance(100, name="VI_2", vrid=52, vips=("192.0.2.102/24",))),
+      flags=("ok",)),
     # --- adverts the peer must accept or discard, reloads of other kinds
     S("pair_peer_preempts_subject", conf(instance(150)),
       [*elected(), Do(lambda r: r.stop_peer(signal.SIGTERM), "peer stops"),

@@ -24,36 +24,8 @@ from netlab import have_netns
 pytestmark = pytest.mark.netns
 WORKERS = 3
 
-_SYNC_WEIGHT = ("keepalived 2.2.7 zeroes the weight of an interface tracked by a sync-group"
-                " member in the instance's list but keeps applying it through the interface's"
-                " own tracking entry (effective priority base+weight); track/table.py uses 0")
-_SYNC_GROUP_OVERRIDE = ("with sync_group_tracking_weight, a script tracked by both the instance"
-                        " (weight 10) and its sync group (weight 5) counts once, with the"
-                        " group's weight (keepalived: 105); track/table.py adds both (115)")
-_OWNER_TIMER = ("an address owner that starts as MASTER shows Master down timer = 1 usecs in"
-                " keepalived; ours shows the computed 3 x advert + skew")
-_CHECK_SRC = ("global vrrp_check_unicast_src: keepalived ORs it in when checking an advert and"
-              " leaves the instance flag (dump: 'Check unicast src : no'); build.py folds it into"
-              " VrrpInstance.check_unicast_src (same checks, different dump) - the fix needs the"
-              " model to keep the instance's own flag and machine.Params to OR the global")
-
 #: config -> {difference key: reason}. The lead empties this as the fixes land.
 PENDING: dict[str, dict[str, str]] = {
-    "owner_nopreempt": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
-    "global_checks": {"VRRP Topology/VRRP Instance = VI_2: Check unicast src": _CHECK_SRC},
-    "priority_255": {"VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
-    "state_master_no_priority": {
-        "VRRP Topology/VRRP Instance = VI_1: Master down timer": _OWNER_TIMER},
-    "sync_group_weights_ignored": {
-        "Interfaces/Name = eth1: Tracking VRRP instances": _SYNC_WEIGHT,
-        "VRRP Topology/VRRP Instance = VI_1: Effective priority": _SYNC_WEIGHT,
-        "VRRP Topology/VRRP Instance = VI_1: Total priority": _SYNC_WEIGHT,
-        "VRRP Topology/VRRP Instance = VI_1: Master down timer": _SYNC_WEIGHT},
-    "sync_group_tracking_weight": {
-        "VRRP Scripts/VRRP Script = ok: Tracking instances": _SYNC_GROUP_OVERRIDE,
-        "VRRP Topology/VRRP Instance = VI_1: Effective priority": _SYNC_GROUP_OVERRIDE,
-        "VRRP Topology/VRRP Instance = VI_1: Total priority": _SYNC_GROUP_OVERRIDE,
-        "VRRP Topology/VRRP Instance = VI_1: Master down timer": _SYNC_GROUP_OVERRIDE},
 }
 
 

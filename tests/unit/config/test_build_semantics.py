@@ -80,13 +80,58 @@ def test_track_interface_naming_the_own_interface_is_ignored() -> None:
     assert "(VI_1) Ignoring track_interface eth0 since own interface" in messages(d)
 
 
-def test_sync_group_member_keeps_weighted_interface_with_weight_0() -> None:
+def test_sync_group_member_keeps_weighted_interface_applied() -> None:
+    # keepalived 2.2.7 shows weight 0 in the instance's list but has already registered the
+    # weight on the interface, which keeps applying it (obs/vrrp_data.py prints the 0)
     c, d = load("vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n"
                 + vi(" track_interface {\n  eth1 weight 7\n }")
                 + vi("", name="VI_2", vrid=52))
     refs = c.vrrp_instances[0].track_interface
-    assert [(r.name, r.weight) for r in refs] == [("eth1", 0)]
+    assert [(r.name, r.weight) for r in refs] == [("eth1", 7)]
     assert "(VI_1) ignoring eth1 tracked interface weight due to SYNC group" in messages(d)
+
+
+TRACKERS = ("vrrp_script ok {\n script /bin/true\n weight 10\n}\n"
+            "track_file tf {\n file /tmp/kp-none-tf\n weight 3\n}\n"
+            "track_file tg {\n file /tmp/kp-none-tg\n}\n"
+            "vrrp_track_process tp {\n process no-such\n weight -10\n}\n")
+TRACKED = (" track_script {\n  ok\n }\n track_file {\n  tf\n  tg\n }\n"
+           " track_process {\n  tp\n }")
+
+
+def test_sync_group_member_weights_as_keepalived() -> None:
+    c, d = load(TRACKERS + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n}\n"
+                + vi(TRACKED) + vi("", name="VI_2", vrid=52))
+    i = c.vrrp_instances[0]
+    assert i.track_script == ()
+    assert [(r.name, r.weight) for r in i.track_file] == [("tg", 0)]     # weight 1 -> 0
+    assert [r.name for r in i.track_process] == ["tp"]                    # left alone
+    m = messages(d)
+    assert "(VI_1) ignoring tracked script ok with weights due to SYNC group" in m
+    assert "(VI_1) ignoring tracked file tf with weight 3 due to SYNC group" in m
+    assert "(VI_1) ignoring weight from tracked file tg due to SYNC group. specify weight 0" in m
+
+
+def test_address_owner_weights_as_keepalived() -> None:
+    c, d = load(TRACKERS + vi(" priority 255\n track_interface {\n  eth1 weight -7\n }\n"
+                              + TRACKED))
+    i = c.vrrp_instances[0]
+    assert (i.track_script, [(r.name, r.weight) for r in i.track_file]) == ((), [("tg", 0)])
+    assert [(r.name, r.weight) for r in i.track_interface] == [("eth1", -7)]
+    m = messages(d)
+    assert "(VI_1) ignoring eth1 tracked interface due to address owner" in m
+    assert "(VI_1) ignoring tracked script ok with weights due to address_owner" in m
+
+
+def test_sync_group_with_address_owner_clears_group_weights() -> None:
+    c, d = load(TRACKERS + "vrrp_sync_group G {\n group {\n  VI_1\n  VI_2\n }\n"
+                " track_script {\n  ok\n }\n track_process {\n  tp weight 4\n }\n}\n"
+                + vi(" priority 255") + vi("", name="VI_2", vrid=52))
+    g = c.vrrp_sync_groups[0]
+    assert [(r.name, r.weight) for r in (*g.track_script, *g.track_process)] == \
+        [("ok", 0), ("tp", 0)]
+    assert "(G) Cannot have weighted track script 'ok' with member having priority 255" \
+           " - clearing weight" in messages(d)
 
 
 def test_global_tracking_is_sync_group_tracking_weight() -> None:
@@ -130,3 +175,12 @@ def test_initial_state_is_derived_from_the_priority_unless_configured() -> None:
     c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n state MASTER\n priority 200"))
     assert c.vrrp_instances[0].state is VrrpState.BACKUP
     assert "(VI_1) State MASTER must match being address owner" in messages(d)
+
+
+def test_global_check_unicast_src_is_ored_in_not_folded() -> None:
+    from keepalived_py.vrrp.machine import Params
+    c, _ = load("global_defs {\n vrrp_check_unicast_src\n}\n"
+                + vi(" unicast_peer {\n  192.0.2.5\n }"))
+    i = c.vrrp_instances[0]
+    assert not i.check_unicast_src          # keepalived.data: "Check unicast src : no"
+    assert Params.from_config(i, global_defs=c.global_defs).check_unicast_src

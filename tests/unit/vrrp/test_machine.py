@@ -92,6 +92,25 @@ def test_address_owner_starts_master_at_once() -> None:
     assert i.next_deadline() == pytest.approx(1.0)
 
 
+def test_address_owner_down_timer_as_keepalived_stores_it() -> None:
+    # keepalived.data prints ms_down_timer: 1 us after the owner's start as MASTER, advert +
+    # skew after it leaves FAULT (try_up_instance), computed again once it leaves MASTER
+    i = inst(255)
+    i.handle(m.Started(), 0.0)
+    assert i.down_timer_shown() == pytest.approx(1e-6)
+    i.handle(m.FaultChanged(True, "x"), 1.0)
+    assert i.wantstate is m.State.FAULT
+    i.handle(m.FaultChanged(False), 2.0)
+    assert i.down_timer_shown() == pytest.approx(1 + 1 / 256, abs=1e-6)
+
+
+def test_started_in_fault_wants_fault() -> None:
+    i = inst(100)
+    i.handle(m.FaultChanged(True, "script chk"), 0.0)
+    i.handle(m.Started(), 0.0)
+    assert (i.state, i.wantstate) == (m.State.FAULT, m.State.FAULT)     # vrrp_init_state
+
+
 def test_owner_with_state_backup_waits_like_a_backup() -> None:
     i = inst(255, initial_master=False)
     i.handle(m.Started(), 0.0)
