@@ -914,13 +914,16 @@ class Builder:
             elif k in ("garp_master_delay", "garp_lower_prio_delay"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = float(v)
+                    seen[k] = c.pos
             elif k == "garp_master_refresh":
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = float(v)
+                    seen[k] = c.pos
             elif k in ("garp_master_repeat", "garp_lower_prio_repeat",
                        "garp_master_refresh_repeat"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     f[k] = v
+                    seen[k] = c.pos
             elif k == "down_timer_adverts":
                 if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
                     f[k] = v
@@ -1156,7 +1159,7 @@ class Builder:
                               ("garp_master_repeat", "vrrp_garp_master_repeat"),
                               ("garp_master_refresh", "vrrp_garp_master_refresh"),
                               ("garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat")):
-                if key not in {fl for fl in _explicit(inst)}:
+                if key not in seen:     # given in the instance (even as the default) wins
                     f[key] = getattr(g, gkey)
             f["garp_interval"] = g.vrrp_garp_interval
             f["gna_interval"] = g.vrrp_gna_interval
@@ -1330,14 +1333,6 @@ def executable(script: Script | None) -> bool:
     if "/" not in path:
         return shutil.which(path) is not None
     return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _explicit(inst: VrrpInstance) -> set[str]:
-    """Fields of `inst` that differ from the dataclass default (set in the config)."""
-    defaults = VrrpInstance(name="x", interface=None, virtual_router_id=1)
-    return {f.name for f in fields(VrrpInstance)
-            if f.name not in ("name", "interface", "virtual_router_id", "pos")
-            and getattr(inst, f.name) != getattr(defaults, f.name)}
 
 
 TOP = {

@@ -111,6 +111,24 @@ class Peer:
     max_ttl: int = 255
 
 
+def lower_prio_garp(g: GlobalDefs | None, inst: VrrpInstance) -> tuple[float, int]:
+    """The effective garp_lower_prio_delay and _repeat: the instance's, else global_defs'
+    vrrp_garp_lower_prio_*, else global_defs' vrrp_garp_master_* (keepalived 2.2.7's
+    vrrp_complete_instance; its dump shows these), else the instance's garp_master_*."""
+    delay, rep = inst.garp_lower_prio_delay, inst.garp_lower_prio_repeat
+    if g is not None:
+        if delay is None:
+            delay = g.vrrp_garp_lower_prio_delay
+            if delay is None:
+                delay = g.vrrp_garp_master_delay
+        if rep is None:
+            rep = g.vrrp_garp_lower_prio_repeat
+            if rep is None:
+                rep = g.vrrp_garp_master_repeat
+    return (inst.garp_master_delay if delay is None else delay,
+            inst.garp_master_repeat if rep is None else rep)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Params:
     """What the state machine needs of a vrrp_instance. Build with `from_config`."""
@@ -183,21 +201,7 @@ class Params:
         src = inst.unicast_src_ip or inst.mcast_src_ip or primary
         if src is not None and src.version != fam:
             src = None
-        lp_delay = inst.garp_lower_prio_delay
-        lp_rep = inst.garp_lower_prio_repeat
-        if global_defs is not None:
-            if lp_delay is None:
-                lp_delay = global_defs.vrrp_garp_lower_prio_delay
-                if lp_delay is None:
-                    lp_delay = global_defs.vrrp_garp_master_delay
-            if lp_rep is None:
-                lp_rep = global_defs.vrrp_garp_lower_prio_repeat
-                if lp_rep is None:
-                    lp_rep = global_defs.vrrp_garp_master_repeat
-        if lp_delay is None:
-            lp_delay = inst.garp_master_delay
-        if lp_rep is None:
-            lp_rep = inst.garp_master_repeat
+        lp_delay, lp_rep = lower_prio_garp(global_defs, inst)
         if inst.strict_mode:
             lp_delay, lp_rep = 0.0, 0
         auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(inst.auth_type or "", AUTH_NONE) \

@@ -130,3 +130,17 @@ def test_initial_state_is_derived_from_the_priority_unless_configured() -> None:
     c, d = load("global_defs {\n vrrp_strict\n}\n" + vi(" version 3\n state MASTER\n priority 200"))
     assert c.vrrp_instances[0].state is VrrpState.BACKUP
     assert "(VI_1) State MASTER must match being address owner" in messages(d)
+
+
+def test_instance_garp_values_equal_to_defaults_beat_global_defs() -> None:
+    # keepalived 2.2.7 keeps an instance's explicit garp_master_* even when it equals the
+    # default (issue 11: an explicit `garp_master_delay 5` looked unset)
+    c, _ = load("global_defs {\n vrrp_garp_master_delay 7\n vrrp_garp_master_repeat 2\n"
+                " vrrp_garp_master_refresh 30\n vrrp_garp_master_refresh_repeat 3\n}\n"
+                + vi(" garp_master_delay 5\n garp_master_repeat 5\n garp_master_refresh 0\n"
+                     " garp_master_refresh_repeat 1"))
+    i = c.vrrp_instances[0]
+    assert (i.garp_master_delay, i.garp_master_repeat, i.garp_master_refresh,
+            i.garp_master_refresh_repeat) == (5.0, 5, 0.0, 1)
+    c, _ = load("global_defs {\n vrrp_garp_master_delay 7\n}\n" + vi(""))
+    assert c.vrrp_instances[0].garp_master_delay == 7.0
