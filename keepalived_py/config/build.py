@@ -11,13 +11,12 @@ diagnostics at file:line.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from dataclasses import fields, replace
 from typing import Any
 
+from keepalived_py.config import build_lvs
 from keepalived_py.config import keywords as kw
+from keepalived_py.config.context import BuildContext, Host
 from keepalived_py.config.model import (
     Config,
     GlobalDefs,
@@ -43,7 +42,6 @@ from keepalived_py.config.values import (
     read_int,
     read_interface,
     read_network,
-    script_argv,
 )
 
 VRRP_PRIO_OWNER = 255
@@ -53,12 +51,11 @@ class _Abort(Exception):
 SCOPES = {"site", "link", "host", "nowhere", "global"}
 
 
-class Builder:
-    def __init__(self, diags: Diagnostics, check_interfaces: bool) -> None:
+class Builder(BuildContext):
+    def __init__(self, diags: Diagnostics, check_interfaces: bool, host: Host | None = None
+                 ) -> None:
+        super().__init__(diags, check_interfaces, host)
         self.min_garp = False              # global_defs vrrp_min_garp (applied in _finish)
-        self.d = diags
-        self.check_interfaces = check_interfaces
-        self._ifnames: set[str] | None = None
         self.global_fields: dict[str, Any] = {}
         self.scripts: list[VrrpScript] = []
         self.processes: list[VrrpTrackProcess] = []
@@ -69,80 +66,16 @@ class Builder:
         self.static_routes: list[VirtualRoute] = []
         self.static_rules: list[VirtualRule] = []
         self.lvs_blocks: list[Node] = []
-        self.unimplemented: dict[str, SourcePos] = {}
-        self.ssl: Any = None
-        self.first_script: SourcePos | None = None
         self._skipped_instances: set[str] = set()   # names already seen (defined or not)
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
 
-    # -- helpers -------------------------------------------------------------------------
-    def interfaces(self) -> set[str]:
-        if self._ifnames is None:
-            try:
-                self._ifnames = {name for _, name in socket.if_nameindex()}
-            except OSError:
-                self._ifnames = set()
-        return self._ifnames
-
     def interface_exists(self, name: str, pos: SourcePos, what: str) -> bool:
-        if not self.check_interfaces or name in self.interfaces():
+        if not self.interface_missing(name):
             return True
         self.d.error(pos, f"WARNING - interface {name} for {what} doesn't exist")
-        self._bad_interface = True
+        self.bad_interface = True
         return False
-
-    def later(self, node: Node, where: str) -> None:
-        """A keyword keepalived accepts but keepalived-py does not act on yet."""
-        key = f"{where} {node.keyword}"
-        if key not in self.unimplemented:
-            self.unimplemented[key] = node.pos
-
-    def unknown(self, node: Node) -> None:
-        self.d.error(node.pos, f"Unknown keyword '{node.keyword}'")
-        if node.children is not None:
-            self.d.error(node.pos, "Unexpected '{' - ignoring")
-            for child in node.children:
-                self.unknown(child)
-
-    def expect_block(self, node: Node) -> tuple[Node, ...] | None:
-        if node.children is None:
-            self.d.error(node.pos, "Missing '{' at beginning of configuration block")
-            return None
-        return node.children
-
-    def script(self, node: Node, words: tuple[str, ...] | None = None) -> Script | None:
-        words = node.words[1:] if words is None else words
-        if not words:
-            self.d.error(node.pos, f"No script specified for {node.keyword}")
-            return None
-        argv = script_argv(words)
-        if not argv:
-            self.d.error(node.pos, f"No script specified for {node.keyword}")
-            return None
-        if self.first_script is None:
-            self.first_script = node.pos
-        return Script(argv=argv, text=" ".join(words), pos=node.pos)
-
-    def notify_script(self, node: Node) -> Script | None:
-        """A notify script (keepalived notify_script_init): the first word is the command (quote
-        it to give arguments), the words after it the user and group it runs as. An unknown
-        user or group drops the script, as keepalived does (it only logs it)."""
-        words = node.words[1:]
-        script = self.script(node, words[:1])
-        if script is None or len(words) < 2:
-            return script
-        user, group = words[1], (words[2] if len(words) > 2 else None)
-        bad = [f"Script user '{user}' does not exist"] if not _user_exists(user) else []
-        if group is not None and not _group_exists(group):
-            bad.append(f"Script group '{group}' does not exist")
-        if bad:
-            for line in bad:
-                self.d.notice(node.pos, line)
-            self.d.notice(node.pos, f"Invalid user/group for {node.keyword} script"
-                                    f" {script.argv[0]} - ignoring")
-            return None
-        return replace(script, user=user, group=group)
 
     # -- top level -----------------------------------------------------------------------
     def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
@@ -193,7 +126,6 @@ class Builder:
 
     def build(self, tree: tuple[Node, ...],
               views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
-        self._bad_interface = False
         self._has_virtual_server = any(n.keyword == "virtual_server" for n in tree)
         try:
             self._missing_values(tree)
@@ -262,7 +194,7 @@ class Builder:
                 if args:
                     g["script_user"] = args[0]
                     g["script_group"] = args[1] if len(args) > 1 else None
-                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                    if not self.user_group_exist(args):
                         self.d.error(c.pos, "Error setting global script uid/gid")
                 else:
                     self.d.error(c.pos, "script_user requires a user name")
@@ -399,7 +331,7 @@ class Builder:
                 if args:
                     f["user"] = args[0]
                     f["group"] = args[1] if len(args) > 1 else None
-                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                    if not self.user_group_exist(args):
                         # vrrp_parser.c vrrp_script_user_handler: the script is removed
                         self.d.error(c.pos, f"Unable to set uid/gid for script"
                                             f" {' '.join(f['script'].argv) if f.get('script') else ''}")
@@ -520,7 +452,7 @@ class Builder:
                         if r.name not in self.interfaces():
                             self.d.error(r.pos, f"({name}) tracked interface {r.name} doesn't"
                                                 " exist")
-                            self._bad_interface = True
+                            self.bad_interface = True
             elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.notify_script(c)
             elif k == "sync_group_tracking_weight":
@@ -778,10 +710,10 @@ class Builder:
                                         " - ignoring")
                     continue
                 f["interface"] = ifname
-                if self.check_interfaces and ifname not in self.interfaces():
+                if self.interface_missing(ifname):
                     self.d.error(c.pos, f"WARNING - interface {ifname} for vrrp_instance {name}"
                                         " doesn't exist")
-                    self._bad_interface = True
+                    self.bad_interface = True
             elif k == "virtual_router_id":
                 if args and (v := read_int(args[0], 1, 255, c.pos, self.d)) is not None:
                     f["virtual_router_id"] = v
@@ -836,7 +768,7 @@ class Builder:
                     for r in refs:
                         if r.name not in self.interfaces():
                             self.d.error(r.pos, f"{vid} tracked interface {r.name} doesn't exist")
-                            self._bad_interface = True
+                            self.bad_interface = True
                 f[k] = f.get(k, ()) + refs
             elif k in ("mcast_src_ip", "unicast_src_ip"):
                 if args:
@@ -973,7 +905,7 @@ class Builder:
     def _linkbeat(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
             ifname = c.words[0]
-            if self.check_interfaces and ifname not in self.interfaces():
+            if self.interface_missing(ifname):
                 # keepalived 2.2.7 vrrp_parser.c alloc_linkbeat_interface: CONFIG_FATAL
                 self.d.fatal(c.pos, f"unknown interface {ifname} specified for linkbeat interface")
                 continue
@@ -1004,7 +936,7 @@ class Builder:
                 self.global_fields.setdefault(key, value)
         g = GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
         if g.enable_script_security and g.script_user is None and \
-                self.first_script is not None and not _user_exists("keepalived_script"):
+                self.first_script is not None and not self.host.user_exists("keepalived_script"):
             # keepalived's default script user does not exist: scripts without a user go
             d.error(self.first_script, "Unable to set default user keepalived_script for script")
             for s in [s for s in self.scripts if s.user is None]:
@@ -1035,7 +967,7 @@ class Builder:
                                    " this probably isn't what you want")
             groups.append(replace(grp, group=tuple(members)))
 
-        if self.check_interfaces and self._default_interface not in self.interfaces():
+        if self.interface_missing(self._default_interface):
             # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
             for a in [a for a in self.static_addresses if a.dev is None]:
                 d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
@@ -1253,7 +1185,7 @@ class Builder:
             # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
             # (used or not) is checked; one that exists makes script security necessary
             for s in self.scripts:
-                if not is_script(s.script):
+                if not self.host.is_script(s.script):
                     if not s.script.argv[0].startswith("<"):
                         d.error(s.pos, f"Disabling track script {s.name} since not"
                                        " found/accessible")
@@ -1266,14 +1198,13 @@ class Builder:
             run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
                     if fl.name != "smtp_alert"]
             run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
-        if any(is_script(s) for s in run) and not g.enable_script_security \
-                and not self._bad_interface:
+        if any(self.host.is_script(s) for s in run) and not g.enable_script_security \
+                and not self.bad_interface:
             d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
                              " not enabled.")
-        if self._bad_interface:
+        if self.bad_interface:
             d.fatal(None, "Non-existent interface specified in configuration")
 
-        from keepalived_py.config import build_lvs
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
         for key, pos in self.unimplemented.items():
             d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
@@ -1289,50 +1220,6 @@ class Builder:
 
 def _skipped_server(n: Node, context: str) -> bool:
     return kw.skipped_header(context, n.words)
-
-
-def _group_exists(name: str) -> bool:
-    import grp
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def is_script(script: Script | None) -> bool:
-    """keepalived's SC_ISSCRIPT (notify.c check_script_secure()): a bare name found on PATH, or
-    a path that exists (executable or not); '</file' checks are not scripts."""
-    if script is None or not script.argv:
-        return False
-    path = script.argv[0]
-    if path.startswith("<"):
-        return False
-    if "/" not in path:
-        return shutil.which(path) is not None
-    return os.path.exists(path)
-
-
-def executable(script: Script | None) -> bool:
-    """Would keepalived run this script (it exists and is executable)? Missing scripts are
-    disabled quietly by keepalived, so they do not count for script security."""
-    if script is None or not script.argv:
-        return False
-    path = script.argv[0]
-    if path.startswith("<"):
-        return False
-    if "/" not in path:
-        return shutil.which(path) is not None
-    return os.path.isfile(path) and os.access(path, os.X_OK)
 
 
 TOP = {
@@ -1357,10 +1244,10 @@ TOP = {
 
 
 def build_config(tree: tuple[Node, ...], diags: Diagnostics, *,
-                 check_interfaces: bool = False,
+                 check_interfaces: bool = False, host: Host | None = None,
                  views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
     """Build the model; every problem goes to `diags` (never raises for bad input).
     views: the same configuration as keepalived's other processes read it (blocks.read_trees);
     a keyword missing its value in any of them stops the reading."""
-    return Builder(diags, check_interfaces).build(tree, views)
+    return Builder(diags, check_interfaces, host).build(tree, views)
 
