@@ -11,6 +11,7 @@ diagnostics at file:line.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
 
@@ -674,227 +675,18 @@ class Builder(BuildContext):
         children = self.expect_block(node)
         if children is None or not name:
             return
-        f: dict[str, Any] = {"name": name, "pos": node.pos}
-        seen: dict[str, Any] = {}      # facts for _finish: what was set explicitly
-        notify: dict[str, Any] = {}
-        vid = f"({name})"
+        draft = _Draft(name, node.pos)
         for c in children:
-            k, args = c.keyword, c.args
-            if k not in kw.VRRP_INSTANCE:
+            if c.keyword not in kw.VRRP_INSTANCE:
                 self.unknown(c)
                 continue
-            if k == "state":
-                s = args[0] if args else ""
-                if s == "MASTER":
-                    f["state"] = VrrpState.MASTER
-                    seen["state"] = c.pos
-                elif s == "BACKUP":
-                    if f.get("state") is VrrpState.MASTER:
-                        self.d.error(c.pos, f"{vid} state previously set as MASTER - ignoring BACKUP")
-                    else:
-                        f["state"] = VrrpState.BACKUP
-                        seen["state"] = c.pos
-                else:
-                    self.d.error(c.pos, f"{vid} unknown state '{s}', defaulting to BACKUP")
-                    seen["state"] = c.pos
-            elif k == "interface":
-                if not args:
-                    self.d.error(c.pos, f"{vid} interface requires a name")
-                    continue
-                ifname = args[0]
-                if len(ifname) > 15:
-                    self.d.error(c.pos, f"Interface name '{ifname}' too long - ignoring")
-                    continue
-                if ifname == "lo":
-                    self.d.error(c.pos, f"{vid} cannot use a loopback interface (lo) for vrrp"
-                                        " - ignoring")
-                    continue
-                f["interface"] = ifname
-                if self.interface_missing(ifname):
-                    self.d.error(c.pos, f"WARNING - interface {ifname} for vrrp_instance {name}"
-                                        " doesn't exist")
-                    self.bad_interface = True
-            elif k == "virtual_router_id":
-                if args and (v := read_int(args[0], 1, 255, c.pos, self.d)) is not None:
-                    f["virtual_router_id"] = v
-                else:
-                    self.d.error(c.pos, f"{vid}: VRID '{args[0] if args else ''}' not valid - must"
-                                        " be between 1 & 255")
-            elif k == "priority":
-                v = read_int(args[0], 1, 255, c.pos, self.d) if args else None
-                if v is None:
-                    self.d.error(c.pos, f"{vid} Priority not valid! must be between 1 & 255."
-                                        " Using default 100")
-                else:
-                    f["priority"] = v
-                    seen["priority"] = True
-            elif k == "advert_int":
-                x = read_decimal(args[0], 0.01, 255, c.pos, self.d) if args else None
-                if x is None or x <= 0:
-                    self.d.error(c.pos, f"{vid} Advert interval ({args[0] if args else ''}) not"
-                                        " valid! Must be > 0 - ignoring")
-                else:
-                    f["advert_int"] = x
-                    seen["advert_int"] = c.pos
-            elif k == "version":
-                if args and (v := read_int(args[0], 2, 3, c.pos, self.d)) is not None:
-                    f["version"] = v
-                    seen["version"] = True
-                else:
-                    self.d.error(c.pos, f"{vid}: Version must be 2 or 3")
-            elif k in ("nopreempt", "no_preempt"):
-                f["nopreempt"] = True
-                seen["nopreempt"] = c.pos
-            elif k == "preempt":
-                f["nopreempt"] = False
-            elif k == "preempt_delay":
-                if args and (x := read_decimal(args[0], 0, 1000, c.pos, self.d)) is not None:
-                    f["preempt_delay"] = x
-                    seen["preempt_delay"] = c.pos
-            elif k == "accept":
-                f["accept"] = True
-                seen["accept"] = True
-            elif k == "no_accept":
-                f["accept"] = False
-                seen["accept"] = True
-            elif k == "strict_mode":
-                f["strict_mode"] = read_bool(c, self.d)
-            elif k == "dont_track_primary":
-                f["dont_track_primary"] = True
-            elif k in ("track_interface", "track_script", "track_process", "track_file",
-                       "track_bfd"):
-                refs = self.track_refs(c)
-                if k == "track_interface" and self.check_interfaces:
-                    for r in refs:
-                        if r.name not in self.interfaces():
-                            self.d.error(r.pos, f"{vid} tracked interface {r.name} doesn't exist")
-                            self.bad_interface = True
-                f[k] = f.get(k, ()) + refs
-            elif k in ("mcast_src_ip", "unicast_src_ip"):
-                if args:
-                    f[k] = read_address(args[0], c.pos, self.d)
-                if k == "unicast_src_ip":
-                    seen["unicast_kw"] = True
-            elif k == "mcast_dst_ip":
-                if args and (a := read_address(args[0], c.pos, self.d)) is not None:
-                    if not a.is_multicast:
-                        self.d.error(c.pos, f"{vid} mcast_dst_ip {a} is not a multicast address")
-                    else:
-                        f[k] = a
-            elif k == "unicast_peer":
-                peers = list(f.get("unicast_peer", ()))
-                for row in c.children or ():
-                    a = read_address(row.words[0], row.pos, self.d)
-                    if a is None:
-                        continue
-                    pf: dict[str, Any] = {"address": a, "pos": row.pos}
-                    rest = row.words[1:]
-                    for j in range(0, len(rest) - 1, 2):
-                        if rest[j] in ("min_ttl", "max_ttl"):
-                            pf[rest[j]] = read_int(rest[j + 1], 0, 255, row.pos, self.d)
-                    peers.append(UnicastPeer(**pf))
-                f["unicast_peer"] = tuple(peers)
-                seen["unicast_kw"] = True
-            elif k == "unicast_ttl":
-                if args and (v := read_int(args[0], 0, 255, c.pos, self.d)) is not None:
-                    f[k] = v
-                    seen["unicast"] = True
-            elif k in ("unicast_fault_no_peer", "check_unicast_src", "track_src_ip",
-                       "promote_secondaries", "skip_check_adv_addr", "vmac_xmit_base"):
-                f[k] = True
-                if k in ("unicast_fault_no_peer", "check_unicast_src"):
-                    seen["unicast_kw"] = True
-            elif k == "old_unicast_checksum":
-                f[k] = not (args and args[0] == "never")
-                seen["unicast_kw"] = True
-            elif k == "authentication":
-                for row in c.children or ():
-                    if row.keyword == "auth_type":
-                        t = row.args[0] if row.args else ""
-                        if t not in ("PASS", "AH"):
-                            self.d.error(row.pos, f"{vid} unknown authentication type '{t}'")
-                        else:
-                            f["auth_type"] = t
-                    elif row.keyword == "auth_pass":
-                        pw = row.raw.strip().strip('"') if row.args else ""
-                        if len(pw) > 8:
-                            self.d.error(row.pos, f"{vid} Truncating auth_pass to 8 characters")
-                        f["auth_pass"] = pw[:8]
-                    else:
-                        self.unknown(row)
-                seen["auth"] = c.pos
-            elif k in ("auth_type", "auth_pass"):
-                self.later(c, "vrrp_instance")
-            elif k in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
-                addrs = list(f.get(k, ()))
-                for row in self.expect_block(c) or ():
-                    va = self.virtual_address(row, name)
-                    if va is not None:
-                        addrs.append(va)
-                f[k] = tuple(addrs)
-            elif k == "virtual_routes":
-                routes = []
-                for row in self.expect_block(c) or ():
-                    vr = self.route(row)
-                    if vr is not None:
-                        self.untracked_route(vr)
-                        routes.append(vr)
-                f[k] = f.get(k, ()) + tuple(routes)
-            elif k == "virtual_rules":
-                f[k] = f.get(k, ()) + tuple(rl for row in self.expect_block(c) or ()
-                                            if (rl := self.rule(row)) is not None)
-            elif k in ("garp_master_delay", "garp_lower_prio_delay"):
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = float(v)
-                    seen[k] = c.pos
-            elif k == "garp_master_refresh":
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = float(v)
-                    seen[k] = c.pos
-            elif k in ("garp_master_repeat", "garp_lower_prio_repeat",
-                       "garp_master_refresh_repeat"):
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = v
-                    seen[k] = c.pos
-            elif k == "down_timer_adverts":
-                if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
-                    f[k] = v
-                    seen[k] = c.pos
-            elif k in ("lower_prio_no_advert", "higher_prio_send_advert"):
-                f[k] = read_bool(c, self.d)
-                seen[k] = c.pos
-            elif k == "debug":
-                if args and (v := read_int(args[0], 0, 4, c.pos, self.d)) is not None:
-                    f[k] = v
-            elif k.startswith("notify") and k != "notify_priority_changes":
-                notify[k] = self.notify_script(c)
-            elif k == "smtp_alert":
-                notify["smtp_alert"] = read_bool(c, self.d)
-            elif k == "use_vmac":
-                f["use_vmac"] = args[0] if args else f"vrrp.{f.get('virtual_router_id', 0)}"
-                self.later(c, "vrrp_instance")
-            elif k == "kernel_rx_buf_size":
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = v
-            elif k == "native_ipv6":
-                seen["native_ipv6"] = True
-            elif k == "linkbeat_use_polling":
-                self.d.error(c.pos, f"{vid} 'linkbeat_use_polling' in vrrp instance deprecated -"
-                                    " use linkbeat_interfaces block")
-            elif k == "lvs_sync_daemon_interface":
-                self.d.error(c.pos, f"{vid} Specifying lvs_sync_daemon_interface against a vrrp"
-                                    " is deprecated.")
-            elif k == "vmac_garp_intvl":
-                self.d.warning(c.pos, 'Keyword "vmac_garp_intvl" is deprecated - please use'
-                                      ' "garp_extra_if"')
-            else:
-                self.later(c, "vrrp_instance")
-        f["notify"] = Notify(**notify)
-        if "virtual_router_id" not in f:
-            self.d.error(node.pos, f"{vid} the virtual router id must be set")
+            INSTANCE.get(c.keyword, _i_later)(self, c, draft)
+        draft.f["notify"] = Notify(**draft.notify)
+        if "virtual_router_id" not in draft.f:
+            self.d.error(node.pos, f"{draft.vid} the virtual router id must be set")
             return
-        f.setdefault("interface", None)
-        self.instances.append((VrrpInstance(**f), seen))
+        draft.f.setdefault("interface", None)
+        self.instances.append((VrrpInstance(**draft.f), draft.given))
 
     def _garp_group(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
@@ -1021,22 +813,22 @@ class Builder(BuildContext):
                 d.error(inst.pos, f"{vid} Unknown interface!")
             if not addrs:
                 d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
-            if seen.get("auth"):
+            if seen.get("authentication"):
                 if version == 3:
-                    d.error(seen["auth"], f"{vid} VRRP version 3 does not support authentication."
+                    d.error(seen["authentication"], f"{vid} VRRP version 3 does not support authentication."
                                           " Ignoring.")
                     f["auth_type"] = None
                     f["auth_pass"] = None
                 elif strict:
-                    d.error(seen["auth"], f"{vid} Strict mode does not support authentication."
+                    d.error(seen["authentication"], f"{vid} Strict mode does not support authentication."
                                           " Ignoring.")
                     f["auth_type"] = None
                 elif inst.auth_type == "AH" and inst.state is VrrpState.MASTER:
-                    d.error(seen["auth"], f"{vid} Initial state master is incompatible with AH"
+                    d.error(seen["authentication"], f"{vid} Initial state master is incompatible with AH"
                                           " authentication - clearing")
                     f["state"] = VrrpState.BACKUP
                 elif inst.auth_type and not inst.auth_pass:
-                    d.error(seen["auth"], f"{vid} Authentication specified but no password given."
+                    d.error(seen["authentication"], f"{vid} Authentication specified but no password given."
                                           " Ignoring")
                     f["auth_type"] = None
             if inst.nopreempt and priority == VRRP_PRIO_OWNER:
@@ -1080,7 +872,8 @@ class Builder(BuildContext):
                 advert = 40.95
             f["advert_int"] = advert
             f["accept"] = inst.accept if seen.get("accept") else not strict
-            if seen.get("unicast_kw") and not inst.unicast_peer and not inst.unicast_fault_no_peer:
+            if any(k in seen for k in UNICAST_KEYWORDS) and not inst.unicast_peer \
+                    and not inst.unicast_fault_no_peer:
                 d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
                                     " unicast peers. Defaulting to multicast. This usage is"
                                     " deprecated - please update your configuration.")
@@ -1216,6 +1009,311 @@ class Builder(BuildContext):
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+
+# -- vrrp_instance keywords ----------------------------------------------------------------
+# One handler a keyword (keepalived's install_keyword table in vrrp_parser.c). A handler
+# fills `draft.f` (model fields) and calls `draft.give(field, pos)` when the value took effect:
+# that record is the one answer to "was this keyword given?" for the resolution in _finish.
+
+class _Draft:
+    """A vrrp_instance block being read."""
+
+    def __init__(self, name: str, pos: SourcePos) -> None:
+        self.name = name
+        self.vid = f"({name})"
+        self.f: dict[str, Any] = {"name": name, "pos": pos}
+        self.notify: dict[str, Any] = {}
+        self.given: dict[str, SourcePos] = {}
+
+    def give(self, key: str, pos: SourcePos) -> None:
+        self.given[key] = pos
+
+
+# keywords whose use without any unicast_peer keepalived warns about (and ignores)
+UNICAST_KEYWORDS = ("unicast_src_ip", "unicast_peer", "unicast_fault_no_peer",
+                    "check_unicast_src", "old_unicast_checksum")
+_MAX_INT = 2**31 - 1
+
+
+def _i_later(b: Builder, c: Node, i: _Draft) -> None:
+    b.later(c, "vrrp_instance")
+
+
+def _i_state(b: Builder, c: Node, i: _Draft) -> None:
+    s = c.args[0] if c.args else ""
+    if s == "MASTER":
+        i.f["state"] = VrrpState.MASTER
+    elif s == "BACKUP":
+        if i.f.get("state") is VrrpState.MASTER:
+            b.d.error(c.pos, f"{i.vid} state previously set as MASTER - ignoring BACKUP")
+            return
+        i.f["state"] = VrrpState.BACKUP
+    else:
+        b.d.error(c.pos, f"{i.vid} unknown state '{s}', defaulting to BACKUP")
+    i.give("state", c.pos)
+
+
+def _i_interface(b: Builder, c: Node, i: _Draft) -> None:
+    if not c.args:
+        b.d.error(c.pos, f"{i.vid} interface requires a name")
+        return
+    ifname = c.args[0]
+    if len(ifname) > 15:
+        b.d.error(c.pos, f"Interface name '{ifname}' too long - ignoring")
+        return
+    if ifname == "lo":
+        b.d.error(c.pos, f"{i.vid} cannot use a loopback interface (lo) for vrrp - ignoring")
+        return
+    i.f["interface"] = ifname
+    if b.interface_missing(ifname):
+        b.d.error(c.pos, f"WARNING - interface {ifname} for vrrp_instance {i.name} doesn't exist")
+        b.bad_interface = True
+
+
+def _i_vrid(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (v := read_int(c.args[0], 1, 255, c.pos, b.d)) is not None:
+        i.f["virtual_router_id"] = v
+    else:
+        b.d.error(c.pos, f"{i.vid}: VRID '{c.args[0] if c.args else ''}' not valid - must be"
+                         " between 1 & 255")
+
+
+def _i_priority(b: Builder, c: Node, i: _Draft) -> None:
+    v = read_int(c.args[0], 1, 255, c.pos, b.d) if c.args else None
+    if v is None:
+        b.d.error(c.pos, f"{i.vid} Priority not valid! must be between 1 & 255. Using default 100")
+        return
+    i.f["priority"] = v
+    i.give("priority", c.pos)
+
+
+def _i_advert_int(b: Builder, c: Node, i: _Draft) -> None:
+    x = read_decimal(c.args[0], 0.01, 255, c.pos, b.d) if c.args else None
+    if x is None or x <= 0:
+        b.d.error(c.pos, f"{i.vid} Advert interval ({c.args[0] if c.args else ''}) not valid!"
+                         " Must be > 0 - ignoring")
+        return
+    i.f["advert_int"] = x
+    i.give("advert_int", c.pos)
+
+
+def _i_version(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (v := read_int(c.args[0], 2, 3, c.pos, b.d)) is not None:
+        i.f["version"] = v
+        i.give("version", c.pos)
+    else:
+        b.d.error(c.pos, f"{i.vid}: Version must be 2 or 3")
+
+
+def _i_nopreempt(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["nopreempt"] = True
+    i.give("nopreempt", c.pos)
+
+
+def _i_preempt(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["nopreempt"] = False
+
+
+def _i_preempt_delay(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (x := read_decimal(c.args[0], 0, 1000, c.pos, b.d)) is not None:
+        i.f["preempt_delay"] = x
+        i.give("preempt_delay", c.pos)
+
+
+def _i_accept(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["accept"] = c.keyword == "accept"
+    i.give("accept", c.pos)
+
+
+def _i_flag(b: Builder, c: Node, i: _Draft) -> None:
+    """A keyword that sets its own field to true."""
+    i.f[c.keyword] = True
+    i.give(c.keyword, c.pos)
+
+
+def _i_bool(b: Builder, c: Node, i: _Draft) -> None:
+    """A keyword with an optional true/false word."""
+    i.f[c.keyword] = read_bool(c, b.d)
+    i.give(c.keyword, c.pos)
+
+
+def _i_track(b: Builder, c: Node, i: _Draft) -> None:
+    refs = b.track_refs(c)
+    if c.keyword == "track_interface":
+        for r in refs:
+            if b.interface_missing(r.name):
+                b.d.error(r.pos, f"{i.vid} tracked interface {r.name} doesn't exist")
+                b.bad_interface = True
+    i.f[c.keyword] = i.f.get(c.keyword, ()) + refs
+
+
+def _i_src_ip(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args:
+        i.f[c.keyword] = read_address(c.args[0], c.pos, b.d)
+    i.give(c.keyword, c.pos)
+
+
+def _i_mcast_dst_ip(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (a := read_address(c.args[0], c.pos, b.d)) is not None:
+        if not a.is_multicast:
+            b.d.error(c.pos, f"{i.vid} mcast_dst_ip {a} is not a multicast address")
+        else:
+            i.f["mcast_dst_ip"] = a
+
+
+def _i_unicast_peer(b: Builder, c: Node, i: _Draft) -> None:
+    peers = list(i.f.get("unicast_peer", ()))
+    for row in c.children or ():
+        a = read_address(row.words[0], row.pos, b.d)
+        if a is None:
+            continue
+        pf: dict[str, Any] = {"address": a, "pos": row.pos}
+        rest = row.words[1:]
+        for j in range(0, len(rest) - 1, 2):
+            if rest[j] in ("min_ttl", "max_ttl"):
+                pf[rest[j]] = read_int(rest[j + 1], 0, 255, row.pos, b.d)
+        peers.append(UnicastPeer(**pf))
+    i.f["unicast_peer"] = tuple(peers)
+    i.give("unicast_peer", c.pos)
+
+
+def _i_int(low: int, high: int, as_float: bool = False) -> InstanceHandler:
+    """A keyword with one integer value in low..high (stored as a float for seconds)."""
+    def handler(b: Builder, c: Node, i: _Draft) -> None:
+        if c.args and (v := read_int(c.args[0], low, high, c.pos, b.d)) is not None:
+            i.f[c.keyword] = float(v) if as_float else v
+            i.give(c.keyword, c.pos)
+    return handler
+
+
+def _i_old_unicast_checksum(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["old_unicast_checksum"] = not (c.args and c.args[0] == "never")
+    i.give("old_unicast_checksum", c.pos)
+
+
+def _i_authentication(b: Builder, c: Node, i: _Draft) -> None:
+    for row in c.children or ():
+        if row.keyword == "auth_type":
+            t = row.args[0] if row.args else ""
+            if t not in ("PASS", "AH"):
+                b.d.error(row.pos, f"{i.vid} unknown authentication type '{t}'")
+            else:
+                i.f["auth_type"] = t
+        elif row.keyword == "auth_pass":
+            pw = row.raw.strip().strip('"') if row.args else ""
+            if len(pw) > 8:
+                b.d.error(row.pos, f"{i.vid} Truncating auth_pass to 8 characters")
+            i.f["auth_pass"] = pw[:8]
+        else:
+            b.unknown(row)
+    i.give("authentication", c.pos)
+
+
+def _i_addresses(b: Builder, c: Node, i: _Draft) -> None:
+    addrs = list(i.f.get(c.keyword, ()))
+    for row in b.expect_block(c) or ():
+        va = b.virtual_address(row, i.name)
+        if va is not None:
+            addrs.append(va)
+    i.f[c.keyword] = tuple(addrs)
+
+
+def _i_routes(b: Builder, c: Node, i: _Draft) -> None:
+    routes = []
+    for row in b.expect_block(c) or ():
+        vr = b.route(row)
+        if vr is not None:
+            b.untracked_route(vr)
+            routes.append(vr)
+    i.f["virtual_routes"] = i.f.get("virtual_routes", ()) + tuple(routes)
+
+
+def _i_rules(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["virtual_rules"] = i.f.get("virtual_rules", ()) + tuple(
+        rl for row in b.expect_block(c) or () if (rl := b.rule(row)) is not None)
+
+
+def _i_notify(b: Builder, c: Node, i: _Draft) -> None:
+    i.notify[c.keyword] = b.notify_script(c)
+
+
+def _i_smtp_alert(b: Builder, c: Node, i: _Draft) -> None:
+    i.notify["smtp_alert"] = read_bool(c, b.d)
+
+
+def _i_use_vmac(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["use_vmac"] = c.args[0] if c.args else f"vrrp.{i.f.get('virtual_router_id', 0)}"
+    b.later(c, "vrrp_instance")
+
+
+def _i_native_ipv6(b: Builder, c: Node, i: _Draft) -> None:
+    i.give("native_ipv6", c.pos)
+
+
+def _i_message(severity: str, text: str) -> InstanceHandler:
+    """A deprecated keyword: only keepalived's message ({vid} is the instance)."""
+    def handler(b: Builder, c: Node, i: _Draft) -> None:
+        getattr(b.d, severity)(c.pos, text.format(vid=i.vid))
+    return handler
+
+
+InstanceHandler = Callable[[Builder, Node, _Draft], None]
+
+INSTANCE: dict[str, InstanceHandler] = {
+    "state": _i_state,
+    "interface": _i_interface,
+    "virtual_router_id": _i_vrid,
+    "priority": _i_priority,
+    "advert_int": _i_advert_int,
+    "version": _i_version,
+    "nopreempt": _i_nopreempt,
+    "no_preempt": _i_nopreempt,
+    "preempt": _i_preempt,
+    "preempt_delay": _i_preempt_delay,
+    "accept": _i_accept,
+    "no_accept": _i_accept,
+    "strict_mode": _i_bool,
+    "dont_track_primary": _i_flag,
+    **{k: _i_track for k in ("track_interface", "track_script", "track_process", "track_file",
+                             "track_bfd")},
+    "mcast_src_ip": _i_src_ip,
+    "unicast_src_ip": _i_src_ip,
+    "mcast_dst_ip": _i_mcast_dst_ip,
+    "unicast_peer": _i_unicast_peer,
+    "unicast_ttl": _i_int(0, 255),
+    **{k: _i_flag for k in ("unicast_fault_no_peer", "check_unicast_src", "track_src_ip",
+                            "promote_secondaries", "skip_check_adv_addr", "vmac_xmit_base")},
+    "old_unicast_checksum": _i_old_unicast_checksum,
+    "authentication": _i_authentication,
+    "virtual_ipaddress": _i_addresses,
+    "virtual_ipaddress_excluded": _i_addresses,
+    "virtual_routes": _i_routes,
+    "virtual_rules": _i_rules,
+    "garp_master_delay": _i_int(0, _MAX_INT, as_float=True),
+    "garp_lower_prio_delay": _i_int(0, _MAX_INT, as_float=True),
+    "garp_master_refresh": _i_int(0, _MAX_INT, as_float=True),
+    "garp_master_repeat": _i_int(0, _MAX_INT),
+    "garp_lower_prio_repeat": _i_int(0, _MAX_INT),
+    "garp_master_refresh_repeat": _i_int(0, _MAX_INT),
+    "down_timer_adverts": _i_int(1, 100),
+    "lower_prio_no_advert": _i_bool,
+    "higher_prio_send_advert": _i_bool,
+    "debug": _i_int(0, 4),
+    **{k: _i_notify for k in kw.VRRP_INSTANCE
+       if k.startswith("notify") and k != "notify_priority_changes"},
+    "smtp_alert": _i_smtp_alert,
+    "use_vmac": _i_use_vmac,
+    "kernel_rx_buf_size": _i_int(0, _MAX_INT),
+    "native_ipv6": _i_native_ipv6,
+    "linkbeat_use_polling": _i_message(
+        "error", "{vid} 'linkbeat_use_polling' in vrrp instance deprecated - use"
+                 " linkbeat_interfaces block"),
+    "lvs_sync_daemon_interface": _i_message(
+        "error", "{vid} Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    "vmac_garp_intvl": _i_message(
+        "warning", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'),
+}
 
 
 def _skipped_server(n: Node, context: str) -> bool:
