@@ -715,9 +715,33 @@ class Builder(BuildContext):
     def _lvs(self, node: Node) -> None:
         self.lvs_blocks.append(node)
 
-    # -- cross references ----------------------------------------------------------------
+    # -- cross references: named passes, in keepalived's order of messages -----------------
     def _finish(self) -> Config:
-        d = self.d
+        g = self._global_defs_model()
+        self._script_default_user(g)
+        groups, member_of = self._resolve_sync_groups()
+        self._check_static_addresses()
+        self.used_scripts: set[str] = set()
+        self.seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
+        instances = [_InstanceResolution(self, g, inst, seen).run(member_of, groups)
+                     for inst, seen in self.instances]
+        self._unused_scripts(groups)
+        self._script_security(g, instances, groups)
+        if self.bad_interface:
+            self.d.fatal(None, "Non-existent interface specified in configuration")
+        vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
+        for key, pos in self.unimplemented.items():
+            self.d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
+                               " implemented by keepalived-py yet")
+        return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
+                      static_routes=tuple(self.static_routes),
+                      static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
+                      vrrp_track_processes=tuple(self.processes),
+                      vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
+                      vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
+                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+    def _global_defs_model(self) -> GlobalDefs:
         gkeys = {f.name for f in fields(GlobalDefs)}
         if self.min_garp:
             # keepalived's vrrp_min_garp: one gratuitous ARP/NA, no repeat, no refresh, no
@@ -726,17 +750,22 @@ class Builder(BuildContext):
                                ("vrrp_garp_master_refresh", 0.0),
                                ("vrrp_garp_master_refresh_repeat", 0)):
                 self.global_fields.setdefault(key, value)
-        g = GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
+        return GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
+
+    def _script_default_user(self, g: GlobalDefs) -> None:
+        """keepalived's default script user does not exist: scripts without a user go."""
         if g.enable_script_security and g.script_user is None and \
                 self.first_script is not None and not self.host.user_exists("keepalived_script"):
-            # keepalived's default script user does not exist: scripts without a user go
-            d.error(self.first_script, "Unable to set default user keepalived_script for script")
+            self.d.error(self.first_script,
+                         "Unable to set default user keepalived_script for script")
             for s in [s for s in self.scripts if s.user is None]:
-                d.error(s.pos, f"Unable to set default user for vrrp script {s.name} - removing")
+                self.d.error(s.pos, f"Unable to set default user for vrrp script {s.name} -"
+                                    " removing")
             self.scripts = [s for s in self.scripts if s.user is not None]
-        script_names = {s.name for s in self.scripts}
-        process_names = {p.name for p in self.processes}
-        file_names = {f.name for f in self.files}
+
+    def _resolve_sync_groups(self) -> tuple[list[VrrpSyncGroup], dict[str, str]]:
+        """The groups with known members, and each member's group."""
+        d = self.d
         member_of: dict[str, str] = {}
         groups: list[VrrpSyncGroup] = []
         inst_names = {i.name for i, _ in self.instances}
@@ -758,221 +787,27 @@ class Builder(BuildContext):
                 d.warning(grp.pos, f"Sync group {grp.name} has only 1 virtual router(s) -"
                                    " this probably isn't what you want")
             groups.append(replace(grp, group=tuple(members)))
+        return groups, member_of
 
+    def _check_static_addresses(self) -> None:
         if self.interface_missing(self._default_interface):
             # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
             for a in [a for a in self.static_addresses if a.dev is None]:
-                d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
-                               " default interface must exist")
+                self.d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
+                                    " default interface must exist")
             self.static_addresses = [a for a in self.static_addresses if a.dev is not None]
-        instances: list[VrrpInstance] = []
-        used_scripts: set[str] = set()
-        seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
-        for inst, seen in self.instances:
-            vid = f"({inst.name})"
-            f: dict[str, Any] = {}
-            addrs = inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
-            fam6 = bool(inst.virtual_ipaddress) and inst.virtual_ipaddress[0].address.version == 6
-            if not inst.virtual_ipaddress and inst.virtual_ipaddress_excluded:
-                fam6 = inst.virtual_ipaddress_excluded[0].address.version == 6
-            if seen.get("native_ipv6"):
-                fam6 = True
-            f["family"] = 6 if fam6 else 4
-            mixed = [a for a in inst.virtual_ipaddress if (a.address.version == 6) != fam6]
-            for a in mixed:
-                d.error(a.pos, f"{vid}: address family must match VRRP instance family - skipping"
-                               f" {a.address}")
-            if mixed:
-                f["virtual_ipaddress"] = tuple(a for a in inst.virtual_ipaddress if a not in mixed)
-            version = inst.version if seen.get("version") else g.vrrp_version
-            strict = inst.strict_mode or g.vrrp_strict
-            if fam6:
-                # keepalived 2.2.7 runs IPv6 with an explicit `version 2` (only strict mode
-                # forbids it); without one, IPv6 means version 3 whatever vrrp_version says
-                if seen.get("version") and inst.version == 2 and strict:
-                    d.error(inst.pos, f"{vid} cannot use IPv6 with VRRP version 2; setting"
-                                      " version 3")
-                    version = 3
-                elif not (seen.get("version") and inst.version == 2):
-                    version = 3
-            f["version"] = version
-            priority = inst.priority
-            if inst.state is VrrpState.MASTER and not seen.get("priority"):
-                priority = VRRP_PRIO_OWNER
-            f["priority"] = priority
-            # keepalived's initial state: as configured, else derived from the priority (the
-            # address owner starts MASTER); strict mode makes them agree
-            if not seen.get("state"):
-                f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER else VrrpState.BACKUP
-            elif strict:
-                if (inst.state is VrrpState.MASTER) != (priority == VRRP_PRIO_OWNER):
-                    d.error(seen["state"], f"{vid} State MASTER must match being address owner")
-                    f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER \
-                        else VrrpState.BACKUP
-            if inst.interface is None and not inst.unicast_peer:
-                d.error(inst.pos, f"{vid} Unknown interface!")
-            if not addrs:
-                d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
-            if seen.get("authentication"):
-                if version == 3:
-                    d.error(seen["authentication"], f"{vid} VRRP version 3 does not support authentication."
-                                          " Ignoring.")
-                    f["auth_type"] = None
-                    f["auth_pass"] = None
-                elif strict:
-                    d.error(seen["authentication"], f"{vid} Strict mode does not support authentication."
-                                          " Ignoring.")
-                    f["auth_type"] = None
-                elif inst.auth_type == "AH" and inst.state is VrrpState.MASTER:
-                    d.error(seen["authentication"], f"{vid} Initial state master is incompatible with AH"
-                                          " authentication - clearing")
-                    f["state"] = VrrpState.BACKUP
-                elif inst.auth_type and not inst.auth_pass:
-                    d.error(seen["authentication"], f"{vid} Authentication specified but no password given."
-                                          " Ignoring")
-                    f["auth_type"] = None
-            if inst.nopreempt and priority == VRRP_PRIO_OWNER:
-                d.error(seen.get("nopreempt", inst.pos),
-                        f"{vid} nopreempt is incompatible with priority 255. resetting nopreempt")
-                f["nopreempt"] = False
-            elif inst.nopreempt and f.get("state", inst.state) is VrrpState.MASTER:
-                # keepalived clears nopreempt and keeps the initial state MASTER
-                d.error(seen.get("nopreempt", inst.pos),
-                        f"{vid} Warning - nopreempt will not work with initial state MASTER -"
-                        " clearing")
-                f["nopreempt"] = False
-            if inst.preempt_delay and f.get("state", inst.state) is VrrpState.MASTER:
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} Warning - preempt delay will not work with initial state"
-                        " MASTER - clearing")
-                f["preempt_delay"] = 0.0
-            elif inst.preempt_delay and strict:
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} preempt_delay is incompatible with strict mode - resetting")
-                f["preempt_delay"] = 0.0
-            elif inst.preempt_delay and f.get("nopreempt", inst.nopreempt):
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
-                f["preempt_delay"] = 0.0
-            advert = inst.advert_int
-            if version == 2 and advert != int(advert):
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv2 advertisement interval {advert:f}s must be an integer."
-                        " rounding")
-                advert = float(max(1, round(advert)))
-            elif version == 3 and round(advert * 100) != advert * 100:
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv3 advertisement interval {advert:.2f}s must be a multiple of"
-                        " 0.01s. rounding")
-                advert = round(advert * 100) / 100
-            if version == 3 and advert > 40.95:
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv3 advertisement interval {advert:.2f}s too long - setting"
-                        " to 40.95s")
-                advert = 40.95
-            f["advert_int"] = advert
-            f["accept"] = inst.accept if seen.get("accept") else not strict
-            if any(k in seen for k in UNICAST_KEYWORDS) and not inst.unicast_peer \
-                    and not inst.unicast_fault_no_peer:
-                d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
-                                    " unicast peers. Defaulting to multicast. This usage is"
-                                    " deprecated - please update your configuration.")
-            if strict and inst.unicast_peer:
-                d.error(inst.pos, f"{vid} Unicast peers are not supported in strict mode")
-            f["strict_mode"] = strict
-            for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
-                              ("garp_master_repeat", "vrrp_garp_master_repeat"),
-                              ("garp_master_refresh", "vrrp_garp_master_refresh"),
-                              ("garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat")):
-                if key not in seen:     # given in the instance (even as the default) wins
-                    f[key] = getattr(g, gkey)
-            f["garp_interval"] = g.vrrp_garp_interval
-            f["gna_interval"] = g.vrrp_gna_interval
-            # an instance's own setting (true or false) wins over global_defs; strict mode
-            # forces no advert on a lower priority and no lower-priority GARPs
-            if "lower_prio_no_advert" not in seen and g.vrrp_lower_prio_no_advert:
-                f["lower_prio_no_advert"] = True
-            if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
-                f["higher_prio_send_advert"] = True
-            if strict:
-                f["lower_prio_no_advert"] = True
-                f["garp_lower_prio_delay"] = 0.0
-                f["garp_lower_prio_repeat"] = 0
-            if "down_timer_adverts" not in seen:
-                f["down_timer_adverts"] = g.vrrp_down_timer_adverts
-            if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
-                d.error(seen.get("down_timer_adverts", inst.pos),
-                        f"{vid} down_timer_adverts is incompatible with strict mode - resetting")
-                f["down_timer_adverts"] = 3
-            if g.vrrp_skip_check_adv_addr:
-                f["skip_check_adv_addr"] = True
-            if g.vrrp_check_unicast_src:
-                f["check_unicast_src"] = True
-            f["sync_group"] = member_of.get(inst.name)
-            grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
-            if grp_obj is not None and not grp_obj.sync_group_tracking_weight:
-                own = {"track_script": {s.name: s.weight for s in self.scripts},
-                       "track_process": {p.name: p.weight for p in self.processes},
-                       "track_file": {t.name: t.weight for t in self.files}}
-                for kind, what in (("track_script", "script"), ("track_process", "process"),
-                                   ("track_file", "file"), ("track_interface", "interface")):
-                    kept = []
-                    for ref in getattr(inst, kind):
-                        w = ref.weight if ref.weight is not None else \
-                            own.get(kind, {}).get(ref.name, 0)
-                        if w and kind == "track_interface":
-                            # keepalived keeps the interface, tracked with weight 0
-                            d.error(ref.pos, f"{vid} ignoring {ref.name} tracked interface"
-                                             " weight due to SYNC group")
-                            kept.append(replace(ref, weight=0, reverse=False))
-                        elif w:
-                            d.error(ref.pos, f"{vid} ignoring tracked {what} {ref.name} with"
-                                             " weights due to SYNC group")
-                        else:
-                            kept.append(ref)
-                    inst = replace(inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
-            if inst.interface is not None and any(r.name == inst.interface
-                                                  for r in inst.track_interface):
-                for ref in inst.track_interface:
-                    if ref.name == inst.interface:
-                        d.error(ref.pos, f"{vid} Ignoring track_interface {ref.name} since own"
-                                         " interface")
-                inst = replace(inst, track_interface=tuple(
-                    r for r in inst.track_interface if r.name != inst.interface))
-            for ref in inst.track_script:
-                if ref.name not in script_names:
-                    d.error(ref.pos, f"{vid} track script {ref.name} not found, ignoring...")
-                used_scripts.add(ref.name)
-            f["track_script"] = tuple(r for r in inst.track_script if r.name in script_names)
-            for ref in inst.track_process:
-                if ref.name not in process_names:
-                    d.error(ref.pos, f"{vid} track process {ref.name} not found, ignoring...")
-            f["track_process"] = tuple(r for r in inst.track_process if r.name in process_names)
-            for ref in inst.track_file:
-                if ref.name not in file_names:
-                    d.error(ref.pos, f"{vid} track file {ref.name} not found, ignoring...")
-            f["track_file"] = tuple(r for r in inst.track_file if r.name in file_names)
-            if inst.interface is not None:
-                multicast = not inst.unicast_peer
-                vrid_key = (inst.interface, inst.virtual_router_id, f["family"],
-                            "multicast" if multicast else
-                            ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
-                other = seen_vrid.get(vrid_key)
-                if other is not None:
-                    d.error(inst.pos, f"{other} and {inst.name} both use VRID"
-                                      f" {inst.virtual_router_id} with IPv{f['family']} on"
-                                      f" interface {inst.interface}")
-                else:
-                    seen_vrid[vrid_key] = inst.name
-            instances.append(replace(inst, **f))
+
+    def _unused_scripts(self, groups: list[VrrpSyncGroup]) -> None:
         for grp in groups:
             for ref in grp.track_script:
-                used_scripts.add(ref.name)
+                self.used_scripts.add(ref.name)
         for s in self.scripts:
-            if s.name not in used_scripts:
+            if s.name not in self.used_scripts:
                 # keepalived says so when the VRRP process starts, not under -t
-                d.notice(s.pos, f"Warning - script {s.name} is not used")
-        scripts_in_use = []
+                self.d.notice(s.pos, f"Warning - script {s.name} is not used")
+
+    def _script_security(self, g: GlobalDefs, instances: list[VrrpInstance],
+                         groups: list[VrrpSyncGroup]) -> None:
         run: list[Script | None] = []
         if self._skipped_instances:
             # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
@@ -980,12 +815,10 @@ class Builder(BuildContext):
             for s in self.scripts:
                 if not self.host.is_script(s.script):
                     if not s.script.argv[0].startswith("<"):
-                        d.error(s.pos, f"Disabling track script {s.name} since not"
-                                       " found/accessible")
+                        self.d.error(s.pos, f"Disabling track script {s.name} since not"
+                                            " found/accessible")
                     continue
                 run.append(s.script)
-                if s.name in used_scripts:
-                    scripts_in_use.append(s)
             run += [getattr(i.notify, fl.name) for i in instances for fl in fields(Notify)
                     if fl.name != "smtp_alert"]
             run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
@@ -993,22 +826,267 @@ class Builder(BuildContext):
             run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
         if any(self.host.is_script(s) for s in run) and not g.enable_script_security \
                 and not self.bad_interface:
-            d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
-                             " not enabled.")
-        if self.bad_interface:
-            d.fatal(None, "Non-existent interface specified in configuration")
+            self.d.security(None, "SECURITY VIOLATION - scripts are being executed but"
+                                  " script_security not enabled.")
 
-        vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
-        for key, pos in self.unimplemented.items():
-            d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
-                          " implemented by keepalived-py yet")
-        return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
-                      static_routes=tuple(self.static_routes),
-                      static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
-                      vrrp_track_processes=tuple(self.processes),
-                      vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
-                      vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
-                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+class _InstanceResolution:
+    """One vrrp_instance's resolution against global_defs, sync groups and the trackers
+    (keepalived's vrrp_complete_instance), as named steps over `f`, the fields that change.
+    Steps read the configured value from `inst` and an earlier step's result from `f`."""
+
+    def __init__(self, b: Builder, g: GlobalDefs, inst: VrrpInstance,
+                 seen: dict[str, SourcePos]) -> None:
+        self.b, self.d, self.g, self.inst, self.seen = b, b.d, g, inst, seen
+        self.vid = f"({inst.name})"
+        self.f: dict[str, Any] = {}
+        self.strict = inst.strict_mode or g.vrrp_strict
+        self.version = 2
+
+    def pos(self, keyword: str) -> SourcePos:
+        """Where `keyword` was given, else the instance's header."""
+        return self.seen.get(keyword, self.inst.pos)
+
+    def run(self, member_of: dict[str, str], groups: list[VrrpSyncGroup]) -> VrrpInstance:
+        self.family_and_version()
+        self.priority_and_state()
+        self.required_parts()
+        self.authentication()
+        self.preemption()
+        self.advert_int()
+        self.accept_and_unicast()
+        self.global_defaults()
+        self.f["sync_group"] = member_of.get(self.inst.name)
+        self.sync_group_weights(next((gr for gr in groups if gr.name == self.f["sync_group"]),
+                                     None))
+        self.own_interface_untracked()
+        self.tracked_objects()
+        self.duplicate_vrid()
+        return replace(self.inst, **self.f)
+
+    def family_and_version(self) -> None:
+        inst, f, seen = self.inst, self.f, self.seen
+        fam6 = bool(inst.virtual_ipaddress) and inst.virtual_ipaddress[0].address.version == 6
+        if not inst.virtual_ipaddress and inst.virtual_ipaddress_excluded:
+            fam6 = inst.virtual_ipaddress_excluded[0].address.version == 6
+        if "native_ipv6" in seen:
+            fam6 = True
+        f["family"] = 6 if fam6 else 4
+        mixed = [a for a in inst.virtual_ipaddress if (a.address.version == 6) != fam6]
+        for a in mixed:
+            self.d.error(a.pos, f"{self.vid}: address family must match VRRP instance family -"
+                                f" skipping {a.address}")
+        if mixed:
+            f["virtual_ipaddress"] = tuple(a for a in inst.virtual_ipaddress if a not in mixed)
+        explicit_v2 = "version" in seen and inst.version == 2
+        version = inst.version if "version" in seen else self.g.vrrp_version
+        if fam6:
+            # keepalived 2.2.7 runs IPv6 with an explicit `version 2` (only strict mode
+            # forbids it); without one, IPv6 means version 3 whatever vrrp_version says
+            if explicit_v2 and self.strict:
+                self.d.error(inst.pos, f"{self.vid} cannot use IPv6 with VRRP version 2; setting"
+                                       " version 3")
+                version = 3
+            elif not explicit_v2:
+                version = 3
+        f["version"] = self.version = version
+
+    def priority_and_state(self) -> None:
+        inst, f = self.inst, self.f
+        priority = inst.priority
+        if inst.state is VrrpState.MASTER and "priority" not in self.seen:
+            priority = VRRP_PRIO_OWNER
+        f["priority"] = priority
+        # keepalived's initial state: as configured, else derived from the priority (the
+        # address owner starts MASTER); strict mode makes them agree
+        owner_state = VrrpState.MASTER if priority == VRRP_PRIO_OWNER else VrrpState.BACKUP
+        if "state" not in self.seen:
+            f["state"] = owner_state
+        elif self.strict and (inst.state is VrrpState.MASTER) != (priority == VRRP_PRIO_OWNER):
+            self.d.error(self.seen["state"], f"{self.vid} State MASTER must match being address"
+                                             " owner")
+            f["state"] = owner_state
+
+    def required_parts(self) -> None:
+        inst = self.inst
+        if inst.interface is None and not inst.unicast_peer:
+            self.d.error(inst.pos, f"{self.vid} Unknown interface!")
+        if not inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
+            self.d.warning(inst.pos, f"{self.vid} No VIP specified; at least one is sensible")
+
+    def authentication(self) -> None:
+        if "authentication" not in self.seen:
+            return
+        inst, f, pos, vid = self.inst, self.f, self.seen["authentication"], self.vid
+        if self.version == 3:
+            self.d.error(pos, f"{vid} VRRP version 3 does not support authentication. Ignoring.")
+            f["auth_type"] = None
+            f["auth_pass"] = None
+        elif self.strict:
+            self.d.error(pos, f"{vid} Strict mode does not support authentication. Ignoring.")
+            f["auth_type"] = None
+        elif inst.auth_type == "AH" and inst.state is VrrpState.MASTER:
+            self.d.error(pos, f"{vid} Initial state master is incompatible with AH"
+                              " authentication - clearing")
+            f["state"] = VrrpState.BACKUP
+        elif inst.auth_type and not inst.auth_pass:
+            self.d.error(pos, f"{vid} Authentication specified but no password given. Ignoring")
+            f["auth_type"] = None
+
+    def preemption(self) -> None:
+        inst, f, vid = self.inst, self.f, self.vid
+        master = f.get("state", inst.state) is VrrpState.MASTER
+        if inst.nopreempt and f["priority"] == VRRP_PRIO_OWNER:
+            self.d.error(self.pos("nopreempt"),
+                         f"{vid} nopreempt is incompatible with priority 255. resetting nopreempt")
+            f["nopreempt"] = False
+        elif inst.nopreempt and master:
+            # keepalived clears nopreempt and keeps the initial state MASTER
+            self.d.error(self.pos("nopreempt"), f"{vid} Warning - nopreempt will not work with"
+                                                " initial state MASTER - clearing")
+            f["nopreempt"] = False
+        if not inst.preempt_delay:
+            return
+        if master:
+            self.d.error(self.pos("preempt_delay"), f"{vid} Warning - preempt delay will not work"
+                                                    " with initial state MASTER - clearing")
+        elif self.strict:
+            self.d.error(self.pos("preempt_delay"),
+                         f"{vid} preempt_delay is incompatible with strict mode - resetting")
+        elif f.get("nopreempt", inst.nopreempt):
+            self.d.error(self.pos("preempt_delay"),
+                         f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
+        else:
+            return
+        f["preempt_delay"] = 0.0
+
+    def advert_int(self) -> None:
+        advert, vid, pos = self.inst.advert_int, self.vid, self.pos("advert_int")
+        if self.version == 2 and advert != int(advert):
+            self.d.error(pos, f"{vid} VRRPv2 advertisement interval {advert:f}s must be an"
+                              " integer. rounding")
+            advert = float(max(1, round(advert)))
+        elif self.version == 3 and round(advert * 100) != advert * 100:
+            self.d.error(pos, f"{vid} VRRPv3 advertisement interval {advert:.2f}s must be a"
+                              " multiple of 0.01s. rounding")
+            advert = round(advert * 100) / 100
+        if self.version == 3 and advert > 40.95:
+            self.d.error(pos, f"{vid} VRRPv3 advertisement interval {advert:.2f}s too long -"
+                              " setting to 40.95s")
+            advert = 40.95
+        self.f["advert_int"] = advert
+
+    def accept_and_unicast(self) -> None:
+        inst, strict = self.inst, self.strict
+        self.f["accept"] = inst.accept if "accept" in self.seen else not strict
+        if any(k in self.seen for k in UNICAST_KEYWORDS) and not inst.unicast_peer \
+                and not inst.unicast_fault_no_peer:
+            self.d.warning(inst.pos, f"{self.vid} A unicast keyword has been specified without"
+                                     " any unicast peers. Defaulting to multicast. This usage"
+                                     " is deprecated - please update your configuration.")
+        if strict and inst.unicast_peer:
+            self.d.error(inst.pos, f"{self.vid} Unicast peers are not supported in strict mode")
+        self.f["strict_mode"] = strict
+
+    def global_defaults(self) -> None:
+        """global_defs' vrrp_* values for what the instance does not give itself."""
+        inst, f, g, seen = self.inst, self.f, self.g, self.seen
+        for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
+                          ("garp_master_repeat", "vrrp_garp_master_repeat"),
+                          ("garp_master_refresh", "vrrp_garp_master_refresh"),
+                          ("garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat")):
+            if key not in seen:     # given in the instance (even as the default) wins
+                f[key] = getattr(g, gkey)
+        f["garp_interval"] = g.vrrp_garp_interval
+        f["gna_interval"] = g.vrrp_gna_interval
+        # an instance's own setting (true or false) wins over global_defs; strict mode
+        # forces no advert on a lower priority and no lower-priority GARPs
+        if "lower_prio_no_advert" not in seen and g.vrrp_lower_prio_no_advert:
+            f["lower_prio_no_advert"] = True
+        if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
+            f["higher_prio_send_advert"] = True
+        if self.strict:
+            f["lower_prio_no_advert"] = True
+            f["garp_lower_prio_delay"] = 0.0
+            f["garp_lower_prio_repeat"] = 0
+        if "down_timer_adverts" not in seen:
+            f["down_timer_adverts"] = g.vrrp_down_timer_adverts
+        if self.strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
+            self.d.error(self.pos("down_timer_adverts"),
+                         f"{self.vid} down_timer_adverts is incompatible with strict mode -"
+                         " resetting")
+            f["down_timer_adverts"] = 3
+        if g.vrrp_skip_check_adv_addr:
+            f["skip_check_adv_addr"] = True
+        if g.vrrp_check_unicast_src:
+            f["check_unicast_src"] = True
+
+    def sync_group_weights(self, grp: VrrpSyncGroup | None) -> None:
+        """A sync group member's tracked objects lose their weights (unless the group has
+        sync_group_tracking_weight)."""
+        if grp is None or grp.sync_group_tracking_weight:
+            return
+        b = self.b
+        own = {"track_script": {s.name: s.weight for s in b.scripts},
+               "track_process": {p.name: p.weight for p in b.processes},
+               "track_file": {t.name: t.weight for t in b.files}}
+        for kind, what in (("track_script", "script"), ("track_process", "process"),
+                           ("track_file", "file"), ("track_interface", "interface")):
+            kept = []
+            for ref in getattr(self.inst, kind):
+                w = ref.weight if ref.weight is not None else own.get(kind, {}).get(ref.name, 0)
+                if w and kind == "track_interface":
+                    # keepalived keeps the interface, tracked with weight 0
+                    self.d.error(ref.pos, f"{self.vid} ignoring {ref.name} tracked interface"
+                                          " weight due to SYNC group")
+                    kept.append(replace(ref, weight=0, reverse=False))
+                elif w:
+                    self.d.error(ref.pos, f"{self.vid} ignoring tracked {what} {ref.name} with"
+                                          " weights due to SYNC group")
+                else:
+                    kept.append(ref)
+            self.inst = replace(self.inst, **{kind: tuple(kept)})  # type: ignore[arg-type]
+
+    def own_interface_untracked(self) -> None:
+        inst = self.inst
+        if inst.interface is None or all(r.name != inst.interface for r in inst.track_interface):
+            return
+        for ref in inst.track_interface:
+            if ref.name == inst.interface:
+                self.d.error(ref.pos, f"{self.vid} Ignoring track_interface {ref.name} since own"
+                                      " interface")
+        self.inst = replace(inst, track_interface=tuple(
+            r for r in inst.track_interface if r.name != inst.interface))
+
+    def tracked_objects(self) -> None:
+        """Drop references to scripts, processes and files that are not defined."""
+        b, inst = self.b, self.inst
+        for kind, what, names in (("track_script", "script", {s.name for s in b.scripts}),
+                                  ("track_process", "process", {p.name for p in b.processes}),
+                                  ("track_file", "file", {t.name for t in b.files})):
+            for ref in getattr(inst, kind):
+                if ref.name not in names:
+                    self.d.error(ref.pos, f"{self.vid} track {what} {ref.name} not found,"
+                                          " ignoring...")
+                if kind == "track_script":
+                    b.used_scripts.add(ref.name)
+            self.f[kind] = tuple(r for r in getattr(inst, kind) if r.name in names)
+
+    def duplicate_vrid(self) -> None:
+        inst, family = self.inst, self.f["family"]
+        if inst.interface is None:
+            return
+        multicast = not inst.unicast_peer
+        key = (inst.interface, inst.virtual_router_id, family,
+               "multicast" if multicast else
+               ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
+        other = self.b.seen_vrid.get(key)
+        if other is not None:
+            self.d.error(inst.pos, f"{other} and {inst.name} both use VRID"
+                                   f" {inst.virtual_router_id} with IPv{family} on"
+                                   f" interface {inst.interface}")
+        else:
+            self.b.seen_vrid[key] = inst.name
 
 
 # -- vrrp_instance keywords ----------------------------------------------------------------
