@@ -1,9 +1,10 @@
 """The IPVS dataplane through pyroute2's asyncio IPVS API (generic netlink family "IPVS").
 
 Services and destinations are built from the model by pure functions (message-level tests
-need no kernel); `IpvsDataplane` applies differences — new destinations added, changed
-weights set (command "set": pyroute2 maps "update" to a DEL), removed ones deleted — never a
-flush and rebuild. Used when the kernel has IPVS (or `dataplane ipvs` is configured).
+need no kernel); `IpvsDataplane`, a `check.dataplane.Dataplane`, applies differences — new
+destinations added, changed weights set (command "set": pyroute2 maps "update" to a DEL),
+removed ones deleted — never a flush and rebuild. Used when the kernel has IPVS (or
+`dataplane ipvs` is configured).
 """
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from typing import Any
 
 import structlog
 
+from keepalived_py.check.dataplane import already_done, vs_id
 from keepalived_py.check.realserver import Target
-from keepalived_py.config.model_lvs import VirtualServer
+from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
 log = structlog.get_logger("keepalived_py.check.ipvs")
 
@@ -72,8 +74,17 @@ async def ipvs_available() -> bool:
         return False
 
 
+def _code(e: Exception) -> int | None:
+    """The errno of a pyroute2 NetlinkError (or an OSError), else None."""
+    code = getattr(e, "code", None)
+    return code if isinstance(code, int) else getattr(e, "errno", None)
+
+
 class IpvsDataplane:
-    groups: dict[str, Any]
+    """The IPVS `Dataplane` (check/dataplane.py). A service or destination the kernel
+    already has (a respawned checker adopting its predecessor's) counts as added."""
+
+    groups: dict[str, VirtualServerGroup]
 
     def __init__(self) -> None:
         self.groups = {}
@@ -91,25 +102,33 @@ class IpvsDataplane:
             return False
         return True
 
+    async def _call(self, kind: str, op: str, **kwargs: Any) -> None:
+        """One IPVS command; an "already done" errno (dataplane.already_done) is success."""
+        try:
+            await getattr(self.ipvs, kind)(op, **kwargs)
+        except Exception as e:
+            if op in ("add", "del") and already_done(_code(e), adding=op == "add"):
+                return
+            raise
+
     async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:
-        from keepalived_py.check.nft import vs_id
         ident = vs_id(vs)
         svc = service_of(vs)
         try:
             if ident not in self.services:
-                await self.ipvs.service("add", service=svc)
+                await self._call("service", "add", service=svc)
                 self.services[ident] = svc
                 self.current[ident] = {}
             have = self.current[ident]
             want = {(t.address, t.port): t for t in targets}
             for key, t in want.items():
                 if key not in have:
-                    await self.ipvs.dest("add", service=svc, dest=dest_of(t, vs.lvs_method))
+                    await self._call("dest", "add", service=svc, dest=dest_of(t, vs.lvs_method))
                 elif have[key].weight != t.weight:
-                    await self.ipvs.dest("set", service=svc, dest=dest_of(t, vs.lvs_method))
+                    await self._call("dest", "set", service=svc, dest=dest_of(t, vs.lvs_method))
             for key, t in have.items():
                 if key not in want:
-                    await self.ipvs.dest("del", service=svc, dest=dest_of(t, vs.lvs_method))
+                    await self._call("dest", "del", service=svc, dest=dest_of(t, vs.lvs_method))
             self.current[ident] = want
             return True
         except Exception as e:
@@ -120,33 +139,42 @@ class IpvsDataplane:
         """lvs_flush: remove every IPVS service at start, ours or not (keepalived's rule)."""
         if self.ipvs is None and not await self.setup():
             return
+        from pyroute2 import IPVSService
         try:
             for msg in [m async for m in await self.ipvs.service("dump")]:
-                from pyroute2 import IPVSService
-                await self.ipvs.service("del", service=IPVSService.from_message(msg))
+                await self._call("service", "del", service=IPVSService.from_message(msg))
         except Exception as e:
             log.error("check.ipvs.flush_failed", error=str(e))
 
     async def remove(self, vs: VirtualServer) -> bool:
-        from keepalived_py.check.nft import vs_id
         ident = vs_id(vs)
         svc = self.services.pop(ident, None)
         self.current.pop(ident, None)
         if svc is None:
             return True
         try:
-            await self.ipvs.service("del", service=svc)
+            await self._call("service", "del", service=svc)
         except Exception as e:
             log.error("check.ipvs.remove_failed", vs=ident, error=str(e))
             return False
+        return True
+
+    async def prune(self) -> int:
+        """IPVS services are not tagged as ours: nothing is pruned (lvs_flush removes all)."""
+        return 0
+
+    async def present(self) -> bool:
+        return True
+
+    async def restore(self) -> bool:
         return True
 
     async def teardown(self) -> None:
         for ident in list(self.services):
             svc = self.services.pop(ident)
             try:
-                await self.ipvs.service("del", service=svc)
-            except Exception:
-                pass
+                await self._call("service", "del", service=svc)
+            except Exception as e:
+                log.error("check.ipvs.remove_failed", vs=ident, error=str(e))
         if self.ipvs is not None:
             self.ipvs.close()
