@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__
+from keepalived_py.errors import UsageError
 from keepalived_py.options import Options
 
 SIGNUMS = {
@@ -121,10 +122,6 @@ NOT_BUILT = {
     "release-vips": "-X (release VIPs on signal) is not implemented yet",
     "no_bfd": "BFD is not implemented by keepalived-py; -B has nothing to disable",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 def _resolve_long(given: str) -> str | None:
