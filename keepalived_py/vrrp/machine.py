@@ -56,10 +56,10 @@ AdvertInvalid. Adverts in INIT, FAULT and STOP are ignored, as keepalived ignore
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from keepalived_py.config.model import VrrpState
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_LEN,
@@ -94,12 +94,8 @@ STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
 assert set(DROP_COUNTERS) <= set(STATS_KEYS)
 
 
-class State(enum.Enum):
-    INIT = "INIT"
-    BACKUP = "BACKUP"
-    MASTER = "MASTER"
-    FAULT = "FAULT"
-    STOP = "STOP"
+#: the one VRRP state enum: the configuration's initial `state` and the machine's state
+State = VrrpState
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +191,6 @@ class Params:
         found (unicast_src_ip / mcast_src_ip win over it); `global_defs` supplies the
         garp_lower_prio_* defaults keepalived takes from vrrp_garp_lower_prio_* (else the
         instance's garp_master_* values)."""
-        from keepalived_py.config.model import VrrpState
 
         fam = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or primary
