@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__
+from keepalived_py.errors import UsageError
 from keepalived_py.options import Options
 
 SIGNUMS = {
@@ -118,10 +119,6 @@ NOT_BUILT = {
     "address-monitoring": "-a (address monitoring report) is not implemented yet",
     "release-vips": "-X (release VIPs on signal) is not implemented yet",
 }
-
-
-class UsageError(Exception):
-    pass
 
 
 def _resolve_long(given: str) -> str | None:

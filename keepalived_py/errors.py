@@ -20,15 +20,9 @@ class ConfigError(KeepalivedError):
         super().__init__(f"{pos}: {msg}" if pos is not None else msg)
 
 
-class ApplyError(KeepalivedError):
-    """A kernel operation (netlink, nftables, IPVS) failed."""
-
-    def __init__(self, op: str, errno: int, detail: str = "") -> None:
-        self.op = op
-        self.errno = errno
-        self.detail = detail
-        super().__init__(f"{op}: errno {errno}{': ' + detail if detail else ''}")
-
-
 class PidfileError(KeepalivedError):
     """A pidfile could not be written, read or removed safely."""
+
+
+class UsageError(KeepalivedError):
+    """A bad command line: keepalived's messages, one per line (cli.parse)."""

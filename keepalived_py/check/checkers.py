@@ -8,6 +8,7 @@ crash — keepalived had a heap overflow here, CVE-2018-19115). Each returns (ok
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import socket
@@ -15,7 +16,7 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any
 
-from keepalived_py.config.model_lvs import Checker, HttpUrl
+from keepalived_py.config.model_lvs import Checker, HttpUrl, SslConfig
 
 MAX_HEADER = 64 * 1024
 MAX_BODY = 4 * 1024 * 1024
@@ -54,32 +55,27 @@ async def read_body(reader: asyncio.StreamReader) -> bytes | None:
     return None
 
 
-CLIENT_TLS: dict[str, str | None] = {}     # the SSL block: certificate, key, password, ca
-
-
-_TLS_CACHE: dict[tuple[tuple[str, str | None], ...], ssl.SSLContext] = {}
-
-
-def insecure_tls() -> ssl.SSLContext:
+def insecure_tls(config: SslConfig | None = None) -> ssl.SSLContext:
     """keepalived's SSL_GET/genhash do not verify the server's certificate; the SSL block's
     certificate and key, when given, are presented as the client's. One context per SSL
-    configuration, built once: loading the CA store costs ~30 ms, far too much per check."""
-    key = tuple(sorted(CLIENT_TLS.items()))
-    ctx = _TLS_CACHE.get(key)
-    if ctx is not None:
-        return ctx
+    configuration, built once: loading the CA store costs ~30 ms, far too much per check.
+    The daemon builds it when it loads a configuration and hands it to each check."""
+    if config is None:
+        return _tls_context(None, None, None)
+    return _tls_context(config.certificate, config.key, config.password)
+
+
+@functools.lru_cache(maxsize=2)        # a reload with another SSL block: the old one goes
+def _tls_context(certificate: str | None, key: str | None, password: str | None
+                 ) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    cert = CLIENT_TLS.get("certificate")
-    if cert:
+    if certificate:
         try:
-            ctx.load_cert_chain(cert, CLIENT_TLS.get("key") or None,
-                                CLIENT_TLS.get("password") or None)
+            ctx.load_cert_chain(certificate, key or None, password or None)
         except (OSError, ssl.SSLError):
             pass                      # reported once at load (check.ssl.invalid)
-    _TLS_CACHE.clear()                # a reload with another SSL block: the old one goes
-    _TLS_CACHE[key] = ctx
     return ctx
 
 
@@ -90,9 +86,10 @@ def _status_ok(code: int, url: HttpUrl) -> bool:
 
 
 async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: float,
-                     use_ssl: bool = False) -> Result:
+                     use_ssl: bool = False, tls: ssl.SSLContext | None = None) -> Result:
+    """HTTP_GET / SSL_GET of one url; `tls`: the client context (insecure_tls) for SSL_GET."""
     vhost = url.virtualhost or ch.virtualhost or host
-    ctx = insecure_tls() if use_ssl else None
+    ctx = (tls or insecure_tls()) if use_ssl else None
 
     async def exchange() -> Result:
         reader, writer = await asyncio.open_connection(
@@ -304,8 +301,10 @@ async def misc_check(ch: Checker, timeout: float) -> tuple[bool, str, int | None
 
 
 async def run_checker(ch: Checker, host: str, port: int, timeout: float,
-                      files: dict[str, str] | None = None) -> Result:
-    """One check of any implemented kind. `files`: track_file names -> paths (FILE_CHECK)."""
+                      files: dict[str, str] | None = None,
+                      tls: ssl.SSLContext | None = None) -> Result:
+    """One check of any implemented kind. `files`: track_file names -> paths (FILE_CHECK);
+    `tls`: the SSL block's client context (insecure_tls(config.ssl)) for SSL_GET."""
     target = str(ch.connect_ip) if ch.connect_ip else host
     tport = ch.connect_port or port
     bindto = str(ch.bindto) if ch.bindto else None
@@ -313,7 +312,8 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float,
         return await tcp_check(target, tport, timeout, bindto)
     if ch.kind in ("HTTP_GET", "SSL_GET"):
         for url in ch.urls:
-            ok, why = await http_check(target, tport, ch, url, timeout, ch.kind == "SSL_GET")
+            ok, why = await http_check(target, tport, ch, url, timeout, ch.kind == "SSL_GET",
+                                       tls)
             if not ok:
                 return False, f"{url.path}: {why}"
         return True, "all urls ok"

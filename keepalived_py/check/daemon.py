@@ -2,8 +2,8 @@
 
 Each checker is a task that sleeps until its next check, runs it (bounded by its timeout) and
 feeds the result to its pure CheckState; a real server's up/down change recomputes its virtual
-server's targets (realserver.targets) and the dataplane replaces that server's chain. The
-dataplane is nftables (this kernel's IPVS being absent; the IPVS dataplane is not built yet).
+server's targets (realserver.targets) and the dataplane (check/dataplane.py: IPVS where the
+kernel has it or `dataplane ipvs` is set, else nftables) brings that server's service in step.
 Reload diffs by identity — a virtual server by address/port/protocol/fwmark/group, a real server
 by address/port, a checker by its whole configuration — so unchanged checkers keep their state
 and schedule; removed virtual servers, real servers and sorry servers disappear from the table,
@@ -18,9 +18,10 @@ from typing import Any
 
 import structlog
 
-from keepalived_py.check.checkers import misc_check, run_checker
+from keepalived_py.check.checkers import insecure_tls, misc_check, run_checker
+from keepalived_py.check.dataplane import Dataplane, vs_id
 from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
-from keepalived_py.check.nft import NftDataplane, vs_id
+from keepalived_py.check.nft import NftDataplane
 from keepalived_py.check.realserver import CheckState, targets
 from keepalived_py.config.model import Config
 from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
@@ -66,12 +67,13 @@ class CheckerDaemon:
 
     def __init__(self, options: Options) -> None:
         self.options = options
-        self.dataplane = NftDataplane()
+        self.dataplane: Dataplane = NftDataplane()
         self.kind = "nftables"
         self.servers: dict[str, VsRun] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[str] = set()
         self.files: dict[str, str] = {}
+        self.tls = insecure_tls()                  # the SSL block's client context
         self._dumps: Any = None
         self._flush: asyncio.Task[None] | None = None
         from keepalived_py.notify.smtp import CheckAlerts
@@ -91,7 +93,7 @@ class CheckerDaemon:
         choice = config.global_defs.dataplane
         has_ipvs = await ipvs_available() if choice == "auto" else None
         if choice == "ipvs" or has_ipvs:
-            self.dataplane = IpvsDataplane()  # type: ignore[assignment]
+            self.dataplane = IpvsDataplane()
             self.kind = "ipvs"
         reason = (f"dataplane {choice} configured" if has_ipvs is None else
                   "auto: the kernel has IPVS" if has_ipvs else
@@ -100,7 +102,7 @@ class CheckerDaemon:
                  compat=f"Using the {self.kind} dataplane ({reason})")
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         if config.global_defs.lvs_flush and self.kind == "ipvs":
-            await self.dataplane.flush_all()  # type: ignore[attr-defined]
+            await self.dataplane.flush_all()
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", kind=self.kind,
                       compat="no load-balancing dataplane: " + (
@@ -149,7 +151,7 @@ class CheckerDaemon:
             if not pruned and (self._flush is None or self._flush.done()):
                 # the configured servers are applied: what a previous checker left goes
                 pruned = True
-                n = await self.dataplane.prune()        # type: ignore[attr-defined]
+                n = await self.dataplane.prune()
                 if n:
                     log.info("check.nft.pruned", chains=n)
             if not self.servers or await self.dataplane.present():
@@ -157,7 +159,7 @@ class CheckerDaemon:
             log.warning("check.nft.table_missing", table="keepalived_py",
                         compat="nftables table keepalived_py was removed by another tool"
                                " - restoring it")
-            if await self.dataplane.restore():    # type: ignore[attr-defined]
+            if await self.dataplane.restore():
                 log.info("check.nft.restored", virtual_servers=len(self.servers))
 
     def metrics_text(self) -> str:
@@ -224,11 +226,7 @@ class CheckerDaemon:
     # -- configuration diff --------------------------------------------------------------------
     async def _sync(self, config: Config) -> None:
         assert self.loop is not None
-        from keepalived_py.check import checkers
-        checkers.CLIENT_TLS.clear()
-        if config.ssl is not None:
-            checkers.CLIENT_TLS.update(certificate=config.ssl.certificate, key=config.ssl.key,
-                                       password=config.ssl.password, ca=config.ssl.ca)
+        self.tls = insecure_tls(config.ssl)
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
@@ -305,7 +303,7 @@ class CheckerDaemon:
                     self._mark(rr)
             else:
                 ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
-                                               run.state.timeout, self.files)
+                                               run.state.timeout, self.files, self.tls)
             was_up = rr.up
             first = not run.state.has_run
             change = run.state.result(ok, self.loop.time(), reason)

@@ -1,9 +1,10 @@
 """The IPVS dataplane through pyroute2's asyncio IPVS API (generic netlink family "IPVS").
 
 Services and destinations are built from the model by pure functions (message-level tests
-need no kernel); `IpvsDataplane` applies differences — new destinations added, changed
-weights set (command "set": pyroute2 maps "update" to a DEL), removed ones deleted — never a
-flush and rebuild. Used when the kernel has IPVS (or `dataplane ipvs` is configured).
+need no kernel); `IpvsDataplane`, a `check.dataplane.Dataplane`, applies differences — new
+destinations added, changed weights set (command "set": pyroute2 maps "update" to a DEL),
+removed ones deleted — never a flush and rebuild. Used when the kernel has IPVS (or
+`dataplane ipvs` is configured).
 
 Reconcile, never retry: a service or destination that is already in the kernel (a respawned
 checker finds what its predecessor configured, or keepalived ran before without `-C`) is
@@ -13,7 +14,6 @@ there; ENOENT/ESRCH on delete means it is already gone. `already_done` is that o
 """
 from __future__ import annotations
 
-import errno
 import ipaddress
 import socket
 import struct
@@ -22,6 +22,8 @@ from typing import Any
 
 import structlog
 
+from keepalived_py.check import dataplane
+from keepalived_py.check.dataplane import vs_id
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer
 
@@ -72,14 +74,12 @@ def granularity(value: str | None, v6: bool) -> str:
 
 
 def already_done(op: str, err: BaseException) -> bool:
-    """The one place where the kernel's "already there"/"already gone" answers become success:
-    EEXIST on add; ENOENT or ESRCH (IPVS's "no such service") on delete."""
+    """A pyroute2 error on an IPVS "add"/"del" read by the checker's one errno rule
+    (check.dataplane.already_done): EEXIST on add, ENOENT/ESRCH on delete are success."""
     code = getattr(err, "code", None)
-    if op == "add":
-        return code == errno.EEXIST
-    if op == "del":
-        return code in (errno.ENOENT, errno.ESRCH)
-    return False
+    if op not in ("add", "del"):
+        return False
+    return dataplane.already_done(code if isinstance(code, int) else None, op == "add")
 
 
 def dest_fields(target: Target, method: str) -> dict[str, Any]:
@@ -138,7 +138,6 @@ class IpvsDataplane:
         return True
 
     async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:
-        from keepalived_py.check.nft import vs_id
         ident = vs_id(vs)
         svc = service_of(vs)
         try:
@@ -209,7 +208,6 @@ class IpvsDataplane:
             log.error("check.ipvs.flush_failed", error=str(e))
 
     async def remove(self, vs: VirtualServer) -> bool:
-        from keepalived_py.check.nft import vs_id
         ident = vs_id(vs)
         svc = self.services.pop(ident, None)
         self.current.pop(ident, None)
@@ -222,6 +220,16 @@ class IpvsDataplane:
             if not already_done("del", e):
                 log.error("check.ipvs.remove_failed", vs=ident, error=str(e))
                 return False
+        return True
+
+    async def prune(self) -> int:
+        """IPVS services are not tagged as ours: nothing is pruned (lvs_flush removes all)."""
+        return 0
+
+    async def present(self) -> bool:
+        return True
+
+    async def restore(self) -> bool:
         return True
 
     async def teardown(self) -> None:

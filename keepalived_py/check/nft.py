@@ -1,4 +1,5 @@
-"""The nftables dataplane: a real load balancer where the kernel has no IPVS.
+"""The nftables dataplane: a real load balancer where the kernel has no IPVS (or
+`dataplane nftables` is configured).
 
 One table per family (`ip keepalived_py`, `ip6 keepalived_py`) holds a `dispatch` chain hooked
 at nat prerouting and output, with one rule per virtual server jumping to that server's chain
@@ -25,21 +26,16 @@ forwarding method nftables has: `lb_kind DR`/`TUN` warn and are balanced by DNAT
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Sequence
 
 import structlog
 
+from keepalived_py.check.dataplane import vs_id
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
 log = structlog.get_logger("keepalived_py.check.nft")
 TABLE = "keepalived_py"
-
-
-def vs_id(vs: VirtualServer) -> str:
-    key = f"{vs.address}|{vs.port}|{vs.protocol}|{vs.fwmark}|{vs.group}"
-    return "vs_" + hashlib.sha1(key.encode(), usedforsecurity=False).hexdigest()[:10]
 
 
 def family(vs: VirtualServer) -> str:
@@ -209,6 +205,8 @@ def _dnat6(t: Target) -> str:
 
 
 class NftDataplane:
+    """The nftables `Dataplane` (check/dataplane.py)."""
+
     def __init__(self) -> None:
         self.chains: dict[str, tuple[str, str]] = {}          # id -> (family, chain body)
         self.subs: dict[str, list[str]] = {}                  # id -> its helper chains
@@ -259,6 +257,10 @@ class NftDataplane:
                        f"flush chain {fam} {TABLE} output\n"
                        f"add rule {fam} {TABLE} output jump dispatch\n")
         return await self._nft(script)
+
+    async def flush_all(self) -> None:
+        """lvs_flush is about IPVS services: nftables has none to flush (our own table is
+        adopted by `setup`, never flushed)."""
 
     async def prune(self) -> int:
         """Delete the `vs_*` chains of ours that no configured virtual server uses (left by

@@ -11,13 +11,13 @@ diagnostics at file:line.
 """
 from __future__ import annotations
 
-import os
-import shutil
-import socket
+from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any
 
+from keepalived_py.config import build_lvs
 from keepalived_py.config import keywords as kw
+from keepalived_py.config.context import BuildContext, Host
 from keepalived_py.config.model import (
     Config,
     GlobalDefs,
@@ -59,12 +59,11 @@ class _Abort(Exception):
 SCOPES = {"site", "link", "host", "nowhere", "global"}
 
 
-class Builder:
-    def __init__(self, diags: Diagnostics, check_interfaces: bool) -> None:
+class Builder(BuildContext):
+    def __init__(self, diags: Diagnostics, check_interfaces: bool, host: Host | None = None
+                 ) -> None:
+        super().__init__(diags, check_interfaces, host)
         self.min_garp = False              # global_defs vrrp_min_garp (applied in _finish)
-        self.d = diags
-        self.check_interfaces = check_interfaces
-        self._ifnames: set[str] | None = None
         self.global_fields: dict[str, Any] = {}
         self.scripts: list[VrrpScript] = []
         self.processes: list[VrrpTrackProcess] = []
@@ -75,82 +74,18 @@ class Builder:
         self.static_routes: list[VirtualRoute] = []
         self.static_rules: list[VirtualRule] = []
         self.lvs_blocks: list[Node] = []
-        self.unimplemented: dict[str, SourcePos] = {}
-        self.ssl: Any = None
-        self.first_script: SourcePos | None = None
         self._skipped_instances: set[str] = set()   # names already seen (defined or not)
         self._start_stop: list[Script] = []          # global startup/shutdown scripts
         self._dropped_notify: list[Notify] = []     # of instances keepalived drops late
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
 
-    # -- helpers -------------------------------------------------------------------------
-    def interfaces(self) -> set[str]:
-        if self._ifnames is None:
-            try:
-                self._ifnames = {name for _, name in socket.if_nameindex()}
-            except OSError:
-                self._ifnames = set()
-        return self._ifnames
-
     def interface_exists(self, name: str, pos: SourcePos, what: str) -> bool:
-        if not self.check_interfaces or name in self.interfaces():
+        if not self.interface_missing(name):
             return True
         self.d.error(pos, f"WARNING - interface {name} for {what} doesn't exist")
-        self._bad_interface = True
+        self.bad_interface = True
         return False
-
-    def later(self, node: Node, where: str) -> None:
-        """A keyword keepalived accepts but keepalived-py does not act on yet."""
-        key = f"{where} {node.keyword}"
-        if key not in self.unimplemented:
-            self.unimplemented[key] = node.pos
-
-    def unknown(self, node: Node) -> None:
-        self.d.error(node.pos, f"Unknown keyword '{node.keyword}'")
-        if node.children is not None:
-            self.d.error(node.pos, "Unexpected '{' - ignoring")
-            for child in node.children:
-                self.unknown(child)
-
-    def expect_block(self, node: Node) -> tuple[Node, ...] | None:
-        if node.children is None:
-            self.d.error(node.pos, "Missing '{' at beginning of configuration block")
-            return None
-        return node.children
-
-    def script(self, node: Node, words: tuple[str, ...] | None = None) -> Script | None:
-        words = node.words[1:] if words is None else words
-        if not words:
-            self.d.error(node.pos, f"No script specified for {node.keyword}")
-            return None
-        argv = script_argv(words)
-        if not argv:
-            self.d.error(node.pos, f"No script specified for {node.keyword}")
-            return None
-        if self.first_script is None:
-            self.first_script = node.pos
-        return Script(argv=argv, text=" ".join(words), pos=node.pos)
-
-    def notify_script(self, node: Node) -> Script | None:
-        """A notify script (keepalived notify_script_init): the first word is the command (quote
-        it to give arguments), the words after it the user and group it runs as. An unknown
-        user or group drops the script, as keepalived does (it only logs it)."""
-        words = node.words[1:]
-        script = self.script(node, words[:1])
-        if script is None or len(words) < 2:
-            return script
-        user, group = words[1], (words[2] if len(words) > 2 else None)
-        bad = [f"Script user '{user}' does not exist"] if not _user_exists(user) else []
-        if group is not None and not _group_exists(group):
-            bad.append(f"Script group '{group}' does not exist")
-        if bad:
-            for line in bad:
-                self.d.notice(node.pos, line)
-            self.d.notice(node.pos, f"Invalid user/group for {node.keyword} script"
-                                    f" {script.argv[0]} - ignoring")
-            return None
-        return replace(script, user=user, group=group)
 
     # -- top level -----------------------------------------------------------------------
     def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
@@ -201,7 +136,6 @@ class Builder:
 
     def build(self, tree: tuple[Node, ...],
               views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
-        self._bad_interface = False
         self._has_virtual_server = any(n.keyword == "virtual_server" for n in tree)
         try:
             # keepalived -t stops on a keyword without its value only as one of its processes
@@ -275,7 +209,7 @@ class Builder:
                 if args:
                     g["script_user"] = args[0]
                     g["script_group"] = args[1] if len(args) > 1 else None
-                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                    if not self.user_group_exist(args):
                         self.d.error(c.pos, "Error setting global script uid/gid")
                 else:
                     self.d.error(c.pos, "script_user requires a user name")
@@ -441,7 +375,7 @@ class Builder:
                 if args:
                     f["user"] = args[0]
                     f["group"] = args[1] if len(args) > 1 else None
-                    if not _user_exists(args[0]) or (len(args) > 1 and not _group_exists(args[1])):
+                    if not self.user_group_exist(args):
                         # vrrp_parser.c vrrp_script_user_handler: the script is removed
                         self.d.error(c.pos, f"Unable to set uid/gid for script"
                                             f" {' '.join(f['script'].argv) if f.get('script') else ''}")
@@ -599,7 +533,7 @@ class Builder:
                         if r.name not in self.interfaces():
                             self.d.error(r.pos, f"({name}) tracked interface {r.name} doesn't"
                                                 " exist")
-                            self._bad_interface = True
+                            self.bad_interface = True
             elif k.startswith("notify") and k != "notify_priority_changes":
                 notify[k] = self.notify_script(c)
             elif k == "sync_group_tracking_weight":
@@ -821,226 +755,19 @@ class Builder:
         children = self.expect_block(node)
         if children is None or not name:
             return
-        f: dict[str, Any] = {"name": name, "pos": node.pos}
-        seen: dict[str, Any] = {}      # facts for _finish: what was set explicitly
-        notify: dict[str, Any] = {}
-        vid = f"({name})"
+        draft = _Draft(name, node.pos)
         for c in children:
-            k, args = c.keyword, c.args
-            if k not in kw.VRRP_INSTANCE:
+            if c.keyword not in kw.VRRP_INSTANCE:
                 self.unknown(c)
                 continue
-            if k == "state":
-                s = args[0] if args else ""
-                if s == "MASTER":
-                    f["state"] = VrrpState.MASTER
-                    seen["state"] = c.pos
-                elif s == "BACKUP":
-                    if f.get("state") is VrrpState.MASTER:
-                        self.d.error(c.pos, f"{vid} state previously set as MASTER - ignoring BACKUP")
-                    else:
-                        f["state"] = VrrpState.BACKUP
-                        seen["state"] = c.pos
-                else:
-                    self.d.error(c.pos, f"{vid} unknown state '{s}', defaulting to BACKUP")
-                    seen["state"] = c.pos
-            elif k == "interface":
-                if not args:
-                    self.d.error(c.pos, f"{vid} interface requires a name")
-                    continue
-                ifname = args[0]
-                if len(ifname) > 15:
-                    self.d.error(c.pos, f"Interface name '{ifname}' too long - ignoring")
-                    continue
-                if ifname == "lo":
-                    self.d.error(c.pos, f"{vid} cannot use a loopback interface (lo) for vrrp"
-                                        " - ignoring")
-                    continue
-                f["interface"] = ifname
-                if self.check_interfaces and ifname not in self.interfaces():
-                    self.d.error(c.pos, f"WARNING - interface {ifname} for vrrp_instance {name}"
-                                        " doesn't exist")
-                    self._bad_interface = True
-            elif k == "virtual_router_id":
-                if args and (v := read_int(args[0], 1, 255, c.pos, self.d)) is not None:
-                    f["virtual_router_id"] = v
-                else:
-                    self.d.error(c.pos, f"{vid}: VRID '{args[0] if args else ''}' not valid - must"
-                                        " be between 1 & 255")
-            elif k == "priority":
-                v = read_int(args[0], 1, 255, c.pos, self.d) if args else None
-                if v is None:
-                    self.d.error(c.pos, f"{vid} Priority not valid! must be between 1 & 255."
-                                        " Using default 100")
-                else:
-                    f["priority"] = v
-                    seen["priority"] = True
-            elif k == "advert_int":
-                x = read_decimal(args[0], 0.01, 255, c.pos, self.d) if args else None
-                if x is None or x <= 0:
-                    self.d.error(c.pos, f"{vid} Advert interval ({args[0] if args else ''}) not"
-                                        " valid! Must be > 0 - ignoring")
-                else:
-                    f["advert_int"] = x
-                    seen["advert_int"] = c.pos
-            elif k == "version":
-                if args and (v := read_int(args[0], 2, 3, c.pos, self.d)) is not None:
-                    f["version"] = v
-                    seen["version"] = True
-                else:
-                    self.d.error(c.pos, f"{vid}: Version must be 2 or 3")
-            elif k in ("nopreempt", "no_preempt"):
-                f["nopreempt"] = True
-                seen["nopreempt"] = c.pos
-            elif k == "preempt":
-                f["nopreempt"] = False
-            elif k == "preempt_delay":
-                if args and (x := read_decimal(args[0], 0, 1000, c.pos, self.d)) is not None:
-                    f["preempt_delay"] = x
-                    seen["preempt_delay"] = c.pos
-            elif k == "accept":
-                f["accept"] = True
-                seen["accept"] = True
-            elif k == "no_accept":
-                f["accept"] = False
-                seen["accept"] = True
-            elif k == "strict_mode":
-                f["strict_mode"] = read_bool(c, self.d)
-            elif k == "dont_track_primary":
-                f["dont_track_primary"] = True
-            elif k in ("track_interface", "track_script", "track_process", "track_file",
-                       "track_bfd"):
-                refs = self.track_refs(c)
-                if k == "track_interface" and self.check_interfaces:
-                    for r in refs:
-                        if r.name not in self.interfaces():
-                            self.d.error(r.pos, f"{vid} tracked interface {r.name} doesn't exist")
-                            self._bad_interface = True
-                f[k] = f.get(k, ()) + refs
-            elif k in ("mcast_src_ip", "unicast_src_ip"):
-                if args:
-                    f[k] = read_address(args[0], c.pos, self.d)
-                if k == "unicast_src_ip":
-                    seen["unicast_kw"] = True
-            elif k == "mcast_dst_ip":
-                if args and (a := read_address(args[0], c.pos, self.d)) is not None:
-                    if not a.is_multicast:
-                        self.d.error(c.pos, f"{vid} mcast_dst_ip {a} is not a multicast address")
-                    else:
-                        f[k] = a
-            elif k == "unicast_peer":
-                peers = list(f.get("unicast_peer", ()))
-                for row in c.children or ():
-                    a = read_address(row.words[0], row.pos, self.d)
-                    if a is None:
-                        continue
-                    pf: dict[str, Any] = {"address": a, "pos": row.pos}
-                    rest = row.words[1:]
-                    for j in range(0, len(rest) - 1, 2):
-                        if rest[j] in ("min_ttl", "max_ttl"):
-                            pf[rest[j]] = read_int(rest[j + 1], 0, 255, row.pos, self.d)
-                    peers.append(UnicastPeer(**pf))
-                f["unicast_peer"] = tuple(peers)
-                seen["unicast_kw"] = True
-            elif k == "unicast_ttl":
-                if args and (v := read_int(args[0], 0, 255, c.pos, self.d)) is not None:
-                    f[k] = v
-                    seen["unicast"] = True
-            elif k in ("unicast_fault_no_peer", "check_unicast_src", "track_src_ip",
-                       "promote_secondaries", "skip_check_adv_addr", "vmac_xmit_base"):
-                f[k] = True
-                if k in ("unicast_fault_no_peer", "check_unicast_src"):
-                    seen["unicast_kw"] = True
-            elif k == "old_unicast_checksum":
-                f[k] = not (args and args[0] == "never")
-                seen["unicast_kw"] = True
-            elif k == "authentication":
-                for row in c.children or ():
-                    if row.keyword == "auth_type":
-                        t = row.args[0] if row.args else ""
-                        if t not in ("PASS", "AH"):
-                            self.d.error(row.pos, f"{vid} unknown authentication type '{t}'")
-                        else:
-                            f["auth_type"] = t
-                    elif row.keyword == "auth_pass":
-                        pw = row.raw.strip().strip('"') if row.args else ""
-                        if len(pw) > 8:
-                            self.d.error(row.pos, f"{vid} Truncating auth_pass to 8 characters")
-                        f["auth_pass"] = pw[:8]
-                    else:
-                        self.unknown(row)
-                seen["auth"] = c.pos
-            elif k in ("auth_type", "auth_pass"):
-                self.later(c, "vrrp_instance")
-            elif k in ("virtual_ipaddress", "virtual_ipaddress_excluded"):
-                addrs = list(f.get(k, ()))
-                for row in self.expect_block(c) or ():
-                    va = self.virtual_address(row, name)
-                    if va is not None:
-                        addrs.append(va)
-                f[k] = tuple(addrs)
-            elif k == "virtual_routes":
-                routes = []
-                for row in self.expect_block(c) or ():
-                    vr = self.route(row)
-                    if vr is not None:
-                        self.untracked_route(vr)
-                        routes.append(vr)
-                f[k] = f.get(k, ()) + tuple(routes)
-            elif k == "virtual_rules":
-                f[k] = f.get(k, ()) + tuple(rl for row in self.expect_block(c) or ()
-                                            if (rl := self.rule(row)) is not None)
-            elif k in ("garp_master_delay", "garp_lower_prio_delay"):
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = float(v)
-            elif k == "garp_master_refresh":
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = float(v)
-            elif k in ("garp_master_repeat", "garp_lower_prio_repeat",
-                       "garp_master_refresh_repeat"):
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = v
-            elif k == "down_timer_adverts":
-                if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
-                    f[k] = v
-                    seen[k] = c.pos
-            elif k in ("lower_prio_no_advert", "higher_prio_send_advert"):
-                f[k] = read_bool(c, self.d)
-                seen[k] = c.pos
-            elif k == "debug":
-                if args and (v := read_int(args[0], 0, 4, c.pos, self.d)) is not None:
-                    f[k] = v
-            elif k.startswith("notify") and k != "notify_priority_changes":
-                notify[k] = self.notify_script(c)
-            elif k == "smtp_alert":
-                notify["smtp_alert"] = read_bool(c, self.d)
-            elif k == "use_vmac":
-                # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
-                f["use_vmac"] = vmac_name(args, vid, self.interfaces() if self.check_interfaces
-                                          else None, c.pos, self.d)
-            elif k == "kernel_rx_buf_size":
-                if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
-                    f[k] = v
-            elif k == "native_ipv6":
-                seen["native_ipv6"] = True
-            elif k == "linkbeat_use_polling":
-                self.d.error(c.pos, f"{vid} 'linkbeat_use_polling' in vrrp instance deprecated -"
-                                    " use linkbeat_interfaces block")
-            elif k == "lvs_sync_daemon_interface":
-                self.d.error(c.pos, f"{vid} Specifying lvs_sync_daemon_interface against a vrrp"
-                                    " is deprecated.")
-            elif k == "vmac_garp_intvl":
-                self.d.warning(c.pos, 'Keyword "vmac_garp_intvl" is deprecated - please use'
-                                      ' "garp_extra_if"')
-            else:
-                self.later(c, "vrrp_instance")
-        f["notify"] = Notify(**notify)
-        if "virtual_router_id" not in f:
-            self.d.error(node.pos, f"{vid} the virtual router id must be set")
-            self._dropped_notify.append(f["notify"])     # still checked for script security
+            INSTANCE.get(c.keyword, _i_later)(self, c, draft)
+        draft.f["notify"] = Notify(**draft.notify)
+        if "virtual_router_id" not in draft.f:
+            self.d.error(node.pos, f"{draft.vid} the virtual router id must be set")
+            self._dropped_notify.append(draft.f["notify"])   # still checked for script security
             return
-        f.setdefault("interface", None)
-        self.instances.append((VrrpInstance(**f), seen))
+        draft.f.setdefault("interface", None)
+        self.instances.append((VrrpInstance(**draft.f), draft.given))
 
     def _garp_group(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
@@ -1051,7 +778,7 @@ class Builder:
     def _linkbeat(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
             ifname = c.words[0]
-            if self.check_interfaces and ifname not in self.interfaces():
+            if self.interface_missing(ifname):
                 # keepalived 2.2.7 vrrp_parser.c alloc_linkbeat_interface: CONFIG_FATAL
                 self.d.fatal(c.pos, f"unknown interface {ifname} specified for linkbeat interface")
                 continue
@@ -1069,9 +796,47 @@ class Builder:
     def _lvs(self, node: Node) -> None:
         self.lvs_blocks.append(node)
 
-    # -- cross references ----------------------------------------------------------------
+    # -- cross references: named passes, in keepalived's order of messages -----------------
     def _finish(self) -> Config:
-        d = self.d
+        g = self._global_defs_model()
+        self._script_default_user(g)
+        groups, member_of = self._resolve_sync_groups()
+        self._check_static_addresses()
+        self.used_scripts: set[str] = set()
+        self.seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
+        instances = [i for i in (_InstanceResolution(self, g, inst, seen).run(member_of, groups)
+                                 for inst, seen in self.instances) if i is not None]
+        # a sync group with an address owner member: every weight cleared (track_weights.py)
+        owners = {i.name for i in instances if i.priority == VRRP_PRIO_OWNER}
+        groups = [group_weights(grp, bool(owners & set(grp.group)),
+                                {s.name: s.weight for s in self.scripts},
+                                {t.name: t.weight for t in self.files},
+                                {p.name: p.weight for p in self.processes}, self.d.error)
+                  for grp in groups]
+        self._unused_scripts(groups)
+        self._script_security(g, instances, groups)
+        if self.bad_interface:
+            self.d.fatal(None, "Non-existent interface specified in configuration")
+        vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
+        # --- BFD hook (issue 17): track_bfd names a bfd_instance; weights default from it
+        from keepalived_py.config.bfd import resolve_track_refs
+        instances = [replace(i, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
+            i.name, i.track_bfd, bfds, self.d)) if i.track_bfd else i for i in instances]
+        groups = [replace(gr, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
+            gr.name, gr.track_bfd, bfds, self.d)) if gr.track_bfd else gr for gr in groups]
+        # --- end BFD hook
+        for key, pos in self.unimplemented.items():
+            self.d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
+                               " implemented by keepalived-py yet")
+        return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
+                      static_routes=tuple(self.static_routes),
+                      static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
+                      vrrp_track_processes=tuple(self.processes),
+                      vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
+                      vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
+                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+    def _global_defs_model(self) -> GlobalDefs:
         gkeys = {f.name for f in fields(GlobalDefs)}
         if self.min_garp:
             # keepalived's vrrp_min_garp: one gratuitous ARP/NA, no repeat, no refresh, no
@@ -1080,17 +845,22 @@ class Builder:
                                ("vrrp_garp_master_refresh", 0.0),
                                ("vrrp_garp_master_refresh_repeat", 0)):
                 self.global_fields.setdefault(key, value)
-        g = GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
+        return GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
+
+    def _script_default_user(self, g: GlobalDefs) -> None:
+        """keepalived's default script user does not exist: scripts without a user go."""
         if g.enable_script_security and g.script_user is None and \
-                self.first_script is not None and not _user_exists("keepalived_script"):
-            # keepalived's default script user does not exist: scripts without a user go
-            d.error(self.first_script, "Unable to set default user keepalived_script for script")
+                self.first_script is not None and not self.host.user_exists("keepalived_script"):
+            self.d.error(self.first_script,
+                         "Unable to set default user keepalived_script for script")
             for s in [s for s in self.scripts if s.user is None]:
-                d.error(s.pos, f"Unable to set default user for vrrp script {s.name} - removing")
+                self.d.error(s.pos, f"Unable to set default user for vrrp script {s.name} -"
+                                    " removing")
             self.scripts = [s for s in self.scripts if s.user is not None]
-        script_names = {s.name for s in self.scripts}
-        process_names = {p.name for p in self.processes}
-        file_names = {f.name for f in self.files}
+
+    def _resolve_sync_groups(self) -> tuple[list[VrrpSyncGroup], dict[str, str]]:
+        """The groups with known members, and each member's group."""
+        d = self.d
         member_of: dict[str, str] = {}
         groups: list[VrrpSyncGroup] = []
         inst_names = {i.name for i, _ in self.instances}
@@ -1112,223 +882,38 @@ class Builder:
                 d.warning(grp.pos, f"Sync group {grp.name} has only 1 virtual router(s) -"
                                    " this probably isn't what you want")
             groups.append(replace(grp, group=tuple(members)))
+        return groups, member_of
 
-        if self.check_interfaces and self._default_interface not in self.interfaces():
+    def _check_static_addresses(self) -> None:
+        if self.interface_missing(self._default_interface):
             # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
             for a in [a for a in self.static_addresses if a.dev is None]:
-                d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
-                               " default interface must exist")
+                self.d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
+                                    " default interface must exist")
             self.static_addresses = [a for a in self.static_addresses if a.dev is not None]
-        instances: list[VrrpInstance] = []
-        used_scripts: set[str] = set()
-        seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
-        for inst, seen in self.instances:
-            vid = f"({inst.name})"
-            f: dict[str, Any] = {}
-            addrs = inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
-            fam6 = bool(inst.virtual_ipaddress) and inst.virtual_ipaddress[0].address.version == 6
-            if not inst.virtual_ipaddress and inst.virtual_ipaddress_excluded:
-                fam6 = inst.virtual_ipaddress_excluded[0].address.version == 6
-            if seen.get("native_ipv6"):
-                fam6 = True
-            f["family"] = 6 if fam6 else 4
-            mixed = [a for a in inst.virtual_ipaddress if (a.address.version == 6) != fam6]
-            for a in mixed:
-                d.error(a.pos, f"{vid}: address family must match VRRP instance family - skipping"
-                               f" {a.address}")
-            if mixed:
-                f["virtual_ipaddress"] = tuple(a for a in inst.virtual_ipaddress if a not in mixed)
-            version = inst.version if seen.get("version") else g.vrrp_version
-            strict = inst.strict_mode or g.vrrp_strict
-            if fam6:
-                # keepalived 2.2.7 runs IPv6 with an explicit `version 2` (only strict mode
-                # forbids it); without one, IPv6 means version 3 whatever vrrp_version says
-                if seen.get("version") and inst.version == 2 and strict:
-                    d.error(inst.pos, f"{vid} cannot use IPv6 with VRRP version 2; setting"
-                                      " version 3")
-                    version = 3
-                elif not (seen.get("version") and inst.version == 2):
-                    version = 3
-            f["version"] = version
-            priority = inst.priority
-            if inst.state is VrrpState.MASTER and not seen.get("priority"):
-                priority = VRRP_PRIO_OWNER
-            f["priority"] = priority
-            # keepalived's initial state: as configured, else derived from the priority (the
-            # address owner starts MASTER); strict mode makes them agree
-            if not seen.get("state"):
-                f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER else VrrpState.BACKUP
-            elif strict:
-                if (inst.state is VrrpState.MASTER) != (priority == VRRP_PRIO_OWNER):
-                    d.error(seen["state"], f"{vid} State MASTER must match being address owner")
-                    f["state"] = VrrpState.MASTER if priority == VRRP_PRIO_OWNER \
-                        else VrrpState.BACKUP
-            if inst.interface is None and not inst.unicast_peer:
-                d.error(inst.pos, f"{vid} Unknown interface!")
-            if not addrs and (version == 3 or fam6 or strict):
-                # keepalived's vrrp_complete_instance fails: the instance is not run
-                d.error(inst.pos, f"{vid} No VIP specified; at least one is required")
-                continue
-            if not addrs:
-                d.warning(inst.pos, f"{vid} No VIP specified; at least one is sensible")
-            if seen.get("auth"):
-                if version == 3:
-                    d.error(seen["auth"], f"{vid} VRRP version 3 does not support authentication."
-                                          " Ignoring.")
-                    f["auth_type"] = None
-                    f["auth_pass"] = None
-                elif strict:
-                    d.error(seen["auth"], f"{vid} Strict mode does not support authentication."
-                                          " Ignoring.")
-                    f["auth_type"] = None
-                elif inst.auth_type == "AH" and inst.state is VrrpState.MASTER:
-                    d.error(seen["auth"], f"{vid} Initial state master is incompatible with AH"
-                                          " authentication - clearing")
-                    f["state"] = VrrpState.BACKUP
-                elif inst.auth_type and not inst.auth_pass:
-                    d.error(seen["auth"], f"{vid} Authentication specified but no password given."
-                                          " Ignoring")
-                    f["auth_type"] = None
-            if inst.nopreempt and priority == VRRP_PRIO_OWNER:
-                d.error(seen.get("nopreempt", inst.pos),
-                        f"{vid} nopreempt is incompatible with priority 255. resetting nopreempt")
-                f["nopreempt"] = False
-            elif inst.nopreempt and f.get("state", inst.state) is VrrpState.MASTER:
-                # keepalived clears nopreempt and keeps the initial state MASTER
-                d.error(seen.get("nopreempt", inst.pos),
-                        f"{vid} Warning - nopreempt will not work with initial state MASTER -"
-                        " clearing")
-                f["nopreempt"] = False
-            if inst.preempt_delay and f.get("state", inst.state) is VrrpState.MASTER:
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} Warning - preempt delay will not work with initial state"
-                        " MASTER - clearing")
-                f["preempt_delay"] = 0.0
-            elif inst.preempt_delay and strict:
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} preempt_delay is incompatible with strict mode - resetting")
-                f["preempt_delay"] = 0.0
-            elif inst.preempt_delay and f.get("nopreempt", inst.nopreempt):
-                d.error(seen.get("preempt_delay", inst.pos),
-                        f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
-                f["preempt_delay"] = 0.0
-            advert = inst.advert_int
-            if version == 2 and advert != int(advert):
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv2 advertisement interval {advert:f}s must be an integer."
-                        " rounding")
-                advert = float(max(1, round(advert)))
-            elif version == 3 and round(advert * 100) != advert * 100:
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv3 advertisement interval {advert:.2f}s must be a multiple of"
-                        " 0.01s. rounding")
-                advert = round(advert * 100) / 100
-            if version == 3 and advert > 40.95:
-                d.error(seen.get("advert_int", inst.pos),
-                        f"{vid} VRRPv3 advertisement interval {advert:.2f}s too long - setting"
-                        " to 40.95s")
-                advert = 40.95
-            f["advert_int"] = advert
-            if seen.get("unicast_kw") and not inst.unicast_peer and not inst.unicast_fault_no_peer:
-                d.warning(inst.pos, f"{vid} A unicast keyword has been specified without any"
-                                    " unicast peers. Defaulting to multicast. This usage is"
-                                    " deprecated - please update your configuration.")
-            if strict and inst.unicast_peer:
-                d.error(inst.pos, f"{vid} Unicast peers are not supported in strict mode")
-            f["strict_mode"] = strict
-            complete_accept_vmac(inst, f, seen, strict, d)     # accept, VMAC, strict (issue 12)
-            for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
-                              ("garp_master_repeat", "vrrp_garp_master_repeat"),
-                              ("garp_master_refresh", "vrrp_garp_master_refresh"),
-                              ("garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat")):
-                if key not in {fl for fl in _explicit(inst)}:
-                    f[key] = getattr(g, gkey)
-            f["garp_interval"] = g.vrrp_garp_interval
-            f["gna_interval"] = g.vrrp_gna_interval
-            # an instance's own setting (true or false) wins over global_defs; strict mode
-            # forces no advert on a lower priority and no lower-priority GARPs
-            if "lower_prio_no_advert" not in seen and g.vrrp_lower_prio_no_advert:
-                f["lower_prio_no_advert"] = True
-            if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
-                f["higher_prio_send_advert"] = True
-            complete_strict_adverts(inst, f, seen, strict, d)   # strict mode (issue 12)
-            if "down_timer_adverts" not in seen:
-                f["down_timer_adverts"] = g.vrrp_down_timer_adverts
-            if strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
-                d.error(seen.get("down_timer_adverts", inst.pos),
-                        f"{vid} down_timer_adverts is incompatible with strict mode - resetting")
-                f["down_timer_adverts"] = 3
-            if g.vrrp_skip_check_adv_addr:
-                f["skip_check_adv_addr"] = True
-            # (vrrp_check_unicast_src is not folded in: keepalived ORs it in when it checks an
-            # advert and its dump shows the instance's own flag - machine.Params.from_config)
-            f["sync_group"] = member_of.get(inst.name)
-            grp_obj = next((gr for gr in groups if gr.name == f["sync_group"]), None)
-            # sync members and address owners: keepalived's weight filtering (track_weights.py)
-            inst = replace(inst, **member_weights(  # type: ignore[arg-type]
-                inst, priority, grp_obj, {s.name: s.weight for s in self.scripts},
-                {t.name: t.weight for t in self.files}, d.error))
-            if inst.interface is not None and any(r.name == inst.interface
-                                                  for r in inst.track_interface):
-                for ref in inst.track_interface:
-                    if ref.name == inst.interface:
-                        d.error(ref.pos, f"{vid} Ignoring track_interface {ref.name} since own"
-                                         " interface")
-                inst = replace(inst, track_interface=tuple(
-                    r for r in inst.track_interface if r.name != inst.interface))
-            for ref in inst.track_script:
-                if ref.name not in script_names:
-                    d.error(ref.pos, f"{vid} track script {ref.name} not found, ignoring...")
-                used_scripts.add(ref.name)
-            f["track_script"] = tuple(r for r in inst.track_script if r.name in script_names)
-            for ref in inst.track_process:
-                if ref.name not in process_names:
-                    d.error(ref.pos, f"{vid} track process {ref.name} not found, ignoring...")
-            f["track_process"] = tuple(r for r in inst.track_process if r.name in process_names)
-            for ref in inst.track_file:
-                if ref.name not in file_names:
-                    d.error(ref.pos, f"{vid} track file {ref.name} not found, ignoring...")
-            f["track_file"] = tuple(r for r in inst.track_file if r.name in file_names)
-            if inst.interface is not None:
-                multicast = not inst.unicast_peer
-                vrid_key = (inst.interface, inst.virtual_router_id, f["family"],
-                            "multicast" if multicast else
-                            ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
-                other = seen_vrid.get(vrid_key)
-                if other is not None:
-                    d.error(inst.pos, f"{other} and {inst.name} both use VRID"
-                                      f" {inst.virtual_router_id} with IPv{f['family']} on"
-                                      f" interface {inst.interface}")
-                else:
-                    seen_vrid[vrid_key] = inst.name
-            instances.append(replace(inst, **f))
-        owners = {i.name for i in instances if i.priority == VRRP_PRIO_OWNER}
-        groups = [group_weights(grp, bool(owners & set(grp.group)),
-                                {s.name: s.weight for s in self.scripts},
-                                {t.name: t.weight for t in self.files},
-                                {p.name: p.weight for p in self.processes}, d.error)
-                  for grp in groups]
+
+    def _unused_scripts(self, groups: list[VrrpSyncGroup]) -> None:
         for grp in groups:
             for ref in grp.track_script:
-                used_scripts.add(ref.name)
+                self.used_scripts.add(ref.name)
         for s in self.scripts:
-            if s.name not in used_scripts:
+            if s.name not in self.used_scripts:
                 # keepalived says so when the VRRP process starts, not under -t
-                d.notice(s.pos, f"Warning - script {s.name} is not used")
-        scripts_in_use = []
+                self.d.notice(s.pos, f"Warning - script {s.name} is not used")
+
+    def _script_security(self, g: GlobalDefs, instances: list[VrrpInstance],
+                         groups: list[VrrpSyncGroup]) -> None:
         run: list[Script | None] = []
         if self._skipped_instances:
             # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
             # (used or not) is checked; one that exists makes script security necessary
             for s in self.scripts:
-                if not is_script(s.script):
+                if not self.host.is_script(s.script):
                     if not s.script.argv[0].startswith("<"):
-                        d.error(s.pos, f"Disabling track script {s.name} since not"
-                                       " found/accessible")
+                        self.d.error(s.pos, f"Disabling track script {s.name} since not"
+                                            " found/accessible")
                     continue
                 run.append(s.script)
-                if s.name in used_scripts:
-                    scripts_in_use.append(s)
             # every instance parsed, also one vrrp_complete_instance drops later (no VRID...):
             # check_vrrp_script_security runs first
             run += [getattr(n, fl.name) for n in [*(i.notify for i, _ in self.instances),
@@ -1337,35 +922,566 @@ class Builder:
             run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
                     if fl.name != "smtp_alert"]
             run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
-        if any(is_script(s) for s in run) and not g.enable_script_security \
-                and not self._bad_interface:
-            d.security(None, "SECURITY VIOLATION - scripts are being executed but script_security"
-                             " not enabled.")
-        if any(is_script(s) for s in self._start_stop) and not g.enable_script_security:
-            d.security(None, "SECURITY VIOLATION - start/shutdown scripts are being executed but"
-                             " script_security not enabled.")
-        if self._bad_interface:
-            d.fatal(None, "Non-existent interface specified in configuration")
+        if any(self.host.is_script(s) for s in run) and not g.enable_script_security \
+                and not self.bad_interface:
+            self.d.security(None, "SECURITY VIOLATION - scripts are being executed but"
+                                  " script_security not enabled.")
+        if any(self.host.is_script(s) for s in self._start_stop) \
+                and not g.enable_script_security:
+            self.d.security(None, "SECURITY VIOLATION - start/shutdown scripts are being executed"
+                                  " but script_security not enabled.")
 
-        from keepalived_py.config import build_lvs
-        vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
-        # --- BFD hook (issue 17): track_bfd names a bfd_instance; weights default from it
-        from keepalived_py.config.bfd import resolve_track_refs
-        instances = [replace(i, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
-            i.name, i.track_bfd, bfds, d)) if i.track_bfd else i for i in instances]
-        groups = [replace(g, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
-            g.name, g.track_bfd, bfds, d)) if g.track_bfd else g for g in groups]
-        # --- end BFD hook
-        for key, pos in self.unimplemented.items():
-            d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
-                          " implemented by keepalived-py yet")
-        return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
-                      static_routes=tuple(self.static_routes),
-                      static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
-                      vrrp_track_processes=tuple(self.processes),
-                      vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
-                      vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
-                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+
+class _InstanceResolution:
+    """One vrrp_instance's resolution against global_defs, sync groups and the trackers
+    (keepalived's vrrp_complete_instance), as named steps over `f`, the fields that change.
+    Steps read the configured value from `inst` and an earlier step's result from `f`."""
+
+    def __init__(self, b: Builder, g: GlobalDefs, inst: VrrpInstance,
+                 seen: dict[str, SourcePos]) -> None:
+        self.b, self.d, self.g, self.inst, self.seen = b, b.d, g, inst, seen
+        self.vid = f"({inst.name})"
+        self.f: dict[str, Any] = {}
+        self.strict = inst.strict_mode or g.vrrp_strict
+        self.version = 2
+
+    def pos(self, keyword: str) -> SourcePos:
+        """Where `keyword` was given, else the instance's header."""
+        return self.seen.get(keyword, self.inst.pos)
+
+    def run(self, member_of: dict[str, str], groups: list[VrrpSyncGroup]
+            ) -> VrrpInstance | None:
+        self.family_and_version()
+        self.priority_and_state()
+        if not self.required_parts():
+            return None
+        self.authentication()
+        self.preemption()
+        self.advert_int()
+        self.accept_and_unicast()
+        self.global_defaults()
+        self.f["sync_group"] = member_of.get(self.inst.name)
+        self.sync_group_weights(next((gr for gr in groups if gr.name == self.f["sync_group"]),
+                                     None))
+        self.own_interface_untracked()
+        self.tracked_objects()
+        self.duplicate_vrid()
+        return replace(self.inst, **self.f)
+
+    def family_and_version(self) -> None:
+        inst, f, seen = self.inst, self.f, self.seen
+        fam6 = bool(inst.virtual_ipaddress) and inst.virtual_ipaddress[0].address.version == 6
+        if not inst.virtual_ipaddress and inst.virtual_ipaddress_excluded:
+            fam6 = inst.virtual_ipaddress_excluded[0].address.version == 6
+        if "native_ipv6" in seen:
+            fam6 = True
+        f["family"] = 6 if fam6 else 4
+        mixed = [a for a in inst.virtual_ipaddress if (a.address.version == 6) != fam6]
+        for a in mixed:
+            self.d.error(a.pos, f"{self.vid}: address family must match VRRP instance family -"
+                                f" skipping {a.address}")
+        if mixed:
+            f["virtual_ipaddress"] = tuple(a for a in inst.virtual_ipaddress if a not in mixed)
+        explicit_v2 = "version" in seen and inst.version == 2
+        version = inst.version if "version" in seen else self.g.vrrp_version
+        if fam6:
+            # keepalived 2.2.7 runs IPv6 with an explicit `version 2` (only strict mode
+            # forbids it); without one, IPv6 means version 3 whatever vrrp_version says
+            if explicit_v2 and self.strict:
+                self.d.error(inst.pos, f"{self.vid} cannot use IPv6 with VRRP version 2; setting"
+                                       " version 3")
+                version = 3
+            elif not explicit_v2:
+                version = 3
+        f["version"] = self.version = version
+
+    def priority_and_state(self) -> None:
+        inst, f = self.inst, self.f
+        priority = inst.priority
+        if inst.state is VrrpState.MASTER and "priority" not in self.seen:
+            priority = VRRP_PRIO_OWNER
+        f["priority"] = priority
+        # keepalived's initial state: as configured, else derived from the priority (the
+        # address owner starts MASTER); strict mode makes them agree
+        owner_state = VrrpState.MASTER if priority == VRRP_PRIO_OWNER else VrrpState.BACKUP
+        if "state" not in self.seen:
+            f["state"] = owner_state
+        elif self.strict and (inst.state is VrrpState.MASTER) != (priority == VRRP_PRIO_OWNER):
+            self.d.error(self.seen["state"], f"{self.vid} State MASTER must match being address"
+                                             " owner")
+            f["state"] = owner_state
+
+    def required_parts(self) -> bool:
+        """False when keepalived's vrrp_complete_instance fails: the instance is not run."""
+        inst = self.inst
+        if inst.interface is None and not inst.unicast_peer:
+            self.d.error(inst.pos, f"{self.vid} Unknown interface!")
+        if not inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
+            if self.version == 3 or self.f["family"] == 6 or self.strict:
+                self.d.error(inst.pos, f"{self.vid} No VIP specified; at least one is required")
+                return False
+            self.d.warning(inst.pos, f"{self.vid} No VIP specified; at least one is sensible")
+        return True
+
+    def authentication(self) -> None:
+        if "authentication" not in self.seen:
+            return
+        inst, f, pos, vid = self.inst, self.f, self.seen["authentication"], self.vid
+        if self.version == 3:
+            self.d.error(pos, f"{vid} VRRP version 3 does not support authentication. Ignoring.")
+            f["auth_type"] = None
+            f["auth_pass"] = None
+        elif self.strict:
+            self.d.error(pos, f"{vid} Strict mode does not support authentication. Ignoring.")
+            f["auth_type"] = None
+        elif inst.auth_type == "AH" and inst.state is VrrpState.MASTER:
+            self.d.error(pos, f"{vid} Initial state master is incompatible with AH"
+                              " authentication - clearing")
+            f["state"] = VrrpState.BACKUP
+        elif inst.auth_type and not inst.auth_pass:
+            self.d.error(pos, f"{vid} Authentication specified but no password given. Ignoring")
+            f["auth_type"] = None
+
+    def preemption(self) -> None:
+        inst, f, vid = self.inst, self.f, self.vid
+        master = f.get("state", inst.state) is VrrpState.MASTER
+        if inst.nopreempt and f["priority"] == VRRP_PRIO_OWNER:
+            self.d.error(self.pos("nopreempt"),
+                         f"{vid} nopreempt is incompatible with priority 255. resetting nopreempt")
+            f["nopreempt"] = False
+        elif inst.nopreempt and master:
+            # keepalived clears nopreempt and keeps the initial state MASTER
+            self.d.error(self.pos("nopreempt"), f"{vid} Warning - nopreempt will not work with"
+                                                " initial state MASTER - clearing")
+            f["nopreempt"] = False
+        if not inst.preempt_delay:
+            return
+        if master:
+            self.d.error(self.pos("preempt_delay"), f"{vid} Warning - preempt delay will not work"
+                                                    " with initial state MASTER - clearing")
+        elif self.strict:
+            self.d.error(self.pos("preempt_delay"),
+                         f"{vid} preempt_delay is incompatible with strict mode - resetting")
+        elif f.get("nopreempt", inst.nopreempt):
+            self.d.error(self.pos("preempt_delay"),
+                         f"{vid} preempt_delay is incompatible with nopreempt mode - resetting")
+        else:
+            return
+        f["preempt_delay"] = 0.0
+
+    def advert_int(self) -> None:
+        advert, vid, pos = self.inst.advert_int, self.vid, self.pos("advert_int")
+        if self.version == 2 and advert != int(advert):
+            self.d.error(pos, f"{vid} VRRPv2 advertisement interval {advert:f}s must be an"
+                              " integer. rounding")
+            advert = float(max(1, round(advert)))
+        elif self.version == 3 and round(advert * 100) != advert * 100:
+            self.d.error(pos, f"{vid} VRRPv3 advertisement interval {advert:.2f}s must be a"
+                              " multiple of 0.01s. rounding")
+            advert = round(advert * 100) / 100
+        if self.version == 3 and advert > 40.95:
+            self.d.error(pos, f"{vid} VRRPv3 advertisement interval {advert:.2f}s too long -"
+                              " setting to 40.95s")
+            advert = 40.95
+        self.f["advert_int"] = advert
+
+    def accept_and_unicast(self) -> None:
+        inst, strict = self.inst, self.strict
+        if any(k in self.seen for k in UNICAST_KEYWORDS) and not inst.unicast_peer \
+                and not inst.unicast_fault_no_peer:
+            self.d.warning(inst.pos, f"{self.vid} A unicast keyword has been specified without"
+                                     " any unicast peers. Defaulting to multicast. This usage"
+                                     " is deprecated - please update your configuration.")
+        if strict and inst.unicast_peer:
+            self.d.error(inst.pos, f"{self.vid} Unicast peers are not supported in strict mode")
+        self.f["strict_mode"] = strict
+        complete_accept_vmac(inst, self.f, self.seen, strict, self.d)  # accept, VMAC (issue 12)
+
+    def global_defaults(self) -> None:
+        """global_defs' vrrp_* values for what the instance does not give itself."""
+        inst, f, g, seen = self.inst, self.f, self.g, self.seen
+        for key, gkey in (("garp_master_delay", "vrrp_garp_master_delay"),
+                          ("garp_master_repeat", "vrrp_garp_master_repeat"),
+                          ("garp_master_refresh", "vrrp_garp_master_refresh"),
+                          ("garp_master_refresh_repeat", "vrrp_garp_master_refresh_repeat")):
+            if key not in seen:     # given in the instance (even as the default) wins
+                f[key] = getattr(g, gkey)
+        f["garp_interval"] = g.vrrp_garp_interval
+        f["gna_interval"] = g.vrrp_gna_interval
+        # an instance's own setting (true or false) wins over global_defs; strict mode
+        # forces no advert on a lower priority and no lower-priority GARPs
+        if "lower_prio_no_advert" not in seen and g.vrrp_lower_prio_no_advert:
+            f["lower_prio_no_advert"] = True
+        if "higher_prio_send_advert" not in seen and g.vrrp_higher_prio_send_advert:
+            f["higher_prio_send_advert"] = True
+        complete_strict_adverts(inst, f, seen, self.strict, self.d)   # strict mode (issue 12)
+        if "down_timer_adverts" not in seen:
+            f["down_timer_adverts"] = g.vrrp_down_timer_adverts
+        if self.strict and f.get("down_timer_adverts", inst.down_timer_adverts) != 3:
+            self.d.error(self.pos("down_timer_adverts"),
+                         f"{self.vid} down_timer_adverts is incompatible with strict mode -"
+                         " resetting")
+            f["down_timer_adverts"] = 3
+        if g.vrrp_skip_check_adv_addr:
+            f["skip_check_adv_addr"] = True
+        # (vrrp_check_unicast_src is not folded in: keepalived ORs it in when it checks an
+        # advert and its dump shows the instance's own flag - vrrp/acceptance.py)
+
+    def sync_group_weights(self, grp: VrrpSyncGroup | None) -> None:
+        """Sync group members and address owners: keepalived's weight filtering
+        (config/track_weights.py)."""
+        b = self.b
+        self.inst = replace(self.inst, **member_weights(  # type: ignore[arg-type]
+            self.inst, self.f["priority"], grp, {s.name: s.weight for s in b.scripts},
+            {t.name: t.weight for t in b.files}, self.d.error))
+
+    def own_interface_untracked(self) -> None:
+        inst = self.inst
+        if inst.interface is None or all(r.name != inst.interface for r in inst.track_interface):
+            return
+        for ref in inst.track_interface:
+            if ref.name == inst.interface:
+                self.d.error(ref.pos, f"{self.vid} Ignoring track_interface {ref.name} since own"
+                                      " interface")
+        self.inst = replace(inst, track_interface=tuple(
+            r for r in inst.track_interface if r.name != inst.interface))
+
+    def tracked_objects(self) -> None:
+        """Drop references to scripts, processes and files that are not defined."""
+        b, inst = self.b, self.inst
+        for kind, what, names in (("track_script", "script", {s.name for s in b.scripts}),
+                                  ("track_process", "process", {p.name for p in b.processes}),
+                                  ("track_file", "file", {t.name for t in b.files})):
+            for ref in getattr(inst, kind):
+                if ref.name not in names:
+                    self.d.error(ref.pos, f"{self.vid} track {what} {ref.name} not found,"
+                                          " ignoring...")
+                if kind == "track_script":
+                    b.used_scripts.add(ref.name)
+            self.f[kind] = tuple(r for r in getattr(inst, kind) if r.name in names)
+
+    def duplicate_vrid(self) -> None:
+        inst, family = self.inst, self.f["family"]
+        if inst.interface is None:
+            return
+        multicast = not inst.unicast_peer
+        key = (inst.interface, inst.virtual_router_id, family,
+               "multicast" if multicast else
+               ",".join(sorted(str(p.address) for p in inst.unicast_peer)))
+        other = self.b.seen_vrid.get(key)
+        if other is not None:
+            self.d.error(inst.pos, f"{other} and {inst.name} both use VRID"
+                                   f" {inst.virtual_router_id} with IPv{family} on"
+                                   f" interface {inst.interface}")
+        else:
+            self.b.seen_vrid[key] = inst.name
+
+
+# -- vrrp_instance keywords ----------------------------------------------------------------
+# One handler a keyword (keepalived's install_keyword table in vrrp_parser.c). A handler
+# fills `draft.f` (model fields) and calls `draft.give(field, pos)` when the value took effect:
+# that record is the one answer to "was this keyword given?" for the resolution in _finish.
+
+class _Draft:
+    """A vrrp_instance block being read."""
+
+    def __init__(self, name: str, pos: SourcePos) -> None:
+        self.name = name
+        self.vid = f"({name})"
+        self.f: dict[str, Any] = {"name": name, "pos": pos}
+        self.notify: dict[str, Any] = {}
+        self.given: dict[str, SourcePos] = {}
+
+    def give(self, key: str, pos: SourcePos) -> None:
+        self.given[key] = pos
+
+
+# keywords whose use without any unicast_peer keepalived warns about (and ignores)
+UNICAST_KEYWORDS = ("unicast_src_ip", "unicast_peer", "unicast_fault_no_peer",
+                    "check_unicast_src", "old_unicast_checksum")
+_MAX_INT = 2**31 - 1
+
+
+def _i_later(b: Builder, c: Node, i: _Draft) -> None:
+    b.later(c, "vrrp_instance")
+
+
+def _i_state(b: Builder, c: Node, i: _Draft) -> None:
+    s = c.args[0] if c.args else ""
+    if s == "MASTER":
+        i.f["state"] = VrrpState.MASTER
+    elif s == "BACKUP":
+        if i.f.get("state") is VrrpState.MASTER:
+            b.d.error(c.pos, f"{i.vid} state previously set as MASTER - ignoring BACKUP")
+            return
+        i.f["state"] = VrrpState.BACKUP
+    else:
+        b.d.error(c.pos, f"{i.vid} unknown state '{s}', defaulting to BACKUP")
+    i.give("state", c.pos)
+
+
+def _i_interface(b: Builder, c: Node, i: _Draft) -> None:
+    if not c.args:
+        b.d.error(c.pos, f"{i.vid} interface requires a name")
+        return
+    ifname = c.args[0]
+    if len(ifname) > 15:
+        b.d.error(c.pos, f"Interface name '{ifname}' too long - ignoring")
+        return
+    if ifname == "lo":
+        b.d.error(c.pos, f"{i.vid} cannot use a loopback interface (lo) for vrrp - ignoring")
+        return
+    i.f["interface"] = ifname
+    if b.interface_missing(ifname):
+        b.d.error(c.pos, f"WARNING - interface {ifname} for vrrp_instance {i.name} doesn't exist")
+        b.bad_interface = True
+
+
+def _i_vrid(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (v := read_int(c.args[0], 1, 255, c.pos, b.d)) is not None:
+        i.f["virtual_router_id"] = v
+    else:
+        b.d.error(c.pos, f"{i.vid}: VRID '{c.args[0] if c.args else ''}' not valid - must be"
+                         " between 1 & 255")
+
+
+def _i_priority(b: Builder, c: Node, i: _Draft) -> None:
+    v = read_int(c.args[0], 1, 255, c.pos, b.d) if c.args else None
+    if v is None:
+        b.d.error(c.pos, f"{i.vid} Priority not valid! must be between 1 & 255. Using default 100")
+        return
+    i.f["priority"] = v
+    i.give("priority", c.pos)
+
+
+def _i_advert_int(b: Builder, c: Node, i: _Draft) -> None:
+    x = read_decimal(c.args[0], 0.01, 255, c.pos, b.d) if c.args else None
+    if x is None or x <= 0:
+        b.d.error(c.pos, f"{i.vid} Advert interval ({c.args[0] if c.args else ''}) not valid!"
+                         " Must be > 0 - ignoring")
+        return
+    i.f["advert_int"] = x
+    i.give("advert_int", c.pos)
+
+
+def _i_version(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (v := read_int(c.args[0], 2, 3, c.pos, b.d)) is not None:
+        i.f["version"] = v
+        i.give("version", c.pos)
+    else:
+        b.d.error(c.pos, f"{i.vid}: Version must be 2 or 3")
+
+
+def _i_nopreempt(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["nopreempt"] = True
+    i.give("nopreempt", c.pos)
+
+
+def _i_preempt(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["nopreempt"] = False
+
+
+def _i_preempt_delay(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (x := read_decimal(c.args[0], 0, 1000, c.pos, b.d)) is not None:
+        i.f["preempt_delay"] = x
+        i.give("preempt_delay", c.pos)
+
+
+def _i_accept(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["accept"] = c.keyword == "accept"
+    i.give("accept", c.pos)
+
+
+def _i_flag(b: Builder, c: Node, i: _Draft) -> None:
+    """A keyword that sets its own field to true."""
+    i.f[c.keyword] = True
+    i.give(c.keyword, c.pos)
+
+
+def _i_bool(b: Builder, c: Node, i: _Draft) -> None:
+    """A keyword with an optional true/false word."""
+    i.f[c.keyword] = read_bool(c, b.d)
+    i.give(c.keyword, c.pos)
+
+
+def _i_track(b: Builder, c: Node, i: _Draft) -> None:
+    refs = b.track_refs(c)
+    if c.keyword == "track_interface":
+        for r in refs:
+            if b.interface_missing(r.name):
+                b.d.error(r.pos, f"{i.vid} tracked interface {r.name} doesn't exist")
+                b.bad_interface = True
+    i.f[c.keyword] = i.f.get(c.keyword, ()) + refs
+
+
+def _i_src_ip(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args:
+        i.f[c.keyword] = read_address(c.args[0], c.pos, b.d)
+    i.give(c.keyword, c.pos)
+
+
+def _i_mcast_dst_ip(b: Builder, c: Node, i: _Draft) -> None:
+    if c.args and (a := read_address(c.args[0], c.pos, b.d)) is not None:
+        if not a.is_multicast:
+            b.d.error(c.pos, f"{i.vid} mcast_dst_ip {a} is not a multicast address")
+        else:
+            i.f["mcast_dst_ip"] = a
+
+
+def _i_unicast_peer(b: Builder, c: Node, i: _Draft) -> None:
+    peers = list(i.f.get("unicast_peer", ()))
+    for row in c.children or ():
+        a = read_address(row.words[0], row.pos, b.d)
+        if a is None:
+            continue
+        pf: dict[str, Any] = {"address": a, "pos": row.pos}
+        rest = row.words[1:]
+        for j in range(0, len(rest) - 1, 2):
+            if rest[j] in ("min_ttl", "max_ttl"):
+                pf[rest[j]] = read_int(rest[j + 1], 0, 255, row.pos, b.d)
+        peers.append(UnicastPeer(**pf))
+    i.f["unicast_peer"] = tuple(peers)
+    i.give("unicast_peer", c.pos)
+
+
+def _i_int(low: int, high: int, as_float: bool = False) -> InstanceHandler:
+    """A keyword with one integer value in low..high (stored as a float for seconds)."""
+    def handler(b: Builder, c: Node, i: _Draft) -> None:
+        if c.args and (v := read_int(c.args[0], low, high, c.pos, b.d)) is not None:
+            i.f[c.keyword] = float(v) if as_float else v
+            i.give(c.keyword, c.pos)
+    return handler
+
+
+def _i_old_unicast_checksum(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["old_unicast_checksum"] = not (c.args and c.args[0] == "never")
+    i.give("old_unicast_checksum", c.pos)
+
+
+def _i_authentication(b: Builder, c: Node, i: _Draft) -> None:
+    for row in c.children or ():
+        if row.keyword == "auth_type":
+            t = row.args[0] if row.args else ""
+            if t not in ("PASS", "AH"):
+                b.d.error(row.pos, f"{i.vid} unknown authentication type '{t}'")
+            else:
+                i.f["auth_type"] = t
+        elif row.keyword == "auth_pass":
+            pw = row.raw.strip().strip('"') if row.args else ""
+            if len(pw) > 8:
+                b.d.error(row.pos, f"{i.vid} Truncating auth_pass to 8 characters")
+            i.f["auth_pass"] = pw[:8]
+        else:
+            b.unknown(row)
+    i.give("authentication", c.pos)
+
+
+def _i_addresses(b: Builder, c: Node, i: _Draft) -> None:
+    addrs = list(i.f.get(c.keyword, ()))
+    for row in b.expect_block(c) or ():
+        va = b.virtual_address(row, i.name)
+        if va is not None:
+            addrs.append(va)
+    i.f[c.keyword] = tuple(addrs)
+
+
+def _i_routes(b: Builder, c: Node, i: _Draft) -> None:
+    routes = []
+    for row in b.expect_block(c) or ():
+        vr = b.route(row)
+        if vr is not None:
+            b.untracked_route(vr)
+            routes.append(vr)
+    i.f["virtual_routes"] = i.f.get("virtual_routes", ()) + tuple(routes)
+
+
+def _i_rules(b: Builder, c: Node, i: _Draft) -> None:
+    i.f["virtual_rules"] = i.f.get("virtual_rules", ()) + tuple(
+        rl for row in b.expect_block(c) or () if (rl := b.rule(row)) is not None)
+
+
+def _i_notify(b: Builder, c: Node, i: _Draft) -> None:
+    i.notify[c.keyword] = b.notify_script(c)
+
+
+def _i_smtp_alert(b: Builder, c: Node, i: _Draft) -> None:
+    i.notify["smtp_alert"] = read_bool(c, b.d)
+
+
+def _i_use_vmac(b: Builder, c: Node, i: _Draft) -> None:
+    # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
+    i.f["use_vmac"] = vmac_name(c.args, i.vid, b.interfaces() if b.check_interfaces else None,
+                                c.pos, b.d)
+    b.later(c, "vrrp_instance")
+
+
+def _i_native_ipv6(b: Builder, c: Node, i: _Draft) -> None:
+    i.give("native_ipv6", c.pos)
+
+
+def _i_message(severity: str, text: str) -> InstanceHandler:
+    """A deprecated keyword: only keepalived's message ({vid} is the instance)."""
+    def handler(b: Builder, c: Node, i: _Draft) -> None:
+        getattr(b.d, severity)(c.pos, text.format(vid=i.vid))
+    return handler
+
+
+InstanceHandler = Callable[[Builder, Node, _Draft], None]
+
+INSTANCE: dict[str, InstanceHandler] = {
+    "state": _i_state,
+    "interface": _i_interface,
+    "virtual_router_id": _i_vrid,
+    "priority": _i_priority,
+    "advert_int": _i_advert_int,
+    "version": _i_version,
+    "nopreempt": _i_nopreempt,
+    "no_preempt": _i_nopreempt,
+    "preempt": _i_preempt,
+    "preempt_delay": _i_preempt_delay,
+    "accept": _i_accept,
+    "no_accept": _i_accept,
+    "strict_mode": _i_bool,
+    "dont_track_primary": _i_flag,
+    **{k: _i_track for k in ("track_interface", "track_script", "track_process", "track_file",
+                             "track_bfd")},
+    "mcast_src_ip": _i_src_ip,
+    "unicast_src_ip": _i_src_ip,
+    "mcast_dst_ip": _i_mcast_dst_ip,
+    "unicast_peer": _i_unicast_peer,
+    "unicast_ttl": _i_int(0, 255),
+    **{k: _i_flag for k in ("unicast_fault_no_peer", "check_unicast_src", "track_src_ip",
+                            "promote_secondaries", "skip_check_adv_addr", "vmac_xmit_base")},
+    "old_unicast_checksum": _i_old_unicast_checksum,
+    "authentication": _i_authentication,
+    "virtual_ipaddress": _i_addresses,
+    "virtual_ipaddress_excluded": _i_addresses,
+    "virtual_routes": _i_routes,
+    "virtual_rules": _i_rules,
+    "garp_master_delay": _i_int(0, _MAX_INT, as_float=True),
+    "garp_lower_prio_delay": _i_int(0, _MAX_INT, as_float=True),
+    "garp_master_refresh": _i_int(0, _MAX_INT, as_float=True),
+    "garp_master_repeat": _i_int(0, _MAX_INT),
+    "garp_lower_prio_repeat": _i_int(0, _MAX_INT),
+    "garp_master_refresh_repeat": _i_int(0, _MAX_INT),
+    "down_timer_adverts": _i_int(1, 100),
+    "lower_prio_no_advert": _i_bool,
+    "higher_prio_send_advert": _i_bool,
+    "debug": _i_int(0, 4),
+    **{k: _i_notify for k in kw.VRRP_INSTANCE
+       if k.startswith("notify") and k != "notify_priority_changes"},
+    "smtp_alert": _i_smtp_alert,
+    "use_vmac": _i_use_vmac,
+    "kernel_rx_buf_size": _i_int(0, _MAX_INT),
+    "native_ipv6": _i_native_ipv6,
+    "linkbeat_use_polling": _i_message(
+        "error", "{vid} 'linkbeat_use_polling' in vrrp instance deprecated - use"
+                 " linkbeat_interfaces block"),
+    "lvs_sync_daemon_interface": _i_message(
+        "error", "{vid} Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    "vmac_garp_intvl": _i_message(
+        "warning", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'),
+}
 
 
 def _read_by_owner(tree: tuple[Node, ...],
@@ -1387,58 +1503,6 @@ def _read_by_owner(tree: tuple[Node, ...],
 
 def _skipped_server(n: Node, context: str) -> bool:
     return kw.skipped_header(context, n.words)
-
-
-def _group_exists(name: str) -> bool:
-    import grp
-    try:
-        grp.getgrnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
-def is_script(script: Script | None) -> bool:
-    """keepalived's SC_ISSCRIPT (notify.c check_script_secure()): a bare name found on PATH, or
-    a path that exists (executable or not); '</file' checks are not scripts."""
-    if script is None or not script.argv:
-        return False
-    path = script.argv[0]
-    if path.startswith("<"):
-        return False
-    if "/" not in path:
-        return shutil.which(path) is not None
-    return os.path.exists(path)
-
-
-def executable(script: Script | None) -> bool:
-    """Would keepalived run this script (it exists and is executable)? Missing scripts are
-    disabled quietly by keepalived, so they do not count for script security."""
-    if script is None or not script.argv:
-        return False
-    path = script.argv[0]
-    if path.startswith("<"):
-        return False
-    if "/" not in path:
-        return shutil.which(path) is not None
-    return os.path.isfile(path) and os.access(path, os.X_OK)
-
-
-def _explicit(inst: VrrpInstance) -> set[str]:
-    """Fields of `inst` that differ from the dataclass default (set in the config)."""
-    defaults = VrrpInstance(name="x", interface=None, virtual_router_id=1)
-    return {f.name for f in fields(VrrpInstance)
-            if f.name not in ("name", "interface", "virtual_router_id", "pos")
-            and getattr(inst, f.name) != getattr(defaults, f.name)}
 
 
 TOP = {
@@ -1463,10 +1527,10 @@ TOP = {
 
 
 def build_config(tree: tuple[Node, ...], diags: Diagnostics, *,
-                 check_interfaces: bool = False,
+                 check_interfaces: bool = False, host: Host | None = None,
                  views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...] = ()) -> Config:
     """Build the model; every problem goes to `diags` (never raises for bad input).
     views: the same configuration as keepalived's other processes read it (blocks.read_trees);
     a keyword missing its value in any of them stops the reading."""
-    return Builder(diags, check_interfaces).build(tree, views)
+    return Builder(diags, check_interfaces, host).build(tree, views)
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keepalived_py.config import keywords as kw
+from keepalived_py.config.context import BuildContext
 from keepalived_py.config.model_lvs import (
     BfdInstance,
     Checker,
@@ -27,7 +28,6 @@ from keepalived_py.config.tree import Diagnostics, Node
 from keepalived_py.config.values import read_address, read_bool, read_decimal, read_int
 
 if TYPE_CHECKING:
-    from keepalived_py.config.build import Builder
     from keepalived_py.config.model import GlobalDefs
 
 LVS_METHODS = {"NAT", "DR", "TUN", "PMASK"}
@@ -36,14 +36,14 @@ SCHEDULERS = {"rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq"
 PROTOCOLS = {"TCP", "UDP", "SCTP"}
 
 
-def _addr(b: Builder, node: Node, i: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+def _addr(b: BuildContext, node: Node, i: int) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if len(node.words) <= i:
         b.d.error(node.pos, f"{node.keyword}: missing address")
         return None
     return read_address(node.words[i], node.pos, b.d)
 
 
-def _port(b: Builder, node: Node, i: int) -> int | None:
+def _port(b: BuildContext, node: Node, i: int) -> int | None:
     if len(node.words) <= i:
         return None
     return read_int(node.words[i], 0, 65535, node.pos, b.d)
@@ -100,7 +100,7 @@ def read_hex(text: str) -> bytes | None:
     return bytes(out)
 
 
-def _checker(b: Builder, node: Node) -> Checker | None:
+def _checker(b: BuildContext, node: Node) -> Checker | None:
     kind = node.keyword
     allowed = kw.CHECKERS[kind]
     f: dict[str, Any] = {"kind": kind, "pos": node.pos}
@@ -208,7 +208,7 @@ def _checker(b: Builder, node: Node) -> Checker | None:
     return Checker(**f)
 
 
-def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | None:
+def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer | None:
     addr = _addr(b, node, 1)
     if addr is None:
         return None
@@ -247,7 +247,7 @@ def _real_server(b: Builder, node: Node, sorry: bool = False) -> RealServer | No
     return RealServer(**f)
 
 
-def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
+def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
     words = node.words
     f: dict[str, Any] = {"pos": node.pos}
     if len(words) >= 3 and words[1] == "fwmark":
@@ -326,9 +326,8 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
     vs_name = _vs_name(f)
     if f.get("group"):
         # checked against the group's entries once all groups are read (_check_group_ports)
-        b.__dict__.setdefault("lvs_protocol_set", set())
         if "protocol" in seen:
-            b.__dict__["lvs_protocol_set"].add(node.pos)
+            b.lvs_protocol_set.add(node.pos)
     elif "protocol" in seen and f.get("fwmark") is not None:
         b.d.error(node.pos, f"Warning: Virtual server {vs_name}: protocol specified for fwmark -"
                             " protocol will be ignored")
@@ -382,7 +381,7 @@ def _virtual_server(b: Builder, node: Node) -> VirtualServer | None:
     return VirtualServer(**f)
 
 
-def _check_ports(b: Builder, f: dict[str, Any], reals: list[RealServer], vs_name: str) -> None:
+def _check_ports(b: BuildContext, f: dict[str, Any], reals: list[RealServer], vs_name: str) -> None:
     """check_data.c validate_check_config(): a zero port needs persistence; unless NAT, real
     and sorry servers use the virtual server's port (a fwmark service: no port at all)."""
     pos = f["pos"]
@@ -411,11 +410,11 @@ def _check_ports(b: Builder, f: dict[str, Any], reals: list[RealServer], vs_name
                                    " don't match - resetting")
 
 
-def _check_group_ports(b: Builder, vs: VirtualServer, grp: VirtualServerGroup) -> VirtualServer:
+def _check_group_ports(b: BuildContext, vs: VirtualServer, grp: VirtualServerGroup) -> VirtualServer:
     """check_data.c validate_check_config() for a virtual server on a group."""
     name = f"[{grp.name}]"
     addrs = [e for e in grp.entries if e.fwmark is None]
-    explicit = vs.pos in b.__dict__.get("lvs_protocol_set", ())
+    explicit = vs.pos in b.lvs_protocol_set
     if addrs and not explicit:
         b.d.error(vs.pos, f"Virtual server {name}: no protocol set - defaulting to UDP")
         vs = replace(vs, protocol="UDP")
@@ -458,7 +457,7 @@ def _vs_name(f: dict[str, Any]) -> str:
     return f"[{f.get('address')}]:{proto}:{f.get('port')}"
 
 
-def _vsg(b: Builder, node: Node) -> VirtualServerGroup | None:
+def _vsg(b: BuildContext, node: Node) -> VirtualServerGroup | None:
     name = node.args[0] if node.args else ""
     if not name:
         b.d.error(node.pos, "virtual_server_group requires a name")
@@ -492,7 +491,7 @@ def _vsg(b: Builder, node: Node) -> VirtualServerGroup | None:
     return VirtualServerGroup(name=name, entries=tuple(entries), pos=node.pos)
 
 
-def build(nodes: list[Node], g: GlobalDefs, b: Builder
+def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
           ) -> tuple[tuple[VirtualServerGroup, ...], tuple[VirtualServer, ...],
                      tuple[BfdInstance, ...]]:
     groups: list[VirtualServerGroup] = []
@@ -530,13 +529,12 @@ def build(nodes: list[Node], g: GlobalDefs, b: Builder
             if vs.group is not None:
                 vs = _check_group_ports(b, vs, next(g for g in groups if g.name == vs.group))
             kept.append(vs)
-    from keepalived_py.config.build import is_script
     scripts = [ch.misc_path for vs in kept for rs in vs.real_servers for ch in rs.checkers]
     scripts += [x for vs in kept for rs in vs.real_servers for x in (rs.notify_up, rs.notify_down)]
     scripts += [x for vs in kept for x in (vs.quorum_up, vs.quorum_down)]
     if kept:
         scripts += [g.notify_fifo_script, g.lvs_notify_fifo_script]
-    if any(is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
+    if any(b.host.is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")
     return tuple(groups), tuple(kept), tuple(bfds)

@@ -262,6 +262,7 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
     "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
+    "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.autojoin": "not implemented: address option autojoin",
     "VirtualAddress.preferred_lft": "not implemented: address option preferred_lft",

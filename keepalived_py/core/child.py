@@ -8,6 +8,7 @@ signals, pidfiles or the parent link itself: core/ does that.
 from __future__ import annotations
 
 import enum
+import signal
 from typing import Protocol
 
 from keepalived_py.config.model import Config
@@ -22,6 +23,21 @@ class DumpKind(enum.Enum):
     STATS = "stats"            # SIGUSR2 -> keepalived.stats
     JSON = "json"              # keepalived's JSON signal (SIGRTMIN+2 = 36) -> keepalived.json
     STATS_CLEAR = "stats_clear"
+
+
+#: the signals that ask for a dump: the supervisor forwards them, a child acts on them
+DUMP_SIGNALS: dict[int, DumpKind] = {
+    signal.SIGUSR1: DumpKind.DATA,
+    signal.SIGUSR2: DumpKind.STATS,
+    signal.SIGRTMIN + 2: DumpKind.JSON,
+    signal.SIGRTMIN + 29: DumpKind.STATS_CLEAR,
+}
+
+# exit statuses a child ends with (keepalived's KEEPALIVED_EXIT_*): the supervisor reads them
+EXIT_FATAL = 1
+EXIT_CONFIG = 2
+EXIT_MISSING_PERMISSION = 4
+EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
 
 
 class ChildDaemon(Protocol):

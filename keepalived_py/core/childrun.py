@@ -25,23 +25,19 @@ from typing import Any
 import structlog
 
 from keepalived_py.core.channel import encode, read_message
-from keepalived_py.core.child import DumpKind
+from keepalived_py.core.child import (
+    DUMP_SIGNALS,
+    EXIT_CONFIG,
+    EXIT_MISSING_PERMISSION,
+    EXIT_PROGRAM_ERROR,
+)
 from keepalived_py.core.process import comm_for, die_with_parent, set_cmdline, set_name
 from keepalived_py.errors import ConfigError
 
 HEARTBEAT = 0.5
 # exit statuses (keepalived's lib/scheduler.h; the supervisor ends the daemon on 1, 2 and 4)
-EXIT_CONFIG = 2
-EXIT_MISSING_PERMISSION = 4
-EXIT_PROGRAM_ERROR = 70
 FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.check.daemon",
              "bfd": "keepalived_py.bfd.daemon"}
-DUMP_SIGNALS = {
-    signal.SIGUSR1: DumpKind.DATA,
-    signal.SIGUSR2: DumpKind.STATS,
-    signal.SIGRTMIN + 2: DumpKind.JSON,
-    signal.SIGRTMIN + 29: DumpKind.STATS_CLEAR,
-}
 
 
 async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None) -> int:

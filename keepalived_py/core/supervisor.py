@@ -41,7 +41,14 @@ from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
 from keepalived_py.core import sdnotify
 from keepalived_py.core.channel import encode, read_message
-from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
+from keepalived_py.core.child import (
+    DUMP_SIGNALS,
+    EXIT_CONFIG,
+    EXIT_FATAL,
+    EXIT_MISSING_PERMISSION,
+    PREV_EXIT_ENV,
+    DumpKind,
+)
 from keepalived_py.core.liveness import PARENT_STALL, Liveness, Verdict
 from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, write_pidfile
 from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, set_name
@@ -57,11 +64,7 @@ STOP_TIMEOUT = 5.0
 # keepalived's exit statuses (lib/scheduler.h), so that systemd's RestartPreventExitStatus=
 # can tell them apart; a child exiting FATAL, CONFIG or MISSING_PERMISSION ends the daemon
 EXIT_OK = 0
-EXIT_FATAL = 1
-EXIT_CONFIG = 2
-EXIT_MISSING_PERMISSION = 4
 EXIT_NO_CONFIG = 6
-EXIT_PROGRAM_ERROR = 70          # a child's unexpected exception: respawned, not permanent
 PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION: "missing permission"}
 ROLES = ("vrrp", "checker", "bfd")
 RELOAD_READY_TIMEOUT = 30.0    # READY=1 anyway (STATUS says who is late) after a reload this old
@@ -69,12 +72,7 @@ EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, s
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
                     signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
-FORWARDED = {
-    signal.SIGUSR1: DumpKind.DATA,
-    signal.SIGUSR2: DumpKind.STATS,
-    signal.SIGRTMIN + 2: DumpKind.JSON,
-    signal.SIGRTMIN + 29: DumpKind.STATS_CLEAR,
-}
+FORWARDED = DUMP_SIGNALS           # parent signal -> the dump each child writes
 
 
 @dataclass

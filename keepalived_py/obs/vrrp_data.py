@@ -38,6 +38,7 @@ from keepalived_py.config.model import (
     VrrpTrackProcess,
 )
 from keepalived_py.track.edges import tracking_edges
+from keepalived_py.vrrp.machine import lower_prio_garp
 
 OWNER = 255
 RTPROT_KEEPALIVED = 18
@@ -399,22 +400,6 @@ def _has_flags(inst: VrrpInstance) -> bool:
                 or inst.unicast_src_ip or inst.mcast_src_ip or inst.track_src_ip
                 or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac is not None
                 or any(a.address.version != inst.family for a in inst.virtual_ipaddress_excluded))
-
-
-def lower_prio_garp(g: GlobalDefs, inst: VrrpInstance) -> tuple[float, int]:
-    """garp_lower_prio_*: the instance's, else vrrp_garp_lower_prio_*, else the instance's
-    garp_master_* values (keepalived's vrrp_complete_instance)."""
-    delay = inst.garp_lower_prio_delay
-    if delay is None:
-        delay = g.vrrp_garp_lower_prio_delay
-    if delay is None:
-        delay = inst.garp_master_delay
-    rep = inst.garp_lower_prio_repeat
-    if rep is None:
-        rep = g.vrrp_garp_lower_prio_repeat
-    if rep is None:
-        rep = inst.garp_master_repeat
-    return delay, rep
 
 
 def _down_interval(inst: VrrpInstance) -> float:

@@ -35,6 +35,7 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
@@ -542,38 +543,10 @@ class VrrpDaemon:
             if r.sock is not self.sockets.get(key) or r.cfg.virtual_router_id != adv.vrid:
                 continue
             name = r.name
-            if r.cfg.unicast_peer:
-                peer = next((p for p in r.cfg.unicast_peer if p.address == src), None)
-                if peer is None and (r.cfg.check_unicast_src
-                                     or self.config.global_defs.vrrp_check_unicast_src):
-                    self._drop(r, "unicast_src_err",
-                               f"({name}) unicast source address {src} not a unicast peer")
-                    continue
-                if peer is not None and ((peer.min_ttl is not None and ttl < peer.min_ttl) or
-                                         (peer.max_ttl is not None and ttl > peer.max_ttl)):
-                    self._drop(r, "ip_ttl_err", f"({name}) invalid TTL/HL. Received {ttl} and"
-                                                f" expect {peer.min_ttl or 0}-{peer.max_ttl or 255}")
-                    continue
-            if adv.version != r.cfg.version:
-                self._drop(r, "vers_err", f"({name}) wrong version. Received {adv.version}"
-                                             f" and expect {r.cfg.version}")
-                continue
-            if adv.version == 2 and r.cfg.auth_type == "PASS":
-                if adv.auth_type != AUTH_PASS:
-                    self._drop(r, "authtype_mismatch", f"({name}) received a {adv.auth_type} auth,"
-                                                       f" expecting {AUTH_PASS}!")
-                    continue
-                if adv.auth_data.rstrip(b"\0") != (r.cfg.auth_pass or "").encode()[:8]:
-                    self._drop(r, "auth_failure", f"({name}) received an invalid passwd!")
-                    continue
-            elif adv.version == 2 and adv.auth_type != AUTH_NONE and r.cfg.auth_type is None:
-                self._drop(r, "authtype_mismatch", f"({name}) received a {adv.auth_type} auth,"
-                                                   f" expecting {AUTH_NONE}!")
-                continue
-            if adv.version == 2 and adv.interval != r.cfg.advert_int:
-                self._drop(r, "advert_interval_err",
-                           f"({name}) advertisement interval mismatch mine={int(r.cfg.advert_int)}"
-                           f" sec rcv'd={int(adv.interval)} sec")
+            drop = screen(adv, src, ttl, r.cfg,
+                          check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
+            if drop is not None:
+                self._drop(r, drop.counter, drop.line)
                 continue
             backup = r.fsm.state is m.State.BACKUP
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
@@ -582,7 +555,8 @@ class VrrpDaemon:
             self._apply(r, actions)
             for a in actions:
                 if isinstance(a, m.RejectAdvert):
-                    self._log_drop(r, a.reason.counter, _reject_line(name, a, adv, r.cfg, ttl))
+                    self._log_drop(r, a.reason.counter,
+                                   reject_line(a.reason, a.detail, a.source, adv, r.cfg, ttl))
                 elif isinstance(a, m.NotifyLowerPriority):
                     log.info("vrrp.advert.lower_priority", instance=name, source=str(a.source),
                              priority=a.priority,
@@ -1300,28 +1274,6 @@ def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, st
     src = str(inst.unicast_src_ip or "")
     dev = vmac if vmac and not inst.vmac_xmit_base else inst.interface or ""
     return (dev, inst.family, src + " ah" if _uses_ah(inst) else src)
-
-
-def _reject_line(name: str, a: m.RejectAdvert, adv: Advert, cfg: VrrpInstance, ttl: int) -> str:
-    """keepalived 2.2.7's words (vrrp_check_packet) for a drop the state machine decided."""
-    from keepalived_py.vrrp.packet import Reason
-    if a.reason is Reason.BAD_TTL:
-        return f"({name}) invalid TTL/HL. Received {ttl} and expect 255"
-    if a.reason is Reason.BAD_VERSION:
-        return f"({name}) wrong version. Received {adv.version} and expect {cfg.version}"
-    if a.reason is Reason.AUTH_TYPE_MISMATCH:
-        return f"({name}) received a {adv.auth_type} auth, expecting {cfg.auth_type or 0}!"
-    if a.reason is Reason.AUTH_FAILURE:
-        return f"({name}) received an invalid passwd!"
-    if a.reason is Reason.BAD_INTERVAL:
-        return (f"({name}) advertisement interval mismatch mine={int(cfg.advert_int)} sec"
-                f" rcv'd={int(adv.interval)} sec")
-    if a.reason is Reason.BAD_ADDR_COUNT:
-        return (f"({name}) received an unexpected ip number count {len(adv.addresses)},"
-                f" expected {len([v for v in cfg.virtual_ipaddress if v.address.version == cfg.family])}!")
-    if a.reason is Reason.BAD_CHECKSUM:
-        return f"({name}) Invalid VRRPv{adv.version} checksum"
-    return f"({name}) advert from {a.source} dropped: {a.detail}"
 
 
 def _wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> float | None:

@@ -56,10 +56,10 @@ AdvertInvalid. Adverts in INIT, FAULT and STOP are ignored, as keepalived ignore
 """
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from keepalived_py.config.model import VrrpState
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_LEN,
@@ -94,12 +94,8 @@ STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
 assert set(DROP_COUNTERS) <= set(STATS_KEYS)
 
 
-class State(enum.Enum):
-    INIT = "INIT"
-    BACKUP = "BACKUP"
-    MASTER = "MASTER"
-    FAULT = "FAULT"
-    STOP = "STOP"
+#: the one VRRP state enum: the configuration's initial `state` and the machine's state
+State = VrrpState
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +105,24 @@ class Peer:
     address: Address
     min_ttl: int = 0
     max_ttl: int = 255
+
+
+def lower_prio_garp(g: GlobalDefs | None, inst: VrrpInstance) -> tuple[float, int]:
+    """The effective garp_lower_prio_delay and _repeat: the instance's, else global_defs'
+    vrrp_garp_lower_prio_*, else global_defs' vrrp_garp_master_* (keepalived 2.2.7's
+    vrrp_complete_instance; its dump shows these), else the instance's garp_master_*."""
+    delay, rep = inst.garp_lower_prio_delay, inst.garp_lower_prio_repeat
+    if g is not None:
+        if delay is None:
+            delay = g.vrrp_garp_lower_prio_delay
+            if delay is None:
+                delay = g.vrrp_garp_master_delay
+        if rep is None:
+            rep = g.vrrp_garp_lower_prio_repeat
+            if rep is None:
+                rep = g.vrrp_garp_master_repeat
+    return (inst.garp_master_delay if delay is None else delay,
+            inst.garp_master_repeat if rep is None else rep)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -177,27 +191,12 @@ class Params:
         found (unicast_src_ip / mcast_src_ip win over it); `global_defs` supplies the
         garp_lower_prio_* defaults keepalived takes from vrrp_garp_lower_prio_* (else the
         instance's garp_master_* values)."""
-        from keepalived_py.config.model import VrrpState
 
         fam = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or primary
         if src is not None and src.version != fam:
             src = None
-        lp_delay = inst.garp_lower_prio_delay
-        lp_rep = inst.garp_lower_prio_repeat
-        if global_defs is not None:
-            if lp_delay is None:
-                lp_delay = global_defs.vrrp_garp_lower_prio_delay
-                if lp_delay is None:
-                    lp_delay = global_defs.vrrp_garp_master_delay
-            if lp_rep is None:
-                lp_rep = global_defs.vrrp_garp_lower_prio_repeat
-                if lp_rep is None:
-                    lp_rep = global_defs.vrrp_garp_master_repeat
-        if lp_delay is None:
-            lp_delay = inst.garp_master_delay
-        if lp_rep is None:
-            lp_rep = inst.garp_master_repeat
+        lp_delay, lp_rep = lower_prio_garp(global_defs, inst)
         if inst.strict_mode:
             lp_delay, lp_rep = 0.0, 0
         auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(inst.auth_type or "", AUTH_NONE) \

@@ -70,6 +70,12 @@ CONFIGS: dict[str, str] = {
                         "  vrrp_garp_lower_prio_delay 9\n  vrrp_garp_lower_prio_repeat 4\n"
                         "  vrrp_garp_interval 0.1\n  vrrp_gna_interval 0.2\n") + inst(),
     "garp_global_refresh_only": glob("  vrrp_garp_master_refresh 20\n") + inst(),
+    # an instance's explicit value equal to the default still beats global_defs (issue 11)
+    "garp_instance_default_over_global": glob(
+        "  vrrp_garp_master_delay 7\n  vrrp_garp_master_repeat 2\n"
+        "  vrrp_garp_master_refresh 30\n  vrrp_garp_master_refresh_repeat 3\n")
+    + inst("  garp_master_delay 5\n  garp_master_repeat 5\n  garp_master_refresh 0\n"
+           "  garp_master_refresh_repeat 1\n"),
     "vrrp_min_garp": glob("  vrrp_min_garp\n") + inst(),
     "down_timer_adverts_global": glob("  vrrp_down_timer_adverts 5\n") + inst(),
     "down_timer_adverts_instance": inst("  down_timer_adverts 6\n"),

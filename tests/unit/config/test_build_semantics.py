@@ -184,3 +184,17 @@ def test_global_check_unicast_src_is_ored_in_not_folded() -> None:
     i = c.vrrp_instances[0]
     assert not i.check_unicast_src          # keepalived.data: "Check unicast src : no"
     assert Params.from_config(i, global_defs=c.global_defs).check_unicast_src
+
+
+def test_instance_garp_values_equal_to_defaults_beat_global_defs() -> None:
+    # keepalived 2.2.7 keeps an instance's explicit garp_master_* even when it equals the
+    # default (issue 11: an explicit `garp_master_delay 5` looked unset)
+    c, _ = load("global_defs {\n vrrp_garp_master_delay 7\n vrrp_garp_master_repeat 2\n"
+                " vrrp_garp_master_refresh 30\n vrrp_garp_master_refresh_repeat 3\n}\n"
+                + vi(" garp_master_delay 5\n garp_master_repeat 5\n garp_master_refresh 0\n"
+                     " garp_master_refresh_repeat 1"))
+    i = c.vrrp_instances[0]
+    assert (i.garp_master_delay, i.garp_master_repeat, i.garp_master_refresh,
+            i.garp_master_refresh_repeat) == (5.0, 5, 0.0, 1)
+    c, _ = load("global_defs {\n vrrp_garp_master_delay 7\n}\n" + vi(""))
+    assert c.vrrp_instances[0].garp_master_delay == 7.0
