@@ -103,6 +103,17 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, self.unicast_ttl)
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+            if self.unicast_src is not None:
+                # as keepalived: the adverts leave from unicast_src_ip. Unbound, the kernel
+                # picks the source, and once a VIP of the same prefix is on the interface
+                # it may pick the VIP, which breaks the v3 checksum (its pseudo-header
+                # names unicast_src_ip): the peer drops every advert, priority 0 included
+                try:
+                    s.bind((str(self.unicast_src), 0, 0,
+                            idx if self.unicast_src.is_link_local else 0))
+                except OSError as e:
+                    log.warning("vrrp.socket.bind_failed", address=str(self.unicast_src),
+                                error=e.strerror)
         return s
 
     def fileno(self) -> int:
