@@ -173,9 +173,35 @@ def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
     lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics)
     if lines is None:
         return None, files, ()
-    scratch = Diagnostics()
-    views = tuple((build_tree(lines, scratch, off), off) for off in (VRRP_ROOTS, CHECK_ROOTS))
+    views: tuple[View, ...] = ()
+    if _may_stop(lines):
+        scratch = Diagnostics()
+        views = tuple((build_tree(lines, scratch, off), off) for off in (VRRP_ROOTS, CHECK_ROOTS))
     return build_tree(lines, diagnostics), files, views
+
+
+def _may_stop(lines: list[Line]) -> bool:
+    """Whether another process's reading could stop on a missing value (build.py's
+    _missing_values): only a line ending in a keyword that needs one can. Without such a line
+    the two extra trees are not built (they cost twice the main one on a large file). A line
+    with a quote or a backslash is not judged here: the trees are built."""
+    from keepalived_py.config import keywords as kw
+    global _STOP_WORDS
+    if _STOP_WORDS is None:
+        _STOP_WORDS = frozenset().union(*kw.MISSING_PARAMETER_ABORTS.values(),
+                                        kw.ROUTE_OPTIONS_WITH_VALUE, kw.RULE_OPTIONS_WITH_VALUE)
+    stop = _STOP_WORDS
+    for line in lines:
+        text = line.text
+        if '"' in text or "'" in text or "\\" in text:
+            return True
+        last = text.rsplit(None, 1)
+        if last and last[-1] in stop:
+            return True
+    return False
+
+
+_STOP_WORDS: frozenset[str] | None = None
 
 
 def read_tree_text(text: str, *, path: str = "<string>", config_id: str | None = None,

@@ -11,6 +11,7 @@ diagnostics at file:line.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -734,7 +735,7 @@ class Builder:
         if len(node.args) != 1:
             self.d.error(node.pos, "vrrp_instance must have a name")
             return
-        if any(i.name == name for i, _ in self.instances) or name in self._skipped_instances:
+        if name in self._skipped_instances:     # every name seen, self.instances' too
             # keepalived skips the whole block of a second instance of the same name
             self.d.error(node.pos, f"vrrp instance {name} already defined")
             return
@@ -1334,10 +1335,14 @@ def executable(script: Script | None) -> bool:
 
 def _explicit(inst: VrrpInstance) -> set[str]:
     """Fields of `inst` that differ from the dataclass default (set in the config)."""
+    return {name for name, default in _instance_defaults() if getattr(inst, name) != default}
+
+
+@functools.cache
+def _instance_defaults() -> tuple[tuple[str, Any], ...]:
     defaults = VrrpInstance(name="x", interface=None, virtual_router_id=1)
-    return {f.name for f in fields(VrrpInstance)
-            if f.name not in ("name", "interface", "virtual_router_id", "pos")
-            and getattr(inst, f.name) != getattr(defaults, f.name)}
+    return tuple((f.name, getattr(defaults, f.name)) for f in fields(VrrpInstance)
+                 if f.name not in ("name", "interface", "virtual_router_id", "pos"))
 
 
 TOP = {
