@@ -406,10 +406,13 @@ class Bench:
         da = self.daemon(which, self.a.ns, conf, "foA")
         db = self.daemon(which, self.b.ns, instances(1, 100, 1.0), "foB")
         cap = VrrpCapture(self.lan, self.port_b)
+        watch = AddressWatch(self.a.ns)
         try:
             da.start()
             db.start()
-            time.sleep(6)
+            if watch.wait(vip_set(1), da.started, 20) is None:
+                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
+            time.sleep(2.5)
             for pid in da.pids():
                 os.kill(pid, signal.SIGSTOP)                 # a silent death
             t_stop = time.time()
@@ -423,6 +426,7 @@ class Bench:
         finally:
             self.done(da, db)
             cap.close()
+            watch.close()
 
     def handover6u(self, which: str) -> float:
         def conf(prio: int, me: str, peer: str) -> str:
@@ -431,10 +435,13 @@ class Bench:
         da = self.daemon(which, self.a.ns, conf(150, "2001:db8::1", "2001:db8::2"), "h6A")
         db = self.daemon(which, self.b.ns, conf(100, "2001:db8::2", "2001:db8::1"), "h6B")
         cap = VrrpCapture(self.lan, self.port_b)
+        watch = AddressWatch(self.a.ns)
         try:
             da.start()
             db.start()
-            time.sleep(7)
+            if watch.wait({"2001:db8::100"}, da.started, 20) is None:
+                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
+            time.sleep(4.5)                     # past B's Master_Down_Interval
             t_term = time.time()
             da.signal(signal.SIGTERM)
             time.sleep(3)
@@ -448,6 +455,7 @@ class Bench:
         finally:
             self.done(da, db)
             cap.close()
+            watch.close()
 
     def test1000(self, which: str) -> dict[str, float]:
         d = Daemon(which, self.a.ns, instances(1000, 100, 1.0), self.tmp, "t1000")
