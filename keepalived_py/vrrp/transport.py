@@ -18,6 +18,7 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -62,6 +63,7 @@ class VrrpSocket:
         self.sent = 0
         self.send_errors = 0
         self.ifindex = 0
+        self._sockaddrs: dict[Address, tuple[Any, ...]] = {}
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -116,6 +118,18 @@ class VrrpSocket:
                                 error=e.strerror)
         return s
 
+    def _sockaddr(self, dst: Address) -> tuple[Any, ...]:
+        """The sendto address of `dst`, made once (no str() or if_nametoindex per advert)."""
+        if self.family == 4:
+            to: tuple[Any, ...] = (str(dst), 0)
+        else:
+            scope = socket.if_nametoindex(self.ifname) if dst.is_link_local or \
+                dst.is_multicast else 0
+            to = (str(dst), 0, 0, scope)
+        if len(self._sockaddrs) < 1024:
+            self._sockaddrs[dst] = to
+        return to
+
     def fileno(self) -> int:
         return self.sock.fileno()
 
@@ -124,12 +138,10 @@ class VrrpSocket:
 
     def send(self, payload: bytes, dst: Address) -> bool:
         try:
-            if self.family == 4:
-                self.sock.sendto(payload, (str(dst), 0))
-            else:
-                scope = socket.if_nametoindex(self.ifname) if dst.is_link_local or \
-                    dst.is_multicast else 0
-                self.sock.sendto(payload, (str(dst), 0, 0, scope))
+            to = self._sockaddrs.get(dst)
+            if to is None:
+                to = self._sockaddr(dst)
+            self.sock.sendto(payload, to)
             self.sent += 1
             return True
         except OSError as e:
