@@ -13,7 +13,6 @@ import ipaddress
 import socket
 import sys
 from collections.abc import Iterable
-from types import ModuleType
 
 import structlog
 
@@ -46,13 +45,8 @@ def _pyroute2_without_its_init() -> None:
     sys.modules["pyroute2"] = pkg
 
 
-def _lite_import() -> ModuleType:
-    _pyroute2_without_its_init()
-    from pyroute2.iproute import linux
-    return linux
-
-
-AsyncIPRoute = _lite_import().AsyncIPRoute
+_pyroute2_without_its_init()
+from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
 from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK  # noqa: E402
 
