@@ -747,7 +747,7 @@ class Builder(BuildContext):
         if len(node.args) != 1:
             self.d.error(node.pos, "vrrp_instance must have a name")
             return
-        if any(i.name == name for i, _ in self.instances) or name in self._skipped_instances:
+        if name in self._skipped_instances:     # every name seen, self.instances' too
             # keepalived skips the whole block of a second instance of the same name
             self.d.error(node.pos, f"vrrp instance {name} already defined")
             return

@@ -1,9 +1,17 @@
-"""A child process: `python -m keepalived_py.core.childrun ROLE PARENT_PID FD CONNECTOR -- TITLE...`.
+"""A child process, started by the supervisor in one of two ways:
 
-The supervisor forks and execs this (so the child starts with a clean interpreter), keeping
-FD, its end of the control socketpair (CONNECTOR is a proc-connector fd or "-"). The child
-takes keepalived's look at once — /proc/PID/cmdline becomes TITLE (keepalived's command line,
-which the exec arguments leave room for) and comm `keepalived` — and dies with its parent
+- forked (`run_forked`, the default): the child goes on from the supervisor's fork with the
+  interpreter, modules and configuration model the parent already has (no second interpreter
+  start, no re-import of asyncio/structlog/the config model; pages shared copy-on-write, the
+  parent's objects frozen out of the collector with gc.freeze() before the fork). It then
+  imports only its role's code. Its command line is the parent's (keepalived's).
+- exec'd: `python -m keepalived_py.core.childrun ROLE PARENT_PID FD CONNECTOR -- TITLE...`, a
+  clean interpreter (kept for debugging and for tests that replace the interpreter start);
+  /proc/PID/cmdline becomes TITLE (keepalived's command line, which the exec arguments leave
+  room for).
+
+Either way the child keeps FD, its end of the control socketpair (CONNECTOR is a
+proc-connector fd or "-"), takes comm `keepalived` at once and dies with its parent
 (PR_SET_PDEATHSIG, checked at start). It receives ("start", options, config), names itself as
 the configuration says (vrrp_process_name...), builds the role's daemon and says ("ready",)
 once the configuration is loaded. From the moment its event loop runs it sends
@@ -132,11 +140,23 @@ def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]
     set_cmdline(title)
+    return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
+
+
+def run_forked(role: str, parent_pid: int, fd: int, connector: int | None) -> int:
+    """The child's main straight after the supervisor's fork (no exec); returns its status.
+
+    The caller has reset the signal dispositions and mask and must `os._exit` with the
+    result: the parent's stack below us is never unwound in the child."""
+    return _main(role, parent_pid, fd, connector)
+
+
+def _main(role: str, parent_pid: int, fd: int, conn: int | None) -> int:
     set_name("keepalived")
     die_with_parent(parent_pid)
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
-    connector = socket.socket(fileno=int(conn)) if conn != "-" else None
+    connector = socket.socket(fileno=conn) if conn is not None else None
     try:
         return asyncio.run(_run(role, sock, connector))
     except ConfigError as e:

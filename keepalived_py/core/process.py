@@ -16,7 +16,18 @@ PR_SET_PDEATHSIG = 1
 PR_SET_NAME = 15
 PR_SET_MM = 35
 PR_SET_MM_ARG_END = 9
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _load_libc() -> ctypes.CDLL:
+    """glibc by its soname first: find_library runs /sbin/ldconfig -p (a process, tens of
+    milliseconds on every start); it is asked only where libc.so.6 is not the name."""
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+
+_libc = _load_libc()
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:

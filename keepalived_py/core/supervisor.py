@@ -1,9 +1,11 @@
 """The parent: start, watch, restart and reload the VRRP, checker and BFD children.
 
 Theory of operation. The parent validates the configuration, writes its own pidfile (refusing
-to start if it names a live daemon), then runs one asyncio loop. Each child is forked and
-exec'd (core/childrun.py) with one end of a socketpair; the parent writes the child's pidfile
-right after the fork — one line, atomically — and rewrites it at every respawn. Every
+to start if it names a live daemon), then runs one asyncio loop. Each child is forked from
+the initialised parent and runs its role there, without exec (core/childrun.py; the parent
+never imports the roles' netlink or packet code), with one end of a socketpair; the parent
+writes the child's pidfile right after the fork — one line, atomically — and rewrites it at
+every respawn. Every
 process looks like keepalived's to ps, pidof and pgrep: command line `keepalived ARGS...` and
 comm `keepalived` (or process_name, vrrp_process_name, checker_process_name). Children send
 heartbeats from their event loop and report `ready`. A child that exits or dies by any signal
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import os
 import signal
 import socket
@@ -69,6 +72,9 @@ PERMANENT = {EXIT_FATAL: "FATAL", EXIT_CONFIG: "CONFIG", EXIT_MISSING_PERMISSION
 ROLES = ("vrrp", "checker", "bfd")
 RELOAD_READY_TIMEOUT = 30.0    # READY=1 anyway (STATUS says who is late) after a reload this old
 EARLY_SIGNALS = {signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2}
+# KEEPALIVED_PY_EXEC_CHILDREN=1: exec a fresh interpreter per child instead of forking one
+# from the initialised parent (core/childrun.py)
+EXEC_CHILDREN = os.environ.get("KEEPALIVED_PY_EXEC_CHILDREN", "") not in ("", "0")
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
                     signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
@@ -164,16 +170,26 @@ class Supervisor:
         # blocked across the fork; the child drops the wakeup fd and our handlers, then takes
         # what is pending with the default actions, as the new program it is about to be.
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
+        forked = not EXEC_CHILDREN
+        if forked:
+            gc.freeze()         # the parent's objects stay out of the child's collections
         pid = os.fork()
-        if pid == 0:                                    # child: exec at once
+        if pid == 0:                                    # child: exec, or run the role here
+            code = 127
             try:
                 signal.set_wakeup_fd(-1)
                 for sig in _HANDLED_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
-                os.execve(sys.executable, argv, env)
+                if not forked:
+                    os.execve(sys.executable, argv, env)
+                from keepalived_py.core.childrun import run_forked  # hook: issue 16
+                if child.died_at is not None:
+                    os.environ[PREV_EXIT_ENV] = repr(child.died_at)
+                code = run_forked(child.role, me, child_end.fileno(),
+                                  None if connector == "-" else int(connector))
             finally:
-                os._exit(127)
+                os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child_end.close()
         now = self.loop.time()

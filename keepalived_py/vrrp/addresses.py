@@ -7,16 +7,50 @@ logged with the object and errno and counted; they never stop the instance.
 from __future__ import annotations
 
 import errno
+import importlib
+import importlib.util
 import ipaddress
 import socket
+import sys
 from collections.abc import Iterable
 
 import structlog
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
 
-from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule
+
+def _pyroute2_without_its_init() -> None:
+    """Make `pyroute2.x.y` importable without running pyroute2/__init__.py first.
+
+    pyroute2's __init__ imports every part of the library (IPDB, NDB, conntrack, ethtool,
+    nftables, wireguard, psutil...): twice the CPU of the few modules the VRRP child uses,
+    on the path between exec and the first VIP. The package module is created empty; its
+    real __init__ runs on the first attribute it does not have (`from pyroute2 import
+    IPVS` elsewhere still works). Nothing happens if pyroute2 is already imported."""
+    if "pyroute2" in sys.modules:
+        return
+    spec = importlib.util.find_spec("pyroute2")
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    pkg = importlib.util.module_from_spec(spec)
+    loader = spec.loader
+
+    def whole(name: str) -> object:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if importlib.util.find_spec(f"pyroute2.{name}") is not None:
+            return importlib.import_module(f"pyroute2.{name}")     # a submodule: just it
+        del pkg.__dict__["__getattr__"]
+        loader.exec_module(pkg)
+        return getattr(pkg, name)
+    pkg.__getattr__ = whole  # type: ignore[method-assign]
+    sys.modules["pyroute2"] = pkg
+
+
+_pyroute2_without_its_init()
+from pyroute2.iproute.linux import AsyncIPRoute  # noqa: E402
+from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
+from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK  # noqa: E402
+
+from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule  # noqa: E402
 
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 

@@ -55,6 +55,7 @@ from keepalived_py.vrrp.packet import (
 )
 from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
+from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
@@ -149,10 +150,13 @@ class VrrpDaemon:
         self._silent_fault: set[str] = set()   # in FAULT waiting for scripts, not announced
         self._dumps: Any = None
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
+        self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
+        self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
         await self.netlink.open()
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
@@ -478,8 +482,8 @@ class VrrpDaemon:
         r = self.runners.pop(name, None)
         if r is None or self.loop is None:
             return
-        if r.timer is not None:
-            r.timer.cancel()
+        if self.timers is not None:
+            self.timers.set(name, None)
         actions = r.fsm.handle(m.Shutdown(), self.loop.time())
         for a in actions:
             if isinstance(a, m.SendAdvert):
@@ -539,9 +543,7 @@ class VrrpDaemon:
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
-        for r in self.runners.values():
-            if r.sock is not self.sockets.get(key) or r.cfg.virtual_router_id != adv.vrid:
-                continue
+        for r in self._receivers(key, adv.vrid):
             name = r.name
             drop = screen(adv, src, ttl, r.cfg,
                           check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
@@ -569,6 +571,23 @@ class VrrpDaemon:
                 log.info("vrrp.advert.priority_zero", instance=name,
                          compat=f"({name}) Backup received priority 0 advertisement")
             return
+
+    def _receivers(self, key: tuple[str, int, str], vrid: int) -> list[Runner]:
+        """The instances on socket `key` with `vrid` (one in a valid configuration): the
+        last one found, if it still is one, else a scan (hook, issue 16: no scan of every
+        instance per packet)."""
+        sock = self.sockets.get(key)
+        r = self._by_vrid.get((key, vrid))
+        if r is not None and r.sock is sock and r.cfg.virtual_router_id == vrid and \
+                self.runners.get(r.name) is r:
+            return [r]
+        found = [r for r in self.runners.values()
+                 if r.sock is sock and r.cfg.virtual_router_id == vrid]
+        if found:
+            self._by_vrid[(key, vrid)] = found[0]
+        else:
+            self._by_vrid.pop((key, vrid), None)
+        return found
 
     def _drop(self, r: Runner, counter: str, line: str) -> None:
         """An advert the daemon refused before the state machine saw it: counted, logged."""
@@ -821,18 +840,14 @@ class VrrpDaemon:
                                  f" for {ip}")
 
     def _arm(self, r: Runner) -> None:
-        assert self.loop is not None
-        if r.timer is not None:
-            r.timer.cancel()
-            r.timer = None
-        deadline = r.fsm.next_deadline()
-        if deadline is not None:
-            r.timer = self.loop.call_at(deadline, self._fire, r)
-
-    def _fire(self, r: Runner) -> None:
-        assert self.loop is not None
-        r.timer = None
+        assert self.timers is not None
         if self.runners.get(r.name) is r:
+            self.timers.set(r.name, r.fsm.next_deadline())
+
+    def _fire_key(self, name: object) -> None:
+        assert self.loop is not None
+        r = self.runners.get(name)  # type: ignore[call-overload]
+        if r is not None:
             self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
@@ -973,9 +988,6 @@ class VrrpDaemon:
         objects whose definition did not change (reload) or of the child that died (respawn);
         they are kept, so neither a reload nor a respawn faults an instance whose trackers
         are fine (keepalived: "VRRP_Script(chk) considered successful on reload")."""
-        from keepalived_py.track.file import FileMonitor
-        from keepalived_py.track.procmon import ProcessMonitor
-        from keepalived_py.track.script import ScriptRunner
         known = known or {}
         self.tracking = TrackingTable(config, reloading=restart and bool(self.runners))
         t = self.tracking
@@ -987,6 +999,7 @@ class VrrpDaemon:
         scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
         self.scripts = None
         if scripts:
+            from keepalived_py.track.script import ScriptRunner  # only when used (issue 16)
             carried = {n: bool(v) for (k, n), v in known.items() if k == "script"}
             runner = ScriptRunner(scripts, lambda n, ok: self._tracked("script", n, ok),
                                   known=carried)
@@ -995,6 +1008,7 @@ class VrrpDaemon:
             self.scripts = runner
         procs = [p for p in config.vrrp_track_processes if p.name in t.watched("process")]
         if procs:
+            from keepalived_py.track.procmon import ProcessMonitor  # psutil: only when used
             conn = None
             if self.connector is not None:
                 conn = socket.socket(fileno=os.dup(self.connector.fileno()))
@@ -1005,6 +1019,7 @@ class VrrpDaemon:
             self.trackers.append(mon)
         files = [f for f in config.vrrp_track_files if f.name in t.watched("file")]
         if files:
+            from keepalived_py.track.file import FileMonitor
             fm = FileMonitor(files, lambda n, v: self._tracked("file", n, v), reload=restart)
             fm.start()
             self.trackers.append(fm)

@@ -67,6 +67,7 @@ class VrrpSocket:
         # the source address of what we send, when the kernel must not choose it (a VMAC
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
         self.source: Address | None = None
+        self._sockaddrs: dict[Address, tuple[Any, ...]] = {}
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -108,7 +109,29 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, self.unicast_ttl)
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1)
             s.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+            if self.unicast_src is not None:
+                # as keepalived: the adverts leave from unicast_src_ip. Unbound, the kernel
+                # picks the source, and once a VIP of the same prefix is on the interface
+                # it may pick the VIP, which breaks the v3 checksum (its pseudo-header
+                # names unicast_src_ip): the peer drops every advert, priority 0 included
+                try:
+                    s.bind((str(self.unicast_src), 0, 0,
+                            idx if self.unicast_src.is_link_local else 0))
+                except OSError as e:
+                    log.warning("vrrp.socket.bind_failed", address=str(self.unicast_src),
+                                error=e.strerror)
         return s
+
+    def _sockaddr(self, dst: Address) -> tuple[Any, ...]:
+        """The sendto address of `dst`, made once (no str() or if_nametoindex per advert)."""
+        if self.family == 4:
+            to: tuple[Any, ...] = (str(dst), 0)
+        else:
+            scope = self.ifindex if dst.is_link_local or dst.is_multicast else 0
+            to = (str(dst), 0, 0, scope)
+        if len(self._sockaddrs) < 1024:
+            self._sockaddrs[dst] = to
+        return to
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -118,26 +141,19 @@ class VrrpSocket:
 
     def send(self, payload: bytes, dst: Address) -> bool:
         try:
+            to = self._sockaddrs.get(dst)
+            if to is None:
+                to = self._sockaddr(dst)
             if self.source is not None and self.deliver_ah is None:
-                self.sock.sendmsg([payload], [self._pktinfo()], 0, self._sockaddr(dst))
-            elif self.family == 4:
-                self.sock.sendto(payload, (str(dst), 0))
+                self.sock.sendmsg([payload], [self._pktinfo()], 0, to)
             else:
-                scope = socket.if_nametoindex(self.ifname) if dst.is_link_local or \
-                    dst.is_multicast else 0
-                self.sock.sendto(payload, (str(dst), 0, 0, scope))
+                self.sock.sendto(payload, to)
             self.sent += 1
             return True
         except OSError as e:
             self.send_errors += 1
             log.debug("vrrp.socket.send_failed", ifname=self.ifname, error=e.strerror)
             return False
-
-    def _sockaddr(self, dst: Address) -> tuple[Any, ...]:
-        if self.family == 4:
-            return (str(dst), 0)
-        scope = self.ifindex if dst.is_link_local or dst.is_multicast else 0
-        return (str(dst), 0, 0, scope)
 
     def _pktinfo(self) -> tuple[int, int, bytes]:
         assert self.source is not None

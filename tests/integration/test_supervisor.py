@@ -601,6 +601,7 @@ def test_child_permanent_error_ends_the_daemon_with_its_status(lab: Lab, tmp_pat
     conf.write_text(INSTANCE)
     path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
     r = node.run("env", f"PYTHONPATH={path}", f"KP_TEST_CHILD_EXIT={status}",
+                 "KEEPALIVED_PY_EXEC_CHILDREN=1",
                  sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(conf),
                  "-p", str(tmp_path / "k.pid"), "-r", str(tmp_path / "v.pid"),
                  "-c", str(tmp_path / "c.pid"), check=False, timeout=30)
@@ -617,7 +618,8 @@ def test_child_crash_is_respawned_not_permanent(daemon_factory, tmp_path: Path) 
     site.mkdir()
     (site / "sitecustomize.py").write_text(SITE_SHIM)
     path = os.pathsep.join([str(site), *filter(None, [os.environ.get("PYTHONPATH")])])
-    d = daemon_factory(INSTANCE, env={"PYTHONPATH": path, "KP_TEST_CHILD_EXIT": "70"})
+    d = daemon_factory(INSTANCE, env={"PYTHONPATH": path, "KP_TEST_CHILD_EXIT": "70",
+                                      "KEEPALIVED_PY_EXEC_CHILDREN": "1"})
     assert wait_for(lambda: d.log().count("Starting VRRP child process") >= 3, 15), d.log()
     assert d.proc.poll() is None and alive(d.pid)
     assert "permanent error" not in d.log()

@@ -137,6 +137,31 @@ def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> 
     assert took is not None and took < 1.5, (took, pb.log())
 
 
+@pytest.mark.parametrize(("master_ours", "backup_ours"), [(True, True), (True, False), (False, True)],
+                         ids=["ours-to-ours", "ours-to-keepalived", "keepalived-to-ours"])
+def test_ipv6_unicast_graceful_stop_hands_over_within_skew_time(
+        lab: Lab, tmp_path: Path, master_ours: bool, backup_ours: bool) -> None:
+    """v3 over IPv6 unicast, the VIP in the peers' own /64: the adverts must leave from
+    unicast_src_ip (the v3 checksum covers it), not from the VIP the kernel would pick."""
+    if not (master_ours and backup_ours) and not os.path.exists(KEEPALIVED):
+        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
+    a, b = lan_of(lab, 2, v6=True)
+    vip = "2001:db8::100/64"
+    pa = Peer(a, tmp_path, instance(150, version=3, vip=vip,
+                                    unicast=("2001:db8::1", "2001:db8::2")), ours=master_ours).start()
+    pb = Peer(b, tmp_path, instance(100, version=3, vip=vip,
+                                    unicast=("2001:db8::2", "2001:db8::1")), ours=backup_ours).start()
+    assert wait_for(lambda: pa.has(vip), 10), (pa.log(), pb.log())
+    time.sleep(4.0)                       # past B's Master_Down_Interval: A's adverts count
+    assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
+    t0 = time.monotonic()
+    pa.stop()
+    took = wait_for(lambda: pb.has(vip), 5)
+    assert took is not None, pb.log()
+    took = time.monotonic() - t0
+    assert took < (256 - 100) / 256 + 0.6, (took, pb.log())       # Skew_Time + slack
+
+
 def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
     a, b, c = lan_of(lab, 3)
     vip = "192.0.2.100/24"

@@ -1,0 +1,104 @@
+"""One timer structure for every instance: a heap of deadlines behind a single loop timer.
+
+Theory of operation. Each instance has at most one deadline (machine.next_deadline()). A
+backup moves its deadline later with every advert it hears — hundreds of times a second with
+many instances — and a master moves it one interval on at every advert it sends. Cancelling
+and re-creating a loop TimerHandle for each of those costs an allocation and a heap push
+each time, and leaves the loop's heap full of cancelled handles. Here a later deadline
+costs one dict store: the instance's heap entry stays where it is, and when that entry comes
+due it is pushed again at the instance's current deadline (lazy rescheduling). Only an
+earlier deadline pushes a new entry (and re-arms the one loop timer if it is the earliest).
+
+Entries are (when, seq, key); `_entry[key]` names the one entry that counts for `key`, so
+older entries of the same key are recognised as stale and dropped when they surface.
+"""
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Hashable
+
+_EPS = 1e-6                  # a deadline this close to now is due (as machine._EPS)
+
+
+class TimerQueue:
+    """Deadlines by key; `fire(key)` runs when a key's deadline has come."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fire: Callable[[Hashable], None]) -> None:
+        self._loop = loop
+        self._fire = fire
+        self._heap: list[tuple[float, int, Hashable]] = []
+        self._when: dict[Hashable, float] = {}             # the current deadline per key
+        self._entry: dict[Hashable, tuple[float, int]] = {}  # its live heap entry
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed: float | None = None
+
+    def set(self, key: Hashable, deadline: float | None) -> None:
+        """`key`'s deadline is now `deadline` (None: no timer)."""
+        if deadline is None:
+            self._when.pop(key, None)
+            return                              # its entry, if any, is dropped when it surfaces
+        self._when[key] = deadline
+        entry = self._entry.get(key)
+        if entry is not None and entry[0] <= deadline:
+            return                              # re-pushed at the new deadline when it surfaces
+        self._push(key, deadline)
+
+    def deadline(self, key: Hashable) -> float | None:
+        return self._when.get(key)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle = None
+        self._armed = None
+        self._heap.clear()
+        self._when.clear()
+        self._entry.clear()
+
+    def _push(self, key: Hashable, when: float) -> None:
+        seq = next(self._seq)
+        self._entry[key] = (when, seq)
+        heapq.heappush(self._heap, (when, seq, key))
+        if self._armed is None or when < self._armed:
+            self._arm(when)
+
+    def _arm(self, when: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = when
+        self._handle = self._loop.call_at(when, self._run)
+
+    def _run(self) -> None:
+        self._handle = None
+        self._armed = None
+        heap, entry, when_of = self._heap, self._entry, self._when
+        due: list[Hashable] = []
+        now = self._loop.time()
+        while heap and heap[0][0] <= now + _EPS:
+            when, seq, key = heapq.heappop(heap)
+            if entry.get(key) != (when, seq):
+                continue                        # a stale entry of a key pushed again since
+            del entry[key]
+            current = when_of.get(key)
+            if current is None:
+                continue                        # its timer was stopped
+            if current > now + _EPS:
+                self._push_quiet(key, current)  # moved later meanwhile: wait for it there
+                continue
+            del when_of[key]
+            due.append(key)
+        for key in due:
+            self._fire(key)                     # may set() new deadlines (and arm)
+        if heap and self._armed is None:
+            self._arm(heap[0][0])
+        elif heap and self._armed is not None and heap[0][0] < self._armed:
+            self._arm(heap[0][0])
+
+    def _push_quiet(self, key: Hashable, when: float) -> None:
+        """A push during _run: the timer is re-armed once at the end."""
+        seq = next(self._seq)
+        self._entry[key] = (when, seq)
+        heapq.heappush(self._heap, (when, seq, key))

@@ -1,0 +1,120 @@
+"""TimerQueue: one loop timer for every instance's deadline (vrrp/timers.py)."""
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from keepalived_py.vrrp.timers import TimerQueue
+
+
+class _Handle:
+    def __init__(self, loop: FakeLoop, when: float, cb: Callable[[], None]) -> None:
+        self.loop, self.when, self.cb, self.cancelled = loop, when, cb, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeLoop:
+    """call_at/time with a manual clock: `advance(t)` runs what is due, in time order."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.handles: list[_Handle] = []
+        self.armed = 0                      # how many loop timers were created
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, cb: Callable[[], None]) -> _Handle:
+        h = _Handle(self, when, cb)
+        self.handles.append(h)
+        self.armed += 1
+        return h
+
+    def advance(self, to: float) -> None:
+        while True:
+            live = [h for h in self.handles if not h.cancelled and h.when <= to]
+            if not live:
+                break
+            h = min(live, key=lambda x: x.when)
+            self.handles.remove(h)
+            self.now = max(self.now, h.when)
+            h.cb()
+        self.now = to
+
+
+def make() -> tuple[FakeLoop, TimerQueue, list[tuple[float, Hashable]]]:
+    loop = FakeLoop()
+    fired: list[tuple[float, Hashable]] = []
+    q = TimerQueue(loop, lambda k: fired.append((loop.now, k)))  # type: ignore[arg-type]
+    return loop, q, fired
+
+
+def test_timers_fire_in_deadline_order() -> None:
+    loop, q, fired = make()
+    q.set("b", 2.0)
+    q.set("a", 1.0)
+    q.set("c", 3.0)
+    loop.advance(10)
+    assert fired == [(1.0, "a"), (2.0, "b"), (3.0, "c")]
+
+
+def test_timers_later_deadline_costs_no_loop_timer() -> None:
+    """A backup hearing adverts moves its deadline later each time: no new loop timer."""
+    loop, q, fired = make()
+    q.set("vi", 3.6)
+    armed = loop.armed
+    for i in range(1, 100):
+        loop.advance(i * 0.01)
+        q.set("vi", 3.6 + i * 0.01)
+    assert loop.armed == armed
+    loop.advance(3.6)                       # the old entry surfaces and is pushed on
+    assert fired == []
+    loop.advance(10)
+    assert fired == [(3.6 + 99 * 0.01, "vi")]
+
+
+def test_timers_earlier_deadline_rearms() -> None:
+    loop, q, fired = make()
+    q.set("vi", 3.6)
+    q.set("vi", 0.6)                        # priority 0 heard: Skew_Time
+    loop.advance(1.0)
+    assert fired == [(0.6, "vi")]
+    loop.advance(10)
+    assert fired == [(0.6, "vi")]           # the stale 3.6 entry does not fire
+
+
+def test_timers_stopped_key_does_not_fire() -> None:
+    loop, q, fired = make()
+    q.set("vi", 1.0)
+    q.set("vi", None)
+    loop.advance(5)
+    assert fired == []
+    q.set("vi", 6.0)                        # and can be started again
+    loop.advance(7)
+    assert fired == [(6.0, "vi")]
+
+
+def test_timers_fire_callback_may_set_new_deadlines() -> None:
+    loop = FakeLoop()
+    fired: list[tuple[float, Hashable]] = []
+    state: dict[str, Any] = {"n": 0}
+
+    def again(key: Hashable) -> None:
+        fired.append((loop.now, key))
+        state["n"] += 1
+        if state["n"] < 3:
+            q.set(key, loop.now + 1.0)        # a master's next advert
+    q = TimerQueue(loop, again)  # type: ignore[arg-type]
+    q.set("m", 1.0)
+    loop.advance(10)
+    assert fired == [(1.0, "m"), (2.0, "m"), (3.0, "m")]
+
+
+def test_timers_many_keys_same_deadline_all_fire_once() -> None:
+    loop, q, fired = make()
+    for i in range(200):
+        q.set(i, 1.0)
+    loop.advance(2)
+    assert sorted(k for _t, k in fired) == list(range(200))  # type: ignore[type-var]
