@@ -98,6 +98,12 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     from keepalived_py.notify.scripts import set_script_defaults
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     await daemon.start(config)
+    # what start-up built (modules, config, the daemon's tables) lives as long as the child:
+    # out of the collector, so a full collection triggered by a dump's garbage stays short
+    # and never sits between a timer and its advert
+    import gc
+    gc.collect()
+    gc.freeze()
     send("ready")
     log.info("child.ready", pid=os.getpid())
 
