@@ -90,7 +90,9 @@ def endurance(c: Cluster, reloads: int, every: int, report: bool = True) -> dict
     fds = [f for _, _, f in samples[1:]]
     rss = [r for _, r, _ in samples[1:]]
     figures = {"reloads": reloads, "samples": samples, "rss_growth_kib": (rss[-1] - rss[0]) if rss else 0}
-    assert not fds or (fds[-1] == fds[0] and max(fds) - min(fds) <= 2), samples
+    # a leak grows: the fewest fds among the last samples is still the first sample's (a
+    # sample can catch a transient descriptor of the reload itself: a pipe, a netlink query)
+    assert not fds or min(fds[-3:]) <= fds[0], samples
     assert not rss or max(rss) - rss[0] <= 2048, samples
     return figures
 

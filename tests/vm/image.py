@@ -46,7 +46,10 @@ else
   echo "kpvm: overlay failed, read-only root"; R=/lower
 fi
 mount -t proc proc $R/proc; mount -t sysfs sys $R/sys; mount -t devtmpfs dev $R/dev
-mount -t tmpfs tmpfs $R/run; mount -t tmpfs tmpfs $R/tmp
+mount -t tmpfs tmpfs $R/run
+# /tmp stays the overlay's (host's /tmp below, writes in the tmpfs upper): a checkout under /tmp
+# (a CI clone) and its .venv must be visible in the guest; only a read-only root gets a tmpfs
+[ "$R" = /root ] || mount -t tmpfs tmpfs $R/tmp
 mkdir -p $R/dev/pts $R/dev/shm $R/run/kpvm $R/lib/modules
 mount -t devpts devpts $R/dev/pts; mount -t tmpfs tmpfs $R/dev/shm
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose mods $R/lib/modules || echo "kpvm: no modules"
