@@ -78,7 +78,6 @@ EXEC_CHILDREN = os.environ.get("KEEPALIVED_PY_EXEC_CHILDREN", "") not in ("", "0
 _ALL_SIGNALS = set(signal.valid_signals()) - {signal.SIGKILL, signal.SIGSTOP}
 _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2,
                     signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
-FORWARDED = DUMP_SIGNALS           # parent signal -> the dump each child writes
 
 
 @dataclass
@@ -533,7 +532,7 @@ class Supervisor:
         loop.add_signal_handler(signal.SIGTERM, self.stop)
         if not self.options.ignore_sigint:
             loop.add_signal_handler(signal.SIGINT, self.stop)
-        for sig, kind in FORWARDED.items():
+        for sig, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(sig, self.forward, kind)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
