@@ -13,7 +13,7 @@ import contextlib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import structlog
 
@@ -21,6 +21,22 @@ log = structlog.get_logger("keepalived_py.obs.control")
 
 Handler = Callable[[], str]
 MAX_REQUEST = 1024
+SUN_PATH_MAX = 107          # sockaddr_un.sun_path holds 108 bytes with the terminating NUL
+
+
+@contextlib.contextmanager
+def reachable(path: str) -> Iterator[str]:
+    """A name for `path` that fits in a unix socket address. A pidfile in a deep directory
+    puts its control socket beyond 107 bytes, where bind/connect fail with "AF_UNIX path too
+    long"; there the directory is opened and reached through /proc/self/fd/N/ instead."""
+    if len(os.fsencode(path)) <= SUN_PATH_MAX:
+        yield path
+        return
+    fd = os.open(os.path.dirname(path) or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield f"/proc/self/fd/{fd}/{os.path.basename(path)}"
+    finally:
+        os.close(fd)
 
 
 class ControlServer:
@@ -39,7 +55,8 @@ class ControlServer:
             os.unlink(self.path)
         old = os.umask(0o177)
         try:
-            self._server = await asyncio.start_unix_server(self._client, path=self.path)
+            with reachable(self.path) as where:
+                self._server = await asyncio.start_unix_server(self._client, path=where)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
@@ -84,7 +101,8 @@ def query(path: str, command: str, timeout: float = 5.0) -> str:
     import socket
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
-        s.connect(path)
+        with reachable(path) as where:
+            s.connect(where)
         s.sendall(command.encode() + b"\n")
         chunks = []
         while True:
@@ -99,7 +117,8 @@ async def aquery(path: str, command: str, timeout: float = 2.0) -> str:
     """`query` for an event loop (the parent's Prometheus endpoint asks its children). Raises
     OSError (or TimeoutError) when nobody answers in time."""
     async def ask() -> str:
-        reader, writer = await asyncio.open_unix_connection(path)
+        with reachable(path) as where:
+            reader, writer = await asyncio.open_unix_connection(where)
         try:
             writer.write(command.encode() + b"\n")
             await writer.drain()

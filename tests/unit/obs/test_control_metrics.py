@@ -136,3 +136,27 @@ def test_control_socket_serves_status_and_survives_bad_clients(tmp_path: Path) -
         assert not os.path.exists(path)
 
     asyncio.run(scenario())
+
+
+def test_control_socket_beside_a_pidfile_in_a_deep_directory(tmp_path: Path) -> None:
+    """A pidfile path long enough that its control socket's name exceeds sun_path (107 bytes)
+    still gets a control socket (it was silently missing: `AF_UNIX path too long`)."""
+    from keepalived_py.obs.control import aquery, query
+    deep = tmp_path / ("d" * 60) / ("e" * 40)
+    deep.mkdir(parents=True)
+    path = str(deep / "keepalived-py-parent.ctl")
+    assert len(path) > 107
+
+    async def main() -> tuple[str, str]:
+        srv = ControlServer(path, {"status": lambda: "fine\n"})
+        await srv.start()
+        try:
+            assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+            got = await aquery(path, "status")
+            other = await asyncio.get_running_loop().run_in_executor(None, query, path, "ping")
+            return got, other
+        finally:
+            await srv.stop()
+
+    assert asyncio.run(main()) == ("fine\n", "pong\n")
+    assert not os.path.exists(path)
