@@ -483,7 +483,7 @@ def _vsg(b: BuildContext, node: Node) -> VirtualServerGroup | None:
             except ValueError:
                 b.d.error(row.pos, f"Invalid address range '{w[0]}'")
                 continue
-            if end < a:
+            if int(end) < int(a):              # same family by construction
                 b.d.error(row.pos, f"Address range '{w[0]}' ends before it starts")
                 continue
         port = read_int(w[1], 0, 65535, row.pos, b.d) if len(w) > 1 else None

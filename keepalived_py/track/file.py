@@ -170,12 +170,13 @@ class FileMonitor:
             if os.path.abspath(t.file) != path:
                 continue
             if mask & (IN_DELETE | IN_MOVED_FROM):
-                value: int | None = 0
+                value = 0
             else:
-                value = read_value(t.file)
-                if value is None:
+                read = read_value(t.file)
+                if read is None:
                     log.info("track.file.invalid_number", tracker=t.name, file=t.file)
                     continue
+                value = read
             if self.values.get(t.name) != value:
                 self.values[t.name] = value
                 log.info("track.file.changed", tracker=t.name, file=t.file, value=value)
