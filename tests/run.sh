@@ -49,4 +49,4 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${pip[@]}" install --no-build-isolation -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp"
 fi
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$@"
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=40 "$@"
