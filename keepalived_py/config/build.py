@@ -625,6 +625,8 @@ class Builder(BuildContext):
                 self.d.error(node.pos, f"Unknown configuration entry '{w}' for ip address"
                                        " - ignoring")
                 i += 1
+        if addr.version == 6 and "preferred_lft" not in f and addr.network.prefixlen == 128:
+            f["preferred_lft"] = 0      # keepalived's default: a /128 VIP is added deprecated
         return VirtualAddress(**f)
 
     def route(self, node: Node) -> VirtualRoute | None:

@@ -58,7 +58,7 @@ SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 _DONE_ON_ADD = {errno.EEXIST}
 _DONE_ON_DEL = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100
-IFA_F_NOPREFIXROUTE = 0x200
+IFA_F_NOPREFIXROUTE, IFA_F_MCAUTOJOIN = 0x200, 0x400
 RTPROT_KEEPALIVED = 18            # keepalived's routes and rules show `proto keepalived`
 
 
@@ -120,8 +120,16 @@ class Netlink:
             if a.scope:
                 kw["scope"] = SCOPES.get(a.scope, int(a.scope) if a.scope.isdigit() else 0)
             flags = 0
-            if a.nodad or (a.address.version == 6 and add):
-                flags |= IFA_F_NODAD
+            if a.address.version == 6 and add:
+                # keepalived adds IPv6 VIPs without DAD unless the address says -nodad (then
+                # the kernel's DAD runs); IPv4 has no DAD. A preferred_lft other than forever
+                # (a /128's default is 0: deprecated, never a source address) is IPv6 only.
+                if not a.nodad:
+                    flags |= IFA_F_NODAD
+                if a.preferred_lft is not None:
+                    kw["preferred_lft"] = a.preferred_lft
+            if a.autojoin:
+                flags |= IFA_F_MCAUTOJOIN
             if a.home:
                 flags |= IFA_F_HOMEADDRESS
             if a.mngtmpaddr:

@@ -53,6 +53,7 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.promote import PromoteSecondaries
 from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
@@ -120,6 +121,7 @@ class VrrpDaemon:
         self.netlink = Netlink()
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
         self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
+        self.promote = PromoteSecondaries()         # promote_secondaries (vrrp/promote.py)
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
@@ -417,6 +419,8 @@ class VrrpDaemon:
                                             else g.vrrp_mcast_group6),)
         if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
             await self._vmac_up(r)
+        elif inst.interface and inst.promote_secondaries:        # -- issue 12
+            self.promote.acquire(inst.interface, inst.name)
         if inst.interface:
             r.link_up = _link_up(inst.interface)
             try:
@@ -493,6 +497,8 @@ class VrrpDaemon:
                 await r.addr_task
         if release and r.holding:
             await self._set_addresses(r, add=False)
+        if release:
+            self.promote.release(r.name)                            # -- issue 12
         if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
             await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
             self.netlink.forget(r.vmac)

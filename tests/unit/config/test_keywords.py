@@ -43,13 +43,16 @@ def test_model_fields_are_read_or_listed_as_not_implemented() -> None:
 
 def test_not_implemented_keyword_is_reported_with_its_line(tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
+    # a vrrp_instance keyword still listed as not implemented, if any is left
+    later = sorted(k for b, k in kw.NOT_IMPLEMENTED if b == "vrrp_instance")
+    word = later[0] if later else "promote_secondaries"
     conf.write_text("static_ipaddress {\n 192.0.2.5/24 dev eth0\n}\nvrrp_instance V {\n"
-                    " interface eth0\n virtual_router_id 1\n promote_secondaries\n"
+                    f" interface eth0\n virtual_router_id 1\n {word}\n"
                     " authentication {\n  auth_type AH\n  auth_pass x\n }\n"
                     " virtual_ipaddress {\n  192.0.2.9\n }\n}\n")
     r = load_config(str(conf))
     notes = [str(d) for d in r.diagnostics.items if d.severity is Severity.NOTICE]
     assert not any("static_ipaddress" in n for n in notes), notes  # implemented (issue 12)
-    assert any(f"{conf}:7:" in n and "promote_secondaries" in n for n in notes), notes
+    assert any(f"{conf}:7:" in n and word in n for n in notes) == bool(later), notes
     assert not any("auth_type" in n for n in notes), notes        # AH is implemented
     assert r.diagnostics.exit_code == 0
