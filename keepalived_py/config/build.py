@@ -17,6 +17,7 @@ from typing import Any
 
 from keepalived_py.config import build_lvs
 from keepalived_py.config import keywords as kw
+from keepalived_py.config import vrrp_keywords as vk
 from keepalived_py.config.context import BuildContext, Host
 from keepalived_py.config.model import (
     Config,
@@ -79,6 +80,10 @@ class Builder(BuildContext):
         self._dropped_notify: list[Notify] = []     # of instances keepalived drops late
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
+
+    def interface_missing(self, name: str) -> bool:
+        # dynamic_interfaces (issue 12): an interface may appear after start, no error
+        return not self.global_fields.get("dynamic_interfaces") and super().interface_missing(name)
 
     def interface_exists(self, name: str, pos: SourcePos, what: str) -> bool:
         if not self.interface_missing(name):
@@ -229,15 +234,9 @@ class Builder(BuildContext):
                        "vrrp_garp_lower_prio_repeat"):
                 if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, self.d)) is not None:
                     g[k] = v
-            elif k in ("vrrp_garp_interval", "vrrp_gna_interval"):
-                cls = kw.numeric_class(args[0]) if args else "eth0"
-                if cls is None and 0 < float(args[0]) <= 1:
-                    g[k] = float(args[0])
-                elif cls is not None:
-                    self.d.error(c.pos, f"{k} value '{args[0] if args else ''}' is invalid")
-                else:
-                    self.d.notice(c.pos, f"{k} {args[0] if args else ''} - keepalived-py uses"
-                                         " at most 1s; ignored")
+            elif k in vk.GLOBAL:                         # VRRP globals (issue 12)
+                vk.global_keyword(c, g, self.d)
+                self._default_interface = g.get("default_interface", self._default_interface)
             elif k == "vrrp_down_timer_adverts":
                 if args and (v := read_int(args[0], 1, 100, c.pos, self.d)) is not None:
                     g[k] = v
@@ -304,10 +303,6 @@ class Builder(BuildContext):
                 # main.c checks these scripts' security, also under -t
                 if args and (argv := script_argv(tuple(args))):
                     self._start_stop.append(Script(argv=argv, text=" ".join(args), pos=c.pos))
-                self.later(c, "global_defs")
-            elif k == "default_interface":
-                if args:
-                    self._default_interface = args[0]
                 self.later(c, "global_defs")
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
@@ -534,7 +529,9 @@ class Builder(BuildContext):
                             self.d.error(r.pos, f"({name}) tracked interface {r.name} doesn't"
                                                 " exist")
                             self.bad_interface = True
-            elif k.startswith("notify") and k != "notify_priority_changes":
+            elif k == "notify_priority_changes":
+                f[k] = vk.notify_priority_changes(c, name, "sync group ", self.d)
+            elif k.startswith("notify"):
                 notify[k] = self.notify_script(c)
             elif k == "sync_group_tracking_weight":
                 f[k] = True
@@ -963,8 +960,11 @@ class _InstanceResolution:
         self.accept_and_unicast()
         self.global_defaults()
         self.f["sync_group"] = member_of.get(self.inst.name)
-        self.sync_group_weights(next((gr for gr in groups if gr.name == self.f["sync_group"]),
-                                     None))
+        grp = next((gr for gr in groups if gr.name == self.f["sync_group"]), None)
+        if "notify_priority_changes" not in self.seen:   # instance, else group, else global
+            self.f["notify_priority_changes"] = self.g.vrrp_notify_priority_changes if (
+                grp is None or grp.notify_priority_changes is None) else grp.notify_priority_changes
+        self.sync_group_weights(grp)
         self.own_interface_untracked()
         self.tracked_objects()
         self.duplicate_vrid()
@@ -1406,6 +1406,24 @@ def _i_notify(b: Builder, c: Node, i: _Draft) -> None:
     i.notify[c.keyword] = b.notify_script(c)
 
 
+def _i_notify_deleted(b: Builder, c: Node, i: _Draft) -> None:
+    # keepalived: the keyword alone says DELETED instead of FAULT; a script is optional
+    if i.f.get("notify_deleted"):
+        b.d.error(c.pos, f"{i.vid} notify_deleted already specified - ignoring"
+                         f" {c.args[0] if c.args else ''}")
+        return
+    if c.args:
+        i.notify["notify_deleted"] = b.notify_script(c)
+    i.f["notify_deleted"] = True
+
+
+def _i_notify_priority_changes(b: Builder, c: Node, i: _Draft) -> None:
+    value = vk.notify_priority_changes(c, i.name, "", b.d)
+    if value is not None:
+        i.f["notify_priority_changes"] = value
+        i.give("notify_priority_changes", c.pos)
+
+
 def _i_smtp_alert(b: Builder, c: Node, i: _Draft) -> None:
     i.notify["smtp_alert"] = read_bool(c, b.d)
 
@@ -1471,7 +1489,9 @@ INSTANCE: dict[str, InstanceHandler] = {
     "higher_prio_send_advert": _i_bool,
     "debug": _i_int(0, 4),
     **{k: _i_notify for k in kw.VRRP_INSTANCE
-       if k.startswith("notify") and k != "notify_priority_changes"},
+       if k.startswith("notify") and k not in ("notify_priority_changes", "notify_deleted")},
+    "notify_deleted": _i_notify_deleted,
+    "notify_priority_changes": _i_notify_priority_changes,
     "smtp_alert": _i_smtp_alert,
     "use_vmac": _i_use_vmac,
     "kernel_rx_buf_size": _i_int(0, _MAX_INT),

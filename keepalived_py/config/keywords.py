@@ -242,10 +242,7 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
-    ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
-    ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
-    ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
@@ -262,13 +259,15 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
     "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
-    "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.track_group": "not implemented: track_group",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
     "VirtualRoute.track_group": "not implemented: track_group",
     "VirtualRule.track_group": "not implemented: track_group",
-    "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
-    "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
+    "VrrpInstance.track_src_ip": "keepalived 2.2.7 only shows it in its dump (obs/vrrp_data.py)",
+    "GlobalDefs.dynamic_interfaces": "read by build.py: a missing interface is no error; the VRRP"
+                                     " child picks an interface up when it appears",
+    "GlobalDefs.allow_if_changes": "the VRRP child always follows an interface re-created with"
+                                   " another index",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
     "Checker.bind_port": "not implemented: checker bind_port",

@@ -189,6 +189,8 @@ class VrrpInstance:
     sync_group: str | None = None              # resolved back-reference
     skip_check_adv_addr: bool = False
     kernel_rx_buf_size: int | None = None
+    notify_deleted: bool = False               # DELETED (not FAULT) when a reload removes it
+    notify_priority_changes: bool = False      # resolved: instance, else sync group, else global
     pos: SourcePos = _pos()
 
 
@@ -203,6 +205,7 @@ class VrrpSyncGroup:
     track_bfd: tuple[TrackRef, ...] = ()
     notify: Notify = field(default_factory=Notify)
     sync_group_tracking_weight: bool = False
+    notify_priority_changes: bool | None = None   # None: unset (global_defs' value applies)
     pos: SourcePos = _pos()
 
 
@@ -307,6 +310,14 @@ class GlobalDefs:
     enable_snmp_rfcv3: bool = False            # VRRPV3-MIB, RFC 6527
     enable_traps: bool = False
     snmp_socket: str | None = None             # None: unix:/var/agentx/master
+    # VRRP globals (issue 12; config/vrrp_keywords.py)
+    log_unknown_vrids: bool = False
+    fifo_write_vrrp_states_on_reload: bool = False
+    vrrp_notify_priority_changes: bool = False
+    disable_local_igmp: bool = False
+    dynamic_interfaces: bool = False
+    allow_if_changes: bool = False
+    default_interface: str = "eth0"            # keepalived's DFLT_INT
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

@@ -186,9 +186,11 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
             " No test config before reload"]
     if g.data_use_instance:
         out.append(" Use instance name in data dumps")
-    out += [" Dynamic interfaces = false",
-            f" Default interface = {extra.get('default_interface', DEFAULT_INTERFACE)}",
-            " Disable local IGMP = no",
+    out.append(f" Dynamic interfaces = {tf(g.dynamic_interfaces)}")
+    if g.dynamic_interfaces:
+        out.append(f" Allow interface changes = {tf(g.allow_if_changes)}")
+    out += [f" Default interface = {g.default_interface or DEFAULT_INTERFACE}",
+            f" Disable local IGMP = {'yes' if g.disable_local_igmp else 'no'}",
             f" LVS flush = {tf(g.lvs_flush)}",
             " LVS flush on stop = " + {"VS": "VS", "ALL": "full"}.get(g.lvs_flush_on_stop or "",
                                                                     "disabled")]
@@ -198,8 +200,8 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
             out.append(f" {label} = {name}, uid:gid 0:0")
     lp_delay = g.vrrp_garp_lower_prio_delay
     lp_rep = g.vrrp_garp_lower_prio_repeat
-    out += [" FIFO write vrrp states on reload = false",
-            " VRRP notify priority changes = false",
+    out += [f" FIFO write vrrp states on reload = {tf(g.fifo_write_vrrp_states_on_reload)}",
+            f" VRRP notify priority changes = {tf(g.vrrp_notify_priority_changes)}",
             f" VRRP IPv4 mcast group = {g.vrrp_mcast_group4}",
             f" VRRP IPv6 mcast group = {g.vrrp_mcast_group6}",
             f" Gratuitous ARP delay = {int(g.vrrp_garp_master_delay)}",
@@ -245,6 +247,8 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
         out += [f" {k} = 0", f" {k}_force = 0"]
     out += [" rs_init_notifies = 0", " no_checker_emails = 0", " rx_bufs_multiples = 3",
             " umask = 0177"]
+    if g.log_unknown_vrids:
+        out.append(" log_unknown_vrids")
     return out
 
 
@@ -388,9 +392,9 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     out += _tracked_bfds(inst.track_bfd)
     out.append(f"   Using smtp notification = {'yes' if inst.notify.smtp_alert else 'no'}")
     out.append("   Notify deleted = "
-               + ("Deleted" if inst.notify.notify_deleted is not None else "Fault"))
+               + ("Deleted" if inst.notify_deleted else "Fault"))
     out += _notify_scripts(inst.notify, commands or {}, deleted=True)
-    out.append("   Notify priority changes = false")
+    out.append(f"   Notify priority changes = {_tf(inst.notify_priority_changes)}")
     return out
 
 

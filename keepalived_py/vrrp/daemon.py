@@ -38,7 +38,9 @@ from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
+from keepalived_py.vrrp import fifo_events
 from keepalived_py.vrrp.garp import GratuitousSender
+from keepalived_py.vrrp.local_igmp import LocalIgmp
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_NONE,
@@ -54,6 +56,7 @@ from keepalived_py.vrrp.packet import (
     peek_vrid,
 )
 from keepalived_py.vrrp.promote import PromoteSecondaries
+from keepalived_py.vrrp.removal import DELETED, announce_deleted, removed_as
 from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
@@ -122,6 +125,8 @@ class VrrpDaemon:
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
         self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.promote = PromoteSecondaries()         # promote_secondaries (vrrp/promote.py)
+        self.unknown_vrids = fifo_events.UnknownVrids()     # log_unknown_vrids
+        self.local_igmp = LocalIgmp()                       # disable_local_igmp
         self.garp = GratuitousSender()
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
@@ -161,6 +166,7 @@ class VrrpDaemon:
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
         await self.netlink.open()
+        self.local_igmp.start(config.global_defs.disable_local_igmp)    # -- issue 12
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
             self.firewall.defer()
@@ -202,6 +208,7 @@ class VrrpDaemon:
         old = {i.name: i for i in self.config.vrrp_instances}
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
+        self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
@@ -227,6 +234,12 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        if config.global_defs.fifo_write_vrrp_states_on_reload:         # -- issue 12
+            fifo_events.write(self.fifos, fifo_events.reload_lines(
+                [(g, st.value) for g, st in self._group_states.items()
+                 if g in {x.name for x in config.vrrp_sync_groups}],
+                [(n, x.fsm.state, x.fsm.priority) for n, x in self.runners.items()
+                 if n in old and x.name not in self._silent_fault]))
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
@@ -286,6 +299,7 @@ class VrrpDaemon:
             await self.firewall.close()
             if self.netlink.ipr is not None:
                 await remove_static(self.netlink, self.config)
+            self.local_igmp.stop()
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
@@ -505,7 +519,12 @@ class VrrpDaemon:
             await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
         for a in actions:
             if isinstance(a, m.StateChanged):
-                if announce_as is not None:
+                if announce_as is not None:          # removed by a reload (vrrp/removal.py)
+                    what = removed_as(r.cfg, a.old)
+                    if what == DELETED:
+                        announce_deleted(self.notifier, self.fifos, r.cfg, r.fsm.priority)
+                    if what != announce_as.value:
+                        continue
                     a = m.StateChanged(a.old, announce_as, a.reason)
                 self._announce(r, a)
         if not keep_state:
@@ -543,13 +562,26 @@ class VrrpDaemon:
             self.sockets[key] = s
             assert self.loop is not None
             self.loop.add_reader(s.fileno(), s.readable)
+        # kernel_rx_buf_size (issue 12): the socket's receive buffer is the sum of its
+        # instances' sizes, as keepalived sizes a shared socket
+        rx = (inst.kernel_rx_buf_size or 0) + sum(x.cfg.kernel_rx_buf_size or 0 for x in
+                                                  self.runners.values() if x.sock is s and x is not r)
+        if rx:
+            try:
+                s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, min(rx, 2**31 - 1))
+            except OSError as e:
+                log.info("vrrp.socket.rx_buf_failed", error=e.errno,
+                         compat=f"vrrp set receive socket buffer size error {e.errno}")
         return s
 
     # -- packets in --------------------------------------------------------------------------
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
-        for r in self._receivers(key, adv.vrid):
+        receivers = self._receivers(key, adv.vrid)
+        if not receivers and self.config.global_defs.log_unknown_vrids:     # -- issue 12
+            self.unknown_vrids.heard(key[0], adv.vrid, self.loop.time())
+        for r in receivers:
             name = r.name
             drop = screen(adv, src, ttl, r.cfg,
                           check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
@@ -1099,6 +1131,8 @@ class VrrpDaemon:
                      compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
                             f" to {prio}")
             self._apply(r, r.fsm.handle(m.PriorityChanged(prio), self.loop.time()))
+            if r.cfg.notify_priority_changes:                        # -- issue 12
+                fifo_events.write(self.fifos, [fifo_events.priority_line(r.name, r.fsm.state, prio)])
         if initial:
             return
         fault, reason = self._fault_of(r)

@@ -1,8 +1,9 @@
 """static_ipaddress, static_routes and static_rules: installed by the VRRP child at start and
 kept whatever the instances' states, as keepalived 2.2.7 does; on reload only the difference is
 applied; removed when the daemon stops (not when the VRRP child is respawned: what a new child
-adds again is "already there"). Addresses go first and leave last, so that a route's gateway
-is reachable when the route is added. The netlink work is `addresses.Netlink`'s.
+adds again is "already there"). An address without `dev` goes on global_defs'
+default_interface (keepalived's default eth0). Addresses go first and leave last, so that a
+route's gateway is reachable when the route is added. The netlink work is `addresses.Netlink`'s.
 """
 from __future__ import annotations
 
@@ -30,10 +31,11 @@ async def apply_static(nl: Netlink, old: Config | None, new: Config) -> None:
     if _minus(o_route, new.static_routes):
         await nl.set_routes(False, _minus(o_route, new.static_routes), None, WHO)
     if _minus(o_addr, new.static_ipaddress):
-        await nl.set_addresses(False, _minus(o_addr, new.static_ipaddress), "", WHO)
+        await nl.set_addresses(False, _minus(o_addr, new.static_ipaddress),
+                               old.global_defs.default_interface if old else "", WHO)
     # everything of `new` is (re)asserted: a respawned child or an operator's deletion
     if new.static_ipaddress:
-        await nl.set_addresses(True, new.static_ipaddress, "", WHO)
+        await nl.set_addresses(True, new.static_ipaddress, new.global_defs.default_interface, WHO)
     if new.static_routes:
         await nl.set_routes(True, new.static_routes, None, WHO)
     if new.static_rules:
@@ -47,4 +49,5 @@ async def remove_static(nl: Netlink, config: Config) -> None:
     if config.static_routes:
         await nl.set_routes(False, config.static_routes, None, WHO)
     if config.static_ipaddress:
-        await nl.set_addresses(False, config.static_ipaddress, "", WHO)
+        await nl.set_addresses(False, config.static_ipaddress, config.global_defs.default_interface,
+                               WHO)

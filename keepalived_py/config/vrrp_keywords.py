@@ -1,0 +1,85 @@
+"""VRRP keywords of the long tail (issue 12 item 4) as keepalived 2.2.7's parsers read them:
+global_defs' log_unknown_vrids, fifo_write_vrrp_states_on_reload, vrrp_notify_priority_changes,
+disable_local_igmp, dynamic_interfaces, default_interface, vrrp_garp_interval /
+vrrp_gna_interval; vrrp_instance's notify_deleted and notify_priority_changes; a sync group's
+notify_priority_changes. Pure: words in, values and keepalived's messages out."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from keepalived_py.config.tree import Diagnostics, Node
+
+GLOBAL = frozenset({"log_unknown_vrids", "fifo_write_vrrp_states_on_reload",
+                    "vrrp_notify_priority_changes", "disable_local_igmp", "dynamic_interfaces",
+                    "default_interface", "vrrp_garp_interval", "vrrp_gna_interval"})
+
+_TRUE, _FALSE = ("true", "yes", "on"), ("false", "no", "off")
+_DECIMAL = re.compile(r"\+?([0-9]+)(?:\.([0-9]*))?$")
+_UINT_MAX = 2**32 - 1
+
+
+def true_false(word: str) -> bool | None:
+    """keepalived's check_true_false: None when the word is neither."""
+    w = word.lower()
+    return True if w in _TRUE else False if w in _FALSE else None
+
+
+def read_interval(word: str, keyword: str, node: Node, d: Diagnostics) -> float | None:
+    """read_decimal_unsigned_strvec(1 .. UINT_MAX, 6 decimal places) in seconds: 0.000001 up
+    to 4294.967295, with the binary's three messages."""
+    m = _DECIMAL.match(word)
+    if m is None:
+        d.error(node.pos, f"invalid number '{word}'")
+        d.error(node.pos, f"{keyword} '{word}' is invalid")
+        return None
+    frac = m.group(2) or ""
+    if len(frac) > 6:
+        d.error(node.pos, f"number '{word}' has too many decimal places")
+        frac = frac[:6]
+    micro = int(m.group(1)) * 1_000_000 + int((frac + "000000")[:6])
+    if not 1 <= micro <= _UINT_MAX:
+        d.error(node.pos, f"number '{word}' outside range [0.000001, 4294.967295]")
+        d.error(node.pos, f"{keyword} '{word}' is invalid")
+        return None
+    return micro / 1_000_000
+
+
+def global_keyword(c: Node, g: dict[str, Any], d: Diagnostics) -> None:
+    """One global_defs line whose keyword is in GLOBAL."""
+    k, args = c.keyword, c.args
+    if k in ("log_unknown_vrids", "fifo_write_vrrp_states_on_reload"):
+        g[k] = True                              # keepalived sets these whatever follows
+    elif k == "vrrp_notify_priority_changes":
+        value = true_false(args[0]) if args else True
+        if value is None:
+            d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
+        else:
+            g[k] = value
+    elif k == "disable_local_igmp":
+        g[k] = True
+    elif k == "dynamic_interfaces":
+        g[k] = True
+        if args and args[0] == "allow_if_changes":
+            g["allow_if_changes"] = True
+        elif args:
+            d.error(c.pos, f"Unknown dynamic_interfaces option '{args[0]}'")
+    elif k == "default_interface":
+        if args:
+            g[k] = args[0]
+        else:
+            d.error(c.pos, "default_interface requires interface name")
+    elif k in ("vrrp_garp_interval", "vrrp_gna_interval"):
+        if args and (v := read_interval(args[0], k, c, d)) is not None:
+            g[k] = v                             # >= 1s: keepalived only logs "very large"
+
+
+def notify_priority_changes(c: Node, who: str, what: str, d: Diagnostics) -> bool | None:
+    """An instance's or sync group's notify_priority_changes [BOOL]; None when invalid."""
+    if not c.args:
+        return True
+    value = true_false(c.args[0])
+    if value is None:
+        d.error(c.pos, f"({who}) Invalid value '{c.args[0]}' for {what}notify_priority_changes"
+                       " specified")
+    return value
