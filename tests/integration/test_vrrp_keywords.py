@@ -3,9 +3,11 @@ keepalived run the same configuration in namespaces of their own and the kernel'
 each did is compared (addresses' flags and lifetimes, sysctls, socket buffers, notify lines)."""
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -44,12 +46,15 @@ def sysctl(node: Node, path: str) -> str:
 
 
 ADDRESSES = """
+global_defs {
+  vrrp_version 3
+}
 vrrp_instance VI_6 {
   state MASTER
   interface eth0
   virtual_router_id 61
   priority 150
-  advert_int 1
+  advert_int 0.25
   virtual_ipaddress {
     2001:db8::100/128
     2001:db8::101/64
@@ -63,7 +68,7 @@ vrrp_instance VI_4 {
   interface eth0
   virtual_router_id 51
   priority 150
-  advert_int 1
+  advert_int 0.25
   promote_secondaries
   virtual_ipaddress {
     192.0.2.100/24
@@ -100,3 +105,119 @@ def test_addresses_flags_and_promote_secondaries_as_keepalived(lab: Lab, tmp_pat
     assert ours_v["2001:db8::102/64"][0] == ()
     assert ours_v["239.1.2.3/32"][0] == ("autojoin",)
     assert sysctls == ["1", "0", "1", "0"], sysctls
+
+
+def fifo_conf(tmp: Path, who: str, base: int, instances: tuple[str, ...]) -> str:
+    """VI_1 MASTER tracking a file (weight 1); VI_2 (notify_deleted), VI_3 and VI_5 in FAULT
+    (their tracked interface is down); VI_4 MASTER. VRIDs from `base`: two daemons on one LAN
+    with different bases hear each other's adverts as unknown VRIDs."""
+    reader = tmp / f"{who}.reader.sh"
+    reader.write_text(f"#!/bin/sh\nwhile read line; do echo \"$line\" >> {tmp}/{who}.lines; done"
+                      " < \"$1\"\n")
+    reader.chmod(0o755)
+    (tmp / f"{who}.track").write_text("0\n")
+    n = base % 10
+    blocks = {
+        "VI_1": f"state MASTER\n interface eth0\n virtual_router_id {base + 1}\n priority 150\n"
+                f" advert_int 0.25\n kernel_rx_buf_size 50000\n track_file {{\n  TF\n }}\n"
+                f" virtual_ipaddress {{\n  192.0.2.{100 + n}/24\n }}",
+        "VI_2": f"interface eth0\n virtual_router_id {base + 2}\n priority 100\n notify_deleted\n"
+                f" track_interface {{\n  dum0\n }}\n virtual_ipaddress {{\n  192.0.2.{110 + n}/24\n }}",
+        "VI_3": f"interface eth0\n virtual_router_id {base + 3}\n priority 100\n"
+                f" track_interface {{\n  dum0\n }}\n virtual_ipaddress {{\n  192.0.2.{120 + n}/24\n }}",
+        "VI_4": f"state MASTER\n interface eth0\n virtual_router_id {base + 4}\n priority 150\n"
+                " advert_int 0.25\n"
+                f" virtual_ipaddress {{\n  192.0.2.{130 + n}/24\n }}",
+        "VI_5": f"interface eth0\n virtual_router_id {base + 5}\n priority 100\n"
+                f" track_interface {{\n  dum0\n }}\n virtual_ipaddress {{\n  192.0.2.{140 + n}/24\n }}",
+    }
+    return (f"global_defs {{\n vrrp_notify_fifo {tmp}/{who}.fifo\n"
+            f" vrrp_notify_fifo_script {reader}\n fifo_write_vrrp_states_on_reload\n"
+            f" vrrp_notify_priority_changes\n log_unknown_vrids\n disable_local_igmp\n"
+            " vrrp_version 3\n}}\n"
+            f"static_ipaddress {{\n 198.51.100.{n}/24\n}}\n"
+            f"track_file TF {{\n file {tmp}/{who}.track\n weight 1\n}}\n"
+            + "".join(f"vrrp_instance {name} {{\n {blocks[name]}\n}}\n" for name in instances))
+
+
+def raw_rcvbufs(pid: int) -> set[int]:
+    """SO_RCVBUF of each raw socket of process `pid`, read through a copy of its descriptor
+    (pidfd_getfd(2): ss shows no buffer sizes for raw sockets)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    out = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:"):
+                    continue
+            except OSError:
+                continue
+            mine = libc.syscall(438, pidfd, int(fd), 0)             # SYS_pidfd_getfd
+            if mine < 0:
+                continue
+            s = socket.socket(fileno=mine)
+            try:
+                if s.type == socket.SOCK_RAW and s.family in (socket.AF_INET, socket.AF_INET6):
+                    out.add(s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+            finally:
+                s.close()
+    finally:
+        os.close(pidfd)
+    return out
+
+
+def by_instance(path: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for line in path.read_text().splitlines() if path.exists() else ():
+        words = line.split()
+        out.setdefault(words[1].strip('"'), []).append(" ".join(words[2:]))
+    return out
+
+
+def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, tmp_path: Path
+                                                                      ) -> None:
+    """notify_deleted (DELETED; FAULT for a MASTER without it; nothing for a FAULT one),
+    notify_priority_changes, fifo_write_vrrp_states_on_reload: the FIFO lines of ours and of
+    keepalived 2.2.7 for the same start, tracker change and reload are the same. Beside it:
+    log_unknown_vrids (each hears the other's VRIDs), disable_local_igmp, a static address
+    without dev on default_interface, kernel_rx_buf_size on the socket."""
+    need_keepalived()
+    lan = lab.lan()
+    nodes = [lab.node(w, lan, f"192.0.2.{i}/24") for i, w in ((1, "o"), (2, "k"))]
+    all5 = ("VI_1", "VI_2", "VI_3", "VI_4", "VI_5")
+    peers = []
+    for node, who, base, ours in ((nodes[0], "o", 50, True), (nodes[1], "k", 60, False)):
+        node.run("ip", "link", "add", "dum0", "type", "veth", "peer", "dum1")   # down: FAULT
+        peers.append(Peer(node, tmp_path, fifo_conf(tmp_path, who, base, all5), ours=ours).start())
+    lines = [tmp_path / "o.lines", tmp_path / "k.lines"]
+    assert wait_for(lambda: all(len(by_instance(p)) == 5 and by_instance(p)["VI_1"][-1:] ==
+                                ["MASTER 150"] for p in lines), 10), [by_instance(p) for p in lines]
+    time.sleep(0.5)
+    for who in ("o", "k"):
+        (tmp_path / f"{who}.track").write_text("5\n")                  # priority 150 -> 155
+    assert wait_for(lambda: all("MASTER_PRIORITY 155" in by_instance(p)["VI_1"] for p in lines),
+                    10), [by_instance(p) for p in lines]
+    for peer, who, base in zip(peers, ("o", "k"), (50, 60)):
+        peer.conf.write_text(fifo_conf(tmp_path, who, base, ("VI_1", "VI_5")))
+        assert peer.proc is not None
+        os.kill(int((peer.dir / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: all("DELETED 100" in by_instance(p).get("VI_2", []) and
+                                by_instance(p)["VI_4"][-1] == "FAULT 150" and
+                                len(by_instance(p)["VI_5"]) == 2 for p in lines),
+                    10), [by_instance(p) for p in lines]
+    time.sleep(0.3)
+    ours_l, theirs_l = (by_instance(p) for p in lines)
+    assert ours_l == theirs_l, (ours_l, theirs_l)
+    assert ours_l["VI_2"][-1] == "DELETED 100" and ours_l["VI_4"][-1] == "FAULT 150"
+    assert ours_l["VI_3"] == ["FAULT 100"]                      # FAULT when removed: nothing
+    assert ours_l["VI_5"][-1] == "FAULT 100" and len(ours_l["VI_5"]) == 2   # reload line
+    for node, peer in zip(nodes, peers):
+        # kernel_rx_buf_size 50000: the kernel doubles it (keepalived has a socket more)
+        assert 100000 in raw_rcvbufs(int((peer.dir / "v.pid").read_text())), peer.log()
+        assert "Unknown VRID(" in peer.log(), peer.log()
+        assert "198.51.100." in " ".join(node.addresses("eth0"))
+        assert sysctl(node, "ipv4/igmp_link_local_mcast_reports") == "0"
+    for node, peer in zip(nodes, peers):
+        peer.stop()
+        assert sysctl(node, "ipv4/igmp_link_local_mcast_reports") == "1"
