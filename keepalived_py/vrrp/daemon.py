@@ -34,11 +34,11 @@ from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
+from keepalived_py.vrrp import fifo_events
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
-from keepalived_py.vrrp import fifo_events
 from keepalived_py.vrrp.garp import GratuitousSender
 from keepalived_py.vrrp.local_igmp import LocalIgmp
 from keepalived_py.vrrp.packet import (

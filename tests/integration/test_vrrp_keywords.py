@@ -85,12 +85,13 @@ def test_addresses_flags_and_promote_secondaries_as_keepalived(lab: Lab, tmp_pat
     need_keepalived()
     views, sysctls = [], []
     nodes = [alone(lab, "o"), alone(lab, "k")]
-    peers = [Peer(n, tmp_path, ADDRESSES, ours=ours).start() for n, ours in zip(nodes, (True, False))]
+    peers = [Peer(n, tmp_path, ADDRESSES, ours=ours).start()
+             for n, ours in zip(nodes, (True, False), strict=True)]
     want = {"2001:db8::100/128", "2001:db8::104/64", "192.0.2.100/24", "239.1.2.3/32"}
-    for node, peer in zip(nodes, peers):
-        assert wait_for(lambda: want <= set(addr_view(node)), 10), peer.log()
+    for node, peer in zip(nodes, peers, strict=True):
+        assert wait_for(lambda n=node: want <= set(addr_view(n)), 10), peer.log()
     time.sleep(0.3)
-    for node, peer in zip(nodes, peers):
+    for node, peer in zip(nodes, peers, strict=True):
         view = {k: v for k, v in addr_view(node).items() if k not in
                 ("192.0.2.1/24", "2001:db8::1/64") and not k.startswith("fe80")}
         sysctls.append(sysctl(node, "ipv4/conf/eth0/promote_secondaries"))
@@ -198,7 +199,7 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
         (tmp_path / f"{who}.track").write_text("5\n")                  # priority 150 -> 155
     assert wait_for(lambda: all("MASTER_PRIORITY 155" in by_instance(p)["VI_1"] for p in lines),
                     10), [by_instance(p) for p in lines]
-    for peer, who, base in zip(peers, ("o", "k"), (50, 60)):
+    for peer, who, base in zip(peers, ("o", "k"), (50, 60), strict=True):
         peer.conf.write_text(fifo_conf(tmp_path, who, base, ("VI_1", "VI_5")))
         assert peer.proc is not None
         os.kill(int((peer.dir / "p.pid").read_text()), signal.SIGHUP)
@@ -212,12 +213,12 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
     assert ours_l["VI_2"][-1] == "DELETED 100" and ours_l["VI_4"][-1] == "FAULT 150"
     assert ours_l["VI_3"] == ["FAULT 100"]                      # FAULT when removed: nothing
     assert ours_l["VI_5"][-1] == "FAULT 100" and len(ours_l["VI_5"]) == 2   # reload line
-    for node, peer in zip(nodes, peers):
+    for node, peer in zip(nodes, peers, strict=True):
         # kernel_rx_buf_size 50000: the kernel doubles it (keepalived has a socket more)
         assert 100000 in raw_rcvbufs(int((peer.dir / "v.pid").read_text())), peer.log()
         assert "Unknown VRID(" in peer.log(), peer.log()
         assert "198.51.100." in " ".join(node.addresses("eth0"))
         assert sysctl(node, "ipv4/igmp_link_local_mcast_reports") == "0"
-    for node, peer in zip(nodes, peers):
+    for node, peer in zip(nodes, peers, strict=True):
         peer.stop()
         assert sysctl(node, "ipv4/igmp_link_local_mcast_reports") == "1"
