@@ -80,6 +80,8 @@ class Builder(BuildContext):
         self._dropped_notify: list[Notify] = []     # of instances keepalived drops late
         self._skipped_groups: set[str] = set()
         self._default_interface = "eth0"             # keepalived's DFLT_INT
+        self.garp_groups: list[Any] = []            # garp_group blocks (config/vrrp_keywords.py)
+        self._garp_taken: dict[str, int] = {}
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -771,10 +773,7 @@ class Builder(BuildContext):
         self.instances.append((VrrpInstance(**draft.f), draft.given))
 
     def _garp_group(self, node: Node) -> None:
-        for c in self.expect_block(node) or ():
-            if c.keyword not in kw.GARP_GROUP:
-                self.unknown(c)
-        self.later(node, "top-level")
+        self.garp_groups.append(vk.garp_group(self, node, self._garp_taken))    # issue 12
 
     def _linkbeat(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
@@ -835,7 +834,8 @@ class Builder(BuildContext):
                       vrrp_track_processes=tuple(self.processes),
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
-                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl)
+                      virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl,
+                      garp_groups=tuple(self.garp_groups))
 
     def _global_defs_model(self) -> GlobalDefs:
         gkeys = {f.name for f in fields(GlobalDefs)}

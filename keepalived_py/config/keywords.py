@@ -240,7 +240,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
-    ("top", "garp_group"): "garp groups are not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",

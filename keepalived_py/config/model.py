@@ -195,6 +195,16 @@ class VrrpInstance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class GarpGroup:
+    """A garp_group: gratuitous ARP / NA frames on its interfaces spaced at least this far
+    apart, all of the group's interfaces together (vrrp/garp_pacer.py)."""
+    interfaces: tuple[str, ...] = ()
+    garp_interval: float = 0.0
+    gna_interval: float = 0.0
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class VrrpSyncGroup:
     name: str
     group: tuple[str, ...]                     # member instance names
@@ -339,6 +349,7 @@ class Config:
     virtual_servers: tuple[VirtualServer, ...] = ()
     bfd_instances: tuple[BfdInstance, ...] = ()
     ssl: SslConfig | None = None
+    garp_groups: tuple[GarpGroup, ...] = ()
 
     @property
     def has_vrrp(self) -> bool:

@@ -83,3 +83,49 @@ def notify_priority_changes(c: Node, who: str, what: str, d: Diagnostics) -> boo
         d.error(c.pos, f"({who}) Invalid value '{c.args[0]}' for {what}notify_priority_changes"
                        " specified")
     return value
+
+
+def garp_group(b: Any, node: Node, taken: dict[str, int]) -> Any:
+    """A garp_group block (vrrp_parser.c garp_group_*_handler): its intervals and interfaces;
+    an interface already in a group stays in that one. `b` is the config Builder (messages,
+    interface checks, dynamic_interfaces); `taken`: interface -> group index so far."""
+    from keepalived_py.config.model import GarpGroup
+    d: Diagnostics = b.d
+    f: dict[str, Any] = {"pos": node.pos}
+    names: list[str] = []
+    dynamic = bool(b.global_fields.get("dynamic_interfaces"))
+    for c in b.expect_block(node) or ():
+        k = c.keyword
+        if k in ("garp_interval", "gna_interval") and c.args:
+            m = _DECIMAL.match(c.args[0])
+            frac = (m.group(2) or "") if m else ""
+            micro = int(m.group(1)) * 1_000_000 + int((frac + "000000")[:6]) if m else -1
+            if m is None:
+                d.error(c.pos, f"invalid number '{c.args[0]}'")
+            elif len(frac) > 6 or micro > 2**31 - 1:
+                d.error(c.pos, f"garp_group {k} '{c.args[0]}' invalid")
+            else:
+                f[k] = micro / 1_000_000
+        elif k in ("interface", "interfaces"):
+            rows = [(c.args[0], c.pos)] if k == "interface" and c.args else \
+                [(w, n.pos) for n in (c.children or ()) for w in n.words] if k == "interfaces" \
+                else []
+            if k == "interfaces" and not rows:
+                d.error(c.pos, "Warning - empty garp_group interfaces block")
+            for name, pos in rows:
+                if b.interface_missing(name) or (dynamic and name not in b.interfaces()
+                                                 and b.check_interfaces):
+                    if not dynamic:
+                        d.error(pos, f"WARNING - interface {name} specified for garp_group"
+                                       " doesn't exist")
+                        b.bad_interface = True
+                    continue
+                if name in taken or name in names:
+                    d.error(pos, f"garp_group already specified for {name} - ignoring")
+                    continue
+                names.append(name)
+        elif k not in ("garp_interval", "gna_interval"):
+            b.unknown(c)
+    for name in names:
+        taken[name] = len(taken)
+    return GarpGroup(interfaces=tuple(names), **f)

@@ -40,6 +40,7 @@ from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
+from keepalived_py.vrrp.garp_pacer import GarpPacer
 from keepalived_py.vrrp.local_igmp import LocalIgmp
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
@@ -128,6 +129,7 @@ class VrrpDaemon:
         self.unknown_vrids = fifo_events.UnknownVrids()     # log_unknown_vrids
         self.local_igmp = LocalIgmp()                       # disable_local_igmp
         self.garp = GratuitousSender()
+        self.pacer = GarpPacer(self.garp.send)      # garp_group / vrrp_garp_interval pacing
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
         self.alerts = VrrpAlerts(Config())
@@ -181,6 +183,7 @@ class VrrpDaemon:
         except OSError as e:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
+        self.pacer.configure(config)                       # -- issue 12
         self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
         saved = self._read_state()
@@ -209,6 +212,7 @@ class VrrpDaemon:
         new = {i.name: i for i in config.vrrp_instances}
         self.config = config
         self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
+        self.pacer.configure(config)
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
@@ -307,6 +311,7 @@ class VrrpDaemon:
                 self.loop.remove_reader(s.fileno())
             s.close()
         self.sockets.clear()
+        self.pacer.close()
         self.garp.close()
         self.netlink.close()
         for f in self.fifos:
@@ -851,6 +856,17 @@ class VrrpDaemon:
         if count <= 0:
             return
         frames = self._garp_frames(r, addresses)
+        base = {r.ifname: r.cfg.interface or r.ifname}
+        if any(self.pacer.paced(base.get(dev, dev)) for dev, _ in frames):   # -- issue 12
+            def alive() -> bool:
+                return r.fsm.state is m.State.MASTER and self.runners.get(r.name) is r
+            rank = next((i for i, x in enumerate(self.config.vrrp_instances)
+                         if x.name == r.name), 0)
+            for _ in range(count):
+                for dev, fr in frames:
+                    self.pacer.submit(base.get(dev, dev), dev, fr, alive, rank)
+            self.loop.call_soon(self._garp_lines, r, addresses)
+            return
         for dev, fr in frames:
             self.garp.send(dev, fr)
         self.loop.call_soon(self._garp_lines, r, addresses)   # -D detail, after the packets

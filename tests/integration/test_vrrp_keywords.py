@@ -8,6 +8,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys as _sys
 import time
 from pathlib import Path
 
@@ -222,3 +224,60 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
     for node, peer in zip(nodes, peers, strict=True):
         peer.stop()
         assert sysctl(node, "ipv4/igmp_link_local_mcast_reports") == "1"
+
+
+ARP_TIMES = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+s.settimeout(0.2)
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    try:
+        fr = s.recv(2000)
+    except TimeoutError:
+        continue
+    if fr[28:32] == fr[38:42]:                      # gratuitous: sender IP == target IP
+        print(f"{time.monotonic():.4f} {socket.inet_ntoa(fr[28:32])}", flush=True)
+"""
+
+
+def garp_conf(base: int, n: int) -> str:
+    return ("global_defs {\n vrrp_version 3\n}\n"
+            "garp_group {\n garp_interval 0.3\n interfaces {\n  eth0\n }\n}\n"
+        f"vrrp_instance VI_1 {{\n state MASTER\n interface eth0\n virtual_router_id {base + 1}\n"
+        f" priority 150\n advert_int 0.25\n garp_master_delay 0\n garp_master_repeat 3\n"
+        f" virtual_ipaddress {{\n  192.0.2.{100 + n}/24\n  192.0.2.{110 + n}/24\n"
+        f"  192.0.2.{120 + n}/24\n }}\n}}\n")
+
+
+def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+    """garp_group garp_interval 0.3 on eth0: the gratuitous ARPs of a new master's three VIPs
+    (garp_master_repeat 3) leave at least 0.3 s apart, a repeat waiting for its slot is not
+    queued twice; the same frames, in number and spacing, as keepalived 2.2.7 sends."""
+    need_keepalived()
+    lan = lab.lan()
+    nodes = [lab.node(w, lan, f"192.0.2.{i}/24") for i, w in ((1, "o"), (2, "k"), (9, "s"))]
+    sniff = nodes[2].popen([_sys.executable, "-c", ARP_TIMES, "4"], stdout=subprocess.PIPE,
+                           text=True)
+    time.sleep(0.3)
+    peers = [Peer(nodes[0], tmp_path, garp_conf(50, 0), ours=True).start(),
+             Peer(nodes[1], tmp_path, garp_conf(60, 1), ours=False).start()]
+    out, _ = sniff.communicate(timeout=20)
+    for p in peers:
+        assert p.proc is not None
+        p.proc.send_signal(signal.SIGTERM)
+    for p in peers:
+        p.stop()
+    seen: dict[int, list[tuple[float, str]]] = {0: [], 1: []}
+    for line in out.split("\n"):
+        if line:
+            t, ip = line.split()
+            last = int(ip.rsplit(".", 1)[1]) % 10
+            seen[last].append((float(t), ip))
+    gaps = {k: [round(b[0] - a[0], 2) for a, b in zip(v, v[1:], strict=False)] for k, v in seen.items()}
+    order = {k: [ip.rsplit(".", 1)[1][:2] for _, ip in v] for k, v in seen.items()}
+
+    assert seen[0] and seen[1], out
+    assert min(gaps[0]) >= 0.28 and min(gaps[1]) >= 0.28, gaps
+    assert order[0] == order[1], (order, gaps)
