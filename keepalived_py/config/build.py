@@ -82,6 +82,7 @@ class Builder(BuildContext):
         self._default_interface = "eth0"             # keepalived's DFLT_INT
         self.garp_groups: list[Any] = []            # garp_group blocks (config/vrrp_keywords.py)
         self._garp_taken: dict[str, int] = {}
+        self.track_groups: dict[str, tuple[str, ...]] = {}  # track_group name -> instances
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -326,20 +327,20 @@ class Builder(BuildContext):
         for c in self.expect_block(node) or ():
             a = self.virtual_address(c, None, static=True)
             if a is not None:
-                self.static_addresses.append(a)
+                self.static_addresses.append(vk.checked_track_group(a, self.track_groups, self.d))
 
     def _static_routes(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
             r = self.route(c)
             if r is not None:
                 self.untracked_route(r)
-                self.static_routes.append(r)
+                self.static_routes.append(vk.checked_track_group(r, self.track_groups, self.d))
 
     def _static_rules(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
             r = self.rule(c)
             if r is not None:
-                self.static_rules.append(r)
+                self.static_rules.append(vk.checked_track_group(r, self.track_groups, self.d))
 
     def _vrrp_script(self, node: Node) -> None:
         name = node.args[0] if node.args else ""
@@ -788,10 +789,9 @@ class Builder(BuildContext):
         self.later(node, "top-level")
 
     def _track_group(self, node: Node) -> None:
-        for c in self.expect_block(node) or ():
-            if c.keyword not in ("group",):
-                self.unknown(c)
-        self.later(node, "top-level")
+        tg = vk.track_group(self, node)                             # issue 12
+        if tg is not None:
+            self.track_groups[tg[0]] = tg[1]
 
     def _lvs(self, node: Node) -> None:
         self.lvs_blocks.append(node)
@@ -806,6 +806,8 @@ class Builder(BuildContext):
         self.seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
         instances = [i for i in (_InstanceResolution(self, g, inst, seen).run(member_of, groups)
                                  for inst, seen in self.instances) if i is not None]
+        instances = vk.fold_track_groups(instances, self.track_groups, (   # track_group
+            self.static_addresses, self.static_routes, self.static_rules), g.default_interface)
         # a sync group with an address owner member: every weight cleared (track_weights.py)
         owners = {i.name for i in instances if i.priority == VRRP_PRIO_OWNER}
         groups = [group_weights(grp, bool(owners & set(grp.group)),

@@ -239,7 +239,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
-    ("top", "track_group"): "track groups are not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
@@ -258,11 +257,12 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
     "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
-    "VirtualAddress.track_group": "not implemented: track_group",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
-    "VirtualRoute.track_group": "not implemented: track_group",
-    "VirtualRule.track_group": "not implemented: track_group",
     "VrrpInstance.track_src_ip": "keepalived 2.2.7 only shows it in its dump (obs/vrrp_data.py)",
+    "VirtualAddress.track_group": "folded into the group's instances' track_interface"
+                                  " (config/vrrp_keywords.py fold_track_groups)",
+    "VirtualRoute.track_group": "folded into the group's instances' track_interface",
+    "VirtualRule.track_group": "folded into the group's instances' track_interface",
     "GlobalDefs.dynamic_interfaces": "read by build.py: a missing interface is no error; the VRRP"
                                      " child picks an interface up when it appears",
     "GlobalDefs.allow_if_changes": "the VRRP child always follows an interface re-created with"

@@ -129,3 +129,57 @@ def garp_group(b: Any, node: Node, taken: dict[str, int]) -> Any:
     for name in names:
         taken[name] = len(taken)
     return GarpGroup(interfaces=tuple(names), **f)
+
+
+def track_group(b: Any, node: Node) -> tuple[str, tuple[str, ...]] | None:
+    """track_group NAME { group { INSTANCE ... } }: the instances that track the interfaces of
+    the static addresses, routes and rules naming the group (vrrp_static_track.c)."""
+    if not node.args:
+        b.d.error(node.pos, "track_group must have a name - skipping")
+        return None
+    members: list[str] = []
+    for c in b.expect_block(node) or ():
+        if c.keyword == "group":
+            members += [w for n in (c.children or ()) for w in n.words] + list(c.args)
+        else:
+            b.unknown(c)
+    return node.args[0], tuple(members)
+
+
+def checked_track_group(obj: Any, groups: dict[str, tuple[str, ...]], d: Diagnostics) -> Any:
+    """A static address/route/rule whose track_group is not defined (yet): keepalived's error,
+    the option dropped."""
+    from dataclasses import replace
+    name = obj.track_group
+    if name is None or name in groups:
+        return obj
+    d.error(obj.pos, f"track_group {name} not found")
+    return replace(obj, track_group=None)
+
+
+def fold_track_groups(instances: list[Any], groups: dict[str, tuple[str, ...]],
+                      config_statics: tuple[list[Any], list[Any], list[Any]],
+                      default_interface: str) -> list[Any]:
+    """Each member instance of a track group tracks (weight 0: FAULT when down) the interface
+    of every static address (its dev, else default_interface), route (its dev) and rule (its
+    iif) naming the group, unless the entry says no_track - keepalived's TRACK_SADDR,
+    TRACK_SROUTE and TRACK_SRULE interfaces."""
+    from dataclasses import replace
+
+    from keepalived_py.config.model import TrackRef
+    addrs, routes, rules = config_statics
+    wanted: dict[str, list[str]] = {}
+    for obj, ifname in [(a, a.dev or default_interface) for a in addrs] + \
+            [(r, r.dev) for r in routes] + \
+            [(r, dict(r.options).get("iif") or dict(r.options).get("iifname")) for r in rules]:
+        if obj.track_group is None or obj.no_track or not ifname:
+            continue
+        for member in groups.get(obj.track_group, ()):
+            if ifname not in wanted.setdefault(member, []):
+                wanted[member].append(ifname)
+    out = []
+    for inst in instances:
+        have = {t.name for t in inst.track_interface}
+        extra = tuple(TrackRef(name=n, weight=0) for n in wanted.get(inst.name, ()) if n not in have)
+        out.append(replace(inst, track_interface=inst.track_interface + extra) if extra else inst)
+    return out

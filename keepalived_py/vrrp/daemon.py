@@ -58,7 +58,7 @@ from keepalived_py.vrrp.packet import (
 )
 from keepalived_py.vrrp.promote import PromoteSecondaries
 from keepalived_py.vrrp.removal import DELETED, announce_deleted, removed_as
-from keepalived_py.vrrp.static import apply_static, remove_static
+from keepalived_py.vrrp.static import apply_static, reinstate, remove_static, static_interfaces
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.transport import VrrpSocket
@@ -128,6 +128,8 @@ class VrrpDaemon:
         self.promote = PromoteSecondaries()         # promote_secondaries (vrrp/promote.py)
         self.unknown_vrids = fifo_events.UnknownVrids()     # log_unknown_vrids
         self.local_igmp = LocalIgmp()                       # disable_local_igmp
+        self._static_up: dict[str, bool] = {}       # static entries' interfaces: up last seen
+        self._static_ifs: tuple[Config | None, set[str]] = (None, set())
         self.garp = GratuitousSender()
         self.pacer = GarpPacer(self.garp.send)      # garp_group / vrrp_garp_interval pacing
         self.notifier = Notifier()
@@ -1212,6 +1214,14 @@ class VrrpDaemon:
         up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
         if event == "RTM_DELLINK":
             self.netlink.forget(ifname)
+        if self._static_ifs[0] is not self.config:
+            self._static_ifs = (self.config, static_interfaces(self.config))
+        if ifname in self._static_ifs[1]:                             # -- issue 12
+            was = self._static_up.get(ifname, True)
+            self._static_up[ifname] = up
+            if up and not was and self.loop is not None:
+                self.netlink.forget(ifname)
+                self.loop.create_task(reinstate(self.netlink, self.config, ifname))
         if self.tracking is not None and ifname in self.tracking.watched("interface"):
             self._tracked("interface", ifname, up)
         for r in self.runners.values():

@@ -51,3 +51,22 @@ async def remove_static(nl: Netlink, config: Config) -> None:
     if config.static_ipaddress:
         await nl.set_addresses(False, config.static_ipaddress, config.global_defs.default_interface,
                                WHO)
+
+
+async def reinstate(nl: Netlink, config: Config, ifname: str) -> None:
+    """The interface came (back) up: its static addresses and routes are added again, those
+    marked no_track excepted (keepalived's static_track_group_reinstate_config; the kernel
+    drops IPv6 addresses on link down and everything when an interface is re-created)."""
+    dflt = config.global_defs.default_interface
+    addrs = [a for a in config.static_ipaddress if (a.dev or dflt) == ifname and not a.no_track]
+    routes = [r for r in config.static_routes if r.dev == ifname and not r.no_track]
+    if addrs:
+        await nl.set_addresses(True, addrs, dflt, WHO)
+    if routes:
+        await nl.set_routes(True, routes, None, WHO)
+
+
+def static_interfaces(config: Config) -> set[str]:
+    dflt = config.global_defs.default_interface
+    return {a.dev or dflt for a in config.static_ipaddress} | \
+        {r.dev for r in config.static_routes if r.dev}

@@ -138,7 +138,9 @@ def fifo_conf(tmp: Path, who: str, base: int, instances: tuple[str, ...]) -> str
             f" vrrp_notify_fifo_script {reader}\n fifo_write_vrrp_states_on_reload\n"
             f" vrrp_notify_priority_changes\n log_unknown_vrids\n disable_local_igmp\n"
             " vrrp_version 3\n}}\n"
-            f"static_ipaddress {{\n 198.51.100.{n}/24\n}}\n"
+            f"track_group TG {{\n group {{\n  VI_1\n }}\n}}\n"
+            f"static_ipaddress {{\n 198.51.100.{n}/24\n"
+            f" 2001:db8:5::{n + 1}/64 dev tg0 track_group TG\n}}\n"
             f"track_file TF {{\n file {tmp}/{who}.track\n weight 1\n}}\n"
             + "".join(f"vrrp_instance {name} {{\n {blocks[name]}\n}}\n" for name in instances))
 
@@ -192,6 +194,9 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
     peers = []
     for node, who, base, ours in ((nodes[0], "o", 50, True), (nodes[1], "k", 60, False)):
         node.run("ip", "link", "add", "dum0", "type", "veth", "peer", "dum1")   # down: FAULT
+        node.run("ip", "link", "add", "tg0", "type", "veth", "peer", "tg1")     # track_group
+        node.run("ip", "link", "set", "tg1", "up")
+        node.run("ip", "link", "set", "tg0", "up")
         peers.append(Peer(node, tmp_path, fifo_conf(tmp_path, who, base, all5), ours=ours).start())
     lines = [tmp_path / "o.lines", tmp_path / "k.lines"]
     assert wait_for(lambda: all(len(by_instance(p)) == 5 and by_instance(p)["VI_1"][-1:] ==
@@ -201,6 +206,19 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
         (tmp_path / f"{who}.track").write_text("5\n")                  # priority 150 -> 155
     assert wait_for(lambda: all("MASTER_PRIORITY 155" in by_instance(p)["VI_1"] for p in lines),
                     10), [by_instance(p) for p in lines]
+    # track_group TG: VI_1 tracks tg0, the interface of a static address naming the group;
+    # when tg0 returns, its static (IPv6, dropped by the kernel on link down) address too
+    for node in nodes:
+        node.run("ip", "link", "set", "tg0", "down")
+    assert wait_for(lambda: all(by_instance(p)["VI_1"][-1] == "FAULT 155" for p in lines), 10), \
+        [by_instance(p) for p in lines]
+    for node in nodes:
+        node.run("ip", "link", "set", "tg0", "up")
+    assert wait_for(lambda: all(by_instance(p)["VI_1"][-1] == "MASTER 155" for p in lines), 10), \
+        [by_instance(p) for p in lines]
+    for node in nodes:
+        assert wait_for(lambda nd=node: any(a.startswith("2001:db8:5::")
+                                            for a in nd.addresses("tg0")), 5), node.addresses("tg0")
     for peer, who, base in zip(peers, ("o", "k"), (50, 60), strict=True):
         peer.conf.write_text(fifo_conf(tmp_path, who, base, ("VI_1", "VI_5")))
         assert peer.proc is not None
