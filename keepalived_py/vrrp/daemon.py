@@ -551,6 +551,35 @@ class VrrpDaemon:
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
 
+    async def _vmac_recreate(self, r: Runner) -> None:
+        """keepalived's recreate_vmac_thread: a VMAC of ours that someone deleted is made
+        again (same name, MAC and settings); the instance's socket is reopened on it and a
+        MASTER puts its addresses back and announces them."""
+        name = r.vmac
+        if name is None or _index_of(name) is not None or self.netlink.ipr is None:
+            return                              # already back (or ours was replaced)
+        await self._vmac_up(r)
+        if self.runners.get(r.name) is not r or not r.vmac or self.loop is None:
+            return
+        key = _sock_key(r.cfg, r.vmac)
+        old = self.sockets.pop(key, None)
+        if old is not None:
+            self.loop.remove_reader(old.fileno())
+            old.close()
+        try:
+            sock: VrrpSocket | None = self._socket(r.cfg, r)
+        except OSError as e:
+            log.error("vrrp.socket.failed", instance=r.name, error=e.strerror)
+            sock = None
+        for other in self.runners.values():
+            if other.sock is old and old is not None or other is r:
+                other.sock = sock
+                other.cache.clear()
+                other.garp_frames = None
+        if r.holding and r.fsm.state is m.State.MASTER:
+            await self._set_addresses(r, add=True)
+            self._gratuitous(r, r.cfg.garp_master_repeat)
+
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)
         s = self.sockets.get(key)
@@ -1214,6 +1243,11 @@ class VrrpDaemon:
         up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
         if event == "RTM_DELLINK":
             self.netlink.forget(ifname)
+            for r in list(self.runners.values()):          # -- issue 12: a VMAC deleted by hand
+                if r.vmac == ifname and ifname in self.vmacs.ours and self.loop is not None:
+                    log.info("vrrp.vmac.deleted", interface=ifname,
+                             compat=f"Interface {ifname} deleted")
+                    self.loop.create_task(self._vmac_recreate(r))
         if self._static_ifs[0] is not self.config:
             self._static_ifs = (self.config, static_interfaces(self.config))
         if ifname in self._static_ifs[1]:                             # -- issue 12

@@ -47,58 +47,86 @@ def sysctl(node: Node, path: str) -> str:
     return node.run("cat", f"/proc/sys/net/{path}").stdout.strip()
 
 
-ADDRESSES = """
-global_defs {
+def addresses_conf(accept: bool) -> str:
+    return f"""
+global_defs {{
   vrrp_version 3
-}
-vrrp_instance VI_6 {
+}}
+vrrp_instance VI_6 {{
   state MASTER
   interface eth0
   virtual_router_id 61
   priority 150
   advert_int 0.25
-  virtual_ipaddress {
+  virtual_ipaddress {{
     2001:db8::100/128
     2001:db8::101/64
     2001:db8::102/64 -nodad
     2001:db8::103/128 preferred_lft forever
     2001:db8::104/64 preferred_lft 3000
-  }
-}
-vrrp_instance VI_4 {
+  }}
+}}
+vrrp_instance VI_4 {{
   state MASTER
   interface eth0
   virtual_router_id 51
   priority 150
   advert_int 0.25
   promote_secondaries
-  virtual_ipaddress {
+  virtual_ipaddress {{
     192.0.2.100/24
     239.1.2.3/32 autojoin
-  }
-}
+  }}
+}}
+vrrp_instance VI_V {{
+  state MASTER
+  interface eth0
+  virtual_router_id 52
+  priority 150
+  advert_int 0.25
+  use_vmac
+  {'accept' if accept else 'no_accept'}
+  virtual_ipaddress {{
+    192.0.2.101/24
+  }}
+}}
 """
 
 
-def test_addresses_flags_and_promote_secondaries_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+def vmac_vip(node: Node) -> bool:
+    r = node.run("ip", "-j", "addr", "show", "dev", "vrrp.52", check=False)
+    if r.returncode:
+        return False
+    link = json.loads(r.stdout)[0]
+    return link["address"] == "00:00:5e:00:01:34" and any(
+        a["local"] == "192.0.2.101" for a in link.get("addr_info", []))
+
+
+def rules(node: Node) -> list[str]:
+    # the lines of the ruleset (keepalived makes vmac_map before the vips set, ours after)
+    return sorted(node.run("nft", "list", "ruleset").stdout.splitlines())
+
+
+def test_addresses_promote_secondaries_vmac_and_accept_as_keepalived(lab: Lab, tmp_path: Path
+                                                                       ) -> None:
     """IPv6 VIPs without DAD unless -nodad, a /128 deprecated by default, preferred_lft as
     given, autojoin; promote_secondaries set on the interface while running and reset at
-    stop: the kernel shows the same for ours and for keepalived 2.2.7."""
+    stop: the kernel shows the same for ours and for keepalived 2.2.7. A master's VMAC
+    deleted with `ip link del` comes back (same name, MAC, VIP) as with keepalived; a reload
+    from no_accept to accept takes the VIP out of keepalived's nftables table as keepalived
+    does (the same ruleset), one back to no_accept puts it in again."""
     need_keepalived()
-    views, sysctls = [], []
     nodes = [alone(lab, "o"), alone(lab, "k")]
-    peers = [Peer(n, tmp_path, ADDRESSES, ours=ours).start()
+    peers = [Peer(n, tmp_path, addresses_conf(False), ours=ours).start()
              for n, ours in zip(nodes, (True, False), strict=True)]
     want = {"2001:db8::100/128", "2001:db8::104/64", "192.0.2.100/24", "239.1.2.3/32"}
     for node, peer in zip(nodes, peers, strict=True):
-        assert wait_for(lambda n=node: want <= set(addr_view(n)), 10), peer.log()
+        assert wait_for(lambda n=node: want <= set(addr_view(n)) and vmac_vip(n), 10), peer.log()
     time.sleep(0.3)
-    for node, peer in zip(nodes, peers, strict=True):
+    views = []
+    for node in nodes:
         view = {k: v for k, v in addr_view(node).items() if k not in
                 ("192.0.2.1/24", "2001:db8::1/64") and not k.startswith("fe80")}
-        sysctls.append(sysctl(node, "ipv4/conf/eth0/promote_secondaries"))
-        peer.stop()
-        sysctls.append(sysctl(node, "ipv4/conf/eth0/promote_secondaries"))
         # the -nodad address may still be tentative: compare DAD's outcome, not its timing
         views.append({k: (tuple(f for f in fl if f != "tentative"), lft)
                       for k, (fl, lft) in view.items()})
@@ -107,7 +135,33 @@ def test_addresses_flags_and_promote_secondaries_as_keepalived(lab: Lab, tmp_pat
     assert ours_v["2001:db8::100/128"][0] == ("deprecated", "nodad")
     assert ours_v["2001:db8::102/64"][0] == ()
     assert ours_v["239.1.2.3/32"][0] == ("autojoin",)
-    assert sysctls == ["1", "0", "1", "0"], sysctls
+    vip_line = "\t\telements = { 192.0.2.101 }"
+    assert wait_for(lambda: vip_line in rules(nodes[0]) and rules(nodes[0]) == rules(nodes[1]),
+                    5), [rules(n) for n in nodes]
+    for node in nodes:                                  # the VMAC deleted by hand
+        node.run("ip", "link", "del", "vrrp.52")
+    for node, peer in zip(nodes, peers, strict=True):
+        assert wait_for(lambda n=node: vmac_vip(n), 10), peer.log()
+    assert "Interface vrrp.52 deleted" in peers[0].log()
+    for peer in peers:                                  # no_accept -> accept: VIP unfirewalled
+        peer.conf.write_text(addresses_conf(True))
+        os.kill(int((peer.dir / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: all(vip_line not in rules(n) for n in nodes), 10), \
+        [rules(n) for n in nodes]
+    assert wait_for(lambda: rules(nodes[0]) == rules(nodes[1]), 5), [rules(n) for n in nodes]
+    # accept -> no_accept: ours drops traffic to the VIP again. keepalived 2.2.7 logs "setting
+    # firewall drop rule" here but its vips set stays empty (checked by hand): not copied.
+    peers[0].conf.write_text(addresses_conf(False))
+    os.kill(int((peers[0].dir / "p.pid").read_text()), signal.SIGHUP)
+    assert wait_for(lambda: vip_line in rules(nodes[0]), 10), (rules(nodes[0]), peers[0].log())
+    sysctls = [sysctl(n, "ipv4/conf/eth0/promote_secondaries") for n in nodes]
+    for peer in peers:
+        assert peer.proc is not None
+        peer.proc.send_signal(signal.SIGTERM)
+    for peer in peers:
+        peer.stop()
+    sysctls += [sysctl(n, "ipv4/conf/eth0/promote_secondaries") for n in nodes]
+    assert sysctls == ["1", "1", "0", "0"], sysctls
 
 
 def fifo_conf(tmp: Path, who: str, base: int, instances: tuple[str, ...]) -> str:
@@ -248,8 +302,8 @@ ARP_TIMES = r"""
 import socket, struct, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
 s.bind(("eth0", 0))
-s.settimeout(0.2)
-end = time.monotonic() + float(sys.argv[1])
+s.settimeout(0.1)
+end, want, seen = time.monotonic() + float(sys.argv[1]), int(sys.argv[2]), 0
 while time.monotonic() < end:
     try:
         fr = s.recv(2000)
@@ -257,6 +311,9 @@ while time.monotonic() < end:
         continue
     if fr[28:32] == fr[38:42]:                      # gratuitous: sender IP == target IP
         print(f"{time.monotonic():.4f} {socket.inet_ntoa(fr[28:32])}", flush=True)
+        seen += 1
+        if seen == want:                            # then 0.8 s more: no extra frame may come
+            end = min(end, time.monotonic() + 0.8)
 """
 
 
@@ -276,7 +333,7 @@ def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path
     need_keepalived()
     lan = lab.lan()
     nodes = [lab.node(w, lan, f"192.0.2.{i}/24") for i, w in ((1, "o"), (2, "k"), (9, "s"))]
-    sniff = nodes[2].popen([_sys.executable, "-c", ARP_TIMES, "4"], stdout=subprocess.PIPE,
+    sniff = nodes[2].popen([_sys.executable, "-c", ARP_TIMES, "10", "8"], stdout=subprocess.PIPE,
                            text=True)
     time.sleep(0.3)
     peers = [Peer(nodes[0], tmp_path, garp_conf(50, 0), ours=True).start(),
@@ -299,3 +356,4 @@ def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path
     assert seen[0] and seen[1], out
     assert min(gaps[0]) >= 0.28 and min(gaps[1]) >= 0.28, gaps
     assert order[0] == order[1], (order, gaps)
+
