@@ -55,7 +55,7 @@ def _opens(ctx: str, keyword: str) -> tuple[str, bool] | None:
 VRRP_ROOTS = frozenset({"vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_process",
                         "track_file", "vrrp_track_file", "garp_group", "track_group",
                         "static_ipaddress", "static_routes", "static_rules",
-                        "linkbeat_interfaces"})
+                        "linkbeat_interfaces", "interface_up_down_delays"})
 CHECK_ROOTS = frozenset({"virtual_server", "virtual_server_group", "SSL"})
 # global_parser.c init_global_keywords(global_active): the parent reads these; the VRRP and
 # checker processes install them inactive at start (`reload` false), so they skip the blocks

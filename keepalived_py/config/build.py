@@ -83,6 +83,7 @@ class Builder(BuildContext):
         self.garp_groups: list[Any] = []            # garp_group blocks (config/vrrp_keywords.py)
         self._garp_taken: dict[str, int] = {}
         self.track_groups: dict[str, tuple[str, ...]] = {}  # track_group name -> instances
+        self.if_delays: list[tuple[str, float, float]] = []  # interface_up_down_delays
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -837,7 +838,8 @@ class Builder(BuildContext):
                       vrrp_track_files=tuple(self.files), vrrp_sync_groups=tuple(groups),
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl,
-                      garp_groups=tuple(self.garp_groups))
+                      garp_groups=tuple(self.garp_groups),
+                      interface_delays=tuple(self.if_delays))
 
     def _global_defs_model(self) -> GlobalDefs:
         gkeys = {f.name for f in fields(GlobalDefs)}
@@ -1566,6 +1568,7 @@ TOP = {
     "vrrp_instance": Builder._vrrp_instance,
     "garp_group": Builder._garp_group,
     "linkbeat_interfaces": Builder._linkbeat,
+    "interface_up_down_delays": lambda b, n: b.if_delays.extend(vk.up_down_delays(b, n)),
     "track_group": Builder._track_group,
     "virtual_server": Builder._lvs,
     "virtual_server_group": Builder._lvs,

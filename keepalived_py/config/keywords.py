@@ -102,7 +102,7 @@ VIRTUAL_SERVER = frozenset({
 })
 
 ROOT_LATER = frozenset({
-    "child_wait_time", "instance", "interface_up_down_delays", "linkbeat_use_polling",
+    "child_wait_time", "instance", "linkbeat_use_polling",
     "namespace_with_ipsets", "net_namespace", "net_namespace_ipvs", "use_pid_dir",
 })
 
@@ -302,6 +302,7 @@ def keyword_table() -> str:
                           "vrrp_script", "vrrp_track_process", "track_file", "vrrp_track_file",
                           "vrrp_sync_group", "vrrp_instance", "garp_group",
                           "linkbeat_interfaces", "track_group", "virtual_server",
+                          "interface_up_down_delays",
                           "virtual_server_group", "bfd_instance", "SSL"}) | ROOT_LATER,
         "global_defs": GLOBAL_DEFS, "vrrp_instance": VRRP_INSTANCE,
         "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
@@ -360,6 +361,7 @@ SUBLEVEL: dict[str, frozenset[str]] = {
 }
 VALUE_BLOCK: dict[str, frozenset[str]] = {
     "top": frozenset({"static_ipaddress", "static_routes", "static_rules", "linkbeat_interfaces",
+                      "interface_up_down_delays",
                       "virtual_server_group"}),
     "global_defs": frozenset({"notification_email"}),
     "vrrp_instance": frozenset({"virtual_ipaddress", "virtual_ipaddress_excluded",

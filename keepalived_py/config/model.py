@@ -350,6 +350,8 @@ class Config:
     bfd_instances: tuple[BfdInstance, ...] = ()
     ssl: SslConfig | None = None
     garp_groups: tuple[GarpGroup, ...] = ()
+    # interface_up_down_delays: (interface, down delay, up delay) in seconds (vrrp/debounce.py)
+    interface_delays: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def has_vrrp(self) -> bool:

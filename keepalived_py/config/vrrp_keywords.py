@@ -183,3 +183,34 @@ def fold_track_groups(instances: list[Any], groups: dict[str, tuple[str, ...]],
         extra = tuple(TrackRef(name=n, weight=0) for n in wanted.get(inst.name, ()) if n not in have)
         out.append(replace(inst, track_interface=inst.track_interface + extra) if extra else inst)
     return out
+
+
+def up_down_delays(b: Any, node: Node) -> list[tuple[str, float, float]]:
+    """interface_up_down_delays { IFNAME DOWN_DELAY [UP_DELAY] ... } (vrrp_parser.c
+    alloc_if_up_down_delay): seconds, 0 to 255 with up to 6 decimal places. keepalived only
+    logs a bad line (never a config error); an unknown interface is fatal."""
+    out = []
+    for row in b.expect_block(node) or ():
+        name, rest = row.words[0], row.words[1:]
+        if b.interface_missing(name):
+            b.d.fatal(row.pos, f"unknown interface {name} specified for up/down delay")
+            continue
+        values = []
+        for w in rest[:2]:
+            m = _DECIMAL.match(w)
+            if m is None:
+                b.d.error(row.pos, f"negative number '{w}'" if re.match(r"-[0-9.]+$", w)
+                          else f"invalid number '{w}'")
+                break
+            frac = m.group(2) or ""
+            if len(frac) > 6:
+                b.d.error(row.pos, f"number '{w}' has too many decimal places")
+                break
+            v = float(f"{m.group(1)}.{frac or '0'}")
+            if v > 255:
+                b.d.error(row.pos, f"number '{w}' outside range [0.000000, 255.000000]")
+                break
+            values.append(v)
+        if len(values) == min(len(rest), 2) and values:
+            out.append((name, values[0], values[1] if len(values) > 1 else 0.0))
+    return out

@@ -38,6 +38,7 @@ from keepalived_py.vrrp import fifo_events
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
+from keepalived_py.vrrp.debounce import Debounce
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
 from keepalived_py.vrrp.garp_pacer import GarpPacer
@@ -130,6 +131,7 @@ class VrrpDaemon:
         self.local_igmp = LocalIgmp()                       # disable_local_igmp
         self._static_up: dict[str, bool] = {}       # static entries' interfaces: up last seen
         self._static_ifs: tuple[Config | None, set[str]] = (None, set())
+        self.debounce = Debounce()                  # interface_up_down_delays (vrrp/debounce.py)
         self.garp = GratuitousSender()
         self.pacer = GarpPacer(self.garp.send)      # garp_group / vrrp_garp_interval pacing
         self.notifier = Notifier()
@@ -186,6 +188,7 @@ class VrrpDaemon:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self.pacer.configure(config)                       # -- issue 12
+        self.debounce.configure(config, _link_up)
         self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
         saved = self._read_state()
@@ -215,6 +218,7 @@ class VrrpDaemon:
         self.config = config
         self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
         self.pacer.configure(config)
+        self.debounce.configure(config, _link_up)
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
@@ -314,6 +318,7 @@ class VrrpDaemon:
             s.close()
         self.sockets.clear()
         self.pacer.close()
+        self.debounce.close()
         self.garp.close()
         self.netlink.close()
         for f in self.fifos:
@@ -1220,7 +1225,7 @@ class VrrpDaemon:
                 log.warning("vrrp.netlink.event_failed", error=repr(e))
                 await asyncio.sleep(0.1)
 
-    def _link_event(self, msg: Any) -> None:
+    def _link_event(self, msg: Any, debounced: bool = False) -> None:
         event = msg.get("event")
         if event not in ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR", "RTM_DELADDR"):
             return
@@ -1241,6 +1246,10 @@ class VrrpDaemon:
             return
         flags = msg.get("flags", 0)
         up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+        if not debounced and self.debounce.delays and self.loop is not None and \
+                not self.debounce.admit(self.loop, ifname, up, msg,       # -- issue 12
+                                        functools.partial(self._link_event, debounced=True)):
+            return
         if event == "RTM_DELLINK":
             self.netlink.forget(ifname)
             for r in list(self.runners.values()):          # -- issue 12: a VMAC deleted by hand

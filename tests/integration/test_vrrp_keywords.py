@@ -320,8 +320,10 @@ while time.monotonic() < end:
 def garp_conf(base: int, n: int) -> str:
     return ("global_defs {\n vrrp_version 3\n}\n"
             "garp_group {\n garp_interval 0.3\n interfaces {\n  eth0\n }\n}\n"
-        f"vrrp_instance VI_1 {{\n state MASTER\n interface eth0\n virtual_router_id {base + 1}\n"
-        f" priority 150\n advert_int 0.25\n garp_master_delay 0\n garp_master_repeat 3\n"
+            "interface_up_down_delays {\n eth0 0.9\n}\n"
+            f"vrrp_instance VI_1 {{\n state MASTER\n interface eth0\n"
+            f" virtual_router_id {base + 1}\n"
+            " priority 150\n advert_int 0.5\n garp_master_delay 0\n garp_master_repeat 3\n"
         f" virtual_ipaddress {{\n  192.0.2.{100 + n}/24\n  192.0.2.{110 + n}/24\n"
         f"  192.0.2.{120 + n}/24\n }}\n}}\n")
 
@@ -329,7 +331,9 @@ def garp_conf(base: int, n: int) -> str:
 def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path) -> None:
     """garp_group garp_interval 0.3 on eth0: the gratuitous ARPs of a new master's three VIPs
     (garp_master_repeat 3) leave at least 0.3 s apart, a repeat waiting for its slot is not
-    queued twice; the same frames, in number and spacing, as keepalived 2.2.7 sends."""
+    queued twice; the same frames, in number and spacing, as keepalived 2.2.7 sends. Then
+    interface_up_down_delays: a short flap of eth0 goes unnoticed, an outage longer than the
+    down delay faults the instance, in ours as in keepalived."""
     need_keepalived()
     lan = lab.lan()
     nodes = [lab.node(w, lan, f"192.0.2.{i}/24") for i, w in ((1, "o"), (2, "k"), (9, "s"))]
@@ -339,6 +343,18 @@ def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path
     peers = [Peer(nodes[0], tmp_path, garp_conf(50, 0), ours=True).start(),
              Peer(nodes[1], tmp_path, garp_conf(60, 1), ours=False).start()]
     out, _ = sniff.communicate(timeout=20)
+    # interface_up_down_delays eth0 0.9 (down): a 0.2 s flap is not seen, a 2 s outage is
+    for node in nodes[:2]:
+        node.run("sh", "-c", "ip link set eth0 down; sleep 0.2; ip link set eth0 up")
+    time.sleep(1.2)
+    assert not any("Entering FAULT STATE" in p.log() for p in peers), [p.log() for p in peers]
+    for node in nodes[:2]:
+        node.run("ip", "link", "set", "eth0", "down")
+    assert wait_for(lambda: all("Entering FAULT STATE" in p.log() for p in peers), 5), \
+        [p.log() for p in peers]
+    # keepalived logs each delayed change; the flap is dropped without a word (same flags)
+    assert all(p.log().count("eth0: Adding flags change from 0x11043 to 0x1002 delay by 900000")
+               == 2 and "cancelled" not in p.log() for p in peers), [p.log() for p in peers]
     for p in peers:
         assert p.proc is not None
         p.proc.send_signal(signal.SIGTERM)
@@ -350,7 +366,8 @@ def test_garp_group_paces_gratuitous_arps_as_keepalived(lab: Lab, tmp_path: Path
             t, ip = line.split()
             last = int(ip.rsplit(".", 1)[1]) % 10
             seen[last].append((float(t), ip))
-    gaps = {k: [round(b[0] - a[0], 2) for a, b in zip(v, v[1:], strict=False)] for k, v in seen.items()}
+    gaps = {k: [round(b[0] - a[0], 2) for a, b in zip(v, v[1:], strict=False)]
+            for k, v in seen.items()}
     order = {k: [ip.rsplit(".", 1)[1][:2] for _, ip in v] for k, v in seen.items()}
 
     assert seen[0] and seen[1], out
