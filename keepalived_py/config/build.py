@@ -263,9 +263,12 @@ class Builder(BuildContext):
                         g[k] = a
             elif k in ("lvs_flush_on_stop", "lvs_flush_onstop"):
                 g["lvs_flush_on_stop"] = (args[0].upper() if args else "VS")
-            elif k == "vrrp_vmac_garp_intvl":
-                self.d.warning(c.pos, 'Keyword "vrrp_vmac_garp_intvl" is deprecated - please use'
-                                      ' "vrrp_garp_extra_if"')
+            elif k in ("vrrp_vmac_garp_intvl", "vrrp_garp_extra_if"):
+                if k == "vrrp_vmac_garp_intvl":
+                    self.d.warning(c.pos, 'Keyword "vrrp_vmac_garp_intvl" is deprecated - please'
+                                          ' use "vrrp_garp_extra_if"')
+                if (ge := vk.garp_extra_if(c, self.d, None)) is not None:   # issue 12
+                    g["vrrp_garp_extra_if"], g["vrrp_garp_extra_if_all"] = ge
             elif k in ("vrrp_iptables", "vrrp_ipsets"):
                 self.d.warning(c.pos, "iptables not supported, using nftables instead. Please"
                                       " replace 'vrrp_iptables and 'vrrp_ipsets' with 'nftables'"
@@ -967,6 +970,7 @@ class _InstanceResolution:
         self.global_defaults()
         self.f["sync_group"] = member_of.get(self.inst.name)
         grp = next((gr for gr in groups if gr.name == self.f["sync_group"]), None)
+        vk.resolve_garp_extra_if(self.inst, self.f, self.g, "garp_extra_if" in self.seen)
         if "notify_priority_changes" not in self.seen:   # instance, else group, else global
             self.f["notify_priority_changes"] = self.g.vrrp_notify_priority_changes if (
                 grp is None or grp.notify_priority_changes is None) else grp.notify_priority_changes
@@ -1444,6 +1448,14 @@ def _i_notify_deleted(b: Builder, c: Node, i: _Draft) -> None:
     i.f["notify_deleted"] = True
 
 
+def _i_garp_extra_if(b: Builder, c: Node, i: _Draft) -> None:
+    if c.keyword == "vmac_garp_intvl":
+        b.d.warning(c.pos, 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"')
+    if (ge := vk.garp_extra_if(c, b.d, i.name)) is not None:
+        i.f["garp_extra_if"], i.f["garp_extra_if_all"] = ge
+        i.give("garp_extra_if", c.pos)
+
+
 def _i_notify_priority_changes(b: Builder, c: Node, i: _Draft) -> None:
     value = vk.notify_priority_changes(c, i.name, "", b.d)
     if value is not None:
@@ -1529,8 +1541,8 @@ INSTANCE: dict[str, InstanceHandler] = {
                  " linkbeat_interfaces block"),
     "lvs_sync_daemon_interface": _i_message(
         "error", "{vid} Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
-    "vmac_garp_intvl": _i_message(
-        "warning", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'),
+    "vmac_garp_intvl": _i_garp_extra_if,
+    "garp_extra_if": _i_garp_extra_if,
 }
 
 

@@ -263,6 +263,9 @@ UNREAD_FIELDS: dict[str, str] = {
                                   " (config/vrrp_keywords.py fold_track_groups)",
     "VirtualRoute.track_group": "folded into the group's instances' track_interface",
     "VirtualRule.track_group": "folded into the group's instances' track_interface",
+    "GlobalDefs.vrrp_garp_extra_if_all": "folded into VrrpInstance.garp_extra_if",
+    "VrrpInstance.garp_extra_if_all": "folded into garp_extra_if (0 without `all`: no per-address"
+                                      " VMACs are made)",
     "GlobalDefs.dynamic_interfaces": "read by build.py: a missing interface is no error; the VRRP"
                                      " child picks an interface up when it appears",
     "GlobalDefs.allow_if_changes": "the VRRP child always follows an interface re-created with"

@@ -191,6 +191,8 @@ class VrrpInstance:
     kernel_rx_buf_size: int | None = None
     notify_deleted: bool = False               # DELETED (not FAULT) when a reload removes it
     notify_priority_changes: bool = False      # resolved: instance, else sync group, else global
+    garp_extra_if: int = 0                     # resolved (vrrp_garp_extra_if); 0: off
+    garp_extra_if_all: bool = False
     pos: SourcePos = _pos()
 
 
@@ -328,6 +330,8 @@ class GlobalDefs:
     dynamic_interfaces: bool = False
     allow_if_changes: bool = False
     default_interface: str = "eth0"            # keepalived's DFLT_INT
+    vrrp_garp_extra_if: int = 0
+    vrrp_garp_extra_if_all: bool = False
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

@@ -214,3 +214,41 @@ def up_down_delays(b: Any, node: Node) -> list[tuple[str, float, float]]:
         if len(values) == min(len(rest), 2) and values:
             out.append((name, values[0], values[1] if len(values) > 1 else 0.0))
     return out
+
+
+def garp_extra_if(c: Node, d: Diagnostics, instance: str | None) -> tuple[int, bool] | None:
+    """vrrp_garp_extra_if SECS [all] (global, 1..86400) / garp_extra_if SECS [all] (instance,
+    0..86400): (seconds, all); None after keepalived's message when invalid."""
+    who = f"({instance}): " if instance else ""
+    lo = 0 if instance else 1
+    delay: int | None = None
+    every = False
+    for w in c.args:
+        if w == "all":
+            every = True
+            continue
+        if not re.match(r"[0-9]+$", w):
+            d.error(c.pos, f"invalid number '{w}'")
+        elif not lo <= int(w) <= 86400:
+            d.error(c.pos, f"number '{w}' outside range [{lo}, 86400]")
+        else:
+            delay = int(w)
+            continue
+        d.error(c.pos, f"{who}{c.keyword} '{w}' invalid - ignoring")
+        return None
+    if delay is None or (delay == 0 and not instance):
+        d.error(c.pos, f"{who}{c.keyword} specified without time - ignoring")
+        return None
+    return delay, every
+
+
+def resolve_garp_extra_if(inst: Any, f: dict[str, Any], g: Any, given: bool) -> None:
+    """An instance without garp_extra_if takes global_defs'; it stays on only with VIPs on
+    another interface than the instance's, and `all` (keepalived-py makes no per-address
+    VMACs, the other kind of extra interface)."""
+    delay, every = (inst.garp_extra_if, inst.garp_extra_if_all) if given else \
+        (g.vrrp_garp_extra_if, g.vrrp_garp_extra_if_all)
+    extra = any(a.dev and a.dev != inst.interface
+                for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded)
+    f["garp_extra_if"] = delay if extra and every else 0
+    f["garp_extra_if_all"] = every

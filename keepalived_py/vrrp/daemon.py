@@ -34,7 +34,7 @@ from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
-from keepalived_py.vrrp import fifo_events
+from keepalived_py.vrrp import extra_if, fifo_events
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
@@ -132,6 +132,7 @@ class VrrpDaemon:
         self._static_up: dict[str, bool] = {}       # static entries' interfaces: up last seen
         self._static_ifs: tuple[Config | None, set[str]] = (None, set())
         self.debounce = Debounce()                  # interface_up_down_delays (vrrp/debounce.py)
+        self._extra_if: dict[str, object] = {}      # garp_extra_if: the live chain per instance
         self.garp = GratuitousSender()
         self.pacer = GarpPacer(self.garp.send)      # garp_group / vrrp_garp_interval pacing
         self.notifier = Notifier()
@@ -920,6 +921,14 @@ class VrrpDaemon:
                     self.garp.send(dev, fr)
         self.loop.create_task(repeats())
 
+    def _extra_if_garp(self, r: Runner, token: object) -> None:
+        """garp_extra_if: the periodic GARP on the VIPs' other interfaces (vrrp/extra_if.py)."""
+        if self.runners.get(r.name) is not r or r.fsm.state is not m.State.MASTER or \
+                not r.cfg.garp_extra_if or self.loop is None or self._extra_if.get(r.name) is not token:
+            return
+        self._gratuitous(r, 1, extra_if.targets(r.cfg))
+        self.loop.call_later(r.cfg.garp_extra_if, self._extra_if_garp, r, token)
+
     def _garp_lines(self, r: Runner, addresses: list[Address] | None) -> None:
         for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
             ip = a.address.ip
@@ -1022,6 +1031,10 @@ class VrrpDaemon:
         for f in self.fifos:
             f.write(line)
         self.alerts.instance_changed(r.name, a.new.value)
+        if a.new is m.State.MASTER and r.cfg.garp_extra_if and self.loop is not None:
+            token = object()                                      # -- issue 12: garp_extra_if
+            self._extra_if[r.name] = token                        # (a new mastership, a new chain)
+            self.loop.call_later(r.cfg.garp_extra_if, self._extra_if_garp, r, token)
         if self.exports is not None:        # hook (issue 17)
             self.exports.state_changed(r, a.old.value, a.new.value)
 

@@ -78,6 +78,20 @@ vrrp_instance VI_4 {{
     239.1.2.3/32 autojoin
   }}
 }}
+vrrp_instance VI_X {{
+  state MASTER
+  interface eth0
+  virtual_router_id 53
+  priority 150
+  advert_int 0.25
+  garp_master_repeat 1
+  garp_master_delay 0
+  garp_extra_if 1 all
+  virtual_ipaddress {{
+    192.0.2.102/24
+    198.51.100.200/24 dev x0
+  }}
+}}
 vrrp_instance VI_V {{
   state MASTER
   interface eth0
@@ -117,6 +131,13 @@ def test_addresses_promote_secondaries_vmac_and_accept_as_keepalived(lab: Lab, t
     does (the same ruleset), one back to no_accept puts it in again."""
     need_keepalived()
     nodes = [alone(lab, "o"), alone(lab, "k")]
+    sniffers = []
+    for node in nodes:                         # garp_extra_if: x0 holds a VIP, x1 listens
+        node.run("ip", "link", "add", "x0", "type", "veth", "peer", "x1")
+        node.run("ip", "link", "set", "x1", "up")
+        node.run("ip", "link", "set", "x0", "up")
+        sniffers.append(node.popen([_sys.executable, "-c", ARP_TIMES, "5.5", "99", "x1"],
+                                   stdout=subprocess.PIPE, text=True))
     peers = [Peer(n, tmp_path, addresses_conf(False), ours=ours).start()
              for n, ours in zip(nodes, (True, False), strict=True)]
     want = {"2001:db8::100/128", "2001:db8::104/64", "192.0.2.100/24", "239.1.2.3/32"}
@@ -132,6 +153,13 @@ def test_addresses_promote_secondaries_vmac_and_accept_as_keepalived(lab: Lab, t
                       for k, (fl, lft) in view.items()})
     ours_v, theirs_v = views
     assert ours_v == theirs_v, (ours_v, theirs_v)
+    # garp_extra_if 1 all: after the one GARP of becoming master, one a second on x0
+    extra = [[ln.split()[0] for ln in sn.communicate(timeout=20)[0].splitlines()]
+             for sn in sniffers]
+    gaps = [[round(float(b) - float(a), 1) for a, b in zip(e, e[1:], strict=False)]
+            for e in extra]
+    assert all(len(e) >= 3 for e in extra) and all(0.8 <= g <= 1.3 for g in gaps[0]), gaps
+    assert abs(len(extra[0]) - len(extra[1])) <= 1, extra
     assert ours_v["2001:db8::100/128"][0] == ("deprecated", "nodad")
     assert ours_v["2001:db8::102/64"][0] == ()
     assert ours_v["239.1.2.3/32"][0] == ("autojoin",)
@@ -301,7 +329,7 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
 ARP_TIMES = r"""
 import socket, struct, sys, time
 s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
-s.bind(("eth0", 0))
+s.bind((sys.argv[3] if len(sys.argv) > 3 else "eth0", 0))
 s.settimeout(0.1)
 end, want, seen = time.monotonic() + float(sys.argv[1]), int(sys.argv[2]), 0
 while time.monotonic() < end:
