@@ -84,6 +84,8 @@ class Builder(BuildContext):
         self._garp_taken: dict[str, int] = {}
         self.track_groups: dict[str, tuple[str, ...]] = {}  # track_group name -> instances
         self.if_delays: list[tuple[str, float, float]] = []  # interface_up_down_delays
+        self.linkbeat: list[str] = []                       # linkbeat_interfaces
+        self.linkbeat_all = False                           # linkbeat_use_polling (root)
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -790,7 +792,8 @@ class Builder(BuildContext):
             if len(c.words) > 1 and (c.words[1] not in ("MII", "ETHTOOL", "IOCTL")
                                      or len(c.words) > 2):
                 self.d.error(c.pos, f"extra characters {c.words[1]} in linkbeat interface")
-        self.later(node, "top-level")
+            if ifname not in self.linkbeat:
+                self.linkbeat.append(ifname)                        # issue 12
 
     def _track_group(self, node: Node) -> None:
         tg = vk.track_group(self, node)                             # issue 12
@@ -842,7 +845,11 @@ class Builder(BuildContext):
                       vrrp_instances=tuple(instances), virtual_server_groups=vsgs,
                       virtual_servers=vss, bfd_instances=bfds, ssl=self.ssl,
                       garp_groups=tuple(self.garp_groups),
-                      interface_delays=tuple(self.if_delays))
+                      interface_delays=tuple(self.if_delays),
+                      linkbeat_interfaces=vk.linkbeat_interfaces(
+                          self.linkbeat, self.linkbeat_all, instances,
+                          {inst.name for inst, seen in self.instances
+                           if "linkbeat_use_polling" in seen}))
 
     def _global_defs_model(self) -> GlobalDefs:
         gkeys = {f.name for f in fields(GlobalDefs)}
@@ -1478,6 +1485,16 @@ def _i_native_ipv6(b: Builder, c: Node, i: _Draft) -> None:
     i.give("native_ipv6", c.pos)
 
 
+def _i_linkbeat(severity: str, text: str) -> InstanceHandler:
+    """The deprecated instance linkbeat_use_polling: keepalived's error, and it still polls."""
+    message = _i_message(severity, text)
+
+    def handler(b: Builder, c: Node, i: _Draft) -> None:
+        message(b, c, i)
+        i.give("linkbeat_use_polling", c.pos)
+    return handler
+
+
 def _i_message(severity: str, text: str) -> InstanceHandler:
     """A deprecated keyword: only keepalived's message ({vid} is the instance)."""
     def handler(b: Builder, c: Node, i: _Draft) -> None:
@@ -1536,7 +1553,7 @@ INSTANCE: dict[str, InstanceHandler] = {
     "use_vmac": _i_use_vmac,
     "kernel_rx_buf_size": _i_int(0, _MAX_INT),
     "native_ipv6": _i_native_ipv6,
-    "linkbeat_use_polling": _i_message(
+    "linkbeat_use_polling": _i_linkbeat(
         "error", "{vid} 'linkbeat_use_polling' in vrrp instance deprecated - use"
                  " linkbeat_interfaces block"),
     "lvs_sync_daemon_interface": _i_message(
@@ -1581,6 +1598,7 @@ TOP = {
     "garp_group": Builder._garp_group,
     "linkbeat_interfaces": Builder._linkbeat,
     "interface_up_down_delays": lambda b, n: b.if_delays.extend(vk.up_down_delays(b, n)),
+    "linkbeat_use_polling": lambda b, n: setattr(b, "linkbeat_all", True),
     "track_group": Builder._track_group,
     "virtual_server": Builder._lvs,
     "virtual_server_group": Builder._lvs,

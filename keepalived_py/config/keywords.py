@@ -102,7 +102,7 @@ VIRTUAL_SERVER = frozenset({
 })
 
 ROOT_LATER = frozenset({
-    "child_wait_time", "instance", "linkbeat_use_polling",
+    "child_wait_time", "instance",
     "namespace_with_ipsets", "net_namespace", "net_namespace_ipvs", "use_pid_dir",
 })
 
@@ -238,7 +238,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
-    ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
@@ -305,7 +304,7 @@ def keyword_table() -> str:
                           "vrrp_script", "vrrp_track_process", "track_file", "vrrp_track_file",
                           "vrrp_sync_group", "vrrp_instance", "garp_group",
                           "linkbeat_interfaces", "track_group", "virtual_server",
-                          "interface_up_down_delays",
+                          "interface_up_down_delays", "linkbeat_use_polling",
                           "virtual_server_group", "bfd_instance", "SSL"}) | ROOT_LATER,
         "global_defs": GLOBAL_DEFS, "vrrp_instance": VRRP_INSTANCE,
         "vrrp_sync_group": VRRP_SYNC_GROUP, "vrrp_script": VRRP_SCRIPT,
@@ -378,7 +377,7 @@ VALUE_BLOCK: dict[str, frozenset[str]] = {
 
 # Every keyword keepalived 2.2.7 knows in each keyword context (for the tree's brace rules).
 CONTEXT_KEYWORDS: dict[str, frozenset[str]] = {
-    "top": SUBLEVEL["top"] | VALUE_BLOCK["top"] | ROOT_LATER,
+    "top": SUBLEVEL["top"] | VALUE_BLOCK["top"] | ROOT_LATER | {"linkbeat_use_polling"},
     "global_defs": GLOBAL_DEFS | EXTENSIONS["global_defs"],
     "vrrp_instance": VRRP_INSTANCE,
     "vrrp_sync_group": VRRP_SYNC_GROUP,

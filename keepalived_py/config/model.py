@@ -356,6 +356,8 @@ class Config:
     garp_groups: tuple[GarpGroup, ...] = ()
     # interface_up_down_delays: (interface, down delay, up delay) in seconds (vrrp/debounce.py)
     interface_delays: tuple[tuple[str, float, float], ...] = ()
+    # interfaces whose link state is polled (linkbeat_interfaces, linkbeat_use_polling)
+    linkbeat_interfaces: tuple[str, ...] = ()
 
     @property
     def has_vrrp(self) -> bool:

@@ -252,3 +252,18 @@ def resolve_garp_extra_if(inst: Any, f: dict[str, Any], g: Any, given: bool) -> 
                 for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded)
     f["garp_extra_if"] = delay if extra and every else 0
     f["garp_extra_if_all"] = every
+
+
+def linkbeat_interfaces(named: list[str], everywhere: bool, instances: list[Any],
+                        polling_instances: set[str]) -> tuple[str, ...]:
+    """The interfaces whose link state is polled (vrrp_if.c init_interface_linkbeat): those of
+    linkbeat_interfaces, and with linkbeat_use_polling (root, or deprecated in an instance)
+    the instances' own; only ones an instance uses (its interface or a tracked one)."""
+    used: set[str] = set()
+    wanted = list(named)
+    for inst in instances:
+        own = {inst.interface} if inst.interface else set()
+        used |= own | {t.name for t in inst.track_interface}
+        if everywhere or inst.name in polling_instances:
+            wanted += sorted(own)
+    return tuple(dict.fromkeys(n for n in wanted if n in used))

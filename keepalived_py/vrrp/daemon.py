@@ -42,6 +42,7 @@ from keepalived_py.vrrp.debounce import Debounce
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
 from keepalived_py.vrrp.garp_pacer import GarpPacer
+from keepalived_py.vrrp.linkbeat import Linkbeat
 from keepalived_py.vrrp.local_igmp import LocalIgmp
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
@@ -133,6 +134,7 @@ class VrrpDaemon:
         self._static_ifs: tuple[Config | None, set[str]] = (None, set())
         self.debounce = Debounce()                  # interface_up_down_delays (vrrp/debounce.py)
         self._extra_if: dict[str, object] = {}      # garp_extra_if: the live chain per instance
+        self.linkbeat = Linkbeat(_link_up, self._linkbeat_changed)   # linkbeat_interfaces
         self.garp = GratuitousSender()
         self.pacer = GarpPacer(self.garp.send)      # garp_group / vrrp_garp_interval pacing
         self.notifier = Notifier()
@@ -190,6 +192,7 @@ class VrrpDaemon:
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self.pacer.configure(config)                       # -- issue 12
         self.debounce.configure(config, _link_up)
+        self.linkbeat.configure(config.linkbeat_interfaces)
         self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
         saved = self._read_state()
@@ -220,6 +223,7 @@ class VrrpDaemon:
         self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
         self.pacer.configure(config)
         self.debounce.configure(config, _link_up)
+        self.linkbeat.configure(config.linkbeat_interfaces)
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
         self.alerts.configure(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
@@ -320,6 +324,7 @@ class VrrpDaemon:
         self.sockets.clear()
         self.pacer.close()
         self.debounce.close()
+        self.linkbeat.close()
         self.garp.close()
         self.netlink.close()
         for f in self.fifos:
@@ -1259,6 +1264,8 @@ class VrrpDaemon:
             return
         flags = msg.get("flags", 0)
         up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
+        if self.linkbeat.polled(ifname) and event == "RTM_NEWLINK":   # -- issue 12: polled
+            up = self.linkbeat.state[ifname]
         if not debounced and self.debounce.delays and self.loop is not None and \
                 not self.debounce.admit(self.loop, ifname, up, msg,       # -- issue 12
                                         functools.partial(self._link_event, debounced=True)):
@@ -1270,14 +1277,7 @@ class VrrpDaemon:
                     log.info("vrrp.vmac.deleted", interface=ifname,
                              compat=f"Interface {ifname} deleted")
                     self.loop.create_task(self._vmac_recreate(r))
-        if self._static_ifs[0] is not self.config:
-            self._static_ifs = (self.config, static_interfaces(self.config))
-        if ifname in self._static_ifs[1]:                             # -- issue 12
-            was = self._static_up.get(ifname, True)
-            self._static_up[ifname] = up
-            if up and not was and self.loop is not None:
-                self.netlink.forget(ifname)
-                self.loop.create_task(reinstate(self.netlink, self.config, ifname))
+        self._static_link(ifname, up)                                  # -- issue 12
         if self.tracking is not None and ifname in self.tracking.watched("interface"):
             self._tracked("interface", ifname, up)
         for r in self.runners.values():
@@ -1317,6 +1317,29 @@ class VrrpDaemon:
                 r.src = primary_address(r.cfg.interface, r.cfg.family)
                 r.fsm.primary = r.src
                 r.cache.clear()
+                self._refresh_tracking(r)
+
+    def _static_link(self, ifname: str, up: bool) -> None:
+        """An interface of static addresses/routes came back up: they go back on it."""
+        if self._static_ifs[0] is not self.config:
+            self._static_ifs = (self.config, static_interfaces(self.config))
+        if ifname in self._static_ifs[1]:
+            was = self._static_up.get(ifname, True)
+            self._static_up[ifname] = up
+            if up and not was and self.loop is not None:
+                self.netlink.forget(ifname)
+                self.loop.create_task(reinstate(self.netlink, self.config, ifname))
+
+    def _linkbeat_changed(self, ifname: str, up: bool) -> None:
+        """A polled interface changed (vrrp/linkbeat.py): what a netlink up/down does."""
+        self._static_link(ifname, up)
+        if self.tracking is not None and ifname in self.tracking.watched("interface"):
+            self._tracked("interface", ifname, up)
+        for r in self.runners.values():
+            if r.cfg.interface == ifname and up != r.link_up:
+                r.link_up = up
+                if up and r.sock is None:
+                    self._reopen(r)
                 self._refresh_tracking(r)
 
     def _reopen(self, r: Runner) -> None:

@@ -221,6 +221,7 @@ def fifo_conf(tmp: Path, who: str, base: int, instances: tuple[str, ...]) -> str
             f" vrrp_notify_priority_changes\n log_unknown_vrids\n disable_local_igmp\n"
             " vrrp_version 3\n}}\n"
             f"track_group TG {{\n group {{\n  VI_1\n }}\n}}\n"
+            "linkbeat_interfaces {\n tg0\n}\n"
             f"static_ipaddress {{\n 198.51.100.{n}/24\n"
             f" 2001:db8:5::{n + 1}/64 dev tg0 track_group TG\n}}\n"
             f"track_file TF {{\n file {tmp}/{who}.track\n weight 1\n}}\n"
@@ -294,6 +295,8 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
         node.run("ip", "link", "set", "tg0", "down")
     assert wait_for(lambda: all(by_instance(p)["VI_1"][-1] == "FAULT 155" for p in lines), 10), \
         [by_instance(p) for p in lines]
+    # linkbeat_interfaces: tg0's state is polled, not taken from netlink
+    assert all("Linkbeat reports tg0 down" in p.log() for p in peers), [p.log() for p in peers]
     for node in nodes:
         node.run("ip", "link", "set", "tg0", "up")
     assert wait_for(lambda: all(by_instance(p)["VI_1"][-1] == "MASTER 155" for p in lines), 10), \
