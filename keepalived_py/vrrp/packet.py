@@ -40,6 +40,7 @@ import struct
 from dataclasses import dataclass, replace
 
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.vrrp.stats import DROP_KEYS
 
 IPPROTO_VRRP = 112                               # RFC 5798 §5.1.1.4
 ADVERTISEMENT = 1                                # RFC 5798 §5.2.2
@@ -93,10 +94,8 @@ _COUNTERS = {
     Reason.UNKNOWN_PEER: "unicast_src_err",      # keepalived logs it without a counter
 }
 
-#: every counter a `Reason` can land in, in keepalived's dump order
-DROP_COUNTERS = ("packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
-                 "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
-                 "chk_err", "vers_err", "vrid_err", "unicast_src_err")
+#: every counter a `Reason` can land in, in keepalived's dump order (vrrp/stats.py)
+DROP_COUNTERS = DROP_KEYS
 
 
 class DecodeError(KeepalivedError):
