@@ -605,8 +605,11 @@ class VrrpDaemon:
         addrs = tuple(a.address.ip for a in r.cfg.virtual_ipaddress)
         auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(r.cfg.auth_type or "", AUTH_NONE) \
             if r.cfg.version == 2 else AUTH_NONE
+        # in the machine's checksum form: v3_checksum_as_v2, old_unicast_checksum, or the
+        # form a peer made it switch to (UseChecksum)
         adv = Advert(r.cfg.version, r.cfg.virtual_router_id, priority, addrs, r.cfg.advert_int,
-                     auth, (r.cfg.auth_pass or "").encode() if auth == AUTH_PASS else b"")
+                     auth, (r.cfg.auth_pass or "").encode() if auth == AUTH_PASS else b"",
+                     r.fsm.tx_checksum)
         out = []
         for dst in r.dsts:
             src = r.src
@@ -725,6 +728,8 @@ class VrrpDaemon:
                     self._gratuitous(r, a.count, a.addresses)
             elif isinstance(a, m.StateChanged):
                 later.append(a)
+            elif isinstance(a, m.UseChecksum):
+                r.cache.clear()              # the adverts are built again in that form
         if how in ("release", "stop"):
             return later
         self._arm(r)

@@ -15,7 +15,7 @@ from keepalived_py.config.tree import Diagnostics
 from keepalived_py.options import Options
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.daemon import Runner, VrrpDaemon, params_of
-from keepalived_py.vrrp.packet import decode
+from keepalived_py.vrrp.packet import Advert, ChecksumForm, decode
 from keepalived_py.vrrp.statefile import StateFile
 from keepalived_py.vrrp.timers import TimerQueue
 
@@ -192,4 +192,47 @@ def test_reload_applies_the_address_difference_in_order(tmp_path: Path) -> None:
         assert log.events == [("del", ("192.0.2.11/24",)), ("add", ("192.0.2.13/24",)),
                               ("garp", ("192.0.2.13",))]
         assert r.holding
+    asyncio.run(run())
+
+
+def test_adverts_use_the_configured_checksum_form(tmp_path: Path) -> None:
+    """old_unicast_checksum: our v3 unicast adverts carry keepalived <= 1.3.6's checksum
+    (the peer that needs it accepts only that); without it they stay standard."""
+    async def run() -> None:
+        for keyword, form in (("old_unicast_checksum\n", ChecksumForm.OLD_UNICAST),
+                              ("", ChecksumForm.STANDARD)):
+            log = Log()
+            d = _daemon(tmp_path, log)
+            d.config = _config(" priority 255\n version 3\n unicast_peer { 192.0.2.3 }\n"
+                               f" {keyword} virtual_ipaddress {{ 192.0.2.10/24 }}\n")
+            r = _runner(d, d.config.vrrp_instances[0], log)
+            r.dsts = (ipaddress.ip_address("192.0.2.3"),)
+            d._apply(r, r.fsm.handle(m.Started(), d.loop.time()))
+            adv = decode(log.events[0][1], family=4, src=r.src, dst=r.dsts[0])
+            assert adv.checksum_form is form, keyword
+    asyncio.run(run())
+
+
+def test_use_checksum_rebuilds_the_adverts(tmp_path: Path) -> None:
+    """A peer using keepalived <= 1.3.6's v3 unicast checksum: we switch to it (UseChecksum)
+    and the pre-encoded adverts are built again in that form."""
+    async def run() -> None:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        d.config = _config(" priority 255\n version 3\n unicast_peer { 192.0.2.3 }\n"
+                           " virtual_ipaddress { 192.0.2.10/24 }\n")
+        r = _runner(d, d.config.vrrp_instances[0], log)
+        r.dsts = (ipaddress.ip_address("192.0.2.3"),)
+        d._apply(r, r.fsm.handle(m.Started(), d.loop.time()))
+        first = decode(log.events[0][1], family=4, src=r.src, dst=r.dsts[0])
+        assert first.checksum_form is ChecksumForm.STANDARD
+        log.events.clear()
+        peer = ipaddress.ip_address("192.0.2.3")
+        theirs = Advert(3, 51, 100, (ipaddress.ip_address("192.0.2.10"),), 1.0,
+                        checksum_form=ChecksumForm.OLD_UNICAST)
+        actions = r.fsm.handle(m.AdvertReceived(theirs, peer), d.loop.time())
+        assert m.UseChecksum(ChecksumForm.OLD_UNICAST) in actions
+        d._apply(r, actions)                 # a lower priority: our advert at once
+        again = decode(log.events[0][1], family=4, src=r.src, dst=r.dsts[0])
+        assert again.checksum_form is ChecksumForm.OLD_UNICAST
     asyncio.run(run())
