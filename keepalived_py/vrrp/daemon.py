@@ -59,7 +59,7 @@ from keepalived_py.vrrp.packet import (
 )
 from keepalived_py.vrrp.statefile import TRACKING_KEY, StateFile
 from keepalived_py.vrrp.static import apply_static, remove_static
-from keepalived_py.vrrp.sync_follow import GroupVeto, follow
+from keepalived_py.vrrp.sync_group import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable

@@ -39,6 +39,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass, replace
 
+from keepalived_py.address import IPAddress as Address
 from keepalived_py.errors import KeepalivedError
 from keepalived_py.vrrp.stats import DROP_KEYS
 
@@ -54,7 +55,6 @@ PRIO_STOP, PRIO_OWNER = 0, 255                   # RFC 5798 §5.2.4
 MAX_V3_INTERVAL_CS = 0x0FFF                      # RFC 5798 §5.2.7: 12 bits of centiseconds
 IPV4_HEADER_LEN = 20
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class Reason(enum.Enum):
