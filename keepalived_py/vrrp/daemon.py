@@ -89,7 +89,6 @@ class Runner:
     dsts: tuple[Address, ...] = ()
     src: Address | None = None
     cache: dict[int, list[tuple[bytes, Address]]] = field(default_factory=dict)
-    timer: asyncio.TimerHandle | None = None
     addr_task: asyncio.Task[None] | None = None    # the address changes, one after the other
     link_up: bool = True
     drops: Counter[str] = field(default_factory=Counter)
