@@ -36,6 +36,7 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp import priority as vrrp_priority
 from keepalived_py.vrrp import statefile
 from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.acceptance import reject_line, screen
@@ -72,13 +73,6 @@ def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Pa
     # H6: the mapping lives with the pure core; global_defs for the flags keepalived ORs in
     # when it checks an advert (vrrp_check_unicast_src, vrrp_skip_check_adv_addr)
     return m.Params.from_config(inst, global_defs=global_defs)
-
-
-def clamp_priority(base: int, delta: int) -> int:
-    """keepalived's effective priority: the owner never changes; others stay in 1..254."""
-    if base == m.OWNER:
-        return base
-    return max(1, min(254, base + delta))
 
 
 @dataclass
@@ -1055,24 +1049,14 @@ class VrrpDaemon:
         return False, ""
 
     def _own_fault(self, r: Runner) -> tuple[bool, str]:
-        if r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer:
-            # keepalived 2.2.7: a unicast instance without peers stays in FAULT
-            return True, "no unicast peers"
-        if r.cfg.interface and not r.link_up and not r.cfg.dont_track_primary:
-            return True, f"interface {r.cfg.interface} down"
-        if r.cfg.interface and r.src is None and not r.cfg.unicast_src_ip:
-            return True, f"no IPv{r.cfg.family} address for interface"
-        if self.tracking is not None:
-            t = self.tracking.instance(r.name)
-            if t.fault:
-                return True, ", ".join(t.reasons)
-        return False, ""
+        t = self.tracking.instance(r.name) if self.tracking is not None else None
+        return vrrp_priority.own_fault(r.cfg, r.link_up, r.src is not None, t)
 
     def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:
         if self.tracking is None or self.loop is None:
             return
         t = self.tracking.instance(r.name)
-        prio = clamp_priority(r.cfg.priority, t.delta)
+        prio = vrrp_priority.effective_priority(r.cfg.priority, t.delta)
         if prio != r.fsm.priority:
             log.info("vrrp.priority.changed", instance=r.name, old=r.fsm.priority, new=prio,
                      compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
