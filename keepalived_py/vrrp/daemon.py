@@ -2,13 +2,15 @@
 
 Theory of operation. Every instance is a pure `machine.Instance`; this module feeds it events
 (adverts from the raw sockets, its timer from the event loop's single timer heap, interface
-and tracker changes) and carries out the actions it returns, in the order that matters for a
-failover: the advert goes out first (pre-encoded per priority), then the addresses are added
-through netlink and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the
-state file come after the packets. Reload diffs by instance name: an unchanged instance keeps
-its state and timers (no address churn, no extra GARP), a changed one keeps its state and
-gets its address difference applied, new ones start and removed ones stop and release. The
-state file lets a respawned child resume mastership without an outage (see machine.Started).
+and tracker changes) and carries out the actions it returns in `_apply`, the one place where
+actions become I/O, in the order that matters for a failover: the advert goes out first
+(pre-encoded per priority), then the addresses the action carries are added through netlink
+and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the state file come
+after the packets. Reload diffs by instance name: an unchanged instance keeps its state and
+timers (no address churn, no extra GARP), a changed one keeps its state and gets its address
+difference (machine.Reconfigured's actions), new ones start and removed ones stop and release.
+Netlink link/address events are vrrp/links.py's; the state file that lets a respawned child
+resume mastership without an outage (machine.Resumed) is vrrp/statefile.py's.
 """
 from __future__ import annotations
 
