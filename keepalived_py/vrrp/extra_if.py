@@ -4,16 +4,15 @@ for the first such VIP (keepalived 2.2.7 vrrp_send_vmac_update: one per interfac
 first one goes SECS after becoming MASTER."""
 from __future__ import annotations
 
-from keepalived_py.config.model import VrrpInstance
-from keepalived_py.vrrp.packet import Address
+from keepalived_py.config.model import VirtualAddress, VrrpInstance
 
 
-def targets(inst: VrrpInstance) -> list[Address]:
+def targets(inst: VrrpInstance) -> tuple[VirtualAddress, ...]:
     """The first VIP (then excluded VIP) of each extra interface, in configuration order."""
-    out: list[Address] = []
+    out: list[VirtualAddress] = []
     done: set[str] = set()
     for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
         if a.dev and a.dev != inst.interface and a.dev not in done:
             done.add(a.dev)
-            out.append(a.address.ip)
-    return out
+            out.append(a)
+    return tuple(out)
