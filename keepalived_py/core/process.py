@@ -30,6 +30,11 @@ def _load_libc() -> ctypes.CDLL:
 _libc = _load_libc()
 
 
+def libc() -> ctypes.CDLL:
+    """The C library, loaded once for the process (track/file.py's inotify calls use it)."""
+    return _libc
+
+
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Ask the kernel for `sig` when the parent dies; exit now if it already has."""
     _libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
