@@ -35,6 +35,7 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp import overflow
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
@@ -244,7 +245,8 @@ class VrrpDaemon:
         return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
                            "sockets": [{"interface": s.ifname, "family": s.family,
                                         "received": s.received, "sent": s.sent,
-                                        "drops": dict(s.drops)}
+                                        "drops": dict(s.drops),
+                                        "kernel_drops": s.kernel_drops}
                                        for s in self.sockets.values()],
                            "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
 
@@ -531,7 +533,8 @@ class VrrpDaemon:
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
-                           if _uses_ah(inst) else None)
+                           if _uses_ah(inst) else None,
+                           on_overflow=functools.partial(self._rx_overflow, key))
             if r.vmac and not inst.vmac_xmit_base:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
@@ -540,6 +543,10 @@ class VrrpDaemon:
         return s
 
     # -- packets in --------------------------------------------------------------------------
+    def _rx_overflow(self, key: tuple[str, int, str], count: int) -> None:
+        assert self.loop is not None
+        overflow.lost(self.runners.values(), self.sockets.get(key), count, self.loop.time())
+
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
@@ -729,6 +736,8 @@ class VrrpDaemon:
                 self._gratuitous(r, a.count)
             elif isinstance(a, m.StateChanged):
                 later.append(a)
+            elif isinstance(a, m.WarnReceiveLoss):
+                overflow.warn(r, a)
         self._arm(r)
         for a in later:                      # after the packets: logs, scripts, state file
             if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
@@ -848,7 +857,9 @@ class VrrpDaemon:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
-            self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            overflow.before_expiry(r)
+            if self.runners.get(r.name) is r:
+                self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""

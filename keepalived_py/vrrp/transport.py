@@ -10,6 +10,11 @@ Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) wit
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,
 parsed by ah.decode_packet but not yet authenticated, to `deliver_ah` (the key and sequence
 counter are per instance).
+
+Every socket asks for SO_RXQ_OVFL: each packet then carries the kernel's count of packets it
+dropped on that socket because the receive queue was full (a flood). A rise is reported to
+`on_overflow(n)` (the daemon tells the instances, whose master down timer then allows for
+a master advert lost that way: vrrp/machine.py `ReceiveLost`) and kept as `kernel_drops`.
 """
 from __future__ import annotations
 
@@ -40,9 +45,12 @@ IP_MULTICAST_ALL = 49
 IP_PKTINFO = 8
 IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT = 51, 52
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+SO_RXQ_OVFL = 40
+_ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
 Deliver = Callable[[Advert, Address, Address, int], None]
 DeliverAh = Callable[[AhPacket], None]
+Overflow = Callable[[int], None]
 
 
 class VrrpSocket:
@@ -50,7 +58,8 @@ class VrrpSocket:
 
     def __init__(self, ifname: str, family: int, group: Address, deliver: Deliver,
                  unicast_src: Address | None = None, unicast_ttl: int = VRRP_TTL,
-                 deliver_ah: DeliverAh | None = None) -> None:
+                 deliver_ah: DeliverAh | None = None,
+                 on_overflow: Overflow | None = None) -> None:
         self.ifname = ifname
         self.deliver_ah = deliver_ah        # set: an AH socket (IPv4, protocol 51)
         self.proto = IPPROTO_AH if deliver_ah is not None else IPPROTO_VRRP
@@ -63,6 +72,9 @@ class VrrpSocket:
         self.received = 0
         self.sent = 0
         self.send_errors = 0
+        self.on_overflow = on_overflow
+        self.kernel_drops = 0           # packets the kernel dropped: receive queue full
+        self._ovfl_seen = 0             # the kernel's cumulative counter, as last read
         self.ifindex = 0
         # the source address of what we send, when the kernel must not choose it (a VMAC
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
@@ -78,6 +90,10 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)   # ah.build makes the header
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        except OSError as e:          # (every Linux since 2.6.33 has it)
+            log.debug("vrrp.socket.rxq_ovfl_unavailable", error=e.strerror)
         idx = socket.if_nametoindex(self.ifname)
         self.ifindex = idx
         if self.family == 4:
@@ -163,14 +179,37 @@ class VrrpSocket:
         return (socket.IPPROTO_IPV6, IPV6_PKTINFO,     # struct in6_pktinfo: addr, ifindex
                 self.source.packed + struct.pack("@I", self.ifindex))
 
-    def readable(self) -> None:
-        """Drain the socket (bounded), deliver each good advert, count the rest."""
+    def _overflowed(self, anc: list[tuple[int, int, bytes]]) -> None:
+        """The kernel's drop counter from a packet's ancillary data (absent while zero)."""
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                total = struct.unpack("@I", value[:4])[0]
+                lost = (total - self._ovfl_seen) & 0xFFFFFFFF
+                self._ovfl_seen = total
+                if lost and lost < 1 << 31:
+                    self.kernel_drops += lost
+                    if self.on_overflow is not None:
+                        self.on_overflow(lost)
+
+    def drain(self, limit: int) -> None:
+        """Read up to `limit` queued packets now (the daemon does this before it declares a
+        master down after an overflow: its advert may be waiting in the queue)."""
+        for _ in range(max(1, limit // 64)):
+            if not self.readable():
+                return
+
+    def readable(self) -> bool:
+        """Drain the socket (bounded), deliver each good advert, count the rest. True when
+        the bound was reached with packets possibly still queued."""
         src: Address
         dst: Address
         for _ in range(64):
             try:
                 if self.deliver_ah is not None:
-                    pkt = decode_packet(self.sock.recv(65535))
+                    data, anc, _flags, _addr = self.sock.recvmsg(65535, _ANC)
+                    if anc:
+                        self._overflowed(anc)
+                    pkt = decode_packet(data)
                     if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
                         self.drops[Reason.BAD_TTL.counter] += 1
                         continue
@@ -178,10 +217,13 @@ class VrrpSocket:
                     self.deliver_ah(pkt)
                     continue
                 if self.family == 4:
-                    data = self.sock.recv(65535)
+                    data, anc, _flags, _addr = self.sock.recvmsg(65535, _ANC)
+                    if anc:
+                        self._overflowed(anc)
                     ttl, src, dst, payload = decode_ipv4(data)
                 else:
-                    data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
+                    data, anc, _flags, addr = self.sock.recvmsg(65535, _ANC)
+                    self._overflowed(anc)
                     ttl, dst = VRRP_TTL, self.group
                     for level, kind, value in anc:
                         if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
@@ -191,12 +233,12 @@ class VrrpSocket:
                     src = ipaddress.IPv6Address(addr[0].split("%")[0])
                     payload = data
             except BlockingIOError:
-                return
+                return False
             except DecodeError as e:
                 self.drops[e.reason.counter] += 1
                 continue
             except OSError:
-                return
+                return False
             self.received += 1
             try:
                 adv = decode(payload, family=self.family, src=src, dst=dst)
@@ -207,3 +249,4 @@ class VrrpSocket:
                 self.drops[Reason.BAD_TTL.counter] += 1
                 continue
             self.deliver(adv, src, dst, ttl)
+        return True

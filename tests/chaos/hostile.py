@@ -9,6 +9,7 @@ Used by tests/chaos/test_chaos_hostile.py (~20,000 packets) and bench/hostile.py
 As a script (inside the attacker's namespace):
 
     python3 hostile.py send COUNT_PER_CATEGORY RATE_PPS CATEGORY...   # prints "sent N"
+    python3 hostile.py flood SECONDS DST_MAC CATEGORY                 # prints "sent N"
     python3 hostile.py sniff SRC_IP [VRID]                            # prints advert times
 """
 from __future__ import annotations
@@ -110,6 +111,26 @@ def send(count: int, rate: float, names: list[str]) -> int:
     return sent
 
 
+def flood(seconds: float, dst_mac: str, name: str) -> int:
+    """As fast as one process can: `name`'s frames to one node's MAC address (IP destination
+    still the VRRP group, which the node has joined) for `seconds`; enough to fill a Python
+    reader's 2 MiB receive queue. Returns the number sent."""
+    frames = [bytes.fromhex(dst_mac.replace(":", "")) + f[6:] for f in _frames()[name][1]]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(("eth0", 0))
+    sent = 0
+    end = time.monotonic() + seconds
+    n = len(frames)
+    while time.monotonic() < end:
+        for _ in range(256):
+            try:
+                s.send(frames[sent % n])
+            except OSError:          # ENOBUFS: the attacker's own queue is full
+                continue
+            sent += 1
+    return sent
+
+
 SNIFF_PROTO = 112
 
 
@@ -146,6 +167,9 @@ def categories() -> dict[str, str | None]:
 if __name__ == "__main__":
     if sys.argv[1] == "send":
         n = send(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
+        print(f"sent {n}", flush=True)
+    elif sys.argv[1] == "flood":
+        n = flood(float(sys.argv[2]), sys.argv[3], sys.argv[4])
         print(f"sent {n}", flush=True)
     elif sys.argv[1] == "sniff":
         sniff(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else VRID)
