@@ -567,12 +567,19 @@ class VrrpDaemon:
                     self._log_drop(r, a.reason.counter,
                                    reject_line(a.reason, a.detail, a.source, adv, r.cfg, ttl))
                 elif isinstance(a, m.NotifyLowerPriority):
-                    log.info("vrrp.advert.lower_priority", instance=name, source=str(a.source),
-                             priority=a.priority,
-                             compat=f"({name}) Received advert from {a.source} with lower priority"
-                                    f" {a.priority}, ours {r.fsm.priority}"
-                                    + ("" if r.cfg.lower_prio_no_advert
-                                       else ", forcing new election"))
+                    # keepalived logs each one; a stream of them (a misconfigured peer, a
+                    # flood) gets the protocol's reply every time but a log line at most
+                    # once per DROP_LOG_INTERVAL, with the number held back
+                    held = self._log_limit(name, "lower_priority")
+                    if held is not None:
+                        log.info("vrrp.advert.lower_priority", instance=name,
+                                 source=str(a.source), priority=a.priority, suppressed=held,
+                                 compat=f"({name}) Received advert from {a.source} with lower"
+                                        f" priority {a.priority}, ours {r.fsm.priority}"
+                                        + ("" if r.cfg.lower_prio_no_advert
+                                           else ", forcing new election")
+                                        + (f" ({held} more since the last report)"
+                                           if held else ""))
             if backup and adv.priority == 0 and not any(
                     isinstance(a, m.RejectAdvert) for a in actions):
                 log.info("vrrp.advert.priority_zero", instance=name,
@@ -601,18 +608,26 @@ class VrrpDaemon:
         r.drops[counter] += 1
         self._log_drop(r, counter, line)
 
+    def _log_limit(self, name: str, kind: str) -> int | None:
+        """None: hold this line back; else log it, with the number held back since the last
+        (the first of each kind per instance, then one per DROP_LOG_INTERVAL)."""
+        assert self.loop is not None
+        now = self.loop.time()
+        key = (name, kind)
+        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
+        if now - last < DROP_LOG_INTERVAL:
+            self._drop_log[key] = (last, held + 1)
+            return None
+        self._drop_log[key] = (now, 0)
+        return held
+
     def _log_drop(self, r: Runner, counter: str, line: str) -> None:
         """keepalived logs every dropped advert; we log the first of each kind per instance,
         then at most one line per DROP_LOG_INTERVAL with the number held back, so that a
         flood cannot fill the disk."""
-        assert self.loop is not None
-        now = self.loop.time()
-        key = (r.name, counter)
-        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
-        if now - last < DROP_LOG_INTERVAL:
-            self._drop_log[key] = (last, held + 1)
+        held = self._log_limit(r.name, counter)
+        if held is None:
             return
-        self._drop_log[key] = (now, 0)
         log.info("vrrp.advert.dropped", instance=r.name, counter=counter, suppressed=held,
                  compat=line + (f" ({held} more since the last report)" if held else ""))
 
