@@ -326,7 +326,11 @@ class DumpWriter:
                     return
                 kind, (path, text) = self._pending.popitem()
             try:
-                write_atomic(path, text if isinstance(text, str) else text())
+                body = text if isinstance(text, str) else text()
+                if kind in ("data", "check"):
+                    from keepalived_py.obs import memtrace
+                    body += memtrace.section()     # "" unless KEEPALIVED_PY_TRACEMALLOC
+                write_atomic(path, body)
                 self.written += 1
             except OSError as e:
                 self.failed += 1
