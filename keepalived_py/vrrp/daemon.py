@@ -246,7 +246,9 @@ class VrrpDaemon:
                            "sockets": [{"interface": s.ifname, "family": s.family,
                                         "received": s.received, "sent": s.sent,
                                         "drops": dict(s.drops),
-                                        "kernel_drops": s.kernel_drops}
+                                        "kernel_drops": s.kernel_drops,
+                                        "lane": sorted(map(str, s.lane_sources)),
+                                        "lane_received": s.lane_received}
                                        for s in self.sockets.values()],
                            "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
 
@@ -543,9 +545,9 @@ class VrrpDaemon:
         return s
 
     # -- packets in --------------------------------------------------------------------------
-    def _rx_overflow(self, key: tuple[str, int, str], count: int) -> None:
+    def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
         assert self.loop is not None
-        overflow.lost(self.runners.values(), self.sockets.get(key), count, self.loop.time())
+        overflow.lost(self.runners.values(), self.sockets.get(key), count, lane, self.loop.time())
 
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
@@ -558,7 +560,10 @@ class VrrpDaemon:
                 self._drop(r, drop.counter, drop.line)
                 continue
             backup = r.fsm.state is m.State.BACKUP
+            heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
+                overflow.prioritise(self.runners.values(), r.sock, self.loop)
             if _uses_ah(r.cfg):
                 self._ah_heard(r, actions)
             self._apply(r, actions)

@@ -458,6 +458,8 @@ class Instance:
         self.tx_checksum = params.checksum        # what we send; may switch to OLD_UNICAST
         self.stats: dict[str, int] = dict.fromkeys(STATS_KEYS, 0)
         self.master_source: Address | None = None    # last master heard (BACKUP)
+        # the last router whose advert held us in BACKUP (a master, not a lower priority)
+        self.master_heard: Address | None = None
         self.master_priority = 0
         self.last_master_advert: float | None = None  # when we last accepted a master's advert
         self.became_master_at: float | None = None
@@ -486,6 +488,11 @@ class Instance:
             centis = round(self.master_adver_int * 100)
             return (pri * centis * 625 // 16) / 1e6
         return (pri * 1_000_000 // 256) / 1e6
+
+    @property
+    def down_extended(self) -> bool:
+        """The down timer has had its one extension for a receive-queue loss (ReceiveLost)."""
+        return self._down_extended
 
     def master_down_interval(self) -> float:
         return self.p.down_timer_adverts * self.master_adver_int + self.skew()
@@ -880,7 +887,7 @@ class Instance:
                 self.master_adver_int = max(_MIN_INTERVAL, adv.interval)   # RFC 5798 §6.4.2
             self._t.down = now + self.master_down_interval()
             self.rx_lost, self._down_extended = 0, False
-            self.master_source = ev.source
+            self.master_source = self.master_heard = ev.source
             self.master_priority = adv.priority
             self.last_master_advert = now
             if p.preempt_delay > 0:

@@ -6,8 +6,10 @@ then runs out although the master is alive (a false takeover, seen in a million-
 flood). transport.VrrpSocket reads the kernel's drop counter (SO_RXQ_OVFL) and calls
 `lost()` for each rise; the instances on that socket remember it (machine.ReceiveLost), and
 on the next expiry of their down timer they wait one more advert interval, once, instead of
-declaring the master down. Before a BACKUP's timer is handled, `before_expiry` reads what is
-still queued on its socket: a master advert waiting behind the flood counts.
+declaring the master down. When that extension has run out too, `before_expiry` first reads
+what is still queued on the socket (for DRAIN_SECONDS at most, so that a real master death is
+still detected within Master_Down_Interval + one interval): a master advert waiting behind
+the flood counts.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from keepalived_py.vrrp import machine as m
 
 log = structlog.get_logger("keepalived_py.vrrp.overflow")
 
-DRAIN_LIMIT = 4096          # packets read at most before a down timer is judged (~2 MiB queue)
+DRAIN_SECONDS = 0.02        # reading the queue before the extended down timer is judged
 
 
 class _Runner(Protocol):
@@ -29,17 +31,29 @@ class _Runner(Protocol):
     fsm: m.Instance
 
 
-def lost(runners: Iterable[_Runner], sock: object, count: int, now: float) -> None:
-    """`count` packets dropped by the kernel on `sock`: every instance on it is told."""
+def lost(runners: Iterable[_Runner], sock: Any, count: int, lane: bool, now: float) -> None:
+    """`count` packets dropped by the kernel on `sock` (its priority lane if `lane`): the
+    instances on it are told, except, for a loss on the main queue, those whose master has
+    the lane (its adverts were not in that queue)."""
+    laned = getattr(sock, "lane_sources", frozenset())
     for r in runners:
-        if r.sock is sock:
+        if r.sock is sock and (lane or r.fsm.master_heard not in laned):
             r.fsm.handle(m.ReceiveLost(count), now)
 
 
+def prioritise(runners: Iterable[_Runner], sock: Any, loop: Any) -> None:
+    """The masters the instances on `sock` have heard get the socket's priority lane."""
+    if sock is None:
+        return
+    sources = {r.fsm.master_heard for r in runners
+               if r.sock is sock and r.fsm.master_heard is not None}
+    sock.prioritise(sources, loop)
+
+
 def before_expiry(r: _Runner) -> None:
-    """A BACKUP that has lost packets reads its socket's queue before its timer is judged."""
-    if r.fsm.state is m.State.BACKUP and r.fsm.rx_lost and r.sock is not None:
-        r.sock.drain(DRAIN_LIMIT)
+    """A BACKUP whose extension ran out reads its socket's queue before the timer is judged."""
+    if r.fsm.state is m.State.BACKUP and r.fsm.down_extended and r.sock is not None:
+        r.sock.drain(DRAIN_SECONDS)
 
 
 def warn(r: _Runner, a: m.WarnReceiveLoss) -> None:

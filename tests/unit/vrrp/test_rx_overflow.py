@@ -104,7 +104,8 @@ def test_kernel_drop_counter_is_read_from_a_full_queue() -> None:
             tx.sendto(b"x" * 200, rx_sock.getsockname())
         seen: list[int] = []
         fake = VrrpSocket.__new__(VrrpSocket)
-        fake._ovfl_seen, fake.kernel_drops, fake.on_overflow = 0, 0, seen.append
+        fake._ovfl_seen, fake.kernel_drops = {}, 0
+        fake.on_overflow = lambda n, lane: seen.append(n)
         got = 0
 
         def read() -> None:
@@ -130,8 +131,49 @@ def test_kernel_drop_counter_is_read_from_a_full_queue() -> None:
 def test_counter_wraps_and_is_not_double_counted() -> None:
     seen: list[int] = []
     fake = VrrpSocket.__new__(VrrpSocket)
-    fake._ovfl_seen, fake.kernel_drops, fake.on_overflow = 0xFFFFFFF0, 0, seen.append
+    fake._ovfl_seen, fake.kernel_drops = {-1: 0xFFFFFFF0}, 0
+    fake.on_overflow = lambda n, lane: seen.append(n)
     anc = [(socket.SOL_SOCKET, SO_RXQ_OVFL, struct.pack("@I", 0x10))]
     fake._overflowed(anc)
     fake._overflowed(anc)                 # the same total again: nothing new
     assert seen == [0x20] and fake.kernel_drops == 0x20
+
+
+def _run_bpf(program: bytes, packet: bytes) -> int:
+    """Just enough of a classic BPF interpreter for transport.source_filter's programs."""
+    ins = [struct.unpack("@HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = ins[pc]
+        if code == 0x20:
+            acc = int.from_bytes(packet[k:k + 4], "big")
+            pc += 1
+        elif code == 0x15:
+            pc += 1 + (jt if acc == k else jf)
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected instruction {code:#x}")
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_source_filter_admits_the_listed_sources_or_the_others(n: int) -> None:
+    from keepalived_py.vrrp.transport import source_filter
+    listed = [A(f"192.0.2.{i}") for i in range(1, n + 1)]
+    lane = source_filter([a.packed for a in listed], True)
+    main = source_filter([a.packed for a in listed], False)
+
+    def ip_from(a: A) -> bytes:
+        return bytes(12) + a.packed + A("224.0.0.18").packed
+
+    for a in listed:
+        assert _run_bpf(lane, ip_from(a)) and not _run_bpf(main, ip_from(a))
+    for a in (A("192.0.2.77"), A("198.51.100.1")):
+        assert not _run_bpf(lane, ip_from(a)) and _run_bpf(main, ip_from(a))
+
+
+def test_prioritise_is_ipv4_vrrp_only_and_bounded() -> None:
+    fake = VrrpSocket.__new__(VrrpSocket)
+    fake.family, fake.deliver_ah, fake.lane_sources = 6, None, frozenset()
+    fake.prioritise({ipaddress.IPv6Address("fe80::1")}, None)
+    assert fake.lane_sources == frozenset()
