@@ -878,7 +878,8 @@ class VrrpDaemon:
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
             overflow.before_expiry(r)
-            if self.runners.get(r.name) is r:
+            still = self.runners.get(r.name) is r     # (the drain may have reloaded nothing,
+            if still:                                 # but a packet may have moved it on)
                 self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:

@@ -26,16 +26,19 @@ DRAIN_SECONDS = 0.02        # reading the queue before the extended down timer i
 
 
 class _Runner(Protocol):
-    name: str
-    sock: Any
-    fsm: m.Instance
+    @property
+    def name(self) -> str: ...
+    @property
+    def sock(self) -> Any: ...
+    @property
+    def fsm(self) -> m.Instance: ...
 
 
 def lost(runners: Iterable[_Runner], sock: Any, count: int, lane: bool, now: float) -> None:
     """`count` packets dropped by the kernel on `sock` (its priority lane if `lane`): the
     instances on it are told, except, for a loss on the main queue, those whose master has
     the lane (its adverts were not in that queue)."""
-    laned = getattr(sock, "lane_sources", frozenset())
+    laned: frozenset[Any] = getattr(sock, "lane_sources", frozenset())
     for r in runners:
         if r.sock is sock and (lane or r.fsm.master_heard not in laned):
             r.fsm.handle(m.ReceiveLost(count), now)

@@ -1,8 +1,9 @@
 """Hostile packets at a running master and backup (issue 15): 21,000 hostile adverts (21
 categories: malformed, truncated, oversized, wrong checksum/TTL/VRID/auth/version/interval,
-replayed, lower priority, IPv6 v2/v3...) from one attacker on the LAN, category by category. Nothing may change (the VIP stays on the master, no
-state change, no daemon dies), every dropped packet lands in its keepalived counter (and in no
-other), and the master's adverts stay on time. bench/hostile.py sends a million."""
+replayed, lower priority, IPv6 v2/v3...) from one attacker on the LAN, category by category.
+Nothing may change (the VIP stays on the master, no state change, no daemon dies), every
+dropped packet lands in its keepalived counter (and in no other), the master's adverts stay on
+time, and its lower-priority log lines are rate-limited. bench/hostile.py sends a million."""
 from __future__ import annotations
 
 import json
