@@ -25,6 +25,8 @@ from typing import Any, TypedDict
 
 import structlog
 
+from keepalived_py.obs import memtrace
+
 log = structlog.get_logger("keepalived_py.obs.dumps")
 
 FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json",
@@ -328,7 +330,6 @@ class DumpWriter:
             try:
                 body = text if isinstance(text, str) else text()
                 if kind in ("data", "check"):
-                    from keepalived_py.obs import memtrace
                     body += memtrace.section()     # "" unless KEEPALIVED_PY_TRACEMALLOC
                 write_atomic(path, body)
                 self.written += 1

@@ -6,16 +6,24 @@ with N > 1 keeps N frames per allocation (default 1)."""
 from __future__ import annotations
 
 import os
-import tracemalloc
+import sys
 
 ENV = "KEEPALIVED_PY_TRACEMALLOC"
 TOP = 25
 
 
+def _tracing() -> bool:
+    """Without importing tracemalloc (pickle and more, tens of ms on a slow host) when nobody
+    asked for it."""
+    tm = sys.modules.get("tracemalloc")
+    return tm is not None and bool(tm.is_tracing())
+
+
 def start_if_asked() -> bool:
     value = os.environ.get(ENV, "")
-    if not value or value == "0" or tracemalloc.is_tracing():
-        return tracemalloc.is_tracing()
+    if not value or value == "0" or _tracing():
+        return _tracing()
+    import tracemalloc
     try:
         frames = max(1, int(value))
     except ValueError:
@@ -27,8 +35,9 @@ def start_if_asked() -> bool:
 def section(top: int = TOP) -> str:
     """The dump section ("" when not tracing): current/peak traced memory and the `top`
     allocation sites by size."""
-    if not tracemalloc.is_tracing():
+    if not _tracing():
         return ""
+    import tracemalloc
     snap = tracemalloc.take_snapshot().filter_traces((
         tracemalloc.Filter(False, tracemalloc.__file__),
         tracemalloc.Filter(False, "<frozen importlib._bootstrap>"),
