@@ -73,12 +73,16 @@ def flood(c: Cluster, per_category: int, rate: float, advert_gap_bound: float) -
     for cat, counter in cats.items():
         before = {n: counters(c, n) for n in ("n1", "n2")}
         sender.stdin.write(f"{per_category} {rate} {cat}\n")
-        # then a few packets nobody counts: they carry the kernel's drop count (SO_RXQ_OVFL is
-        # stamped on the next packet queued) past the category's last drops
-        sender.stdin.write("3 0 foreign_vrid\n")
         sender.stdin.flush()
         sent_total += int(sender.stdout.readline().split()[1])
-        sender.stdout.readline()
+
+        def flush() -> None:
+            """A few packets nobody counts, once the queue has room again: they carry the
+            kernel's drop count (SO_RXQ_OVFL is stamped on the next packet queued)."""
+            assert sender.stdin is not None and sender.stdout is not None
+            sender.stdin.write("3 0 foreign_vrid\n")
+            sender.stdin.flush()
+            sender.stdout.readline()
         for n in ("n1", "n2"):
             # a loaded host may still be reading the queue: wait for the counts to settle
             # (2.4 s at most). Every packet is in its counter, or was dropped by the kernel
@@ -87,6 +91,9 @@ def flood(c: Cluster, per_category: int, rate: float, advert_gap_bound: float) -
             want: dict[str, int] = {}
             for attempt in range(8):
                 time.sleep(0.3 if attempt or n == "n1" else 0)
+                if attempt or n == "n1":
+                    flush()
+                    time.sleep(0.05)
                 after = counters(c, n)
                 diff = {k: after.get(k, 0) - before[n].get(k, 0)
                         for k in set(after) | set(before[n])}
