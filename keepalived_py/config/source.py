@@ -245,6 +245,18 @@ class SourceReader:
     # -- one logical line ------------------------------------------------------------------
     def _expand(self, body: str, pos: SourcePos, depth: int
                 ) -> Iterator[Line | tuple[str, _Definition]]:
+        if "$" not in body and not body.startswith(("@", "~", "include")):
+            # the common line: no conditional, definition, sequence, macro or include
+            for part in split_braces(body):
+                self.count += 1
+                if self.count > MAX_LINES:
+                    if self.count == MAX_LINES + 1:
+                        self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
+                                                    " - the rest is ignored")
+                    self._stopped = True
+                    return
+                yield Line(part, pos)
+            return
         queue: list[str] = [body]
         passes = 0
         while queue:

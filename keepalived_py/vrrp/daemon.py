@@ -282,7 +282,7 @@ class VrrpDaemon:
             t.cancel()
         if release:                          # -- firewall, static_* hook (issue 12)
             await self.firewall.close()
-            if self.netlink.ipr is not None:
+            if self.netlink.opened:
                 await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
