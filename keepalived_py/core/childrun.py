@@ -108,6 +108,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     import gc
     gc.collect()
     gc.freeze()
+    from keepalived_py.core.process import trim_heap
+    trim_heap()
     send("ready")
     log.info("child.ready", pid=os.getpid())
 

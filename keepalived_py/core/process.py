@@ -30,6 +30,16 @@ def _load_libc() -> ctypes.CDLL:
 _libc = _load_libc()
 
 
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the kernel (glibc malloc_trim): what reading and
+    building the configuration freed stays in the heap otherwise, counted in the process's
+    memory for as long as it lives."""
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:          # not glibc
+        pass
+
+
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
     """Ask the kernel for `sig` when the parent dies; exit now if it already has."""
     _libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)

@@ -540,6 +540,9 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
+        from keepalived_py.core.process import trim_heap
+        gc.collect()
+        trim_heap()                 # the configuration's reading is over (issue 16)
         await self._serve_control()
         if self.options.prometheus:
             await self._serve_metrics()
