@@ -12,7 +12,7 @@ diagnostics at file:line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
 from keepalived_py.config import build_lvs
@@ -35,6 +35,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.config.model import evolve as replace  # dataclasses.replace, faster (issue 16)
 from keepalived_py.config.strict import (
     complete_accept_vmac,
     complete_strict_adverts,

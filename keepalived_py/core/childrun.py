@@ -48,13 +48,17 @@ FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.chec
              "bfd": "keepalived_py.bfd.daemon"}
 
 
-async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None) -> int:
+async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None,
+               start: tuple[Any, Any] | None = None) -> int:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_unix_connection(sock=sock)
-    first = await read_message(reader)
-    if not first or first[0] != "start":
-        return 0                # the parent went away before starting us (1 would be FATAL)
-    _, options, config = first
+    if start is None:
+        first = await read_message(reader)
+        if not first or first[0] != "start":
+            return 0            # the parent went away before starting us (1 would be FATAL)
+        _, options, config = first
+    else:
+        options, config = start
     set_name(comm_for(role, config.global_defs))
 
     def send(*msg: Any) -> None:
@@ -106,6 +110,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     import gc
     gc.collect()
     gc.freeze()
+    from keepalived_py.core.process import trim_heap
+    trim_heap()
     send("ready")
     log.info("child.ready", pid=os.getpid())
 
@@ -151,22 +157,26 @@ def main(argv: list[str]) -> int:
     return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
 
 
-def run_forked(role: str, parent_pid: int, fd: int, connector: int | None) -> int:
+def run_forked(role: str, parent_pid: int, fd: int, connector: int | None,
+               start: tuple[Any, Any] | None = None) -> int:
     """The child's main straight after the supervisor's fork (no exec); returns its status.
 
+    start: (options, config) as the parent has them (it then sends no "start" message: the
+    child needs no pickled copy of what the fork gave it).
     The caller has reset the signal dispositions and mask and must `os._exit` with the
     result: the parent's stack below us is never unwound in the child."""
-    return _main(role, parent_pid, fd, connector)
+    return _main(role, parent_pid, fd, connector, start)
 
 
-def _main(role: str, parent_pid: int, fd: int, conn: int | None) -> int:
+def _main(role: str, parent_pid: int, fd: int, conn: int | None,
+          start: tuple[Any, Any] | None = None) -> int:
     set_name("keepalived")
     die_with_parent(parent_pid)
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
     connector = socket.socket(fileno=conn) if conn is not None else None
     try:
-        return asyncio.run(_run(role, sock, connector))
+        return asyncio.run(_run(role, sock, connector, start))
     except ConfigError as e:
         # keepalived's permanent errors end the whole daemon (no respawn loop): CONFIG ...
         structlog.get_logger("keepalived_py.child").error("child.config_failed", role=role,

@@ -185,8 +185,10 @@ class Supervisor:
                 from keepalived_py.core.childrun import run_forked  # hook: issue 16
                 if child.died_at is not None:
                     os.environ[PREV_EXIT_ENV] = repr(child.died_at)
+                # the options and configuration are ours already: no pickled copy to wait for
                 code = run_forked(child.role, me, child_end.fileno(),
-                                  None if connector == "-" else int(connector))
+                                  None if connector == "-" else int(connector),
+                                  start=(self.options, self.config))
             finally:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -207,12 +209,13 @@ class Supervisor:
                     remove_pidfile(child.pidfile, stale)
         log.info("supervisor.child.started", role=child.role, pid=pid,
                  compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
-        child.reader_task = self.loop.create_task(self._talk(child, parent_end))
+        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked))
 
-    async def _talk(self, child: Child, sock: socket.socket) -> None:
+    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True) -> None:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         child.writer = writer
-        writer.write(encode(("start", self.options, self.config)))
+        if send_start:          # an exec'd child; a forked one has them from the fork
+            writer.write(encode(("start", self.options, self.config)))
         if child.role in ("vrrp", "checker") and self.bfd_up:
             writer.write(encode(("bfd", self._bfd_for(child.role, self.bfd_up))))
         pid = child.pid
@@ -537,6 +540,9 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         self._apply_roles()
         self._maybe_ready()
+        from keepalived_py.core.process import trim_heap
+        gc.collect()
+        trim_heap()                 # the configuration's reading is over (issue 16)
         await self._serve_control()
         if self.options.prometheus:
             await self._serve_metrics()

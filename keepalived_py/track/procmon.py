@@ -35,6 +35,8 @@ _UNAVAILABLE = {errno.ECONNREFUSED, errno.EPERM, errno.EACCES, errno.EPROTONOSUP
 
 def open_connector() -> socket.socket:
     """Open and subscribe a proc connector socket. Raises OSError when events are refused."""
+    from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+    pyroute2_without_its_init()
     from pyroute2.netlink import NETLINK_CONNECTOR, NLMSG_DONE
     from pyroute2.netlink.connector import cn_proc
 
@@ -162,6 +164,8 @@ class ProcessMonitor:
 
     # -- connector path -------------------------------------------------------------------
     def _readable(self) -> None:
+        from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+        pyroute2_without_its_init()
         from pyroute2.netlink.connector import cn_proc
 
         assert self._sock is not None and self._loop is not None

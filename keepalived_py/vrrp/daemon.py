@@ -151,6 +151,18 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+
+    def _iface_fact(self, read: Any, *args: Any) -> Any:
+        """read(*args) (an interface's link state, its primary address), read once per
+        interface while start() adds the instances; a live read otherwise (issue 16)."""
+        memo = self._iface_memo
+        if memo is None:
+            return read(*args)
+        key = (read, *args)
+        if key not in memo:
+            memo[key] = read(*args)
+        return memo[key]
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
@@ -187,8 +199,10 @@ class VrrpDaemon:
         from keepalived_py.vrrp.exports import VrrpExports
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
+        self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
@@ -282,7 +296,7 @@ class VrrpDaemon:
             t.cancel()
         if release:                          # -- firewall, static_* hook (issue 12)
             await self.firewall.close()
-            if self.netlink.ipr is not None:
+            if self.netlink.opened:
                 await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
@@ -405,7 +419,7 @@ class VrrpDaemon:
         assert self.loop is not None
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
-            primary_address(inst.interface, family) if inst.interface else None)
+            self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
         r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
                                     sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
@@ -418,7 +432,7 @@ class VrrpDaemon:
         if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
             await self._vmac_up(r)
         if inst.interface:
-            r.link_up = link_up(inst.interface)
+            r.link_up = self._iface_fact(link_up, inst.interface)
             try:
                 r.sock = self._socket(inst, r)
             except OSError as e:

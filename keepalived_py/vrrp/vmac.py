@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from pyroute2.netlink.exceptions import NetlinkError
+
+from keepalived_py.vrrp.addresses import netlink_error
 
 log = structlog.get_logger("keepalived_py.vrrp.vmac")
 
@@ -123,6 +124,7 @@ class VmacTable:
         """Make (or adopt) the VMAC for an instance; its name, or None when it cannot be made.
         `wanted` is the configured name ('' for a generated one); `taken` holds the names
         other instances use."""
+        NetlinkError = netlink_error()     # pyroute2, imported on first use
         mac = virtual_mac(vrid, family)
         try:
             parent_idx = await _index(ipr, parent)
@@ -217,6 +219,7 @@ class VmacTable:
         return None
 
     async def _delete(self, ipr: Any, name: str, idx: int) -> bool:
+        NetlinkError = netlink_error()     # pyroute2, imported on first use
         try:
             await ipr.link("del", index=idx)
             return True
@@ -309,6 +312,7 @@ async def _index(ipr: Any, name: str) -> int | None:
 
 
 async def _link(ipr: Any, name: str) -> Any:
+    NetlinkError = netlink_error()     # pyroute2, imported on first use
     try:
         res = await ipr.link("get", ifname=name)
     except NetlinkError as e:
