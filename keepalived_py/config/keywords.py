@@ -317,7 +317,8 @@ def keyword_table() -> str:
         "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "host": SMTP_HOST,
         "bfd_instance": BFD_INSTANCE,
     }
-    later_top = {("top", k): "parsed only" for k in ROOT_LATER}
+    from keepalived_py.config.build_process import ROOT_KEYWORDS
+    later_top = {("top", k): "parsed only" for k in ROOT_LATER - ROOT_KEYWORDS}
     later_top |= {("global_defs", k): "accepted, no effect yet" for k in _global_later()}
     out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
            "",
