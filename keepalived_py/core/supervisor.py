@@ -42,7 +42,7 @@ import structlog
 
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
-from keepalived_py.core import sdnotify
+from keepalived_py.core import sdnotify, startstop
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -63,7 +63,6 @@ log = structlog.get_logger("keepalived_py.supervisor")
 
 WATCH_INTERVAL = 0.5
 EXTEND_EVERY = 10.0              # systemd: while starting children progress, extend the start timeout
-STOP_TIMEOUT = 5.0
 # keepalived's exit statuses (lib/scheduler.h), so that systemd's RestartPreventExitStatus=
 # can tell them apart; a child exiting FATAL, CONFIG or MISSING_PERMISSION ends the daemon
 EXIT_OK = 0
@@ -487,9 +486,13 @@ class Supervisor:
             self._send(child, "stop", True)
             assert self.loop is not None
             pid = child.pid
-            self.loop.call_later(STOP_TIMEOUT, self._force, pid)
+            self.loop.call_later(self._child_wait(), self._force, pid)
         else:
             self.children.pop(child.role, None)
+
+    def _child_wait(self) -> float:
+        """child_wait_time (root keyword): how long a stopping child has before SIGKILL."""
+        return float(self.config.global_defs.process.child_wait_time)
 
     def _force(self, pid: int) -> None:
         if any(c.pid == pid for c in self.children.values()):
@@ -518,7 +521,7 @@ class Supervisor:
                 child.restart.cancel()
             if child.pid:
                 self._send(child, "stop", release_vrrp if child.role == "vrrp" else release_ipvs)
-                self.loop.call_later(STOP_TIMEOUT, self._force, child.pid)
+                self.loop.call_later(self._child_wait(), self._force, child.pid)
             else:
                 self.children.pop(child.role, None)
         if not self.children:
@@ -535,7 +538,10 @@ class Supervisor:
         for sig, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(sig, self.forward, kind)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
-        self._apply_roles()
+        proc = self.config.global_defs.process
+        await startstop.run_script("startup", proc.startup_script, proc.startup_script_timeout)
+        if not self.stopping:               # (a TERM while the startup script ran: none)
+            self._apply_roles()
         self._maybe_ready()
         await self._serve_control()
         if self.options.prometheus:
@@ -550,6 +556,8 @@ class Supervisor:
             pet()
         await self.done.wait()
         self.reap()
+        proc = self.config.global_defs.process
+        await startstop.run_script("shutdown", proc.shutdown_script, proc.shutdown_script_timeout)
         if self.control is not None:
             await self.control.stop()
         return self.exit_code
@@ -640,6 +648,7 @@ def run(options: Options) -> int:
         log.error("supervisor.no_config", compat="Stopped Keepalived v2.2.7 (01/16,2022)")
         return EXIT_NO_CONFIG
     set_name(comm_for("parent", result.config.global_defs))
+    options = startstop.apply_options(options, result.config.global_defs.process)
     pidfiles = resolve_pidfiles(options)
     parent_pidfile = pidfiles["parent"]
     running = _running(options, pidfiles)
@@ -657,6 +666,7 @@ def run(options: Options) -> int:
         daemonize(options.umask)
     elif options.umask is not None:
         os.umask(options.umask)
+    startstop.apply_parent(options, result.config.global_defs.process)
     if options.namespace or "/keepalived/" in parent_pidfile:
         for path in pidfiles.values():
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)

@@ -53,6 +53,7 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.startup_delay import startup_hold
 from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
@@ -183,6 +184,7 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = _decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
         from keepalived_py.vrrp.exports import VrrpExports
@@ -446,7 +448,8 @@ class VrrpDaemon:
             inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r)                   # built now, off the failover path
         self._payloads(r, r.fsm.priority)
-        event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
+        event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
+            m.Started(hold_until=getattr(self, "_hold_until", 0.0))
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:

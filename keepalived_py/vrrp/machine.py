@@ -244,9 +244,11 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Started:
     """The instance starts (keepalived's vrrp_init_state). `resume_master_since` is the older
-    spelling of Resumed(True, at)."""
+    spelling of Resumed(True, at). `hold_until`: global_defs vrrp_startup_delay - no
+    Master_Down timer expires before this monotonic time (keepalived's vrrp_delayed_start_time)."""
 
     resume_master_since: float | None = None
+    hold_until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +449,7 @@ class Instance:
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
+        self._hold_until = 0.0                    # vrrp_startup_delay (Started.hold_until)
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -489,6 +492,12 @@ class Instance:
             assert isinstance(event, Started)
             if event.resume_master_since is not None:
                 return self._resume(True, event.resume_master_since, now)
+            self._hold_until = event.hold_until
+            if now < event.hold_until and self.p.owner and not self.fault:
+                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too
+                self.state = State.BACKUP
+                self._t.down = event.hold_until + 1e-6
+                return [RemoveAddresses(), StateChanged(State.INIT, State.BACKUP, "init")]
             return self._start(now)
         if kind is Resumed:
             assert isinstance(event, Resumed)
@@ -718,6 +727,10 @@ class Instance:
         t = self._t
         due = now + _EPS
         if self.state is State.BACKUP:
+            if t.down is not None and t.down <= due and now < self._hold_until:
+                # vrrp_startup_delay: keepalived's down timers run from the end of the delay
+                t.down = self._hold_until + self.down_timer_shown()
+                return []
             if t.down is not None and t.down <= due:
                 self.wantstate = State.MASTER
                 if self.sync is not None and not self.sync.can_goto_master(self):
