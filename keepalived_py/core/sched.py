@@ -55,6 +55,18 @@ def next_auto_priority(current: int, max_auto: int) -> int | None:
     return current + 1 if current < max_auto else None
 
 
+_current: ProcessSched | None = None
+
+
+def current_realtime() -> tuple[int, int]:
+    """(SCHED_RR priority, configured RLIMIT_RTTIME) of this process as keepalived's dump
+    shows them ("current realtime priority", "current realtime time limit"); 0: none."""
+    cur = _current
+    if cur is None:
+        return 0, 0
+    return cur.rt_priority, cur.rttime_shown
+
+
 class ProcessSched:
     """Applies one child's settings and raises it when its timers run late."""
 
@@ -70,6 +82,9 @@ class ProcessSched:
         self.max_auto = 0
         self.min_delay = 1_000_000
         self.applied: ProcessDefs | None = None
+        self.rttime_shown = 0           # the configured limit in force (keepalived's cur_rlimit_rttime)
+        global _current
+        _current = self
 
     # -- apply / reset ---------------------------------------------------------------------
     def apply(self, p: ProcessDefs) -> None:
@@ -125,6 +140,7 @@ class ProcessSched:
                     self.orig_rttime = resource.getrlimit(resource.RLIMIT_RTTIME)
                 resource.setrlimit(resource.RLIMIT_RTTIME, (soft, hard))
                 self.rttime_set = True
+                self.rttime_shown = rlimit_rttime
                 if hard != rlimit_rttime:
                     log.info("sched.rttime_floor", configured=rlimit_rttime, soft=soft, hard=hard)
             except (OSError, ValueError) as e:
@@ -145,6 +161,7 @@ class ProcessSched:
             try:
                 resource.setrlimit(resource.RLIMIT_RTTIME, self.orig_rttime)
                 self.rttime_set = False
+                self.rttime_shown = 0
             except (OSError, ValueError):
                 log.warning("sched.reset_failed",
                             compat="child process cannot reset realtime rlimit")
