@@ -160,11 +160,12 @@ class ProcessSched:
         if self.rttime_set and self.orig_rttime is not None:
             try:
                 resource.setrlimit(resource.RLIMIT_RTTIME, self.orig_rttime)
-                self.rttime_set = False
-                self.rttime_shown = 0
             except (OSError, ValueError):
-                log.warning("sched.reset_failed",
-                            compat="child process cannot reset realtime rlimit")
+                # raising a hard limit back needs CAP_SYS_RESOURCE; out of SCHED_RR the
+                # limit counts nothing, so the lower one is harmless
+                log.info("sched.rttime_kept", limit=resource.getrlimit(resource.RLIMIT_RTTIME))
+            self.rttime_set = False
+            self.rttime_shown = 0
         if self.orig_nice is not None:
             try:
                 os.setpriority(os.PRIO_PROCESS, 0, self.orig_nice)
