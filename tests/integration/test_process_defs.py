@@ -1,0 +1,166 @@
+"""global_defs process keywords on a real daemon in a namespace: the VRRP child's scheduling
+(/proc/PID/stat policy, priority, nice), memory locking (VmLck), CPU affinity, RLIMIT_RTTIME
+(/proc/PID/limits), the umask every process has (/proc/PID/status Umask), the startup script
+(run before the children, killed at its timeout), the shutdown script (run after them),
+vrrp_startup_delay and child_wait_time."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from netlab import Lab
+
+pytestmark = pytest.mark.netns
+
+INSTANCE = """
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 42
+    priority 100
+    version 3
+    advert_int 0.1
+    virtual_ipaddress { 192.0.2.200/24 }
+}
+"""
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 8.0, step: float = 0.02) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on: index i is field i + 3 of proc(5)."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].decode().split()
+
+
+def status(pid: int) -> dict[str, str]:
+    out = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            out[k] = v.strip()
+    return out
+
+
+class Daemon:
+    def __init__(self, lab: Lab, tmp: Path, conf: str) -> None:
+        self.tmp = tmp
+        self.conf = tmp / "keepalived.conf"
+        self.conf.write_text(conf)
+        self.parent_pidfile, self.vrrp_pidfile = tmp / "keepalived.pid", tmp / "vrrp.pid"
+        self.node = lab.node("d", lab.lan(), "192.0.2.1/24")
+        self.started = time.monotonic()
+        self.proc = self.node.popen(
+            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-D", "-f", str(self.conf),
+             "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
+             "-c", str(tmp / "checkers.pid")],
+            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
+
+    def child(self, timeout: float = 8.0) -> int:
+        assert wait_for(lambda: read_pid(self.vrrp_pidfile) is not None, timeout), self.log()
+        pid = read_pid(self.vrrp_pidfile)
+        assert pid is not None
+        return pid
+
+    def has_vip(self) -> bool:
+        return "192.0.2.200" in self.node.run("ip", "-4", "-o", "addr", "show", "dev",
+                                              "eth0").stdout
+
+    def log(self) -> str:
+        return (self.tmp / "log").read_text(errors="replace")[-6000:]
+
+    def stop(self, timeout: float = 10.0) -> float:
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout)
+        return time.monotonic() - t0
+
+
+@pytest.fixture
+def start(lab: Lab, tmp_path: Path) -> Iterator[Callable[[str], Daemon]]:
+    made: list[Daemon] = []
+
+    def make(conf: str) -> Daemon:
+        d = Daemon(lab, tmp_path, conf)
+        made.append(d)
+        return d
+    yield make
+    for d in made:
+        if d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="SCHED_RR and mlockall need root")
+def test_vrrp_child_runs_sched_rr_locked_on_its_cpu_with_its_rttime_limit(start) -> None:
+    cpu = min(os.sched_getaffinity(0))
+    d = start("global_defs {\n vrrp_rt_priority 20\n vrrp_rlimit_rttime 3000000\n"
+              f" vrrp_no_swap\n vrrp_cpu_affinity {cpu}\n}}\n" + INSTANCE)
+    pid = d.child()
+    # applied once the child has started its instances (the pidfile comes earlier)
+    assert wait_for(lambda: status(pid)["Cpus_allowed_list"] == str(cpu), 5), d.log()
+    f = stat_fields(pid)
+    assert f[38] == "2"                                                    # policy: SCHED_RR
+    assert f[37] == "20"                                                   # rt_priority
+    st = status(pid)
+    assert int(st["VmLck"].split()[0]) > 0, st["VmLck"]                   # mlockall
+    assert st["Cpus_allowed_list"] == str(cpu)
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    line = next(x for x in limits.splitlines() if x.startswith("Max realtime timeout"))
+    assert line.split()[3:5] == ["1500000", "3000000"], line              # soft = half
+    # the parent is left as it was: only the child is real-time
+    assert stat_fields(d.proc.pid)[38] == "0"
+    assert wait_for(d.has_vip, 5)
+    d.stop()
+
+
+def test_nice_umask_scripts_startup_delay_and_child_wait_time(start, tmp_path: Path) -> None:
+    up = tmp_path / "up.sh"
+    up.write_text(f"#!/bin/sh\numask > {tmp_path}/up.umask\nsleep 5\ntouch {tmp_path}/up.late\n")
+    down = tmp_path / "down.sh"
+    down.write_text(f"#!/bin/sh\necho $PPID > {tmp_path}/down.ran\n")
+    for s in (up, down):
+        s.chmod(0o755)
+    tmp_path.chmod(0o755)
+    d = start("global_defs {\n vrrp_priority 7\n umask 0027\n"
+              f" startup_script {up}\n startup_script_timeout 1\n"
+              f" shutdown_script {down}\n vrrp_startup_delay 1.5\n}}\n"
+              "child_wait_time 1\n" + INSTANCE)
+    # the startup script runs first, with the configured umask; the children wait for it
+    assert wait_for(lambda: (tmp_path / "up.umask").exists(), 5), d.log()
+    assert (tmp_path / "up.umask").read_text().strip() == "0027"
+    pid = d.child()
+    started_child = time.monotonic()
+    assert started_child - d.started >= 1.0, "the VRRP child started before the script's timeout"
+    assert not (tmp_path / "up.late").exists()          # killed at its timeout, whole group
+    assert wait_for(lambda: stat_fields(pid)[16] == "7", 5), d.log()   # nice (field 19)
+    assert status(pid)["Umask"] == "0027" and status(d.proc.pid)["Umask"] == "0027"
+    # vrrp_startup_delay 1.5 s: the VIP comes after the delay plus Master_Down (~0.34 s)
+    assert wait_for(d.has_vip, 8), d.log()
+    took = time.monotonic() - started_child
+    assert took >= 1.5, f"master after {took:.2f} s"
+    # child_wait_time 1: a stopped child that cannot exit is killed after ~1 s, not 5
+    os.kill(pid, signal.SIGSTOP)
+    took = d.stop()
+    assert took < 4.0, f"{took:.2f} s to stop"
+    assert (tmp_path / "down.ran").exists(), d.log()    # the shutdown script ran at the end
+    assert "Delaying startup for 1.5 seconds" in d.log()
