@@ -267,7 +267,7 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
             d.error(c.pos, "nftables table name too long - ignoring")
         else:
             f["nftables"] = args[0] if args else DEFAULT_NFTABLES_TABLE
-            f["nftables_priority"] = f.get("nftables_priority", -1)
+            f["nftables_priority"] = -1       # keepalived resets it here (set it after)
     elif k == "nftables_priority":
         v = read_int(args[0], -2**31, 2**31 - 1, c.pos, d) if args else None
         if v is None:

@@ -159,6 +159,7 @@ class VrrpDaemon:
         self.loop = asyncio.get_running_loop()
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
+        self.firewall.configure(config.global_defs.process)     # nftables table name...
         await self.netlink.open()
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force

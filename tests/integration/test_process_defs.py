@@ -164,3 +164,20 @@ def test_nice_umask_scripts_startup_delay_and_child_wait_time(start, tmp_path: P
     assert took < 4.0, f"{took:.2f} s to stop"
     assert (tmp_path / "down.ran").exists(), d.log()    # the shutdown script ran at the end
     assert "Delaying startup for 1.5 seconds" in d.log()
+
+
+def test_nftables_table_name_priority_and_counters(start) -> None:
+    conf = INSTANCE.replace("priority 100", "priority 100\n    no_accept")
+    d = start("global_defs {\n nftables kpgl_fw\n nftables_priority -3\n nftables_counters\n}\n"
+              + conf)
+    assert wait_for(d.has_vip, 8), d.log()
+
+    def table() -> str:
+        return d.node.run("nft", "list", "table", "ip", "kpgl_fw", check=False).stdout
+    assert wait_for(lambda: "@vips" in table(), 5), d.log()
+    text = table()
+    assert "priority -3" in text.replace("filter - 3", "-3"), text
+    assert "counter packets" in text and "192.0.2.200" in text, text
+    assert d.node.run("nft", "list", "table", "ip", "keepalived", check=False).returncode != 0
+    d.stop()
+    assert d.node.run("nft", "list", "table", "ip", "kpgl_fw", check=False).returncode != 0
