@@ -160,6 +160,7 @@ class VrrpDaemon:
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
         self.firewall.configure(config.global_defs.process)     # nftables table name...
+        self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
         await self.netlink.open()
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force

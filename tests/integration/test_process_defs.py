@@ -181,3 +181,12 @@ def test_nftables_table_name_priority_and_counters(start) -> None:
     assert d.node.run("nft", "list", "table", "ip", "keepalived", check=False).returncode != 0
     d.stop()
     assert d.node.run("nft", "list", "table", "ip", "kpgl_fw", check=False).returncode != 0
+
+
+def test_vmac_prefix_names_generated_vmacs(start) -> None:
+    conf = INSTANCE.replace("priority 100", "priority 100\n    use_vmac")
+    d = start("global_defs {\n vmac_prefix kpv\n}\n" + conf)
+    assert wait_for(lambda: "kpv.42" in d.node.run("ip", "-o", "link").stdout, 8), d.log()
+    assert "vrrp.42" not in d.node.run("ip", "-o", "link").stdout
+    d.stop()
+    assert wait_for(lambda: "kpv.42" not in d.node.run("ip", "-o", "link").stdout, 5)
