@@ -243,11 +243,10 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "garp_group"): "garp groups are not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
-    **{("global_defs", f"{b}_rcv_bufs{f}"): "the kernel default applies"
-       for b in ("vrrp_netlink_cmd", "vrrp_netlink_monitor", "process_monitor",
-                 "lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
-    ("global_defs", "vrrp_rx_bufs_policy"): "the kernel default applies",
-    ("global_defs", "vrrp_rx_bufs_multiplier"): "the kernel default applies",
+    **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
+       for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
+    **{("global_defs", f"process_monitor_rcv_bufs{f}"): "the proc connector gets 4 MiB"
+       for f in ("", "_force")},
     ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
     ("global_defs", "tmp_config_directory"): "no temporary copy of the configuration is made",
     ("global_defs", "config_save_dir"): "no copy of the configuration is saved",
@@ -259,7 +258,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
-    ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
@@ -285,7 +283,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualRule.track_group": "not implemented: track_group",
     "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
-    "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
     "Checker.bind_port": "not implemented: checker bind_port",

@@ -51,6 +51,8 @@ from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK  # noqa: E402
 
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule  # noqa: E402
+from keepalived_py.config.model_process import RcvBufs  # noqa: E402
+from keepalived_py.core.rcvbufs import apply_rcvbuf  # noqa: E402
 
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
@@ -71,10 +73,18 @@ class Netlink:
         self.failures = 0
         self._ifindex: dict[str, int] = {}
 
-    async def open(self) -> None:
+    async def open(self, cmd_bufs: RcvBufs | None = None,
+                   monitor_bufs: RcvBufs | None = None) -> None:
+        """`cmd_bufs`/`monitor_bufs`: global_defs vrrp_netlink_cmd_rcv_bufs and
+        vrrp_netlink_monitor_rcv_bufs (with their _force)."""
         self.ipr = AsyncIPRoute()
         self.events = AsyncIPRoute()
         await self.events.bind(groups=RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR)
+        if cmd_bufs is not None and cmd_bufs.size:
+            await self.ipr.setup_endpoint()
+            apply_rcvbuf(self.ipr, cmd_bufs, "vrrp netlink command")
+        if monitor_bufs is not None:
+            apply_rcvbuf(self.events, monitor_bufs, "vrrp netlink monitor")
 
     def close(self) -> None:
         for x in (self.ipr, self.events):

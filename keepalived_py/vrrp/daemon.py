@@ -161,7 +161,8 @@ class VrrpDaemon:
         self.config = config
         self.firewall.configure(config.global_defs.process)     # nftables table name...
         self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
-        await self.netlink.open()
+        proc = config.global_defs.process
+        await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
             self.firewall.defer()
@@ -194,6 +195,7 @@ class VrrpDaemon:
         await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         self.tasks.append(self.loop.create_task(self._link_events()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
@@ -523,6 +525,14 @@ class VrrpDaemon:
         if r.vmac:
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
+
+    def _rx_bufs(self) -> None:
+        from keepalived_py.vrrp import rxbufs
+        by_sock: dict[object, list[VrrpInstance]] = {}
+        for r in self.runners.values():
+            if r.sock is not None:
+                by_sock.setdefault(r.sock, []).append(r.cfg)
+        rxbufs.apply(by_sock, self.config.global_defs.process)
 
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)

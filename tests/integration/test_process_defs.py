@@ -5,8 +5,11 @@
 vrrp_startup_delay and child_wait_time."""
 from __future__ import annotations
 
+import ctypes
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -50,6 +53,19 @@ def stat_fields(pid: int) -> list[str]:
     """/proc/PID/stat from field 3 (state) on: index i is field i + 3 of proc(5)."""
     with open(f"/proc/{pid}/stat", "rb") as f:
         return f.read().rsplit(b")", 1)[1].decode().split()
+
+
+def rcvbuf_of(pid: int, fd: int) -> int:
+    """SO_RCVBUF of another process's socket (pidfd_getfd(2), syscall 438; root)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        mine = libc.syscall(438, pidfd, fd, 0)
+        assert mine >= 0, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(pidfd)
+    with socket.socket(fileno=mine) as s:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
 def status(pid: int) -> dict[str, str]:
@@ -190,3 +206,25 @@ def test_vmac_prefix_names_generated_vmacs(start) -> None:
     assert "vrrp.42" not in d.node.run("ip", "-o", "link").stdout
     d.stop()
     assert wait_for(lambda: "kpv.42" not in d.node.run("ip", "-o", "link").stdout, 5)
+
+
+def test_netlink_and_vrrp_socket_receive_buffers(start) -> None:
+    d = start("global_defs {\n vrrp_netlink_monitor_rcv_bufs 3000000\n"
+              " vrrp_netlink_monitor_rcv_bufs_force\n vrrp_netlink_cmd_rcv_bufs 300000\n"
+              " vrrp_rx_bufs_policy 50000\n}\n" + INSTANCE)
+    pid = d.child()
+    assert wait_for(d.has_vip, 8), d.log()
+
+    # the kernel doubles what it is given; SO_RCVBUFFORCE passes net.core.rmem_max. ss
+    # shows no owner for netlink sockets: the value is unique to the namespace's daemon
+    netlink = d.node.run("ss", "-f", "netlink", "-a", "-m", "-n").stdout
+    assert "rb6000000," in netlink, netlink
+    want = 2 * min(300000, int(Path("/proc/sys/net/core/rmem_max").read_text()))
+    assert f"rb{want}," in netlink, netlink
+    # ss shows no memory for raw sockets: read the VRRP socket's SO_RCVBUF through a copy
+    # of the child's descriptor (pidfd_getfd)
+    raw = d.node.run("ss", "-w", "-a", "-p", "-n").stdout
+    m = re.search(rf"pid={pid},fd=(\d+)", raw)
+    assert m, raw
+    assert rcvbuf_of(pid, int(m.group(1))) == 100000       # vrrp_rx_bufs_policy 50000
+    d.stop()

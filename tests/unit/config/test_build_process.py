@@ -101,3 +101,18 @@ def test_process_names_names_the_bfd_child_too() -> None:
 def test_scheduling_keywords_are_no_longer_listed_as_not_implemented() -> None:
     _, d = load(" vrrp_priority -1\n umask 0022\n vrrp_startup_delay 1\n max_auto_priority")
     assert not [x for x in d.items if "not implemented" in x.message]
+
+
+def test_vrrp_rx_buffer_sizes_follow_keepalived_s_policy() -> None:
+    from keepalived_py.vrrp import rxbufs
+    c, _ = load("", root="vrrp_instance A {\n interface eth0\n virtual_router_id 1\n"
+                         " virtual_ipaddress {\n 192.0.2.1\n 192.0.2.2\n }\n}\n")
+    inst = c.vrrp_instances[0]
+    assert rxbufs.advert_len(inst) == 8 + 8 + 2 * 4 + 20                 # VRRPv2 over IPv4
+    mtu = {"eth0": 9000}.get
+    p = ProcessDefs(vrrp_rx_bufs_policy="MTU", vrrp_rx_bufs_multiplier=2)
+    assert rxbufs.rx_buf_size([inst, inst], p, lambda n: mtu(n) or 0) == 2 * 2 * 9000
+    p = ProcessDefs(vrrp_rx_bufs_policy="ADVERT")
+    assert rxbufs.rx_buf_size([inst], p, lambda n: 0) == 3 * 44
+    assert rxbufs.rx_buf_size([inst], ProcessDefs(vrrp_rx_bufs_size=777), lambda n: 0) == 777
+    assert rxbufs.rx_buf_size([inst], ProcessDefs(), lambda n: 0) == 0
