@@ -250,7 +250,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
     ("global_defs", "tmp_config_directory"): "no temporary copy of the configuration is made",
     ("global_defs", "config_save_dir"): "no copy of the configuration is saved",
-    ("global_defs", "checker_log_all_failures"): "only state changes are logged",
     ("global_defs", "reload_time_file"): "no scheduled reload",
     ("global_defs", "reload_repeat"): "no scheduled reload",
     ("global_defs", "reload_file"): "no reload file is written",
