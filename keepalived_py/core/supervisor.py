@@ -42,7 +42,7 @@ import structlog
 
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
-from keepalived_py.core import sdnotify, startstop
+from keepalived_py.core import reload_monitor, sdnotify, startstop
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -424,8 +424,14 @@ class Supervisor:
                 self._reload_wanted = False
                 sdnotify.reloading()
                 log.info("supervisor.reload.start", compat="Reloading")
-                result = await asyncio.to_thread(load_config, self.options.config_file,
-                                                 config_id=self.options.config_id)
+                proc = self.config.global_defs.process
+                marker = reload_monitor.reload_file_path(proc.reload_file, proc.use_pid_dir)
+                reload_monitor.create_reload_file(marker)        # global_defs reload_file
+                try:
+                    result = await asyncio.to_thread(load_config, self.options.config_file,
+                                                     config_id=self.options.config_id)
+                finally:
+                    reload_monitor.remove_reload_file(marker)
                 errors = _errors_of(result)
                 if result.config is None or result.diagnostics.aborted is not None or \
                         errors - self._known_errors:
@@ -442,6 +448,7 @@ class Supervisor:
                     continue
                 self.config = result.config
                 self._known_errors = errors
+                self._reload_time()
                 names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
                 self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
@@ -465,6 +472,15 @@ class Supervisor:
                 log.info("supervisor.reload.done")
         finally:
             self._reloading = False
+
+    def _reload_time(self) -> None:
+        """(Re)start the reload_time_file monitor for the configuration in force."""
+        old = getattr(self, "_reload_monitor", None)
+        if old is not None:
+            old.stop()
+        p = self.config.global_defs.process
+        self._reload_monitor = reload_monitor.monitor_for(p.reload_time_file, p.reload_repeat,
+                                                          self.request_reload)
 
     def _apply_roles(self) -> None:
         want = needed_roles(self.options, self.config)
@@ -542,6 +558,7 @@ class Supervisor:
         await startstop.run_script("startup", proc.startup_script, proc.startup_script_timeout)
         if not self.stopping:               # (a TERM while the startup script ran: none)
             self._apply_roles()
+        self._reload_time()                 # reload_time_file (core/reload_monitor.py)
         self._maybe_ready()
         await self._serve_control()
         if self.options.prometheus:

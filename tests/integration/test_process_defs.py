@@ -239,3 +239,20 @@ def test_checker_log_all_failures_logs_each_failed_retry(start) -> None:
     assert wait_for(lambda: d.log().count(line) >= 2, 8), d.log()
     assert wait_for(lambda: "failed after 2 retries" in d.log(), 5), d.log()
     d.stop()
+
+
+def test_reload_time_file_reloads_the_daemon_at_that_time(start, tmp_path: Path) -> None:
+    when = tmp_path / "reload-at"
+    marker = tmp_path / "reloading"
+    d = start(f"global_defs {{\n reload_time_file {when}\n reload_file {marker}\n}}\n"
+              + INSTANCE)
+    d.child()
+    at = time.time() + 2
+    when.write_text(time.strftime("%H:%M:%S\n", time.localtime(at)))
+    assert wait_for(lambda: "Scheduling reload for" in d.log(), 4), d.log()
+    assert wait_for(lambda: "Reloading" in d.log(), 6), d.log()
+    assert time.time() >= at - 1.0
+    assert not when.exists()                 # a time alone, no reload_repeat: removed
+    assert wait_for(lambda: "supervisor.reload.done" in d.log(), 5), d.log()
+    assert not marker.exists()               # reload_file only exists while reading
+    d.stop()
