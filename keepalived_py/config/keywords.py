@@ -245,8 +245,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
     **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
-    **{("global_defs", f"process_monitor_rcv_bufs{f}"): "the proc connector gets 4 MiB"
-       for f in ("", "_force")},
     ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
     ("global_defs", "tmp_config_directory"): "no temporary copy of the configuration is made",
     ("global_defs", "config_save_dir"): "no copy of the configuration is saved",

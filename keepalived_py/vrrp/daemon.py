@@ -1029,6 +1029,7 @@ class VrrpDaemon:
                 conn = socket.socket(fileno=os.dup(self.connector.fileno()))
             mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up),
                                  connector=conn)
+            mon.rcv_bufs = config.global_defs.process.process_monitor   # *_rcv_bufs(_force)
             assert self.loop is not None
             self.loop.create_task(mon.start())
             self.trackers.append(mon)
