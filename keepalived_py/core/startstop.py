@@ -55,6 +55,9 @@ def apply_parent(options: Options, p: ProcessDefs) -> None:
             os.umask(p.umask)
     if p.random_seed is not None:
         random.seed(p.random_seed)
+    if not p.max_auto_priority:
+        log.info("supervisor.max_auto_priority", compat="NOTICE: setting config option"
+                 " max_auto_priority should result in better keepalived performance")
 
 
 async def run_script(kind: str, script: Script | None, timeout: int) -> None:

@@ -230,13 +230,15 @@ def test_netlink_and_vrrp_socket_receive_buffers(start) -> None:
     d.stop()
 
 
-def test_checker_log_all_failures_logs_each_failed_retry(start) -> None:
+def test_checker_log_all_failures_and_checker_priority(start) -> None:
     vs = ("virtual_server 192.0.2.50 80 {\n  delay_loop 1\n  protocol TCP\n"
           "  real_server 192.0.2.1 9 {\n    TCP_CHECK {\n      connect_timeout 1\n"
           "      retry 2\n      delay_before_retry 0.2\n    }\n  }\n}\n")
-    d = start("global_defs {\n checker_log_all_failures\n}\n" + vs)
+    d = start("global_defs {\n checker_log_all_failures\n checker_priority 4\n}\n" + vs)
     line = "TCP connection to [192.0.2.1]:tcp:9 failed."
     assert wait_for(lambda: d.log().count(line) >= 2, 8), d.log()
+    checker = read_pid(d.tmp / "checkers.pid")          # the checker child's own nice
+    assert checker is not None and wait_for(lambda: stat_fields(checker)[16] == "4", 3)
     assert wait_for(lambda: "failed after 2 retries" in d.log(), 5), d.log()
     d.stop()
 

@@ -116,3 +116,12 @@ def test_vrrp_rx_buffer_sizes_follow_keepalived_s_policy() -> None:
     assert rxbufs.rx_buf_size([inst], p, lambda n: 0) == 3 * 44
     assert rxbufs.rx_buf_size([inst], ProcessDefs(vrrp_rx_bufs_size=777), lambda n: 0) == 777
     assert rxbufs.rx_buf_size([inst], ProcessDefs(), lambda n: 0) == 0
+
+
+def test_bfd_child_takes_bfd_process_name() -> None:
+    from keepalived_py.core.process import comm_for
+    c, _ = load(" process_name kpparent\n bfd_process_name kp_bfd")
+    assert comm_for("bfd", c.global_defs) == "kp_bfd"
+    assert comm_for("vrrp", c.global_defs) == "kpparent"
+    c, _ = load(" process_names")
+    assert comm_for("bfd", c.global_defs) == "keepalived_bfd"
