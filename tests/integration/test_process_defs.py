@@ -208,10 +208,11 @@ def test_vmac_prefix_names_generated_vmacs(start) -> None:
     assert wait_for(lambda: "kpv.42" not in d.node.run("ip", "-o", "link").stdout, 5)
 
 
-def test_netlink_and_vrrp_socket_receive_buffers(start) -> None:
+def test_socket_receive_buffers_and_max_auto_priority(start) -> None:
     d = start("global_defs {\n vrrp_netlink_monitor_rcv_bufs 3000000\n"
               " vrrp_netlink_monitor_rcv_bufs_force\n vrrp_netlink_cmd_rcv_bufs 300000\n"
-              " vrrp_rx_bufs_policy 50000\n}\n" + INSTANCE)
+              " vrrp_rx_bufs_policy 50000\n max_auto_priority 5\n"
+              " min_auto_priority_delay 200000\n}\n" + INSTANCE)
     pid = d.child()
     assert wait_for(d.has_vip, 8), d.log()
 
@@ -227,6 +228,15 @@ def test_netlink_and_vrrp_socket_receive_buffers(start) -> None:
     m = re.search(rf"pid={pid},fd=(\d+)", raw)
     assert m, raw
     assert rcvbuf_of(pid, int(m.group(1))) == 100000       # vrrp_rx_bufs_policy 50000
+    # max_auto_priority: a child whose timers ran late (here: stopped for 1 s) raises itself
+    # to SCHED_RR at the minimum priority
+    assert stat_fields(pid)[38] == "0"
+    os.kill(pid, signal.SIGSTOP)
+    time.sleep(1.0)
+    os.kill(pid, signal.SIGCONT)
+    assert wait_for(lambda: stat_fields(pid)[38] == "2", 3), d.log()
+    assert stat_fields(pid)[37] == "1"
+    assert "Set realtime priority 1" in d.log()
     d.stop()
 
 
