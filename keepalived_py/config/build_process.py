@@ -338,21 +338,17 @@ def _rx_bufs_policy(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
 
 
 def _config_save_dir(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
-    """keepalived's parent checks the directory (and creates it when missing, mode 0700)."""
+    """keepalived's parent checks the directory and creates it (mode 0700) when missing; the
+    build only checks (core/startstop.py creates it when the daemon saves a copy)."""
     if not c.args:
         return
     name = c.args[0]
-    if os.path.isdir(name):
-        f["config_save_dir"] = name.rstrip("/") or "/"
-        return
-    if os.path.lexists(name):
+    if os.path.lexists(name) and not os.path.isdir(name):
         d.error(c.pos, f"config_save_dir {name} exists and is not a directory")
         return
-    try:
-        os.mkdir(name, 0o700)
-    except OSError as e:
-        d.error(c.pos, f"Unable to create config_save_dir {name} (error {e.errno} -"
-                       f" {os.strerror(e.errno or 0)})")
+    if not os.path.isdir(name) and not os.path.isdir(os.path.dirname(os.path.abspath(name))):
+        d.error(c.pos, f"Unable to create config_save_dir {name} (error 2 - No such file or"
+                       " directory)")
         return
     f["config_save_dir"] = name.rstrip("/") or "/"
 

@@ -246,8 +246,8 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
     ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
-    ("global_defs", "tmp_config_directory"): "no temporary copy of the configuration is made",
-    ("global_defs", "config_save_dir"): "no copy of the configuration is saved",
+    ("global_defs", "tmp_config_directory"): "the children get the configuration in memory:"
+                                             " no temporary copy is made",
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",

@@ -10,6 +10,10 @@
   start when it ends, fails or is killed at its timeout (SIGTERM, then SIGKILL to its group).
 - `shutdown_script` / `shutdown_script_timeout`: run after the children have stopped.
 - `child_wait_time`: how long the parent waits for stopping children before SIGKILL.
+- `config_save_dir`: a copy of the configuration each time the parent reads it (at start and
+  at every reload), `DIR/keepalived.conf.PID.N` as keepalived names it. keepalived saves its
+  preprocessed copy (comments stripped, include markers); keepalived-py saves the files read,
+  each after a `# PATH` line.
 
 Difference kept on purpose: keepalived 2.2.7 running a start/stop script as a non-root user
 (script_user, or `startup_script CMD USER`) was found by an earlier investigation of this
@@ -75,3 +79,37 @@ async def run_script(kind: str, script: Script | None, timeout: int) -> None:
         log.info(f"supervisor.{kind}_script.failed", script=script.text, detail=out.reason,
                  compat=f"{kind} script failed, status {out.code}" if out.code is not None
                  else f"Call of {kind} script {script.argv[0]} failed")
+
+
+_saved = 0
+
+
+def save_config(directory: str | None, files: tuple[str, ...]) -> str | None:
+    """config_save_dir: the configuration just read, as one file; its path (None: none)."""
+    global _saved
+    if not directory or not files:
+        return None
+    try:
+        os.mkdir(directory, 0o700)            # keepalived's parent makes it when missing
+    except FileExistsError:
+        pass
+    except OSError as e:
+        log.info("supervisor.config_save.failed", path=directory, error=e.strerror)
+        return None
+    path = f"{directory}/keepalived.conf.{os.getpid()}.{_saved}"
+    _saved += 1
+    parts = []
+    for name in files:
+        try:
+            with open(name, errors="replace") as f:
+                parts.append(f"# {name}\n{f.read()}")
+        except OSError as e:
+            parts.append(f"# {name}: {e.strerror}\n")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(p if p.endswith("\n") else p + "\n" for p in parts))
+    except OSError as e:
+        log.info("supervisor.config_save.failed", path=path, error=e.strerror)
+        return None
+    return path

@@ -449,6 +449,8 @@ class Supervisor:
                 self.config = result.config
                 self._known_errors = errors
                 self._reload_time()
+                startstop.save_config(self.config.global_defs.process.config_save_dir,
+                                      result.files)
                 names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
                 self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
@@ -684,6 +686,7 @@ def run(options: Options) -> int:
     elif options.umask is not None:
         os.umask(options.umask)
     startstop.apply_parent(options, result.config.global_defs.process)
+    startstop.save_config(result.config.global_defs.process.config_save_dir, result.files)
     if options.namespace or "/keepalived/" in parent_pidfile:
         for path in pidfiles.values():
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)

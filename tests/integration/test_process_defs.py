@@ -253,11 +253,12 @@ def test_checker_log_all_failures_and_checker_priority(start) -> None:
     d.stop()
 
 
-def test_reload_time_file_reloads_the_daemon_at_that_time(start, tmp_path: Path) -> None:
+def test_reload_time_file_reload_file_and_config_save_dir(start, tmp_path: Path) -> None:
     when = tmp_path / "reload-at"
     marker = tmp_path / "reloading"
-    d = start(f"global_defs {{\n reload_time_file {when}\n reload_file {marker}\n}}\n"
-              + INSTANCE)
+    saved = tmp_path / "saved"
+    d = start(f"global_defs {{\n reload_time_file {when}\n reload_file {marker}\n"
+              f" config_save_dir {saved}\n}}\n" + INSTANCE)
     d.child()
     at = time.time() + 2
     when.write_text(time.strftime("%H:%M:%S\n", time.localtime(at)))
@@ -267,4 +268,7 @@ def test_reload_time_file_reloads_the_daemon_at_that_time(start, tmp_path: Path)
     assert not when.exists()                 # a time alone, no reload_repeat: removed
     assert wait_for(lambda: "supervisor.reload.done" in d.log(), 5), d.log()
     assert not marker.exists()               # reload_file only exists while reading
+    # config_save_dir (made by the parser, mode 0700): one copy per reading, start and reload
+    assert sorted(p.name.rsplit(".", 1)[1] for p in saved.iterdir()) == ["0", "1"]
+    assert saved.stat().st_mode & 0o777 == 0o700
     d.stop()

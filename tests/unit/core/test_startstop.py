@@ -29,3 +29,16 @@ def test_a_script_past_its_timeout_is_killed_and_the_daemon_goes_on(tmp_path: Pa
     time.sleep(0.2)
     assert not late.exists()
     asyncio.run(startstop.run_script("shutdown", None, 10))   # no script: nothing
+
+
+def test_config_save_dir_gets_a_copy_per_reading(tmp_path: Path) -> None:
+    conf, inc = tmp_path / "k.conf", tmp_path / "inc.conf"
+    conf.write_text("include inc.conf\n")
+    inc.write_text("global_defs {\n router_id r1\n}\n")
+    first = startstop.save_config(str(tmp_path), (str(conf), str(inc)))
+    second = startstop.save_config(str(tmp_path), (str(conf),))
+    assert first and second and first != second
+    text = Path(first).read_text()
+    assert f"# {conf}\ninclude inc.conf\n# {inc}\nglobal_defs" in text
+    assert Path(first).stat().st_mode & 0o777 == 0o600
+    assert startstop.save_config(None, (str(conf),)) is None
