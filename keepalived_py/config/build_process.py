@@ -45,7 +45,7 @@ KEYWORDS = frozenset(
        "nftables", "nftables_priority", "nftables_counters", "nftables_ifindex",
        "vrrp_iptables", "vrrp_ipsets", "vmac_prefix", "vmac_addr_prefix", "random_seed",
        "tmp_config_directory", "config_save_dir", "checker_log_all_failures",
-       "reload_time_file", "reload_repeat", "reload_file"})
+       "reload_time_file", "reload_repeat", "reload_file", "reload_check_config"})
 # handled here and also by build.py's own branch (names of the other children, script security)
 SHARED = frozenset({"process_names", "startup_script", "shutdown_script", "vrrp_iptables",
                     "vrrp_ipsets"})
@@ -307,6 +307,8 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
             f[k] = args[0]
     elif k == "reload_file":
         f[k] = args[0] if args else ""
+    elif k == "reload_check_config":
+        f[k] = args[0] if args else "/dev/null"
 
 
 def _rx_bufs_policy(c: Node, f: dict[str, Any], d: Diagnostics) -> None:

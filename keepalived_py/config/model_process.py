@@ -76,6 +76,7 @@ class ProcessDefs:
     reload_time_file: str | None = None
     reload_repeat: bool = False
     reload_file: str | None = None         # "" : keepalived's default name
+    reload_check_config: str | None = None  # the -t log of a reload's check (/dev/null: none)
 
     def sched(self, role: str) -> ChildSched:
         return {"vrrp": self.vrrp, "checker": self.checker, "bfd": self.bfd}.get(

@@ -20,6 +20,7 @@ import calendar
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -152,6 +153,24 @@ def monitor_for(path: str | None, repeat: bool, reload: Callable[[], None]
     m = ReloadMonitor(path, repeat, reload)
     m.start()
     return m
+
+
+def check_passes(log_path: str | None, diagnostics: Any) -> bool:
+    """global_defs reload_check_config: the new configuration's -t lines go to `log_path`
+    (truncated first); any error, warning or security problem (a non-zero -t) refuses the
+    reload, as keepalived's config-test child does. None: no check (True)."""
+    if log_path is None:
+        return True
+    try:
+        with open(log_path, "w") as f:
+            f.writelines(f"{d}\n" for d in diagnostics.items)
+    except OSError as e:
+        log.info("reload.check.log_failed", path=log_path, error=e.strerror)
+    if diagnostics.exit_code == 0:
+        return True
+    log.info("reload.check.failed",
+             compat=f"New config failed validation, see {log_path} for details")
+    return False
 
 
 def reload_file_path(configured: str | None, pid_dir: bool) -> str | None:

@@ -433,6 +433,11 @@ class Supervisor:
                 finally:
                     reload_monitor.remove_reload_file(marker)
                 errors = _errors_of(result)
+                if not reload_monitor.check_passes(proc.reload_check_config,
+                                                   result.diagnostics):   # reload_check_config
+                    self._reload_result("rejected: reload_check_config found errors")
+                    sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
+                    continue
                 if result.config is None or result.diagnostics.aborted is not None or \
                         errors - self._known_errors:
                     # refused: the file cannot be read, or an edit added an error that the

@@ -193,7 +193,8 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
     out += [" Default smtp_alert = unset", " Default smtp_alert_vrrp = unset",
             " Default smtp_alert_checker = unset",
             f" Checkers log all failures = {tf(p.checker_log_all_failures)}",
-            " No test config before reload"]
+            f" Test config before reload, log to {p.reload_check_config}"
+            if p.reload_check_config else " No test config before reload"]
     if p.reload_time_file:
         out += [f" Reload time file = {p.reload_time_file}{' (repeat)' if p.reload_repeat else ''}",
                 " No reload scheduled"]

@@ -75,8 +75,8 @@ CONFIGS: dict[str, str] = {
         "  vrrp_rx_bufs_policy MTU\n  vrrp_rx_bufs_multiplier 4\n"
         "  nftables kpgl\n  nftables_priority -5\n  nftables_counters\n  nftables_ifindex\n"
         "  vmac_prefix kpv\n  vmac_addr_prefix kpa\n  random_seed 7\n"
-        "  checker_log_all_failures\n  reload_time_file /tmp/kpgl-reload-time\n"
-        "  reload_repeat\n  reload_file /tmp/kpgl-reload\n"
+        "  checker_log_all_failures\n  reload_time_file /nonexistent/kp-reload-time\n"
+        "  reload_repeat\n  reload_file /nonexistent/kp-reload\n  reload_check_config /dev/null\n"
         "  enable_script_security\n") + "child_wait_time 3\n" + inst(),
     "advert_int_3": inst("  advert_int 3\n"),
     "ipv6": inst(vips="2001:db8::10/64"),

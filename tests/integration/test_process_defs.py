@@ -257,8 +257,9 @@ def test_reload_time_file_reload_file_and_config_save_dir(start, tmp_path: Path)
     when = tmp_path / "reload-at"
     marker = tmp_path / "reloading"
     saved = tmp_path / "saved"
+    check = tmp_path / "check.log"
     d = start(f"global_defs {{\n reload_time_file {when}\n reload_file {marker}\n"
-              f" config_save_dir {saved}\n}}\n" + INSTANCE)
+              f" config_save_dir {saved}\n reload_check_config {check}\n}}\n" + INSTANCE)
     d.child()
     at = time.time() + 2
     when.write_text(time.strftime("%H:%M:%S\n", time.localtime(at)))
@@ -268,7 +269,17 @@ def test_reload_time_file_reload_file_and_config_save_dir(start, tmp_path: Path)
     assert not when.exists()                 # a time alone, no reload_repeat: removed
     assert wait_for(lambda: "supervisor.reload.done" in d.log(), 5), d.log()
     assert not marker.exists()               # reload_file only exists while reading
+    # reload_check_config: a reload whose configuration has an error is refused, logged
+    d.conf.write_text(d.conf.read_text().replace("priority 100",
+                                                 "priority 100\n    bogus_keyword"))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "New config failed validation" in d.log(), 5), d.log()
+    assert "Unknown keyword 'bogus_keyword'" in check.read_text()
+    d.conf.write_text(d.conf.read_text().replace("\n    bogus_keyword", ""))
+    d.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: d.log().count("supervisor.reload.done") == 2, 5), d.log()
+    assert check.read_text() == ""                      # the good one's check: nothing
     # config_save_dir (made by the parser, mode 0700): one copy per reading, start and reload
-    assert sorted(p.name.rsplit(".", 1)[1] for p in saved.iterdir()) == ["0", "1"]
+    assert sorted(p.name.rsplit(".", 1)[1] for p in saved.iterdir()) == ["0", "1", "2"]
     assert saved.stat().st_mode & 0o777 == 0o700
     d.stop()

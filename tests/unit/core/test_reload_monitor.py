@@ -56,3 +56,15 @@ def test_reload_file_exists_mode_0644_and_goes(tmp_path: Path) -> None:
     assert not os.path.exists(p)
     assert rm.reload_file_path("", False) == "/run/keepalived.reload"
     assert rm.reload_file_path(None, True) is None
+
+
+def test_reload_check_config_writes_the_lines_and_refuses_errors(tmp_path: Path) -> None:
+    from keepalived_py.config.tree import Diagnostics, SourcePos
+    log = tmp_path / "check.log"
+    log.write_text("old\n")
+    d = Diagnostics()
+    assert rm.check_passes(str(log), d) and log.read_text() == ""
+    d.error(SourcePos("k.conf", 3), "Unknown keyword 'x'")
+    assert not rm.check_passes(str(log), d)
+    assert "k.conf:3: error: Unknown keyword 'x'" in log.read_text()
+    assert rm.check_passes(None, d)                 # not configured: no check here
