@@ -231,6 +231,7 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
