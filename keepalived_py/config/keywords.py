@@ -428,14 +428,17 @@ def skipped_header(context: str, words: tuple[str, ...]) -> bool:
     if (context, key) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
         return False
     if context == "top" and len(words) > 2 and words[1] in ("fwmark", "group"):
-        return words[1] == "fwmark" and not (words[2].isdigit() and 0 < int(words[2]) < 2**32)
+        # (isascii: str.isdigit() is true for '¹', which int() refuses)
+        return words[1] == "fwmark" and not (words[2].isascii() and words[2].isdigit()
+                                             and 0 < int(words[2]) < 2**32)
     if len(words) < 2:
         return False
     try:
         ipaddress.ip_address(words[1])
     except ValueError:
         return True
-    return len(words) > 2 and not (words[2].isdigit() and int(words[2]) <= 65535)
+    return len(words) > 2 and not (words[2].isascii() and words[2].isdigit()
+                                   and int(words[2]) <= 65535)
 
 # Values keepalived 2.2.7 -t rejects for numeric global_defs keywords keepalived-py does not
 # act on, measured with the binary on a configuration that has a vrrp_instance and a
