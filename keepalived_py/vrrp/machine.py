@@ -493,12 +493,12 @@ class Instance:
             if event.resume_master_since is not None:
                 return self._resume(True, event.resume_master_since, now)
             self._hold_until = event.hold_until
-            if now < event.hold_until and self.p.owner and not self.fault:
-                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too
-                self.state = State.BACKUP
-                self._t.down = event.hold_until + 1e-6
-                return [RemoveAddresses(), StateChanged(State.INIT, State.BACKUP, "init")]
-            return self._start(now)
+            actions = self._start(now)
+            if self.state is State.BACKUP and now < self._hold_until and self.p.owner \
+                    and self.p.wants_master:
+                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too,
+                self._t.down = self._hold_until + 1e-6      # then takes over at once
+            return actions
         if kind is Resumed:
             assert isinstance(event, Resumed)
             return self._resume(event.was_master, event.at, now)
@@ -540,7 +540,7 @@ class Instance:
             return [RemoveAddresses(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
@@ -650,7 +650,7 @@ class Instance:
         if self.p.wants_master and self.p.owner:
             self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             return self._become_master(now, reason or "fault cleared")
         self.wantstate = State.MASTER if self.p.wants_master and self.p.owner else State.BACKUP
         self.state = State.BACKUP
