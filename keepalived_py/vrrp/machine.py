@@ -424,6 +424,8 @@ class _Timers:
 class Instance:
     """One VRRP instance's protocol state. Call `handle`; sleep until `next_deadline()`."""
 
+    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (the instance's once set)
+
     def __init__(self, params: Params, primary: Address | None = None) -> None:
         self.p = params
         self.primary: Address | None = primary if primary is not None else params.primary
@@ -449,7 +451,6 @@ class Instance:
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
-        self._hold_until = 0.0                    # vrrp_startup_delay (Started.hold_until)
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
