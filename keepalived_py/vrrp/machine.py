@@ -424,8 +424,6 @@ class _Timers:
 class Instance:
     """One VRRP instance's protocol state. Call `handle`; sleep until `next_deadline()`."""
 
-    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (the instance's once set)
-
     def __init__(self, params: Params, primary: Address | None = None) -> None:
         self.p = params
         self.primary: Address | None = primary if primary is not None else params.primary
@@ -453,6 +451,8 @@ class Instance:
         self._config_fault = False
 
     # -- timing ----------------------------------------------------------------------------
+    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (set once, at the start)
+
     def skew(self, priority: int | None = None) -> float:
         """Skew_Time (RFC 5798 §6.1) in keepalived's integer microseconds."""
         pri = 256 - (self.priority if priority is None else priority)
