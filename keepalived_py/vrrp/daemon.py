@@ -53,7 +53,6 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
-from keepalived_py.vrrp.startup_delay import startup_hold
 from keepalived_py.vrrp.static import apply_static, remove_static
 from keepalived_py.vrrp.sync_follow import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
@@ -187,6 +186,7 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = _decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        from keepalived_py.vrrp.startup_delay import startup_hold
         self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
@@ -195,10 +195,10 @@ class VrrpDaemon:
         await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
-        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         self.tasks.append(self.loop.create_task(self._link_events()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
+        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
