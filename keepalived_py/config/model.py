@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
+from keepalived_py.config.model_process import ProcessDefs
 from keepalived_py.config.tree import SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -336,6 +337,8 @@ class GlobalDefs:
     enable_snmp_rfcv3: bool = False            # VRRPV3-MIB, RFC 6527
     enable_traps: bool = False
     snmp_socket: str | None = None             # None: unix:/var/agentx/master
+    # scheduling, umask, start/stop scripts, socket sizes... (config/model_process.py)
+    process: ProcessDefs = field(default_factory=ProcessDefs)
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

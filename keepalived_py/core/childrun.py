@@ -60,6 +60,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     else:
         options, config = start
     set_name(comm_for(role, config.global_defs))
+    from keepalived_py.core.sched import ProcessSched
+    sched = ProcessSched(role)              # <role>_priority, _rt_priority... (core/sched.py)
 
     def send(*msg: Any) -> None:
         if not writer.is_closing():
@@ -74,6 +76,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
             t0 = loop.time()
             await asyncio.sleep(HEARTBEAT)
             lag = max(0.0, loop.time() - t0 - HEARTBEAT)
+            sched.late(lag)                     # max_auto_priority
 
     # beats start before the (possibly slow) imports and start-up, and are sent whenever the
     # loop gets to run; the supervisor never kills a child that is not ready for silence
@@ -104,6 +107,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     from keepalived_py.notify.scripts import set_script_defaults
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     await daemon.start(config)
+    sched.apply(config.global_defs.process)
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
     # out of the collector, so a full collection triggered by a dump's garbage stays short
     # and never sits between a timer and its advert
@@ -125,6 +129,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 try:
                     set_script_defaults(msg[1].global_defs)
                     await daemon.reload(msg[1])
+                    if msg[1].global_defs.process != sched.applied:
+                        sched.apply(msg[1].global_defs.process)
                     set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)
                 except Exception as e:

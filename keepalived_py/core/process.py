@@ -64,7 +64,8 @@ def comm_for(role: str, global_defs: GlobalDefs | None) -> str:
     g = global_defs
     own = None
     if g is not None:
-        own = {"vrrp": g.vrrp_process_name, "checker": g.checker_process_name}.get(role)
+        own = {"vrrp": g.vrrp_process_name, "checker": g.checker_process_name,
+               "bfd": g.process.bfd_process_name}.get(role)
     return own or (g.process_name if g is not None else None) or "keepalived"
 
 

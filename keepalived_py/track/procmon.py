@@ -99,6 +99,7 @@ class ProcessMonitor:
         self.rescans = 0
         self._sock = connector
         self._use_connector = use_connector
+        self.rcv_bufs: object = None         # global_defs process_monitor_rcv_bufs (RcvBufs)
         self._need_cmdline = any(q.spec.needs_cmdline for q in self.quorums.values())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -143,6 +144,9 @@ class ProcessMonitor:
             up = q.initial(found[name])
             self.on_change(name, up)
         if self._sock is not None:
+            if self.rcv_bufs is not None:
+                from keepalived_py.core.rcvbufs import apply_rcvbuf
+                apply_rcvbuf(self._sock, self.rcv_bufs, "process monitor")  # type: ignore[arg-type]
             self.mode = "connector"
             self._loop.add_reader(self._sock.fileno(), self._readable)
         else:

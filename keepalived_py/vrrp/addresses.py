@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule
+from keepalived_py.config.model_process import RcvBufs
+from keepalived_py.core.rcvbufs import apply_rcvbuf
 from keepalived_py.pyroute2_parts import pyroute2_without_its_init as _pyroute2_without_its_init
 
 if TYPE_CHECKING:
@@ -34,7 +36,6 @@ def netlink_error() -> type[Exception]:
     _pyroute2_without_its_init()
     from pyroute2.netlink.exceptions import NetlinkError
     return NetlinkError  # type: ignore[no-any-return]
-
 
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
@@ -286,10 +287,20 @@ class Netlink:
         self.events: LinkEvents | None = None
         self.failures = 0
         self._ifindex: dict[str, int] = {}
+        self._cmd_bufs: RcvBufs | None = None
 
-    async def open(self) -> None:
+    async def open(self, cmd_bufs: RcvBufs | None = None,
+                   monitor_bufs: RcvBufs | None = None) -> None:
+        """`cmd_bufs`/`monitor_bufs`: global_defs vrrp_netlink_cmd_rcv_bufs and
+        vrrp_netlink_monitor_rcv_bufs (with their _force), on the request socket (and on
+        pyroute2's, made later for routes, rules and links) and on the event socket."""
         self.rtnl = _Rtnl()
         self.events = LinkEvents()
+        self._cmd_bufs = cmd_bufs
+        if cmd_bufs is not None and cmd_bufs.size:
+            apply_rcvbuf(self.rtnl.sock, cmd_bufs, "vrrp netlink command")
+        if monitor_bufs is not None:
+            apply_rcvbuf(self.events.sock, monitor_bufs, "vrrp netlink monitor")
 
     @property
     def opened(self) -> bool:
@@ -302,6 +313,8 @@ class Netlink:
             _pyroute2_without_its_init()
             from pyroute2.iproute.linux import AsyncIPRoute
             self._ipr = AsyncIPRoute()
+            if self._cmd_bufs is not None and self._cmd_bufs.size:
+                apply_rcvbuf(self._ipr, self._cmd_bufs, "vrrp netlink command")
         return self._ipr
 
     def close(self) -> None:

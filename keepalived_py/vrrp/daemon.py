@@ -169,7 +169,10 @@ class VrrpDaemon:
         self.loop = asyncio.get_running_loop()
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
-        await self.netlink.open()
+        self.firewall.configure(config.global_defs.process)     # nftables table name...
+        self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        proc = config.global_defs.process
+        await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
             self.firewall.defer()
@@ -194,6 +197,8 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = statefile.decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        from keepalived_py.vrrp.startup_delay import startup_hold
+        self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
         from keepalived_py.vrrp.exports import VrrpExports
@@ -206,6 +211,7 @@ class VrrpDaemon:
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
+        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
@@ -238,6 +244,7 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
@@ -460,7 +467,8 @@ class VrrpDaemon:
             inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
-        event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
+        event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
+            m.Started(hold_until=getattr(self, "_hold_until", 0.0))
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
@@ -518,6 +526,14 @@ class VrrpDaemon:
         if r.vmac:
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
+
+    def _rx_bufs(self) -> None:
+        from keepalived_py.vrrp import rxbufs
+        by_sock: dict[object, list[VrrpInstance]] = {}
+        for r in self.runners.values():
+            if r.sock is not None:
+                by_sock.setdefault(r.sock, []).append(r.cfg)
+        rxbufs.apply(by_sock, self.config.global_defs.process)
 
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)
@@ -1040,6 +1056,7 @@ class VrrpDaemon:
                 conn = socket.socket(fileno=os.dup(self.connector.fileno()))
             mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up),
                                  connector=conn)
+            mon.rcv_bufs = config.global_defs.process.process_monitor   # *_rcv_bufs(_force)
             assert self.loop is not None
             self.loop.create_task(mon.start())
             self.trackers.append(mon)

@@ -117,6 +117,7 @@ class VmacTable:
         self.created = 0
         self.adopted = 0
         self.failures = 0
+        self.prefix = "vrrp"                       # global_defs vmac_prefix
 
     async def ensure(self, ipr: Any, who: str, parent: str, vrid: int, family: int,
                      wanted: str, src6: ipaddress.IPv6Address | None,
@@ -206,13 +207,13 @@ class VmacTable:
         # a VMAC left by a previous child on this parent with this MAC is ours to adopt
         vrid = int(mac.rsplit(":", 1)[1], 16)
         fam = 4 if mac.split(":")[4] == "01" else 6
-        for cand in name_candidates(vrid, fam):
+        for cand in name_candidates(vrid, fam, self.prefix):
             if cand in taken:
                 continue
             link = await _link(ipr, cand)
             if link is not None and _matches(link, parent_idx, mac):
                 return cand
-        for cand in name_candidates(vrid, fam):
+        for cand in name_candidates(vrid, fam, self.prefix):
             if cand not in taken and await _link(ipr, cand) is None:
                 return cand
         log.error("vrrp.vmac.no_name", instance=who)
