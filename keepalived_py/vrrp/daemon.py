@@ -98,6 +98,7 @@ class Runner:
     last_transition: float = 0.0
     garp_frames: list[tuple[str, list[bytes]]] | None = None
     vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
+    passed: tuple[Any, ...] | None = None   # the last advert screen() let through (_deliver)
 
     @property
     def name(self) -> str:
@@ -544,12 +545,23 @@ class VrrpDaemon:
                  ttl: int) -> None:
         assert self.loop is not None
         for r in self._receivers(key, adv.vrid):
+            # hook (issue 16): the backup's common case, the master's same advert again,
+            # screened before for this configuration: count it, restart the down timer
+            passed = r.passed
+            if passed is not None and passed[0] is adv and passed[1] == src and \
+                    passed[2] == ttl and passed[3] is r.cfg and passed[4] is self.config:
+                deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
+                if deadline is not None:
+                    assert self.timers is not None
+                    self.timers.set(r.name, deadline)
+                    return
             name = r.name
             drop = screen(adv, src, ttl, r.cfg,
                           check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
             if drop is not None:
                 self._drop(r, drop.counter, drop.line)
                 continue
+            r.passed = (adv, src, ttl, r.cfg, self.config)
             backup = r.fsm.state is m.State.BACKUP
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
             if _uses_ah(r.cfg):
@@ -1180,14 +1192,27 @@ class VrrpDaemon:
         except ValueError:
             return
         index = msg.get("index")
+        indexes: dict[str, int | None] = {}     # one if_nametoindex per name per event
+
+        def index_of(name: str) -> int | None:
+            if name not in indexes:
+                indexes[name] = _index_of(name)
+            return indexes[name]
+
         for r in list(self.runners.values()):
-            if not r.cfg.interface or index not in (_index_of(r.cfg.interface),
-                                                    _index_of(r.ifname)) and not any(
-                    a.dev and _index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
+            # the address first (no system call): a backup releasing 200 VIPs gets 200 of
+            # these events, and 200 x 200 if_nametoindex calls stalled the loop for longer
+            # than a 0.1 s Master_Down_Interval (issue 16: a flap storm)
+            vip = r.fsm.state is m.State.MASTER and r.holding and any(
+                a.address.ip == addr and not a.no_track
+                for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded)
+            if not vip and r.src != addr:
                 continue
-            if r.fsm.state is m.State.MASTER and r.holding and any(
-                    a.address.ip == addr and not a.no_track
-                    for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded):
+            if not r.cfg.interface or index not in (index_of(r.cfg.interface),
+                                                    index_of(r.ifname)) and not any(
+                    a.dev and index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
+                continue
+            if vip:
                 log.warning("vrrp.address.deleted", instance=r.name, address=str(addr),
                             compat=f"({r.name}) virtual address {addr} deleted - going BACKUP")
                 self._apply(r, r.fsm.handle(m.AddressLost(str(addr)), self.loop.time()))

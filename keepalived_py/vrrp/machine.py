@@ -447,6 +447,10 @@ class Instance:
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
+        # the fast path's key (advert_fast): the last advert that restarted the down timer
+        # in BACKUP with nothing else to do, its source, TTL and multicast flag, and the
+        # Master_Down_Interval it led to; None after any other event
+        self._fast: tuple[Advert, Address, int | None, bool | None, float] | None = None
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -476,9 +480,27 @@ class Instance:
             best = t.lower_garps[0]
         return best
 
+    def advert_fast(self, advert: Advert, source: Address, ttl: int | None = None,
+                    multicast: bool | None = None, now: float = 0.0) -> float | None:
+        """The common case of a backup, without building an event: the same advert (the same
+        decoded object: packet.decode memoises) from the same master, TTL and cast as the
+        last one, which restarted the down timer and returned no action. Then handle() would
+        count it, restart the timer and return []: done here, returning the new deadline
+        (next_deadline()). None: not that case, call handle(AdvertReceived(...)).
+        tests/unit/vrrp/test_machine.py checks this equals the slow path on random traffic."""
+        f = self._fast
+        if f is None or f[0] is not advert or f[2] != ttl or f[3] is not multicast \
+                or f[1] != source:
+            return None
+        self.stats["advert_rcvd"] += 1
+        self.last_master_advert = now
+        self._t.down = deadline = now + f[4]
+        return deadline
+
     # -- the event handler -------------------------------------------------------------------
     def handle(self, event: Event, now: float) -> list[Action]:
         """Apply one event at monotonic time `now`; returns the actions, in order."""
+        self._fast = None
         kind = type(event)
         if kind is TimerExpired:
             return self._timer(now)
@@ -683,6 +705,7 @@ class Instance:
     # -- a sync group moving its members ----------------------------------------------------
     def force_master(self, now: float, reason: str) -> list[Action]:
         """Become MASTER now (a sync group member went MASTER): vrrp_sync_master."""
+        self._fast = None
         if self.state not in (State.BACKUP, State.FAULT, State.INIT) or self.fault:
             return []
         self.wantstate = State.MASTER
@@ -690,6 +713,7 @@ class Instance:
 
     def force_backup(self, now: float, reason: str) -> list[Action]:
         """Go to BACKUP now (a sync group member went BACKUP): vrrp_sync_backup."""
+        self._fast = None
         self.wantstate = State.BACKUP
         if self.state is State.MASTER:
             return self._leave_master(now, reason)
@@ -815,7 +839,9 @@ class Instance:
             return [RejectAdvert(d.reason, d.detail, ev.source)]
         if self.state is State.BACKUP:
             self._backup_rx(ev, now)
-            return actions
+            if actions or self.p.skip_check_adv_addr:
+                self._fast = None       # UseChecksum once; skip_check_adv_addr: the check
+            return actions              # depends on master_source (set just now)
         return actions + self._master_rx(ev, now)
 
     def _backup_rx(self, ev: AdvertReceived, now: float) -> None:
@@ -829,7 +855,8 @@ class Instance:
             self.wantstate = State.BACKUP
             if p.version == 3:
                 self.master_adver_int = max(_MIN_INTERVAL, adv.interval)   # RFC 5798 §6.4.2
-            self._t.down = now + self.master_down_interval()
+            down = self.master_down_interval()
+            self._t.down = now + down
             self.master_source = ev.source
             self.master_priority = adv.priority
             self.last_master_advert = now
@@ -838,6 +865,10 @@ class Instance:
                     self._preempt_until = None
                 elif self._preempt_until is None:
                     self._preempt_until = now + p.preempt_delay
+            else:
+                t = self._t
+                if t.advert is None and t.garp_delay is None and not t.lower_garps:
+                    self._fast = (adv, ev.source, ev.ttl, ev.multicast, down)
             return
         # a lower priority and we may preempt: ignored, the down timer keeps running
         self.master_source = ev.source
