@@ -67,6 +67,7 @@ def main() -> int:
         for d, side in ((da, "master"), (db, "backup")):
             if args.profile and args.side == side:
                 os.environ["KP_BENCH_PROFILE"] = out
+                os.environ["KP_BENCH_PROFILE_AFTER"] = str(4 + args.advert * 4)
             d.start()
             os.environ.pop("KP_BENCH_PROFILE", None)
         if watch.wait(compare.vip_set(n), da.started, 30) is None:

@@ -153,7 +153,8 @@ def _bench_profile(role: str) -> Any:
         return None
     import cProfile
     profiler = cProfile.Profile()
-    profiler.enable()
+    after = float(os.environ.get("KP_BENCH_PROFILE_AFTER") or 0)     # past the settling
+    asyncio.get_running_loop().call_later(after, profiler.enable)
     return profiler
 
 

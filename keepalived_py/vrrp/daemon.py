@@ -82,6 +82,9 @@ def clamp_priority(base: int, delta: int) -> int:
     return max(1, min(254, base + delta))
 
 
+ADVERT_SLACK = 0.1      # a master's advert may be sent this fraction of the interval early
+
+
 @dataclass
 class Runner:
     cfg: VrrpInstance
@@ -854,13 +857,26 @@ class VrrpDaemon:
     def _arm(self, r: Runner) -> None:
         assert self.timers is not None
         if self.runners.get(r.name) is r:
-            self.timers.set(r.name, r.fsm.next_deadline())
+            fsm = r.fsm
+            # hook (issue 16): a master's adverts may go up to 10% of the interval early
+            # (never late; timers.py coalesces them into fewer wake-ups); a backup's timer
+            # is never early
+            self.timers.set(r.name, fsm.next_deadline(),
+                            ADVERT_SLACK * fsm.p.advert_int if fsm.state is m.State.MASTER
+                            else 0.0)
 
     def _fire_key(self, name: object) -> None:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
-            self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            now = self.loop.time()
+            if r.fsm.state is m.State.MASTER:
+                # fired early within the slack: the machine sees its deadline as now (the
+                # next advert stays one interval after this one's deadline: no drift)
+                d = r.fsm.next_deadline()
+                if d is not None and now < d <= now + ADVERT_SLACK * r.fsm.p.advert_int + 1e-6:
+                    now = d
+            self._apply(r, r.fsm.handle(m.TimerExpired(), now))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""

@@ -118,3 +118,36 @@ def test_timers_many_keys_same_deadline_all_fire_once() -> None:
         q.set(i, 1.0)
     loop.advance(2)
     assert sorted(k for _t, k in fired) == list(range(200))  # type: ignore[type-var]
+
+
+def test_timers_slack_fires_early_keys_together_never_late() -> None:
+    loop, q, fired = make()
+    q.set("a", 1.0, slack=0.1)
+    q.set("b", 1.05, slack=0.1)         # within its slack when "a" fires: the same wake-up
+    q.set("c", 1.2, slack=0.1)          # not within: its own wake-up, on time
+    q.set("d", 1.08)                    # no slack: never early
+    loop.advance(10)
+    assert fired == [(1.0, "a"), (1.0, "b"), (1.08, "d"), (1.2, "c")]
+
+
+def test_timers_slack_never_makes_a_key_late() -> None:
+    loop, q, fired = make()
+    for i in range(50):
+        q.set(i, 1.0 + i * 0.013, slack=0.05 if i % 2 else 0.0)
+    loop.advance(10)
+    when = {k: t for t, k in fired}
+    assert sorted(when) == list(range(50))
+    for i in range(50):
+        deadline = 1.0 + i * 0.013
+        assert when[i] <= deadline + 1e-9                     # never late
+        assert when[i] >= deadline - (0.05 if i % 2 else 0.0) - 1e-9   # early within slack
+    assert loop.armed < 50
+
+
+def test_timers_slack_dropped_when_set_without() -> None:
+    loop, q, fired = make()
+    q.set("a", 1.0)
+    q.set("b", 1.05, slack=0.1)
+    q.set("b", 1.05)                    # now without slack: not early any more
+    loop.advance(10)
+    assert fired == [(1.0, "a"), (1.05, "b")]
