@@ -97,8 +97,15 @@ class TimerQueue:
         later: list[tuple[Hashable, float]] = []
         now = self._loop.time()
         horizon = now + _EPS + self._max_slack  # nothing beyond can fire now, even early
-        while heap and heap[0][0] <= horizon:
-            when, seq, key = heapq.heappop(heap)
+        while heap:
+            when, seq, key = heap[0]
+            if when > horizon and entry.get(key) == (when, seq) and \
+                    when_of.get(key, when + 1.0) <= when:
+                break                           # the first live entry not due yet: wait
+            # due, or stale (superseded, stopped, or its deadline moved later): a backup's
+            # entries all go stale as adverts move the down timers, and re-pushing them all
+            # in this one wake-up saves a wake-up per instance per Master_Down_Interval
+            heapq.heappop(heap)
             if entry.get(key) != (when, seq):
                 continue                        # a stale entry of a key pushed again since
             del entry[key]

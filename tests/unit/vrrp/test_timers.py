@@ -151,3 +151,20 @@ def test_timers_slack_dropped_when_set_without() -> None:
     q.set("b", 1.05)                    # now without slack: not early any more
     loop.advance(10)
     assert fired == [(1.0, "a"), (1.05, "b")]
+
+
+def test_timers_stale_entries_go_in_one_wake_up() -> None:
+    """Backups' deadlines all move later (adverts): when one stale entry surfaces, the other
+    stale ones are re-pushed in the same wake-up, not one wake-up each; nothing fires early."""
+    loop, q, fired = make()
+    for i in range(100):
+        q.set(i, 1.0 + i * 0.001)
+    for i in range(100):
+        q.set(i, 5.0 + i * 0.001)         # all moved later: every heap entry is stale
+    before = loop.armed
+    loop.advance(4.9)
+    assert fired == []
+    assert loop.armed - before <= 2
+    loop.advance(10)
+    assert [k for _t, k in fired] == list(range(100))
+    assert all(t == 5.0 + k * 0.001 for t, k in fired)
