@@ -18,21 +18,75 @@ slack of now fires in the same wake-up. 200 masters at 0.1 s, whose adverts are 
 the interval, then cost a handful of wake-ups per interval instead of one per advert. The
 edge gives slack only to deadlines that may come early (a master's adverts, 10% of the
 interval), never to a backup's Master_Down timer.
+
+Precision. asyncio's own timers wake through epoll_wait, whose timeout is whole milliseconds,
+rounded up: every deadline would be up to a millisecond late (a failover's overhead). On
+Linux the one timer is a timerfd instead (CLOCK_MONOTONIC, absolute, nanoseconds: the clock
+of loop.time()), read by the loop like a socket, as keepalived's scheduler does; elsewhere,
+or if timerfd_create fails, loop.call_at.
 """
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import heapq
 import itertools
+import os
+import struct
 from collections.abc import Callable, Hashable
 
 _EPS = 1e-6                  # a deadline this close to now is due (as machine._EPS)
 
 
+_CLOCK_MONOTONIC = 1
+_TFD_CLOEXEC, _TFD_NONBLOCK, _TFD_TIMER_ABSTIME = 0o2000000, 0o4000, 1
+
+
+class _TimerFd:
+    """One CLOCK_MONOTONIC timerfd on the loop: `arm(when)` (loop.time() seconds), `disarm()`;
+    `fire()` runs from the loop when it expires."""
+
+    _libc: ctypes.CDLL | None = None
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, fire: Callable[[], None]) -> None:
+        if _TimerFd._libc is None:
+            _TimerFd._libc = ctypes.CDLL(None, use_errno=True)
+        self._lib = _TimerFd._libc
+        fd = self._lib.timerfd_create(_CLOCK_MONOTONIC, _TFD_CLOEXEC | _TFD_NONBLOCK)
+        if fd < 0:
+            raise OSError(ctypes.get_errno(), "timerfd_create")
+        self.fd = fd
+        self._loop = loop
+        self._fire = fire
+        self._spec = ctypes.create_string_buffer(32)      # struct itimerspec (two timespecs)
+        loop.add_reader(fd, self._ready)
+
+    def arm(self, when: float) -> None:
+        ns = max(1, int(when * 1e9))                       # 0 would disarm it
+        struct.pack_into("qqqq", self._spec, 0, 0, 0, ns // 1_000_000_000, ns % 1_000_000_000)
+        self._lib.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, self._spec, None)
+
+    def disarm(self) -> None:
+        struct.pack_into("qqqq", self._spec, 0, 0, 0, 0, 0)
+        self._lib.timerfd_settime(self.fd, 0, self._spec, None)
+
+    def _ready(self) -> None:
+        try:
+            os.read(self.fd, 8)
+        except (BlockingIOError, InterruptedError):
+            return                                       # re-armed meanwhile: not yet
+        self._fire()
+
+    def close(self) -> None:
+        self._loop.remove_reader(self.fd)
+        os.close(self.fd)
+
+
 class TimerQueue:
     """Deadlines by key; `fire(key)` runs when a key's deadline has come."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fire: Callable[[Hashable], None]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, fire: Callable[[Hashable], None],
+                 timerfd: bool = True) -> None:
         self._loop = loop
         self._fire = fire
         self._heap: list[tuple[float, int, Hashable]] = []
@@ -43,6 +97,12 @@ class TimerQueue:
         self._armed: float | None = None
         self._slack: dict[Hashable, float] = {}            # keys that may fire early, by how much
         self._max_slack = 0.0
+        self._tfd: _TimerFd | None = None
+        if timerfd and hasattr(loop, "add_reader"):
+            try:
+                self._tfd = _TimerFd(loop, self._run)
+            except (OSError, AttributeError, NotImplementedError):
+                self._tfd = None                # not Linux, or no timerfd: loop.call_at
 
     def set(self, key: Hashable, deadline: float | None, slack: float = 0.0) -> None:
         """`key`'s deadline is now `deadline` (None: no timer); it may fire up to `slack`
@@ -69,6 +129,9 @@ class TimerQueue:
         if self._handle is not None:
             self._handle.cancel()
         self._handle = None
+        if self._tfd is not None:
+            self._tfd.close()
+            self._tfd = None
         self._armed = None
         self._heap.clear()
         self._when.clear()
@@ -84,9 +147,12 @@ class TimerQueue:
             self._arm(when)
 
     def _arm(self, when: float) -> None:
+        self._armed = when
+        if self._tfd is not None:
+            self._tfd.arm(when)                 # replaces the previous expiry
+            return
         if self._handle is not None:
             self._handle.cancel()
-        self._armed = when
         self._handle = self._loop.call_at(when, self._run)
 
     def _run(self) -> None:

@@ -168,3 +168,30 @@ def test_timers_stale_entries_go_in_one_wake_up() -> None:
     loop.advance(10)
     assert [k for _t, k in fired] == list(range(100))
     assert all(t == 5.0 + k * 0.001 for t, k in fired)
+
+
+def test_timers_real_loop_timerfd_fires_in_order_never_early() -> None:
+    """On a real loop (Linux: a timerfd, nanoseconds, not epoll's rounded milliseconds)."""
+    import asyncio
+
+    async def main() -> list[tuple[float, Hashable, float]]:
+        loop = asyncio.get_running_loop()
+        fired: list[tuple[float, Hashable, float]] = []
+        deadlines: dict[Hashable, float] = {}
+        q = TimerQueue(loop, lambda k: fired.append((loop.time(), k, deadlines[k])))
+        assert q._tfd is not None                     # Linux: the timerfd is in use
+        now = loop.time()
+        for k, dt in (("b", 0.06), ("a", 0.03), ("c", 0.09)):
+            deadlines[k] = now + dt
+            q.set(k, now + dt)
+        deadlines["b"] = now + 0.1
+        q.set("b", now + 0.1)                         # moved later
+        deadlines["d"] = now + 0.02
+        q.set("d", now + 0.02)                        # earlier than all: re-armed
+        await asyncio.sleep(0.3)
+        q.close()
+        return fired
+
+    fired = asyncio.run(main())
+    assert [k for _t, k, _d in fired] == ["d", "a", "c", "b"]
+    assert all(t >= d for t, _k, d in fired)
