@@ -745,6 +745,14 @@ class VrrpDaemon:
             elif isinstance(a, m.StateChanged):
                 later.append(a)
         self._arm(r)
+        if not later:
+            return
+        if r.cfg.sync_group or self.timers is None:
+            self._after_packets(r, later)
+        else:                                # hook (issue 16): after every due instance's
+            self.timers.defer(functools.partial(self._after_packets, r, later))   # packets
+
+    def _after_packets(self, r: Runner, later: list[m.StateChanged]) -> None:
         for a in later:                      # after the packets: logs, scripts, state file
             if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
                     and self.tracking.instance(r.name).pending:

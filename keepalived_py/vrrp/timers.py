@@ -98,6 +98,7 @@ class TimerQueue:
         self._slack: dict[Hashable, float] = {}            # keys that may fire early, by how much
         self._max_slack = 0.0
         self._tfd: _TimerFd | None = None
+        self._deferred: list[Callable[[], None]] | None = None     # during _run's fires
         if timerfd and hasattr(loop, "add_reader"):
             try:
                 self._tfd = _TimerFd(loop, self._run)
@@ -121,6 +122,15 @@ class TimerQueue:
         if entry is not None and entry[0] <= deadline:
             return                              # re-pushed at the new deadline when it surfaces
         self._push(key, deadline)
+
+    def defer(self, fn: Callable[[], None]) -> None:
+        """Run `fn` after every key due in this wake-up has fired (their packets first, then
+        logs and scripts: 50 instances taking over together send 50 adverts before the
+        first log line); outside a wake-up, now."""
+        if self._deferred is None:
+            fn()
+        else:
+            self._deferred.append(fn)
 
     def deadline(self, key: Hashable) -> float | None:
         return self._when.get(key)
@@ -185,8 +195,14 @@ class TimerQueue:
             due.append(key)
         for key, current in later:              # pushed after the loop: popped only once
             self._push_quiet(key, current)
-        for key in due:
-            self._fire(key)                     # may set() new deadlines (and arm)
+        self._deferred = []
+        try:
+            for key in due:
+                self._fire(key)                 # may set() new deadlines (and arm)
+        finally:
+            deferred, self._deferred = self._deferred, None
+            for fn in deferred:
+                fn()
         if heap and self._armed is None:
             self._arm(heap[0][0])
         elif heap and self._armed is not None and heap[0][0] < self._armed:

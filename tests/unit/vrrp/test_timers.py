@@ -195,3 +195,20 @@ def test_timers_real_loop_timerfd_fires_in_order_never_early() -> None:
     fired = asyncio.run(main())
     assert [k for _t, k, _d in fired] == ["d", "a", "c", "b"]
     assert all(t >= d for t, _k, d in fired)
+
+
+def test_timers_defer_runs_after_every_due_key() -> None:
+    loop = FakeLoop()
+    order: list[str] = []
+
+    def fire(k: Hashable) -> None:
+        order.append(f"send {k}")
+        q.defer(lambda: order.append(f"log {k}"))
+
+    q = TimerQueue(loop, fire)  # type: ignore[arg-type]
+    for k in "abc":
+        q.set(k, 1.0)
+    loop.advance(2)
+    assert order == ["send a", "send b", "send c", "log a", "log b", "log c"]
+    q.defer(lambda: order.append("now"))          # outside a wake-up: at once
+    assert order[-1] == "now"
