@@ -551,8 +551,9 @@ class VrrpDaemon:
             # hook (issue 16): the backup's common case, the master's same advert again,
             # screened before for this configuration: count it, restart the down timer
             passed = r.passed
-            if passed is not None and passed[0] is adv and passed[1] == src and \
-                    passed[2] == ttl and passed[3] is r.cfg and passed[4] is self.config:
+            if passed is not None and passed[0] is adv and passed[2] == ttl and \
+                    passed[3] is r.cfg and passed[4] is self.config and \
+                    (passed[1] is src or passed[1] == src):
                 deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
                 if deadline is not None:
                     assert self.timers is not None

@@ -490,7 +490,7 @@ class Instance:
         tests/unit/vrrp/test_machine.py checks this equals the slow path on random traffic."""
         f = self._fast
         if f is None or f[0] is not advert or f[2] != ttl or f[3] is not multicast \
-                or f[1] != source:
+                or (f[1] is not source and f[1] != source):
             return None
         self.stats["advert_rcvd"] += 1
         self.last_master_advert = now
