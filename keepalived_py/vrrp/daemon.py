@@ -885,6 +885,12 @@ class VrrpDaemon:
                 d = r.fsm.next_deadline()
                 if d is not None and now < d <= now + ADVERT_SLACK * r.fsm.p.advert_int + 1e-6:
                     now = d
+                fast = r.fsm.timer_fast(now)     # only the advert due: send it, re-arm
+                if fast is not None:
+                    self._send_advert(r, fast[0])
+                    assert self.timers is not None
+                    self.timers.set(r.name, fast[1], ADVERT_SLACK * r.fsm.p.advert_int)
+                    return
             self._apply(r, r.fsm.handle(m.TimerExpired(), now))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:

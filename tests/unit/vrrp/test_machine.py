@@ -761,3 +761,41 @@ def test_advert_fast_is_taken_in_the_steady_state() -> None:
     assert i.advert_fast(a, PEER_LO, 255, None, 2.0) is None           # another source
     i.handle(m.PriorityChanged(effective=120), 2.0)                    # any event: off
     assert i.advert_fast(a, PEER_HI, 255, None, 2.5) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(refresh=st.sampled_from([0.0, 2.5]), delay=st.sampled_from([0.0, 1.5]),
+       lower=st.sampled_from([0, 2]),
+       steps=st.lists(st.tuples(st.sampled_from(["timer", "timer", "timer", "lower", "higher",
+                                                 "zero"]),
+                                st.floats(0.0, 1.5)), min_size=1, max_size=40))
+def test_timer_fast_equals_the_slow_path(refresh: float, delay: float, lower: int,
+                                         steps: list[tuple[str, float]]) -> None:
+    """A master's timer_fast against handle(TimerExpired()): same actions, state, timers."""
+    kw = dict(garp_master_refresh=refresh, garp_master_delay=delay, garp_master_repeat=1,
+              garp_lower_prio_repeat=lower, garp_lower_prio_delay=1.0 if lower else 0.0)
+    slow, fast = master(150, **kw), master(150, **kw)
+    now = 10.0
+    hits = 0
+    for kind, dt in steps:
+        if kind == "timer":
+            d = slow.next_deadline()
+            if d is None:
+                continue
+            now = max(now, d)
+            expect = slow.handle(m.TimerExpired(), now)
+            got_fast = fast.timer_fast(now)
+            if got_fast is None:
+                got = fast.handle(m.TimerExpired(), now)
+            else:
+                hits += 1
+                got = [m.SendAdvert(got_fast[0])]
+                assert got_fast[1] == fast.next_deadline()
+        else:
+            now += dt
+            prio = {"lower": 100, "higher": 200, "zero": 0}[kind]
+            ev = m.AdvertReceived(adv(prio), PEER_HI, 255)
+            expect, got = slow.handle(ev, now), fast.handle(ev, now)
+        assert got == expect
+        assert _fast_view(fast) == _fast_view(slow)
+    event(f"timer_fast taken: {min(hits, 3)}+ times")
