@@ -465,12 +465,14 @@ class Bench:
             if watch.wait(want, da.started, 20) is None:
                 raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
             time.sleep(max(2.5, 6 * advert))
-            t_stop = time.time()
             if case == "L":
                 subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "down"], check=True)
             else:
                 for pid in da.pids():
                     os.kill(pid, signal.SIGSTOP)                 # a silent death
+            # after the kill or the link down, not before: an advert sent while `ip` ran
+            # would otherwise count as after the stop and the last one seem a second older
+            t_stop = time.time()
             time.sleep(4 * advert + 1.5 + n * 0.01)
             if version == 3:
                 skew = (256 - 100) * round(advert * 100) * 625 // 16 / 1e6
