@@ -873,6 +873,24 @@ class VrrpDaemon:
             self.timers.set(r.name, fsm.next_deadline(),
                             ADVERT_SLACK * fsm.p.advert_int if fsm.state is m.State.MASTER
                             else 0.0)
+            if fsm.state is m.State.BACKUP:
+                self._prebuild(r)
+
+    def _prebuild(self, r: Runner) -> None:
+        """A backup's takeover packets made while it waits (issue 16: pre-built adverts): the
+        advert at its priority and the gratuitous ARP/NA frames, so that the down timer's
+        expiry goes straight to sendto."""
+        if r.fsm.priority not in r.cache and r.sock is not None:
+            self._payloads(r, r.fsm.priority)
+        if r.garp_frames is None and r.cfg.garp_master_repeat:
+            try:
+                frames = self._garp_frames(r)
+            except (OSError, ValueError):
+                frames = []
+            want = len(r.cfg.virtual_ipaddress) + len(r.cfg.virtual_ipaddress_excluded)
+            if sum(len(fr) for _dev, fr in frames) < want:
+                r.garp_frames = None            # no MAC or link-local address yet: built
+                                                # when needed, as before
 
     def _fire_key(self, name: object) -> None:
         assert self.loop is not None
