@@ -1,6 +1,10 @@
 """keepalived 2.2.7 beside keepalived-py: every figure of issue 16 in one run, one command.
 
-    python bench/compare.py [--reps 3] [--only startup1,cpu] [--window 8] [--baseline /work/main]
+    python bench/compare.py [--reps 3] [--only startup1,cpu] [--window 8] [--baseline DIR]
+
+--baseline DIR adds a third column: keepalived-py as checked out in DIR (e.g. `git worktree add
+/tmp/base main`), measured in the same run, interleaved with the others (before/after figures
+of a change on the same machine in the same minutes).
 
 Run as root. Everything happens in network namespaces this script creates and removes (a
 bridge LAN plus two nodes, tests/netlab.py), with documentation addresses; both daemons are
@@ -18,8 +22,6 @@ Figures:
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
   reload      CPU of the daemon tree for one SIGHUP reload of 200 unchanged instances (ms)
   failover    kill (SIGSTOP) of a v2 1 s master: overhead above Master_Down_Interval (ms)
-  foD fo01 foL foU fo6 fo50   the same failover: with -D; v3 0.1 s; link down (the bridge
-              port) instead of a kill; unicast; IPv6 v3 1 s; 50 instances v3 1 s (median, worst)
   handover6u  SIGTERM of an IPv6 unicast v3 1 s master: overhead above Skew_Time (ms)
   test1000    `-t` of 1,000 instances: wall time of the process (ms)
 """
@@ -50,6 +52,8 @@ from netlab import Lab  # noqa: E402
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 DAEMONS = ("keepalived", "keepalived-py")
+BASE = "keepalived-py (baseline)"
+TREES = {"keepalived-py": ROOT}        # keepalived-py's source tree per column (--baseline)
 CLONE_NEWNET = 0x40000000
 SO_TIMESTAMPNS = 35
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -110,11 +114,6 @@ TICK = os.sysconf("SC_CLK_TCK")
 PYCACHE = tempfile.mkdtemp(prefix="kp-compare-pyc-")
 
 
-#: --baseline DIR: a third column, keepalived-py from another checkout (before/after, one run)
-BASE_ROOT: str | None = None
-BASE = "keepalived-py@base"
-
-
 def daemon_env(root: str = ROOT) -> dict[str, str]:
     """Our tree first on the path; byte code cached (as in an installed package) in a
     directory of this run, even where PYTHONDONTWRITEBYTECODE is set."""
@@ -145,14 +144,15 @@ class Daemon:
                         "-f", self.conf, *pids]
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        # the tree keepalived_py is imported from (python -m puts the working directory first)
+        self.root = TREES.get(which, ROOT)
 
     def start(self) -> Daemon:
-        root = BASE_ROOT if self.which == BASE and BASE_ROOT else ROOT
-        env = daemon_env(root)
+        env = daemon_env(self.root)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "ab"),
-                                     preexec_fn=lambda: setns(self.ns), env=env, cwd=root)
+                                     preexec_fn=lambda: setns(self.ns), env=env, cwd=self.root)
         return self
 
     def pids(self) -> list[int]:
@@ -343,7 +343,7 @@ class Bench:
                             "peer", "name", f"peer{i}"], check=True)
         self.running: list[Daemon] = []
         # byte code compiled once, before any figure (an installed package ships it)
-        for root in {ROOT, BASE_ROOT or ROOT}:
+        for root in TREES.values():
             subprocess.run([sys.executable, "-m", "compileall", "-q",
                             os.path.join(root, "keepalived_py")],
                            env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
@@ -439,66 +439,6 @@ class Bench:
             cap.close()
             watch.close()
 
-    def failover_case(self, which: str, case: str) -> dict[str, float]:
-        """A failover case: D (-D), 01 (v3 0.1 s), L (link down instead of a kill), U
-        (unicast), 6 (IPv6 v3), 50 (50 instances, v3 1 s: median and worst over the VRIDs).
-        The overhead above Master_Down_Interval of each VRID: B's first advert minus A's last."""
-        n = 50 if case == "50" else 1
-        version = 3 if case in ("01", "6", "50") else 2
-        advert = 0.1 if case == "01" else 1.0
-        vip = (lambda i: f"2001:db8::{0x100 + i:x}/64") if case == "6" else None
-        uni = case == "U"
-        conf_a = instances(n, 150, advert, version, vip=vip,
-                           unicast=("192.0.2.1", "192.0.2.2") if uni else None)
-        conf_b = instances(n, 100, advert, version, vip=vip,
-                           unicast=("192.0.2.2", "192.0.2.1") if uni else None)
-        debug = case == "D"
-        da = self.daemon(which, self.a.ns, conf_a, f"f{case}A", debug=debug)
-        db = self.daemon(which, self.b.ns, conf_b, f"f{case}B", debug=debug)
-        cap = VrrpCapture(self.lan, self.port_b)
-        watch = AddressWatch(self.a.ns)
-        want = {vip(i).split("/")[0] for i in range(n)} if vip else vip_set(n)
-        port_a = "p1"
-        try:
-            da.start()
-            db.start()
-            if watch.wait(want, da.started, 20) is None:
-                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(max(2.5, 6 * advert))
-            if case == "L":
-                subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "down"], check=True)
-            else:
-                for pid in da.pids():
-                    os.kill(pid, signal.SIGSTOP)                 # a silent death
-            # after the kill or the link down, not before: an advert sent while `ip` ran
-            # would otherwise count as after the stop and the last one seem a second older
-            t_stop = time.time()
-            time.sleep(4 * advert + 1.5 + n * 0.01)
-            if version == 3:
-                skew = (256 - 100) * round(advert * 100) * 625 // 16 / 1e6
-            else:
-                skew = (256 - 100) * 1_000_000 // 256 / 1e6
-            bound = 3 * advert + skew
-            over = []
-            for vrid in range(1, n + 1):
-                last = max((t for t, _s, v, p in cap.packets
-                            if v == vrid and p == 150 and t <= t_stop), default=None)
-                first = min((t for t, _s, v, p in cap.packets
-                             if v == vrid and p == 100 and t > t_stop), default=None)
-                if last is None or first is None:
-                    raise RuntimeError(f"{which}: no failover of VRID {vrid} seen ({db.dir}/log)")
-                over.append((first - last - bound) * 1000)
-            out = {f"fo{case}": statistics.median(over)}
-            if n > 1:
-                out[f"fo{case}.max"] = max(over)
-            return out
-        finally:
-            if case == "L":
-                subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "up"], check=False)
-            self.done(da, db)
-            cap.close()
-            watch.close()
-
     def handover6u(self, which: str) -> float:
         def conf(prio: int, me: str, peer: str) -> str:
             return instances(1, prio, 1.0, version=3, vip=lambda i: "2001:db8::100/64",
@@ -531,11 +471,11 @@ class Bench:
     def test1000(self, which: str) -> dict[str, float]:
         d = Daemon(which, self.a.ns, instances(1000, 100, 1.0), self.tmp, "t1000")
         cmd = [KEEPALIVED] if which == "keepalived" else [sys.executable, "-m", "keepalived_py"]
-        root = BASE_ROOT if which == BASE and BASE_ROOT else ROOT
         cmd += ["-t", "-f", d.conf]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             preexec_fn=lambda: setns(self.a.ns), env=daemon_env(root), cwd=root)
+                             preexec_fn=lambda: setns(self.a.ns), env=daemon_env(d.root),
+                             cwd=d.root)
         assert p.stderr is not None
         err = p.stderr.read()
         _pid, status, usage = os.wait4(p.pid, 0)
@@ -560,21 +500,13 @@ ROWS = [
     ("cpu1.pss", "memory, daemon tree PSS (parent + VRRP child)", "MiB"),
     ("cpu1.reload", "reload of 200 instances: CPU", "ms"),
     ("failover", "failover overhead above the bound, kill, v2 1 s", "ms"),
-    ("foD", "the same with -D", "ms"),
-    ("fo01", "failover overhead, kill, v3 0.1 s", "ms"),
-    ("foL", "failover overhead, link down, v2 1 s", "ms"),
-    ("foU", "failover overhead, kill, v2 1 s unicast", "ms"),
-    ("fo6", "failover overhead, kill, v3 1 s IPv6", "ms"),
-    ("fo50", "failover overhead, kill, 50 instances v3 1 s, median", "ms"),
-    ("fo50.max", "failover overhead, kill, 50 instances v3 1 s, worst", "ms"),
     ("handover6u", "SIGTERM handover, IPv6 unicast v3 1 s: above Skew_Time", "ms"),
     ("test1000", "-t on 1,000 instances, wall", "ms"),
     ("test1000.cpu", "-t on 1,000 instances, CPU (user + system)", "ms"),
 ]
 GROUPS = {"startup1": ["startup1"], "startup200": ["startup200"], "cpu1": ["cpu1"],
           "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "failover": ["failover"],
-          "foD": ["foD"], "fo01": ["fo01"], "foL": ["foL"], "foU": ["foU"], "fo6": ["fo6"],
-          "fo50": ["fo50"], "handover6u": ["handover6u"], "test1000": ["test1000"]}
+          "handover6u": ["handover6u"], "test1000": ["test1000"]}
 
 
 def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
@@ -588,8 +520,6 @@ def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
         return {f"{group}.{k}": v for k, v in res.items()}
     if group == "failover":
         return {"failover": bench.failover(which)}
-    if group.startswith("fo"):
-        return bench.failover_case(which, group[2:])
     if group == "handover6u":
         return {"handover6u": bench.handover6u(which)}
     if group == "test1000":
@@ -613,13 +543,15 @@ def main() -> int:
     ap.add_argument("--window", type=float, default=8.0, help="CPU window, seconds")
     ap.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS))
     ap.add_argument("--baseline", default="", metavar="DIR",
-                    help="also run keepalived-py from the checkout DIR (e.g. main): before/after")
+                    help="also measure keepalived-py from the source tree DIR (before/after)")
     args = ap.parse_args()
-    global BASE_ROOT
     daemons: tuple[str, ...] = DAEMONS
     if args.baseline:
-        BASE_ROOT = os.path.abspath(args.baseline)
-        daemons = (DAEMONS[0], BASE, DAEMONS[1])
+        if not os.path.isdir(os.path.join(args.baseline, "keepalived_py")):
+            print(f"compare.py: no keepalived_py in {args.baseline}", file=sys.stderr)
+            return 2
+        TREES[BASE] = os.path.abspath(args.baseline)
+        daemons = ("keepalived", BASE, "keepalived-py")
     if os.geteuid() != 0:
         print("compare.py: run as root (it creates network namespaces)", file=sys.stderr)
         return 2
@@ -631,7 +563,7 @@ def main() -> int:
     try:
         for rep in range(args.reps):
             for group in groups:
-                for which in daemons:                   # interleaved: both in every round
+                for which in daemons:                   # interleaved: all in every round
                     try:
                         for k, v in measure(bench, group, which).items():
                             results[which].setdefault(k, []).append(v)
@@ -646,19 +578,23 @@ def main() -> int:
     print(f"keepalived 2.2.7 vs keepalived-py — {started:%Y-%m-%d %H:%M} UTC, {args.reps} runs "
           f"each, interleaved; median (min–max); load average {load[0]:.1f} on "
           f"{os.cpu_count()} CPUs")
+    if args.baseline:
+        print(f"baseline: keepalived-py from {TREES[BASE]}")
     print()
-    base = f" keepalived-py {args.baseline} |" if args.baseline else ""
-    print(f"| measure | keepalived 2.2.7 |{base} keepalived-py | ratio |")
-    print("|---|---|---|---|" + ("---|" if args.baseline else ""))
+    base = args.baseline != ""
+    print("| measure | keepalived 2.2.7 |" + (" keepalived-py (baseline) |" if base else "")
+          + " keepalived-py | ratio |")
+    print("|---|---|---|---|" + ("---|" if base else ""))
     for key, label, unit in ROWS:
         k, o = results["keepalived"].get(key, []), results["keepalived-py"].get(key, [])
-        if not k and not o:
+        b = results[BASE].get(key, []) if base else []
+        if not k and not o and not b:
             continue
         ratio = "—"
         if k and o and statistics.median(k) > 0:
             ratio = f"{statistics.median(o) / statistics.median(k):.1f}×"
-        b = f" {fmt(results[BASE].get(key, []))} |" if args.baseline else ""
-        print(f"| {label} ({unit}) | {fmt(k)} |{b} {fmt(o)} | {ratio} |")
+        print(f"| {label} ({unit}) | {fmt(k)} |" + (f" {fmt(b)} |" if base else "")
+              + f" {fmt(o)} | {ratio} |")
     for e in errors:
         print(f"error: {e}")
     return 1 if errors else 0

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from keepalived_py.obs.dumps import InstanceSnapshot
+from keepalived_py.vrrp import stats as vrrp_stats
 
 # Both popular exporters' metric families are served, with their exact names and labels, so a
 # dashboard or alert written for either keeps working without running the exporter:
@@ -19,23 +20,7 @@ from keepalived_py.obs.dumps import InstanceSnapshot
 #    "ADDR dev DEV ..."), keepalived_vrrp_excluded_state, keepalived_script_status/_state{name};
 #  - gen2brain/keepalived_exporter: keepalived_vrrp_<stats key>{name,intf,vrid,state}.
 # (stats key, mehdy's name, help)
-COUNTERS = (
-    ("advert_rcvd", "keepalived_advertisements_received_total", "Advertisements received"),
-    ("advert_sent", "keepalived_advertisements_sent_total", "Advertisements sent"),
-    ("become_master", "keepalived_become_master_total", "Became master"),
-    ("release_master", "keepalived_release_master_total", "Released master"),
-    ("packet_len_err", "keepalived_packet_length_errors_total", "Packet length errors"),
-    ("advert_interval_err", "keepalived_advertisements_interval_errors_total",
-     "Advertisement interval errors"),
-    ("ip_ttl_err", "keepalived_ip_ttl_errors_total", "TTL errors"),
-    ("invalid_type_rcvd", "keepalived_invalid_type_received_total", "Invalid type errors"),
-    ("addr_list_err", "keepalived_address_list_errors_total", "Address list errors"),
-    ("invalid_authtype", "keepalived_authentication_invalid_total", "Authentication invalid"),
-    ("authtype_mismatch", "keepalived_authentication_mismatch_total", "Authentication mismatch"),
-    ("auth_failure", "keepalived_authentication_failure_total", "Authentication failure"),
-    ("pri_zero_rcvd", "keepalived_priority_zero_received_total", "Priority zero received"),
-    ("pri_zero_sent", "keepalived_priority_zero_sent_total", "Priority zero sent"),
-)
+COUNTERS = tuple((c.key, c.metric, c.help) for c in vrrp_stats.COUNTERS if c.metric)
 STATE_VALUE = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3}
 SCRIPT_STATUS = {"BAD": 0, "GOOD": 1}            # mehdy's VRRPScriptStatuses index
 SCRIPT_STATE = {"idle": 0, "running": 1, "requested termination": 2, "forcing termination": 3}
@@ -160,20 +145,61 @@ def combine(parts: Mapping[str, str | None]) -> str:
     return "\n".join(out) + "\n" + "".join(t for _, t in sorted(parts.items()) if t)
 
 
+MAX_CLIENTS = 64             # connections served at once; more are closed unread
+MAX_HEAD = 8192              # bytes of request line + headers
+
+
+class SharedRender:
+    """One render for a burst of scrapes: requests that arrive while a render is under way
+    wait for it and get the same text (each render asks every child over its control
+    socket; a thousand clients at once cost one)."""
+
+    def __init__(self, render_text: Callable[[], str | Awaitable[str]]) -> None:
+        self.render_text = render_text
+        self.renders = 0
+        self._pending: asyncio.Future[str] | None = None
+
+    async def __call__(self) -> str:
+        if self._pending is not None:
+            return await asyncio.shield(self._pending)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending = fut
+        try:
+            self.renders += 1
+            text = self.render_text()
+            if inspect.isawaitable(text):
+                text = await text
+            fut.set_result(text)
+            return text
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()               # retrieved: no "never retrieved" warning
+            raise
+        finally:
+            self._pending = None
+
+
 async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
                 ) -> asyncio.AbstractServer:
     """A minimal HTTP endpoint: GET /metrics -> the Prometheus text. `address` is HOST:PORT
     (use a loopback address) or unix:PATH. Anything else gets 404; a slow client only ever
-    holds its own connection."""
+    holds its own connection: at most MAX_CLIENTS at once (more are closed unread), a request
+    head of MAX_HEAD bytes within 5 s, an answer not read within 5 s aborted. Concurrent
+    scrapes share one render (SharedRender)."""
+    shared = SharedRender(render_text)
+    clients = 0
+
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal clients
+        if clients >= MAX_CLIENTS:
+            writer.transport.abort()
+            return
+        clients += 1
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
             line = head.split(b"\r\n", 1)[0].split()
             if len(line) >= 2 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
-                text = render_text()
-                if inspect.isawaitable(text):
-                    text = await text
-                body = text.encode()
+                body = (await shared()).encode()
                 status = b"200 OK"
                 ctype = b"text/plain; version=0.0.4"
             else:
@@ -182,12 +208,17 @@ async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
                          b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await asyncio.wait_for(writer.drain(), 5.0)
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ConnectionError):
+                ConnectionError, ValueError):
             pass
         finally:
-            writer.close()
+            clients -= 1
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()          # the client is not reading: drop it
+            else:
+                writer.close()
 
     if address.startswith("unix:"):
-        return await asyncio.start_unix_server(client, path=address[5:])
+        return await asyncio.start_unix_server(client, path=address[5:], limit=MAX_HEAD)
     host, _, port = address.rpartition(":")
-    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port))
+    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port),
+                                      limit=MAX_HEAD)

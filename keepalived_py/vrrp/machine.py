@@ -53,6 +53,12 @@ Bad adverts (wrong version, TTL, auth, interval, address list, checksum form, un
 are counted in `stats` under keepalived's counter names and returned as RejectAdvert; the
 state and timers do not change. Decode failures at the edge can be counted with
 AdvertInvalid. Adverts in INIT, FAULT and STOP are ignored, as keepalived ignores them.
+
+Receive-queue overflow (issue 15): a flood can fill the backup's socket queue so that the kernel
+drops the master's adverts with the rest. `ReceiveLost` (the kernel's SO_RXQ_OVFL count rose)
+marks the silence as unproven: the next expiry of the down timer waits one more advert interval,
+once (`WarnReceiveLoss`), then the master is declared down. An accepted master advert clears
+the mark; without any loss the timer is RFC 5798's.
 """
 from __future__ import annotations
 
@@ -60,6 +66,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from keepalived_py.config.model import VrrpState
+from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_LEN,
@@ -78,19 +85,21 @@ from keepalived_py.vrrp.packet import (
 )
 
 if TYPE_CHECKING:
-    from keepalived_py.config.model import GlobalDefs, VrrpInstance
+    from keepalived_py.config.model import (
+        GlobalDefs,
+        VirtualAddress,
+        VirtualRoute,
+        VirtualRule,
+        VrrpInstance,
+    )
 
 OWNER = PRIO_OWNER
 _EPS = 1e-6                     # a timer fired this early still counts (loop clock granularity)
 _MAX_LOWER_GARPS = 16           # pending garp_lower_prio_delay bursts kept at most
 _MIN_INTERVAL = 0.01            # one centisecond, the v3 wire resolution
 
-#: every per-instance counter, in keepalived's dump order, then the SNMP/extra ones
-STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
-              "packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
-              "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
-              "pri_zero_rcvd", "pri_zero_sent", "chk_err", "vers_err", "vrid_err",
-              "unicast_src_err")
+#: every per-instance counter, in keepalived's dump order, then ours (vrrp/stats.py)
+STATS_KEYS = vrrp_stats.KEYS
 assert set(DROP_COUNTERS) <= set(STATS_KEYS)
 
 
@@ -158,6 +167,11 @@ class Params:
     checksum: ChecksumForm = ChecksumForm.STANDARD   # what we send (and accept)
     checksum_auto: bool = True          # accept and switch to OLD_UNICAST when a peer uses it
     mcast_group: Address | None = None  # None: 224.0.0.18 / ff02::12
+    # what becoming MASTER adds and leaving it removes (carried by the actions): the
+    # virtual_ipaddress and virtual_ipaddress_excluded lines, virtual_routes, virtual_rules
+    vips: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
 
     @property
     def owner(self) -> bool:
@@ -237,16 +251,20 @@ class Params:
                 global_defs is not None and global_defs.vrrp_check_unicast_src),
             skip_check_adv_addr=inst.skip_check_adv_addr or bool(
                 global_defs is not None and global_defs.vrrp_skip_check_adv_addr),
-            checksum=form, checksum_auto=True, mcast_group=mcast)
+            checksum=form, checksum_auto=True, mcast_group=mcast,
+            vips=inst.virtual_ipaddress + inst.virtual_ipaddress_excluded,
+            routes=inst.virtual_routes, rules=inst.virtual_rules)
 
 
 # -- events (past tense) ---------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Started:
     """The instance starts (keepalived's vrrp_init_state). `resume_master_since` is the older
-    spelling of Resumed(True, at)."""
+    spelling of Resumed(True, at). `hold_until`: global_defs vrrp_startup_delay - no
+    Master_Down timer expires before this monotonic time (keepalived's vrrp_delayed_start_time)."""
 
     resume_master_since: float | None = None
+    hold_until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +301,14 @@ class TimerExpired:
 
 
 @dataclass(frozen=True, slots=True)
+class ReceiveLost:
+    """The kernel dropped `count` packets on the instance's receive socket (its queue was
+    full: SO_RXQ_OVFL). A master's advert may have been among them."""
+
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class FaultChanged:
     fault: bool
     reason: str = ""
@@ -314,9 +340,17 @@ class AddressLost:
 
 @dataclass(frozen=True, slots=True)
 class Reconfigured:
-    """Reload with changed parameters: state and timers are kept."""
+    """Reload with changed parameters: state and timers are kept. A MASTER holding its
+    addresses removes the lines the reload dropped and adds (and announces) the new ones.
+    `sync`: the instance's sync group after the reload (None: none)."""
 
     params: Params
+    sync: SyncVeto | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReset:
+    """Zero the counters (SIGUSR2 with a stats-clear request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +359,8 @@ class Shutdown:
 
 
 Event = (Started | Resumed | AdvertReceived | AdvertInvalid | TimerExpired | FaultChanged
-         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | Shutdown)
+         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | StatsReset | Shutdown
+         | ReceiveLost)
 
 
 # -- actions (imperative) --------------------------------------------------------------------
@@ -336,12 +371,23 @@ class SendAdvert:
 
 @dataclass(frozen=True, slots=True)
 class AddAddresses:
-    """Add the virtual addresses, routes and rules (EEXIST means done)."""
+    """Add these virtual addresses, routes and rules (EEXIST means done). `whole`: they are
+    all of the instance's (its firewall entry follows), not a reload's additions."""
+
+    addresses: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveAddresses:
-    """Remove the virtual addresses, routes and rules (ENOENT/EADDRNOTAVAIL mean done)."""
+    """Remove these virtual addresses, routes and rules (ENOENT/EADDRNOTAVAIL mean done)."""
+
+    addresses: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +398,7 @@ class SendGratuitous:
 
     count: int
     why: str = "master"
+    addresses: tuple[VirtualAddress, ...] = ()    # the lines to announce
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +426,16 @@ class NotifyLowerPriority:
 
 
 @dataclass(frozen=True, slots=True)
+class WarnReceiveLoss:
+    """Report that the master down timer ran out after the kernel dropped packets on our
+    socket, and was given `extended_by` seconds more (once) instead of declaring the master
+    down: its adverts may have been among the dropped packets."""
+
+    dropped: int
+    extended_by: float
+
+
+@dataclass(frozen=True, slots=True)
 class UseChecksum:
     """Send with this checksum form from now on (a peer uses keepalived <= 1.3.6's v3
     unicast checksum): rebuild the advert cache."""
@@ -387,7 +444,7 @@ class UseChecksum:
 
 
 Action = (SendAdvert | AddAddresses | RemoveAddresses | SendGratuitous | StateChanged
-          | RejectAdvert | NotifyLowerPriority | UseChecksum)
+          | RejectAdvert | NotifyLowerPriority | UseChecksum | WarnReceiveLoss)
 
 
 def _compare(a: Address, b: Address | None) -> int:
@@ -422,7 +479,8 @@ class _Timers:
 class Instance:
     """One VRRP instance's protocol state. Call `handle`; sleep until `next_deadline()`."""
 
-    def __init__(self, params: Params, primary: Address | None = None) -> None:
+    def __init__(self, params: Params, primary: Address | None = None,
+                 sync: SyncVeto | None = None) -> None:
         self.p = params
         self.primary: Address | None = primary if primary is not None else params.primary
         self.state = State.INIT
@@ -431,8 +489,10 @@ class Instance:
         self.fault = False
         self.fault_reason = ""
         self.tx_checksum = params.checksum        # what we send; may switch to OLD_UNICAST
-        self.stats: dict[str, int] = dict.fromkeys(STATS_KEYS, 0)
+        self.stats: dict[str, int] = vrrp_stats.zeroed()
         self.master_source: Address | None = None    # last master heard (BACKUP)
+        # the last router whose advert held us in BACKUP (a master, not a lower priority)
+        self.master_heard: Address | None = None
         self.master_priority = 0
         self.last_master_advert: float | None = None  # when we last accepted a master's advert
         self.became_master_at: float | None = None
@@ -441,18 +501,48 @@ class Instance:
         self._owner_conflict = False              # another owner seen: we run at 254
         # keepalived's wantstate: the state we would be in disregarding any sync group
         self.wantstate = State.MASTER if params.wants_master else State.BACKUP
-        self.sync: SyncVeto | None = None
+        self.sync: SyncVeto | None = sync      # the sync group's veto (Reconfigured changes it)
         # keepalived keeps ms_down_timer as a variable: an owner that starts MASTER sets it to
         # 1 us (vrrp_init_state) and one leaving FAULT to advert + skew (try_up_instance);
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
+        # receive-queue overflow (BACKUP): packets lost by the kernel since the master's last
+        # accepted advert, and whether this silence has had its one extension already
+        self.rx_lost = 0
+        self._down_extended = False
+        self.down_extensions = 0
+        # our addresses are (believed) on the interfaces: set by the AddAddresses we return,
+        # cleared by the RemoveAddresses (the edge asks this, it keeps no flag of its own)
+        self.holding = False
         # the fast path's key (advert_fast): the last advert that restarted the down timer
         # in BACKUP with nothing else to do, its source, TTL and multicast flag, and the
         # Master_Down_Interval it led to; None after any other event
         self._fast: tuple[Advert, Address, int | None, bool | None, float] | None = None
 
+    # -- the actions that carry this instance's data -----------------------------------------
+    def _add(self) -> AddAddresses:
+        self.holding = True
+        p = self.p
+        return AddAddresses(p.vips, p.routes, p.rules)
+
+    def _remove(self) -> RemoveAddresses:
+        self.holding = False
+        p = self.p
+        return RemoveAddresses(p.vips, p.routes, p.rules)
+
+    def release(self) -> RemoveAddresses:
+        """The action that releases everything of ours, whatever we believe we hold (a clean
+        start carries it out before Started, as keepalived: nothing of a previous run stays)."""
+        p = self.p
+        return RemoveAddresses(p.vips, p.routes, p.rules)
+
+    def _garp(self, count: int, why: str) -> SendGratuitous:
+        return SendGratuitous(count, why, self.p.vips)
+
     # -- timing ----------------------------------------------------------------------------
+    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (set once, at the start)
+
     def skew(self, priority: int | None = None) -> float:
         """Skew_Time (RFC 5798 §6.1) in keepalived's integer microseconds."""
         pri = 256 - (self.priority if priority is None else priority)
@@ -460,6 +550,11 @@ class Instance:
             centis = round(self.master_adver_int * 100)
             return (pri * centis * 625 // 16) / 1e6
         return (pri * 1_000_000 // 256) / 1e6
+
+    @property
+    def down_extended(self) -> bool:
+        """The down timer has had its one extension for a receive-queue loss (ReceiveLost)."""
+        return self._down_extended
 
     def master_down_interval(self) -> float:
         return self.p.down_timer_adverts * self.master_adver_int + self.skew()
@@ -494,6 +589,7 @@ class Instance:
             return None
         self.stats["advert_rcvd"] += 1
         self.last_master_advert = now
+        self.rx_lost, self._down_extended = 0, False
         self._t.down = deadline = now + f[4]
         return deadline
 
@@ -532,7 +628,13 @@ class Instance:
             assert isinstance(event, Started)
             if event.resume_master_since is not None:
                 return self._resume(True, event.resume_master_since, now)
-            return self._start(now)
+            self._hold_until = event.hold_until
+            actions = self._start(now)
+            if self.state is State.BACKUP and now < self._hold_until and self.p.owner \
+                    and self.p.wants_master:
+                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too,
+                self._t.down = self._hold_until + 1e-6      # then takes over at once
+            return actions
         if kind is Resumed:
             assert isinstance(event, Resumed)
             return self._resume(event.was_master, event.at, now)
@@ -556,9 +658,19 @@ class Instance:
             return self._address_lost(event.address, now)
         if kind is Reconfigured:
             assert isinstance(event, Reconfigured)
+            self.sync = event.sync
             return self._reconfigure(event.params, now)
+        if kind is StatsReset:
+            for k in self.stats:
+                self.stats[k] = 0
+            return []
         if kind is Shutdown:
             return self._shutdown()
+        if kind is ReceiveLost:
+            assert isinstance(event, ReceiveLost)
+            if self.state is State.BACKUP:
+                self.rx_lost += event.count
+            return []
         return []
 
     # -- start -----------------------------------------------------------------------------
@@ -571,10 +683,10 @@ class Instance:
             self.state = State.FAULT
             if not self._config_fault:
                 self.wantstate = State.FAULT
-            return [RemoveAddresses(),
+            return [self._remove(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
@@ -589,7 +701,7 @@ class Instance:
             reason = "initial state MASTER" if self.p.wants_master else "init"
         self.state = State.BACKUP
         self._t.down = now + down
-        return [RemoveAddresses(), StateChanged(State.INIT, State.BACKUP, reason)]
+        return [self._remove(), StateChanged(State.INIT, State.BACKUP, reason)]
 
     def _resume(self, was_master: bool, at: float, now: float) -> list[Action]:
         if self.state is not State.INIT:
@@ -600,7 +712,7 @@ class Instance:
             self.became_master_at = now
             self.stats["advert_sent"] += 1
             self._schedule_master(now, garp_delay=False)
-            return [SendAdvert(self.priority), AddAddresses(),
+            return [SendAdvert(self.priority), self._add(),
                     StateChanged(State.INIT, State.MASTER, "resumed after restart")]
         return self._start(now)
 
@@ -616,6 +728,7 @@ class Instance:
 
     def _become_master(self, now: float, reason: str) -> list[Action]:
         old = self.state
+        self.rx_lost, self._down_extended = 0, False
         self.state = self.wantstate = State.MASTER
         self.master_adver_int = self.p.advert_int
         self.became_master_at = now
@@ -624,9 +737,9 @@ class Instance:
         self.stats["advert_sent"] += 1
         self._schedule_master(now)
         # the old master must drop the addresses before our gratuitous ARPs: advert first
-        actions: list[Action] = [SendAdvert(self.priority), AddAddresses()]
+        actions: list[Action] = [SendAdvert(self.priority), self._add()]
         if self.p.garp_master_repeat > 0:
-            actions.append(SendGratuitous(self.p.garp_master_repeat, "master"))
+            actions.append(self._garp(self.p.garp_master_repeat, "master"))
         actions.append(StateChanged(old, State.MASTER, reason))
         return actions
 
@@ -640,7 +753,7 @@ class Instance:
         t.lower_garps.clear()
         t.down = now + self.master_down_interval()
         self._down_timer_set = None
-        return [RemoveAddresses(), StateChanged(State.MASTER, State.BACKUP, reason)]
+        return [self._remove(), StateChanged(State.MASTER, State.BACKUP, reason)]
 
     def _address_lost(self, address: str, now: float) -> list[Action]:
         """keepalived's set_vrrp_backup: priority 0, release, and a quick try to come back
@@ -660,6 +773,7 @@ class Instance:
 
     def _fault(self, fault: bool, reason: str, now: float) -> list[Action]:
         self.fault = fault
+        self.rx_lost, self._down_extended = 0, False
         if fault:
             self.fault_reason = reason or "fault"
             old = self.state
@@ -667,7 +781,7 @@ class Instance:
                 return []
             actions: list[Action] = []
             if old is State.MASTER:
-                actions += [SendAdvert(PRIO_STOP), RemoveAddresses()]
+                actions += [SendAdvert(PRIO_STOP), self._remove()]
                 self.stats["pri_zero_sent"] += 1
                 self.stats["release_master"] += 1
             self.state = self.wantstate = State.FAULT
@@ -684,7 +798,7 @@ class Instance:
         if self.p.wants_master and self.p.owner:
             self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             return self._become_master(now, reason or "fault cleared")
         self.wantstate = State.MASTER if self.p.wants_master and self.p.owner else State.BACKUP
         self.state = State.BACKUP
@@ -721,7 +835,19 @@ class Instance:
             self.master_adver_int = params.advert_int
             if params.advert_int != old.advert_int and self._t.advert is not None:
                 self._t.advert = min(self._t.advert, now + params.advert_int)
-        return []
+        if not self.holding:
+            return []
+        # a MASTER keeps what stays, drops what went, adds and announces what came
+        actions: list[Action] = []
+        gone = tuple(a for a in old.vips if a not in params.vips)
+        added = tuple(a for a in params.vips if a not in old.vips)
+        if gone:
+            actions.append(RemoveAddresses(gone, whole=False))
+        if added:
+            actions.append(AddAddresses(added, whole=False))
+            if params.garp_master_repeat > 0:
+                actions.append(SendGratuitous(params.garp_master_repeat, "reconfigured", added))
+        return actions
 
     # -- a sync group moving its members ----------------------------------------------------
     def force_master(self, now: float, reason: str) -> list[Action]:
@@ -751,7 +877,7 @@ class Instance:
             return []
         actions: list[Action] = []
         if old is State.MASTER:
-            actions += [SendAdvert(PRIO_STOP), RemoveAddresses()]
+            actions += [SendAdvert(PRIO_STOP), self._remove()]
             self.stats["pri_zero_sent"] += 1
         self.state = State.STOP
         self._clear_timers()
@@ -763,7 +889,22 @@ class Instance:
         t = self._t
         due = now + _EPS
         if self.state is State.BACKUP:
+            if t.down is not None and t.down <= due and now < self._hold_until:
+                # vrrp_startup_delay: keepalived's down timers run from the end of the delay
+                t.down = self._hold_until + self.down_timer_shown()
+                return []
             if t.down is not None and t.down <= due:
+                if self.rx_lost and not self._down_extended:
+                    # The kernel dropped packets on our socket since the master's last advert
+                    # (a flood filled the receive queue): its adverts may be among them, so
+                    # this silence proves nothing yet. One more advert interval, once; a
+                    # master really gone is then detected within Master_Down_Interval + one
+                    # interval. Nothing dropped: RFC 5798 as it is.
+                    lost, self.rx_lost = self.rx_lost, 0
+                    self._down_extended = True
+                    self.down_extensions += 1
+                    t.down = now + self.master_adver_int
+                    return [WarnReceiveLoss(lost, self.master_adver_int)]
                 self.wantstate = State.MASTER
                 if self.sync is not None and not self.sync.can_goto_master(self):
                     # held in BACKUP until every member of the group wants MASTER
@@ -784,15 +925,15 @@ class Instance:
                 t.advert = now + p.advert_int
             if t.garp_refresh is not None and t.garp_refresh <= due:
                 if p.garp_master_refresh_repeat > 0:
-                    actions.append(SendGratuitous(p.garp_master_refresh_repeat, "refresh"))
+                    actions.append(self._garp(p.garp_master_refresh_repeat, "refresh"))
                 t.garp_refresh = now + p.garp_master_refresh
         if t.garp_delay is not None and t.garp_delay <= due:
             t.garp_delay = None
-            actions.append(SendGratuitous(p.garp_master_repeat, "master_delay"))
+            actions.append(self._garp(p.garp_master_repeat, "master_delay"))
         while t.lower_garps and t.lower_garps[0] <= due:
             t.lower_garps.pop(0)
             if p.garp_lower_prio_repeat > 0:
-                actions.append(SendGratuitous(p.garp_lower_prio_repeat, "lower_prio_delay"))
+                actions.append(self._garp(p.garp_lower_prio_repeat, "lower_prio_delay"))
         return actions
 
     # -- adverts -----------------------------------------------------------------------------
@@ -869,6 +1010,7 @@ class Instance:
         adv, p = ev.advert, self.p
         if adv.priority == PRIO_STOP:
             self._t.down = now + self.skew()
+            self.rx_lost, self._down_extended = 0, True    # the master said it is leaving
             return
         delaying = p.preempt_delay > 0 and (self._preempt_until is None
                                             or self._preempt_until > now)
@@ -878,7 +1020,8 @@ class Instance:
                 self.master_adver_int = max(_MIN_INTERVAL, adv.interval)   # RFC 5798 §6.4.2
             down = self.master_down_interval()
             self._t.down = now + down
-            self.master_source = ev.source
+            self.rx_lost, self._down_extended = 0, False
+            self.master_source = self.master_heard = ev.source
             self.master_priority = adv.priority
             self.last_master_advert = now
             if p.preempt_delay > 0:
@@ -916,7 +1059,7 @@ class Instance:
                 self.stats["advert_sent"] += 1
                 self._t.advert = now + p.advert_int
             if p.garp_lower_prio_repeat > 0:
-                actions.append(SendGratuitous(p.garp_lower_prio_repeat, "lower_prio"))
+                actions.append(self._garp(p.garp_lower_prio_repeat, "lower_prio"))
                 if p.garp_lower_prio_delay > 0 and len(self._t.lower_garps) < _MAX_LOWER_GARPS:
                     self._t.lower_garps.append(now + p.garp_lower_prio_delay)
                     self._t.lower_garps.sort()

@@ -694,7 +694,8 @@ def _fast_view(i: m.Instance) -> tuple[object, ...]:
     t = i._t
     return (i.state, i.wantstate, i.priority, dict(i.stats), i.master_source, i.master_priority,
             i.last_master_advert, i.master_adver_int, t.down, t.advert, t.garp_delay,
-            t.garp_refresh, tuple(t.lower_garps), i.next_deadline(), i._preempt_until)
+            t.garp_refresh, tuple(t.lower_garps), i.next_deadline(), i._preempt_until,
+            i.rx_lost, i._down_extended, i.master_heard)
 
 
 @settings(max_examples=300, deadline=None)
