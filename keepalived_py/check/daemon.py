@@ -82,6 +82,8 @@ class CheckerDaemon:
         self._fifo_defs: tuple[Any, ...] = ()
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
         self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
+        self.ipvs_globals: Any = None        # check.lvs_globals.IpvsGlobals (issue 13)
+        self.globals = Config().global_defs
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
@@ -90,19 +92,26 @@ class CheckerDaemon:
         from keepalived_py.notify.smtp import CheckAlerts
         self.alerts = CheckAlerts(config)                  # smtp_alert mails
         self._open_fifos(config)
-        choice = config.global_defs.dataplane
+        choice = self.options.dataplane or config.global_defs.dataplane
         has_ipvs = await ipvs_available() if choice == "auto" else None
         if choice == "ipvs" or has_ipvs:
             self.dataplane = IpvsDataplane()
             self.kind = "ipvs"
-        reason = (f"dataplane {choice} configured" if has_ipvs is None else
+        how = (f"--dataplane={choice}" if self.options.dataplane
+               else f"dataplane {choice} configured")
+        reason = (how if has_ipvs is None else
                   "auto: the kernel has IPVS" if has_ipvs else
                   "auto: the kernel has no IPVS (no 'IPVS' generic netlink family)")
         log.info("check.dataplane", kind=self.kind, reason=reason,
                  compat=f"Using the {self.kind} dataplane ({reason})")
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
-        if config.global_defs.lvs_flush and self.kind == "ipvs":
-            await self.dataplane.flush_all()
+        self.globals = config.global_defs
+        if self.kind == "ipvs":          # lvs_flush, lvs_timeouts, sync daemon (issue 13)
+            from keepalived_py.check.lvs_globals import IpvsGlobals
+            self.ipvs_globals = IpvsGlobals()
+            if config.global_defs.lvs_flush:
+                self.ipvs_globals.flush()
+            self.ipvs_globals.configure(config.global_defs, reload=False)
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", kind=self.kind,
                       compat="no load-balancing dataplane: " + (
@@ -168,6 +177,9 @@ class CheckerDaemon:
 
     async def reload(self, config: Config) -> None:
         self.alerts.configure(config)
+        self.globals = config.global_defs
+        if self.ipvs_globals is not None:                   # issue 13
+            self.ipvs_globals.configure(config.global_defs, reload=True)
         if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
             for f in self.fifos:
                 await f.aclose()
@@ -195,6 +207,8 @@ class CheckerDaemon:
                 for c in rr.checkers:
                     if c.task is not None:
                         c.task.cancel()
+        if self.ipvs_globals is not None:                   # issue 13
+            self.ipvs_globals.stop(self.globals, release)
         if release:                               # False with -I (dont_release_ipvs)
             await self.dataplane.teardown()
         self.servers.clear()

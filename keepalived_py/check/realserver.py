@@ -89,6 +89,7 @@ class Target:
     address: str
     port: int
     weight: int
+    method: str = ""            # lvs_method of this server when it is not the virtual server's
 
 
 def quorum_up(total: int, vs: VirtualServer, was_up: bool) -> bool:
@@ -113,16 +114,24 @@ def targets(vs: VirtualServer, up: dict[int, bool], weights: dict[int, int] | No
     for i, rs in enumerate(vs.real_servers):
         port = _port(rs, vs)
         weight = (weights or {}).get(i, rs.weight)
+        method = rs.lvs_method if rs.lvs_method and rs.lvs_method != vs.lvs_method else ""
         if up.get(i, True) and weight > 0:
-            live.append(Target(str(rs.address), port, weight))
+            live.append(Target(str(rs.address), port, weight, method))
             total += weight
         elif not up.get(i, True) and (rs.inhibit_on_failure or vs.inhibit_on_failure):
-            inhibited.append(Target(str(rs.address), port, 0))
+            inhibited.append(Target(str(rs.address), port, 0, method))
+    s = vs.sorry_server
+    s_method = (vs.sorry_server_lvs_method
+                if vs.sorry_server_lvs_method and vs.sorry_server_lvs_method != vs.lvs_method
+                else "")
     if quorum_up(total, vs, was_up):
+        if s is not None and vs.sorry_server_inhibit:
+            # sorry_server_inhibit: the sorry server stays defined, weight 0, while unused
+            inhibited.append(Target(str(s.address), _port(s, vs), 0, s_method))
         return _merge(live, inhibited), False
-    if vs.sorry_server is not None:
-        s = vs.sorry_server
-        return _merge([Target(str(s.address), _port(s, vs), 1)], inhibited), True
+    if s is not None:
+        return _merge([Target(str(s.address), _port(s, vs), s.weight, s_method)],
+                      inhibited), True
     return _merge([], inhibited), False
 
 

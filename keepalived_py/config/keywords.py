@@ -241,14 +241,11 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
-    ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
     ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
-    ("virtual_server", "sorry_server_inhibit"): "parsed only",
-    ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
 
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
@@ -261,7 +258,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
     "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
-    "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.autojoin": "not implemented: address option autojoin",
@@ -278,8 +274,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "Checker.bind_port": "not implemented: checker bind_port",
     "Checker.bind_if": "not implemented: checker bind_if",
     "Checker.http_protocol": "not implemented: http_protocol",
-    "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
-    "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
     "VirtualServer.snmp_name": "only served by the SNMP subagent (virtualServerName)",
     "RealServer.snmp_name": "only served by the SNMP subagent (realServerName)",
 }

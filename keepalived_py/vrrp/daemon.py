@@ -152,6 +152,8 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
+        self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
@@ -190,6 +192,7 @@ class VrrpDaemon:
         await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         self.tasks.append(self.loop.create_task(self._link_events()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
@@ -225,6 +228,7 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
@@ -255,7 +259,12 @@ class VrrpDaemon:
             "transitions": dict(self.transitions), "failover_seconds": self.failovers,
             "scripts": script_states(self.config, self._data_runtime()["scripts"])})
 
+    def _state_of(self, name: str) -> str | None:
+        r = self.runners.get(name)
+        return r.fsm.state.value if r is not None else None
+
     async def stop(self, release: bool) -> None:
+        self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
             from keepalived_py.obs.dumps import write_atomic
@@ -934,6 +943,7 @@ class VrrpDaemon:
         self.alerts.instance_changed(r.name, a.new.value)
         if self.exports is not None:        # hook (issue 17)
             self.exports.state_changed(r, a.old.value, a.new.value)
+        self.lvs_syncd.state_changed(r.name, a.new.value)   # lvs_sync_daemon inst (issue 13)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:

@@ -1,0 +1,79 @@
+"""The checker child's global IPVS settings: lvs_timeouts, lvs_flush, lvs_flush_on_stop and
+the sync daemon when no VRRP instance runs it (keepalived 2.2.7's check/check_daemon.c).
+
+- `lvs_timeouts`: set at start and reload; a reload that drops them puts back the values
+  the kernel had before we first changed them.
+- `lvs_flush`: every IPVS service is flushed at start (IPVS_CMD_FLUSH), ours or not.
+- `lvs_sync_daemon IF` without `inst`: both a master and a backup daemon run, started at
+  start (after stopping any a killed checker left), restarted when a reload changes them,
+  stopped at stop. With `inst NAME` the VRRP child runs it (vrrp/lvs_syncd.py).
+- `lvs_flush_on_stop` (alone: ALL): all of IPVS is flushed at stop; VS and the default
+  remove our virtual servers (the same end state here: IPVS deletes a service's real
+  servers with it).
+Only on the IPVS dataplane; errors are logged, never fatal (the balancing goes on).
+"""
+from __future__ import annotations
+
+import structlog
+
+from keepalived_py.check.ipvs import IpvsControl, sync_daemon_cmd
+from keepalived_py.config.model import GlobalDefs, LvsSyncDaemon
+
+log = structlog.get_logger("keepalived_py.check")
+
+
+def checker_syncd(g: GlobalDefs) -> LvsSyncDaemon | None:
+    """The sync daemon the checker runs (keepalived's checker_ipvs_syncd_needed)."""
+    s = g.lvs_sync_daemon
+    return s if s is not None and s.instance is None else None
+
+
+class IpvsGlobals:
+    def __init__(self) -> None:
+        self.ctl = IpvsControl()
+        self.syncd: LvsSyncDaemon | None = None
+        self.original: tuple[int, int, int] | None = None   # the kernel's, before ours
+
+    def flush(self) -> None:
+        try:
+            self.ctl.flush()
+            log.info("check.ipvs.flushed")
+        except OSError as e:
+            log.error("check.ipvs.flush_failed", error=str(e))
+
+    def configure(self, g: GlobalDefs, reload: bool) -> None:
+        self._timeouts(g.lvs_timeouts, reload)
+        want = checker_syncd(g)
+        if want == self.syncd and reload:
+            return
+        if not reload or self.syncd is not None:
+            # a killed checker's daemons, or changed settings: stop both first
+            for role in ("MASTER", "BACKUP"):
+                sync_daemon_cmd(self.ctl, "del", role, None, ignore_error=True)
+        self.syncd = want
+        if want is not None:
+            for role in ("MASTER", "BACKUP"):
+                sync_daemon_cmd(self.ctl, "add", role, want)
+
+    def _timeouts(self, want: tuple[int, int, int], reload: bool) -> None:
+        try:
+            if any(want):
+                if self.original is None:
+                    self.original = self.ctl.timeouts()
+                self.ctl.set_timeouts(*(w or o for w, o in zip(want, self.original)))
+                log.info("check.ipvs.timeouts", tcp=want[0], tcpfin=want[1], udp=want[2])
+            elif reload and self.original is not None:
+                self.ctl.set_timeouts(*self.original)
+                log.info("check.ipvs.timeouts_restored")
+        except OSError as e:
+            log.warning("check.ipvs.timeouts_failed", error=str(e),
+                        compat="Failed to set ipvs timeouts")
+
+    def stop(self, g: GlobalDefs, release: bool) -> None:
+        if self.syncd is not None:
+            for role in ("MASTER", "BACKUP"):
+                sync_daemon_cmd(self.ctl, "del", role, None, ignore_error=True)
+            self.syncd = None
+        if release and g.lvs_flush_on_stop == "ALL":
+            self.flush()
+        self.ctl.close()
