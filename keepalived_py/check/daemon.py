@@ -180,6 +180,8 @@ class CheckerDaemon:
         self.globals = config.global_defs
         if self.ipvs_globals is not None:                   # issue 13
             self.ipvs_globals.configure(config.global_defs, reload=True)
+            assert self.loop is not None
+            self.loop.call_later(3.0, self.ipvs_globals.reassert)
         if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
             for f in self.fifos:
                 await f.aclose()

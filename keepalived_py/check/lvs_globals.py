@@ -46,8 +46,9 @@ class IpvsGlobals:
         want = checker_syncd(g)
         if want == self.syncd and reload:
             return
-        if not reload or self.syncd is not None:
-            # a killed checker's daemons, or changed settings: stop both first
+        if want is not None or (reload and self.syncd is not None):
+            # a killed checker's daemons, changed settings, or a daemon the VRRP child ran
+            # before this reload: stop both first (with `inst` the checker leaves them alone)
             for role in ("MASTER", "BACKUP"):
                 sync_daemon_cmd(self.ctl, "del", role, None, ignore_error=True)
         self.syncd = want
@@ -55,12 +56,20 @@ class IpvsGlobals:
             for role in ("MASTER", "BACKUP"):
                 sync_daemon_cmd(self.ctl, "add", role, want)
 
+    def reassert(self) -> None:
+        """A reload that moves the sync daemon between the VRRP child and us races with the
+        VRRP child stopping its own (the kernel keys daemons by role only): a little later,
+        start whichever of ours is missing (EEXIST: still running, nothing said)."""
+        if self.syncd is not None:
+            for role in ("MASTER", "BACKUP"):
+                sync_daemon_cmd(self.ctl, "add", role, self.syncd)
+
     def _timeouts(self, want: tuple[int, int, int], reload: bool) -> None:
         try:
             if any(want):
                 if self.original is None:
                     self.original = self.ctl.timeouts()
-                self.ctl.set_timeouts(*(w or o for w, o in zip(want, self.original)))
+                self.ctl.set_timeouts(*(w or o for w, o in zip(want, self.original, strict=True)))
                 log.info("check.ipvs.timeouts", tcp=want[0], tcpfin=want[1], udp=want[2])
             elif reload and self.original is not None:
                 self.ctl.set_timeouts(*self.original)

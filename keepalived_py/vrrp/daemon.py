@@ -229,6 +229,8 @@ class VrrpDaemon:
         for r in self.runners.values():
             self._refresh_tracking(r)
         self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
+        if self.loop is not None and self.lvs_syncd.cfg is not None:
+            self.loop.call_later(3.0, self.lvs_syncd.reassert)
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)

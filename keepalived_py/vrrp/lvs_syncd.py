@@ -45,6 +45,13 @@ class SyncDaemonFollower:
         self._cmd("add", role)
         self.role = role
 
+    def reassert(self) -> None:
+        """After a reload that took the daemon over from the checker child (which stops its
+        own at the same time, and the kernel keys daemons by role only): start ours again if
+        it is missing (EEXIST: still running)."""
+        if not self.stopped and self.cfg is not None and self.role is not None:
+            self._cmd("add", self.role)
+
     def state_changed(self, instance: str, state: str) -> None:
         if self.stopped or self.cfg is None or instance != self.cfg.instance:
             return
