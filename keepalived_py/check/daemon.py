@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +84,7 @@ class CheckerDaemon:
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
         self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
         self.ipvs_globals: Any = None        # check.lvs_globals.IpvsGlobals (issue 13)
+        self._synced = False                 # the first _sync is the start (rs_init_notifies)
         self.globals = Config().global_defs
 
     async def start(self, config: Config) -> None:
@@ -246,6 +248,8 @@ class CheckerDaemon:
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
+        starting = not self._synced
+        self._synced = True
         for ident in list(self.servers):
             if ident not in wanted:
                 run = self.servers.pop(ident)
@@ -261,7 +265,12 @@ class CheckerDaemon:
             keep: dict[tuple[str, int | None], RealRun] = {}
             for rs in vs.real_servers:
                 old = run.reals.get(rs_key(rs))
-                keep[rs_key(rs)] = self._real(vs, rs, old)
+                keep[rs_key(rs)] = rr = self._real(vs, rs, old)
+                if old is None and starting and config.global_defs.rs_init_notifies and rr.up:
+                    # rs_init_notifies: a server up from the start is announced (ipwrapper.c)
+                    if rs.notify_up is not None:
+                        self.notifier.launch(rs.notify_up)  # type: ignore[arg-type]
+                    self._fifo_write(lvs_rs_fifo_line(rs, vs, True))
             gone = [r for k, r in run.reals.items() if k not in keep]
             for r in gone:
                 if r.up:
@@ -276,12 +285,12 @@ class CheckerDaemon:
         assert self.loop is not None
         rr = RealRun(rs)
         previous = {c.checker: c for c in old.checkers} if old else {}
-        for i, ch in enumerate(rs.checkers):
+        for ch in rs.checkers:
             prev = previous.pop(ch, None)
             if prev is not None:                      # unchanged: keep state and schedule
                 rr.checkers.append(prev)
                 continue
-            st = CheckState.from_config(ch, vs, self.loop.time() + 0.05 * i)
+            st = CheckState.from_config(ch, vs, self.loop.time(), random.random())
             run = CheckerRun(ch, st)
             run.task = self.loop.create_task(self._check_loop(vs, rr, run))
             rr.checkers.append(run)

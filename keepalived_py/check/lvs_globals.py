@@ -1,8 +1,8 @@
 """The checker child's global IPVS settings: lvs_timeouts, lvs_flush, lvs_flush_on_stop and
 the sync daemon when no VRRP instance runs it (keepalived 2.2.7's check/check_daemon.c).
 
-- `lvs_timeouts`: set at start and reload; a reload that drops them puts back the values
-  the kernel had before we first changed them.
+- `lvs_timeouts`: set at start and reload; a reload that drops them, and the stop, put back
+  the values the kernel had before we first changed them.
 - `lvs_flush`: every IPVS service is flushed at start (IPVS_CMD_FLUSH), ours or not.
 - `lvs_sync_daemon IF` without `inst`: both a master and a backup daemon run, started at
   start (after stopping any a killed checker left), restarted when a reload changes them,
@@ -85,4 +85,9 @@ class IpvsGlobals:
             self.syncd = None
         if release and g.lvs_flush_on_stop == "ALL":
             self.flush()
+        if self.original is not None:              # ipvs_stop(): the kernel's timeouts back
+            try:
+                self.ctl.set_timeouts(*self.original)
+            except OSError as e:
+                log.warning("check.ipvs.timeouts_failed", error=str(e))
         self.ctl.close()

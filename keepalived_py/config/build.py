@@ -261,6 +261,12 @@ class Builder(BuildContext):
             elif k in ("lvs_flush_on_stop", "lvs_flush_onstop"):
                 g["lvs_flush_on_stop"] = lvs_globals.lvs_flush_on_stop(
                     args, c.pos, self.d, g.get("lvs_flush_on_stop"))
+            elif k == "rs_init_notifies":
+                word = args[0].lower() if args else "true"
+                if word in ("true", "yes", "on", "false", "no", "off"):
+                    g[k] = word in ("true", "yes", "on")
+                else:
+                    self.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
             elif k == "lvs_sync_daemon":
                 g[k] = lvs_globals.lvs_sync_daemon(args, c.pos, self.d, g.get(k))
             elif k == "lvs_timeouts":

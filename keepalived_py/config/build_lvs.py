@@ -151,7 +151,12 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
         elif k == "virtualhost":
             f[k] = args[0] if args else None
         elif k == "http_protocol":
-            f[k] = args[0] if args else None
+            if not args:
+                b.d.error(c.pos, "Missing http_protocol version")
+            elif args[0] in ("1.0", "1.1", "1.0C", "1.0c"):
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, f"Invalid http_protocol version {args[0]}")
         elif k == "enable_sni":
             f[k] = read_bool(c, b.d)
         elif k == "host" and kind == "SMTP_CHECK":
@@ -241,6 +246,11 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer
         elif k == "snmp_name":                 # realServerName (KEEPALIVED-MIB)
             if args:
                 f[k] = args[0]
+        elif k == "virtualhost":
+            if args:
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, "real server virtualhost missing")
         else:
             b.later(c, "real_server")
     f["checkers"] = tuple(checkers)
@@ -352,7 +362,10 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None
         elif k == "virtualhost":
-            f[k] = args[0] if args else None
+            if args:
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, "virtual server virtualhost missing")
         elif k == "snmp_name":                 # virtualServerName (KEEPALIVED-MIB)
             if args:
                 f[k] = args[0]
@@ -400,9 +413,13 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
                 (rs.lvs_method or f.get("lvs_method") or "NAT") != "NAT":
             b.d.warning(rs.pos, f"WARNING - fwmark virtual server {vs_name}, real server"
                                 f" {_fmt_rs(rs, 'none')} has port specified - clearing")
-        inherit = {**vs_timing, **{k: getattr(rs, k) for k in TIMING
+        inherit = {**vs_timing, **{k: getattr(rs, k) for k in (*TIMING, "alpha")
                                    if getattr(rs, k) is not None}}
-        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None})
+        # HTTP_GET/SSL_GET Host: url, checker, real server, virtual server (check_http.c)
+        vhost = rs.virtualhost or f.get("virtualhost")
+        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None},
+                                 **({"virtualhost": vhost} if vhost and ch.virtualhost is None
+                                    and ch.kind in ("HTTP_GET", "SSL_GET") else {}))
                          for ch in rs.checkers)
         resolved.append(replace(rs, checkers=checkers))
     if not resolved:

@@ -310,6 +310,7 @@ class GlobalDefs:
     lvs_flush_on_stop: str | None = None       # None | "VS" | "ALL"
     lvs_sync_daemon: LvsSyncDaemon | None = None
     lvs_timeouts: tuple[int, int, int] = (0, 0, 0)   # tcp, tcpfin, udp seconds; 0: unchanged
+    rs_init_notifies: bool = False             # notify_up for real servers up at start
     state_dump_file: str | None = None
     data_use_instance: bool = False
     dataplane: str = "auto"                    # keepalived-py: "auto" | "ipvs" | "nftables"

@@ -89,6 +89,7 @@ class RealServer:
     delay_loop: float | None = None
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, on)
     snmp_name: str | None = None               # realServerName
+    virtualhost: str | None = None             # HTTP_GET/SSL_GET Host, below the checker's
     checkers: tuple[Checker, ...] = ()
     pos: SourcePos = _pos()
 

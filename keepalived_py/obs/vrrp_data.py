@@ -243,8 +243,8 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
               "process_monitor_rcv_bufs", "lvs_netlink_cmd_rcv_bufs",
               "lvs_netlink_monitor_rcv_bufs"):
         out += [f" {k} = 0", f" {k}_force = 0"]
-    out += [" rs_init_notifies = 0", " no_checker_emails = 0", " rx_bufs_multiples = 3",
-            " umask = 0177"]
+    out += [f" rs_init_notifies = {int(g.rs_init_notifies)}", " no_checker_emails = 0",
+            " rx_bufs_multiples = 3", " umask = 0177"]
     return out
 
 

@@ -60,7 +60,11 @@ def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     results["_run"] = run
     results["_log"] = (out / "ours.log").read_text(errors="replace") \
         if (out / "ours.log").exists() else ""
-    print(f"\nIPVS VM: {run.accel}, {run.seconds:.0f} s, guest scenario {results.get('seconds')} s")
+    print(f"\nIPVS VM: {run.accel}, {run.seconds:.0f} s, guest scenario {results.get('seconds')} s;"
+          " converged after (s): " + ", ".join(
+              f"{k} {v.get('took')}" for k, v in {**results.get("phases", {}), **{
+                  k: results[k] for k in ("syncd_master", "syncd_backup") if k in results}
+              }.items() if isinstance(v, dict)))
     assert "error" not in results, (results["error"], run.console[-3000:])
     yield results
 
@@ -121,11 +125,13 @@ def test_ipvs_vm_respawned_checker_adopts_without_error_loop(vm: dict[str, Any])
 def test_ipvs_vm_stop_flushes_all_of_ipvs_and_stops_the_sync_daemon(
         vm: dict[str, Any]) -> None:
     """lvs_flush_onstop (no argument: all of IPVS): the service nobody configured goes too;
-    the sync daemons stop; the timeouts stay (keepalived does not put them back either)."""
+    the sync daemons stop; the timeouts are put back as they were before (keepalived's
+    ipvs_stop)."""
     stop = vm["after_stop"]
     assert stop["ours"] == [] and stop["ref"] == [], stop
     assert stop["ours_globals"] == stop["ref_globals"], stop
     assert not any("sync daemon" in line for line in stop["ours_globals"]), stop
+    assert "Timeout (tcp tcpfin udp): 900 120 300" in stop["ours_globals"], stop
 
 
 def _globals(vm: dict[str, Any], name: str) -> list[str]:
