@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,7 +111,10 @@ class CheckerDaemon:
         self.globals = config.global_defs
         if self.kind == "ipvs":          # lvs_flush, lvs_timeouts, sync daemon (issue 13)
             from keepalived_py.check.lvs_globals import IpvsGlobals
-            self.ipvs_globals = IpvsGlobals()
+            from keepalived_py.options import resolve_pidfiles
+            pid = resolve_pidfiles(self.options)["checker"]
+            self.ipvs_globals = IpvsGlobals(os.path.join(
+                os.path.dirname(pid) or "/run", f".{os.path.basename(pid)}.keepalived-py.ipvs"))
             if config.global_defs.lvs_flush:
                 self.ipvs_globals.flush()
             self.ipvs_globals.configure(config.global_defs, reload=False)

@@ -14,10 +14,14 @@ Only on the IPVS dataplane; errors are logged, never fatal (the balancing goes o
 """
 from __future__ import annotations
 
+import json
+import os
+
 import structlog
 
 from keepalived_py.check.ipvs import IpvsControl, sync_daemon_cmd
 from keepalived_py.config.model import GlobalDefs, LvsSyncDaemon
+from keepalived_py.obs.dumps import write_atomic
 
 log = structlog.get_logger("keepalived_py.check")
 
@@ -29,10 +33,32 @@ def checker_syncd(g: GlobalDefs) -> LvsSyncDaemon | None:
 
 
 class IpvsGlobals:
-    def __init__(self) -> None:
+    def __init__(self, state_path: str | None = None) -> None:
         self.ctl = IpvsControl()
         self.syncd: LvsSyncDaemon | None = None
         self.original: tuple[int, int, int] | None = None   # the kernel's, before ours
+        # the kernel's timeouts before we changed them, kept across a checker respawn (the
+        # new checker would otherwise read ours back as "the originals"); removed at stop
+        self.state_path = state_path
+
+    def _originals(self) -> tuple[int, int, int]:
+        if self.original is None and self.state_path:
+            try:
+                with open(self.state_path) as f:
+                    v = json.load(f)
+                if isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) for x in v):
+                    self.original = (v[0], v[1], v[2])
+            except (OSError, ValueError):
+                pass
+        if self.original is None:
+            self.original = self.ctl.timeouts()
+            if self.state_path:
+                try:
+                    write_atomic(self.state_path, json.dumps(list(self.original)), 0o600)
+                except OSError as e:
+                    log.warning("check.ipvs.state_unwritable", path=self.state_path,
+                                error=e.strerror)
+        return self.original
 
     def flush(self) -> None:
         try:
@@ -67,9 +93,8 @@ class IpvsGlobals:
     def _timeouts(self, want: tuple[int, int, int], reload: bool) -> None:
         try:
             if any(want):
-                if self.original is None:
-                    self.original = self.ctl.timeouts()
-                self.ctl.set_timeouts(*(w or o for w, o in zip(want, self.original, strict=True)))
+                orig = self._originals()
+                self.ctl.set_timeouts(*(w or o for w, o in zip(want, orig, strict=True)))
                 log.info("check.ipvs.timeouts", tcp=want[0], tcpfin=want[1], udp=want[2])
             elif reload and self.original is not None:
                 self.ctl.set_timeouts(*self.original)
@@ -85,9 +110,11 @@ class IpvsGlobals:
             self.syncd = None
         if release and g.lvs_flush_on_stop == "ALL":
             self.flush()
-        if self.original is not None:              # ipvs_stop(): the kernel's timeouts back
+        if self.original is not None and release:   # ipvs_stop(): the kernel's timeouts back
             try:
                 self.ctl.set_timeouts(*self.original)
+                if self.state_path:
+                    os.unlink(self.state_path)
             except OSError as e:
                 log.warning("check.ipvs.timeouts_failed", error=str(e))
         self.ctl.close()

@@ -257,6 +257,15 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer
     return RealServer(**f)
 
 
+def _inherited(ch: Checker, inherit: dict[str, Any], vhost: str | None) -> Checker:
+    """A checker with what it does not set taken from its real/virtual server: timing, alpha,
+    and for HTTP_GET/SSL_GET the virtualhost (url -> checker -> real -> virtual server)."""
+    extra: dict[str, Any] = {k: v for k, v in inherit.items() if getattr(ch, k) is None}
+    if vhost and ch.virtualhost is None and ch.kind in ("HTTP_GET", "SSL_GET"):
+        extra["virtualhost"] = vhost
+    return replace(ch, **extra)
+
+
 def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
                  ) -> list[RealServer]:
     """keepalived's rs_end_handler / vs_end_handler: a real or sorry server of another address
@@ -417,10 +426,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
                                    if getattr(rs, k) is not None}}
         # HTTP_GET/SSL_GET Host: url, checker, real server, virtual server (check_http.c)
         vhost = rs.virtualhost or f.get("virtualhost")
-        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None},
-                                 **({"virtualhost": vhost} if vhost and ch.virtualhost is None
-                                    and ch.kind in ("HTTP_GET", "SSL_GET") else {}))
-                         for ch in rs.checkers)
+        checkers = tuple(_inherited(ch, inherit, vhost) for ch in rs.checkers)
         resolved.append(replace(rs, checkers=checkers))
     if not resolved:
         b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
