@@ -47,8 +47,9 @@ def service_fields(vs: VirtualServer) -> dict[str, Any]:
                          "flags": {"flags": flags, "mask": 0xFFFF},
                          "timeout": vs.persistence_timeout or 0}
     v6 = vs.address is not None and vs.address.version == 6
-    if vs.fwmark is not None:
-        f.update(fwmark=vs.fwmark, af=socket.AF_INET)
+    if vs.fwmark is not None:                  # ip_family: given, or the servers' (build_lvs)
+        v6 = vs.ip_family == "inet6"
+        f.update(fwmark=vs.fwmark, af=socket.AF_INET6 if v6 else socket.AF_INET)
     else:
         assert vs.address is not None
         f.update(addr=str(vs.address), port=vs.port or 0,

@@ -43,7 +43,9 @@ TABLE = "keepalived_py"
 
 
 def family(vs: VirtualServer) -> str:
-    return "ip6" if vs.address is not None and vs.address.version == 6 else "ip"
+    if vs.address is None:                      # fwmark: ip_family (given or the servers')
+        return "ip6" if vs.ip_family == "inet6" else "ip"
+    return "ip6" if vs.address.version == 6 else "ip"
 
 
 def match(vs: VirtualServer, groups: dict[str, VirtualServerGroup] | None = None) -> list[str]:

@@ -273,7 +273,8 @@ def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
     service) is skipped with an error, unless it is tunnelled (IPVS tunnels across
     families)."""
     vs_method = f.get("lvs_method") or "NAT"
-    af = f["address"].version if f.get("address") is not None else None
+    af = f["address"].version if f.get("address") is not None else \
+        {"inet": 4, "inet6": 6}.get(f.get("ip_family") or "")
     kept = []
     for rs in reals:
         if (rs.lvs_method or vs_method) != "TUN":
@@ -290,6 +291,13 @@ def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
             b.d.error(sorry.pos, "Address family of virtual server and sorry server"
                                  f" {sorry.address} don't match - skipping sorry server.")
             del f["sorry_server"]
+    if f.get("fwmark") is not None and af is None:
+        # every server tunnelled: their family if they all agree, else IPv4 (vs_end_handler)
+        fams = {r.address.version for r in kept} | (
+            {sorry.address.version} if f.get("sorry_server") is not None else set())
+        af = fams.pop() if len(fams) == 1 else 4
+    if f.get("fwmark") is not None:
+        f["ip_family"] = "inet6" if af == 6 else "inet"     # the IPVS service's family
     return kept
 
 
@@ -368,6 +376,15 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit",
                    "smtp_alert"):
             f[k] = read_bool(c, b.d)
+        elif k == "ip_family":
+            fam = {"inet": 4, "inet6": 6}.get(args[0] if args else "")
+            if fam is None:
+                b.d.error(c.pos, f"unknown address family {args[0] if args else ''}")
+            elif f.get("address") is not None and f["address"].version != fam:
+                b.d.error(c.pos, f"Virtual server specified family {args[0]} conflicts with"
+                                 " server family")
+            else:
+                f[k] = args[0]
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None
         elif k == "virtualhost":

@@ -120,6 +120,7 @@ class VirtualServer:
     sorry_server: RealServer | None = None
     sorry_server_inhibit: bool = False
     sorry_server_lvs_method: str | None = None
+    ip_family: str | None = None               # "inet" | "inet6"; a fwmark service: resolved
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, off)
     snmp_name: str | None = None               # virtualServerName
     real_servers: tuple[RealServer, ...] = ()

@@ -195,3 +195,36 @@ def test_dataplane_option() -> None:
     assert parse_args(["--dataplane", "ipvs"])[0].dataplane == "ipvs"
     with pytest.raises(UsageError, match="Invalid dataplane 'lvs'"):
         parse_args(["--dataplane=lvs"])
+
+
+def test_mixed_family_servers_are_skipped_and_fwmark_family_resolved() -> None:
+    c, msgs = load("virtual_server 192.0.2.100 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n"
+                   " sorry_server 2001:db8::99 80\n real_server 2001:db8::11 80 {\n }\n"
+                   " real_server 192.0.2.11 80 {\n }\n}\n"
+                   "virtual_server 192.0.2.101 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n"
+                   " real_server 2001:db8::11 80 {\n }\n}\n"
+                   "virtual_server fwmark 7 {\n lb_algo rr\n lb_kind NAT\n"
+                   " real_server 2001:db8::11 80 {\n }\n}\n")
+    assert any("Address family of virtual server and real server 2001:db8::11 don't match"
+               " - skipping real server." in m for m in msgs), msgs
+    assert any("sorry server 2001:db8::99 don't match - skipping sorry server." in m
+               for m in msgs), msgs
+    assert any("Virtual server [192.0.2.101]:tcp:80 has no real servers - ignoring" in m
+               for m in msgs), msgs
+    first, fw = c.virtual_servers
+    assert [str(r.address) for r in first.real_servers] == ["192.0.2.11"]
+    assert first.sorry_server is None
+    assert fw.ip_family == "inet6"
+    assert ipvs.service_fields(fw)["af"] == 10
+    _, msgs = load("virtual_server 192.0.2.5 80 {\n lb_algo rr\n protocol TCP\n lb_kind NAT\n"
+                   " ip_family inet6\n real_server 192.0.2.11 80 {\n }\n}\n")
+    assert any("specified family inet6 conflicts with server family" in m for m in msgs)
+
+
+def test_first_check_waits_bootstrap_plus_a_part_of_warmup() -> None:
+    from keepalived_py.check.realserver import CheckState
+    from keepalived_py.config.model_lvs import Checker
+    v = VirtualServer(address=A("192.0.2.100"), port=80, delay_loop=30.0)
+    assert CheckState.from_config(Checker(kind="TCP_CHECK"), v, 100.0, 0.5).next_at == 116.0
+    assert CheckState.from_config(Checker(kind="TCP_CHECK", warmup=4.0), v, 100.0,
+                                  0.5).next_at == 103.0
