@@ -7,7 +7,8 @@ HTTP_GET's Host, keepalived's fallback url -> checker -> real server -> virtual 
 `bindto` and `bind_port` are the source the server sees, `bind_if` binds the socket to a
 device (a check through the wrong one fails), `http_protocol 1.1` sends keepalived's HTTP/1.1
 request with "Connection: close". Then one daemon: FILE_CHECK takes a real server out and back
-and `rs_init_notifies` announces the servers up at start (notify_up), both seen by scripts.
+and `rs_init_notifies` announces the servers up at start (notify_up), both seen by scripts;
+that daemon's dataplane is chosen by `--dataplane=nftables`.
 """
 from __future__ import annotations
 
@@ -146,7 +147,6 @@ def test_checker_source_options_http_protocol_and_virtualhost_seen_by_the_server
 DAEMON_CONF = """global_defs {{
   enable_script_security
   script_user root
-  dataplane nftables
   rs_init_notifies
 }}
 virtual_server 192.0.2.100 80 {{
@@ -194,7 +194,8 @@ def test_file_check_and_rs_init_notifies_in_the_daemon(lab: Lab, tmp_path: Path)
     conf = tmp_path / "k.conf"
     conf.write_text(DAEMON_CONF.format(notes=notes, flag=flag))
     d = tmp_path
-    proc = director.popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-C", "-f",
+    proc = director.popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-C",
+                           "--dataplane=nftables", "-f",
                            str(conf), "-p", str(d / "p.pid"), "-r", str(d / "v.pid"),
                            "-c", str(d / "c.pid")],
                           stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"))
@@ -208,6 +209,8 @@ def test_file_check_and_rs_init_notifies_in_the_daemon(lab: Lab, tmp_path: Path)
         flag.write_text("0\n")
         assert wait_for(lambda: notes_now().count("up 11") == 2, 15), notes_now()
         assert "up 12" not in notes_now(), notes_now()      # alpha: no init notify
+        # the dataplane forced on the command line (no `dataplane` keyword here)
+        assert "Using the nftables dataplane (--dataplane=nftables)" in (d / "log").read_text()
     finally:
         proc.terminate()
         try:
