@@ -87,7 +87,8 @@ def warnings(vs: VirtualServer) -> list[str]:
     elif sched not in ROUND_ROBIN and sched not in HASHED:
         out.append(f"{name}: lb_algo {sched} is unknown to the nftables dataplane;"
                    " using weighted random (numgen random) instead")
-    methods = {vs.lvs_method} | {rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
+    methods = {vs.lvs_method, vs.sorry_server_lvs_method if vs.sorry_server else None} | {
+        rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
     for m in sorted(x for x in methods if x and x != "NAT"):
         out.append(f"{name}: lb_kind {m} cannot be done by nftables, which can only NAT;"
                    " real servers get DNAT (they must route replies back through this host)")

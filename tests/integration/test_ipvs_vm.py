@@ -155,9 +155,13 @@ def test_ipvs_vm_sync_daemon_follows_the_vrrp_instance(vm: dict[str, Any]) -> No
     assert not any(x.startswith("master sync daemon") for x in backup), backup
 
 
-def test_ipvs_vm_reload_hands_the_sync_daemon_to_the_checker(vm: dict[str, Any]) -> None:
-    """A reload to `lvs_sync_daemon sy0 id 9` (no instance): the VRRP child stops its daemon,
-    the checker runs a master and a backup one with the new syncid."""
+def test_ipvs_vm_reload_restarts_or_hands_over_the_sync_daemon(vm: dict[str, Any]) -> None:
+    """A reload that changes VI_1's sync daemon (`id 12`): it is restarted with the new
+    syncid (keepalived 2.2.7 does not); then a reload to `lvs_sync_daemon sy0 id 9` (no
+    instance): the VRRP child stops its daemon, the checker runs a master and a backup one."""
+    changed = vm["reload_vrrp_syncd"]
+    assert sum("sync daemon" in x for x in changed) == 1, changed
+    assert any("sync daemon (mcast=sy0, syncid=12" in x for x in changed), changed
     got = vm["reload_syncd"]
     assert any(x.startswith("master sync daemon (mcast=sy0, syncid=9") for x in got), got
     assert any(x.startswith("backup sync daemon (mcast=sy0, syncid=9") for x in got), got

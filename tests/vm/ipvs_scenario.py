@@ -44,6 +44,7 @@ START = 150.0               # the first phase includes both daemons' start (~40-
 
 
 SYNCD_VRRP = "lvs_sync_daemon sy0 inst VI_1"      # follows VI_1: MASTER / BACKUP daemon
+SYNCD_VRRP_ID = "lvs_sync_daemon sy0 inst VI_1 id 12"   # changed on reload: restarted
 SYNCD_CHECKER = "lvs_sync_daemon sy0 id 9"       # no instance: the checker runs both
 
 
@@ -267,9 +268,9 @@ def main() -> int:
         checker = (WORK / "ours_c.pid").read_text().strip()
         parent = int((WORK / "ours.pid").read_text())
         for n, sorry in enumerate(("192.0.2.12 80", None), 1):
-            # the second reload also hands the sync daemon from VI_1 to the checker
+            # the second reload also changes the syncid of VI_1's sync daemon
             (WORK / "ours.conf").write_text(conf("ipvs", sorry,
-                                                 SYNCD_VRRP if n == 1 else SYNCD_CHECKER))
+                                                 SYNCD_VRRP if n == 1 else SYNCD_VRRP_ID))
             os.kill(parent, signal.SIGHUP)
             wait(lambda n=n: (OUT / "ours.log").read_text(errors="replace")  # type: ignore[misc]
                  .count("supervisor.reload.done") >= n)
@@ -277,6 +278,11 @@ def main() -> int:
         phase("reloaded", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1",
                            "-a -t 192.0.2.100:80 -r 192.0.2.11:80 -m -w 2"])
         log = (OUT / "ours.log").read_text(errors="replace")
+        wait(lambda: "syncid=12" in " ".join(ipvs_globals(OURS)))
+        results["reload_vrrp_syncd"] = ipvs_globals(OURS)
+        # a third reload hands the sync daemon from VI_1 to the checker
+        (WORK / "ours.conf").write_text(conf("ipvs", None, SYNCD_CHECKER))
+        os.kill(parent, signal.SIGHUP)
         wait(lambda: sum("sync daemon" in line for line in ipvs_globals(OURS)) == 2
              and "syncid=9" in " ".join(ipvs_globals(OURS)))
         results["reload_syncd"] = ipvs_globals(OURS)
