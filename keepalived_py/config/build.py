@@ -1515,8 +1515,7 @@ INSTANCE: dict[str, InstanceHandler] = {
     "linkbeat_use_polling": _i_message(
         "error", "{vid} 'linkbeat_use_polling' in vrrp instance deprecated - use"
                  " linkbeat_interfaces block"),
-    "lvs_sync_daemon_interface": _i_message(
-        "error", "{vid} Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    "lvs_sync_daemon_interface": lvs_globals.instance_sync_daemon,
     "vmac_garp_intvl": _i_message(
         "warning", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'),
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
+from typing import Any
 
 from keepalived_py.config.model import LvsSyncDaemon, VrrpInstance
 from keepalived_py.config.tree import Diagnostics, SourcePos
@@ -168,3 +169,19 @@ def resolve_sync_instance(sync: LvsSyncDaemon | None, instances: Sequence[VrrpIn
 def _with(sync: LvsSyncDaemon, **kw: object) -> LvsSyncDaemon:
     from dataclasses import replace
     return replace(sync, **kw)  # type: ignore[arg-type]
+
+
+def instance_sync_daemon(b: Any, c: Any, i: Any) -> None:
+    """vrrp_instance `lvs_sync_daemon_interface IF` (deprecated since 1.2.19, still acted on by
+    keepalived 2.2.7): the sync daemon on IF following this instance, unless one is set."""
+    b.d.error(c.pos, f"{i.vid} Specifying lvs_sync_daemon_interface against a vrrp is"
+                     " deprecated.")
+    b.d.error(c.pos, "      " + " " * max(0, len(i.name) - 2) + "Please use global"
+                     " lvs_sync_daemon")
+    have = b.global_fields.get("lvs_sync_daemon")
+    if have is not None:
+        b.d.error(c.pos, f"{i.vid} lvs_sync_daemon_interface has already been specified as"
+                         f" {have.interface} - ignoring")
+    elif c.args:
+        b.global_fields["lvs_sync_daemon"] = LvsSyncDaemon(interface=c.args[0],
+                                                           instance=i.name, pos=c.pos)
