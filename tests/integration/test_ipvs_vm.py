@@ -3,10 +3,13 @@ kernel has it. One throw-away VM per session (tests/vm: QEMU microvm, Debian's
 linux-image-amd64, the host's filesystem read-only over 9p) runs tests/vm/ipvs_scenario.py:
 keepalived-py's checker and keepalived 2.2.7 side by side, in two namespaces of the guest, with
 the same virtual servers and the same real-server transitions; these tests assert on the IPVS
-state it reported (`ipvsadm -Sn`, read independently of the code under test).
+state it reported (`ipvsadm -Sn`, read independently of the code under test). Both run VRRP
+too: one instance, VI_1, which the IPVS sync daemon follows (`lvs_sync_daemon sy0 inst VI_1`:
+`ipvsadm -L --daemon`), beside `lvs_timeouts` (`--timeout`), `lvs_flush_onstop`,
+`sorry_server_inhibit`, `sorry_server_lvs_method` and a real server's own `lvs_method`.
 
 Skipped, saying why, when the VM tooling is missing (tests/run.sh installs qemu-system-x86,
-busybox-static, ipvsadm, kmod, cpio and curl) or KP_VM=0. ~2-3 min under TCG (boot ~10 s; Python in
+busybox-static, ipvsadm, kmod, cpio and curl) or KP_VM=0. ~3-4 min under TCG (boot ~10 s; Python in
 the guest runs 10-30x slower), once per session.
 """
 from __future__ import annotations

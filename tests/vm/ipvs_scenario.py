@@ -6,7 +6,9 @@ directory shared with the host, which asserts on it. Not a pytest module: it run
 guest, where importing pytest alone costs seconds.
 
 Real servers are MISC_CHECKs testing a flag file, so a transition is a file removed or
-created, the same instant for both daemons.
+created, the same instant for both daemons. Both daemons also run VRRP (VI_1 on a veth pair of
+their own namespace) for the IPVS sync daemon that follows VI_1; a track file puts VI_1 in
+FAULT. The sync daemons and timeouts (`ipvsadm -L --daemon`, `--timeout`) are compared too.
 """
 from __future__ import annotations
 
