@@ -118,6 +118,15 @@ class CheckerDaemon:
             if config.global_defs.lvs_flush:
                 self.ipvs_globals.flush()
             self.ipvs_globals.configure(config.global_defs, reload=False)
+        else:
+            g = config.global_defs
+            unused = [k for k, on in (("lvs_sync_daemon", g.lvs_sync_daemon is not None),
+                                      ("lvs_timeouts", any(g.lvs_timeouts)),
+                                      ("lvs_flush", g.lvs_flush)) if on]
+            if unused:                       # never silently: they are IPVS settings
+                log.warning("check.nft.ipvs_only", keywords=unused,
+                            compat=f"{', '.join(unused)}: IPVS settings, not used by the"
+                                   " nftables dataplane")
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", kind=self.kind,
                       compat="no load-balancing dataplane: " + (
