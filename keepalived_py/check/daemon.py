@@ -87,9 +87,11 @@ class CheckerDaemon:
         self.ipvs_globals: Any = None        # check.lvs_globals.IpvsGlobals (issue 13)
         self._synced = False                 # the first _sync is the start (rs_init_notifies)
         self.globals = Config().global_defs
+        self.log_all_failures = False        # global_defs checker_log_all_failures
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         from keepalived_py.notify.scripts import Notifier
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         from keepalived_py.notify.smtp import CheckAlerts
@@ -191,6 +193,7 @@ class CheckerDaemon:
         return render_checker(self.snapshot())
 
     async def reload(self, config: Config) -> None:
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         self.alerts.configure(config)
         self.globals = config.global_defs
         if self.ipvs_globals is not None:                   # issue 13
@@ -345,6 +348,10 @@ class CheckerDaemon:
             was_up = rr.up
             first = not run.state.has_run
             change = run.state.result(ok, self.loop.time(), reason)
+            if not ok and was_up and change is None and \
+                    self.log_all_failures:
+                log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
+                         compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))
             if change is None and first and run.state.has_run:
                 # keepalived logs a checker's first verdict even when nothing changes
                 log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
@@ -486,6 +493,15 @@ def _fmt_rs(vs: VirtualServer, rs: RealServer) -> str:
     """keepalived's FMT_RS: [address]:proto:port."""
     port = rs.port or vs.port or 0
     return f"[{rs.address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+
+
+def _failure_line(kind: str, vs: VirtualServer, address: str, port: int) -> str:
+    """global_defs checker_log_all_failures: each failed check of a server still up
+    (keepalived's check_tcp.c "TCP connection to ... failed." and its friends)."""
+    trio = f"[{address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+    if kind == "TCP_CHECK":
+        return f"TCP connection to {trio} failed."
+    return f"{kind} on service {trio} failed."
 
 
 def _check_line(kind: str, vs: VirtualServer, address: str, port: int, up: bool,
