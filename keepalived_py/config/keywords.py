@@ -238,7 +238,6 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
-    ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
     **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
@@ -246,8 +245,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("global_defs", "tmp_config_directory"): "the children get the configuration in memory:"
                                              " no temporary copy is made",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
-    ("virtual_server", "sorry_server_inhibit"): "parsed only",
-    ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
 
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
@@ -260,7 +257,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
     "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
-    "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
     "VrrpInstance.track_src_ip": "keepalived 2.2.7 only shows it in its dump (obs/vrrp_data.py)",
@@ -277,11 +273,6 @@ UNREAD_FIELDS: dict[str, str] = {
                                    " another index",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
-    "Checker.bind_port": "not implemented: checker bind_port",
-    "Checker.bind_if": "not implemented: checker bind_if",
-    "Checker.http_protocol": "not implemented: http_protocol",
-    "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
-    "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
     "VirtualServer.snmp_name": "only served by the SNMP subagent (virtualServerName)",
     "RealServer.snmp_name": "only served by the SNMP subagent (realServerName)",
 }

@@ -83,6 +83,9 @@ def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Pa
     return m.Params.from_config(inst, global_defs=global_defs)
 
 
+ADVERT_SLACK = 0.1      # a master's advert may be sent this fraction of the interval early
+
+
 @dataclass
 class Runner:
     cfg: VrrpInstance
@@ -99,6 +102,7 @@ class Runner:
     garp_frames: dict[tuple[VirtualAddress, ...], list[tuple[str, list[bytes]]]] = field(
         default_factory=dict)
     vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
+    passed: tuple[Any, ...] | None = None   # the last advert screen() let through (_deliver)
 
     @property
     def name(self) -> str:
@@ -167,6 +171,8 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
+        self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
 
     def _iface_fact(self, read: Any, *args: Any) -> Any:
@@ -225,6 +231,7 @@ class VrrpDaemon:
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
@@ -271,6 +278,9 @@ class VrrpDaemon:
                  if g in {x.name for x in config.vrrp_sync_groups}],
                 [(n, x.fsm.state, x.fsm.priority) for n, x in self.runners.items()
                  if n in old and x.name not in self._silent_fault]))
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
+        if self.loop is not None and self.lvs_syncd.cfg is not None:
+            self.loop.call_later(3.0, self.lvs_syncd.reassert)
         self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
@@ -305,7 +315,12 @@ class VrrpDaemon:
             "transitions": dict(self.transitions), "failover_seconds": self.failovers,
             "scripts": script_states(self.config, self._data_runtime()["scripts"])})
 
+    def _state_of(self, name: str) -> str | None:
+        r = self.runners.get(name)
+        return r.fsm.state.value if r is not None else None
+
     async def stop(self, release: bool) -> None:
+        self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
             self.statefile.clear()
@@ -667,12 +682,24 @@ class VrrpDaemon:
         if not receivers and self.config.global_defs.log_unknown_vrids:     # -- issue 12
             self.unknown_vrids.heard(key[0], adv.vrid, self.loop.time())
         for r in receivers:
+            # hook (issue 16): the backup's common case, the master's same advert again,
+            # screened before for this configuration: count it, restart the down timer
+            passed = r.passed
+            if passed is not None and passed[0] is adv and passed[2] == ttl and \
+                    passed[3] is r.cfg and passed[4] is self.config and \
+                    (passed[1] is src or passed[1] == src):
+                deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
+                if deadline is not None:
+                    assert self.timers is not None
+                    self.timers.set(r.name, deadline)
+                    return
             name = r.name
             drop = screen(adv, src, ttl, r.cfg,
                           check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
             if drop is not None:
                 self._drop(r, drop.counter, drop.line)
                 continue
+            r.passed = (adv, src, ttl, r.cfg, self.config)
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
@@ -888,6 +915,15 @@ class VrrpDaemon:
         if how in ("release", "stop"):
             return later
         self._arm(r)
+        if not later:
+            return []
+        if r.cfg.sync_group or self.timers is None:
+            self._after_packets(r, later)
+        else:                                # hook (issue 16): after every due instance's
+            self.timers.defer(functools.partial(self._after_packets, r, later))   # packets
+        return []
+
+    def _after_packets(self, r: Runner, later: list[m.StateChanged]) -> None:
         for a in later:                      # after the packets: logs, scripts, state file
             if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
                     and self.tracking.instance(r.name).pending:
@@ -903,7 +939,6 @@ class VrrpDaemon:
         if later and r.cfg.sync_group:
             self._sync_follow(r, later[-1])
             self._sync_group_state(r)
-        return []
 
     def _then(self, r: Runner, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` after the instance's earlier address changes (never two at once)."""
@@ -1033,16 +1068,53 @@ class VrrpDaemon:
     def _arm(self, r: Runner) -> None:
         assert self.timers is not None
         if self.runners.get(r.name) is r:
-            self.timers.set(r.name, r.fsm.next_deadline())
+            fsm = r.fsm
+            # hook (issue 16): a master's adverts may go up to 10% of the interval early
+            # (never late; timers.py coalesces them into fewer wake-ups); a backup's timer
+            # is never early
+            self.timers.set(r.name, fsm.next_deadline(),
+                            ADVERT_SLACK * fsm.p.advert_int if fsm.state is m.State.MASTER
+                            else 0.0)
+            if fsm.state is m.State.BACKUP:
+                self._prebuild(r)
+
+    def _prebuild(self, r: Runner) -> None:
+        """A backup's takeover packets made while it waits (issue 16: pre-built adverts): the
+        advert at its priority and the gratuitous ARP/NA frames, so that the down timer's
+        expiry goes straight to sendto."""
+        if r.fsm.priority not in r.cache and r.sock is not None:
+            self._payloads(r, r.fsm.priority)
+        if r.garp_frames is None and r.cfg.garp_master_repeat:
+            try:
+                frames = self._garp_frames(r)
+            except (OSError, ValueError):
+                frames = []
+            want = len(r.cfg.virtual_ipaddress) + len(r.cfg.virtual_ipaddress_excluded)
+            if sum(len(fr) for _dev, fr in frames) < want:
+                r.garp_frames = None            # no MAC or link-local address yet: built
+                                                # when needed, as before
 
     def _fire_key(self, name: object) -> None:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
             overflow.before_expiry(r)
-            still = self.runners.get(r.name) is r     # (the drain may have reloaded nothing,
-            if still:                                 # but a packet may have moved it on)
-                self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            if self.runners.get(r.name) is not r:     # (the drain may have reloaded nothing,
+                return                                # but a packet may have moved it on)
+            now = self.loop.time()
+            if r.fsm.state is m.State.MASTER:
+                # fired early within the slack: the machine sees its deadline as now (the
+                # next advert stays one interval after this one's deadline: no drift)
+                d = r.fsm.next_deadline()
+                if d is not None and now < d <= now + ADVERT_SLACK * r.fsm.p.advert_int + 1e-6:
+                    now = d
+                fast = r.fsm.timer_fast(now)     # only the advert due: send it, re-arm
+                if fast is not None:
+                    self._send_advert(r, fast[0])
+                    assert self.timers is not None
+                    self.timers.set(r.name, fast[1], ADVERT_SLACK * r.fsm.p.advert_int)
+                    return
+            self._apply(r, r.fsm.handle(m.TimerExpired(), now))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""
@@ -1132,6 +1204,7 @@ class VrrpDaemon:
             self.loop.call_later(r.cfg.garp_extra_if, self._extra_if_garp, r, token)
         if self.exports is not None:        # hook (issue 17)
             self.exports.state_changed(r, a.old.value, a.new.value)
+        self.lvs_syncd.state_changed(r.name, a.new.value)   # lvs_sync_daemon inst (issue 13)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
