@@ -310,7 +310,7 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
                                 by_instance(p)["VI_4"][-1] == "FAULT 150" and
                                 len(by_instance(p)["VI_5"]) == 2 for p in lines),
                     10), [by_instance(p) for p in lines]
-    time.sleep(0.3)
+    wait_for(lambda: by_instance(lines[0]) == by_instance(lines[1]), 5)   # both written out
     ours_l, theirs_l = (by_instance(p) for p in lines)
     assert ours_l == theirs_l, (ours_l, theirs_l)
     assert ours_l["VI_2"][-1] == "DELETED 100" and ours_l["VI_4"][-1] == "FAULT 150"
