@@ -275,8 +275,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
-    "Checker.bind_port": "not implemented: checker bind_port",
-    "Checker.bind_if": "not implemented: checker bind_if",
     "Checker.http_protocol": "not implemented: http_protocol",
     "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
     "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
