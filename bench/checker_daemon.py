@@ -51,6 +51,15 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])          # utime + stime
 
 
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process spent runnable but waiting for a CPU (/proc/PID/schedstat): on a
+    loaded machine, the time it could not run at all."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -104,9 +113,9 @@ def main() -> int:
             started = time.monotonic() - t0
             pid = int(Path(f"{d}/c.pid").read_text())
             time.sleep(args.warmup)
-            c0, s0, w0 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            c0, s0, w0, q0 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             time.sleep(args.seconds)
-            c1, s1, w1 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            c1, s1, w1, q1 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             hz = os.sysconf("SC_CLK_TCK")
             span = w1 - w0
             done = int(s1["checks"]) - int(s0["checks"])   # type: ignore[call-overload]
@@ -121,7 +130,8 @@ def main() -> int:
                   f" {drift['max_ms']:.1f} ms, checker CPU {cpu / span * 100:.1f}% of one core"
                   f" ({cpu / max(1, done) * 1e6:.0f} us/check), RSS {rss_mb(pid):.0f} MB,"
                   f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"
-                  f" after start, load average {load:.1f}")
+                  f" after start; load average {load:.1f}, the checker waited for a CPU"
+                  f" {(q1 - q0) / span * 100:.0f}% of the time")
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
