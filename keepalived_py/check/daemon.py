@@ -293,6 +293,8 @@ class CheckerDaemon:
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
+        probe.ensure_fd_limit(sum(len(rr.checkers) for r in self.servers.values()
+                                  for rr in r.reals.values()))
         self._start_new()
         await self._apply_dirty()
 

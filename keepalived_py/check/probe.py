@@ -79,6 +79,24 @@ def reason(err: int) -> str:
 UNROUTABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
 
 
+def ensure_fd_limit(checkers: int) -> int:
+    """Raise the soft RLIMIT_NOFILE so every checker can have a connection in flight at once
+    (10,000 servers dying together are 10,000 connects waiting for their timeout; under
+    systemd the soft limit is 1,024), as keepalived's set_max_file_limit. Never lowers it;
+    bounded by the hard limit. Returns the soft limit in force."""
+    import resource
+    want = checkers + 1024                     # sockets, pipes, the log, scripts, SMTP
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want or soft == resource.RLIM_INFINITY:
+        return soft
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    except (ValueError, OSError):
+        return soft
+    return new
+
+
 class _Timer:
     """A heap of (when, seq, item) with one loop timer armed at its earliest entry."""
 
