@@ -17,7 +17,9 @@
 #     /opt/keepalived-py/share/keepalived-py/hardening.conf (not active: see the file)
 #   - installs the man pages keepalived-py(8), keepalived-py-status(8), keepalived-py-genhash(1)
 #     under /usr/local/share/man
-#   - installs the D-Bus policy /etc/dbus-1/system.d/org.keepalived.Vrrp1.conf (enable_dbus)
+#   - installs the D-Bus policy for org.keepalived.Vrrp1 as /etc/dbus-1/system.d/keepalived-py.conf
+#     (enable_dbus; not keepalived's own file name: that is a conffile of Debian's keepalived package,
+#     and dpkg stops at a prompt when a later install of that package finds it)
 #     when the bus's policy directory exists and no such file is there (keepalived's package
 #     ships the same policy)
 # Everything it added is recorded in /opt/keepalived-py/install-manifest for --uninstall.
@@ -30,7 +32,8 @@ UNIT=/usr/local/lib/systemd/system/keepalived-py.service
 DEFAULTS=/etc/default/keepalived-py
 MANDIR=/usr/local/share/man
 MANPAGES="man8/keepalived-py.8 man8/keepalived-py-status.8 man1/keepalived-py-genhash.1"
-POLICY=/etc/dbus-1/system.d/org.keepalived.Vrrp1.conf
+POLICY=/etc/dbus-1/system.d/keepalived-py.conf
+KEEPALIVED_POLICY=/etc/dbus-1/system.d/org.keepalived.Vrrp1.conf
 MANIFEST=$PREFIX/install-manifest
 DEBS="python3 python3-venv iproute2 nftables"
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -130,7 +133,8 @@ do_install() {
     if [ -n "$need" ]; then
         say "apt-get install$need"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $need >/dev/null
         added_debs="$added_debs$need"
     fi
     "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PY is older than Python 3.11"
@@ -180,7 +184,7 @@ do_install() {
         say "kept the existing $DEFAULTS (not made by install.sh)"
     fi
     # the D-Bus policy keepalived ships (enable_dbus): ours only where none is installed
-    if [ -d "$(dirname "$POLICY")" ] && [ ! -e "$POLICY" ]; then
+    if [ -d "$(dirname "$POLICY")" ] && [ ! -e "$POLICY" ] && [ ! -e "$KEEPALIVED_POLICY" ]; then
         install -m 0644 "$SRC/keepalived_py/dbus/org.keepalived.Vrrp1.conf" "$POLICY"
         policy_line=$POLICY
     fi

@@ -22,7 +22,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   done
   if [ -n "$need" ]; then
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold $need >/dev/null
   fi
   # the Debian package may start its own keepalived: our tests start their own peers only
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then

@@ -309,6 +309,8 @@ class Builder(BuildContext):
                 if args:
                     self._default_interface = args[0]
                 self.later(c, "global_defs")
+            elif k == "include_check":
+                pass                    # acted on while the text is read (config/source.py)
             elif k == "dataplane":
                 if args and args[0] in ("auto", "ipvs", "nftables"):
                     g["dataplane"] = args[0]
@@ -1237,6 +1239,27 @@ def _i_interface(b: Builder, c: Node, i: _Draft) -> None:
         b.bad_interface = True
 
 
+def _i_vrf(b: Builder, c: Node, i: _Draft) -> None:
+    """vrrp_parser.c vrrp_vrf_handler's checks (-t verdicts); the VRF itself is not acted on."""
+    b.later(c, "vrrp_instance")
+    if not c.args:
+        return
+    name = c.args[0]
+    if len(name) >= 16:
+        b.d.error(c.pos, f"{i.vid} VRF interface name '{name}' too long - ignoring")
+    elif "interface" in i.f:
+        b.d.error(c.pos, f"{i.vid} Cannot specify VRF interface and interface - ignoring")
+    elif "vrf" in i.given:
+        b.d.error(c.pos, f"{i.vid} VRF interface already specified - ignoring")
+    elif name == "lo":
+        b.d.error(c.pos, f"{i.vid} cannot use a loopback interface ({name}) for VRF - ignoring")
+    else:
+        i.give("vrf", c.pos)
+        if b.interface_missing(name):
+            b.d.error(c.pos, f"{i.vid} WARNING - VRF interface {name} doesn't exist")
+            b.bad_interface = True
+
+
 def _i_vrid(b: Builder, c: Node, i: _Draft) -> None:
     if c.args and (v := read_int(c.args[0], 1, 255, c.pos, b.d)) is not None:
         i.f["virtual_router_id"] = v
@@ -1431,6 +1454,7 @@ InstanceHandler = Callable[[Builder, Node, _Draft], None]
 INSTANCE: dict[str, InstanceHandler] = {
     "state": _i_state,
     "interface": _i_interface,
+    "vrf": _i_vrf,
     "virtual_router_id": _i_vrid,
     "priority": _i_priority,
     "advert_int": _i_advert_int,

@@ -489,6 +489,9 @@ def _vsg(b: BuildContext, node: Node) -> VirtualServerGroup | None:
                 continue
         port = read_int(w[1], 0, 65535, row.pos, b.d) if len(w) > 1 else None
         entries.append(VsgEntry(address=a, last=end, port=port, pos=row.pos))
+    if not entries:         # check_parser.c vsg_handler: "Ensure the group has some configuration"
+        b.d.error(node.pos, f"virtual server group {name} has no entries - removing")
+        return None
     return VirtualServerGroup(name=name, entries=tuple(entries), pos=node.pos)
 
 

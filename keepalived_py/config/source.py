@@ -161,6 +161,10 @@ class SourceReader:
     count: int = 0
     include_check: int = 0
     _stopped: bool = False
+    # the blocks open at this point of the text (keywords before their '{'): include_check is a
+    # global_defs keyword in keepalived, acted on only there
+    _blocks: list[str] = field(default_factory=list)
+    _last_word: str = ""
 
     def __post_init__(self) -> None:
         if self.config_id is None:
@@ -271,7 +275,8 @@ class SourceReader:
                     lines = [decomment(x)[0] for x in expanded]
                     queue[0:0] = [x for x in lines if x]
                     continue
-            if text.startswith("include_check") and text[13:14] in ("", " ", "\t"):
+            if (text.startswith("include_check") and text[13:14] in ("", " ", "\t")
+                    and self._blocks == ["global_defs"]):
                 self._include_check(text, pos)
             included: list[Line] = []
             if self._include(text, pos, depth, included):
@@ -285,6 +290,13 @@ class SourceReader:
                                                     " - the rest is ignored")
                     self._stopped = True
                     return
+                if part == "{":
+                    self._blocks.append(self._last_word)
+                elif part == "}":
+                    if self._blocks:
+                        self._blocks.pop()
+                else:
+                    self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
                 yield Line(part, pos)
 
     def _conditional(self, text: str) -> str:
