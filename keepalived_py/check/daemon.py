@@ -556,8 +556,10 @@ class CheckerDaemon:
         if self._retry is not None or self.loop is None:
             return
         self._backoff = min(30.0, max(0.5, self._backoff * 2))
-        log.warning("check.dataplane.retry", kind=self.kind, virtual_servers=len(self._failed),
-                    delay=self._backoff)
+        # said once per failing streak (the nft/IPVS error itself is logged once too)
+        say = log.warning if self._backoff == 0.5 else log.debug
+        say("check.dataplane.retry", kind=self.kind, virtual_servers=len(self._failed),
+            delay=self._backoff)
 
         def again() -> None:
             self._retry = None
