@@ -16,7 +16,6 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any
 
-from keepalived_py.check.probe import bind_socket, needs_binding
 from keepalived_py.config.model_lvs import Checker, HttpUrl, SslConfig
 
 MAX_HEADER = 64 * 1024
@@ -25,16 +24,15 @@ MAX_BODY = 4 * 1024 * 1024
 Result = tuple[bool, str]
 
 
-async def tcp_check(host: str, port: int, timeout: float, ch: Checker | None = None) -> Result:
-    """Connect and close, one at a time (the checker daemon uses probe.TcpProber instead);
-    `ch`: its socket options (probe.bind_socket)."""
+async def tcp_check(host: str, port: int, timeout: float, bindto: str | None = None) -> Result:
+    """Connect and close: the cheapest check (a raw non-blocking socket, no stream objects)."""
     loop = asyncio.get_running_loop()
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
     s.setblocking(False)
     try:
-        if ch is not None:
-            bind_socket(s, ch, fam)
+        if bindto:
+            s.bind((bindto, 0))
         async with asyncio.timeout(timeout):
             await loop.sock_connect(s, (host, port))
     except TimeoutError:
@@ -44,24 +42,6 @@ async def tcp_check(host: str, port: int, timeout: float, ch: Checker | None = N
     finally:
         s.close()
     return True, "connected"
-
-
-async def open_stream(host: str, port: int, ch: Checker, **kw: Any
-                      ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """asyncio.open_connection from a socket with the checker's options (bindto, bind_port,
-    bind_if, fwmark: probe.bind_socket) when it has any. Raises OSError."""
-    if not needs_binding(ch):
-        return await asyncio.open_connection(host, port, **kw)
-    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    try:
-        s.setblocking(False)
-        bind_socket(s, ch, fam)
-        await asyncio.get_running_loop().sock_connect(s, (host, port))
-    except BaseException:
-        s.close()
-        raise
-    return await asyncio.open_connection(sock=s, **kw)
 
 
 async def read_body(reader: asyncio.StreamReader) -> bytes | None:
@@ -112,9 +92,9 @@ async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: f
     ctx = (tls or insecure_tls()) if use_ssl else None
 
     async def exchange() -> Result:
-        reader, writer = await open_stream(
-            host, port, ch, ssl=ctx,
-            server_hostname=vhost if (use_ssl and ch.enable_sni) else None, limit=MAX_HEADER)
+        reader, writer = await asyncio.open_connection(
+            host, port, ssl=ctx, server_hostname=vhost if (use_ssl and ch.enable_sni) else None,
+            limit=MAX_HEADER)
         try:
             writer.write(f"GET {url.path} HTTP/1.0\r\nHost: {vhost}\r\n"
                          "User-Agent: keepalived-py\r\nConnection: close\r\n\r\n".encode())
@@ -163,12 +143,10 @@ async def _bounded(exchange: Coroutine[Any, Any, Result], timeout: float, what: 
         return False, f"{what}: {getattr(e, 'strerror', None) or e}"
 
 
-async def smtp_check(host: str, port: int, helo: str, timeout: float,
-                     ch: Checker | None = None) -> Result:
+async def smtp_check(host: str, port: int, helo: str, timeout: float) -> Result:
     """Banner 220, HELO -> 250, QUIT (keepalived's SMTP_CHECK)."""
     async def exchange() -> Result:
-        reader, writer = await open_stream(host, port, ch or Checker(kind="SMTP_CHECK"),
-                                           limit=8192)
+        reader, writer = await asyncio.open_connection(host, port, limit=8192)
         try:
             banner = await reader.readline()
             if not banner.startswith(b"220"):
@@ -329,8 +307,9 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float,
     `tls`: the SSL block's client context (insecure_tls(config.ssl)) for SSL_GET."""
     target = str(ch.connect_ip) if ch.connect_ip else host
     tport = ch.connect_port or port
+    bindto = str(ch.bindto) if ch.bindto else None
     if ch.kind == "TCP_CHECK":
-        return await tcp_check(target, tport, timeout, ch)
+        return await tcp_check(target, tport, timeout, bindto)
     if ch.kind in ("HTTP_GET", "SSL_GET"):
         for url in ch.urls:
             ok, why = await http_check(target, tport, ch, url, timeout, ch.kind == "SSL_GET",
@@ -343,7 +322,7 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float,
         return ok, reason
     if ch.kind == "SMTP_CHECK":
         return await smtp_check(target, ch.connect_port or 25, ch.helo_name or "keepalived-py",
-                                timeout, ch)
+                                timeout)
     if ch.kind == "DNS_CHECK":
         return await dns_check(target, ch.connect_port or 53, ch.dns_name or ".",
                                ch.dns_type or "SOA", timeout)
