@@ -49,7 +49,8 @@ PROBE_MARK = 0x6B700000
 def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
     """A checker's socket options, as keepalived's socket_bind_connect: `fwmark` (SO_MARK),
     `bind_if` (SO_BINDTODEVICE), `bindto` and `bind_port` (the source address and port; a
-    bind_port alone binds the wildcard address). Every checker's socket goes through here.
+    bind_port alone binds the wildcard address). The TCP_CHECK probes' options; the other
+    checkers' sockets (check/checkers.py) are to take theirs from here too (one place).
     Raises OSError (a device or address that is not there, a port in use, EPERM)."""
     if ch.fwmark:
         sock.setsockopt(socket.SOL_SOCKET, SO_MARK, ch.fwmark)
