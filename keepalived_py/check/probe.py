@@ -33,8 +33,11 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+import structlog
+
 from keepalived_py.config.model_lvs import Checker
 
+log = structlog.get_logger("keepalived_py.check.probe")
 DRIFT_SAMPLES = 8192
 _RESET = struct.pack("ii", 1, 0)           # SO_LINGER on, 0 s: close sends a RST
 SO_MARK = getattr(socket, "SO_MARK", 36)
@@ -123,9 +126,11 @@ class _Timer:
     def _fire(self) -> None:
         self._handle = None
         self._armed = float("inf")
-        self._due(self.loop.time())
-        if self.heap:
-            self._arm(self.heap[0][0])
+        try:
+            self._due(self.loop.time())
+        finally:                          # whatever happened, the rest stays scheduled
+            if self.heap and self.heap[0][0] != self._armed:
+                self._arm(self.heap[0][0])
 
     def close(self) -> None:
         if self._handle is not None:
@@ -162,7 +167,11 @@ class Scheduler:
                 continue
             drift[n % DRIFT_SAMPLES] = now - due
             n += 1
-            self.fire(job, due, now)
+            try:
+                self.fire(job, due, now)
+            except Exception as e:        # a bug in one check: it is tried again in 1 s
+                log.error("check.scheduler.error", error=repr(e))
+                self.schedule(job, now + 1.0)
         self.started += n - self._pos
         self._pos = n
 
@@ -240,7 +249,7 @@ class TcpProber:
             s, job = entry[0], entry[1]
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             s.close()                           # closing also leaves the epoll set
-            self.done(job, err)
+            self._report(job, err)
 
     def _expire(self, now: float) -> None:
         heap, pending = self._timeouts.heap, self._pending
@@ -251,7 +260,13 @@ class TcpProber:
                 continue                        # finished in time
             del pending[fd]
             entry[0].close()
-            self.done(entry[1], errno.ETIMEDOUT)
+            self._report(entry[1], errno.ETIMEDOUT)
+
+    def _report(self, job: Any, err: int) -> None:
+        try:
+            self.done(job, err)
+        except Exception as e:            # one result's bug must not lose the others
+            log.error("check.prober.error", error=repr(e))
 
     def close(self) -> None:
         self.loop.remove_reader(self._ep.fileno())

@@ -372,3 +372,38 @@ def test_fd_limit_is_raised_for_every_checker_never_lowered() -> None:
         assert probe.ensure_fd_limit(10) == want            # never lowered
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_failing_job_is_tried_again_and_the_others_still_run() -> None:
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        fired: list[str] = []
+
+        def fire(job: Job, due: float, now: float) -> None:
+            fired.append(job.name)
+            if job.name == "bad" and fired.count("bad") == 1:
+                raise RuntimeError("a bug")
+        sched = probe.Scheduler(loop, fire)
+        now = loop.time()
+        sched.schedule(Job("bad"), now)
+        sched.schedule(Job("good"), now)
+        sched.schedule(Job("later"), now + 0.05)
+        await asyncio.sleep(0.2)
+        assert fired[:3] == ["bad", "good", "later"] or fired[:3] == ["good", "bad", "later"]
+        assert len(sched) == 1                    # "bad" again, in 1 s
+        sched.close()
+    asyncio.run(main())
+
+
+def test_probe_ipv6_loopback() -> None:
+    async def main() -> None:
+        s = socket.socket(socket.AF_INET6)
+        try:
+            s.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback")
+        s.listen(8)
+        assert await probe_once("::1", s.getsockname()[1]) == 0
+        s.close()
+        assert await probe_once("::1", closed_port()) == errno.ECONNREFUSED
+    asyncio.run(main())
