@@ -407,3 +407,27 @@ def test_probe_ipv6_loopback() -> None:
         s.close()
         assert await probe_once("::1", closed_port()) == errno.ECONNREFUSED
     asyncio.run(main())
+
+
+def test_an_unusable_dataplane_is_set_up_again_and_then_gets_everything(tmp_path: Path
+                                                                        ) -> None:
+    class Later(FakeDataplane):
+        async def setup(self) -> bool:
+            return True                          # usable from the first retry on
+
+    async def main() -> None:
+        dp = Later()
+        d = daemon(dp)
+        d.dataplane_ok = False                   # as start() leaves it when setup failed
+        lst = listener()
+        await d._sync(config(tmp_path, [lst.getsockname()[1]], delay=30))
+        assert dp.attempts == 0                  # nothing applied while unusable
+        with capture_logs() as logs:
+            await asyncio.wait_for(d._setup_again(), 3)
+            assert await until(lambda: dp.applied, 2)
+        assert d.dataplane_ok
+        assert [e["event"] for e in logs].count("check.dataplane.available") == 1
+        lst.close()
+        d.prober.close()  # type: ignore[union-attr]
+        d.scheduler.close()  # type: ignore[union-attr]
+    asyncio.run(main())
