@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from keepalived_py.address import IPAddress
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NOPOS = SourcePos("<default>", 0)
 
 MINRX_DEFAULT = 10.0            # ms (BFD_MINRX_DEFAULT)

@@ -13,11 +13,9 @@ import enum
 import ipaddress
 from dataclasses import dataclass, field
 
+from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
 from keepalived_py.config.tree import SourcePos
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPInterface = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 _NOPOS = SourcePos("<default>", 0)
 

@@ -4,13 +4,12 @@ Field names equal keepalived.conf(5) keyword names; see model.py for the convent
 """
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 
+from keepalived_py.address import IPAddress
 from keepalived_py.config.bfd import BfdInstance as BfdInstance  # the model of bfd_instance
 from keepalived_py.config.tree import SourcePos
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NOPOS = SourcePos("<default>", 0)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from keepalived_py.obs.dumps import InstanceSnapshot
+from keepalived_py.vrrp import stats as vrrp_stats
 
 # Both popular exporters' metric families are served, with their exact names and labels, so a
 # dashboard or alert written for either keeps working without running the exporter:
@@ -19,23 +20,7 @@ from keepalived_py.obs.dumps import InstanceSnapshot
 #    "ADDR dev DEV ..."), keepalived_vrrp_excluded_state, keepalived_script_status/_state{name};
 #  - gen2brain/keepalived_exporter: keepalived_vrrp_<stats key>{name,intf,vrid,state}.
 # (stats key, mehdy's name, help)
-COUNTERS = (
-    ("advert_rcvd", "keepalived_advertisements_received_total", "Advertisements received"),
-    ("advert_sent", "keepalived_advertisements_sent_total", "Advertisements sent"),
-    ("become_master", "keepalived_become_master_total", "Became master"),
-    ("release_master", "keepalived_release_master_total", "Released master"),
-    ("packet_len_err", "keepalived_packet_length_errors_total", "Packet length errors"),
-    ("advert_interval_err", "keepalived_advertisements_interval_errors_total",
-     "Advertisement interval errors"),
-    ("ip_ttl_err", "keepalived_ip_ttl_errors_total", "TTL errors"),
-    ("invalid_type_rcvd", "keepalived_invalid_type_received_total", "Invalid type errors"),
-    ("addr_list_err", "keepalived_address_list_errors_total", "Address list errors"),
-    ("invalid_authtype", "keepalived_authentication_invalid_total", "Authentication invalid"),
-    ("authtype_mismatch", "keepalived_authentication_mismatch_total", "Authentication mismatch"),
-    ("auth_failure", "keepalived_authentication_failure_total", "Authentication failure"),
-    ("pri_zero_rcvd", "keepalived_priority_zero_received_total", "Priority zero received"),
-    ("pri_zero_sent", "keepalived_priority_zero_sent_total", "Priority zero sent"),
-)
+COUNTERS = tuple((c.key, c.metric, c.help) for c in vrrp_stats.COUNTERS if c.metric)
 STATE_VALUE = {"INIT": 0, "BACKUP": 1, "MASTER": 2, "FAULT": 3}
 SCRIPT_STATUS = {"BAD": 0, "GOOD": 1}            # mehdy's VRRPScriptStatuses index
 SCRIPT_STATE = {"idle": 0, "running": 1, "requested termination": 2, "forcing termination": 3}

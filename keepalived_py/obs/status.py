@@ -12,6 +12,7 @@ from typing import Any
 
 from keepalived_py.obs.control import query
 from keepalived_py.options import Options, control_socket
+from keepalived_py.vrrp.stats import EVENT_KEYS
 
 EXIT_CODES = """exit status:
   0  every child asked for answered
@@ -110,8 +111,7 @@ def main(argv: list[str]) -> int:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
     for i in data["instances"]:  # type: ignore[attr-defined]
         drops = {k: v for k, v in i.get("stats", {}).items()
-                 if v and k not in ("advert_rcvd", "advert_sent", "become_master",
-                                    "release_master", "pri_zero_rcvd", "pri_zero_sent")}
+                 if v and k not in EVENT_KEYS}
         if drops:
             print(f"  {i['name']} dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))
     for sk in data["sockets"]:  # type: ignore[attr-defined]

@@ -55,8 +55,14 @@ from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-_DONE_ON_ADD = {errno.EEXIST}
-_DONE_ON_DEL = {errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV}
+_DONE_ON_ADD = frozenset({errno.EEXIST})
+_DONE_ON_DEL = frozenset({errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV})
+
+
+def already_done(add: bool, code: int | None) -> bool:
+    """The one errno rule: an add that finds the object there, a delete that finds it gone
+    (or its interface gone) did what was asked."""
+    return code in (_DONE_ON_ADD if add else _DONE_ON_DEL)
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100
 IFA_F_NOPREFIXROUTE = 0x200
 RTPROT_KEEPALIVED = 18            # keepalived's routes and rules show `proto keepalived`
@@ -87,6 +93,14 @@ class Netlink:
             self._ifindex.clear()
         else:
             self._ifindex.pop(ifname, None)
+
+    def learn(self, name: str, index: int | None) -> None:
+        """A link message told `name`'s index: a re-created interface's new one replaces
+        the cached one (its RTM_DELLINK may have been lost with an overrun socket)."""
+        if index is None:
+            self._ifindex.pop(name, None)
+        elif self._ifindex.get(name, index) != index:
+            self._ifindex[name] = index
 
     def ifindex(self, name: str) -> int | None:
         idx = self._ifindex.get(name)
@@ -136,7 +150,7 @@ class Netlink:
             try:
                 await self.ipr.addr("add" if add else "del", **kw)
             except NetlinkError as e:
-                if e.code in (_DONE_ON_ADD if add else _DONE_ON_DEL):
+                if already_done(add, e.code):
                     continue
                 failed += 1
                 self.failures += 1
@@ -173,7 +187,7 @@ class Netlink:
             try:
                 await self.ipr.route("add" if add else "del", **kw)
             except NetlinkError as e:
-                if e.code in (_DONE_ON_ADD if add else _DONE_ON_DEL):
+                if already_done(add, e.code):
                     continue
                 self.failures += 1
                 log.error("vrrp.route.failed", instance=who, route=str(r.dst), errno=e.code)
@@ -200,7 +214,7 @@ class Netlink:
             try:
                 await self.ipr.rule("add" if add else "del", **kw)
             except NetlinkError as e:
-                if e.code in (_DONE_ON_ADD if add else _DONE_ON_DEL):
+                if already_done(add, e.code):
                     continue
                 self.failures += 1
                 log.error("vrrp.rule.failed", instance=who, errno=e.code)

@@ -2,13 +2,15 @@
 
 Theory of operation. Every instance is a pure `machine.Instance`; this module feeds it events
 (adverts from the raw sockets, its timer from the event loop's single timer heap, interface
-and tracker changes) and carries out the actions it returns, in the order that matters for a
-failover: the advert goes out first (pre-encoded per priority), then the addresses are added
-through netlink and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the
-state file come after the packets. Reload diffs by instance name: an unchanged instance keeps
-its state and timers (no address churn, no extra GARP), a changed one keeps its state and
-gets its address difference applied, new ones start and removed ones stop and release. The
-state file lets a respawned child resume mastership without an outage (see machine.Started).
+and tracker changes) and carries out the actions it returns in `_apply`, the one place where
+actions become I/O, in the order that matters for a failover: the advert goes out first
+(pre-encoded per priority), then the addresses the action carries are added through netlink
+and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the state file come
+after the packets. Reload diffs by instance name: an unchanged instance keeps its state and
+timers (no address churn, no extra GARP), a changed one keeps its state and gets its address
+difference (machine.Reconfigured's actions), new ones start and removed ones stop and release.
+Netlink link/address events are vrrp/links.py's; the state file that lets a respawned child
+resume mastership without an outage (machine.Resumed) is vrrp/statefile.py's.
 """
 from __future__ import annotations
 
@@ -21,12 +23,13 @@ import os
 import socket
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from keepalived_py.config.model import Config, GlobalDefs, VrrpInstance
+from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
@@ -35,10 +38,14 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp import priority as vrrp_priority
+from keepalived_py.vrrp import statefile
+from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
+from keepalived_py.vrrp.links import Links, link_up
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_NONE,
@@ -53,33 +60,21 @@ from keepalived_py.vrrp.packet import (
     encode,
     peek_vrid,
 )
+from keepalived_py.vrrp.statefile import TRACKING_KEY, StateFile
 from keepalived_py.vrrp.static import apply_static, remove_static
-from keepalived_py.vrrp.sync_follow import GroupVeto, follow
+from keepalived_py.vrrp.sync_group import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
 log = structlog.get_logger("keepalived_py.vrrp")
 
-IFF_UP, IFF_RUNNING = 0x1, 0x40
-# every counter of keepalived's stats dump, so readers always find all of them
-STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
-              "packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
-              "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
-              "pri_zero_rcvd", "pri_zero_sent")
 
 
 def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Params:
     # H6: the mapping lives with the pure core; global_defs for the flags keepalived ORs in
     # when it checks an advert (vrrp_check_unicast_src, vrrp_skip_check_adv_addr)
     return m.Params.from_config(inst, global_defs=global_defs)
-
-
-def clamp_priority(base: int, delta: int) -> int:
-    """keepalived's effective priority: the owner never changes; others stay in 1..254."""
-    if base == m.OWNER:
-        return base
-    return max(1, min(254, base + delta))
 
 
 @dataclass
@@ -90,13 +85,13 @@ class Runner:
     dsts: tuple[Address, ...] = ()
     src: Address | None = None
     cache: dict[int, list[tuple[bytes, Address]]] = field(default_factory=dict)
-    timer: asyncio.TimerHandle | None = None
-    addr_task: asyncio.Task[None] | None = None
-    holding: bool = False            # our addresses are (believed) on the interface
+    addr_task: asyncio.Task[None] | None = None    # the address changes, one after the other
     link_up: bool = True
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
-    garp_frames: list[tuple[str, list[bytes]]] | None = None
+    # gratuitous ARP/NA frames per set of address lines, built off the failover path
+    garp_frames: dict[tuple[VirtualAddress, ...], list[tuple[str, list[bytes]]]] = field(
+        default_factory=dict)
     vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
 
     @property
@@ -106,6 +101,11 @@ class Runner:
     @property
     def ifname(self) -> str:
         return self.vmac or self.cfg.interface or ""
+
+    @property
+    def holding(self) -> bool:
+        """Our addresses are (believed) on the interfaces: the machine's word."""
+        return self.fsm.holding
 
 
 class VrrpDaemon:
@@ -118,6 +118,7 @@ class VrrpDaemon:
         self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
         self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
+        self.links = Links(self)                    # netlink link/address events (links.py)
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
         self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.garp = GratuitousSender()
@@ -137,12 +138,10 @@ class VrrpDaemon:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: list[asyncio.Task[None]] = []
         pid_vrrp = resolve_pidfiles(options)["vrrp"]
-        self.state_file = os.path.join(os.path.dirname(pid_vrrp) or "/run",
-                                       f".{os.path.basename(pid_vrrp)}.keepalived-py.state")
-        self._state_unwritable = False       # the last state write failed (retrying)
+        self.statefile = StateFile(statefile.path_for(pid_vrrp))   # resume after a respawn
+        self.state_file = self.statefile.path
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.connector: Any = None           # set by childrun when started with -s
-        self._state_pending = False
         self.failovers: dict[str, list[float]] = {}
         self._drop_log: dict[tuple[str, str], tuple[float, int]] = {}
         self._group_states: dict[str, m.State] = {}
@@ -175,13 +174,13 @@ class VrrpDaemon:
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self.alerts = VrrpAlerts(config)                   # smtp_alert mails
         self._open_fifos(config)
-        saved = self._read_state()
+        saved = self.statefile.read()
         resume: dict[str, Any] = {}
         known: dict[tuple[str, str], bool | int] = {}
         if self.previous_exit is not None:
             # a respawned child: the instances' states and tracker results of the one that died
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
-            known = _decode_tracking(saved.get(TRACKING_KEY))
+            known = statefile.decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
@@ -190,7 +189,7 @@ class VrrpDaemon:
         await self.exports.configure(config)
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
-        self.tasks.append(self.loop.create_task(self._link_events()))
+        self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
         await self._start_observability()
@@ -258,9 +257,7 @@ class VrrpDaemon:
     async def stop(self, release: bool) -> None:
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
-            from keepalived_py.obs.dumps import write_atomic
-            with contextlib.suppress(OSError):
-                write_atomic(self.state_file, "{}", 0o600)
+            self.statefile.clear()
         if getattr(self, "control", None) is not None:
             await self.control.stop()
         for name in list(self.runners):
@@ -309,9 +306,9 @@ class VrrpDaemon:
     def dump(self, kind: DumpKind) -> None:
         from keepalived_py.obs import dumps
         if kind is DumpKind.STATS_CLEAR:
+            now = self.loop.time() if self.loop is not None else 0.0
             for r in self.runners.values():
-                for k in r.fsm.stats:
-                    r.fsm.stats[k] = 0
+                r.fsm.handle(m.StatsReset(), now)
                 r.drops.clear()
             kind = DumpKind.STATS
         if self._dumps is None:
@@ -339,7 +336,7 @@ class VrrpDaemon:
     def snapshot(self) -> list[dict[str, Any]]:
         out = []
         for r in self.runners.values():
-            stats = dict.fromkeys(STATS_KEYS, 0)
+            stats = vrrp_stats.zeroed()
             stats.update(r.fsm.stats)
             for k, v in r.drops.items():
                 stats[k] = stats.get(k, 0) + v
@@ -406,9 +403,9 @@ class VrrpDaemon:
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             primary_address(inst.interface, family) if inst.interface else None)
-        r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src), src=src)
+        r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
+                                    sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
-        r.fsm.sync = self._group_veto(inst.sync_group)            # sync groups (sync_follow.py)
         if inst.unicast_peer:
             r.dsts = tuple(p.address for p in inst.unicast_peer)
         else:
@@ -418,7 +415,7 @@ class VrrpDaemon:
         if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
             await self._vmac_up(r)
         if inst.interface:
-            r.link_up = _link_up(inst.interface)
+            r.link_up = link_up(inst.interface)
             try:
                 r.sock = self._socket(inst, r)
             except OSError as e:
@@ -430,13 +427,13 @@ class VrrpDaemon:
         if resuming:
             # the child that died was MASTER less than a Master_Down_Interval ago: its
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
-            r.holding = True
             self._ah_resume(r, resume)
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
                 await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
-            await self._set_addresses(r, add=False)
+            self._apply(r, [r.fsm.release()], "reload")
+            await self._settled(r)
         fault, reason = self._fault_of(r)
         if inst.unicast_fault_no_peer and not inst.unicast_peer:
             log.warning("vrrp.unicast.no_peers", instance=inst.name,
@@ -444,7 +441,7 @@ class VrrpDaemon:
                                " fault state")
         r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
             inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
-        self._garp_frames(r)                   # built now, off the failover path
+        self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
         event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
         self._apply(r, r.fsm.handle(event, self.loop.time()))
@@ -458,21 +455,14 @@ class VrrpDaemon:
                 r.sock = self._socket(inst, r)
             except OSError as e:
                 log.error("vrrp.socket.failed", instance=inst.name, error=e.strerror)
-        r.fsm.sync = self._group_veto(inst.sync_group)
-        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst, self.config.global_defs)),
-                                    self.loop.time()))
         r.cache.clear()
-        r.garp_frames = None
-        if r.fsm.state is m.State.MASTER and r.holding:
-            gone = [a for a in old.virtual_ipaddress + old.virtual_ipaddress_excluded
-                    if a not in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded]
-            added = [a for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
-                     if a not in old.virtual_ipaddress + old.virtual_ipaddress_excluded]
-            if gone:
-                await self.netlink.set_addresses(False, gone, r.ifname, r.name)
-            if added:
-                await self.netlink.set_addresses(True, added, r.ifname, r.name)
-                self._gratuitous(r, r.cfg.garp_master_repeat, [a.address.ip for a in added])
+        r.garp_frames.clear()
+        # a MASTER's address difference comes back as actions, carried out in order
+        self._apply(r, r.fsm.handle(m.Reconfigured(params_of(inst, self.config.global_defs),
+                                                   self._group_veto(inst.sync_group)),
+                                    self.loop.time()), "reload")
+        await self._settled(r)
+        if r.holding:
             if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
                 await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
         log.info("vrrp.instance.changed", instance=r.name)
@@ -484,24 +474,17 @@ class VrrpDaemon:
             return
         if self.timers is not None:
             self.timers.set(name, None)
-        actions = r.fsm.handle(m.Shutdown(), self.loop.time())
-        for a in actions:
-            if isinstance(a, m.SendAdvert):
-                self._send_advert(r, a.priority)
-        if r.addr_task is not None:
-            with contextlib.suppress(Exception):
-                await r.addr_task
-        if release and r.holding:
-            await self._set_addresses(r, add=False)
+        changes = self._apply(r, r.fsm.handle(m.Shutdown(), self.loop.time()),
+                               "release" if release else "stop")
+        await self._settled(r)
         if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
             await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
-        for a in actions:
-            if isinstance(a, m.StateChanged):
-                if announce_as is not None:
-                    a = m.StateChanged(a.old, announce_as, a.reason)
-                self._announce(r, a)
+        for a in changes:                       # STOP, once nothing of ours is left
+            if announce_as is not None:
+                a = m.StateChanged(a.old, announce_as, a.reason)
+            self._announce(r, a)
         if not keep_state:
             self._write_state()
 
@@ -617,8 +600,11 @@ class VrrpDaemon:
         addrs = tuple(a.address.ip for a in r.cfg.virtual_ipaddress)
         auth = {"PASS": AUTH_PASS, "AH": AUTH_AH}.get(r.cfg.auth_type or "", AUTH_NONE) \
             if r.cfg.version == 2 else AUTH_NONE
+        # in the machine's checksum form: v3_checksum_as_v2, old_unicast_checksum, or the
+        # form a peer made it switch to (UseChecksum)
         adv = Advert(r.cfg.version, r.cfg.virtual_router_id, priority, addrs, r.cfg.advert_int,
-                     auth, (r.cfg.auth_pass or "").encode() if auth == AUTH_PASS else b"")
+                     auth, (r.cfg.auth_pass or "").encode() if auth == AUTH_PASS else b"",
+                     r.fsm.tx_checksum)
         out = []
         for dst in r.dsts:
             src = r.src
@@ -712,23 +698,35 @@ class VrrpDaemon:
             r.sock.send(ipsec_ah.build(payload, r.src, dst, seq=seq, ip_id=st.ip_id, key=key,
                                        ttl=ttl, unicast=unicast), dst)
 
-    def _apply(self, r: Runner, actions: list[m.Action]) -> None:
+    def _apply(self, r: Runner, actions: list[m.Action], how: str = "run"
+               ) -> list[m.StateChanged]:
+        """The one place where the machine's actions become I/O, in their order: adverts at
+        once, address changes one after the other in the background (`r.addr_task`, which
+        `_settled` awaits), gratuitous packets at once (a frame does not need the address).
+        `how`: "run", a running instance (its timer is re-armed, its transitions announced
+        after the packets, its sync group follows); "reload", a reload's address difference
+        (the gratuitous packets wait for the addresses; announced like "run"); "release" and
+        "stop", a shutdown with or without removing the addresses: the transitions are
+        returned, for the caller to announce when the instance is gone."""
         assert self.loop is not None
         later: list[m.StateChanged] = []
         for a in actions:
             if isinstance(a, m.SendAdvert):
                 self._send_advert(r, a.priority)
-            elif isinstance(a, m.AddAddresses):
-                r.holding = True
-                r.addr_task = self.loop.create_task(self._set_addresses(r, add=True))
-            elif isinstance(a, m.RemoveAddresses):
-                r.holding = False
-                prev = r.addr_task
-                r.addr_task = self.loop.create_task(self._release(r, prev))
+            elif isinstance(a, (m.AddAddresses, m.RemoveAddresses)):
+                if how != "stop":
+                    self._then(r, functools.partial(self._set_addresses, r, a))
             elif isinstance(a, m.SendGratuitous):
-                self._gratuitous(r, a.count)
+                if how == "reload":
+                    self._then(r, functools.partial(self._gratuitous_later, r, a))
+                else:
+                    self._gratuitous(r, a.count, a.addresses)
             elif isinstance(a, m.StateChanged):
                 later.append(a)
+            elif isinstance(a, m.UseChecksum):
+                r.cache.clear()              # the adverts are built again in that form
+        if how in ("release", "stop"):
+            return later
         self._arm(r)
         for a in later:                      # after the packets: logs, scripts, state file
             if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
@@ -745,6 +743,28 @@ class VrrpDaemon:
         if later and r.cfg.sync_group:
             self._sync_follow(r, later[-1])
             self._sync_group_state(r)
+        return []
+
+    def _then(self, r: Runner, step: Callable[[], Awaitable[None]]) -> None:
+        """Run `step` after the instance's earlier address changes (never two at once)."""
+        assert self.loop is not None
+        prev = r.addr_task
+
+        async def chained() -> None:
+            if prev is not None and not prev.done():
+                with contextlib.suppress(Exception):
+                    await prev
+            await step()
+        r.addr_task = self.loop.create_task(chained())
+
+    async def _settled(self, r: Runner) -> None:
+        """Wait for the instance's address changes to finish."""
+        if r.addr_task is not None:
+            with contextlib.suppress(Exception):
+                await r.addr_task
+
+    async def _gratuitous_later(self, r: Runner, a: m.SendGratuitous) -> None:
+        self._gratuitous(r, a.count, a.addresses)
 
     def _group_veto(self, group: str | None) -> GroupVeto | None:
         if not group:
@@ -766,23 +786,17 @@ class VrrpDaemon:
             if other is not None:
                 self._apply(other, actions)
 
-    async def _release(self, r: Runner, prev: asyncio.Task[None] | None) -> None:
-        if prev is not None:
-            with contextlib.suppress(Exception):
-                await prev
-        await self._set_addresses(r, add=False)
-
-    async def _set_addresses(self, r: Runner, add: bool) -> None:
+    async def _set_addresses(self, r: Runner, a: m.AddAddresses | m.RemoveAddresses) -> None:
         if not r.ifname:
             return
-        addrs = r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded
-        await self.netlink.set_addresses(add, addrs, r.ifname, r.name)
-        if r.cfg.virtual_routes:
-            await self.netlink.set_routes(add, r.cfg.virtual_routes, r.ifname, r.name)
-        if r.cfg.virtual_rules:
-            await self.netlink.set_rules(add, r.cfg.virtual_rules, r.name)
-        if firewalled(r.cfg) or (not add and r.name in self.firewall.held):  # -- issue 12
-            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))
+        add = isinstance(a, m.AddAddresses)
+        await self.netlink.set_addresses(add, a.addresses, r.ifname, r.name)
+        if a.routes:
+            await self.netlink.set_routes(add, a.routes, r.ifname, r.name)
+        if a.rules:
+            await self.netlink.set_rules(add, a.rules, r.name)
+        if a.whole and (firewalled(r.cfg) or (not add and r.name in self.firewall.held)):
+            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))  # issue 12
 
     async def _firewall_watch(self) -> None:
         """Our nftables tables, put back if another tool deletes them (issue 12)."""
@@ -790,27 +804,26 @@ class VrrpDaemon:
             await asyncio.sleep(FIREWALL_CHECK_INTERVAL)
             await self.firewall.check()
 
-    def _garp_frames(self, r: Runner, addresses: list[Address] | None = None
+    def _garp_frames(self, r: Runner, addresses: tuple[VirtualAddress, ...]
                      ) -> list[tuple[str, list[bytes]]]:
-        """The frames for `r`'s addresses per interface, built once and cached (no sysfs or
-        /proc reads between a decision and its packets)."""
-        if addresses is None and r.garp_frames is not None:
-            return r.garp_frames
+        """The frames for these address lines per interface, built once and cached (no sysfs
+        or /proc reads between a decision and its packets)."""
+        frames = r.garp_frames.get(addresses)
+        if frames is not None:
+            return frames
         by_dev: dict[str, list[Address]] = {}
-        for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
-            if addresses is None or a.address.ip in addresses:
-                by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
+        for a in addresses:
+            by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
         frames = [(dev, self.garp.frames(dev, addrs, primary_address(dev, 6)))  # type: ignore[arg-type]
                   for dev, addrs in by_dev.items()]
-        if addresses is None:
-            r.garp_frames = frames
+        r.garp_frames[addresses] = frames
         return frames
 
-    def _gratuitous(self, r: Runner, count: int, addresses: list[Address] | None = None) -> None:
+    def _gratuitous(self, r: Runner, count: int, addresses: tuple[VirtualAddress, ...]) -> None:
         """The first burst goes out now (the addresses are being added in parallel; a frame
         does not need them); the repeats follow every garp_interval / gna_interval."""
         assert self.loop is not None
-        if count <= 0:
+        if count <= 0 or not addresses:
             return
         frames = self._garp_frames(r, addresses)
         for dev, fr in frames:
@@ -830,14 +843,13 @@ class VrrpDaemon:
                     self.garp.send(dev, fr)
         self.loop.create_task(repeats())
 
-    def _garp_lines(self, r: Runner, addresses: list[Address] | None) -> None:
-        for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
+    def _garp_lines(self, r: Runner, addresses: tuple[VirtualAddress, ...]) -> None:
+        for a in addresses:
             ip = a.address.ip
-            if addresses is None or ip in addresses:
-                what = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
-                log.debug("vrrp.garp.sent", instance=r.name, address=str(ip),
-                          compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.ifname}"
-                                 f" for {ip}")
+            what = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
+            log.debug("vrrp.garp.sent", instance=r.name, address=str(ip),
+                      compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.ifname}"
+                             f" for {ip}")
 
     def _arm(self, r: Runner) -> None:
         assert self.timers is not None
@@ -937,49 +949,18 @@ class VrrpDaemon:
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
-        """Coalesced and off the loop: many instances changing state in one timer tick cost
-        one write, on a worker thread, after all of their packets have gone out."""
-        if self._state_pending or self.loop is None:
-            return
-        self._state_pending = True
-        self.loop.call_soon(self._flush_state)
+        """Coalesced and off the loop (vrrp/statefile.py)."""
+        self.statefile.request(self.loop, self._saved_state)
 
-    def _flush_state(self) -> None:
-        from keepalived_py.obs.dumps import write_atomic
-        assert self.loop is not None
-        self._state_pending = False
+    def _saved_state(self) -> dict[str, Any]:
         now_wall = time.time()
         state: dict[str, Any] = {r.name: {"state": r.fsm.state.value,
                                           "at": now_wall if r.fsm.state is m.State.MASTER else 0,
                                           **self._ah_saved(r)}
                                  for r in self.runners.values()}
         if self.tracking is not None:
-            state[TRACKING_KEY] = {f"{k}:{n}": v for (k, n), v in self.tracking.values.items()}
-        text = json.dumps(state)
-
-        loop = self.loop
-
-        def write() -> None:
-            try:
-                write_atomic(self.state_file, text, 0o600)
-                self._state_unwritable = False
-            except OSError as e:
-                # a full or read-only pidfile directory: try again until it is writable, else
-                # the next respawn cannot resume mastership (an outage on a child crash)
-                if not self._state_unwritable:
-                    log.warning("vrrp.state_file.unwritable", path=self.state_file, error=e.strerror)
-                self._state_unwritable = True
-                with contextlib.suppress(RuntimeError):          # the loop is closing
-                    loop.call_soon_threadsafe(loop.call_later, 2.0, self._write_state)
-        self.loop.run_in_executor(None, write)
-
-    def _read_state(self) -> dict[str, dict[str, Any]]:
-        try:
-            with open(self.state_file) as f:
-                data = json.load(f)
-            return data if isinstance(data, dict) else {}
-        except (OSError, ValueError):
-            return {}
+            state[TRACKING_KEY] = statefile.encode_tracking(self.tracking.values)
+        return state
 
     # -- tracking ---------------------------------------------------------------------------
     def _start_tracking(self, config: Config, known: dict[tuple[str, str], bool | int] | None = None,
@@ -995,7 +976,7 @@ class VrrpDaemon:
             if key[0] != "interface" and key[1] in t.watched(key[0]):
                 t.values[key] = value
         for name in t.watched("interface"):
-            t.update("interface", name, _link_up(name))
+            t.update("interface", name, link_up(name))
         scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
         self.scripts = None
         if scripts:
@@ -1070,24 +1051,14 @@ class VrrpDaemon:
         return False, ""
 
     def _own_fault(self, r: Runner) -> tuple[bool, str]:
-        if r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer:
-            # keepalived 2.2.7: a unicast instance without peers stays in FAULT
-            return True, "no unicast peers"
-        if r.cfg.interface and not r.link_up and not r.cfg.dont_track_primary:
-            return True, f"interface {r.cfg.interface} down"
-        if r.cfg.interface and r.src is None and not r.cfg.unicast_src_ip:
-            return True, f"no IPv{r.cfg.family} address for interface"
-        if self.tracking is not None:
-            t = self.tracking.instance(r.name)
-            if t.fault:
-                return True, ", ".join(t.reasons)
-        return False, ""
+        t = self.tracking.instance(r.name) if self.tracking is not None else None
+        return vrrp_priority.own_fault(r.cfg, r.link_up, r.src is not None, t)
 
     def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:
         if self.tracking is None or self.loop is None:
             return
         t = self.tracking.instance(r.name)
-        prio = clamp_priority(r.cfg.priority, t.delta)
+        prio = vrrp_priority.effective_priority(r.cfg.priority, t.delta)
         if prio != r.fsm.priority:
             log.info("vrrp.priority.changed", instance=r.name, old=r.fsm.priority, new=prio,
                      compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
@@ -1120,106 +1091,6 @@ class VrrpDaemon:
                             self._apply(other, other.fsm.handle(m.FaultChanged(f2, r2),
                                                                 self.loop.time()))
 
-    # -- interfaces ---------------------------------------------------------------------------
-    async def _link_events(self) -> None:
-        assert self.netlink.events is not None
-        while True:
-            try:
-                async for msg in self.netlink.events.get():
-                    self._link_event(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("vrrp.netlink.event_failed", error=repr(e))
-                await asyncio.sleep(0.1)
-
-    def _link_event(self, msg: Any) -> None:
-        event = msg.get("event")
-        if event not in ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR", "RTM_DELADDR"):
-            return
-        if event == "RTM_DELADDR":
-            self._address_deleted(msg)
-            return
-        if event == "RTM_NEWADDR":
-            for r in self.runners.values():
-                if r.src is None and r.cfg.interface:
-                    r.src = primary_address(r.cfg.interface, r.cfg.family)
-                    if r.src is not None:
-                        r.fsm.primary = r.src
-                        r.cache.clear()
-                        self._refresh_tracking(r)
-            return
-        ifname = msg.get_attr("IFLA_IFNAME")
-        if not ifname:
-            return
-        flags = msg.get("flags", 0)
-        up = event == "RTM_NEWLINK" and bool(flags & IFF_UP) and bool(flags & IFF_RUNNING)
-        if event == "RTM_DELLINK":
-            self.netlink.forget(ifname)
-        if self.tracking is not None and ifname in self.tracking.watched("interface"):
-            self._tracked("interface", ifname, up)
-        for r in self.runners.values():
-            if r.cfg.interface != ifname:
-                continue
-            stale = r.sock is None or r.sock.ifindex != msg.get("index")
-            if up and stale:
-                self._reopen(r)                  # the interface came back, maybe re-created
-            if up != r.link_up or (up and stale):
-                r.link_up = up
-                self._refresh_tracking(r)
-
-    def _address_deleted(self, msg: Any) -> None:
-        """keepalived's rules: a deleted VIP (not no_track) sends its MASTER to BACKUP; a
-        deleted source address takes the instance to FAULT until another one appears."""
-        assert self.loop is not None
-        text = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        if not text:
-            return
-        try:
-            addr = ipaddress.ip_address(text)
-        except ValueError:
-            return
-        index = msg.get("index")
-        for r in list(self.runners.values()):
-            if not r.cfg.interface or index not in (_index_of(r.cfg.interface),
-                                                    _index_of(r.ifname)) and not any(
-                    a.dev and _index_of(a.dev) == index for a in r.cfg.virtual_ipaddress):
-                continue
-            if r.fsm.state is m.State.MASTER and r.holding and any(
-                    a.address.ip == addr and not a.no_track
-                    for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded):
-                log.warning("vrrp.address.deleted", instance=r.name, address=str(addr),
-                            compat=f"({r.name}) virtual address {addr} deleted - going BACKUP")
-                self._apply(r, r.fsm.handle(m.AddressLost(str(addr)), self.loop.time()))
-            elif r.src == addr and not r.cfg.unicast_src_ip and not r.cfg.mcast_src_ip:
-                r.src = primary_address(r.cfg.interface, r.cfg.family)
-                r.fsm.primary = r.src
-                r.cache.clear()
-                self._refresh_tracking(r)
-
-    def _reopen(self, r: Runner) -> None:
-        inst = r.cfg
-        key = _sock_key(inst, r.vmac)
-        old = self.sockets.pop(key, None)
-        if old is not None and self.loop is not None:
-            self.loop.remove_reader(old.fileno())
-            old.close()
-        self.netlink.forget(inst.interface)
-        try:
-            sock: VrrpSocket | None = self._socket(inst, r)
-        except OSError:
-            sock = None
-        src = primary_address(inst.interface or "", inst.family) if inst.interface else None
-        for other in self.runners.values():
-            if other.cfg.interface == inst.interface and other.cfg.family == inst.family \
-                    and _uses_ah(other.cfg) == _uses_ah(inst):
-                other.sock = sock
-                if not other.cfg.unicast_src_ip and src is not None:
-                    other.src = src
-                    other.fsm.primary = src
-                other.cache.clear()
-                other.garp_frames = None
-
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
         self.fifos = open_fifos([(g.notify_fifo, g.notify_fifo_script),
@@ -1233,23 +1104,12 @@ def _identity(inst: VrrpInstance) -> tuple[object, ...]:
             inst.vmac_xmit_base)
 
 
-TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
 
 
 def _fifo_defs(config: Config) -> tuple[Any, ...]:
     g = config.global_defs
     return (g.notify_fifo, g.notify_fifo_script, g.vrrp_notify_fifo, g.vrrp_notify_fifo_script,
             g.enable_script_security)
-
-
-def _decode_tracking(raw: Any) -> dict[tuple[str, str], bool | int]:
-    out: dict[tuple[str, str], bool | int] = {}
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            kind, _, name = str(key).partition(":")
-            if kind in ("script", "process", "file") and name and isinstance(value, (bool, int)):
-                out[(kind, name)] = value
-    return out
 
 
 def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
@@ -1301,24 +1161,6 @@ def _wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> flo
 def vars_of(n: Any) -> list[Any]:
     """The notify scripts set in a model.Notify."""
     return [v for k in n.__slots__ if k != "smtp_alert" and (v := getattr(n, k)) is not None]
-
-
-def _link_up(ifname: str) -> bool:
-    try:
-        with open(f"/sys/class/net/{ifname}/flags") as f:
-            flags = int(f.read().strip(), 16)
-        with open(f"/sys/class/net/{ifname}/operstate") as f:
-            oper = f.read().strip()
-    except (OSError, ValueError):
-        return False
-    return bool(flags & IFF_UP) and oper in ("up", "unknown")
-
-
-def _index_of(ifname: str) -> int | None:
-    try:
-        return socket.if_nametoindex(ifname)
-    except OSError:
-        return None
 
 
 def create(options: Options) -> VrrpDaemon:

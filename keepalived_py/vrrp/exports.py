@@ -111,4 +111,5 @@ class VrrpExports:
                 log.info("vrrp.dbus.send_garp", instance=instance,
                          compat=f"Sending garps on {instance} on DBus request")
                 if r.holding:                         # keepalived: only when the VIPs are set
-                    d._gratuitous(r, 1)
+                    from keepalived_py.vrrp.machine import SendGratuitous
+                    d._apply(r, [SendGratuitous(1, "dbus", r.fsm.p.vips)])

@@ -22,19 +22,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 from collections.abc import Iterable
 
 import structlog
 
+from keepalived_py.address import IPAddress as Address
 from keepalived_py.config.model import VrrpInstance
 
 log = structlog.get_logger("keepalived_py.vrrp.firewall")
 
 TABLE = "keepalived"
 PRIORITY = -1                   # keepalived's default nftables_priority ("filter - 1")
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def _link_local(a: Address) -> bool:

@@ -60,6 +60,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from keepalived_py.config.model import VrrpState
+from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
     AUTH_LEN,
@@ -78,19 +79,21 @@ from keepalived_py.vrrp.packet import (
 )
 
 if TYPE_CHECKING:
-    from keepalived_py.config.model import GlobalDefs, VrrpInstance
+    from keepalived_py.config.model import (
+        GlobalDefs,
+        VirtualAddress,
+        VirtualRoute,
+        VirtualRule,
+        VrrpInstance,
+    )
 
 OWNER = PRIO_OWNER
 _EPS = 1e-6                     # a timer fired this early still counts (loop clock granularity)
 _MAX_LOWER_GARPS = 16           # pending garp_lower_prio_delay bursts kept at most
 _MIN_INTERVAL = 0.01            # one centisecond, the v3 wire resolution
 
-#: every per-instance counter, in keepalived's dump order, then the SNMP/extra ones
-STATS_KEYS = ("advert_rcvd", "advert_sent", "become_master", "release_master",
-              "packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
-              "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
-              "pri_zero_rcvd", "pri_zero_sent", "chk_err", "vers_err", "vrid_err",
-              "unicast_src_err")
+#: every per-instance counter, in keepalived's dump order, then ours (vrrp/stats.py)
+STATS_KEYS = vrrp_stats.KEYS
 assert set(DROP_COUNTERS) <= set(STATS_KEYS)
 
 
@@ -158,6 +161,11 @@ class Params:
     checksum: ChecksumForm = ChecksumForm.STANDARD   # what we send (and accept)
     checksum_auto: bool = True          # accept and switch to OLD_UNICAST when a peer uses it
     mcast_group: Address | None = None  # None: 224.0.0.18 / ff02::12
+    # what becoming MASTER adds and leaving it removes (carried by the actions): the
+    # virtual_ipaddress and virtual_ipaddress_excluded lines, virtual_routes, virtual_rules
+    vips: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
 
     @property
     def owner(self) -> bool:
@@ -237,7 +245,9 @@ class Params:
                 global_defs is not None and global_defs.vrrp_check_unicast_src),
             skip_check_adv_addr=inst.skip_check_adv_addr or bool(
                 global_defs is not None and global_defs.vrrp_skip_check_adv_addr),
-            checksum=form, checksum_auto=True, mcast_group=mcast)
+            checksum=form, checksum_auto=True, mcast_group=mcast,
+            vips=inst.virtual_ipaddress + inst.virtual_ipaddress_excluded,
+            routes=inst.virtual_routes, rules=inst.virtual_rules)
 
 
 # -- events (past tense) ---------------------------------------------------------------------
@@ -314,9 +324,17 @@ class AddressLost:
 
 @dataclass(frozen=True, slots=True)
 class Reconfigured:
-    """Reload with changed parameters: state and timers are kept."""
+    """Reload with changed parameters: state and timers are kept. A MASTER holding its
+    addresses removes the lines the reload dropped and adds (and announces) the new ones.
+    `sync`: the instance's sync group after the reload (None: none)."""
 
     params: Params
+    sync: SyncVeto | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsReset:
+    """Zero the counters (SIGUSR2 with a stats-clear request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +343,7 @@ class Shutdown:
 
 
 Event = (Started | Resumed | AdvertReceived | AdvertInvalid | TimerExpired | FaultChanged
-         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | Shutdown)
+         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | StatsReset | Shutdown)
 
 
 # -- actions (imperative) --------------------------------------------------------------------
@@ -336,12 +354,23 @@ class SendAdvert:
 
 @dataclass(frozen=True, slots=True)
 class AddAddresses:
-    """Add the virtual addresses, routes and rules (EEXIST means done)."""
+    """Add these virtual addresses, routes and rules (EEXIST means done). `whole`: they are
+    all of the instance's (its firewall entry follows), not a reload's additions."""
+
+    addresses: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
 class RemoveAddresses:
-    """Remove the virtual addresses, routes and rules (ENOENT/EADDRNOTAVAIL mean done)."""
+    """Remove these virtual addresses, routes and rules (ENOENT/EADDRNOTAVAIL mean done)."""
+
+    addresses: tuple[VirtualAddress, ...] = ()
+    routes: tuple[VirtualRoute, ...] = ()
+    rules: tuple[VirtualRule, ...] = ()
+    whole: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,6 +381,7 @@ class SendGratuitous:
 
     count: int
     why: str = "master"
+    addresses: tuple[VirtualAddress, ...] = ()    # the lines to announce
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +452,8 @@ class _Timers:
 class Instance:
     """One VRRP instance's protocol state. Call `handle`; sleep until `next_deadline()`."""
 
-    def __init__(self, params: Params, primary: Address | None = None) -> None:
+    def __init__(self, params: Params, primary: Address | None = None,
+                 sync: SyncVeto | None = None) -> None:
         self.p = params
         self.primary: Address | None = primary if primary is not None else params.primary
         self.state = State.INIT
@@ -431,7 +462,7 @@ class Instance:
         self.fault = False
         self.fault_reason = ""
         self.tx_checksum = params.checksum        # what we send; may switch to OLD_UNICAST
-        self.stats: dict[str, int] = dict.fromkeys(STATS_KEYS, 0)
+        self.stats: dict[str, int] = vrrp_stats.zeroed()
         self.master_source: Address | None = None    # last master heard (BACKUP)
         self.master_priority = 0
         self.last_master_advert: float | None = None  # when we last accepted a master's advert
@@ -441,12 +472,35 @@ class Instance:
         self._owner_conflict = False              # another owner seen: we run at 254
         # keepalived's wantstate: the state we would be in disregarding any sync group
         self.wantstate = State.MASTER if params.wants_master else State.BACKUP
-        self.sync: SyncVeto | None = None
+        self.sync: SyncVeto | None = sync      # the sync group's veto (Reconfigured changes it)
         # keepalived keeps ms_down_timer as a variable: an owner that starts MASTER sets it to
         # 1 us (vrrp_init_state) and one leaving FAULT to advert + skew (try_up_instance);
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
+        # our addresses are (believed) on the interfaces: set by the AddAddresses we return,
+        # cleared by the RemoveAddresses (the edge asks this, it keeps no flag of its own)
+        self.holding = False
+
+    # -- the actions that carry this instance's data -----------------------------------------
+    def _add(self) -> AddAddresses:
+        self.holding = True
+        p = self.p
+        return AddAddresses(p.vips, p.routes, p.rules)
+
+    def _remove(self) -> RemoveAddresses:
+        self.holding = False
+        p = self.p
+        return RemoveAddresses(p.vips, p.routes, p.rules)
+
+    def release(self) -> RemoveAddresses:
+        """The action that releases everything of ours, whatever we believe we hold (a clean
+        start carries it out before Started, as keepalived: nothing of a previous run stays)."""
+        p = self.p
+        return RemoveAddresses(p.vips, p.routes, p.rules)
+
+    def _garp(self, count: int, why: str) -> SendGratuitous:
+        return SendGratuitous(count, why, self.p.vips)
 
     # -- timing ----------------------------------------------------------------------------
     def skew(self, priority: int | None = None) -> float:
@@ -513,7 +567,12 @@ class Instance:
             return self._address_lost(event.address, now)
         if kind is Reconfigured:
             assert isinstance(event, Reconfigured)
+            self.sync = event.sync
             return self._reconfigure(event.params, now)
+        if kind is StatsReset:
+            for k in self.stats:
+                self.stats[k] = 0
+            return []
         if kind is Shutdown:
             return self._shutdown()
         return []
@@ -528,7 +587,7 @@ class Instance:
             self.state = State.FAULT
             if not self._config_fault:
                 self.wantstate = State.FAULT
-            return [RemoveAddresses(),
+            return [self._remove(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
                 self.sync is None or self.sync.can_goto_master(self)):
@@ -546,7 +605,7 @@ class Instance:
             reason = "initial state MASTER" if self.p.wants_master else "init"
         self.state = State.BACKUP
         self._t.down = now + down
-        return [RemoveAddresses(), StateChanged(State.INIT, State.BACKUP, reason)]
+        return [self._remove(), StateChanged(State.INIT, State.BACKUP, reason)]
 
     def _resume(self, was_master: bool, at: float, now: float) -> list[Action]:
         if self.state is not State.INIT:
@@ -557,7 +616,7 @@ class Instance:
             self.became_master_at = now
             self.stats["advert_sent"] += 1
             self._schedule_master(now, garp_delay=False)
-            return [SendAdvert(self.priority), AddAddresses(),
+            return [SendAdvert(self.priority), self._add(),
                     StateChanged(State.INIT, State.MASTER, "resumed after restart")]
         return self._start(now)
 
@@ -581,9 +640,9 @@ class Instance:
         self.stats["advert_sent"] += 1
         self._schedule_master(now)
         # the old master must drop the addresses before our gratuitous ARPs: advert first
-        actions: list[Action] = [SendAdvert(self.priority), AddAddresses()]
+        actions: list[Action] = [SendAdvert(self.priority), self._add()]
         if self.p.garp_master_repeat > 0:
-            actions.append(SendGratuitous(self.p.garp_master_repeat, "master"))
+            actions.append(self._garp(self.p.garp_master_repeat, "master"))
         actions.append(StateChanged(old, State.MASTER, reason))
         return actions
 
@@ -597,7 +656,7 @@ class Instance:
         t.lower_garps.clear()
         t.down = now + self.master_down_interval()
         self._down_timer_set = None
-        return [RemoveAddresses(), StateChanged(State.MASTER, State.BACKUP, reason)]
+        return [self._remove(), StateChanged(State.MASTER, State.BACKUP, reason)]
 
     def _address_lost(self, address: str, now: float) -> list[Action]:
         """keepalived's set_vrrp_backup: priority 0, release, and a quick try to come back
@@ -624,7 +683,7 @@ class Instance:
                 return []
             actions: list[Action] = []
             if old is State.MASTER:
-                actions += [SendAdvert(PRIO_STOP), RemoveAddresses()]
+                actions += [SendAdvert(PRIO_STOP), self._remove()]
                 self.stats["pri_zero_sent"] += 1
                 self.stats["release_master"] += 1
             self.state = self.wantstate = State.FAULT
@@ -678,7 +737,19 @@ class Instance:
             self.master_adver_int = params.advert_int
             if params.advert_int != old.advert_int and self._t.advert is not None:
                 self._t.advert = min(self._t.advert, now + params.advert_int)
-        return []
+        if not self.holding:
+            return []
+        # a MASTER keeps what stays, drops what went, adds and announces what came
+        actions: list[Action] = []
+        gone = tuple(a for a in old.vips if a not in params.vips)
+        added = tuple(a for a in params.vips if a not in old.vips)
+        if gone:
+            actions.append(RemoveAddresses(gone, whole=False))
+        if added:
+            actions.append(AddAddresses(added, whole=False))
+            if params.garp_master_repeat > 0:
+                actions.append(SendGratuitous(params.garp_master_repeat, "reconfigured", added))
+        return actions
 
     # -- a sync group moving its members ----------------------------------------------------
     def force_master(self, now: float, reason: str) -> list[Action]:
@@ -706,7 +777,7 @@ class Instance:
             return []
         actions: list[Action] = []
         if old is State.MASTER:
-            actions += [SendAdvert(PRIO_STOP), RemoveAddresses()]
+            actions += [SendAdvert(PRIO_STOP), self._remove()]
             self.stats["pri_zero_sent"] += 1
         self.state = State.STOP
         self._clear_timers()
@@ -739,15 +810,15 @@ class Instance:
                 t.advert = now + p.advert_int
             if t.garp_refresh is not None and t.garp_refresh <= due:
                 if p.garp_master_refresh_repeat > 0:
-                    actions.append(SendGratuitous(p.garp_master_refresh_repeat, "refresh"))
+                    actions.append(self._garp(p.garp_master_refresh_repeat, "refresh"))
                 t.garp_refresh = now + p.garp_master_refresh
         if t.garp_delay is not None and t.garp_delay <= due:
             t.garp_delay = None
-            actions.append(SendGratuitous(p.garp_master_repeat, "master_delay"))
+            actions.append(self._garp(p.garp_master_repeat, "master_delay"))
         while t.lower_garps and t.lower_garps[0] <= due:
             t.lower_garps.pop(0)
             if p.garp_lower_prio_repeat > 0:
-                actions.append(SendGratuitous(p.garp_lower_prio_repeat, "lower_prio_delay"))
+                actions.append(self._garp(p.garp_lower_prio_repeat, "lower_prio_delay"))
         return actions
 
     # -- adverts -----------------------------------------------------------------------------
@@ -864,7 +935,7 @@ class Instance:
                 self.stats["advert_sent"] += 1
                 self._t.advert = now + p.advert_int
             if p.garp_lower_prio_repeat > 0:
-                actions.append(SendGratuitous(p.garp_lower_prio_repeat, "lower_prio"))
+                actions.append(self._garp(p.garp_lower_prio_repeat, "lower_prio"))
                 if p.garp_lower_prio_delay > 0 and len(self._t.lower_garps) < _MAX_LOWER_GARPS:
                     self._t.lower_garps.append(now + p.garp_lower_prio_delay)
                     self._t.lower_garps.sort()

@@ -39,7 +39,9 @@ import ipaddress
 import struct
 from dataclasses import dataclass, replace
 
+from keepalived_py.address import IPAddress as Address
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.vrrp.stats import DROP_KEYS
 
 IPPROTO_VRRP = 112                               # RFC 5798 §5.1.1.4
 ADVERTISEMENT = 1                                # RFC 5798 §5.2.2
@@ -53,7 +55,6 @@ PRIO_STOP, PRIO_OWNER = 0, 255                   # RFC 5798 §5.2.4
 MAX_V3_INTERVAL_CS = 0x0FFF                      # RFC 5798 §5.2.7: 12 bits of centiseconds
 IPV4_HEADER_LEN = 20
 
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class Reason(enum.Enum):
@@ -93,10 +94,8 @@ _COUNTERS = {
     Reason.UNKNOWN_PEER: "unicast_src_err",      # keepalived logs it without a counter
 }
 
-#: every counter a `Reason` can land in, in keepalived's dump order
-DROP_COUNTERS = ("packet_len_err", "advert_interval_err", "ip_ttl_err", "invalid_type_rcvd",
-                 "addr_list_err", "invalid_authtype", "authtype_mismatch", "auth_failure",
-                 "chk_err", "vers_err", "vrid_err", "unicast_src_err")
+#: every counter a `Reason` can land in, in keepalived's dump order (vrrp/stats.py)
+DROP_COUNTERS = DROP_KEYS
 
 
 class DecodeError(KeepalivedError):

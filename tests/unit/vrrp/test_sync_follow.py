@@ -5,7 +5,7 @@ import ipaddress
 
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.packet import Advert
-from keepalived_py.vrrp.sync_follow import GroupVeto, follow
+from keepalived_py.vrrp.sync_group import GroupVeto, follow
 
 A = ipaddress.IPv4Address
 VIP = (A("192.0.2.100"),)
