@@ -360,10 +360,9 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
                                 " ignored")
         inherit = {**vs_timing, **{k: getattr(rs, k) for k in TIMING
                                    if getattr(rs, k) is not None}}
-        checkers = tuple(_inherit(ch, inherit) for ch in rs.checkers)
-        # (10,000 real servers: copy only what changes)
-        same = all(a is b for a, b in zip(checkers, rs.checkers, strict=True))
-        resolved.append(rs if same else replace(rs, checkers=checkers))
+        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None})
+                         for ch in rs.checkers)
+        resolved.append(replace(rs, checkers=checkers))
     if not resolved:
         b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
     else:
@@ -542,9 +541,3 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")
     return tuple(groups), tuple(kept), tuple(bfds)
-
-
-def _inherit(ch: Any, inherit: dict[str, Any]) -> Any:
-    """A checker with the timing it does not set taken from its real/virtual server."""
-    fill = {k: v for k, v in inherit.items() if getattr(ch, k) is None}
-    return replace(ch, **fill) if fill else ch
