@@ -108,9 +108,11 @@ class CheckerDaemon:
         self._backoff = 0.0
         self._retry: asyncio.TimerHandle | None = None
         self._setup_task: asyncio.Task[None] | None = None
+        self.log_all_failures = False        # global_defs checker_log_all_failures
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         self.scheduler = probe.Scheduler(self.loop, self._fire)
         self.prober = probe.TcpProber(self.loop, self._tcp_done)
         from keepalived_py.notify.scripts import Notifier
@@ -199,6 +201,7 @@ class CheckerDaemon:
         return render_checker(self.snapshot())
 
     async def reload(self, config: Config) -> None:
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         self.alerts.configure(config)
         if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
             for f in self.fifos:
@@ -427,6 +430,9 @@ class CheckerDaemon:
         first = not run.state.has_run
         change = run.state.result(ok, self.loop.time(), reason, run.due)
         self._reschedule(run)
+        if not ok and was_up and change is None and self.log_all_failures:
+            log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
+                     compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))
         if change is None and first and run.state.has_run:
             # keepalived logs a checker's first verdict even when nothing changes
             log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
@@ -635,6 +641,15 @@ def _fmt_rs(vs: VirtualServer, rs: RealServer) -> str:
     """keepalived's FMT_RS: [address]:proto:port."""
     port = rs.port or vs.port or 0
     return f"[{rs.address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+
+
+def _failure_line(kind: str, vs: VirtualServer, address: str, port: int) -> str:
+    """global_defs checker_log_all_failures: each failed check of a server still up
+    (keepalived's check_tcp.c "TCP connection to ... failed." and its friends)."""
+    trio = f"[{address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+    if kind == "TCP_CHECK":
+        return f"TCP connection to {trio} failed."
+    return f"{kind} on service {trio} failed."
 
 
 def _check_line(kind: str, vs: VirtualServer, address: str, port: int, up: bool,

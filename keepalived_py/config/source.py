@@ -249,6 +249,10 @@ class SourceReader:
     # -- one logical line ------------------------------------------------------------------
     def _expand(self, body: str, pos: SourcePos, depth: int
                 ) -> Iterator[Line | tuple[str, _Definition]]:
+        if "$" not in body and not body.startswith(("@", "~", "include")):
+            # the common line: no conditional, definition, sequence, macro or include
+            yield from self._parts(body, pos)
+            return
         queue: list[str] = [body]
         passes = 0
         while queue:
@@ -282,22 +286,28 @@ class SourceReader:
             if self._include(text, pos, depth, included):
                 yield from included
                 continue
-            for part in split_braces(text):
-                self.count += 1
-                if self.count > MAX_LINES:
-                    if self.count == MAX_LINES + 1:
-                        self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
-                                                    " - the rest is ignored")
-                    self._stopped = True
-                    return
-                if part == "{":
-                    self._blocks.append(self._last_word)
-                elif part == "}":
-                    if self._blocks:
-                        self._blocks.pop()
-                else:
-                    self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
-                yield Line(part, pos)
+            yield from self._parts(text, pos)
+            if self._stopped:
+                return
+
+    def _parts(self, text: str, pos: SourcePos) -> Iterator[Line]:
+        """`text` as lines with its braces on lines of their own, the open blocks followed."""
+        for part in split_braces(text):
+            self.count += 1
+            if self.count > MAX_LINES:
+                if self.count == MAX_LINES + 1:
+                    self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
+                                                " - the rest is ignored")
+                self._stopped = True
+                return
+            if part == "{":
+                self._blocks.append(self._last_word)
+            elif part == "}":
+                if self._blocks:
+                    self._blocks.pop()
+            else:
+                self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
+            yield Line(part, pos)
 
     def _conditional(self, text: str) -> str:
         while text.startswith("@"):

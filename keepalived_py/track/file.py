@@ -141,6 +141,8 @@ class FileMonitor:
             self._fd = -1
 
     def _readable(self) -> None:
+        from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+        pyroute2_without_its_init()
         from pyroute2.inotify.inotify_msg import inotify_msg
 
         while True:

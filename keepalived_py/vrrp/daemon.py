@@ -151,13 +151,28 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+
+    def _iface_fact(self, read: Any, *args: Any) -> Any:
+        """read(*args) (an interface's link state, its primary address), read once per
+        interface while start() adds the instances; a live read otherwise (issue 16)."""
+        memo = self._iface_memo
+        if memo is None:
+            return read(*args)
+        key = (read, *args)
+        if key not in memo:
+            memo[key] = read(*args)
+        return memo[key]
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
-        await self.netlink.open()
+        self.firewall.configure(config.global_defs.process)     # nftables table name...
+        self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        proc = config.global_defs.process
+        await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
             self.firewall.defer()
@@ -182,16 +197,21 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = statefile.decode_tracking(saved.get(TRACKING_KEY))
         self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        from keepalived_py.vrrp.startup_delay import startup_hold
+        self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
         from keepalived_py.vrrp.exports import VrrpExports
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
+        self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
+        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
@@ -224,6 +244,7 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
@@ -279,7 +300,7 @@ class VrrpDaemon:
             t.cancel()
         if release:                          # -- firewall, static_* hook (issue 12)
             await self.firewall.close()
-            if self.netlink.ipr is not None:
+            if self.netlink.opened:
                 await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
@@ -402,7 +423,7 @@ class VrrpDaemon:
         assert self.loop is not None
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
-            primary_address(inst.interface, family) if inst.interface else None)
+            self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
         r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
                                     sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
@@ -415,7 +436,7 @@ class VrrpDaemon:
         if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
             await self._vmac_up(r)
         if inst.interface:
-            r.link_up = link_up(inst.interface)
+            r.link_up = self._iface_fact(link_up, inst.interface)
             try:
                 r.sock = self._socket(inst, r)
             except OSError as e:
@@ -443,7 +464,8 @@ class VrrpDaemon:
             inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
-        event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
+        event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
+            m.Started(hold_until=getattr(self, "_hold_until", 0.0))
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
@@ -501,6 +523,14 @@ class VrrpDaemon:
         if r.vmac:
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
+
+    def _rx_bufs(self) -> None:
+        from keepalived_py.vrrp import rxbufs
+        by_sock: dict[object, list[VrrpInstance]] = {}
+        for r in self.runners.values():
+            if r.sock is not None:
+                by_sock.setdefault(r.sock, []).append(r.cfg)
+        rxbufs.apply(by_sock, self.config.global_defs.process)
 
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)
@@ -995,6 +1025,7 @@ class VrrpDaemon:
                 conn = socket.socket(fileno=os.dup(self.connector.fileno()))
             mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up),
                                  connector=conn)
+            mon.rcv_bufs = config.global_defs.process.process_monitor   # *_rcv_bufs(_force)
             assert self.loop is not None
             self.loop.create_task(mon.start())
             self.trackers.append(mon)

@@ -254,9 +254,11 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Started:
     """The instance starts (keepalived's vrrp_init_state). `resume_master_since` is the older
-    spelling of Resumed(True, at)."""
+    spelling of Resumed(True, at). `hold_until`: global_defs vrrp_startup_delay - no
+    Master_Down timer expires before this monotonic time (keepalived's vrrp_delayed_start_time)."""
 
     resume_master_since: float | None = None
+    hold_until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -503,6 +505,8 @@ class Instance:
         return SendGratuitous(count, why, self.p.vips)
 
     # -- timing ----------------------------------------------------------------------------
+    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (set once, at the start)
+
     def skew(self, priority: int | None = None) -> float:
         """Skew_Time (RFC 5798 §6.1) in keepalived's integer microseconds."""
         pri = 256 - (self.priority if priority is None else priority)
@@ -543,7 +547,13 @@ class Instance:
             assert isinstance(event, Started)
             if event.resume_master_since is not None:
                 return self._resume(True, event.resume_master_since, now)
-            return self._start(now)
+            self._hold_until = event.hold_until
+            actions = self._start(now)
+            if self.state is State.BACKUP and now < self._hold_until and self.p.owner \
+                    and self.p.wants_master:
+                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too,
+                self._t.down = self._hold_until + 1e-6      # then takes over at once
+            return actions
         if kind is Resumed:
             assert isinstance(event, Resumed)
             return self._resume(event.was_master, event.at, now)
@@ -590,7 +600,7 @@ class Instance:
             return [self._remove(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
@@ -700,7 +710,7 @@ class Instance:
         if self.p.wants_master and self.p.owner:
             self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             return self._become_master(now, reason or "fault cleared")
         self.wantstate = State.MASTER if self.p.wants_master and self.p.owner else State.BACKUP
         self.state = State.BACKUP
@@ -789,6 +799,10 @@ class Instance:
         t = self._t
         due = now + _EPS
         if self.state is State.BACKUP:
+            if t.down is not None and t.down <= due and now < self._hold_until:
+                # vrrp_startup_delay: keepalived's down timers run from the end of the delay
+                t.down = self._hold_until + self.down_timer_shown()
+                return []
             if t.down is not None and t.down <= due:
                 self.wantstate = State.MASTER
                 if self.sync is not None and not self.sync.can_goto_master(self):
