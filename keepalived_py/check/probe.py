@@ -52,19 +52,25 @@ PROBE_MARK = 0x6B700000
 def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
     """A checker's socket options, as keepalived's socket_bind_connect: `fwmark` (SO_MARK),
     `bind_if` (SO_BINDTODEVICE), `bindto` and `bind_port` (the source address and port; a
-    bind_port alone binds the wildcard address). The TCP_CHECK probes' options; the other
-    checkers' sockets (check/checkers.py) are to take theirs from here too (one place).
-    Raises OSError (a device or address that is not there, a port in use, EPERM)."""
+    bind_port alone binds the wildcard address). Raises OSError (a device or address that is
+    not there, a port in use, EPERM)."""
     if ch.fwmark:
         sock.setsockopt(socket.SOL_SOCKET, SO_MARK, ch.fwmark)
-    if ch.bind_if:
-        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, ch.bind_if.encode() + b"\0")
-    if ch.bindto is not None or ch.bind_port:
-        if ch.bind_port:              # several checks from one port to different servers
+    bind_source(sock, family, str(ch.bindto) if ch.bindto is not None else None, ch.bind_port,
+                ch.bind_if)
+
+
+def bind_source(sock: socket.socket, family: int, bindto: str | None, bind_port: int | None,
+                bind_if: str | None) -> None:
+    """The source options of every checker's socket, in one place (the TCP prober's through
+    bind_socket, the other checkers' through checkers.source_socket). Raises OSError."""
+    if bind_if:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, bind_if.encode() + b"\0")
+    if bindto or bind_port:
+        if bind_port:              # several checks from one port to different servers
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        host = str(ch.bindto) if ch.bindto is not None else (
-            "::" if family == socket.AF_INET6 else "0.0.0.0")
-        sock.bind((host, ch.bind_port or 0))
+        host = bindto or ("::" if family == socket.AF_INET6 else "0.0.0.0")
+        sock.bind((host, bind_port or 0))
 
 
 def needs_binding(ch: Checker) -> bool:
