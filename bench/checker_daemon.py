@@ -1,13 +1,15 @@
 """Checker child throughput, the whole daemon: keepalived-py started with `-C` (checker only)
-in a throw-away network namespace, N real servers (default 1,000) each with a TCP_CHECK,
-delay_loop 1 s, so the target is N checks/s; the balancing table is nftables (or IPVS where
-the kernel has it — `--dataplane`). Measured over `--seconds` after a warm-up: checks per
-second (from the checker's own counters, read over its control socket), the checker child's
-CPU (from /proc/PID/stat) as % of one core, and its resident memory. The real servers are
-loopback addresses 127.1.x.y in the namespace, answered by one listener process there.
+in a throw-away network namespace, N real servers (default 10,000) each with a TCP_CHECK,
+delay_loop `--delay-loop` (1 s), so the target is N / delay_loop checks/s; the balancing table
+is nftables (or IPVS where the kernel has it — `--dataplane`). Measured over `--seconds` after
+a warm-up: checks per second and the p50/p99/max drift of check starts from their schedule
+(the checker's own counters, read over its control socket with the cheap `checks` command),
+the checker child's CPU (/proc/PID/stat) as % of one core and per check, its resident memory,
+and the conntrack entries in the namespace (probes are exempt: `notrack`). The real servers
+are loopback addresses 127.1.x.y in the namespace, answered by one listener process there.
 Needs root (a namespace); nothing outside the namespace is touched.
 
-    python bench/checker_daemon.py [--servers 1000] [--seconds 20] [--dataplane nftables]
+    python bench/checker_daemon.py [--servers 10000] [--seconds 20] [--dataplane nftables]
 """
 from __future__ import annotations
 
@@ -36,17 +38,26 @@ while True:
 """
 
 
-def conf(servers: int, port: int, dataplane: str) -> str:
+def conf(servers: int, port: int, dataplane: str, delay_loop: float = 1.0) -> str:
     rs = "".join(f"  real_server 127.1.{i // 250}.{i % 250 + 1} {port} {{\n"
                  "    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n" for i in range(servers))
     return (f"global_defs {{\n  dataplane {dataplane}\n}}\n"
-            "virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  lb_algo wrr\n  lb_kind NAT\n"
-            f"  protocol TCP\n{rs}}}\n")
+            f"virtual_server 192.0.2.100 80 {{\n  delay_loop {delay_loop}\n  lb_algo wrr\n"
+            f"  lb_kind NAT\n  protocol TCP\n{rs}}}\n")
 
 
 def cpu_ticks(pid: int) -> int:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return int(fields[11]) + int(fields[12])          # utime + stime
+
+
+def runqueue_wait(pid: int) -> float:
+    """Seconds the process spent runnable but waiting for a CPU (/proc/PID/schedstat): on a
+    loaded machine, the time it could not run at all."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def rss_mb(pid: int) -> float:
@@ -56,14 +67,22 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def checks(ctl: str) -> int:
-    status = json.loads(query(ctl, "status", timeout=10))
-    return sum(sum(r["checks"]) for v in status["virtual_servers"] for r in v["real_servers"])
+def checks(ctl: str) -> dict[str, object]:
+    """The checker's totals: checks done, started, and the drift percentiles."""
+    return json.loads(query(ctl, "checks", timeout=10))  # type: ignore[no-any-return]
+
+
+def conntrack_count(ns: str) -> str:
+    out = subprocess.run(["ip", "netns", "exec", ns, "cat",
+                          "/proc/sys/net/netfilter/nf_conntrack_count"],
+                         capture_output=True, text=True)
+    return out.stdout.strip() or "n/a"
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--servers", type=int, default=1000)
+    ap.add_argument("--servers", type=int, default=10000)
+    ap.add_argument("--delay-loop", type=float, default=1.0)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--port", type=int, default=18080)
@@ -79,7 +98,8 @@ def main() -> int:
                                     str(args.port)], stdout=subprocess.PIPE, text=True)
             procs.append(lst)
             assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
-            (Path(d) / "k.conf").write_text(conf(args.servers, args.port, args.dataplane))
+            (Path(d) / "k.conf").write_text(conf(args.servers, args.port, args.dataplane,
+                                                args.delay_loop))
             daemon = subprocess.Popen(
                 ["ip", "netns", "exec", ns, sys.executable, "-m", "keepalived_py", "-n", "-l",
                  "-C", "-f", f"{d}/k.conf", "-p", f"{d}/p.pid", "-c", f"{d}/c.pid",
@@ -93,15 +113,25 @@ def main() -> int:
             started = time.monotonic() - t0
             pid = int(Path(f"{d}/c.pid").read_text())
             time.sleep(args.warmup)
-            c0, k0, w0 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            c0, s0, w0, q0 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             time.sleep(args.seconds)
-            c1, k1, w1 = cpu_ticks(pid), checks(ctl), time.monotonic()
+            c1, s1, w1, q1 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             hz = os.sysconf("SC_CLK_TCK")
             span = w1 - w0
-            print(f"{args.servers} real servers (TCP_CHECK, delay_loop 1 s, {args.dataplane}): "
-                  f"{(k1 - k0) / span:.0f} checks/s (target {args.servers}/s), checker CPU "
-                  f"{(c1 - c0) / hz / span * 100:.1f}% of one core, RSS {rss_mb(pid):.0f} MB, "
-                  f"control socket up {started:.1f} s after start")
+            done = int(s1["checks"]) - int(s0["checks"])   # type: ignore[call-overload]
+            cpu = (c1 - c0) / hz
+            drift = s1["drift"]
+            assert isinstance(drift, dict)
+            load = os.getloadavg()[0]
+            print(f"{args.servers} real servers (TCP_CHECK, delay_loop {args.delay_loop:g} s,"
+                  f" {args.dataplane}): {done / span:.0f} checks/s (target"
+                  f" {args.servers / args.delay_loop:.0f}/s), drift from schedule p50"
+                  f" {drift['p50_ms']:.1f} ms p99 {drift['p99_ms']:.1f} ms max"
+                  f" {drift['max_ms']:.1f} ms, checker CPU {cpu / span * 100:.1f}% of one core"
+                  f" ({cpu / max(1, done) * 1e6:.0f} us/check), RSS {rss_mb(pid):.0f} MB,"
+                  f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"
+                  f" after start; load average {load:.1f}, the checker waited for a CPU"
+                  f" {(q1 - q0) / span * 100:.0f}% of the time")
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)

@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Coroutine
 from typing import Any
 
+from keepalived_py.check.probe import bind_source
 from keepalived_py.config.model_lvs import Checker, HttpUrl, SslConfig
 
 MAX_HEADER = 64 * 1024
@@ -33,12 +34,7 @@ def source_socket(host: str, bindto: str | None = None, bind_port: int | None = 
     s = socket.socket(fam, socket.SOCK_STREAM)
     try:
         s.setblocking(False)
-        if bind_if:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, bind_if.encode())
-        if bindto or bind_port:
-            if bind_port:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind((bindto or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), bind_port or 0))
+        bind_source(s, fam, bindto, bind_port, bind_if)      # one place (check/probe.py)
     except OSError:
         s.close()
         raise

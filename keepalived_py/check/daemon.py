@@ -1,9 +1,15 @@
 """The healthcheck child: checkers per real server, and the balancing table kept in step.
 
-Each checker is a task that sleeps until its next check, runs it (bounded by its timeout) and
-feeds the result to its pure CheckState; a real server's up/down change recomputes its virtual
+Every checker is a job in one scheduler heap (check/probe.py): when it is due a TCP_CHECK is a
+non-blocking connect on the prober's epoll set, any other kind a short task; the result feeds
+its pure CheckState, which sets the next due time. The first checks of a configuration are
+spread over the first delay_loop (no thundering herd at start or reload). A result goes to the
+run's CURRENT real server object (a reload replaces those; a checker kept across a reload is
+re-pointed at the new one). A real server's up/down change recomputes its virtual
 server's targets (realserver.targets) and the dataplane (check/dataplane.py: IPVS where the
-kernel has it or `dataplane ipvs` is set, else nftables) brings that server's service in step.
+kernel has it or `dataplane ipvs` is set, else nftables) brings that server's service in step;
+a failed apply is retried with backoff, an unusable dataplane is one error (set up again
+quietly with backoff; checks and VRRP go on).
 Reload diffs by identity — a virtual server by address/port/protocol/fwmark/group, a real server
 by address/port, a checker by its whole configuration — so unchanged checkers keep their state
 and schedule; removed virtual servers, real servers and sorry servers disappear from the table,
@@ -20,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from keepalived_py.check import probe
 from keepalived_py.check.checkers import insecure_tls, misc_check, run_checker
 from keepalived_py.check.dataplane import Dataplane, vs_id
 from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
@@ -34,18 +41,27 @@ from keepalived_py.options import Options
 log = structlog.get_logger("keepalived_py.check")
 
 
-@dataclass
+@dataclass(eq=False)
 class CheckerRun:
     checker: Checker
     state: CheckState
+    vs: VirtualServer
+    real: RealRun                  # the CURRENT real server object (re-pointed on reload)
     task: asyncio.Task[None] | None = None
+    alive: bool = True             # False once removed: a late result is dropped
+    host: str = ""                 # where the check connects (connect_ip or the server)
+    port: int = 0
+    mark: int = 0                  # probe.PROBE_MARK: not tracked by conntrack
+    due: float | None = None       # when the check in progress was due
 
 
-@dataclass
+@dataclass(eq=False)
 class RealRun:
     rs: RealServer
+    ident: str = ""                          # its virtual server's vs_id
     checkers: list[CheckerRun] = field(default_factory=list)
     dynamic_weight: int | None = None        # MISC_CHECK misc_dynamic
+    unroutable: bool = False                 # said once (check.realserver.unroutable)
 
     @property
     def up(self) -> bool:
@@ -84,6 +100,15 @@ class CheckerDaemon:
         self._fifo_defs: tuple[Any, ...] = ()
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
         self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
+        self.scheduler: probe.Scheduler | None = None
+        self.prober: probe.TcpProber | None = None
+        self._new: list[CheckerRun] = []      # checkers to start, spread over a delay_loop
+        self._vips: set[str] = set()          # virtual addresses (probes to them are tracked)
+        self.dataplane_ok = True
+        self._failed: set[str] = set()        # virtual servers whose apply failed
+        self._backoff = 0.0
+        self._retry: asyncio.TimerHandle | None = None
+        self._setup_task: asyncio.Task[None] | None = None
         self.ipvs_globals: Any = None        # check.lvs_globals.IpvsGlobals (issue 13)
         self._synced = False                 # the first _sync is the start (rs_init_notifies)
         self.globals = Config().global_defs
@@ -92,6 +117,8 @@ class CheckerDaemon:
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
         self.log_all_failures = config.global_defs.process.checker_log_all_failures
+        self.scheduler = probe.Scheduler(self.loop, self._fire)
+        self.prober = probe.TcpProber(self.loop, self._tcp_done)
         from keepalived_py.notify.scripts import Notifier
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         from keepalived_py.notify.smtp import CheckAlerts
@@ -130,6 +157,8 @@ class CheckerDaemon:
                             compat=f"{', '.join(unused)}: IPVS settings, not used by the"
                                    " nftables dataplane")
         if not await self.dataplane.setup():
+            self.dataplane_ok = False
+            self._setup_task = self.loop.create_task(self._setup_again())
             log.error("check.dataplane.unavailable", kind=self.kind,
                       compat="no load-balancing dataplane: " + (
                           "IPVS is not usable" if self.kind == "ipvs" else
@@ -146,8 +175,10 @@ class CheckerDaemon:
             control_socket(self.options, "checker"),
             {"status": lambda: json.dumps({"role": "checker", "dataplane": self.kind,
                                            "virtual_servers": self.snapshot(),
+                                           "scheduler": self.scheduler_stats(),
                                            "smtp": self.alerts.mailer.counters()
                                            if self.alerts.mailer else {}}) + "\n",
+             "checks": lambda: json.dumps(self.scheduler_stats()) + "\n",
              "metrics": self.metrics_text})
         try:
             await self.control.start()
@@ -180,7 +211,7 @@ class CheckerDaemon:
                 n = await self.dataplane.prune()
                 if n:
                     log.info("check.nft.pruned", chains=n)
-            if not self.servers or await self.dataplane.present():
+            if not self.servers or not self.dataplane_ok or await self.dataplane.present():
                 continue
             log.warning("check.nft.table_missing", table="keepalived_py",
                         compat="nftables table keepalived_py was removed by another tool"
@@ -223,10 +254,14 @@ class CheckerDaemon:
         if getattr(self, "control", None) is not None:
             await self.control.stop()  # type: ignore[union-attr]
         for run in self.servers.values():
-            for rr in run.reals.values():
-                for c in rr.checkers:
-                    if c.task is not None:
-                        c.task.cancel()
+            self._cancel(run.reals.values())
+        for t in (self._setup_task, self._retry):
+            if t is not None:
+                t.cancel()
+        if self.scheduler is not None:
+            self.scheduler.close()
+        if self.prober is not None:
+            self.prober.close()
         if self.ipvs_globals is not None:                   # issue 13
             self.ipvs_globals.stop(self.globals, release)
         if release:                               # False with -I (dont_release_ipvs)
@@ -264,24 +299,27 @@ class CheckerDaemon:
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
+        self._vips = {str(vs.address) for vs in config.virtual_servers if vs.address is not None}
         starting = not self._synced
         self._synced = True
         for ident in list(self.servers):
             if ident not in wanted:
-                run = self.servers.pop(ident)
-                self._cancel(run.reals.values())
-                await self.dataplane.remove(run.vs)
+                gone_vs = self.servers.pop(ident)
+                self._cancel(gone_vs.reals.values())
+                self._failed.discard(ident)
+                await self.dataplane.remove(gone_vs.vs)
                 log.info("check.vs.removed", vs=ident)
         for ident, vs in wanted.items():
             run = self.servers.get(ident)
             if run is None:
                 run = VsRun(vs)
                 self.servers[ident] = run
+                _say_foreign(vs)
             run.vs = vs
             keep: dict[tuple[str, int | None], RealRun] = {}
             for rs in vs.real_servers:
                 old = run.reals.get(rs_key(rs))
-                keep[rs_key(rs)] = rr = self._real(vs, rs, old)
+                keep[rs_key(rs)] = rr = self._real(ident, vs, rs, old)
                 if old is None and starting and config.global_defs.rs_init_notifies and rr.up:
                     # rs_init_notifies: a server up from the start is announced (ipwrapper.c)
                     if rs.notify_up is not None:
@@ -295,84 +333,174 @@ class CheckerDaemon:
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
+        probe.ensure_fd_limit(sum(len(rr.checkers) for r in self.servers.values()
+                                  for rr in r.reals.values()))
+        self._start_new()
         await self._apply_dirty()
 
-    def _real(self, vs: VirtualServer, rs: RealServer, old: RealRun | None) -> RealRun:
+    def _real(self, ident: str, vs: VirtualServer, rs: RealServer,
+              old: RealRun | None) -> RealRun:
         assert self.loop is not None
-        rr = RealRun(rs)
+        rr = RealRun(rs, ident)
+        if old is not None:
+            rr.dynamic_weight, rr.unroutable = old.dynamic_weight, old.unroutable
         previous = {c.checker: c for c in old.checkers} if old else {}
+        now = self.loop.time()
         for ch in rs.checkers:
             prev = previous.pop(ch, None)
             if prev is not None:                      # unchanged: keep state and schedule
+                prev.vs, prev.real = vs, rr           # results go to the current objects
+                self._target(prev)
                 rr.checkers.append(prev)
                 continue
-            st = CheckState.from_config(ch, vs, self.loop.time(), random.random())
-            run = CheckerRun(ch, st)
-            run.task = self.loop.create_task(self._check_loop(vs, rr, run))
+            # keepalived's first check: 1 s + a random part of warmup (default: delay_loop)
+            st = CheckState.from_config(ch, vs, now, random.random())
+            run = CheckerRun(ch, st, vs, rr)
+            self._target(run)
             rr.checkers.append(run)
-        for c in previous.values():
-            if c.task is not None:
-                c.task.cancel()
+            if ch.kind == "BFD_CHECK":
+                # event-driven: the BFD child's Up/Down (bfd_event), nothing to poll
+                name = bfd_check_name(ch)
+                if name in self.bfd_up:
+                    self._bfd_result(vs, rr, run, self.bfd_up[name])
+            else:
+                self._new.append(run)
+        self._cancel_runs(previous.values())
         return rr
+
+    def _target(self, run: CheckerRun) -> None:
+        ch, rs = run.checker, run.real.rs
+        run.host = str(ch.connect_ip) if ch.connect_ip else str(rs.address)
+        run.port = ch.connect_port or rs.port or run.vs.port or 0
+        # the checker's own connections are not tracked (nftables: check/nft.py), except
+        # to a virtual address, which needs conntrack for its DNAT
+        run.mark = probe.PROBE_MARK if self.kind == "nftables" and run.host not in self._vips \
+            else 0
+
+    def _start_new(self) -> None:
+        """Schedule the checkers this configuration added (their first checks are spread by
+        CheckState.from_config over warmup, by default one delay_loop: no thundering herd)."""
+        new, self._new = self._new, []
+        if self.scheduler is None:
+            return
+        for run in new:
+            self.scheduler.schedule(run, run.state.next_at)
 
     def _cancel(self, reals: Any) -> None:
         for rr in reals:
-            for c in rr.checkers:
-                if c.task is not None:
-                    c.task.cancel()
+            self._cancel_runs(rr.checkers)
+
+    @staticmethod
+    def _cancel_runs(runs: Any) -> None:
+        for c in runs:
+            c.alive = False                     # the scheduler drops it; a late result too
+            if c.task is not None:
+                c.task.cancel()
 
     # -- checking -----------------------------------------------------------------------------
-    async def _check_loop(self, vs: VirtualServer, rr: RealRun, run: CheckerRun) -> None:
-        assert self.loop is not None
-        port = rr.rs.port or vs.port or 0
-        if run.checker.kind == "BFD_CHECK":
-            # event-driven: the BFD child's Up/Down (bfd_event), nothing to poll
-            name = bfd_check_name(run.checker)
-            if name in self.bfd_up:
-                self._bfd_result(vs, rr, run, self.bfd_up[name])
+    def _fire(self, run: CheckerRun, due: float, now: float) -> None:
+        """The scheduler's callback: start `run`'s check (due at `due`)."""
+        assert self.loop is not None and self.prober is not None
+        vs = run.vs
+        run.due = due
+        if vs.ha_suspend and vs.address is not None and not _is_local(str(vs.address)):
+            # ha_suspend: no checks while the virtual address is not ours (VRRP backup)
+            run.state.next_at = now + run.state.delay_loop
+            self._reschedule(run)
             return
-        while True:
-            await asyncio.sleep(max(0.0, run.state.next_at - self.loop.time()))
-            if vs.ha_suspend and vs.address is not None and not _is_local(str(vs.address)):
-                # ha_suspend: no checks while the virtual address is not ours (VRRP backup)
-                run.state.next_at = self.loop.time() + run.state.delay_loop
-                continue
+        if run.checker.kind == "TCP_CHECK":
+            self.prober.connect(run, run.host, run.port, run.state.timeout, run.checker,
+                                run.mark)
+        else:
+            run.task = self.loop.create_task(self._run_other(run))
+
+    def _reschedule(self, run: CheckerRun) -> None:
+        if run.alive and self.scheduler is not None:
+            self.scheduler.schedule(run, run.state.next_at)
+
+    def _tcp_done(self, run: CheckerRun, err: int) -> None:
+        """The prober's callback: one TCP_CHECK result (an errno, 0 when connected)."""
+        if not run.alive:
+            return
+        rr = run.real
+        if err in probe.UNROUTABLE:
+            if not rr.unroutable:
+                rr.unroutable = True
+                log.warning("check.realserver.unroutable", realserver=f"{run.host}:{run.port}",
+                            error=os.strerror(err),
+                            compat=f"Real server {_fmt_rs(run.vs, rr.rs)} of VS"
+                                   f" {_fmt_vs(run.vs)} is not reachable from this host"
+                                   f" ({os.strerror(err)}); it stays down until it is")
+        elif rr.unroutable:
+            rr.unroutable = False
+            log.info("check.realserver.routable", realserver=f"{run.host}:{run.port}")
+        self._result(run, err == 0, probe.reason(err))
+
+    async def _run_other(self, run: CheckerRun) -> None:
+        """Any checker but TCP_CHECK: one check as a task."""
+        try:
             if run.checker.kind == "MISC_CHECK" and run.checker.misc_dynamic:
                 ok, reason, weight = await misc_check(run.checker, run.state.timeout)
-                if weight != rr.dynamic_weight:
-                    rr.dynamic_weight = weight
-                    self._mark(rr)
+                if run.alive and weight != run.real.dynamic_weight:
+                    run.real.dynamic_weight = weight
+                    self._mark(run.real)
             else:
-                ok, reason = await run_checker(run.checker, str(rr.rs.address), port,
+                ok, reason = await run_checker(run.checker, str(run.real.rs.address),
+                                               run.real.rs.port or run.vs.port or 0,
                                                run.state.timeout, self.files, self.tls)
-            was_up = rr.up
-            first = not run.state.has_run
-            change = run.state.result(ok, self.loop.time(), reason)
-            if not ok and was_up and change is None and \
-                    self.log_all_failures:
-                log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
-                         compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))
-            if change is None and first and run.state.has_run:
-                # keepalived logs a checker's first verdict even when nothing changes
-                log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
-                         compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port, ok,
-                                            run.state.retry))
-                if run.checker.kind == "MISC_CHECK":   # check_misc.c mails its first verdict too
-                    self.alerts.checker_changed(vs, rr.rs, run.checker.kind, ok, False)
-            if change is not None and rr.up != was_up:
-                script = rr.rs.notify_up if rr.up else rr.rs.notify_down
-                if script is not None:
-                    self.notifier.launch(script)  # type: ignore[arg-type]
-                self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
-                if self.snmp is not None:     # hook (issue 17)
-                    self.snmp.real_server_changed(vs, rr.rs)
-            if change is not None:
-                self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
-                log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
-                            up=change, reason=reason,
-                            compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
-                                               change, run.state.retry))
-                self._mark(rr)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:                   # a checker bug is a failed check, once
+            log.error("check.checker.error", kind=run.checker.kind, error=repr(e))
+            ok, reason = False, f"checker error: {e}"
+        run.task = None
+        self._result(run, ok, reason)
+
+    def _result(self, run: CheckerRun, ok: bool, reason: str) -> None:
+        """One check's verdict, for the run's current real server and virtual server."""
+        if not run.alive:
+            return
+        assert self.loop is not None
+        vs, rr = run.vs, run.real
+        port = rr.rs.port or vs.port or 0
+        was_up = rr.up
+        first = not run.state.has_run
+        change = run.state.result(ok, self.loop.time(), reason, run.due)
+        self._reschedule(run)
+        if not ok and was_up and change is None and self.log_all_failures:
+            log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
+                     compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))
+        if change is None and first and run.state.has_run:
+            # keepalived logs a checker's first verdict even when nothing changes
+            log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
+                     compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port, ok,
+                                        run.state.retry))
+            if run.checker.kind == "MISC_CHECK":   # check_misc.c mails its first verdict too
+                self.alerts.checker_changed(vs, rr.rs, run.checker.kind, ok, False)
+        if change is not None and rr.up != was_up:
+            script = rr.rs.notify_up if rr.up else rr.rs.notify_down
+            if script is not None:
+                self.notifier.launch(script)  # type: ignore[arg-type]
+            self._fifo_write(lvs_rs_fifo_line(rr.rs, vs, rr.up))
+            if self.snmp is not None:     # hook (issue 17)
+                self.snmp.real_server_changed(vs, rr.rs)
+        if change is not None:
+            self.alerts.checker_changed(vs, rr.rs, run.checker.kind, change, rr.up != was_up)
+            log.warning("check.realserver.changed", realserver=f"{rr.rs.address}:{port}",
+                        up=change, reason=reason,
+                        compat=_check_line(run.checker.kind, vs, str(rr.rs.address), port,
+                                           change, run.state.retry))
+            self._mark(rr)
+
+    def scheduler_stats(self) -> dict[str, Any]:
+        """Totals for the status/`checks` control command (cheap with 10,000 servers)."""
+        sch, pr = self.scheduler, self.prober
+        runs = [c for r in self.servers.values() for rr in r.reals.values() for c in rr.checkers]
+        return {"checkers": len(runs), "checks": sum(c.state.checks for c in runs),
+                "started": sch.started if sch else 0,
+                "queued": len(sch) if sch else 0,
+                "in_flight": len(pr) if pr else 0,
+                "drift": sch.drift() if sch else {}}
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down from the BFD child, through the parent."""
@@ -421,9 +549,7 @@ class CheckerDaemon:
             self.snmp.configure(config)
 
     def _mark(self, rr: RealRun) -> None:
-        for ident, s in self.servers.items():
-            if rr in s.reals.values():
-                self._dirty.add(ident)
+        self._dirty.add(rr.ident)
         self._schedule_apply()
 
     def _schedule_apply(self) -> None:
@@ -452,20 +578,79 @@ class CheckerDaemon:
                 self.alerts.quorum_changed(run.vs, run.quorum_up,
                                            sum(t.weight for t in tgts) if not sorry else 0)
             key = (tgts, sorry)
-            if key == run.applied:
-                continue
+            if key == run.applied or not self.dataplane_ok:
+                continue             # (an unusable dataplane: applied once it is back)
             if await self.dataplane.apply(run.vs, tgts):
                 run.applied = key
+                self._failed.discard(ident)
                 if sorry:
                     log.warning("check.vs.sorry", vs=ident,
                                 compat=f"Adding sorry server {tgts[0].address}:{tgts[0].port}"
                                        " to VS")
+            else:
+                self._failed.add(ident)
+        if self._failed:
+            self._retry_later()
+        else:
+            self._backoff = 0.0
+
+    def _retry_later(self) -> None:
+        """A failed apply is tried again after 0.5 s, doubling up to 30 s while it fails."""
+        if self._retry is not None or self.loop is None:
+            return
+        self._backoff = min(30.0, max(0.5, self._backoff * 2))
+        # said once per failing streak (the nft/IPVS error itself is logged once too)
+        say = log.warning if self._backoff == 0.5 else log.debug
+        say("check.dataplane.retry", kind=self.kind, virtual_servers=len(self._failed),
+            delay=self._backoff)
+
+        def again() -> None:
+            self._retry = None
+            self._dirty |= self._failed & set(self.servers)
+            self._failed.clear()
+            self._schedule_apply()
+        self._retry = self.loop.call_later(self._backoff, again)
+
+    async def _setup_again(self) -> None:
+        """The dataplane was unusable at start (no nft binary, no nftables in the kernel, no
+        IPVS): try again quietly, 1 s doubling to 60 s; when it works, apply everything."""
+        delay = 1.0
+        while not self.dataplane_ok:
+            await asyncio.sleep(delay)
+            delay = min(60.0, delay * 2)
+            if await self.dataplane.setup():
+                self.dataplane_ok = True
+                log.info("check.dataplane.available", kind=self.kind,
+                         compat=f"The {self.kind} dataplane is usable now")
+                for ident, run in self.servers.items():
+                    run.applied = None
+                    self._dirty.add(ident)
+                self._schedule_apply()
 
 
 def _fifo_defs(config: Config) -> tuple[Any, ...]:
     g = config.global_defs
     return (g.notify_fifo, g.notify_fifo_script, g.lvs_notify_fifo, g.lvs_notify_fifo_script,
             g.enable_script_security)
+
+
+def _say_foreign(vs: VirtualServer) -> None:
+    """One line for a virtual address this host does not have (yet: VRRP may add it)."""
+    if vs.address is None or _is_local(str(vs.address)):
+        return
+    log.info("check.vs.foreign", vs=_fmt_vs(vs),
+             compat=f"Virtual server {_fmt_vs(vs)}: {vs.address} is not an address of this"
+                    " host; its traffic is balanced when it is routed here (or once VRRP"
+                    " adds it)")
+
+
+def _fmt_vs(vs: VirtualServer) -> str:
+    """keepalived's FMT_VS: [address]:proto:port, or FWM n, or the group name."""
+    if vs.fwmark is not None:
+        return f"FWM {vs.fwmark}"
+    if vs.group is not None:
+        return str(vs.group)
+    return f"[{vs.address}]:{(vs.protocol or 'TCP').lower()}:{vs.port or 0}"
 
 
 def _is_local(address: str) -> bool:

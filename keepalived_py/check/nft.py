@@ -25,6 +25,15 @@ clients instead, looked up in turn; a server that leaves takes its set with it.
 `inhibit_on_failure` servers have weight 0: no slot, so no new connections; established ones
 stay on them (conntrack). DNAT is the only forwarding method nftables has: `lb_kind DR`/`TUN`
 warn and are balanced by DNAT.
+
+The checker's own probe connections carry probe.PROBE_MARK and a `probes` chain at the raw
+priority of the output hook exempts them from connection tracking (`notrack`): the NAT hooks
+make the kernel track every connection, and at thousands of probes per second their entries
+would fill the conntrack table (new connections, balanced ones included, are then dropped).
+The replies need no rule: a SYN-ACK or RST with no entry creates none.
+
+No `nft` binary or no nftables in the kernel is one error (the same failure is not logged
+again until something else happened), never an exception.
 """
 from __future__ import annotations
 
@@ -35,6 +44,7 @@ from collections.abc import Sequence
 import structlog
 
 from keepalived_py.check.dataplane import vs_id
+from keepalived_py.check.probe import PROBE_MARK
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
@@ -231,6 +241,12 @@ def chain_script(vs: VirtualServer, targets: Sequence[Target], ident: str) -> tu
     return script, subs
 
 
+def _some(names: list[str], n: int = 8) -> str:
+    """At most `n` names, then how many more."""
+    more = f" (+{len(names) - n} more)" if len(names) > n else ""
+    return " ".join(names[:n]) + more
+
+
 def _dnat6(t: Target) -> str:
     return f"[{t.address}]:{t.port}" if t.port else f"{t.address}"
 
@@ -248,18 +264,37 @@ class NftDataplane:
         self.applies = 0
         self.failures = 0
         self._lock = asyncio.Lock()
+        self._said = ""                     # the last failure logged (said once)
 
     async def _nft(self, script: str) -> bool:
-        proc = await asyncio.create_subprocess_exec(
-            "nft", "-f", "-", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE)
-        _, err = await proc.communicate(script.encode())
-        if proc.returncode != 0:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "nft", "-f", "-", stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+            _, err = await proc.communicate(script.encode())
+            text = err.decode(errors="replace").strip()[:500]
+        except OSError as e:              # no nft binary (FileNotFoundError), EMFILE...
+            proc, text = None, f"cannot run nft(8): {e.strerror or e}"
+        if proc is None or proc.returncode != 0:
             self.failures += 1
-            log.error("check.nft.failed", error=err.decode(errors="replace").strip()[:500])
+            if text != self._said:
+                self._said = text
+                log.error("check.nft.failed", error=text)
             return False
+        self._said = ""
         self.applies += 1
         return True
+
+    @staticmethod
+    async def _list(*args: str) -> tuple[int, bytes]:
+        """`nft <args>`: (exit status, stdout); 127 when nft cannot be run."""
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                "nft", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+            out, _ = await proc.communicate()
+        except OSError:
+            return 127, b""
+        return proc.returncode or 0, out
 
     @staticmethod
     def _table(fam: str) -> str:
@@ -268,7 +303,9 @@ class NftDataplane:
                 f"  chain prerouting {{ type nat hook prerouting priority dstnat; policy accept;"
                 f" jump dispatch; }}\n"
                 f"  chain output {{ type nat hook output priority -100; policy accept;"
-                f" jump dispatch; }}\n}}\n")
+                f" jump dispatch; }}\n"
+                f"  chain probes {{ type filter hook output priority raw; policy accept;"
+                f" meta mark {PROBE_MARK:#x} notrack; }}\n}}\n")
 
     async def setup(self) -> bool:
         """Create our tables, or adopt the ones a previous checker left (a respawn): their
@@ -286,7 +323,11 @@ class NftDataplane:
                        f"flush chain {fam} {TABLE} prerouting\n"
                        f"add rule {fam} {TABLE} prerouting jump dispatch\n"
                        f"flush chain {fam} {TABLE} output\n"
-                       f"add rule {fam} {TABLE} output jump dispatch\n")
+                       f"add rule {fam} {TABLE} output jump dispatch\n"
+                       f"add chain {fam} {TABLE} probes {{ type filter hook output priority"
+                       f" raw; policy accept; }}\n"
+                       f"flush chain {fam} {TABLE} probes\n"
+                       f"add rule {fam} {TABLE} probes meta mark {PROBE_MARK:#x} notrack\n")
         return await self._nft(script)
 
     async def flush_all(self) -> None:
@@ -300,11 +341,8 @@ class NftDataplane:
         gone = 0
         async with self._lock:
             for fam in ("ip", "ip6"):
-                proc = await asyncio.create_subprocess_exec(
-                    "nft", "-j", "list", "table", fam, TABLE, stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.DEVNULL)
-                out, _ = await proc.communicate()
-                if proc.returncode != 0:
+                code, out = await self._list("-j", "list", "table", fam, TABLE)
+                if code != 0:
                     continue
                 try:
                     items = json.loads(out).get("nftables", [])
@@ -385,9 +423,11 @@ class NftDataplane:
                     self.persist[ident] = (vs.persistence_timeout or 0, live)
                 elif not persistent(vs):
                     self.persist.pop(ident, None)
-                log.info("check.nft.applied", vs=ident, backends=[f"{t.address}:{t.port}"
-                                                                 for t in targets if t.weight],
-                         inhibited=[f"{t.address}:{t.port}" for t in targets if not t.weight])
+                names = [f"{t.address}:{t.port}" for t in targets if t.weight]
+                zero = [f"{t.address}:{t.port}" for t in targets if not t.weight]
+                # a summary: a virtual server of 10,000 real servers is not a 10,000-name line
+                log.info("check.nft.applied", vs=ident, backends=len(names),
+                         inhibited=len(zero), first=_some(names), first_inhibited=_some(zero))
             return ok
 
     def _dispatch_script(self, fam: str) -> str:
@@ -421,10 +461,8 @@ class NftDataplane:
         at every start or reload of the firewall, removes them with everything else.)"""
         families = {fam for fam, _ in self.dispatch.values()} or {"ip"}
         for fam in sorted(families):
-            proc = await asyncio.create_subprocess_exec(
-                "nft", "list", "chain", fam, TABLE, "dispatch",
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-            if await proc.wait() != 0:
+            code, _ = await self._list("list", "chain", fam, TABLE, "dispatch")
+            if code != 0:
                 return False
         return True
 

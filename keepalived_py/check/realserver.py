@@ -57,13 +57,20 @@ class CheckState:
             s.next_at = now + BOOTSTRAP_DELAY + warmup * fraction
         return s
 
-    def result(self, ok: bool, now: float, reason: str = "") -> bool | None:
-        """Record one check; returns the new up/down when it changes."""
+    def result(self, ok: bool, now: float, reason: str = "",
+               started: float | None = None) -> bool | None:
+        """Record one check; returns the new up/down when it changes. `started`: when the
+        check was due; the next one is then due delay_loop after that (a fixed rate, no drift
+        accumulating check after check) unless the check outlasted delay_loop, when it is
+        delay_loop after `now` (keepalived's spacing)."""
         self.checks += 1
         self.last_reason = reason
+        period = now + self.delay_loop
+        if started is not None and now < started + self.delay_loop:
+            period = started + self.delay_loop
         if ok:
             self.failures = 0
-            self.next_at = now + self.delay_loop
+            self.next_at = period
             self.has_run = True
             if not self.up:
                 self.up = True
@@ -74,7 +81,7 @@ class CheckState:
             self.next_at = now + self.delay_before_retry
             return None
         self.failures = 0
-        self.next_at = now + self.delay_loop
+        self.next_at = period
         self.has_run = True
         if self.up:
             self.up = False

@@ -1,0 +1,283 @@
+"""The checker's scheduler and TCP prober: tens of thousands of checks on one event loop.
+
+Theory of operation. Every checker is a job in ONE heap ordered by its due time (its
+CheckState's next_at); one loop timer is armed at the earliest due time, and when it fires
+every job that is due is started — there is no task per checker sleeping on its own timer
+(10,000 sleeping tasks cost a wake-up, a timer handle and a coroutine switch each). How late a
+job starts after its due time is its drift; the last DRIFT_SAMPLES of them give the
+percentiles the status reports.
+
+A TCP_CHECK never becomes an asyncio task either: `TcpProber.connect` makes a non-blocking
+socket, applies the checker's socket options (`bind_socket`: fwmark, bind_if, bindto,
+bind_port — the one place for them), starts the connect and registers the socket in the
+prober's own epoll set; the event loop watches that single epoll descriptor. Writability means
+the connect finished (SO_ERROR says how); a second heap holds the deadlines (connect_timeout).
+The socket is then closed with SO_LINGER 0, a reset: a graceful close would leave a TIME_WAIT
+socket per check (at 10,000 checks/s, 600,000 of them, overflowing the kernel's time-wait
+table) and a conntrack entry for two minutes. Results are reported as an errno (0: connected,
+ETIMEDOUT: no answer within the timeout), never raised; `reason()` words them.
+
+A job is in the heap at most once: popped when started, pushed again by its owner when its
+result is in (at CheckState's next_at). A job whose `alive` is False is dropped when popped.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import heapq
+import itertools
+import os
+import select
+import socket
+import struct
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from keepalived_py.config.model_lvs import Checker
+
+log = structlog.get_logger("keepalived_py.check.probe")
+DRIFT_SAMPLES = 8192
+_RESET = struct.pack("ii", 1, 0)           # SO_LINGER on, 0 s: close sends a RST
+SO_MARK = getattr(socket, "SO_MARK", 36)
+SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
+# The mark of the checker's own probe connections when the checker sets no fwmark: the
+# nftables dataplane exempts packets with it from connection tracking (check/nft.py), so
+# probes never fill the conntrack table. ("kp" in ASCII, in the high bits; a fwmark-based
+# virtual server or policy rule is very unlikely to use it.)
+PROBE_MARK = 0x6B700000
+
+
+def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
+    """A checker's socket options, as keepalived's socket_bind_connect: `fwmark` (SO_MARK),
+    `bind_if` (SO_BINDTODEVICE), `bindto` and `bind_port` (the source address and port; a
+    bind_port alone binds the wildcard address). Raises OSError (a device or address that is
+    not there, a port in use, EPERM)."""
+    if ch.fwmark:
+        sock.setsockopt(socket.SOL_SOCKET, SO_MARK, ch.fwmark)
+    bind_source(sock, family, str(ch.bindto) if ch.bindto is not None else None, ch.bind_port,
+                ch.bind_if)
+
+
+def bind_source(sock: socket.socket, family: int, bindto: str | None, bind_port: int | None,
+                bind_if: str | None) -> None:
+    """The source options of every checker's socket, in one place (the TCP prober's through
+    bind_socket, the other checkers' through checkers.source_socket). Raises OSError."""
+    if bind_if:
+        sock.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, bind_if.encode() + b"\0")
+    if bindto or bind_port:
+        if bind_port:              # several checks from one port to different servers
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        host = bindto or ("::" if family == socket.AF_INET6 else "0.0.0.0")
+        sock.bind((host, bind_port or 0))
+
+
+def needs_binding(ch: Checker) -> bool:
+    return bool(ch.fwmark or ch.bind_if or ch.bindto is not None or ch.bind_port)
+
+
+def reason(err: int) -> str:
+    """A prober result in words (the checker's last_result)."""
+    if err == 0:
+        return "connected"
+    if err == errno.ETIMEDOUT:
+        return "connect timeout"
+    return f"connect failed: {os.strerror(err)}"
+
+
+UNROUTABLE = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL})
+
+
+def ensure_fd_limit(checkers: int) -> int:
+    """Raise the soft RLIMIT_NOFILE so every checker can have a connection in flight at once
+    (10,000 servers dying together are 10,000 connects waiting for their timeout; under
+    systemd the soft limit is 1,024), as keepalived's set_max_file_limit. Never lowers it;
+    bounded by the hard limit. Returns the soft limit in force."""
+    import resource
+    want = checkers + 1024                     # sockets, pipes, the log, scripts, SMTP
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft >= want or soft == resource.RLIM_INFINITY:
+        return soft
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    except (ValueError, OSError):
+        return soft
+    return new
+
+
+class _Timer:
+    """A heap of (when, seq, item) with one loop timer armed at its earliest entry."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
+        self.loop = loop
+        self.heap: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed = float("inf")
+        self._due = due
+
+    def push(self, at: float, item: Any) -> None:
+        heapq.heappush(self.heap, (at, next(self._seq), item))
+        if at < self._armed:
+            self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = at
+        self._handle = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed = float("inf")
+        try:
+            self._due(self.loop.time())
+        finally:                          # whatever happened, the rest stays scheduled
+            if self.heap and self.heap[0][0] != self._armed:
+                self._arm(self.heap[0][0])
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.heap.clear()
+
+
+class Scheduler:
+    """One heap for every checker; `fire(job, due, now)` starts a due job (it must not
+    raise; the job's owner pushes it again with `schedule` once its result is in)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 fire: Callable[[Any, float, float], None]) -> None:
+        self.loop = loop
+        self.fire = fire
+        self._timer = _Timer(loop, self._run)
+        self.started = 0
+        self._drift = [0.0] * DRIFT_SAMPLES
+        self._pos = 0
+
+    def schedule(self, job: Any, at: float) -> None:
+        self._timer.push(at, job)
+
+    def __len__(self) -> int:
+        return len(self._timer.heap)
+
+    def _run(self, now: float) -> None:
+        heap = self._timer.heap
+        drift, n = self._drift, self._pos
+        while heap and heap[0][0] <= now:
+            due, _, job = heapq.heappop(heap)
+            if not job.alive:
+                continue
+            drift[n % DRIFT_SAMPLES] = now - due
+            n += 1
+            try:
+                self.fire(job, due, now)
+            except Exception as e:        # a bug in one check: it is tried again in 1 s
+                log.error("check.scheduler.error", error=repr(e))
+                self.schedule(job, now + 1.0)
+        self.started += n - self._pos
+        self._pos = n
+
+    def drift(self) -> dict[str, float]:
+        """Percentiles (ms) of how late the last DRIFT_SAMPLES checks started."""
+        got = sorted(self._drift[:min(self._pos, DRIFT_SAMPLES)])
+        if not got:
+            return {"samples": 0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+        def pct(p: float) -> float:
+            return round(got[min(len(got) - 1, int(p * len(got)))] * 1000, 3)
+        return {"samples": len(got), "p50_ms": pct(0.50), "p99_ms": pct(0.99),
+                "max_ms": round(got[-1] * 1000, 3)}
+
+    def close(self) -> None:
+        self._timer.close()
+
+
+class TcpProber:
+    """Non-blocking TCP connects on one epoll set; `done(job, err)` gets each result (0 or an
+    errno; ETIMEDOUT after `timeout`). Always called from the event loop, never from inside
+    `connect` (an immediate result is delivered with call_soon)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop,
+                 done: Callable[[Any, int], None]) -> None:
+        self.loop = loop
+        self.done = done
+        self._ep = select.epoll()
+        self._pending: dict[int, tuple[socket.socket, Any, int]] = {}
+        self._timeouts = _Timer(loop, self._expire)
+        self._token = itertools.count()
+        loop.add_reader(self._ep.fileno(), self._ready)
+        self.mark_ok = True          # False once SO_MARK was refused (no CAP_NET_ADMIN)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def connect(self, job: Any, host: str, port: int, timeout: float,
+                ch: Checker | None = None, mark: int = 0) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            s = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        except OSError as e:
+            self.loop.call_soon(self.done, job, e.errno or errno.EMFILE)
+            return
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
+            if mark and self.mark_ok and (ch is None or not ch.fwmark):
+                try:
+                    s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+                except PermissionError:
+                    self.mark_ok = False
+            if ch is not None and needs_binding(ch):
+                bind_socket(s, ch, family)
+            err = s.connect_ex((host, port))
+        except OSError as e:
+            err = e.errno or errno.EINVAL
+        except (ValueError, OverflowError):     # a port or address Python refuses
+            err = errno.EINVAL
+        if err != errno.EINPROGRESS:
+            s.close()
+            self.loop.call_soon(self.done, job, err)
+            return
+        fd = s.fileno()
+        token = next(self._token)
+        self._pending[fd] = (s, job, token)
+        self._ep.register(fd, select.EPOLLOUT)
+        self._timeouts.push(self.loop.time() + timeout, (fd, token))
+
+    def _ready(self) -> None:
+        pending = self._pending
+        for fd, _ev in self._ep.poll(0):
+            entry = pending.pop(fd, None)
+            if entry is None:
+                continue
+            s, job = entry[0], entry[1]
+            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            s.close()                           # closing also leaves the epoll set
+            self._report(job, err)
+
+    def _expire(self, now: float) -> None:
+        heap, pending = self._timeouts.heap, self._pending
+        while heap and heap[0][0] <= now:
+            _, _, (fd, token) = heapq.heappop(heap)
+            entry = pending.get(fd)
+            if entry is None or entry[2] != token:
+                continue                        # finished in time
+            del pending[fd]
+            entry[0].close()
+            self._report(entry[1], errno.ETIMEDOUT)
+
+    def _report(self, job: Any, err: int) -> None:
+        try:
+            self.done(job, err)
+        except Exception as e:            # one result's bug must not lose the others
+            log.error("check.prober.error", error=repr(e))
+
+    def close(self) -> None:
+        self.loop.remove_reader(self._ep.fileno())
+        for s, _, _ in self._pending.values():
+            s.close()
+        self._pending.clear()
+        self._timeouts.close()
+        self._ep.close()
