@@ -531,9 +531,9 @@ def _comms(parent: int) -> tuple[str, list[str]]:
 def _names_of(node, prog: list[str], conf: Path, base: Path, want_v: str) -> tuple[str, str, str]:
     """comm of the parent, the VRRP child and the checker child of `prog` run with --all."""
     base.mkdir()
-    files = [base / f"{n}.pid" for n in "kvcb"]
+    files = [base / f"{n}.pid" for n in "kvc"]
     p = node.popen([*prog, "--all", "-n", "-l", "-f", str(conf), "-p", str(files[0]),
-                    "-r", str(files[1]), "-c", str(files[2]), "-b", str(files[3])],
+                    "-r", str(files[1]), "-c", str(files[2]), "-b", str(base / "b.pid")],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: all(pidfile(f) for f in files), 20)
