@@ -32,6 +32,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from keepalived_py.config import filesec
 from keepalived_py.config.tree import Diagnostics, SourcePos
 
 MAXBUF = 1024
@@ -183,12 +184,15 @@ class SourceReader:
         try:
             with open(path, "rb") as f:
                 data = f.read()
+                why = filesec.insecure(os.fstat(f.fileno()), os.geteuid())
         except OSError as e:
             what = "Config files missing" if main else "Unable to open include file"
             self.diagnostics.error(origin, f"{what} '{path}': {os.strerror(e.errno or 0)}")
             if main:
                 self._stopped = True
             return
+        if why is not None:                 # keepalived says nothing: a notice, see filesec.py
+            self.diagnostics.notice(origin, filesec.notice(path, why))
         self.files.append(path)
         text = data.decode("utf-8", "surrogateescape")
         yield from self._lines(text, path, depth)

@@ -86,6 +86,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     await asyncio.sleep(0)
     from keepalived_py.obs.logging import setup
     setup(options, role)
+    from keepalived_py.obs import memtrace
+    memtrace.start_if_asked()                   # KEEPALIVED_PY_TRACEMALLOC=1: dumps show it
     log = structlog.get_logger("keepalived_py.child").bind(role=role)
     daemon: Any = importlib.import_module(FACTORIES[role]).create(options)
     if hasattr(daemon, "to_parent"):

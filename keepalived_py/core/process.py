@@ -30,6 +30,11 @@ def _load_libc() -> ctypes.CDLL:
 _libc = _load_libc()
 
 
+def libc() -> ctypes.CDLL:
+    """The C library, loaded once for the process (track/file.py's inotify calls use it)."""
+    return _libc
+
+
 def trim_heap() -> None:
     """Give the C heap's free memory back to the kernel (glibc malloc_trim): what reading and
     building the configuration freed stays in the heap otherwise, counted in the process's

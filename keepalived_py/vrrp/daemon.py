@@ -38,8 +38,8 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp import overflow, statefile
 from keepalived_py.vrrp import priority as vrrp_priority
-from keepalived_py.vrrp import statefile
 from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
@@ -151,6 +151,8 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
+        self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
 
     def _iface_fact(self, read: Any, *args: Any) -> Any:
@@ -207,6 +209,7 @@ class VrrpDaemon:
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
@@ -244,6 +247,9 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
+        if self.loop is not None and self.lvs_syncd.cfg is not None:
+            self.loop.call_later(3.0, self.lvs_syncd.reassert)
         self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
@@ -264,7 +270,10 @@ class VrrpDaemon:
         return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
                            "sockets": [{"interface": s.ifname, "family": s.family,
                                         "received": s.received, "sent": s.sent,
-                                        "drops": dict(s.drops)}
+                                        "drops": dict(s.drops),
+                                        "kernel_drops": s.kernel_drops,
+                                        "lane": sorted(map(str, s.lane_sources)),
+                                        "lane_received": s.lane_received}
                                        for s in self.sockets.values()],
                            "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
 
@@ -275,7 +284,12 @@ class VrrpDaemon:
             "transitions": dict(self.transitions), "failover_seconds": self.failovers,
             "scripts": script_states(self.config, self._data_runtime()["scripts"])})
 
+    def _state_of(self, name: str) -> str | None:
+        r = self.runners.get(name)
+        return r.fsm.state.value if r is not None else None
+
     async def stop(self, release: bool) -> None:
+        self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
             self.statefile.clear()
@@ -544,7 +558,8 @@ class VrrpDaemon:
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
-                           if _uses_ah(inst) else None)
+                           if _uses_ah(inst) else None,
+                           on_overflow=functools.partial(self._rx_overflow, key))
             if r.vmac and not inst.vmac_xmit_base:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
@@ -553,6 +568,10 @@ class VrrpDaemon:
         return s
 
     # -- packets in --------------------------------------------------------------------------
+    def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
+        assert self.loop is not None
+        overflow.lost(self.runners.values(), self.sockets.get(key), count, lane, self.loop.time())
+
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
@@ -564,7 +583,10 @@ class VrrpDaemon:
                 self._drop(r, drop.counter, drop.line)
                 continue
             backup = r.fsm.state is m.State.BACKUP
+            heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
+                overflow.prioritise(self.runners.values(), r.sock, self.loop)
             if _uses_ah(r.cfg):
                 self._ah_heard(r, actions)
             self._apply(r, actions)
@@ -573,12 +595,19 @@ class VrrpDaemon:
                     self._log_drop(r, a.reason.counter,
                                    reject_line(a.reason, a.detail, a.source, adv, r.cfg, ttl))
                 elif isinstance(a, m.NotifyLowerPriority):
-                    log.info("vrrp.advert.lower_priority", instance=name, source=str(a.source),
-                             priority=a.priority,
-                             compat=f"({name}) Received advert from {a.source} with lower priority"
-                                    f" {a.priority}, ours {r.fsm.priority}"
-                                    + ("" if r.cfg.lower_prio_no_advert
-                                       else ", forcing new election"))
+                    # keepalived logs each one; a stream of them (a misconfigured peer, a
+                    # flood) gets the protocol's reply every time but a log line at most
+                    # once per DROP_LOG_INTERVAL, with the number held back
+                    held = self._log_limit(name, "lower_priority")
+                    if held is not None:
+                        log.info("vrrp.advert.lower_priority", instance=name,
+                                 source=str(a.source), priority=a.priority, suppressed=held,
+                                 compat=f"({name}) Received advert from {a.source} with lower"
+                                        f" priority {a.priority}, ours {r.fsm.priority}"
+                                        + ("" if r.cfg.lower_prio_no_advert
+                                           else ", forcing new election")
+                                        + (f" ({held} more since the last report)"
+                                           if held else ""))
             if backup and adv.priority == 0 and not any(
                     isinstance(a, m.RejectAdvert) for a in actions):
                 log.info("vrrp.advert.priority_zero", instance=name,
@@ -607,18 +636,26 @@ class VrrpDaemon:
         r.drops[counter] += 1
         self._log_drop(r, counter, line)
 
+    def _log_limit(self, name: str, kind: str) -> int | None:
+        """None: hold this line back; else log it, with the number held back since the last
+        (the first of each kind per instance, then one per DROP_LOG_INTERVAL)."""
+        assert self.loop is not None
+        now = self.loop.time()
+        key = (name, kind)
+        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
+        if now - last < DROP_LOG_INTERVAL:
+            self._drop_log[key] = (last, held + 1)
+            return None
+        self._drop_log[key] = (now, 0)
+        return held
+
     def _log_drop(self, r: Runner, counter: str, line: str) -> None:
         """keepalived logs every dropped advert; we log the first of each kind per instance,
         then at most one line per DROP_LOG_INTERVAL with the number held back, so that a
         flood cannot fill the disk."""
-        assert self.loop is not None
-        now = self.loop.time()
-        key = (r.name, counter)
-        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
-        if now - last < DROP_LOG_INTERVAL:
-            self._drop_log[key] = (last, held + 1)
+        held = self._log_limit(r.name, counter)
+        if held is None:
             return
-        self._drop_log[key] = (now, 0)
         log.info("vrrp.advert.dropped", instance=r.name, counter=counter, suppressed=held,
                  compat=line + (f" ({held} more since the last report)" if held else ""))
 
@@ -755,6 +792,8 @@ class VrrpDaemon:
                 later.append(a)
             elif isinstance(a, m.UseChecksum):
                 r.cache.clear()              # the adverts are built again in that form
+            elif isinstance(a, m.WarnReceiveLoss):
+                overflow.warn(r, a)
         if how in ("release", "stop"):
             return later
         self._arm(r)
@@ -890,7 +929,10 @@ class VrrpDaemon:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
-            self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            overflow.before_expiry(r)
+            still = self.runners.get(r.name) is r     # (the drain may have reloaded nothing,
+            if still:                                 # but a packet may have moved it on)
+                self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""
@@ -976,6 +1018,7 @@ class VrrpDaemon:
         self.alerts.instance_changed(r.name, a.new.value)
         if self.exports is not None:        # hook (issue 17)
             self.exports.state_changed(r, a.old.value, a.new.value)
+        self.lvs_syncd.state_changed(r.name, a.new.value)   # lvs_sync_daemon inst (issue 13)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:
