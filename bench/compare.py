@@ -22,6 +22,8 @@ Figures:
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
   reload      CPU of the daemon tree for one SIGHUP reload of 200 unchanged instances (ms)
   failover    kill (SIGSTOP) of a v2 1 s master: overhead above Master_Down_Interval (ms)
+  foD fo01 foL foU fo6 fo50   the same failover: with -D; v3 0.1 s; link down (the bridge
+              port) instead of a kill; unicast; IPv6 v3 1 s; 50 instances v3 1 s (median, worst)
   handover6u  SIGTERM of an IPv6 unicast v3 1 s master: overhead above Skew_Time (ms)
   test1000    `-t` of 1,000 instances: wall time of the process (ms)
 """
@@ -439,6 +441,66 @@ class Bench:
             cap.close()
             watch.close()
 
+    def failover_case(self, which: str, case: str) -> dict[str, float]:
+        """A failover case: D (-D), 01 (v3 0.1 s), L (link down instead of a kill), U
+        (unicast), 6 (IPv6 v3), 50 (50 instances, v3 1 s: median and worst over the VRIDs).
+        The overhead above Master_Down_Interval of each VRID: B's first advert minus A's last."""
+        n = 50 if case == "50" else 1
+        version = 3 if case in ("01", "6", "50") else 2
+        advert = 0.1 if case == "01" else 1.0
+        vip = (lambda i: f"2001:db8::{0x100 + i:x}/64") if case == "6" else None
+        uni = case == "U"
+        conf_a = instances(n, 150, advert, version, vip=vip,
+                           unicast=("192.0.2.1", "192.0.2.2") if uni else None)
+        conf_b = instances(n, 100, advert, version, vip=vip,
+                           unicast=("192.0.2.2", "192.0.2.1") if uni else None)
+        debug = case == "D"
+        da = self.daemon(which, self.a.ns, conf_a, f"f{case}A", debug=debug)
+        db = self.daemon(which, self.b.ns, conf_b, f"f{case}B", debug=debug)
+        cap = VrrpCapture(self.lan, self.port_b)
+        watch = AddressWatch(self.a.ns)
+        want = {vip(i).split("/")[0] for i in range(n)} if vip else vip_set(n)
+        port_a = "p1"
+        try:
+            da.start()
+            db.start()
+            if watch.wait(want, da.started, 20) is None:
+                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
+            time.sleep(max(2.5, 6 * advert))
+            if case == "L":
+                subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "down"], check=True)
+            else:
+                for pid in da.pids():
+                    os.kill(pid, signal.SIGSTOP)                 # a silent death
+            # after the kill or the link down, not before: an advert sent while `ip` ran
+            # would otherwise count as after the stop and the last one seem a second older
+            t_stop = time.time()
+            time.sleep(4 * advert + 1.5 + n * 0.01)
+            if version == 3:
+                skew = (256 - 100) * round(advert * 100) * 625 // 16 / 1e6
+            else:
+                skew = (256 - 100) * 1_000_000 // 256 / 1e6
+            bound = 3 * advert + skew
+            over = []
+            for vrid in range(1, n + 1):
+                last = max((t for t, _s, v, p in cap.packets
+                            if v == vrid and p == 150 and t <= t_stop), default=None)
+                first = min((t for t, _s, v, p in cap.packets
+                             if v == vrid and p == 100 and t > t_stop), default=None)
+                if last is None or first is None:
+                    raise RuntimeError(f"{which}: no failover of VRID {vrid} seen ({db.dir}/log)")
+                over.append((first - last - bound) * 1000)
+            out = {f"fo{case}": statistics.median(over)}
+            if n > 1:
+                out[f"fo{case}.max"] = max(over)
+            return out
+        finally:
+            if case == "L":
+                subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "up"], check=False)
+            self.done(da, db)
+            cap.close()
+            watch.close()
+
     def handover6u(self, which: str) -> float:
         def conf(prio: int, me: str, peer: str) -> str:
             return instances(1, prio, 1.0, version=3, vip=lambda i: "2001:db8::100/64",
@@ -500,13 +562,21 @@ ROWS = [
     ("cpu1.pss", "memory, daemon tree PSS (parent + VRRP child)", "MiB"),
     ("cpu1.reload", "reload of 200 instances: CPU", "ms"),
     ("failover", "failover overhead above the bound, kill, v2 1 s", "ms"),
+    ("foD", "the same with -D", "ms"),
+    ("fo01", "failover overhead, kill, v3 0.1 s", "ms"),
+    ("foL", "failover overhead, link down, v2 1 s", "ms"),
+    ("foU", "failover overhead, kill, v2 1 s unicast", "ms"),
+    ("fo6", "failover overhead, kill, v3 1 s IPv6", "ms"),
+    ("fo50", "failover overhead, kill, 50 instances v3 1 s, median", "ms"),
+    ("fo50.max", "failover overhead, kill, 50 instances v3 1 s, worst", "ms"),
     ("handover6u", "SIGTERM handover, IPv6 unicast v3 1 s: above Skew_Time", "ms"),
     ("test1000", "-t on 1,000 instances, wall", "ms"),
     ("test1000.cpu", "-t on 1,000 instances, CPU (user + system)", "ms"),
 ]
 GROUPS = {"startup1": ["startup1"], "startup200": ["startup200"], "cpu1": ["cpu1"],
           "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "failover": ["failover"],
-          "handover6u": ["handover6u"], "test1000": ["test1000"]}
+          "foD": ["foD"], "fo01": ["fo01"], "foL": ["foL"], "foU": ["foU"],
+          "fo6": ["fo6"], "fo50": ["fo50"], "handover6u": ["handover6u"], "test1000": ["test1000"]}
 
 
 def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
@@ -520,6 +590,8 @@ def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
         return {f"{group}.{k}": v for k, v in res.items()}
     if group == "failover":
         return {"failover": bench.failover(which)}
+    if group.startswith("fo"):
+        return bench.failover_case(which, group[2:])
     if group == "handover6u":
         return {"handover6u": bench.handover6u(which)}
     if group == "test1000":

@@ -120,6 +120,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     trim_heap()
     send("ready")
     log.info("child.ready", pid=os.getpid())
+    profiler = _bench_profile(role)
 
     async def commands() -> None:
         while True:
@@ -150,12 +151,27 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
 
     tasks.append(loop.create_task(commands()))
     await stop.wait()
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(f"{os.environ['KP_BENCH_PROFILE']}.{role}.{os.getpid()}")
     for t in tasks:
         t.cancel()
     await daemon.stop(release["value"])
     log.info("child.stopped")
     writer.close()
     return 0
+
+
+def _bench_profile(role: str) -> Any:
+    """bench/vrrp_profile.py: KP_BENCH_PROFILE=PATH profiles the ready child until it stops
+    (the steady state, start-up excluded) into PATH.ROLE.PID. Never set in service."""
+    if not os.environ.get("KP_BENCH_PROFILE"):
+        return None
+    import cProfile
+    profiler = cProfile.Profile()
+    after = float(os.environ.get("KP_BENCH_PROFILE_AFTER") or 0)     # past the settling
+    asyncio.get_running_loop().call_later(after, profiler.enable)
+    return profiler
 
 
 def main(argv: list[str]) -> int:

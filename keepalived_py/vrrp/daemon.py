@@ -77,6 +77,9 @@ def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Pa
     return m.Params.from_config(inst, global_defs=global_defs)
 
 
+ADVERT_SLACK = 0.1      # a master's advert may be sent this fraction of the interval early
+
+
 @dataclass
 class Runner:
     cfg: VrrpInstance
@@ -93,6 +96,7 @@ class Runner:
     garp_frames: dict[tuple[VirtualAddress, ...], list[tuple[str, list[bytes]]]] = field(
         default_factory=dict)
     vmac: str | None = None          # use_vmac: the VMAC interface holding the VIPs (vmac.py)
+    passed: tuple[Any, ...] | None = None   # the last advert screen() let through (_deliver)
 
     @property
     def name(self) -> str:
@@ -576,12 +580,24 @@ class VrrpDaemon:
                  ttl: int) -> None:
         assert self.loop is not None
         for r in self._receivers(key, adv.vrid):
+            # hook (issue 16): the backup's common case, the master's same advert again,
+            # screened before for this configuration: count it, restart the down timer
+            passed = r.passed
+            if passed is not None and passed[0] is adv and passed[2] == ttl and \
+                    passed[3] is r.cfg and passed[4] is self.config and \
+                    (passed[1] is src or passed[1] == src):
+                deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
+                if deadline is not None:
+                    assert self.timers is not None
+                    self.timers.set(r.name, deadline)
+                    return
             name = r.name
             drop = screen(adv, src, ttl, r.cfg,
                           check_unicast_src=self.config.global_defs.vrrp_check_unicast_src)
             if drop is not None:
                 self._drop(r, drop.counter, drop.line)
                 continue
+            r.passed = (adv, src, ttl, r.cfg, self.config)
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
@@ -797,6 +813,15 @@ class VrrpDaemon:
         if how in ("release", "stop"):
             return later
         self._arm(r)
+        if not later:
+            return []
+        if r.cfg.sync_group or self.timers is None:
+            self._after_packets(r, later)
+        else:                                # hook (issue 16): after every due instance's
+            self.timers.defer(functools.partial(self._after_packets, r, later))   # packets
+        return []
+
+    def _after_packets(self, r: Runner, later: list[m.StateChanged]) -> None:
         for a in later:                      # after the packets: logs, scripts, state file
             if a.old is m.State.INIT and a.new is m.State.FAULT and self.tracking is not None \
                     and self.tracking.instance(r.name).pending:
@@ -812,7 +837,6 @@ class VrrpDaemon:
         if later and r.cfg.sync_group:
             self._sync_follow(r, later[-1])
             self._sync_group_state(r)
-        return []
 
     def _then(self, r: Runner, step: Callable[[], Awaitable[None]]) -> None:
         """Run `step` after the instance's earlier address changes (never two at once)."""
@@ -923,16 +947,53 @@ class VrrpDaemon:
     def _arm(self, r: Runner) -> None:
         assert self.timers is not None
         if self.runners.get(r.name) is r:
-            self.timers.set(r.name, r.fsm.next_deadline())
+            fsm = r.fsm
+            # hook (issue 16): a master's adverts may go up to 10% of the interval early
+            # (never late; timers.py coalesces them into fewer wake-ups); a backup's timer
+            # is never early
+            self.timers.set(r.name, fsm.next_deadline(),
+                            ADVERT_SLACK * fsm.p.advert_int if fsm.state is m.State.MASTER
+                            else 0.0)
+            if fsm.state is m.State.BACKUP:
+                self._prebuild(r)
+
+    def _prebuild(self, r: Runner) -> None:
+        """A backup's takeover packets made while it waits (issue 16: pre-built adverts): the
+        advert at its priority and the gratuitous ARP/NA frames, so that the down timer's
+        expiry goes straight to sendto."""
+        if r.fsm.priority not in r.cache and r.sock is not None:
+            self._payloads(r, r.fsm.priority)
+        if r.garp_frames is None and r.cfg.garp_master_repeat:
+            try:
+                frames = self._garp_frames(r)
+            except (OSError, ValueError):
+                frames = []
+            want = len(r.cfg.virtual_ipaddress) + len(r.cfg.virtual_ipaddress_excluded)
+            if sum(len(fr) for _dev, fr in frames) < want:
+                r.garp_frames = None            # no MAC or link-local address yet: built
+                                                # when needed, as before
 
     def _fire_key(self, name: object) -> None:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
             overflow.before_expiry(r)
-            still = self.runners.get(r.name) is r     # (the drain may have reloaded nothing,
-            if still:                                 # but a packet may have moved it on)
-                self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            if self.runners.get(r.name) is not r:     # (the drain may have reloaded nothing,
+                return                                # but a packet may have moved it on)
+            now = self.loop.time()
+            if r.fsm.state is m.State.MASTER:
+                # fired early within the slack: the machine sees its deadline as now (the
+                # next advert stays one interval after this one's deadline: no drift)
+                d = r.fsm.next_deadline()
+                if d is not None and now < d <= now + ADVERT_SLACK * r.fsm.p.advert_int + 1e-6:
+                    now = d
+                fast = r.fsm.timer_fast(now)     # only the advert due: send it, re-arm
+                if fast is not None:
+                    self._send_advert(r, fast[0])
+                    assert self.timers is not None
+                    self.timers.set(r.name, fast[1], ADVERT_SLACK * r.fsm.p.advert_int)
+                    return
+            self._apply(r, r.fsm.handle(m.TimerExpired(), now))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""

@@ -515,6 +515,10 @@ class Instance:
         # our addresses are (believed) on the interfaces: set by the AddAddresses we return,
         # cleared by the RemoveAddresses (the edge asks this, it keeps no flag of its own)
         self.holding = False
+        # the fast path's key (advert_fast): the last advert that restarted the down timer
+        # in BACKUP with nothing else to do, its source, TTL and multicast flag, and the
+        # Master_Down_Interval it led to; None after any other event
+        self._fast: tuple[Advert, Address, int | None, bool | None, float] | None = None
 
     # -- the actions that carry this instance's data -----------------------------------------
     def _add(self) -> AddAddresses:
@@ -571,9 +575,49 @@ class Instance:
             best = t.lower_garps[0]
         return best
 
+    def advert_fast(self, advert: Advert, source: Address, ttl: int | None = None,
+                    multicast: bool | None = None, now: float = 0.0) -> float | None:
+        """The common case of a backup, without building an event: the same advert (the same
+        decoded object: packet.decode memoises) from the same master, TTL and cast as the
+        last one, which restarted the down timer and returned no action. Then handle() would
+        count it, restart the timer and return []: done here, returning the new deadline
+        (next_deadline()). None: not that case, call handle(AdvertReceived(...)).
+        tests/unit/vrrp/test_machine.py checks this equals the slow path on random traffic."""
+        f = self._fast
+        if f is None or f[0] is not advert or f[2] != ttl or f[3] is not multicast \
+                or (f[1] is not source and f[1] != source):
+            return None
+        self.stats["advert_rcvd"] += 1
+        self.last_master_advert = now
+        self.rx_lost, self._down_extended = 0, False
+        self._t.down = deadline = now + f[4]
+        return deadline
+
+    def timer_fast(self, now: float) -> tuple[int, float] | None:
+        """A master's common timer: only its advert is due (no gratuitous burst, refresh or
+        lower-priority repeat). Then handle(TimerExpired()) would return [SendAdvert(priority)]
+        and move the advert timer: done here, returning (priority, next_deadline()). None:
+        not that case, call handle(TimerExpired()). Tested equal in test_machine.py."""
+        if self.state is not State.MASTER:
+            return None
+        t = self._t
+        due = now + _EPS
+        if t.advert is None or t.advert > due or (t.garp_delay is not None and t.garp_delay
+                                                  <= due) or \
+                (t.garp_refresh is not None and t.garp_refresh <= due) or \
+                (t.lower_garps and t.lower_garps[0] <= due):
+            return None
+        self._fast = None
+        self.stats["advert_sent"] += 1
+        t.advert += self.p.advert_int
+        if t.advert <= due:
+            t.advert = now + self.p.advert_int
+        return self.priority, self.next_deadline()  # type: ignore[return-value]
+
     # -- the event handler -------------------------------------------------------------------
     def handle(self, event: Event, now: float) -> list[Action]:
         """Apply one event at monotonic time `now`; returns the actions, in order."""
+        self._fast = None
         kind = type(event)
         if kind is TimerExpired:
             return self._timer(now)
@@ -808,6 +852,7 @@ class Instance:
     # -- a sync group moving its members ----------------------------------------------------
     def force_master(self, now: float, reason: str) -> list[Action]:
         """Become MASTER now (a sync group member went MASTER): vrrp_sync_master."""
+        self._fast = None
         if self.state not in (State.BACKUP, State.FAULT, State.INIT) or self.fault:
             return []
         self.wantstate = State.MASTER
@@ -815,6 +860,7 @@ class Instance:
 
     def force_backup(self, now: float, reason: str) -> list[Action]:
         """Go to BACKUP now (a sync group member went BACKUP): vrrp_sync_backup."""
+        self._fast = None
         self.wantstate = State.BACKUP
         if self.state is State.MASTER:
             return self._leave_master(now, reason)
@@ -955,7 +1001,9 @@ class Instance:
             return [RejectAdvert(d.reason, d.detail, ev.source)]
         if self.state is State.BACKUP:
             self._backup_rx(ev, now)
-            return actions
+            if actions or self.p.skip_check_adv_addr:
+                self._fast = None       # UseChecksum once; skip_check_adv_addr: the check
+            return actions              # depends on master_source (set just now)
         return actions + self._master_rx(ev, now)
 
     def _backup_rx(self, ev: AdvertReceived, now: float) -> None:
@@ -970,7 +1018,8 @@ class Instance:
             self.wantstate = State.BACKUP
             if p.version == 3:
                 self.master_adver_int = max(_MIN_INTERVAL, adv.interval)   # RFC 5798 §6.4.2
-            self._t.down = now + self.master_down_interval()
+            down = self.master_down_interval()
+            self._t.down = now + down
             self.rx_lost, self._down_extended = 0, False
             self.master_source = self.master_heard = ev.source
             self.master_priority = adv.priority
@@ -980,6 +1029,10 @@ class Instance:
                     self._preempt_until = None
                 elif self._preempt_until is None:
                     self._preempt_until = now + p.preempt_delay
+            else:
+                t = self._t
+                if t.advert is None and t.garp_delay is None and not t.lower_garps:
+                    self._fast = (adv, ev.source, ev.ttl, ev.multicast, down)
             return
         # a lower priority and we may preempt: ignored, the down timer keeps running
         self.master_source = ev.source

@@ -57,6 +57,8 @@ IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
 SO_RXQ_OVFL = 40
 _ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
+_SEEN_MAX = 1024            # distinct good IPv4 packets remembered per socket
+
 Deliver = Callable[[Advert, Address, Address, int], None]
 DeliverAh = Callable[[AhPacket], None]
 Overflow = Callable[[int, bool], None]     # (packets lost, on the priority lane)
@@ -115,6 +117,8 @@ class VrrpSocket:
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
         self.source: Address | None = None
         self._sockaddrs: dict[Address, tuple[Any, ...]] = {}
+        # IPv4: source, destination and payload bytes of a good packet -> its decoded parts
+        self._seen: dict[bytes, tuple[Address, Address, Advert, bool]] = {}
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -282,11 +286,13 @@ class VrrpSocket:
         the bound was reached with packets possibly still queued. `lane`: the priority lane."""
         src: Address
         dst: Address
+        hit: tuple[Address, Address, Advert, bool] | None
         sock = self.lane if lane else self.sock
         if sock is None:
             return False
         fd = sock.fileno()
         for _ in range(64):
+            hit = None
             try:
                 if self.deliver_ah is not None:
                     data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
@@ -305,7 +311,14 @@ class VrrpSocket:
                         self._overflowed(anc, fd, lane)
                     if lane:
                         self.lane_received += 1
-                    ttl, src, dst, payload = decode_ipv4(data)
+                    # fast path: a plain 20-byte header of a VRRP packet whose length is
+                    # right, and addresses + payload seen before (a master sends the same
+                    # bytes every interval): no header parse, no address objects, no decode
+                    if len(data) > 20 and data[0] == 0x45 and data[9] == IPPROTO_VRRP and \
+                            (data[2] << 8 | data[3]) == len(data):
+                        hit = self._seen.get(data[12:])
+                    if hit is None:
+                        ttl, src, dst, payload = decode_ipv4(data)
                 else:
                     data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
                     self._overflowed(anc, fd)
@@ -325,12 +338,24 @@ class VrrpSocket:
             except OSError:
                 return False
             self.received += 1
+            if hit is not None:
+                ttl = data[8]
+                if ttl != VRRP_TTL and hit[3]:                    # RFC 5798 §7.1
+                    self.drops[Reason.BAD_TTL.counter] += 1
+                    continue
+                self.deliver(hit[2], hit[0], hit[1], ttl)
+                continue
             try:
                 adv = decode(payload, family=self.family, src=src, dst=dst)
             except DecodeError as e:
                 self.drops[e.reason.counter] += 1
                 continue
-            if dst.is_multicast and ttl != VRRP_TTL:              # RFC 5798 §7.1
+            mcast = dst.is_multicast
+            if self.family == 4 and data[0] == 0x45:
+                if len(self._seen) >= _SEEN_MAX:
+                    self._seen.clear()
+                self._seen[data[12:]] = (src, dst, adv, mcast)
+            if mcast and ttl != VRRP_TTL:              # RFC 5798 §7.1
                 self.drops[Reason.BAD_TTL.counter] += 1
                 continue
             self.deliver(adv, src, dst, ttl)

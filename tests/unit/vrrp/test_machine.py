@@ -5,7 +5,7 @@ import ipaddress
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from keepalived_py.config.model import (
@@ -683,3 +683,120 @@ def test_advert_cache_of_params_matches_what_the_instance_accepts() -> None:
     i = started(100, version=3)
     assert rx(i, got, 1.0, ttl=255, multicast=True) == []
     assert i.master_source == PEER_HI
+
+
+# -- the fast path (issue 16): advert_fast must be exactly handle(AdvertReceived) ---------------
+_FAST_ADVERTS = [adv(p) for p in (150, 200, 0, 50, 100, 255)] + [adv(150, interval=2.0)]
+_FAST_SOURCES = [PEER_HI, PEER_LO, ME]
+
+
+def _fast_view(i: m.Instance) -> tuple[object, ...]:
+    t = i._t
+    return (i.state, i.wantstate, i.priority, dict(i.stats), i.master_source, i.master_priority,
+            i.last_master_advert, i.master_adver_int, t.down, t.advert, t.garp_delay,
+            t.garp_refresh, tuple(t.lower_garps), i.next_deadline(), i._preempt_until,
+            i.rx_lost, i._down_extended, i.master_heard)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prio=st.sampled_from([50, 100, 150, 254]),
+       preempt_delay=st.sampled_from([0.0, 0.0, 2.0]), nopreempt=st.booleans(),
+       skip=st.sampled_from([False, False, True]),
+       steps=st.lists(st.tuples(
+           st.sampled_from(["advert", "again", "again", "again", "timer", "priority",
+                            "fault"]),
+           st.integers(0, len(_FAST_ADVERTS) - 1), st.integers(0, len(_FAST_SOURCES) - 1),
+           st.sampled_from([255, 255, 255, 254]), st.floats(0.01, 1.0)),
+           min_size=1, max_size=40))
+def test_advert_fast_equals_the_slow_path(prio: int, preempt_delay: float, nopreempt: bool,
+                                          skip: bool, steps: list[tuple[str, int, int, int,
+                                                                        float]]) -> None:
+    """Two instances fed the same events, one trying advert_fast before handle(): the same
+    actions, state, statistics and timers after every step."""
+    kw = dict(preempt_delay=preempt_delay, nopreempt=nopreempt, skip_check_adv_addr=skip)
+    slow, fast = started(prio, **kw), started(prio, **kw)
+    now = 0.0
+    last = (0, 0, 255)                          # adv(150) from PEER_HI
+    hits = 0
+    for kind, ai, si, ttl, dt in steps:
+        now += dt
+        if kind == "again":                     # the master's same advert again
+            kind, (ai, si, ttl) = "advert", last
+        if kind == "advert":
+            last = (ai, si, ttl)
+            a, src = _FAST_ADVERTS[ai], _FAST_SOURCES[si]
+            expect = slow.handle(m.AdvertReceived(a, src, ttl), now)
+            deadline = fast.advert_fast(a, src, ttl, None, now)
+            if deadline is None:
+                got = fast.handle(m.AdvertReceived(a, src, ttl), now)
+            else:
+                got = []
+                hits += 1
+                assert deadline == fast.next_deadline()
+        elif kind == "timer":
+            d = slow.next_deadline()
+            if d is None or d > now + 5:
+                continue
+            now = max(now, d)
+            expect, got = slow.handle(m.TimerExpired(), now), fast.handle(m.TimerExpired(), now)
+        elif kind == "priority":
+            ev = m.PriorityChanged(effective=max(1, prio - 60 + ai * 20))
+            expect, got = slow.handle(ev, now), fast.handle(ev, now)
+        else:
+            ev = m.FaultChanged(fault=bool(ai % 2), reason="link")
+            expect, got = slow.handle(ev, now), fast.handle(ev, now)
+        assert got == expect
+        assert _fast_view(fast) == _fast_view(slow)
+    event(f"fast path taken: {min(hits, 3)}+ times")
+
+
+def test_advert_fast_is_taken_in_the_steady_state() -> None:
+    i = started(100)
+    a = adv(150)
+    assert i.advert_fast(a, PEER_HI, 255, None, 0.5) is None       # first: the slow path
+    rx(i, a, 0.5, ttl=255)
+    d = i.advert_fast(a, PEER_HI, 255, None, 1.5)
+    assert d == pytest.approx(1.5 + i.master_down_interval())
+    assert i.stats["advert_rcvd"] == 2 and i.last_master_advert == 1.5
+    assert i.advert_fast(adv(150), PEER_HI, 255, None, 2.0) is None   # another object
+    assert i.advert_fast(a, PEER_LO, 255, None, 2.0) is None           # another source
+    i.handle(m.PriorityChanged(effective=120), 2.0)                    # any event: off
+    assert i.advert_fast(a, PEER_HI, 255, None, 2.5) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(refresh=st.sampled_from([0.0, 2.5]), delay=st.sampled_from([0.0, 1.5]),
+       lower=st.sampled_from([0, 2]),
+       steps=st.lists(st.tuples(st.sampled_from(["timer", "timer", "timer", "lower", "higher",
+                                                 "zero"]),
+                                st.floats(0.0, 1.5)), min_size=1, max_size=40))
+def test_timer_fast_equals_the_slow_path(refresh: float, delay: float, lower: int,
+                                         steps: list[tuple[str, float]]) -> None:
+    """A master's timer_fast against handle(TimerExpired()): same actions, state, timers."""
+    kw = dict(garp_master_refresh=refresh, garp_master_delay=delay, garp_master_repeat=1,
+              garp_lower_prio_repeat=lower, garp_lower_prio_delay=1.0 if lower else 0.0)
+    slow, fast = master(150, **kw), master(150, **kw)
+    now = 10.0
+    hits = 0
+    for kind, dt in steps:
+        if kind == "timer":
+            d = slow.next_deadline()
+            if d is None:
+                continue
+            now = max(now, d)
+            expect = slow.handle(m.TimerExpired(), now)
+            got_fast = fast.timer_fast(now)
+            if got_fast is None:
+                got = fast.handle(m.TimerExpired(), now)
+            else:
+                hits += 1
+                got = [m.SendAdvert(got_fast[0])]
+                assert got_fast[1] == fast.next_deadline()
+        else:
+            now += dt
+            prio = {"lower": 100, "higher": 200, "zero": 0}[kind]
+            ev = m.AdvertReceived(adv(prio), PEER_HI, 255)
+            expect, got = slow.handle(ev, now), fast.handle(ev, now)
+        assert got == expect
+        assert _fast_view(fast) == _fast_view(slow)
+    event(f"timer_fast taken: {min(hits, 3)}+ times")

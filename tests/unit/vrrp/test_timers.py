@@ -118,3 +118,97 @@ def test_timers_many_keys_same_deadline_all_fire_once() -> None:
         q.set(i, 1.0)
     loop.advance(2)
     assert sorted(k for _t, k in fired) == list(range(200))  # type: ignore[type-var]
+
+
+def test_timers_slack_fires_early_keys_together_never_late() -> None:
+    loop, q, fired = make()
+    q.set("a", 1.0, slack=0.1)
+    q.set("b", 1.05, slack=0.1)         # within its slack when "a" fires: the same wake-up
+    q.set("c", 1.2, slack=0.1)          # not within: its own wake-up, on time
+    q.set("d", 1.08)                    # no slack: never early
+    loop.advance(10)
+    assert fired == [(1.0, "a"), (1.0, "b"), (1.08, "d"), (1.2, "c")]
+
+
+def test_timers_slack_never_makes_a_key_late() -> None:
+    loop, q, fired = make()
+    for i in range(50):
+        q.set(i, 1.0 + i * 0.013, slack=0.05 if i % 2 else 0.0)
+    loop.advance(10)
+    when = {k: t for t, k in fired}
+    assert sorted(when) == list(range(50))
+    for i in range(50):
+        deadline = 1.0 + i * 0.013
+        assert when[i] <= deadline + 1e-9                     # never late
+        assert when[i] >= deadline - (0.05 if i % 2 else 0.0) - 1e-9   # early within slack
+    assert loop.armed < 50
+
+
+def test_timers_slack_dropped_when_set_without() -> None:
+    loop, q, fired = make()
+    q.set("a", 1.0)
+    q.set("b", 1.05, slack=0.1)
+    q.set("b", 1.05)                    # now without slack: not early any more
+    loop.advance(10)
+    assert fired == [(1.0, "a"), (1.05, "b")]
+
+
+def test_timers_stale_entries_go_in_one_wake_up() -> None:
+    """Backups' deadlines all move later (adverts): when one stale entry surfaces, the other
+    stale ones are re-pushed in the same wake-up, not one wake-up each; nothing fires early."""
+    loop, q, fired = make()
+    for i in range(100):
+        q.set(i, 1.0 + i * 0.001)
+    for i in range(100):
+        q.set(i, 5.0 + i * 0.001)         # all moved later: every heap entry is stale
+    before = loop.armed
+    loop.advance(4.9)
+    assert fired == []
+    assert loop.armed - before <= 2
+    loop.advance(10)
+    assert [k for _t, k in fired] == list(range(100))
+    assert all(t == 5.0 + k * 0.001 for t, k in fired)
+
+
+def test_timers_real_loop_timerfd_fires_in_order_never_early() -> None:
+    """On a real loop (Linux: a timerfd, nanoseconds, not epoll's rounded milliseconds)."""
+    import asyncio
+
+    async def main() -> list[tuple[float, Hashable, float]]:
+        loop = asyncio.get_running_loop()
+        fired: list[tuple[float, Hashable, float]] = []
+        deadlines: dict[Hashable, float] = {}
+        q = TimerQueue(loop, lambda k: fired.append((loop.time(), k, deadlines[k])))
+        assert q._tfd is not None                     # Linux: the timerfd is in use
+        now = loop.time()
+        for k, dt in (("b", 0.06), ("a", 0.03), ("c", 0.09)):
+            deadlines[k] = now + dt
+            q.set(k, now + dt)
+        deadlines["b"] = now + 0.1
+        q.set("b", now + 0.1)                         # moved later
+        deadlines["d"] = now + 0.02
+        q.set("d", now + 0.02)                        # earlier than all: re-armed
+        await asyncio.sleep(0.3)
+        q.close()
+        return fired
+
+    fired = asyncio.run(main())
+    assert [k for _t, k, _d in fired] == ["d", "a", "c", "b"]
+    assert all(t >= d for t, _k, d in fired)
+
+
+def test_timers_defer_runs_after_every_due_key() -> None:
+    loop = FakeLoop()
+    order: list[str] = []
+
+    def fire(k: Hashable) -> None:
+        order.append(f"send {k}")
+        q.defer(lambda: order.append(f"log {k}"))
+
+    q = TimerQueue(loop, fire)  # type: ignore[arg-type]
+    for k in "abc":
+        q.set(k, 1.0)
+    loop.advance(2)
+    assert order == ["send a", "send b", "send c", "log a", "log b", "log c"]
+    q.defer(lambda: order.append("now"))          # outside a wake-up: at once
+    assert order[-1] == "now"
