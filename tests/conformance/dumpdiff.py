@@ -170,7 +170,7 @@ class Run:
         env = {**os.environ, "TMPDIR": str(self.dir)}
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
         cmd = [*self.cmd, "-n", "-l", "-D", "-f", str(conf), "-p", str(self.dir / "p.pid"),
-               "-r", str(self.dir / "v.pid"), "-c", str(self.dir / "c.pid")]
+               "-r", str(self.dir / "v.pid"), "-c", str(self.dir / "c.pid"), "-b", str(self.dir / "b.pid")]
         self.log = open(self.dir / "log", "wb")
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, *cmd], env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)

@@ -41,7 +41,7 @@ def daemon(lab: Lab, tmp: Path, extra: str = "", env: dict[str, str] | None = No
     pa = Peer(a, tmp, instance(150, version=3, advert=0.1, extra=extra))
     d = pa.dir
     cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(pa.conf), "-p",
-           str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args]
+           str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid"), *args]
     pa.proc = a.popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
                       env={**os.environ, **(env or {})})
     assert wait_for(lambda: pa.has(VIP), 8), pa.log()
