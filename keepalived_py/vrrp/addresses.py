@@ -51,6 +51,7 @@ from pyroute2.netlink.exceptions import NetlinkError  # noqa: E402
 from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK  # noqa: E402
 
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule  # noqa: E402
+from keepalived_py.core.eager import start_now  # noqa: E402
 
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
@@ -114,8 +115,11 @@ class Netlink:
 
     async def set_addresses(self, add: bool, addrs: Iterable[VirtualAddress], default_dev: str,
                             who: str) -> int:
-        """Add or delete every address; returns how many failed for real."""
+        """Add or delete every address; returns how many failed for real. Every request is
+        written to the netlink socket before the first await (a MASTER's addresses go out in
+        the step that sent its advert), then the acknowledgements are collected."""
         assert self.ipr is not None
+        steps = []
         failed = 0
         for a in addrs:
             dev = a.dev or default_dev
@@ -124,41 +128,49 @@ class Netlink:
                 log.warning("vrrp.address.no_device", instance=who, address=str(a.address), dev=dev)
                 failed += 1
                 continue
-            kw: dict[str, object] = {"index": idx, "address": str(a.address.ip),
-                                     "prefixlen": a.address.network.prefixlen}
-            if a.address.version == 4:
-                if a.brd is not None:
-                    kw["broadcast"] = str(a.brd)
-                if a.label:
-                    kw["label"] = a.label
-            if a.scope:
-                kw["scope"] = SCOPES.get(a.scope, int(a.scope) if a.scope.isdigit() else 0)
-            flags = 0
-            if a.nodad or (a.address.version == 6 and add):
-                flags |= IFA_F_NODAD
-            if a.home:
-                flags |= IFA_F_HOMEADDRESS
-            if a.mngtmpaddr:
-                flags |= IFA_F_MANAGETEMPADDR
-            if a.noprefixroute:
-                flags |= IFA_F_NOPREFIXROUTE
-            if flags and add:
-                kw["flags"] = flags
-            if a.peer is not None:
-                kw["local"] = kw["address"]
-                kw["address"] = str(a.peer.ip)
-            try:
-                await self.ipr.addr("add" if add else "del", **kw)
-            except NetlinkError as e:
-                if already_done(add, e.code):
-                    continue
-                failed += 1
-                self.failures += 1
-                log.error("vrrp.address.failed", instance=who, op="add" if add else "del",
-                          address=str(a.address), dev=dev, errno=e.code,
-                          compat=f"({who}) cannot {'add' if add else 'delete'} {a.address}"
-                                 f" {'to' if add else 'from'} {dev}: {errno.errorcode.get(e.code, e.code)}")
+            steps.append(start_now(self._address(add, a, idx, dev, who)))
+        for done in steps:
+            failed += await done
         return failed
+
+    async def _address(self, add: bool, a: VirtualAddress, idx: int, dev: str, who: str) -> int:
+        """One address request and its answer: 1 if it failed for real."""
+        assert self.ipr is not None
+        kw: dict[str, object] = {"index": idx, "address": str(a.address.ip),
+                                 "prefixlen": a.address.network.prefixlen}
+        if a.address.version == 4:
+            if a.brd is not None:
+                kw["broadcast"] = str(a.brd)
+            if a.label:
+                kw["label"] = a.label
+        if a.scope:
+            kw["scope"] = SCOPES.get(a.scope, int(a.scope) if a.scope.isdigit() else 0)
+        flags = 0
+        if a.nodad or (a.address.version == 6 and add):
+            flags |= IFA_F_NODAD
+        if a.home:
+            flags |= IFA_F_HOMEADDRESS
+        if a.mngtmpaddr:
+            flags |= IFA_F_MANAGETEMPADDR
+        if a.noprefixroute:
+            flags |= IFA_F_NOPREFIXROUTE
+        if flags and add:
+            kw["flags"] = flags
+        if a.peer is not None:
+            kw["local"] = kw["address"]
+            kw["address"] = str(a.peer.ip)
+        try:
+            await self.ipr.addr("add" if add else "del", **kw)
+        except NetlinkError as e:
+            if already_done(add, e.code):
+                return 0
+            self.failures += 1
+            log.error("vrrp.address.failed", instance=who, op="add" if add else "del",
+                      address=str(a.address), dev=dev, errno=e.code,
+                      compat=f"({who}) cannot {'add' if add else 'delete'} {a.address}"
+                             f" {'to' if add else 'from'} {dev}: {errno.errorcode.get(e.code, e.code)}")
+            return 1
+        return 0
 
     async def set_routes(self, add: bool, routes: Iterable[VirtualRoute], default_dev: str | None,
                          who: str) -> None:

@@ -23,7 +23,7 @@ import os
 import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ import structlog
 
 from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
+from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.notify.smtp import VrrpAlerts
@@ -85,7 +86,7 @@ class Runner:
     dsts: tuple[Address, ...] = ()
     src: Address | None = None
     cache: dict[int, list[tuple[bytes, Address]]] = field(default_factory=dict)
-    addr_task: asyncio.Task[None] | None = None    # the address changes, one after the other
+    addr_task: asyncio.Future[None] | None = None   # the address changes, one after the other
     link_up: bool = True
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
@@ -700,14 +701,16 @@ class VrrpDaemon:
 
     def _apply(self, r: Runner, actions: list[m.Action], how: str = "run"
                ) -> list[m.StateChanged]:
-        """The one place where the machine's actions become I/O, in their order: adverts at
-        once, address changes one after the other in the background (`r.addr_task`, which
-        `_settled` awaits), gratuitous packets at once (a frame does not need the address).
-        `how`: "run", a running instance (its timer is re-armed, its transitions announced
-        after the packets, its sync group follows); "reload", a reload's address difference
-        (the gratuitous packets wait for the addresses; announced like "run"); "release" and
-        "stop", a shutdown with or without removing the addresses: the transitions are
-        returned, for the caller to announce when the instance is gone."""
+        """The one place where the machine's actions become I/O, in their order, as keepalived
+        2.2.7's vrrp_state_master_tx: the advert at once (the old master drops the addresses
+        on it), then the address changes, their netlink requests written in this same step and
+        one change after the other (`r.addr_task`, which `_settled` awaits), then the
+        gratuitous packets once the kernel acknowledged the addresses (at once if no change is
+        in flight). `how`: "run", a running instance (its timer is re-armed, its transitions
+        announced after the packets, its sync group follows); "reload", a reload's address
+        difference (announced like "run"); "release" and "stop", a shutdown with or without
+        removing the addresses: the transitions are returned, for the caller to announce when
+        the instance is gone."""
         assert self.loop is not None
         later: list[m.StateChanged] = []
         for a in actions:
@@ -717,7 +720,8 @@ class VrrpDaemon:
                 if how != "stop":
                     self._then(r, functools.partial(self._set_addresses, r, a))
             elif isinstance(a, m.SendGratuitous):
-                if how == "reload":
+                if r.addr_task is not None and not r.addr_task.done():
+                    # keepalived's order: the addresses acknowledged, then the GARPs
                     self._then(r, functools.partial(self._gratuitous_later, r, a))
                 else:
                     self._gratuitous(r, a.count, a.addresses)
@@ -745,15 +749,19 @@ class VrrpDaemon:
             self._sync_group_state(r)
         return []
 
-    def _then(self, r: Runner, step: Callable[[], Awaitable[None]]) -> None:
-        """Run `step` after the instance's earlier address changes (never two at once)."""
+    def _then(self, r: Runner, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `step` after the instance's earlier address changes (never two at once); with
+        none in flight it starts now, in the caller's step (its netlink requests are written
+        before this returns, not behind the loop's other work)."""
         assert self.loop is not None
         prev = r.addr_task
+        if prev is None or prev.done():
+            r.addr_task = start_now(step())
+            return
 
         async def chained() -> None:
-            if prev is not None and not prev.done():
-                with contextlib.suppress(Exception):
-                    await prev
+            with contextlib.suppress(Exception):
+                await prev
             await step()
         r.addr_task = self.loop.create_task(chained())
 
@@ -820,8 +828,8 @@ class VrrpDaemon:
         return frames
 
     def _gratuitous(self, r: Runner, count: int, addresses: tuple[VirtualAddress, ...]) -> None:
-        """The first burst goes out now (the addresses are being added in parallel; a frame
-        does not need them); the repeats follow every garp_interval / gna_interval."""
+        """The first burst goes out now (`_apply` calls this once the addresses are
+        acknowledged); the repeats follow every garp_interval / gna_interval."""
         assert self.loop is not None
         if count <= 0 or not addresses:
             return
