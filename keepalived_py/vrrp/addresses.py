@@ -1,8 +1,9 @@
 """Virtual addresses, routes and rules through netlink (pyroute2's asyncio API).
 
 "Already there" on add (EEXIST) and "already gone" on delete (EADDRNOTAVAIL, ENOENT, ESRCH)
-are success: the kernel may race us, an operator may have done it by hand. Other failures are
-logged with the object and errno and counted; they never stop the instance.
+are success (keepalived_py/kernel_errno.py, the rule the checker's dataplanes use too): the
+kernel may race us, an operator may have done it by hand. Other failures are logged with the
+object and errno and counted; they never stop the instance.
 """
 from __future__ import annotations
 
@@ -52,18 +53,11 @@ from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP
 
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule  # noqa: E402
 from keepalived_py.core.eager import start_now  # noqa: E402
+from keepalived_py.kernel_errno import already_done  # noqa: E402  (the one errno rule)
 
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-_DONE_ON_ADD = frozenset({errno.EEXIST})
-_DONE_ON_DEL = frozenset({errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV})
-
-
-def already_done(add: bool, code: int | None) -> bool:
-    """The one errno rule: an add that finds the object there, a delete that finds it gone
-    (or its interface gone) did what was asked."""
-    return code in (_DONE_ON_ADD if add else _DONE_ON_DEL)
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100
 IFA_F_NOPREFIXROUTE = 0x200
 RTPROT_KEEPALIVED = 18            # keepalived's routes and rules show `proto keepalived`
