@@ -1,6 +1,10 @@
 """keepalived 2.2.7 beside keepalived-py: every figure of issue 16 in one run, one command.
 
-    python bench/compare.py [--reps 3] [--only startup1,cpu] [--window 8]
+    python bench/compare.py [--reps 3] [--only startup1,cpu] [--window 8] [--baseline DIR]
+
+--baseline DIR adds a third column: keepalived-py as checked out in DIR (e.g. `git worktree add
+/tmp/base main`), measured in the same run, interleaved with the others (before/after figures
+of a change on the same machine in the same minutes).
 
 Run as root. Everything happens in network namespaces this script creates and removes (a
 bridge LAN plus two nodes, tests/netlab.py), with documentation addresses; both daemons are
@@ -48,6 +52,8 @@ from netlab import Lab  # noqa: E402
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 DAEMONS = ("keepalived", "keepalived-py")
+BASE = "keepalived-py (baseline)"
+TREES = {"keepalived-py": ROOT}        # keepalived-py's source tree per column (--baseline)
 CLONE_NEWNET = 0x40000000
 SO_TIMESTAMPNS = 35
 _libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -108,11 +114,11 @@ TICK = os.sysconf("SC_CLK_TCK")
 PYCACHE = tempfile.mkdtemp(prefix="kp-compare-pyc-")
 
 
-def daemon_env() -> dict[str, str]:
+def daemon_env(root: str = ROOT) -> dict[str, str]:
     """Our tree first on the path; byte code cached (as in an installed package) in a
     directory of this run, even where PYTHONDONTWRITEBYTECODE is set."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPYCACHEPREFIX"] = PYCACHE
     return env
@@ -138,13 +144,15 @@ class Daemon:
                         "-f", self.conf, *pids]
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
+        # the tree keepalived_py is imported from (python -m puts the working directory first)
+        self.root = TREES.get(which, ROOT)
 
     def start(self) -> Daemon:
-        env = daemon_env()
+        env = daemon_env(self.root)
         self.started = time.monotonic()
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.dir, "log"), "ab"),
-                                     preexec_fn=lambda: setns(self.ns), env=env, cwd=ROOT)
+                                     preexec_fn=lambda: setns(self.ns), env=env, cwd=self.root)
         return self
 
     def pids(self) -> list[int]:
@@ -335,8 +343,10 @@ class Bench:
                             "peer", "name", f"peer{i}"], check=True)
         self.running: list[Daemon] = []
         # byte code compiled once, before any figure (an installed package ships it)
-        subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "keepalived_py")],
-                       env=daemon_env(), check=True, stdout=subprocess.DEVNULL)
+        for root in TREES.values():
+            subprocess.run([sys.executable, "-m", "compileall", "-q",
+                            os.path.join(root, "keepalived_py")],
+                           env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
 
     def close(self) -> None:
         for d in self.running:
@@ -464,7 +474,8 @@ class Bench:
         cmd += ["-t", "-f", d.conf]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                             preexec_fn=lambda: setns(self.a.ns), env=daemon_env(), cwd=ROOT)
+                             preexec_fn=lambda: setns(self.a.ns), env=daemon_env(d.root),
+                             cwd=d.root)
         assert p.stderr is not None
         err = p.stderr.read()
         _pid, status, usage = os.wait4(p.pid, 0)
@@ -531,19 +542,28 @@ def main() -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--window", type=float, default=8.0, help="CPU window, seconds")
     ap.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS))
+    ap.add_argument("--baseline", default="", metavar="DIR",
+                    help="also measure keepalived-py from the source tree DIR (before/after)")
     args = ap.parse_args()
+    daemons: tuple[str, ...] = DAEMONS
+    if args.baseline:
+        if not os.path.isdir(os.path.join(args.baseline, "keepalived_py")):
+            print(f"compare.py: no keepalived_py in {args.baseline}", file=sys.stderr)
+            return 2
+        TREES[BASE] = os.path.abspath(args.baseline)
+        daemons = ("keepalived", BASE, "keepalived-py")
     if os.geteuid() != 0:
         print("compare.py: run as root (it creates network namespaces)", file=sys.stderr)
         return 2
     groups = [g for g in GROUPS if not args.only or g in args.only.split(",")]
-    results: dict[str, dict[str, list[float]]] = {d: {} for d in DAEMONS}
+    results: dict[str, dict[str, list[float]]] = {d: {} for d in daemons}
     errors: list[str] = []
     bench = Bench(args)
     started = datetime.datetime.now(datetime.UTC)
     try:
         for rep in range(args.reps):
             for group in groups:
-                for which in DAEMONS:                   # interleaved: both in every round
+                for which in daemons:                   # interleaved: all in every round
                     try:
                         for k, v in measure(bench, group, which).items():
                             results[which].setdefault(k, []).append(v)
@@ -558,17 +578,23 @@ def main() -> int:
     print(f"keepalived 2.2.7 vs keepalived-py — {started:%Y-%m-%d %H:%M} UTC, {args.reps} runs "
           f"each, interleaved; median (min–max); load average {load[0]:.1f} on "
           f"{os.cpu_count()} CPUs")
+    if args.baseline:
+        print(f"baseline: keepalived-py from {TREES[BASE]}")
     print()
-    print("| measure | keepalived 2.2.7 | keepalived-py | ratio |")
-    print("|---|---|---|---|")
+    base = args.baseline != ""
+    print("| measure | keepalived 2.2.7 |" + (" keepalived-py (baseline) |" if base else "")
+          + " keepalived-py | ratio |")
+    print("|---|---|---|---|" + ("---|" if base else ""))
     for key, label, unit in ROWS:
         k, o = results["keepalived"].get(key, []), results["keepalived-py"].get(key, [])
-        if not k and not o:
+        b = results[BASE].get(key, []) if base else []
+        if not k and not o and not b:
             continue
         ratio = "—"
         if k and o and statistics.median(k) > 0:
             ratio = f"{statistics.median(o) / statistics.median(k):.1f}×"
-        print(f"| {label} ({unit}) | {fmt(k)} | {fmt(o)} | {ratio} |")
+        print(f"| {label} ({unit}) | {fmt(k)} |" + (f" {fmt(b)} |" if base else "")
+              + f" {fmt(o)} | {ratio} |")
     for e in errors:
         print(f"error: {e}")
     return 1 if errors else 0

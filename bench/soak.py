@@ -1,7 +1,9 @@
-"""The soak: an hour of adverts every 0.1 s on 200 instances, a failover every minute and a
-reload every 30 s (tests/chaos/test_chaos_soak.py's `soak`, full size). Run as root:
+"""The soak: an hour of adverts every 0.1 s on 200 instances, a failover every minute, a reload
+every 30 s and 1,000 real servers TCP-checked (tests/chaos/test_chaos_soak.py's `soak`, full
+size). Run as root:
 
     python bench/soak.py [--seconds 3600] [--instances 200] [--failover-every 60] [--reload-every 30]
+                         [--servers 1000] [--delay-loop 6]
 """
 from __future__ import annotations
 
@@ -23,11 +25,15 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--advert", type=float, default=0.1)
     ap.add_argument("--failover-every", type=float, default=60)
     ap.add_argument("--reload-every", type=float, default=30)
+    ap.add_argument("--servers", type=int, default=1000,
+                    help="real servers health-checked by the master (TCP_CHECK); 0: none")
+    ap.add_argument("--delay-loop", type=float, default=6.0, help="their delay_loop (s)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kpsoak-") as tmp:
         os.chmod(tmp, 0o755)
         print(soak(Path(tmp), args.seconds, args.instances, args.advert, args.failover_every,
-                   args.reload_every, warmup=120))
+                   args.reload_every, warmup=120, servers=args.servers,
+                   delay_loop=args.delay_loop))
     return 0
 
 

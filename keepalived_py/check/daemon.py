@@ -82,9 +82,11 @@ class CheckerDaemon:
         self._fifo_defs: tuple[Any, ...] = ()
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
         self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
+        self.log_all_failures = False        # global_defs checker_log_all_failures
 
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         from keepalived_py.notify.scripts import Notifier
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         from keepalived_py.notify.smtp import CheckAlerts
@@ -167,6 +169,7 @@ class CheckerDaemon:
         return render_checker(self.snapshot())
 
     async def reload(self, config: Config) -> None:
+        self.log_all_failures = config.global_defs.process.checker_log_all_failures
         self.alerts.configure(config)
         if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
             for f in self.fifos:
@@ -307,6 +310,10 @@ class CheckerDaemon:
             was_up = rr.up
             first = not run.state.has_run
             change = run.state.result(ok, self.loop.time(), reason)
+            if not ok and was_up and change is None and \
+                    self.log_all_failures:
+                log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
+                         compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))
             if change is None and first and run.state.has_run:
                 # keepalived logs a checker's first verdict even when nothing changes
                 log.info("check.realserver.first", realserver=f"{rr.rs.address}:{port}", up=ok,
@@ -448,6 +455,15 @@ def _fmt_rs(vs: VirtualServer, rs: RealServer) -> str:
     """keepalived's FMT_RS: [address]:proto:port."""
     port = rs.port or vs.port or 0
     return f"[{rs.address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+
+
+def _failure_line(kind: str, vs: VirtualServer, address: str, port: int) -> str:
+    """global_defs checker_log_all_failures: each failed check of a server still up
+    (keepalived's check_tcp.c "TCP connection to ... failed." and its friends)."""
+    trio = f"[{address}]:{(vs.protocol or 'TCP').lower()}:{port}"
+    if kind == "TCP_CHECK":
+        return f"TCP connection to {trio} failed."
+    return f"{kind} on service {trio} failed."
 
 
 def _check_line(kind: str, vs: VirtualServer, address: str, port: int, up: bool,

@@ -41,14 +41,44 @@ def _skipped(ctx: str, words: tuple[str, ...]) -> bool:
     return kw.skipped_header(ctx, words)
 
 
+_OPENS: dict[tuple[str, str], tuple[str, bool] | None] = {}
+
+
 def _opens(ctx: str, keyword: str) -> tuple[str, bool] | None:
-    """(child context, is a sublevel) when `keyword` opens a block in `ctx`, else None."""
+    """(child context, is a sublevel) when `keyword` opens a block in `ctx`, else None
+    (looked up once per (context, keyword): a big configuration repeats a few of them)."""
+    key = (ctx, keyword)
+    try:
+        return _OPENS[key]
+    except KeyError:
+        pass
     from keepalived_py.config import keywords as kw
+    found: tuple[str, bool] | None = None
     if keyword in kw.SUBLEVEL.get(ctx, ()):
-        return kw.SUBCONTEXT.get((ctx, keyword), keyword), True
-    if keyword in kw.VALUE_BLOCK.get(ctx, ()):
-        return "values", False
-    return None
+        found = kw.SUBCONTEXT.get((ctx, keyword), keyword), True
+    elif keyword in kw.VALUE_BLOCK.get(ctx, ()):
+        found = "values", False
+    if len(_OPENS) < 4096:           # keywords of hostile input are not all kept
+        _OPENS[key] = found
+    return found
+
+
+Token = tuple[tuple[str, ...], bool, str] | None     # (words, unmatched quote, raw); None: a brace
+
+
+def tokenize(lines: list[Line]) -> list[Token]:
+    """Each line's words, unmatched-quote flag and raw text after the keyword, split once for
+    all the readings of read_trees (braces are None)."""
+    out: list[Token] = []
+    for line in lines:
+        text = line.text
+        if text == "{" or text == "}":
+            out.append(None)
+            continue
+        words, unmatched = split_words(text)
+        first = text.split(None, 1)
+        out.append((words, unmatched, first[1] if len(first) > 1 else ""))
+    return out
 
 
 # The top-level keywords of each keepalived process (the others are inactive in its reading).
@@ -65,11 +95,17 @@ GLOBAL_ROOTS = frozenset({"global_defs", "net_namespace", "net_namespace_ipvs",
 
 
 def build_tree(lines: list[Line], diagnostics: Diagnostics,
-               inactive: frozenset[str] = frozenset()) -> tuple[Node, ...]:
+               inactive: frozenset[str] = frozenset(), tokens: list[Token] | None = None,
+               prune: bool = False) -> tuple[Node, ...]:
     """keepalived's process_stream()/alloc_value_block() as a tree: a block keyword opens its
     block even without '{' (reading the lines up to the next '}'), a '{' after any other
     statement is "Unexpected" and ignored (the lines stay at this level, and the '}' that
-    follows closes the enclosing block), and inside a block of values '{' is just a value."""
+    follows closes the enclosing block), and inside a block of values '{' is just a value.
+    tokens: tokenize(lines), when the caller has it already. prune: the statements inside a
+    skipped block are left out (their braces still count): a reading that only looks at what
+    its process reads (read_trees' views) needs no nodes for what nobody reads."""
+    if tokens is None:
+        tokens = tokenize(lines)
     root = _Open((), None, "", "top")
     root.has_block = True
     stack = [root]
@@ -88,7 +124,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         node.has_block = True
         stack.append(node)
 
-    for line in lines:
+    for line, token in zip(lines, tokens):
         text = line.text
         if text == "{":
             depth += 1
@@ -133,14 +169,15 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
                 continue
             stack.pop()
             continue
-        words, unmatched = split_words(text)
+        assert token is not None
+        words, unmatched, raw = token
         if unmatched:
             diagnostics.error(line.pos, f"Unmatched quote: '{text}'")
         if not words:
             continue
-        first = text.split(None, 1)
-        raw = first[1] if len(first) > 1 else ""
         ctx = stack[-1].ctx
+        if prune and ctx == "skipped":
+            continue
         opens = _opens(ctx, words[0]) if ctx != "values" else None
         node = _Open(words, line.pos, raw, opens[0] if opens else "")
         stack[-1].children.append(node)
@@ -179,9 +216,10 @@ def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
     if lines is None:
         return None, files, ()
     scratch = Diagnostics()
-    views = tuple((build_tree(lines, scratch, off), off) for off in (
+    tokens = tokenize(lines)
+    views = tuple((build_tree(lines, scratch, off, tokens, prune=True), off) for off in (
         VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS))
-    return build_tree(lines, diagnostics), files, views
+    return build_tree(lines, diagnostics, tokens=tokens), files, views
 
 
 def read_tree_text(text: str, *, path: str = "<string>", config_id: str | None = None,

@@ -12,10 +12,10 @@ diagnostics at file:line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Any
 
-from keepalived_py.config import build_lvs
+from keepalived_py.config import build_lvs, build_process
 from keepalived_py.config import keywords as kw
 from keepalived_py.config.context import BuildContext, Host
 from keepalived_py.config.model import (
@@ -35,6 +35,7 @@ from keepalived_py.config.model import (
     VrrpTrackFile,
     VrrpTrackProcess,
 )
+from keepalived_py.config.model import evolve as replace  # dataclasses.replace, faster (issue 16)
 from keepalived_py.config.strict import (
     complete_accept_vmac,
     complete_strict_adverts,
@@ -65,6 +66,7 @@ class Builder(BuildContext):
         super().__init__(diags, check_interfaces, host)
         self.min_garp = False              # global_defs vrrp_min_garp (applied in _finish)
         self.global_fields: dict[str, Any] = {}
+        self.process_fields: dict[str, Any] = {}  # GlobalDefs.process (config/build_process.py)
         self.scripts: list[VrrpScript] = []
         self.processes: list[VrrpTrackProcess] = []
         self.files: list[VrrpTrackFile] = []
@@ -174,6 +176,10 @@ class Builder(BuildContext):
             elif k not in kw.GLOBAL_DEFS:
                 self.unknown(c)
                 continue
+            if k in build_process.KEYWORDS:      # scheduling, umask, start/stop scripts...
+                build_process.parse(c, self.process_fields, self.d)
+                if k not in build_process.SHARED:
+                    continue
             if k == "notification_email":
                 if c.children is not None:
                     g["notification_email"] = tuple(w for n in c.children for w in n.words)
@@ -304,7 +310,6 @@ class Builder(BuildContext):
                 # main.c checks these scripts' security, also under -t
                 if args and (argv := script_argv(tuple(args))):
                     self._start_stop.append(Script(argv=argv, text=" ".join(args), pos=c.pos))
-                self.later(c, "global_defs")
             elif k == "default_interface":
                 if args:
                     self._default_interface = args[0]
@@ -847,6 +852,7 @@ class Builder(BuildContext):
                                ("vrrp_garp_master_refresh", 0.0),
                                ("vrrp_garp_master_refresh_repeat", 0)):
                 self.global_fields.setdefault(key, value)
+        self.global_fields["process"] = build_process.model(self.process_fields)
         return GlobalDefs(**{k: v for k, v in self.global_fields.items() if k in gkeys})
 
     def _script_default_user(self, g: GlobalDefs) -> None:
@@ -1547,6 +1553,8 @@ TOP = {
     "virtual_server_group": Builder._lvs,
     "bfd_instance": Builder._lvs,
     "SSL": Builder._lvs,
+    "child_wait_time": lambda b, n: build_process.parse_root(n, b.process_fields, b.d),
+    "use_pid_dir": lambda b, n: build_process.parse_root(n, b.process_fields, b.d),
 }
 
 

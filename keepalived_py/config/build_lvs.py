@@ -134,7 +134,7 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
                 elif row.keyword == "status_code":
                     for a in row.args:
                         lo, _, hi = a.partition("-")
-                        if lo.isdigit() and (not hi or hi.isdigit()):
+                        if lo.isascii() and lo.isdigit() and (not hi or (hi.isascii() and hi.isdigit())):
                             codes.append((int(lo), int(hi or lo)))
                         else:
                             b.d.error(row.pos, f"Invalid status_code '{a}'")

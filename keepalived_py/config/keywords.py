@@ -242,11 +242,16 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
     ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
+    # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
+    **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
+       for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
+    ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
+    ("global_defs", "tmp_config_directory"): "the children get the configuration in memory:"
+                                             " no temporary copy is made",
     ("vrrp_instance", "track_src_ip"): "the source address is not tracked",
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
-    ("vrrp_instance", "kernel_rx_buf_size"): "the kernel default applies",
     ("virtual_server", "sorry_server_inhibit"): "parsed only",
     ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
@@ -272,7 +277,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualRule.track_group": "not implemented: track_group",
     "VrrpInstance.track_src_ip": "not implemented: track_src_ip",
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
-    "VrrpInstance.kernel_rx_buf_size": "not implemented: kernel_rx_buf_size",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
     "Checker.bind_port": "not implemented: checker bind_port",
@@ -317,7 +321,8 @@ def keyword_table() -> str:
         "real_server": REAL_SERVER, **CHECKERS, "url": HTTP_URL, "host": SMTP_HOST,
         "bfd_instance": BFD_INSTANCE,
     }
-    later_top = {("top", k): "parsed only" for k in ROOT_LATER}
+    from keepalived_py.config.build_process import ROOT_KEYWORDS
+    later_top = {("top", k): "parsed only" for k in ROOT_LATER - ROOT_KEYWORDS}
     later_top |= {("global_defs", k): "accepted, no effect yet" for k in _global_later()}
     out = ["# Keywords of keepalived 2.2.7 and keepalived-py's status",
            "",
@@ -423,14 +428,17 @@ def skipped_header(context: str, words: tuple[str, ...]) -> bool:
     if (context, key) not in (("top", "virtual_server"), ("virtual_server", "real_server")):
         return False
     if context == "top" and len(words) > 2 and words[1] in ("fwmark", "group"):
-        return words[1] == "fwmark" and not (words[2].isdigit() and 0 < int(words[2]) < 2**32)
+        # (isascii: str.isdigit() is true for '¹', which int() refuses)
+        return words[1] == "fwmark" and not (words[2].isascii() and words[2].isdigit()
+                                             and 0 < int(words[2]) < 2**32)
     if len(words) < 2:
         return False
     try:
         ipaddress.ip_address(words[1])
     except ValueError:
         return True
-    return len(words) > 2 and not (words[2].isdigit() and int(words[2]) <= 65535)
+    return len(words) > 2 and not (words[2].isascii() and words[2].isdigit()
+                                   and int(words[2]) <= 65535)
 
 # Values keepalived 2.2.7 -t rejects for numeric global_defs keywords keepalived-py does not
 # act on, measured with the binary on a configuration that has a vrrp_instance and a

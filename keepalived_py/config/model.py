@@ -9,12 +9,15 @@ LVS-side classes (virtual_server, real_server, checkers, bfd) live in model_lvs.
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 import ipaddress
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
+from keepalived_py.config.model_process import ProcessDefs
 from keepalived_py.config.tree import SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -22,6 +25,35 @@ _NOPOS = SourcePos("<default>", 0)
 
 def _pos() -> SourcePos:
     return field(default=_NOPOS, compare=False, repr=False)  # type: ignore[return-value]
+
+
+_T = TypeVar("_T")
+_EVOLVE_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]] | None] = {}
+
+
+def evolve(obj: _T, /, **changes: Any) -> _T:
+    """dataclasses.replace() for the model's frozen slotted dataclasses, without a second
+    run of the generated __init__ (the model has no __post_init__): the fields are copied
+    into a new object and `changes` set. Anything else goes to dataclasses.replace."""
+    cls = type(obj)
+    try:
+        known = _EVOLVE_FIELDS[cls]
+    except KeyError:
+        known = None
+        if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__ and \
+                not hasattr(cls, "__post_init__"):
+            fs = dataclasses.fields(cls)
+            if all(f.init for f in fs):
+                known = tuple(f.name for f in fs), frozenset(f.name for f in fs)
+        _EVOLVE_FIELDS[cls] = known
+    if known is None or not changes.keys() <= known[1]:
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    names = known[0]
+    new = object.__new__(cls)
+    put = object.__setattr__
+    for name in names:
+        put(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new
 
 
 class VrrpState(enum.Enum):
@@ -305,6 +337,8 @@ class GlobalDefs:
     enable_snmp_rfcv3: bool = False            # VRRPV3-MIB, RFC 6527
     enable_traps: bool = False
     snmp_socket: str | None = None             # None: unix:/var/agentx/master
+    # scheduling, umask, start/stop scripts, socket sizes... (config/model_process.py)
+    process: ProcessDefs = field(default_factory=ProcessDefs)
     unknown: tuple[tuple[str, str], ...] = ()  # keyword, value for keywords stored verbatim
     pos: SourcePos = _pos()
 

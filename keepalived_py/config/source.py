@@ -32,6 +32,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from keepalived_py.config import filesec
 from keepalived_py.config.tree import Diagnostics, SourcePos
 
 MAXBUF = 1024
@@ -183,12 +184,15 @@ class SourceReader:
         try:
             with open(path, "rb") as f:
                 data = f.read()
+                why = filesec.insecure(os.fstat(f.fileno()), os.geteuid())
         except OSError as e:
             what = "Config files missing" if main else "Unable to open include file"
             self.diagnostics.error(origin, f"{what} '{path}': {os.strerror(e.errno or 0)}")
             if main:
                 self._stopped = True
             return
+        if why is not None:                 # keepalived says nothing: a notice, see filesec.py
+            self.diagnostics.notice(origin, filesec.notice(path, why))
         self.files.append(path)
         text = data.decode("utf-8", "surrogateescape")
         yield from self._lines(text, path, depth)
@@ -249,6 +253,10 @@ class SourceReader:
     # -- one logical line ------------------------------------------------------------------
     def _expand(self, body: str, pos: SourcePos, depth: int
                 ) -> Iterator[Line | tuple[str, _Definition]]:
+        if "$" not in body and not body.startswith(("@", "~", "include")):
+            # the common line: no conditional, definition, sequence, macro or include
+            yield from self._parts(body, pos)
+            return
         queue: list[str] = [body]
         passes = 0
         while queue:
@@ -282,22 +290,28 @@ class SourceReader:
             if self._include(text, pos, depth, included):
                 yield from included
                 continue
-            for part in split_braces(text):
-                self.count += 1
-                if self.count > MAX_LINES:
-                    if self.count == MAX_LINES + 1:
-                        self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
-                                                    " - the rest is ignored")
-                    self._stopped = True
-                    return
-                if part == "{":
-                    self._blocks.append(self._last_word)
-                elif part == "}":
-                    if self._blocks:
-                        self._blocks.pop()
-                else:
-                    self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
-                yield Line(part, pos)
+            yield from self._parts(text, pos)
+            if self._stopped:
+                return
+
+    def _parts(self, text: str, pos: SourcePos) -> Iterator[Line]:
+        """`text` as lines with its braces on lines of their own, the open blocks followed."""
+        for part in split_braces(text):
+            self.count += 1
+            if self.count > MAX_LINES:
+                if self.count == MAX_LINES + 1:
+                    self.diagnostics.error(pos, f"configuration exceeds {MAX_LINES} lines"
+                                                " - the rest is ignored")
+                self._stopped = True
+                return
+            if part == "{":
+                self._blocks.append(self._last_word)
+            elif part == "}":
+                if self._blocks:
+                    self._blocks.pop()
+            else:
+                self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
+            yield Line(part, pos)
 
     def _conditional(self, text: str) -> str:
         while text.startswith("@"):

@@ -48,14 +48,20 @@ FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.chec
              "bfd": "keepalived_py.bfd.daemon"}
 
 
-async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None) -> int:
+async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None,
+               start: tuple[Any, Any] | None = None) -> int:
     loop = asyncio.get_running_loop()
     reader, writer = await asyncio.open_unix_connection(sock=sock)
-    first = await read_message(reader)
-    if not first or first[0] != "start":
-        return 0                # the parent went away before starting us (1 would be FATAL)
-    _, options, config = first
+    if start is None:
+        first = await read_message(reader)
+        if not first or first[0] != "start":
+            return 0            # the parent went away before starting us (1 would be FATAL)
+        _, options, config = first
+    else:
+        options, config = start
     set_name(comm_for(role, config.global_defs))
+    from keepalived_py.core.sched import ProcessSched
+    sched = ProcessSched(role)              # <role>_priority, _rt_priority... (core/sched.py)
 
     def send(*msg: Any) -> None:
         if not writer.is_closing():
@@ -70,6 +76,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
             t0 = loop.time()
             await asyncio.sleep(HEARTBEAT)
             lag = max(0.0, loop.time() - t0 - HEARTBEAT)
+            sched.late(lag)                     # max_auto_priority
 
     # beats start before the (possibly slow) imports and start-up, and are sent whenever the
     # loop gets to run; the supervisor never kills a child that is not ready for silence
@@ -77,6 +84,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     await asyncio.sleep(0)
     from keepalived_py.obs.logging import setup
     setup(options, role)
+    from keepalived_py.obs import memtrace
+    memtrace.start_if_asked()                   # KEEPALIVED_PY_TRACEMALLOC=1: dumps show it
     log = structlog.get_logger("keepalived_py.child").bind(role=role)
     daemon: Any = importlib.import_module(FACTORIES[role]).create(options)
     if hasattr(daemon, "to_parent"):
@@ -98,12 +107,15 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     from keepalived_py.notify.scripts import set_script_defaults
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     await daemon.start(config)
+    sched.apply(config.global_defs.process)
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
     # out of the collector, so a full collection triggered by a dump's garbage stays short
     # and never sits between a timer and its advert
     import gc
     gc.collect()
     gc.freeze()
+    from keepalived_py.core.process import trim_heap
+    trim_heap()
     send("ready")
     log.info("child.ready", pid=os.getpid())
 
@@ -117,6 +129,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 try:
                     set_script_defaults(msg[1].global_defs)
                     await daemon.reload(msg[1])
+                    if msg[1].global_defs.process != sched.applied:
+                        sched.apply(msg[1].global_defs.process)
                     set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)
                 except Exception as e:
@@ -149,22 +163,26 @@ def main(argv: list[str]) -> int:
     return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
 
 
-def run_forked(role: str, parent_pid: int, fd: int, connector: int | None) -> int:
+def run_forked(role: str, parent_pid: int, fd: int, connector: int | None,
+               start: tuple[Any, Any] | None = None) -> int:
     """The child's main straight after the supervisor's fork (no exec); returns its status.
 
+    start: (options, config) as the parent has them (it then sends no "start" message: the
+    child needs no pickled copy of what the fork gave it).
     The caller has reset the signal dispositions and mask and must `os._exit` with the
     result: the parent's stack below us is never unwound in the child."""
-    return _main(role, parent_pid, fd, connector)
+    return _main(role, parent_pid, fd, connector, start)
 
 
-def _main(role: str, parent_pid: int, fd: int, conn: int | None) -> int:
+def _main(role: str, parent_pid: int, fd: int, conn: int | None,
+          start: tuple[Any, Any] | None = None) -> int:
     set_name("keepalived")
     die_with_parent(parent_pid)
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
     connector = socket.socket(fileno=conn) if conn is not None else None
     try:
-        return asyncio.run(_run(role, sock, connector))
+        return asyncio.run(_run(role, sock, connector, start))
     except ConfigError as e:
         # keepalived's permanent errors end the whole daemon (no respawn loop): CONFIG ...
         structlog.get_logger("keepalived_py.child").error("child.config_failed", role=role,

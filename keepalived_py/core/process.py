@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -24,10 +23,26 @@ def _load_libc() -> ctypes.CDLL:
     try:
         return ctypes.CDLL("libc.so.6", use_errno=True)
     except OSError:
-        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        from ctypes.util import find_library
+        return ctypes.CDLL(find_library("c"), use_errno=True)
 
 
 _libc = _load_libc()
+
+
+def libc() -> ctypes.CDLL:
+    """The C library, loaded once for the process (track/file.py's inotify calls use it)."""
+    return _libc
+
+
+def trim_heap() -> None:
+    """Give the C heap's free memory back to the kernel (glibc malloc_trim): what reading and
+    building the configuration freed stays in the heap otherwise, counted in the process's
+    memory for as long as it lives."""
+    try:
+        _libc.malloc_trim(0)
+    except AttributeError:          # not glibc
+        pass
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
@@ -49,7 +64,8 @@ def comm_for(role: str, global_defs: GlobalDefs | None) -> str:
     g = global_defs
     own = None
     if g is not None:
-        own = {"vrrp": g.vrrp_process_name, "checker": g.checker_process_name}.get(role)
+        own = {"vrrp": g.vrrp_process_name, "checker": g.checker_process_name,
+               "bfd": g.process.bfd_process_name}.get(role)
     return own or (g.process_name if g is not None else None) or "keepalived"
 
 

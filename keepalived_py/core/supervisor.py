@@ -42,7 +42,7 @@ import structlog
 
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
-from keepalived_py.core import sdnotify
+from keepalived_py.core import reload_monitor, sdnotify, startstop
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -63,7 +63,6 @@ log = structlog.get_logger("keepalived_py.supervisor")
 
 WATCH_INTERVAL = 0.5
 EXTEND_EVERY = 10.0              # systemd: while starting children progress, extend the start timeout
-STOP_TIMEOUT = 5.0
 # keepalived's exit statuses (lib/scheduler.h), so that systemd's RestartPreventExitStatus=
 # can tell them apart; a child exiting FATAL, CONFIG or MISSING_PERMISSION ends the daemon
 EXIT_OK = 0
@@ -185,8 +184,10 @@ class Supervisor:
                 from keepalived_py.core.childrun import run_forked  # hook: issue 16
                 if child.died_at is not None:
                     os.environ[PREV_EXIT_ENV] = repr(child.died_at)
+                # the options and configuration are ours already: no pickled copy to wait for
                 code = run_forked(child.role, me, child_end.fileno(),
-                                  None if connector == "-" else int(connector))
+                                  None if connector == "-" else int(connector),
+                                  start=(self.options, self.config))
             finally:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -207,12 +208,13 @@ class Supervisor:
                     remove_pidfile(child.pidfile, stale)
         log.info("supervisor.child.started", role=child.role, pid=pid,
                  compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
-        child.reader_task = self.loop.create_task(self._talk(child, parent_end))
+        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked))
 
-    async def _talk(self, child: Child, sock: socket.socket) -> None:
+    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True) -> None:
         reader, writer = await asyncio.open_unix_connection(sock=sock)
         child.writer = writer
-        writer.write(encode(("start", self.options, self.config)))
+        if send_start:          # an exec'd child; a forked one has them from the fork
+            writer.write(encode(("start", self.options, self.config)))
         if child.role in ("vrrp", "checker") and self.bfd_up:
             writer.write(encode(("bfd", self._bfd_for(child.role, self.bfd_up))))
         pid = child.pid
@@ -425,9 +427,20 @@ class Supervisor:
                 self._reload_wanted = False
                 sdnotify.reloading()
                 log.info("supervisor.reload.start", compat="Reloading")
-                result = await asyncio.to_thread(load_config, self.options.config_file,
-                                                 config_id=self.options.config_id)
+                proc = self.config.global_defs.process
+                marker = reload_monitor.reload_file_path(proc.reload_file, proc.use_pid_dir)
+                reload_monitor.create_reload_file(marker)        # global_defs reload_file
+                try:
+                    result = await asyncio.to_thread(load_config, self.options.config_file,
+                                                     config_id=self.options.config_id)
+                finally:
+                    reload_monitor.remove_reload_file(marker)
                 errors = _errors_of(result)
+                if not reload_monitor.check_passes(proc.reload_check_config,
+                                                   result.diagnostics):   # reload_check_config
+                    self._reload_result("rejected: reload_check_config found errors")
+                    sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
+                    continue
                 if result.config is None or result.diagnostics.aborted is not None or \
                         errors - self._known_errors:
                     # refused: the file cannot be read, or an edit added an error that the
@@ -443,6 +456,9 @@ class Supervisor:
                     continue
                 self.config = result.config
                 self._known_errors = errors
+                self._reload_time()
+                startstop.save_config(self.config.global_defs.process.config_save_dir,
+                                      result.files)
                 names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
                 self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
@@ -467,6 +483,15 @@ class Supervisor:
         finally:
             self._reloading = False
 
+    def _reload_time(self) -> None:
+        """(Re)start the reload_time_file monitor for the configuration in force."""
+        old = getattr(self, "_reload_monitor", None)
+        if old is not None:
+            old.stop()
+        p = self.config.global_defs.process
+        self._reload_monitor = reload_monitor.monitor_for(p.reload_time_file, p.reload_repeat,
+                                                          self.request_reload)
+
     def _apply_roles(self) -> None:
         want = needed_roles(self.options, self.config)
         for role in ROLES:
@@ -487,9 +512,13 @@ class Supervisor:
             self._send(child, "stop", True)
             assert self.loop is not None
             pid = child.pid
-            self.loop.call_later(STOP_TIMEOUT, self._force, pid)
+            self.loop.call_later(self._child_wait(), self._force, pid)
         else:
             self.children.pop(child.role, None)
+
+    def _child_wait(self) -> float:
+        """child_wait_time (root keyword): how long a stopping child has before SIGKILL."""
+        return float(self.config.global_defs.process.child_wait_time)
 
     def _force(self, pid: int) -> None:
         if any(c.pid == pid for c in self.children.values()):
@@ -518,7 +547,7 @@ class Supervisor:
                 child.restart.cancel()
             if child.pid:
                 self._send(child, "stop", release_vrrp if child.role == "vrrp" else release_ipvs)
-                self.loop.call_later(STOP_TIMEOUT, self._force, child.pid)
+                self.loop.call_later(self._child_wait(), self._force, child.pid)
             else:
                 self.children.pop(child.role, None)
         if not self.children:
@@ -535,8 +564,15 @@ class Supervisor:
         for sig, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(sig, self.forward, kind)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
-        self._apply_roles()
+        proc = self.config.global_defs.process
+        await startstop.run_script("startup", proc.startup_script, proc.startup_script_timeout)
+        if not self.stopping:               # (a TERM while the startup script ran: none)
+            self._apply_roles()
+        self._reload_time()                 # reload_time_file (core/reload_monitor.py)
         self._maybe_ready()
+        from keepalived_py.core.process import trim_heap
+        gc.collect()
+        trim_heap()                 # the configuration's reading is over (issue 16)
         await self._serve_control()
         if self.options.prometheus:
             await self._serve_metrics()
@@ -550,6 +586,8 @@ class Supervisor:
             pet()
         await self.done.wait()
         self.reap()
+        proc = self.config.global_defs.process
+        await startstop.run_script("shutdown", proc.shutdown_script, proc.shutdown_script_timeout)
         if self.control is not None:
             await self.control.stop()
         return self.exit_code
@@ -640,6 +678,7 @@ def run(options: Options) -> int:
         log.error("supervisor.no_config", compat="Stopped Keepalived v2.2.7 (01/16,2022)")
         return EXIT_NO_CONFIG
     set_name(comm_for("parent", result.config.global_defs))
+    options = startstop.apply_options(options, result.config.global_defs.process)
     pidfiles = resolve_pidfiles(options)
     parent_pidfile = pidfiles["parent"]
     running = _running(options, pidfiles)
@@ -657,6 +696,8 @@ def run(options: Options) -> int:
         daemonize(options.umask)
     elif options.umask is not None:
         os.umask(options.umask)
+    startstop.apply_parent(options, result.config.global_defs.process)
+    startstop.save_config(result.config.global_defs.process.config_save_dir, result.files)
     if options.namespace or "/keepalived/" in parent_pidfile:
         for path in pidfiles.values():
             os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)

@@ -3,8 +3,10 @@
 A unix stream socket (mode 0600, owner root) per child. A client sends one command line —
 `status` (JSON), `metrics` (Prometheus text) or `ping` — and reads the answer until the
 server closes. A request must arrive within 2 s and fit in 1 KiB; an answer that the client
-does not read within 5 s is abandoned. A misbehaving client only ever loses its own
-connection: the handlers are synchronous snapshots that never wait on the network.
+does not read within 5 s is abandoned (the connection aborted). At most MAX_CLIENTS (32)
+connections are served at once; one more is closed at once, unread. A misbehaving client only
+ever loses its own connection: the handlers are synchronous snapshots that never wait on the
+network.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ log = structlog.get_logger("keepalived_py.obs.control")
 
 Handler = Callable[[], str]
 MAX_REQUEST = 1024
+MAX_CLIENTS = 32
 SUN_PATH_MAX = 107          # sockaddr_un.sun_path holds 108 bytes with the terminating NUL
 
 
@@ -45,6 +48,8 @@ class ControlServer:
         self.handlers = {"ping": lambda: "pong\n", **handlers}
         self.served = 0
         self.rejected = 0
+        self.refused = 0            # connections beyond MAX_CLIENTS, closed unread
+        self.clients = 0
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -70,6 +75,11 @@ class ControlServer:
             os.unlink(self.path)
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.clients >= MAX_CLIENTS:
+            self.refused += 1
+            writer.transport.abort()
+            return
+        self.clients += 1
         try:
             line = await asyncio.wait_for(reader.readline(), 2.0)
             if len(line) > MAX_REQUEST or not line.endswith(b"\n"):
@@ -90,6 +100,7 @@ class ControlServer:
             self.rejected += 1
             log.debug("obs.control.client_dropped", reason=type(e).__name__)
         finally:
+            self.clients -= 1
             if writer.transport.get_write_buffer_size():
                 writer.transport.abort()          # the client is not reading: drop it
             else:

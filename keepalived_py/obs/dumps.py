@@ -25,6 +25,8 @@ from typing import Any, TypedDict
 
 import structlog
 
+from keepalived_py.obs import memtrace
+
 log = structlog.get_logger("keepalived_py.obs.dumps")
 
 FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json",
@@ -326,7 +328,10 @@ class DumpWriter:
                     return
                 kind, (path, text) = self._pending.popitem()
             try:
-                write_atomic(path, text if isinstance(text, str) else text())
+                body = text if isinstance(text, str) else text()
+                if kind in ("data", "check"):
+                    body += memtrace.section()     # "" unless KEEPALIVED_PY_TRACEMALLOC
+                write_atomic(path, body)
                 self.written += 1
             except OSError as e:
                 self.failed += 1

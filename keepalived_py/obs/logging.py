@@ -110,6 +110,9 @@ def setup(options: Options, role: str = "parent") -> None:
         root.removeHandler(h)
     for h in handlers:
         root.addHandler(h)
+    # no format here shows the caller (file, line, function): the logging module's stack walk
+    # for it (structlog's findCaller, the dearest part of a log call) is switched off
+    logging._srcfile = None  # type: ignore[attr-defined]
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
     sys.excepthook = _log_uncaught
     # a fatal signal (SIGSEGV, SIGABRT...) still leaves the Python stacks somewhere readable

@@ -145,20 +145,61 @@ def combine(parts: Mapping[str, str | None]) -> str:
     return "\n".join(out) + "\n" + "".join(t for _, t in sorted(parts.items()) if t)
 
 
+MAX_CLIENTS = 64             # connections served at once; more are closed unread
+MAX_HEAD = 8192              # bytes of request line + headers
+
+
+class SharedRender:
+    """One render for a burst of scrapes: requests that arrive while a render is under way
+    wait for it and get the same text (each render asks every child over its control
+    socket; a thousand clients at once cost one)."""
+
+    def __init__(self, render_text: Callable[[], str | Awaitable[str]]) -> None:
+        self.render_text = render_text
+        self.renders = 0
+        self._pending: asyncio.Future[str] | None = None
+
+    async def __call__(self) -> str:
+        if self._pending is not None:
+            return await asyncio.shield(self._pending)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._pending = fut
+        try:
+            self.renders += 1
+            text = self.render_text()
+            if inspect.isawaitable(text):
+                text = await text
+            fut.set_result(text)
+            return text
+        except BaseException as e:
+            fut.set_exception(e)
+            fut.exception()               # retrieved: no "never retrieved" warning
+            raise
+        finally:
+            self._pending = None
+
+
 async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
                 ) -> asyncio.AbstractServer:
     """A minimal HTTP endpoint: GET /metrics -> the Prometheus text. `address` is HOST:PORT
     (use a loopback address) or unix:PATH. Anything else gets 404; a slow client only ever
-    holds its own connection."""
+    holds its own connection: at most MAX_CLIENTS at once (more are closed unread), a request
+    head of MAX_HEAD bytes within 5 s, an answer not read within 5 s aborted. Concurrent
+    scrapes share one render (SharedRender)."""
+    shared = SharedRender(render_text)
+    clients = 0
+
     async def client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal clients
+        if clients >= MAX_CLIENTS:
+            writer.transport.abort()
+            return
+        clients += 1
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5.0)
             line = head.split(b"\r\n", 1)[0].split()
             if len(line) >= 2 and line[0] == b"GET" and line[1].split(b"?")[0] == b"/metrics":
-                text = render_text()
-                if inspect.isawaitable(text):
-                    text = await text
-                body = text.encode()
+                body = (await shared()).encode()
                 status = b"200 OK"
                 ctype = b"text/plain; version=0.0.4"
             else:
@@ -167,12 +208,17 @@ async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
                          b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             await asyncio.wait_for(writer.drain(), 5.0)
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                ConnectionError):
+                ConnectionError, ValueError):
             pass
         finally:
-            writer.close()
+            clients -= 1
+            if writer.transport.get_write_buffer_size():
+                writer.transport.abort()          # the client is not reading: drop it
+            else:
+                writer.close()
 
     if address.startswith("unix:"):
-        return await asyncio.start_unix_server(client, path=address[5:])
+        return await asyncio.start_unix_server(client, path=address[5:], limit=MAX_HEAD)
     host, _, port = address.rpartition(":")
-    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port))
+    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port),
+                                      limit=MAX_HEAD)

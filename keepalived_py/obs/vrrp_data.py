@@ -167,9 +167,18 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
                   ) -> list[str]:
     tf = _tf
     extra = dict(g.unknown)
-    out = ["------< Global definitions >------",
-           " Network namespace = (default)",
-           " Network namespace ipvs = (main namespace)"]
+    p = g.process
+    out = ["------< Global definitions >------"]
+    if p.config_save_dir:
+        out.append(f" Config save dir = {p.config_save_dir}")
+    out += [" Network namespace = (default)",
+            " Network namespace ipvs = (main namespace)"]
+    for label, name in (("Parent process name", g.process_name),
+                        ("VRRP process name", g.vrrp_process_name),
+                        ("LVS process name", g.checker_process_name),
+                        ("BFD process name", p.bfd_process_name)):
+        if name:
+            out.append(f" {label} = {name}")
     if g.router_id or hostname:
         out.append(f" Router ID = {g.router_id or hostname}")
     if g.smtp_server:
@@ -182,8 +191,17 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
         out.append(" Email notification to:")
         out += [f"   {e}" for e in g.notification_email]
     out += [" Default smtp_alert = unset", " Default smtp_alert_vrrp = unset",
-            " Default smtp_alert_checker = unset", " Checkers log all failures = false",
-            " No test config before reload"]
+            " Default smtp_alert_checker = unset",
+            f" Checkers log all failures = {tf(p.checker_log_all_failures)}",
+            f" Test config before reload, log to {p.reload_check_config}"
+            if p.reload_check_config else " No test config before reload"]
+    if p.reload_time_file:
+        out += [f" Reload time file = {p.reload_time_file}{' (repeat)' if p.reload_repeat else ''}",
+                " No reload scheduled"]
+    if p.reload_file is not None:
+        out.append(f" Reload_file = {p.reload_file or '/run/keepalived.reload'}")
+    if p.tmp_config_directory:
+        out.append(f" config save directory = {p.tmp_config_directory}")
     if g.data_use_instance:
         out.append(" Use instance name in data dumps")
     out += [" Dynamic interfaces = false",
@@ -217,19 +235,27 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
             f" Gratuitous ARP interval = {g.vrrp_garp_interval:f}",
             f" Gratuitous NA interval = {g.vrrp_gna_interval:f}",
             f" VRRP default protocol version = {g.vrrp_version}"]
-    if firewall:        # keepalived sets up its nftables table for accept-disabled instances
-        out += [" nftables table name = keepalived", " nftables base chain priority = -1",
-                " nftables don't force use ifindex for link local IPv6"]
-    out += [" nftables without counters",
+    if firewall or p.nftables:  # keepalived sets up its table for accept-disabled instances
+        out += [f" nftables table name = {p.nftables or 'keepalived'}",
+                f" nftables base chain priority = {p.nftables_priority}",
+                f" nftables {'' if p.nftables_ifindex else 'don' + chr(39) + 't '}force use"
+                " ifindex for link local IPv6"]
+    out += [f" nftables with{'' if p.nftables_counters else 'out'} counters",
             " libnftnl version 1.2.3",
             f" VRRP check unicast_src = {tf(g.vrrp_check_unicast_src)}",
             f" VRRP skip check advert addresses = {tf(g.vrrp_skip_check_adv_addr)}",
             f" VRRP strict mode = {tf(g.vrrp_strict)}",
-            " Max auto priority = 0",
-            " Min auto priority delay = 1000000 usecs"]
-    for who in ("VRRP", "Checker", "BFD"):
-        out += [f" {who} process priority = 0", f" {who} don't swap = false",
-                f" {who} realtime priority = 0", f" {who} realtime limit = 10000"]
+            " Max auto priority = " + ("Disabled" if p.max_auto_priority == -1
+                                       else str(p.max_auto_priority)),
+            f" Min auto priority delay = {p.min_auto_priority_delay} usecs"]
+    for who, cs in (("VRRP", p.vrrp), ("Checker", p.checker), ("BFD", p.bfd)):
+        out += [f" {who} process priority = {cs.priority}", f" {who} don't swap = {tf(cs.no_swap)}",
+                f" {who} realtime priority = {cs.rt_priority}"]
+        if cs.cpu_affinity:
+            # keepalived 2.2.7's integer_to_string writes nothing for CPU 0: "0 1" shows " 1 "
+            cpus = "".join(f"{c or ''} " for c in cs.cpu_affinity)
+            out.append(f" {who} CPU Affinity = {cpus}")
+        out.append(f" {who} realtime limit = {cs.rlimit_rttime}")
     def on(b: bool) -> str:
         return "enabled" if b else "disabled"
     out += [f" SNMP vrrp {on(g.enable_snmp_vrrp)}", f" SNMP checker {on(g.enable_snmp_checker)}",
@@ -239,12 +265,30 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
             f" DBus {on(g.enable_dbus)}", f" DBus service name = {g.dbus_service_name or ''}",
             f" Script security {'enabled' if g.enable_script_security else 'disabled'}",
             " Default script uid:gid 0:0"]
-    for k in ("vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs",
-              "process_monitor_rcv_bufs", "lvs_netlink_cmd_rcv_bufs",
-              "lvs_netlink_monitor_rcv_bufs"):
-        out += [f" {k} = 0", f" {k}_force = 0"]
-    out += [" rs_init_notifies = 0", " no_checker_emails = 0", " rx_bufs_multiples = 3",
-            " umask = 0177"]
+    for k in ("vrrp_netlink_cmd", "vrrp_netlink_monitor", "process_monitor",
+              "lvs_netlink_cmd", "lvs_netlink_monitor"):
+        b = getattr(p, k)
+        out += [f" {k}_rcv_bufs = {b.size}", f" {k}_rcv_bufs_force = {int(b.force)}"]
+    out += [" rs_init_notifies = 0", " no_checker_emails = 0"]
+    if p.vrrp_rx_bufs_policy:
+        out.append(f" rx_bufs_policy = {p.vrrp_rx_bufs_policy}")
+    elif p.vrrp_rx_bufs_size is not None:
+        out.append(f" rx_bufs_size = {p.vrrp_rx_bufs_size}")
+    out += [f" rx_bufs_multiples = {p.vrrp_rx_bufs_multiplier}",
+            f" umask = 0{p.umask if p.umask is not None else 0o177:o}"]
+    if p.vrrp_startup_delay:
+        out.append(f" vrrp_startup_delay = {p.vrrp_startup_delay:g}")
+    if p.vmac_prefix:
+        out.append(f" VMAC prefix = {p.vmac_prefix}")
+    if p.vmac_addr_prefix:
+        out.append(f" VMAC address prefix = {p.vmac_addr_prefix}")
+    # (start/stop scripts: only the parent reads them, and this is the VRRP child's dump)
+    from keepalived_py.core.sched import current_realtime
+    rt_priority, rttime = current_realtime()
+    if rt_priority:
+        out.append(f" current realtime priority = {rt_priority}")
+    if rttime:
+        out.append(f" current realtime time limit = {rttime}")
     return out
 
 

@@ -95,7 +95,10 @@ def status_json(d: VrrpDaemon) -> str:
     return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": snapshot(d),
                        "sockets": [{"interface": s.ifname, "family": s.family,
                                     "received": s.received, "sent": s.sent,
-                                    "drops": dict(s.drops)}
+                                    "drops": dict(s.drops),
+                                    "kernel_drops": s.kernel_drops,
+                                    "lane": sorted(map(str, s.lane_sources)),
+                                    "lane_received": s.lane_received}
                                    for s in d.sockets.values()],
                        "smtp": d.alerts.mailer.counters() if d.alerts.mailer else {}}) + "\n"
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import errno
 import os
 import re
@@ -21,6 +20,7 @@ from collections.abc import Callable, Sequence
 import structlog
 
 from keepalived_py.config.model import VrrpTrackFile
+from keepalived_py.core.process import libc as _libc
 
 log = structlog.get_logger("keepalived_py.track.file")
 
@@ -117,7 +117,7 @@ class FileMonitor:
             self.on_change(t.name, self.values[t.name])
         if not self.files:
             return
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc = _libc()       # loaded once per process, not at every reload
         fd = libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             err = ctypes.get_errno()
@@ -141,6 +141,8 @@ class FileMonitor:
             self._fd = -1
 
     def _readable(self) -> None:
+        from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+        pyroute2_without_its_init()
         from pyroute2.inotify.inotify_msg import inotify_msg
 
         while True:

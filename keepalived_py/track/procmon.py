@@ -35,6 +35,8 @@ _UNAVAILABLE = {errno.ECONNREFUSED, errno.EPERM, errno.EACCES, errno.EPROTONOSUP
 
 def open_connector() -> socket.socket:
     """Open and subscribe a proc connector socket. Raises OSError when events are refused."""
+    from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+    pyroute2_without_its_init()
     from pyroute2.netlink import NETLINK_CONNECTOR, NLMSG_DONE
     from pyroute2.netlink.connector import cn_proc
 
@@ -97,6 +99,7 @@ class ProcessMonitor:
         self.rescans = 0
         self._sock = connector
         self._use_connector = use_connector
+        self.rcv_bufs: object = None         # global_defs process_monitor_rcv_bufs (RcvBufs)
         self._need_cmdline = any(q.spec.needs_cmdline for q in self.quorums.values())
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -141,6 +144,9 @@ class ProcessMonitor:
             up = q.initial(found[name])
             self.on_change(name, up)
         if self._sock is not None:
+            if self.rcv_bufs is not None:
+                from keepalived_py.core.rcvbufs import apply_rcvbuf
+                apply_rcvbuf(self._sock, self.rcv_bufs, "process monitor")  # type: ignore[arg-type]
             self.mode = "connector"
             self._loop.add_reader(self._sock.fileno(), self._readable)
         else:
@@ -162,6 +168,8 @@ class ProcessMonitor:
 
     # -- connector path -------------------------------------------------------------------
     def _readable(self) -> None:
+        from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+        pyroute2_without_its_init()
         from pyroute2.netlink.connector import cn_proc
 
         assert self._sock is not None and self._loop is not None

@@ -30,8 +30,6 @@ detail.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import struct
 from dataclasses import dataclass
@@ -74,6 +72,8 @@ def icv(ip_header: bytes, ah_header: bytes, vrrp: bytes, key: bytes, *, unicast:
         ip[8] = 0                   # ttl
     ah = bytearray(ah_header)
     ah[12:24] = bytes(ICV_LEN)
+    import hashlib
+    import hmac                 # (imported when AH is used: not on the start path)
     return hmac.new(key, bytes(ip) + bytes(ah) + vrrp, hashlib.md5).digest()[:ICV_LEN]
 
 
@@ -178,6 +178,7 @@ def check(pkt: AhPacket, key: bytes, counter: SeqCounter, *, name: str, unicast:
     if pkt.next_header != IPPROTO_VRRP:
         raise DecodeError(Reason.BAD_IP_HEADER, f"AH next header {pkt.next_header}")
     want = icv(pkt.ip_header, pkt.ah_header, pkt.payload, key, unicast=unicast)
+    import hmac
     if not hmac.compare_digest(want, pkt.auth_data):
         raise DecodeError(Reason.AUTH_FAILURE, f"({name}) IPSEC-AH : invalid IPSEC HMAC-MD5 value."
                                                " Due to fields mutation or bad password !")

@@ -41,7 +41,7 @@ from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
-from keepalived_py.vrrp import statefile
+from keepalived_py.vrrp import overflow, statefile
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
 from keepalived_py.vrrp.auth import AhAuth, uses_ah
@@ -149,13 +149,28 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+
+    def _iface_fact(self, read: Any, *args: Any) -> Any:
+        """read(*args) (an interface's link state, its primary address), read once per
+        interface while start() adds the instances; a live read otherwise (issue 16)."""
+        memo = self._iface_memo
+        if memo is None:
+            return read(*args)
+        key = (read, *args)
+        if key not in memo:
+            memo[key] = read(*args)
+        return memo[key]
 
     # -- lifecycle -------------------------------------------------------------------------
     async def start(self, config: Config) -> None:
         self.loop = asyncio.get_running_loop()
         self.timers = TimerQueue(self.loop, self._fire_key)
         self.config = config
-        await self.netlink.open()
+        self.firewall.configure(config.global_defs.process)     # nftables table name...
+        self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        proc = config.global_defs.process
+        await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
             self.firewall.defer()
@@ -180,16 +195,21 @@ class VrrpDaemon:
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = statefile.decode_tracking(saved.get(TRACKING_KEY))
         self.track.start(config, known=known, restart=self.previous_exit is not None)
+        from keepalived_py.vrrp.startup_delay import startup_hold
+        self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
         # start, as keepalived's: their first transitions are signalled and trapped too
         from keepalived_py.vrrp.exports import VrrpExports
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
+        self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
         await self.firewall.release()
+        self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
 
     async def reload(self, config: Config) -> None:
@@ -222,6 +242,7 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
             await self.exports.configure(config, reload=True)
@@ -275,7 +296,7 @@ class VrrpDaemon:
             t.cancel()
         if release:                          # -- firewall, static_* hook (issue 12)
             await self.firewall.close()
-            if self.netlink.ipr is not None:
+            if self.netlink.opened:
                 await remove_static(self.netlink, self.config)
         await self.notifier.drain(2.0)
         await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
@@ -310,7 +331,7 @@ class VrrpDaemon:
         assert self.loop is not None
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
-            primary_address(inst.interface, family) if inst.interface else None)
+            self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
         r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
                                     sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
@@ -323,7 +344,7 @@ class VrrpDaemon:
         if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
             await self._vmac_up(r)
         if inst.interface:
-            r.link_up = link_up(inst.interface)
+            r.link_up = self._iface_fact(link_up, inst.interface)
             try:
                 r.sock = self._socket(inst, r)
             except OSError as e:
@@ -351,7 +372,8 @@ class VrrpDaemon:
             inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
-        event: m.Event = m.Resumed(True, died) if resuming and died is not None else m.Started()
+        event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
+            m.Started(hold_until=getattr(self, "_hold_until", 0.0))
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
@@ -410,6 +432,14 @@ class VrrpDaemon:
             self.netlink.forget(r.vmac)
             await self.firewall.vmac(r.vmac, inst.interface, inst.family, True)
 
+    def _rx_bufs(self) -> None:
+        from keepalived_py.vrrp import rxbufs
+        by_sock: dict[object, list[VrrpInstance]] = {}
+        for r in self.runners.values():
+            if r.sock is not None:
+                by_sock.setdefault(r.sock, []).append(r.cfg)
+        rxbufs.apply(by_sock, self.config.global_defs.process)
+
     def _socket(self, inst: VrrpInstance, r: Runner) -> VrrpSocket:
         key = _sock_key(inst, r.vmac)
         s = self.sockets.get(key)
@@ -422,7 +452,8 @@ class VrrpDaemon:
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
-                           if uses_ah(inst) else None)
+                           if uses_ah(inst) else None,
+                           on_overflow=functools.partial(self._rx_overflow, key))
             if r.vmac and not inst.vmac_xmit_base:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
@@ -431,6 +462,10 @@ class VrrpDaemon:
         return s
 
     # -- packets in --------------------------------------------------------------------------
+    def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
+        assert self.loop is not None
+        overflow.lost(self.runners.values(), self.sockets.get(key), count, lane, self.loop.time())
+
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
@@ -442,7 +477,10 @@ class VrrpDaemon:
                 self._drop(r, drop.counter, drop.line)
                 continue
             backup = r.fsm.state is m.State.BACKUP
+            heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
+                overflow.prioritise(self.runners.values(), r.sock, self.loop)
             if uses_ah(r.cfg):
                 self.ah.heard(r, actions)
             self._apply(r, actions)
@@ -451,12 +489,19 @@ class VrrpDaemon:
                     self._log_drop(r, a.reason.counter,
                                    reject_line(a.reason, a.detail, a.source, adv, r.cfg, ttl))
                 elif isinstance(a, m.NotifyLowerPriority):
-                    log.info("vrrp.advert.lower_priority", instance=name, source=str(a.source),
-                             priority=a.priority,
-                             compat=f"({name}) Received advert from {a.source} with lower priority"
-                                    f" {a.priority}, ours {r.fsm.priority}"
-                                    + ("" if r.cfg.lower_prio_no_advert
-                                       else ", forcing new election"))
+                    # keepalived logs each one; a stream of them (a misconfigured peer, a
+                    # flood) gets the protocol's reply every time but a log line at most
+                    # once per DROP_LOG_INTERVAL, with the number held back
+                    held = self._log_limit(name, "lower_priority")
+                    if held is not None:
+                        log.info("vrrp.advert.lower_priority", instance=name,
+                                 source=str(a.source), priority=a.priority, suppressed=held,
+                                 compat=f"({name}) Received advert from {a.source} with lower"
+                                        f" priority {a.priority}, ours {r.fsm.priority}"
+                                        + ("" if r.cfg.lower_prio_no_advert
+                                           else ", forcing new election")
+                                        + (f" ({held} more since the last report)"
+                                           if held else ""))
             if backup and adv.priority == 0 and not any(
                     isinstance(a, m.RejectAdvert) for a in actions):
                 log.info("vrrp.advert.priority_zero", instance=name,
@@ -485,18 +530,26 @@ class VrrpDaemon:
         r.drops[counter] += 1
         self._log_drop(r, counter, line)
 
+    def _log_limit(self, name: str, kind: str) -> int | None:
+        """None: hold this line back; else log it, with the number held back since the last
+        (the first of each kind per instance, then one per DROP_LOG_INTERVAL)."""
+        assert self.loop is not None
+        now = self.loop.time()
+        key = (name, kind)
+        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
+        if now - last < DROP_LOG_INTERVAL:
+            self._drop_log[key] = (last, held + 1)
+            return None
+        self._drop_log[key] = (now, 0)
+        return held
+
     def _log_drop(self, r: Runner, counter: str, line: str) -> None:
         """keepalived logs every dropped advert; we log the first of each kind per instance,
         then at most one line per DROP_LOG_INTERVAL with the number held back, so that a
         flood cannot fill the disk."""
-        assert self.loop is not None
-        now = self.loop.time()
-        key = (r.name, counter)
-        last, held = self._drop_log.get(key, (-DROP_LOG_INTERVAL, 0))
-        if now - last < DROP_LOG_INTERVAL:
-            self._drop_log[key] = (last, held + 1)
+        held = self._log_limit(r.name, counter)
+        if held is None:
             return
-        self._drop_log[key] = (now, 0)
         log.info("vrrp.advert.dropped", instance=r.name, counter=counter, suppressed=held,
                  compat=line + (f" ({held} more since the last report)" if held else ""))
 
@@ -574,6 +627,8 @@ class VrrpDaemon:
                 later.append(a)
             elif isinstance(a, m.UseChecksum):
                 r.cache.clear()              # the adverts are built again in that form
+            elif isinstance(a, m.WarnReceiveLoss):
+                overflow.warn(r, a)
         if how in ("release", "stop"):
             return later
         self._arm(r)
@@ -713,7 +768,10 @@ class VrrpDaemon:
         assert self.loop is not None
         r = self.runners.get(name)  # type: ignore[call-overload]
         if r is not None:
-            self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
+            overflow.before_expiry(r)
+            still = self.runners.get(r.name) is r     # (the drain may have reloaded nothing,
+            if still:                                 # but a packet may have moved it on)
+                self._apply(r, r.fsm.handle(m.TimerExpired(), self.loop.time()))
 
     def _reason_line(self, r: Runner, a: m.StateChanged) -> None:
         """keepalived's line for why a transition happens, where it has one."""

@@ -29,6 +29,7 @@ import structlog
 
 from keepalived_py.address import IPAddress as Address
 from keepalived_py.config.model import VrrpInstance
+from keepalived_py.config.model_process import ProcessDefs
 
 log = structlog.get_logger("keepalived_py.vrrp.firewall")
 
@@ -59,7 +60,7 @@ def addresses_of(inst: VrrpInstance, default_dev: str) -> list[tuple[Address, in
 def table_script(family: int, vips: Iterable[Address] | None,
                  link_local: Iterable[tuple[Address, int]] = (),
                  vmacs: Iterable[tuple[str, str]] = (), table: str = TABLE,
-                 priority: int = PRIORITY) -> str:
+                 priority: int = PRIORITY, counters: bool = False) -> str:
     """The whole table of one family (4: `ip`, 6: `ip6`), declared from scratch, its sets and
     chains made in keepalived's order (so that `nft list` shows the same table). `vips` None:
     no VIP part (no instance of this family was ever firewalled); `vmacs`: (VMAC, parent)
@@ -113,7 +114,18 @@ def table_script(family: int, vips: Iterable[Address] | None,
                 rules += [f"{rule} in_link_local ip6 daddr . iif @vips_link_local drop",
                           f"{rule} out_link_local ip6 saddr . oif @vips_link_local drop"]
     out.append("}")
+    if counters:                    # global_defs nftables_counters: a counter in every rule
+        rules = [_with_counter(r) for r in rules]
     return "\n".join(out + rules) + "\n"
+
+
+def _with_counter(rule: str) -> str:
+    """`... drop` -> `... counter drop` (keepalived adds the counter before the verdict)."""
+    for verdict in (" drop", " accept"):
+        if rule.endswith(verdict):
+            return rule[:-len(verdict)] + " counter" + verdict
+    head, sep, target = rule.rpartition(" goto ")
+    return f"{head} counter goto {target}" if sep else rule
 
 
 def delete_script(families: Iterable[int], table: str = TABLE) -> str:
@@ -125,6 +137,8 @@ class VipFirewall:
     """The addresses each instance has in the drop sets; one nft transaction per change."""
 
     def __init__(self) -> None:
+        # global_defs nftables / nftables_priority / nftables_counters (configure())
+        self.table, self.priority, self.counters = TABLE, PRIORITY, False
         self.held: dict[str, set[Address]] = {}
         self.link_local: dict[str, set[tuple[Address, int]]] = {}
         self.families: set[int] = set()          # tables we made (deleted at stop)
@@ -138,6 +152,15 @@ class VipFirewall:
         # VIP is left unfiltered for a moment by a table made from half the picture
         self.deferred = False
         self._pending: set[int] = set()
+
+    def configure(self, process: ProcessDefs) -> None:
+        """The table's name, its chains' priority and counters, from global_defs (at start:
+        keepalived keeps them over a reload too). nftables_ifindex needs nothing: link-local
+        VIPs are always matched with the interface index here."""
+        if not self.families:
+            self.table = process.nftables or TABLE
+            self.priority = process.nftables_priority
+        self.counters = process.nftables_counters
 
     def defer(self) -> None:
         self.deferred = True
@@ -186,11 +209,11 @@ class VipFirewall:
             return
         for fam in sorted(self.families):
             proc = await asyncio.create_subprocess_exec(
-                "nft", "list", "table", "ip" if fam == 4 else "ip6", TABLE,
+                "nft", "list", "table", "ip" if fam == 4 else "ip6", self.table,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             if await proc.wait() != 0:
-                log.warning("vrrp.firewall.table_missing", table=TABLE, family=fam,
-                            compat=f"nftables table {TABLE} was removed by another tool -"
+                log.warning("vrrp.firewall.table_missing", table=self.table, family=fam,
+                            compat=f"nftables table {self.table} was removed by another tool -"
                                    " restoring it")
                 await self._apply({fam})
 
@@ -206,7 +229,8 @@ class VipFirewall:
                     self.vip_families.add(fam)
                 vm = [(v, p) for v, (p, f) in self.vmacs.items() if f == fam]
                 script += table_script(fam, self.addresses(fam) if fam in self.vip_families
-                                       else None, ll, vm)
+                                       else None, ll, vm, table=self.table,
+                                       priority=self.priority, counters=self.counters)
             if await _nft(script):
                 self.families |= families
                 self.applies += 1
@@ -217,7 +241,7 @@ class VipFirewall:
         """At stop: our tables go (keepalived's nft_cleanup)."""
         async with self._lock:
             if self.families:
-                await _nft(delete_script(self.families))
+                await _nft(delete_script(self.families, self.table))
             self.families.clear()
             self.vip_families.clear()
             self.vmacs.clear()

@@ -53,6 +53,12 @@ Bad adverts (wrong version, TTL, auth, interval, address list, checksum form, un
 are counted in `stats` under keepalived's counter names and returned as RejectAdvert; the
 state and timers do not change. Decode failures at the edge can be counted with
 AdvertInvalid. Adverts in INIT, FAULT and STOP are ignored, as keepalived ignores them.
+
+Receive-queue overflow (issue 15): a flood can fill the backup's socket queue so that the kernel
+drops the master's adverts with the rest. `ReceiveLost` (the kernel's SO_RXQ_OVFL count rose)
+marks the silence as unproven: the next expiry of the down timer waits one more advert interval,
+once (`WarnReceiveLoss`), then the master is declared down. An accepted master advert clears
+the mark; without any loss the timer is RFC 5798's.
 """
 from __future__ import annotations
 
@@ -254,9 +260,11 @@ class Params:
 @dataclass(frozen=True, slots=True)
 class Started:
     """The instance starts (keepalived's vrrp_init_state). `resume_master_since` is the older
-    spelling of Resumed(True, at)."""
+    spelling of Resumed(True, at). `hold_until`: global_defs vrrp_startup_delay - no
+    Master_Down timer expires before this monotonic time (keepalived's vrrp_delayed_start_time)."""
 
     resume_master_since: float | None = None
+    hold_until: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +298,14 @@ class AdvertInvalid:
 @dataclass(frozen=True, slots=True)
 class TimerExpired:
     pass
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveLost:
+    """The kernel dropped `count` packets on the instance's receive socket (its queue was
+    full: SO_RXQ_OVFL). A master's advert may have been among them."""
+
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +359,8 @@ class Shutdown:
 
 
 Event = (Started | Resumed | AdvertReceived | AdvertInvalid | TimerExpired | FaultChanged
-         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | StatsReset | Shutdown)
+         | PriorityChanged | PrimaryChanged | AddressLost | Reconfigured | StatsReset | Shutdown
+         | ReceiveLost)
 
 
 # -- actions (imperative) --------------------------------------------------------------------
@@ -409,6 +426,16 @@ class NotifyLowerPriority:
 
 
 @dataclass(frozen=True, slots=True)
+class WarnReceiveLoss:
+    """Report that the master down timer ran out after the kernel dropped packets on our
+    socket, and was given `extended_by` seconds more (once) instead of declaring the master
+    down: its adverts may have been among the dropped packets."""
+
+    dropped: int
+    extended_by: float
+
+
+@dataclass(frozen=True, slots=True)
 class UseChecksum:
     """Send with this checksum form from now on (a peer uses keepalived <= 1.3.6's v3
     unicast checksum): rebuild the advert cache."""
@@ -417,7 +444,7 @@ class UseChecksum:
 
 
 Action = (SendAdvert | AddAddresses | RemoveAddresses | SendGratuitous | StateChanged
-          | RejectAdvert | NotifyLowerPriority | UseChecksum)
+          | RejectAdvert | NotifyLowerPriority | UseChecksum | WarnReceiveLoss)
 
 
 def _compare(a: Address, b: Address | None) -> int:
@@ -464,6 +491,8 @@ class Instance:
         self.tx_checksum = params.checksum        # what we send; may switch to OLD_UNICAST
         self.stats: dict[str, int] = vrrp_stats.zeroed()
         self.master_source: Address | None = None    # last master heard (BACKUP)
+        # the last router whose advert held us in BACKUP (a master, not a lower priority)
+        self.master_heard: Address | None = None
         self.master_priority = 0
         self.last_master_advert: float | None = None  # when we last accepted a master's advert
         self.became_master_at: float | None = None
@@ -478,6 +507,11 @@ class Instance:
         # keepalived.data prints it (None: the computed Master_Down_Interval)
         self._down_timer_set: float | None = None
         self._config_fault = False
+        # receive-queue overflow (BACKUP): packets lost by the kernel since the master's last
+        # accepted advert, and whether this silence has had its one extension already
+        self.rx_lost = 0
+        self._down_extended = False
+        self.down_extensions = 0
         # our addresses are (believed) on the interfaces: set by the AddAddresses we return,
         # cleared by the RemoveAddresses (the edge asks this, it keeps no flag of its own)
         self.holding = False
@@ -503,6 +537,8 @@ class Instance:
         return SendGratuitous(count, why, self.p.vips)
 
     # -- timing ----------------------------------------------------------------------------
+    _hold_until = 0.0       # vrrp_startup_delay: Started.hold_until (set once, at the start)
+
     def skew(self, priority: int | None = None) -> float:
         """Skew_Time (RFC 5798 §6.1) in keepalived's integer microseconds."""
         pri = 256 - (self.priority if priority is None else priority)
@@ -510,6 +546,11 @@ class Instance:
             centis = round(self.master_adver_int * 100)
             return (pri * centis * 625 // 16) / 1e6
         return (pri * 1_000_000 // 256) / 1e6
+
+    @property
+    def down_extended(self) -> bool:
+        """The down timer has had its one extension for a receive-queue loss (ReceiveLost)."""
+        return self._down_extended
 
     def master_down_interval(self) -> float:
         return self.p.down_timer_adverts * self.master_adver_int + self.skew()
@@ -543,7 +584,13 @@ class Instance:
             assert isinstance(event, Started)
             if event.resume_master_since is not None:
                 return self._resume(True, event.resume_master_since, now)
-            return self._start(now)
+            self._hold_until = event.hold_until
+            actions = self._start(now)
+            if self.state is State.BACKUP and now < self._hold_until and self.p.owner \
+                    and self.p.wants_master:
+                self._down_timer_set = 1e-6     # keepalived: the owner waits the delay too,
+                self._t.down = self._hold_until + 1e-6      # then takes over at once
+            return actions
         if kind is Resumed:
             assert isinstance(event, Resumed)
             return self._resume(event.was_master, event.at, now)
@@ -575,6 +622,11 @@ class Instance:
             return []
         if kind is Shutdown:
             return self._shutdown()
+        if kind is ReceiveLost:
+            assert isinstance(event, ReceiveLost)
+            if self.state is State.BACKUP:
+                self.rx_lost += event.count
+            return []
         return []
 
     # -- start -----------------------------------------------------------------------------
@@ -590,7 +642,7 @@ class Instance:
             return [self._remove(),
                     StateChanged(State.INIT, State.FAULT, self.fault_reason or "fault")]
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             self._down_timer_set = 1e-6
             return self._become_master(now, "address owner")
         if self.p.wants_master and self.sync is not None and not self.sync.can_goto_master(self):
@@ -632,6 +684,7 @@ class Instance:
 
     def _become_master(self, now: float, reason: str) -> list[Action]:
         old = self.state
+        self.rx_lost, self._down_extended = 0, False
         self.state = self.wantstate = State.MASTER
         self.master_adver_int = self.p.advert_int
         self.became_master_at = now
@@ -676,6 +729,7 @@ class Instance:
 
     def _fault(self, fault: bool, reason: str, now: float) -> list[Action]:
         self.fault = fault
+        self.rx_lost, self._down_extended = 0, False
         if fault:
             self.fault_reason = reason or "fault"
             old = self.state
@@ -700,7 +754,7 @@ class Instance:
         if self.p.wants_master and self.p.owner:
             self._down_timer_set = self.master_adver_int + self.skew()
         if self.p.wants_master and self.p.owner and self.priority == OWNER and (
-                self.sync is None or self.sync.can_goto_master(self)):
+                self.sync is None or self.sync.can_goto_master(self)) and now >= self._hold_until:
             return self._become_master(now, reason or "fault cleared")
         self.wantstate = State.MASTER if self.p.wants_master and self.p.owner else State.BACKUP
         self.state = State.BACKUP
@@ -789,7 +843,22 @@ class Instance:
         t = self._t
         due = now + _EPS
         if self.state is State.BACKUP:
+            if t.down is not None and t.down <= due and now < self._hold_until:
+                # vrrp_startup_delay: keepalived's down timers run from the end of the delay
+                t.down = self._hold_until + self.down_timer_shown()
+                return []
             if t.down is not None and t.down <= due:
+                if self.rx_lost and not self._down_extended:
+                    # The kernel dropped packets on our socket since the master's last advert
+                    # (a flood filled the receive queue): its adverts may be among them, so
+                    # this silence proves nothing yet. One more advert interval, once; a
+                    # master really gone is then detected within Master_Down_Interval + one
+                    # interval. Nothing dropped: RFC 5798 as it is.
+                    lost, self.rx_lost = self.rx_lost, 0
+                    self._down_extended = True
+                    self.down_extensions += 1
+                    t.down = now + self.master_adver_int
+                    return [WarnReceiveLoss(lost, self.master_adver_int)]
                 self.wantstate = State.MASTER
                 if self.sync is not None and not self.sync.can_goto_master(self):
                     # held in BACKUP until every member of the group wants MASTER
@@ -893,6 +962,7 @@ class Instance:
         adv, p = ev.advert, self.p
         if adv.priority == PRIO_STOP:
             self._t.down = now + self.skew()
+            self.rx_lost, self._down_extended = 0, True    # the master said it is leaving
             return
         delaying = p.preempt_delay > 0 and (self._preempt_until is None
                                             or self._preempt_until > now)
@@ -901,7 +971,8 @@ class Instance:
             if p.version == 3:
                 self.master_adver_int = max(_MIN_INTERVAL, adv.interval)   # RFC 5798 §6.4.2
             self._t.down = now + self.master_down_interval()
-            self.master_source = ev.source
+            self.rx_lost, self._down_extended = 0, False
+            self.master_source = self.master_heard = ev.source
             self.master_priority = adv.priority
             self.last_master_advert = now
             if p.preempt_delay > 0:

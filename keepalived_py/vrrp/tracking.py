@@ -72,6 +72,7 @@ class Tracking:
                 conn = socket.socket(fileno=os.dup(d.connector.fileno()))
             mon = ProcessMonitor(procs, lambda n, up: self.tracked("process", n, up),
                                  connector=conn)
+            mon.rcv_bufs = config.global_defs.process.process_monitor   # *_rcv_bufs(_force)
             assert d.loop is not None
             d.loop.create_task(mon.start())
             self.trackers.append(mon)

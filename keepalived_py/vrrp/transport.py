@@ -10,12 +10,26 @@ Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) wit
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,
 parsed by ah.decode_packet but not yet authenticated, to `deliver_ah` (the key and sequence
 counter are per instance).
+
+Every socket asks for SO_RXQ_OVFL: each packet then carries the kernel's count of packets it
+dropped on that socket because the receive queue was full (a flood). A rise is reported to
+`on_overflow(n)` (the daemon tells the instances, whose master down timer then allows for
+a master advert lost that way: vrrp/machine.py `ReceiveLost`) and kept as `kernel_drops`.
+
+The priority lane (IPv4 VRRP sockets): once the instances on a socket have heard their
+masters, `prioritise(sources)` opens a second socket on the same interface and group with a
+kernel filter (classic BPF on the IPv4 source address) that admits only those masters'
+packets, and gives the first socket the opposite filter. A flood from anywhere else fills the
+first queue and no longer pushes the masters' adverts out: they have a queue of their own.
+Both feed the same decoding and counters. A flood spoofing a master's own address still
+reaches the lane; then the loss is reported as above.
 """
 from __future__ import annotations
 
 import ipaddress
 import socket
 import struct
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -40,9 +54,34 @@ IP_MULTICAST_ALL = 49
 IP_PKTINFO = 8
 IPV6_RECVHOPLIMIT, IPV6_HOPLIMIT = 51, 52
 IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
+SO_RXQ_OVFL = 40
+_ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
 Deliver = Callable[[Advert, Address, Address, int], None]
 DeliverAh = Callable[[AhPacket], None]
+Overflow = Callable[[int, bool], None]     # (packets lost, on the priority lane)
+SO_ATTACH_FILTER, SO_DETACH_FILTER = 26, 27
+LANE_MAX = 16                   # master addresses a priority lane admits at most
+
+
+def source_filter(sources: list[bytes], admit_listed: bool) -> bytes:
+    """A classic BPF program (struct sock_filter[]) for a raw IPv4 socket, whose packets start
+    at the IP header: admit the packets whose source is in `sources` (or all the others)."""
+    n = len(sources)
+    prog = [(0x20, 0, 0, 12)]                                    # ld [12]: the source
+    prog += [(0x15, n - i, 0, int.from_bytes(a, "big"))          # jeq #a, listed
+             for i, a in enumerate(sources)]
+    keep, drop = 0xFFFFFFFF, 0
+    prog.append((0x06, 0, 0, drop if admit_listed else keep))    # not listed
+    prog.append((0x06, 0, 0, keep if admit_listed else drop))    # listed
+    return b"".join(struct.pack("@HBBI", *ins) for ins in prog)
+
+
+def attach_filter(sock: socket.socket, program: bytes) -> None:
+    import ctypes
+    buf = ctypes.create_string_buffer(program, len(program))
+    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER,
+                    struct.pack("@HP", len(program) // 8, ctypes.addressof(buf)))
 
 
 class VrrpSocket:
@@ -50,7 +89,8 @@ class VrrpSocket:
 
     def __init__(self, ifname: str, family: int, group: Address, deliver: Deliver,
                  unicast_src: Address | None = None, unicast_ttl: int = VRRP_TTL,
-                 deliver_ah: DeliverAh | None = None) -> None:
+                 deliver_ah: DeliverAh | None = None,
+                 on_overflow: Overflow | None = None) -> None:
         self.ifname = ifname
         self.deliver_ah = deliver_ah        # set: an AH socket (IPv4, protocol 51)
         self.proto = IPPROTO_AH if deliver_ah is not None else IPPROTO_VRRP
@@ -63,6 +103,13 @@ class VrrpSocket:
         self.received = 0
         self.sent = 0
         self.send_errors = 0
+        self.on_overflow = on_overflow
+        self.kernel_drops = 0           # packets the kernel dropped: receive queue full
+        self._ovfl_seen: dict[int, int] = {}   # fd -> the kernel's cumulative counter
+        self.lane: socket.socket | None = None  # the priority lane, see the module docstring
+        self.lane_sources: frozenset[Address] = frozenset()
+        self.lane_received = 0
+        self._lane_loop: Any = None
         self.ifindex = 0
         # the source address of what we send, when the kernel must not choose it (a VMAC
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
@@ -78,6 +125,10 @@ class VrrpSocket:
             s.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)   # ah.build makes the header
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, self.ifname.encode())
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+        except OSError as e:          # (every Linux since 2.6.33 has it)
+            log.debug("vrrp.socket.rxq_ovfl_unavailable", error=e.strerror)
         idx = socket.if_nametoindex(self.ifname)
         self.ifindex = idx
         if self.family == 4:
@@ -137,7 +188,48 @@ class VrrpSocket:
         return self.sock.fileno()
 
     def close(self) -> None:
+        self._close_lane()
         self.sock.close()
+
+    def _close_lane(self) -> None:
+        if self.lane is not None:
+            if self._lane_loop is not None:
+                self._lane_loop.remove_reader(self.lane.fileno())
+            self._ovfl_seen.pop(self.lane.fileno(), None)
+            self.lane.close()
+            self.lane = None
+
+    def prioritise(self, sources: set[Address], loop: Any) -> None:
+        """Give the adverts of `sources` (the masters heard) a receive queue of their own
+        (IPv4 VRRP sockets; the others keep one queue). An empty set closes the lane."""
+        if self.family != 4 or self.deliver_ah is not None:
+            return
+        want = frozenset(a for a in sources if a.version == 4)
+        if len(want) > LANE_MAX:
+            want = frozenset()
+        if want == self.lane_sources:
+            return
+        try:
+            if not want:
+                self._close_lane()
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+            else:
+                packed = [a.packed for a in sorted(want)]
+                if self.lane is None:
+                    self.lane = self._open()
+                    self._lane_loop = loop
+                    loop.add_reader(self.lane.fileno(), self.readable, True)
+                attach_filter(self.lane, source_filter(packed, True))   # lane first: no gap
+                attach_filter(self.sock, source_filter(packed, False))
+        except OSError as e:
+            log.warning("vrrp.socket.lane_failed", ifname=self.ifname, error=e.strerror)
+            self._close_lane()
+            want = frozenset()
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
+            except OSError:
+                pass
+        self.lane_sources = want
 
     def send(self, payload: bytes, dst: Address) -> bool:
         try:
@@ -163,14 +255,44 @@ class VrrpSocket:
         return (socket.IPPROTO_IPV6, IPV6_PKTINFO,     # struct in6_pktinfo: addr, ifindex
                 self.source.packed + struct.pack("@I", self.ifindex))
 
-    def readable(self) -> None:
-        """Drain the socket (bounded), deliver each good advert, count the rest."""
+    def _overflowed(self, anc: list[tuple[int, int, bytes]], fd: int = -1,
+                    lane: bool = False) -> None:
+        """The kernel's drop counter from a packet's ancillary data (absent while zero)."""
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                total = struct.unpack("@I", value[:4])[0]
+                lost = (total - self._ovfl_seen.get(fd, 0)) & 0xFFFFFFFF
+                self._ovfl_seen[fd] = total
+                if lost and lost < 1 << 31:
+                    self.kernel_drops += lost
+                    if self.on_overflow is not None:
+                        self.on_overflow(lost, lane)
+
+    def drain(self, seconds: float) -> None:
+        """Read queued packets now, for `seconds` at most (the daemon does this before it
+        declares a master down after an overflow: its advert may be waiting in the queue)."""
+        end = time.monotonic() + seconds
+        if self.lane is not None:
+            self.readable(True)
+        while self.readable() and time.monotonic() < end:
+            pass
+
+    def readable(self, lane: bool = False) -> bool:
+        """Drain the socket (bounded), deliver each good advert, count the rest. True when
+        the bound was reached with packets possibly still queued. `lane`: the priority lane."""
         src: Address
         dst: Address
+        sock = self.lane if lane else self.sock
+        if sock is None:
+            return False
+        fd = sock.fileno()
         for _ in range(64):
             try:
                 if self.deliver_ah is not None:
-                    pkt = decode_packet(self.sock.recv(65535))
+                    data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
+                    if anc:
+                        self._overflowed(anc, fd)
+                    pkt = decode_packet(data)
                     if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
                         self.drops[Reason.BAD_TTL.counter] += 1
                         continue
@@ -178,10 +300,15 @@ class VrrpSocket:
                     self.deliver_ah(pkt)
                     continue
                 if self.family == 4:
-                    data = self.sock.recv(65535)
+                    data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
+                    if anc:
+                        self._overflowed(anc, fd, lane)
+                    if lane:
+                        self.lane_received += 1
                     ttl, src, dst, payload = decode_ipv4(data)
                 else:
-                    data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
+                    data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
+                    self._overflowed(anc, fd)
                     ttl, dst = VRRP_TTL, self.group
                     for level, kind, value in anc:
                         if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
@@ -191,12 +318,12 @@ class VrrpSocket:
                     src = ipaddress.IPv6Address(addr[0].split("%")[0])
                     payload = data
             except BlockingIOError:
-                return
+                return False
             except DecodeError as e:
                 self.drops[e.reason.counter] += 1
                 continue
             except OSError:
-                return
+                return False
             self.received += 1
             try:
                 adv = decode(payload, family=self.family, src=src, dst=dst)
@@ -207,3 +334,4 @@ class VrrpSocket:
                 self.drops[Reason.BAD_TTL.counter] += 1
                 continue
             self.deliver(adv, src, dst, ttl)
+        return True

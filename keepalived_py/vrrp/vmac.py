@@ -39,7 +39,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from pyroute2.netlink.exceptions import NetlinkError
+
+from keepalived_py.vrrp.addresses import netlink_error
 
 log = structlog.get_logger("keepalived_py.vrrp.vmac")
 
@@ -116,6 +117,7 @@ class VmacTable:
         self.created = 0
         self.adopted = 0
         self.failures = 0
+        self.prefix = "vrrp"                       # global_defs vmac_prefix
 
     async def ensure(self, ipr: Any, who: str, parent: str, vrid: int, family: int,
                      wanted: str, src6: ipaddress.IPv6Address | None,
@@ -123,6 +125,7 @@ class VmacTable:
         """Make (or adopt) the VMAC for an instance; its name, or None when it cannot be made.
         `wanted` is the configured name ('' for a generated one); `taken` holds the names
         other instances use."""
+        NetlinkError = netlink_error()     # pyroute2, imported on first use
         mac = virtual_mac(vrid, family)
         try:
             parent_idx = await _index(ipr, parent)
@@ -204,19 +207,20 @@ class VmacTable:
         # a VMAC left by a previous child on this parent with this MAC is ours to adopt
         vrid = int(mac.rsplit(":", 1)[1], 16)
         fam = 4 if mac.split(":")[4] == "01" else 6
-        for cand in name_candidates(vrid, fam):
+        for cand in name_candidates(vrid, fam, self.prefix):
             if cand in taken:
                 continue
             link = await _link(ipr, cand)
             if link is not None and _matches(link, parent_idx, mac):
                 return cand
-        for cand in name_candidates(vrid, fam):
+        for cand in name_candidates(vrid, fam, self.prefix):
             if cand not in taken and await _link(ipr, cand) is None:
                 return cand
         log.error("vrrp.vmac.no_name", instance=who)
         return None
 
     async def _delete(self, ipr: Any, name: str, idx: int) -> bool:
+        NetlinkError = netlink_error()     # pyroute2, imported on first use
         try:
             await ipr.link("del", index=idx)
             return True
@@ -309,6 +313,7 @@ async def _index(ipr: Any, name: str) -> int | None:
 
 
 async def _link(ipr: Any, name: str) -> Any:
+    NetlinkError = netlink_error()     # pyroute2, imported on first use
     try:
         res = await ipr.link("get", ifname=name)
     except NetlinkError as e:

@@ -120,6 +120,7 @@ class Daemon:
     env: dict[str, str] = field(default_factory=dict)
     piddir: Path | None = None          # pidfiles elsewhere, seen in the daemon's mount namespace
     crashed: bool = False               # killed on purpose (its host died): not a finding
+    args: list[str] = field(default_factory=list)       # more command-line options (ours)
 
     def pidpath(self, which: str) -> Path:
         if self.piddir is None:
@@ -133,7 +134,7 @@ class Daemon:
         pid = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
         if self.ours:
             return [*self.wrap, sys.executable, "-m", "keepalived_py", "-n", "-l", "-D",
-                    "-f", str(self.dir / "keepalived.conf"), *pid]
+                    "-f", str(self.dir / "keepalived.conf"), *pid, *self.args]
         return [*self.wrap, KEEPALIVED, "-n", "-l", "-D", "-f", str(self.dir / "keepalived.conf"), *pid]
 
     def start(self) -> Daemon:

@@ -9,6 +9,8 @@ Used by tests/chaos/test_chaos_hostile.py (~20,000 packets) and bench/hostile.py
 As a script (inside the attacker's namespace):
 
     python3 hostile.py send COUNT_PER_CATEGORY RATE_PPS CATEGORY...   # prints "sent N"
+    python3 hostile.py serve           # reads "COUNT RATE CATEGORY" lines, prints "sent N" each
+    python3 hostile.py flood SECONDS DST_MAC CATEGORY                 # prints "sent N"
     python3 hostile.py sniff SRC_IP [VRID]                            # prints advert times
 """
 from __future__ import annotations
@@ -21,6 +23,12 @@ import time
 VIP = "192.0.2.100"
 VRID = 51
 SPOOF = "192.0.2.77"          # never a node's address
+ATTACKER_MAC = bytes.fromhex("020000000077")
+N1, PRIO_N1 = "192.0.2.1", 200     # the chaos cluster's master (tests/chaos/chaoslab.py)
+
+
+def _set(b: bytes, i: int, v: int) -> bytes:
+    return b[:i] + bytes([v]) + b[i + 1:]
 
 
 def _frames() -> dict[str, tuple[str | None, list[bytes]]]:
@@ -33,8 +41,9 @@ def _frames() -> dict[str, tuple[str | None, list[bytes]]]:
     eth4 = Ether(dst="01:00:5e:00:00:12", src="02:00:00:00:00:77")
     eth6 = Ether(dst="33:33:00:00:00:12", src="02:00:00:00:00:77")
 
-    def ip4(payload: object, ttl: int = 255, src: str = SPOOF) -> object:
-        return eth4 / IP(src=src, dst="224.0.0.18", ttl=ttl, proto=112) / payload
+    def ip4(payload: object, ttl: int = 255, src: str = SPOOF, dst: str = "224.0.0.18",
+            proto: int = 112) -> object:
+        return eth4 / IP(src=src, dst=dst, ttl=ttl, proto=proto) / payload
 
     def good(**kw: object) -> object:
         args = {"vrid": VRID, "priority": 100, "addrlist": [VIP], "ipcount": 1, "adv": 1}
@@ -87,15 +96,36 @@ def _frames() -> dict[str, tuple[str | None, list[bytes]]]:
         "ipv6_v3": (None, [raw(eth6 / IPv6(src="fe80::77", dst="ff02::12", hlim=255, nh=112)
                                / VRRPv3(vrid=VRID, priority=250, addrlist=["2001:db8::100"],
                                         ipcount=1))]),
+        "ipv6_v2": (None, [raw(eth6 / IPv6(src="fe80::77", dst="ff02::12", hlim=255, nh=112)
+                               / VRRP(vrid=VRID, priority=250, addrlist=["192.0.2.100"],
+                                      ipcount=1))]),
+        # valid adverts a master must answer without obeying: a lower priority (keepalived
+        # replies with an advert and gratuitous ARPs each time; the log line is rate-limited)
+        "lower_priority": (None, [raw(ip4(good(priority=p))) for p in (1, 100, 199)]),
+        # the master's own advert, captured and replayed from another host: what the master
+        # already is (equal priority, its own address) changes nothing anywhere
+        "replayed": (None, [raw(ip4(good(priority=PRIO_N1), src=N1))]),
+        "version_1": ("vers_err", [fix_ip(_set(raw(ip4(good())), 34, 0x11))]),
+        "auth_type_3": ("invalid_authtype", [raw(ip4(good(authtype=3)))]),
+        "interval_zero": ("advert_interval_err", [raw(ip4(good(adv=0)))]),
+        "count_too_big": ("packet_len_err", [raw(ip4(good(ipcount=2, addrlist=[VIP])))]),
+        "other_group": (None, [raw(ip4(good(), dst="224.0.0.19"))]),
+        "other_protocol": (None, [raw(ip4(good(), proto=113))]),
     }
     # the spoofed-source ones keep one fault each: a valid advert would (rightly) be obeyed
     return cats
 
 
+_CACHE: dict[str, tuple[str | None, list[bytes]]] = {}
+_SOCK: list[socket.socket] = []
+
+
 def send(count: int, rate: float, names: list[str]) -> int:
-    cats = _frames()
-    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-    s.bind(("eth0", 0))
+    cats = _CACHE or _CACHE.update(_frames()) or _CACHE
+    if not _SOCK:
+        _SOCK.append(socket.socket(socket.AF_PACKET, socket.SOCK_RAW))
+        _SOCK[0].bind(("eth0", 0))
+    s = _SOCK[0]
     sent = 0
     t0 = time.monotonic()
     for name in names:
@@ -107,6 +137,26 @@ def send(count: int, rate: float, names: list[str]) -> int:
                 ahead = t0 + sent / rate - time.monotonic()
                 if ahead > 0:
                     time.sleep(ahead)
+    return sent
+
+
+def flood(seconds: float, dst_mac: str, name: str) -> int:
+    """As fast as one process can: `name`'s frames to one node's MAC address (IP destination
+    still the VRRP group, which the node has joined) for `seconds`; enough to fill a Python
+    reader's 2 MiB receive queue. Returns the number sent."""
+    frames = [bytes.fromhex(dst_mac.replace(":", "")) + f[6:] for f in _frames()[name][1]]
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    s.bind(("eth0", 0))
+    sent = 0
+    end = time.monotonic() + seconds
+    n = len(frames)
+    while time.monotonic() < end:
+        for _ in range(256):
+            try:
+                s.send(frames[sent % n])
+            except OSError:          # ENOBUFS: the attacker's own queue is full
+                continue
+            sent += 1
     return sent
 
 
@@ -130,7 +180,8 @@ def sniff(src: str, vrid: int = VRID) -> None:
         data, anc, _flags, addr = s.recvmsg(2048, 64)
         if addr[2] == socket.PACKET_OUTGOING or len(data) < 34:
             continue
-        if data[23] == SNIFF_PROTO and data[26:30] == want and data[35] == vrid:
+        if data[23] == SNIFF_PROTO and data[26:30] == want and data[35] == vrid \
+                and data[6:12] != ATTACKER_MAC:          # not a replayed copy
             t = time.time()
             for level, kind, value in anc:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
@@ -144,8 +195,18 @@ def categories() -> dict[str, str | None]:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "send":
+    if sys.argv[1] == "serve":
+        # one sender for many categories (scapy is imported once): "COUNT RATE CATEGORY" lines
+        _CACHE.update(_frames())
+        print("ready", flush=True)
+        for line in sys.stdin:
+            c, r, name = line.split()
+            print(f"sent {send(int(c), float(r), [name])}", flush=True)
+    elif sys.argv[1] == "send":
         n = send(int(sys.argv[2]), float(sys.argv[3]), sys.argv[4:])
+        print(f"sent {n}", flush=True)
+    elif sys.argv[1] == "flood":
+        n = flood(float(sys.argv[2]), sys.argv[3], sys.argv[4])
         print(f"sent {n}", flush=True)
     elif sys.argv[1] == "sniff":
         sniff(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else VRID)

@@ -34,10 +34,56 @@ def extra_instances(n: int, prio: int, advert: float) -> str:
     return "".join(out)
 
 
+RS_PORT = 20000
+LISTENER = """
+import socket, sys, selectors, time
+sel = selectors.DefaultSelector()
+for port in range(int(sys.argv[1]), int(sys.argv[2])):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("192.0.2.1", port))
+    s.listen(64)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        try:
+            conn, _ = key.fileobj.accept()
+            conn.close()
+        except OSError:
+            pass
+"""
+
+
+def virtual_servers(servers: int, delay_loop: float, per_vs: int = 100) -> str:
+    """`servers` real servers, TCP_CHECKed every `delay_loop` s, `per_vs` per virtual server;
+    each a port of n1's own address where LISTENER accepts."""
+    out = []
+    for v in range(0, servers, per_vs):
+        rs = "".join(f"  real_server 192.0.2.1 {RS_PORT + k} {{\n    TCP_CHECK {{\n"
+                     f"      connect_timeout 3\n    }}\n  }}\n"
+                     for k in range(v, min(servers, v + per_vs)))
+        out.append(f"virtual_server 198.51.100.{200 + v // per_vs} 80 {{\n"
+                   f"  delay_loop {delay_loop:g}\n  lb_algo rr\n  lb_kind NAT\n"
+                   f"  protocol TCP\n{rs}}}\n")
+    return "".join(out)
+
+
 def soak(base: Path, seconds: float, instances: int, advert: float, failover_every: float,
-         reload_every: float, warmup: float = 15.0, report: bool = True) -> dict[str, object]:
+         reload_every: float, warmup: float = 15.0, report: bool = True, servers: int = 0,
+         delay_loop: float = 6.0) -> dict[str, object]:
+    """`servers` > 0: n1 also health-checks that many real servers (TCP_CHECK every
+    `delay_loop` s, against listeners in its namespace); its checker child's RSS and fds are
+    sampled beside the VRRP child's."""
     more = {n: extra_instances(instances, PRIOS[n], advert) for n in ("n1", "n2", "n3")}
+    if servers:
+        more["n1"] += virtual_servers(servers, delay_loop)
     with Cluster(base, advert=advert, tag="soak", more=more) as c:
+        if servers:
+            lst = c.nodes["n1"].popen([sys.executable, "-c", LISTENER, str(RS_PORT),
+                                       str(RS_PORT + servers)], stdout=subprocess.PIPE, text=True)
+            assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"
         c.start(("n1", "n2"))
         del c.daemons["n3"]                       # two nodes: n3 stays empty
         c.elected(60)
@@ -52,6 +98,7 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
         next_fo, next_rl = t0 + failover_every, t0 + reload_every
         frozen: list[tuple[float, float]] = []
         samples: list[tuple[float, int, int]] = []
+        csamples: list[tuple[int, int]] = []
         next_sample = t0 + warmup
         fo = rl = 0
         while time.monotonic() - t0 < seconds:
@@ -74,8 +121,13 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
             elif now >= next_sample:
                 rss, fds = d1.rss_fds("v")
                 samples.append((round(now - t0, 1), rss, fds))
+                crss, cfds = d1.rss_fds("c") if servers else (0, 0)
+                if servers:
+                    csamples.append((crss, cfds))
                 if report:
-                    print(f"t={now - t0:.0f}s RSS {rss} KiB fds {fds}", flush=True)
+                    print(f"t={now - t0:.0f}s RSS {rss} KiB fds {fds}"
+                          + (f"; checker RSS {crss} KiB fds {cfds}" if servers else ""),
+                          flush=True)
                 next_sample = now + max(5.0, seconds / 20)
             time.sleep(0.05)
         c.hold(2.0)
@@ -93,6 +145,10 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                    "adverts": len(gaps), "worst_gap": round(max(gaps), 4) if gaps else None,
                    "late_adverts": len(late), "rss_kib": (rss[0], rss[-1]) if rss else None,
                    "fds": (min(fds), max(fds)) if fds else None,
+                   "servers": servers,
+                   "checker_rss_kib": (csamples[0][0], csamples[-1][0]) if csamples else None,
+                   "checker_fds": (min(f for _, f in csamples), max(f for _, f in csamples))
+                   if csamples else None,
                    "windows": {w.label: round(w.took or 0, 3) for w in c.windows}}
         if report:
             print(figures, flush=True)

@@ -59,6 +59,25 @@ CONFIGS: dict[str, str] = {
     "preempt_delay": inst("  priority 90\n  preempt_delay 3\n"),
     "version_3": inst("  version 3\n  advert_int 0.5\n"),
     "vrrp_version_3_global": glob("  vrrp_version 3\n") + inst("  advert_int 2\n"),
+    # the process-level global_defs keywords (config/model_process.py), every one set
+    "process_defs": glob(
+        "  vrrp_priority -5\n  checker_priority 3\n  bfd_priority 2\n"
+        "  vrrp_rt_priority 20\n  vrrp_rlimit_rttime 500000\n  checker_rlimit_rttime 1\n"
+        "  vrrp_no_swap\n  bfd_no_swap\n  vrrp_cpu_affinity 0\n  checker_cpu_affinity 0 1\n"
+        "  max_auto_priority 30\n  min_auto_priority_delay 200000\n"
+        "  vrrp_startup_delay 1.5\n  umask 0027\n"
+        "  startup_script /bin/true\n  startup_script_timeout 3\n"
+        "  shutdown_script \"/bin/true x\"\n"
+        "  process_names\n  bfd_process_name kpgl_bfd\n"
+        "  vrrp_netlink_cmd_rcv_bufs 1048576\n  vrrp_netlink_cmd_rcv_bufs_force\n"
+        "  vrrp_netlink_monitor_rcv_bufs 2097152\n  lvs_netlink_cmd_rcv_bufs 65536\n"
+        "  lvs_netlink_monitor_rcv_bufs_force on\n  process_monitor_rcv_bufs 32768\n"
+        "  vrrp_rx_bufs_policy MTU\n  vrrp_rx_bufs_multiplier 4\n"
+        "  nftables kpgl\n  nftables_priority -5\n  nftables_counters\n  nftables_ifindex\n"
+        "  vmac_prefix kpv\n  vmac_addr_prefix kpa\n  random_seed 7\n"
+        "  checker_log_all_failures\n  reload_time_file /nonexistent/kp-reload-time\n"
+        "  reload_repeat\n  reload_file /nonexistent/kp-reload\n  reload_check_config /dev/null\n"
+        "  enable_script_security\n") + "child_wait_time 3\n" + inst(),
     "advert_int_3": inst("  advert_int 3\n"),
     "ipv6": inst(vips="2001:db8::10/64"),
     "ipv6_version_2": inst("  version 2\n", vips="2001:db8::10/64"),

@@ -5,8 +5,9 @@
 Prints "ready" once listening, then one JSON line: the kernel timestamp (CLOCK_REALTIME, ns)
 of the first VRRP advert the node sends and of the first gratuitous ARP for one of the VIPs
 (an AF_PACKET socket with SO_TIMESTAMPNS), and the times the RTM_NEWADDR of each VIP were
-read from an rtnetlink socket bound to RTMGRP_IPV4_IFADDR. The reader runs SCHED_FIFO when
-it may, so that its reading time is the kernel's event time plus microseconds.
+read from an rtnetlink socket bound to RTMGRP_IPV4_IFADDR by a process that does nothing else (netlink
+messages carry no timestamp). Both run SCHED_FIFO when they may, so that the reading time is
+the kernel's event time plus one wake-up.
 """
 from __future__ import annotations
 
@@ -62,22 +63,49 @@ def main() -> None:
     pk.bind((ifname, ETH_P_ALL))
     nl = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
     nl.bind((0, RTMGRP_IPV4_IFADDR))
+    # a process of its own reads the netlink socket and does nothing else: its reading time
+    # is the kernel's event time plus one wake-up (the packets carry kernel timestamps)
+    rd, wr = os.pipe()
+    if os.fork() == 0:
+        pk.close()
+        os.close(rd)
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(20))
+        except (OSError, AttributeError):
+            pass
+        seen: set[str] = set()
+        nl.settimeout(timeout)
+        try:
+            while len(seen) < len(vips):
+                data = nl.recv(65536)
+                now = time.time_ns()
+                for a in newaddrs(data):
+                    if a in vips and a not in seen:
+                        seen.add(a)
+                        os.write(wr, f"{a} {now}\n".encode())
+        except OSError:
+            pass
+        os._exit(0)
+    nl.close()
+    os.close(wr)
     print("ready", flush=True)
     advert: int | None = None
     garp: int | None = None
     added: dict[str, int] = {}
+    lines = b""
     deadline = time.monotonic() + timeout
     while (advert is None or garp is None or len(added) < len(vips)) and \
             time.monotonic() < deadline:
-        ready, _, _ = select.select([nl, pk], [], [], 0.2)
-        now = time.time_ns()
-        if nl in ready:               # read first: its time is the reading time
-            for a in newaddrs(nl.recv(65536)):
-                if a in vips and a not in added:
-                    added[a] = now
+        ready, _, _ = select.select([rd, pk], [], [], 0.2)
+        if rd in ready:
+            lines += os.read(rd, 4096)
+            *done, lines = lines.split(b"\n")
+            for line in done:
+                a, t = line.decode().split()
+                added[a] = int(t)
         if pk in ready:
             data, anc, _flags, addr = pk.recvmsg(2048, socket.CMSG_SPACE(16))
-            ts = now
+            ts = time.time_ns()
             for level, kind, value in anc:
                 if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
                     sec, nsec = struct.unpack("=qq", value[:16])

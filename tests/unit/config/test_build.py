@@ -101,7 +101,7 @@ def test_checker_timing_is_inherited() -> None:
 
 
 def test_unimplemented_keywords_are_notices_not_errors() -> None:
-    _, d = load("global_defs { snmp_socket tcp:localhost:705\n vrrp_priority -10 }\n")
+    _, d = load("global_defs { snmp_socket tcp:localhost:705\n tmp_config_directory /tmp }\n")
     assert d.exit_code == 0
     assert {x.severity for x in d.items} == {Severity.NOTICE}
 

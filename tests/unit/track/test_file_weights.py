@@ -51,3 +51,37 @@ def test_track_file_status_is_clamped() -> None:
     assert file_contribution(-300, 1, False).fault
     assert file_contribution(-253, 1, False) == Contribution(delta=-253)
     assert file_contribution(5, -2, True) == Contribution(delta=10)
+
+
+def test_file_monitor_loads_libc_once_across_reloads(tmp_path, monkeypatch) -> None:
+    """Each reload starts a new FileMonitor: the C library is not dlopen'ed again each time
+    (issue 15: a CDLL per reload)."""
+    import asyncio
+    import ctypes
+
+    from keepalived_py.config.model import VrrpTrackFile
+    from keepalived_py.track.file import FileMonitor
+
+    loads: list[object] = []
+    real = ctypes.CDLL
+
+    def counting(*a: object, **kw: object) -> object:
+        loads.append(a)
+        return real(*a, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ctypes, "CDLL", counting)
+    f = tmp_path / "weight"
+    f.write_text("3\n")
+    seen: list[tuple[str, int]] = []
+
+    async def cycle() -> None:
+        for i in range(20):
+            mon = FileMonitor([VrrpTrackFile(name="tf", file=str(f))],
+                              lambda n, v: seen.append((n, v)), reload=i > 0)
+            mon.start()
+            assert mon._fd >= 0
+            mon.stop()
+
+    asyncio.run(cycle())
+    assert loads == []
+    assert seen == [("tf", 3)] * 20
