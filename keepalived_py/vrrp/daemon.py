@@ -137,7 +137,6 @@ class VrrpDaemon:
         self.tasks: list[asyncio.Task[None]] = []
         pid_vrrp = resolve_pidfiles(options)["vrrp"]
         self.statefile = StateFile(statefile.path_for(pid_vrrp))   # resume after a respawn
-        self.state_file = self.statefile.path
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.connector: Any = None           # set by childrun when started with -s
         self.failovers: dict[str, list[float]] = {}
