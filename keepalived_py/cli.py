@@ -51,6 +51,9 @@ USAGE = """Usage: keepalived-py [OPTION...]
       --dump-format=text|json  keepalived-py: format of -d (default text)
       --log-format=text|json   keepalived-py: key=value lines (default) or JSON lines
       --prometheus=ADDR        keepalived-py: serve Prometheus metrics on HOST:PORT or unix:PATH
+      --dataplane=auto|ipvs|nftables
+                               keepalived-py: the load-balancing dataplane (overrides the
+                                global_defs keyword; default auto: IPVS when the kernel has it)
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
   -T, --genhash                Enter into genhash utility mode (this should be the first option used).
@@ -98,7 +101,7 @@ LONG.update({
     "all": ("", "no"), "flush-log-file": ("", "no"), "signum": ("", "yes"),
     "perf": ("", "optional"), "debug": ("", "optional"), "no-mem-check": ("", "no"),
     "ignore-sigint": ("", "no"), "dump-format": ("", "yes"), "prometheus": ("", "yes"),
-    "log-format": ("", "yes"), "config-fd": ("", "yes"),
+    "log-format": ("", "yes"), "config-fd": ("", "yes"), "dataplane": ("", "yes"),
 })
 # the long options of Debian's keepalived 2.2.7 binary (its getopt_long table): abbreviations
 # are unique prefixes of these (--vers, --dont-f, --log-con); --dont and --no are ambiguous
@@ -224,6 +227,10 @@ def parse(argv: Sequence[str]) -> tuple[Options, list[str], list[str], list[str]
             o["log_json"] = value == "json"
         elif name == "prometheus":
             o["prometheus"] = value
+        elif name == "dataplane":
+            if value not in ("auto", "ipvs", "nftables"):
+                raise UsageError(f"Invalid dataplane '{value}' (auto, ipvs or nftables)")
+            o["dataplane"] = value
         elif name == "all-config":
             o["all_config"] = True
         elif name == "ignore-sigint":

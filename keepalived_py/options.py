@@ -29,6 +29,7 @@ class Options:
     dump_json: bool = False          # keepalived-py: -d in JSON
     log_json: bool = False           # keepalived-py: --log-format=json
     prometheus: str | None = None    # keepalived-py: --prometheus=HOST:PORT|unix:PATH (off)
+    dataplane: str | None = None     # keepalived-py: --dataplane=auto|ipvs|nftables
     pid_file: str | None = None      # -p ; None: default from namespace/instance
     vrrp_pid_file: str | None = None     # -r
     checkers_pid_file: str | None = None  # -c

@@ -24,15 +24,50 @@ MAX_BODY = 4 * 1024 * 1024
 Result = tuple[bool, str]
 
 
-async def tcp_check(host: str, port: int, timeout: float, bindto: str | None = None) -> Result:
-    """Connect and close: the cheapest check (a raw non-blocking socket, no stream objects)."""
-    loop = asyncio.get_running_loop()
+def source_socket(host: str, bindto: str | None = None, bind_port: int | None = None,
+                  bind_if: str | None = None) -> socket.socket:
+    """A non-blocking TCP socket towards `host` with the checker's source options: `bindto`
+    (source address), `bind_port` (source port), `bind_if` (SO_BINDTODEVICE, as keepalived's
+    for a link-local address). OSError when the kernel refuses one of them."""
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setblocking(False)
     try:
-        if bindto:
-            s.bind((bindto, 0))
+        s.setblocking(False)
+        if bind_if:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, bind_if.encode())
+        if bindto or bind_port:
+            if bind_port:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((bindto or ("::" if fam == socket.AF_INET6 else "0.0.0.0"), bind_port or 0))
+    except OSError:
+        s.close()
+        raise
+    return s
+
+
+def http_request(path: str, protocol: str | None, vhost: str | None, host: str,
+                 port: int) -> bytes:
+    """keepalived's GET request (check_http.c): HTTP/1.0 by default; `http_protocol 1.1` and
+    `1.0C` add "Connection: close"; Host is the virtualhost, else address:port ([v6]:port)."""
+    minor = 1 if protocol == "1.1" else 0
+    close = "Connection: close\r\n" if protocol in ("1.1", "1.0C", "1.0c") else ""
+    if vhost:
+        where = vhost
+    else:
+        where = (f"[{host}]" if ":" in host else host) + f":{port}"
+    return (f"GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}"
+            f"Host: {where}\r\n\r\n").encode()
+
+
+async def tcp_check(host: str, port: int, timeout: float, bindto: str | None = None,
+                    bind_port: int | None = None, bind_if: str | None = None) -> Result:
+    """Connect and close: the cheapest check (a raw non-blocking socket, no stream objects)."""
+    loop = asyncio.get_running_loop()
+    try:
+        s = source_socket(host, bindto, bind_port, bind_if)
+    except OSError as e:
+        return False, f"bind failed: {e.strerror or e}"
+    try:
         async with asyncio.timeout(timeout):
             await loop.sock_connect(s, (host, port))
     except TimeoutError:
@@ -88,16 +123,23 @@ def _status_ok(code: int, url: HttpUrl) -> bool:
 async def http_check(host: str, port: int, ch: Checker, url: HttpUrl, timeout: float,
                      use_ssl: bool = False, tls: ssl.SSLContext | None = None) -> Result:
     """HTTP_GET / SSL_GET of one url; `tls`: the client context (insecure_tls) for SSL_GET."""
-    vhost = url.virtualhost or ch.virtualhost or host
+    vhost = url.virtualhost or ch.virtualhost       # (the real/virtual server's: build_lvs)
     ctx = (tls or insecure_tls()) if use_ssl else None
 
     async def exchange() -> Result:
-        reader, writer = await asyncio.open_connection(
-            host, port, ssl=ctx, server_hostname=vhost if (use_ssl and ch.enable_sni) else None,
-            limit=MAX_HEADER)
+        s = source_socket(host, str(ch.bindto) if ch.bindto else None, ch.bind_port,
+                          ch.bind_if)
         try:
-            writer.write(f"GET {url.path} HTTP/1.0\r\nHost: {vhost}\r\n"
-                         "User-Agent: keepalived-py\r\nConnection: close\r\n\r\n".encode())
+            await asyncio.get_running_loop().sock_connect(s, (host, port))
+        except BaseException:
+            s.close()
+            raise
+        reader, writer = await asyncio.open_connection(
+            sock=s, ssl=ctx, limit=MAX_HEADER,
+            server_hostname=(vhost or host) if (use_ssl and ch.enable_sni) else
+            ("" if use_ssl else None))
+        try:
+            writer.write(http_request(url.path, ch.http_protocol, vhost, host, port))
             await writer.drain()
             try:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -309,7 +351,7 @@ async def run_checker(ch: Checker, host: str, port: int, timeout: float,
     tport = ch.connect_port or port
     bindto = str(ch.bindto) if ch.bindto else None
     if ch.kind == "TCP_CHECK":
-        return await tcp_check(target, tport, timeout, bindto)
+        return await tcp_check(target, tport, timeout, bindto, ch.bind_port, ch.bind_if)
     if ch.kind in ("HTTP_GET", "SSL_GET"):
         for url in ch.urls:
             ok, why = await http_check(target, tport, ch, url, timeout, ch.kind == "SSL_GET",

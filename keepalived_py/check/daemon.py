@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import random
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +84,9 @@ class CheckerDaemon:
         self._fifo_defs: tuple[Any, ...] = ()
         self.bfd_up: dict[str, bool] = {}      # BFD sessions, from the BFD child (BFD_CHECK)
         self.snmp: Any = None                # snmp.check.CheckSubagent (issue 17)
+        self.ipvs_globals: Any = None        # check.lvs_globals.IpvsGlobals (issue 13)
+        self._synced = False                 # the first _sync is the start (rs_init_notifies)
+        self.globals = Config().global_defs
         self.log_all_failures = False        # global_defs checker_log_all_failures
 
     async def start(self, config: Config) -> None:
@@ -92,19 +97,38 @@ class CheckerDaemon:
         from keepalived_py.notify.smtp import CheckAlerts
         self.alerts = CheckAlerts(config)                  # smtp_alert mails
         self._open_fifos(config)
-        choice = config.global_defs.dataplane
+        choice = self.options.dataplane or config.global_defs.dataplane
         has_ipvs = await ipvs_available() if choice == "auto" else None
         if choice == "ipvs" or has_ipvs:
             self.dataplane = IpvsDataplane()
             self.kind = "ipvs"
-        reason = (f"dataplane {choice} configured" if has_ipvs is None else
+        how = (f"--dataplane={choice}" if self.options.dataplane
+               else f"dataplane {choice} configured")
+        reason = (how if has_ipvs is None else
                   "auto: the kernel has IPVS" if has_ipvs else
                   "auto: the kernel has no IPVS (no 'IPVS' generic netlink family)")
         log.info("check.dataplane", kind=self.kind, reason=reason,
                  compat=f"Using the {self.kind} dataplane ({reason})")
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
-        if config.global_defs.lvs_flush and self.kind == "ipvs":
-            await self.dataplane.flush_all()
+        self.globals = config.global_defs
+        if self.kind == "ipvs":          # lvs_flush, lvs_timeouts, sync daemon (issue 13)
+            from keepalived_py.check.lvs_globals import IpvsGlobals
+            from keepalived_py.options import resolve_pidfiles
+            pid = resolve_pidfiles(self.options)["checker"]
+            self.ipvs_globals = IpvsGlobals(os.path.join(
+                os.path.dirname(pid) or "/run", f".{os.path.basename(pid)}.keepalived-py.ipvs"))
+            if config.global_defs.lvs_flush:
+                self.ipvs_globals.flush()
+            self.ipvs_globals.configure(config.global_defs, reload=False)
+        else:
+            g = config.global_defs
+            unused = [k for k, on in (("lvs_sync_daemon", g.lvs_sync_daemon is not None),
+                                      ("lvs_timeouts", any(g.lvs_timeouts)),
+                                      ("lvs_flush", g.lvs_flush)) if on]
+            if unused:                       # never silently: they are IPVS settings
+                log.warning("check.nft.ipvs_only", keywords=unused,
+                            compat=f"{', '.join(unused)}: IPVS settings, not used by the"
+                                   " nftables dataplane")
         if not await self.dataplane.setup():
             log.error("check.dataplane.unavailable", kind=self.kind,
                       compat="no load-balancing dataplane: " + (
@@ -171,6 +195,11 @@ class CheckerDaemon:
     async def reload(self, config: Config) -> None:
         self.log_all_failures = config.global_defs.process.checker_log_all_failures
         self.alerts.configure(config)
+        self.globals = config.global_defs
+        if self.ipvs_globals is not None:                   # issue 13
+            self.ipvs_globals.configure(config.global_defs, reload=True)
+            assert self.loop is not None
+            self.loop.call_later(3.0, self.ipvs_globals.reassert)
         if _fifo_defs(config) != self._fifo_defs:          # an unchanged FIFO keeps its reader
             for f in self.fifos:
                 await f.aclose()
@@ -198,6 +227,8 @@ class CheckerDaemon:
                 for c in rr.checkers:
                     if c.task is not None:
                         c.task.cancel()
+        if self.ipvs_globals is not None:                   # issue 13
+            self.ipvs_globals.stop(self.globals, release)
         if release:                               # False with -I (dont_release_ipvs)
             await self.dataplane.teardown()
         self.servers.clear()
@@ -233,6 +264,8 @@ class CheckerDaemon:
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
+        starting = not self._synced
+        self._synced = True
         for ident in list(self.servers):
             if ident not in wanted:
                 run = self.servers.pop(ident)
@@ -248,7 +281,12 @@ class CheckerDaemon:
             keep: dict[tuple[str, int | None], RealRun] = {}
             for rs in vs.real_servers:
                 old = run.reals.get(rs_key(rs))
-                keep[rs_key(rs)] = self._real(vs, rs, old)
+                keep[rs_key(rs)] = rr = self._real(vs, rs, old)
+                if old is None and starting and config.global_defs.rs_init_notifies and rr.up:
+                    # rs_init_notifies: a server up from the start is announced (ipwrapper.c)
+                    if rs.notify_up is not None:
+                        self.notifier.launch(rs.notify_up)  # type: ignore[arg-type]
+                    self._fifo_write(lvs_rs_fifo_line(rs, vs, True))
             gone = [r for k, r in run.reals.items() if k not in keep]
             for r in gone:
                 if r.up:
@@ -263,12 +301,12 @@ class CheckerDaemon:
         assert self.loop is not None
         rr = RealRun(rs)
         previous = {c.checker: c for c in old.checkers} if old else {}
-        for i, ch in enumerate(rs.checkers):
+        for ch in rs.checkers:
             prev = previous.pop(ch, None)
             if prev is not None:                      # unchanged: keep state and schedule
                 rr.checkers.append(prev)
                 continue
-            st = CheckState.from_config(ch, vs, self.loop.time() + 0.05 * i)
+            st = CheckState.from_config(ch, vs, self.loop.time(), random.random())
             run = CheckerRun(ch, st)
             run.task = self.loop.create_task(self._check_loop(vs, rr, run))
             rr.checkers.append(run)

@@ -14,7 +14,9 @@ there; ENOENT/ESRCH on delete means it is already gone. `already_done` is that o
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
+import os
 import socket
 import struct
 from collections.abc import Sequence
@@ -45,8 +47,9 @@ def service_fields(vs: VirtualServer) -> dict[str, Any]:
                          "flags": {"flags": flags, "mask": 0xFFFF},
                          "timeout": vs.persistence_timeout or 0}
     v6 = vs.address is not None and vs.address.version == 6
-    if vs.fwmark is not None:
-        f.update(fwmark=vs.fwmark, af=socket.AF_INET)
+    if vs.fwmark is not None:                  # ip_family: given, or the servers' (build_lvs)
+        v6 = vs.ip_family == "inet6"
+        f.update(fwmark=vs.fwmark, af=socket.AF_INET6 if v6 else socket.AF_INET)
     else:
         assert vs.address is not None
         f.update(addr=str(vs.address), port=vs.port or 0,
@@ -150,14 +153,16 @@ class IpvsDataplane:
             have = self.current[ident]
             want = {(t.address, t.port): t for t in targets}
             for key, t in want.items():
+                method = t.method or vs.lvs_method          # per real server, or the VS's
                 if key not in have:
-                    await self._dest("add", svc, dest_of(t, vs.lvs_method))
-                elif have[key].weight != t.weight:
-                    await self._dest("set", svc, dest_of(t, vs.lvs_method))
+                    await self._dest("add", svc, dest_of(t, method))
+                elif have[key].weight != t.weight or \
+                        (have[key].method or vs.lvs_method) != method:
+                    await self._dest("set", svc, dest_of(t, method))
                 have[key] = t
             for key, t in list(have.items()):
                 if key not in want:
-                    await self._dest("del", svc, dest_of(t, vs.lvs_method))
+                    await self._dest("del", svc, dest_of(t, t.method or vs.lvs_method))
                     del have[key]
             return True
         except Exception as e:
@@ -184,7 +189,10 @@ class IpvsDataplane:
             a = dict(msg.get("IPVS_CMD_ATTR_DEST")["attrs"])
             addr = str(a.get("IPVS_DEST_ATTR_ADDR"))
             port = int(a.get("IPVS_DEST_ATTR_PORT", 0))
-            out[(addr, port)] = Target(addr, port, int(a.get("IPVS_DEST_ATTR_WEIGHT", 0)))
+            fwd = int(a.get("IPVS_DEST_ATTR_FWD_METHOD", 0)) & 0x7
+            method = next((k for k, v in METHODS.items() if v == fwd), "")
+            out[(addr, port)] = Target(addr, port, int(a.get("IPVS_DEST_ATTR_WEIGHT", 0)),
+                                       method)
         return out
 
     async def _dest(self, op: str, svc: Any, dest: Any) -> None:
@@ -242,3 +250,215 @@ class IpvsDataplane:
                     log.warning("check.ipvs.remove_failed", vs=ident, error=str(e))
         if self.ipvs is not None:
             self.ipvs.close()
+
+
+# -- raw generic netlink: what pyroute2's IPVS API has no message for ----------------------
+# The sync daemon (IPVS_CMD_NEW_DAEMON / DEL_DAEMON / GET_DAEMON), the connection timeouts
+# (IPVS_CMD_SET_CONFIG / GET_CONFIG) and a full flush (IPVS_CMD_FLUSH): pyroute2 0.9 declares
+# IPVS_CMD_ATTR_DAEMON and the timeouts as opaque "hex", so these are encoded here
+# (linux/ip_vs.h, linux/netlink.h, linux/genetlink.h). Blocking requests on a socket of their
+# own: each is one kernel round trip (keepalived's libipvs is synchronous too), and the VRRP
+# child uses them without an IPVS event loop.
+NLMSG_ERROR, NLMSG_DONE = 2, 3
+NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
+GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
+NLA_F_NESTED = 0x8000
+IPVS_CMD_NEW_DAEMON, IPVS_CMD_DEL_DAEMON, IPVS_CMD_GET_DAEMON = 9, 10, 11
+IPVS_CMD_SET_CONFIG, IPVS_CMD_GET_CONFIG, IPVS_CMD_FLUSH = 12, 13, 17
+IPVS_CMD_ATTR_DAEMON = 3
+IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, IPVS_CMD_ATTR_TIMEOUT_UDP = 4, 5, 6
+(IPVS_DAEMON_ATTR_STATE, IPVS_DAEMON_ATTR_MCAST_IFN, IPVS_DAEMON_ATTR_SYNC_ID,
+ IPVS_DAEMON_ATTR_SYNC_MAXLEN, IPVS_DAEMON_ATTR_MCAST_GROUP, IPVS_DAEMON_ATTR_MCAST_GROUP6,
+ IPVS_DAEMON_ATTR_MCAST_PORT, IPVS_DAEMON_ATTR_MCAST_TTL) = range(1, 9)
+IP_VS_STATE_MASTER, IP_VS_STATE_BACKUP = 1, 2
+SYNC_STATES = {"MASTER": IP_VS_STATE_MASTER, "BACKUP": IP_VS_STATE_BACKUP}
+
+
+class GenlError(OSError):
+    """A kernel NLMSG_ERROR answer (errno in .errno / .code, as pyroute2's NetlinkError)."""
+
+    @property
+    def code(self) -> int:
+        return self.errno or 0
+
+
+def nla(kind: int, payload: bytes) -> bytes:
+    """One netlink attribute, padded to 4 bytes."""
+    head = struct.pack("=HH", 4 + len(payload), kind)
+    return head + payload + b"\0" * (-len(payload) % 4)
+
+
+def parse_nlas(data: bytes) -> dict[int, bytes]:
+    """Attributes by type (NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off); a truncated
+    attribute ends the list."""
+    out: dict[int, bytes] = {}
+    i = 0
+    while i + 4 <= len(data):
+        length, kind = struct.unpack_from("=HH", data, i)
+        if length < 4 or i + length > len(data):
+            break
+        out[kind & 0x3FFF] = data[i + 4:i + length]
+        i += (length + 3) & ~3
+    return out
+
+
+def daemon_attrs(state: str, sync: Any | None) -> bytes:
+    """IPVS_CMD_ATTR_DAEMON for a sync daemon in `state` (MASTER/BACKUP); `sync` is the
+    configuration (model.LvsSyncDaemon) when starting, None when stopping (the kernel needs
+    the state only; keepalived sends syncid 0 then)."""
+    body = nla(IPVS_DAEMON_ATTR_STATE, struct.pack("=i", SYNC_STATES[state]))
+    if sync is None:
+        return nla(IPVS_CMD_ATTR_DAEMON | NLA_F_NESTED,
+                   body + nla(IPVS_DAEMON_ATTR_SYNC_ID, struct.pack("=i", 0)))
+    body += nla(IPVS_DAEMON_ATTR_MCAST_IFN, sync.interface.encode() + b"\0")
+    body += nla(IPVS_DAEMON_ATTR_SYNC_ID, struct.pack("=i", sync.syncid or 0))
+    if sync.maxlen:
+        body += nla(IPVS_DAEMON_ATTR_SYNC_MAXLEN, struct.pack("=H", sync.maxlen))
+    if sync.port:
+        body += nla(IPVS_DAEMON_ATTR_MCAST_PORT, struct.pack("=H", sync.port))
+    if sync.ttl:
+        body += nla(IPVS_DAEMON_ATTR_MCAST_TTL, struct.pack("=B", sync.ttl))
+    if sync.group is not None:
+        if sync.group.version == 6:
+            body += nla(IPVS_DAEMON_ATTR_MCAST_GROUP6, sync.group.packed)
+        else:
+            body += nla(IPVS_DAEMON_ATTR_MCAST_GROUP, sync.group.packed)
+    return nla(IPVS_CMD_ATTR_DAEMON | NLA_F_NESTED, body)
+
+
+def timeout_attrs(tcp: int, tcpfin: int, udp: int) -> bytes:
+    return (nla(IPVS_CMD_ATTR_TIMEOUT_TCP, struct.pack("=I", tcp))
+            + nla(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, struct.pack("=I", tcpfin))
+            + nla(IPVS_CMD_ATTR_TIMEOUT_UDP, struct.pack("=I", udp)))
+
+
+class IpvsControl:
+    """Blocking IPVS requests over a NETLINK_GENERIC socket of its own (see above)."""
+
+    def __init__(self) -> None:
+        self.sock: socket.socket | None = None
+        self.family = 0
+        self.seq = 0
+
+    def open(self) -> None:
+        """Bind and resolve the IPVS family (which autoloads ip_vs); OSError when absent."""
+        if self.sock is not None:
+            return
+        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 16)
+        try:
+            s.bind((0, 0))
+            s.settimeout(10.0)
+            self.sock = s
+            reply = self._request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
+                                  nla(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"), version=1)
+            fid = parse_nlas(reply[0]).get(CTRL_ATTR_FAMILY_ID) if reply else None
+            if fid is None or len(fid) < 2:
+                raise OSError(errno.ENOENT, "no IPVS generic netlink family")
+            self.family = struct.unpack_from("=H", fid)[0]
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    def _request(self, kind: int, cmd: int, attrs: bytes = b"", dump: bool = False,
+                 version: int = 1) -> list[bytes]:
+        """Send one request; the attributes of each answer (after the genl header). Raises
+        GenlError with the kernel's errno."""
+        assert self.sock is not None
+        self.seq += 1
+        body = struct.pack("=BBH", cmd, version, 0) + attrs
+        flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if dump else 0)
+        self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, self.seq, 0) + body)
+        out: list[bytes] = []
+        while True:
+            data = self.sock.recv(65536)
+            i = 0
+            while i + 16 <= len(data):
+                length, mtype, _flags, seq, _pid = struct.unpack_from("=IHHII", data, i)
+                if length < 16:
+                    return out
+                msg = data[i + 16:i + length]
+                i += (length + 3) & ~3
+                if seq != self.seq:
+                    continue
+                if mtype == NLMSG_ERROR:
+                    code = -struct.unpack_from("=i", msg)[0] if len(msg) >= 4 else 0
+                    if code:
+                        raise GenlError(code, os.strerror(code))
+                    return out
+                if mtype == NLMSG_DONE:
+                    return out
+                out.append(msg[4:])
+            if not dump and out:
+                return out
+
+    def ipvs(self, cmd: int, attrs: bytes = b"", dump: bool = False) -> list[bytes]:
+        self.open()
+        return self._request(self.family, cmd, attrs, dump)
+
+    # -- the sync daemon --------------------------------------------------------------------
+    def start_daemon(self, state: str, sync: Any) -> None:
+        self.ipvs(IPVS_CMD_NEW_DAEMON, daemon_attrs(state, sync))
+
+    def stop_daemon(self, state: str) -> None:
+        self.ipvs(IPVS_CMD_DEL_DAEMON, daemon_attrs(state, None))
+
+    def daemons(self) -> dict[str, dict[str, Any]]:
+        """The running sync daemons by state: interface and syncid."""
+        out: dict[str, dict[str, Any]] = {}
+        for msg in self.ipvs(IPVS_CMD_GET_DAEMON, dump=True):
+            d = parse_nlas(parse_nlas(msg).get(IPVS_CMD_ATTR_DAEMON, b""))
+            if IPVS_DAEMON_ATTR_STATE not in d:
+                continue
+            st = struct.unpack_from("=i", d[IPVS_DAEMON_ATTR_STATE])[0]
+            name = {v: k for k, v in SYNC_STATES.items()}.get(st, str(st))
+            out[name] = {"interface": d.get(IPVS_DAEMON_ATTR_MCAST_IFN, b"").split(b"\0")[0]
+                         .decode(errors="replace"),
+                         "syncid": struct.unpack_from("=i", d[IPVS_DAEMON_ATTR_SYNC_ID])[0]
+                         if len(d.get(IPVS_DAEMON_ATTR_SYNC_ID, b"")) >= 4 else 0}
+        return out
+
+    # -- timeouts and flush -----------------------------------------------------------------
+    def timeouts(self) -> tuple[int, int, int]:
+        msgs = self.ipvs(IPVS_CMD_GET_CONFIG)
+        a = parse_nlas(msgs[0]) if msgs else {}
+
+        def u32(k: int) -> int:
+            v = a.get(k, b"")
+            return struct.unpack_from("=I", v)[0] if len(v) >= 4 else 0
+        return (u32(IPVS_CMD_ATTR_TIMEOUT_TCP), u32(IPVS_CMD_ATTR_TIMEOUT_TCP_FIN),
+                u32(IPVS_CMD_ATTR_TIMEOUT_UDP))
+
+    def set_timeouts(self, tcp: int, tcpfin: int, udp: int) -> None:
+        self.ipvs(IPVS_CMD_SET_CONFIG, timeout_attrs(tcp, tcpfin, udp))
+
+    def flush(self) -> None:
+        self.ipvs(IPVS_CMD_FLUSH)
+
+
+
+def sync_daemon_cmd(ctl: IpvsControl, op: str, state: str, sync: Any | None,
+                    ignore_error: bool = False) -> bool:
+    """keepalived's ipvs_syncd_cmd for one state: start ("add") or stop ("del"); EEXIST on a
+    start and ESRCH/ENOENT on a stop are "already done"; other errors are logged (with
+    keepalived's words) unless `ignore_error`. True when the kernel is as asked."""
+    try:
+        if op == "add":
+            ctl.start_daemon(state, sync)
+        else:
+            ctl.stop_daemon(state)
+    except OSError as e:
+        if dataplane.already_done(e.errno, op == "add"):
+            return True
+        if not ignore_error:
+            log.warning("check.ipvs.syncd_failed", op=op, state=state, error=str(e),
+                        compat=f"IPVS cmd {'IPVS_STARTDAEMON' if op == 'add' else 'IPVS_STOPDAEMON'}"
+                               f" error: {e.strerror}({e.errno})")
+        return False
+    log.info("check.ipvs.syncd", op=op, state=state,
+             interface=getattr(sync, "interface", None))
+    return True

@@ -19,13 +19,17 @@ to weighted random (`numgen random`) with a warning naming the virtual server. P
 the client address masked by the granularity, remembers the real server a client was sent to,
 for the timeout (counted from that choice); a client found there goes to the same server, a
 new one is chosen by the scheduler through a per-real-server chain that records it. When a
-real server leaves, the map forgets who went there. `inhibit_on_failure` servers have weight
-0: no slot, so no new connections; established ones stay on them (conntrack). DNAT is the only
-forwarding method nftables has: `lb_kind DR`/`TUN` warn and are balanced by DNAT.
+real server leaves, the map forgets who went there. For IPv6 (nft 1.0.6 cannot update a
+map whose data is an IPv6 address and a port) each real server has a dynamic set of its
+clients instead, looked up in turn; a server that leaves takes its set with it.
+`inhibit_on_failure` servers have weight 0: no slot, so no new connections; established ones
+stay on them (conntrack). DNAT is the only forwarding method nftables has: `lb_kind DR`/`TUN`
+warn and are balanced by DNAT.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 
 import structlog
@@ -39,7 +43,9 @@ TABLE = "keepalived_py"
 
 
 def family(vs: VirtualServer) -> str:
-    return "ip6" if vs.address is not None and vs.address.version == 6 else "ip"
+    if vs.address is None:                      # fwmark: ip_family (given or the servers')
+        return "ip6" if vs.ip_family == "inet6" else "ip"
+    return "ip6" if vs.address.version == 6 else "ip"
 
 
 def match(vs: VirtualServer, groups: dict[str, VirtualServerGroup] | None = None) -> list[str]:
@@ -81,10 +87,8 @@ def warnings(vs: VirtualServer) -> list[str]:
     elif sched not in ROUND_ROBIN and sched not in HASHED:
         out.append(f"{name}: lb_algo {sched} is unknown to the nftables dataplane;"
                    " using weighted random (numgen random) instead")
-    if vs.persistence_timeout and not persistent(vs):
-        out.append(f"{name}: persistence_timeout on IPv6 cannot be expressed by this nftables;"
-                   " each connection is scheduled on its own")
-    methods = {vs.lvs_method} | {rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
+    methods = {vs.lvs_method, vs.sorry_server_lvs_method if vs.sorry_server else None} | {
+        rs.lvs_method for rs in vs.real_servers if rs.lvs_method}
     for m in sorted(x for x in methods if x and x != "NAT"):
         out.append(f"{name}: lb_kind {m} cannot be done by nftables, which can only NAT;"
                    " real servers get DNAT (they must route replies back through this host)")
@@ -140,9 +144,16 @@ def chain_rule(vs: VirtualServer, targets: Sequence[Target]) -> str | None:
 
 
 def persistent(vs: VirtualServer) -> bool:
-    """Persistence on nftables: IPv4 only (nft 1.0.6 aborts on an IPv6 map update whose data
-    is an address and a port)."""
-    return bool(vs.persistence_timeout) and family(vs) == "ip"
+    """Persistence on nftables, both families (IPv6 by one set per real server: see
+    chain_script)."""
+    return bool(vs.persistence_timeout)
+
+
+def pset(ident: str, t: Target) -> str:
+    """The IPv6 persistence set of one real server of `ident`, named by its address:port
+    (a server that stays keeps its clients across changes of the others)."""
+    h = hashlib.sha1(f"{t.address}|{t.port}".encode(), usedforsecurity=False).hexdigest()[:8]
+    return f"{ident}_s{h}"
 
 
 def client_key(vs: VirtualServer) -> str:
@@ -180,6 +191,26 @@ def chain_script(vs: VirtualServer, targets: Sequence[Target], ident: str) -> tu
     ported = all(t.port for _, _, t in slots)
     pmap = f"{ident}_p"
     key = client_key(vs)
+    if fam == "ip6":
+        # nft 1.0.6 aborts on an IPv6 map update whose data is "address . port": a dynamic
+        # set per real server instead, of the (masked) clients it was chosen for; a client in
+        # one goes to that server, others are scheduled and recorded in the chosen one's set
+        l4 = f"meta l4proto {proto} " if ported else ""
+        script = note
+        subs, verdicts, lookups = [], [], ""
+        for i, (a, b, t) in enumerate(slots):
+            sub, name = f"{ident}_b{i}", pset(ident, t)
+            subs.append(sub)
+            verdicts.append(f"{a if a == b else f'{a}-{b}'} : jump {sub}")
+            script += (f"add set ip6 {TABLE} {name} {{ type ipv6_addr; flags dynamic,timeout;"
+                       f" timeout {vs.persistence_timeout}s; }}\n"
+                       f"add chain ip6 {TABLE} {sub}\nflush chain ip6 {TABLE} {sub}\n"
+                       f"add rule ip6 {TABLE} {sub} update @{name} {{ {key} }}"
+                       f" {l4}dnat ip6 to {_dnat6(t)}\n")
+            lookups += f"add rule ip6 {TABLE} {ident} {key} @{name} jump {sub}\n"
+        script += lookups + (f"add rule ip6 {TABLE} {ident} {_selector(vs, total)}"
+                             f" vmap {{ {', '.join(verdicts)} }}\n")
+        return script, subs
     addr_type = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
     value = f"{addr_type} . inet_service" if ported else addr_type
     l4 = f"meta l4proto {proto} " if ported else ""
@@ -287,7 +318,11 @@ class NftDataplane:
                 stale_maps = [i["map"]["name"] for i in items if "map" in i
                               and i["map"].get("name", "").startswith("vs_")
                               and i["map"]["name"] not in maps]
-                if not stale and not stale_maps:
+                sets = {pset(i, t) for i, (_, ts) in self.persist.items() for t in ts}
+                stale_sets = [i["set"]["name"] for i in items if "set" in i
+                              and i["set"].get("name", "").startswith("vs_")
+                              and i["set"]["name"] not in sets]
+                if not stale and not stale_maps and not stale_sets:
                     continue
                 script = self._dispatch_script(fam)
                 for name in stale:
@@ -296,6 +331,8 @@ class NftDataplane:
                     script += f"delete chain {fam} {TABLE} {name}\n"
                 for name in stale_maps:
                     script += f"delete map {fam} {TABLE} {name}\n"
+                for name in stale_sets:
+                    script += f"delete set {fam} {TABLE} {name}\n"
                 if await self._nft(script):
                     gone += len(stale)
         return gone
@@ -322,10 +359,18 @@ class NftDataplane:
             live = frozenset(t for t in targets if t.weight > 0)
             if before is not None and (not persistent(vs)
                                        or before[0] != vs.persistence_timeout):
-                script += f"delete map {fam} {TABLE} {pmap}\n"     # gone or redefined
+                if fam == "ip6":                  # gone or redefined
+                    script += "".join(f"delete set ip6 {TABLE} {pset(ident, t)}\n"
+                                      for t in before[1])
+                else:
+                    script += f"delete map {fam} {TABLE} {pmap}\n"
                 before = None
+            if before is not None and fam == "ip6":
+                # a real server left: its set goes (its clients choose again)
+                script += "".join(f"delete set ip6 {TABLE} {pset(ident, t)}\n"
+                                  for t in before[1] - live)
             script += body
-            if before is not None and before[1] - live:
+            if before is not None and before[1] - live and fam == "ip":
                 # a real server left: its clients choose again
                 script += f"flush map {fam} {TABLE} {pmap}\n"
             new_dispatch = ident not in self.dispatch
@@ -336,7 +381,7 @@ class NftDataplane:
             if ok:
                 self.chains[ident] = (fam, body)
                 self.subs[ident] = subs
-                if persistent(vs) and f"{ident}_p" in body:
+                if persistent(vs) and (f"{ident}_p" in body or f"{ident}_s" in body):
                     self.persist[ident] = (vs.persistence_timeout or 0, live)
                 elif not persistent(vs):
                     self.persist.pop(ident, None)
@@ -363,7 +408,11 @@ class NftDataplane:
             script += "".join(f"flush chain {fam} {TABLE} {sub}\n" for sub in subs)
             script += "".join(f"delete chain {fam} {TABLE} {sub}\n" for sub in subs)
             script += f"delete chain {fam} {TABLE} {ident}\n"
-            if self.persist.pop(ident, None) is not None:
+            before = self.persist.pop(ident, None)
+            if before is not None and fam == "ip6":
+                script += "".join(f"delete set ip6 {TABLE} {pset(ident, t)}\n"
+                                  for t in before[1])
+            elif before is not None:
                 script += f"delete map {fam} {TABLE} {ident}_p\n"
             return await self._nft(script)
 

@@ -2,7 +2,8 @@
 server should send traffic to.
 
 Theory of operation (keepalived's checker semantics). A checker runs every `delay_loop`
-seconds, the first time after `warmup` (if set). A success marks it up at once. A failure is
+seconds, the first time 1 s plus a random part of `warmup` (default: the delay_loop) after
+start. A success marks it up at once. A failure is
 retried `retry` times, `delay_before_retry` apart; only when every retry failed is it down —
 so a dead server is out within retry x delay_before_retry (+ up to delay_loop). A checker
 starts up, unless `alpha` is set, when it starts down and needs a success. A real server is up
@@ -20,6 +21,7 @@ from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_RETRY = 1
 DEFAULT_DELAY_BEFORE_RETRY = 1.0
+BOOTSTRAP_DELAY = 1.0           # keepalived's: every checker's first check waits this, + warmup
 
 
 @dataclass(slots=True)
@@ -36,7 +38,11 @@ class CheckState:
     has_run: bool = False       # a first decisive result was reached (keepalived logs it)
 
     @classmethod
-    def from_config(cls, ch: Checker, vs: VirtualServer, now: float) -> CheckState:
+    def from_config(cls, ch: Checker, vs: VirtualServer, now: float,
+                    fraction: float | None = None) -> CheckState:
+        """`fraction` (0..1, random in the daemon): the first check comes keepalived's
+        BOOTSTRAP_DELAY (1 s) plus that fraction of `warmup` after `now` — warmup defaults to
+        the delay_loop, so checkers start spread over one loop (check_api.c); None: at `now`."""
         alpha = ch.alpha if ch.alpha is not None else vs.alpha
         s = cls(delay_loop=ch.delay_loop or vs.delay_loop,
                 retry=ch.retry if ch.retry is not None else DEFAULT_RETRY,
@@ -44,7 +50,11 @@ class CheckState:
                                     else DEFAULT_DELAY_BEFORE_RETRY),
                 timeout=ch.connect_timeout or DEFAULT_CONNECT_TIMEOUT,
                 up=not alpha)
-        s.next_at = now + (ch.warmup or 0.0)
+        if fraction is None:
+            s.next_at = now + (ch.warmup or 0.0)
+        else:
+            warmup = ch.warmup if ch.warmup is not None else s.delay_loop
+            s.next_at = now + BOOTSTRAP_DELAY + warmup * fraction
         return s
 
     def result(self, ok: bool, now: float, reason: str = "") -> bool | None:
@@ -89,6 +99,7 @@ class Target:
     address: str
     port: int
     weight: int
+    method: str = ""            # lvs_method of this server when it is not the virtual server's
 
 
 def quorum_up(total: int, vs: VirtualServer, was_up: bool) -> bool:
@@ -113,16 +124,24 @@ def targets(vs: VirtualServer, up: dict[int, bool], weights: dict[int, int] | No
     for i, rs in enumerate(vs.real_servers):
         port = _port(rs, vs)
         weight = (weights or {}).get(i, rs.weight)
+        method = rs.lvs_method if rs.lvs_method and rs.lvs_method != vs.lvs_method else ""
         if up.get(i, True) and weight > 0:
-            live.append(Target(str(rs.address), port, weight))
+            live.append(Target(str(rs.address), port, weight, method))
             total += weight
         elif not up.get(i, True) and (rs.inhibit_on_failure or vs.inhibit_on_failure):
-            inhibited.append(Target(str(rs.address), port, 0))
+            inhibited.append(Target(str(rs.address), port, 0, method))
+    s = vs.sorry_server
+    s_method = (vs.sorry_server_lvs_method
+                if vs.sorry_server_lvs_method and vs.sorry_server_lvs_method != vs.lvs_method
+                else "")
     if quorum_up(total, vs, was_up):
+        if s is not None and vs.sorry_server_inhibit:
+            # sorry_server_inhibit: the sorry server stays defined, weight 0, while unused
+            inhibited.append(Target(str(s.address), _port(s, vs), 0, s_method))
         return _merge(live, inhibited), False
-    if vs.sorry_server is not None:
-        s = vs.sorry_server
-        return _merge([Target(str(s.address), _port(s, vs), 1)], inhibited), True
+    if s is not None:
+        return _merge([Target(str(s.address), _port(s, vs), s.weight, s_method)],
+                      inhibited), True
     return _merge([], inhibited), False
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from keepalived_py.config import build_lvs, build_process
+from keepalived_py.config import build_lvs, build_process, lvs_globals
 from keepalived_py.config import keywords as kw
 from keepalived_py.config.context import BuildContext, Host
 from keepalived_py.config.model import (
@@ -265,7 +265,18 @@ class Builder(BuildContext):
                     else:
                         g[k] = a
             elif k in ("lvs_flush_on_stop", "lvs_flush_onstop"):
-                g["lvs_flush_on_stop"] = (args[0].upper() if args else "VS")
+                g["lvs_flush_on_stop"] = lvs_globals.lvs_flush_on_stop(
+                    args, c.pos, self.d, g.get("lvs_flush_on_stop"))
+            elif k == "rs_init_notifies":
+                word = args[0].lower() if args else "true"
+                if word in ("true", "yes", "on", "false", "no", "off"):
+                    g[k] = word in ("true", "yes", "on")
+                else:
+                    self.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
+            elif k == "lvs_sync_daemon":
+                g[k] = lvs_globals.lvs_sync_daemon(args, c.pos, self.d, g.get(k))
+            elif k == "lvs_timeouts":
+                g[k] = lvs_globals.lvs_timeouts(args, c.pos, self.d, g.get(k, (0, 0, 0)))
             elif k == "vrrp_vmac_garp_intvl":
                 self.d.warning(c.pos, 'Keyword "vrrp_vmac_garp_intvl" is deprecated - please use'
                                       ' "vrrp_garp_extra_if"')
@@ -825,6 +836,9 @@ class Builder(BuildContext):
         if self.bad_interface:
             self.d.fatal(None, "Non-existent interface specified in configuration")
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
+        if g.lvs_sync_daemon is not None:           # inst NAME: a vrrp_instance (vrrp.c)
+            g = replace(g, lvs_sync_daemon=lvs_globals.resolve_sync_instance(
+                g.lvs_sync_daemon, instances, self.d))
         # --- BFD hook (issue 17): track_bfd names a bfd_instance; weights default from it
         from keepalived_py.config.bfd import resolve_track_refs
         instances = [replace(i, track_bfd=resolve_track_refs(  # type: ignore[arg-type]
@@ -1507,8 +1521,7 @@ INSTANCE: dict[str, InstanceHandler] = {
     "linkbeat_use_polling": _i_message(
         "error", "{vid} 'linkbeat_use_polling' in vrrp instance deprecated - use"
                  " linkbeat_interfaces block"),
-    "lvs_sync_daemon_interface": _i_message(
-        "error", "{vid} Specifying lvs_sync_daemon_interface against a vrrp is deprecated."),
+    "lvs_sync_daemon_interface": lvs_globals.instance_sync_daemon,
     "vmac_garp_intvl": _i_message(
         "warning", 'Keyword "vmac_garp_intvl" is deprecated - please use "garp_extra_if"'),
 }

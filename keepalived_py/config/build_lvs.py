@@ -151,7 +151,12 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
         elif k == "virtualhost":
             f[k] = args[0] if args else None
         elif k == "http_protocol":
-            f[k] = args[0] if args else None
+            if not args:
+                b.d.error(c.pos, "Missing http_protocol version")
+            elif args[0] in ("1.0", "1.1", "1.0C", "1.0c"):
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, f"Invalid http_protocol version {args[0]}")
         elif k == "enable_sni":
             f[k] = read_bool(c, b.d)
         elif k == "host" and kind == "SMTP_CHECK":
@@ -241,10 +246,59 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer
         elif k == "snmp_name":                 # realServerName (KEEPALIVED-MIB)
             if args:
                 f[k] = args[0]
+        elif k == "virtualhost":
+            if args:
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, "real server virtualhost missing")
         else:
             b.later(c, "real_server")
     f["checkers"] = tuple(checkers)
     return RealServer(**f)
+
+
+def _inherited(ch: Checker, inherit: dict[str, Any], vhost: str | None) -> Checker:
+    """A checker with what it does not set taken from its real/virtual server: timing, alpha,
+    and for HTTP_GET/SSL_GET the virtualhost (url -> checker -> real -> virtual server)."""
+    extra: dict[str, Any] = {k: v for k, v in inherit.items() if getattr(ch, k) is None}
+    if vhost and ch.virtualhost is None and ch.kind in ("HTTP_GET", "SSL_GET"):
+        extra["virtualhost"] = vhost
+    return replace(ch, **extra)
+
+
+def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
+                 ) -> list[RealServer]:
+    """keepalived's rs_end_handler / vs_end_handler: a real or sorry server of another address
+    family than the virtual server (the first such server sets it for a fwmark or group
+    service) is skipped with an error, unless it is tunnelled (IPVS tunnels across
+    families)."""
+    vs_method = f.get("lvs_method") or "NAT"
+    af = f["address"].version if f.get("address") is not None else \
+        {"inet": 4, "inet6": 6}.get(f.get("ip_family") or "")
+    kept = []
+    for rs in reals:
+        if (rs.lvs_method or vs_method) != "TUN":
+            if af is None:
+                af = rs.address.version
+            elif af != rs.address.version:
+                b.d.error(rs.pos, "Address family of virtual server and real server"
+                                  f" {rs.address} don't match - skipping real server.")
+                continue
+        kept.append(rs)
+    sorry = f.get("sorry_server")
+    if sorry is not None and (f.get("sorry_server_lvs_method") or vs_method) != "TUN":
+        if af is not None and af != sorry.address.version:
+            b.d.error(sorry.pos, "Address family of virtual server and sorry server"
+                                 f" {sorry.address} don't match - skipping sorry server.")
+            del f["sorry_server"]
+    if f.get("fwmark") is not None and af is None:
+        # every server tunnelled: their family if they all agree, else IPv4 (vs_end_handler)
+        fams = {r.address.version for r in kept} | (
+            {sorry.address.version} if f.get("sorry_server") is not None else set())
+        af = fams.pop() if len(fams) == 1 else 4
+    if f.get("fwmark") is not None:
+        f["ip_family"] = "inet6" if af == 6 else "inet"     # the IPVS service's family
+    return kept
 
 
 def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
@@ -304,18 +358,40 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         elif k == "delay_loop":
             if args and (x := read_decimal(args[0], 0.000001, 2**31, c.pos, b.d)) is not None:
                 f[k] = x
-        elif k in ("quorum", "hysteresis"):
-            if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, b.d)) is not None:
+        elif k == "quorum":
+            v = read_int(args[0], 1, 2**32 - 1, c.pos, b.d) if args else None
+            if v is None:
+                b.d.error(c.pos, f"Quorum {args[0] if args else ''} must be in"
+                                 f" [1, {2**32 - 1}]. Setting to 1.")
+            f[k] = v if v is not None else 1
+        elif k == "hysteresis":
+            v = read_int(args[0], 0, 2**32 - 1, c.pos, b.d) if args else None
+            if v is None:
+                b.d.error(c.pos, f"Hysteresis {args[0] if args else ''} must be in"
+                                 f" [0, {2**32 - 1}] - ignoring")
+            else:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
             f[k] = b.notify_script(c)
         elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit",
                    "smtp_alert"):
             f[k] = read_bool(c, b.d)
+        elif k == "ip_family":
+            fam = {"inet": 4, "inet6": 6}.get(args[0] if args else "")
+            if fam is None:
+                b.d.error(c.pos, f"unknown address family {args[0] if args else ''}")
+            elif f.get("address") is not None and f["address"].version != fam:
+                b.d.error(c.pos, f"Virtual server specified family {args[0]} conflicts with"
+                                 " server family")
+            else:
+                f[k] = args[0]
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None
         elif k == "virtualhost":
-            f[k] = args[0] if args else None
+            if args:
+                f[k] = args[0]
+            else:
+                b.d.error(c.pos, "virtual server virtualhost missing")
         elif k == "snmp_name":                 # virtualServerName (KEEPALIVED-MIB)
             if args:
                 f[k] = args[0]
@@ -324,6 +400,11 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         else:
             b.later(c, "virtual_server")
     vs_name = _vs_name(f)
+    reals = _same_family(b, f, reals)
+    if not reals:
+        # dropped before any other check of it (check_data.c): no scheduler/method messages
+        b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
+        return None
     if f.get("group"):
         # checked against the group's entries once all groups are read (_check_group_ports)
         if "protocol" in seen:
@@ -334,6 +415,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
     if "protocol" not in seen and f.get("fwmark") is None and not f.get("group"):
         b.d.error(node.pos, f"Virtual server {vs_name}: no protocol set - defaulting to UDP")
         f["protocol"] = "UDP"
+        vs_name = _vs_name(f)                # later messages say udp, as keepalived's
     if not seen & {"lb_algo", "lvs_sched"}:
         b.d.error(node.pos, f"Virtual server {vs_name}: no scheduler set, setting default 'wlc'")
     if not seen & {"lb_kind", "lvs_method"} and not all(r.lvs_method for r in reals):
@@ -356,12 +438,12 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         if f.get("fwmark") is not None and rs.port and \
                 (rs.lvs_method or f.get("lvs_method") or "NAT") != "NAT":
             b.d.warning(rs.pos, f"WARNING - fwmark virtual server {vs_name}, real server"
-                                f" {rs.address}:{rs.port} has port specified - port will be"
-                                " ignored")
-        inherit = {**vs_timing, **{k: getattr(rs, k) for k in TIMING
+                                f" {_fmt_rs(rs, 'none')} has port specified - clearing")
+        inherit = {**vs_timing, **{k: getattr(rs, k) for k in (*TIMING, "alpha")
                                    if getattr(rs, k) is not None}}
-        checkers = tuple(replace(ch, **{k: v for k, v in inherit.items() if getattr(ch, k) is None})
-                         for ch in rs.checkers)
+        # HTTP_GET/SSL_GET Host: url, checker, real server, virtual server (check_http.c)
+        vhost = rs.virtualhost or f.get("virtualhost")
+        checkers = tuple(_inherited(ch, inherit, vhost) for ch in rs.checkers)
         resolved.append(replace(rs, checkers=checkers))
     if not resolved:
         b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
@@ -374,8 +456,8 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
             f["quorum"] = quorum = total
         if f.get("hysteresis", 0) >= quorum and f.get("hysteresis", 0):
             b.d.error(node.pos, f"Virtual server {vs_name}: hysteresis {f['hysteresis']} >="
-                                f" quorum {quorum}; setting hysteresis to 0")
-            f["hysteresis"] = 0
+                                f" quorum {quorum}; setting hysteresis to {quorum - 1}")
+            f["hysteresis"] = quorum - 1
         _check_ports(b, f, resolved, vs_name)
     f["real_servers"] = tuple(resolved)
     return VirtualServer(**f)
@@ -398,7 +480,8 @@ def _check_ports(b: BuildContext, f: dict[str, Any], reals: list[RealServer], vs
             continue
         if by_address and rs.port != f.get("port"):
             b.d.warning(rs.pos, f"WARNING - virtual server {vs_name} and real server"
-                                f" {rs.address}:{rs.port} ports don't match - resetting")
+                                f" {_fmt_rs(rs, f.get('protocol'))} ports don't match -"
+                                " resetting")
     sorry = f.get("sorry_server")
     if sorry is not None and (f.get("sorry_server_lvs_method") or vs_method) != "NAT" \
             and sorry.port:
@@ -412,7 +495,7 @@ def _check_ports(b: BuildContext, f: dict[str, Any], reals: list[RealServer], vs
 
 def _check_group_ports(b: BuildContext, vs: VirtualServer, grp: VirtualServerGroup) -> VirtualServer:
     """check_data.c validate_check_config() for a virtual server on a group."""
-    name = f"[{grp.name}]"
+    name = f"[{grp.name}]:0"                  # keepalived's FMT_VS of a group: [NAME]:port
     addrs = [e for e in grp.entries if e.fwmark is None]
     explicit = vs.pos in b.lvs_protocol_set
     if addrs and not explicit:
@@ -432,8 +515,8 @@ def _check_group_ports(b: BuildContext, vs: VirtualServer, grp: VirtualServerGro
         for rs in direct:
             if rs.port:
                 b.d.warning(rs.pos, f"WARNING - fwmark virtual server {name}, real server"
-                                    f" {rs.address}:{rs.port} has port specified - port will be"
-                                    " ignored")
+                                    f" {_fmt_rs(rs, vs.protocol)} has port specified - port"
+                                    " will be ignored")
         if sorry_direct and sorry is not None and sorry.port:
             b.d.warning(sorry.pos, f"WARNING - fwmark virtual server {name}, sorry server has"
                                    " port specified - port will be ignored")
@@ -441,11 +524,17 @@ def _check_group_ports(b: BuildContext, vs: VirtualServer, grp: VirtualServerGro
         for rs in direct:
             if rs.port and e.port != rs.port:
                 b.d.error(rs.pos, f"virtual server {name}:[{e.address}] and real server"
-                                  f" {rs.address}:{rs.port} ports don't match")
+                                  f" {_fmt_rs(rs, vs.protocol)} ports don't match")
         if sorry_direct and sorry is not None and sorry.port and e.port != sorry.port:
             b.d.warning(sorry.pos, f"WARNING - virtual server {name}, sorry server has port"
                                    " specified - port will be ignored")
     return vs
+
+
+def _fmt_rs(rs: RealServer, protocol: str | None) -> str:
+    """keepalived's FMT_RS: [address]:protocol:port (the virtual server's protocol, "none"
+    for a fwmark service)."""
+    return f"[{rs.address}]:{(protocol or 'none').lower()}:{rs.port or 0}"
 
 
 def _vs_name(f: dict[str, Any]) -> str:

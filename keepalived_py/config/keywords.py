@@ -241,7 +241,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("top", "linkbeat_interfaces"): "link state comes from netlink only",
     ("top", "track_group"): "track groups are not implemented",
     ("top", "garp_group"): "garp groups are not implemented",
-    ("global_defs", "lvs_flush_on_stop"): "virtual servers are removed one by one on stop",
     # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
     **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
@@ -252,8 +251,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     ("vrrp_instance", "notify_deleted"): "no notification when an instance is deleted",
     ("vrrp_instance", "promote_secondaries"): "the kernel default applies",
     ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
-    ("virtual_server", "sorry_server_inhibit"): "parsed only",
-    ("virtual_server", "sorry_server_lvs_method"): "parsed only",
 }
 
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
@@ -266,7 +263,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_garp_master_refresh_repeat": "folded into VrrpInstance",
     "GlobalDefs.vrrp_lower_prio_no_advert": "folded into VrrpInstance.lower_prio_no_advert",
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
-    "GlobalDefs.lvs_flush_on_stop": "not implemented: lvs_flush_on_stop",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "Notify.notify_deleted": "not implemented: notify_deleted",
     "VirtualAddress.autojoin": "not implemented: address option autojoin",
@@ -279,11 +275,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VrrpInstance.promote_secondaries": "not implemented: promote_secondaries",
     "VrrpSyncGroup.sync_group_tracking_weight": "folded into the members' tracker lists"
                                                 " (config/track_weights.py)",
-    "Checker.bind_port": "not implemented: checker bind_port",
-    "Checker.bind_if": "not implemented: checker bind_if",
-    "Checker.http_protocol": "not implemented: http_protocol",
-    "VirtualServer.sorry_server_inhibit": "not implemented: sorry_server_inhibit",
-    "VirtualServer.sorry_server_lvs_method": "not implemented: sorry_server_lvs_method",
     "VirtualServer.snmp_name": "only served by the SNMP subagent (virtualServerName)",
     "RealServer.snmp_name": "only served by the SNMP subagent (realServerName)",
 }

@@ -281,6 +281,22 @@ class VrrpTrackFile:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LvsSyncDaemon:
+    """global_defs `lvs_sync_daemon IF [inst NAME] [id N] [maxlen N] [port N] [ttl N]
+    [group ADDR]`: the IPVS connection-sync daemon. With `inst`, the VRRP child runs it in that
+    instance's role (MASTER or BACKUP, syncid defaulting to its virtual_router_id); without,
+    the checker child runs both a master and a backup daemon (syncid default 0)."""
+    interface: str
+    instance: str | None = None
+    syncid: int | None = None
+    maxlen: int = 0                            # 0: the kernel's default
+    port: int = 0
+    ttl: int = 0
+    group: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    pos: SourcePos = _pos()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class GlobalDefs:
     router_id: str | None = None               # None: the host name, as keepalived
     notification_email: tuple[str, ...] = ()
@@ -322,6 +338,9 @@ class GlobalDefs:
     lvs_notify_fifo_script: Script | None = None
     lvs_flush: bool = False
     lvs_flush_on_stop: str | None = None       # None | "VS" | "ALL"
+    lvs_sync_daemon: LvsSyncDaemon | None = None
+    lvs_timeouts: tuple[int, int, int] = (0, 0, 0)   # tcp, tcpfin, udp seconds; 0: unchanged
+    rs_init_notifies: bool = False             # notify_up for real servers up at start
     state_dump_file: str | None = None
     data_use_instance: bool = False
     dataplane: str = "auto"                    # keepalived-py: "auto" | "ipvs" | "nftables"

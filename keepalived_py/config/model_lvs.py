@@ -88,6 +88,7 @@ class RealServer:
     delay_loop: float | None = None
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, on)
     snmp_name: str | None = None               # realServerName
+    virtualhost: str | None = None             # HTTP_GET/SSL_GET Host, below the checker's
     checkers: tuple[Checker, ...] = ()
     pos: SourcePos = _pos()
 
@@ -118,6 +119,7 @@ class VirtualServer:
     sorry_server: RealServer | None = None
     sorry_server_inhibit: bool = False
     sorry_server_lvs_method: str | None = None
+    ip_family: str | None = None               # "inet" | "inet6"; a fwmark service: resolved
     smtp_alert: bool | None = None             # None: unset (smtp_alert_checker, smtp_alert, off)
     snmp_name: str | None = None               # virtualServerName
     real_servers: tuple[RealServer, ...] = ()

@@ -204,10 +204,29 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
         out.append(f" config save directory = {p.tmp_config_directory}")
     if g.data_use_instance:
         out.append(" Use instance name in data dumps")
-    out += [" Dynamic interfaces = false",
-            f" Default interface = {extra.get('default_interface', DEFAULT_INTERFACE)}",
-            " Disable local IGMP = no",
-            f" LVS flush = {tf(g.lvs_flush)}",
+    out.append(" Dynamic interfaces = false")
+    # keepalived 2.2.7 labels the UDP one "LVS TCP timeout" too (global_data.c)
+    for label, v in zip((" LVS TCP timeout", " LVS TCP FIN timeout", " LVS TCP timeout"),
+                        g.lvs_timeouts, strict=True):
+        if v:
+            out.append(f"{label} = {v}")
+    out += [f" Default interface = {extra.get('default_interface', DEFAULT_INTERFACE)}",
+            " Disable local IGMP = no"]
+    sync = g.lvs_sync_daemon
+    if sync is not None:
+        if sync.instance:
+            out.append(f" LVS syncd vrrp instance = {sync.instance}")
+        out += [f" LVS syncd interface = {sync.interface}",
+                f" LVS syncd syncid = {sync.syncid or 0}"]
+        if sync.maxlen:
+            out.append(f" LVS syncd maxlen = {sync.maxlen}")
+        if sync.group is not None:
+            out.append(f" LVS mcast group {sync.group}")
+        if sync.port:
+            out.append(f" LVS syncd mcast port = {sync.port}")
+        if sync.ttl:
+            out.append(f" LVS syncd mcast ttl = {sync.ttl}")
+    out += [f" LVS flush = {tf(g.lvs_flush)}",
             " LVS flush on stop = " + {"VS": "VS", "ALL": "full"}.get(g.lvs_flush_on_stop or "",
                                                                     "disabled")]
     for label, name in (("Global notify fifo", g.notify_fifo),
@@ -269,7 +288,7 @@ def format_global(g: GlobalDefs, hostname: str | None = None, firewall: bool = F
               "lvs_netlink_cmd", "lvs_netlink_monitor"):
         b = getattr(p, k)
         out += [f" {k}_rcv_bufs = {b.size}", f" {k}_rcv_bufs_force = {int(b.force)}"]
-    out += [" rs_init_notifies = 0", " no_checker_emails = 0"]
+    out += [f" rs_init_notifies = {int(g.rs_init_notifies)}", " no_checker_emails = 0"]
     if p.vrrp_rx_bufs_policy:
         out.append(f" rx_bufs_policy = {p.vrrp_rx_bufs_policy}")
     elif p.vrrp_rx_bufs_size is not None:

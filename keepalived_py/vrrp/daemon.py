@@ -148,6 +148,8 @@ class VrrpDaemon:
         self.exports: Any = None             # vrrp.exports.VrrpExports: D-Bus, SNMP (issue 17)
         self.timers: TimerQueue | None = None          # hook (issue 16): one timer for all
         self._by_vrid: dict[tuple[tuple[str, int, str], int], Runner] = {}   # hook (issue 16)
+        from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
+        self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
 
     def _iface_fact(self, read: Any, *args: Any) -> Any:
@@ -204,6 +206,7 @@ class VrrpDaemon:
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))
         self.tasks.append(self.loop.create_task(self._firewall_watch()))   # -- issue 12
@@ -241,6 +244,9 @@ class VrrpDaemon:
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
+        self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
+        if self.loop is not None and self.lvs_syncd.cfg is not None:
+            self.loop.call_later(3.0, self.lvs_syncd.reassert)
         self._rx_bufs()                       # vrrp_rx_bufs_policy over the new instance set
         log.info("vrrp.reloaded", instances=len(self.runners))
         if self.exports is not None:        # hook (issue 17)
@@ -270,7 +276,12 @@ class VrrpDaemon:
         from keepalived_py.obs import vrrp_snapshot
         return vrrp_snapshot.snapshot(self)
 
+    def _state_of(self, name: str) -> str | None:
+        r = self.runners.get(name)
+        return r.fsm.state.value if r is not None else None
+
     async def stop(self, release: bool) -> None:
+        self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
             self.statefile.clear()
@@ -856,6 +867,7 @@ class VrrpDaemon:
         self.alerts.instance_changed(r.name, a.new.value)
         if self.exports is not None:        # hook (issue 17)
             self.exports.state_changed(r, a.old.value, a.new.value)
+        self.lvs_syncd.state_changed(r.name, a.new.value)   # lvs_sync_daemon inst (issue 13)
 
     # -- persistence for a respawned child -----------------------------------------------------
     def _write_state(self) -> None:

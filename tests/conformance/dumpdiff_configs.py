@@ -221,6 +221,11 @@ CONFIGS: dict[str, str] = {
     + inst("  track_file {\n    tf\n  }\n"),
     "notify": inst("  notify_master \"/bin/true master\"\n  notify /bin/true\n"
                    "  smtp_alert\n"),
+    # the IPVS globals (issue 13); a sync daemon with `inst` kills keepalived 2.2.7's VRRP
+    # child on a kernel without IPVS, so the checker's form here
+    "lvs_globals": glob("  lvs_sync_daemon eth0 id 5 maxlen 1400 port 8848 ttl 2"
+                        " group 239.1.2.3\n  lvs_timeouts tcp 900 tcpfin 30 udp 60\n"
+                        "  lvs_flush\n  lvs_flush_onstop VS\n  rs_init_notifies\n") + inst(),
 }
 
 # configurations whose trackers need longer than the default settle time to reach a result

@@ -189,8 +189,10 @@ def test_virtual_server_group_range_balances_every_address(lab: Lab, tmp_path: P
                        "    print(urllib.request.urlopen(f'http://{a}/', timeout=3).read().decode())",
                        timeout=30).stdout.split()
     assert out == ["rs1", "rs1"]
-    # keepalived's own words, which operators' scripts grep for
-    assert "TCP connection to [198.51.100.11]:tcp:8080 success." in t.log(), t.log()
+    # keepalived's own words, which operators' scripts grep for (the first check comes 1 s
+    # plus a random part of the delay_loop after start, as keepalived's)
+    assert wait_for(lambda: "TCP connection to [198.51.100.11]:tcp:8080 success." in t.log(),
+                    5), t.log()
 
 
 def test_ipvs_dataplane_against_the_kernel(lab: Lab) -> None:

@@ -54,8 +54,8 @@ def topology(lab: Lab, tmp: Path, text: str) -> Topology:
     return t
 
 
-def send(t: Topology, sources: list[str]) -> list[tuple[str, str]]:
-    out = t.client.run(sys.executable, "-c", CLIENT, "192.0.2.100", *sources, timeout=60).stdout
+def send(t: Topology, sources: list[str], vip: str = "192.0.2.100") -> list[tuple[str, str]]:
+    out = t.client.run(sys.executable, "-c", CLIENT, vip, *sources, timeout=60).stdout
     return [tuple(line.split(None, 1)) for line in out.splitlines() if line.strip()]  # type: ignore[misc]
 
 
@@ -105,6 +105,74 @@ def test_nft_lb_persistence_keeps_a_client_on_its_server_until_it_dies(
     assert wait_for(lambda: f"{ip} . 8080" not in t.table(), 8), t.log()
     after = send(t, [CLIENTS[0]] * 4)
     assert {s for _, s in after} == {"rs1", "rs2"} - {dead}, after
+
+
+SERVER6 = r"""
+import socket, sys
+s = socket.socket(socket.AF_INET6)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)     # beside the IPv4 server
+s.bind(("::", 8080))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    try:
+        c.recv(4096)
+        c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n" + sys.argv[1].encode())
+    finally:
+        c.close()
+"""
+
+
+def test_nft_lb_ipv6_persistence_keeps_each_client_on_its_server(
+        lab: Lab, tmp_path: Path) -> None:
+    """IPv6 persistence on nftables (one dynamic set per real server: nft 1.0.6 cannot update
+    an IPv6 map whose data is an address and a port): under round robin, each client stays on
+    one server; clients of another /64 may land elsewhere; a dead server's clients move."""
+    import subprocess
+    t = Topology(lab, tmp_path)
+    t.director.run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+    for node, addrs in ((t.client, ("2001:db8::10/64", "2001:db8::20/64")),
+                        (t.director, ("2001:db8::1/64", "2001:db8::100/64"))):
+        for a in addrs:
+            node.run("ip", "addr", "add", a, "dev", "eth0", "nodad")
+    t.client.run("ip", "addr", "add", "2001:db8:0:1::30/64", "dev", "eth0", "nodad")
+    t.director.run("ip", "addr", "add", "2001:db8:0:1::1/64", "dev", "eth0", "nodad")
+    t.director.run("ip", "addr", "add", "2001:db8:1::1/64", "dev", "eth1", "nodad")
+    procs = []
+    for name, host in (("rs1", 11), ("rs2", 12)):
+        node = t.servers[name]
+        node.run("ip", "addr", "add", f"2001:db8:1::{host}/64", "dev", "eth0", "nodad")
+        node.run("ip", "-6", "route", "add", "default", "via", "2001:db8:1::1")
+        procs.append(node.popen([sys.executable, "-c", SERVER6, name],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        t.start_daemon("global_defs {\n  enable_script_security\n  dataplane nftables\n}\n"
+                       "virtual_server 2001:db8::100 80 {\n  delay_loop 1\n  lb_algo rr\n"
+                       "  lb_kind NAT\n  protocol TCP\n  persistence_timeout 30\n"
+                       "  persistence_granularity 64\n"
+                       + "".join(f"  real_server 2001:db8:1::{h} 8080 {{\n    TCP_CHECK {{\n"
+                                 "      connect_timeout 1\n      retry 0\n    }\n  }\n"
+                                 for h in (11, 12)) + "}\n")
+
+        def table6() -> str:
+            return t.director.run("nft", "list", "table", "ip6", "keepalived_py",
+                                  check=False).stdout
+        assert wait_for(lambda: "2001:db8:1::12" in table6() and "2001:db8:1::11" in table6(),
+                        10), t.log()
+        first = send(t, ["2001:db8::10"] * 4, "2001:db8::100")
+        assert len({s for _, s in first}) == 1 and first[0][1] in ("rs1", "rs2"), first
+        same64 = send(t, ["2001:db8::20"] * 3, "2001:db8::100")    # the same /64: same server
+        assert {s for _, s in same64} == {first[0][1]}, (first, same64)
+        other = send(t, ["2001:db8:0:1::30"] * 4, "2001:db8::100")  # another /64: the other
+        assert len({s for _, s in other}) == 1 and other[0][1] != first[0][1], (first, other)
+        table = table6()
+        assert "flags dynamic,timeout" in table and "ffff:ffff:ffff:ffff::" in table, table
+        assert "persistence_timeout on IPv6" not in t.log()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait(5)
 
 
 def test_nft_lb_persistence_granularity_groups_clients_by_mask(lab: Lab, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ directory shared with the host, which asserts on it. Not a pytest module: it run
 guest, where importing pytest alone costs seconds.
 
 Real servers are MISC_CHECKs testing a flag file, so a transition is a file removed or
-created, the same instant for both daemons.
+created, the same instant for both daemons. Both daemons also run VRRP (VI_1 on a veth pair of
+their own namespace) for the IPVS sync daemon that follows VI_1; a track file puts VI_1 in
+FAULT. The sync daemons and timeouts (`ipvsadm -L --daemon`, `--timeout`) are compared too.
 """
 from __future__ import annotations
 
@@ -43,13 +45,27 @@ CONVERGE = 45.0             # seconds: everything in the guest runs 10-30x slowe
 START = 150.0               # the first phase includes both daemons' start (~40-60 s under TCG)
 
 
-def conf(dataplane: str | None, sorry: str | None = "192.0.2.99 80") -> str:
+SYNCD_VRRP = "lvs_sync_daemon sy0 inst VI_1"      # follows VI_1: MASTER / BACKUP daemon
+SYNCD_VRRP_ID = "lvs_sync_daemon sy0 inst VI_1 id 12"   # changed on reload: restarted
+SYNCD_CHECKER = "lvs_sync_daemon sy0 id 9"       # no instance: the checker runs both
+
+
+def conf(dataplane: str | None, sorry: str | None = "192.0.2.99 80",
+         syncd: str = SYNCD_VRRP) -> str:
     dp = f"  dataplane {dataplane}\n" if dataplane else ""
     sorry_line = f"  sorry_server {sorry}\n" if sorry else ""
     def misc(flag: str) -> str:
         return (f"    MISC_CHECK {{\n      misc_path \"/usr/bin/test -e {WORK}/{flag}\"\n"
                 f"      misc_timeout 5\n    }}\n")
-    return (f"global_defs {{\n  enable_script_security\n  script_user root\n{dp}}}\n"
+    # the IPVS globals (issue 13): timeouts, all of IPVS flushed at stop, the sync daemon on
+    # sy0 following VI_1 (a track file puts VI_1 in FAULT: the daemon becomes a backup one)
+    glob = (f"  lvs_timeouts tcp 900 tcpfin 30 udp 60\n  lvs_flush_onstop\n  {syncd}\n")
+    vrrp = (f"track_file fault {{\n  file {WORK}/fault\n  weight 0\n}}\n"
+            "vrrp_instance VI_1 {\n  interface sy0\n  virtual_router_id 51\n  priority 200\n"
+            "  advert_int 1\n  virtual_ipaddress {\n    192.0.2.200/32\n  }\n"
+            "  track_file {\n    fault\n  }\n}\n")
+    return (f"global_defs {{\n  enable_script_security\n  script_user root\n{dp}{glob}}}\n"
+            + vrrp +
             "virtual_server 192.0.2.100 80 {\n  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n"
             "  protocol TCP\n  persistence_timeout 300\n" + sorry_line +
             "  real_server 192.0.2.11 80 {\n    weight 2\n" + misc("rs11") + "  }\n"
@@ -57,7 +73,12 @@ def conf(dataplane: str | None, sorry: str | None = "192.0.2.99 80") -> str:
             + misc("rs12") + "  }\n}\n"
             "virtual_server 192.0.2.101 443 {\n  delay_loop 5\n  lb_algo sh\n  lb_kind DR\n"
             "  protocol TCP\n  persistence_timeout 60\n  persistence_granularity 255.255.255.0\n"
-            "  real_server 192.0.2.21 443 {\n    weight 3\n  }\n}\n"
+            # a sorry server kept at weight 0 while unused, by its own forwarding method; a
+            # real server with a method of its own
+            "  sorry_server 192.0.2.29 443\n  sorry_server_inhibit\n"
+            "  sorry_server_lvs_method TUN\n"
+            "  real_server 192.0.2.21 443 {\n    weight 3\n  }\n"
+            "  real_server 192.0.2.22 443 {\n    weight 2\n    lvs_method TUN\n  }\n}\n"
             "virtual_server fwmark 7 {\n  delay_loop 5\n  lb_algo lc\n  lb_kind TUN\n"
             "  real_server 192.0.2.31 80 {\n  }\n}\n"
             "virtual_server 192.0.2.102 80 {\n  delay_loop 5\n  lb_algo rr\n  lb_kind NAT\n"
@@ -78,6 +99,12 @@ def sh(*cmd: str, ns: str | None = None, check: bool = True) -> str:
 def state(ns: str) -> list[str]:
     """IPVS as ipvsadm saves it (one line per service/destination), sorted."""
     return sorted(line.strip() for line in sh("ipvsadm", "-Sn", ns=ns).splitlines() if line.strip())
+
+
+def ipvs_globals(ns: str) -> list[str]:
+    """The sync daemons and the timeouts, as ipvsadm lists them."""
+    out = sh("ipvsadm", "-L", "--daemon", ns=ns) + sh("ipvsadm", "-L", "--timeout", ns=ns)
+    return sorted(line.strip() for line in out.splitlines() if line.strip())
 
 
 def wait(pred, limit: float = CONVERGE) -> float | None:  # type: ignore[no-untyped-def]
@@ -140,6 +167,12 @@ def main() -> int:
         for ns in (OURS, REF):
             sh("ip", "netns", "add", ns)
             sh("ip", "link", "set", "lo", "up", ns=ns)
+            # VI_1's link (and the sync daemon's): a veth pair inside each namespace
+            sh("ip", "link", "add", "sy0", "type", "veth", "peer", "sy1", ns=ns)
+            sh("ip", "addr", "add", "203.0.113.1/24", "dev", "sy0", ns=ns)
+            for dev in ("sy0", "sy1"):
+                sh("ip", "link", "set", dev, "up", ns=ns)
+        (WORK / "fault").write_text("0\n")
         for f in ("rs11", "rs12"):
             (WORK / f).touch()
         (WORK / "ours.conf").write_text(conf("ipvs"))
@@ -154,13 +187,13 @@ def main() -> int:
         topology(procs)                 # its servers start while the daemons do
         ref_log = open(OUT / "ref.log", "wb")
         procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", REF, "keepalived", "-n", "-l", "-D", "-C",
+            ["ip", "netns", "exec", REF, "keepalived", "-n", "-l", "-D",
              "-f", str(WORK / "ref.conf"), "-p", str(WORK / "ref.pid"),
              "-c", str(WORK / "ref_c.pid"), "-r", str(WORK / "ref_v.pid")],
             stdout=ref_log, stderr=subprocess.STDOUT))
         ours_log = open(OUT / "ours.log", "wb")
         procs.append(subprocess.Popen(
-            ["ip", "netns", "exec", OURS, sys.executable, "-m", "keepalived_py", "-n", "-l", "-C",
+            ["ip", "netns", "exec", OURS, sys.executable, "-m", "keepalived_py", "-n", "-l",
              "-f", str(WORK / "ours.conf"), "-p", str(WORK / "ours.pid"),
              "-c", str(WORK / "ours_c.pid"), "-r", str(WORK / "ours_v.pid")],
             stdout=ours_log, stderr=subprocess.STDOUT))
@@ -177,6 +210,26 @@ def main() -> int:
             save()
 
         phase("up", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1"], ("192.0.2.50",), START)
+
+        def globals_phase(name: str, want: list[str], absent: tuple[str, ...] = ()) -> None:
+            def done() -> bool:
+                o = ipvs_globals(OURS)
+                return o == ipvs_globals(REF) and all(any(w in line for line in o)
+                                                      for w in want) and \
+                    not any(a in line for a in absent for line in o)
+            took = wait(done)
+            results[name] = {"ours": ipvs_globals(OURS), "ref": ipvs_globals(REF),
+                             "took": None if took is None else round(took, 1)}
+            save()
+        # VI_1 becomes MASTER (priority 200, alone on its link): a master sync daemon
+        globals_phase("syncd_master", ["master sync daemon", "900 30 60"], ("backup sync",))
+        (WORK / "fault").write_text("1\n")              # VI_1 FAULT: a backup daemon
+        globals_phase("syncd_backup", ["backup sync daemon"], ("master sync",))
+        (WORK / "fault").write_text("0\n")
+        # a service nobody configured, in both: lvs_flush_onstop (no argument: all of IPVS)
+        # removes it at stop
+        for ns in (OURS, REF):
+            sh("ipvsadm", "-A", "-u", "192.0.2.250:53", "-s", "rr", ns=ns)
         (WORK / "rs12").unlink()
         phase("inhibited", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 0"])
         (WORK / "rs11").unlink()
@@ -217,7 +270,9 @@ def main() -> int:
         checker = (WORK / "ours_c.pid").read_text().strip()
         parent = int((WORK / "ours.pid").read_text())
         for n, sorry in enumerate(("192.0.2.12 80", None), 1):
-            (WORK / "ours.conf").write_text(conf("ipvs", sorry))
+            # the second reload also changes the syncid of VI_1's sync daemon
+            (WORK / "ours.conf").write_text(conf("ipvs", sorry,
+                                                 SYNCD_VRRP if n == 1 else SYNCD_VRRP_ID))
             os.kill(parent, signal.SIGHUP)
             wait(lambda n=n: (OUT / "ours.log").read_text(errors="replace")  # type: ignore[misc]
                  .count("supervisor.reload.done") >= n)
@@ -225,6 +280,14 @@ def main() -> int:
         phase("reloaded", ["-a -t 192.0.2.100:80 -r 192.0.2.12:80 -m -w 1",
                            "-a -t 192.0.2.100:80 -r 192.0.2.11:80 -m -w 2"])
         log = (OUT / "ours.log").read_text(errors="replace")
+        wait(lambda: "syncid=12" in " ".join(ipvs_globals(OURS)))
+        results["reload_vrrp_syncd"] = ipvs_globals(OURS)
+        # a third reload hands the sync daemon from VI_1 to the checker
+        (WORK / "ours.conf").write_text(conf("ipvs", None, SYNCD_CHECKER))
+        os.kill(parent, signal.SIGHUP)
+        wait(lambda: sum("sync daemon" in line for line in ipvs_globals(OURS)) == 2
+             and "syncid=9" in " ".join(ipvs_globals(OURS)))
+        results["reload_syncd"] = ipvs_globals(OURS)
         results["reload"] = {"same_checker": (WORK / "ours_c.pid").read_text().strip() == checker,
                              "reloads": log.count("Reloading"),
                              "apply_failed": log.count("check.ipvs.apply_failed")}
@@ -240,7 +303,9 @@ def main() -> int:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
-        results["after_stop"] = {"ours": state(OURS), "ref": state(REF)}
+        results["after_stop"] = {"ours": state(OURS), "ref": state(REF),
+                                 "ours_globals": ipvs_globals(OURS),
+                                 "ref_globals": ipvs_globals(REF)}
         save()
         for ns in (CLIENT, RS1, RS2, OURS, REF):
             for pid in subprocess.run(["ip", "netns", "pids", ns], capture_output=True,

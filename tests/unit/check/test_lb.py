@@ -64,7 +64,7 @@ def test_nft_warnings_name_the_server_and_the_fallback() -> None:
     assert [x.split(":")[1].strip().split(" cannot")[0] for x in dr] == ["lb_kind DR",
                                                                          "lb_kind TUN"]
     v6 = VirtualServer(address=A("2001:db8::1"), port=80, lvs_sched="rr", persistence_timeout=9)
-    assert "persistence_timeout on IPv6" in warnings(v6)[0]
+    assert warnings(v6) == []                   # IPv6 persistence: one set per real server
 
 
 def test_nft_persistence_records_the_choice_per_masked_client() -> None:
@@ -99,3 +99,31 @@ def test_ipvs_already_done_is_eexist_on_add_and_enoent_on_delete() -> None:
     assert not already_done("add", NetlinkError(errno.ENOENT))
     assert not already_done("set", NetlinkError(errno.EEXIST))
     assert not already_done("add", ValueError("x"))
+
+
+def test_nft_ipv6_persistence_is_one_set_per_real_server() -> None:
+    from keepalived_py.check.nft import pset
+    v6 = VirtualServer(address=A("2001:db8::1"), port=80, protocol="TCP", lvs_sched="rr",
+                       persistence_timeout=30, persistence_granularity="64")
+    t1, t2 = Target("2001:db8:1::11", 8080, 1), Target("2001:db8:1::12", 8080, 1)
+    script, subs = chain_script(v6, [t1, t2], "vs_x")
+    assert subs == ["vs_x_b0", "vs_x_b1"]
+    for t, sub in ((t1, "vs_x_b0"), (t2, "vs_x_b1")):
+        name = pset("vs_x", t)
+        assert f"add set ip6 keepalived_py {name} {{ type ipv6_addr; flags dynamic,timeout;" \
+               " timeout 30s; }" in script
+        assert f"ip6 saddr and ffff:ffff:ffff:ffff:: @{name} jump {sub}" in script
+        assert f"update @{name} {{ ip6 saddr and ffff:ffff:ffff:ffff:: }}" in script
+    assert "map" not in script.replace("vmap", "")             # no address.port map on IPv6
+    assert pset("vs_x", t1) != pset("vs_x", t2) and pset("vs_x", t1) == pset("vs_x", t1)
+
+
+def test_http_request_is_keepalived_s() -> None:
+    from keepalived_py.check.checkers import http_request
+    assert http_request("/h", None, None, "192.0.2.1", 8080) == (
+        b"GET /h HTTP/1.0\r\nUser-Agent: KeepAliveClient\r\nHost: 192.0.2.1:8080\r\n\r\n")
+    assert http_request("/h", "1.1", "www.example", "2001:db8::1", 80) == (
+        b"GET /h HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\n"
+        b"Host: www.example\r\n\r\n")
+    assert b"Host: [2001:db8::1]:80\r\n" in http_request("/", "1.0C", None, "2001:db8::1", 80)
+    assert b"Connection: close" in http_request("/", "1.0C", None, "2001:db8::1", 80)
