@@ -11,27 +11,23 @@ removal by another tool. `teardown` removes our state and closes the kernel hand
 
 Both dataplanes name a virtual server by `vs_id` (its address, port, protocol, fwmark and
 group): the same identity the daemon diffs a reload by. Kernel races are handled by errno in
-one place (`already_done`).
+one place (`already_done`, keepalived_py/kernel_errno.py, shared with the VRRP child).
 """
 from __future__ import annotations
 
-import errno
 import hashlib
 from collections.abc import Sequence
 from typing import Protocol
 
+from keepalived_py import kernel_errno
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
-# errno values meaning the change is already in the kernel: a service or real server added
-# twice (EEXIST), or deleted when gone (ENOENT, ESRCH: IPVS's "no such service/destination")
-DONE_ON_ADD = frozenset({errno.EEXIST})
-DONE_ON_DEL = frozenset({errno.ENOENT, errno.ESRCH, errno.EADDRNOTAVAIL, errno.ENODEV})
-
 
 def already_done(code: int | None, adding: bool) -> bool:
-    """Does a kernel error `code` on an add (`adding`) or delete mean "already done"?"""
-    return code in (DONE_ON_ADD if adding else DONE_ON_DEL)
+    """Does a kernel error `code` on an add (`adding`) or delete mean "already done"? The
+    rule the VRRP child's netlink uses too (keepalived_py/kernel_errno.py)."""
+    return kernel_errno.already_done(adding, code)
 
 
 def vs_id(vs: VirtualServer) -> str:

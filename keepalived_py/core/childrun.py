@@ -51,6 +51,8 @@ FACTORIES = {"vrrp": "keepalived_py.vrrp.daemon", "checker": "keepalived_py.chec
 async def _run(role: str, sock: socket.socket, connector: socket.socket | None = None,
                start: tuple[Any, Any] | None = None) -> int:
     loop = asyncio.get_running_loop()
+    from keepalived_py.core.childwatch import use_pidfd_child_watcher
+    use_pidfd_child_watcher(loop)           # scripts' exits without a thread each (core/childwatch.py)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
     if start is None:
         first = await read_message(reader)

@@ -7,8 +7,9 @@ second small socket (`LinkEvents`). pyroute2 (its asyncio API) is imported only 
 is rarer: routes, rules, VMAC interfaces (`Netlink.ipr`, created on first use).
 
 "Already there" on add (EEXIST) and "already gone" on delete (EADDRNOTAVAIL, ENOENT, ESRCH)
-are success: the kernel may race us, an operator may have done it by hand. Other failures are
-logged with the object and errno and counted; they never stop the instance.
+are success (keepalived_py/kernel_errno.py, the rule the checker's dataplanes use too): the
+kernel may race us, an operator may have done it by hand. Other failures are logged with the
+object and errno and counted; they never stop the instance.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ import structlog
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule
 from keepalived_py.config.model_process import RcvBufs
 from keepalived_py.core.rcvbufs import apply_rcvbuf
+from keepalived_py.kernel_errno import already_done  # the one errno rule (also check/)
 from keepalived_py.pyroute2_parts import pyroute2_without_its_init as _pyroute2_without_its_init
 
 if TYPE_CHECKING:
@@ -37,17 +39,10 @@ def netlink_error() -> type[Exception]:
     from pyroute2.netlink.exceptions import NetlinkError
     return NetlinkError  # type: ignore[no-any-return]
 
+
 log = structlog.get_logger("keepalived_py.vrrp.addresses")
 
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-_DONE_ON_ADD = frozenset({errno.EEXIST})
-_DONE_ON_DEL = frozenset({errno.EADDRNOTAVAIL, errno.ENOENT, errno.ESRCH, errno.ENODEV})
-
-
-def already_done(add: bool, code: int | None) -> bool:
-    """The one errno rule: an add that finds the object there, a delete that finds it gone
-    (or its interface gone) did what was asked."""
-    return code in (_DONE_ON_ADD if add else _DONE_ON_DEL)
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100
 IFA_F_NOPREFIXROUTE, IFA_F_MCAUTOJOIN = 0x200, 0x400
 RTPROT_KEEPALIVED = 18            # keepalived's routes and rules show `proto keepalived`

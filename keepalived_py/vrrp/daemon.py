@@ -3,14 +3,18 @@
 Theory of operation. Every instance is a pure `machine.Instance`; this module feeds it events
 (adverts from the raw sockets, its timer from the event loop's single timer heap, interface
 and tracker changes) and carries out the actions it returns in `_apply`, the one place where
-actions become I/O, in the order that matters for a failover: the advert goes out first
-(pre-encoded per priority), then the addresses the action carries are added through netlink
-and the gratuitous ARP/NA follow; logging, notify scripts, FIFO lines and the state file come
-after the packets. Reload diffs by instance name: an unchanged instance keeps its state and
-timers (no address churn, no extra GARP), a changed one keeps its state and gets its address
-difference (machine.Reconfigured's actions), new ones start and removed ones stop and release.
+actions become I/O, in the order that matters for a failover (keepalived 2.2.7's
+vrrp_state_master_tx): the advert goes out first (pre-encoded per priority), then the
+addresses the action carries are added through netlink (requests written in the same step)
+and the gratuitous ARP/NA follow once the kernel acknowledged them; logging, notify scripts,
+FIFO lines and the state file come after the packets. Reload diffs by instance name: an
+unchanged instance keeps its state and timers (no address churn, no extra GARP), a changed
+one keeps its state and gets its address difference (machine.Reconfigured's actions), new
+ones start and removed ones stop and release.
 Netlink link/address events are vrrp/links.py's; the state file that lets a respawned child
-resume mastership without an outage (machine.Resumed) is vrrp/statefile.py's.
+resume mastership without an outage (machine.Resumed) is vrrp/statefile.py's; tracker
+results become machine events in vrrp/tracking.py; auth_type AH is vrrp/auth.py's; the
+snapshot behind the dumps, `status` and `metrics` is obs/vrrp_snapshot.py's.
 """
 from __future__ import annotations
 
@@ -18,12 +22,10 @@ import asyncio
 import contextlib
 import functools
 import ipaddress
-import json
 import os
-import socket
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ import structlog
 
 from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
+from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.notify.smtp import VrrpAlerts
@@ -39,10 +42,9 @@ from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import extra_if, fifo_events, overflow, statefile
 from keepalived_py.vrrp import machine as m
-from keepalived_py.vrrp import priority as vrrp_priority
-from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
+from keepalived_py.vrrp.auth import AhAuth, uses_ah
 from keepalived_py.vrrp.debounce import Debounce
 from keepalived_py.vrrp.firewall import VipFirewall, addresses_of, firewalled
 from keepalived_py.vrrp.garp import GratuitousSender
@@ -58,9 +60,6 @@ from keepalived_py.vrrp.packet import (
     MCAST6,
     Address,
     Advert,
-    DecodeError,
-    Reason,
-    decode,
     encode,
     peek_vrid,
 )
@@ -70,6 +69,7 @@ from keepalived_py.vrrp.statefile import TRACKING_KEY, StateFile
 from keepalived_py.vrrp.static import apply_static, reinstate, remove_static, static_interfaces
 from keepalived_py.vrrp.sync_group import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
+from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
@@ -94,7 +94,7 @@ class Runner:
     dsts: tuple[Address, ...] = ()
     src: Address | None = None
     cache: dict[int, list[tuple[bytes, Address]]] = field(default_factory=dict)
-    addr_task: asyncio.Task[None] | None = None    # the address changes, one after the other
+    addr_task: asyncio.Future[None] | None = None   # the address changes, one after the other
     link_up: bool = True
     drops: Counter[str] = field(default_factory=Counter)
     last_transition: float = 0.0
@@ -126,7 +126,7 @@ class VrrpDaemon:
         self.config = Config()
         self.runners: dict[str, Runner] = {}
         self.sockets: dict[tuple[str, int, str], VrrpSocket] = {}
-        self.ah_states: dict[str, AhState] = {}     # auth_type AH: per instance, kept on reload
+        self.ah = AhAuth()                          # auth_type AH: per instance, kept on reload
         self.netlink = Netlink()
         self.links = Links(self)                    # netlink link/address events (links.py)
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
@@ -145,9 +145,7 @@ class VrrpDaemon:
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
         self.alerts = VrrpAlerts(Config())
-        self.tracking: TrackingTable | None = None
-        self.trackers: list[Any] = []
-        self.scripts: Any = None             # track.script.ScriptRunner, when scripts are tracked
+        self.track = Tracking(self)                 # tracker results -> machine events
         # when the previous VRRP child died (CLOCK_MONOTONIC, from the supervisor): a respawn
         # within one Master_Down_Interval of it resumes mastership without an outage
         died = os.environ.pop(PREV_EXIT_ENV, "")
@@ -159,7 +157,6 @@ class VrrpDaemon:
         self.tasks: list[asyncio.Task[None]] = []
         pid_vrrp = resolve_pidfiles(options)["vrrp"]
         self.statefile = StateFile(statefile.path_for(pid_vrrp))   # resume after a respawn
-        self.state_file = self.statefile.path
         self.transitions: Counter[tuple[str, str]] = Counter()
         self.connector: Any = None           # set by childrun when started with -s
         self.failovers: dict[str, list[float]] = {}
@@ -220,7 +217,7 @@ class VrrpDaemon:
             # a respawned child: the instances' states and tracker results of the one that died
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = statefile.decode_tracking(saved.get(TRACKING_KEY))
-        self._start_tracking(config, known=known, restart=self.previous_exit is not None)
+        self.track.start(config, known=known, restart=self.previous_exit is not None)
         from keepalived_py.vrrp.startup_delay import startup_hold
         self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
@@ -256,9 +253,9 @@ class VrrpDaemon:
             # keepalived reports an instance a reload removes as FAULT (notify, FIFO), or
             # DELETED with notify_deleted (vrrp/removal.py)
             await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
-        known = self._unchanged_results(old_config, config)
-        self._stop_tracking()
-        self._start_tracking(config, known=known, restart=True)
+        known = self.track.unchanged_results(config)
+        self.track.stop()
+        self.track.start(config, known=known, restart=True)
         for name, inst in new.items():
             if name not in old:
                 await self._add_runner(inst, None)
@@ -297,23 +294,18 @@ class VrrpDaemon:
             log.warning("obs.control.unavailable", error=str(e))
             self.control = None
 
+    # -- what the child shows: obs/vrrp_snapshot.py (imported when first asked) ---------------
     def status_json(self) -> str:
-        return json.dumps({"role": "vrrp", "pid": os.getpid(), "instances": self.snapshot(),
-                           "sockets": [{"interface": s.ifname, "family": s.family,
-                                        "received": s.received, "sent": s.sent,
-                                        "drops": dict(s.drops),
-                                        "kernel_drops": s.kernel_drops,
-                                        "lane": sorted(map(str, s.lane_sources)),
-                                        "lane_received": s.lane_received}
-                                       for s in self.sockets.values()],
-                           "smtp": self.alerts.mailer.counters() if self.alerts.mailer else {}}) + "\n"
+        from keepalived_py.obs import vrrp_snapshot
+        return vrrp_snapshot.status_json(self)
 
     def metrics_text(self) -> str:
-        from keepalived_py.obs.metrics import render
-        from keepalived_py.obs.vrrp_data import script_states
-        return render(self.snapshot(), {  # type: ignore[arg-type]
-            "transitions": dict(self.transitions), "failover_seconds": self.failovers,
-            "scripts": script_states(self.config, self._data_runtime()["scripts"])})
+        from keepalived_py.obs import vrrp_snapshot
+        return vrrp_snapshot.metrics_text(self)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        from keepalived_py.obs import vrrp_snapshot
+        return vrrp_snapshot.snapshot(self)
 
     def _state_of(self, name: str) -> str | None:
         r = self.runners.get(name)
@@ -338,7 +330,7 @@ class VrrpDaemon:
                     self.notifier.launch(g.notify.notify, vrrp_notify_args("GROUP", group, "STOP", 0))
                 for f in self.fifos:
                     f.write(vrrp_fifo_line("GROUP", group, "STOP", 0))
-        self._stop_tracking()
+        self.track.stop()
         if self.exports is not None:        # hook (issue 17): after the instances' STOP
             await self.exports.stop()
         for t in self.tasks:
@@ -365,16 +357,9 @@ class VrrpDaemon:
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down, from the BFD child through the parent."""
-        for name, up in states.items():
-            if self.tracking is not None and self.tracking.values.get(("bfd", name)) != up:
-                for edge in self.tracking.edges.get(("bfd", name), ()):
-                    log.info("vrrp.track.bfd", instance=edge.instance, bfd=name, up=up,
-                             compat=f"VRRP_Instance({edge.instance}) Tracked BFD instance {name}"
-                                    f" is {'UP' if up else 'DOWN'}")
-            self._tracked("bfd", name, up)
+        self.track.bfd_event(states)
 
     def dump(self, kind: DumpKind) -> None:
-        from keepalived_py.obs import dumps
         if kind is DumpKind.STATS_CLEAR:
             now = self.loop.time() if self.loop is not None else 0.0
             for r in self.runners.values():
@@ -382,90 +367,9 @@ class VrrpDaemon:
                 r.drops.clear()
             kind = DumpKind.STATS
         if self._dumps is None:
-            def render(k: str) -> tuple[str, Any]:
-                snap = self.snapshot()
-                g = self.config.global_defs
-                path = dumps.dump_path(k, data_use_instance=g.data_use_instance,
-                                       namespace=self.options.namespace)
-                if k == "data" and g.state_dump_file:
-                    path = g.state_dump_file
-                if k == "data":
-                    from keepalived_py.obs.vrrp_data import format_vrrp_data
-                    config, runtime = self.config, self._data_runtime()
-
-                    def data_text() -> str:     # on the writer thread, off the loop
-                        runtime["interfaces"] = dumps.read_interfaces()
-                        runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
-                        return format_vrrp_data(config, snap, runtime)  # type: ignore[arg-type]
-                    return path, data_text
-                text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)
-                return path, text
-            self._dumps = dumps.DumpWriter(render)
+            from keepalived_py.obs import dumps, vrrp_snapshot
+            self._dumps = dumps.DumpWriter(vrrp_snapshot.renderer(self))
         self._dumps.request(kind.value)
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        out = []
-        for r in self.runners.values():
-            stats = vrrp_stats.zeroed()
-            stats.update(r.fsm.stats)
-            for k, v in r.drops.items():
-                stats[k] = stats.get(k, 0) + v
-            out.append({
-                "name": r.name, "state": r.fsm.state.value, "version": r.cfg.version,
-                "interface": r.ifname, "src_ip": str(r.src or ""),
-                "mcast_dst": str(r.dsts[0]) if r.dsts else "", "vrid": r.cfg.virtual_router_id,
-                "priority": r.cfg.priority, "effective_priority": r.fsm.priority,
-                "advert_int": r.cfg.advert_int, "accept": r.cfg.accept,
-                "preempt": not r.cfg.nopreempt, "last_transition": r.last_transition,
-                "master_down_interval": r.fsm.down_timer_shown(),
-                "garp_delay": r.cfg.garp_master_delay, "garp_repeat": r.cfg.garp_master_repeat,
-                "vips": [f"{a.address} dev {a.dev or r.ifname} scope {a.scope or 'global'}"
-                         for a in r.cfg.virtual_ipaddress],
-                "excluded_vips": [f"{a.address} dev {a.dev or r.ifname}"
-                                  for a in r.cfg.virtual_ipaddress_excluded],
-                "stats": stats, **self._runtime_of(r)})
-        return out
-
-    def _runtime_of(self, r: Runner) -> dict[str, Any]:
-        """The runtime half of keepalived.data's instance section (obs/vrrp_data.py)."""
-        t = self.tracking.instance(r.name) if self.tracking is not None else None
-        delta = t.delta if t is not None else 0
-        fsm = r.fsm
-        return {"wantstate": fsm.wantstate.value, "holding": r.holding,
-                # the owner's too: keepalived adds the weights, only its effective one stays
-                "total_priority": r.cfg.priority + delta,
-                "master_router": str(fsm.master_source or ""),
-                "master_priority": fsm.master_priority,
-                "master_advert_int": fsm.master_adver_int,
-                # keepalived counts unicast_fault_no_peer without peers as one more fault
-                "faults": (len(t.reasons) if t is not None else 0)
-                + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
-                "fd": r.sock.fileno() if r.sock is not None else -1,
-                "read_timeout": _wall(fsm.next_deadline(), self.loop),
-                "ifindex": r.sock.ifindex if r.sock is not None else 0,
-                "vmac": r.vmac}
-
-    def _data_runtime(self) -> dict[str, Any]:
-        """Tracker results for keepalived.data (the interfaces are read on the writer thread)."""
-        scripts: dict[str, int] = {}
-        processes: dict[str, int] = {}
-        for tr in self.trackers:
-            for name, c in getattr(tr, "counters", {}).items():
-                scripts[name] = c.result
-            for name, q in getattr(tr, "quorums", {}).items():
-                processes[name] = len(q.pids)
-        files = {n: int(v) for (k, n), v in (self.tracking.values.items()
-                                             if self.tracking is not None else ())
-                 if k == "file"}
-        c = self.config
-        progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
-        progs |= {n.argv[0] for i in (*c.vrrp_instances, *c.vrrp_sync_groups)
-                  for n in vars_of(i.notify) if n.argv}
-        bfd = {n: bool(v) for (k, n), v in (self.tracking.values.items()
-                                            if self.tracking is not None else ()) if k == "bfd"}
-        return {"scripts": scripts, "processes": processes, "files": files, "bfd": bfd,
-                "router_id": socket.gethostname(),
-                "commands": [p for p in progs if p.startswith("/")]}
 
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
@@ -499,14 +403,14 @@ class VrrpDaemon:
         if resuming:
             # the child that died was MASTER less than a Master_Down_Interval ago: its
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
-            self._ah_resume(r, resume)
+            self.ah.resume(r, resume)
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
                 await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             self._apply(r, [r.fsm.release()], "reload")
             await self._settled(r)
-        fault, reason = self._fault_of(r)
+        fault, reason = self.track.fault_of(r)
         if inst.unicast_fault_no_peer and not inst.unicast_peer:
             log.warning("vrrp.unicast.no_peers", instance=inst.name,
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
@@ -523,7 +427,7 @@ class VrrpDaemon:
         old = r.cfg
         r.cfg = inst
         assert self.loop is not None
-        if _uses_ah(old) != _uses_ah(inst) and inst.interface:    # AH has a socket of its own
+        if uses_ah(old) != uses_ah(inst) and inst.interface:    # AH has a socket of its own
             try:
                 r.sock = self._socket(inst, r)
             except OSError as e:
@@ -661,7 +565,7 @@ class VrrpDaemon:
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
-                           if _uses_ah(inst) else None,
+                           if uses_ah(inst) else None,
                            on_overflow=functools.partial(self._rx_overflow, key))
             if r.vmac and not inst.vmac_xmit_base:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
@@ -705,8 +609,8 @@ class VrrpDaemon:
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
             if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
                 overflow.prioritise(self.runners.values(), r.sock, self.loop)
-            if _uses_ah(r.cfg):
-                self._ah_heard(r, actions)
+            if uses_ah(r.cfg):
+                self.ah.heard(r, actions)
             self._apply(r, actions)
             for a in actions:
                 if isinstance(a, m.RejectAdvert):
@@ -802,97 +706,37 @@ class VrrpDaemon:
     def _send_advert(self, r: Runner, priority: int) -> None:
         if r.sock is None or not r.link_up:
             return
-        if _uses_ah(r.cfg):
-            self._send_ah(r, priority)
+        if uses_ah(r.cfg):
+            self.ah.send(r, lambda: self._payloads(r, priority))
             return
         for payload, dst in self._payloads(r, priority):
             r.sock.send(payload, dst)
 
-    # -- IPsec AH (auth_type AH): keepalived's hand-made AH, see vrrp/ah.py ------------------
-    def _ah_state(self, r: Runner) -> AhState:
-        st = self.ah_states.get(r.name)
-        if st is None:
-            st = self.ah_states[r.name] = AhState()
-        return st
-
+    # -- IPsec AH (auth_type AH): vrrp/auth.py around vrrp/ah.py ---------------------------
     def _deliver_ah(self, key: tuple[str, int, str], pkt: ipsec_ah.AhPacket) -> None:
         """An AH packet: find the instance by VRID, authenticate, decode, then `_deliver`."""
         vrid = peek_vrid(pkt.payload)
         sock = self.sockets.get(key)
         r = next((r for r in self.runners.values()
                   if r.sock is sock and r.cfg.virtual_router_id == vrid), None)
-        if r is None or r.fsm.state not in (m.State.BACKUP, m.State.MASTER):
-            return                      # keepalived reads nothing in INIT or FAULT
-        st = self._ah_state(r)
-        try:
-            ipsec_ah.check(pkt, ipsec_ah.key_of(r.cfg.auth_pass), st.counter, name=r.name,
-                           unicast=bool(r.cfg.unicast_peer), backup=r.fsm.state is m.State.BACKUP)
-            adv = decode(pkt.payload, family=4, src=pkt.src, dst=pkt.dst)
-        except DecodeError as e:
-            if e.reason is not Reason.BAD_IP_HEADER:     # AH for another protocol: silent
-                self._drop(r, e.reason.counter,
-                           e.detail if e.reason is Reason.AUTH_FAILURE else f"({r.name}) {e}")
+        if r is None:
             return
-        st.rx_seq = pkt.seq
-        self._deliver(key, adv, pkt.src, pkt.dst, pkt.ttl)
-
-    def _ah_heard(self, r: Runner, actions: list[m.Action]) -> None:
-        """vrrp_state_master_rx's sequence number rules, before our answer is sent."""
-        st = self._ah_state(r)
-        for a in actions:
-            if isinstance(a, m.NotifyLowerPriority):
-                st.counter.master_heard_lower(st.rx_seq)
-                log.info("vrrp.ah.seq_synced", instance=r.name, seq=st.counter.seq,
-                         compat=f"({r.name}) IPSEC-AH : Syncing seq_num - Increment seq")
-            elif isinstance(a, m.StateChanged) and a.old is m.State.MASTER:
-                st.counter.master_heard_higher()
-
-    def _ah_saved(self, r: Runner) -> dict[str, int]:
-        st = self.ah_states.get(r.name)
-        return {} if st is None else {"ah_seq": st.counter.seq}
-
-    def _ah_resume(self, r: Runner, resume: dict[str, Any] | None) -> None:
-        """A respawned child resuming mastership goes on above the dead child's sequence
-        numbers (its backups would drop lower ones as replays): the number saved at the last
-        state write, plus twice the adverts due since then, plus a margin."""
-        if not _uses_ah(r.cfg) or not resume:
-            return
-        try:
-            seq = int(resume.get("ah_seq", 0))
-            elapsed = max(0.0, time.time() - float(resume.get("at") or 0))
-        except (TypeError, ValueError):
-            return
-        due = int(elapsed / max(r.cfg.advert_int, 1.0)) + 1
-        self._ah_state(r).counter.seq = min(ipsec_ah.SEQ_LIMIT, seq + 2 * due + 16)
-
-    def _send_ah(self, r: Runner, priority: int) -> None:
-        st = self._ah_state(r)
-        became = r.fsm.stats.get("become_master", 0)
-        if r.fsm.state is m.State.MASTER and became != st.masterships:
-            st.counter.became_master()          # a new mastership since the last advert
-        st.masterships = became
-        if not isinstance(r.src, ipaddress.IPv4Address) or r.sock is None:
-            return
-        seq = st.counter.next()
-        st.ip_id = ipsec_ah.next_ip_id(st.ip_id)
-        unicast = bool(r.cfg.unicast_peer)
-        ttl = (r.cfg.unicast_ttl or 255) if unicast else 255
-        key = ipsec_ah.key_of(r.cfg.auth_pass)
-        for payload, dst in self._payloads(r, priority):
-            assert isinstance(dst, ipaddress.IPv4Address)
-            r.sock.send(ipsec_ah.build(payload, r.src, dst, seq=seq, ip_id=st.ip_id, key=key,
-                                       ttl=ttl, unicast=unicast), dst)
+        adv = self.ah.receive(r, pkt, self._drop)
+        if adv is not None:
+            self._deliver(key, adv, pkt.src, pkt.dst, pkt.ttl)
 
     def _apply(self, r: Runner, actions: list[m.Action], how: str = "run"
                ) -> list[m.StateChanged]:
-        """The one place where the machine's actions become I/O, in their order: adverts at
-        once, address changes one after the other in the background (`r.addr_task`, which
-        `_settled` awaits), gratuitous packets at once (a frame does not need the address).
-        `how`: "run", a running instance (its timer is re-armed, its transitions announced
-        after the packets, its sync group follows); "reload", a reload's address difference
-        (the gratuitous packets wait for the addresses; announced like "run"); "release" and
-        "stop", a shutdown with or without removing the addresses: the transitions are
-        returned, for the caller to announce when the instance is gone."""
+        """The one place where the machine's actions become I/O, in their order, as keepalived
+        2.2.7's vrrp_state_master_tx: the advert at once (the old master drops the addresses
+        on it), then the address changes, their netlink requests written in this same step and
+        one change after the other (`r.addr_task`, which `_settled` awaits), then the
+        gratuitous packets once the kernel acknowledged the addresses (at once if no change is
+        in flight). `how`: "run", a running instance (its timer is re-armed, its transitions
+        announced after the packets, its sync group follows); "reload", a reload's address
+        difference (announced like "run"); "release" and "stop", a shutdown with or without
+        removing the addresses: the transitions are returned, for the caller to announce when
+        the instance is gone."""
         assert self.loop is not None
         later: list[m.StateChanged] = []
         for a in actions:
@@ -902,7 +746,8 @@ class VrrpDaemon:
                 if how != "stop":
                     self._then(r, functools.partial(self._set_addresses, r, a))
             elif isinstance(a, m.SendGratuitous):
-                if how == "reload":
+                if r.addr_task is not None and not r.addr_task.done():
+                    # keepalived's order: the addresses acknowledged, then the GARPs
                     self._then(r, functools.partial(self._gratuitous_later, r, a))
                 else:
                     self._gratuitous(r, a.count, a.addresses)
@@ -940,15 +785,19 @@ class VrrpDaemon:
             self._sync_follow(r, later[-1])
             self._sync_group_state(r)
 
-    def _then(self, r: Runner, step: Callable[[], Awaitable[None]]) -> None:
-        """Run `step` after the instance's earlier address changes (never two at once)."""
+    def _then(self, r: Runner, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `step` after the instance's earlier address changes (never two at once); with
+        none in flight it starts now, in the caller's step (its netlink requests are written
+        before this returns, not behind the loop's other work)."""
         assert self.loop is not None
         prev = r.addr_task
+        if prev is None or prev.done():
+            r.addr_task = start_now(step())
+            return
 
         async def chained() -> None:
-            if prev is not None and not prev.done():
-                with contextlib.suppress(Exception):
-                    await prev
+            with contextlib.suppress(Exception):
+                await prev
             await step()
         r.addr_task = self.loop.create_task(chained())
 
@@ -1015,8 +864,8 @@ class VrrpDaemon:
         return frames
 
     def _gratuitous(self, r: Runner, count: int, addresses: tuple[VirtualAddress, ...]) -> None:
-        """The first burst goes out now (the addresses are being added in parallel; a frame
-        does not need them); the repeats follow every garp_interval / gna_interval."""
+        """The first burst goes out now (`_apply` calls this once the addresses are
+        acknowledged); the repeats follow every garp_interval / gna_interval."""
         assert self.loop is not None
         if count <= 0 or not addresses:
             return
@@ -1215,143 +1064,22 @@ class VrrpDaemon:
         now_wall = time.time()
         state: dict[str, Any] = {r.name: {"state": r.fsm.state.value,
                                           "at": now_wall if r.fsm.state is m.State.MASTER else 0,
-                                          **self._ah_saved(r)}
+                                          **self.ah.saved(r)}
                                  for r in self.runners.values()}
         if self.tracking is not None:
             state[TRACKING_KEY] = statefile.encode_tracking(self.tracking.values)
         return state
 
-    # -- tracking ---------------------------------------------------------------------------
-    def _start_tracking(self, config: Config, known: dict[tuple[str, str], bool | int] | None = None,
-                        restart: bool = False) -> None:
-        """Build the tracking table and start the monitors. `known`: results of tracked
-        objects whose definition did not change (reload) or of the child that died (respawn);
-        they are kept, so neither a reload nor a respawn faults an instance whose trackers
-        are fine (keepalived: "VRRP_Script(chk) considered successful on reload")."""
-        known = known or {}
-        self.tracking = TrackingTable(config, reloading=restart and bool(self.runners))
-        t = self.tracking
-        for key, value in known.items():
-            if key[0] != "interface" and key[1] in t.watched(key[0]):
-                t.values[key] = value
-        for name in t.watched("interface"):
-            t.update("interface", name, link_up(name))
-        scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
-        self.scripts = None
-        if scripts:
-            from keepalived_py.track.script import ScriptRunner  # only when used (issue 16)
-            carried = {n: bool(v) for (k, n), v in known.items() if k == "script"}
-            runner = ScriptRunner(scripts, lambda n, ok: self._tracked("script", n, ok),
-                                  known=carried)
-            runner.start()
-            self.trackers.append(runner)
-            self.scripts = runner
-        procs = [p for p in config.vrrp_track_processes if p.name in t.watched("process")]
-        if procs:
-            from keepalived_py.track.procmon import ProcessMonitor  # psutil: only when used
-            conn = None
-            if self.connector is not None:
-                conn = socket.socket(fileno=os.dup(self.connector.fileno()))
-            mon = ProcessMonitor(procs, lambda n, up: self._tracked("process", n, up),
-                                 connector=conn)
-            mon.rcv_bufs = config.global_defs.process.process_monitor   # *_rcv_bufs(_force)
-            assert self.loop is not None
-            self.loop.create_task(mon.start())
-            self.trackers.append(mon)
-        files = [f for f in config.vrrp_track_files if f.name in t.watched("file")]
-        if files:
-            from keepalived_py.track.file import FileMonitor
-            fm = FileMonitor(files, lambda n, v: self._tracked("file", n, v), reload=restart)
-            fm.start()
-            self.trackers.append(fm)
-
-    def _stop_tracking(self) -> None:
-        for tr in self.trackers:
-            res = tr.stop()
-            if asyncio.iscoroutine(res):
-                assert self.loop is not None
-                self.loop.create_task(res)
-        self.trackers = []
-
-    def _unchanged_results(self, old: Config, new: Config) -> dict[tuple[str, str], bool | int]:
-        """Tracker results to keep over a reload: those of objects defined the same way."""
-        if self.tracking is None:
-            return {}
-        # keepalived's clear_diff_script keeps a script's result by its name, even if its
-        # definition changed; process and file results are re-read at once anyway
-        defs_new = _tracker_defs(new)
-        return {key: v for key, v in self.tracking.values.items()
-                if key[0] != "interface" and key in defs_new}
+    # -- tracking: vrrp/tracking.py ----------------------------------------------------------
+    @property
+    def tracking(self) -> TrackingTable | None:
+        return self.track.table
 
     def _tracked(self, kind: str, name: str, value: bool | int) -> None:
-        if self.tracking is None:
-            return
-        if self.tracking.values.get((kind, name)) != value:
-            self._write_state()                # a respawned child starts from these results
-        for inst in self.tracking.update(kind, name, value):
-            r = self.runners.get(inst)
-            if r is not None:
-                self._refresh_tracking(r)
-
-    def _fault_of(self, r: Runner) -> tuple[bool, str]:
-        fault, reason = self._own_fault(r)
-        if fault:
-            return fault, reason
-        group = r.cfg.sync_group
-        if group:
-            for other in self.runners.values():
-                # the other member's fault as it is now, not as its machine last heard it (a
-                # tracker result moving both would otherwise fault this one for nothing); a
-                # member waiting for its scripts' first results holds nobody back
-                if other is not r and other.cfg.sync_group == group and \
-                        self._own_fault(other)[0] and \
-                        not (self.tracking is not None
-                             and self.tracking.instance(other.name).pending):
-                    return True, "sync group"
-        return False, ""
-
-    def _own_fault(self, r: Runner) -> tuple[bool, str]:
-        t = self.tracking.instance(r.name) if self.tracking is not None else None
-        return vrrp_priority.own_fault(r.cfg, r.link_up, r.src is not None, t)
+        self.track.tracked(kind, name, value)
 
     def _refresh_tracking(self, r: Runner, initial: bool = False) -> None:
-        if self.tracking is None or self.loop is None:
-            return
-        t = self.tracking.instance(r.name)
-        prio = vrrp_priority.effective_priority(r.cfg.priority, t.delta)
-        if prio != r.fsm.priority:
-            log.info("vrrp.priority.changed", instance=r.name, old=r.fsm.priority, new=prio,
-                     compat=f"({r.name}) Changing effective priority from {r.fsm.priority}"
-                            f" to {prio}")
-            self._apply(r, r.fsm.handle(m.PriorityChanged(prio), self.loop.time()))
-            if r.cfg.notify_priority_changes:                        # -- issue 12
-                fifo_events.write(self.fifos, [fifo_events.priority_line(r.name, r.fsm.state, prio)])
-        if initial:
-            return
-        fault, reason = self._fault_of(r)
-        if fault and r.name in self._silent_fault and r.fsm.state is m.State.FAULT and \
-                not self.tracking.instance(r.name).pending:
-            # a script's first result is a failure: keepalived announces the FAULT it was in
-            self._silent_fault.discard(r.name)
-            self._reason_line(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
-            self._announce(r, m.StateChanged(m.State.INIT, m.State.FAULT, reason))
-            self._sync_group_state(r)
-            for other in list(self.runners.values()):
-                if other is not r and r.cfg.sync_group and other.cfg.sync_group == r.cfg.sync_group:
-                    f2, r2 = self._fault_of(other)
-                    if f2 != other.fsm.fault:
-                        self._apply(other, other.fsm.handle(m.FaultChanged(f2, r2),
-                                                            self.loop.time()))
-        if fault != r.fsm.fault:
-            self._apply(r, r.fsm.handle(m.FaultChanged(fault, reason), self.loop.time()))
-            group = r.cfg.sync_group
-            if group:
-                for other in list(self.runners.values()):
-                    if other is not r and other.cfg.sync_group == group:
-                        f2, r2 = self._fault_of(other)
-                        if f2 != other.fsm.fault:
-                            self._apply(other, other.fsm.handle(m.FaultChanged(f2, r2),
-                                                                self.loop.time()))
+        self.track.refresh(r, initial)
 
     def _open_fifos(self, config: Config) -> None:
         g = config.global_defs
@@ -1374,35 +1102,8 @@ def _fifo_defs(config: Config) -> tuple[Any, ...]:
             g.enable_script_security)
 
 
-def _tracker_defs(config: Config) -> dict[tuple[str, str], Any]:
-    """Every tracked object's definition by (kind, name), compared across a reload."""
-    out: dict[tuple[str, str], Any] = {}
-    for s in config.vrrp_scripts:
-        out[("script", s.name)] = s
-    for p in config.vrrp_track_processes:
-        out[("process", p.name)] = p
-    for f in config.vrrp_track_files:
-        out[("file", f.name)] = f
-    for b in config.bfd_instances:               # BFD hook (issue 17): a session's state
-        out[("bfd", b.name)] = b.name           # survives any reload that keeps the instance
-    return out
-
-
 FIREWALL_CHECK_INTERVAL = 5.0     # seconds between two looks for our nftables tables
 DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
-
-
-@dataclass
-class AhState:
-    """auth_type AH of one instance: keepalived's ipsecah_counter and IP id."""
-    counter: ipsec_ah.SeqCounter = field(default_factory=ipsec_ah.SeqCounter)
-    ip_id: int = 0
-    rx_seq: int = 0                  # the sequence number of the advert being handled
-    masterships: int = 0             # the instance's become_master count at the last advert
-
-
-def _uses_ah(inst: VrrpInstance) -> bool:
-    return inst.auth_type == "AH" and inst.version == 2 and inst.family == 4
 
 
 def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, str]:
@@ -1410,19 +1111,7 @@ def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, st
     VMAC instance sends and receives on its VMAC unless vmac_xmit_base."""
     src = str(inst.unicast_src_ip or "")
     dev = vmac if vmac and not inst.vmac_xmit_base else inst.interface or ""
-    return (dev, inst.family, src + " ah" if _uses_ah(inst) else src)
-
-
-def _wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> float | None:
-    """A loop-clock deadline as wall-clock time (keepalived.data's Read timeout)."""
-    if deadline is None or loop is None:
-        return None
-    return time.time() + (deadline - loop.time())
-
-
-def vars_of(n: Any) -> list[Any]:
-    """The notify scripts set in a model.Notify."""
-    return [v for k in n.__slots__ if k != "smtp_alert" and (v := getattr(n, k)) is not None]
+    return (dev, inst.family, src + " ah" if uses_ah(inst) else src)
 
 
 def create(options: Options) -> VrrpDaemon:

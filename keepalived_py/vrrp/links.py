@@ -150,7 +150,8 @@ class Links:
     def reopen(self, r: Runner) -> None:
         """The interface is back: a new socket for every instance sharing the old one, and
         their source address read again."""
-        from keepalived_py.vrrp.daemon import _sock_key, _uses_ah
+        from keepalived_py.vrrp.auth import uses_ah
+        from keepalived_py.vrrp.daemon import _sock_key
         d, inst = self.d, r.cfg
         key = _sock_key(inst, r.vmac)
         old = d.sockets.pop(key, None)
@@ -165,7 +166,7 @@ class Links:
         src = self.primary_of(r)
         for other in d.runners.values():
             if other.cfg.interface == inst.interface and other.cfg.family == inst.family \
-                    and _uses_ah(other.cfg) == _uses_ah(inst):
+                    and uses_ah(other.cfg) == uses_ah(inst):
                 other.sock = sock
                 if not other.cfg.unicast_src_ip and src is not None:
                     self.set_primary(other, src)

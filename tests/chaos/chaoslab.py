@@ -131,7 +131,7 @@ class Daemon:
 
     def cmd(self) -> list[str]:
         d = self.piddir or self.dir
-        pid = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
+        pid = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid")]
         if self.ours:
             return [*self.wrap, sys.executable, "-m", "keepalived_py", "-n", "-l", "-D",
                     "-f", str(self.dir / "keepalived.conf"), *pid, *self.args]

@@ -399,7 +399,7 @@ class Run:
                       and a["local"] not in ("2001:db8::1", "2001:db8::2"))
 
     def daemon_cmd(self, impl: str, d: Path) -> list[str]:
-        pid = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
+        pid = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid")]
         if impl == "keepalived":
             return [KEEPALIVED, "-n", "-l", "-D", "-f", str(d / "keepalived.conf"), *pid]
         return [sys.executable, "-m", "keepalived_py", "-n", "-l", "-D", "-f",

@@ -44,7 +44,7 @@ def test_ipv6_version_2_interoperates_with_keepalived(tmp_path: Path) -> None:
             logs[node.ns] = d / "log"
             env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(d)}
             node.popen([*cmd, "-n", "-l", "-f", str(d / "k.conf"), "-p", str(d / "p.pid"),
-                        "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+                        "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid")],
                        stdout=open(d / "log", "wb"), stderr=subprocess.STDOUT, env=env)
 
         def vips() -> tuple[list[str], ...]:

@@ -105,7 +105,8 @@ class Topology:
         (d / "k.conf").write_text(text)
         self.daemon = self.director.popen(
             [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "k.conf"),
-             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args],
+             "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
+             "-b", str(d / "b.pid"), *args],
             stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"))
         self.dir = d
         return d
@@ -228,7 +229,7 @@ def test_sigusr1_writes_keepalived_check_data(lab: Lab, tmp_path: Path) -> None:
     (d / "k.conf").write_text(conf([("198.51.100.11", 1)]))
     t.daemon = t.director.popen(
         [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d / "k.conf"),
-         "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+         "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid")],
         stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
         env={**os.environ, "TMPDIR": str(dumps)})
     t.dir = d

@@ -54,7 +54,7 @@ def test_daemon_runs_under_the_hardening_capabilities(lab: Lab, tmp_path: Path) 
         ours.proc = a.popen([setpriv, "--bounding-set", caps, "--no-new-privs", "--",
                              sys.executable, "-m", "keepalived_py", "-n", "-l", "-f",
                              str(ours.conf), "-p", str(d / "p.pid"), "-r", str(d / "v.pid"),
-                             "-c", str(d / "c.pid")],
+                             "-c", str(d / "c.pid"), "-b", str(d / "b.pid")],
                             stderr=open(d / "log", "ab"))
         peer = Peer(b, tmp_path, instance(100), ours=False).start()
         assert wait_for(lambda: ours.has(VIP), 10), ours.log()
@@ -92,6 +92,7 @@ def test_without_cap_net_raw_exits_4_as_keepalived(lab: Lab, tmp_path: Path) -> 
                                                                     or "/usr/sbin/keepalived"]
         r = a.run(setpriv, "--bounding-set", caps, "--", *prog, "-n", "-l", "-f", str(p.conf),
                   "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
+                  "-b", str(d / "b.pid"),
                   check=False, timeout=30)
         out = r.stdout + r.stderr
         codes[ours] = r.returncode

@@ -233,7 +233,7 @@ def test_nft_lb_no_usable_dataplane_is_one_clear_error(lab: Lab, tmp_path: Path)
                     "  real_server 198.51.100.11 8080 {\n  }\n}\n")
     log = tmp_path / "log"
     node.popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-C", "-f", str(conf),
-                "-p", str(tmp_path / "p.pid"), "-c", str(tmp_path / "c.pid"),
+                "-p", str(tmp_path / "p.pid"), "-c", str(tmp_path / "c.pid"), "-b", str(tmp_path / "b.pid"),
                 "-r", str(tmp_path / "v.pid")], stdout=subprocess.DEVNULL, stderr=open(log, "ab"),
                env={**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"})
     text = "no load-balancing dataplane: the kernel has no IPVS and nftables is not usable"

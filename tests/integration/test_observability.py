@@ -41,7 +41,7 @@ def daemon(lab: Lab, tmp: Path, extra: str = "", env: dict[str, str] | None = No
     pa = Peer(a, tmp, instance(150, version=3, advert=0.1, extra=extra))
     d = pa.dir
     cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(pa.conf), "-p",
-           str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), *args]
+           str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid"), *args]
     pa.proc = a.popen(cmd, stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
                       env={**os.environ, **(env or {})})
     assert wait_for(lambda: pa.has(VIP), 8), pa.log()
@@ -162,7 +162,18 @@ def test_dumps_100_per_second_do_not_delay_adverts(lab: Lab, tmp_path: Path) -> 
     dumps.mkdir()
     pa, pb = daemon(lab, tmp_path, env={"TMPDIR": str(dumps)})
     child = int((pa.dir / "v.pid").read_text())
-    cap = pb.node.popen([sys.executable, "-c", CAPTURE, "4"], stdout=subprocess.PIPE, text=True)
+
+    def worst_lateness(seconds: int) -> float:
+        cap = pb.node.popen([sys.executable, "-c", CAPTURE, str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+        out, _ = cap.communicate(timeout=30)
+        stamps = [float(x) for x in out.split()]
+        assert len(stamps) > 8 * seconds, out
+        return max(b - a - 0.1 for a, b in zip(stamps, stamps[1:], strict=False))
+
+    # the same daemon's adverts without the dumps first: on a loaded machine (other processes
+    # on 2 cores) the loop's own scheduling noise is part of every gap, and is not the dumps'
+    quiet = worst_lateness(3)
     stop = threading.Event()
 
     def hammer() -> None:
@@ -171,14 +182,13 @@ def test_dumps_100_per_second_do_not_delay_adverts(lab: Lab, tmp_path: Path) -> 
                 os.kill(child, sig)
             time.sleep(0.03)                         # ~100 dump requests a second
     t = threading.Thread(target=hammer)
-    time.sleep(0.5)
     t.start()
-    out, _ = cap.communicate(timeout=30)
-    stop.set()
-    t.join()
-    stamps = [float(x) for x in out.split()]
-    assert len(stamps) > 25, out
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    late = max(g - 0.1 for g in gaps)
-    assert late < 0.005, f"an advert was {late * 1000:.1f} ms late"
+    try:
+        late = worst_lateness(4)
+    finally:
+        stop.set()
+        t.join()
+    # a dump written on the loop (tens of ms per dump) fails this; noise alone does not
+    assert late < max(0.005, quiet + 0.005), \
+        f"an advert was {late * 1000:.1f} ms late under dumps ({quiet * 1000:.1f} ms without)"
     assert (dumps / "keepalived.data").exists()

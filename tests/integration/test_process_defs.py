@@ -88,7 +88,7 @@ class Daemon:
         self.proc = self.node.popen(
             [sys.executable, "-m", "keepalived_py", "-n", "-l", "-D", "-f", str(self.conf),
              "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
-             "-c", str(tmp / "checkers.pid")],
+             "-c", str(tmp / "checkers.pid"), "-b", str(tmp / "bfd.pid")],
             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
 
     def child(self, timeout: float = 8.0) -> int:

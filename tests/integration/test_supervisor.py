@@ -79,7 +79,7 @@ class Daemon:
         self.proc = self.node.popen(
             [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf),
              "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
-             "-c", str(self.check_pidfile), *extra],
+             "-c", str(self.check_pidfile), "-b", str(tmp / "bfd.pid"), *extra],
             stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"),
             env={**os.environ, **(env or {})},
             # into the cgroup before exec: the daemon and all its children start inside it
@@ -238,8 +238,10 @@ def test_second_daemon_refuses_while_the_first_runs(daemon_factory, tmp_path: Pa
     assert wait_for(lambda: pidfile(d.vrrp_pidfile) is not None)
     # keepalived 2.2.7 says "daemon is already running" and exits 0 (no systemd restart loop);
     # the parent's pidfile or a child's is enough to know
-    for files in (["-p", str(d.parent_pidfile)],
-                  ["-p", str(tmp_path / "other.pid"), "-r", str(d.vrrp_pidfile)]):
+    # (the other pidfiles are the test's own: never a global /run file another daemon may own)
+    others = ["-c", str(tmp_path / "other-c.pid"), "-b", str(tmp_path / "other-b.pid")]
+    for files in (["-p", str(d.parent_pidfile), "-r", str(tmp_path / "other-v.pid"), *others],
+                  ["-p", str(tmp_path / "other.pid"), "-r", str(d.vrrp_pidfile), *others]):
         r = d.node.run(sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d.conf),
                        *files, check=False)
         assert r.returncode == 0 and "daemon is already running" in r.stderr, r.stderr
@@ -252,7 +254,9 @@ def test_pidfile_directory_problems_are_clear_errors(tmp_path: Path) -> None:
     conf.write_text("")
     missing = tmp_path / "nope" / "k.pid"
     r = subprocess.run([sys.executable, "-m", "keepalived_py", "-n", "-f", str(conf), "-G",
-                        "-p", str(missing)], capture_output=True, text=True, timeout=30)
+                        "-p", str(missing), "-r", str(tmp_path / "v.pid"),
+                        "-c", str(tmp_path / "c.pid"), "-b", str(tmp_path / "b.pid")],
+                       capture_output=True, text=True, timeout=30)
     # keepalived 2.2.7 logs "pidfile_write : Cannot open ... pidfile" and exits 0
     assert r.returncode == 0 and "does not exist" in r.stderr
     victim = tmp_path / "victim"
@@ -488,7 +492,8 @@ def _start_both(node, tmp: Path, conf: Path, tag: str, *extra: str,
         base = tmp / f"{tag}-{who}"
         base.mkdir(exist_ok=True)
         out[who] = node.run(*prog, "-n", "-l", "-f", str(conf), "-p", str(base / "k.pid"),
-                            "-r", str(base / "v.pid"), "-c", str(base / "c.pid"), *extra,
+                            "-r", str(base / "v.pid"), "-c", str(base / "c.pid"),
+                            "-b", str(base / "b.pid"), *extra,
                             check=False, timeout=timeout)
     return out
 
@@ -528,7 +533,7 @@ def _names_of(node, prog: list[str], conf: Path, base: Path, want_v: str) -> tup
     base.mkdir()
     files = [base / f"{n}.pid" for n in "kvc"]
     p = node.popen([*prog, "--all", "-n", "-l", "-f", str(conf), "-p", str(files[0]),
-                    "-r", str(files[1]), "-c", str(files[2])],
+                    "-r", str(files[1]), "-c", str(files[2]), "-b", str(base / "b.pid")],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         assert wait_for(lambda: all(pidfile(f) for f in files), 20)
@@ -604,7 +609,8 @@ def test_child_permanent_error_ends_the_daemon_with_its_status(lab: Lab, tmp_pat
                  "KEEPALIVED_PY_EXEC_CHILDREN=1",
                  sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(conf),
                  "-p", str(tmp_path / "k.pid"), "-r", str(tmp_path / "v.pid"),
-                 "-c", str(tmp_path / "c.pid"), check=False, timeout=30)
+                 "-c", str(tmp_path / "c.pid"), "-b", str(tmp_path / "b.pid"), check=False,
+                 timeout=30)
     assert r.returncode == status, r.stderr[-3000:]
     assert f"exited with permanent error {word}. Terminating" in r.stderr
     assert r.stderr.count("Starting VRRP child process") == 1

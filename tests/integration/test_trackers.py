@@ -188,7 +188,7 @@ def test_track_process_with_namespace_option_uses_the_connector(lab: Lab,
     log = open(d / "log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-D",
                              "-s", a.ns, "-f", str(cfg), "-p", str(d / "p.pid"),
-                             "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
+                             "-r", str(d / "v.pid"), "-c", str(d / "c.pid"), "-b", str(d / "b.pid")],
                             stdout=subprocess.DEVNULL, stderr=log)
     try:
         assert wait_for(lambda: VIP in a.addresses(), 10), (d / "log").read_text()

@@ -56,7 +56,8 @@ class Peer:
 
     def start(self) -> Peer:
         d = self.dir
-        pidargs = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
+        pidargs = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
+                   "-b", str(d / "b.pid")]
         if self.ours:
             cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf), *pidargs]
         else:

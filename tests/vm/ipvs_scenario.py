@@ -189,13 +189,15 @@ def main() -> int:
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", REF, "keepalived", "-n", "-l", "-D",
              "-f", str(WORK / "ref.conf"), "-p", str(WORK / "ref.pid"),
-             "-c", str(WORK / "ref_c.pid"), "-r", str(WORK / "ref_v.pid")],
+             "-c", str(WORK / "ref_c.pid"), "-r", str(WORK / "ref_v.pid"),
+             "-b", str(WORK / "ref_b.pid")],
             stdout=ref_log, stderr=subprocess.STDOUT))
         ours_log = open(OUT / "ours.log", "wb")
         procs.append(subprocess.Popen(
             ["ip", "netns", "exec", OURS, sys.executable, "-m", "keepalived_py", "-n", "-l",
              "-f", str(WORK / "ours.conf"), "-p", str(WORK / "ours.pid"),
-             "-c", str(WORK / "ours_c.pid"), "-r", str(WORK / "ours_v.pid")],
+             "-c", str(WORK / "ours_c.pid"), "-r", str(WORK / "ours_v.pid"),
+             "-b", str(WORK / "ours_b.pid")],
             stdout=ours_log, stderr=subprocess.STDOUT))
 
         def phase(name: str, expect_in_ours: list[str], absent: tuple[str, ...] = (),

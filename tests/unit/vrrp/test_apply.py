@@ -35,8 +35,10 @@ class FakeNetlink:
 
     async def set_addresses(self, add: bool, addrs: Iterable[VirtualAddress], dev: str,
                             who: str) -> None:
-        await asyncio.sleep(0)          # a netlink round trip
+        # the requests written, then a netlink round trip for the acknowledgements
         self.log.events.append(("add" if add else "del", tuple(str(a.address) for a in addrs)))
+        await asyncio.sleep(0)
+        self.log.events.append(("ack", add))
 
     async def set_routes(self, add: bool, routes: Any, dev: str | None, who: str) -> None:
         self.log.events.append(("routes", add, len(tuple(routes))))
@@ -134,11 +136,14 @@ def test_becoming_master_sends_the_advert_adds_the_action_addresses_then_garps(
             ["192.0.2.10/24", "192.0.2.11/24", "192.0.2.12/24"]
         assert r.holding                     # the machine's word, not a flag of the daemon's
         d._apply(r, actions)
-        # the advert and the first gratuitous burst go at once; the addresses follow
-        assert _kinds(log) == ["advert", "garp"]
-        assert log.events[1][1] == ("192.0.2.10", "192.0.2.11", "192.0.2.12")
+        # keepalived's order: the advert, the address requests written in the same step...
+        assert _kinds(log) == ["advert", "add"]
+        assert log.events[1] == ("add", ("192.0.2.10/24", "192.0.2.11/24", "192.0.2.12/24"))
         await d._settled(r)
-        assert log.events[2] == ("add", ("192.0.2.10/24", "192.0.2.11/24", "192.0.2.12/24"))
+        await asyncio.sleep(0)
+        # ...and the first gratuitous burst only once the kernel acknowledged them
+        assert _kinds(log) == ["advert", "add", "ack", "garp"]
+        assert log.events[3][1] == ("192.0.2.10", "192.0.2.11", "192.0.2.12")
         assert d.transitions[("VI_1", "MASTER")] == 1
         # shutdown with release: priority 0 now, the addresses removed, STOP left to the caller
         log.events.clear()
@@ -148,6 +153,7 @@ def test_becoming_master_sends_the_advert_adds_the_action_addresses_then_garps(
         adv = decode(log.events[0][1], family=4)
         assert adv.priority == 0
         assert log.events[1] == ("del", ("192.0.2.10/24", "192.0.2.11/24", "192.0.2.12/24"))
+        assert log.events[2] == ("ack", False)
     asyncio.run(run())
 
 
@@ -189,8 +195,9 @@ def test_reload_applies_the_address_difference_in_order(tmp_path: Path) -> None:
         d._apply(r, actions, "reload")
         await d._settled(r)
         # the gone line first, then the new one, and only then its gratuitous ARP
-        assert log.events == [("del", ("192.0.2.11/24",)), ("add", ("192.0.2.13/24",)),
-                              ("garp", ("192.0.2.13",))]
+        assert [e for e in log.events if e[0] != "ack"] == [
+            ("del", ("192.0.2.11/24",)), ("add", ("192.0.2.13/24",)), ("garp", ("192.0.2.13",))]
+        assert log.events.index(("ack", True)) < log.events.index(("garp", ("192.0.2.13",)))
         assert r.holding
     asyncio.run(run())
 
