@@ -94,6 +94,12 @@ def decomment(text: str) -> tuple[str, bool, bool]:
     return result, cont, quote
 
 
+# top-level keywords whose block is open without a '{' (keepalived 2.2.7: 'global_defs' then
+# 'include_check' on the next line acts; a 'vrrp_script x' without '{' does not swallow what
+# follows in the parent's reading, which skips the blocks it does not read)
+TOP_BLOCKS = frozenset({"global_defs"})
+
+
 def split_braces(text: str) -> list[str]:
     """Split '{' and '}' outside quotes into lines of their own (keepalived's line residue)."""
     if "{" not in text and "}" not in text:
@@ -166,6 +172,7 @@ class SourceReader:
     # global_defs keyword in keepalived, acted on only there
     _blocks: list[str] = field(default_factory=list)
     _last_word: str = ""
+    _opening: str = ""      # a top-level block keyword not yet followed by '{' (keepalived opens it)
 
     def __post_init__(self) -> None:
         if self.config_id is None:
@@ -284,7 +291,8 @@ class SourceReader:
                     queue[0:0] = [x for x in lines if x]
                     continue
             if (text.startswith("include_check") and text[13:14] in ("", " ", "\t")
-                    and self._blocks == ["global_defs"]):
+                    and (self._blocks == ["global_defs"]
+                         or (not self._blocks and self._opening == "global_defs"))):
                 self._include_check(text, pos)
             included: list[Line] = []
             if self._include(text, pos, depth, included):
@@ -305,12 +313,21 @@ class SourceReader:
                 self._stopped = True
                 return
             if part == "{":
-                self._blocks.append(self._last_word)
+                self._blocks.append(self._opening or self._last_word)
+                self._opening = ""
             elif part == "}":
-                if self._blocks:
+                if self._opening:
+                    self._opening = ""          # 'global_defs' then '}': opened and closed
+                elif self._blocks:
                     self._blocks.pop()
             else:
-                self._last_word = part.split(" ", 1)[0].split("\t", 1)[0]
+                if self._opening:               # keepalived: the block needs no '{'
+                    self._blocks.append(self._opening)
+                    self._opening = ""
+                word = part.split(" ", 1)[0].split("\t", 1)[0]
+                if not self._blocks and word in TOP_BLOCKS:
+                    self._opening = word
+                self._last_word = word
             yield Line(part, pos)
 
     def _conditional(self, text: str) -> str:
