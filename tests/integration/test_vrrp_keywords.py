@@ -198,7 +198,8 @@ def fifo_conf(tmp: Path, who: str, base: int, instances: tuple[str, ...]) -> str
     reader.write_text(f"#!/bin/sh\nwhile read line; do echo \"$line\" >> {tmp}/{who}.lines; done"
                       " < \"$1\"\n")
     reader.chmod(0o755)
-    (tmp / f"{who}.track").write_text("0\n")
+    if not (tmp / f"{who}.track").exists():       # (the reload's config keeps its value)
+        (tmp / f"{who}.track").write_text("0\n")
     n = base % 10
     blocks = {
         "VI_1": f"state MASTER\n interface eth0\n virtual_router_id {base + 1}\n priority 150\n"
@@ -312,8 +313,10 @@ def test_fifo_lines_deleted_priority_reload_and_globals_as_keepalived(lab: Lab, 
                     10), [by_instance(p) for p in lines]
     wait_for(lambda: by_instance(lines[0]) == by_instance(lines[1]), 5)   # both written out
     ours_l, theirs_l = (by_instance(p) for p in lines)
-    # VI_1 up to the reload only: ours loses the track_file weight across a reload (155 -> 150,
-    # "MASTER_PRIORITY 150"), keepalived keeps it - a tracking bug outside this test's keywords
+    # VI_1 up to the reload: keepalived 2.2.7 then writes a priority line for an unchanged
+    # priority, with a state it is not in ('BACKUP_PRIORITY 155' while MASTER) - not copied
+    assert theirs_l["VI_1"][6:] in ([], ["BACKUP_PRIORITY 155"]), theirs_l["VI_1"]
+    assert ours_l["VI_1"][6:] == [], ours_l["VI_1"]
     ours_l["VI_1"], theirs_l["VI_1"] = ours_l["VI_1"][:6], theirs_l["VI_1"][:6]
     assert ours_l == theirs_l, (ours_l, theirs_l)
     assert ours_l["VI_2"][-1] == "DELETED 100" and ours_l["VI_4"][-1] == "FAULT 150"
