@@ -21,7 +21,7 @@ interval), never to a backup's Master_Down timer.
 
 Precision. asyncio's own timers wake through epoll_wait, whose timeout is whole milliseconds,
 rounded up: every deadline would be up to a millisecond late (a failover's overhead). On
-Linux the one timer is a timerfd instead (CLOCK_MONOTONIC, absolute, nanoseconds: the clock
+Linux the one timer is a timerfd instead (CLOCK_MONOTONIC, armed relative to now, nanoseconds: the clock
 of loop.time()), read by the loop like a socket, as keepalived's scheduler does; elsewhere,
 or if timerfd_create fails, loop.call_at.
 """
@@ -33,6 +33,7 @@ import heapq
 import itertools
 import os
 import struct
+import time
 from collections.abc import Callable, Hashable
 
 _EPS = 1e-6                  # a deadline this close to now is due (as machine._EPS)
@@ -62,9 +63,12 @@ class _TimerFd:
         loop.add_reader(fd, self._ready)
 
     def arm(self, when: float) -> None:
-        ns = max(1, int(when * 1e9))                       # 0 would disarm it
+        # relative, not TFD_TIMER_ABSTIME: the same CLOCK_MONOTONIC expiry, and an interposed
+        # libc (libfaketime, which shifts absolute deadlines by its wall-clock offset even for
+        # CLOCK_MONOTONIC) cannot move it
+        ns = max(1, int((when - time.monotonic()) * 1e9))  # 0 would disarm it
         struct.pack_into("qqqq", self._spec, 0, 0, 0, ns // 1_000_000_000, ns % 1_000_000_000)
-        self._lib.timerfd_settime(self.fd, _TFD_TIMER_ABSTIME, self._spec, None)
+        self._lib.timerfd_settime(self.fd, 0, self._spec, None)
 
     def disarm(self) -> None:
         struct.pack_into("qqqq", self._spec, 0, 0, 0, 0, 0)

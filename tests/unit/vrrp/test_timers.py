@@ -4,6 +4,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any
 
+import pytest
+
 from keepalived_py.vrrp.timers import TimerQueue
 
 
@@ -212,3 +214,36 @@ def test_timers_defer_runs_after_every_due_key() -> None:
     assert order == ["send a", "send b", "send c", "log a", "log b", "log c"]
     q.defer(lambda: order.append("now"))          # outside a wake-up: at once
     assert order[-1] == "now"
+
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+_FIRES = """
+import asyncio
+from keepalived_py.vrrp import timers
+async def main():
+    loop = asyncio.get_running_loop()
+    fired = []
+    t = timers._TimerFd(loop, lambda: fired.append(loop.time()))
+    start = loop.time()
+    t.arm(start + 0.1)
+    await asyncio.sleep(0.6)
+    print(len(fired), round(fired[0] - start, 3) if fired else -1)
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("offset", ["-3600", "+3600"])
+def test_timerfd_expiry_ignores_a_stepped_wall_clock(tmp_path, offset: str) -> None:
+    """The wall clock stepped (libfaketime, CLOCK_MONOTONIC untouched, as `date -s`): the
+    timer still fires after 0.1 s (armed absolute, libfaketime moved it by the offset)."""
+    import os
+    import subprocess
+    import sys
+    if not os.path.exists(FAKETIME):
+        pytest.skip("libfaketime is not installed (tests/run.sh installs it)")
+    (tmp_path / "ft").write_text(offset + "\n")
+    env = dict(os.environ, LD_PRELOAD=FAKETIME, FAKETIME_TIMESTAMP_FILE=str(tmp_path / "ft"),
+               FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
+    out = subprocess.run([sys.executable, "-c", _FIRES], env=env, capture_output=True,
+                         text=True, timeout=30).stdout.split()
+    assert out and out[0] == "1" and 0.09 <= float(out[1]) < 0.5, out
