@@ -119,6 +119,8 @@ while True:
     try:
         c.recv(4096)
         c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n" + sys.argv[1].encode())
+    except OSError:
+        pass                # a TCP_CHECK probe ends with a reset (check/probe.py)
     finally:
         c.close()
 """
@@ -160,6 +162,9 @@ def test_nft_lb_ipv6_persistence_keeps_each_client_on_its_server(
                                   check=False).stdout
         assert wait_for(lambda: "2001:db8:1::12" in table6() and "2001:db8:1::11" in table6(),
                         10), t.log()
+        # both servers listening: their first checks passed (1 s + part of warmup after start)
+        assert wait_for(lambda: all(f"[2001:db8:1::{h}]:tcp:8080 success" in t.log()
+                                    for h in (11, 12)), 10), t.log()
         first = send(t, ["2001:db8::10"] * 4, "2001:db8::100")
         assert len({s for _, s in first}) == 1 and first[0][1] in ("rs1", "rs2"), first
         same64 = send(t, ["2001:db8::20"] * 3, "2001:db8::100")    # the same /64: same server
