@@ -19,7 +19,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import compare  # noqa: E402
+import compare
 
 
 def gaps(packets: list[tuple[float, str, int, int]], t0: float, t1: float, advert: float

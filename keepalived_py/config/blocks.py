@@ -124,7 +124,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         node.has_block = True
         stack.append(node)
 
-    for line, token in zip(lines, tokens):
+    for line, token in zip(lines, tokens, strict=True):   # (tokenize: one token a line)
         text = line.text
         if text == "{":
             depth += 1

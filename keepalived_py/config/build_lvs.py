@@ -293,8 +293,9 @@ def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
             del f["sorry_server"]
     if f.get("fwmark") is not None and af is None:
         # every server tunnelled: their family if they all agree, else IPv4 (vs_end_handler)
+        sorry = f.get("sorry_server")                    # (None when skipped above)
         fams = {r.address.version for r in kept} | (
-            {sorry.address.version} if f.get("sorry_server") is not None else set())
+            {sorry.address.version} if sorry is not None else set())
         af = fams.pop() if len(fams) == 1 else 4
     if f.get("fwmark") is not None:
         f["ip_family"] = "inet6" if af == 6 else "inet"     # the IPVS service's family

@@ -20,8 +20,7 @@ from keepalived_py.config.model_process import (
 )
 from keepalived_py.config.tree import Diagnostics, Node
 from keepalived_py.config.values import (
-    FALSE_WORDS,
-    TRUE_WORDS,
+    read_bool_or_none,
     read_decimal,
     read_int,
     script_argv,
@@ -50,19 +49,6 @@ KEYWORDS = frozenset(
 SHARED = frozenset({"process_names", "startup_script", "shutdown_script", "vrrp_iptables",
                     "vrrp_ipsets"})
 ROOT_KEYWORDS = frozenset({"child_wait_time", "use_pid_dir"})
-
-
-def _bool(c: Node, d: Diagnostics, message: str) -> bool | None:
-    """keepalived's check_true_false on an optional value: no value is true."""
-    if len(c.words) < 2:
-        return True
-    w = c.words[1].lower()
-    if w in TRUE_WORDS:
-        return True
-    if w in FALSE_WORDS:
-        return False
-    d.error(c.pos, message)
-    return None
 
 
 def _sched(role: str, what: str, c: Node, f: dict[str, Any], d: Diagnostics) -> None:
@@ -194,9 +180,10 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
         name = k.split("_rcv_bufs")[0]
         cur: RcvBufs = f.get(name, RcvBufs())
         if k.endswith("_force"):
-            v = _bool(c, d, f"Invalid value '{args[0] if args else ''}' for global {k} specified")
-            if v is not None:
-                f[name] = replace(cur, force=v)
+            force = read_bool_or_none(
+                c, d, f"Invalid value '{args[0] if args else ''}' for global {k} specified")
+            if force is not None:
+                f[name] = replace(cur, force=force)
         elif not args:
             d.error(c.pos, f"{name}_rcv_bufs size missing")
         elif (n := read_int(args[0], 0, 2**32 - 1, c.pos, d)) is None:
@@ -220,12 +207,12 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
         else:
             f[k] = v
     elif k == "vrrp_startup_delay":
-        v = read_decimal(args[0], 0.001, 4294.967295, c.pos, d) if args else None
-        if v is None:
+        delay = read_decimal(args[0], 0.001, 4294.967295, c.pos, d) if args else None
+        if delay is None:
             d.error(c.pos, f"vrrp_startup_delay '{args[0] if args else ''}' is invalid")
         else:
-            f[k] = v
-            if v >= 60:
+            f[k] = delay
+            if delay >= 60:
                 d.notice(c.pos, f"The vrrp_startup_delay is very large - {args[0]} seconds")
     elif k == "umask":
         if (v := _umask(c, d)) is not None:
@@ -297,9 +284,9 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
     elif k == "config_save_dir":
         _config_save_dir(c, f, d)
     elif k == "checker_log_all_failures":
-        v = _bool(c, d, "Invalid value for checker_log_all_failures specified")
-        if v is not None:
-            f[k] = v
+        on = read_bool_or_none(c, d, "Invalid value for checker_log_all_failures specified")
+        if on is not None:
+            f[k] = on
     elif k == "reload_time_file":
         if len(args) != 1:
             d.error(c.pos, "reload_time_file invalid")

@@ -47,8 +47,11 @@ def read_decimal(word: str, lo: float, hi: float, pos: SourcePos, d: Diagnostics
     return value
 
 
-def read_bool(node: Node, d: Diagnostics, default: bool = True) -> bool:
-    """`keyword` alone means true; `keyword true|false|on|off|yes|no`."""
+def read_bool_or_none(node: Node, d: Diagnostics, message: str | None = None,
+                      default: bool = True) -> bool | None:
+    """keepalived's check_true_false on an optional value: `keyword` alone is `default`;
+    `keyword true|false|on|off|yes|no`; any other word is an error (`message`, else
+    "Invalid <keyword> parameter <word>") and None (the caller keeps what it had)."""
     if len(node.words) < 2:
         return default
     w = node.words[1].lower()
@@ -56,8 +59,16 @@ def read_bool(node: Node, d: Diagnostics, default: bool = True) -> bool:
         return True
     if w in FALSE_WORDS:
         return False
-    d.error(node.pos, f"Invalid {node.keyword} parameter {node.words[1]}")
-    return default
+    d.error(node.pos, message if message is not None
+            else f"Invalid {node.keyword} parameter {node.words[1]}")
+    return None
+
+
+def read_bool(node: Node, d: Diagnostics, default: bool = True) -> bool:
+    """`keyword` alone means true; `keyword true|false|on|off|yes|no`; any other word is an
+    error and `default`."""
+    v = read_bool_or_none(node, d, default=default)
+    return default if v is None else v
 
 
 def read_address(word: str, pos: SourcePos, d: Diagnostics, what: str = "address"

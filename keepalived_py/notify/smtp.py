@@ -352,7 +352,7 @@ class Mailer:
             loop = asyncio.get_running_loop()
             self._tasks = [loop.create_task(self._run()) for _ in range(self._workers)]
         try:
-            import email.utils          # (not on the start path: only when a mail is due)
+            import email.utils  # (not on the start path: only when a mail is due)
             self._queue.put_nowait((alert, email.utils.formatdate(time.time(), localtime=True)))
         except asyncio.QueueFull:
             self.dropped += 1

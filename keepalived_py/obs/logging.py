@@ -8,13 +8,14 @@ import os
 import sys
 
 import structlog
+from structlog.typing import EventDict
 
 from keepalived_py.options import Options
 
 ROLE_SUFFIX = {"parent": "", "vrrp": "_vrrp", "checker": "_healthcheckers", "bfd": "_bfd"}
 
 
-def _compat_renderer(_: object, __: str, event: dict[str, object]) -> str:
+def _compat_renderer(_: object, __: str, event: EventDict) -> str:
     """keepalived's own words when the event carries them, else dotted name + key=value."""
     compat = event.pop("compat", None)
     name = event.pop("event", "")
@@ -25,7 +26,7 @@ def _compat_renderer(_: object, __: str, event: dict[str, object]) -> str:
     return f"{name} " + " ".join(f"{k}={v}" for k, v in event.items() if k != "timestamp")
 
 
-def _json_renderer(_: object, __: str, event: dict[str, object]) -> str:
+def _json_renderer(_: object, __: str, event: EventDict) -> str:
     """One JSON object per line: the dotted event name, level, facts, keepalived's words."""
     import json
     return json.dumps({k: (v if isinstance(v, (int, float, bool, str)) or v is None else str(v))
@@ -85,9 +86,9 @@ def _log_uncaught(kind: type[BaseException], value: BaseException, tb: object) -
 def setup(options: Options, role: str = "parent") -> None:
     handlers: list[logging.Handler] = []
     if options.log_console or options.dont_fork and options.no_syslog:
-        h = logging.StreamHandler(sys.stderr)
-        h.setFormatter(_formatter(options))
-        handlers.append(h)
+        console = logging.StreamHandler(sys.stderr)
+        console.setFormatter(_formatter(options))
+        handlers.append(console)
     if not options.no_syslog and os.path.exists("/dev/log"):
         try:
             sh = logging.handlers.SysLogHandler("/dev/log", facility=options.log_facility or 3)

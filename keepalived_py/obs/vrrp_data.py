@@ -841,8 +841,8 @@ def format_interface(config: Config, i: InterfaceInfo,
             # keepalived's entry for the instance's own interface; 255 when not tracked
             rows.append((inst.name, 255 if inst.dont_track_primary else 0, False))
         elif any(a.dev == i["name"] and not a.no_track
-                 for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded,
-                           *inst.virtual_routes)):
+                 for a in (*inst.virtual_ipaddress, *inst.virtual_ipaddress_excluded)) \
+                or any(r.dev == i["name"] and not r.no_track for r in inst.virtual_routes):
             rows.append((inst.name, 0, False))
     rows += _trackers_of(config, "track_interface", i["name"])
     if rows:

@@ -83,8 +83,8 @@ def data_runtime(d: VrrpDaemon) -> dict[str, Any]:
     files = {n: int(v) for (k, n), v in values if k == "file"}
     c = d.config
     progs = {s.script.argv[0] for s in c.vrrp_scripts if s.script.argv}
-    progs |= {n.argv[0] for i in (*c.vrrp_instances, *c.vrrp_sync_groups)
-              for n in vars_of(i.notify) if n.argv}
+    notifies = [*(i.notify for i in c.vrrp_instances), *(g.notify for g in c.vrrp_sync_groups)]
+    progs |= {n.argv[0] for nt in notifies for n in vars_of(nt) if n.argv}
     bfd = {n: bool(v) for (k, n), v in values if k == "bfd"}
     return {"scripts": scripts, "processes": processes, "files": files, "bfd": bfd,
             "router_id": socket.gethostname(),

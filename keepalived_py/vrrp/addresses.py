@@ -32,8 +32,12 @@ from keepalived_py.pyroute2_parts import pyroute2_without_its_init as _pyroute2_
 if TYPE_CHECKING:
     from pyroute2.iproute.linux import AsyncIPRoute
 
+    class NetlinkErrorType(Exception):
+        """What the daemon reads of pyroute2's NetlinkError (pyroute2 ships no types)."""
+        code: int               # the kernel's errno
 
-def netlink_error() -> type[Exception]:
+
+def netlink_error() -> type[NetlinkErrorType]:
     """pyroute2's NetlinkError (imported on first need: only pyroute2 calls raise it)."""
     _pyroute2_without_its_init()
     from pyroute2.netlink.exceptions import NetlinkError
@@ -239,6 +243,12 @@ def parse_events(data: bytes) -> list[RtMessage]:
     return out
 
 
+def _wake(ready: asyncio.Future[None]) -> None:
+    """The reader callback of LinkEvents.get: the socket is readable (once per wait)."""
+    if not ready.done():
+        ready.set_result(None)
+
+
 class LinkEvents:
     """Link and address events (RTMGRP_LINK and the IPv4/IPv6 address groups): `get()` yields
     the messages of every datagram queued when the socket becomes readable."""
@@ -262,7 +272,7 @@ class LinkEvents:
         fd = self.sock.fileno()
         while True:
             ready = loop.create_future()
-            loop.add_reader(fd, lambda: ready.done() or ready.set_result(None))
+            loop.add_reader(fd, _wake, ready)
             try:
                 await ready
             finally:
@@ -374,7 +384,7 @@ class Netlink:
             codes = self.rtnl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, bodies)
         else:
             codes = self.rtnl.request(RTM_DELADDR, 0, bodies)
-        for (a, dev), code in zip(todo, codes):
+        for (a, dev), code in zip(todo, codes, strict=True):       # (request: one code a body)
             if code == 0 or already_done(add, code):
                 continue
             failed += 1

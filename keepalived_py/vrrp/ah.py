@@ -73,7 +73,7 @@ def icv(ip_header: bytes, ah_header: bytes, vrrp: bytes, key: bytes, *, unicast:
     ah = bytearray(ah_header)
     ah[12:24] = bytes(ICV_LEN)
     import hashlib
-    import hmac                 # (imported when AH is used: not on the start path)
+    import hmac  # (imported when AH is used: not on the start path)
     return hmac.new(key, bytes(ip) + bytes(ah) + vrrp, hashlib.md5).digest()[:ICV_LEN]
 
 

@@ -25,9 +25,9 @@ import ipaddress
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import structlog
 
@@ -286,7 +286,7 @@ class VrrpDaemon:
     async def _start_observability(self) -> None:
         from keepalived_py.obs.control import ControlServer
         from keepalived_py.options import control_socket
-        self.control = ControlServer(control_socket(self.options, "vrrp"), {
+        self.control: ControlServer | None = ControlServer(control_socket(self.options, "vrrp"), {
             "status": self.status_json, "metrics": self.metrics_text})
         try:
             await self.control.start()
@@ -316,8 +316,9 @@ class VrrpDaemon:
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
             self.statefile.clear()
-        if getattr(self, "control", None) is not None:
-            await self.control.stop()
+        control = getattr(self, "control", None)    # (None also before _start_observability)
+        if control is not None:
+            await control.stop()
         for name in list(self.runners):
             await self._remove_runner(name, release=release, keep_state=not release)
         for group, state in list(self._group_states.items()):
@@ -561,7 +562,7 @@ class VrrpDaemon:
             if not inst.unicast_peer:
                 group = r.dsts[0]  # type: ignore[assignment]
             s = VrrpSocket(key[0], inst.family, group,
-                           lambda adv, src, dst, ttl, k=key: self._deliver(k, adv, src, dst, ttl),
+                           functools.partial(self._deliver, key),
                            unicast_src=inst.unicast_src_ip,
                            unicast_ttl=inst.unicast_ttl if inst.unicast_ttl is not None else 255,
                            deliver_ah=functools.partial(self._deliver_ah, key)
@@ -943,12 +944,12 @@ class VrrpDaemon:
                 r.garp_frames = None            # no MAC or link-local address yet: built
                                                 # when needed, as before
 
-    def _fire_key(self, name: object) -> None:
+    def _fire_key(self, name: Hashable) -> None:
         assert self.loop is not None
-        r = self.runners.get(name)  # type: ignore[call-overload]
+        r = self.runners.get(cast(str, name))           # (the timers' keys: instance names)
         if r is not None:
             overflow.before_expiry(r)
-            if self.runners.get(r.name) is not r:     # (the drain may have reloaded nothing,
+            if r is not self.runners.get(r.name):     # (the drain may have reloaded nothing,
                 return                                # but a packet may have moved it on)
             now = self.loop.time()
             if r.fsm.state is m.State.MASTER:
