@@ -22,22 +22,14 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from keepalived_py.check import probe
 from keepalived_py.check.checkers import tcp_check
 from keepalived_py.check.realserver import CheckState
 
-LISTENER = r"""
-import socket, select, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(65535)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-"""
+# the real servers' listener (accepts and closes every connection)
+LISTENER = str(Path(__file__).resolve().parents[1] / "tests" / "accept_listener.py")
 
 
 async def run(servers: int, delay_loop: float, seconds: float, port: int) -> None:
@@ -145,7 +137,7 @@ def main() -> int:
     args = ap.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 1 << 20), hard))
-    listener = subprocess.Popen([sys.executable, "-c", LISTENER, str(args.port)],
+    listener = subprocess.Popen([sys.executable, LISTENER, str(args.port)],
                                 stdout=subprocess.PIPE, text=True)
     try:
         assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"

@@ -25,17 +25,8 @@ from pathlib import Path
 
 from keepalived_py.obs.control import query
 
-LISTENER = r"""
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(65535)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-"""
+# the real servers' listener (accepts and closes every connection)
+LISTENER = str(Path(__file__).resolve().parents[1] / "tests" / "accept_listener.py")
 
 
 def conf(servers: int, port: int, dataplane: str, delay_loop: float = 1.0) -> str:
@@ -94,7 +85,7 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as d:
             subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"], check=True)
-            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", LISTENER,
+            lst = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, LISTENER,
                                     str(args.port)], stdout=subprocess.PIPE, text=True)
             procs.append(lst)
             assert lst.stdout is not None and lst.stdout.readline().strip() == "ready"

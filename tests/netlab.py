@@ -18,6 +18,7 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -38,8 +39,39 @@ def have_netns() -> tuple[bool, str]:
     return True, ""
 
 
+def wait_for(pred: Callable[[], object], timeout: float = 5.0, step: float = 0.02) -> bool:
+    """Poll `pred` until it is true or `timeout` seconds have passed (then a last look)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return bool(pred())
+
+
+def seconds_until(pred: Callable[[], object], timeout: float = 10.0,
+                  step: float = 0.05) -> float | None:
+    """Poll `pred` for up to `timeout` seconds: the seconds until it was true, else None."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
 def sh(*cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check, timeout=timeout)
+
+
+def delete_netns(ns: str) -> None:
+    """End whatever still runs inside namespace `ns` (one of ours), then delete it."""
+    for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (ProcessLookupError, ValueError):
+            pass
+    sh("ip", "netns", "del", ns, check=False)
 
 
 @dataclass
@@ -125,14 +157,7 @@ class Lab:
                 p.kill()
                 p.wait(5)
         for ns in reversed(self.namespaces):
-            # end whatever still runs inside (only our namespaces), then delete
-            pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
-            for pid in pids:
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", ns, check=False)
+            delete_netns(ns)
         self.namespaces.clear()
 
     def __enter__(self) -> Lab:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from netlab import run_prefix, sh
+from netlab import delete_netns, run_prefix, sh
 
 REPO = Path(__file__).resolve().parents[2]
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
@@ -289,12 +289,7 @@ class Bench:
 
     def close(self) -> None:
         for ns in reversed(self.namespaces):
-            for pid in sh("ip", "netns", "pids", ns, check=False).stdout.split():
-                try:
-                    os.kill(int(pid), signal.SIGKILL)
-                except (ProcessLookupError, ValueError):
-                    pass
-            sh("ip", "netns", "del", ns, check=False)
+            delete_netns(ns)
         self.namespaces.clear()
         shutil.rmtree(self.root, ignore_errors=True)
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import accept_listener
 import pytest
 from netlab import Lab, Node
 from test_vrrp import Peer, instance, wait_for
@@ -24,17 +25,6 @@ pytestmark = pytest.mark.netns
 
 SERVERS = 2000
 PORT = 18080
-LISTENER = r"""
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(4096)
-print("ready", flush=True)
-while True:
-    c, _ = s.accept()
-    c.close()
-"""
 
 
 def conf(weight: int) -> str:
@@ -58,7 +48,7 @@ def test_checker_keeps_2000_servers_on_schedule_and_a_reload_keeps_their_results
     if shutil.which("nft") is None:
         pytest.skip("nft(8) is not installed (tests/run.sh installs nftables)")
     node = lab.node("ck")
-    lst = node.popen([sys.executable, "-c", LISTENER, str(PORT)], stdout=subprocess.PIPE)
+    lst = node.popen([sys.executable, accept_listener.PATH, str(PORT)], stdout=subprocess.PIPE)
     assert lst.stdout is not None and lst.stdout.readline().strip() == b"ready"
     cfg = tmp_path / "k.conf"
     cfg.write_text(conf(1))

@@ -9,10 +9,10 @@ from __future__ import annotations
 import shutil
 import signal
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+from daemonlab import make_script, world_dir
 from netlab import Lab
 from test_vrrp import Peer, instance, lan_of, wait_for
 
@@ -32,30 +32,17 @@ def test_daemon_runs_under_the_hardening_capabilities(lab: Lab, tmp_path: Path) 
     setpriv = shutil.which("setpriv")
     assert setpriv is not None, "setpriv (util-linux) is part of every Debian system"
     caps = ",".join(["-all"] + [f"+{c}" for c in _bounding_set()])
-    world = Path(tempfile.mkdtemp(prefix="kp-hard-", dir="/tmp"))     # reachable by nobody
-    try:
-        world.chmod(0o755)
-        out = world / "out"
-        out.mkdir()
-        out.chmod(0o777)
-        check = world / "chk.sh"
-        check.write_text(f"#!/bin/sh\nid -u > {out}/check\nexit 0\n")
-        notify = world / "master.sh"
-        notify.write_text(f"#!/bin/sh\nid -u > {out}/master\n")
-        for f in (check, notify):
-            f.chmod(0o755)
+    with world_dir("hard") as (world, out):
+        check = make_script(world / "chk.sh", f"id -u > {out}/check\nexit 0\n")
+        notify = make_script(world / "master.sh", f"id -u > {out}/master\n")
         a, b = lan_of(lab, 2)
         conf = instance(150, extra=f"notify_master {notify}\n  track_script {{\n    chk\n  }}")
         conf = conf.replace("global_defs {\n", "global_defs {\n  script_user nobody\n", 1)
         conf = conf.replace("vrrp_instance VI_1", f"vrrp_script chk {{\n  script {check}\n"
                                                   "  interval 1\n}\nvrrp_instance VI_1", 1)
-        ours = Peer(a, tmp_path, conf)
+        ours = Peer(a, tmp_path, conf).start(
+            wrap=[setpriv, "--bounding-set", caps, "--no-new-privs", "--"])
         d = ours.dir
-        ours.proc = a.popen([setpriv, "--bounding-set", caps, "--no-new-privs", "--",
-                             sys.executable, "-m", "keepalived_py", "-n", "-l", "-f",
-                             str(ours.conf), "-p", str(d / "p.pid"), "-r", str(d / "v.pid"),
-                             "-c", str(d / "c.pid"), "-b", str(d / "b.pid")],
-                            stderr=open(d / "log", "ab"))
         peer = Peer(b, tmp_path, instance(100), ours=False).start()
         assert wait_for(lambda: ours.has(VIP), 10), ours.log()
         assert wait_for(lambda: all((out / f).exists() and (out / f).read_text().endswith("\n")
@@ -71,8 +58,6 @@ def test_daemon_runs_under_the_hardening_capabilities(lab: Lab, tmp_path: Path) 
         assert wait_for(lambda: peer.has(VIP), 5), peer.log()
         assert "Traceback" not in ours.log(), ours.log()
         peer.stop()
-    finally:
-        shutil.rmtree(world, ignore_errors=True)
 
 
 def test_without_cap_net_raw_exits_4_as_keepalived(lab: Lab, tmp_path: Path) -> None:

@@ -10,13 +10,12 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from daemonlab import Daemon, daemons, make_script, read_pidfile, stat_fields, status, wait_for
 from netlab import Lab
 
 pytestmark = pytest.mark.netns
@@ -33,28 +32,6 @@ vrrp_instance VI_1 {
 """
 
 
-def wait_for(pred: Callable[[], object], timeout: float = 8.0, step: float = 0.02) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
-
-
-def read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return None
-
-
-def stat_fields(pid: int) -> list[str]:
-    """/proc/PID/stat from field 3 (state) on: index i is field i + 3 of proc(5)."""
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        return f.read().rsplit(b")", 1)[1].decode().split()
-
-
 def rcvbuf_of(pid: int, fd: int) -> int:
     """SO_RCVBUF of another process's socket (pidfd_getfd(2), syscall 438; root)."""
     libc = ctypes.CDLL(None, use_errno=True)
@@ -68,62 +45,12 @@ def rcvbuf_of(pid: int, fd: int) -> int:
         return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
-def status(pid: int) -> dict[str, str]:
-    out = {}
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            out[k] = v.strip()
-    return out
-
-
-class Daemon:
-    def __init__(self, lab: Lab, tmp: Path, conf: str) -> None:
-        self.tmp = tmp
-        self.conf = tmp / "keepalived.conf"
-        self.conf.write_text(conf)
-        self.parent_pidfile, self.vrrp_pidfile = tmp / "keepalived.pid", tmp / "vrrp.pid"
-        self.node = lab.node("d", lab.lan(), "192.0.2.1/24")
-        self.started = time.monotonic()
-        self.proc = self.node.popen(
-            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-D", "-f", str(self.conf),
-             "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
-             "-c", str(tmp / "checkers.pid"), "-b", str(tmp / "bfd.pid")],
-            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"))
-
-    def child(self, timeout: float = 8.0) -> int:
-        assert wait_for(lambda: read_pid(self.vrrp_pidfile) is not None, timeout), self.log()
-        pid = read_pid(self.vrrp_pidfile)
-        assert pid is not None
-        return pid
-
-    def has_vip(self) -> bool:
-        return "192.0.2.200" in self.node.run("ip", "-4", "-o", "addr", "show", "dev",
-                                              "eth0").stdout
-
-    def log(self) -> str:
-        return (self.tmp / "log").read_text(errors="replace")[-6000:]
-
-    def stop(self, timeout: float = 10.0) -> float:
-        t0 = time.monotonic()
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout)
-        return time.monotonic() - t0
-
-
 @pytest.fixture
 def start(lab: Lab, tmp_path: Path) -> Iterator[Callable[[str], Daemon]]:
-    made: list[Daemon] = []
-
-    def make(conf: str) -> Daemon:
-        d = Daemon(lab, tmp_path, conf)
-        made.append(d)
-        return d
-    yield make
-    for d in made:
-        if d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(5)
+    # -D: the tests read the detailed lines; the parent's pidfile is not waited for (the
+    # startup script test times the children from the start)
+    with daemons(lab, tmp_path, "-D", start_timeout=None) as make:
+        yield make
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="SCHED_RR and mlockall need root")
@@ -150,12 +77,9 @@ def test_vrrp_child_runs_sched_rr_locked_on_its_cpu_with_its_rttime_limit(start)
 
 
 def test_nice_umask_scripts_startup_delay_and_child_wait_time(start, tmp_path: Path) -> None:
-    up = tmp_path / "up.sh"
-    up.write_text(f"#!/bin/sh\numask > {tmp_path}/up.umask\nsleep 5\ntouch {tmp_path}/up.late\n")
-    down = tmp_path / "down.sh"
-    down.write_text(f"#!/bin/sh\necho $PPID > {tmp_path}/down.ran\n")
-    for s in (up, down):
-        s.chmod(0o755)
+    up = make_script(tmp_path / "up.sh",
+                     f"umask > {tmp_path}/up.umask\nsleep 5\ntouch {tmp_path}/up.late\n")
+    down = make_script(tmp_path / "down.sh", f"echo $PPID > {tmp_path}/down.ran\n")
     tmp_path.chmod(0o755)
     d = start("global_defs {\n vrrp_priority 7\n umask 0027\n"
               f" startup_script {up}\n startup_script_timeout 1\n"
@@ -247,7 +171,7 @@ def test_checker_log_all_failures_and_checker_priority(start) -> None:
     d = start("global_defs {\n checker_log_all_failures\n checker_priority 4\n}\n" + vs)
     line = "TCP connection to [192.0.2.1]:tcp:9 failed."
     assert wait_for(lambda: d.log().count(line) >= 2, 8), d.log()
-    checker = read_pid(d.tmp / "checkers.pid")          # the checker child's own nice
+    checker = read_pidfile(d.check_pidfile)             # the checker child's own nice
     assert checker is not None and wait_for(lambda: stat_fields(checker)[16] == "4", 3)
     assert wait_for(lambda: "failed after 2 retries" in d.log(), 5), d.log()
     d.stop()

@@ -11,15 +11,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from daemonlab import make_script, world_dir
 from netlab import Lab
 from test_vrrp import Peer, instance, lan_of, wait_for
 
@@ -30,17 +27,9 @@ SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "busybox"}
 
 
 def test_security_review_on_a_running_daemon(lab: Lab, tmp_path: Path) -> None:
-    world = Path(tempfile.mkdtemp(prefix="kprb-sec-", dir="/tmp"))   # reachable by nobody
-    try:
-        world.chmod(0o755)
-        out = world / "out"
-        out.mkdir()
-        out.chmod(0o777)
-        notify = world / "master.sh"
-        notify.write_text("#!/bin/sh\n"
-                          f'echo "$(id -u) $(cat /proc/$PPID/comm)'
-                          f'" > {out}/master\n')
-        notify.chmod(0o755)
+    with world_dir("sec") as (world, out):
+        notify = make_script(world / "master.sh",
+                             f'echo "$(id -u) $(cat /proc/$PPID/comm)" > {out}/master\n')
         dumps = tmp_path / "dumps"
         dumps.mkdir()
         victim = tmp_path / "victim"
@@ -53,12 +42,8 @@ def test_security_review_on_a_running_daemon(lab: Lab, tmp_path: Path) -> None:
         conf = instance(150, extra=f"authentication {{\n    auth_type PASS\n    auth_pass "
                                    f"{PASSWORD}\n  }}\n  notify_master {notify}").replace(
             "global_defs {\n", "global_defs {\n  script_user nobody\n", 1) + f"include {inc}\n"
-        p = Peer(a, tmp_path, conf)
+        p = Peer(a, tmp_path, conf).start(env={"TMPDIR": str(dumps)})
         d = p.dir
-        p.proc = a.popen([sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(p.conf),
-                          "-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")],
-                         stdout=subprocess.DEVNULL, stderr=open(d / "log", "ab"),
-                         env={**os.environ, "TMPDIR": str(dumps)})
         assert wait_for(lambda: p.has(VIP), 10), p.log()
         assert wait_for(lambda: (out / "master").exists(), 5), p.log()
         # the notify script: nobody, its parent the daemon itself (no shell in between)
@@ -103,5 +88,3 @@ def test_security_review_on_a_running_daemon(lab: Lab, tmp_path: Path) -> None:
         assert f"configuration file '{inc}' is writable by every user" in \
             (d / "log").read_text(errors="replace")
         p.stop()
-    finally:
-        shutil.rmtree(world, ignore_errors=True)

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from daemonlab import Daemon, alive, daemons, read_pidfile, wait_for
 from netlab import Lab
 
 pytestmark = pytest.mark.netns
@@ -26,30 +27,9 @@ vrrp_instance VI_1 {
 """
 
 
-def wait_for(pred: Callable[[], object], timeout: float = 5.0, step: float = 0.02) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return bool(pred())
-
-
 def pidfile(path: Path) -> int | None:
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return None
-    assert text.endswith("\n") and text.count("\n") == 1, repr(text)
-    return int(text)
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
+    """The pid in a pidfile, which must be keepalived's one line."""
+    return read_pidfile(path, exact=True)
 
 
 def zombies_of(ppid: int) -> list[int]:
@@ -66,57 +46,10 @@ def zombies_of(ppid: int) -> list[int]:
     return out
 
 
-class Daemon:
-    def __init__(self, lab: Lab, tmp: Path, conf: str, *extra: str,
-                 env: dict[str, str] | None = None, cgroup: Path | None = None,
-                 start_timeout: float = 5.0) -> None:
-        self.tmp = tmp
-        self.conf = tmp / "keepalived.conf"
-        self.conf.write_text(conf)
-        self.parent_pidfile, self.vrrp_pidfile = tmp / "keepalived.pid", tmp / "vrrp.pid"
-        self.check_pidfile = tmp / "checkers.pid"
-        self.node = lab.node("d", lab.lan(), "192.0.2.1/24")
-        self.proc = self.node.popen(
-            [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf),
-             "-p", str(self.parent_pidfile), "-r", str(self.vrrp_pidfile),
-             "-c", str(self.check_pidfile), "-b", str(tmp / "bfd.pid"), *extra],
-            stdout=subprocess.DEVNULL, stderr=open(tmp / "log", "wb"),
-            env={**os.environ, **(env or {})},
-            # into the cgroup before exec: the daemon and all its children start inside it
-            preexec_fn=(lambda: (cgroup / "cgroup.procs").write_text(str(os.getpid())))
-            if cgroup is not None else None)
-        assert wait_for(lambda: pidfile(self.parent_pidfile) is not None, start_timeout), self.log()
-
-    @property
-    def pid(self) -> int:
-        p = pidfile(self.parent_pidfile)
-        assert p is not None
-        return p
-
-    def log(self) -> str:
-        return (self.tmp / "log").read_text(errors="replace")[-20000:]
-
-    def signal(self, sig: int) -> None:
-        os.kill(self.pid, sig)
-
-
 @pytest.fixture
 def daemon_factory(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    made: list[Daemon] = []
-
-    def make(conf: str, *extra: str, env: dict[str, str] | None = None,
-             cgroup: Path | None = None, start_timeout: float = 5.0) -> Daemon:
-        d = Daemon(lab, tmp_path, conf, *extra, env=env, cgroup=cgroup, start_timeout=start_timeout)
-        made.append(d)
-        return d
-    yield make
-    for d in made:
-        if d.proc.poll() is None:
-            d.proc.terminate()
-            try:
-                d.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                d.proc.kill()
+    with daemons(lab, tmp_path) as make:
+        yield make
 
 
 def test_reload_adding_the_first_instance_starts_the_child_with_a_pidfile(daemon_factory) -> None:
@@ -536,8 +469,9 @@ def _names_of(node, prog: list[str], conf: Path, base: Path, want_v: str) -> tup
                     "-r", str(files[1]), "-c", str(files[2]), "-b", str(base / "b.pid")],
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        assert wait_for(lambda: all(pidfile(f) for f in files), 20)
-        parent, vrrp, checker = (pidfile(f) for f in files)
+        # (keepalived itself writes its pidfiles in place: one may still be empty - not yet)
+        assert wait_for(lambda: all(read_pidfile(f) for f in files), 20)
+        parent, vrrp, checker = (read_pidfile(f) for f in files)
         # the children name themselves once they have read the configuration
         wait_for(lambda: Path(f"/proc/{vrrp}/comm").read_text().strip() == want_v, 10)
         time.sleep(0.5)

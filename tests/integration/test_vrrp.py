@@ -7,11 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from netlab import Lab, Node
+from netlab import seconds_until as wait_for  # (the other tests import it from here)
 
 pytestmark = pytest.mark.netns
 
@@ -54,16 +55,20 @@ class Peer:
         self.conf.write_text(conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Peer:
+    def command(self) -> list[str]:
         d = self.dir
         pidargs = ["-p", str(d / "p.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid"),
                    "-b", str(d / "b.pid")]
         if self.ours:
-            cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf), *pidargs]
-        else:
-            cmd = [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", str(self.conf), *pidargs]
-        self.proc = self.node.popen(cmd, stdout=subprocess.DEVNULL,
-                                    stderr=open(d / "log", "ab"))
+            return [sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(self.conf),
+                    *pidargs]
+        return [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", str(self.conf), *pidargs]
+
+    def start(self, wrap: Sequence[str] = (), env: dict[str, str] | None = None) -> Peer:
+        """wrap: a command that runs the daemon (setpriv ... --); env: more environment."""
+        self.proc = self.node.popen([*wrap, *self.command()], stdout=subprocess.DEVNULL,
+                                    stderr=open(self.dir / "log", "ab"),
+                                    env={**os.environ, **(env or {})})
         return self
 
     def has(self, vip: str) -> bool:
@@ -87,15 +92,6 @@ class Peer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-
-
-def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(0.05)
-    return None
 
 
 def lan_of(lab: Lab, n: int, v6: bool = False) -> list[Node]:

@@ -125,3 +125,15 @@ def test_bfd_child_takes_bfd_process_name() -> None:
     assert comm_for("vrrp", c.global_defs) == "kpparent"
     c, _ = load(" process_names")
     assert comm_for("bfd", c.global_defs) == "keepalived_bfd"
+
+
+def test_true_false_words_and_an_invalid_one_keeps_the_value_before() -> None:
+    c, d = load(" checker_log_all_failures\n checker_log_all_failures maybe\n"
+                " vrrp_netlink_cmd_rcv_bufs_force\n vrrp_netlink_cmd_rcv_bufs_force perhaps\n"
+                " lvs_netlink_cmd_rcv_bufs_force yes\n lvs_netlink_cmd_rcv_bufs_force off")
+    p = c.global_defs.process
+    assert p.checker_log_all_failures is True
+    assert p.vrrp_netlink_cmd.force is True and p.lvs_netlink_cmd.force is False
+    assert errors(d) == ["Invalid value for checker_log_all_failures specified",
+                         "Invalid value 'perhaps' for global vrrp_netlink_cmd_rcv_bufs_force"
+                         " specified"]
