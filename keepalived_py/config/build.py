@@ -47,6 +47,7 @@ from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
     read_bool,
+    read_bool_or_none,
     read_decimal,
     read_int,
     read_interface,
@@ -273,11 +274,10 @@ class Builder(BuildContext):
                 g["lvs_flush_on_stop"] = lvs_globals.lvs_flush_on_stop(
                     args, c.pos, self.d, g.get("lvs_flush_on_stop"))
             elif k == "rs_init_notifies":
-                word = args[0].lower() if args else "true"
-                if word in ("true", "yes", "on", "false", "no", "off"):
-                    g[k] = word in ("true", "yes", "on")
-                else:
-                    self.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
+                on = read_bool_or_none(c, self.d, f"Invalid value '{args[0] if args else ''}'"
+                                                  f" for global {k} specified")
+                if on is not None:
+                    g[k] = on
             elif k == "lvs_sync_daemon":
                 g[k] = lvs_globals.lvs_sync_daemon(args, c.pos, self.d, g.get(k))
             elif k == "lvs_timeouts":
