@@ -98,7 +98,7 @@ class Daemon:
 
     def __init__(self, lab: Lab, tmp: Path, conf: str, *extra: str,
                  env: dict[str, str] | None = None, cgroup: Path | None = None,
-                 start_timeout: float | None = 5.0) -> None:
+                 start_timeout: float | None = 30.0) -> None:
         self.tmp = tmp
         self.conf = tmp / "keepalived.conf"
         self.conf.write_text(conf)
@@ -152,7 +152,7 @@ class Daemon:
 
 @contextmanager
 def daemons(lab: Lab, tmp: Path, *extra: str,
-            start_timeout: float | None = 5.0) -> Iterator[Callable[..., Daemon]]:
+            start_timeout: float | None = 30.0) -> Iterator[Callable[..., Daemon]]:
     """make(conf, *more, env=, cgroup=, start_timeout=) starts a Daemon (its options `extra`
     then `more`); at the end every one still running is stopped (SIGTERM, then SIGKILL)."""
     made: list[Daemon] = []

@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netlab import Lab, Node, seconds_until
+from netlab import Lab, Node
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 VIP = "192.0.2.100"
@@ -299,7 +299,12 @@ class Cluster:
         return {n for n in self.nodes if self.has_vip(n)}
 
     def wait(self, pred: Callable[[], bool], timeout: float, step: float = 0.05) -> float | None:
-        return seconds_until(pred, timeout, step)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if pred():
+                return time.monotonic() - t0
+            time.sleep(step)
+        return None
 
     def timeline(self) -> list[tuple[float, frozenset[str]]]:
         """(time, holders) at every change of the VIP's holders, from the address monitors."""

@@ -7,12 +7,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from netlab import Lab, Node
-from netlab import seconds_until as wait_for  # (the other tests import it from here)
 
 pytestmark = pytest.mark.netns
 
@@ -64,9 +63,9 @@ class Peer:
                     *pidargs]
         return [KEEPALIVED, "-n", "-l", "-D", "-P", "-f", str(self.conf), *pidargs]
 
-    def start(self, wrap: Sequence[str] = (), env: dict[str, str] | None = None) -> Peer:
+    def start(self, wrap: list[str] | None = None, env: dict[str, str] | None = None) -> Peer:
         """wrap: a command that runs the daemon (setpriv ... --); env: more environment."""
-        self.proc = self.node.popen([*wrap, *self.command()], stdout=subprocess.DEVNULL,
+        self.proc = self.node.popen([*(wrap or []), *self.command()], stdout=subprocess.DEVNULL,
                                     stderr=open(self.dir / "log", "ab"),
                                     env={**os.environ, **(env or {})})
         return self
@@ -92,6 +91,15 @@ class Peer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    return None
 
 
 def lan_of(lab: Lab, n: int, v6: bool = False) -> list[Node]:
