@@ -153,13 +153,16 @@ def test_socket_receive_buffers_and_max_auto_priority(start) -> None:
     assert m, raw
     assert rcvbuf_of(pid, int(m.group(1))) == 100000       # vrrp_rx_bufs_policy 50000
     # max_auto_priority: a child whose timers ran late (here: stopped for 1 s) raises itself
-    # to SCHED_RR at the minimum priority
-    assert stat_fields(pid)[38] == "0"
+    # to SCHED_RR, first at the minimum priority, one step per late timer. A loaded host may
+    # have stalled the child past min_auto_priority_delay (0.2 s) already: then it starts
+    # from that step (keepalived's own behaviour), and the stop still raises it one more
+    before = int(stat_fields(pid)[37])
+    assert before == 0 or "A thread timer expired" in d.log(), d.log()
     os.kill(pid, signal.SIGSTOP)
     time.sleep(1.0)
     os.kill(pid, signal.SIGCONT)
-    assert wait_for(lambda: stat_fields(pid)[38] == "2", 3), d.log()
-    assert stat_fields(pid)[37] == "1"
+    assert wait_for(lambda: stat_fields(pid)[38] == "2" and int(stat_fields(pid)[37]) > before,
+                    3), (before, stat_fields(pid)[37:39], d.log())
     assert "Set realtime priority 1" in d.log()
     d.stop()
 
