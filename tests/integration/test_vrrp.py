@@ -12,10 +12,15 @@ from pathlib import Path
 
 import pytest
 from netlab import Lab, Node
+from stallwatch import StallWatch
 
 pytestmark = pytest.mark.netns
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+# How long a daemon may take from its start to its first state change: our Python start-up
+# (imports, config) takes seconds on CI's loaded 2-core host. Not a protocol claim: the claims
+# are the bounds measured after a fault, judged with `judged()` below.
+START = 30.0
 
 
 def instance(prio: int, *, version: int = 2, vip: str = "192.0.2.100/24", vrid: int = 51,
@@ -98,6 +103,15 @@ def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
     return None
 
 
+def judged(sw: StallWatch, a: float, b: float, bound: float, what: str) -> float:
+    """The seconds from `a` to `b` (CLOCK_MONOTONIC) less the host stall the canary saw in
+    them; both figures printed. A daemon late on its own is late while the canary is on time,
+    and still exceeds `bound`."""
+    stall = sw.stalled(a, b)
+    print(f"{what}: {b - a:.3f} s, host stall in it {stall:.3f} s, bound {bound:.3f} s")
+    return b - a - stall
+
+
 def lan_of(lab: Lab, n: int, v6: bool = False) -> list[Node]:
     lan = lab.lan()
     nodes = []
@@ -116,13 +130,15 @@ def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8), pa.log()
-    time.sleep(1.5)
-    assert exactly_one_master([pa, pb], vip)
-    pa.stop(signal.SIGKILL)
-    took = wait_for(lambda: pb.has(vip), 8)
-    assert took is not None, pb.log()
-    assert took < 3 * 1 + (256 - 100) / 256 + 1.0      # Master_Down_Interval + slack
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    with StallWatch() as sw:
+        pa.stop(signal.SIGKILL)
+        t0 = time.monotonic()
+        took = wait_for(lambda: pb.has(vip), 15)
+        assert took is not None, pb.log()
+        bound = 3 * 1 + (256 - 100) / 256 + 1.0         # Master_Down_Interval + slack
+        assert judged(sw, t0, t0 + took, bound, "failover after SIGKILL") < bound, pb.log()
 
 
 def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> None:
@@ -130,12 +146,17 @@ def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> 
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
-    time.sleep(1.2)
-    pa.stop()
-    assert not pa.has(vip)
-    took = wait_for(lambda: pb.has(vip), 5)
-    assert took is not None and took < 1.5, (took, pb.log())
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    time.sleep(1.2)                       # b has heard a's adverts
+    with StallWatch() as sw:
+        pa.stop()
+        assert not pa.has(vip)
+        t0 = time.monotonic()
+        took = wait_for(lambda: pb.has(vip), 5)
+        assert took is not None, pb.log()
+        # Skew_Time (0.61 s) + slack
+        assert judged(sw, t0, t0 + took, 1.5, "handover after SIGTERM") < 1.5, pb.log()
 
 
 @pytest.mark.parametrize(("master_ours", "backup_ours"), [(True, True), (True, False), (False, True)],
@@ -152,15 +173,17 @@ def test_ipv6_unicast_graceful_stop_hands_over_within_skew_time(
                                     unicast=("2001:db8::1", "2001:db8::2")), ours=master_ours).start()
     pb = Peer(b, tmp_path, instance(100, version=3, vip=vip,
                                     unicast=("2001:db8::2", "2001:db8::1")), ours=backup_ours).start()
-    assert wait_for(lambda: pa.has(vip), 10), (pa.log(), pb.log())
+    assert wait_for(lambda: pa.has(vip), START), (pa.log(), pb.log())
     time.sleep(4.0)                       # past B's Master_Down_Interval: A's adverts count
-    assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
-    t0 = time.monotonic()
-    pa.stop()
-    took = wait_for(lambda: pb.has(vip), 5)
-    assert took is not None, pb.log()
-    took = time.monotonic() - t0
-    assert took < (256 - 100) / 256 + 0.6, (took, pb.log())       # Skew_Time + slack
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    with StallWatch() as sw:
+        t0 = time.monotonic()
+        pa.stop()
+        took = wait_for(lambda: pb.has(vip), 5)
+        assert took is not None, pb.log()
+        bound = (256 - 100) / 256 + 0.6                             # Skew_Time + slack
+        assert judged(sw, t0, time.monotonic(), bound, "handover after SIGTERM") < bound, \
+            pb.log()
 
 
 def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
@@ -168,15 +191,16 @@ def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
     vip = "192.0.2.100/24"
     pb = Peer(b, tmp_path, instance(120, advert=1)).start()
     pc = Peer(c, tmp_path, instance(100, advert=1)).start()
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert wait_for(lambda: pb.has(vip) and not pc.has(vip), START), (pb.log(), pc.log())
     pa = Peer(a, tmp_path, instance(200, advert=1)).start()      # higher priority preempts
-    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 8), pa.log()
-    assert exactly_one_master([pa, pb, pc], vip)
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), START), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb, pc], vip), 10), (pb.log(), pc.log())
     a.run("ip", "link", "set", "eth0", "down")                     # FAULT on a
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
-    assert "Entering FAULT STATE" in pa.log()
+    assert wait_for(lambda: pb.has(vip) and not pc.has(vip), 15), (pb.log(), pc.log())
+    assert wait_for(lambda: "Entering FAULT STATE" in pa.log(), 5), pa.log()
     a.run("ip", "link", "set", "eth0", "up")
-    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 10), pa.log()
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 20), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb, pc], vip), 10), (pb.log(), pc.log())
 
 
 def test_unicast_peers(lab: Lab, tmp_path: Path) -> None:
@@ -184,11 +208,10 @@ def test_unicast_peers(lab: Lab, tmp_path: Path) -> None:
     vip = "192.0.2.100/24"
     pa = Peer(a, tmp_path, instance(150, unicast=("192.0.2.1", "192.0.2.2"))).start()
     pb = Peer(b, tmp_path, instance(100, unicast=("192.0.2.2", "192.0.2.1"))).start()
-    assert wait_for(lambda: pa.has(vip), 8)
-    time.sleep(1.5)
-    assert exactly_one_master([pa, pb], vip)
+    assert wait_for(lambda: pa.has(vip), START), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
     pa.stop(signal.SIGKILL)
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert wait_for(lambda: pb.has(vip), 15), pb.log()
 
 
 INTEROP = [
