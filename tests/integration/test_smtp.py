@@ -229,7 +229,7 @@ def test_smtp_real_server_down_and_up_mails(lab: Lab, tmp_path: Path) -> None:
     text = conf([("198.51.100.11", 1), ("198.51.100.12", 1)]).replace(
         "global_defs {\n", smtp_globals("lb", "198.51.100.25").rstrip().rstrip("}") + "\n", 1)
     t.start_daemon(text)
-    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 10), t.log()
+    assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), START), t.log()
     t.stop_server("rs2")
     down = ("[lb] Realserver [198.51.100.12]:tcp:8080 of virtual server [192.0.2.100]:tcp:80"
             " - DOWN")
