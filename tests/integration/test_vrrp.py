@@ -197,8 +197,10 @@ def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> 
         assert wait_for(lambda: watch.added(vip, t0), 5), pb.log()
         t1 = watch.added(vip, t0)
         assert t1 is not None
-        # Skew_Time (0.61 s) + slack, from the SIGTERM to the VIP on b
-        assert judged(sw, t0, t1, 1.5, "handover after SIGTERM") < 1.5, pb.log()
+        # Skew_Time + slack (as the IPv6 test below), from the SIGTERM to the VIP on b: the
+        # stop itself counts (a stop that blocks before its priority-0 advert is late)
+        bound = (256 - 100) / 256 + 0.6
+        assert judged(sw, t0, t1, bound, "handover after SIGTERM") < bound, pb.log()
     watch.close()
 
 
