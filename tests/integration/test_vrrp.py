@@ -291,14 +291,14 @@ def test_interoperates_with_keepalived(lab: Lab, tmp_path: Path, version: int, v
     pa.start()
     pb.start()
     master, backup = (pa, pb) if ours_master else (pb, pa)
-    assert wait_for(lambda: master.has(vip), 10), (master.log(), backup.log())
+    assert wait_for(lambda: master.has(vip), START), (master.log(), backup.log())
     time.sleep(2.5)
     assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
     master.stop()
-    assert wait_for(lambda: backup.has(vip), 8), (backup.log(), master.log())
+    assert wait_for(lambda: backup.has(vip), 15), (backup.log(), master.log())
     assert exactly_one_master([pa, pb], vip)
     master.start()                                               # higher priority returns
-    assert wait_for(lambda: master.has(vip) and not backup.has(vip), 12), (master.log(),
+    assert wait_for(lambda: master.has(vip) and not backup.has(vip), START), (master.log(),
                                                                             backup.log())
 
 
