@@ -153,6 +153,8 @@ def test_reload_removes_a_sorry_server_equal_to_a_real_server(lab: Lab, tmp_path
     t = Topology(lab, tmp_path)
     d = t.start_daemon(conf([("198.51.100.11", 1), ("198.51.100.12", 1)], sorry="198.51.100.11"))
     assert wait_for(lambda: "198.51.100.12 . 8080" in t.table(), 30), t.log()
+    # the forked checker may apply its first table before the parent has written its pidfile
+    assert wait_for(lambda: (d / "c.pid").exists(), 10), t.log()
     child = int((d / "c.pid").read_text())
     (d / "k.conf").write_text(conf([("198.51.100.12", 1)], sorry=None))
     os.kill(int((d / "p.pid").read_text()), signal.SIGHUP)
