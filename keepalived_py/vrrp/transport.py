@@ -131,6 +131,7 @@ class VrrpSocket:
         self.send_errors = 0
         self.on_overflow = on_overflow
         self.kernel_drops = 0           # packets the kernel dropped: receive queue full
+        self.lane_kernel_drops = 0      # (of which on the priority lane)
         self._ovfl_seen: dict[int, int] = {}   # fd -> the kernel's cumulative counter
         self.lane: socket.socket | None = None  # the priority lane, see the module docstring
         self.lane_sources: frozenset[Address] = frozenset()
@@ -313,6 +314,8 @@ class VrrpSocket:
                 self._ovfl_seen[fd] = total
                 if lost and lost < 1 << 31:
                     self.kernel_drops += lost
+                    if lane:
+                        self.lane_kernel_drops += lost
                     if self.on_overflow is not None:
                         self.on_overflow(lost, lane)
 

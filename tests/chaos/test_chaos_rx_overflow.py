@@ -93,3 +93,119 @@ def test_chaos_rx_queue_flood_no_false_takeover_and_real_death_detected(tmp_path
         print(f"kernel drops while the master died: {during}")
         c.verify(final=("n2",))
         print(c.describe())
+
+
+# -- IPv6: the same priority lane on the IPv6 socket ----------------------------------------
+V6_VIP = "2001:db8::100"
+V6_MORE = """vrrp_instance VI_6 {{
+  state BACKUP
+  interface eth0
+  virtual_router_id 61
+  priority {prio}
+  advert_int 1
+  version 3
+  virtual_ipaddress {{
+    {vip}/64
+  }}
+}}"""
+
+
+def v6(st: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    """VI_6's instance entry and the IPv6 socket's entry of a `status`."""
+    inst = next(i for i in st["instances"] if i["name"] == "VI_6")  # type: ignore[attr-defined]
+    sock = next(s for s in st["sockets"] if s["family"] == 6)  # type: ignore[attr-defined]
+    return inst, sock
+
+
+def has_v6_vip(c: Cluster, name: str) -> bool:
+    out = c.nodes[name].run("ip", "-6", "-o", "addr", "show", "dev", "eth0", check=False).stdout
+    return f" {V6_VIP}/64 " in out
+
+
+def start_flood6(c: Cluster, x: Node, seconds: float, target: str, cat: str
+                 ) -> subprocess.Popen[bytes]:
+    return x.popen([sys.executable, str(HERE / "flood6.py"), str(seconds), mac(c, target), cat],
+                   stdout=subprocess.PIPE)
+
+
+def test_chaos_rx_queue_flood_ipv6_lane_no_false_takeover_counters_right(tmp_path: Path) -> None:
+    """A v3 IPv6 master/backup pair (VI_6, VRID 61, beside the IPv4 VI_1): a flood of
+    bad-checksum IPv6 adverts at the backup overflows its IPv6 socket's small queue; the
+    master's adverts, in the IPv6 priority lane, still arrive: no takeover, each flood packet
+    read is in chk_err (and nowhere else), the kernel's drops are counted. Then the master dies
+    under the flood: VI_6 on n2 takes over within Master_Down_Interval + one interval."""
+    from stallwatch import StallWatch
+    ok, why = have_netns()
+    if not ok:
+        pytest.skip(why)
+    more = {n: V6_MORE.format(prio=p, vip=V6_VIP) for n, p in (("n1", 200), ("n2", 150))}
+    with Cluster(tmp_path, advert=1.0, tag="rxovfl6", glob={"n2": SMALL_RX}, more=more) as c:
+        x = c.lab.node("x")
+        c.lab.attach(x, c.lan, "eth0", "192.0.2.77/24")
+        c.start(("n1", "n2"))
+        del c.daemons["n3"]
+        c.elected()
+        out = c.nodes["n1"].run("ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope",
+                                "link").stdout
+        n1_ll = out.split(" inet6 ")[1].split("/")[0]          # the master's advert source
+
+        def settled() -> bool:
+            inst, sock = v6(status(c, "n2"))
+            return inst["state"] == "BACKUP" and sock["lane"] == [n1_ll] and has_v6_vip(c, "n1")
+        assert c.wait(settled, 20.0) is not None, (n1_ll, v6(status(c, "n2")), c.logs())
+        # 1. the master lives: the flood moves nothing
+        c.fault("ipv6 flood, master alive", {"n1"}, bound=0, nogap=True)
+        i0, s0 = v6(status(c, "n2"))
+        m0, _ = v6(status(c, "n1"))
+        p = start_flood6(c, x, FLOOD_S, "n2", "bad_checksum6")
+        out, _ = p.communicate(timeout=FLOOD_S + 60)
+        sent = int(out.split()[1])
+        i1, s1 = v6(status(c, "n2"))
+        m1, _ = v6(status(c, "n1"))
+        lost = s1["kernel_drops"] - s0["kernel_drops"]  # type: ignore[operator]
+        read = s1["received"] - s0["received"]  # type: ignore[operator]
+        lane = s1["lane_received"] - s0["lane_received"]  # type: ignore[operator]
+        chk = s1["drops"].get("chk_err", 0) - s0["drops"].get("chk_err", 0)  # type: ignore[attr-defined]
+        lane_lost = s1["lane_kernel_drops"] - s0["lane_kernel_drops"]  # type: ignore[operator]
+        print(f"\nipv6 flood: {sent} packets in {FLOOD_S}s at n2; its IPv6 socket (buffer"
+              f" {s1['rcvbuf']} bytes) read {read}, chk_err {chk}, kernel drops {lost};"
+              f" priority lane {s1['lane']} carried {lane}, lost {lane_lost}")
+        assert i1["state"] == "BACKUP" and m1["state"] == "MASTER", (i1, m1)
+        assert i1["stats"]["become_master"] == i0["stats"]["become_master"]  # type: ignore[index]
+        assert m1["stats"]["release_master"] == m0["stats"]["release_master"]  # type: ignore[index]
+        assert lost > 0, f"the flood ({sent} packets) did not overflow n2's IPv6 queue: {s1}"
+        assert 0 < s1["rcvbuf"] <= RCVBUF_MAX, s1  # type: ignore[operator]
+        # every flood packet read is a checksum error; the lane carried the master's adverts
+        assert chk > 0 and chk == read - lane, (chk, read, lane)
+        # no packet counted twice: what the main queue read or lost is at most the flood, plus
+        # master adverts it lost before the lane opened (the kernel reports a loss with the
+        # next packet queued: the flood's first)
+        assert chk + lost - lane_lost <= sent + m0["stats"]["advert_sent"], (chk, lost, sent)  # type: ignore[index]
+        assert {k for k in s1["drops"] if s1["drops"][k] != s0["drops"].get(k)} == {"chk_err"}  # type: ignore[attr-defined,union-attr]
+        adverts = i1["stats"]["advert_rcvd"] - i0["stats"]["advert_rcvd"]  # type: ignore[index,operator]
+        assert lane >= adverts >= FLOOD_S - 2, (lane, adverts)
+        moved = {k for k, v in i1["stats"].items()  # type: ignore[attr-defined]
+                 if v != i0["stats"][k] and k != "advert_rcvd"}  # type: ignore[index]
+        assert not moved, f"n2's VI_6 counters moved: {moved}"
+        # 2. the master dies under the flood: VI_6 on n2 takes over (the VIP seen by `ip`)
+        watch = StallWatch().start()
+        try:
+            p = start_flood6(c, x, FLOOD_S, "n2", "bad_checksum6")
+            time.sleep(1.5)
+            c.fault("master dies under ipv6 flood", {"n2"}, bound=mdi(150, 1.0) + 1.0 + 0.05)
+            t0 = time.monotonic()
+            c.daemons["n1"].crash()
+            c.nodes["n1"].run("ip", "addr", "del", f"{V6_VIP}/64", "dev", "eth0", check=False)
+            took = c.wait(lambda: has_v6_vip(c, "n2"), 15.0, step=0.02)
+            t1 = time.monotonic()
+            p.communicate(timeout=FLOOD_S + 60)
+            stalled = watch.stalled(t0, t1)
+        finally:
+            watch.stop()
+        bound = mdi(150, 1.0) + 1.0 + 0.05
+        print(f"ipv6 takeover under flood: {took}s (host stalled {stalled:.3f}s), bound {bound:.3f}s")
+        assert took is not None, c.logs()
+        assert took - stalled <= bound, (took, stalled)
+        c.hold()
+        c.verify(final=("n2",))
+        print(c.describe())
