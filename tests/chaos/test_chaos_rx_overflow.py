@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chaoslab import Cluster, mdi
+from chaoslab import ANY, Cluster, mdi
 from netlab import Node, have_netns
 
 from keepalived_py.obs.control import query
@@ -209,3 +209,38 @@ def test_chaos_rx_queue_flood_ipv6_lane_no_false_takeover_counters_right(tmp_pat
         c.hold()
         c.verify(final=("n2",))
         print(c.describe())
+
+
+def test_chaos_rx_lane_and_buffer_back_after_interface_recreated(tmp_path: Path) -> None:
+    """The backup's interface is deleted and made again: its new VRRP socket gets the small
+    receive buffer vrrp_rx_bufs_policy asks for and the priority lane for the master it hears
+    (the same master as before: no new master would open the lane)."""
+    ok, why = have_netns()
+    if not ok:
+        pytest.skip(why)
+    with Cluster(tmp_path, advert=0.1, tag="rxlane", glob={"n2": SMALL_RX}) as c:
+        c.start(("n1", "n2"))
+        del c.daemons["n3"]
+        c.elected()
+
+        def laned() -> bool:
+            try:
+                sock = status(c, "n2")["sockets"][0]  # type: ignore[index]
+            except OSError:                     # (the child still starting)
+                return False
+            return bool(sock["lane"] == ["192.0.2.1"] and 0 < sock["rcvbuf"] <= RCVBUF_MAX)
+        assert c.wait(laned, 10.0) is not None, status(c, "n2")
+        # (not judged: at 0.1 s adverts a stall of the loaded host may let n2 take over for
+        # an instant while its link comes back; the final state is judged)
+        c.fault("backup's eth0 deleted and re-created", ANY)
+        c.nodes["n2"].run("ip", "link", "del", "eth0")
+        assert c.wait(lambda: status(c, "n2")["instances"][0]["state"] == "FAULT",  # type: ignore[index]
+                      5.0) is not None
+        c.ports["n2"] = c.lab.attach(c.nodes["n2"], c.lan, "eth0", "192.0.2.2/24")
+        took = c.wait(lambda: status(c, "n2")["instances"][0]["state"] == "BACKUP"  # type: ignore[index]
+                      and laned(), 15.0)
+        st = status(c, "n2")
+        print(f"\nn2 back to BACKUP with its lane in {took}s: {st['sockets']}")
+        assert took is not None, st
+        c.hold(1.0)
+        c.verify()
