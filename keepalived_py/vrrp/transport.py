@@ -19,8 +19,9 @@ a master advert lost that way: vrrp/machine.py `ReceiveLost`) and kept as `kerne
 The priority lane (VRRP sockets, IPv4 and IPv6): once the instances on a socket have heard
 their masters, `prioritise(sources)` opens a second socket on the same interface and group
 with a kernel filter (classic BPF on the IP source address: source_filter, source_filter6)
-that admits only those masters' packets, and gives the first socket the opposite filter. A flood from anywhere else fills the
-first queue and no longer pushes the masters' adverts out: they have a queue of their own.
+that admits only those masters' packets, and gives the first socket the opposite filter. A
+flood from anywhere else fills the first queue and no longer pushes the masters' adverts out:
+they have a queue of their own.
 Both feed the same decoding and counters. A flood spoofing a master's own address still
 reaches the lane; then the loss is reported as above. The lane gets the receive buffer size
 vrrp_rx_bufs_policy gave the socket (`set_rcvbuf`, vrrp/rxbufs.py), if any.

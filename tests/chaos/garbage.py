@@ -20,7 +20,6 @@ import os
 import sys
 import time
 
-
 HOLD = 8.0
 
 
