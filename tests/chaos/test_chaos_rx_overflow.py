@@ -10,7 +10,11 @@ nobody runs (decoded and counted by the reader, as fast as one process sends the
 receive buffers are made small the way keepalived's users make them (global_defs
 `vrrp_rx_bufs_policy ADVERT` with `vrrp_rx_bufs_multiplier`: a few adverts' worth, which the
 kernel raises to its minimum, a few packets), so that the flood overflows the queue on every
-run, on a quiet machine too: the overflow handling is proven each time, never skipped."""
+run, on a quiet machine too: the overflow handling is proven each time, never skipped.
+
+The same for IPv6 (a v3 pair, the IPv6 socket's own priority lane, a bad-checksum flood whose
+every packet read lands in chk_err), and the lane and the small buffer back on the socket made
+again after the backup's interface was deleted and re-created."""
 from __future__ import annotations
 
 import json
