@@ -98,7 +98,9 @@ def status_json(d: VrrpDaemon) -> str:
                                     "drops": dict(s.drops),
                                     "kernel_drops": s.kernel_drops,
                                     "lane": sorted(map(str, s.lane_sources)),
-                                    "lane_received": s.lane_received}
+                                    "lane_received": s.lane_received,
+                                    "lane_kernel_drops": s.lane_kernel_drops,
+                                    "rcvbuf": s.rcvbuf_bytes()}
                                    for s in d.sockets.values()],
                        "smtp": d.alerts.mailer.counters() if d.alerts.mailer else {}}) + "\n"
 

@@ -511,6 +511,7 @@ class VrrpDaemon:
                 other.sock = sock
                 other.cache.clear()
                 other.garp_frames.clear()
+        overflow.socket_replaced(self, sock)            # rx buffer, priority lane (issue 15)
         if r.holding and r.fsm.state is m.State.MASTER:
             p = r.fsm.p
             await self._set_addresses(r, m.AddAddresses(p.vips, p.routes, p.rules))
