@@ -150,12 +150,13 @@ class CheckerDaemon:
         else:
             g = config.global_defs
             unused = [k for k, on in (("lvs_sync_daemon", g.lvs_sync_daemon is not None),
-                                      ("lvs_timeouts", any(g.lvs_timeouts)),
-                                      ("lvs_flush", g.lvs_flush)) if on]
+                                      ("lvs_timeouts", any(g.lvs_timeouts))) if on]
             if unused:                       # never silently: they are IPVS settings
                 log.warning("check.nft.ipvs_only", keywords=unused,
                             compat=f"{', '.join(unused)}: IPVS settings, not used by the"
                                    " nftables dataplane")
+            if g.lvs_flush:                  # every start, a respawn too (not a reload)
+                await self.dataplane.flush_all()
         if not await self.dataplane.setup():
             self.dataplane_ok = False
             self._setup_task = self.loop.create_task(self._setup_again())

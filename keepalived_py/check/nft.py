@@ -30,7 +30,11 @@ The checker's own probe connections carry probe.PROBE_MARK and a `probes` chain 
 priority of the output hook exempts them from connection tracking (`notrack`): the NAT hooks
 make the kernel track every connection, and at thousands of probes per second their entries
 would fill the conntrack table (new connections, balanced ones included, are then dropped).
-The replies need no rule: a SYN-ACK or RST with no entry creates none.
+The server's packets back need a rule too: a SYN-ACK or a FIN with no entry creates none, but
+a plain ACK does (conntrack picks up established flows), and a server ACKs the probe's FIN
+(probe.py closes with a FIN, then a reset). Each marked packet records its flow, reversed, in
+the dynamic set `probe_flows` (timeout PROBE_LINGER s) and a packet whose flow is there is not
+tracked, in prerouting (a remote server) and output (a server on this host).
 
 No `nft` binary or no nftables in the kernel is one error (the same failure is not logged
 again until something else happened), never an exception.
@@ -50,6 +54,11 @@ from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
 log = structlog.get_logger("keepalived_py.check.nft")
 TABLE = "keepalived_py"
+# How long a probe's addresses and ports stay in the probe_flows set after its last packet:
+# the server's answers to a probe come within a round trip of it (its ACK of the probe's FIN;
+# after the probe's reset it sends nothing). Its size bounds the set at 10,000 probes/s.
+PROBE_LINGER = 5
+PROBE_FLOWS = 262144
 
 
 def family(vs: VirtualServer) -> str:
@@ -304,8 +313,31 @@ class NftDataplane:
                 f" jump dispatch; }}\n"
                 f"  chain output {{ type nat hook output priority -100; policy accept;"
                 f" jump dispatch; }}\n"
-                f"  chain probes {{ type filter hook output priority raw; policy accept;"
-                f" meta mark {PROBE_MARK:#x} notrack; }}\n}}\n")
+                f"}}\n") + NftDataplane._probes(fam)
+
+    @staticmethod
+    def _probes(fam: str) -> str:
+        """The checker's probes out of connection tracking: packets carrying PROBE_MARK, and
+        the server's packets back to them, recognised by their addresses and ports, which
+        each outgoing probe packet records (for PROBE_LINGER seconds) in a dynamic set."""
+        addr = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
+        return (f"add set {fam} {TABLE} probe_flows {{ type {addr} . inet_service . {addr} ."
+                f" inet_service; flags dynamic,timeout; timeout {PROBE_LINGER}s;"
+                f" size {PROBE_FLOWS}; }}\n"
+                f"add chain {fam} {TABLE} probes {{ type filter hook output priority raw;"
+                f" policy accept; }}\n"
+                f"flush chain {fam} {TABLE} probes\n"
+                f"add rule {fam} {TABLE} probes meta mark {PROBE_MARK:#x} meta l4proto tcp"
+                f" update @probe_flows {{ {fam} daddr . tcp dport . {fam} saddr . tcp sport }}\n"
+                f"add rule {fam} {TABLE} probes meta mark {PROBE_MARK:#x} notrack\n"
+                # a real server on this host: its packets leave by the output hook
+                f"add rule {fam} {TABLE} probes meta l4proto tcp {fam} saddr . tcp sport ."
+                f" {fam} daddr . tcp dport @probe_flows notrack\n"
+                f"add chain {fam} {TABLE} probe_replies {{ type filter hook prerouting"
+                f" priority raw; policy accept; }}\n"
+                f"flush chain {fam} {TABLE} probe_replies\n"
+                f"add rule {fam} {TABLE} probe_replies meta l4proto tcp {fam} saddr . tcp"
+                f" sport . {fam} daddr . tcp dport @probe_flows notrack\n")
 
     async def setup(self) -> bool:
         """Create our tables, or adopt the ones a previous checker left (a respawn): their
@@ -324,15 +356,18 @@ class NftDataplane:
                        f"add rule {fam} {TABLE} prerouting jump dispatch\n"
                        f"flush chain {fam} {TABLE} output\n"
                        f"add rule {fam} {TABLE} output jump dispatch\n"
-                       f"add chain {fam} {TABLE} probes {{ type filter hook output priority"
-                       f" raw; policy accept; }}\n"
-                       f"flush chain {fam} {TABLE} probes\n"
-                       f"add rule {fam} {TABLE} probes meta mark {PROBE_MARK:#x} notrack\n")
+                       + self._probes(fam))
         return await self._nft(script)
 
     async def flush_all(self) -> None:
-        """lvs_flush is about IPVS services: nftables has none to flush (our own table is
-        adopted by `setup`, never flushed)."""
+        """lvs_flush at the checker's start (keepalived's ipvs_flush_cmd): every virtual
+        server left in our tables goes, ours or a previous configuration's, before `setup`
+        makes them anew; other tables are not ours to touch. Without lvs_flush a start adopts
+        what it finds (`setup`)."""
+        if await self._nft(f"table ip {TABLE}\ndelete table ip {TABLE}\n"
+                           f"table ip6 {TABLE}\ndelete table ip6 {TABLE}\n"):
+            log.info("check.nft.flushed", table=TABLE,
+                     compat=f"lvs_flush: nftables tables {TABLE} flushed")
 
     async def prune(self) -> int:
         """Delete the `vs_*` chains of ours that no configured virtual server uses (left by

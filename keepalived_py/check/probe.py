@@ -12,9 +12,15 @@ socket, applies the checker's socket options (`bind_socket`: fwmark, bind_if, bi
 bind_port — the one place for them), starts the connect and registers the socket in the
 prober's own epoll set; the event loop watches that single epoll descriptor. Writability means
 the connect finished (SO_ERROR says how); a second heap holds the deadlines (connect_timeout).
-The socket is then closed with SO_LINGER 0, a reset: a graceful close would leave a TIME_WAIT
-socket per check (at 10,000 checks/s, 600,000 of them, overflowing the kernel's time-wait
-table) and a conntrack entry for two minutes. Results are reported as an errno (0: connected,
+A connected probe is closed as the server's application sees keepalived's close: a FIN first
+(`shutdown(SHUT_WR)`: the server reads an end of file, as from keepalived's plain close), then
+at once a reset (SO_LINGER 0). The reset, straight behind the FIN, reaches the server's kernel
+before its delayed ACK of the FIN, so the server sends nothing back and this host keeps no
+TIME_WAIT socket: a graceful close alone would leave one per check (at 10,000 checks/s,
+600,000, beyond the kernel's time-wait table) and the server's ACK and FIN would be picked up
+by conntrack as new flows (measured: 4,566 entries at 2,000 checks/s). A reset alone keeps
+both flat but is an error for the server (ECONNRESET on its first read: Python's http.server
+logs a traceback per check; after a FIN it reads a clean end of file). Results are reported as an errno (0: connected,
 ETIMEDOUT: no answer within the timeout), never raised; `reason()` words them.
 
 A job is in the heap at most once: popped when started, pushed again by its owner when its
@@ -254,7 +260,12 @@ class TcpProber:
                 continue
             s, job = entry[0], entry[1]
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            s.close()                           # closing also leaves the epoll set
+            if not err:
+                try:
+                    s.shutdown(socket.SHUT_WR)  # the FIN: the server reads an end of file
+                except OSError:                 # reset already: nothing to say goodbye to
+                    pass
+            s.close()                # the RST (SO_LINGER 0); closing also leaves the epoll set
             self._report(job, err)
 
     def _expire(self, now: float) -> None:
