@@ -28,6 +28,7 @@ result is in (at CheckState's next_at). A job whose `alive` is False is dropped 
 """
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import heapq
@@ -55,7 +56,7 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 PROBE_MARK = 0x6B700000
 
 
-def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
+def bind_socket(sock: _socket.socket, ch: Checker, family: int) -> None:
     """A checker's socket options, as keepalived's socket_bind_connect: `fwmark` (SO_MARK),
     `bind_if` (SO_BINDTODEVICE), `bindto` and `bind_port` (the source address and port; a
     bind_port alone binds the wildcard address). Raises OSError (a device or address that is
@@ -66,7 +67,7 @@ def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
                 ch.bind_if)
 
 
-def bind_source(sock: socket.socket, family: int, bindto: str | None, bind_port: int | None,
+def bind_source(sock: _socket.socket, family: int, bindto: str | None, bind_port: int | None,
                 bind_if: str | None) -> None:
     """The source options of every checker's socket, in one place (the TCP prober's through
     bind_socket, the other checkers' through checkers.source_socket). Raises OSError."""
@@ -211,7 +212,7 @@ class TcpProber:
         self.loop = loop
         self.done = done
         self._ep = select.epoll()
-        self._pending: dict[int, tuple[socket.socket, Any, int]] = {}
+        self._pending: dict[int, tuple[_socket.socket, Any, int]] = {}
         self._timeouts = _Timer(loop, self._expire)
         self._token = itertools.count()
         loop.add_reader(self._ep.fileno(), self._ready)
@@ -224,7 +225,9 @@ class TcpProber:
                 ch: Checker | None = None, mark: int = 0) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            s = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            # the C socket object: socket.socket's Python layer (makefile, io refs) is not
+            # used here and costs a Python call per check at creation and at close
+            s = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as e:
             self.loop.call_soon(self.done, job, e.errno or errno.EMFILE)
             return
