@@ -55,8 +55,13 @@ def conf(servers: int, port: int, dataplane: str, delay_loop: float = 1.0) -> st
 
 
 def cpu_ticks(pid: int) -> int:
+    return sum(cpu_split(pid))                          # utime + stime
+
+
+def cpu_split(pid: int) -> tuple[int, int]:
+    """(utime, stime) in clock ticks: the child's Python (user) and kernel (system) time."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])          # utime + stime
+    return int(fields[11]), int(fields[12])
 
 
 def runqueue_wait(pid: int) -> float:
@@ -126,9 +131,10 @@ def main() -> int:
             started = time.monotonic() - t0
             pid = int(Path(f"{d}/c.pid").read_text())
             time.sleep(args.warmup)
-            c0, s0, w0, q0 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            (u0, k0), s0, w0, q0 = cpu_split(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             time.sleep(args.seconds)
-            c1, s1, w1, q1 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            (u1, k1), s1, w1, q1 = cpu_split(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            c0, c1 = u0 + k0, u1 + k1
             hz = os.sysconf("SC_CLK_TCK")
             span = w1 - w0
             done = int(s1["checks"]) - int(s0["checks"])   # type: ignore[call-overload]
@@ -141,7 +147,9 @@ def main() -> int:
                   f" {args.servers / args.delay_loop:.0f}/s), drift from schedule p50"
                   f" {drift['p50_ms']:.1f} ms p99 {drift['p99_ms']:.1f} ms max"
                   f" {drift['max_ms']:.1f} ms, checker CPU {cpu / span * 100:.1f}% of one core"
-                  f" ({cpu / max(1, done) * 1e6:.0f} us/check,"
+                  f" ({cpu / max(1, done) * 1e6:.0f} us/check: user"
+                  f" {(u1 - u0) / hz / max(1, done) * 1e6:.0f}, system"
+                  f" {(k1 - k0) / hz / max(1, done) * 1e6:.0f};"
                   f" {done / cpu if cpu else float('nan'):.0f} checks/s per core of its CPU"
                   f" time), RSS {rss_mb(pid):.0f} MB,"
                   f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"

@@ -435,7 +435,7 @@ class CheckerDaemon:
         elif rr.unroutable:
             rr.unroutable = False
             log.info("check.realserver.routable", realserver=f"{run.host}:{run.port}")
-        self._result(run, err == 0, probe.reason(err))
+        self._result(run, err == 0, "connected" if err == 0 else probe.reason(err))
 
     async def _run_other(self, run: CheckerRun) -> None:
         """Any checker but TCP_CHECK: one check as a task."""
@@ -463,11 +463,14 @@ class CheckerDaemon:
             return
         assert self.loop is not None
         vs, rr = run.vs, run.real
-        port = rr.rs.port or vs.port or 0
-        was_up = rr.up
-        first = not run.state.has_run
-        change = run.state.result(ok, self.loop.time(), reason, run.due)
+        state = run.state
+        was_up = rr.up if len(rr.checkers) > 1 else state.up
+        first = not state.has_run
+        change = state.result(ok, self.loop.time(), reason, run.due)
         self._reschedule(run)
+        if change is None and not first and (ok or not self.log_all_failures):
+            return                  # the steady state: nothing changed, nothing to say
+        port = rr.rs.port or vs.port or 0
         if not ok and was_up and change is None and self.log_all_failures:
             log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
                      compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))

@@ -11,12 +11,14 @@ A TCP_CHECK never becomes an asyncio task either: `TcpProber.connect` makes a no
 socket, applies the checker's socket options (`bind_socket`: fwmark, bind_if, bindto,
 bind_port — the one place for them), starts the connect and registers the socket in the
 prober's own epoll set; the event loop watches that single epoll descriptor. Writability means
-the connect finished (SO_ERROR says how); a second heap holds the deadlines (connect_timeout).
+the connect finished (SO_ERROR says how); the deadlines (connect_timeout) wait in one
+first-in-first-out queue per timeout (`_Deadlines`: in order by construction, no heap).
 A connected probe is closed as the server's application sees keepalived's close: a FIN first
 (`shutdown(SHUT_WR)`: the server reads an end of file, as from keepalived's plain close), then
 at once a reset (SO_LINGER 0). The reset, straight behind the FIN, reaches the server's kernel
-before its delayed ACK of the FIN, so the server sends nothing back and this host keeps no
-TIME_WAIT socket: a graceful close alone would leave one per check (at 10,000 checks/s,
+before its delayed ACK of the FIN, so the server mostly sends nothing back (what it does send,
+an ACK or its own FIN when it closed first, is not tracked: check/nft.py) and this host keeps
+no TIME_WAIT socket: a graceful close alone would leave one per check (at 10,000 checks/s,
 600,000, beyond the kernel's time-wait table) and the server's ACK and FIN would be picked up
 by conntrack as new flows (measured: 4,566 entries at 2,000 checks/s). A reset alone keeps
 both flat but is an error for the server (ECONNRESET on its first read: Python's http.server
@@ -37,6 +39,7 @@ import os
 import select
 import socket
 import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -202,6 +205,51 @@ class Scheduler:
         self._timer.close()
 
 
+class _Deadlines:
+    """Connect deadlines, one first-in-first-out queue per timeout: every probe with the same
+    connect_timeout gets a later deadline than the one before, so each queue stays in order
+    with no heap (a push and a pop per check, no comparisons); one loop timer is armed at the
+    earliest head. Few distinct timeouts, so few queues."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
+        self.loop = loop
+        self.queues: dict[float, deque[tuple[float, int, Any]]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed = float("inf")
+        self._due = due
+
+    def push(self, timeout: float, fd: int, sock: Any) -> None:
+        at = self.loop.time() + timeout
+        q = self.queues.get(timeout)
+        if q is None:
+            q = self.queues[timeout] = deque()
+        q.append((at, fd, sock))
+        if at < self._armed:
+            self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = at
+        self._handle = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed = float("inf")
+        try:
+            self._due(self.loop.time())
+        finally:
+            heads = [q[0][0] for q in self.queues.values() if q]
+            if heads:
+                self._arm(min(heads))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.queues.clear()
+
+
 class TcpProber:
     """Non-blocking TCP connects on one epoll set; `done(job, err)` gets each result (0 or an
     errno; ETIMEDOUT after `timeout`). Always called from the event loop, never from inside
@@ -212,9 +260,8 @@ class TcpProber:
         self.loop = loop
         self.done = done
         self._ep = select.epoll()
-        self._pending: dict[int, tuple[_socket.socket, Any, int]] = {}
-        self._timeouts = _Timer(loop, self._expire)
-        self._token = itertools.count()
+        self._pending: dict[int, tuple[_socket.socket, Any]] = {}
+        self._timeouts = _Deadlines(loop, self._expire)
         loop.add_reader(self._ep.fileno(), self._ready)
         self.mark_ok = True          # False once SO_MARK was refused (no CAP_NET_ADMIN)
 
@@ -250,10 +297,11 @@ class TcpProber:
             self.loop.call_soon(self.done, job, err)
             return
         fd = s.fileno()
-        token = next(self._token)
-        self._pending[fd] = (s, job, token)
+        self._pending[fd] = (s, job)
         self._ep.register(fd, select.EPOLLOUT)
-        self._timeouts.push(self.loop.time() + timeout, (fd, token))
+        # the socket object itself tells a deadline of this probe from one of a later probe
+        # that got the same descriptor number
+        self._timeouts.push(timeout, fd, s)
 
     def _ready(self) -> None:
         pending = self._pending
@@ -261,7 +309,7 @@ class TcpProber:
             entry = pending.pop(fd, None)
             if entry is None:
                 continue
-            s, job = entry[0], entry[1]
+            s, job = entry
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if not err:
                 try:
@@ -272,15 +320,16 @@ class TcpProber:
             self._report(job, err)
 
     def _expire(self, now: float) -> None:
-        heap, pending = self._timeouts.heap, self._pending
-        while heap and heap[0][0] <= now:
-            _, _, (fd, token) = heapq.heappop(heap)
-            entry = pending.get(fd)
-            if entry is None or entry[2] != token:
-                continue                        # finished in time
-            del pending[fd]
-            entry[0].close()
-            self._report(entry[1], errno.ETIMEDOUT)
+        pending = self._pending
+        for q in self._timeouts.queues.values():
+            while q and q[0][0] <= now:
+                _, fd, sock = q.popleft()
+                entry = pending.get(fd)
+                if entry is None or entry[0] is not sock:
+                    continue                    # finished in time
+                del pending[fd]
+                sock.close()
+                self._report(entry[1], errno.ETIMEDOUT)
 
     def _report(self, job: Any, err: int) -> None:
         try:
@@ -290,7 +339,7 @@ class TcpProber:
 
     def close(self) -> None:
         self.loop.remove_reader(self._ep.fileno())
-        for s, _, _ in self._pending.values():
+        for s, _ in self._pending.values():
             s.close()
         self._pending.clear()
         self._timeouts.close()
