@@ -117,11 +117,13 @@ async def run_command(script: Script, timeout: float | None) -> Outcome:
         except OSError as e:
             return Outcome(False, "failed", f"cannot open {path}: {os.strerror(e.errno or 0)}")
         return Outcome(True, "succeeded")
+    from keepalived_py.core.scriptenv import spawn_kwargs
     try:
+        # spawn_kwargs: nice, rlimits, signals and umask as keepalived resets them (issue 12)
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True, close_fds=True,
-            **_creds(script))  # type: ignore[arg-type]
+            **_creds(script), **spawn_kwargs())  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError) as e:
         detail = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
         return Outcome(False, "failed", f"cannot execute {argv[0]}: {detail}")
