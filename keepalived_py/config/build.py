@@ -43,6 +43,7 @@ from keepalived_py.config.strict import (
     vmac_name,
 )
 from keepalived_py.config.track_weights import group_weights, member_weights
+from keepalived_py.config import ipvlan
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -644,7 +645,7 @@ class Builder(BuildContext):
                 f["track_group"] = nxt
                 i += 2
             elif w in ("home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
-                       "no_track", "use_vmac"):
+                       "no_track") or (w == "use_vmac" and not static):
                 f[{"-nodad": "nodad"}.get(w, w)] = True
                 i += 1
             else:
@@ -870,8 +871,10 @@ class Builder(BuildContext):
             gr.name, gr.track_bfd, bfds, self.d)) if gr.track_bfd else gr for gr in groups]
         # --- end BFD hook
         for key, pos in self.unimplemented.items():
-            self.d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
-                               " implemented by keepalived-py yet")
+            where, word = key.split()[0], key.split()[-1]
+            why = kw.NOT_IMPLEMENTED.get(("top" if where == "top-level" else where, word))
+            self.d.notice(pos, f"'{word}' ({where}) is accepted but not implemented by"
+                               " keepalived-py yet" + (f": {why}" if why else ""))
         return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
                       static_routes=tuple(self.static_routes),
                       static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
@@ -1153,6 +1156,9 @@ class _InstanceResolution:
             self.d.error(inst.pos, f"{self.vid} Unicast peers are not supported in strict mode")
         self.f["strict_mode"] = strict
         complete_accept_vmac(inst, self.f, self.seen, strict, self.d)  # accept, VMAC (issue 12)
+        ipvlan.complete(inst, self.f, self.d)                           # use_ipvlan (issue 12)
+        if ipvlan.address_vmacs(inst, self.f, self.d):      # per-address use_vmac (issue 12)
+            self.b.later(Node(("use_vmac",), inst.pos), "virtual_ipaddress")
 
     def global_defaults(self) -> None:
         """global_defs' vrrp_* values for what the instance does not give itself."""
@@ -1516,7 +1522,15 @@ def _i_use_vmac(b: Builder, c: Node, i: _Draft) -> None:
     # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
     i.f["use_vmac"] = vmac_name(c.args, i.vid, b.interfaces() if b.check_interfaces else None,
                                 c.pos, b.d)
-    b.later(c, "vrrp_instance")
+    if any(":" in a for a in c.args):
+        b.later(c, "vrrp_instance")     # a MAC of its own (VRRP_VMAC_MAC_SPECIFIED) is not used
+
+
+def _i_use_ipvlan(b: Builder, c: Node, i: _Draft) -> None:
+    others = {str(x.use_vmac or x.use_ipvlan): x.name for x, _ in b.instances
+              if x.use_vmac or x.use_ipvlan}
+    ipvlan.read(c, i.vid, i.f, others,
+                ipvlan.is_l2_ipvlan if b.check_interfaces else lambda _n: None, b.d)
 
 
 def _i_native_ipv6(b: Builder, c: Node, i: _Draft) -> None:
@@ -1589,6 +1603,8 @@ INSTANCE: dict[str, InstanceHandler] = {
     "notify_priority_changes": _i_notify_priority_changes,
     "smtp_alert": _i_smtp_alert,
     "use_vmac": _i_use_vmac,
+    "use_ipvlan": _i_use_ipvlan,
+    "use_vmac_addr": _i_flag,
     "kernel_rx_buf_size": _i_int(0, _MAX_INT),
     "native_ipv6": _i_native_ipv6,
     "linkbeat_use_polling": _i_linkbeat(

@@ -14,9 +14,13 @@ lib/signals.c signal_handler_script):
   it to scripts (the daemon's own files keep their explicit modes).
 
 The settings come from the child's state (core/sched.py ProcessSched) when the script is
-started, so a reload or max_auto_priority is followed. A `preexec_fn` (which stops
-subprocess from using vfork) is passed only when something has to be reset; the umask is a
-plain subprocess argument.
+started, so a reload or max_auto_priority is followed. The umask is a subprocess argument.
+Nice and rlimits are set on the script's pid by the daemon as soon as it is started
+(setpriority/prlimit; keepalived sets them in the forked child before exec): a `preexec_fn`
+would stop subprocess from using vfork, and with it every fork of a checker running
+thousands of MISC_CHECKs copies the whole page table (and under asyncio's pidfd watcher the
+unit suite lost exits with it). Signals can only be reset before exec: a `preexec_fn` is
+passed for them, only when some signal is ignored or blocked (never in our children so far).
 """
 from __future__ import annotations
 
@@ -61,24 +65,8 @@ def _ignored_signals() -> list[int]:
     return out
 
 
-def _reset(nice: int | None, rttime: bool, nofile: tuple[int, int] | None,
-           ignored: list[int], blocked: bool) -> Callable[[], None]:
-    def child() -> None:            # runs in the forked child: no logging, no allocation-heavy work
-        if rttime:
-            try:
-                resource.setrlimit(resource.RLIMIT_RTTIME, (0, 0))
-            except (OSError, ValueError):
-                pass
-        if nice is not None:
-            try:
-                os.setpriority(os.PRIO_PROCESS, 0, nice)
-            except OSError:
-                pass
-        if nofile is not None:
-            try:
-                resource.setrlimit(resource.RLIMIT_NOFILE, nofile)
-            except (OSError, ValueError):
-                pass
+def _signals(ignored: list[int], blocked: bool) -> Callable[[], None]:
+    def child() -> None:            # in the forked child, before exec
         for sig in ignored:
             signal.signal(sig, signal.SIG_DFL)
         if blocked:
@@ -86,9 +74,32 @@ def _reset(nice: int | None, rttime: bool, nofile: tuple[int, int] | None,
     return child
 
 
-def spawn_kwargs() -> dict[str, Any]:
+def _limits(nice: int | None, rttime: bool, nofile: tuple[int, int] | None
+            ) -> Callable[[int], None]:
+    def apply(pid: int) -> None:
+        if rttime:
+            _prlimit(pid, resource.RLIMIT_RTTIME, (0, 0))
+        if nofile is not None:
+            _prlimit(pid, resource.RLIMIT_NOFILE, nofile)
+        if nice is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+            except OSError:
+                pass                        # the script has already exited
+    return apply
+
+
+def _prlimit(pid: int, which: int, value: tuple[int, int]) -> None:
+    try:
+        resource.prlimit(pid, which, value)
+    except (OSError, ValueError):
+        pass                                # the script has already exited
+
+
+def prepare() -> tuple[dict[str, Any], Callable[[int], None] | None]:
     """Keyword arguments for asyncio.create_subprocess_exec that give a script keepalived's
-    start: its umask, and a preexec_fn when anything else has to be put back."""
+    start (its umask; a preexec_fn only for signals), and what to apply to the script's pid
+    once it runs (None: nothing)."""
     from keepalived_py.core import sched
     cur = sched.current()
     nice = None
@@ -104,6 +115,7 @@ def spawn_kwargs() -> dict[str, Any]:
     ignored = _ignored_signals()
     blocked = bool(signal.pthread_sigmask(signal.SIG_BLOCK, []))
     kw: dict[str, Any] = {"umask": _umask}
-    if nice is not None or rttime or nofile is not None or ignored or blocked:
-        kw["preexec_fn"] = _reset(nice, rttime, nofile, ignored, blocked)
-    return kw
+    if ignored or blocked:
+        kw["preexec_fn"] = _signals(ignored, blocked)
+    post = _limits(nice, rttime, nofile) if nice is not None or rttime or nofile else None
+    return kw, post

@@ -359,8 +359,13 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.use_vmac is not None:
         out.append(f"   Use VMAC, i/f name {vmac or inst.use_vmac}, is_up = {_tf(bool(vmac))},"
                    f" xmit_base = {_tf(inst.vmac_xmit_base)}")
+    elif inst.use_ipvlan is not None:
+        addr = f", i/f address = {inst.ipvlan_addr}" if inst.ipvlan_addr is not None else ""
+        out.append(f"   Use IPVLAN, i/f {vmac or inst.use_ipvlan}, is_up = {_tf(bool(vmac))}"
+                   f"{addr}, type {inst.ipvlan_type}")
     if vmac:
-        out.append(f"   Interface = {vmac}, vmac on {inst.interface}"
+        kind = "ipvlan" if inst.use_ipvlan is not None else "vmac"
+        out.append(f"   Interface = {vmac}, {kind} on {inst.interface}"
                    + (", xmit base i/f" if inst.vmac_xmit_base else ""))
     else:
         out.append(f"   Interface = {inst.interface or 'not configured'}")

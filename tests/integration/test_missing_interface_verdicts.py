@@ -85,11 +85,28 @@ def host() -> object:
         yield lab.node("h", lab.lan(), "192.0.2.1/24")
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+_VI = "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 5\n{0}" \
+      " virtual_ipaddress {{\n  192.0.2.10/24{1}\n }}\n{2}}}\n"
+# use_ipvlan's and per-address use_vmac's -t checks (config/ipvlan.py)
+IPVLAN_CASES = {
+    "ipvlan_v4_no_address": _VI.format(" use_ipvlan\n", "", ""),
+    "ipvlan_two_types": _VI.format(" use_ipvlan iv1 192.0.2.5/24 vepa private\n", "", ""),
+    "ipvlan_family_and_twice": _VI.format("", "", " use_ipvlan 2001:db8::5/64\n use_ipvlan x\n"),
+    "ipvlan_name_taken": _VI.format(" use_ipvlan lo\n", "", ""),
+    "ipvlan_name_too_long": _VI.format(" use_ipvlan averyveryverylongname 192.0.2.5\n", "", ""),
+    "ipvlan_repeats_promote": _VI.format(" use_ipvlan 192.0.2.5/24 192.0.2.6/24 a b\n"
+                                         " promote_secondaries\n", "", ""),
+    "vip_use_vmac_and_instance": _VI.format(" use_vmac\n", " use_vmac", ""),
+    "vip_use_vmac_addr_elsewhere": _VI.format(" use_vmac_addr\n", "", " virtual_ipaddress_excluded"
+                                              " {\n  2001:db8::7/64 use_vmac\n }\n"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES) + sorted(IPVLAN_CASES))
 def test_missing_interface_lines_and_exit_code_equal_keepalived(host: object, case: str,
                                                                 tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
-    conf.write_text(CASES[case])
+    conf.write_text(CASES.get(case) or IPVLAN_CASES[case])
     theirs = host.run(KEEPALIVED, "-t", "-f", str(conf), check=False)  # type: ignore[attr-defined]
     ours = host.run(sys.executable, "-m", "keepalived_py", "-t", "-f",  # type: ignore[attr-defined]
                     str(conf), check=False)

@@ -20,8 +20,11 @@ pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
 # shell builtins only: dash blocks every signal while it waits for a child, so a probe that
 # forks (grep, awk, $(...)) could read that mask instead of the one it was started with
+# (the sleep: keepalived-py sets nice and rlimits on the script's pid right after starting it,
+# not between fork and exec as keepalived does - core/scriptenv.py says why)
 PROBE = r"""#!/bin/sh
 out=$1
+sleep 0.3
 read -r stat < /proc/$$/stat
 set -- ${stat##*) }
 {
