@@ -417,7 +417,8 @@ class VrrpDaemon:
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
                                " fault state")
         r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
-            inst.unicast_fault_no_peer and not inst.unicast_peer) or inst.ipvlan_fault),
+            inst.unicast_fault_no_peer and not inst.unicast_peer)
+            or (inst.ipvlan_fault and bool(r.vmac))),     # (not made: its interface is down)
             self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
