@@ -110,6 +110,8 @@ def ensure_fd_limit(checkers: int) -> int:
     if soft >= want or soft == resource.RLIM_INFINITY:
         return soft
     new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    from keepalived_py.core.scriptenv import remember_nofile
+    remember_nofile((soft, hard))               # scripts get it back (core/scriptenv.py)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     except (ValueError, OSError):

@@ -43,6 +43,7 @@ from keepalived_py.config.strict import (
     vmac_name,
 )
 from keepalived_py.config.track_weights import group_weights, member_weights
+from keepalived_py.config import ipvlan
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
@@ -84,10 +85,12 @@ class Builder(BuildContext):
         self._default_interface = "eth0"             # keepalived's DFLT_INT
         self.garp_groups: list[Any] = []            # garp_group blocks (config/vrrp_keywords.py)
         self._garp_taken: dict[str, int] = {}
+        self.garp_numbered = 0                              # garp_groups with `interfaces`
         self.track_groups: dict[str, tuple[str, ...]] = {}  # track_group name -> instances
         self.if_delays: list[tuple[str, float, float]] = []  # interface_up_down_delays
         self.linkbeat: list[str] = []                       # linkbeat_interfaces
         self.linkbeat_all = False                           # linkbeat_use_polling (root)
+        self._no_vrid: list[tuple[SourcePos, str]] = []     # instances without a VRID
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -642,7 +645,7 @@ class Builder(BuildContext):
                 f["track_group"] = nxt
                 i += 2
             elif w in ("home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
-                       "no_track", "use_vmac"):
+                       "no_track") or (w == "use_vmac" and not static):
                 f[{"-nodad": "nodad"}.get(w, w)] = True
                 i += 1
             else:
@@ -685,9 +688,10 @@ class Builder(BuildContext):
                 self.d.error(node.pos, '"or" for routes is deprecated. Please use "nexthop"')
                 f["or_via"] = read_address(nxt, node.pos, self.d)
                 i += 2
-            elif w == "dev" and nxt is not None:
+            elif w in ("dev", "oif") and nxt is not None:
                 f["dev"] = nxt
-                self.interface_exists(nxt, node.pos, f"route {words[0]}")
+                if not self.interface_exists(nxt, node.pos, "VROUTE nexthop"):
+                    return None         # vrrp_iproute.c: the route is dropped (goto err)
                 i += 2
             elif w == "scope" and nxt is not None:
                 f["scope"] = nxt
@@ -754,6 +758,9 @@ class Builder(BuildContext):
             elif w == "track_group" and nxt is not None:
                 f["track_group"] = nxt
                 i += 2
+            elif w in ("dev", "iif", "oif") and nxt is not None and \
+                    not self.interface_exists(nxt, node.pos, "rule"):
+                return None             # vrrp_iprule.c: the rule is dropped (goto err)
             elif nxt is not None and w not in ("not",):
                 options.append((w, nxt))
                 i += 2
@@ -789,14 +796,17 @@ class Builder(BuildContext):
             INSTANCE.get(c.keyword, _i_later)(self, c, draft)
         draft.f["notify"] = Notify(**draft.notify)
         if "virtual_router_id" not in draft.f:
-            self.d.error(node.pos, f"{draft.vid} the virtual router id must be set")
+            # vrrp.c chk_min_cfg, after reading: reported with vrrp_complete_init's messages
+            self._no_vrid.append((node.pos, f"{draft.vid} the virtual router id must be set"))
             self._dropped_notify.append(draft.f["notify"])   # still checked for script security
             return
         draft.f.setdefault("interface", None)
         self.instances.append((VrrpInstance(**draft.f), draft.given))
 
     def _garp_group(self, node: Node) -> None:
-        self.garp_groups.append(vk.garp_group(self, node, self._garp_taken))    # issue 12
+        group = vk.garp_group(self, node, self._garp_taken)                      # issue 12
+        if group is not None:
+            self.garp_groups.append(group)
 
     def _linkbeat(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
@@ -823,8 +833,14 @@ class Builder(BuildContext):
     def _finish(self) -> Config:
         g = self._global_defs_model()
         self._script_default_user(g)
-        groups, member_of = self._resolve_sync_groups()
         self._check_static_addresses()
+        # keepalived's VRRP process stops right after reading when an interface it was given
+        # does not exist (vrrp_daemon.c, "Non-existent interface"): nothing of its
+        # vrrp_complete_init is reported then (sync groups, instances, script security)
+        complete_init = len(self.d.items)
+        for pos, message in self._no_vrid:
+            self.d.error(pos, message)
+        groups, member_of = self._resolve_sync_groups()
         self.used_scripts: set[str] = set()
         self.seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
         instances = [i for i in (_InstanceResolution(self, g, inst, seen).run(member_of, groups)
@@ -841,6 +857,7 @@ class Builder(BuildContext):
         self._unused_scripts(groups)
         self._script_security(g, instances, groups)
         if self.bad_interface:
+            del self.d.items[complete_init:]
             self.d.fatal(None, "Non-existent interface specified in configuration")
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
         if g.lvs_sync_daemon is not None:           # inst NAME: a vrrp_instance (vrrp.c)
@@ -854,8 +871,10 @@ class Builder(BuildContext):
             gr.name, gr.track_bfd, bfds, self.d)) if gr.track_bfd else gr for gr in groups]
         # --- end BFD hook
         for key, pos in self.unimplemented.items():
-            self.d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
-                               " implemented by keepalived-py yet")
+            where, word = key.split()[0], key.split()[-1]
+            why = kw.NOT_IMPLEMENTED.get(("top" if where == "top-level" else where, word))
+            self.d.notice(pos, f"'{word}' ({where}) is accepted but not implemented by"
+                               " keepalived-py yet" + (f": {why}" if why else ""))
         return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
                       static_routes=tuple(self.static_routes),
                       static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),
@@ -1053,7 +1072,9 @@ class _InstanceResolution:
     def required_parts(self) -> bool:
         """False when keepalived's vrrp_complete_instance fails: the instance is not run."""
         inst = self.inst
-        if inst.interface is None and not inst.unicast_peer:
+        if inst.interface is None:
+            # vrrp.c chk_min_cfg: 2.2.7 tests VRRP_FLAG_UNICAST before it is set, so a unicast
+            # instance needs an interface too
             self.d.error(inst.pos, f"{self.vid} Unknown interface!")
         if not inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
             if self.version == 3 or self.f["family"] == 6 or self.strict:
@@ -1135,6 +1156,9 @@ class _InstanceResolution:
             self.d.error(inst.pos, f"{self.vid} Unicast peers are not supported in strict mode")
         self.f["strict_mode"] = strict
         complete_accept_vmac(inst, self.f, self.seen, strict, self.d)  # accept, VMAC (issue 12)
+        ipvlan.complete(inst, self.f, self.d)                           # use_ipvlan (issue 12)
+        if ipvlan.address_vmacs(inst, self.f, self.d):      # per-address use_vmac (issue 12)
+            self.b.later(Node(("use_vmac",), inst.pos), "virtual_ipaddress")
 
     def global_defaults(self) -> None:
         """global_defs' vrrp_* values for what the instance does not give itself."""
@@ -1498,7 +1522,15 @@ def _i_use_vmac(b: Builder, c: Node, i: _Draft) -> None:
     # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
     i.f["use_vmac"] = vmac_name(c.args, i.vid, b.interfaces() if b.check_interfaces else None,
                                 c.pos, b.d)
-    b.later(c, "vrrp_instance")
+    if any(":" in a for a in c.args):
+        b.later(c, "vrrp_instance")     # a MAC of its own (VRRP_VMAC_MAC_SPECIFIED) is not used
+
+
+def _i_use_ipvlan(b: Builder, c: Node, i: _Draft) -> None:
+    others = {str(x.use_vmac or x.use_ipvlan): x.name for x, _ in b.instances
+              if x.use_vmac or x.use_ipvlan}
+    ipvlan.read(c, i.vid, i.f, others,
+                ipvlan.is_l2_ipvlan if b.check_interfaces else lambda _n: None, b.d)
 
 
 def _i_native_ipv6(b: Builder, c: Node, i: _Draft) -> None:
@@ -1571,6 +1603,8 @@ INSTANCE: dict[str, InstanceHandler] = {
     "notify_priority_changes": _i_notify_priority_changes,
     "smtp_alert": _i_smtp_alert,
     "use_vmac": _i_use_vmac,
+    "use_ipvlan": _i_use_ipvlan,
+    "use_vmac_addr": _i_flag,
     "kernel_rx_buf_size": _i_int(0, _MAX_INT),
     "native_ipv6": _i_native_ipv6,
     "linkbeat_use_polling": _i_linkbeat(

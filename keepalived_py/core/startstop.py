@@ -51,6 +51,8 @@ def apply_options(options: Options, p: ProcessDefs) -> Options:
 
 def apply_parent(options: Options, p: ProcessDefs) -> None:
     """umask and random_seed, in the parent before any child is forked."""
+    from keepalived_py.core import scriptenv
+    scriptenv.configure(options.umask, p)       # the startup/shutdown scripts' umask
     if p.umask is not None:
         if options.umask is not None:
             log.info("supervisor.umask", compat="umask command line option specified,"

@@ -63,7 +63,9 @@ def runtime_of(d: VrrpDaemon, r: Runner) -> dict[str, Any]:
             "master_advert_int": fsm.master_adver_int,
             # keepalived counts unicast_fault_no_peer without peers as one more fault
             "faults": (len(t.reasons) if t is not None else 0)
-            + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
+            + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer)
+            # use_ipvlan: its config fault, and its interface down when it was not made
+            + int(r.cfg.ipvlan_fault) + int(r.cfg.use_ipvlan is not None and not r.vmac),
             "fd": r.sock.fileno() if r.sock is not None else -1,
             "read_timeout": wall(fsm.next_deadline(), d.loop),
             "ifindex": r.sock.ifindex if r.sock is not None else 0,

@@ -386,7 +386,8 @@ class VrrpDaemon:
             g = self.config.global_defs
             r.dsts = (inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4
                                             else g.vrrp_mcast_group6),)
-        if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
+        if inst.interface and (inst.use_vmac is not None       # -- VMAC/ipvlan hook (issue 12)
+                               or inst.use_ipvlan is not None):
             await self._vmac_up(r)
         elif inst.interface and inst.promote_secondaries:        # -- issue 12
             self.promote.acquire(inst.interface, inst.name)
@@ -416,7 +417,9 @@ class VrrpDaemon:
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
                                " fault state")
         r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
-            inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
+            inst.unicast_fault_no_peer and not inst.unicast_peer)
+            or (inst.ipvlan_fault and bool(r.vmac))),     # (not made: its interface is down)
+            self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
         event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
@@ -459,7 +462,8 @@ class VrrpDaemon:
         if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
             await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
             self.netlink.forget(r.vmac)
-            await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
+            if r.cfg.use_ipvlan is None:
+                await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
         for a in changes:                       # STOP, once nothing of ours is left
             if announce_as is not None:          # removed by a reload (vrrp/removal.py)
                 what = removed_as(r.cfg, a.old)
@@ -475,9 +479,18 @@ class VrrpDaemon:
     async def _vmac_up(self, r: Runner) -> None:
         """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
         inst = r.cfg
-        assert self.netlink.ipr is not None and inst.interface and inst.use_vmac is not None
+        assert self.netlink.ipr is not None and inst.interface
         taken = {x.vmac for x in self.runners.values() if x.vmac and x is not r} | {
-            i.use_vmac for i in self.config.vrrp_instances if i.use_vmac and i.name != r.name}
+            i.use_vmac or i.use_ipvlan for i in self.config.vrrp_instances
+            if (i.use_vmac or i.use_ipvlan) and i.name != r.name}
+        if inst.use_ipvlan is not None:                     # keepalived's netlink_link_add_ipvlan
+            r.vmac = await self.vmacs.ensure_ipvlan(
+                self.netlink.ipr, r.name, inst.interface, inst.virtual_router_id, inst.family,
+                inst.use_ipvlan, inst.ipvlan_type, inst.ipvlan_addr, taken)  # type: ignore[arg-type]
+            if r.vmac:
+                self.netlink.forget(r.vmac)
+            return
+        assert inst.use_vmac is not None
         src6 = r.src if isinstance(r.src, ipaddress.IPv6Address) else None
         r.vmac = await self.vmacs.ensure(self.netlink.ipr, r.name, inst.interface,
                                          inst.virtual_router_id, inst.family, inst.use_vmac,
