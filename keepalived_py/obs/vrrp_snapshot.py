@@ -100,7 +100,8 @@ def status_json(d: VrrpDaemon) -> str:
                                     "lane": sorted(map(str, s.lane_sources)),
                                     "lane_received": s.lane_received}
                                    for s in d.sockets.values()],
-                       "smtp": d.alerts.mailer.counters() if d.alerts.mailer else {}}) + "\n"
+                       "smtp": d.alerts.mailer.counters()
+                                if d.alerts is not None and d.alerts.mailer else {}}) + "\n"
 
 
 def metrics_text(d: VrrpDaemon) -> str:
