@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
@@ -117,6 +116,7 @@ def script_argv(words: tuple[str, ...]) -> tuple[str, ...]:
     if len(words) != 1:
         return tuple(words)
     try:
+        import shlex
         return tuple(shlex.split(words[0], posix=True))
     except ValueError:
         return tuple(words[0].split())
