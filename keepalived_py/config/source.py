@@ -62,7 +62,7 @@ def default_config_id() -> str:
 def decomment(text: str) -> tuple[str, bool, bool]:
     """Strip comments and surrounding blanks. Returns (text, continued, unterminated_quote)."""
     text = text.lstrip(" \t")
-    if not any(c in text for c in '!#"\\'):
+    if "#" not in text and "!" not in text and '"' not in text and "\\" not in text:
         return text.rstrip(" \t"), False, False
     out: list[str] = []
     quote = False
