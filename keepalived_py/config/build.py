@@ -1194,9 +1194,11 @@ class _InstanceResolution:
         """Sync group members and address owners: keepalived's weight filtering
         (config/track_weights.py)."""
         b = self.b
-        self.inst = replace(self.inst, **member_weights(  # type: ignore[arg-type]
+        changed = member_weights(
             self.inst, self.f["priority"], grp, {s.name: s.weight for s in b.scripts},
-            {t.name: t.weight for t in b.files}, self.d.error))
+            {t.name: t.weight for t in b.files}, self.d.error)
+        if changed:             # usually nothing: no copy of the instance (issue 16)
+            self.inst = replace(self.inst, **changed)  # type: ignore[arg-type]
 
     def own_interface_untracked(self) -> None:
         inst = self.inst

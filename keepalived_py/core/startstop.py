@@ -25,7 +25,6 @@ that overruns its timeout is killed, the daemon goes on.
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import replace
 
 import structlog
@@ -60,6 +59,7 @@ def apply_parent(options: Options, p: ProcessDefs) -> None:
         else:
             os.umask(p.umask)
     if p.random_seed is not None:
+        import random
         random.seed(p.random_seed)
     if not p.max_auto_priority:
         log.info("supervisor.max_auto_priority", compat="NOTICE: setting config option"

@@ -104,7 +104,8 @@ def status_json(d: VrrpDaemon) -> str:
                                     "lane_kernel_drops": s.lane_kernel_drops,
                                     "rcvbuf": s.rcvbuf_bytes()}
                                    for s in d.sockets.values()],
-                       "smtp": d.alerts.mailer.counters() if d.alerts.mailer else {}}) + "\n"
+                       "smtp": d.alerts.mailer.counters()
+                                if d.alerts is not None and d.alerts.mailer else {}}) + "\n"
 
 
 def metrics_text(d: VrrpDaemon) -> str:

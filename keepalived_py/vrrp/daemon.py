@@ -36,7 +36,6 @@ from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
-from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
@@ -144,7 +143,9 @@ class VrrpDaemon:
         self._extra_if: dict[str, object] = {}      # garp_extra_if: the live chain per instance
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
-        self.alerts = VrrpAlerts(Config())
+        # smtp_alert mails (notify/smtp.py), made with the first configuration that mails: a
+        # daemon that sends none never imports the mailer (issue 16)
+        self.alerts: Any = None
         self.track = Tracking(self)                 # tracker results -> machine events
         # when the previous VRRP child died (CLOCK_MONOTONIC, from the supervisor): a respawn
         # within one Master_Down_Interval of it resumes mastership without an outage
@@ -171,6 +172,17 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+
+    def _configure_alerts(self, config: Config) -> None:
+        """VrrpAlerts for `config`: created once a configuration mails (until then it would
+        only hold its initial state: without a mailer it records nothing)."""
+        if self.alerts is not None:
+            self.alerts.configure(config)
+            return
+        g = config.global_defs
+        if g.notification_email and g.smtp_server:     # notify/smtp.py SmtpSettings.from_config
+            from keepalived_py.notify.smtp import VrrpAlerts
+            self.alerts = VrrpAlerts(config)
 
     def _iface_fact(self, read: Any, *args: Any) -> Any:
         """read(*args) (an interface's link state, its primary address), read once per
@@ -208,7 +220,7 @@ class VrrpDaemon:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self._configure_extras(config)                     # -- issue 12
-        self.alerts = VrrpAlerts(config)                   # smtp_alert mails
+        self._configure_alerts(config)                     # smtp_alert mails
         self._open_fifos(config)
         saved = self.statefile.read()
         resume: dict[str, Any] = {}
@@ -244,7 +256,7 @@ class VrrpDaemon:
         self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
         self._configure_extras(config)
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
-        self.alerts.configure(config)
+        self._configure_alerts(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
             for f in self.fifos:
                 await f.aclose()
@@ -341,7 +353,8 @@ class VrrpDaemon:
                 await remove_static(self.netlink, self.config)
             self.local_igmp.stop()
         await self.notifier.drain(2.0)
-        await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
+        if self.alerts is not None:
+            await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
@@ -1060,7 +1073,8 @@ class VrrpDaemon:
         line = vrrp_fifo_line("INSTANCE", r.name, a.new.value, r.fsm.priority)
         for f in self.fifos:
             f.write(line)
-        self.alerts.instance_changed(r.name, a.new.value)
+        if self.alerts is not None:
+            self.alerts.instance_changed(r.name, a.new.value)
         if a.new is m.State.MASTER and r.cfg.garp_extra_if and self.loop is not None:
             token = object()                                      # -- issue 12: garp_extra_if
             self._extra_if[r.name] = token                        # (a new mastership, a new chain)
