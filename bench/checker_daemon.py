@@ -10,6 +10,14 @@ are loopback addresses 127.1.x.y in the namespace, answered by one listener proc
 Needs root (a namespace); nothing outside the namespace is touched.
 
     python bench/checker_daemon.py [--servers 10000] [--seconds 20] [--dataplane nftables]
+                                   [--profile PATH]
+
+The CPU figure is the checker child's own (utime + stime), so `checks/s per core` (checks
+done / CPU seconds) does not depend on what else the machine runs; the raw checks/s does
+(on a loaded machine the child waits for a CPU: the last figure says how long).
+`--profile PATH` runs the child under cProfile after the warm-up (the KP_BENCH_PROFILE hook
+of core/childrun.py) and prints its top functions by own time (cProfile slows the child:
+its CPU figures are then not the service's).
 """
 from __future__ import annotations
 
@@ -38,8 +46,13 @@ def conf(servers: int, port: int, dataplane: str, delay_loop: float = 1.0) -> st
 
 
 def cpu_ticks(pid: int) -> int:
+    return sum(cpu_split(pid))                          # utime + stime
+
+
+def cpu_split(pid: int) -> tuple[int, int]:
+    """(utime, stime) in clock ticks: the child's Python (user) and kernel (system) time."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])          # utime + stime
+    return int(fields[11]), int(fields[12])
 
 
 def runqueue_wait(pid: int) -> float:
@@ -78,7 +91,12 @@ def main() -> int:
     ap.add_argument("--warmup", type=float, default=5.0)
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--dataplane", default="nftables", choices=("nftables", "ipvs", "auto"))
+    ap.add_argument("--profile", default="", help="cProfile the checker child into PATH.*")
     args = ap.parse_args()
+    env = dict(os.environ)
+    if args.profile:
+        env["KP_BENCH_PROFILE"] = os.path.abspath(args.profile)
+        env["KP_BENCH_PROFILE_AFTER"] = str(args.warmup)
     ns = f"{os.environ.get('KP_NS_PREFIX', 'kp')}bench{os.getpid()}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     procs: list[subprocess.Popen[str]] = []
@@ -95,7 +113,7 @@ def main() -> int:
                 ["ip", "netns", "exec", ns, sys.executable, "-m", "keepalived_py", "-n", "-l",
                  "-C", "-f", f"{d}/k.conf", "-p", f"{d}/p.pid", "-c", f"{d}/c.pid",
                  "-r", f"{d}/v.pid"], stdout=subprocess.DEVNULL,
-                stderr=open(f"{d}/log", "w"), text=True)
+                stderr=open(f"{d}/log", "w"), text=True, env=env)
             procs.append(daemon)
             ctl = f"{d}/keepalived-py-checker.ctl"
             t0 = time.monotonic()
@@ -104,9 +122,10 @@ def main() -> int:
             started = time.monotonic() - t0
             pid = int(Path(f"{d}/c.pid").read_text())
             time.sleep(args.warmup)
-            c0, s0, w0, q0 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            (u0, k0), s0, w0, q0 = cpu_split(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
             time.sleep(args.seconds)
-            c1, s1, w1, q1 = cpu_ticks(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            (u1, k1), s1, w1, q1 = cpu_split(pid), checks(ctl), time.monotonic(), runqueue_wait(pid)
+            c0, c1 = u0 + k0, u1 + k1
             hz = os.sysconf("SC_CLK_TCK")
             span = w1 - w0
             done = int(s1["checks"]) - int(s0["checks"])   # type: ignore[call-overload]
@@ -119,7 +138,11 @@ def main() -> int:
                   f" {args.servers / args.delay_loop:.0f}/s), drift from schedule p50"
                   f" {drift['p50_ms']:.1f} ms p99 {drift['p99_ms']:.1f} ms max"
                   f" {drift['max_ms']:.1f} ms, checker CPU {cpu / span * 100:.1f}% of one core"
-                  f" ({cpu / max(1, done) * 1e6:.0f} us/check), RSS {rss_mb(pid):.0f} MB,"
+                  f" ({cpu / max(1, done) * 1e6:.0f} us/check: user"
+                  f" {(u1 - u0) / hz / max(1, done) * 1e6:.0f}, system"
+                  f" {(k1 - k0) / hz / max(1, done) * 1e6:.0f};"
+                  f" {done / cpu if cpu else float('nan'):.0f} checks/s per core of its CPU"
+                  f" time), RSS {rss_mb(pid):.0f} MB,"
                   f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"
                   f" after start; load average {load:.1f}, the checker waited for a CPU"
                   f" {(q1 - q0) / span * 100:.0f}% of the time")
@@ -135,7 +158,18 @@ def main() -> int:
                                   text=True).stdout.split():
             os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", ns], check=False)
+    if args.profile:
+        show_profile(args.profile)
     return 0
+
+
+def show_profile(prefix: str) -> None:
+    """The checker child's profile(s) (PATH.checker.PID), top 25 by own time."""
+    import glob
+    import pstats
+    for path in sorted(glob.glob(f"{os.path.abspath(prefix)}.checker.*")):
+        print(f"-- {path}")
+        pstats.Stats(path).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":

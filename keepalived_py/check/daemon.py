@@ -150,12 +150,13 @@ class CheckerDaemon:
         else:
             g = config.global_defs
             unused = [k for k, on in (("lvs_sync_daemon", g.lvs_sync_daemon is not None),
-                                      ("lvs_timeouts", any(g.lvs_timeouts)),
-                                      ("lvs_flush", g.lvs_flush)) if on]
+                                      ("lvs_timeouts", any(g.lvs_timeouts))) if on]
             if unused:                       # never silently: they are IPVS settings
                 log.warning("check.nft.ipvs_only", keywords=unused,
                             compat=f"{', '.join(unused)}: IPVS settings, not used by the"
                                    " nftables dataplane")
+            if g.lvs_flush:                  # every start, a respawn too (not a reload)
+                await self.dataplane.flush_all()
         if not await self.dataplane.setup():
             self.dataplane_ok = False
             self._setup_task = self.loop.create_task(self._setup_again())
@@ -434,7 +435,7 @@ class CheckerDaemon:
         elif rr.unroutable:
             rr.unroutable = False
             log.info("check.realserver.routable", realserver=f"{run.host}:{run.port}")
-        self._result(run, err == 0, probe.reason(err))
+        self._result(run, err == 0, "connected" if err == 0 else probe.reason(err))
 
     async def _run_other(self, run: CheckerRun) -> None:
         """Any checker but TCP_CHECK: one check as a task."""
@@ -462,11 +463,14 @@ class CheckerDaemon:
             return
         assert self.loop is not None
         vs, rr = run.vs, run.real
-        port = rr.rs.port or vs.port or 0
-        was_up = rr.up
-        first = not run.state.has_run
-        change = run.state.result(ok, self.loop.time(), reason, run.due)
+        state = run.state
+        was_up = rr.up if len(rr.checkers) > 1 else state.up
+        first = not state.has_run
+        change = state.result(ok, self.loop.time(), reason, run.due)
         self._reschedule(run)
+        if change is None and not first and (ok or not self.log_all_failures):
+            return                  # the steady state: nothing changed, nothing to say
+        port = rr.rs.port or vs.port or 0
         if not ok and was_up and change is None and self.log_all_failures:
             log.info("check.failure", realserver=f"{rr.rs.address}:{port}", reason=reason,
                      compat=_failure_line(run.checker.kind, vs, str(rr.rs.address), port))

@@ -26,11 +26,16 @@ clients instead, looked up in turn; a server that leaves takes its set with it.
 stay on them (conntrack). DNAT is the only forwarding method nftables has: `lb_kind DR`/`TUN`
 warn and are balanced by DNAT.
 
-The checker's own probe connections carry probe.PROBE_MARK and a `probes` chain at the raw
+The checker's own probe connections carry probe.PROBE_MARK and an output chain at the raw
 priority of the output hook exempts them from connection tracking (`notrack`): the NAT hooks
 make the kernel track every connection, and at thousands of probes per second their entries
 would fill the conntrack table (new connections, balanced ones included, are then dropped).
-The replies need no rule: a SYN-ACK or RST with no entry creates none.
+The server's packets back need a rule too: a SYN-ACK or a FIN with no entry creates none, but
+a plain ACK does (conntrack picks up established flows), and a server ACKs the probe's FIN
+(probe.py closes with a FIN, then a reset). A probe's SYN and FIN record its flow, reversed, in
+the dynamic set `flows` (timeout PROBE_LINGER s) and a packet whose flow is there is not
+tracked, in prerouting (a remote server) and output (a server on this host). That set and its
+chains are a table of their own, `keepalived_py_probes`.
 
 No `nft` binary or no nftables in the kernel is one error (the same failure is not logged
 again until something else happened), never an exception.
@@ -50,6 +55,15 @@ from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
 
 log = structlog.get_logger("keepalived_py.check.nft")
 TABLE = "keepalived_py"
+# How long a probe's addresses and ports stay in the `flows` set after its SYN or FIN: the
+# server's answers come within a round trip of these (its ACK of the FIN; after the probe's
+# reset it sends nothing). Short, because a connection of this host's own that gets the same
+# ports within that time is not tracked either (a local client of a virtual server balanced
+# to that server: its replies are then not un-NATed). The size bounds the set well above
+# 10,000 probes/s.
+PROBE_TABLE = f"{TABLE}_probes"
+PROBE_LINGER = 2
+PROBE_FLOWS = 262144
 
 
 def family(vs: VirtualServer) -> str:
@@ -304,8 +318,35 @@ class NftDataplane:
                 f" jump dispatch; }}\n"
                 f"  chain output {{ type nat hook output priority -100; policy accept;"
                 f" jump dispatch; }}\n"
-                f"  chain probes {{ type filter hook output priority raw; policy accept;"
-                f" meta mark {PROBE_MARK:#x} notrack; }}\n}}\n")
+                f"}}\n") + NftDataplane._probes(fam)
+
+    @staticmethod
+    def _probes(fam: str) -> str:
+        """The checker's probes out of connection tracking, in a table of their own
+        (PROBE_TABLE: its set's elements are probe addresses, not balancing): packets carrying
+        PROBE_MARK, and the server's packets back to them, recognised by their addresses and
+        ports, which a probe's SYN and FIN record (for PROBE_LINGER seconds) in a dynamic set."""
+        addr = "ipv6_addr" if fam == "ip6" else "ipv4_addr"
+        t = f"{fam} {PROBE_TABLE}"
+        return (f"add table {t}\n"
+                f"add set {t} flows {{ type {addr} . inet_service . {addr} . inet_service;"
+                f" flags dynamic,timeout; timeout {PROBE_LINGER}s; size {PROBE_FLOWS}; }}\n"
+                f"add chain {t} output {{ type filter hook output priority raw;"
+                f" policy accept; }}\n"
+                f"flush chain {t} output\n"
+                # recorded at the SYN and again at the FIN (the server answers the FIN; no
+                # other packet of a probe needs it)
+                f"add rule {t} output meta mark {PROBE_MARK:#x} tcp flags & (syn|fin) != 0"
+                f" update @flows {{ {fam} daddr . tcp dport . {fam} saddr . tcp sport }}\n"
+                f"add rule {t} output meta mark {PROBE_MARK:#x} notrack accept\n"
+                # a real server on this host: its packets leave by the output hook
+                f"add rule {t} output meta l4proto tcp {fam} saddr . tcp sport . {fam} daddr"
+                f" . tcp dport @flows notrack\n"
+                f"add chain {t} prerouting {{ type filter hook prerouting priority raw;"
+                f" policy accept; }}\n"
+                f"flush chain {t} prerouting\n"
+                f"add rule {t} prerouting meta l4proto tcp {fam} saddr . tcp sport . {fam}"
+                f" daddr . tcp dport @flows notrack\n")
 
     async def setup(self) -> bool:
         """Create our tables, or adopt the ones a previous checker left (a respawn): their
@@ -324,15 +365,18 @@ class NftDataplane:
                        f"add rule {fam} {TABLE} prerouting jump dispatch\n"
                        f"flush chain {fam} {TABLE} output\n"
                        f"add rule {fam} {TABLE} output jump dispatch\n"
-                       f"add chain {fam} {TABLE} probes {{ type filter hook output priority"
-                       f" raw; policy accept; }}\n"
-                       f"flush chain {fam} {TABLE} probes\n"
-                       f"add rule {fam} {TABLE} probes meta mark {PROBE_MARK:#x} notrack\n")
+                       + self._probes(fam))
         return await self._nft(script)
 
     async def flush_all(self) -> None:
-        """lvs_flush is about IPVS services: nftables has none to flush (our own table is
-        adopted by `setup`, never flushed)."""
+        """lvs_flush at the checker's start (keepalived's ipvs_flush_cmd): every virtual
+        server left in our tables goes, ours or a previous configuration's, before `setup`
+        makes them anew; other tables are not ours to touch. Without lvs_flush a start adopts
+        what it finds (`setup`)."""
+        if await self._nft(f"table ip {TABLE}\ndelete table ip {TABLE}\n"
+                           f"table ip6 {TABLE}\ndelete table ip6 {TABLE}\n"):     # not probes
+            log.info("check.nft.flushed", table=TABLE,
+                     compat=f"lvs_flush: nftables tables {TABLE} flushed")
 
     async def prune(self) -> int:
         """Delete the `vs_*` chains of ours that no configured virtual server uses (left by
@@ -471,7 +515,9 @@ class NftDataplane:
         async with self._lock:
             script = ""
             for fam in ("ip", "ip6"):
-                script += f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n" + self._table(fam)
+                script += (f"table {fam} {TABLE}\ndelete table {fam} {TABLE}\n"
+                           f"table {fam} {PROBE_TABLE}\ndelete table {fam} {PROBE_TABLE}\n"
+                           + self._table(fam))
             for ident, (fam, body) in sorted(self.chains.items()):
                 script += f"add chain {fam} {TABLE} {ident}\n" + body
             for fam in sorted({f for f, _ in self.dispatch.values()}):
@@ -479,5 +525,5 @@ class NftDataplane:
             return await self._nft(script)
 
     async def teardown(self) -> None:
-        await self._nft(f"table ip {TABLE}\ndelete table ip {TABLE}\n"
-                        f"table ip6 {TABLE}\ndelete table ip6 {TABLE}\n")
+        await self._nft("".join(f"table {fam} {t}\ndelete table {fam} {t}\n"
+                                for fam in ("ip", "ip6") for t in (TABLE, PROBE_TABLE)))

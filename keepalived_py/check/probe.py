@@ -11,10 +11,18 @@ A TCP_CHECK never becomes an asyncio task either: `TcpProber.connect` makes a no
 socket, applies the checker's socket options (`bind_socket`: fwmark, bind_if, bindto,
 bind_port — the one place for them), starts the connect and registers the socket in the
 prober's own epoll set; the event loop watches that single epoll descriptor. Writability means
-the connect finished (SO_ERROR says how); a second heap holds the deadlines (connect_timeout).
-The socket is then closed with SO_LINGER 0, a reset: a graceful close would leave a TIME_WAIT
-socket per check (at 10,000 checks/s, 600,000 of them, overflowing the kernel's time-wait
-table) and a conntrack entry for two minutes. Results are reported as an errno (0: connected,
+the connect finished (SO_ERROR says how); the deadlines (connect_timeout) wait in one
+first-in-first-out queue per timeout (`_Deadlines`: in order by construction, no heap).
+A connected probe is closed as the server's application sees keepalived's close: a FIN first
+(`shutdown(SHUT_WR)`: the server reads an end of file, as from keepalived's plain close), then
+at once a reset (SO_LINGER 0). The reset, straight behind the FIN, reaches the server's kernel
+before its delayed ACK of the FIN, so the server mostly sends nothing back (what it does send,
+an ACK or its own FIN when it closed first, is not tracked: check/nft.py) and this host keeps
+no TIME_WAIT socket: a graceful close alone would leave one per check (at 10,000 checks/s,
+600,000, beyond the kernel's time-wait table) and the server's ACK and FIN would be picked up
+by conntrack as new flows (measured: 4,566 entries at 2,000 checks/s). A reset alone keeps
+both flat but is an error for the server (ECONNRESET on its first read: Python's http.server
+logs a traceback per check; after a FIN it reads a clean end of file). Results are reported as an errno (0: connected,
 ETIMEDOUT: no answer within the timeout), never raised; `reason()` words them.
 
 A job is in the heap at most once: popped when started, pushed again by its owner when its
@@ -22,6 +30,7 @@ result is in (at CheckState's next_at). A job whose `alive` is False is dropped 
 """
 from __future__ import annotations
 
+import _socket
 import asyncio
 import errno
 import heapq
@@ -30,6 +39,7 @@ import os
 import select
 import socket
 import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -49,7 +59,7 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 PROBE_MARK = 0x6B700000
 
 
-def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
+def bind_socket(sock: _socket.socket, ch: Checker, family: int) -> None:
     """A checker's socket options, as keepalived's socket_bind_connect: `fwmark` (SO_MARK),
     `bind_if` (SO_BINDTODEVICE), `bindto` and `bind_port` (the source address and port; a
     bind_port alone binds the wildcard address). Raises OSError (a device or address that is
@@ -60,7 +70,7 @@ def bind_socket(sock: socket.socket, ch: Checker, family: int) -> None:
                 ch.bind_if)
 
 
-def bind_source(sock: socket.socket, family: int, bindto: str | None, bind_port: int | None,
+def bind_source(sock: _socket.socket, family: int, bindto: str | None, bind_port: int | None,
                 bind_if: str | None) -> None:
     """The source options of every checker's socket, in one place (the TCP prober's through
     bind_socket, the other checkers' through checkers.source_socket). Raises OSError."""
@@ -100,6 +110,8 @@ def ensure_fd_limit(checkers: int) -> int:
     if soft >= want or soft == resource.RLIM_INFINITY:
         return soft
     new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    from keepalived_py.core.scriptenv import remember_nofile
+    remember_nofile((soft, hard))               # scripts get it back (core/scriptenv.py)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
     except (ValueError, OSError):
@@ -195,6 +207,51 @@ class Scheduler:
         self._timer.close()
 
 
+class _Deadlines:
+    """Connect deadlines, one first-in-first-out queue per timeout: every probe with the same
+    connect_timeout gets a later deadline than the one before, so each queue stays in order
+    with no heap (a push and a pop per check, no comparisons); one loop timer is armed at the
+    earliest head. Few distinct timeouts, so few queues."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
+        self.loop = loop
+        self.queues: dict[float, deque[tuple[float, int, Any]]] = {}
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed = float("inf")
+        self._due = due
+
+    def push(self, timeout: float, fd: int, sock: Any) -> None:
+        at = self.loop.time() + timeout
+        q = self.queues.get(timeout)
+        if q is None:
+            q = self.queues[timeout] = deque()
+        q.append((at, fd, sock))
+        if at < self._armed:
+            self._arm(at)
+
+    def _arm(self, at: float) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = at
+        self._handle = self.loop.call_at(at, self._fire)
+
+    def _fire(self) -> None:
+        self._handle = None
+        self._armed = float("inf")
+        try:
+            self._due(self.loop.time())
+        finally:
+            heads = [q[0][0] for q in self.queues.values() if q]
+            if heads:
+                self._arm(min(heads))
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self.queues.clear()
+
+
 class TcpProber:
     """Non-blocking TCP connects on one epoll set; `done(job, err)` gets each result (0 or an
     errno; ETIMEDOUT after `timeout`). Always called from the event loop, never from inside
@@ -205,9 +262,8 @@ class TcpProber:
         self.loop = loop
         self.done = done
         self._ep = select.epoll()
-        self._pending: dict[int, tuple[socket.socket, Any, int]] = {}
-        self._timeouts = _Timer(loop, self._expire)
-        self._token = itertools.count()
+        self._pending: dict[int, tuple[_socket.socket, Any]] = {}
+        self._timeouts = _Deadlines(loop, self._expire)
         loop.add_reader(self._ep.fileno(), self._ready)
         self.mark_ok = True          # False once SO_MARK was refused (no CAP_NET_ADMIN)
 
@@ -218,7 +274,9 @@ class TcpProber:
                 ch: Checker | None = None, mark: int = 0) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         try:
-            s = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+            # the C socket object: socket.socket's Python layer (makefile, io refs) is not
+            # used here and costs a Python call per check at creation and at close
+            s = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
         except OSError as e:
             self.loop.call_soon(self.done, job, e.errno or errno.EMFILE)
             return
@@ -241,10 +299,11 @@ class TcpProber:
             self.loop.call_soon(self.done, job, err)
             return
         fd = s.fileno()
-        token = next(self._token)
-        self._pending[fd] = (s, job, token)
+        self._pending[fd] = (s, job)
         self._ep.register(fd, select.EPOLLOUT)
-        self._timeouts.push(self.loop.time() + timeout, (fd, token))
+        # the socket object itself tells a deadline of this probe from one of a later probe
+        # that got the same descriptor number
+        self._timeouts.push(timeout, fd, s)
 
     def _ready(self) -> None:
         pending = self._pending
@@ -252,21 +311,27 @@ class TcpProber:
             entry = pending.pop(fd, None)
             if entry is None:
                 continue
-            s, job = entry[0], entry[1]
+            s, job = entry
             err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            s.close()                           # closing also leaves the epoll set
+            if not err:
+                try:
+                    s.shutdown(socket.SHUT_WR)  # the FIN: the server reads an end of file
+                except OSError:                 # reset already: nothing to say goodbye to
+                    pass
+            s.close()                # the RST (SO_LINGER 0); closing also leaves the epoll set
             self._report(job, err)
 
     def _expire(self, now: float) -> None:
-        heap, pending = self._timeouts.heap, self._pending
-        while heap and heap[0][0] <= now:
-            _, _, (fd, token) = heapq.heappop(heap)
-            entry = pending.get(fd)
-            if entry is None or entry[2] != token:
-                continue                        # finished in time
-            del pending[fd]
-            entry[0].close()
-            self._report(entry[1], errno.ETIMEDOUT)
+        pending = self._pending
+        for q in self._timeouts.queues.values():
+            while q and q[0][0] <= now:
+                _, fd, sock = q.popleft()
+                entry = pending.get(fd)
+                if entry is None or entry[0] is not sock:
+                    continue                    # finished in time
+                del pending[fd]
+                sock.close()
+                self._report(entry[1], errno.ETIMEDOUT)
 
     def _report(self, job: Any, err: int) -> None:
         try:
@@ -276,7 +341,7 @@ class TcpProber:
 
     def close(self) -> None:
         self.loop.remove_reader(self._ep.fileno())
-        for s, _, _ in self._pending.values():
+        for s, _ in self._pending.values():
             s.close()
         self._pending.clear()
         self._timeouts.close()

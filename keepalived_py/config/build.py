@@ -142,7 +142,9 @@ class Builder(BuildState):
 
     # -- small blocks --------------------------------------------------------------------
     def _garp_group(self, node: Node) -> None:
-        self.garp_groups.append(vk.garp_group(self, node, self._garp_taken))    # issue 12
+        group = vk.garp_group(self, node, self._garp_taken)                      # issue 12
+        if group is not None:
+            self.garp_groups.append(group)
 
     def _linkbeat(self, node: Node) -> None:
         for c in self.expect_block(node) or ():
@@ -169,8 +171,14 @@ class Builder(BuildState):
     def _finish(self) -> Config:
         g = build_globals.global_defs_model(self)
         build_globals.script_default_user(self, g)
-        groups, member_of = build_sync.resolve_sync_groups(self)
         self._check_static_addresses()
+        # keepalived's VRRP process stops right after reading when an interface it was given
+        # does not exist (vrrp_daemon.c, "Non-existent interface"): nothing of its
+        # vrrp_complete_init is reported then (sync groups, instances, script security)
+        complete_init = len(self.d.items)
+        for pos, message in self._no_vrid:
+            self.d.error(pos, message)
+        groups, member_of = build_sync.resolve_sync_groups(self)
         self.used_scripts = set()
         self.seen_vrid = {}
         instances = [i for i in (InstanceResolution(self, g, inst, seen).run(member_of, groups)
@@ -187,6 +195,7 @@ class Builder(BuildState):
         build_track.unused_scripts(self, groups)
         build_track.script_security(self, g, instances, groups)
         if self.bad_interface:
+            del self.d.items[complete_init:]
             self.d.fatal(None, "Non-existent interface specified in configuration")
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
         if g.lvs_sync_daemon is not None:           # inst NAME: a vrrp_instance (vrrp.c)
@@ -200,8 +209,10 @@ class Builder(BuildState):
             gr.name, gr.track_bfd, bfds, self.d)) if gr.track_bfd else gr for gr in groups]
         # --- end BFD hook
         for key, pos in self.unimplemented.items():
-            self.d.notice(pos, f"'{key.split()[-1]}' ({key.split()[0]}) is accepted but not"
-                               " implemented by keepalived-py yet")
+            where, word = key.split()[0], key.split()[-1]
+            why = kw.NOT_IMPLEMENTED.get(("top" if where == "top-level" else where, word))
+            self.d.notice(pos, f"'{word}' ({where}) is accepted but not implemented by"
+                               " keepalived-py yet" + (f": {why}" if why else ""))
         return Config(global_defs=g, static_ipaddress=tuple(self.static_addresses),
                       static_routes=tuple(self.static_routes),
                       static_rules=tuple(self.static_rules), vrrp_scripts=tuple(self.scripts),

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from keepalived_py.config import ipvlan, lvs_globals
 from keepalived_py.config import keywords as kw
-from keepalived_py.config import lvs_globals
 from keepalived_py.config import vrrp_keywords as vk
 from keepalived_py.config.build_state import BuildState
 from keepalived_py.config.model import (
@@ -51,7 +51,8 @@ def vrrp_instance(b: BuildState, node: Node) -> None:
         INSTANCE.get(c.keyword, _i_later)(b, c, draft)
     draft.f["notify"] = Notify(**draft.notify)
     if "virtual_router_id" not in draft.f:
-        b.d.error(node.pos, f"{draft.vid} the virtual router id must be set")
+        # vrrp.c chk_min_cfg, after reading: reported with vrrp_complete_init's messages
+        b._no_vrid.append((node.pos, f"{draft.vid} the virtual router id must be set"))
         b._dropped_notify.append(draft.f["notify"])   # still checked for script security
         return
     draft.f.setdefault("interface", None)
@@ -335,7 +336,15 @@ def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:
     # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
     i.f["use_vmac"] = vmac_name(c.args, i.vid, b.interfaces() if b.check_interfaces else None,
                                 c.pos, b.d)
-    b.later(c, "vrrp_instance")
+    if any(":" in a for a in c.args):
+        b.later(c, "vrrp_instance")     # a MAC of its own (VRRP_VMAC_MAC_SPECIFIED) is not used
+
+
+def _i_use_ipvlan(b: BuildState, c: Node, i: _Draft) -> None:
+    others = {str(x.use_vmac or x.use_ipvlan): x.name for x, _ in b.instances
+              if x.use_vmac or x.use_ipvlan}
+    ipvlan.read(c, i.vid, i.f, others,
+                ipvlan.is_l2_ipvlan if b.check_interfaces else lambda _n: None, b.d)
 
 
 def _i_native_ipv6(b: BuildState, c: Node, i: _Draft) -> None:
@@ -408,6 +417,8 @@ INSTANCE: dict[str, InstanceHandler] = {
     "notify_priority_changes": _i_notify_priority_changes,
     "smtp_alert": _i_smtp_alert,
     "use_vmac": _i_use_vmac,
+    "use_ipvlan": _i_use_ipvlan,
+    "use_vmac_addr": _i_flag,
     "kernel_rx_buf_size": _i_int(0, _MAX_INT),
     "native_ipv6": _i_native_ipv6,
     "linkbeat_use_polling": _i_linkbeat(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from keepalived_py.config import ipvlan
 from keepalived_py.config import vrrp_keywords as vk
 from keepalived_py.config.build_instance import UNICAST_KEYWORDS, VRRP_PRIO_OWNER
 from keepalived_py.config.build_state import BuildState
@@ -20,7 +21,7 @@ from keepalived_py.config.strict import (
     complete_strict_adverts,
 )
 from keepalived_py.config.track_weights import member_weights
-from keepalived_py.config.tree import SourcePos
+from keepalived_py.config.tree import Node, SourcePos
 
 
 class InstanceResolution:
@@ -109,7 +110,9 @@ class InstanceResolution:
     def required_parts(self) -> bool:
         """False when keepalived's vrrp_complete_instance fails: the instance is not run."""
         inst = self.inst
-        if inst.interface is None and not inst.unicast_peer:
+        if inst.interface is None:
+            # vrrp.c chk_min_cfg: 2.2.7 tests VRRP_FLAG_UNICAST before it is set, so a unicast
+            # instance needs an interface too
             self.d.error(inst.pos, f"{self.vid} Unknown interface!")
         if not inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
             if self.version == 3 or self.f["family"] == 6 or self.strict:
@@ -191,6 +194,9 @@ class InstanceResolution:
             self.d.error(inst.pos, f"{self.vid} Unicast peers are not supported in strict mode")
         self.f["strict_mode"] = strict
         complete_accept_vmac(inst, self.f, self.seen, strict, self.d)  # accept, VMAC (issue 12)
+        ipvlan.complete(inst, self.f, self.d)                           # use_ipvlan (issue 12)
+        if ipvlan.address_vmacs(inst, self.f, self.d):      # per-address use_vmac (issue 12)
+            self.b.later(Node(("use_vmac",), inst.pos), "virtual_ipaddress")
 
     def global_defaults(self) -> None:
         """global_defs' vrrp_* values for what the instance does not give itself."""
@@ -226,9 +232,11 @@ class InstanceResolution:
         """Sync group members and address owners: keepalived's weight filtering
         (config/track_weights.py)."""
         b = self.b
-        self.inst = replace(self.inst, **member_weights(  # type: ignore[arg-type]
+        changed = member_weights(
             self.inst, self.f["priority"], grp, {s.name: s.weight for s in b.scripts},
-            {t.name: t.weight for t in b.files}, self.d.error))
+            {t.name: t.weight for t in b.files}, self.d.error)
+        if changed:             # usually nothing: no copy of the instance (issue 16)
+            self.inst = replace(self.inst, **changed)  # type: ignore[arg-type]
 
     def own_interface_untracked(self) -> None:
         inst = self.inst

@@ -57,12 +57,14 @@ class BuildState(BuildContext):
         self._default_interface = "eth0"             # keepalived's DFLT_INT
         self.garp_groups: list[Any] = []            # garp_group blocks (config/vrrp_keywords.py)
         self._garp_taken: dict[str, int] = {}
+        self.garp_numbered = 0                              # garp_groups with `interfaces`
         self.track_groups: dict[str, tuple[str, ...]] = {}  # track_group name -> instances
         self.if_delays: list[tuple[str, float, float]] = []  # interface_up_down_delays
         self.linkbeat: list[str] = []                       # linkbeat_interfaces
         self.linkbeat_all = False                           # linkbeat_use_polling (root)
         self.used_scripts: set[str] = set()                 # (set again by _finish)
         self.seen_vrid: dict[tuple[str | None, int, int, str], str] = {}
+        self._no_vrid: list[tuple[SourcePos, str]] = []     # instances without a VRID
 
     def interface_missing(self, name: str) -> bool:
         # dynamic_interfaces (issue 12): an interface may appear after start, no error
@@ -144,7 +146,7 @@ class BuildState(BuildContext):
                 f["track_group"] = nxt
                 i += 2
             elif w in ("home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin",
-                       "no_track", "use_vmac"):
+                       "no_track") or (w == "use_vmac" and not static):
                 f[{"-nodad": "nodad"}.get(w, w)] = True
                 i += 1
             else:
@@ -187,9 +189,10 @@ class BuildState(BuildContext):
                 self.d.error(node.pos, '"or" for routes is deprecated. Please use "nexthop"')
                 f["or_via"] = read_address(nxt, node.pos, self.d)
                 i += 2
-            elif w == "dev" and nxt is not None:
+            elif w in ("dev", "oif") and nxt is not None:
                 f["dev"] = nxt
-                self.interface_exists(nxt, node.pos, f"route {words[0]}")
+                if not self.interface_exists(nxt, node.pos, "VROUTE nexthop"):
+                    return None         # vrrp_iproute.c: the route is dropped (goto err)
                 i += 2
             elif w == "scope" and nxt is not None:
                 f["scope"] = nxt
@@ -256,6 +259,9 @@ class BuildState(BuildContext):
             elif w == "track_group" and nxt is not None:
                 f["track_group"] = nxt
                 i += 2
+            elif w in ("dev", "iif", "oif") and nxt is not None and \
+                    not self.interface_exists(nxt, node.pos, "rule"):
+                return None             # vrrp_iprule.c: the rule is dropped (goto err)
             elif nxt is not None and w not in ("not",):
                 options.append((w, nxt))
                 i += 2

@@ -13,7 +13,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import shutil
 import socket
 from dataclasses import replace
 from typing import Any, Protocol
@@ -73,6 +72,7 @@ def is_script(script: Script | None) -> bool:
     if path.startswith("<"):
         return False
     if "/" not in path:
+        import shutil               # (imported on use: -t and start-up need it rarely)
         return shutil.which(path) is not None
     return os.path.exists(path)
 

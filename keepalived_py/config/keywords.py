@@ -238,13 +238,23 @@ SUBCONTEXT: dict[tuple[str, str], str] = {
 # code, logged when the daemon starts); docs/KEYWORDS.md is generated from these tables
 # (`python3 -m keepalived_py.config.keywords --table`).
 NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
-    # parsed into GlobalDefs.process (config/build_process.py) and dumped, not acted on yet
-    **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker keeps no rtnetlink socket"
+    # parsed into GlobalDefs.process (config/build_process.py) and dumped; nothing of ours
+    # they could apply to. keepalived sets them on its checker's rtnetlink command and
+    # monitor sockets (keepalived_netlink.c), not on its IPVS generic netlink socket
+    **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker has no rtnetlink socket (its IPVS"
+                                            " socket is generic netlink, as keepalived's)"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
     ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
+    ("vrrp_instance", "use_vmac_addr"): "no VMAC is made for addresses on other interfaces"
+                                        " (per-address use_vmac is not implemented)",
+    # keepalived's parent writes the configuration there for its children to read (parser.c)
     ("global_defs", "tmp_config_directory"): "the children get the configuration in memory:"
                                              " no temporary copy is made",
-    ("vrrp_instance", "use_ipvlan"): "ipvlan interfaces are not made (only use_vmac's macvlan)",
+    # keepalived: an nftables table setting fwmarks for virtual_server_group ranges
+    # (check_nftables.c); keepalived-py makes one IPVS service per group entry
+    **{("global_defs", k): "no nftables fwmark table is made for virtual_server_group"
+                           " ranges" for k in ("nftables_ipvs", "nftables_ipvs_priority",
+                                               "nftables_ipvs_start_fwmark")},
 }
 
 # Model fields no module outside keepalived_py/config/ reads, each with why that is right: the
@@ -259,6 +269,8 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
+    "VrrpInstance.use_vmac_addr": "not implemented (per-address VMACs): only its -t checks"
+                                  " read it (config/ipvlan.py)",
     "VrrpInstance.track_src_ip": "keepalived 2.2.7 only shows it in its dump (obs/vrrp_data.py)",
     "VirtualAddress.track_group": "folded into the group's instances' track_interface"
                                   " (config/vrrp_keywords.py fold_track_groups)",

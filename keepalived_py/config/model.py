@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
+import operator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -28,13 +29,14 @@ def _pos() -> SourcePos:
 
 
 _T = TypeVar("_T")
-_EVOLVE_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str]] | None] = {}
+_EVOLVE_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str], Any] | None] = {}
 
 
 def evolve(obj: _T, /, **changes: Any) -> _T:
     """dataclasses.replace() for the model's frozen slotted dataclasses, without a second
     run of the generated __init__ (the model has no __post_init__): the fields are copied
-    into a new object and `changes` set. Anything else goes to dataclasses.replace."""
+    into a new object (read all at once by one attrgetter) and `changes` set. Anything else
+    goes to dataclasses.replace."""
     cls = type(obj)
     try:
         known = _EVOLVE_FIELDS[cls]
@@ -43,16 +45,21 @@ def evolve(obj: _T, /, **changes: Any) -> _T:
         if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__ and \
                 not hasattr(cls, "__post_init__"):
             fs = dataclasses.fields(cls)
-            if all(f.init for f in fs):
-                known = tuple(f.name for f in fs), frozenset(f.name for f in fs)
+            if fs and all(f.init for f in fs):
+                names = tuple(f.name for f in fs)
+                getter = operator.attrgetter(*names)
+                if len(names) == 1:         # attrgetter of one name returns the value itself
+                    getter = (lambda g: lambda o: (g(o),))(getter)
+                known = names, frozenset(names), getter
         _EVOLVE_FIELDS[cls] = known
     if known is None or not changes.keys() <= known[1]:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    names = known[0]
     new = object.__new__(cls)
     put = object.__setattr__
-    for name in names:
-        put(new, name, changes[name] if name in changes else getattr(obj, name))
+    for name, value in zip(known[0], known[2](obj)):
+        put(new, name, value)
+    for name, value in changes.items():
+        put(new, name, value)
     return new
 
 
@@ -179,6 +186,11 @@ class VrrpInstance:
     strict_mode: bool = False
     use_vmac: str | None = None                # use_vmac: its name, '' for a generated one
     vmac_xmit_base: bool = False
+    use_vmac_addr: bool = False                # read for its -t checks (config/ipvlan.py)
+    use_ipvlan: str | None = None              # use_ipvlan: its name, '' for a generated one
+    ipvlan_type: str = "bridge"                # bridge | private | vepa (config/ipvlan.py)
+    ipvlan_addr: IPInterface | None = None     # the ipvlan's own address
+    ipvlan_fault: bool = False                 # resolved: IPv4 ipvlan without address: FAULT
     dont_track_primary: bool = False
     track_interface: tuple[TrackRef, ...] = ()
     track_script: tuple[TrackRef, ...] = ()

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import glob
 import os
-import random
 import re
 import socket
 import stat
@@ -63,7 +62,7 @@ def default_config_id() -> str:
 def decomment(text: str) -> tuple[str, bool, bool]:
     """Strip comments and surrounding blanks. Returns (text, continued, unterminated_quote)."""
     text = text.lstrip(" \t")
-    if not any(c in text for c in '!#"\\'):
+    if "#" not in text and "!" not in text and '"' not in text and "\\" not in text:
         return text.rstrip(" \t"), False, False
     out: list[str] = []
     quote = False
@@ -369,6 +368,7 @@ class SourceReader:
             nums = [int(x) for x in params.split()] if params.strip() else []
             lo = nums[0] if nums else 0
             hi = nums[1] if len(nums) > 1 else 32767
+            import random           # ($_RANDOM only: not imported for every configuration)
             return str(random.randint(lo, hi)) if hi >= lo else str(lo)
         return d.value
 

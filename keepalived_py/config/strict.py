@@ -12,7 +12,6 @@ and falls back as keepalived does.
 """
 from __future__ import annotations
 
-import json
 import subprocess
 from typing import Any
 
@@ -47,6 +46,7 @@ def _private_macvlan(name: str) -> bool:
     try:
         out = subprocess.run(["ip", "-d", "-j", "link", "show", "dev", name],
                              capture_output=True, text=True, timeout=2).stdout
+        import json
         info = json.loads(out or "[]")[0].get("linkinfo", {})
     except (OSError, subprocess.SubprocessError, ValueError, IndexError, AttributeError):
         return True

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
@@ -80,9 +79,22 @@ def read_address(word: str, pos: SourcePos, d: Diagnostics, what: str = "address
         return None
 
 
+# a dotted quad without leading zeros (ipaddress refuses those), optionally /0../32
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
+_IPV4_PLAIN = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}"
+                         r"(?:/(3[0-2]|[12][0-9]|[0-9]))?\Z")
+
+
 def read_interface(word: str, pos: SourcePos, d: Diagnostics
                    ) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
     """An address with optional /prefix (keepalived's default /32 or /128)."""
+    m = _IPV4_PLAIN.match(word)
+    if m is not None:
+        # the common dotted quad: one parse instead of ip_interface's two (issue 16); the
+        # same object ip_interface makes (tests/unit/config/test_fast_paths.py)
+        a, b, c, e, plen = m.groups()
+        return ipaddress.IPv4Interface(
+            ((int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(e), int(plen or 32)))
     try:
         return ipaddress.ip_interface(word)
     except ValueError:
@@ -115,6 +127,7 @@ def script_argv(words: tuple[str, ...]) -> tuple[str, ...]:
     if len(words) != 1:
         return tuple(words)
     try:
+        import shlex
         return tuple(shlex.split(words[0], posix=True))
     except ValueError:
         return tuple(words[0].split())

@@ -126,6 +126,15 @@ def garp_group(b: Any, node: Node, taken: dict[str, int]) -> Any:
                 names.append(name)
         elif k not in ("garp_interval", "gna_interval"):
             b.unknown(c)
+    if "garp_interval" not in f and "gna_interval" not in f:
+        # garp_group_end_handler: the group is freed; its number is 0 unless an `interfaces`
+        # block numbered it (1 + the groups numbered before it that were kept)
+        seq = 1 + b.garp_numbered if any(c.keyword == "interfaces"
+                                         for c in node.children or ()) else 0
+        d.error(node.pos, f"garp group {seq} does not have any delay set - removing")
+        return None
+    if any(c.keyword == "interfaces" for c in node.children or ()):
+        b.garp_numbered += 1
     for name in names:
         taken[name] = len(taken)
     return GarpGroup(interfaces=tuple(names), **f)

@@ -108,6 +108,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
 
     from keepalived_py.notify.scripts import set_script_defaults
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
+    from keepalived_py.core import scriptenv
+    scriptenv.configure(options.umask, config.global_defs.process)   # scripts' umask
     await daemon.start(config)
     sched.apply(config.global_defs.process)
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
@@ -134,6 +136,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                     await daemon.reload(msg[1])
                     if msg[1].global_defs.process != sched.applied:
                         sched.apply(msg[1].global_defs.process)
+                        scriptenv.configure(options.umask, msg[1].global_defs.process)
                     set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)
                 except Exception as e:

@@ -16,7 +16,6 @@ creates it mode 0644 and removes it once the configuration is read).
 from __future__ import annotations
 
 import asyncio
-import calendar
 import os
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ def parse_datetime(text: str, now: float) -> tuple[float, bool] | int:
     else:
         fields = parsed[:6]
     tm = (*fields, 0, 0, -1)
+    import calendar
     t = float(calendar.timegm(tm)) if utc else time.mktime(tm)  # type: ignore[arg-type]
     if t <= now:
         if len(body) != 8:

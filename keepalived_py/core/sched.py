@@ -58,6 +58,11 @@ def next_auto_priority(current: int, max_auto: int) -> int | None:
 _current: ProcessSched | None = None
 
 
+def current() -> ProcessSched | None:
+    """This child's settings (None before it applied any): core/scriptenv.py reads them."""
+    return _current
+
+
 def current_realtime() -> tuple[int, int]:
     """(SCHED_RR priority, configured RLIMIT_RTTIME) of this process as keepalived's dump
     shows them ("current realtime priority", "current realtime time limit"); 0: none."""

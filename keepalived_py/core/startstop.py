@@ -25,7 +25,6 @@ that overruns its timeout is killed, the daemon goes on.
 from __future__ import annotations
 
 import os
-import random
 from dataclasses import replace
 
 import structlog
@@ -51,6 +50,8 @@ def apply_options(options: Options, p: ProcessDefs) -> Options:
 
 def apply_parent(options: Options, p: ProcessDefs) -> None:
     """umask and random_seed, in the parent before any child is forked."""
+    from keepalived_py.core import scriptenv
+    scriptenv.configure(options.umask, p)       # the startup/shutdown scripts' umask
     if p.umask is not None:
         if options.umask is not None:
             log.info("supervisor.umask", compat="umask command line option specified,"
@@ -58,6 +59,7 @@ def apply_parent(options: Options, p: ProcessDefs) -> None:
         else:
             os.umask(p.umask)
     if p.random_seed is not None:
+        import random
         random.seed(p.random_seed)
     if not p.max_auto_priority:
         log.info("supervisor.max_auto_priority", compat="NOTICE: setting config option"

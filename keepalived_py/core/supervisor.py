@@ -433,6 +433,15 @@ class Supervisor:
                 try:
                     result = await asyncio.to_thread(load_config, self.options.config_file,
                                                      config_id=self.options.config_id)
+                except OSError as e:
+                    # no thread or module to load it with (EMFILE, ENOMEM: the first reload
+                    # imports the thread pool): this reload fails, the running one is kept
+                    why = e.strerror or str(e)
+                    log.error("supervisor.reload.failed", error=why,
+                              compat=f"Reload failed: {why} - keeping the running configuration")
+                    sdnotify.notify("READY=1", f"STATUS=reload failed: {why}")
+                    self._reload_result(f"failed: {why} (the running configuration is kept)")
+                    continue
                 finally:
                     reload_monitor.remove_reload_file(marker)
                 errors = _errors_of(result)

@@ -4,7 +4,8 @@ A unix stream socket (mode 0600, owner root) per child. A client sends one comma
 `status` (JSON), `metrics` (Prometheus text) or `ping` — and reads the answer until the
 server closes. A request must arrive within 2 s and fit in 1 KiB; an answer that the client
 does not read within 5 s is abandoned (the connection aborted). At most MAX_CLIENTS (32)
-connections are served at once; one more is closed at once, unread. A misbehaving client only
+connections are served at once; one more is closed at once, unread, as it is accepted
+(obs/gate.py: a burst of connections never holds more sockets than that). A misbehaving client only
 ever loses its own connection: the handlers are synchronous snapshots that never wait on the
 network.
 """
@@ -18,6 +19,8 @@ import stat
 from collections.abc import Callable, Iterator
 
 import structlog
+
+from keepalived_py.obs.gate import CappedServer, listen_unix
 
 log = structlog.get_logger("keepalived_py.obs.control")
 
@@ -50,7 +53,7 @@ class ControlServer:
         self.rejected = 0
         self.refused = 0            # connections beyond MAX_CLIENTS, closed unread
         self.clients = 0
-        self._server: asyncio.AbstractServer | None = None
+        self._server: CappedServer | None = None
 
     async def start(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -61,7 +64,8 @@ class ControlServer:
         old = os.umask(0o177)
         try:
             with reachable(self.path) as where:
-                self._server = await asyncio.start_unix_server(self._client, path=where)
+                self._server = CappedServer([listen_unix(where)], self._client, MAX_CLIENTS,
+                                            on_refused=self._refused)
         finally:
             os.umask(old)
         os.chmod(self.path, 0o600)
@@ -73,6 +77,9 @@ class ControlServer:
             self._server = None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)
+
+    def _refused(self) -> None:
+        self.refused += 1
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.clients >= MAX_CLIENTS:

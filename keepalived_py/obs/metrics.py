@@ -8,10 +8,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keepalived_py.obs.dumps import InstanceSnapshot
 from keepalived_py.vrrp import stats as vrrp_stats
+
+if TYPE_CHECKING:
+    from keepalived_py.obs.gate import CappedServer
 
 # Both popular exporters' metric families are served, with their exact names and labels, so a
 # dashboard or alert written for either keeps working without running the exporter:
@@ -180,7 +183,7 @@ class SharedRender:
 
 
 async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
-                ) -> asyncio.AbstractServer:
+                ) -> CappedServer:
     """A minimal HTTP endpoint: GET /metrics -> the Prometheus text. `address` is HOST:PORT
     (use a loopback address) or unix:PATH. Anything else gets 404; a slow client only ever
     holds its own connection: at most MAX_CLIENTS at once (more are closed unread), a request
@@ -217,8 +220,12 @@ async def serve(address: str, render_text: Callable[[], str | Awaitable[str]]
             else:
                 writer.close()
 
+    # the cap is enforced as connections are accepted (obs/gate.py); the check in `client`
+    # stays as a second guard
+    from keepalived_py.obs.gate import CappedServer, listen_tcp, listen_unix
     if address.startswith("unix:"):
-        return await asyncio.start_unix_server(client, path=address[5:], limit=MAX_HEAD)
-    host, _, port = address.rpartition(":")
-    return await asyncio.start_server(client, host.strip("[]") or "127.0.0.1", int(port),
-                                      limit=MAX_HEAD)
+        socks = [listen_unix(address[5:])]
+    else:
+        host, _, port = address.rpartition(":")
+        socks = listen_tcp(host.strip("[]") or "127.0.0.1", int(port))
+    return CappedServer(socks, client, MAX_CLIENTS, limit=MAX_HEAD)

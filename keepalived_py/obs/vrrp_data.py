@@ -347,7 +347,7 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     want = r.get("wantstate", state)
     out += [f"   Wantstate = {want if want in _STATES else 'INIT'}",
             "   Number of config faults = "
-            f"{int(inst.unicast_fault_no_peer and not unicast)}",
+            f"{int(inst.unicast_fault_no_peer and not unicast) + int(inst.ipvlan_fault)}",
             f"   Number of interface and track script faults = {r.get('faults', 0)}",
             f"   Number of track scripts init = {r.get('scripts_init', 0)}",
             f"   Last transition = {when(r.get('last_transition', 0.0))}",
@@ -359,10 +359,18 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.use_vmac is not None:
         out.append(f"   Use VMAC, i/f name {vmac or inst.use_vmac}, is_up = {_tf(bool(vmac))},"
                    f" xmit_base = {_tf(inst.vmac_xmit_base)}")
-    if vmac:
+    elif inst.use_ipvlan is not None:
+        addr = f", i/f address = {inst.ipvlan_addr}" if inst.ipvlan_addr is not None else ""
+        # keepalived names it at start, made or not (vrrp/vmac.py name_candidates' first)
+        prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        shown = vmac or inst.use_ipvlan or f"{prefix}.{inst.virtual_router_id}"
+        out.append(f"   Use IPVLAN, i/f {shown}, is_up = {_tf(bool(vmac))}"
+                   f"{addr}, type {inst.ipvlan_type}")
+        out.append(f"   Interface = {shown}, ipvlan on {inst.interface}")
+    if vmac and inst.use_ipvlan is None:
         out.append(f"   Interface = {vmac}, vmac on {inst.interface}"
                    + (", xmit base i/f" if inst.vmac_xmit_base else ""))
-    else:
+    elif inst.use_ipvlan is None:
         out.append(f"   Interface = {inst.interface or 'not configured'}")
     if inst.dont_track_primary:
         out.append("   VRRP interface tracking disabled")
@@ -466,6 +474,7 @@ def _has_flags(inst: VrrpInstance) -> bool:
     return bool(inst.nopreempt or inst.dont_track_primary or inst.skip_check_adv_addr
                 or inst.unicast_src_ip or inst.mcast_src_ip or inst.track_src_ip
                 or inst.check_unicast_src or inst.promote_secondaries or inst.use_vmac is not None
+                or inst.use_ipvlan is not None
                 or any(a.address.version != inst.family for a in inst.virtual_ipaddress_excluded))
 
 

@@ -63,7 +63,9 @@ def runtime_of(d: VrrpDaemon, r: Runner) -> dict[str, Any]:
             "master_advert_int": fsm.master_adver_int,
             # keepalived counts unicast_fault_no_peer without peers as one more fault
             "faults": (len(t.reasons) if t is not None else 0)
-            + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer),
+            + int(r.cfg.unicast_fault_no_peer and not r.cfg.unicast_peer)
+            # use_ipvlan: its config fault, and its interface down when it was not made
+            + int(r.cfg.ipvlan_fault) + int(r.cfg.use_ipvlan is not None and not r.vmac),
             "fd": r.sock.fileno() if r.sock is not None else -1,
             "read_timeout": wall(fsm.next_deadline(), d.loop),
             "ifindex": r.sock.ifindex if r.sock is not None else 0,
@@ -98,9 +100,12 @@ def status_json(d: VrrpDaemon) -> str:
                                     "drops": dict(s.drops),
                                     "kernel_drops": s.kernel_drops,
                                     "lane": sorted(map(str, s.lane_sources)),
-                                    "lane_received": s.lane_received}
+                                    "lane_received": s.lane_received,
+                                    "lane_kernel_drops": s.lane_kernel_drops,
+                                    "rcvbuf": s.rcvbuf_bytes()}
                                    for s in d.sockets.values()],
-                       "smtp": d.alerts.mailer.counters() if d.alerts.mailer else {}}) + "\n"
+                       "smtp": d.alerts.mailer.counters()
+                                if d.alerts is not None and d.alerts.mailer else {}}) + "\n"
 
 
 def metrics_text(d: VrrpDaemon) -> str:

@@ -117,14 +117,18 @@ async def run_command(script: Script, timeout: float | None) -> Outcome:
         except OSError as e:
             return Outcome(False, "failed", f"cannot open {path}: {os.strerror(e.errno or 0)}")
         return Outcome(True, "succeeded")
+    from keepalived_py.core.scriptenv import prepare
+    spawn, started = prepare()      # nice, rlimits, signals, umask as keepalived's (issue 12)
     try:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True, close_fds=True,
-            **_creds(script))  # type: ignore[arg-type]
+            **_creds(script), **spawn)  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError) as e:
         detail = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
         return Outcome(False, "failed", f"cannot execute {argv[0]}: {detail}")
+    if started is not None:
+        started(proc.pid)
     try:
         code = await asyncio.wait_for(proc.wait(), timeout)
     except TimeoutError:

@@ -36,7 +36,6 @@ from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
-from keepalived_py.notify.smtp import VrrpAlerts
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
@@ -144,7 +143,9 @@ class VrrpDaemon:
         self._extra_if: dict[str, object] = {}      # garp_extra_if: the live chain per instance
         self.notifier = Notifier()
         self.fifos: list[NotifyFifo] = []
-        self.alerts = VrrpAlerts(Config())
+        # smtp_alert mails (notify/smtp.py), made with the first configuration that mails: a
+        # daemon that sends none never imports the mailer (issue 16)
+        self.alerts: Any = None
         self.track = Tracking(self)                 # tracker results -> machine events
         # when the previous VRRP child died (CLOCK_MONOTONIC, from the supervisor): a respawn
         # within one Master_Down_Interval of it resumes mastership without an outage
@@ -171,6 +172,17 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+
+    def _configure_alerts(self, config: Config) -> None:
+        """VrrpAlerts for `config`: created once a configuration mails (until then it would
+        only hold its initial state: without a mailer it records nothing)."""
+        if self.alerts is not None:
+            self.alerts.configure(config)
+            return
+        g = config.global_defs
+        if g.notification_email and g.smtp_server:     # notify/smtp.py SmtpSettings.from_config
+            from keepalived_py.notify.smtp import VrrpAlerts
+            self.alerts = VrrpAlerts(config)
 
     def _iface_fact(self, read: Any, *args: Any) -> Any:
         """read(*args) (an interface's link state, its primary address), read once per
@@ -208,7 +220,7 @@ class VrrpDaemon:
             log.error("vrrp.garp.unavailable", error=e.strerror)
         self.notifier = Notifier(script_security=config.global_defs.enable_script_security)
         self._configure_extras(config)                     # -- issue 12
-        self.alerts = VrrpAlerts(config)                   # smtp_alert mails
+        self._configure_alerts(config)                     # smtp_alert mails
         self._open_fifos(config)
         saved = self.statefile.read()
         resume: dict[str, Any] = {}
@@ -244,7 +256,7 @@ class VrrpDaemon:
         self.local_igmp.reload(config.global_defs.disable_local_igmp)      # -- issue 12
         self._configure_extras(config)
         await apply_static(self.netlink, old_config, config)     # static_* (issue 12)
-        self.alerts.configure(config)
+        self._configure_alerts(config)
         if _fifo_defs(old_config) != _fifo_defs(config):    # an unchanged FIFO keeps its reader
             for f in self.fifos:
                 await f.aclose()
@@ -342,7 +354,8 @@ class VrrpDaemon:
                 await remove_static(self.netlink, self.config)
             self.local_igmp.stop()
         await self.notifier.drain(2.0)
-        await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
+        if self.alerts is not None:
+            await self.alerts.close(0.0)    # as keepalived 2.2.7: its "Stopping" mails never leave
         for s in self.sockets.values():
             if self.loop is not None:
                 self.loop.remove_reader(s.fileno())
@@ -387,7 +400,8 @@ class VrrpDaemon:
             g = self.config.global_defs
             r.dsts = (inst.mcast_dst_ip or (g.vrrp_mcast_group4 if family == 4
                                             else g.vrrp_mcast_group6),)
-        if inst.interface and inst.use_vmac is not None:         # -- VMAC hook (issue 12)
+        if inst.interface and (inst.use_vmac is not None       # -- VMAC/ipvlan hook (issue 12)
+                               or inst.use_ipvlan is not None):
             await self._vmac_up(r)
         elif inst.interface and inst.promote_secondaries:        # -- issue 12
             self.promote.acquire(inst.interface, inst.name)
@@ -417,7 +431,9 @@ class VrrpDaemon:
                         compat=f"({inst.name}) Cannot use unicast without any peers - going to"
                                " fault state")
         r.fsm.handle(m.FaultChanged(fault, reason, config=bool(
-            inst.unicast_fault_no_peer and not inst.unicast_peer)), self.loop.time())  # INIT: no action
+            inst.unicast_fault_no_peer and not inst.unicast_peer)
+            or (inst.ipvlan_fault and bool(r.vmac))),     # (not made: its interface is down)
+            self.loop.time())  # INIT: no action
         self._garp_frames(r, r.fsm.p.vips)     # built now, off the failover path
         self._payloads(r, r.fsm.priority)
         event: m.Event = m.Resumed(True, died) if resuming and died is not None else \
@@ -460,7 +476,8 @@ class VrrpDaemon:
         if release and r.vmac and self.netlink.ipr is not None:     # -- VMAC hook (issue 12)
             await self.vmacs.remove(self.netlink.ipr, r.name, r.vmac)
             self.netlink.forget(r.vmac)
-            await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
+            if r.cfg.use_ipvlan is None:
+                await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
         for a in changes:                       # STOP, once nothing of ours is left
             if announce_as is not None:          # removed by a reload (vrrp/removal.py)
                 what = removed_as(r.cfg, a.old)
@@ -476,9 +493,18 @@ class VrrpDaemon:
     async def _vmac_up(self, r: Runner) -> None:
         """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
         inst = r.cfg
-        assert self.netlink.ipr is not None and inst.interface and inst.use_vmac is not None
+        assert self.netlink.ipr is not None and inst.interface
         taken = {x.vmac for x in self.runners.values() if x.vmac and x is not r} | {
-            i.use_vmac for i in self.config.vrrp_instances if i.use_vmac and i.name != r.name}
+            i.use_vmac or i.use_ipvlan for i in self.config.vrrp_instances
+            if (i.use_vmac or i.use_ipvlan) and i.name != r.name}
+        if inst.use_ipvlan is not None:                     # keepalived's netlink_link_add_ipvlan
+            r.vmac = await self.vmacs.ensure_ipvlan(
+                self.netlink.ipr, r.name, inst.interface, inst.virtual_router_id, inst.family,
+                inst.use_ipvlan, inst.ipvlan_type, inst.ipvlan_addr, taken)  # type: ignore[arg-type]
+            if r.vmac:
+                self.netlink.forget(r.vmac)
+            return
+        assert inst.use_vmac is not None
         src6 = r.src if isinstance(r.src, ipaddress.IPv6Address) else None
         r.vmac = await self.vmacs.ensure(self.netlink.ipr, r.name, inst.interface,
                                          inst.virtual_router_id, inst.family, inst.use_vmac,
@@ -512,6 +538,7 @@ class VrrpDaemon:
                 other.sock = sock
                 other.cache.clear()
                 other.garp_frames.clear()
+        overflow.socket_replaced(self, sock)            # rx buffer, priority lane (issue 15)
         if r.holding and r.fsm.state is m.State.MASTER:
             p = r.fsm.p
             await self._set_addresses(r, m.AddAddresses(p.vips, p.routes, p.rules))
@@ -1047,7 +1074,8 @@ class VrrpDaemon:
         line = vrrp_fifo_line("INSTANCE", r.name, a.new.value, r.fsm.priority)
         for f in self.fifos:
             f.write(line)
-        self.alerts.instance_changed(r.name, a.new.value)
+        if self.alerts is not None:
+            self.alerts.instance_changed(r.name, a.new.value)
         if a.new is m.State.MASTER and r.cfg.garp_extra_if and self.loop is not None:
             token = object()                                      # -- issue 12: garp_extra_if
             self._extra_if[r.name] = token                        # (a new mastership, a new chain)

@@ -172,6 +172,8 @@ class Links:
                     self.set_primary(other, src)
                 other.cache.clear()
                 other.garp_frames.clear()
+        from keepalived_py.vrrp import overflow
+        overflow.socket_replaced(d, sock)               # rx buffer, priority lane (issue 15)
 
     @staticmethod
     def primary_of(r: Runner) -> Address | None:

@@ -53,6 +53,16 @@ def prioritise(runners: Iterable[_Runner], sock: Any, loop: Any) -> None:
     sock.prioritise(sources, loop)
 
 
+def socket_replaced(d: Any, sock: Any) -> None:
+    """A new socket in place of one closed (its interface or VMAC re-created): the receive
+    buffer vrrp_rx_bufs_policy asks for, and its priority lane for the masters its instances
+    have heard (they hear them again from the same addresses, so no new master would open it)."""
+    if sock is None or d.loop is None:
+        return
+    d._rx_bufs()
+    prioritise(d.runners.values(), sock, d.loop)
+
+
 def before_expiry(r: _Runner) -> None:
     """A BACKUP whose extension ran out reads its socket's queue before the timer is judged."""
     if r.fsm.state is m.State.BACKUP and r.fsm.down_extended and r.sock is not None:

@@ -41,6 +41,8 @@ def own_fault(inst: VrrpInstance, link_up: bool, has_source: bool,
     dont_track_primary), no address of its family to send from, a tracked object's fault."""
     if inst.unicast_fault_no_peer and not inst.unicast_peer:
         return True, "no unicast peers"
+    if inst.ipvlan_fault:                   # IPv4 use_ipvlan without an address (config/ipvlan.py)
+        return True, "ipvlan without an address"
     if inst.interface and not link_up and not inst.dont_track_primary:
         return True, f"interface {inst.interface} down"
     if inst.interface and not has_source and not inst.unicast_src_ip:

@@ -58,6 +58,10 @@ def apply(sockets: dict[object, list[VrrpInstance]], p: ProcessDefs) -> None:
         if not size:
             continue
         try:
-            s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)  # type: ignore[attr-defined]
+            setter = getattr(s, "set_rcvbuf", None)     # transport.VrrpSocket: its lane too
+            if setter is not None:
+                setter(size)
+            else:
+                s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)  # type: ignore[attr-defined]
         except OSError as e:
             log.warning("vrrp.rx_bufs.failed", size=size, error=e.strerror)

@@ -140,6 +140,10 @@ class Tracking:
         return False, ""
 
     def own_fault(self, r: Runner) -> tuple[bool, str]:
+        if r.cfg.use_ipvlan is not None and not r.vmac and r.cfg.interface:
+            # the ipvlan could not be made: keepalived stays in FAULT ("interface vrrp.N
+            # down"), never on the parent instead (vrrp/vmac.py ensure_ipvlan)
+            return True, f"interface {r.cfg.use_ipvlan or 'ipvlan'} down"
         t = self.table.instance(r.name) if self.table is not None else None
         return vrrp_priority.own_fault(r.cfg, r.link_up, r.src is not None, t)
 

@@ -16,13 +16,15 @@ dropped on that socket because the receive queue was full (a flood). A rise is r
 `on_overflow(n)` (the daemon tells the instances, whose master down timer then allows for
 a master advert lost that way: vrrp/machine.py `ReceiveLost`) and kept as `kernel_drops`.
 
-The priority lane (IPv4 VRRP sockets): once the instances on a socket have heard their
-masters, `prioritise(sources)` opens a second socket on the same interface and group with a
-kernel filter (classic BPF on the IPv4 source address) that admits only those masters'
-packets, and gives the first socket the opposite filter. A flood from anywhere else fills the
-first queue and no longer pushes the masters' adverts out: they have a queue of their own.
+The priority lane (VRRP sockets, IPv4 and IPv6): once the instances on a socket have heard
+their masters, `prioritise(sources)` opens a second socket on the same interface and group
+with a kernel filter (classic BPF on the IP source address: source_filter, source_filter6)
+that admits only those masters' packets, and gives the first socket the opposite filter. A
+flood from anywhere else fills the first queue and no longer pushes the masters' adverts out:
+they have a queue of their own.
 Both feed the same decoding and counters. A flood spoofing a master's own address still
-reaches the lane; then the loss is reported as above.
+reaches the lane; then the loss is reported as above. The lane gets the receive buffer size
+vrrp_rx_bufs_policy gave the socket (`set_rcvbuf`, vrrp/rxbufs.py), if any.
 """
 from __future__ import annotations
 
@@ -79,6 +81,29 @@ def source_filter(sources: list[bytes], admit_listed: bool) -> bytes:
     return b"".join(struct.pack("@HBBI", *ins) for ins in prog)
 
 
+SKF_NET_OFF = -0x100000        # classic BPF: a load relative to the network (IP) header
+
+
+def source_filter6(sources: list[bytes], admit_listed: bool) -> bytes:
+    """The same for a raw IPv6 socket, whose packets start after the IPv6 header (the VRRP
+    packet): the 16-byte source address is read relative to the network header (SKF_NET_OFF
+    + 8), 4 bytes at a time; each listed address is a block of 8 instructions."""
+    n = len(sources)
+    prog: list[tuple[int, int, int, int]] = []
+    for i, a in enumerate(sources):
+        for j in range(4):
+            word = int.from_bytes(a[4 * j:4 * j + 4], "big")
+            prog.append((0x20, 0, 0, (SKF_NET_OFF + 8 + 4 * j) & 0xFFFFFFFF))   # ld [net+k]
+            if j < 3:
+                prog.append((0x15, 0, 6 - 2 * j, word))        # no: the next address's block
+            else:
+                prog.append((0x15, 8 * (n - i) - 7, 0, word))  # yes: listed
+    keep, drop = 0xFFFFFFFF, 0
+    prog.append((0x06, 0, 0, drop if admit_listed else keep))    # not listed
+    prog.append((0x06, 0, 0, keep if admit_listed else drop))    # listed
+    return b"".join(struct.pack("@HBBI", *ins) for ins in prog)
+
+
 def attach_filter(sock: socket.socket, program: bytes) -> None:
     import ctypes
     buf = ctypes.create_string_buffer(program, len(program))
@@ -107,11 +132,13 @@ class VrrpSocket:
         self.send_errors = 0
         self.on_overflow = on_overflow
         self.kernel_drops = 0           # packets the kernel dropped: receive queue full
+        self.lane_kernel_drops = 0      # (of which on the priority lane)
         self._ovfl_seen: dict[int, int] = {}   # fd -> the kernel's cumulative counter
         self.lane: socket.socket | None = None  # the priority lane, see the module docstring
         self.lane_sources: frozenset[Address] = frozenset()
         self.lane_received = 0
         self._lane_loop: Any = None
+        self.rcvbuf: int | None = None  # SO_RCVBUF from vrrp_rx_bufs_policy (set_rcvbuf)
         self.ifindex = 0
         # the source address of what we send, when the kernel must not choose it (a VMAC
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
@@ -203,12 +230,28 @@ class VrrpSocket:
             self.lane.close()
             self.lane = None
 
+    def set_rcvbuf(self, size: int) -> None:
+        """The receive buffer vrrp_rx_bufs_policy asks for (vrrp/rxbufs.py): this socket's and
+        its priority lane's, now and when the lane is opened later."""
+        self.rcvbuf = size
+        for s in (self.sock, self.lane):
+            if s is not None:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
+
+    def rcvbuf_bytes(self) -> int:
+        """The kernel's figure for the receive buffer (twice what was asked, at least its
+        minimum)."""
+        try:
+            return self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        except OSError:
+            return 0
+
     def prioritise(self, sources: set[Address], loop: Any) -> None:
         """Give the adverts of `sources` (the masters heard) a receive queue of their own
-        (IPv4 VRRP sockets; the others keep one queue). An empty set closes the lane."""
-        if self.family != 4 or self.deliver_ah is not None:
+        (VRRP sockets; AH sockets keep one queue). An empty set closes the lane."""
+        if self.deliver_ah is not None:
             return
-        want = frozenset(a for a in sources if a.version == 4)
+        want = frozenset(a for a in sources if a.version == self.family)
         if len(want) > LANE_MAX:
             want = frozenset()
         if want == self.lane_sources:
@@ -219,12 +262,15 @@ class VrrpSocket:
                 self.sock.setsockopt(socket.SOL_SOCKET, SO_DETACH_FILTER, 0)
             else:
                 packed = [a.packed for a in sorted(want)]
+                make = source_filter if self.family == 4 else source_filter6
                 if self.lane is None:
                     self.lane = self._open()
+                    if self.rcvbuf:
+                        self.lane.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
                     self._lane_loop = loop
                     loop.add_reader(self.lane.fileno(), self.readable, True)
-                attach_filter(self.lane, source_filter(packed, True))   # lane first: no gap
-                attach_filter(self.sock, source_filter(packed, False))
+                attach_filter(self.lane, make(packed, True))   # lane first: no gap
+                attach_filter(self.sock, make(packed, False))
         except OSError as e:
             log.warning("vrrp.socket.lane_failed", ifname=self.ifname, error=e.strerror)
             self._close_lane()
@@ -269,6 +315,8 @@ class VrrpSocket:
                 self._ovfl_seen[fd] = total
                 if lost and lost < 1 << 31:
                     self.kernel_drops += lost
+                    if lane:
+                        self.lane_kernel_drops += lost
                     if self.on_overflow is not None:
                         self.on_overflow(lost, lane)
 
@@ -321,7 +369,9 @@ class VrrpSocket:
                         ttl, src, dst, payload = decode_ipv4(data)
                 else:
                     data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
-                    self._overflowed(anc, fd)
+                    self._overflowed(anc, fd, lane)
+                    if lane:
+                        self.lane_received += 1
                     ttl, dst = VRRP_TTL, self.group
                     for level, kind, value in anc:
                         if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:

@@ -186,6 +186,79 @@ class VmacTable:
                                                      f" {name} failed")
         return name
 
+    async def ensure_ipvlan(self, ipr: Any, who: str, parent: str, vrid: int, family: int,
+                            wanted: str, kind: str, addr: Any, taken: set[str]) -> str | None:
+        """use_ipvlan (keepalived's netlink_link_add_ipvlan): an L2 ipvlan of type `kind`
+        (bridge, private, vepa) on `parent`, IPv6 off for an IPv4 instance, with its own
+        address `addr` (an ip_interface, or None); an existing L2 ipvlan on that parent with
+        that name (or a generated name) and address is adopted. Its name, or None."""
+        NetlinkError = netlink_error()     # pyroute2, imported on first use
+        parent_idx = await _index(ipr, parent)
+        if parent_idx is None:
+            log.error("vrrp.ipvlan.no_parent", instance=who, parent=parent,
+                      compat=f"({who}) Unable to create ipvlan interface: {parent} not found")
+            return None
+        name = await self._choose_ipvlan(ipr, who, parent_idx, vrid, family, wanted, addr,
+                                         taken)
+        if name is None:
+            log.error("vrrp.ipvlan.no_name", instance=who)
+            return None
+        if await _link(ipr, name) is not None:
+            self.adopted += 1
+            log.info("vrrp.ipvlan.adopted", instance=who, ipvlan=name, parent=parent,
+                     compat=f"({who}) Found matching interface {name}")
+        else:
+            if not await _ip_link_add(name, parent, kind):
+                self.failures += 1
+                log.error("vrrp.ipvlan.create_failed", instance=who, ipvlan=name,
+                          compat=f"({who}): Unable to create ipvlan interface {name}")
+                return None
+            self.created += 1
+            log.info("vrrp.ipvlan.created", instance=who, ipvlan=name, parent=parent, type=kind,
+                     compat=f"({who}): Success creating ipvlan interface {name}")
+        self.ours[name] = family
+        idx = await _index(ipr, name)
+        if idx is None:
+            return None
+        write_sysctl(6, name, "disable_ipv6", "1" if family == 4 else "0")
+        try:
+            await ipr.link("set", index=idx, state="up")
+        except NetlinkError as e:
+            log.error("vrrp.ipvlan.up_failed", instance=who, ipvlan=name, errno=e.code)
+        if addr is not None:
+            try:
+                await ipr.addr("add", index=idx, address=str(addr.ip),
+                               prefixlen=addr.network.prefixlen)
+            except NetlinkError as e:
+                if e.code != errno.EEXIST:
+                    log.warning("vrrp.ipvlan.address_failed", instance=who, ipvlan=name,
+                                address=str(addr), errno=e.code,
+                                compat=f"{who}: Failed to add interface address to {name}")
+        return name
+
+    async def _choose_ipvlan(self, ipr: Any, who: str, parent_idx: int, vrid: int,
+                             family: int, wanted: str, addr: Any, taken: set[str]) -> str | None:
+        """The configured name unless another kind of interface holds it, else an L2 ipvlan
+        of ours on this parent with the address (adoption), else the first free name."""
+        if wanted:
+            link = await _link(ipr, wanted)
+            if link is None or _ipvlan_on(link, parent_idx):
+                return wanted
+            log.error("vrrp.ipvlan.name_conflict", instance=who, ipvlan=wanted,
+                      compat=f"({who}) IPVLAN interface name {wanted} already exists as a non"
+                             " IPVLAN interface. ignoring configured name")
+        for cand in name_candidates(vrid, family, self.prefix):
+            if cand in taken:
+                continue
+            link = await _link(ipr, cand)
+            if link is not None and _ipvlan_on(link, parent_idx) and addr is not None and \
+                    await _has_address(ipr, link["index"], addr):
+                return cand
+        for cand in name_candidates(vrid, family, self.prefix):
+            if cand not in taken and await _link(ipr, cand) is None:
+                return cand
+        return None
+
     async def _choose(self, ipr: Any, who: str, parent_idx: int, mac: str, wanted: str,
                       taken: set[str]) -> str | None:
         """The name to use: the configured one unless a non-macvlan holds it, else an existing
@@ -238,7 +311,7 @@ class VmacTable:
         if family is None:
             return
         link = await _link(ipr, name)
-        if link is not None and _kind(link) == "macvlan":
+        if link is not None and _kind(link) in ("macvlan", "ipvlan"):
             if await self._delete(ipr, name, link["index"]):
                 log.info("vrrp.vmac.removed", instance=who, vmac=name,
                          compat=f"({who}) Success removing VMAC interface {name}")
@@ -337,3 +410,53 @@ def _matches(link: Any, parent_idx: int, mac: str) -> bool:
     return bool(link.get_attr("IFLA_LINK") == parent_idx
                 and str(link.get_attr("IFLA_ADDRESS")).lower() == mac
                 and mode == MACVLAN_MODE_PRIVATE)
+
+
+def _ipvlan_on(link: Any, parent_idx: int) -> bool:
+    """An L2 ipvlan on `parent_idx` (pyroute2 does not decode IFLA_IPVLAN_FLAGS: the type is
+    not compared)."""
+    if _kind(link) != "ipvlan" or link.get_attr("IFLA_LINK") != parent_idx:
+        return False
+    data = link.get_attr("IFLA_LINKINFO").get_attr("IFLA_INFO_DATA")
+    mode = data.get_attr("IFLA_IPVLAN_MODE") if data is not None else None
+    return mode in (0, "IPVLAN_MODE_L2")
+
+
+async def _has_address(ipr: Any, idx: int, addr: Any) -> bool:
+    NetlinkError = netlink_error()     # pyroute2, imported on first use
+    try:
+        rows = await ipr.addr("dump")
+        async for r in _aiter(rows):
+            if r["index"] == idx and r.get_attr("IFA_ADDRESS") == str(addr.ip):
+                return True
+    except NetlinkError:
+        return False
+    return False
+
+
+async def _aiter(rows: Any) -> Any:
+    if hasattr(rows, "__aiter__"):
+        async for r in rows:
+            yield r
+    else:
+        for r in rows:
+            yield r
+
+
+async def _ip_link_add(name: str, parent: str, kind: str) -> bool:
+    """`ip link add NAME link PARENT type ipvlan mode l2 KIND`: pyroute2 0.9 has no
+    IFLA_IPVLAN_FLAGS, which the private and vepa types need (keepalived sets it)."""
+    import asyncio
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "link", "add", name, "link", parent, "type", "ipvlan", "mode", "l2", kind,
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(proc.communicate(), 5)
+    except (OSError, TimeoutError) as e:
+        log.error("vrrp.ipvlan.ip_failed", ipvlan=name, error=str(e))
+        return False
+    if proc.returncode != 0:
+        log.error("vrrp.ipvlan.ip_failed", ipvlan=name, error=err.decode(errors="replace").strip())
+        return False
+    return True

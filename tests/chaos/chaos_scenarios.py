@@ -391,6 +391,11 @@ def fd_limit_reached(base: Path, o: Opts) -> dict[str, float]:
         d.signal("p", signal.SIGHUP)
         c.hold(3 * o.advert + 1)
         c.notes.append(f"pids {pids} -> {[d.pid('p'), d.pid('v')]}")
+        # a failed reload is a clear error line, never a traceback (the supervisor's reload
+        # task died with "Task exception was never retrieved" when it could not import the
+        # thread pool without a free fd)
+        if "Traceback" in d.log(10**7):
+            raise AssertionError(f"a traceback in n1's log\n{d.log(6000)}")
         for pid, (soft, hard) in limits.items():
             subprocess.run(["prlimit", f"--pid={pid}", f"--nofile={soft}:{hard}"], check=False)
         c.fault("limit back, reload", {"n1"}, bound=0, nogap=True)

@@ -23,6 +23,10 @@ pidfiles one line holding a live pid, and the VIP on exactly the expected node.
 Scenarios live in scenarios_chaos.py; tests/chaos/test_chaos_*.py run each once or twice and
 bench/chaos.py runs them --repeat N times and prints the figures. KP_CHAOS_SLACK=S adds S seconds
 to every bound (for a loaded machine; the figures always show the true `took`).
+
+A host-stall canary (tests/stallwatch.py) runs beside the cluster: a window's `took`, a handover
+gap and a two-holder overlap are judged less the host stall that overlapped them (a whole-host
+stall delays every daemon alike and says nothing about them); the figures show both (`stall`).
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from netlab import Lab, Node
+from stallwatch import StallWatch
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 VIP = "192.0.2.100"
@@ -248,6 +253,7 @@ class Window:
     took: float | None = None            # seconds from the mark until holders matched for good
     overlap: float = 0.0                 # longest tolerated two-holder overlap after the bound
     gap: float = 0.0                     # longest instant without a holder (with nogap)
+    stall: float = 0.0                   # host stall inside [t, t + took] (tests/stallwatch.py)
     nogap: bool = False                  # no instant without a holder anywhere in the window
     error: str = ""
 
@@ -262,6 +268,7 @@ class Cluster:
         self.base = base
         self.advert = advert
         self.lab = Lab(tag=tag)
+        self.stallwatch: StallWatch | None = None
         self.windows: list[Window] = []
         self.notes: list[str] = []
         self.daemons: dict[str, Daemon] = {}
@@ -281,8 +288,11 @@ class Cluster:
                                  more=(more or {}).get(name, ""))
                 self.daemons[name] = Daemon(node, d, conf, ours=(kind == "py"))
             self.monitors = {n: Monitor(self.lab, node.ns) for n, node in self.nodes.items()}
+            self.stallwatch = StallWatch().start()
             time.sleep(0.3)                                    # monitors subscribed
         except BaseException:
+            if self.stallwatch is not None:
+                self.stallwatch.stop()
             self.lab.close()
             raise
 
@@ -328,8 +338,9 @@ class Cluster:
         for n in names or self.daemons:
             self.daemons[n].start()
 
-    def elected(self, timeout: float = 20.0) -> None:
-        """Wait until n1 (the highest priority) alone holds the VIP, then settle one advert."""
+    def elected(self, timeout: float = 60.0) -> None:
+        """Wait until n1 (the highest priority) alone holds the VIP, then settle one advert (the
+        timeout covers the daemons' start-up, seconds on a loaded host: not a protocol claim)."""
         took = self.wait(lambda: self.holders() == {"n1"}, timeout)
         if took is None:
             raise AssertionError(f"no election: holders {self.holders()}\n{self.logs()}")
@@ -387,7 +398,7 @@ class Cluster:
         tol = self.advert
         for i, w in enumerate(self.windows):
             w_end = self.windows[i + 1].t if i + 1 < len(self.windows) else end
-            self._judge(w, w_end, tl, tol)
+            self._judge(w, w_end, tl, tol, self.stalled)
             if w.error:
                 errors.append(f"{w.label}: {w.error}")
         want = set(final)
@@ -401,8 +412,13 @@ class Cluster:
             raise AssertionError("\n".join(errors) + "\n" + self.describe(tl) + "\n" + self.logs())
         return self.windows
 
+    def stalled(self, a: float, b: float) -> float:
+        """Seconds of host stall inside [a, b] (0 without the canary)."""
+        return 0.0 if self.stallwatch is None else self.stallwatch.stalled(a, b)
+
     @staticmethod
-    def _judge(w: Window, w_end: float, tl: list[tuple[float, frozenset[str]]], tol: float) -> None:
+    def _judge(w: Window, w_end: float, tl: list[tuple[float, frozenset[str]]], tol: float,
+               stalled: Callable[[float, float], float] = lambda a, b: 0.0) -> None:
         # the holder sets over [w.t, w_end): the one in force at w.t, then each change
         segs: list[tuple[float, float, frozenset[str]]] = []
         cur = frozenset[str]()
@@ -421,10 +437,11 @@ class Cluster:
         if w.nogap:
             gaps = [(s, e) for s, e, hs in segs if not hs]
             if gaps:
-                s, e = max(gaps, key=lambda g: g[1] - g[0])
+                s, e = max(gaps, key=lambda g: g[1] - g[0] - stalled(g[0], g[1]))
                 w.gap = e - s
-                if w.gap > GAP_TOL:
-                    w.error = f"no node held the VIP for {e - s:.3f}s, from {s - w.t:.3f}s after the mark"
+                if w.gap - stalled(s, e) > GAP_TOL:
+                    w.error = (f"no node held the VIP for {e - s:.3f}s (host stall in it"
+                               f" {stalled(s, e):.3f}s), from {s - w.t:.3f}s after the mark")
                     return
 
         def ok(hs: frozenset[str]) -> bool:
@@ -433,7 +450,7 @@ class Cluster:
         if w.nogap:       # a tolerated handover gap counts as the holders it leads to
             merged: list[tuple[float, float, frozenset[str]]] = []
             for k, (s, e, hs) in enumerate(segs):
-                if not hs and k + 1 < len(segs) and e - s <= GAP_TOL:
+                if not hs and k + 1 < len(segs) and e - s - stalled(s, e) <= GAP_TOL:
                     segs[k + 1] = (s, segs[k + 1][1], segs[k + 1][2])
                     continue
                 merged.append((s, e, hs))
@@ -444,7 +461,7 @@ class Cluster:
         settled: float | None = None
         overlap = 0.0
         for s, e, hs in segs:
-            good = ok(hs) or (w.expect == ONE and len(hs) == 2 and e - s < tol)
+            good = ok(hs) or (w.expect == ONE and len(hs) == 2 and e - s - stalled(s, e) < tol)
             if good:
                 if settled is None:
                     settled = s
@@ -457,8 +474,10 @@ class Cluster:
             return
         w.took = settled - w.t
         w.overlap = overlap
-        if w.took > w.bound:
-            w.error = f"holders matched {_fmt(w.expect)} only after {w.took:.3f}s > bound {w.bound:.3f}s"
+        w.stall = stalled(w.t, settled)
+        if w.took - w.stall > w.bound:
+            w.error = (f"holders matched {_fmt(w.expect)} only after {w.took:.3f}s (host stall in"
+                       f" it {w.stall:.3f}s) > bound {w.bound:.3f}s")
 
     def describe(self, tl: list[tuple[float, frozenset[str]]] | None = None) -> str:
         tl = tl if tl is not None else self.timeline()
@@ -466,7 +485,8 @@ class Cluster:
         out = ["VIP holders (s from first mark):"]
         out += [f"  {t - t0:8.3f} {sorted(hs)}" for t, hs in tl if t]
         out += ["marks:"] + [f"  {w.t - t0:8.3f} {w.label} expect={_fmt(w.expect)} bound={w.bound:.3f}"
-                             f" took={'-' if w.took is None else f'{w.took:.3f}'}" for w in self.windows]
+                             f" took={'-' if w.took is None else f'{w.took:.3f}'} stall={w.stall:.3f}"
+                             for w in self.windows]
         out += [f"note: {n}" for n in self.notes]
         return "\n".join(out)
 
@@ -481,9 +501,13 @@ class Cluster:
                 out[f"{w.label} (handover gap)"] = w.gap
             if w.overlap:
                 out[f"{w.label} (overlap)"] = w.overlap
+            if w.stall:
+                out[f"{w.label} (host stall)"] = w.stall
         return out
 
     def close(self) -> None:
+        if self.stallwatch is not None:
+            self.stallwatch.stop()
         self.heal()
         for d in self.daemons.values():
             d.signal_all(signal.SIGCONT)

@@ -1,14 +1,16 @@
 """Garbage connections to a daemon's control socket and Prometheus endpoint (issue 15), run
 inside the daemon's namespace:
 
-    python3 garbage.py CTL_PATH HOST:PORT COUNT
+    python3 garbage.py CTL_PATH HOST:PORT COUNT [HOLD_S]
 
 COUNT connections in turn of five kinds, to both servers at once: silent (connect, say
 nothing), random bytes, an oversized request head (9 KiB without an end), half a request then
 silence, and a valid request whose answer is never read. While they are open, a real client
 asks `status` on the control socket and GET /metrics every 0.1 s. Prints one JSON line: how
 many real requests were answered, the worst answer time, and how each garbage connection was
-treated (closed by the server / still open at the end).
+treated (closed by the server / still open at the end). HOLD_S (default 8, beyond the servers'
+5 s timeouts): how long a garbage client waits for the server to close, or holds an unread
+answer, before it closes the connection itself (the CI-sized test holds 1.5 s).
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import json
 import os
 import sys
 import time
+
+HOLD = 8.0
 
 
 async def garbage(kind: int, opener: object, ctl: bool) -> str:
@@ -35,9 +39,9 @@ async def garbage(kind: int, opener: object, ctl: bool) -> str:
             w.write(b"GET /metrics HTTP/1.0\r\n\r\n" if not ctl else b"status\n")
         await w.drain()
         if kind == 4:
-            await asyncio.sleep(8)           # never read the answer
+            await asyncio.sleep(HOLD)        # never read the answer
             return "unread"
-        data = await asyncio.wait_for(r.read(65536), 8)
+        data = await asyncio.wait_for(r.read(65536), HOLD)
         return "closed" if not data else "answered"
     except (ConnectionError, OSError):
         return "closed"
@@ -101,4 +105,6 @@ if __name__ == "__main__":
     import resource
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
+    if len(sys.argv) > 4:
+        HOLD = float(sys.argv[4])
     print(json.dumps(asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))), flush=True)

@@ -79,6 +79,9 @@ CONFIGS: dict[str, str] = {
         "  reload_repeat\n  reload_file /nonexistent/kp-reload\n  reload_check_config /dev/null\n"
         "  enable_script_security\n") + "child_wait_time 3\n" + inst(),
     "advert_int_3": inst("  advert_int 3\n"),
+    # use_ipvlan (config/ipvlan.py): its fields; where the kernel has no ipvlan, FAULT in both
+    "ipvlan_private": inst("  use_ipvlan 192.0.2.5/24 private\n  promote_secondaries\n"),
+    "ipvlan_no_address": inst("  use_ipvlan kpiv\n"),
     "ipv6": inst(vips="2001:db8::10/64"),
     "ipv6_version_2": inst("  version 2\n", vips="2001:db8::10/64"),
     "garp_instance": inst("  garp_master_delay 2\n  garp_master_repeat 3\n"

@@ -78,7 +78,9 @@ def test_checker_keeps_2000_servers_on_schedule_and_a_reload_keeps_their_results
     assert text.count("192.0.2.100 is not an address of this host") == 1, text[-3000:]
     assert "198.51.100.9" in text and "Network is unreachable" in text
     table = node.run("nft", "list", "table", "ip", "keepalived_py").stdout
-    assert "127.1.7.250 . 18080" in table and "notrack" in table
+    assert "127.1.7.250 . 18080" in table
+    probes = node.run("nft", "list", "table", "ip", "keepalived_py_probes").stdout
+    assert "notrack" in probes and "@flows" in probes
 
     # reload: every real server changes (its weight), no checker does
     before = totals(ctl)

@@ -49,7 +49,7 @@ def topology(lab: Lab, tmp: Path, text: str) -> Topology:
     for extra in CLIENTS[1:]:
         t.client.run("ip", "addr", "add", f"{extra}/24", "dev", "eth0")
     t.start_daemon(text)
-    assert wait_for(lambda: "198.51.100.12" in t.table() and "198.51.100.11" in t.table(), 10), \
+    assert wait_for(lambda: "198.51.100.12" in t.table() and "198.51.100.11" in t.table(), 30), \
         t.log()
     return t
 

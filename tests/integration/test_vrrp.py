@@ -12,10 +12,15 @@ from pathlib import Path
 
 import pytest
 from netlab import Lab, Node
+from stallwatch import StallWatch
 
 pytestmark = pytest.mark.netns
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
+# How long a daemon may take from its start to its first state change: our Python start-up
+# (imports, config) takes seconds on CI's loaded 2-core host. Not a protocol claim: the claims
+# are the bounds measured after a fault, judged with `judged()` below.
+START = 30.0
 
 
 def instance(prio: int, *, version: int = 2, vip: str = "192.0.2.100/24", vrid: int = 51,
@@ -102,6 +107,50 @@ def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
     return None
 
 
+def judged(sw: StallWatch, a: float, b: float, bound: float, what: str) -> float:
+    """The seconds from `a` to `b` (CLOCK_MONOTONIC) less the host stall the canary saw in
+    them; both figures printed. A daemon late on its own is late while the canary is on time,
+    and still exceeds `bound`."""
+    stall = sw.stalled(a, b)
+    print(f"{what}: {b - a:.3f} s, host stall in it {stall:.3f} s, bound {bound:.3f} s")
+    return b - a - stall
+
+
+class AddrWatch:
+    """`ip -o monitor address` in a node: when an address appeared there, stamped as the line
+    arrives (CLOCK_MONOTONIC), without the latency of polling `ip addr` (a fork and two execs
+    per look: tenths of a second on a loaded host)."""
+
+    def __init__(self, node: Node) -> None:
+        import threading
+        self.node = node
+        self.lines: list[tuple[float, str]] = []
+        self.proc = node.popen(["ip", "-o", "monitor", "address"], stdout=subprocess.PIPE,
+                               text=True, bufsize=1)
+        threading.Thread(target=self._read, daemon=True).start()
+        # subscribed once it reports an address event of our own (on lo, nothing of VRRP's)
+        for _ in range(100):
+            node.run("ip", "addr", "replace", "127.0.0.253/8", "dev", "lo")
+            node.run("ip", "addr", "del", "127.0.0.253/8", "dev", "lo")
+            if wait_for(lambda: self.lines, 0.5):
+                break
+        assert self.lines, "ip monitor reported nothing"
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append((time.monotonic(), line))
+
+    def added(self, address: str, after: float) -> float | None:
+        """When `address` (as "a/len") was first added after `after`."""
+        return next((t for t, line in list(self.lines) if t >= after
+                     and not line.startswith("Deleted") and f" {address} " in line), None)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(5)
+
+
 def lan_of(lab: Lab, n: int, v6: bool = False) -> list[Node]:
     lan = lab.lan()
     nodes = []
@@ -120,13 +169,18 @@ def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8), pa.log()
-    time.sleep(1.5)
-    assert exactly_one_master([pa, pb], vip)
-    pa.stop(signal.SIGKILL)
-    took = wait_for(lambda: pb.has(vip), 8)
-    assert took is not None, pb.log()
-    assert took < 3 * 1 + (256 - 100) / 256 + 1.0      # Master_Down_Interval + slack
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    watch = AddrWatch(b)
+    with StallWatch() as sw:
+        t0 = time.monotonic()
+        pa.stop(signal.SIGKILL)
+        assert wait_for(lambda: watch.added(vip, t0), 15), pb.log()
+        t1 = watch.added(vip, t0)
+        assert t1 is not None
+        bound = 3 * 1 + (256 - 100) / 256 + 1.0         # Master_Down_Interval + slack
+        assert judged(sw, t0, t1, bound, "failover after SIGKILL") < bound, pb.log()
+    watch.close()
 
 
 def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> None:
@@ -134,12 +188,24 @@ def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> 
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    # b's VRRP child runs (its start-up may take seconds on a loaded host) and hears a
+    assert wait_for(lambda: "Entering BACKUP STATE" in pb.log(), START), pb.log()
     time.sleep(1.2)
-    pa.stop()
-    assert not pa.has(vip)
-    took = wait_for(lambda: pb.has(vip), 5)
-    assert took is not None and took < 1.5, (took, pb.log())
+    watch = AddrWatch(b)
+    with StallWatch() as sw:
+        t0 = time.monotonic()
+        pa.stop()
+        assert not pa.has(vip)
+        assert wait_for(lambda: watch.added(vip, t0), 5), pb.log()
+        t1 = watch.added(vip, t0)
+        assert t1 is not None
+        # Skew_Time + slack (as the IPv6 test below), from the SIGTERM to the VIP on b: the
+        # stop itself counts (a stop that blocks before its priority-0 advert is late)
+        bound = (256 - 100) / 256 + 0.6
+        assert judged(sw, t0, t1, bound, "handover after SIGTERM") < bound, pb.log()
+    watch.close()
 
 
 @pytest.mark.parametrize(("master_ours", "backup_ours"), [(True, True), (True, False), (False, True)],
@@ -156,15 +222,22 @@ def test_ipv6_unicast_graceful_stop_hands_over_within_skew_time(
                                     unicast=("2001:db8::1", "2001:db8::2")), ours=master_ours).start()
     pb = Peer(b, tmp_path, instance(100, version=3, vip=vip,
                                     unicast=("2001:db8::2", "2001:db8::1")), ours=backup_ours).start()
-    assert wait_for(lambda: pa.has(vip), 10), (pa.log(), pb.log())
-    time.sleep(4.0)                       # past B's Master_Down_Interval: A's adverts count
-    assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
-    t0 = time.monotonic()
-    pa.stop()
-    took = wait_for(lambda: pb.has(vip), 5)
-    assert took is not None, pb.log()
-    took = time.monotonic() - t0
-    assert took < (256 - 100) / 256 + 0.6, (took, pb.log())       # Skew_Time + slack
+    assert wait_for(lambda: pa.has(vip), START), (pa.log(), pb.log())
+    # B's VRRP child runs (our start-up may take seconds on a loaded host: keepalived as A was
+    # master long before), then past its Master_Down_Interval: A's adverts count
+    assert wait_for(lambda: "Entering BACKUP STATE" in pb.log(), START), pb.log()
+    time.sleep(4.0)
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    watch = AddrWatch(b)
+    with StallWatch() as sw:
+        t0 = time.monotonic()
+        pa.stop()
+        assert wait_for(lambda: watch.added(vip, t0), 5), pb.log()
+        t1 = watch.added(vip, t0)
+        assert t1 is not None
+        bound = (256 - 100) / 256 + 0.6                             # Skew_Time + slack
+        assert judged(sw, t0, t1, bound, "handover after SIGTERM") < bound, pb.log()
+    watch.close()
 
 
 def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
@@ -172,15 +245,16 @@ def test_three_nodes_preemption_and_link_down(lab: Lab, tmp_path: Path) -> None:
     vip = "192.0.2.100/24"
     pb = Peer(b, tmp_path, instance(120, advert=1)).start()
     pc = Peer(c, tmp_path, instance(100, advert=1)).start()
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert wait_for(lambda: pb.has(vip) and not pc.has(vip), START), (pb.log(), pc.log())
     pa = Peer(a, tmp_path, instance(200, advert=1)).start()      # higher priority preempts
-    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 8), pa.log()
-    assert exactly_one_master([pa, pb, pc], vip)
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), START), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb, pc], vip), 10), (pb.log(), pc.log())
     a.run("ip", "link", "set", "eth0", "down")                     # FAULT on a
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
-    assert "Entering FAULT STATE" in pa.log()
+    assert wait_for(lambda: pb.has(vip) and not pc.has(vip), 15), (pb.log(), pc.log())
+    assert wait_for(lambda: "Entering FAULT STATE" in pa.log(), 5), pa.log()
     a.run("ip", "link", "set", "eth0", "up")
-    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 10), pa.log()
+    assert wait_for(lambda: pa.has(vip) and not pb.has(vip), 20), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb, pc], vip), 10), (pb.log(), pc.log())
 
 
 def test_unicast_peers(lab: Lab, tmp_path: Path) -> None:
@@ -188,11 +262,10 @@ def test_unicast_peers(lab: Lab, tmp_path: Path) -> None:
     vip = "192.0.2.100/24"
     pa = Peer(a, tmp_path, instance(150, unicast=("192.0.2.1", "192.0.2.2"))).start()
     pb = Peer(b, tmp_path, instance(100, unicast=("192.0.2.2", "192.0.2.1"))).start()
-    assert wait_for(lambda: pa.has(vip), 8)
-    time.sleep(1.5)
-    assert exactly_one_master([pa, pb], vip)
+    assert wait_for(lambda: pa.has(vip), START), (pa.log(), pb.log())
+    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
     pa.stop(signal.SIGKILL)
-    assert wait_for(lambda: pb.has(vip), 8), pb.log()
+    assert wait_for(lambda: pb.has(vip), 15), pb.log()
 
 
 INTEROP = [
@@ -222,14 +295,14 @@ def test_interoperates_with_keepalived(lab: Lab, tmp_path: Path, version: int, v
     pa.start()
     pb.start()
     master, backup = (pa, pb) if ours_master else (pb, pa)
-    assert wait_for(lambda: master.has(vip), 10), (master.log(), backup.log())
+    assert wait_for(lambda: master.has(vip), START), (master.log(), backup.log())
     time.sleep(2.5)
     assert exactly_one_master([pa, pb], vip), (pa.log(), pb.log())
     master.stop()
-    assert wait_for(lambda: backup.has(vip), 8), (backup.log(), master.log())
+    assert wait_for(lambda: backup.has(vip), 15), (backup.log(), master.log())
     assert exactly_one_master([pa, pb], vip)
     master.start()                                               # higher priority returns
-    assert wait_for(lambda: master.has(vip) and not backup.has(vip), 12), (master.log(),
+    assert wait_for(lambda: master.has(vip) and not backup.has(vip), START), (master.log(),
                                                                             backup.log())
 
 
@@ -237,7 +310,7 @@ def test_our_adverts_pass_scapy_checks(lab: Lab, tmp_path: Path) -> None:
     """scapy, an independent decoder, sees well-formed v2 and v3 adverts with TTL 255."""
     a, b = lan_of(lab, 2)
     pa = Peer(a, tmp_path, instance(150, version=3, vrid=7)).start()
-    assert wait_for(lambda: pa.has("192.0.2.100/24"), 8)
+    assert wait_for(lambda: pa.has("192.0.2.100/24"), START), pa.log()
     sniff = b.run(sys.executable, "-c", SNIFF, timeout=30, check=False)
     assert sniff.returncode == 0, sniff.stdout + sniff.stderr
     assert "ok" in sniff.stdout, sniff.stdout + sniff.stderr
@@ -286,7 +359,7 @@ def test_reload_keeps_state_and_applies_address_diff(lab: Lab, tmp_path: Path) -
     pa = Peer(a, tmp_path, instance(150, extra=extra)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
     time.sleep(1.5)
     # an unchanged reload: no address churn, no GARP, still master
     import threading
@@ -312,7 +385,7 @@ def test_killed_vrrp_child_resumes_without_outage(lab: Lab, tmp_path: Path) -> N
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
     # a master of some standing: it has held the VIP for far longer than Master_Down_Interval
     time.sleep(10)
     mon = address_monitor(a)
@@ -364,7 +437,7 @@ def test_vip_deleted_by_hand_goes_backup_then_returns(lab: Lab, tmp_path: Path) 
     pa = Peer(a, tmp_path, instance(150, advert=0.5)).start()
     Peer(b, tmp_path, instance(100, advert=0.5)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
     time.sleep(1)
     a.run("ip", "addr", "del", vip, "dev", "eth0")
     assert wait_for(lambda: "deleted - going BACKUP" in pa.log(), 5), pa.log()
@@ -376,7 +449,7 @@ def test_interface_deleted_and_recreated_is_picked_up(lab: Lab, tmp_path: Path) 
     pa = Peer(a, tmp_path, instance(150, advert=0.5)).start()
     pb = Peer(b, tmp_path, instance(100, advert=0.5)).start()
     vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), 8)
+    assert wait_for(lambda: pa.has(vip), START), pa.log()
     a.run("ip", "link", "del", "eth0")
     assert wait_for(lambda: pb.has(vip), 8), pb.log()
     assert wait_for(lambda: "Entering FAULT STATE" in pa.log(), 5), pa.log()
@@ -403,18 +476,21 @@ def test_frozen_master_returning_leaves_exactly_one_master(lab: Lab, tmp_path: P
     pb = Peer(b, tmp_path, instance(150)).start()
     pc = Peer(c, tmp_path, instance(100)).start()
     peers = [pa, pb, pc]
-    assert wait_for(lambda: pa.has(vip) and exactly_one_master(peers, vip), 10), pa.log()
+    assert wait_for(lambda: pa.has(vip) and exactly_one_master(peers, vip), START), pa.log()
     for run in range(4):
         time.sleep(1.5)
         frozen = time.monotonic()
         _freeze(pa, signal.SIGSTOP)
-        assert wait_for(lambda: pb.has(vip), 6), (run, pb.log())
+        assert wait_for(lambda: pb.has(vip), 15), (run, pb.log())
         time.sleep(max(0.0, frozen + 5 - time.monotonic()))       # 5 s frozen in all
-        _freeze(pa, signal.SIGCONT)
-        t0 = time.monotonic()
-        # one advert interval (1 s) + the 150's skew (0.41 s), and polling slack
-        took = wait_for(lambda: pa.has(vip) and not pb.has(vip) and not pc.has(vip), 3)
-        assert took is not None and took < 1.41 + 0.3, (run, took, pa.log(), pb.log())
+        with StallWatch() as sw:
+            _freeze(pa, signal.SIGCONT)
+            t0 = time.monotonic()
+            # one advert interval (1 s) + the 150's skew (0.41 s), and polling slack
+            took = wait_for(lambda: pa.has(vip) and not pb.has(vip) and not pc.has(vip), 10)
+            assert took is not None, (run, pa.log(), pb.log())
+            assert judged(sw, t0, t0 + took, 1.41 + 0.3, "back to the 200 after SIGCONT") \
+                < 1.41 + 0.3, (run, took, pa.log(), pb.log())
         while time.monotonic() - t0 < 5:
             assert exactly_one_master(peers, vip) and pa.has(vip), (run, pa.log(), pb.log())
             time.sleep(0.05)
@@ -437,7 +513,7 @@ def test_log_lines_operators_grep_for(lab: Lab, tmp_path: Path) -> None:
     peer with a mismatched interval logged (not only counted), rate-limited."""
     a, b, c = lan_of(lab, 3)
     pa = Peer(a, tmp_path, instance(150)).start()
-    assert wait_for(lambda: pa.has("192.0.2.100/24"), 8), pa.log()
+    assert wait_for(lambda: pa.has("192.0.2.100/24"), START), pa.log()
     pb = Peer(b, tmp_path, instance(200), ours=False).start()
     assert wait_for(lambda: "Master received advert from 192.0.2.2 with higher priority 200,"
                     " ours 150" in pa.log(), 8), pa.log()

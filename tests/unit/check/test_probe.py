@@ -432,3 +432,20 @@ def test_an_unusable_dataplane_is_set_up_again_and_then_gets_everything(tmp_path
         d.prober.close()  # type: ignore[union-attr]
         d.scheduler.close()  # type: ignore[union-attr]
     asyncio.run(main())
+
+
+def test_probe_closes_with_a_fin_the_server_reads_an_end_of_file() -> None:
+    """keepalived's TCP_CHECK closes with a FIN: the server reads an end of file. Ours sends
+    the FIN, then at once a reset (no TIME_WAIT here, nothing tracked): the server still
+    reads an end of file, never ECONNRESET (Python's http.server logs a traceback for that)."""
+    async def main() -> None:
+        lst = listener()
+        for _ in range(5):
+            assert await probe_once("127.0.0.1", lst.getsockname()[1]) == 0
+        lst.settimeout(2)
+        for _ in range(5):
+            conn, _ = lst.accept()
+            with conn:
+                conn.settimeout(2)
+                assert conn.recv(100) == b""
+    asyncio.run(main())

@@ -7,11 +7,14 @@ import dataclasses
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from keepalived_py.config.blocks import build_tree, tokenize
 from keepalived_py.config.model import Config, VirtualAddress, VrrpInstance, evolve
 from keepalived_py.config.source import read_text_lines
-from keepalived_py.config.tree import Diagnostics
+from keepalived_py.config.tree import Diagnostics, SourcePos
+from keepalived_py.config.values import read_interface
 
 
 def test_evolve_is_replace() -> None:
@@ -64,3 +67,46 @@ def test_pruned_view_keeps_what_its_process_reads() -> None:
     assert all(n.children == () for n in pruned if n.keyword in off)
     assert _plain(build_tree(lines, Diagnostics())) == \
         _plain(build_tree(lines, Diagnostics(), tokens=tokens))
+
+
+def _interface_or_error(word: str) -> object:
+    try:
+        return ipaddress.ip_interface(word)
+    except ValueError:
+        return "error"
+
+
+_WORDS = st.one_of(
+    st.tuples(*[st.integers(0, 300)] * 4, st.one_of(st.none(), st.integers(0, 40)),
+              st.sampled_from(["", "0", "00"])).map(
+        lambda t: ".".join(
+            (t[5] if i == 0 else "") + str(x) for i, x in enumerate(t[:4]))
+        + ("" if t[4] is None else f"/{t[4]}")),
+    st.text(alphabet="0123456789./:abcdef x\u0663", max_size=20),
+)
+
+
+def _check_read_interface(word: str) -> None:
+    d = Diagnostics()
+    got = read_interface(word, SourcePos("f", 1), d)
+    want = _interface_or_error(word)
+    if want == "error":
+        assert got is None and d.items
+    else:
+        assert got == want and type(got) is type(want) and str(got) == str(want)
+        assert got.network == want.network and not d.items     # type: ignore[union-attr]
+
+
+@given(_WORDS)
+@settings(max_examples=400, deadline=None)
+def test_read_interface_fast_path_is_ip_interface(word: str) -> None:
+    """The dotted-quad fast path of values.read_interface gives ip_interface's object (or its
+    error) for any word, leading zeros, prefixes over 32 and non-ASCII digits included."""
+    _check_read_interface(word)
+
+
+def test_read_interface_examples() -> None:
+    for word in ("198.51.100.1", "198.51.100.1/24", "0.0.0.0/0", "255.255.255.255/32",
+                 "10.0.0.1/08", "010.0.0.1", "1.2.3", "1.2.3.4/33", "2001:db8::1/64",
+                 "1.2.3.4/255.255.255.0", "1.2.3.4\n", "1.2.3.4/"):
+        _check_read_interface(word)

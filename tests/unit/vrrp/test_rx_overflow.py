@@ -172,8 +172,60 @@ def test_source_filter_admits_the_listed_sources_or_the_others(n: int) -> None:
         assert not _run_bpf(lane, ip_from(a)) and _run_bpf(main, ip_from(a))
 
 
-def test_prioritise_is_ipv4_vrrp_only_and_bounded() -> None:
+def test_prioritise_skips_ah_sockets_and_is_bounded() -> None:
     fake = VrrpSocket.__new__(VrrpSocket)
-    fake.family, fake.deliver_ah, fake.lane_sources = 6, None, frozenset()
-    fake.prioritise({ipaddress.IPv6Address("fe80::1")}, None)
+    fake.family, fake.deliver_ah, fake.lane_sources = 4, (lambda p: None), frozenset()
+    fake.prioritise({A("192.0.2.1")}, None)                 # AH: one queue
     assert fake.lane_sources == frozenset()
+    fake.family, fake.deliver_ah = 6, None
+    fake.prioritise({ipaddress.IPv6Address(f"fe80::{i}") for i in range(1, 18)}, None)
+    assert fake.lane_sources == frozenset()                 # more than LANE_MAX masters
+    fake.prioritise({A("192.0.2.1")}, None)                 # not this socket's family
+    assert fake.lane_sources == frozenset()
+
+
+SKF_NET = 0xFFF00000
+
+
+def _run_bpf6(program: bytes, net: bytes, payload: bytes) -> int:
+    """Classic BPF over a raw IPv6 socket's packet: `payload` at offset 0, the IPv6 header
+    (`net`) reachable only through SKF_NET_OFF loads, as the kernel runs it."""
+    ins = [struct.unpack("@HBBI", program[i:i + 8]) for i in range(0, len(program), 8)]
+    pc, acc = 0, 0
+    while True:
+        code, jt, jf, k = ins[pc]
+        if code == 0x20:
+            base, off = (net, k - SKF_NET) if k >= SKF_NET else (payload, k)
+            assert off + 4 <= len(base), "a load beyond the packet: the kernel returns 0"
+            acc = int.from_bytes(base[off:off + 4], "big")
+            pc += 1
+        elif code == 0x15:
+            pc += 1 + (jt if acc == k else jf)
+        elif code == 0x06:
+            return k
+        else:
+            raise AssertionError(f"unexpected instruction {code:#x}")
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 16])
+def test_source_filter6_admits_the_listed_sources_or_the_others(n: int) -> None:
+    from keepalived_py.vrrp.transport import LANE_MAX, source_filter6
+    B = ipaddress.IPv6Address
+    assert n <= LANE_MAX
+    listed = [B(f"fe80::{i:x}") for i in range(1, n + 1)]
+    lane = source_filter6([a.packed for a in listed], True)
+    main = source_filter6([a.packed for a in listed], False)
+    assert len(lane) // 8 <= 4096                                   # BPF_MAXINSNS
+
+    def ipv6_from(a: B) -> bytes:
+        return bytes.fromhex("6000000000207000") + a.packed + B("ff02::12").packed
+
+    vrrp = bytes.fromhex("3133c8010064") + bytes(2) + B("2001:db8::100").packed
+    for a in listed:
+        assert _run_bpf6(lane, ipv6_from(a), vrrp) and not _run_bpf6(main, ipv6_from(a), vrrp)
+    # differing in each of the four words of a listed address, and elsewhere
+    near = [B(int(listed[0]) ^ (1 << (32 * w))) for w in range(4)]
+    for a in (*near, B("fe80::77"), B("2001:db8::1")):
+        if a in listed:
+            continue
+        assert not _run_bpf6(lane, ipv6_from(a), vrrp) and _run_bpf6(main, ipv6_from(a), vrrp)

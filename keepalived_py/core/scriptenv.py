@@ -1,0 +1,121 @@
+"""What every script a child runs starts with, as keepalived 2.2.7 prepares it between fork and
+exec (lib/notify.c system_call_script -> lib/process.c reset_process_priorities, then
+lib/signals.c signal_handler_script):
+
+- the nice value the child had before `<role>_priority` changed it;
+- out of SCHED_RR (SCHED_RESET_ON_FORK does that in the kernel) and, when the child had set an
+  RLIMIT_RTTIME, that limit "restored" to keepalived's never-filled original: 0/0 (2.2.7's
+  orig_rlimit_rt is never read from the kernel; harmless for a SCHED_OTHER script, and what
+  the binary's scripts show in /proc/PID/limits);
+- the RLIMIT_NOFILE the checker had before raising it for its probes;
+- every signal at its default disposition and none blocked;
+- the daemon's umask: the command line's -u, else global_defs `umask`, else keepalived's
+  default 0177 (lib/utils.c umask_val) - keepalived applies it to the whole process, we apply
+  it to scripts (the daemon's own files keep their explicit modes).
+
+The settings come from the child's state (core/sched.py ProcessSched) when the script is
+started, so a reload or max_auto_priority is followed. The umask is a subprocess argument.
+Nice and rlimits are set on the script's pid by the daemon as soon as it is started
+(setpriority/prlimit; keepalived sets them in the forked child before exec): a `preexec_fn`
+would stop subprocess from using vfork, and with it every fork of a checker running
+thousands of MISC_CHECKs copies the whole page table (and under asyncio's pidfd watcher the
+unit suite lost exits with it). Signals can only be reset before exec: a `preexec_fn` is
+passed for them, only when some signal is ignored or blocked (never in our children so far).
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from keepalived_py.config.model_process import DEFAULT_UMASK, ProcessDefs
+
+_umask = DEFAULT_UMASK
+_orig_nofile: tuple[int, int] | None = None
+# subprocess restores these itself (restore_signals=True)
+_RESTORED_BY_PYTHON = frozenset({signal.SIGPIPE, signal.SIGXFSZ})
+
+
+def configure(cmdline_umask: int | None, p: ProcessDefs) -> None:
+    """The umask scripts get (at start and at each reload of the child)."""
+    global _umask
+    _umask = cmdline_umask if cmdline_umask is not None else \
+        p.umask if p.umask is not None else DEFAULT_UMASK
+
+
+def remember_nofile(limits: tuple[int, int]) -> None:
+    """RLIMIT_NOFILE as it was before the child first raised it (check/probe.py)."""
+    global _orig_nofile
+    if _orig_nofile is None:
+        _orig_nofile = limits
+
+
+def _ignored_signals() -> list[int]:
+    out = []
+    for sig in signal.valid_signals():
+        if sig in _RESTORED_BY_PYTHON or sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            if signal.getsignal(sig) == signal.SIG_IGN:
+                out.append(sig)
+        except (ValueError, OSError):
+            continue
+    return out
+
+
+def _signals(ignored: list[int], blocked: bool) -> Callable[[], None]:
+    def child() -> None:            # in the forked child, before exec
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_DFL)
+        if blocked:
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    return child
+
+
+def _limits(nice: int | None, rttime: bool, nofile: tuple[int, int] | None
+            ) -> Callable[[int], None]:
+    def apply(pid: int) -> None:
+        if rttime:
+            _prlimit(pid, resource.RLIMIT_RTTIME, (0, 0))
+        if nofile is not None:
+            _prlimit(pid, resource.RLIMIT_NOFILE, nofile)
+        if nice is not None:
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, nice)
+            except OSError:
+                pass                        # the script has already exited
+    return apply
+
+
+def _prlimit(pid: int, which: int, value: tuple[int, int]) -> None:
+    try:
+        resource.prlimit(pid, which, value)
+    except (OSError, ValueError):
+        pass                                # the script has already exited
+
+
+def prepare() -> tuple[dict[str, Any], Callable[[int], None] | None]:
+    """Keyword arguments for asyncio.create_subprocess_exec that give a script keepalived's
+    start (its umask; a preexec_fn only for signals), and what to apply to the script's pid
+    once it runs (None: nothing)."""
+    from keepalived_py.core import sched
+    cur = sched.current()
+    nice = None
+    rttime = False
+    if cur is not None:
+        if cur.orig_nice is not None and \
+                os.getpriority(os.PRIO_PROCESS, 0) != cur.orig_nice:
+            nice = cur.orig_nice
+        rttime = bool(cur.rt_priority and cur.rttime_set)
+    nofile = None
+    if _orig_nofile is not None and resource.getrlimit(resource.RLIMIT_NOFILE) != _orig_nofile:
+        nofile = _orig_nofile
+    ignored = _ignored_signals()
+    blocked = bool(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    kw: dict[str, Any] = {"umask": _umask}
+    if ignored or blocked:
+        kw["preexec_fn"] = _signals(ignored, blocked)
+    post = _limits(nice, rttime, nofile) if nice is not None or rttime or nofile else None
+    return kw, post
