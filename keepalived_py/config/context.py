@@ -72,7 +72,7 @@ def is_script(script: Script | None) -> bool:
     if path.startswith("<"):
         return False
     if "/" not in path:
-        import shutil               # (imported on use: -t and start-up need it rarely)
+        import shutil  # (imported on use: -t and start-up need it rarely)
         return shutil.which(path) is not None
     return os.path.exists(path)
 

@@ -56,7 +56,7 @@ def evolve(obj: _T, /, **changes: Any) -> _T:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
     new = object.__new__(cls)
     put = object.__setattr__
-    for name, value in zip(known[0], known[2](obj)):
+    for name, value in zip(known[0], known[2](obj), strict=True):
         put(new, name, value)
     for name, value in changes.items():
         put(new, name, value)

@@ -368,7 +368,7 @@ class SourceReader:
             nums = [int(x) for x in params.split()] if params.strip() else []
             lo = nums[0] if nums else 0
             hi = nums[1] if len(nums) > 1 else 32767
-            import random           # ($_RANDOM only: not imported for every configuration)
+            import random  # ($_RANDOM only: not imported for every configuration)
             return str(random.randint(lo, hi)) if hi >= lo else str(lo)
         return d.value
 

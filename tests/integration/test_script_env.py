@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from netlab import Lab
-from test_vrrp import Peer
 from test_vmac_firewall import need_keepalived
+from test_vrrp import Peer
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
