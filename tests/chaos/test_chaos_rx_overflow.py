@@ -184,7 +184,7 @@ def test_chaos_rx_queue_flood_ipv6_lane_no_false_takeover_counters_right(tmp_pat
         # no packet counted twice: what the main queue read or lost is at most the flood, plus
         # master adverts it lost before the lane opened (the kernel reports a loss with the
         # next packet queued: the flood's first)
-        assert chk + lost - lane_lost <= sent + m0["stats"]["advert_sent"], (chk, lost, sent)  # type: ignore[index]
+        assert chk + lost - lane_lost <= sent + m1["stats"]["advert_sent"], (chk, lost, sent, lane_lost)  # type: ignore[index]
         assert {k for k in s1["drops"] if s1["drops"][k] != s0["drops"].get(k)} == {"chk_err"}  # type: ignore[attr-defined,union-attr]
         adverts = i1["stats"]["advert_rcvd"] - i0["stats"]["advert_rcvd"]  # type: ignore[index,operator]
         assert lane >= adverts >= FLOOD_S - 2, (lane, adverts)
