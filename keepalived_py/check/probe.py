@@ -120,21 +120,18 @@ def ensure_fd_limit(checkers: int) -> int:
     return new
 
 
-class _Timer:
-    """A heap of (when, seq, item) with one loop timer armed at its earliest entry."""
+class _Alarm:
+    """One loop timer armed at the earliest of a subclass's entries (`_earliest`); `due(now)`
+    runs when it fires and the timer is re-armed whatever happened."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
         self.loop = loop
-        self.heap: list[tuple[float, int, Any]] = []
-        self._seq = itertools.count()
         self._handle: asyncio.TimerHandle | None = None
         self._armed = float("inf")
         self._due = due
 
-    def push(self, at: float, item: Any) -> None:
-        heapq.heappush(self.heap, (at, next(self._seq), item))
-        if at < self._armed:
-            self._arm(at)
+    def _earliest(self) -> float | None:
+        raise NotImplementedError
 
     def _arm(self, at: float) -> None:
         if self._handle is not None:
@@ -148,13 +145,34 @@ class _Timer:
         try:
             self._due(self.loop.time())
         finally:                          # whatever happened, the rest stays scheduled
-            if self.heap and self.heap[0][0] != self._armed:
-                self._arm(self.heap[0][0])
+            at = self._earliest()
+            if at is not None and at != self._armed:
+                self._arm(at)
 
-    def close(self) -> None:
+    def _disarm(self) -> None:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+
+
+class _Timer(_Alarm):
+    """A heap of (when, seq, item) with one loop timer armed at its earliest entry."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
+        super().__init__(loop, due)
+        self.heap: list[tuple[float, int, Any]] = []
+        self._seq = itertools.count()
+
+    def push(self, at: float, item: Any) -> None:
+        heapq.heappush(self.heap, (at, next(self._seq), item))
+        if at < self._armed:
+            self._arm(at)
+
+    def _earliest(self) -> float | None:
+        return self.heap[0][0] if self.heap else None
+
+    def close(self) -> None:
+        self._disarm()
         self.heap.clear()
 
 
@@ -208,18 +226,15 @@ class Scheduler:
         self._timer.close()
 
 
-class _Deadlines:
+class _Deadlines(_Alarm):
     """Connect deadlines, one first-in-first-out queue per timeout: every probe with the same
     connect_timeout gets a later deadline than the one before, so each queue stays in order
     with no heap (a push and a pop per check, no comparisons); one loop timer is armed at the
     earliest head. Few distinct timeouts, so few queues."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, due: Callable[[float], None]) -> None:
-        self.loop = loop
+        super().__init__(loop, due)
         self.queues: dict[float, deque[tuple[float, int, Any]]] = {}
-        self._handle: asyncio.TimerHandle | None = None
-        self._armed = float("inf")
-        self._due = due
 
     def push(self, timeout: float, fd: int, sock: Any) -> None:
         at = self.loop.time() + timeout
@@ -230,26 +245,12 @@ class _Deadlines:
         if at < self._armed:
             self._arm(at)
 
-    def _arm(self, at: float) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        self._armed = at
-        self._handle = self.loop.call_at(at, self._fire)
-
-    def _fire(self) -> None:
-        self._handle = None
-        self._armed = float("inf")
-        try:
-            self._due(self.loop.time())
-        finally:
-            heads = [q[0][0] for q in self.queues.values() if q]
-            if heads:
-                self._arm(min(heads))
+    def _earliest(self) -> float | None:
+        heads = [q[0][0] for q in self.queues.values() if q]
+        return min(heads) if heads else None
 
     def close(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._disarm()
         self.queues.clear()
 
 
