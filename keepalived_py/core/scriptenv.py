@@ -53,13 +53,13 @@ def remember_nofile(limits: tuple[int, int]) -> None:
 
 
 def _ignored_signals() -> list[int]:
-    out = []
+    out: list[int] = []
     for sig in signal.valid_signals():
         if sig in _RESTORED_BY_PYTHON or sig in (signal.SIGKILL, signal.SIGSTOP):
             continue
         try:
             if signal.getsignal(sig) == signal.SIG_IGN:
-                out.append(sig)
+                out.append(int(sig))
         except (ValueError, OSError):
             continue
     return out

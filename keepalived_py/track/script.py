@@ -123,7 +123,7 @@ async def run_command(script: Script, timeout: float | None) -> Outcome:
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True, close_fds=True,
-            **_creds(script), **spawn)  # type: ignore[arg-type]
+            **_creds(script), **spawn)  # type: ignore[arg-type, misc]
     except (OSError, ValueError, KeyError) as e:
         detail = os.strerror(e.errno) if isinstance(e, OSError) and e.errno else str(e)
         return Outcome(False, "failed", f"cannot execute {argv[0]}: {detail}")

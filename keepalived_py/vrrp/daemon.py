@@ -495,12 +495,12 @@ class VrrpDaemon:
         inst = r.cfg
         assert self.netlink.ipr is not None and inst.interface
         taken = {x.vmac for x in self.runners.values() if x.vmac and x is not r} | {
-            i.use_vmac or i.use_ipvlan for i in self.config.vrrp_instances
-            if (i.use_vmac or i.use_ipvlan) and i.name != r.name}
+            name for i in self.config.vrrp_instances
+            if i.name != r.name and (name := i.use_vmac or i.use_ipvlan)}
         if inst.use_ipvlan is not None:                     # keepalived's netlink_link_add_ipvlan
             r.vmac = await self.vmacs.ensure_ipvlan(
                 self.netlink.ipr, r.name, inst.interface, inst.virtual_router_id, inst.family,
-                inst.use_ipvlan, inst.ipvlan_type, inst.ipvlan_addr, taken)  # type: ignore[arg-type]
+                inst.use_ipvlan, inst.ipvlan_type, inst.ipvlan_addr, taken)
             if r.vmac:
                 self.netlink.forget(r.vmac)
             return
