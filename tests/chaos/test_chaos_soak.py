@@ -99,8 +99,29 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
         frozen: list[tuple[float, float]] = []
         samples: list[tuple[float, int, int]] = []
         csamples: list[tuple[int, int]] = []
+        loads: list[float] = []
         next_sample = t0 + warmup
         fo = rl = 0
+        takebacks: list[tuple[float, float, float]] = []   # (t, took, host stall in it)
+        failovers: list[tuple[float, float, float]] = []
+        events: list[tuple[float, str]] = []
+
+        def vip_change(name: str, present: bool, after: float, timeout: float) -> float | None:
+            """The monotonic time `name` gained (present) / lost the VI_1 VIP after `after`."""
+            deadline = time.monotonic() + timeout
+            while True:
+                for t, hs in c.timeline():
+                    if t > after and (name in hs) == present:
+                        return t
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.02)
+
+        def log(msg: str) -> None:
+            if report:
+                print(f"t={time.monotonic() - t0:.1f}s load {os.getloadavg()[0]:.1f} {msg}",
+                      flush=True)
+
         while time.monotonic() - t0 < seconds:
             now = time.monotonic()
             if now >= next_fo:
@@ -109,31 +130,51 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                 c.fault(f"failover {fo}", {"n1", "n2"}, bound=mdi(PRIOS["n2"], advert) + 0.05)
                 d1.signal_all(signal.SIGSTOP)
                 time.sleep(mdi(PRIOS["n2"], advert) + 1.0)
+                got = vip_change("n2", True, f0, 0.0)
+                failovers.append((f0, (got - f0) if got else float("nan"),
+                                  c.stalled(f0, got) if got else 0.0))
                 c.fault(f"takeback {fo}", {"n1"}, bound=advert + 0.05, nogap=True)
+                k0 = time.monotonic()
                 d1.signal_all(signal.SIGCONT)
                 frozen.append((f0, time.monotonic()))
+                # the takeback, as it happens: n2 drops VI_1's VIP (ip monitor in its namespace)
+                got = vip_change("n2", False, k0, 60.0)
+                took = (got - k0) if got else float("nan")
+                st = c.stalled(k0, got) if got else c.stalled(k0, time.monotonic())
+                takebacks.append((k0 - t0, took, st))
+                events.append((k0 - t0, f"takeback {fo}"))
+                log(f"failover {fo}: n2 took over in {failovers[-1][1]:.3f}s"
+                    f" (host stall {failovers[-1][2]:.3f}s); takeback in {took:.3f}s"
+                    f" (host stall {st:.3f}s, net {took - st:.3f}s)")
                 next_fo = time.monotonic() + failover_every
             elif now >= next_rl:
                 rl += 1
                 for d in c.daemons.values():
                     d.signal("p", signal.SIGHUP)
+                events.append((now - t0, f"reload {rl}"))
                 next_rl = now + reload_every
             elif now >= next_sample:
                 rss, fds = d1.rss_fds("v")
                 samples.append((round(now - t0, 1), rss, fds))
+                loads.append(os.getloadavg()[0])
                 crss, cfds = d1.rss_fds("c") if servers else (0, 0)
                 if servers:
                     csamples.append((crss, cfds))
-                if report:
-                    print(f"t={now - t0:.0f}s RSS {rss} KiB fds {fds}"
-                          + (f"; checker RSS {crss} KiB fds {cfds}" if servers else ""),
-                          flush=True)
-                next_sample = now + max(5.0, seconds / 20)
+                sw = c.stallwatch.figures() if c.stallwatch else {}
+                log(f"RSS {rss} KiB fds {fds}"
+                    + (f"; checker RSS {crss} KiB fds {cfds}" if servers else "")
+                    + f"; host stalls so far {sw.get('host_stalls', 0)}"
+                    f" (worst {sw.get('host_stall_worst', 0)}s)")
+                next_sample = now + max(5.0, min(60.0, seconds / 20))
             time.sleep(0.05)
         c.hold(2.0)
         sniffer.terminate()
         times = [float(t) for t in sniffer.communicate(timeout=5)[0].split()]
-        c.verify()
+        try:
+            c.verify()
+            verdict = "ok"
+        except AssertionError as e:
+            verdict = str(e)
         assert want <= set(c.nodes["n1"].addresses()), c.logs()
         # gaps between the master's VI_1 adverts, outside the frozen spells (+ the thaw advert)
         spans = [(a, b) for a, b in zip(times, times[1:], strict=False)
@@ -143,6 +184,11 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
         # every process alike, the daemon's own lateness does not hide in it
         net = [b - a - c.stalled(a, b) for a, b in spans]
         late = [g for g in net if g > advert + 0.05]
+        # an advert missed: a gap, net of host stall, of 1.5 intervals or more
+        missed = sum(round(g / advert) - 1 for g in net if g >= 1.5 * advert)
+        missed_raw = sum(round(g / advert) - 1 for g in gaps if g >= 1.5 * advert)
+        tb = [t for _, t, _ in takebacks]
+        tb_net = [t - st for _, t, st in takebacks]
         rss = [r for _, r, _ in samples]
         fds = [f for _, _, f in samples]
         figures = {"seconds": seconds, "instances": instances, "failovers": fo, "reloads": rl,
@@ -155,9 +201,27 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                    "checker_rss_kib": (csamples[0][0], csamples[-1][0]) if csamples else None,
                    "checker_fds": (min(f for _, f in csamples), max(f for _, f in csamples))
                    if csamples else None,
-                   "windows": {w.label: round(w.took or 0, 3) for w in c.windows}}
+                   "missed_adverts": missed, "missed_adverts_raw": missed_raw,
+                   "takeback_worst": round(max(tb), 3) if tb else None,
+                   "takeback_worst_net": round(max(tb_net), 3) if tb_net else None,
+                   "takeback_over_bound_net": sum(1 for t in tb_net if t > advert + 0.05),
+                   "failover_worst": round(max(t for _, t, _ in failovers), 3)
+                   if failovers else None,
+                   "host_stalls": len(c.stallwatch.stalls) if c.stallwatch else None,
+                   "host_stalled_s": round(sum(e - s for s, e in c.stallwatch.stalls), 3)
+                   if c.stallwatch else None,
+                   "load": (round(min(loads), 1), round(max(loads), 1),
+                            round(sum(loads) / len(loads), 1)) if loads else None,
+                   "rss_series": [(t, r) for t, r, _ in samples],
+                   "fds_series": [(t, f) for t, _, f in samples],
+                   "takebacks": [(round(t, 1), round(k, 3), round(st, 3))
+                                 for t, k, st in takebacks],
+                   "windows": {w.label: (round(w.took or 0, 3), round(w.stall, 3))
+                               for w in c.windows},
+                   "verdict": verdict if verdict == "ok" else verdict[:4000]}
         if report:
             print(figures, flush=True)
+        assert verdict == "ok", verdict
         assert gaps
         # a late advert never long enough for a backup to take over (3 intervals); the count of
         # those beyond +50 ms is reported: on a loaded machine the scheduler adds the jitter
