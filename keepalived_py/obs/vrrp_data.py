@@ -18,7 +18,7 @@ configuration when they are constants, and left out when they are not.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, TypedDict
 
@@ -93,6 +93,20 @@ class Runtime(TypedDict, total=False):
 
 def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
                      runtime: Runtime | None = None) -> str:
+    return "".join(iter_vrrp_data(config, instances, runtime))
+
+
+def _chunk(lines: list[str]) -> str:
+    return "\n".join(lines) + "\n"
+
+
+def iter_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
+                   runtime: Runtime | None = None,
+                   interfaces: Iterable[InterfaceInfo] | None = None) -> Iterator[str]:
+    """keepalived.data in chunks (a section, an instance, a script, an interface each), so the
+    VRRP child formats it on its loop a slice at a time (obs/dumps.DumpWriter): their
+    concatenation is `format_vrrp_data`. `interfaces` (read lazily, one per step) stands for
+    runtime["interfaces"]."""
     rt: Runtime = runtime or {}
     by_name = {i.get("name"): i for i in instances}
     out = format_global(config.global_defs, rt.get("router_id"),
@@ -119,22 +133,24 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
     if config.static_rules:
         out.append("------< Static Rules >------")
         out += [f"     {format_rule(r)}" for r in config.static_rules]
+    yield _chunk(out)
     if config.vrrp_instances:
-        out.append("------< VRRP Topology >------")
+        yield _chunk(["------< VRRP Topology >------"])
         for inst in config.vrrp_instances:
-            out += format_instance(config, inst, by_name.get(inst.name, {}),
-                                   rt.get("commands", {}))
+            yield _chunk(format_instance(config, inst, by_name.get(inst.name, {}),
+                                         rt.get("commands", {})))
     if config.vrrp_sync_groups:
-        out.append("------< VRRP Sync groups >------")
+        yield _chunk(["------< VRRP Sync groups >------"])
         for sg in config.vrrp_sync_groups:
-            out += format_sync_group(sg, [by_name.get(n, {}) for n in sg.group],
-                                     rt.get("commands", {}))
+            yield _chunk(format_sync_group(sg, [by_name.get(n, {}) for n in sg.group],
+                                           rt.get("commands", {})))
     scripts = _used_scripts(config)
     if scripts:
-        out.append("------< VRRP Scripts >------")
+        yield _chunk(["------< VRRP Scripts >------"])
         for s in scripts:
-            out += format_script(config, s, rt.get("scripts", {}).get(s.name),
-                                 rt.get("commands", {}))
+            yield _chunk(format_script(config, s, rt.get("scripts", {}).get(s.name),
+                                       rt.get("commands", {})))
+    out = []
     files = _used(config, "track_file", config.vrrp_track_files)
     if files:
         out.append("------< VRRP Track files >------")
@@ -154,12 +170,15 @@ def format_vrrp_data(config: Config, instances: Sequence[Mapping[str, Any]],
                     f"   Bfd is {'up' if rt.get('bfd', {}).get(b.name) else 'down'}",
                     "   Tracking VRRP instances :",
                     *_tracking(_trackers_of(config, "track_bfd", b.name))]
-    if rt.get("interfaces"):
-        out.append("------< Interfaces >------")
-        vmacs = {str(i["vmac"]): i.get("name", "") for i in instances if i.get("vmac")}
-        for info in rt["interfaces"]:
-            out += format_interface(config, info, vmacs)
-    return "\n".join(out) + "\n"
+    if out:
+        yield _chunk(out)
+    vmacs = {str(i["vmac"]): i.get("name", "") for i in instances if i.get("vmac")}
+    first = True
+    for info in (interfaces if interfaces is not None else rt.get("interfaces") or ()):
+        if first:
+            yield _chunk(["------< Interfaces >------"])
+            first = False
+        yield _chunk(format_interface(config, info, vmacs))
 
 
 # -- global definitions ---------------------------------------------------------------------
@@ -882,4 +901,4 @@ def _ed(b: bool) -> str:
 
 
 __all__ = ["InstanceRuntime", "InterfaceInfo", "Runtime", "VrrpState", "format_vrrp_data",
-           "lower_prio_garp", "when"]
+           "iter_vrrp_data", "lower_prio_garp", "when"]

@@ -6,8 +6,9 @@ pure).
 Theory of operation. `snapshot` is one dict per instance: configuration, the machine's
 state and counters (vrrp/stats.py's one table, plus the daemon's drops) and the runtime half
 of keepalived.data's instance section. `renderer` gives obs/dumps.DumpWriter its function:
-the snapshot is taken on the loop, keepalived.data's interface and command lookups run on the
-writer thread.
+the snapshot is taken on the loop when the dump's turn comes, and the text (interface and
+command lookups included) is formatted there a slice at a time; the writer thread only
+writes.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from keepalived_py.obs import dumps
@@ -116,10 +117,11 @@ def metrics_text(d: VrrpDaemon) -> str:
         "scripts": script_states(d.config, data_runtime(d)["scripts"])})
 
 
-def renderer(d: VrrpDaemon) -> Callable[[str], tuple[str, Any]]:
-    """obs/dumps.DumpWriter's render function: a dump kind -> (path, text or a function
-    giving it on the writer thread)."""
-    def render(k: str) -> tuple[str, Any]:
+def renderer(d: VrrpDaemon) -> Callable[[str], tuple[str, dumps.Body]]:
+    """obs/dumps.DumpWriter's render function: a dump kind -> (path, its text in chunks,
+    formatted a slice at a time on the loop). The snapshot is taken when the dump's turn
+    comes (at or after its request)."""
+    def render(k: str) -> tuple[str, dumps.Body]:
         snap = snapshot(d)
         g = d.config.global_defs
         path = dumps.dump_path(k, data_use_instance=g.data_use_instance,
@@ -127,17 +129,28 @@ def renderer(d: VrrpDaemon) -> Callable[[str], tuple[str, Any]]:
         if k == "data" and g.state_dump_file:
             path = g.state_dump_file
         if k == "data":
-            from keepalived_py.obs.vrrp_data import format_vrrp_data
-            config, runtime = d.config, data_runtime(d)
-
-            def data_text() -> str:     # on the writer thread, off the loop
-                runtime["interfaces"] = dumps.read_interfaces()
-                runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
-                return format_vrrp_data(config, snap, runtime)  # type: ignore[arg-type]
-            return path, data_text
-        text = {"stats": dumps.format_stats, "json": dumps.format_json}[k](snap)  # type: ignore[arg-type]
-        return path, text
+            return path, data_chunks(d.config, snap, data_runtime(d))
+        chunks = {"stats": dumps.iter_stats, "json": dumps.iter_json}[k](snap)  # type: ignore[arg-type]
+        return path, chunks
     return render
+
+
+def data_chunks(config: Any, snap: list[dict[str, Any]], runtime: dict[str, Any]
+                ) -> Iterator[str]:
+    """keepalived.data in chunks; the command paths resolved and the interfaces read as
+    steps of their own."""
+    from keepalived_py.obs.vrrp_data import iter_vrrp_data
+    runtime["commands"] = {p: os.path.realpath(p) for p in runtime["commands"]}
+    yield ""
+    yield from iter_vrrp_data(config, snap, runtime,  # type: ignore[arg-type]
+                              interfaces=dumps.iter_interfaces())  # type: ignore[arg-type]
+
+
+def prepare() -> None:
+    """What the renderer imports, imported on the dump writer's thread before the first
+    dump (keepalived.data's formatter is a big module: importing it on the loop would hold it
+    for tens of ms)."""
+    import keepalived_py.obs.vrrp_data  # noqa: F401
 
 
 def wall(deadline: float | None, loop: asyncio.AbstractEventLoop | None) -> float | None:

@@ -247,6 +247,8 @@ class VrrpDaemon:
         await self.firewall.release()
         self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
+        # the dumps' formatter imported once the start has settled, not at the first dump
+        self.loop.call_later(DUMPS_WARM_AFTER, lambda: self.dump_writer().warm())
 
     async def reload(self, config: Config) -> None:
         old_config = self.config
@@ -380,10 +382,14 @@ class VrrpDaemon:
                 r.fsm.handle(m.StatsReset(), now)
                 r.drops.clear()
             kind = DumpKind.STATS
+        self.dump_writer().request(kind.value)
+
+    def dump_writer(self) -> Any:
+        """obs/dumps.DumpWriter: dumps formatted on the loop in slices, written by a thread."""
         if self._dumps is None:
             from keepalived_py.obs import dumps, vrrp_snapshot
-            self._dumps = dumps.DumpWriter(vrrp_snapshot.renderer(self))
-        self._dumps.request(kind.value)
+            self._dumps = dumps.DumpWriter(vrrp_snapshot.renderer(self), vrrp_snapshot.prepare)
+        return self._dumps
 
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
@@ -1133,6 +1139,7 @@ def _fifo_defs(config: Config) -> tuple[Any, ...]:
 
 FIREWALL_CHECK_INTERVAL = 5.0     # seconds between two looks for our nftables tables
 DROP_LOG_INTERVAL = 10.0          # seconds between two drop lines of one kind per instance
+DUMPS_WARM_AFTER = 3.0            # seconds after start: the dump writer imports its formatter
 
 
 def _sock_key(inst: VrrpInstance, vmac: str | None = None) -> tuple[str, int, str]:

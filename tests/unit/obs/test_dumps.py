@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 from keepalived_py.obs.dumps import (
@@ -136,3 +137,90 @@ def test_json_dump_has_the_keys_gen2brain_exporter_reads() -> None:
     for key in ("iname", "ifp_ifname", "last_transition", "vrid", "state", "wantstate"):
         assert key in row["data"], key
     assert isinstance(row["data"]["state"], int) and isinstance(row["data"]["vrid"], int)
+
+
+def test_dump_writer_renders_on_the_loop_in_slices_and_coalesces(tmp_path: Path) -> None:
+    """On a running loop a dump is formatted a slice at a time: other callbacks (an advert's
+    timer) run between its chunks; requests while one is pending are folded into it."""
+    import asyncio
+    import time
+
+    from keepalived_py.obs import dumps
+    renders: list[str] = []
+
+    def render(kind: str) -> tuple[str, dumps.Body]:
+        renders.append(kind)
+
+        def chunks() -> Iterator[str]:
+            for n in range(40):
+                end = time.perf_counter() + 0.0005          # 20 ms of formatting in all
+                while time.perf_counter() < end:
+                    pass
+                yield f"line {n}\n"
+        return str(tmp_path / f"keepalived.{kind}"), chunks()
+
+    async def main() -> tuple[int, float]:
+        loop = asyncio.get_running_loop()
+        w = dumps.DumpWriter(render)
+        ticks = 0
+        worst = 0.0
+        last = loop.time()
+        done = loop.create_future()
+
+        def tick() -> None:
+            nonlocal ticks, worst, last
+            ticks += 1
+            now = loop.time()
+            worst = max(worst, now - last)
+            last = now
+            if (tmp_path / "keepalived.data").exists() and not done.done():
+                done.set_result(None)
+            elif not done.done():
+                loop.call_soon(tick)
+        for _ in range(50):
+            w.request("data")
+        loop.call_soon(tick)
+        await asyncio.wait_for(done, 10)
+        assert await loop.run_in_executor(None, w.wait_idle)
+        assert w.coalesced == 49
+        return ticks, worst
+
+    ticks, _worst = asyncio.run(main())
+    assert renders == ["data"]
+    assert ticks >= 5                        # the loop ran between the slices
+    assert (tmp_path / "keepalived.data").read_text() == "".join(f"line {n}\n" for n in range(40))
+
+
+def test_chunked_stats_and_json_are_the_whole_texts() -> None:
+    from keepalived_py.obs.dumps import iter_json, iter_stats
+    for snap in ([], SNAP, SNAP * 3):
+        text = "".join(iter_json(snap))
+        # the chunks together are json.dumps(rows, indent=2), as when written in one go
+        assert text == json.dumps(json.loads(text), indent=2) + "\n"
+        assert "".join(iter_stats(snap)) == format_stats(snap)
+
+
+def test_dump_writer_prepares_on_its_thread_before_the_first_render(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from keepalived_py.obs import dumps
+    seen: list[object] = []
+
+    def prepare() -> None:
+        seen.append(threading.get_ident())
+
+    def render(kind: str) -> tuple[str, dumps.Body]:
+        seen.append(kind)
+        return str(tmp_path / f"keepalived.{kind}"), ["a\n", "b\n"]
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        w = dumps.DumpWriter(render, prepare)
+        w.warm()
+        w.request("stats")                  # while prepare may still run: after it
+        w.request("json")
+        assert await loop.run_in_executor(None, w.wait_idle)
+    asyncio.run(main())
+    assert seen[0] != threading.get_ident() and seen[1:] == ["stats", "json"]
+    assert (tmp_path / "keepalived.json").read_text() == "a\nb\n"
