@@ -53,6 +53,8 @@ class Links:
 
     def __init__(self, daemon: VrrpDaemon) -> None:
         self.d = daemon
+        self._index: dict[Any, list[Runner]] = {}      # address_deleted's VIP index
+        self._indexed: tuple[Any, ...] = ()            # the configurations it was built from
 
     async def watch(self) -> None:
         netlink = self.d.netlink
@@ -132,20 +134,41 @@ class Links:
             return
         index = msg.get("index")
         ifindex = d.netlink.ifindex
+        vip_of = self._vip_index().get(addr, ())
         for r in list(d.runners.values()):
+            # only the instances this address is a tracked VIP or the source of: a burst of
+            # RTM_DELADDR (a BACKUP of 200 instances dropping its VIPs) costs a dictionary
+            # lookup and a comparison per instance and message, not a scan of every VIP
+            vip = any(x is r for x in vip_of)
+            if not vip and r.src != addr:
+                continue
             if not r.cfg.interface or index not in (ifindex(r.cfg.interface),
                                                     ifindex(r.ifname)) and not any(
                     a.dev and ifindex(a.dev) == index for a in r.cfg.virtual_ipaddress):
                 continue
-            if r.fsm.state is m.State.MASTER and r.holding and any(
-                    a.address.ip == addr and not a.no_track
-                    for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded):
+            if vip and r.fsm.state is m.State.MASTER and r.holding:
                 log.warning("vrrp.address.deleted", instance=r.name, address=str(addr),
                             compat=f"({r.name}) virtual address {addr} deleted - going BACKUP")
                 d._apply(r, r.fsm.handle(m.AddressLost(str(addr)), d.loop.time()))
             elif r.src == addr and not r.cfg.unicast_src_ip and not r.cfg.mcast_src_ip:
                 self.set_primary(r, self.primary_of(r))
                 d._refresh_tracking(r)
+
+    def _vip_index(self) -> dict[Any, list[Runner]]:
+        """address -> the instances it is a tracked (not no_track) virtual or excluded
+        address of; rebuilt when the instances or their configurations change (reload)."""
+        cfgs = tuple(r.cfg for r in self.d.runners.values())
+        if len(cfgs) != len(self._indexed) or any(a is not b for a, b in
+                                                  zip(cfgs, self._indexed, strict=True)):
+            index: dict[Any, list[Runner]] = {}
+            for r in self.d.runners.values():
+                for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
+                    if not a.no_track:
+                        rows = index.setdefault(a.address.ip, [])
+                        if not any(x is r for x in rows):
+                            rows.append(r)
+            self._index, self._indexed = index, cfgs
+        return self._index
 
     def reopen(self, r: Runner) -> None:
         """The interface is back: a new socket for every instance sharing the old one, and
