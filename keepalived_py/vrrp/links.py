@@ -53,8 +53,9 @@ class Links:
 
     def __init__(self, daemon: VrrpDaemon) -> None:
         self.d = daemon
-        self._index: dict[Any, list[Runner]] = {}      # address_deleted's VIP index
-        self._indexed: tuple[Any, ...] = ()            # the configurations it was built from
+        self._index: dict[Any, frozenset[int]] = {}    # address_deleted's VIP index
+        self._indexed: tuple[Any, ...] = ()            # the runners and configurations it was built from
+        self._held: list[Runner] = []                  # the runners whose ids it holds
 
     async def watch(self) -> None:
         netlink = self.d.netlink
@@ -134,12 +135,12 @@ class Links:
             return
         index = msg.get("index")
         ifindex = d.netlink.ifindex
-        vip_of = self._vip_index().get(addr, ())
+        vip_of = self._vip_index().get(addr, frozenset())
         for r in list(d.runners.values()):
             # only the instances this address is a tracked VIP or the source of: a burst of
             # RTM_DELADDR (a BACKUP of 200 instances dropping its VIPs) costs a dictionary
             # lookup and a comparison per instance and message, not a scan of every VIP
-            vip = any(x is r for x in vip_of)
+            vip = id(r) in vip_of
             if not vip and r.src != addr:
                 continue
             if not r.cfg.interface or index not in (ifindex(r.cfg.interface),
@@ -154,20 +155,21 @@ class Links:
                 self.set_primary(r, self.primary_of(r))
                 d._refresh_tracking(r)
 
-    def _vip_index(self) -> dict[Any, list[Runner]]:
-        """address -> the instances it is a tracked (not no_track) virtual or excluded
-        address of; rebuilt when the instances or their configurations change (reload)."""
-        cfgs = tuple(r.cfg for r in self.d.runners.values())
-        if len(cfgs) != len(self._indexed) or any(a is not b for a, b in
-                                                  zip(cfgs, self._indexed, strict=True)):
-            index: dict[Any, list[Runner]] = {}
+    def _vip_index(self) -> dict[Any, frozenset[int]]:
+        """address -> the ids of the instances (runners) it is a tracked (not no_track)
+        virtual or excluded address of; rebuilt when the instances or their configurations
+        change (a reload gives a runner a new one). The runners it was built from are held,
+        so their ids stay theirs."""
+        runners = self.d.runners.values()
+        key = (tuple(map(id, runners)), tuple(r.cfg for r in runners))
+        if key != self._indexed:       # identical items compare by identity, in C
+            index: dict[Any, set[int]] = {}
             for r in self.d.runners.values():
                 for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded:
                     if not a.no_track:
-                        rows = index.setdefault(a.address.ip, [])
-                        if not any(x is r for x in rows):
-                            rows.append(r)
-            self._index, self._indexed = index, cfgs
+                        index.setdefault(a.address.ip, set()).add(id(r))
+            self._index = {k: frozenset(v) for k, v in index.items()}
+            self._indexed, self._held = key, list(runners)
         return self._index
 
     def reopen(self, r: Runner) -> None:
