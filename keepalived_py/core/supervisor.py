@@ -234,6 +234,9 @@ class Supervisor:
                 child.ready = True
                 if live is not None:
                     live.became_ready(now)
+                if child.spawns == 1 and not EXEC_CHILDREN:    # hook: issue 15 (core/rolewarm.py)
+                    from keepalived_py.core import rolewarm
+                    self.loop.call_later(rolewarm.WARM_AFTER, rolewarm.warm, child.role)
                 if child.spawns > 1 and self._ready_sent:
                     sdnotify.notify(f"STATUS=running {len(self.children)} children"
                                     f" ({child.role} child respawned, pid {child.pid})")
