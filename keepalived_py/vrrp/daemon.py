@@ -229,7 +229,11 @@ class VrrpDaemon:
             # a respawned child: the instances' states and tracker results of the one that died
             resume = {k: v for k, v in saved.items() if isinstance(v, dict) and k != TRACKING_KEY}
             known = statefile.decode_tracking(saved.get(TRACKING_KEY))
-        self.track.start(config, known=known, restart=self.previous_exit is not None)
+        respawn = self.previous_exit is not None
+        # hook (issue 15): a respawned child's first adverts go out before its tracker
+        # monitors start (their imports, scripts and /proc scan): the priorities come from the
+        # results the dead child saved
+        self.track.start(config, known=known, restart=respawn, monitors=not respawn)
         from keepalived_py.vrrp.startup_delay import startup_hold
         self._hold_until = startup_hold(config, self.loop.time())     # vrrp_startup_delay
         # -- hook (issue 17): D-Bus / SNMP (imported only when enabled), before the instances
@@ -240,6 +244,8 @@ class VrrpDaemon:
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
         for inst in config.vrrp_instances:
             await self._add_runner(inst, resume.get(inst.name))
+        if respawn:
+            self.track.start_monitors(config, known, restart=True)
         self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
         self._iface_memo = None
         self.tasks.append(self.loop.create_task(self.links.watch()))

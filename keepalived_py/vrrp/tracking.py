@@ -43,18 +43,30 @@ class Tracking:
         self.trackers: list[Any] = []
         self.scripts: Any = None             # track.script.ScriptRunner, when scripts are tracked
 
-    def start(self, config: Config, known: Results | None = None, restart: bool = False) -> None:
-        """Build the tracking table and start the monitors. `known`: results of tracked
-        objects whose definition did not change (reload) or of the child that died (respawn)."""
-        d = self.d
+    def start(self, config: Config, known: Results | None = None, restart: bool = False,
+              monitors: bool = True) -> None:
+        """Build the tracking table and start the monitors (`monitors`; else the caller calls
+        `start_monitors` later). `known`: results of tracked objects whose definition did not
+        change (reload) or of the child that died (respawn)."""
         known = known or {}
-        self.table = TrackingTable(config, reloading=restart and bool(d.runners))
+        self.table = TrackingTable(config, reloading=restart and bool(self.d.runners))
         t = self.table
         for key, value in known.items():
             if key[0] != "interface" and key[1] in t.watched(key[0]):
                 t.values[key] = value
         for name in t.watched("interface"):
             t.update("interface", name, link_up(name))
+        if monitors:
+            self.start_monitors(config, known, restart)
+
+    def start_monitors(self, config: Config, known: Results | None = None,
+                       restart: bool = False) -> None:
+        """The scripts, process and file monitors of the table's tracked objects (their
+        modules imported here, only when used)."""
+        d = self.d
+        t = self.table
+        assert t is not None
+        known = known or {}
         scripts = [s for s in config.vrrp_scripts if s.name in t.watched("script")]
         self.scripts = None
         if scripts:
