@@ -57,7 +57,10 @@ def global_defs(b: BuildState, node: Node) -> None:
         elif k == "no_email_faults":
             g[k] = True             # global_parser.c: takes no value, ignores any
         elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_checker_emails"):
-            g[k] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, f"Invalid value '{args[0] if args else ''}' for global"
+                                  f" {k} specified")
+            if yes is not None:     # keepalived keeps what it had
+                g[k] = yes
         elif k == "smtp_helo_name":
             if args:
                 g[k] = args[0]
@@ -190,7 +193,7 @@ def global_defs(b: BuildState, node: Node) -> None:
             if rejects and args and kw.numeric_class(args[0]) in rejects:
                 b.d.error(c.pos, f"{k} value '{args[0]}' is invalid")
             if k in kw.GLOBAL_BOOL_VALUES and args and \
-                    args[0].lower() not in ("true", "false", "yes", "no", "on", "off"):
+                    args[0] not in ("true", "false", "yes", "no", "on", "off"):  # strcmp
                 b.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
             b.later(c, "global_defs")
 

@@ -23,6 +23,7 @@ from keepalived_py.config.tree import Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
     read_bool,
+    read_bool_or_none,
     read_decimal,
     read_int,
 )
@@ -329,7 +330,10 @@ def _i_notify_priority_changes(b: BuildState, c: Node, i: _Draft) -> None:
 
 
 def _i_smtp_alert(b: BuildState, c: Node, i: _Draft) -> None:
-    i.notify["smtp_alert"] = read_bool(c, b.d)
+    yes = read_bool_or_none(c, b.d, "Invalid vrrp_instance smtp_alert parameter"
+                          f" {c.words[1] if len(c.words) > 1 else ''}")
+    if yes is not None:             # keepalived keeps what it had
+        i.notify["smtp_alert"] = yes
 
 
 def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:

@@ -137,3 +137,25 @@ def test_true_false_words_and_an_invalid_one_keeps_the_value_before() -> None:
     assert errors(d) == ["Invalid value for checker_log_all_failures specified",
                          "Invalid value 'perhaps' for global vrrp_netlink_cmd_rcv_bufs_force"
                          " specified"]
+
+
+def test_true_false_words_are_lower_case_only_as_keepalived_s_strcmp() -> None:
+    # keepalived 2.2.7 -t (check_true_false: strcmp): "TRUE", "Yes", "oN" are invalid and
+    # the keyword keeps what it had; the messages are the binary's, per block
+    c, d = load(" smtp_alert false\n smtp_alert Yes\n vrrp_notify_priority_changes TRUE\n"
+                " checker_log_all_failures On",
+                "vrrp_instance VI_1 {\n virtual_router_id 5\n smtp_alert True\n"
+                " virtual_ipaddress {\n  192.0.2.10/24\n }\n}\n"
+                "vrrp_sync_group G {\n group {\n  VI_1\n }\n smtp_alert oN\n}\n"
+                "virtual_server 192.0.2.10 80 {\n smtp_alert NO\n"
+                " real_server 192.0.2.20 80 {\n  smtp_alert FALSE\n }\n}\n")
+    assert c.global_defs.smtp_alert is False
+    assert [e for e in errors(d) if "smtp_alert" in e or "global" in e or "failures" in e] == [
+        "Invalid value 'Yes' for global smtp_alert specified",
+        "Invalid value 'TRUE' for global vrrp_notify_priority_changes specified",
+        "Invalid value for checker_log_all_failures specified",
+        "Invalid vrrp_instance smtp_alert parameter True",
+        "Invalid vrrp_group smtp_alert parameter oN",
+        "Invalid virtual_server smtp_alert parameter NO",
+        "Invalid real_server smtp_alert parameter FALSE",
+    ]
