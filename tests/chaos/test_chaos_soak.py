@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +94,17 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
         sniffer = c.nodes["n2"].popen([sys.executable, str(HERE / "hostile.py"), "sniff", "192.0.2.1"],
                                       stdout=subprocess.PIPE, text=True)
         assert sniffer.stdout is not None and sniffer.stdout.readline().strip() == "ready"
+        times: list[float] = []
+
+        def read_sniffer() -> None:     # read as it comes: a full pipe would stop the sniffer
+            assert sniffer.stdout is not None
+            for line in sniffer.stdout:
+                try:
+                    times.append(float(line))
+                except ValueError:
+                    pass
+        reader = threading.Thread(target=read_sniffer, daemon=True)
+        reader.start()
         c.fault("soak start", {"n1"}, bound=0, nogap=True)
         t0 = time.monotonic()
         next_fo, next_rl = t0 + failover_every, t0 + reload_every
@@ -169,7 +181,8 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
             time.sleep(0.05)
         c.hold(2.0)
         sniffer.terminate()
-        times = [float(t) for t in sniffer.communicate(timeout=5)[0].split()]
+        sniffer.wait(5)
+        reader.join(5)
         try:
             c.verify()
             verdict = "ok"
@@ -187,6 +200,14 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
         # an advert missed: a gap, net of host stall, of 1.5 intervals or more
         missed = sum(round(g / advert) - 1 for g in net if g >= 1.5 * advert)
         missed_raw = sum(round(g / advert) - 1 for g in gaps if g >= 1.5 * advert)
+        # n2 holding VI_1's VIP outside the failovers (from the freeze to 3 s after the thaw):
+        # a backup that timed the master out; each with the host stall inside it
+        blips: list[tuple[float, float]] = []
+        tl = c.timeline()
+        for k, (t, hs) in enumerate(tl):
+            if t >= t0 and "n2" in hs and not any(s - 0.1 <= t <= e + 3.0 for s, e in frozen):
+                e = tl[k + 1][0] if k + 1 < len(tl) else time.monotonic()
+                blips.append((e - t, c.stalled(t - mdi(PRIOS["n2"], advert), e)))
         tb = [t for _, t, _ in takebacks]
         tb_net = [t - st for _, t, st in takebacks]
         rss = [r for _, r, _ in samples]
@@ -202,6 +223,9 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                    "checker_fds": (min(f for _, f in csamples), max(f for _, f in csamples))
                    if csamples else None,
                    "missed_adverts": missed, "missed_adverts_raw": missed_raw,
+                   "backup_blips": len(blips),
+                   "backup_blips_without_host_stall": sum(1 for _, st in blips if st < 0.01),
+                   "backup_blip_worst": round(max(b for b, _ in blips), 3) if blips else None,
                    "takeback_worst": round(max(tb), 3) if tb else None,
                    "takeback_worst_net": round(max(tb_net), 3) if tb_net else None,
                    "takeback_over_bound_net": sum(1 for t in tb_net if t > advert + 0.05),
