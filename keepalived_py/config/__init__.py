@@ -17,6 +17,7 @@ from keepalived_py.config.tree import Diagnostics
 
 @dataclass(frozen=True, slots=True)
 class LoadResult:
+    """What load_config read and built."""
     config: Config | None        # None only when nothing usable could be read (file missing...)
     diagnostics: Diagnostics
     files: tuple[str, ...]       # every file read (main file and includes), for reload and dumps

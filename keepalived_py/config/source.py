@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keepalived_py.config import filesec
+from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, SourcePos
 
 MAXBUF = 1024
@@ -48,8 +49,8 @@ _REF = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)((?: *[0-9]+)*)\}|([A-Za-z_][A-
 _SEQ = re.compile(r"~(SEQ|LST)(x?)\s*\((.*?)\)\s*(.*)$", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(Record, kw_only=False):
+    """One logical line and where it starts."""
     text: str
     pos: SourcePos
 
@@ -153,6 +154,7 @@ def split_words(text: str) -> tuple[tuple[str, ...], bool]:
 
 @dataclass
 class _Definition:
+    """A $NAME definition."""
     value: str
     multiline: bool = False
     builtin: str | None = None
@@ -160,6 +162,7 @@ class _Definition:
 
 @dataclass
 class SourceReader:
+    """Reads files into logical lines (the module's docstring)."""
     diagnostics: Diagnostics
     config_id: str | None = None
     files: list[str] = field(default_factory=list)
