@@ -33,13 +33,24 @@ def load_config(path: str, *, config_id: str | None = None,
 
     config_id: the -i value (None: keepalived's default, the host name without domain).
     check_interfaces: -t checks that interfaces named in the config exist, as keepalived does.
+    When nothing the last load of `path` read has changed, its result is reused (reuse.py).
     """
+    from keepalived_py.config import reuse
+
+    again = reuse.lookup(path, config_id, check_interfaces)
+    if again is not None:
+        return again
     from keepalived_py.config.blocks import read_trees
     from keepalived_py.config.build import build_config
 
     diags = Diagnostics()
-    tree, files, views = read_trees(path, config_id=config_id, diagnostics=diags)
+    inputs: list[tuple[object, ...]] = []
+    tree, files, views = read_trees(path, config_id=config_id, diagnostics=diags, inputs=inputs)
     if tree is None:
+        reuse.forget()
         return LoadResult(None, diags, files)
-    config = build_config(tree, diags, check_interfaces=check_interfaces, views=views)
-    return LoadResult(config, diags, files)
+    host = reuse.RecordingHost()
+    config = build_config(tree, diags, check_interfaces=check_interfaces, views=views, host=host)
+    result = LoadResult(config, diags, files)
+    reuse.remember(path, config_id, check_interfaces, inputs, host, result)
+    return result

@@ -206,13 +206,14 @@ def read_tree(path: str, *, config_id: str | None, diagnostics: Diagnostics
     return tree, files
 
 
-def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
+def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics,
+               inputs: list[tuple[object, ...]] | None = None
                ) -> tuple[tuple[Node, ...] | None, tuple[str, ...], tuple[View, ...]]:
     """The tree, the files read, and the trees as keepalived's checker, VRRP and parent
     processes read the same lines (each with the others' top-level keywords inactive, and the
     children with global_defs inactive too): keepalived -t reads the configuration once per
     process, and a keyword without its value in any reading stops it."""
-    lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics)
+    lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics, inputs=inputs)
     if lines is None:
         return None, files, ()
     scratch = Diagnostics()
