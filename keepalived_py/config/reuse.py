@@ -26,31 +26,34 @@ if TYPE_CHECKING:
 
 
 class RecordingHost(SystemHost):
-    """SystemHost that remembers each question and its answer, in order."""
+    """SystemHost that remembers each question and its answer (a question asked again -
+    is_script of the same notify script for 1,000 instances - is kept once)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.answers: list[tuple[str, object, object]] = []
+        self.asked: dict[tuple[str, object], object] = {}
+
+    @property
+    def answers(self) -> list[tuple[str, object, object]]:
+        return [(what, arg, answer) for (what, arg), answer in self.asked.items()]
 
     def interfaces(self) -> set[str]:
         names = super().interfaces()
-        if not self.answers or self.answers[0][0] != "interfaces":
-            self.answers.insert(0, ("interfaces", None, frozenset(names)))
+        self.asked[("interfaces", None)] = frozenset(names)
         return names
 
     def user_exists(self, name: str) -> bool:
-        ok = super().user_exists(name)
-        self.answers.append(("user_exists", name, ok))
+        ok = self.asked[("user_exists", name)] = super().user_exists(name)
         return ok
 
     def group_exists(self, name: str) -> bool:
-        ok = super().group_exists(name)
-        self.answers.append(("group_exists", name, ok))
+        ok = self.asked[("group_exists", name)] = super().group_exists(name)
         return ok
 
     def is_script(self, script: Script | None) -> bool:
-        ok = super().is_script(script)
-        self.answers.append(("is_script", script, ok))
+        if script is None:                  # not a script, on any host
+            return False
+        ok = self.asked[("is_script", script)] = super().is_script(script)
         return ok
 
 
