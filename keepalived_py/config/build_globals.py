@@ -16,7 +16,6 @@ from keepalived_py.config.model import (
 from keepalived_py.config.tree import Node
 from keepalived_py.config.values import (
     read_address,
-    read_bool,
     read_bool_or_none,
     read_int,
     script_argv,
@@ -106,14 +105,19 @@ def global_defs(b: BuildState, node: Node) -> None:
             if args and (v := read_int(args[0], 1, 100, c.pos, b.d)) is not None:
                 g[k] = v
         elif k == "vrrp_min_garp":
-            if read_bool(c, b.d):
+            if read_bool_or_none(c, b.d, "Invalid value for vrrp_min_garp specified"):
                 b.min_garp = True
         elif k in ("vrrp_strict", "enable_script_security", "vrrp_skip_check_adv_addr",
                    "vrrp_check_unicast_src", "lvs_flush"):
             g[k] = True                  # keepalived 2.2.7 sets these, whatever follows
         elif k in ("data_use_instance",
                    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert"):
-            g[k] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, f"Invalid value for {k} specified"
+                                    if k != "data_use_instance" else  # the binary's spelling:
+                                    f"Invalid value '{args[0] if args else ''}' for global"
+                                    " date_use_instance specified")
+            if yes is not None:     # keepalived keeps what it had
+                g[k] = yes
         elif k in ("vrrp_mcast_group4", "vrrp_mcast_group6"):
             if args and (a := read_address(args[0], c.pos, b.d)) is not None:
                 want = 4 if k.endswith("4") else 6

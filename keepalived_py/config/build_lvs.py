@@ -343,6 +343,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         elif k == "sorry_server":
             if (a := _addr(b, c, 1)) is not None:
                 f["sorry_server"] = RealServer(address=a, port=_port(b, c, 2), pos=c.pos)
+                f["sorry_server_inhibit"] = False   # a new sorry server: not inhibited yet
         elif k in ("lb_algo", "lvs_sched"):
             if args and args[0] in SCHEDULERS:
                 f["lvs_sched"] = args[0]
@@ -383,8 +384,14 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
             f[k] = b.notify_script(c)
-        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit"):
-            f[k] = read_bool(c, b.d)
+        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure"):
+            f[k] = True                 # check_parser.c: flags, whatever follows
+        elif k == "sorry_server_inhibit":
+            if f.get("sorry_server") is not None:
+                f[k] = True
+            else:
+                b.d.error(c.pos, "Ignoring sorry_server inhibit used before or without"
+                                 " sorry_server")
         elif k == "smtp_alert":
             yes = read_bool_or_none(c, b.d, "Invalid virtual_server smtp_alert parameter"
                                   f" {args[0] if args else ''}")
