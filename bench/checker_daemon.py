@@ -143,7 +143,9 @@ def main() -> int:
                   f" {(k1 - k0) / hz / max(1, done) * 1e6:.0f};"
                   f" {done / cpu if cpu else float('nan'):.0f} checks/s per core of its CPU"
                   f" time), RSS {rss_mb(pid):.0f} MB,"
-                  f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"
+                  f" conntrack entries {conntrack_count(ns)}, sockets made"
+                  f" {int(s1.get('sockets_made', 0)) - int(s0.get('sockets_made', 0))},"  # type: ignore[call-overload]
+                  f" control socket up {started:.1f} s"
                   f" after start; load average {load:.1f}, the checker waited for a CPU"
                   f" {(q1 - q0) / span * 100:.0f}% of the time")
     finally:

@@ -52,6 +52,7 @@ class CheckerRun:
     host: str = ""                 # where the check connects (connect_ip or the server)
     port: int = 0
     mark: int = 0                  # probe.PROBE_MARK: not tracked by conntrack
+    bind: Checker | None = None    # the checker, when it has socket options (probe.bind_socket)
     due: float | None = None       # when the check in progress was due
 
 
@@ -334,8 +335,10 @@ class CheckerDaemon:
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
-        probe.ensure_fd_limit(sum(len(rr.checkers) for r in self.servers.values()
-                                  for rr in r.reals.values()))
+        checkers = sum(len(rr.checkers) for r in self.servers.values() for rr in r.reals.values())
+        probe.ensure_fd_limit(checkers)
+        if self.prober is not None:           # idle probe sockets: no more than probes to run
+            self.prober.trim(checkers)
         self._start_new()
         await self._apply_dirty()
 
@@ -373,6 +376,7 @@ class CheckerDaemon:
         ch, rs = run.checker, run.real.rs
         run.host = str(ch.connect_ip) if ch.connect_ip else str(rs.address)
         run.port = ch.connect_port or rs.port or run.vs.port or 0
+        run.bind = ch if probe.needs_binding(ch) else None
         # the checker's own connections are not tracked (nftables: check/nft.py), except
         # to a virtual address, which needs conntrack for its DNAT
         run.mark = probe.PROBE_MARK if self.kind == "nftables" and run.host not in self._vips \
@@ -410,7 +414,7 @@ class CheckerDaemon:
             self._reschedule(run)
             return
         if run.checker.kind == "TCP_CHECK":
-            self.prober.connect(run, run.host, run.port, run.state.timeout, run.checker,
+            self.prober.connect(run, run.host, run.port, run.state.timeout, run.bind,
                                 run.mark)
         else:
             run.task = self.loop.create_task(self._run_other(run))
@@ -504,6 +508,7 @@ class CheckerDaemon:
                 "started": sch.started if sch else 0,
                 "queued": len(sch) if sch else 0,
                 "in_flight": len(pr) if pr else 0,
+                "sockets_made": pr.made if pr else 0,
                 "drift": sch.drift() if sch else {}}
 
     def bfd_event(self, states: dict[str, bool]) -> None:
