@@ -428,6 +428,9 @@ class CheckerDaemon:
         if not run.alive:
             return
         rr = run.real
+        if not err and not rr.unroutable:
+            self._result(run, True, "connected")      # the steady state
+            return
         if err in probe.UNROUTABLE:
             if not rr.unroutable:
                 rr.unroutable = True
@@ -471,7 +474,8 @@ class CheckerDaemon:
         was_up = rr.up if len(rr.checkers) > 1 else state.up
         first = not state.has_run
         change = state.result(ok, self.loop.time(), reason, run.due)
-        self._reschedule(run)
+        if self.scheduler is not None:             # (alive: the next check)
+            self.scheduler.schedule(run, state.next_at)
         if change is None and not first and (ok or not self.log_all_failures):
             return                  # the steady state: nothing changed, nothing to say
         port = rr.rs.port or vs.port or 0
