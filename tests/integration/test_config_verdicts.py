@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from netlab import Lab
+from verdictlab import KEEPALIVED, config_test_both, verdict_host
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
-KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 HERE = Path(__file__).resolve().parent.parent
 CORPUS = sorted(glob.glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")) + \
     sorted(str(p) for p in (HERE / "golden" / "config").glob("*.conf"))
@@ -23,23 +21,14 @@ CORPUS = sorted(glob.glob("/usr/share/doc/keepalived/samples/keepalived.conf.*")
 
 @pytest.fixture(scope="module")
 def host() -> object:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for the namespace")
-    if not os.path.exists(KEEPALIVED):
-        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
-    with Lab(tag="verdict") as lab:
-        lan = lab.lan()
-        node = lab.node("h", lan, "192.0.2.1/24", "2001:db8::1/64")
-        lab.attach(node, lan, "eth1", "198.51.100.1/24")
+    with verdict_host("verdict", ("192.0.2.1/24", "2001:db8::1/64"),
+                      (("eth1", "198.51.100.1/24"),)) as node:
         yield node
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=[os.path.basename(p) for p in CORPUS])
 def test_config_test_verdict_matches_keepalived(host: object, path: str) -> None:
-    node = host
-    theirs = node.run(KEEPALIVED, "-t", "-f", path, check=False)  # type: ignore[attr-defined]
-    ours = node.run(sys.executable, "-m", "keepalived_py", "-t", "-f", path,  # type: ignore[attr-defined]
-                    check=False)
+    theirs, ours = config_test_both(host, path)
     assert ours.returncode == theirs.returncode, (
         f"keepalived {theirs.returncode}: {theirs.stderr[-1500:]}\n"
         f"keepalived-py {ours.returncode}: {ours.stderr[-1500:]}")

@@ -6,18 +6,14 @@ VRID, sync groups, script security) is reported then; a route or rule whose inte
 missing is dropped at that word."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from netlab import Lab
+from verdictlab import config_test_both, verdict_host
 
 pytestmark = [pytest.mark.netns, pytest.mark.keepalived]
 
-KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 VI = ("vrrp_instance VI_1 {{\n interface {ifname}\n{extra} virtual_ipaddress {{\n"
       "  192.0.2.10/24{dev}\n }}\n}}\n")
 
@@ -77,12 +73,8 @@ def _ours(text: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def host() -> object:
-    if os.geteuid() != 0:
-        pytest.skip("needs root for the namespace")
-    if not os.path.exists(KEEPALIVED):
-        pytest.skip("keepalived is not installed (tests/run.sh installs it)")
-    with Lab(tag="noif") as lab:
-        yield lab.node("h", lab.lan(), "192.0.2.1/24")
+    with verdict_host("noif", ("192.0.2.1/24",)) as node:
+        yield node
 
 
 _VI = "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 5\n{0}" \
@@ -107,9 +99,7 @@ def test_missing_interface_lines_and_exit_code_equal_keepalived(host: object, ca
                                                                 tmp_path: Path) -> None:
     conf = tmp_path / "k.conf"
     conf.write_text(CASES.get(case) or IPVLAN_CASES[case])
-    theirs = host.run(KEEPALIVED, "-t", "-f", str(conf), check=False)  # type: ignore[attr-defined]
-    ours = host.run(sys.executable, "-m", "keepalived_py", "-t", "-f",  # type: ignore[attr-defined]
-                    str(conf), check=False)
+    theirs, ours = config_test_both(host, str(conf))
     assert "Traceback" not in ours.stderr
     assert ours.returncode == theirs.returncode, (theirs.stderr, ours.stderr)
     mine, keepalived = _ours(ours.stderr), _theirs(theirs.stderr)
