@@ -508,12 +508,13 @@ class CheckerDaemon:
         """Totals for the status/`checks` control command (cheap with 10,000 servers)."""
         sch, pr = self.scheduler, self.prober
         runs = [c for r in self.servers.values() for rr in r.reals.values() for c in rr.checkers]
+        # (`is not None`: both have a length, 0 when nothing is queued or in flight)
         return {"checkers": len(runs), "checks": sum(c.state.checks for c in runs),
-                "started": sch.started if sch else 0,
-                "queued": len(sch) if sch else 0,
-                "in_flight": len(pr) if pr else 0,
-                "sockets_made": pr.made if pr else 0,
-                "drift": sch.drift() if sch else {}}
+                "started": sch.started if sch is not None else 0,
+                "queued": len(sch) if sch is not None else 0,
+                "in_flight": len(pr) if pr is not None else 0,
+                "sockets_made": pr.made if pr is not None else 0,
+                "drift": sch.drift() if sch is not None else {}}
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down from the BFD child, through the parent."""

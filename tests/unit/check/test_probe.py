@@ -499,3 +499,19 @@ def test_probe_closes_with_a_fin_the_server_reads_an_end_of_file() -> None:
                 conn.settimeout(2)
                 assert conn.recv(100) == b""
     asyncio.run(main())
+
+
+def test_scheduler_stats_with_nothing_queued_nor_in_flight() -> None:
+    """The `checks` totals while every check is in flight, or none is: the scheduler and the
+    prober have a length (0 then), the totals are still theirs."""
+    async def main() -> None:
+        d = daemon(FakeDataplane())
+        assert d.scheduler is not None and d.prober is not None
+        d.scheduler.started, d.prober.made = 7, 3
+        stats = d.scheduler_stats()
+        assert stats["started"] == 7 and stats["sockets_made"] == 3
+        assert stats["queued"] == 0 and stats["in_flight"] == 0
+        assert stats["drift"]["samples"] == 0
+        d.prober.close()
+        d.scheduler.close()
+    asyncio.run(main())
