@@ -10,7 +10,10 @@ are loopback addresses 127.1.x.y in the namespace, answered by one listener proc
 Needs root (a namespace); nothing outside the namespace is touched.
 
     python bench/checker_daemon.py [--servers 10000] [--seconds 20] [--dataplane nftables]
-                                   [--profile PATH]
+                                   [--profile PATH] [--flap N [--flap-period 2]]
+
+`--flap N` then has every real server go down and up together N times (bad input: no crash,
+the table converges) and says how long the table took to balance to all of them, then to none.
 
 The CPU figure is the checker child's own (utime + stime), so `checks/s per core` (checks
 done / CPU seconds) does not depend on what else the machine runs; the raw checks/s does
