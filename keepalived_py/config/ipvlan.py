@@ -118,8 +118,8 @@ def address_vmacs(inst: Any, f: dict[str, Any], d: Diagnostics) -> bool:
     """A virtual_ipaddress/_excluded entry's own `use_vmac` (vrrp.c vrrp_complete_instance):
     on the instance's interface and family with the instance's use_vmac it says nothing more
     (keepalived's error); with use_vmac_addr on another interface or family it is redundant
-    (its error too). True when an address still asks for a VMAC of its own, which
-    keepalived-py does not make (the address goes on its interface)."""
+    (its error too). True when an address still asks for a VMAC of its own (made by
+    vrrp/addr_vmac.py)."""
     vid, family = f"({inst.name})", f.get("family", inst.family)
     wants = False
     for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:

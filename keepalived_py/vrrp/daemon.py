@@ -70,6 +70,7 @@ from keepalived_py.vrrp.sync_group import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
+from keepalived_py.vrrp import addr_vmac
 from keepalived_py.vrrp.vmac import VmacTable
 
 log = structlog.get_logger("keepalived_py.vrrp")
@@ -129,6 +130,7 @@ class VrrpDaemon:
         self.netlink = Netlink()
         self.links = Links(self)                    # netlink link/address events (links.py)
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
+        self.addr_vmacs = addr_vmac.AddressVmacs(self.vmacs)  # use_vmac_addr (vrrp/addr_vmac.py)
         self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.garp = GratuitousSender()
         # -- issue 12, the VRRP keyword long tail: one object per keyword family
@@ -202,6 +204,7 @@ class VrrpDaemon:
         self.config = config
         self.firewall.configure(config.global_defs.process)     # nftables table name...
         self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        self.addr_vmacs.prefix = config.global_defs.process.vmac_addr_prefix
         proc = config.global_defs.process
         await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
         self.local_igmp.start(config.global_defs.disable_local_igmp)    # -- issue 12
@@ -388,6 +391,7 @@ class VrrpDaemon:
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
         assert self.loop is not None
+        inst = await self._address_vmacs(inst)          # -- per-address VMACs (issue 12)
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
@@ -441,6 +445,7 @@ class VrrpDaemon:
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
+        inst = await self._address_vmacs(inst)          # -- per-address VMACs (issue 12)
         old = r.cfg
         r.cfg = inst
         assert self.loop is not None
@@ -456,6 +461,7 @@ class VrrpDaemon:
                                                    self._group_veto(inst.sync_group)),
                                     self.loop.time()), "reload")
         await self._settled(r)
+        await self.addr_vmacs.prune(self.netlink.ipr, r.name)      # (the ones it left)
         if r.holding:
             if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
                 await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
@@ -478,6 +484,9 @@ class VrrpDaemon:
             self.netlink.forget(r.vmac)
             if r.cfg.use_ipvlan is None:
                 await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
+        if release:                                 # -- per-address VMACs (issue 12)
+            for gone in await self.addr_vmacs.release(self.netlink.ipr, r.name):
+                self.netlink.forget(gone)
         for a in changes:                       # STOP, once nothing of ours is left
             if announce_as is not None:          # removed by a reload (vrrp/removal.py)
                 what = removed_as(r.cfg, a.old)
@@ -489,6 +498,23 @@ class VrrpDaemon:
             self._announce(r, a)
         if not keep_state:
             self._write_state()
+
+    async def _address_vmacs(self, inst: VrrpInstance) -> VrrpInstance:
+        """use_vmac_addr / an address's use_vmac: the VMACs made, the addresses moved onto
+        them (vrrp/addr_vmac.py)."""
+        if not addr_vmac.wanted(inst) or self.netlink.ipr is None:
+            self.addr_vmacs.current[inst.name] = set()
+            return inst
+        # the instances' own VMAC names, generated ones too (keepalived names those first)
+        taken = {x.vmac for x in self.runners.values() if x.vmac} | {
+            i.use_vmac or i.use_ipvlan or f"{self.vmacs.prefix}.{i.virtual_router_id}"
+            for i in self.config.vrrp_instances
+            if i.use_vmac is not None or i.use_ipvlan is not None}
+        out = await self.addr_vmacs.resolve(self.netlink.ipr, inst, taken,
+                                            lambda dev: primary_address(dev, 6))
+        for name in self.addr_vmacs.names_of(inst.name):
+            self.netlink.forget(name)
+        return out
 
     async def _vmac_up(self, r: Runner) -> None:
         """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
