@@ -39,7 +39,7 @@ from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import ah as ipsec_ah
-from keepalived_py.vrrp import extra_if, fifo_events, overflow, statefile
+from keepalived_py.vrrp import extra_if, fifo_events, overflow, required, statefile
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
@@ -111,6 +111,13 @@ class Runner:
     @property
     def ifname(self) -> str:
         return self.vmac or self.cfg.interface or ""
+
+    @property
+    def vip_dev(self) -> str:
+        """Where addresses without `dev` go: the VMAC, else the interface - the parent with
+        use_ipvlan too (keepalived 2.2.7's vrrp_complete_instance moves VIPs onto
+        vrrp->ifp for VMACs only; measured on a kernel with ipvlan: tests/vm)."""
+        return (self.vmac if self.cfg.use_ipvlan is None else None) or self.cfg.interface or ""
 
     @property
     def holding(self) -> bool:
@@ -207,6 +214,7 @@ class VrrpDaemon:
         self.addr_vmacs.prefix = config.global_defs.process.vmac_addr_prefix
         proc = config.global_defs.process
         await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
+        required.check(config)          # keepalived's chk_min_cfg: exits CONFIG (vrrp/required.py)
         self.local_igmp.start(config.global_defs.disable_local_igmp)    # -- issue 12
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
@@ -395,6 +403,9 @@ class VrrpDaemon:
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
+        if inst.use_ipvlan is not None and not (inst.unicast_src_ip or inst.mcast_src_ip) \
+                and inst.ipvlan_addr is not None and inst.ipvlan_addr.version == family:
+            src = inst.ipvlan_addr.ip   # adverts leave the ipvlan from its address (keepalived)
         r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
                                     sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
@@ -424,7 +435,7 @@ class VrrpDaemon:
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             self.ah.resume(r, resume)
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
-                await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
+                await self.firewall.update(r.name, True, addresses_of(inst, r.vip_dev))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             self._apply(r, [r.fsm.release()], "reload")
@@ -464,7 +475,7 @@ class VrrpDaemon:
         await self.addr_vmacs.prune(self.netlink.ipr, r.name)      # (the ones it left)
         if r.holding:
             if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
-                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
+                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.vip_dev))
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
@@ -763,6 +774,11 @@ class VrrpDaemon:
         if uses_ah(r.cfg):
             self.ah.send(r, lambda: self._payloads(r, priority))
             return
+        # mcast_src_ip: the packets leave from it, as keepalived's (the socket is shared)
+        if r.cfg.mcast_src_ip is not None and not r.cfg.unicast_peer and r.src is not None:
+            for payload, dst in self._payloads(r, priority):
+                r.sock.send(payload, dst, r.src)
+            return
         for payload, dst in self._payloads(r, priority):
             r.sock.send(payload, dst)
 
@@ -885,16 +901,16 @@ class VrrpDaemon:
                 self._apply(other, actions)
 
     async def _set_addresses(self, r: Runner, a: m.AddAddresses | m.RemoveAddresses) -> None:
-        if not r.ifname:
+        if not r.vip_dev:
             return
         add = isinstance(a, m.AddAddresses)
-        await self.netlink.set_addresses(add, a.addresses, r.ifname, r.name)
+        await self.netlink.set_addresses(add, a.addresses, r.vip_dev, r.name)
         if a.routes:
             await self.netlink.set_routes(add, a.routes, r.ifname, r.name)
         if a.rules:
             await self.netlink.set_rules(add, a.rules, r.name)
         if a.whole and (firewalled(r.cfg) or (not add and r.name in self.firewall.held)):
-            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))  # issue 12
+            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.vip_dev))  # issue 12
 
     async def _firewall_watch(self) -> None:
         """Our nftables tables, put back if another tool deletes them (issue 12)."""
@@ -911,7 +927,7 @@ class VrrpDaemon:
             return frames
         by_dev: dict[str, list[Address]] = {}
         for a in addresses:
-            by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
+            by_dev.setdefault(a.dev or r.vip_dev, []).append(a.address.ip)
         frames = [(dev, self.garp.frames(dev, addrs, primary_address(dev, 6)))  # type: ignore[arg-type]
                   for dev, addrs in by_dev.items()]
         r.garp_frames[addresses] = frames
@@ -924,7 +940,7 @@ class VrrpDaemon:
         if count <= 0 or not addresses:
             return
         frames = self._garp_frames(r, addresses)
-        base = {r.ifname: r.cfg.interface or r.ifname}
+        base = {r.vip_dev: r.cfg.interface or r.vip_dev}
         if any(self.pacer.paced(base.get(dev, dev)) for dev, _ in frames):   # -- issue 12
             def alive() -> bool:
                 return r.fsm.state is m.State.MASTER and self.runners.get(r.name) is r
@@ -965,7 +981,7 @@ class VrrpDaemon:
             ip = a.address.ip
             what = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
             log.debug("vrrp.garp.sent", instance=r.name, address=str(ip),
-                      compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.ifname}"
+                      compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.vip_dev}"
                              f" for {ip}")
 
     def _arm(self, r: Runner) -> None:

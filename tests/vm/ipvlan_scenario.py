@@ -3,14 +3,14 @@
 stock kernel builds it as a module; the machine running the suite may not have it, and there
 tests/integration/test_ipvlan.py only covers the FAULT case).
 
-keepalived-py (priority 150) and keepalived 2.2.7 (priority 100), each in a namespace with a
-veth onto a bridge in a client namespace, both `use_ipvlan <own address>/24 private`. Written
-to ipvlan.json in the shared directory, for the host to assert on: both daemons' ipvlan links
-as `ip -j -d addr` shows them (kind, mode/flags, up, IPv6 off, addresses), the VRRP sources
-the client saw on the bridge, a ping to the VIP before and after our daemon stops, the
-seconds keepalived took to take the VIP over, and whether our ipvlan was still there after
-our daemon exited. When the kernel cannot make an ipvlan link the file says
-{"skipped": why} and nothing else runs. Not a pytest module (see ipvs_scenario.py).
+keepalived 2.2.7 (priority 100) alone first, then keepalived-py (priority 150), each in a
+namespace with a veth onto a bridge in a client namespace, both `use_ipvlan <own
+address>/24 private`; then our daemon stops. Written to ipvlan.json in the shared directory,
+for the host to assert on, after each step: the ipvlan link (`ip -j -d addr`: kind,
+mode/flags, up, IPv6 off, addresses), every IPv4 address by device, a ping from the client to
+the VIP, and the adverts the client saw on its bridge (source address and MAC, priority,
+whether the VRRPv3 checksum is right). When the kernel cannot make an ipvlan link the file
+says {"skipped": why} and nothing else runs. Not a pytest module (see ipvs_scenario.py).
 """
 from __future__ import annotations
 
@@ -64,10 +64,6 @@ def link(ns: str, name: str = "vrrp.71") -> dict[str, object] | None:
             "ipv6_off": off.stdout.strip() == "1"}
 
 
-def has_vip(ns: str) -> bool:
-    return f"{VIP}/24" in ((link(ns) or {}).get("addrs") or [])  # type: ignore[operator]
-
-
 def wait(pred, limit: float) -> float | None:  # type: ignore[no-untyped-def]
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit:
@@ -81,18 +77,59 @@ def ping() -> bool:
     return sh("ping", "-c", "1", "-W", "2", VIP, ns=CLIENT, check=False).returncode == 0
 
 
+SNIFF = r"""
+import socket, struct, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind(("br0", 0))
+s.settimeout(0.5)
+end, seen = time.monotonic() + float(sys.argv[1]), set()
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    t = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xFFFF) + (t >> 16)
+    return t
+while time.monotonic() < end:
+    try:
+        fr = s.recv(2000)
+    except TimeoutError:
+        continue
+    if fr[23] != 112:
+        continue
+    ihl = (fr[14] & 15) * 4
+    vrrp = fr[14 + ihl:14 + (fr[16] << 8 | fr[17])]
+    pseudo = fr[26:34] + struct.pack("!BBH", 0, 112, len(vrrp))
+    ok = csum(pseudo + vrrp) == 0xFFFF
+    seen.add("%s %s prio=%d csum=%s" % (socket.inet_ntoa(fr[26:30]), fr[6:12].hex(":"),
+                                       vrrp[2], "ok" if ok else "bad"))
+print("\n".join(sorted(seen)))
+"""
+
+
 def sniff(seconds: float) -> list[str]:
-    """The IPv4 sources of VRRP packets (protocol 112) seen on the client's bridge."""
-    code = ("import socket,sys,time\n"
-            "s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW,socket.htons(0x0800))\n"
-            "s.bind(('br0',0)); s.settimeout(0.5)\n"
-            "end,seen=time.monotonic()+float(sys.argv[1]),set()\n"
-            "while time.monotonic()<end:\n"
-            "    try: fr=s.recv(2000)\n"
-            "    except TimeoutError: continue\n"
-            "    if fr[23]==112: seen.add(socket.inet_ntoa(fr[26:30]))\n"
-            "print(' '.join(sorted(seen)))\n")
-    return sh(sys.executable, "-c", code, str(seconds), ns=CLIENT).stdout.split()
+    """The VRRP adverts seen on the client's bridge: source address, source MAC, priority and
+    whether the VRRPv3 checksum (over the IPv4 pseudo-header) is right."""
+    return sh(sys.executable, "-c", SNIFF, str(seconds), ns=CLIENT).stdout.splitlines()
+
+
+def addrs(ns: str) -> dict[str, list[str]]:
+    """Every global IPv4 address of the namespace, by device."""
+    out: dict[str, list[str]] = {}
+    for d in json.loads(sh("ip", "-j", "-4", "addr", ns=ns).stdout or "[]"):
+        got = [f"{a['local']}/{a['prefixlen']}" for a in d.get("addr_info", [])
+               if a.get("scope") == "global"]
+        if got:
+            out[d["ifname"]] = sorted(got)
+    return out
+
+
+def holds(ns: str) -> bool:
+    return any(f"{VIP}/24" in v for v in addrs(ns).values())
+
+
+def log_count(name: str, text: str) -> int:
+    return (OUT / f"ipvlan_{name}.log").read_text(errors="replace").count(text)
 
 
 def probe() -> str | None:
@@ -132,30 +169,40 @@ def main() -> int:
         if why is not None:
             res["skipped"] = why
             return 0
-        for name, ns, prio, addr, cmd in (
-                ("ours", OURS, 150, "192.0.2.71",
-                 [sys.executable, "-m", "keepalived_py", "-n", "-l"]),
-                ("ref", REF, 100, "192.0.2.72", ["keepalived", "-n", "-l", "-D", "-P"])):
+        def start(name: str, ns: str, prio: int, addr: str, cmd: list[str]) -> None:
             conf = WORK / f"{name}.conf"
             conf.write_text(CONF.format(prio=prio, addr=addr))
             procs[name] = subprocess.Popen(
                 ["ip", "netns", "exec", ns, *cmd, "-f", str(conf),
                  *(a for p in "prcb" for a in (f"-{p}", str(WORK / f"{name}_{p}.pid")))],
                 stdout=open(OUT / f"ipvlan_{name}.log", "wb"), stderr=subprocess.STDOUT)
-        res["ours_master_after"] = wait(lambda: has_vip(OURS), START)
-        res["ref_link_after"] = wait(lambda: link(REF) is not None, 30)
-        res["ours_link"], res["ref_link"] = link(OURS), link(REF)
-        res["ping_ours"] = ping()
-        res["sources"] = sniff(3.0)
+
+        # keepalived 2.2.7 alone first: what it makes, where its VIP goes, its adverts
+        start("ref", REF, 100, "192.0.2.72", ["keepalived", "-n", "-l", "-D", "-P"])
+        res["ref_master_after"] = wait(lambda: holds(REF), 30)
+        res["ref_alone"] = {"link": link(REF), "addrs": addrs(REF), "ping": ping(),
+                            "adverts": sniff(2.5)}
         save()
+        # then ours, at a higher priority: it preempts
+        t_ours = time.monotonic()
+        start("ours", OURS, 150, "192.0.2.71", [sys.executable, "-m", "keepalived_py", "-n",
+                                                "-l"])
+        res["ours_master_after"] = wait(lambda: holds(OURS), START)
+        res["ref_backup_after"] = wait(lambda: not holds(REF), 20)
+        res["ours_master"] = {"link": link(OURS), "addrs": addrs(OURS), "ping": ping(),
+                              "adverts": sniff(2.5), "ref_addrs": addrs(REF),
+                              "ref_link": link(REF),
+                              "ref_backups": log_count("ref", "Entering BACKUP STATE")}
+        res["ours_start_seconds"] = round(time.monotonic() - t_ours, 1)
+        save()
+        # our daemon stops: keepalived takes over, our interface goes
         stop = time.monotonic()
         procs["ours"].send_signal(signal.SIGTERM)
-        res["ref_took_over_after"] = wait(lambda: has_vip(REF), 30)
+        res["ref_took_over_after"] = wait(lambda: holds(REF), 30)
         procs["ours"].wait(60)
         res["ours_stopped_after"] = round(time.monotonic() - stop, 2)
-        res["ours_link_after_stop"] = link(OURS)
-        res["ref_link_master"] = link(REF)
-        res["ping_ref"] = ping()
+        res["ours_after_stop"] = {"link": link(OURS), "addrs": addrs(OURS)}
+        res["ref_master_again"] = {"addrs": addrs(REF), "ping": ping()}
         save()
         procs["ref"].send_signal(signal.SIGTERM)
         procs["ref"].wait(30)
