@@ -39,6 +39,7 @@ import os
 import resource
 import shutil
 import signal
+import stat
 from collections.abc import Callable
 from typing import Any
 
@@ -155,7 +156,11 @@ def exec_argv(argv: list[str]) -> list[str]:
     path = prog if "/" in prog else shutil.which(prog)
     if path is None:
         raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), prog)
-    if os.path.isdir(path) or not os.access(path, os.X_OK):
+    try:
+        isdir = stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError as e:
+        raise OSError(e.errno, os.strerror(e.errno or 0), prog) from None
+    if isdir or not os.access(path, os.X_OK):
         raise OSError(errno.EACCES, os.strerror(errno.EACCES), prog)
     with open(path, "rb") as f:          # (raises ENOENT / EACCES itself)
         head = f.read(4)
