@@ -10,7 +10,8 @@ too: one instance, VI_1, which the IPVS sync daemon follows (`lvs_sync_daemon sy
 
 Skipped, saying why, when the VM tooling is missing (tests/run.sh installs qemu-system-x86,
 busybox-static, ipvsadm, kmod, cpio and curl) or KP_VM=0. ~3-4 min under TCG (boot ~10 s; Python in
-the guest runs 10-30x slower), once per session.
+the guest runs 10-30x slower), once per session: the same boot then runs the use_ipvlan
+scenario (tests/vm/suite.py, test_ipvlan_vm.py; ~1.5 min more).
 """
 from __future__ import annotations
 
