@@ -10,8 +10,8 @@ tests/integration/test_process_defs.py):
 - pidfiles (and the reload file) stay readable by everyone: keepalived creates them 0644 under
   the umask less its group/other read bits (0644 by default and with 0027, 0444 with 0200).
 
-The current umask is read from /proc/self/status (os.umask can only be read by changing it,
-which would race the dump writer's thread).
+The current umask is read once from /proc/self/status (os.umask can only be read by
+changing it, which would race the dump writer's thread), then follows apply().
 """
 from __future__ import annotations
 
@@ -25,15 +25,28 @@ def of(cmdline: int | None, p: ProcessDefs) -> int:
     return cmdline if cmdline is not None else p.umask if p.umask is not None else DEFAULT_UMASK
 
 
+_current: int | None = None      # what apply() set, or /proc read once
+
+
 def apply(cmdline: int | None, p: ProcessDefs) -> int:
     """Set this process's umask from the command line and the configuration; the value set."""
+    global _current
     value = of(cmdline, p)
     os.umask(value)
+    _current = value
     return value
 
 
 def current() -> int:
-    """This process's umask (DEFAULT_UMASK when /proc cannot tell)."""
+    """This process's umask (DEFAULT_UMASK when /proc cannot tell): read once, then what
+    apply() sets (a dump request must not cost a /proc read)."""
+    global _current
+    if _current is None:
+        _current = _read()
+    return _current
+
+
+def _read() -> int:
     try:
         with open("/proc/self/status", "rb") as f:
             for line in f:

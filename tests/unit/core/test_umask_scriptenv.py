@@ -18,11 +18,13 @@ from keepalived_py.core.scriptenv import exec_argv
     (0o200, 0o466, 0o444), (0o066, 0o600, 0o644)])
 def test_umask_file_modes_follow_keepalived(mask: int, dump: int, pid: int) -> None:
     old = os.umask(mask)
+    umask._current = None                        # read it again
     try:
         assert umask.current() == mask
         assert umask.dump_mode() == dump and umask.pidfile_mode() == pid
     finally:
         os.umask(old)
+        umask._current = None
 
 
 def test_umask_command_line_then_config_then_keepalived_default() -> None:
