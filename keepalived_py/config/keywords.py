@@ -272,8 +272,6 @@ UNREAD_FIELDS: dict[str, str] = {
     "VirtualRoute.track_group": "folded into the group's instances' track_interface",
     "VirtualRule.track_group": "folded into the group's instances' track_interface",
     "GlobalDefs.vrrp_garp_extra_if_all": "folded into VrrpInstance.garp_extra_if",
-    "VrrpInstance.garp_extra_if_all": "folded into garp_extra_if (0 without `all`: the periodic"
-                                      " GARPs on per-address VMACs alone are not sent)",
     "GlobalDefs.dynamic_interfaces": "read by build.py: a missing interface is no error; the VRRP"
                                      " child picks an interface up when it appears",
     "GlobalDefs.allow_if_changes": "the VRRP child always follows an interface re-created with"

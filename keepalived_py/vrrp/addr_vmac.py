@@ -26,6 +26,7 @@ from typing import Any
 
 import structlog
 
+from keepalived_py.config.ipvlan import address_vmac_wants
 from keepalived_py.config.model import VirtualAddress, VrrpInstance
 from keepalived_py.vrrp.vmac import VmacTable
 
@@ -34,23 +35,10 @@ log = structlog.get_logger("keepalived_py.vrrp.addr_vmac")
 
 def wanted(inst: VrrpInstance) -> list[tuple[int, str, int]]:
     """(position in virtual_ipaddress + virtual_ipaddress_excluded, interface, family) of each
-    address that needs a VMAC of its own (vrrp.c vrrp_complete_instance)."""
-    out = []
-    base_if = inst.interface
-    for n, a in enumerate(inst.virtual_ipaddress + inst.virtual_ipaddress_excluded):
-        family = a.address.version
-        on_instance_if = a.dev is None or a.dev == base_if
-        same_family = family == inst.family
-        if on_instance_if:
-            if inst.use_vmac is not None and same_family:
-                continue                    # on the instance's own VMAC
-            need = a.use_vmac or (inst.use_vmac_addr and not same_family)
-        else:
-            need = a.use_vmac or inst.use_vmac_addr
-        dev = a.dev or base_if
-        if need and dev:
-            out.append((n, dev, family))
-    return out
+    address that needs a VMAC of its own (config/ipvlan.py address_vmac_wants)."""
+    return address_vmac_wants(inst.interface, inst.family, inst.use_vmac is not None,
+                              inst.use_vmac_addr,
+                              inst.virtual_ipaddress + inst.virtual_ipaddress_excluded)
 
 
 def rewrite(inst: VrrpInstance, devs: dict[int, str]) -> VrrpInstance:

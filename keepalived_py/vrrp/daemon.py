@@ -973,7 +973,8 @@ class VrrpDaemon:
         if self.runners.get(r.name) is not r or r.fsm.state is not m.State.MASTER or \
                 not r.cfg.garp_extra_if or self.loop is None or self._extra_if.get(r.name) is not token:
             return
-        self._gratuitous(r, 1, extra_if.targets(r.cfg))
+        self._gratuitous(r, 1, extra_if.targets(                    # (per-address VMACs alone
+            r.cfg, None if r.cfg.garp_extra_if_all else self.addr_vmacs.names_of(r.name)))
         self.loop.call_later(r.cfg.garp_extra_if, self._extra_if_garp, r, token)
 
     def _garp_lines(self, r: Runner, addresses: tuple[VirtualAddress, ...]) -> None:

@@ -132,3 +132,43 @@ def test_vmac_addr_reload_moves_the_address_back_and_deletes_the_vmac(
         assert time.monotonic() - t0 < 10
     finally:
         peer.stop()
+
+
+ARPS = r"""
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+s.bind(("eth0", 0))
+s.settimeout(0.2)
+end, n = time.monotonic() + float(sys.argv[1]), 0
+while time.monotonic() < end:
+    try:
+        fr = s.recv(200)
+    except TimeoutError:
+        continue
+    if fr[6:12].hex(":") == "00:00:5e:00:01:2a" and socket.inet_ntoa(fr[38:42]) == sys.argv[2]:
+        n += 1
+print(n)
+"""
+
+
+@pytest.mark.parametrize("who", ["keepalived", "ours"])
+def test_vmac_addr_garp_extra_if_repeats_on_the_address_vmac(lab: Lab, tmp_path: Path,
+                                                             who: str) -> None:
+    """garp_extra_if without `all`: keepalived 2.2.7 repeats a gratuitous ARP every SECS on
+    each per-address VMAC (vrrp_send_vmac_update: "for VMAC i/fs" only)."""
+    if who == "keepalived":
+        need_keepalived()
+    lan_a, lan_b = lab.lan("a"), lab.lan("b")
+    node = router(lab, lan_a, lan_b, 1)
+    client = lab.node("c", lan_b, "198.51.100.9/24")
+    conf = CONF.format(prio=200).replace("  use_vmac_addr\n", "  use_vmac_addr\n"
+                                         "  garp_extra_if 1\n  garp_master_delay 10\n")
+    peer = Peer(node, tmp_path, conf, ours=who == "ours").start()
+    try:
+        assert wait_for(lambda: "198.51.100.100/24" in node.addresses("kpa.42")
+                        if "kpa.42" in vmacs(node) else False, 10), peer.log()
+        time.sleep(0.5)                   # past the MASTER burst (garp_master_repeat 5)
+        out = client.run("python3", "-c", ARPS, "3.2", "198.51.100.100").stdout
+        assert 2 <= int(out) <= 5, (out, peer.log())     # one a second
+    finally:
+        peer.stop()
