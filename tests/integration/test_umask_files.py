@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import time
 from pathlib import Path
 
 import pytest
@@ -43,11 +42,11 @@ def _seen(lab: Lab, tmp: Path, name: str, ours: bool, extra: str) -> dict[str, s
     dumps.mkdir()
     peer = Peer(node, tmp, CONF.format(extra=extra), ours=ours).start(env={"TMPDIR": str(dumps)})
     try:
-        assert wait_for(lambda: (peer.dir / "v.pid").exists()
-                        and (peer.dir / "v.pid").read_text().strip() != "", 10), peer.log()
+        # the instance running: the VRRP child has its signal handlers (a SIGUSR1 before
+        # that would end it) and its pidfile is written
+        assert wait_for(lambda: "Entering" in peer.log(), 15), peer.log()
         parent = int((peer.dir / "p.pid").read_text())
         child = int((peer.dir / "v.pid").read_text())
-        time.sleep(0.3)                   # a child applies a reload's umask after its start
         os.kill(child, signal.SIGUSR1)
         os.kill(child, signal.SIGUSR2)
         files = ("keepalived.data", "keepalived.stats")
