@@ -164,7 +164,7 @@ class VrrpInstance(Record):
     strict_mode: bool = False
     use_vmac: str | None = None                # use_vmac: its name, '' for a generated one
     vmac_xmit_base: bool = False
-    use_vmac_addr: bool = False                # read for its -t checks (config/ipvlan.py)
+    use_vmac_addr: bool = False                # VMACs for addresses elsewhere (vrrp/addr_vmac.py)
     use_ipvlan: str | None = None              # use_ipvlan: its name, '' for a generated one
     ipvlan_type: str = "bridge"                # bridge | private | vepa (config/ipvlan.py)
     ipvlan_addr: IPInterface | None = None     # the ipvlan's own address
