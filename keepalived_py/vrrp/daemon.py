@@ -38,8 +38,8 @@ from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
+from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
-from keepalived_py.vrrp import extra_if, fifo_events, overflow, required, statefile
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
@@ -70,7 +70,6 @@ from keepalived_py.vrrp.sync_group import GroupVeto, follow
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
-from keepalived_py.vrrp import addr_vmac
 from keepalived_py.vrrp.vmac import VmacTable
 
 log = structlog.get_logger("keepalived_py.vrrp")
