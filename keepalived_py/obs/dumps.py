@@ -30,6 +30,7 @@ from typing import Any, TypedDict
 
 import structlog
 
+from keepalived_py.core import umask
 from keepalived_py.obs import memtrace
 
 log = structlog.get_logger("keepalived_py.obs.dumps")
@@ -474,7 +475,7 @@ class DumpWriter:
         try:
             if kind in ("data", "check"):
                 data += memtrace.section().encode()    # "" unless KEEPALIVED_PY_TRACEMALLOC
-            write_atomic(path, data)
+            write_atomic(path, data, umask.dump_mode())    # keepalived's: 0666 & ~umask
             self.written += 1
         except OSError as e:
             self.failed += 1
