@@ -466,7 +466,7 @@ class Supervisor:
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
                     self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
-                self.config = result.config
+                self.config = umask.keep_last(result.config, self.config)
                 self._known_errors = errors
                 self._reload_time()
                 startstop.save_config(self.config.global_defs.process.config_save_dir,

@@ -17,12 +17,23 @@ from __future__ import annotations
 
 import os
 
+from keepalived_py.config.model import Config, evolve
 from keepalived_py.config.model_process import DEFAULT_UMASK, ProcessDefs
 
 
 def of(cmdline: int | None, p: ProcessDefs) -> int:
     """The umask the configuration and the command line give."""
     return cmdline if cmdline is not None else p.umask if p.umask is not None else DEFAULT_UMASK
+
+
+def keep_last(new: Config, running: Config) -> Config:
+    """A reloaded configuration without `umask` keeps the running one's (keepalived's umask_val
+    is only changed by a umask line: checked against the binary, test_umask_files.py)."""
+    old = running.global_defs.process.umask
+    gd = new.global_defs
+    if gd.process.umask is not None or old is None:
+        return new
+    return evolve(new, global_defs=evolve(gd, process=evolve(gd.process, umask=old)))
 
 
 _current: int | None = None      # what apply() set, or /proc read once

@@ -61,6 +61,25 @@ def _seen(lab: Lab, tmp: Path, name: str, ours: bool, extra: str) -> dict[str, s
         peer.stop()
 
 
+def _after_reload(lab: Lab, tmp: Path, name: str, ours: bool) -> dict[str, str]:
+    """Started with `umask 0027`, reloaded with a configuration that has no umask."""
+    node = lab.node(name, lab.lan(f"l{name}"), "192.0.2.1/24")
+    peer = Peer(node, tmp, CONF.format(extra="  umask 0027\n"), ours=ours).start()
+    try:
+        assert wait_for(lambda: "Entering" in peer.log(), 15), peer.log()
+        parent = int((peer.dir / "p.pid").read_text())
+        child = int((peer.dir / "v.pid").read_text())
+        peer.conf.write_text(CONF.format(extra="  router_id r2\n"))
+        before = peer.log().count("Reload")
+        os.kill(parent, signal.SIGHUP)
+        assert wait_for(lambda: peer.log().count("Reload") > before, 15), peer.log()
+        # the child applies a reload after the parent: wait for it to settle
+        wait_for(lambda: _umask(child) != "0027", 3)
+        return {"parent": _umask(parent), "child": _umask(child)}
+    finally:
+        peer.stop()
+
+
 @pytest.mark.parametrize("extra", ["", "  umask 0027\n"], ids=["default", "umask_0027"])
 def test_umask_and_file_modes_equal_keepalived(lab: Lab, tmp_path: Path, extra: str) -> None:
     need_keepalived()
@@ -71,3 +90,11 @@ def test_umask_and_file_modes_equal_keepalived(lab: Lab, tmp_path: Path, extra: 
     if not extra:
         assert ours == {"parent": "0177", "child": "0177", "p.pid": "0o644", "v.pid": "0o644",
                         "keepalived.data": "0o600", "keepalived.stats": "0o600"}
+
+
+def test_a_reload_without_umask_keeps_the_last_one_as_keepalived(lab: Lab, tmp_path: Path) -> None:
+    need_keepalived()
+    tmp_path.chmod(0o755)
+    theirs = _after_reload(lab, tmp_path, "k", False)
+    ours = _after_reload(lab, tmp_path, "p", True)
+    assert ours == theirs == {"parent": "0027", "child": "0027"}, (ours, theirs)
