@@ -1,0 +1,104 @@
+"""A cache of the code `dataclasses` generates, kept beside the byte code (issue 16).
+
+Why. Every `@dataclass` writes the source of its __init__, __repr__, __eq__, __hash__,
+__setattr__... and compiles it when the class is created, at each start: about 450 small
+compilations, 30-60 % of the CPU our imports take between exec and the first VIP (the
+configuration model in the parent, the state machine's events and actions in the VRRP
+child). The text generated for a class is the same at every start; only its compilation is
+repeated. This keeps the compiled code objects, keyed by the exact source text, in one
+marshal file per Python version, as Python keeps .pyc files.
+
+How. `install()` loads the file and routes the `exec(text, globals, ns)` calls of the
+dataclasses module through `_exec`, which takes the code object compiled from that very text
+from the cache (a miss compiles it as dataclasses would: filename "<string>"); what runs is
+still dataclasses' own text, with its own globals and namespace: a hit and a miss are the
+same function. `save()` (called when start-up is over, core/startgc.py) writes the file back
+when this process compiled something new, merged with what another process (a child) wrote
+meanwhile, atomically; it writes nothing when Python is told not to write byte code
+(PYTHONDONTWRITEBYTECODE, -B) or the directory is not writable. A file that cannot be read
+as this Python's marshal of {str: code} is ignored (and replaced at the next save).
+"""
+from __future__ import annotations
+
+import builtins
+import marshal
+import os
+import sys
+from types import CodeType
+from typing import Any
+
+MAX_ENTRIES = 5000          # a cache grown past this (upgrades) is rewritten with what is used
+
+_codes: dict[str, CodeType] = {}
+_used: set[str] = set()
+_new = 0
+_installed = False
+
+
+def cache_path() -> str:
+    """Where the byte code of this package goes (sys.pycache_prefix honoured)."""
+    pkg = os.path.dirname(os.path.abspath(__file__))
+    if sys.pycache_prefix:
+        where = os.path.join(sys.pycache_prefix, pkg.lstrip(os.sep))
+    else:
+        where = os.path.join(pkg, "__pycache__")
+    return os.path.join(where, f"dataclass-code.{sys.implementation.cache_tag}.marshal")
+
+
+def _load(path: str) -> dict[str, CodeType]:
+    try:
+        with open(path, "rb") as f:
+            data = marshal.loads(f.read())
+    except (OSError, EOFError, ValueError, TypeError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, CodeType)}
+
+
+def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
+    global _new
+    if type(source) is str:
+        code = _codes.get(source)
+        if code is None:
+            code = compile(source, "<string>", "exec")
+            _codes[source] = code
+            _new += 1
+        _used.add(source)
+        source = code
+    builtins.exec(source, globals, locals)
+
+
+def install() -> None:
+    """Route dataclasses' compilations through the cache (once per process)."""
+    global _installed
+    if _installed:
+        return
+    import dataclasses
+    _codes.update(_load(cache_path()))
+    dataclasses.exec = _exec         # type: ignore[attr-defined]  # the one name it compiles with
+    _installed = True
+
+
+def save() -> None:
+    """Write the cache back if this process compiled anything new (see the module doc)."""
+    global _new
+    if not _installed or not _new or sys.dont_write_bytecode:
+        return
+    path = cache_path()
+    merged = _load(path)
+    merged.update(_codes)
+    if len(merged) > MAX_ENTRIES:
+        merged = {k: v for k, v in _codes.items() if k in _used}
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as f:
+            f.write(marshal.dumps(merged))
+        os.replace(tmp, path)
+        _new = 0
+    except OSError:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass

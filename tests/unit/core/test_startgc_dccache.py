@@ -1,0 +1,102 @@
+"""core/startgc.py (no collector during start-up) and dccache.py (dataclasses' generated code
+compiled once): issue 16's start-up path."""
+from __future__ import annotations
+
+import dataclasses
+import gc
+import marshal
+import os
+import subprocess
+import sys
+
+import pytest
+
+from keepalived_py import dccache
+from keepalived_py.core import startgc
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+@pytest.fixture
+def prefix(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    return tmp_path
+
+
+def test_pause_resume_restores_the_collector():
+    assert gc.isenabled()
+    startgc.pause()
+    try:
+        assert not gc.isenabled() and startgc.paused()
+        startgc.pause()                         # twice: still one pause
+    finally:
+        startgc.resume()
+    assert gc.isenabled() and not startgc.paused()
+
+
+def test_a_collector_disabled_by_the_caller_stays_disabled():
+    gc.disable()
+    try:
+        startgc.pause()
+        startgc.resume()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_cached_dataclass_behaves_as_a_compiled_one(prefix, monkeypatch):
+    dccache.install()
+    monkeypatch.setattr(dccache, "_new", 1)     # written even if Point's text was seen before
+
+    @dataclasses.dataclass(frozen=True, slots=True)
+    class Point:
+        x: int
+        y: int = 2
+
+    p = Point(1)
+    assert (p.x, p.y, repr(p).endswith("Point(x=1, y=2)")) == (1, 2, True)
+    assert p == Point(1, 2) and hash(p) == hash(Point(1, 2)) and p != Point(2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.x = 3                                 # type: ignore[misc]
+    assert dataclasses.replace(p, y=5) == Point(1, 5)
+    dccache.save()
+    saved = marshal.loads(open(dccache.cache_path(), "rb").read())
+    assert any("__dataclass_self__" in k or "def __init__" in k for k in saved)
+    assert all(type(v).__name__ == "code" for v in saved.values())
+
+
+def test_nothing_written_when_byte_code_is_not(prefix, monkeypatch):
+    dccache.install()
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+
+    @dataclasses.dataclass
+    class Unwritten:
+        name_only_here_7f3: int
+
+    dccache.save()
+    assert not os.path.exists(dccache.cache_path())
+
+
+def test_a_damaged_cache_is_ignored_and_replaced(prefix):
+    path = dccache.cache_path()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    for junk in (b"", b"\x00garbage", marshal.dumps([1, 2]), marshal.dumps({"x": 1})):
+        with open(path, "wb") as f:
+            f.write(junk)
+        assert dccache._load(path) == {}
+
+
+def test_a_second_process_uses_the_file(tmp_path):
+    """A process writes the cache at the end of start-up; the next one compiles nothing."""
+    code = ("import sys; from keepalived_py import dccache; dccache.install();"
+            "import keepalived_py.vrrp.machine; dccache.save(); print(dccache._new, len(dccache._codes))")
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(tmp_path), PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    first = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                           timeout=60, check=True).stdout.split()
+    second = subprocess.run([sys.executable, "-c", code.replace("dccache.save(); ", "")],
+                            env=env, capture_output=True, text=True, timeout=60,
+                            check=True).stdout.split()
+    assert first[0] == "0" and int(first[1]) > 20         # saved (then 0 new), many classes
+    assert second == ["0", first[1]]                       # all from the file
