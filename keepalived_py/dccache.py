@@ -102,3 +102,28 @@ def save() -> None:
             os.unlink(tmp)
         except OSError:
             pass
+
+
+# the modules whose dataclasses a daemon creates at start (install.sh warms the cache with them)
+WARM_MODULES = ("keepalived_py.cli", "keepalived_py.core.supervisor", "keepalived_py.config.build",
+                "keepalived_py.core.childrun", "keepalived_py.vrrp.daemon",
+                "keepalived_py.check.daemon", "keepalived_py.bfd.daemon")
+
+
+def warm() -> int:
+    """Compile the dataclasses of WARM_MODULES into the cache (install.sh: the first start of
+    an installed daemon finds them compiled); a module that cannot be imported is skipped."""
+    import importlib
+    from keepalived_py import dccache as me      # (run as __main__, this file is another module)
+    me.install()
+    for name in WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:       # an optional dependency missing: its dataclasses stay uncached
+            continue
+    me.save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(warm())

@@ -100,3 +100,15 @@ def test_a_second_process_uses_the_file(tmp_path):
                             check=True).stdout.split()
     assert first[0] == "0" and int(first[1]) > 20         # saved (then 0 new), many classes
     assert second == ["0", first[1]]                       # all from the file
+
+
+def test_warm_writes_the_daemons_dataclasses(tmp_path):
+    """install.sh's `python -m keepalived_py.dccache`: the state machine's events included."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(tmp_path), PYTHONPATH=ROOT)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-m", "keepalived_py.dccache"], env=env, timeout=120,
+                   check=True, cwd=str(tmp_path))
+    path = os.path.join(str(tmp_path), ROOT.lstrip(os.sep), "keepalived_py",
+                        f"dataclass-code.{sys.implementation.cache_tag}.marshal")
+    saved = marshal.loads(open(path, "rb").read())
+    assert len(saved) > 300 and any("advert" in k for k in saved)
