@@ -33,6 +33,7 @@ _codes: dict[str, CodeType] = {}
 _used: set[str] = set()
 _new = 0
 _installed = False
+_released = False           # after save(): no caching (a forked child's respawn compiles)
 
 
 def cache_path() -> str:
@@ -58,7 +59,7 @@ def _load(path: str) -> dict[str, CodeType]:
 
 def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
     global _new
-    if type(source) is str:
+    if type(source) is str and not _released:
         code = _codes.get(source)
         if code is None:
             code = compile(source, "<string>", "exec")
@@ -81,8 +82,21 @@ def install() -> None:
 
 
 def save() -> None:
-    """Write the cache back if this process compiled anything new (see the module doc)."""
-    global _new
+    """Write the cache back if this process compiled anything new (see the module doc), then
+    let it go: start-up is over, and the texts and code objects of the classes this process
+    never created (the parent holds the children's) would only take memory for good. A class
+    created later (a lazy import) is compiled as dataclasses does it."""
+    global _new, _released
+    try:
+        _write()
+    finally:
+        _codes.clear()
+        _used.clear()
+        _new = 0
+        _released = True
+
+
+def _write() -> None:
     if not _installed or not _new or sys.dont_write_bytecode:
         return
     path = cache_path()
@@ -96,7 +110,6 @@ def save() -> None:
         with open(tmp, "wb") as f:
             f.write(marshal.dumps(merged))
         os.replace(tmp, path)
-        _new = 0
     except OSError:
         try:
             os.unlink(tmp)
