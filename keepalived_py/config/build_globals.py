@@ -16,7 +16,6 @@ from keepalived_py.config.model import (
 from keepalived_py.config.tree import Node
 from keepalived_py.config.values import (
     read_address,
-    read_bool,
     read_bool_or_none,
     read_int,
     script_argv,
@@ -57,7 +56,10 @@ def global_defs(b: BuildState, node: Node) -> None:
         elif k == "no_email_faults":
             g[k] = True             # global_parser.c: takes no value, ignores any
         elif k in ("smtp_alert", "smtp_alert_vrrp", "smtp_alert_checker", "no_checker_emails"):
-            g[k] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, f"Invalid value '{args[0] if args else ''}' for global"
+                                  f" {k} specified")
+            if yes is not None:     # keepalived keeps what it had
+                g[k] = yes
         elif k == "smtp_helo_name":
             if args:
                 g[k] = args[0]
@@ -103,14 +105,19 @@ def global_defs(b: BuildState, node: Node) -> None:
             if args and (v := read_int(args[0], 1, 100, c.pos, b.d)) is not None:
                 g[k] = v
         elif k == "vrrp_min_garp":
-            if read_bool(c, b.d):
+            if read_bool_or_none(c, b.d, "Invalid value for vrrp_min_garp specified"):
                 b.min_garp = True
         elif k in ("vrrp_strict", "enable_script_security", "vrrp_skip_check_adv_addr",
                    "vrrp_check_unicast_src", "lvs_flush"):
             g[k] = True                  # keepalived 2.2.7 sets these, whatever follows
         elif k in ("data_use_instance",
                    "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert"):
-            g[k] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, f"Invalid value for {k} specified"
+                                    if k != "data_use_instance" else  # the binary's spelling:
+                                    f"Invalid value '{args[0] if args else ''}' for global"
+                                    " date_use_instance specified")
+            if yes is not None:     # keepalived keeps what it had
+                g[k] = yes
         elif k in ("vrrp_mcast_group4", "vrrp_mcast_group6"):
             if args and (a := read_address(args[0], c.pos, b.d)) is not None:
                 want = 4 if k.endswith("4") else 6
@@ -190,7 +197,7 @@ def global_defs(b: BuildState, node: Node) -> None:
             if rejects and args and kw.numeric_class(args[0]) in rejects:
                 b.d.error(c.pos, f"{k} value '{args[0]}' is invalid")
             if k in kw.GLOBAL_BOOL_VALUES and args and \
-                    args[0].lower() not in ("true", "false", "yes", "no", "on", "off"):
+                    args[0] not in ("true", "false", "yes", "no", "on", "off"):  # strcmp
                 b.d.error(c.pos, f"Invalid value '{args[0]}' for global {k} specified")
             b.later(c, "global_defs")
 

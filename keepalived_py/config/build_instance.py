@@ -22,7 +22,7 @@ from keepalived_py.config.strict import (
 from keepalived_py.config.tree import Node, SourcePos
 from keepalived_py.config.values import (
     read_address,
-    read_bool,
+    read_bool_or_none,
     read_decimal,
     read_int,
 )
@@ -197,9 +197,12 @@ def _i_flag(b: BuildState, c: Node, i: _Draft) -> None:
 
 
 def _i_bool(b: BuildState, c: Node, i: _Draft) -> None:
-    """A keyword with an optional true/false word."""
-    i.f[c.keyword] = read_bool(c, b.d)
-    i.give(c.keyword, c.pos)
+    """A keyword with an optional true/false word; an invalid word keeps what it had."""
+    yes = read_bool_or_none(c, b.d, f"({i.name}) invalid {c.keyword}"
+                                    f" {c.words[1] if len(c.words) > 1 else ''} specified")
+    if yes is not None:
+        i.f[c.keyword] = yes
+        i.give(c.keyword, c.pos)
 
 
 def _i_track(b: BuildState, c: Node, i: _Draft) -> None:
@@ -329,7 +332,10 @@ def _i_notify_priority_changes(b: BuildState, c: Node, i: _Draft) -> None:
 
 
 def _i_smtp_alert(b: BuildState, c: Node, i: _Draft) -> None:
-    i.notify["smtp_alert"] = read_bool(c, b.d)
+    yes = read_bool_or_none(c, b.d, "Invalid vrrp_instance smtp_alert parameter"
+                          f" {c.words[1] if len(c.words) > 1 else ''}")
+    if yes is not None:             # keepalived keeps what it had
+        i.notify["smtp_alert"] = yes
 
 
 def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:

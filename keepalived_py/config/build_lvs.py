@@ -25,7 +25,13 @@ from keepalived_py.config.model_lvs import (
     VsgEntry,
 )
 from keepalived_py.config.tree import Diagnostics, Node
-from keepalived_py.config.values import read_address, read_bool, read_decimal, read_int
+from keepalived_py.config.values import (
+    read_address,
+    read_bool,
+    read_bool_or_none,
+    read_decimal,
+    read_int,
+)
 
 if TYPE_CHECKING:
     from keepalived_py.config.model import GlobalDefs
@@ -242,7 +248,10 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer
         elif k in ("notify_up", "notify_down"):
             f[k] = b.notify_script(c)
         elif k == "smtp_alert":
-            f[k] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, "Invalid real_server smtp_alert parameter"
+                                  f" {args[0] if args else ''}")
+            if yes is not None:     # keepalived keeps what it had
+                f[k] = yes
         elif k == "snmp_name":                 # realServerName (KEEPALIVED-MIB)
             if args:
                 f[k] = args[0]
@@ -334,6 +343,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         elif k == "sorry_server":
             if (a := _addr(b, c, 1)) is not None:
                 f["sorry_server"] = RealServer(address=a, port=_port(b, c, 2), pos=c.pos)
+                f["sorry_server_inhibit"] = False   # a new sorry server: not inhibited yet
         elif k in ("lb_algo", "lvs_sched"):
             if args and args[0] in SCHEDULERS:
                 f["lvs_sched"] = args[0]
@@ -374,9 +384,19 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
             f[k] = b.notify_script(c)
-        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure", "sorry_server_inhibit",
-                   "smtp_alert"):
-            f[k] = read_bool(c, b.d)
+        elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure"):
+            f[k] = True                 # check_parser.c: flags, whatever follows
+        elif k == "sorry_server_inhibit":
+            if f.get("sorry_server") is not None:
+                f[k] = True
+            else:
+                b.d.error(c.pos, "Ignoring sorry_server inhibit used before or without"
+                                 " sorry_server")
+        elif k == "smtp_alert":
+            yes = read_bool_or_none(c, b.d, "Invalid virtual_server smtp_alert parameter"
+                                  f" {args[0] if args else ''}")
+            if yes is not None:     # keepalived keeps what it had
+                f[k] = yes
         elif k == "ip_family":
             fam = {"inet": 4, "inet6": 6}.get(args[0] if args else "")
             if fam is None:

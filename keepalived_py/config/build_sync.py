@@ -15,7 +15,7 @@ from keepalived_py.config.model import (
 from keepalived_py.config.model import evolve as replace  # dataclasses.replace, faster (issue 16)
 from keepalived_py.config.tree import Node
 from keepalived_py.config.values import (
-    read_bool,
+    read_bool_or_none,
 )
 
 
@@ -55,7 +55,10 @@ def sync_group(b: BuildState, node: Node) -> None:
         elif k == "sync_group_tracking_weight":
             f[k] = True
         elif k == "smtp_alert":
-            notify["smtp_alert"] = read_bool(c, b.d)
+            yes = read_bool_or_none(c, b.d, "Invalid vrrp_group smtp_alert parameter"
+                                  f" {c.args[0] if c.args else ''}")
+            if yes is not None:     # keepalived keeps what it had
+                notify["smtp_alert"] = yes
         elif k == "global_tracking":
             b.d.error(c.pos, f"({name}) global_tracking is deprecated. Use"
                              " track_interface/script/file on the sync group")

@@ -53,7 +53,7 @@ def read_bool_or_none(node: Node, d: Diagnostics, message: str | None = None,
     "Invalid <keyword> parameter <word>") and None (the caller keeps what it had)."""
     if len(node.words) < 2:
         return default
-    w = node.words[1].lower()
+    w = node.words[1]               # keepalived compares with strcmp: "TRUE" is invalid
     if w in TRUE_WORDS:
         return True
     if w in FALSE_WORDS:

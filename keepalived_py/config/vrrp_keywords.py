@@ -20,9 +20,8 @@ _UINT_MAX = 2**32 - 1
 
 
 def true_false(word: str) -> bool | None:
-    """keepalived's check_true_false: None when the word is neither."""
-    w = word.lower()
-    return True if w in _TRUE else False if w in _FALSE else None
+    """keepalived's check_true_false (strcmp: lower case only): None when the word is neither."""
+    return True if word in _TRUE else False if word in _FALSE else None
 
 
 def read_interval(word: str, keyword: str, node: Node, d: Diagnostics) -> float | None:

@@ -137,3 +137,51 @@ def test_true_false_words_and_an_invalid_one_keeps_the_value_before() -> None:
     assert errors(d) == ["Invalid value for checker_log_all_failures specified",
                          "Invalid value 'perhaps' for global vrrp_netlink_cmd_rcv_bufs_force"
                          " specified"]
+
+
+def test_true_false_words_are_lower_case_only_as_keepalived_s_strcmp() -> None:
+    # keepalived 2.2.7 -t (check_true_false: strcmp): "TRUE", "Yes", "oN" are invalid and
+    # the keyword keeps what it had; the messages are the binary's, per block
+    c, d = load(" smtp_alert false\n smtp_alert Yes\n vrrp_notify_priority_changes TRUE\n"
+                " checker_log_all_failures On",
+                "vrrp_instance VI_1 {\n virtual_router_id 5\n smtp_alert True\n"
+                " virtual_ipaddress {\n  192.0.2.10/24\n }\n}\n"
+                "vrrp_sync_group G {\n group {\n  VI_1\n }\n smtp_alert oN\n}\n"
+                "virtual_server 192.0.2.10 80 {\n smtp_alert NO\n"
+                " real_server 192.0.2.20 80 {\n  smtp_alert FALSE\n }\n}\n")
+    assert c.global_defs.smtp_alert is False
+    assert [e for e in errors(d) if "smtp_alert" in e or "global" in e or "failures" in e] == [
+        "Invalid value 'Yes' for global smtp_alert specified",
+        "Invalid value 'TRUE' for global vrrp_notify_priority_changes specified",
+        "Invalid value for checker_log_all_failures specified",
+        "Invalid vrrp_instance smtp_alert parameter True",
+        "Invalid vrrp_group smtp_alert parameter oN",
+        "Invalid virtual_server smtp_alert parameter NO",
+        "Invalid real_server smtp_alert parameter FALSE",
+    ]
+
+
+def test_invalid_true_false_words_keep_the_value_with_the_binary_s_messages() -> None:
+    # keepalived 2.2.7 -t on the same lines; virtual_server alpha/omega/ha_suspend/
+    # inhibit_on_failure are flags whatever follows; sorry_server_inhibit needs a sorry_server
+    c, d = load(" vrrp_lower_prio_no_advert\n vrrp_lower_prio_no_advert maybe3\n"
+                " vrrp_min_garp maybe1\n data_use_instance maybe2",
+                "vrrp_instance VI_1 {\n virtual_router_id 5\n strict_mode maybe5\n"
+                " lower_prio_no_advert\n lower_prio_no_advert maybe6\n"
+                " virtual_ipaddress {\n  192.0.2.10/24\n }\n}\n"
+                "virtual_server 192.0.2.10 80 {\n protocol TCP\n alpha maybe8\n"
+                " sorry_server_inhibit\n sorry_server 192.0.2.30 80\n sorry_server_inhibit x\n"
+                " real_server 192.0.2.20 80 {\n }\n}\n")
+    assert c.global_defs.vrrp_lower_prio_no_advert is True
+    inst = c.vrrp_instances[0]
+    assert inst.lower_prio_no_advert is True and not inst.strict_mode
+    vs = c.virtual_servers[0]
+    assert vs.alpha is True and vs.sorry_server_inhibit is True
+    assert [e for e in errors(d) if "nterface" not in e and "default" not in e] == [
+        "Invalid value for vrrp_lower_prio_no_advert specified",
+        "Invalid value for vrrp_min_garp specified",
+        "Invalid value 'maybe2' for global date_use_instance specified",
+        "(VI_1) invalid strict_mode maybe5 specified",
+        "(VI_1) invalid lower_prio_no_advert maybe6 specified",
+        "Ignoring sorry_server inhibit used before or without sorry_server",
+    ]
