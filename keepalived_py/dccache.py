@@ -127,7 +127,8 @@ def warm() -> int:
     """Compile the dataclasses of WARM_MODULES into the cache (install.sh: the first start of
     an installed daemon finds them compiled); a module that cannot be imported is skipped."""
     import importlib
-    from keepalived_py import dccache as me      # (run as __main__, this file is another module)
+
+    from keepalived_py import dccache as me  # (run as __main__, this file is another module)
     me.install()
     for name in WARM_MODULES:
         try:
