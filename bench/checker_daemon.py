@@ -10,7 +10,10 @@ are loopback addresses 127.1.x.y in the namespace, answered by one listener proc
 Needs root (a namespace); nothing outside the namespace is touched.
 
     python bench/checker_daemon.py [--servers 10000] [--seconds 20] [--dataplane nftables]
-                                   [--profile PATH]
+                                   [--profile PATH] [--flap N [--flap-period 2]]
+
+`--flap N` then has every real server go down and up together N times (bad input: no crash,
+the table converges) and says how long the table took to balance to all of them, then to none.
 
 The CPU figure is the checker child's own (utime + stime), so `checks/s per core` (checks
 done / CPU seconds) does not depend on what else the machine runs; the raw checks/s does
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -92,6 +96,9 @@ def main() -> int:
     ap.add_argument("--port", type=int, default=18080)
     ap.add_argument("--dataplane", default="nftables", choices=("nftables", "ipvs", "auto"))
     ap.add_argument("--profile", default="", help="cProfile the checker child into PATH.*")
+    ap.add_argument("--flap", type=int, default=0,
+                    help="then every real server down and up together N times (nftables)")
+    ap.add_argument("--flap-period", type=float, default=2.0)
     args = ap.parse_args()
     env = dict(os.environ)
     if args.profile:
@@ -143,9 +150,13 @@ def main() -> int:
                   f" {(k1 - k0) / hz / max(1, done) * 1e6:.0f};"
                   f" {done / cpu if cpu else float('nan'):.0f} checks/s per core of its CPU"
                   f" time), RSS {rss_mb(pid):.0f} MB,"
-                  f" conntrack entries {conntrack_count(ns)}, control socket up {started:.1f} s"
+                  f" conntrack entries {conntrack_count(ns)}, sockets made"
+                  f" {int(s1.get('sockets_made', 0)) - int(s0.get('sockets_made', 0))},"  # type: ignore[call-overload]
+                  f" control socket up {started:.1f} s"
                   f" after start; load average {load:.1f}, the checker waited for a CPU"
                   f" {(q1 - q0) / span * 100:.0f}% of the time")
+            if args.flap and args.dataplane == "nftables":
+                flap(ns, d, args, procs, lst, pid)
     finally:
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
@@ -161,6 +172,63 @@ def main() -> int:
     if args.profile:
         show_profile(args.profile)
     return 0
+
+
+def backends(ns: str) -> int:
+    """How many real servers the nftables table balances to (0: none, no DNAT at all)."""
+    out = subprocess.run(["ip", "netns", "exec", ns, "nft", "list", "table", "ip",
+                          "keepalived_py"], capture_output=True, text=True).stdout
+    if "dnat" not in out:
+        return 0
+    m = re.search(r"numgen \w+ mod (\d+)", out)
+    return int(m.group(1)) if m else 1
+
+
+def flap(ns: str, d: str, args: argparse.Namespace, procs: list[subprocess.Popen[str]],
+         lst: subprocess.Popen[str], pid: int) -> None:
+    """Bad input: every real server flaps at once (the one listener killed and started
+    again, `--flap` times, `--flap-period` apart), then stays up; then all die and stay down.
+    Figures: how long the table took to converge each time (from the last change to the
+    table balancing to all of them, then to none), whether the checker child survived (the
+    same pid), its RSS, and the nft applies and failures it logged."""
+    def start() -> subprocess.Popen[str]:
+        p = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, LISTENER,
+                              str(args.port)], stdout=subprocess.PIPE, text=True)
+        procs.append(p)
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        return p
+
+    def kill(p: subprocess.Popen[str]) -> None:
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+
+    def converge(want: int, limit: float = 120.0) -> float | None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < limit:
+            if backends(ns) == want:
+                return time.monotonic() - t0
+            time.sleep(0.2)
+        return None
+
+    for _ in range(args.flap):
+        kill(lst)
+        time.sleep(args.flap_period / 2)
+        lst = start()
+        time.sleep(args.flap_period / 2)
+    up = converge(args.servers)
+    kill(lst)
+    down = converge(0)
+    log = Path(f"{d}/log").read_text(errors="replace")
+    alive = os.path.exists(f"/proc/{pid}") and int(Path(f"{d}/c.pid").read_text()) == pid
+    def took(t: float | None) -> str:
+        return f"after {t:.1f} s" if t is not None else "NEVER (120 s)"
+    print(f"flapping: {args.servers} real servers down and up together {args.flap} times"
+          f" ({args.flap_period:g} s period), then up: the table balanced to all of them"
+          f" {took(up)}; then all down: to none {took(down)};"
+          f" checker child {'the same, alive' if alive else 'GONE or respawned'},"
+          f" RSS {rss_mb(pid) if alive else float('nan'):.0f} MB;"
+          f" nft applies logged {log.count('check.nft.applied')}, failed"
+          f" {log.count('check.nft.failed')}, tracebacks {log.count('Traceback')}")
 
 
 def show_profile(prefix: str) -> None:

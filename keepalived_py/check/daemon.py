@@ -52,6 +52,7 @@ class CheckerRun:
     host: str = ""                 # where the check connects (connect_ip or the server)
     port: int = 0
     mark: int = 0                  # probe.PROBE_MARK: not tracked by conntrack
+    bind: Checker | None = None    # the checker, when it has socket options (probe.bind_socket)
     due: float | None = None       # when the check in progress was due
 
 
@@ -334,8 +335,10 @@ class CheckerDaemon:
             run.reals = keep
             run.applied = None                      # re-evaluate this server's table
             self._dirty.add(ident)
-        probe.ensure_fd_limit(sum(len(rr.checkers) for r in self.servers.values()
-                                  for rr in r.reals.values()))
+        checkers = sum(len(rr.checkers) for r in self.servers.values() for rr in r.reals.values())
+        probe.ensure_fd_limit(checkers)
+        if self.prober is not None:           # idle probe sockets: no more than probes to run
+            self.prober.trim(checkers)
         self._start_new()
         await self._apply_dirty()
 
@@ -373,6 +376,7 @@ class CheckerDaemon:
         ch, rs = run.checker, run.real.rs
         run.host = str(ch.connect_ip) if ch.connect_ip else str(rs.address)
         run.port = ch.connect_port or rs.port or run.vs.port or 0
+        run.bind = ch if probe.needs_binding(ch) else None
         # the checker's own connections are not tracked (nftables: check/nft.py), except
         # to a virtual address, which needs conntrack for its DNAT
         run.mark = probe.PROBE_MARK if self.kind == "nftables" and run.host not in self._vips \
@@ -410,7 +414,7 @@ class CheckerDaemon:
             self._reschedule(run)
             return
         if run.checker.kind == "TCP_CHECK":
-            self.prober.connect(run, run.host, run.port, run.state.timeout, run.checker,
+            self.prober.connect(run, run.host, run.port, run.state.timeout, run.bind,
                                 run.mark)
         else:
             run.task = self.loop.create_task(self._run_other(run))
@@ -424,6 +428,9 @@ class CheckerDaemon:
         if not run.alive:
             return
         rr = run.real
+        if not err and not rr.unroutable:
+            self._result(run, True, "connected")      # the steady state
+            return
         if err in probe.UNROUTABLE:
             if not rr.unroutable:
                 rr.unroutable = True
@@ -467,7 +474,8 @@ class CheckerDaemon:
         was_up = rr.up if len(rr.checkers) > 1 else state.up
         first = not state.has_run
         change = state.result(ok, self.loop.time(), reason, run.due)
-        self._reschedule(run)
+        if self.scheduler is not None:             # (alive: the next check)
+            self.scheduler.schedule(run, state.next_at)
         if change is None and not first and (ok or not self.log_all_failures):
             return                  # the steady state: nothing changed, nothing to say
         port = rr.rs.port or vs.port or 0
@@ -500,11 +508,13 @@ class CheckerDaemon:
         """Totals for the status/`checks` control command (cheap with 10,000 servers)."""
         sch, pr = self.scheduler, self.prober
         runs = [c for r in self.servers.values() for rr in r.reals.values() for c in rr.checkers]
+        # (`is not None`: both have a length, 0 when nothing is queued or in flight)
         return {"checkers": len(runs), "checks": sum(c.state.checks for c in runs),
-                "started": sch.started if sch else 0,
-                "queued": len(sch) if sch else 0,
-                "in_flight": len(pr) if pr else 0,
-                "drift": sch.drift() if sch else {}}
+                "started": sch.started if sch is not None else 0,
+                "queued": len(sch) if sch is not None else 0,
+                "in_flight": len(pr) if pr is not None else 0,
+                "sockets_made": pr.made if pr is not None else 0,
+                "drift": sch.drift() if sch is not None else {}}
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down from the BFD child, through the parent."""

@@ -62,6 +62,11 @@ TABLE = "keepalived_py"
 # to that server: its replies are then not un-NATed). The size bounds the set well above
 # 10,000 probes/s.
 PROBE_TABLE = f"{TABLE}_probes"
+# what this version has in its tables besides the virtual servers' own chains, maps and sets
+# (prune removes anything else: an older version's layout)
+BASE_CHAINS = frozenset({"dispatch", "prerouting", "output"})
+PROBE_CHAINS = frozenset({"output", "prerouting"})
+PROBE_SETS = frozenset({"flows"})
 PROBE_LINGER = 2
 PROBE_FLOWS = 262144
 
@@ -379,44 +384,59 @@ class NftDataplane:
                      compat=f"lvs_flush: nftables tables {TABLE} flushed")
 
     async def prune(self) -> int:
-        """Delete the `vs_*` chains of ours that no configured virtual server uses (left by
-        a previous checker or a previous configuration); returns how many."""
+        """Bring our tables to this version's layout once the configured virtual servers are
+        applied: every chain, map and set in them that nothing here uses goes — the `vs_*`
+        ones of virtual servers no longer configured (left by a previous checker or a
+        previous configuration) and whatever an older version of ours had there (its
+        `probes` and `probe_replies` chains and `probe_flows` set in `keepalived_py`, before
+        the probes had a table of their own). What is kept is never flushed (the dispatch
+        chain is rewritten in the same transaction that drops the rules leading to what
+        goes); returns how many chains went."""
         import json
         gone = 0
         async with self._lock:
             for fam in ("ip", "ip6"):
-                code, out = await self._list("-j", "list", "table", fam, TABLE)
-                if code != 0:
-                    continue
-                try:
-                    items = json.loads(out).get("nftables", [])
-                except ValueError:
-                    continue
                 owned = set(self.chains) | {s for subs in self.subs.values() for s in subs}
-                stale = [i["chain"]["name"] for i in items if "chain" in i
-                         and i["chain"].get("name", "").startswith("vs_")
-                         and i["chain"]["name"] not in owned]
                 maps = {f"{i}_p" for i, (_, body) in self.chains.items() if f"{i}_p" in body}
-                stale_maps = [i["map"]["name"] for i in items if "map" in i
-                              and i["map"].get("name", "").startswith("vs_")
-                              and i["map"]["name"] not in maps]
                 sets = {pset(i, t) for i, (_, ts) in self.persist.items() for t in ts}
-                stale_sets = [i["set"]["name"] for i in items if "set" in i
-                              and i["set"].get("name", "").startswith("vs_")
-                              and i["set"]["name"] not in sets]
-                if not stale and not stale_maps and not stale_sets:
-                    continue
-                script = self._dispatch_script(fam)
-                for name in stale:
-                    script += f"flush chain {fam} {TABLE} {name}\n"
-                for name in stale:
-                    script += f"delete chain {fam} {TABLE} {name}\n"
-                for name in stale_maps:
-                    script += f"delete map {fam} {TABLE} {name}\n"
-                for name in stale_sets:
-                    script += f"delete set {fam} {TABLE} {name}\n"
-                if await self._nft(script):
-                    gone += len(stale)
+                want = {TABLE: (owned | BASE_CHAINS, maps | sets),
+                        PROBE_TABLE: (PROBE_CHAINS, PROBE_SETS)}
+                script = ""
+                stale_chains = 0
+                for table, (chains, named) in want.items():
+                    code, out = await self._list("-j", "list", "table", fam, table)
+                    if code != 0:
+                        continue
+                    try:
+                        items = json.loads(out).get("nftables", [])
+                    except ValueError:
+                        continue
+                    stale = sorted({i["chain"].get("name", "") for i in items if "chain" in i}
+                                   - chains - {""})
+                    stale_named = sorted({(k, i[k].get("name", "")) for i in items
+                                          for k in ("map", "set") if k in i
+                                          and i[k].get("name", "") not in named})
+                    if not stale and not stale_named:
+                        continue
+                    if table == TABLE:
+                        script += self._dispatch_script(fam)
+                    # rules first (a chain in use by a jump, a set used by a rule cannot go),
+                    # then the chains, then the sets and maps
+                    script += "".join(f"flush chain {fam} {table} {n}\n" for n in stale)
+                    script += "".join(f"delete chain {fam} {table} {n}\n" for n in stale)
+                    script += "".join(f"delete {k} {fam} {table} {n}\n"
+                                      for k, n in stale_named)
+                    stale_chains += len(stale)
+                    if any(not n.startswith("vs_") for n in stale) or any(
+                            not n.startswith("vs_") for _, n in stale_named):
+                        log.info("check.nft.layout", family=fam, table=table,
+                                 chains=" ".join(n for n in stale if not n.startswith("vs_")),
+                                 sets=" ".join(n for _, n in stale_named
+                                               if not n.startswith("vs_")),
+                                 compat=f"nftables table {fam} {table}: removing what an"
+                                        " older keepalived-py left there")
+                if script and await self._nft(script):
+                    gone += stale_chains
         return gone
 
     async def apply(self, vs: VirtualServer, targets: Sequence[Target]) -> bool:

@@ -26,6 +26,18 @@ logs a traceback per check; after a FIN it reads a clean end of file). Results a
 as an errno (0: connected,
 ETIMEDOUT: no answer within the timeout), never raised; `reason()` words them.
 
+A probe's socket is used again (most of a check's CPU is the kernel's: a socket made, its
+options set, registered in the epoll set, torn down). Once its result is in, the socket is
+disconnected — connect() to an AF_UNSPEC address, which the kernel does as an abort: the
+reset above, the port released, the socket back to CLOSED with its options and its epoll
+registration kept — and parked in an idle pool (per address family and mark) for the next
+probe, which connects it from a fresh ephemeral port: what a server sees is the same SYN, FIN
+and reset. The abort leaves ECONNRESET pending on the socket (SO_ERROR, read once to clear
+it). Sockets stay registered edge-triggered (EPOLLET), so an idle one is reported at most once
+after its abort, and a probe's completion is a new edge. A checker with its own socket options
+(bind_socket) gets a socket of its own, closed after its check, as does any probe whose
+connect failed at once.
+
 A job is in the heap at most once: popped when started, pushed again by its owner when its
 result is in (at CheckState's next_at). A job whose `alive` is False is dropped when popped.
 """
@@ -33,6 +45,7 @@ from __future__ import annotations
 
 import _socket
 import asyncio
+import ctypes
 import errno
 import heapq
 import itertools
@@ -58,6 +71,25 @@ SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 # probes never fill the conntrack table. ("kp" in ASCII, in the high bits; a fwmark-based
 # virtual server or policy rule is very unlikely to use it.)
 PROBE_MARK = 0x6B700000
+IDLE_MAX = 65536                # idle probe sockets kept per (family, mark) (TcpProber.trim)
+_UNSPEC = bytes(16)             # a struct sockaddr with sa_family AF_UNSPEC: connect() aborts
+_EDGE = select.EPOLLOUT | select.EPOLLET
+_SOL_SOCKET, _SO_ERROR, _SO_LINGER = socket.SOL_SOCKET, socket.SO_ERROR, socket.SO_LINGER
+_SHUT_WR, _EINPROGRESS = socket.SHUT_WR, errno.EINPROGRESS
+_FAILED = select.EPOLLERR | select.EPOLLHUP
+
+
+def _libc_connect() -> Callable[[int, bytes, int], int] | None:
+    try:
+        fn = ctypes.CDLL(None).connect
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int)   # (a faster call)
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_disconnect = _libc_connect()
 
 
 def bind_socket(sock: _socket.socket, ch: Checker, family: int) -> None:
@@ -190,7 +222,10 @@ class Scheduler:
         self._pos = 0
 
     def schedule(self, job: Any, at: float) -> None:
-        self._timer.push(at, job)
+        t = self._timer                   # (_Timer.push, inline: once per check)
+        heapq.heappush(t.heap, (at, next(t._seq), job))
+        if at < t._armed:
+            t._arm(at)
 
     def __len__(self) -> int:
         return len(self._timer.heap)
@@ -236,12 +271,12 @@ class _Deadlines(_Alarm):
         super().__init__(loop, due)
         self.queues: dict[float, deque[tuple[float, int, Any]]] = {}
 
-    def push(self, timeout: float, fd: int, sock: Any) -> None:
+    def push(self, timeout: float, fd: int, entry: Any) -> None:
         at = self.loop.time() + timeout
         q = self.queues.get(timeout)
         if q is None:
             q = self.queues[timeout] = deque()
-        q.append((at, fd, sock))
+        q.append((at, fd, entry))
         if at < self._armed:
             self._arm(at)
 
@@ -264,76 +299,138 @@ class TcpProber:
         self.loop = loop
         self.done = done
         self._ep = select.epoll()
-        self._pending: dict[int, tuple[_socket.socket, Any]] = {}
+        # fd -> (socket, job, pool): pool is the idle list the socket goes back to, or None
+        self._pending: dict[int, tuple[_socket.socket, Any, list[_socket.socket] | None]] = {}
+        self._idle: dict[tuple[int, int], list[_socket.socket]] = {}
         self._timeouts = _Deadlines(loop, self._expire)
         loop.add_reader(self._ep.fileno(), self._ready)
         self.mark_ok = True          # False once SO_MARK was refused (no CAP_NET_ADMIN)
+        self.reuse = _disconnect is not None
+        self.made = 0                # sockets made (the rest of the probes reused one)
+        # idle sockets kept per pool: a burst of probes (a loop that could not run for a while
+        # starts every check that fell due at once) leaves as many for the next burst; never
+        # more than there are probes to run (trim), within the fd limit (ensure_fd_limit)
+        self.idle_max = IDLE_MAX
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def connect(self, job: Any, host: str, port: int, timeout: float,
-                ch: Checker | None = None, mark: int = 0) -> None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    def idle(self) -> int:
+        return sum(len(x) for x in self._idle.values())
+
+    def trim(self, checkers: int) -> None:
+        """At most `checkers` idle sockets per pool from now on (the number of checkers
+        after a reload); the ones beyond are closed."""
+        self.idle_max = min(IDLE_MAX, max(0, checkers))
+        for pool in self._idle.values():
+            while len(pool) > self.idle_max:
+                pool.pop().close()
+
+    def _new_socket(self, family: int, mark: int) -> _socket.socket:
+        # the C socket object: socket.socket's Python layer (makefile, io refs) is not used
+        # here and costs a Python call per check at creation and at close
+        s = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
+        self.made += 1
         try:
-            # the C socket object: socket.socket's Python layer (makefile, io refs) is not
-            # used here and costs a Python call per check at creation and at close
-            s = _socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK)
-        except OSError as e:
-            self.loop.call_soon(self.done, job, e.errno or errno.EMFILE)
-            return
-        try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET)
-            if mark and self.mark_ok and (ch is None or not ch.fwmark):
+            s.setsockopt(_SOL_SOCKET, _SO_LINGER, _RESET)
+            if mark and self.mark_ok:
                 try:
-                    s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+                    s.setsockopt(_SOL_SOCKET, SO_MARK, mark)
                 except PermissionError:
                     self.mark_ok = False
-            if ch is not None and needs_binding(ch):
-                bind_socket(s, ch, family)
+        except OSError:
+            s.close()
+            raise
+        return s
+
+    def connect(self, job: Any, host: str, port: int, timeout: float,
+                ch: Checker | None = None, mark: int = 0) -> None:
+        """Start a probe of host:port. `ch`: the checker, when it has socket options of its
+        own (needs_binding; its fwmark then replaces `mark`)."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        bound = ch is not None and needs_binding(ch)
+        if bound and ch is not None and ch.fwmark:
+            mark = 0
+        pool: list[_socket.socket] | None = None
+        s: _socket.socket | None = None
+        try:
+            if bound or not self.reuse:
+                s = self._new_socket(family, mark)
+                if ch is not None and bound:
+                    bind_socket(s, ch, family)
+            else:
+                key = (family, mark if self.mark_ok else 0)
+                pool = self._idle.get(key)
+                if pool is None:
+                    pool = self._idle[key] = []
+                if pool:
+                    s = pool.pop()
+                else:
+                    s = self._new_socket(family, mark)
+                    self._ep.register(s.fileno(), _EDGE)
             err = s.connect_ex((host, port))
         except OSError as e:
-            err = e.errno or errno.EINVAL
+            err = e.errno or errno.EMFILE
         except (ValueError, OverflowError):     # a port or address Python refuses
             err = errno.EINVAL
-        if err != errno.EINPROGRESS:
-            s.close()
+        if err != _EINPROGRESS or s is None:
+            if s is not None:
+                s.close()                       # (also leaves the epoll set)
             self.loop.call_soon(self.done, job, err)
             return
         fd = s.fileno()
-        self._pending[fd] = (s, job)
-        self._ep.register(fd, select.EPOLLOUT)
-        # the socket object itself tells a deadline of this probe from one of a later probe
-        # that got the same descriptor number
-        self._timeouts.push(timeout, fd, s)
+        entry = (s, job, pool)
+        self._pending[fd] = entry
+        if pool is None:
+            self._ep.register(fd, _EDGE)
+        # the entry itself tells a deadline of this probe from one of a later probe on the
+        # same descriptor (a reused socket, or a new one given the same number)
+        self._timeouts.push(timeout, fd, entry)
+
+    def _release(self, s: _socket.socket, pool: list[_socket.socket] | None) -> None:
+        """A finished probe's socket: aborted (a reset if it is connected) and parked for the
+        next probe, or closed."""
+        if pool is not None and len(pool) < self.idle_max and _disconnect is not None \
+                and _disconnect(s.fileno(), _UNSPEC, 16) == 0:
+            s.getsockopt(_SOL_SOCKET, _SO_ERROR)     # the abort's ECONNRESET, cleared
+            pool.append(s)
+        else:
+            s.close()                # the RST (SO_LINGER 0); closing also leaves the epoll set
 
     def _ready(self) -> None:
         pending = self._pending
-        for fd, _ev in self._ep.poll(0):
+        release = self._release
+        done = self.done
+        for fd, ev in self._ep.poll(0):
             entry = pending.pop(fd, None)
             if entry is None:
-                continue
-            s, job = entry
-            err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                continue                        # an idle socket's abort
+            s, job, pool = entry
+            # writable with no error or hang-up reported (the mask is the socket's state when
+            # the events were collected): connected; else SO_ERROR says how it failed
+            err = s.getsockopt(_SOL_SOCKET, _SO_ERROR) if ev & _FAILED else 0
             if not err:
                 try:
-                    s.shutdown(socket.SHUT_WR)  # the FIN: the server reads an end of file
+                    s.shutdown(_SHUT_WR)        # the FIN: the server reads an end of file
                 except OSError:                 # reset already: nothing to say goodbye to
                     pass
-            s.close()                # the RST (SO_LINGER 0); closing also leaves the epoll set
-            self._report(job, err)
+            release(s, pool)
+            try:
+                done(job, err)
+            except Exception as e:            # one result's bug must not lose the others
+                log.error("check.prober.error", error=repr(e))
 
     def _expire(self, now: float) -> None:
         pending = self._pending
         for q in self._timeouts.queues.values():
             while q and q[0][0] <= now:
-                _, fd, sock = q.popleft()
-                entry = pending.get(fd)
-                if entry is None or entry[0] is not sock:
+                _, fd, entry = q.popleft()
+                now_there = pending.get(fd)
+                if now_there is None or now_there is not entry:
                     continue                    # finished in time
                 del pending[fd]
-                sock.close()
-                self._report(entry[1], errno.ETIMEDOUT)
+                self._release(now_there[0], now_there[2])
+                self._report(now_there[1], errno.ETIMEDOUT)
 
     def _report(self, job: Any, err: int) -> None:
         try:
@@ -343,8 +440,12 @@ class TcpProber:
 
     def close(self) -> None:
         self.loop.remove_reader(self._ep.fileno())
-        for s, _ in self._pending.values():
+        for s, _, _ in self._pending.values():
             s.close()
         self._pending.clear()
+        for pool in self._idle.values():
+            for s in pool:
+                s.close()
+        self._idle.clear()
         self._timeouts.close()
         self._ep.close()

@@ -246,3 +246,68 @@ def test_tcp_check_closes_like_keepalived_a_real_http_server_logs_nothing_and_co
     assert int(count) < 5, director.run("conntrack", "-L", check=False).stdout[-2000:]
     down = [e for e in events(tmp_path, "check.realserver.changed")]
     assert not down, down
+
+
+# what an older keepalived-py left in its table: the probes' chains and flow set lived in
+# keepalived_py itself before they had a table of their own
+OLD_LAYOUT = """
+add set ip keepalived_py probe_flows { type ipv4_addr . inet_service . ipv4_addr . inet_service;\
+ flags dynamic,timeout; timeout 2s; size 262144; }
+add chain ip keepalived_py probes { type filter hook output priority raw; policy accept; }
+add rule ip keepalived_py probes meta mark 0x6b700000 meta l4proto tcp update @probe_flows\
+ { ip daddr . tcp dport . ip saddr . tcp sport }
+add rule ip keepalived_py probes meta mark 0x6b700000 notrack
+add chain ip keepalived_py probe_replies { type filter hook prerouting priority raw;\
+ policy accept; }
+add rule ip keepalived_py probe_replies meta l4proto tcp ip saddr . tcp sport . ip daddr\
+ . tcp dport @probe_flows notrack
+"""
+
+
+def test_a_table_left_by_an_older_version_is_brought_to_the_current_layout(
+        lab: Lab, tmp_path: Path) -> None:
+    """A respawned or upgraded checker finds keepalived_py with an older version's `probes`
+    and `probe_replies` chains and `probe_flows` set: they go (once the configured server is
+    applied); what it keeps is never flushed — the configured server's chain is there all
+    along and a client its persistence map remembers is still remembered."""
+    need_nft()
+    node = lab.node("ol")
+    d = tmp_path
+    conf = ("global_defs {\n  dataplane nftables\n}\nvirtual_server 192.0.2.100 80 {\n"
+            "  delay_loop 1\n  lb_algo rr\n  lb_kind NAT\n  persistence_timeout 600\n"
+            f"  protocol TCP\n  real_server 127.1.0.1 {PORT} {{\n    TCP_CHECK {{\n"
+            "      connect_timeout 2\n    }\n  }\n}\n")
+    p = start(node, d, conf, "-I")            # -I: its table stays behind
+    assert wait_for(lambda: "192.0.2.100" in services(node), 30), (d / "log").read_text()[-3000:]
+    p.send_signal(signal.SIGTERM)
+    p.wait(20)
+    chain = services(node)["192.0.2.100"][0]
+    (d / "old.nft").write_text(OLD_LAYOUT)
+    node.run("nft", "-f", str(d / "old.nft"))
+    node.run("nft", "add", "element", "ip", "keepalived_py", f"{chain}_p",
+             "{ 198.51.100.7 : 127.1.0.1 . 18090 }")
+
+    def table() -> str:
+        return node.run("nft", "list", "table", "ip", "keepalived_py").stdout
+    assert "chain probes {" in table() and "198.51.100.7" in table()
+    (d / "log").write_text("")
+    p = start(node, d, conf, "-I")
+    try:
+        t0 = time.monotonic()
+        while "chain probes {" in (text := table()) and time.monotonic() - t0 < 30:
+            assert f"jump {chain}" in text and f"chain {chain} {{" in text, text
+            time.sleep(0.2)
+        text = table()
+        for old in ("chain probes {", "chain probe_replies {", "set probe_flows {"):
+            assert old not in text, text
+        assert f"jump {chain}" in text and "dnat" in services(node)["192.0.2.100"][1], text
+        assert "198.51.100.7" in text, text                      # the map was not flushed
+        assert "set flows {" in node.run("nft", "list", "table", "ip",
+                                         "keepalived_py_probes").stdout
+        layout = events(d, "check.nft.layout")
+        assert len(layout) == 1 and layout[0]["chains"] == "probe_replies probes", layout
+        assert layout[0]["sets"] == "probe_flows", layout
+        assert not events(d, "check.nft.flushed")
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(20)

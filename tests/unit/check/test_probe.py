@@ -106,6 +106,56 @@ def test_probe_results_never_arrive_inside_connect() -> None:
     asyncio.run(main())
 
 
+def test_probe_sockets_are_reused_and_a_stale_deadline_spares_the_next_probe() -> None:
+    """A finished probe's socket is aborted and reused: one socket for a run of probes,
+    refused and connected in turn (the abort's pending ECONNRESET never reaches the next
+    result). A probe that finished early leaves its deadline in the queue: the next probe on
+    the same socket, still waiting, is not timed out by it but by its own."""
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        got: list[tuple[str, int, float]] = []
+        prober = probe.TcpProber(loop, lambda job, err: got.append((job.name, err,
+                                                                     loop.time())))
+
+        async def result(n: int, limit: float = 3.0) -> None:
+            end = loop.time() + limit
+            while len(got) < n and loop.time() < end:
+                await asyncio.sleep(0.005)
+            assert len(got) >= n, got
+        lst, refused = listener(), closed_port()
+        port = lst.getsockname()[1]
+        for i in range(12):
+            prober.connect(Job(str(i)), "127.0.0.1", refused if i % 3 == 2 else port, 1.0)
+            await result(i + 1)
+        assert [e for _, e, _ in got] == [errno.ECONNREFUSED if i % 3 == 2 else 0
+                                          for i in range(12)]
+        assert prober.made == 1 and prober.idle() == 1 and len(prober) == 0
+        # a listener whose accept queue is full drops SYNs: the next connect waits
+        full = listener(0)
+        fillers = []
+        for _ in range(4):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", full.getsockname()[1]))
+            fillers.append(c)
+        await asyncio.sleep(0.1)
+        got.clear()
+        t0 = loop.time()
+        prober.connect(Job("early"), "127.0.0.1", port, 0.2)       # deadline t0 + 0.2
+        await result(1)
+        prober.connect(Job("late"), "127.0.0.1", full.getsockname()[1], 0.6)
+        await result(2)
+        assert prober.made == 1, "the same socket"
+        assert got[1][:2] == ("late", errno.ETIMEDOUT)
+        assert got[1][2] - t0 >= 0.55, got          # its own deadline, not the early one's
+        prober.trim(0)
+        assert prober.idle() == 0
+        prober.close()
+        for x in (lst, full, *fillers):
+            x.close()
+    asyncio.run(main())
+
+
 def test_probe_many_connects_share_one_epoll_descriptor() -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -448,4 +498,20 @@ def test_probe_closes_with_a_fin_the_server_reads_an_end_of_file() -> None:
             with conn:
                 conn.settimeout(2)
                 assert conn.recv(100) == b""
+    asyncio.run(main())
+
+
+def test_scheduler_stats_with_nothing_queued_nor_in_flight() -> None:
+    """The `checks` totals while every check is in flight, or none is: the scheduler and the
+    prober have a length (0 then), the totals are still theirs."""
+    async def main() -> None:
+        d = daemon(FakeDataplane())
+        assert d.scheduler is not None and d.prober is not None
+        d.scheduler.started, d.prober.made = 7, 3
+        stats = d.scheduler_stats()
+        assert stats["started"] == 7 and stats["sockets_made"] == 3
+        assert stats["queued"] == 0 and stats["in_flight"] == 0
+        assert stats["drift"]["samples"] == 0
+        d.prober.close()
+        d.scheduler.close()
     asyncio.run(main())
