@@ -24,13 +24,21 @@ import builtins
 import marshal
 import os
 import sys
+import zlib
 from types import CodeType
 from typing import Any
 
-MAX_ENTRIES = 5000          # a cache grown past this (upgrades) is rewritten with what is used
+MAX_ENTRIES = 5000          # a cache grown past this (upgrades) is rewritten with what is new
+_FORMAT = 1
 
-_codes: dict[str, CodeType] = {}
-_used: set[str] = set()
+# The file: marshal of (_FORMAT, index, blob). blob holds one marshalled (text, code) per class
+# method; index maps the CRC-32 of a text to the (offset, length) of its entries in blob. The
+# blob stays one bytes object (one allocation, given back whole when the cache is let go):
+# only the entries this process uses are unmarshalled, and a hit is checked against the text.
+_index: dict[int, list[tuple[int, int]]] = {}
+_blob = b""
+_codes: dict[str, CodeType] = {}    # compiled in this process: written by save()
+_hits = 0
 _new = 0
 _installed = False
 _released = False           # after save(): no caching (a forked child's respawn compiles)
@@ -46,52 +54,95 @@ def cache_path() -> str:
     return os.path.join(where, f"dataclass-code.{sys.implementation.cache_tag}.marshal")
 
 
-def _load(path: str) -> dict[str, CodeType]:
+def _load(path: str) -> tuple[dict[int, list[tuple[int, int]]], bytes]:
+    """(index, blob) of the file; empty if it is missing or not this version's format."""
     try:
         with open(path, "rb") as f:
             data = marshal.loads(f.read())
     except (OSError, EOFError, ValueError, TypeError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, CodeType)}
+        return {}, b""
+    if not (isinstance(data, tuple) and len(data) == 3 and data[0] == _FORMAT
+            and isinstance(data[1], dict) and isinstance(data[2], bytes)):
+        return {}, b""
+    return data[1], data[2]
+
+
+def _entry(blob: bytes, where: Any) -> tuple[str, CodeType] | None:
+    try:
+        off, length = where
+        entry = marshal.loads(memoryview(blob)[off:off + length])
+    except (EOFError, ValueError, TypeError):
+        return None
+    if isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], str) and \
+            isinstance(entry[1], CodeType):
+        return entry
+    return None
+
+
+def entries(path: str) -> dict[str, CodeType]:
+    """Every (text: code) of the file at `path` (saving merges them; tests read them)."""
+    index, blob = _load(path)
+    out: dict[str, CodeType] = {}
+    for places in index.values():
+        for where in places if isinstance(places, list) else ():
+            entry = _entry(blob, where)
+            if entry is not None:
+                out[entry[0]] = entry[1]
+    return out
+
+
+def _crc(source: str) -> int:
+    return zlib.crc32(source.encode("utf-8", "surrogatepass"))
+
+
+def _cached(source: str) -> CodeType | None:
+    places = _index.get(_crc(source))
+    if not places:
+        return None
+    for where in places:
+        entry = _entry(_blob, where)
+        if entry is not None and entry[0] == source:
+            return entry[1]
+    return None
 
 
 def _exec(source: Any, globals: Any = None, locals: Any = None) -> None:
-    global _new
+    global _new, _hits
     if type(source) is str and not _released:
-        code = _codes.get(source)
+        code = _cached(source) if _index else None
+        if code is None:
+            code = _codes.get(source)
         if code is None:
             code = compile(source, "<string>", "exec")
             _codes[source] = code
             _new += 1
-        _used.add(source)
+        else:
+            _hits += 1
         source = code
     builtins.exec(source, globals, locals)
 
 
 def install() -> None:
     """Route dataclasses' compilations through the cache (once per process)."""
-    global _installed
+    global _installed, _index, _blob
     if _installed:
         return
     import dataclasses
-    _codes.update(_load(cache_path()))
+    _index, _blob = _load(cache_path())
     dataclasses.exec = _exec         # type: ignore[attr-defined]  # the one name it compiles with
     _installed = True
 
 
 def save() -> None:
     """Write the cache back if this process compiled anything new (see the module doc), then
-    let it go: start-up is over, and the texts and code objects of the classes this process
-    never created (the parent holds the children's) would only take memory for good. A class
-    created later (a lazy import) is compiled as dataclasses does it."""
-    global _new, _released
+    let it go: start-up is over (a class created later, by a lazy import, is compiled as
+    dataclasses does it)."""
+    global _new, _released, _index, _blob
     try:
         _write()
     finally:
         _codes.clear()
-        _used.clear()
+        _index, _blob = {}, b""
         _new = 0
         _released = True
 
@@ -100,15 +151,23 @@ def _write() -> None:
     if not _installed or not _new or sys.dont_write_bytecode:
         return
     path = cache_path()
-    merged = _load(path)
+    merged = entries(path)
     merged.update(_codes)
     if len(merged) > MAX_ENTRIES:
-        merged = {k: v for k, v in _codes.items() if k in _used}
+        merged = dict(_codes)
+    index: dict[int, list[tuple[int, int]]] = {}
+    parts: list[bytes] = []
+    off = 0
+    for source, code in merged.items():
+        b = marshal.dumps((source, code))
+        index.setdefault(_crc(source), []).append((off, len(b)))
+        parts.append(b)
+        off += len(b)
     tmp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(tmp, "wb") as f:
-            f.write(marshal.dumps(merged))
+            f.write(marshal.dumps((_FORMAT, index, b"".join(parts))))
         os.replace(tmp, path)
     except OSError:
         try:
