@@ -15,10 +15,11 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from typing import Any
 
 from keepalived_py.address import IPAddress
+from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -40,8 +41,8 @@ KEYWORDS = frozenset({
 })
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BfdInstance:
+class BfdInstance(Record):
+    """One bfd_instance block."""
     name: str
     neighbor_ip: IPAddress
     source_ip: IPAddress | None = None

@@ -94,18 +94,36 @@ GLOBAL_ROOTS = frozenset({"global_defs", "net_namespace", "net_namespace_ipvs",
                           "linkbeat_use_polling"})
 
 
+def brace_matches(lines: list[Line]) -> list[int]:
+    """For each '{' line, the index of the '}' line that closes it counting braces literally
+    (as a skipped block counts them); -1 for other lines and a '{' never closed."""
+    close = [-1] * len(lines)
+    opened: list[int] = []
+    for i, line in enumerate(lines):
+        text = line.text
+        if text == "{":
+            opened.append(i)
+        elif text == "}" and opened:
+            close[opened.pop()] = i
+    return close
+
+
 def build_tree(lines: list[Line], diagnostics: Diagnostics,
                inactive: frozenset[str] = frozenset(), tokens: list[Token] | None = None,
-               prune: bool = False) -> tuple[Node, ...]:
+               prune: bool = False, closes: list[int] | None = None) -> tuple[Node, ...]:
     """keepalived's process_stream()/alloc_value_block() as a tree: a block keyword opens its
     block even without '{' (reading the lines up to the next '}'), a '{' after any other
     statement is "Unexpected" and ignored (the lines stay at this level, and the '}' that
     follows closes the enclosing block), and inside a block of values '{' is just a value.
     tokens: tokenize(lines), when the caller has it already. prune: the statements inside a
     skipped block are left out (their braces still count): a reading that only looks at what
-    its process reads (read_trees' views) needs no nodes for what nobody reads."""
+    its process reads (read_trees' views) needs no nodes for what nobody reads.
+    closes: brace_matches(lines), with prune: a pruned skipped block is passed over in one
+    step, from its '{' to the '}' that closes it (what lies between only counts braces)."""
     if tokens is None:
         tokens = tokenize(lines)
+    if not prune:
+        closes = None
     root = _Open((), None, "", "top")
     root.has_block = True
     stack = [root]
@@ -124,7 +142,12 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         node.has_block = True
         stack.append(node)
 
-    for line, token in zip(lines, tokens, strict=True):   # (tokenize: one token a line)
+    assert len(tokens) == len(lines)              # (tokenize: one token a line)
+    n = len(lines)
+    i = -1
+    while i + 1 < n:
+        i += 1
+        line, token = lines[i], tokens[i]
         text = line.text
         if text == "{":
             depth += 1
@@ -138,6 +161,9 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
                 skipping.ctx = "skipped"
                 stack.append(skipping)
                 skipping = None
+                if closes is not None and closes[i] > i:
+                    # pruned: nothing inside is kept, and its braces balance - go to its '}'
+                    i = closes[i] - 1
                 continue
             if pending is not None:
                 node = pending[0]
@@ -206,18 +232,21 @@ def read_tree(path: str, *, config_id: str | None, diagnostics: Diagnostics
     return tree, files
 
 
-def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics
+def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics,
+               inputs: list[tuple[object, ...]] | None = None
                ) -> tuple[tuple[Node, ...] | None, tuple[str, ...], tuple[View, ...]]:
     """The tree, the files read, and the trees as keepalived's checker, VRRP and parent
     processes read the same lines (each with the others' top-level keywords inactive, and the
     children with global_defs inactive too): keepalived -t reads the configuration once per
     process, and a keyword without its value in any reading stops it."""
-    lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics)
+    lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics, inputs=inputs)
     if lines is None:
         return None, files, ()
     scratch = Diagnostics()
     tokens = tokenize(lines)
-    views = tuple((build_tree(lines, scratch, off, tokens, prune=True), off) for off in (
+    closes = brace_matches(lines)
+    views = tuple((build_tree(lines, scratch, off, tokens, prune=True, closes=closes), off)
+                  for off in (
         VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS))
     return build_tree(lines, diagnostics, tokens=tokens), files, views
 

@@ -21,7 +21,7 @@ from keepalived_py.config.strict import (
     complete_strict_adverts,
 )
 from keepalived_py.config.track_weights import member_weights
-from keepalived_py.config.tree import Node, SourcePos
+from keepalived_py.config.tree import SourcePos
 
 
 class InstanceResolution:
@@ -195,8 +195,7 @@ class InstanceResolution:
         self.f["strict_mode"] = strict
         complete_accept_vmac(inst, self.f, self.seen, strict, self.d)  # accept, VMAC (issue 12)
         ipvlan.complete(inst, self.f, self.d)                           # use_ipvlan (issue 12)
-        if ipvlan.address_vmacs(inst, self.f, self.d):      # per-address use_vmac (issue 12)
-            self.b.later(Node(("use_vmac",), inst.pos), "virtual_ipaddress")
+        ipvlan.address_vmacs(inst, self.f, self.d)      # per-address use_vmac (vrrp/addr_vmac.py)
 
     def global_defaults(self) -> None:
         """global_defs' vrrp_* values for what the instance does not give itself."""

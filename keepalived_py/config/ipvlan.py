@@ -118,8 +118,8 @@ def address_vmacs(inst: Any, f: dict[str, Any], d: Diagnostics) -> bool:
     """A virtual_ipaddress/_excluded entry's own `use_vmac` (vrrp.c vrrp_complete_instance):
     on the instance's interface and family with the instance's use_vmac it says nothing more
     (keepalived's error); with use_vmac_addr on another interface or family it is redundant
-    (its error too). True when an address still asks for a VMAC of its own, which
-    keepalived-py does not make (the address goes on its interface)."""
+    (its error too). True when an address still asks for a VMAC of its own (made by
+    vrrp/addr_vmac.py)."""
     vid, family = f"({inst.name})", f.get("family", inst.family)
     wants = False
     for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
@@ -135,3 +135,26 @@ def address_vmacs(inst: Any, f: dict[str, Any], d: Diagnostics) -> bool:
         else:
             wants = True
     return wants
+
+
+def address_vmac_wants(interface: str | None, family: int, instance_vmac: bool,
+                       use_vmac_addr: bool, addresses: Any) -> list[tuple[int, str, int]]:
+    """(position, interface, family) of each address of `addresses` (virtual_ipaddress then
+    virtual_ipaddress_excluded) that gets a VMAC of its own (vrrp.c vrrp_complete_instance):
+    on the instance's interface and family it goes on the instance's VMAC if there is one,
+    else on the interface unless it says use_vmac; elsewhere (another interface, the other
+    family) it gets one with use_vmac or the instance's use_vmac_addr. vrrp/addr_vmac.py
+    makes them; resolve_garp_extra_if (config/vrrp_keywords.py) counts them."""
+    out = []
+    for n, a in enumerate(addresses):
+        fam = a.address.version
+        if a.dev is None or a.dev == interface:
+            if instance_vmac and fam == family:
+                continue                    # on the instance's own VMAC
+            need = a.use_vmac or (use_vmac_addr and fam != family)
+        else:
+            need = a.use_vmac or use_vmac_addr
+        dev = a.dev or interface
+        if need and dev:
+            out.append((n, dev, fam))
+    return out

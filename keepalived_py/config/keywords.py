@@ -244,9 +244,6 @@ NOT_IMPLEMENTED: dict[tuple[str, str], str] = {
     **{("global_defs", f"{b}_rcv_bufs{f}"): "the checker has no rtnetlink socket (its IPVS"
                                             " socket is generic netlink, as keepalived's)"
        for b in ("lvs_netlink_cmd", "lvs_netlink_monitor") for f in ("", "_force")},
-    ("global_defs", "vmac_addr_prefix"): "per-address use_vmac is not implemented",
-    ("vrrp_instance", "use_vmac_addr"): "no VMAC is made for addresses on other interfaces"
-                                        " (per-address use_vmac is not implemented)",
     # keepalived's parent writes the configuration there for its children to read (parser.c)
     ("global_defs", "tmp_config_directory"): "the children get the configuration in memory:"
                                              " no temporary copy is made",
@@ -269,16 +266,12 @@ UNREAD_FIELDS: dict[str, str] = {
     "GlobalDefs.vrrp_higher_prio_send_advert": "folded into VrrpInstance",
     "SslConfig.ca": "SSL_GET does not verify the server (keepalived neither): no CA is loaded",
     "VirtualRoute.or_via": "not implemented: deprecated 'or' routes",
-    "VrrpInstance.use_vmac_addr": "not implemented (per-address VMACs): only its -t checks"
-                                  " read it (config/ipvlan.py)",
     "VrrpInstance.track_src_ip": "keepalived 2.2.7 only shows it in its dump (obs/vrrp_data.py)",
     "VirtualAddress.track_group": "folded into the group's instances' track_interface"
                                   " (config/vrrp_keywords.py fold_track_groups)",
     "VirtualRoute.track_group": "folded into the group's instances' track_interface",
     "VirtualRule.track_group": "folded into the group's instances' track_interface",
     "GlobalDefs.vrrp_garp_extra_if_all": "folded into VrrpInstance.garp_extra_if",
-    "VrrpInstance.garp_extra_if_all": "folded into garp_extra_if (0 without `all`: no per-address"
-                                      " VMACs are made)",
     "GlobalDefs.dynamic_interfaces": "read by build.py: a missing interface is no error; the VRRP"
                                      " child picks an interface up when it appears",
     "GlobalDefs.allow_if_changes": "the VRRP child always follows an interface re-created with"

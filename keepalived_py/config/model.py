@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
-import operator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, TypeVar
 
 from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
 from keepalived_py.config.model_process import ProcessDefs
+from keepalived_py.config.record import Record
 from keepalived_py.config.tree import SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -29,37 +29,21 @@ def _pos() -> SourcePos:
 
 
 _T = TypeVar("_T")
-_EVOLVE_FIELDS: dict[type, tuple[tuple[str, ...], frozenset[str], Any] | None] = {}
 
 
 def evolve(obj: _T, /, **changes: Any) -> _T:
-    """dataclasses.replace() for the model's frozen slotted dataclasses, without a second
-    run of the generated __init__ (the model has no __post_init__): the fields are copied
-    into a new object (read all at once by one attrgetter) and `changes` set. Anything else
-    goes to dataclasses.replace."""
-    cls = type(obj)
-    try:
-        known = _EVOLVE_FIELDS[cls]
-    except KeyError:
-        known = None
-        if dataclasses.is_dataclass(cls) and "__slots__" in cls.__dict__ and \
-                not hasattr(cls, "__post_init__"):
-            fs = dataclasses.fields(cls)
-            if fs and all(f.init for f in fs):
-                names = tuple(f.name for f in fs)
-                getter = operator.attrgetter(*names)
-                if len(names) == 1:         # attrgetter of one name returns the value itself
-                    getter = (lambda g: lambda o: (g(o),))(getter)
-                known = names, frozenset(names), getter
-        _EVOLVE_FIELDS[cls] = known
-    if known is None or not changes.keys() <= known[1]:
+    """dataclasses.replace() for the model's Record classes, without a second run of the
+    generated __init__ (records have no __post_init__): the fields are copied into a new
+    object (read all at once, record.py's `_values`) and `changes` set. An unknown field name
+    or anything else goes to dataclasses.replace (its error)."""
+    if not isinstance(obj, Record) or not changes.keys() <= obj._fieldset:
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    cls = type(obj)
     new = object.__new__(cls)
-    put = object.__setattr__
-    for name, value in zip(known[0], known[2](obj), strict=True):
-        put(new, name, value)
+    for put, value in zip(cls._setters, cls._values(obj), strict=True):
+        put(new, value)
     for name, value in changes.items():
-        put(new, name, value)
+        object.__setattr__(new, name, value)
     return new
 
 
@@ -71,8 +55,7 @@ class VrrpState(enum.Enum):
     STOP = "STOP"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Script:
+class Script(Record):
     """A command line as keepalived runs it: argv after keepalived's quoting rules."""
 
     argv: tuple[str, ...]
@@ -82,8 +65,7 @@ class Script:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualAddress:
+class VirtualAddress(Record):
     """One line of virtual_ipaddress / virtual_ipaddress_excluded / static_ipaddress."""
 
     address: IPInterface            # address with prefix (default /32 or /128)
@@ -104,8 +86,7 @@ class VirtualAddress:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualRoute:
+class VirtualRoute(Record):
     """One line of virtual_routes / static_routes, kept as parsed options."""
 
     dst: ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -123,8 +104,7 @@ class VirtualRoute:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualRule:
+class VirtualRule(Record):
     """One line of virtual_rules / static_rules."""
 
     from_: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
@@ -138,8 +118,7 @@ class VirtualRule:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TrackRef:
+class TrackRef(Record):
     """An entry of track_interface / track_script / track_process / track_file / track_bfd."""
 
     name: str
@@ -148,16 +127,15 @@ class TrackRef:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnicastPeer:
+class UnicastPeer(Record):
+    """One unicast_peer line."""
     address: IPAddress
     min_ttl: int | None = None
     max_ttl: int | None = None
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Notify:
+class Notify(Record):
     """notify_* scripts shared by instances and sync groups."""
 
     notify: Script | None = None
@@ -170,8 +148,8 @@ class Notify:
     smtp_alert: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpInstance:
+class VrrpInstance(Record):
+    """One vrrp_instance block, resolved."""
     name: str
     interface: str | None            # None only with unicast and no interface (keepalived allows)
     virtual_router_id: int
@@ -186,7 +164,7 @@ class VrrpInstance:
     strict_mode: bool = False
     use_vmac: str | None = None                # use_vmac: its name, '' for a generated one
     vmac_xmit_base: bool = False
-    use_vmac_addr: bool = False                # read for its -t checks (config/ipvlan.py)
+    use_vmac_addr: bool = False                # VMACs for addresses elsewhere (vrrp/addr_vmac.py)
     use_ipvlan: str | None = None              # use_ipvlan: its name, '' for a generated one
     ipvlan_type: str = "bridge"                # bridge | private | vepa (config/ipvlan.py)
     ipvlan_addr: IPInterface | None = None     # the ipvlan's own address
@@ -238,8 +216,7 @@ class VrrpInstance:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GarpGroup:
+class GarpGroup(Record):
     """A garp_group: gratuitous ARP / NA frames on its interfaces spaced at least this far
     apart, all of the group's interfaces together (vrrp/garp_pacer.py)."""
     interfaces: tuple[str, ...] = ()
@@ -248,8 +225,8 @@ class GarpGroup:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpSyncGroup:
+class VrrpSyncGroup(Record):
+    """One vrrp_sync_group block."""
     name: str
     group: tuple[str, ...]                     # member instance names
     track_interface: tuple[TrackRef, ...] = ()
@@ -263,8 +240,8 @@ class VrrpSyncGroup:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpScript:
+class VrrpScript(Record):
+    """One vrrp_script block."""
     name: str
     script: Script
     interval: float = 1.0
@@ -279,8 +256,8 @@ class VrrpScript:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpTrackProcess:
+class VrrpTrackProcess(Record):
+    """One vrrp_track_process block."""
     name: str
     process: str                               # process name (comm) or full path with full_command
     param_match: str | None = None             # "initial" | "partial" | None (exact)
@@ -296,8 +273,8 @@ class VrrpTrackProcess:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VrrpTrackFile:
+class VrrpTrackFile(Record):
+    """One track_file block."""
     name: str
     file: str
     weight: int = 1
@@ -307,8 +284,7 @@ class VrrpTrackFile:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LvsSyncDaemon:
+class LvsSyncDaemon(Record):
     """global_defs `lvs_sync_daemon IF [inst NAME] [id N] [maxlen N] [port N] [ttl N]
     [group ADDR]`: the IPVS connection-sync daemon. With `inst`, the VRRP child runs it in that
     instance's role (MASTER or BACKUP, syncid defaulting to its virtual_router_id); without,
@@ -323,8 +299,8 @@ class LvsSyncDaemon:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GlobalDefs:
+class GlobalDefs(Record):
+    """The global_defs block, resolved."""
     router_id: str | None = None               # None: the host name, as keepalived
     notification_email: tuple[str, ...] = ()
     notification_email_from: str | None = None
@@ -399,8 +375,7 @@ class GlobalDefs:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Config:
+class Config(Record):
     """The whole resolved configuration."""
 
     global_defs: GlobalDefs = field(default_factory=GlobalDefs)

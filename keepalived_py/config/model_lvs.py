@@ -4,10 +4,11 @@ Field names equal keepalived.conf(5) keyword names; see model.py for the convent
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.address import IPAddress
 from keepalived_py.config.bfd import BfdInstance as BfdInstance  # the model of bfd_instance
+from keepalived_py.config.record import Record
 from keepalived_py.config.tree import SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -17,8 +18,7 @@ def _pos() -> SourcePos:
     return field(default=_NOPOS, compare=False, repr=False)  # type: ignore[return-value]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Checker:
+class Checker(Record):
     """Common checker options; `kind` is TCP_CHECK, HTTP_GET, SSL_GET, SMTP_CHECK, DNS_CHECK,
     UDP_CHECK, PING_CHECK, MISC_CHECK, FILE_CHECK, BFD_CHECK. Kind-specific options are in
     subclasses (to be filled in by the LVS config work)."""
@@ -60,8 +60,8 @@ class Checker:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HttpUrl:
+class HttpUrl(Record):
+    """One url block of HTTP_GET / SSL_GET."""
     path: str = "/"
     digest: str | None = None
     status_code: tuple[tuple[int, int], ...] = ()   # ranges; empty: 200-299
@@ -71,8 +71,8 @@ class HttpUrl:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RealServer:
+class RealServer(Record):
+    """One real_server block."""
     address: IPAddress
     port: int | None
     weight: int = 1
@@ -93,8 +93,7 @@ class RealServer:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualServer:
+class VirtualServer(Record):
     """`virtual_server IP PORT`, `virtual_server fwmark N` or `virtual_server group NAME`."""
 
     address: IPAddress | None = None
@@ -126,8 +125,7 @@ class VirtualServer:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VsgEntry:
+class VsgEntry(Record):
     """One line of a virtual_server_group: `IP[-LAST] [PORT]` or `fwmark N`."""
 
     address: IPAddress | None = None
@@ -137,15 +135,14 @@ class VsgEntry:
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class VirtualServerGroup:
+class VirtualServerGroup(Record):
+    """One virtual_server_group block."""
     name: str
     entries: tuple[VsgEntry, ...] = ()
     pos: SourcePos = _pos()
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SslConfig:
+class SslConfig(Record):
     """The top-level SSL block: client certificate for SSL_GET checks."""
 
     password: str | None = None

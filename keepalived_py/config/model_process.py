@@ -7,8 +7,10 @@ it, obs/vrrp_data.py dumps it as keepalived.data does.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING
+
+from keepalived_py.config.record import Record
 
 if TYPE_CHECKING:
     from keepalived_py.config.model import Script
@@ -19,8 +21,7 @@ DEFAULT_NFTABLES_TABLE = "keepalived"
 DEFAULT_UMASK = 0o177              # main.c: S_IXUSR | S_IRWXG | S_IRWXO (the dump's "umask = 0177")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChildSched:
+class ChildSched(Record):
     """One child's scheduling: `<role>_priority`, `_rt_priority`, `_rlimit_rttime`, `_no_swap`,
     `_cpu_affinity` (role: vrrp, checker, bfd)."""
 
@@ -31,16 +32,15 @@ class ChildSched:
     cpu_affinity: tuple[int, ...] = ()     # CPUs (empty: left as inherited)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RcvBufs:
+class RcvBufs(Record):
     """`<name>_rcv_bufs SIZE` and `<name>_rcv_bufs_force` (SO_RCVBUFFORCE instead of SO_RCVBUF)."""
 
     size: int = 0                          # 0: the kernel default
     force: bool = False
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ProcessDefs:
+class ProcessDefs(Record):
+    """The process-level global_defs keywords."""
     vrrp: ChildSched = field(default_factory=ChildSched)
     checker: ChildSched = field(default_factory=ChildSched)
     bfd: ChildSched = field(default_factory=ChildSched)

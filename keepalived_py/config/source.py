@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from keepalived_py.config import filesec
+from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, SourcePos
 
 MAXBUF = 1024
@@ -48,8 +49,8 @@ _REF = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)((?: *[0-9]+)*)\}|([A-Za-z_][A-
 _SEQ = re.compile(r"~(SEQ|LST)(x?)\s*\((.*?)\)\s*(.*)$", re.DOTALL)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(Record, kw_only=False):
+    """One logical line and where it starts."""
     text: str
     pos: SourcePos
 
@@ -153,6 +154,7 @@ def split_words(text: str) -> tuple[tuple[str, ...], bool]:
 
 @dataclass
 class _Definition:
+    """A $NAME definition."""
     value: str
     multiline: bool = False
     builtin: str | None = None
@@ -160,6 +162,7 @@ class _Definition:
 
 @dataclass
 class SourceReader:
+    """Reads files into logical lines (the module's docstring)."""
     diagnostics: Diagnostics
     config_id: str | None = None
     files: list[str] = field(default_factory=list)
@@ -172,10 +175,16 @@ class SourceReader:
     _blocks: list[str] = field(default_factory=list)
     _last_word: str = ""
     _opening: str = ""      # a top-level block keyword not yet followed by '{' (keepalived opens it)
+    # what the reading looked at outside the text, in order (config/reuse.py checks that a new
+    # reading would see the same): ("file", path, bytes | None, notice), ("glob", pattern,
+    # matches), ("path", path, facts), ("isdir", path, bool), ("cwd", dir), ("host", id),
+    # ("random",)
+    inputs: list[tuple[object, ...]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.config_id is None:
             self.config_id = default_config_id()
+            self.inputs.append(("host", self.config_id))
         self.defs.update({
             "_PWD": _Definition("", builtin="pwd"),
             "_INSTANCE": _Definition("", builtin="instance"),
@@ -188,15 +197,15 @@ class SourceReader:
     def read_file(self, path: str, *, depth: int = 0, origin: SourcePos | None = None,
                   main: bool = False) -> Iterator[Line]:
         try:
-            with open(path, "rb") as f:
-                data = f.read()
-                why = filesec.insecure(os.fstat(f.fileno()), os.geteuid())
+            data, why = read_bytes(path)
         except OSError as e:
+            self.inputs.append(("file", path, None, None))
             what = "Config files missing" if main else "Unable to open include file"
             self.diagnostics.error(origin, f"{what} '{path}': {os.strerror(e.errno or 0)}")
             if main:
                 self._stopped = True
             return
+        self.inputs.append(("file", path, data, why))
         if why is not None:                 # keepalived says nothing: a notice, see filesec.py
             self.diagnostics.notice(origin, filesec.notice(path, why))
         self.files.append(path)
@@ -361,10 +370,13 @@ class SourceReader:
         if d is None:
             return None
         if d.builtin == "pwd":
-            return os.getcwd()
+            cwd = os.getcwd()
+            self.inputs.append(("cwd", cwd))
+            return cwd
         if d.builtin == "instance":
             return self.config_id or ""
         if d.builtin == "random":
+            self.inputs.append(("random",))
             nums = [int(x) for x in params.split()] if params.strip() else []
             lo = nums[0] if nums else 0
             hi = nums[1] if len(nums) > 1 else 32767
@@ -483,12 +495,16 @@ class SourceReader:
         base = os.path.dirname(pos.path)
         full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
         matches = sorted(glob.glob(full))
+        self.inputs.append(("glob", full, tuple(matches)))
         if not matches:
             magic = glob.has_magic(full)
             parent = full
             while glob.has_magic(parent):
                 parent = os.path.dirname(parent)
-            if not magic or not os.path.isdir(parent if magic else os.path.dirname(full)):
+            where = parent if magic else os.path.dirname(full)
+            isdir = os.path.isdir(where)
+            self.inputs.append(("isdir", where, isdir))
+            if not magic or not isdir:
                 problem(INCLUDE_B if "{" in pattern else INCLUDE_M,
                         f"Config files missing '{pattern}'.")
             else:
@@ -497,14 +513,13 @@ class SourceReader:
         saved = self.include_check
         for path in matches:
             shown = path if os.path.isabs(pattern) else os.path.relpath(path, base or ".")
-            if os.path.isdir(path):
+            facts = path_facts(path)
+            self.inputs.append(("path", path, facts))
+            isdir, mode, readable = facts
+            if isdir:
                 problem(INCLUDE_R, f"Configuration file '{shown}/' is a directory - skipping")
                 continue
-            try:
-                st = os.stat(path)
-            except OSError:
-                st = None
-            if st is None or not stat.S_ISREG(st.st_mode) or st.st_mode & 0o111:
+            if mode is None or not stat.S_ISREG(mode) or mode & 0o111:
                 problem(INCLUDE_R, f"Configuration file '{shown}' is not a regular non-executable"
                                    " file - skipping")
                 continue
@@ -514,7 +529,7 @@ class SourceReader:
                 problem(INCLUDE_R, f"Configuration file '{shown}' open problem (Too many open"
                                    " files) - skipping")
                 continue
-            if not os.access(path, os.R_OK):
+            if not readable:
                 problem(INCLUDE_R, f"Configuration file '{shown}' open problem (Permission"
                                    " denied) - skipping")
                 continue
@@ -552,10 +567,28 @@ class SourceReader:
                 self.include_check &= ~flag
 
 
-def read_lines(path: str, *, config_id: str | None, diagnostics: Diagnostics
+def read_bytes(path: str) -> tuple[bytes, str | None]:
+    """A configuration file's bytes and filesec's notice about who may write it."""
+    with open(path, "rb") as f:
+        return f.read(), filesec.insecure(os.fstat(f.fileno()), os.geteuid())
+
+
+def path_facts(path: str) -> tuple[bool, int | None, bool]:
+    """What an include looks at about a matched path: a directory? its mode (None: no stat);
+    readable?"""
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except OSError:
+        mode = None
+    return os.path.isdir(path), mode, os.access(path, os.R_OK)
+
+
+def read_lines(path: str, *, config_id: str | None, diagnostics: Diagnostics,
+               inputs: list[tuple[object, ...]] | None = None
                ) -> tuple[list[Line] | None, tuple[str, ...]]:
-    """Every logical line of `path` and its includes; None when the main file can't be read."""
-    reader = SourceReader(diagnostics, config_id)
+    """Every logical line of `path` and its includes; None when the main file can't be read.
+    inputs: gets what the reading looked at outside the text (SourceReader.inputs)."""
+    reader = SourceReader(diagnostics, config_id, inputs=[] if inputs is None else inputs)
     lines = list(reader.read_file(path, main=True))
     if not reader.files:
         return None, ()

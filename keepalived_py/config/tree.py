@@ -8,9 +8,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from keepalived_py.config.record import Record
 
-@dataclass(frozen=True, slots=True)
-class SourcePos:
+
+class SourcePos(Record, kw_only=False):
     """Where a line came from: the file (as given or as included) and its 1-based line number."""
 
     path: str
@@ -20,8 +21,7 @@ class SourcePos:
         return f"{self.path}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+class Node(Record, kw_only=False):
     """One configuration statement.
 
     words     the keyword and its arguments, after comment removal, macro ($NAME, ~SEQ)
@@ -55,8 +55,8 @@ class Severity(enum.Enum):
     NOTICE = "notice"      # keepalived-py only: parsed, not implemented yet; never counted
 
 
-@dataclass(frozen=True, slots=True)
-class Diagnostic:
+class Diagnostic(Record, kw_only=False):
+    """One diagnostic: its level, message and source position."""
     severity: Severity
     pos: SourcePos | None
     message: str

@@ -251,14 +251,18 @@ def garp_extra_if(c: Node, d: Diagnostics, instance: str | None) -> tuple[int, b
 
 
 def resolve_garp_extra_if(inst: Any, f: dict[str, Any], g: Any, given: bool) -> None:
-    """An instance without garp_extra_if takes global_defs'; it stays on only with VIPs on
-    another interface than the instance's, and `all` (keepalived-py makes no per-address
-    VMACs, the other kind of extra interface)."""
+    """An instance without garp_extra_if takes global_defs'; it stays on (vrrp.c
+    vrrp_complete_instance) with a per-address VMAC (config/ipvlan.py address_vmac_wants),
+    or with `all` and VIPs on another interface than the instance's."""
+    from keepalived_py.config.ipvlan import address_vmac_wants
     delay, every = (inst.garp_extra_if, inst.garp_extra_if_all) if given else \
         (g.vrrp_garp_extra_if, g.vrrp_garp_extra_if_all)
-    extra = any(a.dev and a.dev != inst.interface
-                for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded)
-    f["garp_extra_if"] = delay if extra and every else 0
+    addrs = inst.virtual_ipaddress + inst.virtual_ipaddress_excluded
+    extra = any(a.dev and a.dev != inst.interface for a in addrs)
+    vmacs = bool(address_vmac_wants(inst.interface, f.get("family", inst.family),
+                                    f.get("use_vmac", inst.use_vmac) is not None,
+                                    inst.use_vmac_addr, addrs))
+    f["garp_extra_if"] = delay if vmacs or (extra and every) else 0
     f["garp_extra_if_all"] = every
 
 

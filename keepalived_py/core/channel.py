@@ -17,7 +17,25 @@ _LEN = struct.Struct("!I")
 MAX_MESSAGE = 256 << 20
 
 
+_last_reload: tuple[Any, bytes] | None = None
+
+
 def encode(msg: tuple[Any, ...]) -> bytes:
+    """The message framed. ("reload", config) of the configuration encoded last is not pickled
+    again: both children get the same bytes, and so does a reload whose configuration
+    config/reuse.py found unchanged (the same frozen object; kept here, so its id is not reused)."""
+    global _last_reload
+    if len(msg) == 2 and msg[0] == "reload":
+        last = _last_reload
+        if last is not None and last[0] is msg[1]:
+            return last[1]
+        framed = _frame(msg)
+        _last_reload = (msg[1], framed)
+        return framed
+    return _frame(msg)
+
+
+def _frame(msg: tuple[Any, ...]) -> bytes:
     body = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     return _LEN.pack(len(body)) + body
 

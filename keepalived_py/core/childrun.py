@@ -108,7 +108,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
 
     from keepalived_py.notify.scripts import set_script_defaults
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
-    from keepalived_py.core import scriptenv
+    from keepalived_py.core import scriptenv, umask
     scriptenv.configure(options.umask, config.global_defs.process)   # scripts' umask
     await daemon.start(config)
     sched.apply(config.global_defs.process)
@@ -139,6 +139,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                     if msg[1].global_defs.process != sched.applied:
                         sched.apply(msg[1].global_defs.process)
                         scriptenv.configure(options.umask, msg[1].global_defs.process)
+                        umask.apply(options.umask, msg[1].global_defs.process)
                     set_name(comm_for(role, msg[1].global_defs))
                     send("reloaded", True)
                 except Exception as e:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 
+from keepalived_py.core.umask import pidfile_mode
 from keepalived_py.errors import PidfileError
 
 
@@ -31,6 +32,7 @@ def write_pidfile(path: str, pid: int) -> None:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          0o644, dir_fd=dfd)
         try:
+            os.fchmod(fd, pidfile_mode())     # keepalived's: 0644 less write bits of the umask
             os.write(fd, f"{pid}\n".encode())
             os.fsync(fd)
         finally:

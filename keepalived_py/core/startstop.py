@@ -1,8 +1,8 @@
 """What the parent does around its children, from global_defs (keepalived 2.2.7 main.c):
 
-- `umask`: the parent's umask (the children and every file they create inherit it); the
-  command line's -u wins, as in keepalived ("umask command line option specified, ignoring
-  config option").
+- `umask`: the parent's umask, keepalived's 0177 by default (the children and every file
+  they create inherit it: core/umask.py); the command line's -u wins, as in keepalived
+  ("umask command line option specified, ignoring config option").
 - `use_pid_dir`: the pidfiles go to /run/keepalived/ (keepalived.pid, vrrp.pid...), unless
   given on the command line.
 - `random_seed`: the seed of the parent's generator (the children inherit its state by fork).
@@ -50,14 +50,12 @@ def apply_options(options: Options, p: ProcessDefs) -> Options:
 
 def apply_parent(options: Options, p: ProcessDefs) -> None:
     """umask and random_seed, in the parent before any child is forked."""
-    from keepalived_py.core import scriptenv
+    from keepalived_py.core import scriptenv, umask
     scriptenv.configure(options.umask, p)       # the startup/shutdown scripts' umask
-    if p.umask is not None:
-        if options.umask is not None:
-            log.info("supervisor.umask", compat="umask command line option specified,"
-                                                " ignoring config option")
-        else:
-            os.umask(p.umask)
+    if p.umask is not None and options.umask is not None:
+        log.info("supervisor.umask", compat="umask command line option specified,"
+                                            " ignoring config option")
+    umask.apply(options.umask, p)               # keepalived's default 0177 too (core/umask.py)
     if p.random_seed is not None:
         import random
         random.seed(p.random_seed)

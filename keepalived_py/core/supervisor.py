@@ -42,7 +42,7 @@ import structlog
 
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
-from keepalived_py.core import reload_monitor, sdnotify, startstop
+from keepalived_py.core import reload_monitor, sdnotify, startstop, umask
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -463,7 +463,7 @@ class Supervisor:
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
                     self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
-                self.config = result.config
+                self.config = umask.keep_last(result.config, self.config)
                 self._known_errors = errors
                 self._reload_time()
                 startstop.save_config(self.config.global_defs.process.config_save_dir,
@@ -471,6 +471,7 @@ class Supervisor:
                 names = {b.name for b in self.config.bfd_instances}      # sessions gone: forget
                 self.bfd_up = {n: up for n, up in self.bfd_up.items() if n in names}
                 set_name(comm_for("parent", self.config.global_defs))
+                umask.apply(self.options.umask, self.config.global_defs.process)  # keepalived's
                 running = {c.role for c in self.children.values() if c.pid}
                 self._apply_roles()              # new children start with the new config
                 for child in self.children.values():
@@ -710,8 +711,12 @@ def run(options: Options) -> int:
     startstop.apply_parent(options, result.config.global_defs.process)
     startstop.save_config(result.config.global_defs.process.config_save_dir, result.files)
     if options.namespace or "/keepalived/" in parent_pidfile:
-        for path in pidfiles.values():
-            os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        old_mask = os.umask(0o022)      # rwxr-xr-x whatever the umask (keepalived's pidfile.c)
+        try:
+            for path in pidfiles.values():
+                os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+        finally:
+            os.umask(old_mask)
     # From the moment the pidfile names us, a HUP/TERM must be acted on, never kill us: keep
     # them pending until run() has its handlers (unblocked there, before any child is forked).
     signal.pthread_sigmask(signal.SIG_BLOCK, EARLY_SIGNALS)

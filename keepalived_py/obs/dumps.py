@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 
 import structlog
 
+from keepalived_py.core import umask
 from keepalived_py.obs import memtrace
 
 log = structlog.get_logger("keepalived_py.obs.dumps")
@@ -331,7 +332,7 @@ class DumpWriter:
                 body = text if isinstance(text, str) else text()
                 if kind in ("data", "check"):
                     body += memtrace.section()     # "" unless KEEPALIVED_PY_TRACEMALLOC
-                write_atomic(path, body)
+                write_atomic(path, body, umask.dump_mode())    # keepalived's: 0666 & ~umask
                 self.written += 1
             except OSError as e:
                 self.failed += 1

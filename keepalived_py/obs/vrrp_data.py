@@ -359,6 +359,8 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.use_vmac is not None:
         out.append(f"   Use VMAC, i/f name {vmac or inst.use_vmac}, is_up = {_tf(bool(vmac))},"
                    f" xmit_base = {_tf(inst.vmac_xmit_base)}")
+    if inst.use_vmac_addr:              # (keepalived then leaves out its ipvlan line)
+        out.append("   Use VMAC for VIPs on other interfaces")
     elif inst.use_ipvlan is not None:
         addr = f", i/f address = {inst.ipvlan_addr}" if inst.ipvlan_addr is not None else ""
         # keepalived names it at start, made or not (vrrp/vmac.py name_candidates' first)
@@ -427,14 +429,23 @@ def format_instance(config: Config, inst: VrrpInstance, r: Mapping[str, Any],
     if inst.debug:
         out.append(f"   Debug level = {inst.debug}")
     held = bool(r.get("holding"))
-    vip_if = f"{vmac}@{inst.interface}" if vmac else inst.interface
+    # VIPs go on a VMAC (shown as VMAC@parent), not on an ipvlan (its parent: vrrp/daemon.py)
+    vip_if = f"{vmac}@{inst.interface}" if vmac and inst.use_ipvlan is None else inst.interface
+    bases, devs = r.get("addr_vmacs") or {}, r.get("devs") or []
+
+    def where(n: int, a: VirtualAddress) -> VirtualAddress:
+        """An address on a per-address VMAC: its device shown as VMAC@parent."""
+        dev = devs[n] if n < len(devs) else None
+        return replace(a, dev=f"{dev}@{bases[dev]}") if dev in bases else a
     if inst.virtual_ipaddress:
         out.append(f"   Virtual IP ({len(inst.virtual_ipaddress)}):")
-        out += [f"     {format_address(a, vip_if, held)}" for a in inst.virtual_ipaddress]
+        out += [f"     {format_address(where(n, a), vip_if, held)}"
+                for n, a in enumerate(inst.virtual_ipaddress)]
     if inst.virtual_ipaddress_excluded:
         out.append("   Virtual IP Excluded :")
-        out += [f"     {format_address(a, vip_if, held)}"
-                for a in inst.virtual_ipaddress_excluded]
+        n0 = len(inst.virtual_ipaddress)
+        out += [f"     {format_address(where(n0 + n, a), vip_if, held)}"
+                for n, a in enumerate(inst.virtual_ipaddress_excluded)]
     if unicast:
         ttl = inst.unicast_ttl if inst.unicast_ttl is not None else (255 if inst.family == 4
                                                                      else None)

@@ -69,7 +69,11 @@ def runtime_of(d: VrrpDaemon, r: Runner) -> dict[str, Any]:
             "fd": r.sock.fileno() if r.sock is not None else -1,
             "read_timeout": wall(fsm.next_deadline(), d.loop),
             "ifindex": r.sock.ifindex if r.sock is not None else 0,
-            "vmac": r.vmac}
+            "vmac": r.vmac,
+            # per-address VMACs (vrrp/addr_vmac.py): the device each address is on
+            "addr_vmacs": {n: d.addr_vmacs.keys[n][0] for n in d.addr_vmacs.names_of(r.name)
+                           if n in d.addr_vmacs.keys},
+            "devs": [a.dev for a in r.cfg.virtual_ipaddress + r.cfg.virtual_ipaddress_excluded]}
 
 
 def data_runtime(d: VrrpDaemon) -> dict[str, Any]:

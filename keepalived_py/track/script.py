@@ -117,11 +117,11 @@ async def run_command(script: Script, timeout: float | None) -> Outcome:
         except OSError as e:
             return Outcome(False, "failed", f"cannot open {path}: {os.strerror(e.errno or 0)}")
         return Outcome(True, "succeeded")
-    from keepalived_py.core.scriptenv import prepare
+    from keepalived_py.core.scriptenv import exec_argv, prepare
     spawn, started = prepare()      # nice, rlimits, signals, umask as keepalived's (issue 12)
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            *exec_argv(argv), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL, start_new_session=True, close_fds=True,
             **_creds(script), **spawn)  # type: ignore[arg-type, misc]
     except (OSError, ValueError, KeyError) as e:

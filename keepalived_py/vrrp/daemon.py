@@ -38,8 +38,8 @@ from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
+from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
-from keepalived_py.vrrp import extra_if, fifo_events, overflow, statefile
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
 from keepalived_py.vrrp.addresses import Netlink, primary_address
@@ -112,6 +112,13 @@ class Runner:
         return self.vmac or self.cfg.interface or ""
 
     @property
+    def vip_dev(self) -> str:
+        """Where addresses without `dev` go: the VMAC, else the interface - the parent with
+        use_ipvlan too (keepalived 2.2.7's vrrp_complete_instance moves VIPs onto
+        vrrp->ifp for VMACs only; measured on a kernel with ipvlan: tests/vm)."""
+        return (self.vmac if self.cfg.use_ipvlan is None else None) or self.cfg.interface or ""
+
+    @property
     def holding(self) -> bool:
         """Our addresses are (believed) on the interfaces: the machine's word."""
         return self.fsm.holding
@@ -129,6 +136,7 @@ class VrrpDaemon:
         self.netlink = Netlink()
         self.links = Links(self)                    # netlink link/address events (links.py)
         self.vmacs = VmacTable()                    # use_vmac interfaces (vrrp/vmac.py)
+        self.addr_vmacs = addr_vmac.AddressVmacs(self.vmacs)  # use_vmac_addr (vrrp/addr_vmac.py)
         self.firewall = VipFirewall()               # no_accept / strict (vrrp/firewall.py)
         self.garp = GratuitousSender()
         # -- issue 12, the VRRP keyword long tail: one object per keyword family
@@ -202,8 +210,10 @@ class VrrpDaemon:
         self.config = config
         self.firewall.configure(config.global_defs.process)     # nftables table name...
         self.vmacs.prefix = config.global_defs.process.vmac_prefix or "vrrp"
+        self.addr_vmacs.prefix = config.global_defs.process.vmac_addr_prefix
         proc = config.global_defs.process
         await self.netlink.open(proc.vrrp_netlink_cmd, proc.vrrp_netlink_monitor)
+        required.check(config)          # keepalived's chk_min_cfg: exits CONFIG (vrrp/required.py)
         self.local_igmp.start(config.global_defs.disable_local_igmp)    # -- issue 12
         await apply_static(self.netlink, None, config)      # static_* (issue 12)
         if self.previous_exit is not None:    # a respawn: our nftables tables are in force
@@ -388,9 +398,13 @@ class VrrpDaemon:
     # -- instances -------------------------------------------------------------------------
     async def _add_runner(self, inst: VrrpInstance, resume: dict[str, Any] | None) -> None:
         assert self.loop is not None
+        inst = await self._address_vmacs(inst)          # -- per-address VMACs (issue 12)
         family = inst.family
         src = inst.unicast_src_ip or inst.mcast_src_ip or (
             self._iface_fact(primary_address, inst.interface, family) if inst.interface else None)
+        if inst.use_ipvlan is not None and not (inst.unicast_src_ip or inst.mcast_src_ip) \
+                and inst.ipvlan_addr is not None and inst.ipvlan_addr.version == family:
+            src = inst.ipvlan_addr.ip   # adverts leave the ipvlan from its address (keepalived)
         r = Runner(inst, m.Instance(params_of(inst, self.config.global_defs), src,
                                     sync=self._group_veto(inst.sync_group)), src=src)
         self.runners[inst.name] = r
@@ -420,7 +434,7 @@ class VrrpDaemon:
             # addresses are still ours; keep them (no RTM_DELADDR) and advertise at once
             self.ah.resume(r, resume)
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
-                await self.firewall.update(r.name, True, addresses_of(inst, r.ifname))
+                await self.firewall.update(r.name, True, addresses_of(inst, r.vip_dev))
         else:
             # a clean start, as keepalived: nothing of ours stays on the interface
             self._apply(r, [r.fsm.release()], "reload")
@@ -441,6 +455,7 @@ class VrrpDaemon:
         self._apply(r, r.fsm.handle(event, self.loop.time()))
 
     async def _change_runner(self, r: Runner, inst: VrrpInstance) -> None:
+        inst = await self._address_vmacs(inst)          # -- per-address VMACs (issue 12)
         old = r.cfg
         r.cfg = inst
         assert self.loop is not None
@@ -456,9 +471,10 @@ class VrrpDaemon:
                                                    self._group_veto(inst.sync_group)),
                                     self.loop.time()), "reload")
         await self._settled(r)
+        await self.addr_vmacs.prune(self.netlink.ipr, r.name)      # (the ones it left)
         if r.holding:
             if firewalled(inst) or r.name in self.firewall.held:   # -- firewall hook (issue 12)
-                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.ifname))
+                await self.firewall.update(r.name, firewalled(inst), addresses_of(inst, r.vip_dev))
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
@@ -478,6 +494,9 @@ class VrrpDaemon:
             self.netlink.forget(r.vmac)
             if r.cfg.use_ipvlan is None:
                 await self.firewall.vmac(r.vmac, r.cfg.interface or "", r.cfg.family, False)
+        if release:                                 # -- per-address VMACs (issue 12)
+            for gone in await self.addr_vmacs.release(self.netlink.ipr, r.name):
+                self.netlink.forget(gone)
         for a in changes:                       # STOP, once nothing of ours is left
             if announce_as is not None:          # removed by a reload (vrrp/removal.py)
                 what = removed_as(r.cfg, a.old)
@@ -489,6 +508,23 @@ class VrrpDaemon:
             self._announce(r, a)
         if not keep_state:
             self._write_state()
+
+    async def _address_vmacs(self, inst: VrrpInstance) -> VrrpInstance:
+        """use_vmac_addr / an address's use_vmac: the VMACs made, the addresses moved onto
+        them (vrrp/addr_vmac.py)."""
+        if not addr_vmac.wanted(inst) or self.netlink.ipr is None:
+            self.addr_vmacs.current[inst.name] = set()
+            return inst
+        # the instances' own VMAC names, generated ones too (keepalived names those first)
+        taken = {x.vmac for x in self.runners.values() if x.vmac} | {
+            i.use_vmac or i.use_ipvlan or f"{self.vmacs.prefix}.{i.virtual_router_id}"
+            for i in self.config.vrrp_instances
+            if i.use_vmac is not None or i.use_ipvlan is not None}
+        out = await self.addr_vmacs.resolve(self.netlink.ipr, inst, taken,
+                                            lambda dev: primary_address(dev, 6))
+        for name in self.addr_vmacs.names_of(inst.name):
+            self.netlink.forget(name)
+        return out
 
     async def _vmac_up(self, r: Runner) -> None:
         """use_vmac: make or adopt the instance's VMAC interface (vrrp/vmac.py)."""
@@ -737,6 +773,11 @@ class VrrpDaemon:
         if uses_ah(r.cfg):
             self.ah.send(r, lambda: self._payloads(r, priority))
             return
+        # mcast_src_ip: the packets leave from it, as keepalived's (the socket is shared)
+        if r.cfg.mcast_src_ip is not None and not r.cfg.unicast_peer and r.src is not None:
+            for payload, dst in self._payloads(r, priority):
+                r.sock.send(payload, dst, r.src)
+            return
         for payload, dst in self._payloads(r, priority):
             r.sock.send(payload, dst)
 
@@ -859,16 +900,16 @@ class VrrpDaemon:
                 self._apply(other, actions)
 
     async def _set_addresses(self, r: Runner, a: m.AddAddresses | m.RemoveAddresses) -> None:
-        if not r.ifname:
+        if not r.vip_dev:
             return
         add = isinstance(a, m.AddAddresses)
-        await self.netlink.set_addresses(add, a.addresses, r.ifname, r.name)
+        await self.netlink.set_addresses(add, a.addresses, r.vip_dev, r.name)
         if a.routes:
             await self.netlink.set_routes(add, a.routes, r.ifname, r.name)
         if a.rules:
             await self.netlink.set_rules(add, a.rules, r.name)
         if a.whole and (firewalled(r.cfg) or (not add and r.name in self.firewall.held)):
-            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.ifname))  # issue 12
+            await self.firewall.update(r.name, add, addresses_of(r.cfg, r.vip_dev))  # issue 12
 
     async def _firewall_watch(self) -> None:
         """Our nftables tables, put back if another tool deletes them (issue 12)."""
@@ -885,7 +926,7 @@ class VrrpDaemon:
             return frames
         by_dev: dict[str, list[Address]] = {}
         for a in addresses:
-            by_dev.setdefault(a.dev or r.ifname, []).append(a.address.ip)
+            by_dev.setdefault(a.dev or r.vip_dev, []).append(a.address.ip)
         fact = self._iface_fact             # (issue 16: read once per interface at start)
         frames = [(dev, self.garp.frames(
                       dev, addrs,  # type: ignore[arg-type]
@@ -902,7 +943,7 @@ class VrrpDaemon:
         if count <= 0 or not addresses:
             return
         frames = self._garp_frames(r, addresses)
-        base = {r.ifname: r.cfg.interface or r.ifname}
+        base = {r.vip_dev: r.cfg.interface or r.vip_dev}
         if any(self.pacer.paced(base.get(dev, dev)) for dev, _ in frames):   # -- issue 12
             def alive() -> bool:
                 return r.fsm.state is m.State.MASTER and self.runners.get(r.name) is r
@@ -935,7 +976,8 @@ class VrrpDaemon:
         if self.runners.get(r.name) is not r or r.fsm.state is not m.State.MASTER or \
                 not r.cfg.garp_extra_if or self.loop is None or self._extra_if.get(r.name) is not token:
             return
-        self._gratuitous(r, 1, extra_if.targets(r.cfg))
+        self._gratuitous(r, 1, extra_if.targets(                    # (per-address VMACs alone
+            r.cfg, None if r.cfg.garp_extra_if_all else self.addr_vmacs.names_of(r.name)))
         self.loop.call_later(r.cfg.garp_extra_if, self._extra_if_garp, r, token)
 
     def _garp_lines(self, r: Runner, addresses: tuple[VirtualAddress, ...]) -> None:
@@ -943,7 +985,7 @@ class VrrpDaemon:
             ip = a.address.ip
             what = "gratuitous ARPs" if ip.version == 4 else "Unsolicited Neighbour Adverts"
             log.debug("vrrp.garp.sent", instance=r.name, address=str(ip),
-                      compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.ifname}"
+                      compat=f"({r.name}) Sending/queueing {what} on {a.dev or r.vip_dev}"
                              f" for {ip}")
 
     def _arm(self, r: Runner) -> None:

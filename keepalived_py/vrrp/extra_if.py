@@ -7,12 +7,15 @@ from __future__ import annotations
 from keepalived_py.config.model import VirtualAddress, VrrpInstance
 
 
-def targets(inst: VrrpInstance) -> tuple[VirtualAddress, ...]:
-    """The first VIP (then excluded VIP) of each extra interface, in configuration order."""
+def targets(inst: VrrpInstance, only: set[str] | None = None) -> tuple[VirtualAddress, ...]:
+    """The first VIP (then excluded VIP) of each extra interface, in configuration order;
+    `only`: those interfaces alone (without `all`: the per-address VMACs, vrrp/addr_vmac.py,
+    as keepalived sends "for VMAC i/fs" only)."""
     out: list[VirtualAddress] = []
     done: set[str] = set()
     for a in inst.virtual_ipaddress + inst.virtual_ipaddress_excluded:
-        if a.dev and a.dev != inst.interface and a.dev not in done:
+        if a.dev and a.dev != inst.interface and a.dev not in done \
+                and (only is None or a.dev in only):
             done.add(a.dev)
             out.append(a)
     return tuple(out)

@@ -168,8 +168,8 @@ class Links:
             if other.cfg.interface == inst.interface and other.cfg.family == inst.family \
                     and uses_ah(other.cfg) == uses_ah(inst):
                 other.sock = sock
-                if not other.cfg.unicast_src_ip and src is not None:
-                    self.set_primary(other, src)
+                if not (other.cfg.unicast_src_ip or other.cfg.mcast_src_ip) and src is not None:
+                    self.set_primary(other, src)      # (a configured source stays: issue 12)
                 other.cache.clear()
                 other.garp_frames.clear()
         from keepalived_py.vrrp import overflow

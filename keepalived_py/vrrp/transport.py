@@ -281,13 +281,16 @@ class VrrpSocket:
                 pass
         self.lane_sources = want
 
-    def send(self, payload: bytes, dst: Address) -> bool:
+    def send(self, payload: bytes, dst: Address, source: Address | None = None) -> bool:
+        """`source`: this packet's source address (an instance's mcast_src_ip on a shared
+        socket), else the socket's `source`, else the kernel's choice."""
         try:
             to = self._sockaddrs.get(dst)
             if to is None:
                 to = self._sockaddr(dst)
-            if self.source is not None and self.deliver_ah is None:
-                self.sock.sendmsg([payload], [self._pktinfo()], 0, to)
+            source = source or self.source
+            if source is not None and self.deliver_ah is None:
+                self.sock.sendmsg([payload], [self._pktinfo(source)], 0, to)
             else:
                 self.sock.sendto(payload, to)
             self.sent += 1
@@ -297,13 +300,12 @@ class VrrpSocket:
             log.debug("vrrp.socket.send_failed", ifname=self.ifname, error=e.strerror)
             return False
 
-    def _pktinfo(self) -> tuple[int, int, bytes]:
-        assert self.source is not None
+    def _pktinfo(self, source: Address) -> tuple[int, int, bytes]:
         if self.family == 4:          # struct in_pktinfo: ifindex, spec_dst (the source), addr
             return (socket.IPPROTO_IP, IP_PKTINFO,
-                    struct.pack("@i", 0) + self.source.packed + bytes(4))
+                    struct.pack("@i", 0) + source.packed + bytes(4))
         return (socket.IPPROTO_IPV6, IPV6_PKTINFO,     # struct in6_pktinfo: addr, ifindex
-                self.source.packed + struct.pack("@I", self.ifindex))
+                source.packed + struct.pack("@I", self.ifindex))
 
     def _overflowed(self, anc: list[tuple[int, int, bytes]], fd: int = -1,
                     lane: bool = False) -> None:

@@ -121,10 +121,11 @@ class VmacTable:
 
     async def ensure(self, ipr: Any, who: str, parent: str, vrid: int, family: int,
                      wanted: str, src6: ipaddress.IPv6Address | None,
-                     xmit_base: bool, taken: set[str]) -> str | None:
+                     xmit_base: bool, taken: set[str], prefix: str | None = None) -> str | None:
         """Make (or adopt) the VMAC for an instance; its name, or None when it cannot be made.
         `wanted` is the configured name ('' for a generated one); `taken` holds the names
-        other instances use."""
+        other instances use; `prefix` is a generated name's (vmac_prefix when None; the
+        per-address VMACs of vrrp/addr_vmac.py give vmac_addr_prefix)."""
         NetlinkError = netlink_error()     # pyroute2, imported on first use
         mac = virtual_mac(vrid, family)
         try:
@@ -136,7 +137,7 @@ class VmacTable:
             log.error("vrrp.vmac.no_parent", instance=who, parent=parent,
                       compat=f"({who}) Unable to create VMAC interface: {parent} not found")
             return None
-        name = await self._choose(ipr, who, parent_idx, mac, wanted, taken)
+        name = await self._choose(ipr, who, parent_idx, mac, wanted, taken, prefix or self.prefix)
         if name is None:
             return None
         link = await _link(ipr, name)
@@ -260,7 +261,7 @@ class VmacTable:
         return None
 
     async def _choose(self, ipr: Any, who: str, parent_idx: int, mac: str, wanted: str,
-                      taken: set[str]) -> str | None:
+                      taken: set[str], prefix: str) -> str | None:
         """The name to use: the configured one unless a non-macvlan holds it, else an existing
         matching VMAC of ours (adoption), else the first free generated name."""
         if wanted:
@@ -280,13 +281,13 @@ class VmacTable:
         # a VMAC left by a previous child on this parent with this MAC is ours to adopt
         vrid = int(mac.rsplit(":", 1)[1], 16)
         fam = 4 if mac.split(":")[4] == "01" else 6
-        for cand in name_candidates(vrid, fam, self.prefix):
+        for cand in name_candidates(vrid, fam, prefix):
             if cand in taken:
                 continue
             link = await _link(ipr, cand)
             if link is not None and _matches(link, parent_idx, mac):
                 return cand
-        for cand in name_candidates(vrid, fam, self.prefix):
+        for cand in name_candidates(vrid, fam, prefix):
             if cand not in taken and await _link(ipr, cand) is None:
                 return cand
         log.error("vrrp.vmac.no_name", instance=who)

@@ -1,7 +1,9 @@
 """use_ipvlan in namespaces, with keepalived 2.2.7 as the other router: the ipvlan interface
 (L2 mode, its type, its own address, IPv6 off) is made as keepalived makes it, the VIP goes on
-it and a client reaches it; the adverts leave from the ipvlan's address; when our daemon stops
-the interface is deleted and keepalived takes the VIP over."""
+the parent as keepalived 2.2.7 puts it (its VIPs move onto the instance's interface for VMACs
+only: measured on a kernel with ipvlan, tests/integration/test_ipvlan_vm.py) and a client
+reaches it; the adverts leave from the ipvlan's address; when our daemon stops the interface
+is deleted and keepalived takes the VIP over."""
 from __future__ import annotations
 
 import json
@@ -82,8 +84,7 @@ def test_ipvlan_made_as_keepalived_makes_it_and_fails_over(lab: Lab, tmp_path: P
     theirs = Peer(their_node, tmp_path, CONF.format(prio=100, addr="192.0.2.72"), ours=False)
     try:
         ours.start()
-        assert wait_for(lambda: "192.0.2.100/24" in ((ipvlan(ours_node) or {}).get("addrs")
-                                                     or []), 10), ours.log()
+        assert wait_for(lambda: "192.0.2.100/24" in ours_node.addresses("eth0"), 10), ours.log()
         theirs.start()
         assert wait_for(lambda: ipvlan(their_node) is not None, 10), theirs.log()
         mine, keepalived = ipvlan(ours_node), ipvlan(their_node)
@@ -92,7 +93,7 @@ def test_ipvlan_made_as_keepalived_makes_it_and_fails_over(lab: Lab, tmp_path: P
         assert {k: v for k, v in mine.items() if k != "addrs"} == \
             {k: v for k, v in keepalived.items() if k != "addrs"}, (mine, keepalived)
         assert mine["kind"] == "ipvlan" and mine["up"] and mine["ipv6_off"], mine
-        assert mine["addrs"] == ["192.0.2.100/24", "192.0.2.71/24"], mine
+        assert mine["addrs"] == ["192.0.2.71/24"], mine       # the VIP is on eth0
         assert keepalived["addrs"] == ["192.0.2.72/24"], keepalived
         assert ping(client), "the client reaches the VIP on our ipvlan"
         sniff = client.popen(["python3", "-c", SNIFF, "1.5"], stdout=-1)
@@ -100,8 +101,8 @@ def test_ipvlan_made_as_keepalived_makes_it_and_fails_over(lab: Lab, tmp_path: P
         assert out.decode().split() == ["192.0.2.71"], out   # adverts from the ipvlan address
         ours.stop()
         t0 = time.monotonic()
-        assert wait_for(lambda: "192.0.2.100/24" in ((ipvlan(their_node) or {}).get("addrs")
-                                                     or []), 6), theirs.log()
+        assert wait_for(lambda: "192.0.2.100/24" in their_node.addresses("eth0"), 6), \
+            theirs.log()
         took = time.monotonic() - t0
         assert ipvlan(ours_node) is None, "our ipvlan is deleted at stop"
         assert ping(client), "the client reaches the VIP on keepalived's ipvlan"

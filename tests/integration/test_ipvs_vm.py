@@ -10,12 +10,12 @@ too: one instance, VI_1, which the IPVS sync daemon follows (`lvs_sync_daemon sy
 
 Skipped, saying why, when the VM tooling is missing (tests/run.sh installs qemu-system-x86,
 busybox-static, ipvsadm, kmod, cpio and curl) or KP_VM=0. ~3-4 min under TCG (boot ~10 s; Python in
-the guest runs 10-30x slower), once per session.
+the guest runs 10-30x slower), once per session: the same boot then runs the use_ipvlan
+scenario (tests/vm/suite.py, test_ipvlan_vm.py; ~1.5 min more).
 """
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,12 +26,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.vm import image, machine  # noqa: E402
+from tests.vm import suite  # noqa: E402
 
 pytestmark = pytest.mark.netns
-# ~2.5-3.5 min here under load, 5.2 min at a load average of 10 and 7.3 min at 17 (2 cores):
-# a hard limit for a VM that is stuck, not the budget
-VM_TIMEOUT = 720.0
 
 SERVICES = ["-A -t 192.0.2.100:80 -s rr -p 300",                     # lb_algo, persistence
             "-A -t 192.0.2.101:443 -s sh -p 60 -M 255.255.255.0",     # + granularity
@@ -47,18 +44,11 @@ DESTS = ["-a -t 192.0.2.101:443 -r 192.0.2.21:443 -g -w 3",           # lb_kind 
 
 @pytest.fixture(scope="module")
 def vm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if os.environ.get("KP_VM") == "0":
-        pytest.skip("KP_VM=0: the stock-kernel VM suite is disabled")
-    if os.geteuid() != 0:
-        pytest.skip("the VM suite needs root (9p export of /, namespaces in the guest)")
-    missing = image.missing_tools()
-    if missing:
-        pytest.skip(f"VM tooling missing: {', '.join(missing)} (tests/run.sh installs it)")
-    out = tmp_path_factory.mktemp("kpvm")
-    env = {"KP_VM_CWD": str(ROOT), "KP_PY": sys.executable, "PYTHONPATH": str(ROOT),
-           "KP_NS_PREFIX": os.environ.get("KP_NS_PREFIX", "kp"),
-           "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-    run = machine.run('exec "$KP_PY" tests/vm/ipvs_scenario.py /run/kpvm\n', out, env, VM_TIMEOUT)
+    b = suite.boot(tmp_path_factory.mktemp)
+    if b.skip is not None:
+        pytest.skip(b.skip)
+    assert b.run is not None
+    run, out = b.run, b.out
     path = out / "results.json"
     assert path.exists(), run.console[-4000:]
     results = json.loads(path.read_text())

@@ -103,3 +103,54 @@ def test_scripts_start_with_keepalived_process_settings(lab: Lab, tmp_path: Path
     for text in ours.values():                        # and what that is, spelled out
         assert "SigBlk:\t0000000000000000" in text, text
         assert "nice 0" in text and "policy 0" in text, text
+
+
+# a notify_master script that stays (a sleep it waits for) and says how it ended
+STAYING = r"""#!/bin/sh
+out=$1
+echo "$$ $PPID" > "$out/pids.tmp"; mv "$out/pids.tmp" "$out/pids"
+sleep 20 &
+trap 'echo TERM > "$out/ended"; kill $!; exit 0' TERM
+wait
+echo "sleep ended" > "$out/ended"
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="namespaces need root")
+@pytest.mark.parametrize("who", ["keepalived", "ours"])
+def test_scripts_die_with_the_vrrp_child_as_keepalived(lab: Lab, tmp_path: Path,
+                                                       who: str) -> None:
+    """keepalived 2.2.7 asks for SIGTERM as a script's parent-death signal (lib/notify.c
+    system_call: PR_SET_PDEATHSIG): the VRRP child killed, its running notify script gets
+    SIGTERM at once. keepalived-py's (core/scriptenv.py exec_argv) the same."""
+    if who == "keepalived":
+        need_keepalived()
+    tmp_path.chmod(0o755)
+    script = tmp_path / "stay.sh"
+    script.write_text(STAYING)
+    script.chmod(0o755)
+    node = lab.node("d", lab.lan("land"), "192.0.2.1/24")
+    conf = CONF.format(extra="script_user root", probe=script, dir=tmp_path)
+    conf = conf.replace(f'script "{script} {tmp_path}/track"', 'script "/bin/true"')
+    conf = conf.replace(f'"{script} {tmp_path}/master"', f'"{script} {tmp_path}"')
+    peer = Peer(node, tmp_path, conf, ours=who == "ours").start()
+    try:
+        pids = tmp_path / "pids"
+        end = time.monotonic() + 12
+        while time.monotonic() < end and not pids.exists():
+            time.sleep(0.05)
+        assert pids.exists(), peer.log()
+        spid, ppid = (int(x) for x in pids.read_text().split())
+        child = int((peer.dir / "v.pid").read_text())
+        assert ppid == child, "the VRRP child runs the script"
+        os.kill(child, 9)
+        t0 = time.monotonic()
+        ended = tmp_path / "ended"
+        while time.monotonic() - t0 < 5 and not ended.exists():
+            time.sleep(0.05)
+        assert ended.exists() and ended.read_text() == "TERM\n", peer.log()
+        assert time.monotonic() - t0 < 3            # at once (the bound allows a loaded host)
+        assert not os.path.exists(f"/proc/{spid}/status") or \
+            "zombie" in open(f"/proc/{spid}/status").read()
+    finally:
+        peer.stop()

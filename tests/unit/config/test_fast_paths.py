@@ -110,3 +110,27 @@ def test_read_interface_examples() -> None:
                  "10.0.0.1/08", "010.0.0.1", "1.2.3", "1.2.3.4/33", "2001:db8::1/64",
                  "1.2.3.4/255.255.255.0", "1.2.3.4\n", "1.2.3.4/"):
         _check_read_interface(word)
+
+
+_STATEMENTS = st.lists(st.sampled_from([
+    "{", "}", "global_defs", "router_id r1", "vrrp_instance VI_1", "interface eth0",
+    "virtual_ipaddress", "192.0.2.1/24", "virtual_server 192.0.2.1 80", "real_server 192.0.2.2 80",
+    "TCP_CHECK", "connect_timeout 3", "vrrp_script chk", 'script "/bin/true', "track_script",
+    "static_ipaddress", "vrrp_sync_group G", "group", "notify_master /x", "SSL",
+]), max_size=60)
+
+
+@given(_STATEMENTS)
+@settings(max_examples=300, deadline=None)
+def test_pruned_reading_passes_skipped_blocks_in_one_step(statements: list[str]) -> None:
+    """build_tree(prune=True) with brace_matches (a skipped block passed over from its '{'
+    to its '}') gives the same tree as reading every line of it, for any brace layout:
+    unbalanced, nested, blocks without '{', braces inside value blocks."""
+    from keepalived_py.config.blocks import CHECK_ROOTS, GLOBAL_ROOTS, VRRP_ROOTS, brace_matches
+    lines = read_text_lines("\n".join(statements) + "\n", diagnostics=Diagnostics())
+    tokens = tokenize(lines)
+    closes = brace_matches(lines)
+    for off in (VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS):
+        slow = build_tree(lines, Diagnostics(), off, tokens, prune=True)
+        fast = build_tree(lines, Diagnostics(), off, tokens, prune=True, closes=closes)
+        assert _plain(fast) == _plain(slow)
