@@ -14,9 +14,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__
-from keepalived_py.errors import UsageError
-from keepalived_py.options import Options
+from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__, dccache
+
+dccache.install()       # before the first dataclass: their code compiled once (issue 16)
+
+from keepalived_py.errors import UsageError  # noqa: E402
+from keepalived_py.options import Options  # noqa: E402
 
 SIGNUMS = {
     "STOP": int(signal.SIGTERM),
@@ -405,6 +408,15 @@ def _subcommand(name: str, argv: list[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from keepalived_py.core import startgc
+    startgc.pause()                 # no collector during start-up (issue 16, core/startgc.py)
+    try:
+        return _main(argv)
+    finally:
+        startgc.resume()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in ("demo", "status", "genhash"):
         return _subcommand(args[0], args[1:])

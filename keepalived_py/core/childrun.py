@@ -118,6 +118,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     import gc
     gc.collect()
     gc.freeze()
+    from keepalived_py.core import startgc
+    startgc.resume()                            # paused since exec (core/startgc.py)
     from keepalived_py.core.process import trim_heap
     trim_heap()
     send("ready")
@@ -182,6 +184,10 @@ def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]
     set_cmdline(title)
+    from keepalived_py import dccache
+    from keepalived_py.core import startgc
+    startgc.pause()                             # resumed once started (core/startgc.py)
+    dccache.install()
     return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
 
 
@@ -193,6 +199,8 @@ def run_forked(role: str, parent_pid: int, fd: int, connector: int | None,
     child needs no pickled copy of what the fork gave it).
     The caller has reset the signal dispositions and mask and must `os._exit` with the
     result: the parent's stack below us is never unwound in the child."""
+    from keepalived_py.core import startgc
+    startgc.pause()             # a respawn too starts without the collector (core/startgc.py)
     return _main(role, parent_pid, fd, connector, start)
 
 

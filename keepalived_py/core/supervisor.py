@@ -586,6 +586,8 @@ class Supervisor:
         from keepalived_py.core.process import trim_heap
         gc.collect()
         trim_heap()                 # the configuration's reading is over (issue 16)
+        from keepalived_py.core import startgc
+        startgc.resume()            # the collector start-up went without (core/startgc.py)
         await self._serve_control()
         if self.options.prometheus:
             await self._serve_metrics()

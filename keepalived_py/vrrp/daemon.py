@@ -939,7 +939,11 @@ class VrrpDaemon:
         by_dev: dict[str, list[Address]] = {}
         for a in addresses:
             by_dev.setdefault(a.dev or r.vip_dev, []).append(a.address.ip)
-        frames = [(dev, self.garp.frames(dev, addrs, primary_address(dev, 6)))  # type: ignore[arg-type]
+        fact = self._iface_fact             # (issue 16: read once per interface at start)
+        frames = [(dev, self.garp.frames(
+                      dev, addrs,  # type: ignore[arg-type]
+                      fact(primary_address, dev, 6) if any(a.version == 6 for a in addrs)
+                      else None, fact))
                   for dev, addrs in by_dev.items()]
         r.garp_frames[addresses] = frames
         return frames

@@ -13,6 +13,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from keepalived_py.vrrp.packet import checksum
 
@@ -27,6 +29,10 @@ def mac_of(ifname: str) -> bytes | None:
             return bytes.fromhex(f.read().strip().replace(":", ""))
     except (OSError, ValueError):
         return None
+
+
+def _read(read: Callable[..., Any], *args: Any) -> Any:
+    return read(*args)
 
 
 def arp_frame(mac: bytes, vip: ipaddress.IPv4Address) -> bytes:
@@ -73,11 +79,16 @@ class GratuitousSender:
             self.sock = None
 
     def frames(self, ifname: str, addresses: list[ipaddress.IPv4Address | ipaddress.IPv6Address],
-               src6: ipaddress.IPv6Address | None) -> list[bytes]:
-        mac = mac_of(ifname)
+               src6: ipaddress.IPv6Address | None,
+               fact: Callable[..., Any] | None = None) -> list[bytes]:
+        """`fact(read, *args)`: how the interface's facts (MAC, IPv6 forwarding) are read; the
+        daemon reads each once per interface while it starts its instances (issue 16)."""
+        if fact is None:
+            fact = _read
+        mac = fact(mac_of, ifname)
         if mac is None:
             return []
-        router = _forwarding(ifname)
+        router = any(a.version == 6 for a in addresses) and fact(_forwarding, ifname)
         out = []
         for a in addresses:
             if a.version == 4:

@@ -70,7 +70,7 @@ class FakeGarp:
     def __init__(self, log: Log) -> None:
         self.log = log
 
-    def frames(self, dev: str, addrs: list[Any], src6: Any) -> list[bytes]:
+    def frames(self, dev: str, addrs: list[Any], src6: Any, fact: Any = None) -> list[bytes]:
         return [str(a).encode() for a in addrs]
 
     def send(self, dev: str, frames: list[bytes]) -> None:
