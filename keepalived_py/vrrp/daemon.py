@@ -264,7 +264,13 @@ class VrrpDaemon:
         self._rx_bufs()                       # vrrp_rx_bufs_policy (vrrp/rxbufs.py)
         await self._start_observability()
         # the dumps' formatter imported once the start has settled, not at the first dump
-        self.loop.call_later(DUMPS_WARM_AFTER, lambda: self.dump_writer().warm())
+        self.loop.call_later(DUMPS_WARM_AFTER, self._warm_dumps)
+
+    def _warm_dumps(self) -> None:
+        try:
+            self.dump_writer().warm()
+        except (OSError, RuntimeError) as e:    # EMFILE importing, no thread: the first dump
+            log.warning("vrrp.dumps.warm_failed", error=repr(e))    # request tries again
 
     async def reload(self, config: Config) -> None:
         old_config = self.config
@@ -398,7 +404,12 @@ class VrrpDaemon:
                 r.fsm.handle(m.StatsReset(), now)
                 r.drops.clear()
             kind = DumpKind.STATS
-        self.dump_writer().request(kind.value)
+        try:
+            self.dump_writer().request(kind.value)
+        except (OSError, RuntimeError) as e:    # EMFILE importing the formatter, no thread
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            log.error("vrrp.dump.failed", kind=kind.value, error=why,
+                      compat=f"Unable to write the {kind.value} dump: {why}")
 
     def dump_writer(self) -> Any:
         """obs/dumps.DumpWriter: dumps formatted on the loop in slices, written by a thread."""
@@ -872,14 +883,22 @@ class VrrpDaemon:
         before this returns, not behind the loop's other work)."""
         assert self.loop is not None
         prev = r.addr_task
+
+        async def logged() -> None:
+            # a step that fails is logged here (the next step and _settled only wait for it)
+            try:
+                await step()
+            except Exception as e:
+                log.error("vrrp.step.failed", instance=r.name, error=repr(e),
+                          compat=f"({r.name}) address/ARP step failed: {e!r}")
         if prev is None or prev.done():
-            r.addr_task = start_now(step())
+            r.addr_task = start_now(logged())
             return
 
         async def chained() -> None:
             with contextlib.suppress(Exception):
                 await prev
-            await step()
+            await logged()
         r.addr_task = self.loop.create_task(chained())
 
     async def _settled(self, r: Runner) -> None:
@@ -1019,15 +1038,7 @@ class VrrpDaemon:
         expiry goes straight to sendto."""
         if r.fsm.priority not in r.cache and r.sock is not None:
             self._payloads(r, r.fsm.priority)
-        if r.garp_frames is None and r.cfg.garp_master_repeat:
-            try:
-                frames = self._garp_frames(r)
-            except (OSError, ValueError):
-                frames = []
-            want = len(r.cfg.virtual_ipaddress) + len(r.cfg.virtual_ipaddress_excluded)
-            if sum(len(fr) for _dev, fr in frames) < want:
-                r.garp_frames = None            # no MAC or link-local address yet: built
-                                                # when needed, as before
+        # (its gratuitous frames are built when the instance starts: _garp_frames)
 
     def _fire_key(self, name: Hashable) -> None:
         assert self.loop is not None

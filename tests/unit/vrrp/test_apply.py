@@ -243,3 +243,28 @@ def test_use_checksum_rebuilds_the_adverts(tmp_path: Path) -> None:
         again = decode(log.events[0][1], family=4, src=r.src, dst=r.dsts[0])
         assert again.checksum_form is ChecksumForm.OLD_UNICAST
     asyncio.run(run())
+
+
+def test_a_failing_gratuitous_step_is_logged_not_swallowed(tmp_path: Path) -> None:
+    """The address/ARP steps run as tasks that later steps only wait for: an error in one
+    (here the GARP socket refusing) is logged with the instance's name."""
+    import structlog
+
+    class BrokenGarp(FakeGarp):
+        def send(self, dev: str, frames: list[bytes]) -> None:
+            raise OSError(19, "No such device")
+
+    async def run() -> list[dict[str, Any]]:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        d.garp = BrokenGarp(log)  # type: ignore[assignment]
+        d.config = _config(" priority 255\n virtual_ipaddress { 192.0.2.10/24 }\n")
+        r = _runner(d, d.config.vrrp_instances[0], log)
+        with structlog.testing.capture_logs() as seen:
+            d._apply(r, r.fsm.handle(m.Started(), d.loop.time()))
+            await d._settled(r)
+            await asyncio.sleep(0)
+        return seen
+    seen = asyncio.run(run())
+    failed = [e for e in seen if e["event"] == "vrrp.step.failed"]
+    assert failed and failed[0]["instance"] == "VI_1" and "No such device" in failed[0]["error"]
