@@ -29,7 +29,7 @@ import re
 import socket
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.config import filesec
 from keepalived_py.config.record import Record
@@ -152,16 +152,14 @@ def split_words(text: str) -> tuple[tuple[str, ...], bool]:
     return tuple(words), False
 
 
-@dataclass
-class _Definition:
+class _Definition(Record, kw_only=False, frozen=False):
     """A $NAME definition."""
     value: str
     multiline: bool = False
     builtin: str | None = None
 
 
-@dataclass
-class SourceReader:
+class SourceReader(Record, kw_only=False, frozen=False):
     """Reads files into logical lines (the module's docstring)."""
     diagnostics: Diagnostics
     config_id: str | None = None

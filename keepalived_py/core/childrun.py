@@ -184,10 +184,8 @@ def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]
     set_cmdline(title)
-    from keepalived_py import dccache
     from keepalived_py.core import startgc
     startgc.pause()                             # resumed once started (core/startgc.py)
-    dccache.install()
     return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
 
 

@@ -35,7 +35,7 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import structlog
@@ -58,6 +58,7 @@ from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, se
 from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
 from keepalived_py.options import Options, resolve_pidfiles
+from keepalived_py.record import Record
 
 log = structlog.get_logger("keepalived_py.supervisor")
 
@@ -79,8 +80,7 @@ _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1
                     signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
 
 
-@dataclass
-class Child:
+class Child(Record, kw_only=False, frozen=False):
     role: str
     pidfile: str
     pid: int = 0

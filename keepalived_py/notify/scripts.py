@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from dataclasses import dataclass
 
 import structlog
 
 from keepalived_py.config.model import Script
+from keepalived_py.record import Record
 
 log = structlog.get_logger("keepalived_py.notify")
 
@@ -33,8 +33,7 @@ MAX_RUNNING = 64
 DEFAULT_SCRIPT_USER = "keepalived_script"
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptDefaults:
+class ScriptDefaults(Record, kw_only=False):
     user: str | None = None          # None: the daemon's own user
     group: str | None = None
     security: bool = False
@@ -94,8 +93,7 @@ def vrrp_notify_args(kind: str, name: str, state: str, priority: int) -> tuple[s
     return (kind, name, state, str(priority))
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityVerdict:
+class SecurityVerdict(Record, kw_only=False):
     ok: bool
     path: str = ""          # the component found unsafe or missing
     reason: str = ""

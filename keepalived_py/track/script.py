@@ -18,17 +18,16 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 import structlog
 
 from keepalived_py.config.model import Script, VrrpScript
+from keepalived_py.record import Record
 
 log = structlog.get_logger("keepalived_py.track.script")
 
 
-@dataclass(slots=True)
-class ScriptCounter:
+class ScriptCounter(Record, kw_only=False, frozen=False):
     """keepalived's rise/fall accounting for one vrrp_script. No I/O."""
 
     rise: int = 1
@@ -74,8 +73,7 @@ class ScriptCounter:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Record, kw_only=False):
     success: bool
     exit_type: str              # "succeeded" | "failed" | "timed_out"
     reason: str = ""            # "exited with status 2", "due to signal 9", "cannot execute: ..."

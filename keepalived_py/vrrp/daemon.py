@@ -26,7 +26,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Hashable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, cast
 
 import structlog
@@ -37,6 +37,7 @@ from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
+from keepalived_py.record import Record
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
@@ -85,8 +86,7 @@ def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Pa
 ADVERT_SLACK = 0.1      # a master's advert may be sent this fraction of the interval early
 
 
-@dataclass
-class Runner:
+class Runner(Record, kw_only=False, frozen=False):
     cfg: VrrpInstance
     fsm: m.Instance
     sock: VrrpSocket | None = None
