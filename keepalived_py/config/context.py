@@ -13,7 +13,6 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import socket
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -40,7 +39,10 @@ class SystemHost:
     def interfaces(self) -> set[str]:
         if self._ifnames is None:
             try:
-                self._ifnames = {name for _, name in socket.if_nameindex()}
+                # socket's own if_nameindex (the socket module's Python part, with its
+                # selectors, is not needed by a configuration test)
+                from _socket import if_nameindex
+                self._ifnames = {name for _, name in if_nameindex()}
             except OSError:
                 self._ifnames = set()
         return self._ifnames

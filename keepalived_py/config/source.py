@@ -26,7 +26,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import socket
 import stat
 from collections.abc import Iterator
 from dataclasses import field
@@ -57,7 +56,7 @@ class Line(Record, kw_only=False):
 
 def default_config_id() -> str:
     """keepalived's default config id: the host name up to its first dot."""
-    return socket.gethostname().split(".", 1)[0]
+    return os.uname().nodename.split(".", 1)[0]       # gethostname(2): the UTS node name
 
 
 def decomment(text: str) -> tuple[str, bool, bool]:

@@ -1,9 +1,10 @@
 """config/reuse.py: a load is reused only when everything it read is the same."""
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_pwd_and_host_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _write(conf, "global_defs {\n  router_id $_PWD\n}\n" + INSTANCE.format(n=6, dev="kpdummy0"))
     monkeypatch.chdir(tmp_path)
     fake = [(1, "lo"), (2, "kpdummy0")]
-    monkeypatch.setattr(socket, "if_nameindex", lambda: list(fake))
+    monkeypatch.setattr(_socket, "if_nameindex", lambda: list(fake))     # (config/context.py)
     first = load_config(str(conf), check_interfaces=True)
     assert first.config is not None and first.config.global_defs.router_id == str(tmp_path)
     assert load_config(str(conf), check_interfaces=True).config is first.config
@@ -115,9 +116,9 @@ def test_pwd_and_host_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_default_config_id_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "keepalived.conf"
     _write(conf, "@alpha " + INSTANCE.format(n=7, dev="lo").replace("\n", "\n@alpha ", 7))
-    monkeypatch.setattr(socket, "gethostname", lambda: "alpha.example")
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(nodename="alpha.example"))
     first = load_config(str(conf))
     assert first.config is not None and len(first.config.vrrp_instances) == 1
-    monkeypatch.setattr(socket, "gethostname", lambda: "beta.example")
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(nodename="beta.example"))
     other = load_config(str(conf))
     assert other.config is not None and not other.config.vrrp_instances
