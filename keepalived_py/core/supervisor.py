@@ -466,6 +466,9 @@ class Supervisor:
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
                     self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
+                # the configuration every child holds already (config/reuse.py reused the load):
+                # the children are told so rather than sent it again (core/channel.py, issue 16)
+                held = result.config is self.config
                 self.config = umask.keep_last(result.config, self.config)
                 self._known_errors = errors
                 self._reload_time()
@@ -481,7 +484,7 @@ class Supervisor:
                     child.reload_failed = False
                     if child.pid and child.wanted and child.role in running:
                         child.reload_pending = True
-                        self._send(child, "reload", self.config)
+                        self._send(child, "reload", None if held else self.config)
                         if child.role in ("vrrp", "checker") and self.bfd_up:
                             # a reference new in this configuration learns its session's state
                             self._send(child, "bfd", self._bfd_for(child.role, self.bfd_up))

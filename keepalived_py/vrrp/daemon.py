@@ -289,6 +289,8 @@ class VrrpDaemon:
             # keepalived reports an instance a reload removes as FAULT (notify, FIFO), or
             # DELETED with notify_deleted (vrrp/removal.py)
             await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
+        # params_of is a function of the instance and the globals: unchanged both, no call
+        same_globals = config.global_defs == old_config.global_defs
         known = self.track.unchanged_results(config)
         self.track.stop()
         self.track.start(config, known=known, restart=True)
@@ -300,8 +302,9 @@ class VrrpDaemon:
                 # instance (FAULT, priority 0 on the old VRID) and starts the new one
                 await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
                 await self._add_runner(inst, None)
-            elif inst != old[name] or params_of(inst, config.global_defs) != \
-                    params_of(old[name], old_config.global_defs):   # (a global the checks OR in)
+            elif inst != old[name] or not same_globals and params_of(
+                    inst, config.global_defs) != params_of(old[name], old_config.global_defs):
+                # (a global the checks OR in)
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)
