@@ -4,9 +4,7 @@ cli.py fills it; nothing else parses argv.
 """
 from __future__ import annotations
 
-from dataclasses import field
-
-from keepalived_py.record import Record
+from keepalived_py.record import Record, field
 
 
 class Options(Record):

@@ -25,21 +25,62 @@ costs no compile at all). Nothing of the standard library is patched.
         down: float | None = None
 
 Class keywords: kw_only (default True), frozen (default True; a mutable record is unhashable,
-as a mutable dataclass with eq is), eq (default True; False: identity, as dataclass(eq=False)). Field options (dataclasses.field): default,
-default_factory, compare, repr. A class's own `__post_init__` runs at the end of __init__, as
-in a dataclass. A record class does not derive from another record class.
+as a mutable dataclass with eq is), eq (default True; False: identity, as dataclass(eq=False)).
+Field options (`field` here, or dataclasses.field): default, default_factory, compare, repr. A
+class's own `__post_init__` runs at the end of __init__, as in a dataclass. A record class does
+not derive from another record class.
+
+The dataclasses module (and inspect, which it imports: ~10 ms) is not needed to define or use
+records: `field`, `evolve` (dataclasses.replace) and `names` (the fields' names) are here, and
+`__dataclass_fields__`, which dataclasses' functions read, is made on first access.
 """
 from __future__ import annotations
 
-import dataclasses
+import sys
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any, ClassVar, dataclass_transform
+from typing import Any, ClassVar, TypeVar, dataclass_transform
 
-_MISSING = dataclasses.MISSING
-_FIELD = dataclasses._FIELD  # type: ignore[attr-defined]
-_Field = dataclasses.Field
-_new_field = dataclasses.field
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()      # no default (dataclasses.MISSING in the Fields made for it)
+
+
+class _Spec:
+    """One field: what `field()` says, then its name, annotation and kind."""
+
+    __slots__ = ("compare", "default", "default_factory", "kw_only", "name", "repr", "type")
+
+    def __init__(self, default: Any = MISSING, default_factory: Any = MISSING,
+                 compare: bool = True, repr: bool = True) -> None:
+        self.default, self.default_factory = default, default_factory
+        self.compare, self.repr = compare, repr
+        self.name = ""
+        self.type: Any = None
+        self.kw_only = True
+
+
+def field(*, default: Any = MISSING, default_factory: Any = MISSING, compare: bool = True,
+          repr: bool = True) -> Any:
+    """dataclasses.field for records (default, default_factory, compare, repr)."""
+    return _Spec(default, default_factory, compare, repr)
+
+
+def _spec_of(value: Any) -> _Spec:
+    if isinstance(value, _Spec):
+        return value
+    if type(value).__name__ == "Field" and type(value).__module__ == "dataclasses":
+        missing = sys.modules["dataclasses"].MISSING           # (dataclasses.field was called)
+        return _Spec(MISSING if value.default is missing else value.default,
+                     MISSING if value.default_factory is missing else value.default_factory,
+                     bool(value.compare), bool(value.repr))
+    return _Spec(default=value)
 
 
 def _rebuild(cls: type[Record], values: tuple[Any, ...]) -> Record:
@@ -66,21 +107,20 @@ class _RecordMeta(type):
                 kw_only: bool = True, frozen: bool = True, eq: bool = True) -> _RecordMeta:
         if not any(isinstance(b, _RecordMeta) for b in bases):       # Record itself
             return super().__new__(mcls, name, bases, ns)
-        inherited: dict[str, dataclasses.Field[Any]] = {}
+        inherited: dict[str, _Spec] = {}
         for b in reversed(bases):
-            inherited.update(getattr(b, "__dataclass_fields__", {}))
-        own: dict[str, dataclasses.Field[Any]] = {}
+            inherited.update(getattr(b, "_specs", {}))
+        own: dict[str, _Spec] = {}
         for fname, ftype in ns.get("__annotations__", {}).items():
             if isinstance(ftype, str) and ftype.startswith(("ClassVar", "typing.ClassVar")):
                 continue
-            value = ns.pop(fname, _MISSING)
-            f: Any = value if isinstance(value, _Field) else _new_field(default=value)
+            f = _spec_of(ns.pop(fname, MISSING))
             f.name = fname
             f.type = ftype
-            f._field_type = _FIELD
             f.kw_only = kw_only
             own[fname] = f
         ns["__slots__"] = tuple(n for n in own if n not in inherited)
+        ns["__dataclass_fields__"] = _LAZY_FIELDS       # this class's own, made when asked
         if kw_only:
             ns.setdefault("__match_args__", ())
         if not eq:                      # identity, as @dataclass(eq=False)
@@ -97,7 +137,7 @@ class _RecordMeta(type):
         names = tuple(fields)
         if not kw_only:
             cls.__match_args__ = tuple(n for n, f in fields.items() if not f.kw_only)  # type: ignore[attr-defined,misc]
-        cls.__dataclass_fields__ = fields  # type: ignore[attr-defined]
+        cls._specs = fields  # type: ignore[attr-defined]
         cls.__dataclass_params__ = _Params(frozen)  # type: ignore[attr-defined]
         cls._names = names  # type: ignore[attr-defined]
         cls._fieldset = frozenset(names)  # type: ignore[attr-defined]
@@ -130,12 +170,45 @@ class _Params:
         self.frozen = frozen
 
 
-@dataclass_transform(kw_only_default=True, frozen_default=True,
-                     field_specifiers=(dataclasses.field, dataclasses.Field))
+class _DataclassFields:
+    """`__dataclass_fields__` of a record class, made (with dataclasses.Field objects) the first
+    time something asks - dataclasses.fields, replace, asdict, is_dataclass - and then kept in
+    the class itself."""
+
+    def __get__(self, obj: Any, cls: type | None = None) -> dict[str, Any]:
+        if cls is None:
+            cls = type(obj)
+        specs = cls.__dict__.get("_specs")
+        if specs is None:                           # Record itself: not a data class
+            raise AttributeError("__dataclass_fields__")
+        import dataclasses
+        out: dict[str, Any] = {}
+        for name, s in specs.items():
+            f: Any = dataclasses.field(
+                default=dataclasses.MISSING if s.default is MISSING else s.default,
+                default_factory=dataclasses.MISSING if s.default_factory is MISSING
+                else s.default_factory, compare=s.compare, repr=s.repr)
+            f.name, f.type, f.kw_only = name, s.type, s.kw_only
+            f._field_type = dataclasses._FIELD  # type: ignore[attr-defined]
+            out[name] = f
+        type.__setattr__(cls, "__dataclass_fields__", out)
+        return out
+
+
+_LAZY_FIELDS = _DataclassFields()
+
+
+def _frozen_error(message: str) -> Exception:
+    from dataclasses import FrozenInstanceError
+    return FrozenInstanceError(message)
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, field_specifiers=(field,))
 class Record(metaclass=_RecordMeta):
     """Base of the record classes (see the module docstring)."""
 
     __slots__ = ()
+    _specs: ClassVar[dict[str, _Spec]]
     _names: ClassVar[tuple[str, ...]]
     _fieldset: ClassVar[frozenset[str]]
     _shown: ClassVar[tuple[str, ...]]
@@ -150,10 +223,10 @@ class Record(metaclass=_RecordMeta):
         init(self, *args, **kw)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        raise _frozen_error(f"cannot assign to field {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        raise _frozen_error(f"cannot delete field {name!r}")
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
@@ -172,23 +245,48 @@ class Record(metaclass=_RecordMeta):
         return _rebuild, (self.__class__, self.__class__._values(self))  # type: ignore[attr-defined]
 
 
+_T = TypeVar("_T")
+
+
+def evolve(obj: _T, /, **changes: Any) -> _T:
+    """dataclasses.replace() for records, without a second run of the generated __init__: the
+    fields are copied into a new object (read all at once) and `changes` set. A class with a
+    __post_init__, an unknown field name or anything else goes to dataclasses.replace."""
+    cls = type(obj)
+    if not isinstance(obj, Record) or not changes.keys() <= cls._fieldset or \
+            hasattr(cls, "__post_init__"):  # type: ignore[attr-defined]
+        import dataclasses
+        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
+    new = object.__new__(cls)
+    for put, value in zip(cls._setters, cls._values(obj), strict=True):  # type: ignore[attr-defined]
+        put(new, value)
+    for name, value in changes.items():
+        object.__setattr__(new, name, value)
+    return new
+
+
+def names(cls: type) -> tuple[str, ...]:
+    """The field names of a record class, in order (as dataclasses.fields lists them)."""
+    return cls._names  # type: ignore[attr-defined, no-any-return]
+
+
 def _compile_init(cls: type) -> Any:
     """`def __init__(self, *, a, b=<default>, c=<factory>)` for `cls`, as dataclass() writes
     it (a default_factory runs when the argument is not given; __post_init__ last)."""
-    env: dict[str, Any] = {"_MISSING": _MISSING}
+    env: dict[str, Any] = {"_MISSING": MISSING}
     params: list[str] = []
     body: list[str] = []
     star = False
-    for k, (name, f) in enumerate(cls.__dataclass_fields__.items()):  # type: ignore[attr-defined]
+    for k, (name, f) in enumerate(cls._specs.items()):  # type: ignore[attr-defined]
         env[f"_s_{name}"] = cls._setters[k]  # type: ignore[attr-defined]
         if f.kw_only and not star:
             params.append("*")
             star = True
-        if f.default is not _MISSING:
+        if f.default is not MISSING:
             env[f"_d_{name}"] = f.default
             params.append(f"{name}=_d_{name}")
             body.append(f"    _s_{name}(self, {name})")
-        elif f.default_factory is not _MISSING:
+        elif f.default_factory is not MISSING:
             env[f"_f_{name}"] = f.default_factory
             params.append(f"{name}=_MISSING")
             body.append(f"    _s_{name}(self, _f_{name}() if {name} is _MISSING else {name})")

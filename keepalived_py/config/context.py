@@ -13,12 +13,12 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-from dataclasses import replace
 from typing import Any, Protocol
 
 from keepalived_py.config.model import Script
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import script_argv
+from keepalived_py.record import evolve as replace
 
 
 class Host(Protocol):

@@ -28,11 +28,11 @@ import os
 import re
 import stat
 from collections.abc import Iterator
-from dataclasses import field
 
 from keepalived_py.config import filesec
 from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, SourcePos
+from keepalived_py.record import field
 
 MAXBUF = 1024
 MAX_INCLUDE_DEPTH = 32

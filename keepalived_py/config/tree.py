@@ -6,9 +6,9 @@ model (model.py) and reports every problem as a `Diagnostic` carrying the `Sourc
 from __future__ import annotations
 
 import enum
-from dataclasses import field
 
 from keepalived_py.config.record import Record
+from keepalived_py.record import field
 
 
 class SourcePos(Record, kw_only=False):

@@ -78,3 +78,38 @@ def test_identity_record() -> None:
     assert a != b and a == a and len({a, b}) == 2
     a.n = 2
     assert a.n == 2
+
+
+def test_the_dataclasses_view_is_made_when_asked() -> None:
+    """dataclasses' functions see a record class as a data class (its __dataclass_fields__
+    made on first access, per class), Record itself not."""
+    from keepalived_py.record import evolve, names
+    assert not dataclasses.is_dataclass(Record)
+    assert dataclasses.is_dataclass(_Pos) and dataclasses.is_dataclass(_Pos(1))
+    assert [f.name for f in dataclasses.fields(_Mut)] == list(names(_Mut)) == \
+        ["n", "items", "seen"]
+    assert dataclasses.fields(_Mut)[1].default_factory is list
+    assert dataclasses.fields(_Pos)[1].default == "x"
+    assert dataclasses.fields(_Pos)[0].default is dataclasses.MISSING
+    assert evolve(_Pos(1), b="q") == _Pos(1, "q")
+    assert evolve(_Mut(2), n=4).seen == 8                  # __post_init__: dataclasses.replace
+
+
+def test_a_configuration_test_imports_neither_dataclasses_nor_inspect(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+    conf = tmp_path / "k.conf"
+    conf.write_text("vrrp_instance VI_1 {\n  interface lo\n  virtual_router_id 1\n"
+                    "  virtual_ipaddress {\n    192.0.2.1/24\n  }\n}\n"
+                    "virtual_server 192.0.2.1 80 {\n  real_server 192.0.2.2 80 {\n"
+                    "    TCP_CHECK {\n      connect_timeout 3\n    }\n  }\n}\n")
+    code = ("import sys, runpy\n"
+            f"sys.argv = ['keepalived-py', '-t', '-f', {str(conf)!r}]\n"
+            "try:\n    runpy.run_module('keepalived_py', run_name='__main__')\n"
+            "except SystemExit:\n    pass\n"
+            "print(sorted({'dataclasses', 'inspect', 'subprocess'} & set(sys.modules)))\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, PYTHONPATH=root)).stdout
+    assert out.strip().splitlines()[-1] == "[]"
