@@ -45,6 +45,7 @@ MAX_LINES = 2_000_000            # hard stop against runaway ~SEQ / includes
 MAX_EXPANSION = 100              # $definition re-expansion passes per line
 _DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _REF = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)((?: *[0-9]+)*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_BRACES = re.compile(r"([{}])")
 _SEQ = re.compile(r"~(SEQ|LST)(x?)\s*\((.*?)\)\s*(.*)$", re.DOTALL)
 
 
@@ -103,6 +104,8 @@ def split_braces(text: str) -> list[str]:
     """Split '{' and '}' outside quotes into lines of their own (keepalived's line residue)."""
     if "{" not in text and "}" not in text:
         return [text]
+    if '"' not in text:                 # no quotes: every brace splits (the common case)
+        return [p for p in (x.strip(" \t") for x in _BRACES.split(text)) if p]
     parts: list[str] = []
     cur: list[str] = []
     quote = False
