@@ -142,8 +142,8 @@ def _setpriv() -> str | None:
         path = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
         _SETPRIV.append(path)
         if path is None:
-            import structlog
-            structlog.get_logger("keepalived_py.core.scriptenv").warning(
+            from keepalived_py.obs import slog
+            slog.get_logger("keepalived_py.core.scriptenv").warning(
                 "script.pdeathsig.unavailable",
                 why="setpriv (util-linux) not found: scripts do not die with the daemon")
     return _SETPRIV[0]

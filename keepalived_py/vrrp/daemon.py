@@ -29,13 +29,12 @@ from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import structlog
-
 from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
+from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
@@ -72,7 +71,7 @@ from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 

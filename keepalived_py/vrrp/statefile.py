@@ -18,9 +18,9 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
 RETRY = 2.0                       # seconds between two tries of a failed write

@@ -36,8 +36,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.vrrp.ah import IPPROTO_AH, AhPacket, decode_packet
 from keepalived_py.vrrp.packet import (
     IPPROTO_VRRP,
@@ -50,7 +49,7 @@ from keepalived_py.vrrp.packet import (
     decode_ipv4,
 )
 
-log = structlog.get_logger("keepalived_py.vrrp.transport")
+log = slog.get_logger("keepalived_py.vrrp.transport")
 
 IP_MULTICAST_ALL = 49
 IP_PKTINFO = 8
