@@ -116,6 +116,26 @@ TICK = os.sysconf("SC_CLK_TCK")
 PYCACHE = tempfile.mkdtemp(prefix="kp-compare-pyc-")
 
 
+def runtime_python() -> str:
+    """The interpreter keepalived-py runs with here: a virtual environment like install.sh's
+    (the base python3, with this interpreter's site-packages as plain paths: the same
+    dependencies), made once in PYCACHE. Not this checkout's test venv itself: its editable
+    install (`pip install -e`) adds an import hook that every Python start there loads (its
+    finder module, pathlib: ~10 ms of each daemon's start and memory) and that a daemon as
+    install.sh installs it never has."""
+    import site
+    venv = os.path.join(PYCACHE, "venv")
+    py = os.path.join(venv, "bin", "python3")
+    if not os.path.exists(py):
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--without-pip", venv], check=True)
+        where = subprocess.run([py, "-c", "import site; print(site.getsitepackages()[0])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        with open(os.path.join(where, "keepalived-py-bench.pth"), "w") as f:
+            f.write("".join(f"{d}\n" for d in site.getsitepackages()))
+    return py
+
+
 def daemon_env(root: str = ROOT) -> dict[str, str]:
     """Our tree first on the path; byte code cached (as in an installed package) in a
     directory of this run, even where PYTHONDONTWRITEBYTECODE is set."""
@@ -142,7 +162,7 @@ class Daemon:
         if which == "keepalived":
             self.cmd = [KEEPALIVED, "-n", "-l", "-P", *flags, *extra, "-f", self.conf, *pids]
         else:
-            self.cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", *flags, *extra,
+            self.cmd = [runtime_python(), "-m", "keepalived_py", "-n", "-l", *flags, *extra,
                         "-f", self.conf, *pids]
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
@@ -346,7 +366,7 @@ class Bench:
         self.running: list[Daemon] = []
         # byte code compiled once, before any figure (an installed package ships it)
         for root in TREES.values():
-            subprocess.run([sys.executable, "-m", "compileall", "-q",
+            subprocess.run([runtime_python(), "-m", "compileall", "-q",
                             os.path.join(root, "keepalived_py")],
                            env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
 
@@ -532,7 +552,7 @@ class Bench:
 
     def test1000(self, which: str) -> dict[str, float]:
         d = Daemon(which, self.a.ns, instances(1000, 100, 1.0), self.tmp, "t1000")
-        cmd = [KEEPALIVED] if which == "keepalived" else [sys.executable, "-m", "keepalived_py"]
+        cmd = [KEEPALIVED] if which == "keepalived" else [runtime_python(), "-m", "keepalived_py"]
         cmd += ["-t", "-f", d.conf]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

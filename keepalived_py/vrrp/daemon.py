@@ -179,6 +179,7 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+        self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
 
     def _configure_alerts(self, config: Config) -> None:
         """VrrpAlerts for `config`: created once a configuration mails (until then it would
@@ -251,8 +252,14 @@ class VrrpDaemon:
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
-        for inst in config.vrrp_instances:
-            await self._add_runner(inst, resume.get(inst.name))
+        self._starting = []            # hook (issue 16): every instance's packets, then logs
+        try:
+            for inst in config.vrrp_instances:
+                await self._add_runner(inst, resume.get(inst.name))
+        finally:
+            started, self._starting = self._starting, None
+            for fn in started:
+                fn()
         if respawn:
             self.track.start_monitors(config, known, restart=True)
         self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
@@ -855,6 +862,8 @@ class VrrpDaemon:
             return []
         if r.cfg.sync_group or self.timers is None:
             self._after_packets(r, later)
+        elif self._starting is not None:     # start: after every instance's packets (issue 16)
+            self._starting.append(functools.partial(self._after_packets, r, later))
         else:                                # hook (issue 16): after every due instance's
             self.timers.defer(functools.partial(self._after_packets, r, later))   # packets
         return []
