@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -56,6 +55,8 @@ class StateFile:
     def read(self) -> dict[str, Any]:
         try:
             with open(self.path) as f:
+                # (imported here: a first start, without a file, imports it after its VIPs)
+                import json
                 data = json.load(f)
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
@@ -77,6 +78,8 @@ class StateFile:
 
     def _flush(self, loop: asyncio.AbstractEventLoop,
                snapshot: Callable[[], dict[str, Any]]) -> None:
+        import json
+
         from keepalived_py.obs.dumps import write_atomic
         self._pending = False
         text = json.dumps(snapshot())
