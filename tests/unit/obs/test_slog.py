@@ -91,3 +91,15 @@ def test_the_daemon_modules_do_not_import_structlog() -> None:
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'structlog'))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_no_module_of_the_package_uses_structlog() -> None:
+    """A module that imported structlog would log through structlog's unconfigured defaults
+    (stdout), not the daemon's sinks, and structlog is no dependency any more: slog instead."""
+    import pathlib
+    import re
+    pkg = pathlib.Path(slog.__file__).resolve().parent.parent
+    pattern = re.compile(r"^\s*(import structlog|from structlog)", re.M)
+    users = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*.py")
+                   if pattern.search(p.read_text(encoding="utf-8")))
+    assert users == [], f"use `from keepalived_py.obs import slog` in {users}"
