@@ -27,10 +27,10 @@ def _give(ssl: Any) -> None:
     for name in _USERS:
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "ssl", 0) is None:
-            setattr(mod, "ssl", ssl)  # noqa: B010 (a module attribute mypy cannot know)
+            mod.ssl = ssl
     proto = sys.modules.get("asyncio.sslproto")
     if proto is not None and not hasattr(proto, "SSLAgainErrors"):
-        setattr(proto, "SSLAgainErrors", (ssl.SSLWantReadError, ssl.SSLSyscallError))  # noqa: B010
+        proto.SSLAgainErrors = (ssl.SSLWantReadError, ssl.SSLSyscallError)
 
 
 class _WaitForSsl:
