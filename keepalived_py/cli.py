@@ -453,7 +453,5 @@ def _main(argv: Sequence[str] | None) -> int:
     options = replace(options, command_line=tuple(args))
     if not os.path.isabs(options.config_file):
         options = replace(options, config_file=os.path.abspath(options.config_file))
-    from keepalived_py.core import lazyssl
-    lazyssl.import_asyncio()        # no OpenSSL until something uses TLS (issue 16)
     from keepalived_py.core.supervisor import run
     return run(options)
