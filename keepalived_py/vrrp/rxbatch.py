@@ -70,9 +70,11 @@ _libc: Any = None
 
 
 def _recvmmsg() -> Any:
+    """recvmmsg from libc, called without releasing the GIL (PyDLL): the call never blocks
+    (MSG_DONTWAIT), and a release and re-acquire would cost more than the call."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc = ctypes.PyDLL(None, use_errno=True)
     fn = _libc.recvmmsg
     fn.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_uint, ctypes.c_int, ctypes.c_void_p]
     fn.restype = ctypes.c_int

@@ -49,7 +49,7 @@ from keepalived_py.vrrp.packet import (
     decode,
     decode_ipv4,
 )
-from keepalived_py.vrrp.rxbatch import META_OFF, STRIDE, VLEN, BatchReader
+from keepalived_py.vrrp.rxbatch import META_OFF, STRIDE, BatchReader
 from keepalived_py.vrrp.rxbatch import SIZE as SLOT
 
 log = structlog.get_logger("keepalived_py.vrrp.transport")
@@ -430,8 +430,14 @@ class VrrpSocket:
         seen, buf, view, hdr, meta = self._seen, rb.buf, rb.view, rb.hdr, rb.meta
         self._in_batch = True
         try:
-            for _ in range(64 // VLEN):
+            # until a read finds nothing (the adverts a master sends together keep arriving
+            # while the first ones are handled: reading again is cheaper than a wake-up)
+            total = 0
+            while total < 64:
                 cnt = rb.read()
+                if not cnt:
+                    return False
+                total += cnt
                 for i in range(cnt):
                     used, _flags, n = meta(hdr, i * STRIDE + META_OFF)
                     if used:
@@ -456,8 +462,6 @@ class VrrpSocket:
                             self._current = None
                             continue
                     self._full4(rb.packet(i, n))
-                if cnt < VLEN:
-                    return False
             return True
         finally:
             self._in_batch = False
