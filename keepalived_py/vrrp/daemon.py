@@ -38,8 +38,7 @@ from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
-from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast
-from keepalived_py.vrrp import statefile
+from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen

@@ -4,7 +4,10 @@ Each socket is bound to its interface (SO_BINDTODEVICE), joins 224.0.0.18 / ff02
 configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast) and has
 multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
 limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
-handed to the instance by VRID. Every drop is counted by reason; nothing raises.
+handed to the instance by VRID. Every drop is counted by reason; nothing raises. IPv4
+packets are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips
+the decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
+`_readable4`).
 
 Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) with IP_HDRINCL,
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,

@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from netlab import Lab
+
 from keepalived_py.vrrp import rxbatch
 from keepalived_py.vrrp.packet import MCAST4, Advert, encode
 from keepalived_py.vrrp.transport import VrrpSocket
-from netlab import Lab
 
 _libc = ctypes.CDLL(None, use_errno=True)
 A = ipaddress.IPv4Address
@@ -106,7 +107,7 @@ def test_vrrp_rx_batch_and_hook_count_and_deliver_as_recvmsg(lab: Lab) -> None:
     ]
     try:
         time.sleep(0.2)                                         # the group joined
-        for rnd in range(4):                                    # 4 x 40: bursts past VLEN
+        for _ in range(4):                                      # 4 x 40: bursts past VLEN
             for p in good:
                 tx.sendto(p, group)
             for rx in (batch, plain, bare):
