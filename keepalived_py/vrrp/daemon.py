@@ -37,7 +37,7 @@ from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
-from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
+from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
@@ -700,6 +700,8 @@ class VrrpDaemon:
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if not actions and r.fsm.fast_armed and len(receivers) == 1:
+                rxfast.arm(self, key, r, adv, src)     # hook (issue 16): vrrp/rxfast.py
             if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
                 overflow.prioritise(self.runners.values(), r.sock, self.loop)
             if uses_ah(r.cfg):
