@@ -22,12 +22,11 @@ import asyncio
 import os
 import stat
 
-import structlog
-
 from keepalived_py.config.model import Script
+from keepalived_py.obs import slog
 from keepalived_py.record import Record
 
-log = structlog.get_logger("keepalived_py.notify")
+log = slog.get_logger("keepalived_py.notify")
 
 MAX_RUNNING = 64
 DEFAULT_SCRIPT_USER = "keepalived_script"

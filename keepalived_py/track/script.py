@@ -19,12 +19,11 @@ import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
 
-import structlog
-
 from keepalived_py.config.model import Script, VrrpScript
+from keepalived_py.obs import slog
 from keepalived_py.record import Record
 
-log = structlog.get_logger("keepalived_py.track.script")
+log = slog.get_logger("keepalived_py.track.script")
 
 
 class ScriptCounter(Record, kw_only=False, frozen=False):
