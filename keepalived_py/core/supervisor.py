@@ -188,6 +188,7 @@ class Supervisor:
                                   None if connector == "-" else int(connector),
                                   start=(self.options, self.config))
             finally:
+                _flush_log()
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child_end.close()
@@ -661,6 +662,16 @@ def _errors_of(result: LoadResult) -> set[tuple[str, str]]:
     from keepalived_py.config.tree import Severity
     return {(d.severity.value, d.message) for d in result.diagnostics.items
             if d.severity in (Severity.ERROR, Severity.FATAL)}
+
+
+def _flush_log() -> None:
+    """The log lines still waiting for structlog (obs/slogchain.py), before an os._exit."""
+    chain = sys.modules.get("keepalived_py.obs.slogchain")
+    if chain is not None:
+        try:
+            chain.flush()
+        except Exception:       # never in the way of the exit
+            pass
 
 
 def title(options: Options) -> list[str]:
