@@ -106,7 +106,6 @@ def set_cmdline(argv: Sequence[str]) -> bool:
 
 def daemonize(umask: int | None) -> None:
     """Classic double fork: detach from the terminal and session; stdio to /dev/null."""
-    import sys
     chain = sys.modules.get("keepalived_py.obs.slogchain")
     if chain is not None:
         chain.flush()       # lines waiting for structlog reach the console while it is there

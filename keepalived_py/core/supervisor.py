@@ -665,7 +665,8 @@ def _errors_of(result: LoadResult) -> set[tuple[str, str]]:
 
 
 def _flush_log() -> None:
-    """The log lines still waiting for structlog (obs/slogchain.py), before an os._exit."""
+    """The log lines still waiting for structlog (obs/slogchain.py), before an os._exit or
+    a print to stderr."""
     chain = sys.modules.get("keepalived_py.obs.slogchain")
     if chain is not None:
         try:
@@ -691,6 +692,7 @@ def run(options: Options) -> int:
     for d in result.diagnostics.items:
         log.warning("config.diagnostic", compat=str(d))
     if result.diagnostics.aborted is not None:
+        _flush_log()                    # the lines before it first, on a shared console
         print(f"keepalived-py: configuration unreadable: "
               f"{result.diagnostics.items[-1] if result.diagnostics.items else ''}",
               file=sys.stderr)
@@ -737,6 +739,7 @@ def run(options: Options) -> int:
         write_pidfile(parent_pidfile, os.getpid())
     except PidfileError as e:
         # keepalived 2.2.7 logs this and exits 0 (nothing a restart would mend)
+        _flush_log()                    # the lines before it first, on a shared console
         print(f"keepalived-py: {e}", file=sys.stderr)
         log.error("supervisor.pidfile.failed", error=str(e),
                   compat=f"pidfile_write : Cannot open {parent_pidfile} pidfile")

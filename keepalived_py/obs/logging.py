@@ -1,6 +1,6 @@
-"""Log set-up (obs/slog.py's loggers -> structlog's chain (obs/slogchain.py) -> `logging`): keepalived's destinations (-l console,
-syslog unless -G, -g FILE with a per-process suffix, -D detail) and its operator lines kept
-word for word in `compat`."""
+"""Log set-up (obs/slog.py's loggers -> structlog's chain (obs/slogchain.py) -> `logging`):
+keepalived's destinations (-l console, syslog unless -G, -g FILE with a per-process suffix,
+-D detail) and its operator lines kept word for word in `compat`."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,6 @@ import logging.handlers
 import os
 import sys
 
-from keepalived_py.obs import slog
 from keepalived_py.obs.slog import EventDict
 from keepalived_py.options import Options
 

@@ -15,8 +15,9 @@ once structlog is loaded. Nothing waiting is ever lost or reordered:
 - a warning, error or critical event loads the chain at once and flushes the queue first;
 - on overflow the oldest waiting event is rendered by the plain fallback (the renderer
   obs/logging.py configured: the same bytes) to make room;
-- `flush()` runs at exit (atexit), before an uncaught exception's lines, before a forked child's os._exit, and before daemonizing
-  (the console is /dev/null after it) without loading structlog;
+- `flush()` runs at exit (atexit), before an uncaught exception's lines, before a forked
+  child's os._exit and before daemonizing (the console is /dev/null after it), without
+  loading structlog;
 - a child forked by the supervisor drops what it inherited (`forked()`): the parent's lines.
 If structlog cannot be imported, the fallback renderer renders everything.
 """
