@@ -203,6 +203,9 @@ def run_forked(role: str, parent_pid: int, fd: int, connector: int | None,
     result: the parent's stack below us is never unwound in the child."""
     from keepalived_py.core import startgc
     startgc.pause()             # a respawn too starts without the collector (core/startgc.py)
+    chain = sys.modules.get("keepalived_py.obs.slogchain")
+    if chain is not None:
+        chain.forked()          # the log lines waiting are the parent's (obs/slogchain.py)
     return _main(role, parent_pid, fd, connector, start)
 
 

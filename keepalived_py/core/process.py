@@ -106,6 +106,9 @@ def set_cmdline(argv: Sequence[str]) -> bool:
 
 def daemonize(umask: int | None) -> None:
     """Classic double fork: detach from the terminal and session; stdio to /dev/null."""
+    chain = sys.modules.get("keepalived_py.obs.slogchain")
+    if chain is not None:
+        chain.flush()       # lines waiting for structlog reach the console while it is there
     if os.fork() > 0:
         os._exit(0)
     os.setsid()

@@ -188,6 +188,7 @@ class Supervisor:
                                   None if connector == "-" else int(connector),
                                   start=(self.options, self.config))
             finally:
+                _flush_log()
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child_end.close()
@@ -666,6 +667,17 @@ def _errors_of(result: LoadResult) -> set[tuple[str, str]]:
             if d.severity in (Severity.ERROR, Severity.FATAL)}
 
 
+def _flush_log() -> None:
+    """The log lines still waiting for structlog (obs/slogchain.py), before an os._exit or
+    a print to stderr."""
+    chain = sys.modules.get("keepalived_py.obs.slogchain")
+    if chain is not None:
+        try:
+            chain.flush()
+        except Exception:       # never in the way of the exit
+            pass
+
+
 def title(options: Options) -> list[str]:
     """The command line every process of the daemon shows: keepalived's, as it was given."""
     return ["keepalived", *options.command_line]
@@ -683,6 +695,7 @@ def run(options: Options) -> int:
     for d in result.diagnostics.items:
         log.warning("config.diagnostic", compat=str(d))
     if result.diagnostics.aborted is not None:
+        _flush_log()                    # the lines before it first, on a shared console
         print(f"keepalived-py: configuration unreadable: "
               f"{result.diagnostics.items[-1] if result.diagnostics.items else ''}",
               file=sys.stderr)
@@ -729,6 +742,7 @@ def run(options: Options) -> int:
         write_pidfile(parent_pidfile, os.getpid())
     except PidfileError as e:
         # keepalived 2.2.7 logs this and exits 0 (nothing a restart would mend)
+        _flush_log()                    # the lines before it first, on a shared console
         print(f"keepalived-py: {e}", file=sys.stderr)
         log.error("supervisor.pidfile.failed", error=str(e),
                   compat=f"pidfile_write : Cannot open {parent_pidfile} pidfile")

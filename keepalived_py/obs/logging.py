@@ -1,6 +1,6 @@
-"""Log set-up (obs/slog.py's loggers -> `logging`): keepalived's destinations (-l console,
-syslog unless -G, -g FILE with a per-process suffix, -D detail) and its operator lines kept
-word for word in `compat`."""
+"""Log set-up (obs/slog.py's loggers -> structlog's chain (obs/slogchain.py) -> `logging`):
+keepalived's destinations (-l console, syslog unless -G, -g FILE with a per-process suffix,
+-D detail) and its operator lines kept word for word in `compat`."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +8,6 @@ import logging.handlers
 import os
 import sys
 
-from keepalived_py.obs import slog
 from keepalived_py.obs.slog import EventDict
 from keepalived_py.options import Options
 
@@ -79,6 +78,8 @@ def _log_uncaught(kind: type[BaseException], value: BaseException, tb: object) -
     if issubclass(kind, KeyboardInterrupt):
         sys.__excepthook__(kind, value, tb)  # type: ignore[arg-type]
         return
+    from keepalived_py.obs import slogchain
+    slogchain.flush()                   # the lines before it first (obs/slogchain.py)
     logging.getLogger("python").critical("uncaught exception: %s", value,
                                          exc_info=(kind, value, tb))  # type: ignore[arg-type]
 
@@ -129,4 +130,7 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         h.addFilter(_quiet_libraries)
     renderer = _json_renderer if options.log_json else _compat_renderer
-    slog.configure(renderer, logging.DEBUG if options.log_detail else logging.INFO)
+    # structlog's chain renders the lines, loaded once the start is over (obs/slogchain.py)
+    from keepalived_py.obs import slogchain
+    slogchain.install(options.log_json, renderer,
+                      logging.DEBUG if options.log_detail else logging.INFO)

@@ -1,7 +1,9 @@
 """Structured log calls: `log = get_logger("keepalived_py.vrrp")`, then
 `log.info("vrrp.state.changed", instance="VI_1", compat="(VI_1) Entering MASTER STATE")`.
 
-Why not structlog. Every process used four things of it: a named logger, `bind`, level
+structlog renders the lines (obs/slogchain.py: its processor chain, imported once the start is
+over; events wait until then). Why this front rather than structlog's own loggers: every
+process used four things of them: a named logger, `bind`, level
 methods that do nothing below the configured level, and one renderer handing a line to the
 standard `logging` module (obs/logging.py). Importing structlog costs a daemon more than all
 of that: its package imports its dev console, tracebacks, stdlib, threadlocal, json, uuid,
@@ -40,22 +42,27 @@ def plain(event: EventDict) -> str:
 
 
 class _Config:
-    __slots__ = ("capture", "min_level", "renderer")
+    __slots__ = ("capture", "emitter", "min_level", "renderer")
 
     def __init__(self) -> None:
         self.renderer: Renderer = plain
         self.min_level = DEBUG
         self.capture: list[EventDict] | None = None
+        self.emitter: Callable[[Logger, str, EventDict], None] | None = None
 
 
 _config = _Config()
 
 
-def configure(renderer: Renderer, min_level: int) -> None:
+def configure(renderer: Renderer, min_level: int,
+              emitter: Callable[[Logger, str, EventDict], None] | None = None) -> None:
     """Every logger of the process from now on: calls below `min_level` do nothing, the
-    others are rendered by `renderer` (which may change the dictionary it is given)."""
+    others are rendered by `renderer` (which may change the dictionary it is given), or
+    handed to `emitter(logger, level, event)` if given (obs/slogchain.py: structlog's chain,
+    loaded once the start is over)."""
     _config.renderer = renderer
     _config.min_level = min_level
+    _config.emitter = emitter
 
 
 class Logger:
@@ -81,11 +88,18 @@ class Logger:
             ed["log_level"] = method
             cap.append(ed)
             return
-        line = _config.renderer(ed)
+        emitter = _config.emitter
+        if emitter is not None:
+            emitter(self, method, ed)
+            return
+        getattr(self.std(), method)(_config.renderer(ed))
+
+    def std(self) -> logging.Logger:
+        """The standard `logging` logger of this name, its lines' way to the sinks."""
         std = self._std
         if std is None:
             std = self._std = logging.getLogger(self._name)
-        getattr(std, method)(line)
+        return std
 
     def debug(self, event: str, **kw: Any) -> None:
         if _config.min_level <= DEBUG or _config.capture is not None:

@@ -1,4 +1,4 @@
-"""obs/slog.py: the event dictionaries, levels and lines structlog gave the daemon."""
+"""obs/slog.py: the event dictionaries, levels and lines of the daemon (structlog's)."""
 from __future__ import annotations
 
 import logging
@@ -84,22 +84,34 @@ def test_capture_records_every_level_and_logs_nothing(lines: Lines) -> None:
     assert [r[2] for r in lines.records] == [repr(lines.seen[0])]  # type: ignore[attr-defined]
 
 
-def test_the_daemon_modules_do_not_import_structlog() -> None:
-    """The point of slog (issue 16): none of structlog's modules on the start path."""
-    code = ("import sys, keepalived_py.cli, keepalived_py.core.supervisor, "
-            "keepalived_py.core.childrun, keepalived_py.vrrp.daemon, keepalived_py.obs.logging;"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'structlog'))")
+def test_structlog_is_not_imported_before_the_start_is_over() -> None:
+    """The point of slog (issue 16): none of structlog's modules on the daemon's start path
+    (its modules, logging set up, events logged); structlog renders once the start is over
+    (obs/slogchain.py)."""
+    code = ("from keepalived_py.core import startgc; startgc.pause()\n"
+            "import sys, keepalived_py.cli, keepalived_py.core.supervisor, "
+            "keepalived_py.core.childrun, keepalived_py.vrrp.daemon\n"
+            "from keepalived_py.obs.logging import setup\n"
+            "from keepalived_py.obs import slog\n"
+            "from keepalived_py.options import Options\n"
+            "setup(Options(log_console=True, no_syslog=True, log_detail=True))\n"
+            "slog.get_logger('t').info('t.start', compat='started')\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'structlog'))\n"
+            "startgc.resume()\n"
+            "print('structlog' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split() == ["[]", "True"]
+    assert out.stderr.endswith(": started\n")
 
 
-def test_no_module_of_the_package_uses_structlog() -> None:
+def test_only_slogchain_imports_structlog() -> None:
     """A module that imported structlog would log through structlog's unconfigured defaults
-    (stdout), not the daemon's sinks, and structlog is no dependency any more: slog instead."""
+    (stdout), not the daemon's sinks, and on the start path: slog instead; structlog's chain
+    lives behind it in obs/slogchain.py only."""
     import pathlib
     import re
     pkg = pathlib.Path(slog.__file__).resolve().parent.parent
     pattern = re.compile(r"^\s*(import structlog|from structlog)", re.M)
     users = sorted(str(p.relative_to(pkg)) for p in pkg.rglob("*.py")
                    if pattern.search(p.read_text(encoding="utf-8")))
-    assert users == [], f"use `from keepalived_py.obs import slog` in {users}"
+    assert users == ["obs/slogchain.py"], f"use `from keepalived_py.obs import slog` in {users}"
