@@ -253,8 +253,9 @@ def evolve(obj: _T, /, **changes: Any) -> _T:
     fields are copied into a new object (read all at once) and `changes` set. A class with a
     __post_init__, an unknown field name or anything else goes to dataclasses.replace."""
     cls = type(obj)
-    if not isinstance(obj, Record) or not changes.keys() <= cls._fieldset or \
-            hasattr(cls, "__post_init__"):  # type: ignore[attr-defined]
+    fieldset = getattr(cls, "_fieldset", None)
+    if not isinstance(obj, Record) or fieldset is None or not changes.keys() <= fieldset or \
+            hasattr(cls, "__post_init__"):
         import dataclasses
         return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
     new = object.__new__(cls)

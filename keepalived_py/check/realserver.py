@@ -14,7 +14,6 @@ the table with weight 0); if that leaves nothing — or the live weight is below
 """
 from __future__ import annotations
 
-
 from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
 from keepalived_py.record import Record
 

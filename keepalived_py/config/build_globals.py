@@ -3,7 +3,6 @@
 block is read. Called by build.py's Builder, which holds what is read (b.global_fields)."""
 from __future__ import annotations
 
-
 from keepalived_py.config import build_process, lvs_globals
 from keepalived_py.config import keywords as kw
 from keepalived_py.config import vrrp_keywords as vk

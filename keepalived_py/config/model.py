@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from typing import Any
 
 from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
 from keepalived_py.config.model_process import ProcessDefs
 from keepalived_py.config.record import Record
-from keepalived_py.record import evolve, field
 from keepalived_py.config.tree import SourcePos
+from keepalived_py.record import evolve as evolve  # re-exported: config.model.evolve
+from keepalived_py.record import field
 
 _NOPOS = SourcePos("<default>", 0)
 

@@ -172,9 +172,8 @@ def fold_track_groups(instances: list[Any], groups: dict[str, tuple[str, ...]],
     of every static address (its dev, else default_interface), route (its dev) and rule (its
     iif) naming the group, unless the entry says no_track - keepalived's TRACK_SADDR,
     TRACK_SROUTE and TRACK_SRULE interfaces."""
-    from keepalived_py.record import evolve as replace
-
     from keepalived_py.config.model import TrackRef
+    from keepalived_py.record import evolve as replace
     addrs, routes, rules = config_statics
     wanted: dict[str, list[str]] = {}
     for obj, ifname in [(a, a.dev or default_interface) for a in addrs] + \

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from keepalived_py.record import Record
 
-
 BASE = 1.0
 CAP = 60.0
 STABLE_AFTER = 60.0

@@ -15,7 +15,6 @@ of keepalived.data (obs/vrrp_data.py).
 """
 from __future__ import annotations
 
-
 from keepalived_py.config.model import Config, TrackRef
 from keepalived_py.record import Record
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from keepalived_py.record import Record
 
-
 FAULT_STATUS = -254
 
 

@@ -12,7 +12,6 @@ I/O, no clock, no logging.
 """
 from __future__ import annotations
 
-
 from keepalived_py.config.model import VrrpInstance
 from keepalived_py.record import Record
 from keepalived_py.vrrp.packet import AUTH_NONE, AUTH_PASS, Address, Advert, Reason
