@@ -67,6 +67,7 @@ from keepalived_py.vrrp.removal import DELETED, announce_deleted, removed_as
 from keepalived_py.vrrp.statefile import TRACKING_KEY, StateFile
 from keepalived_py.vrrp.static import apply_static, reinstate, remove_static, static_interfaces
 from keepalived_py.vrrp.sync_group import GroupVeto, follow
+from keepalived_py.vrrp.takeover import Takeovers
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
@@ -180,6 +181,7 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+        self.takeovers = Takeovers(self)     # hook (issue 16.4): a takeover's advert first
 
     def _configure_alerts(self, config: Config) -> None:
         """VrrpAlerts for `config`: created once a configuration mails (until then it would
@@ -830,6 +832,8 @@ class VrrpDaemon:
         removing the addresses: the transitions are returned, for the caller to announce when
         the instance is gone."""
         assert self.loop is not None
+        if self.takeovers.held:              # a takeover's held actions go first (takeover.py)
+            self.takeovers.before(r)
         later: list[m.StateChanged] = []
         for a in actions:
             if isinstance(a, m.SendAdvert):
@@ -1044,6 +1048,13 @@ class VrrpDaemon:
         assert self.loop is not None
         r = self.runners.get(cast(str, name))           # (the timers' keys: instance names)
         if r is not None:
+            fsm = r.fsm
+            if fsm.state is m.State.BACKUP and not fsm.down_extended:    # hook (issue 16.4)
+                now = self.loop.time()
+                prio = fsm.takeover_due(now)
+                if prio is not None:         # the advert now, the rest after (takeover.py)
+                    self.takeovers.fire(r, prio, now)
+                    return
             overflow.before_expiry(r)
             if r is not self.runners.get(r.name):     # (the drain may have reloaded nothing,
                 return                                # but a packet may have moved it on)
