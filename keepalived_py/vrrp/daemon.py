@@ -721,8 +721,11 @@ class VrrpDaemon:
                                            if held else ""))
             if backup and adv.priority == 0 and not any(
                     isinstance(a, m.RejectAdvert) for a in actions):
-                log.info("vrrp.advert.priority_zero", instance=name,
-                         compat=f"({name}) Backup received priority 0 advertisement")
+                # after the queued packets (issue 16.4: 50 masters stopping together send 50
+                # priority-0 adverts; each one's Skew_Time runs from when it is read)
+                self.loop.call_soon(functools.partial(
+                    log.info, "vrrp.advert.priority_zero", instance=name,
+                    compat=f"({name}) Backup received priority 0 advertisement"))
             return
 
     def _receivers(self, key: tuple[str, int, str], vrid: int) -> list[Runner]:
