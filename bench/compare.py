@@ -507,7 +507,7 @@ class Bench:
             db.start()
             if watch.wait(set(vips), da.started, 20) is None:
                 raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(max(2.5, 6 * advert))          # B hears A (B's start-up included)
+            time.sleep(max(2.0, 2 * advert + 1.5))    # B started and hearing A
             t_stop = time.time()
             if case.how == "link":
                 subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "down"], check=True)
@@ -520,7 +520,9 @@ class Bench:
                 # after the link is down, not before: an advert sent while `ip` ran would
                 # otherwise count as after the stop and the last one seem an interval older
                 t_stop = time.time()
-            time.sleep(4 * advert + 1.5 + n * 0.01)
+            # the takeovers: Master_Down_Interval (Skew_Time after a priority-0 advert), then
+            # some margin for a loaded host
+            time.sleep((1.0 if case.how == "term" else 4.0) * advert + 0.7 + n * 0.01)
             if case.version == 3:
                 skew = (256 - 100) * round(advert * 100) * 625 // 16 / 1e6
             else:

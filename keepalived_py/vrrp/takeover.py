@@ -33,91 +33,82 @@ from keepalived_py.vrrp import machine as m
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
 
-HORIZON = 0.003          # other down timers this close to the first one join its burst
-LATE = 0.0005            # an expected takeover that has not come by its deadline + this: go
-MAX_WAITS = 100          # loop turns _timeout waits for an expected timer that is due
-YIELD_BEFORE = 0.0005    # held work stops for the loop this long before a down timer runs out
+HORIZON = 0.002          # held work waits for a timer wake-up this close (another takeover?)
+MAX_HOLD = 0.004         # ... but not longer than this after the first takeover it holds
+LATE = 0.0003            # a wake-up waited for that did not take anyone over: go this after
+YIELD_BEFORE = 0.0003    # held work stops for the loop this long before a timer wakes
 
 
 class Takeovers:
     def __init__(self, daemon: VrrpDaemon) -> None:
         self.d = daemon
+        self.sent: list[tuple[Runner, int, float]] = []      # adverts out, machines to run
         self.held: list[tuple[Runner, list[m.Action]]] = []   # the burst being gathered
-        self.expect: set[str] = set()
+        self._since = 0.0                                     # the first held takeover
         self._handle: asyncio.Handle | None = None
-        self._waits = 0
-        self.queue: deque[tuple[Runner, list[m.Action]]] = deque()   # ready, one a loop turn
-        self.pending: Counter[str] = Counter()       # held or queued items per instance
+        self.queue: deque[tuple[Runner, list[m.Action]]] = deque()   # ready to carry out
+        self.pending: Counter[str] = Counter()       # sent, held or queued items per instance
         self._pumping = False
 
     def fire(self, r: Runner, priority: int, now: float) -> None:
         """`r`'s down timer ran out and it takes over (takeover_due gave `priority`)."""
-        d = self.d
-        d._send_advert(r, priority)                     # first, pre-built
-        actions = r.fsm.handle(m.TimerExpired(), now)
-        if actions and actions[0] == m.SendAdvert(priority):
-            actions = actions[1:]
-        else:                                           # (takeover_due promised it: never)
-            actions = [a for a in actions if not isinstance(a, m.SendAdvert)]
-        d._arm(r)                                       # its next advert
-        first = not self.held
-        self.held.append((r, actions))
+        self.d._send_advert(r, priority)                # first, pre-built
+        if not self.sent:
+            timers = self.d.timers
+            if timers is not None:
+                timers.defer(self._after_wake)          # once every due instance has sent
+        self.sent.append((r, priority, now))
         self.pending[r.name] += 1
-        self.expect.discard(r.name)
-        if first:
-            self._burst(r, now)
-        if not self.expect:
-            self._go_after_wakeup()
+        if self.d.timers is None:
+            self._after_wake()
 
-    def _burst(self, r: Runner, now: float) -> None:
-        """The other BACKUPs whose down timers run out within HORIZON of this one."""
+    def _after_wake(self) -> None:
+        """The machines of the instances whose adverts went out in this wake-up."""
         d = self.d
-        timers, until = d.timers, now + HORIZON
-        if timers is None:
-            return
-        latest = 0.0
-        for other in d.runners.values():
-            if other is r or other.fsm.state is not m.State.BACKUP:
+        sent, self.sent = self.sent, []
+        for r, priority, now in sent:
+            self._done(r)
+            if d.runners.get(r.name) is not r:
                 continue
-            when = timers.deadline(other.name)
-            if when is not None and when <= until and other.fsm.takeover_due(when) is not None:
-                self.expect.add(other.name)
-                latest = max(latest, when)
-        if self.expect and d.loop is not None:
-            self._waits = 0
-            self._handle = d.loop.call_at(latest + LATE, self._timeout)
+            actions = r.fsm.handle(m.TimerExpired(), now)
+            if actions and actions[0] == m.SendAdvert(priority):
+                actions = actions[1:]
+            else:                                       # (takeover_due promised it: never)
+                actions = [a for a in actions if not isinstance(a, m.SendAdvert)]
+            d._arm(r)                                   # its next advert
+            if not self.held and d.loop is not None:
+                self._since = d.loop.time()
+            self.held.append((r, actions))
+            self.pending[r.name] += 1
+        self._maybe_flush()
 
-    def _timeout(self) -> None:
-        """The last expected down timer is past: go, unless one of them is due and still to
-        fire (a busy host: its timer's turn comes after this callback's) - then one more
-        loop turn (a bounded number)."""
-        self._handle = None
+    def _maybe_flush(self) -> None:
+        """Carry the held work out, unless a timer wakes within HORIZON (maybe the next
+        takeovers: their adverts first), for MAX_HOLD at most."""
         d = self.d
-        if d.loop is not None and self._waits < MAX_WAITS:
+        if not self.held:
+            return
+        if d.loop is not None and d.timers is not None:
             now = d.loop.time()
-            for name in self.expect:
-                r = d.runners.get(name)
-                if r is not None and r.fsm.takeover_due(now) is not None:
-                    self._waits += 1
-                    self._handle = d.loop.call_soon(self._timeout)
-                    return
+            nxt = d.timers.next_due()
+            if nxt is not None and nxt <= now + HORIZON and now < self._since + MAX_HOLD:
+                if self._handle is None:
+                    self._handle = d.loop.call_at(min(nxt + LATE, self._since + MAX_HOLD),
+                                                  self._waited)
+                return
         self.flush()
 
-    def _go_after_wakeup(self) -> None:
-        timers = self.d.timers
-        if timers is not None:
-            timers.defer(self.flush)         # after every instance due in this wake-up
-        else:
-            self.flush()
+    def _waited(self) -> None:
+        self._handle = None
+        self._maybe_flush()
 
     def flush(self) -> None:
-        """The burst is complete: its instances' address changes and gratuitous packets, in
-        the order they took over, then their announcements (_pump)."""
+        """Queue the held work: the address changes and gratuitous packets in the order the
+        instances took over, then their announcements (_pump carries them out)."""
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
         held, self.held = self.held, []
-        self.expect.clear()
         if not held:
             return
         for r, actions in held:
@@ -135,13 +126,14 @@ class Takeovers:
             self._pump()
 
     def _pump(self) -> None:
-        """Queued items back to back, until a down timer is about to run out: then the loop
-        gets a turn (the timer fires), and the rest follows."""
+        """Queued items back to back, until a timer is about to wake: then the loop gets a
+        turn (a down timer fires: its advert), and the rest follows."""
         self._pumping = False
         d = self.d
         if not self.queue or d.loop is None:
             return
-        soon = self._next_takeover() - YIELD_BEFORE
+        nxt = d.timers.next_due() if d.timers is not None else None
+        soon = math.inf if nxt is None else nxt - YIELD_BEFORE
         while self.queue:
             r, actions = self.queue.popleft()
             self._run(r, actions)
@@ -149,19 +141,6 @@ class Takeovers:
                 self._pumping = True
                 d.loop.call_soon(self._pump)
                 return
-
-    def _next_takeover(self) -> float:
-        """When the next BACKUP's down timer runs out (inf: none)."""
-        timers = self.d.timers
-        if timers is None:
-            return math.inf
-        best = math.inf
-        for r in self.d.runners.values():
-            if r.fsm.state is m.State.BACKUP:
-                when = timers.deadline(r.name)
-                if when is not None and when < best:
-                    best = when
-        return best
 
     def _run(self, r: Runner, actions: list[m.Action]) -> None:
         self._done(r)
@@ -179,6 +158,8 @@ class Takeovers:
         """Something else is about to be applied to `r`: its held and queued actions first."""
         if r.name not in self.pending:
             return
+        if any(x is r for x, _p, _n in self.sent):
+            self._after_wake()               # (its machine first; the others' with it)
         if any(x is r for x, _ in self.held):
             self.flush()
         mine = [item for item in self.queue if item[0] is r]
@@ -192,7 +173,7 @@ class Takeovers:
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None
+        self.sent.clear()
         self.held.clear()
         self.queue.clear()
         self.pending.clear()
-        self.expect.clear()
