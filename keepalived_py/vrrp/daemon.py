@@ -1052,13 +1052,20 @@ class VrrpDaemon:
         r = self.runners.get(cast(str, name))           # (the timers' keys: instance names)
         if r is not None:
             fsm = r.fsm
-            if fsm.state is m.State.BACKUP and not fsm.down_extended:    # hook (issue 16.4)
+            drained = False
+            if fsm.state is m.State.BACKUP:                                 # hook (issue 16.4)
+                if fsm.down_extended:        # (after a receive loss or a priority-0 advert)
+                    overflow.before_expiry(r)
+                    drained = True
+                    if r is not self.runners.get(r.name):
+                        return
                 now = self.loop.time()
                 prio = fsm.takeover_due(now)
                 if prio is not None:         # the advert now, the rest after (takeover.py)
                     self.takeovers.fire(r, prio, now)
                     return
-            overflow.before_expiry(r)
+            if not drained:
+                overflow.before_expiry(r)
             if r is not self.runners.get(r.name):     # (the drain may have reloaded nothing,
                 return                                # but a packet may have moved it on)
             now = self.loop.time()
