@@ -3,19 +3,19 @@
 
 When a BACKUP's Master_Down timer (or the Skew_Time after a priority-0 advert) runs out and
 `Instance.takeover_due` says it takes over, its pre-built advert (daemon._prebuild) is sent
-before the state machine even runs; then the machine makes the transition, and the rest of
-its actions - the address add (a netlink round trip), the gratuitous ARP/NA, the log lines,
-notify scripts, FIFO lines and state file of StateChanged - are held.
+at once, before the state machine runs: every instance due in the same timer wake-up sends
+its advert first (`fire`), then their machines make the transition (`_after_wake`, deferred
+to the end of the wake-up). The rest of their actions - the address add (a netlink round
+trip), the gratuitous ARP/NA, the log lines, notify scripts, FIFO lines and state file of
+StateChanged - are held.
 
 Many instances usually lose the same master together: their down timers run out within a
-millisecond or two of each other (the master's adverts arrived in one burst). So the first
-takeover of such a burst looks at which other BACKUPs' down timers run out within HORIZON, and
-the held work of every instance is carried out once they have all sent their adverts (or
-their time has passed: an advert that arrived meanwhile keeps one a BACKUP): first the
-address changes and gratuitous packets of every instance, in the order they took over, then
-their announcements, back to back until another BACKUP's down timer is about to run out:
-then the loop gets a turn, the timer fires (the next burst's adverts) and the rest follows. With one instance nothing
-is held beyond the timer's own wake-up.
+millisecond or two of each other (the master's adverts arrived in one burst). So the held
+work waits while the timer queue's next wake-up is within HORIZON (at most MAX_HOLD after
+the first takeover held), then is carried out: first the address changes and gratuitous
+packets of every instance, in the order they took over, then their announcements, back to
+back until a timer is about to wake: then the loop gets a turn (the next takeovers' adverts)
+and the rest follows. With one instance nothing is held beyond the timer's own wake-up.
 
 Held actions are carried out before anything else is applied to the same instance
 (daemon._apply calls `before`), so that a quick return to BACKUP cannot remove addresses

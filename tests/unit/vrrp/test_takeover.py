@@ -139,7 +139,8 @@ def test_an_instance_leaving_master_gets_its_held_addresses_first(tmp_path: Path
         assert ops == [("add", ("192.0.2.11/24",)), ("del", ("192.0.2.11/24",))]
         await _until(lambda: r2.fsm.state is m.State.MASTER)
         await asyncio.sleep(HORIZON)
-        assert d.transitions[("VI_1", "MASTER")] == 1 and d.transitions[("VI_1", "BACKUP")] == 2   # (with the start)
+        assert d.transitions[("VI_1", "MASTER")] == 1
+        assert d.transitions[("VI_1", "BACKUP")] == 2            # (with the start's)
         assert not d.takeovers.pending
     asyncio.run(run())
 
