@@ -1,6 +1,7 @@
 """keepalived 2.2.7 beside keepalived-py: every figure of issue 16 in one run, one command.
 
-    python bench/compare.py [--reps 3] [--only startup1,cpu] [--window 8] [--baseline DIR]
+    python bench/compare.py [--reps 3] [--only startup1,cpu1] [--window 8] [--baseline DIR]
+    python bench/compare.py --only failovers        # the whole failover matrix
 
 --baseline DIR adds a third column: keepalived-py as checked out in DIR (e.g. `git worktree add
 /tmp/base main`), measured in the same run, interleaved with the others (before/after figures
@@ -23,9 +24,12 @@ Figures:
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
   reload      CPU of the daemon tree for one SIGHUP reload of 200 unchanged instances (ms)
   failover    kill (SIGSTOP) of a v2 1 s master: overhead above Master_Down_Interval (ms)
-  foD fo01 foL foU fo6 fo50   the same failover: with -D; v3 0.1 s; link down (the bridge
-              port) instead of a kill; unicast; IPv6 v3 1 s; 50 instances v3 1 s (median, worst)
-  handover6u  SIGTERM of an IPv6 unicast v3 1 s master: overhead above Skew_Time (ms)
+  fo*, ho*    the failover matrix (FO_CASES): kill, link down (A's bridge port), SIGTERM
+              (handover: B's first advert after A's priority-0 one, above Skew_Time); v2, v3;
+              1 s and 0.1 s; 1 and 50 instances (median, worst); IPv4, IPv6; multicast,
+              unicast; with -D. Each also gives B's first gratuitous ARP/NA (.garp).
+              `--only failovers` runs them all (kill, link, term: a kind), then a verdict
+              per case against issue 16.4's target
   test1000    `-t` of 1,000 instances: wall time of the process (ms)
 """
 from __future__ import annotations
@@ -45,7 +49,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -303,9 +307,10 @@ class AddressWatch:
 
 
 class VrrpCapture:
-    """VRRP packets (IPv4 and IPv6) seen on a bridge port, with kernel time stamps."""
+    """VRRP packets (IPv4 and IPv6) seen on a bridge port, with kernel time stamps; with
+    `vips` (address -> VRID), also the gratuitous ARPs and unsolicited NAs for them."""
 
-    def __init__(self, lan: str, port: str) -> None:
+    def __init__(self, lan: str, port: str, vips: dict[str, int] | None = None) -> None:
         def make() -> socket.socket:
             s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
             s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
@@ -314,6 +319,9 @@ class VrrpCapture:
             return s
         self.sock: socket.socket = in_netns(lan, make)
         self.packets: list[tuple[float, str, int, int]] = []     # (time, source, vrid, prio)
+        self.garps: list[tuple[float, int]] = []                  # (time, vrid)
+        self.vips = {socket.inet_pton(socket.AF_INET6 if ":" in a else socket.AF_INET, a): v
+                     for a, v in (vips or {}).items()}
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()
 
@@ -336,6 +344,17 @@ class VrrpCapture:
             elif et == 0x86DD and len(data) > 56 and data[20] == 112:
                 v = data[54:]
                 src = socket.inet_ntop(socket.AF_INET6, data[22:38])
+            elif et == 0x0806 and len(data) >= 42 and self.vips:
+                vrid = self.vips.get(data[28:32])                 # ARP sender address
+                if vrid is not None:
+                    self.garps.append((ts, vrid))
+                continue
+            elif et == 0x86DD and len(data) >= 78 and data[20] == 58 and data[54] == 136 \
+                    and self.vips:
+                vrid = self.vips.get(data[62:78])                 # NA target address
+                if vrid is not None:
+                    self.garps.append((ts, vrid))
+                continue
             else:
                 continue
             if len(v) >= 3:
@@ -369,6 +388,51 @@ def _vip4(i: int) -> str:
 
 def vip_set(n: int) -> set[str]:
     return {_vip4(i).split("/")[0] for i in range(n)}
+
+
+# -- failover cases ----------------------------------------------------------------------------
+class FoCase(NamedTuple):
+    group: str                   # the group name and result key
+    label: str
+    how: str = "kill"            # kill (SIGSTOP), link (A's bridge port down), term (SIGTERM)
+    version: int = 2
+    advert: float = 1.0
+    n: int = 1
+    v6: bool = False
+    unicast: bool = False
+    debug: bool = False
+
+
+FO_CASES = [
+    FoCase("failover", "failover overhead above the bound, kill, v2 1 s"),
+    FoCase("foD", "failover, kill, v2 1 s, with -D", debug=True),
+    FoCase("fo01", "failover overhead, kill, v3 0.1 s", version=3, advert=0.1),
+    FoCase("fo01D", "failover, kill, v3 0.1 s, with -D", version=3, advert=0.1,
+           debug=True),
+    FoCase("foL", "failover overhead, link down, v2 1 s", how="link"),
+    FoCase("foU", "failover overhead, kill, v2 1 s unicast", unicast=True),
+    FoCase("fo6", "failover overhead, kill, v3 1 s IPv6", version=3, v6=True),
+    FoCase("fo6U", "failover overhead, kill, v3 1 s IPv6 unicast", version=3, v6=True,
+           unicast=True),
+    FoCase("fo50", "failover overhead, kill, 50 instances v3 1 s", version=3, n=50),
+    FoCase("fo50D", "failover, kill, 50 instances v3 1 s, with -D", version=3, n=50,
+           debug=True),
+    FoCase("fo50L", "failover overhead, link down, 50 instances v3 1 s", how="link", version=3,
+           n=50),
+    FoCase("fo5001", "failover overhead, kill, 50 instances v3 0.1 s", version=3, advert=0.1,
+           n=50),
+    FoCase("ho", "SIGTERM handover, v2 1 s IPv4 multicast: above Skew_Time", how="term"),
+    FoCase("hoD", "SIGTERM handover, v2 1 s IPv4 multicast, with -D", how="term",
+           debug=True),
+    FoCase("ho01", "SIGTERM handover, v3 0.1 s IPv4 multicast", how="term", version=3,
+           advert=0.1),
+    FoCase("handover6u", "SIGTERM handover, IPv6 unicast v3 1 s: above Skew_Time", how="term",
+           version=3, v6=True, unicast=True),
+    FoCase("ho50", "SIGTERM handover, 50 instances v3 1 s", how="term", version=3, n=50),
+    FoCase("ho5001", "SIGTERM handover, 50 instances v3 0.1 s", how="term", version=3,
+           advert=0.1, n=50),
+]
+FO = {c.group: c for c in FO_CASES}
 
 
 # -- the lab -----------------------------------------------------------------------------------
@@ -456,118 +520,85 @@ class Bench:
             self.done(da, db)
             watch.close()
 
-    def failover(self, which: str) -> float:
-        conf = instances(1, 150, 1.0)
-        da = self.daemon(which, self.a.ns, conf, "foA")
-        db = self.daemon(which, self.b.ns, instances(1, 100, 1.0), "foB")
-        cap = VrrpCapture(self.lan, self.port_b)
+    def failover_case(self, which: str, case: FoCase) -> dict[str, float]:
+        """One failover (kill: SIGSTOP of A's daemon tree, a silent death; link: A's bridge
+        port down) or graceful handover (term: SIGTERM of A's daemon, which sends priority-0
+        adverts). A (priority 255, master at once) and B (priority 100) run `case.n`
+        instances. Per VRID, from the capture on B's bridge port (kernel time stamps):
+        kill/link, B's first advert minus A's last, minus Master_Down_Interval (3 adverts +
+        Skew_Time); term, B's first advert minus A's first priority-0 advert, minus Skew_Time.
+        The same for B's first gratuitous ARP / unsolicited NA (`.garp`). Median over the
+        VRIDs (and worst, with 50 instances)."""
+        n, advert, v6, uni = case.n, case.advert, case.v6, case.unicast
+        if v6:
+            def vip(i: int) -> str:
+                return f"2001:db8::{0x100 + i:x}/64"
+            peers = ("2001:db8::1", "2001:db8::2")
+        else:
+            vip, peers = _vip4, ("192.0.2.1", "192.0.2.2")
+        conf_a = instances(n, 255, advert, case.version, state="MASTER", vip=vip,
+                           unicast=peers if uni else None)
+        conf_b = instances(n, 100, advert, case.version, vip=vip,
+                           unicast=(peers[1], peers[0]) if uni else None)
+        tag = case.group
+        da = self.daemon(which, self.a.ns, conf_a, f"{tag}A", debug=case.debug)
+        db = self.daemon(which, self.b.ns, conf_b, f"{tag}B", debug=case.debug)
+        vips = {vip(i).split("/")[0]: i % 250 + 1 for i in range(n)}
+        cap = VrrpCapture(self.lan, self.port_b, vips)
         watch = AddressWatch(self.a.ns)
-        try:
-            da.start()
-            db.start()
-            if watch.wait(vip_set(1), da.started, 20) is None:
-                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(2.5)
-            for pid in da.pids():
-                os.kill(pid, signal.SIGSTOP)                 # a silent death
-            t_stop = time.time()
-            time.sleep(5.5)
-            last = max((t for t, s, _v, p in cap.packets if p == 150 and t <= t_stop), default=None)
-            first = min((t for t, s, _v, p in cap.packets if p == 100 and t > t_stop), default=None)
-            if last is None or first is None:
-                raise RuntimeError(f"{which}: no failover seen ({db.dir}/log)")
-            bound = 3 * 1.0 + (256 - 100) / 256
-            return (first - last - bound) * 1000
-        finally:
-            self.done(da, db)
-            cap.close()
-            watch.close()
-
-    def failover_case(self, which: str, case: str) -> dict[str, float]:
-        """A failover case: D (-D), 01 (v3 0.1 s), L (link down instead of a kill), U
-        (unicast), 6 (IPv6 v3), 50 (50 instances, v3 1 s: median and worst over the VRIDs).
-        The overhead above Master_Down_Interval of each VRID: B's first advert minus A's last."""
-        n = 50 if case == "50" else 1
-        version = 3 if case in ("01", "6", "50") else 2
-        advert = 0.1 if case == "01" else 1.0
-        vip = (lambda i: f"2001:db8::{0x100 + i:x}/64") if case == "6" else None
-        uni = case == "U"
-        conf_a = instances(n, 150, advert, version, vip=vip,
-                           unicast=("192.0.2.1", "192.0.2.2") if uni else None)
-        conf_b = instances(n, 100, advert, version, vip=vip,
-                           unicast=("192.0.2.2", "192.0.2.1") if uni else None)
-        debug = case == "D"
-        da = self.daemon(which, self.a.ns, conf_a, f"f{case}A", debug=debug)
-        db = self.daemon(which, self.b.ns, conf_b, f"f{case}B", debug=debug)
-        cap = VrrpCapture(self.lan, self.port_b)
-        watch = AddressWatch(self.a.ns)
-        want = {vip(i).split("/")[0] for i in range(n)} if vip else vip_set(n)
         port_a = "p1"
         try:
             da.start()
             db.start()
-            if watch.wait(want, da.started, 20) is None:
+            if watch.wait(set(vips), da.started, 20) is None:
                 raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(max(2.5, 6 * advert))
-            if case == "L":
+            time.sleep(max(2.0, 2 * advert + 1.5))    # B started and hearing A
+            t_stop = time.time()
+            if case.how == "link":
                 subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "down"], check=True)
+            elif case.how == "term":
+                da.signal(signal.SIGTERM)
             else:
                 for pid in da.pids():
                     os.kill(pid, signal.SIGSTOP)                 # a silent death
-            # after the kill or the link down, not before: an advert sent while `ip` ran
-            # would otherwise count as after the stop and the last one seem a second older
-            t_stop = time.time()
-            time.sleep(4 * advert + 1.5 + n * 0.01)
-            if version == 3:
+            if case.how == "link":
+                # after the link is down, not before: an advert sent while `ip` ran would
+                # otherwise count as after the stop and the last one seem an interval older
+                t_stop = time.time()
+            # the takeovers: Master_Down_Interval (Skew_Time after a priority-0 advert), then
+            # some margin for a loaded host
+            time.sleep((1.0 if case.how == "term" else 4.0) * advert + 0.7 + n * 0.01)
+            if case.version == 3:
                 skew = (256 - 100) * round(advert * 100) * 625 // 16 / 1e6
             else:
                 skew = (256 - 100) * 1_000_000 // 256 / 1e6
-            bound = 3 * advert + skew
-            over = []
+            bound = skew if case.how == "term" else 3 * advert + skew
+            over, garp = [], []
             for vrid in range(1, n + 1):
-                last = max((t for t, _s, v, p in cap.packets
-                            if v == vrid and p == 150 and t <= t_stop), default=None)
+                if case.how == "term":
+                    ref = min((t for t, _s, v, p in cap.packets
+                               if v == vrid and p == 0 and t >= t_stop), default=None)
+                else:
+                    ref = max((t for t, _s, v, p in cap.packets
+                               if v == vrid and p == 255 and t <= t_stop), default=None)
                 first = min((t for t, _s, v, p in cap.packets
-                             if v == vrid and p == 100 and t > t_stop), default=None)
-                if last is None or first is None:
-                    raise RuntimeError(f"{which}: no failover of VRID {vrid} seen ({db.dir}/log)")
-                over.append((first - last - bound) * 1000)
-            out = {f"fo{case}": statistics.median(over)}
+                             if v == vrid and p == 100 and ref is not None and t > ref),
+                            default=None)
+                if ref is None or first is None:
+                    raise RuntimeError(f"{which}: no takeover of VRID {vrid} seen ({db.dir}/log)")
+                over.append((first - ref - bound) * 1000)
+                g = min((t for t, v in cap.garps if v == vrid and t > ref), default=None)
+                if g is not None:
+                    garp.append((g - ref - bound) * 1000)
+            out = {tag: statistics.median(over)}
             if n > 1:
-                out[f"fo{case}.max"] = max(over)
+                out[f"{tag}.max"] = max(over)
+            if garp:
+                out[f"{tag}.garp"] = max(garp) if n > 1 else garp[0]
             return out
         finally:
-            if case == "L":
+            if case.how == "link":
                 subprocess.run(["ip", "-n", self.lan, "link", "set", port_a, "up"], check=False)
-            self.done(da, db)
-            cap.close()
-            watch.close()
-
-    def handover6u(self, which: str) -> float:
-        def conf(prio: int, me: str, peer: str) -> str:
-            return instances(1, prio, 1.0, version=3, vip=lambda i: "2001:db8::100/64",
-                             unicast=(me, peer))
-        da = self.daemon(which, self.a.ns, conf(150, "2001:db8::1", "2001:db8::2"), "h6A")
-        db = self.daemon(which, self.b.ns, conf(100, "2001:db8::2", "2001:db8::1"), "h6B")
-        cap = VrrpCapture(self.lan, self.port_b)
-        watch = AddressWatch(self.a.ns)
-        try:
-            da.start()
-            db.start()
-            if watch.wait({"2001:db8::100"}, da.started, 20) is None:
-                raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(4.5)                     # past B's Master_Down_Interval
-            t_term = time.time()
-            da.signal(signal.SIGTERM)
-            time.sleep(3)
-            zero = min((t for t, s, _v, p in cap.packets if p == 0 and t >= t_term), default=None)
-            first = min((t for t, s, _v, p in cap.packets if p == 100 and zero is not None
-                         and t > zero), default=None)
-            if zero is None or first is None:
-                raise RuntimeError(f"{which}: no handover seen ({db.dir}/log)")
-            skew = (256 - 100) * 100 * 625 // 16 / 1e6           # v3, 1 s: 609.375 ms
-            return (first - zero - skew) * 1000
-        finally:
             self.done(da, db)
             cap.close()
             watch.close()
@@ -591,6 +622,19 @@ class Bench:
 
 
 # -- the table ---------------------------------------------------------------------------------
+def _fo_rows() -> list[tuple[str, str, str]]:
+    rows = []
+    for c in FO_CASES:
+        if c.n > 1:
+            rows += [(c.group, c.label + ", median", "ms"), (f"{c.group}.max", c.label + ", worst",
+                                                              "ms")]
+        else:
+            rows.append((c.group, c.label, "ms"))
+        rows.append((f"{c.group}.garp", "  first gratuitous ARP/NA" + (", worst" if c.n > 1
+                                                                       else ""), "ms"))
+    return rows
+
+
 ROWS = [
     # (key, label, unit)
     ("startup1", "exec -> VIP, 1 instance, priority 255", "ms"),
@@ -603,22 +647,19 @@ ROWS = [
     ("cpu01.backup", "CPU, 200 instances at 0.1 s (v3), backup", "%"),
     ("cpu1.pss", "memory, daemon tree PSS (parent + VRRP child)", "MiB"),
     ("cpu1.reload", "reload of 200 instances: CPU", "ms"),
-    ("failover", "failover overhead above the bound, kill, v2 1 s", "ms"),
-    ("foD", "the same with -D", "ms"),
-    ("fo01", "failover overhead, kill, v3 0.1 s", "ms"),
-    ("foL", "failover overhead, link down, v2 1 s", "ms"),
-    ("foU", "failover overhead, kill, v2 1 s unicast", "ms"),
-    ("fo6", "failover overhead, kill, v3 1 s IPv6", "ms"),
-    ("fo50", "failover overhead, kill, 50 instances v3 1 s, median", "ms"),
-    ("fo50.max", "failover overhead, kill, 50 instances v3 1 s, worst", "ms"),
-    ("handover6u", "SIGTERM handover, IPv6 unicast v3 1 s: above Skew_Time", "ms"),
+    *_fo_rows(),
     ("test1000", "-t on 1,000 instances, wall", "ms"),
     ("test1000.cpu", "-t on 1,000 instances, CPU (user + system)", "ms"),
 ]
 GROUPS = {"startup1": ["startup1"], "startup200": ["startup200"], "cpu1": ["cpu1"],
-          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "failover": ["failover"],
-          "foD": ["foD"], "fo01": ["fo01"], "foL": ["foL"], "foU": ["foU"],
-          "fo6": ["fo6"], "fo50": ["fo50"], "handover6u": ["handover6u"], "test1000": ["test1000"]}
+          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], **{c.group: [c.group] for c in FO_CASES},
+          "test1000": ["test1000"]}
+# --only shorthands: several groups at once
+ALIASES = {"failovers": [c.group for c in FO_CASES],
+           "kill": [c.group for c in FO_CASES if c.how == "kill"],
+           "link": [c.group for c in FO_CASES if c.how == "link"],
+           "term": [c.group for c in FO_CASES if c.how == "term"],
+           "cpu": ["cpu1", "cpu1D", "cpu01"], "startup": ["startup1", "startup200"]}
 
 
 def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
@@ -630,12 +671,8 @@ def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
         advert = 0.1 if group == "cpu01" else 1.0
         res = bench.cpu(which, advert, debug=group == "cpu1D")
         return {f"{group}.{k}": v for k, v in res.items()}
-    if group == "failover":
-        return {"failover": bench.failover(which)}
-    if group.startswith("fo"):
-        return bench.failover_case(which, group[2:])
-    if group == "handover6u":
-        return {"handover6u": bench.handover6u(which)}
+    if group in FO:
+        return bench.failover_case(which, FO[group])
     if group == "test1000":
         return bench.test1000(which)
     raise ValueError(group)
@@ -655,7 +692,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--window", type=float, default=8.0, help="CPU window, seconds")
-    ap.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS))
+    ap.add_argument("--only", default="", help="comma-separated groups: " + ",".join(GROUPS)
+                    + "; or shorthands: " + ",".join(ALIASES))
     ap.add_argument("--baseline", default="", metavar="DIR",
                     help="also measure keepalived-py from the source tree DIR (before/after)")
     args = ap.parse_args()
@@ -669,9 +707,17 @@ def main() -> int:
     if os.geteuid() != 0:
         print("compare.py: run as root (it creates network namespaces)", file=sys.stderr)
         return 2
-    groups = [g for g in GROUPS if not args.only or g in args.only.split(",")]
+    wanted: set[str] = set()
+    for word in filter(None, args.only.split(",")):
+        if word not in GROUPS and word not in ALIASES:
+            print(f"compare.py: no group {word!r} (groups: {', '.join(GROUPS)}; shorthands: "
+                  f"{', '.join(ALIASES)})", file=sys.stderr)
+            return 2
+        wanted.update(ALIASES.get(word, [word]))
+    groups = [g for g in GROUPS if not wanted or g in wanted]
     results: dict[str, dict[str, list[float]]] = {d: {} for d in daemons}
     errors: list[str] = []
+    loads: list[float] = [os.getloadavg()[0]]
     bench = Bench(args)
     started = datetime.datetime.now(datetime.UTC)
     try:
@@ -683,15 +729,15 @@ def main() -> int:
                             results[which].setdefault(k, []).append(v)
                     except RuntimeError as e:
                         errors.append(f"rep {rep + 1} {group}: {e}")
-                    print(f"# rep {rep + 1}/{args.reps} {group} {which} done", file=sys.stderr,
-                          flush=True)
+                    loads.append(os.getloadavg()[0])
+                    print(f"# rep {rep + 1}/{args.reps} {group} {which} done (load "
+                          f"{loads[-1]:.1f})", file=sys.stderr, flush=True)
     finally:
         bench.close()
         shutil.rmtree(PYCACHE, ignore_errors=True)
-    load = os.getloadavg()
     print(f"keepalived 2.2.7 vs keepalived-py — {started:%Y-%m-%d %H:%M} UTC, {args.reps} runs "
-          f"each, interleaved; median (min–max); load average {load[0]:.1f} on "
-          f"{os.cpu_count()} CPUs")
+          f"each, interleaved; median (min–max); load average {statistics.median(loads):.1f} "
+          f"({min(loads):.1f}–{max(loads):.1f}) on {os.cpu_count()} CPUs")
     if args.baseline:
         print(f"baseline: keepalived-py from {TREES[BASE]}")
     print()
@@ -709,9 +755,34 @@ def main() -> int:
             ratio = f"{statistics.median(o) / statistics.median(k):.1f}×"
         print(f"| {label} ({unit}) | {fmt(k)} |" + (f" {fmt(b)} |" if base else "")
               + f" {fmt(o)} | {ratio} |")
+    verdicts = fo_verdicts(results)
+    if verdicts:
+        print()
+        print("failover target (issue 16.4): median <= keepalived's + 0.5 ms, worst <= 5 ms")
+        for line in verdicts:
+            print(line)
     for e in errors:
         print(f"error: {e}")
     return 1 if errors else 0
+
+
+def fo_verdicts(results: dict[str, dict[str, list[float]]]) -> list[str]:
+    """Per failover case: keepalived-py's median (over the runs; with 50 instances, the
+    median of the runs' medians) against keepalived's + 0.5 ms, and its worst (every run's
+    worst VRID) against 5 ms."""
+    out = []
+    k, o = results["keepalived"], results["keepalived-py"]
+    for c in FO_CASES:
+        if not o.get(c.group):
+            continue
+        med = statistics.median(o[c.group])
+        worst = max(o.get(f"{c.group}.max", o[c.group]))
+        ref = statistics.median(k[c.group]) if k.get(c.group) else None
+        ok = worst <= 5.0 and (ref is None or med <= ref + 0.5)
+        out.append(f"  {c.group:10} median {med:6.2f} ms (keepalived "
+                   + (f"{ref:6.2f}" if ref is not None else "     —") + f"), worst {worst:6.2f}"
+                   f" ms: {'ok' if ok else 'MISS'}")
+    return out
 
 
 if __name__ == "__main__":

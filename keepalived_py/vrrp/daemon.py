@@ -67,6 +67,7 @@ from keepalived_py.vrrp.removal import DELETED, announce_deleted, removed_as
 from keepalived_py.vrrp.statefile import TRACKING_KEY, StateFile
 from keepalived_py.vrrp.static import apply_static, reinstate, remove_static, static_interfaces
 from keepalived_py.vrrp.sync_group import GroupVeto, follow
+from keepalived_py.vrrp.takeover import Takeovers
 from keepalived_py.vrrp.timers import TimerQueue
 from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
@@ -179,6 +180,7 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+        self.takeovers = Takeovers(self)     # hook (issue 16.4): a takeover's advert first
         self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
 
     def _configure_alerts(self, config: Config) -> None:
@@ -730,8 +732,11 @@ class VrrpDaemon:
                                            if held else ""))
             if backup and adv.priority == 0 and not any(
                     isinstance(a, m.RejectAdvert) for a in actions):
-                log.info("vrrp.advert.priority_zero", instance=name,
-                         compat=f"({name}) Backup received priority 0 advertisement")
+                # after the queued packets (issue 16.4: 50 masters stopping together send 50
+                # priority-0 adverts; each one's Skew_Time runs from when it is read)
+                self.loop.call_soon(functools.partial(
+                    log.info, "vrrp.advert.priority_zero", instance=name,
+                    compat=f"({name}) Backup received priority 0 advertisement"))
             return
 
     def _receivers(self, key: tuple[str, int, str], vrid: int) -> list[Runner]:
@@ -841,6 +846,8 @@ class VrrpDaemon:
         removing the addresses: the transitions are returned, for the caller to announce when
         the instance is gone."""
         assert self.loop is not None
+        if self.takeovers.held:              # a takeover's held actions go first (takeover.py)
+            self.takeovers.before(r)
         later: list[m.StateChanged] = []
         for a in actions:
             if isinstance(a, m.SendAdvert):
@@ -1057,7 +1064,21 @@ class VrrpDaemon:
         assert self.loop is not None
         r = self.runners.get(cast(str, name))           # (the timers' keys: instance names)
         if r is not None:
-            overflow.before_expiry(r)
+            fsm = r.fsm
+            drained = False
+            if fsm.state is m.State.BACKUP:                                 # hook (issue 16.4)
+                if fsm.down_extended:        # (after a receive loss or a priority-0 advert)
+                    overflow.before_expiry(r)
+                    drained = True
+                    if r is not self.runners.get(r.name):
+                        return
+                now = self.loop.time()
+                prio = fsm.takeover_due(now)
+                if prio is not None:         # the advert now, the rest after (takeover.py)
+                    self.takeovers.fire(r, prio, now)
+                    return
+            if not drained:
+                overflow.before_expiry(r)
             if r is not self.runners.get(r.name):     # (the drain may have reloaded nothing,
                 return                                # but a packet may have moved it on)
             now = self.loop.time()

@@ -596,6 +596,20 @@ class Instance:
             t.advert = now + self.p.advert_int
         return self.priority, self.next_deadline()  # type: ignore[return-value]
 
+    def takeover_due(self, now: float) -> int | None:
+        """A BACKUP whose down timer ran out and that takes over at once (no startup delay,
+        no receive-loss extension to grant, no sync group to ask): the priority of the advert
+        handle(TimerExpired(), now) then sends first. None: not that case. Nothing changes;
+        the edge sends that advert (pre-built) before it calls handle(), whose first action
+        is that SendAdvert. Tested against handle() in test_machine.py."""
+        if self.state is not State.BACKUP or self.sync is not None:
+            return None
+        down = self._t.down
+        if down is None or down > now + _EPS or now < self._hold_until or \
+                (self.rx_lost and not self._down_extended):
+            return None
+        return self.priority
+
     # -- the event handler -------------------------------------------------------------------
     def handle(self, event: Event, now: float) -> list[Action]:
         """Apply one event at monotonic time `now`; returns the actions, in order."""

@@ -139,6 +139,11 @@ class TimerQueue:
     def deadline(self, key: Hashable) -> float | None:
         return self._when.get(key)
 
+    def next_due(self) -> float | None:
+        """No key fires before this (the earliest heap entry; it may be a stale one, so the
+        next firing may be later); None: nothing is pending."""
+        return self._heap[0][0] if self._heap else None
+
     def close(self) -> None:
         if self._handle is not None:
             self._handle.cancel()

@@ -800,3 +800,50 @@ def test_timer_fast_equals_the_slow_path(refresh: float, delay: float, lower: in
         assert got == expect
         assert _fast_view(fast) == _fast_view(slow)
     event(f"timer_fast taken: {min(hits, 3)}+ times")
+
+
+# -- the takeover fast path (issue 16.4): takeover_due predicts handle(TimerExpired) ---------------
+@settings(max_examples=300, deadline=None)
+@given(prio=st.sampled_from([50, 100, 150, 254]), hold=st.sampled_from([0.0, 0.0, 3.0]),
+       steps=st.lists(st.tuples(
+           st.sampled_from(["advert", "zero", "lower", "timer", "timer", "lost", "early",
+                            "fault", "unfault"]),
+           st.floats(0.01, 2.0)), min_size=1, max_size=30))
+def test_takeover_due_predicts_the_timer(prio: int, hold: float,
+                                         steps: list[tuple[str, float]]) -> None:
+    """takeover_due(now) changes nothing and is the priority of handle(TimerExpired(), now)'s
+    first action exactly when that call is a BACKUP's takeover led by SendAdvert; None
+    otherwise (startup delay, receive-loss extension, not due, not BACKUP)."""
+    i = inst(prio, garp_master_repeat=1)
+    i.handle(m.Started(hold_until=hold), 0.0)
+    now, hits = 0.0, 0
+    for kind, dt in steps:
+        if kind in ("timer", "early"):
+            d = i.next_deadline()
+            if d is None:
+                continue
+            now = max(now, d - (dt / 100 if kind == "early" else 0.0))
+            before = _fast_view(i)
+            due = i.takeover_due(now)
+            assert _fast_view(i) == before                      # nothing changed
+            was = i.state
+            got = i.handle(m.TimerExpired(), now)
+            led = bool(got) and got[0] == m.SendAdvert(i.priority) and \
+                was is m.State.BACKUP and i.state is m.State.MASTER
+            assert (due is not None) == led
+            if due is not None:
+                hits += 1
+                assert got[0] == m.SendAdvert(due)
+            continue
+        now += dt
+        if kind == "advert":
+            i.handle(m.AdvertReceived(adv(200), PEER_HI, 255), now)
+        elif kind == "zero":
+            i.handle(m.AdvertReceived(adv(0), PEER_HI, 255), now)
+        elif kind == "lower":
+            i.handle(m.AdvertReceived(adv(10), PEER_LO, 255), now)
+        elif kind == "lost":
+            i.handle(m.ReceiveLost(3), now)
+        else:
+            i.handle(m.FaultChanged(kind == "fault", "test"), now)
+    event(f"takeover_due taken: {min(hits, 3)}+ times")

@@ -247,3 +247,17 @@ def test_timerfd_expiry_ignores_a_stepped_wall_clock(tmp_path, offset: str) -> N
     out = subprocess.run([sys.executable, "-c", _FIRES], env=env, capture_output=True,
                          text=True, timeout=30).stdout.split()
     assert out and out[0] == "1" and 0.09 <= float(out[1]) < 0.5, out
+
+
+def test_timers_next_due_is_no_later_than_the_next_firing() -> None:
+    loop, q, fired = make()
+    assert q.next_due() is None
+    q.set("a", 2.0)
+    q.set("b", 1.0)
+    assert q.next_due() == 1.0
+    q.set("b", 5.0)                     # moved later: its old entry still bounds it
+    assert q.next_due() == 1.0
+    loop.advance(1.5)                   # the stale entry surfaces and is pushed again
+    assert fired == [] and q.next_due() == 2.0
+    loop.advance(10)
+    assert [k for _t, k in fired] == ["a", "b"] and q.next_due() is None
