@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter, deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keepalived_py.vrrp import machine as m
 
@@ -112,12 +112,12 @@ class Takeovers:
         if not held:
             return
         for r, actions in held:
-            packets = [a for a in actions if not isinstance(a, m.StateChanged)]
+            packets: list[m.Action] = [a for a in actions if not isinstance(a, m.StateChanged)]
             if packets:
                 self.queue.append((r, packets))
                 self.pending[r.name] += 1
         for r, actions in held:
-            changes = [a for a in actions if isinstance(a, m.StateChanged)]
+            changes: list[m.Action] = [a for a in actions if isinstance(a, m.StateChanged)]
             if changes:
                 self.queue.append((r, changes))
                 self.pending[r.name] += 1
