@@ -1074,6 +1074,16 @@ class VrrpDaemon:
                         return
                 now = self.loop.time()
                 prio = fsm.takeover_due(now)
+                if prio is not None and not drained and r.sock is not None:
+                    # the master's advert may be waiting in the socket: a loaded host can run
+                    # this timer in the same wake-up as the socket's readiness, before the
+                    # read - read what is queued (non-blocking, one batch) and judge again
+                    r.sock.drain(0.0)
+                    drained = True
+                    if r is not self.runners.get(r.name) or fsm.state is not m.State.BACKUP:
+                        return
+                    now = self.loop.time()
+                    prio = fsm.takeover_due(now)
                 if prio is not None:         # the advert now, the rest after (takeover.py)
                     self.takeovers.fire(r, prio, now)
                     return

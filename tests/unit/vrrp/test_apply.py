@@ -65,6 +65,15 @@ class FakeSocket:
     def fileno(self) -> int:
         return -1
 
+    queued: list[Any] | None = None      # callables run by drain(): packets waiting in it
+    drains = 0
+
+    def drain(self, seconds: float) -> None:
+        self.drains += 1
+        waiting, self.queued = self.queued or [], None
+        for deliver in waiting:
+            deliver()
+
 
 class FakeGarp:
     def __init__(self, log: Log) -> None:

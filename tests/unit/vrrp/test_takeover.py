@@ -165,3 +165,29 @@ def test_held_work_goes_when_an_expected_takeover_does_not_come(tmp_path: Path) 
         assert r2.fsm.state is m.State.BACKUP and d.transitions[("VI_1", "MASTER")] == 1
         assert not d.takeovers.pending and d.takeovers._handle is None
     asyncio.run(run())
+
+
+def test_a_master_advert_waiting_in_the_socket_is_read_before_a_takeover(tmp_path: Path) -> None:
+    """The down timer and the socket ready in the same wake-up (a loaded host), the timer
+    first: the queued advert is read before the backup is judged, so no false takeover."""
+    async def run() -> None:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        d.config = _config(1)
+        (r,) = _backups(d, log, [LEAD])
+        assert d.loop is not None and d.timers is not None
+        await d._settled(r)
+        log.events.clear()
+        loop = d.loop
+        heard = Advert(2, 1, 200, (ipaddress.IPv4Address("192.0.2.11"),), 1.0)
+        r.sock.queued = [lambda: d._apply(r, r.fsm.handle(        # type: ignore[union-attr]
+            m.AdvertReceived(heard, ipaddress.IPv4Address("192.0.2.9"), 255), loop.time()))]
+        await asyncio.sleep(LEAD + 0.05)              # the old deadline has passed
+        assert r.fsm.state is m.State.BACKUP
+        assert r.sock.drains == 1 and "advert" not in _kinds(log)     # type: ignore[union-attr]
+        assert d.transitions[("VI_1", "MASTER")] == 0
+        assert d.timers.deadline("VI_1") == r.fsm.next_deadline() > loop.time()
+        # nothing queued the next time: the takeover goes ahead, its advert first
+        await _until(lambda: r.fsm.state is m.State.MASTER, timeout=5.0)
+        assert r.sock.drains == 2 and _kinds(log)[:1] == ["advert"]   # type: ignore[union-attr]
+    asyncio.run(run())
