@@ -110,8 +110,12 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     from keepalived_py.core import scriptenv, umask
     scriptenv.configure(options.umask, config.global_defs.process)   # scripts' umask
-    await daemon.start(config)
+    # <role>_priority, _rt_priority, _no_swap, _cpu_affinity before the role starts, as
+    # keepalived sets them before its first timer: a respawned VRRP child reaches its first
+    # advert at the configured priority (issue 15). After the role's import: on a first
+    # start that is the long non-blocking stretch a SCHED_RR child's RLIMIT_RTTIME would count
     sched.apply(config.global_defs.process)
+    await daemon.start(config)
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
     # out of the collector, so a full collection triggered by a dump's garbage stays short
     # and never sits between a timer and its advert
