@@ -1,6 +1,7 @@
-"""Run inside a node namespace: which VRRP adverts (IPv4) pass on an interface.
+"""Run inside a node namespace: which VRRP adverts (IPv4) pass on an interface, or when.
 
     advert_sniffer.py IFNAME SECONDS
+    advert_sniffer.py --times IFNAME SRC
 
 Listens SECONDS on IFNAME (an AF_PACKET socket: every frame, whoever sends it) and prints, once,
 one sorted line per distinct sender and priority seen: `SOURCE prio=N ok|bad`, where ok means
@@ -9,13 +10,21 @@ whose checksum is not: "Invalid VRRPv3 checksum"). A VRRPv2 advert's checksum do
 the pseudo-header: read it as `bad` there. Standard library only: it runs with the node's
 python3. (tests/vm/ipvlan_scenario.py keeps its own copy: it runs inside the VM, alone.)
 
-`sniff_adverts(node, seconds)` runs it in a tests/netlab.py node and returns the lines.
+With --times it prints `ready`, then the time of every advert from SRC that passes, sent by
+the node itself or received, as the kernel stamped it (SO_TIMESTAMPNS: the sniffer's own
+scheduling on a loaded host does not count), shifted onto CLOCK_MONOTONIC, until killed.
+
+`sniff_adverts(node, seconds)` runs it in a tests/netlab.py node and returns the lines;
+`AdvertTimes(node, src)` runs --times there and collects the times.
 """
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +33,7 @@ if TYPE_CHECKING:
     from netlab import Node
 
 ETH_P_IP = 0x0800
+ETH_P_ALL = 0x0003
 VRRP_PROTO = 112
 
 
@@ -50,7 +60,34 @@ def describe(frame: bytes) -> str | None:
     return f"{socket.inet_ntoa(frame[26:30])} prio={vrrp[2]} {'ok' if ok else 'bad'}"
 
 
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+
+
+def times(ifname: str, src: str) -> None:
+    # ETH_P_ALL: a socket bound to one protocol is not shown the frames the node sends
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.bind((ifname, 0))
+    want = socket.inet_aton(src)
+    shift = time.monotonic() - time.time()
+    print("ready", flush=True)
+    while True:
+        data, anc, _flags, _addr = s.recvmsg(2048, 64)
+        if len(data) < 34 or data[12:14] != b"\x08\x00" or data[23] != VRRP_PROTO \
+                or data[26:30] != want:
+            continue
+        t = time.time()
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("@qq", value[:16])
+                t = sec + nsec / 1e9
+        print(f"{t + shift:.6f}", flush=True)
+
+
 def main(argv: list[str]) -> int:
+    if argv[0] == "--times":
+        times(argv[1], argv[2])
+        return 0
     ifname, seconds = argv[0], float(argv[1])
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     s.bind((ifname, 0))
@@ -73,6 +110,47 @@ def sniff_adverts(node: Node, seconds: float, ifname: str = "eth0") -> list[str]
                       stdout=-1)
     out, _ = proc.communicate(timeout=seconds + 10)
     return out.decode().splitlines()
+
+
+class AdvertTimes:
+    """`advert_sniffer.py --times` in `node`: `seen` fills with the monotonic times of the
+    adverts from `src` on `ifname`; stop() ends it."""
+
+    def __init__(self, node: Node, src: str, ifname: str = "eth0") -> None:
+        self.seen: list[float] = []
+        self._proc = node.popen(["python3", str(Path(__file__).resolve()), "--times", ifname,
+                                 src], stdout=subprocess.PIPE, text=True)
+        assert self._proc.stdout is not None
+        if self._proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("advert_sniffer: did not start")
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            with contextlib.suppress(ValueError):
+                self.seen.append(float(line))
+
+    def first_after(self, t: float, timeout: float) -> float | None:
+        """The first advert time after `t`, waiting up to `timeout` seconds for it."""
+        end = time.monotonic() + timeout
+        while True:
+            hit = next((x for x in list(self.seen) if x > t), None)
+            if hit is not None or time.monotonic() > end:
+                return hit
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._proc.kill()
+        self._proc.wait(5)
+        self._reader.join(5)
+
+    def __enter__(self) -> AdvertTimes:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 if __name__ == "__main__":
