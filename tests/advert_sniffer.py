@@ -63,6 +63,15 @@ def describe(frame: bytes) -> str | None:
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 
 
+def kernel_time(anc: list[tuple[int, int, bytes]]) -> float:
+    """The SO_TIMESTAMPNS receive time (CLOCK_REALTIME) in recvmsg's ancillary data, or now."""
+    for level, kind, value in anc:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            sec, nsec = struct.unpack("@qq", value[:16])
+            return sec + nsec / 1e9
+    return time.time()
+
+
 def times(ifname: str, src: str) -> None:
     # ETH_P_ALL: a socket bound to one protocol is not shown the frames the node sends
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
@@ -76,12 +85,7 @@ def times(ifname: str, src: str) -> None:
         if len(data) < 34 or data[12:14] != b"\x08\x00" or data[23] != VRRP_PROTO \
                 or data[26:30] != want:
             continue
-        t = time.time()
-        for level, kind, value in anc:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                sec, nsec = struct.unpack("@qq", value[:16])
-                t = sec + nsec / 1e9
-        print(f"{t + shift:.6f}", flush=True)
+        print(f"{kernel_time(anc) + shift:.6f}", flush=True)
 
 
 def main(argv: list[str]) -> int:
