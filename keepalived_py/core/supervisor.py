@@ -12,7 +12,8 @@ heartbeats from their event loop and report `ready`. A child that exits or dies 
 is reaped at once (SIGCHLD -> waitpid loop, so no zombie survives) and restarted: the first
 time at once, then with a doubling backoff (core/restart.py); with -R the whole daemon stops
 instead. "At once" is in the SIGCHLD's own wake-up of the loop (asyncio's signal wake-up fd, no
-polling): the successor is forked before the death is logged (issue 15). Every 0.5 s the parent judges each child's progress (core/liveness.py): a stopped
+polling): the successor is forked before the death is logged (issue 15). Every 0.5 s the
+parent judges each child's progress (core/liveness.py): a stopped
 child (SIGSTOP) is killed — and so restarted — within about two seconds; a slow one (a loaded
 host, a starved VM) is left alone however late its loop runs; a ready child silent for a
 minute, or a starting one that neither talks nor uses CPU for two, is killed.
