@@ -113,9 +113,11 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     # <role>_priority, _rt_priority, _no_swap, _cpu_affinity before the role starts, as
     # keepalived sets them before its first timer: a respawned VRRP child reaches its first
     # advert at the configured priority (issue 15). After the role's import: on a first
-    # start that is the long non-blocking stretch a SCHED_RR child's RLIMIT_RTTIME would count
-    sched.apply(config.global_defs.process)
+    # start that is the long non-blocking stretch a SCHED_RR child's RLIMIT_RTTIME would count.
+    # What is in force is logged once started: no log write before a respawn's first advert
+    sched.apply(config.global_defs.process, announce=False)
     await daemon.start(config)
+    sched.announce()
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
     # out of the collector, so a full collection triggered by a dump's garbage stays short
     # and never sits between a timer and its advert
