@@ -214,6 +214,8 @@ def _main(role: str, parent_pid: int, fd: int, conn: int | None,
           start: tuple[Any, Any] | None = None) -> int:
     set_name("keepalived")
     die_with_parent(parent_pid)
+    from keepalived_py.core.deathwatch import to_high_fd
+    fd = to_high_fd(fd)         # released first when we die: the parent knows at once
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
     connector = socket.socket(fileno=conn) if conn is not None else None

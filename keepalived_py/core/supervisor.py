@@ -231,6 +231,8 @@ class Supervisor:
         pid = child.pid
         while True:
             msg = await read_message(reader)
+            if msg is None and child.pid == pid:
+                self._channel_closed(child, pid)       # hook: issue 15 (core/deathwatch.py)
             if msg is None or child.pid != pid:
                 break
             assert self.loop is not None
@@ -316,6 +318,16 @@ class Supervisor:
             self._reload_result(f"not yet applied by the {' and '.join(late)} child")
             sdnotify.notify("READY=1", f"STATUS=reload not yet applied by the {' and '.join(late)}"
                             " child")
+
+    def _channel_closed(self, child: Child, pid: int) -> None:
+        """EOF from a child: a death by a signal is acted on now, as if reaped (the kernel's
+        SIGCHLD comes only at the end of the exit); the waitpid loop collects the zombie."""
+        if self.stopping or not child.wanted:
+            return
+        from keepalived_py.core.deathwatch import death_by_signal
+        status = death_by_signal(pid)
+        if status is not None:
+            self._exited(child, status)
 
     def reap(self) -> None:
         """SIGCHLD: collect every exited child; restart the ones still wanted."""
