@@ -17,6 +17,7 @@ Figures:
   startup1    exec -> the VIP on the interface (netlink event), 1 instance, priority 255
   startup200  exec -> all 200 VIPs, 200 instances, priority 255
   cpu1        CPU (% of one core) of the daemon tree, 200 instances at 1 s: master / backup
+              (from SETTLE s after start, in ns: /proc/PID/task/*/schedstat)
   cpu1D       the same with -D
   cpu01       the same at 0.1 s (VRRPv3)
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
@@ -99,6 +100,26 @@ def cpu_ticks(pids: list[int]) -> int:
     return total
 
 
+def cpu_ns(pids: list[int]) -> int:
+    """CPU time of the processes in nanoseconds (their threads' schedstat), where a clock
+    tick (10 ms) would be a good part of what a backup uses in a window; ticks * 1e7 where
+    schedstat is missing."""
+    total = 0
+    for pid in pids:
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                    total += int(f.read().split()[0])
+        except (OSError, IndexError, ValueError):
+            total += cpu_ticks([pid]) * (1_000_000_000 // TICK)
+    return total
+
+
+SETTLE = 10.0       # s after start before a CPU window: past the one-off warm-ups (the parent's
+                    # role import 5 s after its child is ready, core/rolewarm.py; the dumps'
+                    # formatter 3 s after start, vrrp/daemon.py), which are not steady state
+
+
 def pss_kib(pids: list[int]) -> int:
     total = 0
     for pid in pids:
@@ -114,6 +135,26 @@ def pss_kib(pids: list[int]) -> int:
 
 TICK = os.sysconf("SC_CLK_TCK")
 PYCACHE = tempfile.mkdtemp(prefix="kp-compare-pyc-")
+
+
+def runtime_python() -> str:
+    """The interpreter keepalived-py runs with here: a virtual environment like install.sh's
+    (the base python3, with this interpreter's site-packages as plain paths: the same
+    dependencies), made once in PYCACHE. Not this checkout's test venv itself: its editable
+    install (`pip install -e`) adds an import hook that every Python start there loads (its
+    finder module, pathlib: ~10 ms of each daemon's start and memory) and that a daemon as
+    install.sh installs it never has."""
+    import site
+    venv = os.path.join(PYCACHE, "venv")
+    py = os.path.join(venv, "bin", "python3")
+    if not os.path.exists(py):
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--without-pip", venv], check=True)
+        where = subprocess.run([py, "-c", "import site; print(site.getsitepackages()[0])"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        with open(os.path.join(where, "keepalived-py-bench.pth"), "w") as f:
+            f.write("".join(f"{d}\n" for d in site.getsitepackages()))
+    return py
 
 
 def daemon_env(root: str = ROOT) -> dict[str, str]:
@@ -142,7 +183,7 @@ class Daemon:
         if which == "keepalived":
             self.cmd = [KEEPALIVED, "-n", "-l", "-P", *flags, *extra, "-f", self.conf, *pids]
         else:
-            self.cmd = [sys.executable, "-m", "keepalived_py", "-n", "-l", *flags, *extra,
+            self.cmd = [runtime_python(), "-m", "keepalived_py", "-n", "-l", *flags, *extra,
                         "-f", self.conf, *pids]
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
@@ -346,7 +387,7 @@ class Bench:
         self.running: list[Daemon] = []
         # byte code compiled once, before any figure (an installed package ships it)
         for root in TREES.values():
-            subprocess.run([sys.executable, "-m", "compileall", "-q",
+            subprocess.run([runtime_python(), "-m", "compileall", "-q",
                             os.path.join(root, "keepalived_py")],
                            env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
 
@@ -392,13 +433,14 @@ class Bench:
             db.start()
             if watch.wait(vip_set(n), da.started, 30) is None:
                 raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
-            time.sleep(2 + advert * 4)
-            ca, cb = cpu_ticks(da.pids()), cpu_ticks(db.pids())
+            time.sleep(max(2 + advert * 4, SETTLE - (time.monotonic() - db.started)))
+            pa, pb = da.pids(), db.pids()
+            ca, cb = cpu_ns(pa), cpu_ns(pb)
             t0 = time.monotonic()
             time.sleep(self.args.window)
             el = time.monotonic() - t0
-            out = {"master": (cpu_ticks(da.pids()) - ca) / TICK / el * 100,
-                   "backup": (cpu_ticks(db.pids()) - cb) / TICK / el * 100}
+            out = {"master": (cpu_ns(pa) - ca) / 1e9 / el * 100,
+                   "backup": (cpu_ns(pb) - cb) / 1e9 / el * 100}
             if advert == 1.0 and not debug:
                 out["pss"] = pss_kib(da.pids()) / 1024
                 # reload: the tree's CPU over 2 s after a HUP, minus the steady rate
@@ -532,7 +574,7 @@ class Bench:
 
     def test1000(self, which: str) -> dict[str, float]:
         d = Daemon(which, self.a.ns, instances(1000, 100, 1.0), self.tmp, "t1000")
-        cmd = [KEEPALIVED] if which == "keepalived" else [sys.executable, "-m", "keepalived_py"]
+        cmd = [KEEPALIVED] if which == "keepalived" else [runtime_python(), "-m", "keepalived_py"]
         cmd += ["-t", "-f", d.conf]
         t0 = time.monotonic()
         p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

@@ -27,8 +27,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from keepalived_py.bfd.packet import (
     CONTROL_PORT,
     SOURCE_PORT_MAX,
@@ -47,9 +45,10 @@ from keepalived_py.bfd.session import (
 from keepalived_py.config.bfd import BfdInstance, IPAddress
 from keepalived_py.config.model import Config
 from keepalived_py.core.child import DumpKind
+from keepalived_py.obs import slog
 from keepalived_py.options import Options
 
-log = structlog.get_logger("keepalived_py.bfd")
+log = slog.get_logger("keepalived_py.bfd")
 
 IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
 IPV6_RECVHOPLIMIT = getattr(socket, "IPV6_RECVHOPLIMIT", 51)

@@ -24,8 +24,6 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from keepalived_py.check import probe
 from keepalived_py.check.checkers import insecure_tls, misc_check, run_checker
 from keepalived_py.check.dataplane import Dataplane, vs_id
@@ -36,9 +34,10 @@ from keepalived_py.config.model import Config
 from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
 from keepalived_py.core.child import DumpKind
 from keepalived_py.notify.fifo import lvs_rs_fifo_line, lvs_vs_fifo_line, open_fifos
+from keepalived_py.obs import slog
 from keepalived_py.options import Options
 
-log = structlog.get_logger("keepalived_py.check")
+log = slog.get_logger("keepalived_py.check")
 
 
 @dataclass(eq=False)

@@ -22,14 +22,13 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-import structlog
-
 from keepalived_py.check import dataplane
 from keepalived_py.check.dataplane import vs_id
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.check.ipvs")
+log = slog.get_logger("keepalived_py.check.ipvs")
 
 PROTOCOLS = {"TCP": socket.IPPROTO_TCP, "UDP": socket.IPPROTO_UDP, "SCTP": 132}
 # IP_VS_CONN_F_* forwarding methods (linux/ip_vs.h)

@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import os
 
-import structlog
-
 from keepalived_py.check.ipvs import IpvsControl, sync_daemon_cmd
 from keepalived_py.config.model import GlobalDefs, LvsSyncDaemon
+from keepalived_py.obs import slog
 from keepalived_py.obs.dumps import write_atomic
 
-log = structlog.get_logger("keepalived_py.check")
+log = slog.get_logger("keepalived_py.check")
 
 
 def checker_syncd(g: GlobalDefs) -> LvsSyncDaemon | None:

@@ -46,14 +46,13 @@ import asyncio
 import hashlib
 from collections.abc import Sequence
 
-import structlog
-
 from keepalived_py.check.dataplane import vs_id
 from keepalived_py.check.probe import PROBE_MARK
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer, VirtualServerGroup
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.check.nft")
+log = slog.get_logger("keepalived_py.check.nft")
 TABLE = "keepalived_py"
 # How long a probe's addresses and ports stay in the `flows` set after its SYN or FIN: the
 # server's answers come within a round trip of these (its ACK of the FIN; after the probe's

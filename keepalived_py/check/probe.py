@@ -57,11 +57,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from keepalived_py.config.model_lvs import Checker
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.check.probe")
+log = slog.get_logger("keepalived_py.check.probe")
 DRIFT_SAMPLES = 8192
 _RESET = struct.pack("ii", 1, 0)           # SO_LINGER on, 0 s: close sends a RST
 SO_MARK = getattr(socket, "SO_MARK", 36)

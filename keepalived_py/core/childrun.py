@@ -2,7 +2,7 @@
 
 - forked (`run_forked`, the default): the child goes on from the supervisor's fork with the
   interpreter, modules and configuration model the parent already has (no second interpreter
-  start, no re-import of asyncio/structlog/the config model; pages shared copy-on-write, the
+  start, no re-import of asyncio/logging/the config model; pages shared copy-on-write, the
   parent's objects frozen out of the collector with gc.freeze() before the fork). It then
   imports only its role's code. Its command line is the parent's (keepalived's).
 - exec'd: `python -m keepalived_py.core.childrun ROLE PARENT_PID FD CONNECTOR -- TITLE...`, a
@@ -30,8 +30,6 @@ import sys
 import traceback
 from typing import Any
 
-import structlog
-
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -41,6 +39,7 @@ from keepalived_py.core.child import (
 )
 from keepalived_py.core.process import comm_for, die_with_parent, set_cmdline, set_name
 from keepalived_py.errors import ConfigError
+from keepalived_py.obs import slog
 
 HEARTBEAT = 0.5
 # exit statuses (keepalived's lib/scheduler.h; the supervisor ends the daemon on 1, 2 and 4)
@@ -88,7 +87,7 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     setup(options, role)
     from keepalived_py.obs import memtrace
     memtrace.start_if_asked()                   # KEEPALIVED_PY_TRACEMALLOC=1: dumps show it
-    log = structlog.get_logger("keepalived_py.child").bind(role=role)
+    log = slog.get_logger("keepalived_py.child").bind(role=role)
     daemon: Any = importlib.import_module(FACTORIES[role]).create(options)
     if hasattr(daemon, "to_parent"):
         daemon.to_parent = send                 # the BFD child's session events (issue 17)
@@ -223,18 +222,18 @@ def _main(role: str, parent_pid: int, fd: int, conn: int | None,
         return asyncio.run(_run(role, sock, connector, start))
     except ConfigError as e:
         # keepalived's permanent errors end the whole daemon (no respawn loop): CONFIG ...
-        structlog.get_logger("keepalived_py.child").error("child.config_failed", role=role,
+        slog.get_logger("keepalived_py.child").error("child.config_failed", role=role,
                                                           error=str(e), compat=str(e))
         return EXIT_CONFIG
     except PermissionError as e:
         # ... and MISSING_PERMISSION (keepalived: no CAP_NET_RAW for its VRRP/ARP sockets)
-        structlog.get_logger("keepalived_py.child").error("child.permission_failed", role=role,
+        slog.get_logger("keepalived_py.child").error("child.permission_failed", role=role,
                                                           error=str(e), compat=str(e))
         return EXIT_MISSING_PERMISSION
     except Exception:
         # a bug, not one of keepalived's permanent errors (1, 2, 4 end the whole daemon):
         # the supervisor respawns a child that exits 70 (EX_SOFTWARE)
-        structlog.get_logger("keepalived_py.child").exception("child.crashed", role=role)
+        slog.get_logger("keepalived_py.child").exception("child.crashed", role=role)
         traceback.print_exc()
         return EXIT_PROGRAM_ERROR
 

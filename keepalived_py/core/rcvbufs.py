@@ -6,11 +6,10 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-import structlog
-
 from keepalived_py.config.model_process import RcvBufs
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.rcvbufs")
+log = slog.get_logger("keepalived_py.rcvbufs")
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 
 

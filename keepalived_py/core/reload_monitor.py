@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.supervisor")
+log = slog.get_logger("keepalived_py.supervisor")
 
 POLL = 1.0
 DEFAULT_RELOAD_FILE = "/run/keepalived.reload"

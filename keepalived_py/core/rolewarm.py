@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import importlib
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.supervisor")
+log = slog.get_logger("keepalived_py.supervisor")
 
 WARM_AFTER = 5.0            # seconds after a role's first child is ready
 

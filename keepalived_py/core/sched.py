@@ -24,11 +24,10 @@ import resource
 import signal
 from typing import Any
 
-import structlog
-
 from keepalived_py.config.model_process import ChildSched, ProcessDefs
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.sched")
+log = slog.get_logger("keepalived_py.sched")
 
 MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT = 1, 2, 4
 HARD_RTTIME_FLOOR = 1_000_000           # microseconds: the least hard RLIMIT_RTTIME we set

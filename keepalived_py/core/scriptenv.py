@@ -37,7 +37,6 @@ from __future__ import annotations
 import errno
 import os
 import resource
-import shutil
 import signal
 import stat
 from collections.abc import Callable
@@ -137,13 +136,20 @@ def prepare() -> tuple[dict[str, Any], Callable[[int], None] | None]:
 _SETPRIV: list[str | None] = []         # [path or None] once looked up
 
 
+def _which(prog: str, path: str | None = None) -> str | None:
+    """shutil.which, imported with the first script (shutil brings bz2, lzma, fnmatch: not
+    for the daemon's start, issue 16)."""
+    import shutil
+    return shutil.which(prog, path=path)
+
+
 def _setpriv() -> str | None:
     if not _SETPRIV:
-        path = shutil.which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
+        path = _which("setpriv", path="/usr/bin:/bin:/usr/sbin:/sbin")
         _SETPRIV.append(path)
         if path is None:
-            import structlog
-            structlog.get_logger("keepalived_py.core.scriptenv").warning(
+            from keepalived_py.obs import slog
+            slog.get_logger("keepalived_py.core.scriptenv").warning(
                 "script.pdeathsig.unavailable",
                 why="setpriv (util-linux) not found: scripts do not die with the daemon")
     return _SETPRIV[0]
@@ -153,7 +159,7 @@ def exec_argv(argv: list[str]) -> list[str]:
     """The command line that runs `argv` with SIGTERM as its parent-death signal, keepalived's
     (see the module's docstring). Raises OSError as exec-ing argv[0] would."""
     prog = argv[0]
-    path = prog if "/" in prog else shutil.which(prog)
+    path = prog if "/" in prog else _which(prog)
     if path is None:
         raise OSError(errno.ENOENT, os.strerror(errno.ENOENT), prog)
     try:

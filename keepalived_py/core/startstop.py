@@ -27,13 +27,12 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-import structlog
-
 from keepalived_py.config.model import Script
 from keepalived_py.config.model_process import ProcessDefs
+from keepalived_py.obs import slog
 from keepalived_py.options import PID_DIR, Options
 
-log = structlog.get_logger("keepalived_py.supervisor")
+log = slog.get_logger("keepalived_py.supervisor")
 
 
 def apply_options(options: Options, p: ProcessDefs) -> Options:

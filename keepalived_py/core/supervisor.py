@@ -41,8 +41,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
 from keepalived_py.core import reload_monitor, sdnotify, startstop, umask
@@ -60,9 +58,10 @@ from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, 
 from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, set_name
 from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
+from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 
-log = structlog.get_logger("keepalived_py.supervisor")
+log = slog.get_logger("keepalived_py.supervisor")
 
 WATCH_INTERVAL = 0.5
 EXTEND_EVERY = 10.0              # systemd: while starting children progress, extend the start timeout

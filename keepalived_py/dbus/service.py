@@ -16,14 +16,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import structlog
 from jeepney import DBusAddress, HeaderFields, Message, MessageType, new_error, new_method_return, new_signal
 from jeepney.bus_messages import message_bus
 from jeepney.io.asyncio import DBusConnection, open_dbus_connection
 
 from keepalived_py.dbus import objects as o
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.dbus")
+log = slog.get_logger("keepalived_py.dbus")
 
 #: RequestName flags and answers (D-Bus specification, org.freedesktop.DBus.RequestName)
 _PRIMARY_OWNER, _IN_QUEUE = 1, 2

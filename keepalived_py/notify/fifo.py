@@ -27,11 +27,10 @@ import errno
 import os
 import stat
 
-import structlog
-
 from keepalived_py.config.model import Script
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.notify.fifo")
+log = slog.get_logger("keepalived_py.notify.fifo")
 
 
 def vrrp_fifo_line(kind: str, name: str, state: str, priority: int) -> bytes:

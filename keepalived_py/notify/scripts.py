@@ -23,11 +23,10 @@ import os
 import stat
 from dataclasses import dataclass
 
-import structlog
-
 from keepalived_py.config.model import Script
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.notify")
+log = slog.get_logger("keepalived_py.notify")
 
 MAX_RUNNING = 64
 DEFAULT_SCRIPT_USER = "keepalived_script"

@@ -36,11 +36,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.notify.smtp")
+log = slog.get_logger("keepalived_py.notify.smtp")
 
 SUBJECT_MAX = 255          # keepalived's MAX_HEADERS_LENGTH - 1
 BODY_MAX = 511             # MAX_BODY_LENGTH - 1

@@ -18,11 +18,10 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.obs.gate import CappedServer, listen_unix
 
-log = structlog.get_logger("keepalived_py.obs.control")
+log = slog.get_logger("keepalived_py.obs.control")
 
 Handler = Callable[[], str]
 MAX_REQUEST = 1024

@@ -28,12 +28,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
-import structlog
-
 from keepalived_py.core import umask
-from keepalived_py.obs import memtrace
+from keepalived_py.obs import memtrace, slog
 
-log = structlog.get_logger("keepalived_py.obs.dumps")
+log = slog.get_logger("keepalived_py.obs.dumps")
 
 FILE_NAMES = {"data": "keepalived.data", "stats": "keepalived.stats", "json": "keepalived.json",
               "check": "keepalived_check.data"}

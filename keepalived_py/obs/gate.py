@@ -20,9 +20,9 @@ import errno
 import socket
 from collections.abc import Awaitable, Callable
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.obs.gate")
+log = slog.get_logger("keepalived_py.obs.gate")
 
 Client = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 ACCEPT_BATCH = 128          # connections taken per wake-up (the loop's other work goes on)

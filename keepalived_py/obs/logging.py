@@ -1,5 +1,6 @@
-"""structlog set-up: keepalived's destinations (-l console, syslog unless -G, -g FILE with a
-per-process suffix, -D detail) and its operator lines kept word for word in `compat`."""
+"""Log set-up (obs/slog.py's loggers -> `logging`): keepalived's destinations (-l console,
+syslog unless -G, -g FILE with a per-process suffix, -D detail) and its operator lines kept
+word for word in `compat`."""
 from __future__ import annotations
 
 import logging
@@ -7,15 +8,14 @@ import logging.handlers
 import os
 import sys
 
-import structlog
-from structlog.typing import EventDict
-
+from keepalived_py.obs import slog
+from keepalived_py.obs.slog import EventDict
 from keepalived_py.options import Options
 
 ROLE_SUFFIX = {"parent": "", "vrrp": "_vrrp", "checker": "_healthcheckers", "bfd": "_bfd"}
 
 
-def _compat_renderer(_: object, __: str, event: EventDict) -> str:
+def _compat_renderer(event: EventDict) -> str:
     """keepalived's own words when the event carries them, else dotted name + key=value."""
     compat = event.pop("compat", None)
     name = event.pop("event", "")
@@ -26,7 +26,7 @@ def _compat_renderer(_: object, __: str, event: EventDict) -> str:
     return f"{name} " + " ".join(f"{k}={v}" for k, v in event.items() if k != "timestamp")
 
 
-def _json_renderer(_: object, __: str, event: EventDict) -> str:
+def _json_renderer(event: EventDict) -> str:
     """One JSON object per line: the dotted event name, level, facts, keepalived's words."""
     import json
     return json.dumps({k: (v if isinstance(v, (int, float, bool, str)) or v is None else str(v))
@@ -38,7 +38,7 @@ _TEXT_FORMAT = ("%(asctime)s: %(message)s", "%a %b %d %H:%M:%S %Y")
 
 
 class _JsonFormatter(logging.Formatter):
-    """--log-format=json on every sink: one JSON object per line. structlog's records are
+    """--log-format=json on every sink: one JSON object per line. our records are
     already JSON (the time is added); records of other loggers (asyncio's "Task exception was
     never retrieved", an uncaught exception) become objects too, traceback included."""
 
@@ -112,7 +112,7 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         root.addHandler(h)
     # no format here shows the caller (file, line, function): the logging module's stack walk
-    # for it (structlog's findCaller, the dearest part of a log call) is switched off
+    # for it (findCaller, the dearest part of a log call) is switched off
     logging._srcfile = None  # type: ignore[attr-defined]
     root.setLevel(logging.DEBUG if options.log_detail else logging.INFO)
     sys.excepthook = _log_uncaught
@@ -129,10 +129,4 @@ def setup(options: Options, role: str = "parent") -> None:
     for h in handlers:
         h.addFilter(_quiet_libraries)
     renderer = _json_renderer if options.log_json else _compat_renderer
-    structlog.configure(
-        processors=[structlog.stdlib.add_log_level, renderer],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.DEBUG if options.log_detail else logging.INFO),
-        cache_logger_on_first_use=False,
-    )
+    slog.configure(renderer, logging.DEBUG if options.log_detail else logging.INFO)

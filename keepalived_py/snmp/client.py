@@ -15,13 +15,12 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.snmp import agentx as ax
 from keepalived_py.snmp.mib import View
 from keepalived_py.snmp.session import Phase, Session
 
-log = structlog.get_logger("keepalived_py.snmp")
+log = slog.get_logger("keepalived_py.snmp")
 
 DEFAULT_SOCKET = "unix:/var/agentx/master"
 RETRY = (0.5, 1.0, 2.0, 5.0)        # seconds between attempts (then every 5 s)

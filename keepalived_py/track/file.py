@@ -17,12 +17,11 @@ import os
 import re
 from collections.abc import Callable, Sequence
 
-import structlog
-
 from keepalived_py.config.model import VrrpTrackFile
 from keepalived_py.core.process import libc as _libc
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.track.file")
+log = slog.get_logger("keepalived_py.track.file")
 
 _STRTOL = re.compile(rb"[ \t\n\r\f\v]*([+-]?)(0[xX](?=[0-9a-fA-F])|0|)([0-9a-fA-F]*)")
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1

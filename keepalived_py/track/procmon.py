@@ -21,12 +21,12 @@ import socket
 from collections.abc import Callable, Sequence
 
 import psutil
-import structlog
 
 from keepalived_py.config.model import VrrpTrackProcess
+from keepalived_py.obs import slog
 from keepalived_py.track.process import ProcessInfo, ProcessQuorum
 
-log = structlog.get_logger("keepalived_py.track.process")
+log = slog.get_logger("keepalived_py.track.process")
 
 # errnos meaning "process events are not served to this socket": fall back to polling
 _UNAVAILABLE = {errno.ECONNREFUSED, errno.EPERM, errno.EACCES, errno.EPROTONOSUPPORT,

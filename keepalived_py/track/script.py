@@ -20,11 +20,10 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-import structlog
-
 from keepalived_py.config.model import Script, VrrpScript
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.track.script")
+log = slog.get_logger("keepalived_py.track.script")
 
 
 @dataclass(slots=True)

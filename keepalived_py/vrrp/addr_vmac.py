@@ -24,13 +24,12 @@ import dataclasses
 import ipaddress
 from typing import Any
 
-import structlog
-
 from keepalived_py.config.ipvlan import address_vmac_wants
 from keepalived_py.config.model import VirtualAddress, VrrpInstance
+from keepalived_py.obs import slog
 from keepalived_py.vrrp.vmac import VmacTable
 
-log = structlog.get_logger("keepalived_py.vrrp.addr_vmac")
+log = slog.get_logger("keepalived_py.vrrp.addr_vmac")
 
 
 def wanted(inst: VrrpInstance) -> list[tuple[int, str, int]]:

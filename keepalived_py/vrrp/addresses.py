@@ -21,12 +21,11 @@ import struct
 from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from keepalived_py.config.model import VirtualAddress, VirtualRoute, VirtualRule
 from keepalived_py.config.model_process import RcvBufs
 from keepalived_py.core.rcvbufs import apply_rcvbuf
 from keepalived_py.kernel_errno import already_done  # the one errno rule (also check/)
+from keepalived_py.obs import slog
 from keepalived_py.pyroute2_parts import pyroute2_without_its_init as _pyroute2_without_its_init
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ def netlink_error() -> type[NetlinkErrorType]:
     return NetlinkError  # type: ignore[no-any-return]
 
 
-log = structlog.get_logger("keepalived_py.vrrp.addresses")
+log = slog.get_logger("keepalived_py.vrrp.addresses")
 
 SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 IFA_F_NODAD, IFA_F_HOMEADDRESS, IFA_F_MANAGETEMPADDR = 0x02, 0x10, 0x100

@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from keepalived_py.config.model import VrrpInstance
+from keepalived_py.obs import slog
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.packet import Address, Advert, DecodeError, Reason, decode
@@ -27,7 +26,7 @@ from keepalived_py.vrrp.packet import Address, Advert, DecodeError, Reason, deco
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 def uses_ah(inst: VrrpInstance) -> bool:

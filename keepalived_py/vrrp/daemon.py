@@ -29,16 +29,15 @@ from collections.abc import Callable, Coroutine, Hashable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import structlog
-
 from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
 from keepalived_py.core.child import PREV_EXIT_ENV, DumpKind
 from keepalived_py.core.eager import start_now
 from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
+from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.track.table import TrackingTable
-from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, statefile
+from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
@@ -72,7 +71,7 @@ from keepalived_py.vrrp.tracking import Tracking
 from keepalived_py.vrrp.transport import VrrpSocket
 from keepalived_py.vrrp.vmac import VmacTable
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 
@@ -180,6 +179,7 @@ class VrrpDaemon:
         from keepalived_py.vrrp.lvs_syncd import SyncDaemonFollower
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
+        self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
 
     def _configure_alerts(self, config: Config) -> None:
         """VrrpAlerts for `config`: created once a configuration mails (until then it would
@@ -252,8 +252,14 @@ class VrrpDaemon:
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
-        for inst in config.vrrp_instances:
-            await self._add_runner(inst, resume.get(inst.name))
+        self._starting = []            # hook (issue 16): every instance's packets, then logs
+        try:
+            for inst in config.vrrp_instances:
+                await self._add_runner(inst, resume.get(inst.name))
+        finally:
+            started, self._starting = self._starting, None
+            for fn in started:
+                fn()
         if respawn:
             self.track.start_monitors(config, known, restart=True)
         self.lvs_syncd.configure(config, self._state_of)     # lvs_sync_daemon inst (issue 13)
@@ -694,6 +700,8 @@ class VrrpDaemon:
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
             actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            if not actions and r.fsm.fast_armed and len(receivers) == 1:
+                rxfast.arm(self, key, r, adv, src)     # hook (issue 16): vrrp/rxfast.py
             if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
                 overflow.prioritise(self.runners.values(), r.sock, self.loop)
             if uses_ah(r.cfg):
@@ -856,6 +864,8 @@ class VrrpDaemon:
             return []
         if r.cfg.sync_group or self.timers is None:
             self._after_packets(r, later)
+        elif self._starting is not None:     # start: after every instance's packets (issue 16)
+            self._starting.append(functools.partial(self._after_packets, r, later))
         else:                                # hook (issue 16): after every due instance's
             self.timers.defer(functools.partial(self._after_packets, r, later))   # packets
         return []

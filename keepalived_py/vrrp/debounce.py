@@ -13,11 +13,10 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from keepalived_py.config.model import Config
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 def delays_of(config: Config) -> dict[str, tuple[float, float]]:

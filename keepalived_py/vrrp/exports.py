@@ -10,15 +10,14 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from keepalived_py.config.model import Config
 from keepalived_py.core.child import DumpKind
+from keepalived_py.obs import slog
 
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 def snmp_wanted(config: Config) -> bool:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import structlog
-
 from keepalived_py.notify.fifo import vrrp_fifo_line
+from keepalived_py.obs import slog
 from keepalived_py.vrrp import machine as m
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 UNKNOWN_VRID_LOG_INTERVAL = 1.0    # keepalived logs each one; at most one line per second per
 #                                    (interface, VRID) here, so that a flood cannot fill a disk

@@ -25,13 +25,12 @@ import contextlib
 import socket
 from collections.abc import Iterable
 
-import structlog
-
 from keepalived_py.address import IPAddress as Address
 from keepalived_py.config.model import VrrpInstance
 from keepalived_py.config.model_process import ProcessDefs
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp.firewall")
+log = slog.get_logger("keepalived_py.vrrp.firewall")
 
 TABLE = "keepalived"
 PRIORITY = -1                   # keepalived's default nftables_priority ("filter - 1")

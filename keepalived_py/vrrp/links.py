@@ -20,8 +20,7 @@ import functools
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.addresses import primary_address
 from keepalived_py.vrrp.packet import Address
@@ -30,7 +29,7 @@ if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
     from keepalived_py.vrrp.transport import VrrpSocket
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 IFF_UP, IFF_RUNNING = 0x1, 0x40
 LINK_EVENTS = ("RTM_NEWLINK", "RTM_DELLINK", "RTM_NEWADDR", "RTM_DELADDR")

@@ -5,9 +5,9 @@ net.ipv4.igmp_link_local_mcast_reports, and puts 1 back at stop if it was 1. A r
 change it (keepalived logs that a restart is needed)."""
 from __future__ import annotations
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 PATH = "/proc/sys/net/ipv4/igmp_link_local_mcast_reports"
 

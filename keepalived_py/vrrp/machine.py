@@ -575,6 +575,12 @@ class Instance:
             best = t.lower_garps[0]
         return best
 
+    @property
+    def fast_armed(self) -> bool:
+        """The last event was an advert that only restarted the down timer: the same advert
+        again would too (advert_fast)."""
+        return self._fast is not None
+
     def advert_fast(self, advert: Advert, source: Address, ttl: int | None = None,
                     multicast: bool | None = None, now: float = 0.0) -> float | None:
         """The common case of a backup, without building an event: the same advert (the same

@@ -16,11 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.vrrp import machine as m
 
-log = structlog.get_logger("keepalived_py.vrrp.overflow")
+log = slog.get_logger("keepalived_py.vrrp.overflow")
 
 DRAIN_SECONDS = 0.02        # reading the queue before the extended down timer is judged
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import contextlib
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp.promote")
+log = slog.get_logger("keepalived_py.vrrp.promote")
 
 
 def _path(ifname: str) -> str:

@@ -8,12 +8,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable, Iterable
 
-import structlog
-
 from keepalived_py.config.model import VrrpInstance
 from keepalived_py.config.model_process import ProcessDefs
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 VRRP_HEADER, VRRP_AUTH_LEN, IPV4_HEADER, AH_HEADER = 8, 8, 20, 24
 

@@ -4,11 +4,10 @@ the delay (keepalived 2.2.7 vrrp_daemon.c start_vrrp and vrrp_scheduler.c
 vrrp_init_instance_sands). The machine does the waiting (Started.hold_until)."""
 from __future__ import annotations
 
-import structlog
-
 from keepalived_py.config.model import Config
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 def startup_hold(config: Config, now: float) -> float:

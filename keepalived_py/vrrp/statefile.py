@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from typing import Any
 
-import structlog
+from keepalived_py.obs import slog
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 TRACKING_KEY = "~tracking"        # the state file's entry for tracker results
 RETRY = 2.0                       # seconds between two tries of a failed write
@@ -56,6 +55,8 @@ class StateFile:
     def read(self) -> dict[str, Any]:
         try:
             with open(self.path) as f:
+                # (imported here: a first start, without a file, imports it after its VIPs)
+                import json
                 data = json.load(f)
             return data if isinstance(data, dict) else {}
         except (OSError, ValueError):
@@ -77,6 +78,8 @@ class StateFile:
 
     def _flush(self, loop: asyncio.AbstractEventLoop,
                snapshot: Callable[[], dict[str, Any]]) -> None:
+        import json
+
         from keepalived_py.obs.dumps import write_atomic
         self._pending = False
         text = json.dumps(snapshot())

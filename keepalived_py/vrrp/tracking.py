@@ -17,9 +17,8 @@ import os
 import socket
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from keepalived_py.config.model import Config
+from keepalived_py.obs import slog
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import fifo_events
 from keepalived_py.vrrp import machine as m
@@ -29,7 +28,7 @@ from keepalived_py.vrrp.links import link_up
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
 
-log = structlog.get_logger("keepalived_py.vrrp")
+log = slog.get_logger("keepalived_py.vrrp")
 
 Results = dict[tuple[str, str], bool | int]
 

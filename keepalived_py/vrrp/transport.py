@@ -4,7 +4,10 @@ Each socket is bound to its interface (SO_BINDTODEVICE), joins 224.0.0.18 / ff02
 configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast) and has
 multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
 limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
-handed to the instance by VRID. Every drop is counted by reason; nothing raises.
+handed to the instance by VRID. Every drop is counted by reason; nothing raises. IPv4
+packets are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips
+the decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
+`_readable4`).
 
 Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) with IP_HDRINCL,
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,
@@ -36,8 +39,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.vrrp.ah import IPPROTO_AH, AhPacket, decode_packet
 from keepalived_py.vrrp.packet import (
     IPPROTO_VRRP,
@@ -49,8 +51,10 @@ from keepalived_py.vrrp.packet import (
     decode,
     decode_ipv4,
 )
+from keepalived_py.vrrp.rxbatch import META_OFF, STRIDE, BatchReader
+from keepalived_py.vrrp.rxbatch import SIZE as SLOT
 
-log = structlog.get_logger("keepalived_py.vrrp.transport")
+log = slog.get_logger("keepalived_py.vrrp.transport")
 
 IP_MULTICAST_ALL = 49
 IP_PKTINFO = 8
@@ -60,10 +64,12 @@ SO_RXQ_OVFL = 40
 _ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
 _SEEN_MAX = 1024            # distinct good IPv4 packets remembered per socket
+_BAD_TTL = Reason.BAD_TTL.counter
 
 Deliver = Callable[[Advert, Address, Address, int], None]
 DeliverAh = Callable[[AhPacket], None]
 Overflow = Callable[[int, bool], None]     # (packets lost, on the priority lane)
+FastHook = Callable[[int], bool]           # (TTL) -> taken (VrrpSocket.fast_hook)
 SO_ATTACH_FILTER, SO_DETACH_FILTER = 26, 27
 LANE_MAX = 16                   # master addresses a priority lane admits at most
 
@@ -144,8 +150,14 @@ class VrrpSocket:
         # holds only VIPs, and keepalived sends from the parent's address): IP(V6)_PKTINFO
         self.source: Address | None = None
         self._sockaddrs: dict[Address, tuple[Any, ...]] = {}
-        # IPv4: source, destination and payload bytes of a good packet -> its decoded parts
-        self._seen: dict[bytes, tuple[Address, Address, Advert, bool]] = {}
+        # IPv4: source, destination and payload bytes of a good packet -> [source, destination,
+        # advert, multicast?, the hook `deliver` set for it or None] (_readable4)
+        self._seen: dict[bytes, list[Any]] = {}
+        self._current: list[Any] | None = None     # the entry `deliver` is handling
+        # recvmmsg readers of the socket and its lane (None: not yet made; False: unavailable)
+        self._rb: BatchReader | bool | None = None
+        self._rb_lane: BatchReader | bool | None = None
+        self._in_batch = False
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -229,6 +241,7 @@ class VrrpSocket:
             self._ovfl_seen.pop(self.lane.fileno(), None)
             self.lane.close()
             self.lane = None
+            self._rb_lane = None
 
     def set_rcvbuf(self, size: int) -> None:
         """The receive buffer vrrp_rx_bufs_policy asks for (vrrp/rxbufs.py): this socket's and
@@ -331,18 +344,26 @@ class VrrpSocket:
         while self.readable() and time.monotonic() < end:
             pass
 
+    def fast_hook(self, hook: FastHook) -> None:
+        """Called by `deliver` while it handles a packet of the IPv4 receive path: the next
+        packets with the same bytes (source, destination, VRRP payload) go to `hook(ttl)`
+        first; it returns False when it did not take the packet (then `deliver` gets it, as
+        the first time). See `_readable4`."""
+        if self._current is not None:
+            self._current[4] = hook
+
     def readable(self, lane: bool = False) -> bool:
         """Drain the socket (bounded), deliver each good advert, count the rest. True when
         the bound was reached with packets possibly still queued. `lane`: the priority lane."""
-        src: Address
-        dst: Address
-        hit: tuple[Address, Address, Advert, bool] | None
         sock = self.lane if lane else self.sock
         if sock is None:
             return False
+        if self.family == 4 and self.deliver_ah is None:
+            return self._readable4(sock, lane)
+        src: Address
+        dst: Address
         fd = sock.fileno()
         for _ in range(64):
-            hit = None
             try:
                 if self.deliver_ah is not None:
                     data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
@@ -355,33 +376,17 @@ class VrrpSocket:
                     self.received += 1
                     self.deliver_ah(pkt)
                     continue
-                if self.family == 4:
-                    data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
-                    if anc:
-                        self._overflowed(anc, fd, lane)
-                    if lane:
-                        self.lane_received += 1
-                    # fast path: a plain 20-byte header of a VRRP packet whose length is
-                    # right, and addresses + payload seen before (a master sends the same
-                    # bytes every interval): no header parse, no address objects, no decode
-                    if len(data) > 20 and data[0] == 0x45 and data[9] == IPPROTO_VRRP and \
-                            (data[2] << 8 | data[3]) == len(data):
-                        hit = self._seen.get(data[12:])
-                    if hit is None:
-                        ttl, src, dst, payload = decode_ipv4(data)
-                else:
-                    data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
-                    self._overflowed(anc, fd, lane)
-                    if lane:
-                        self.lane_received += 1
-                    ttl, dst = VRRP_TTL, self.group
-                    for level, kind, value in anc:
-                        if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
-                            ttl = struct.unpack("@i", value[:4])[0]
-                        elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
-                            dst = ipaddress.IPv6Address(value[:16])
-                    src = ipaddress.IPv6Address(addr[0].split("%")[0])
-                    payload = data
+                data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
+                self._overflowed(anc, fd, lane)
+                if lane:
+                    self.lane_received += 1
+                ttl, dst = VRRP_TTL, self.group
+                for level, kind, value in anc:
+                    if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
+                        ttl = struct.unpack("@i", value[:4])[0]
+                    elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
+                        dst = ipaddress.IPv6Address(value[:16])
+                src = ipaddress.IPv6Address(addr[0].split("%")[0])
             except BlockingIOError:
                 return False
             except DecodeError as e:
@@ -390,25 +395,130 @@ class VrrpSocket:
             except OSError:
                 return False
             self.received += 1
-            if hit is not None:
-                ttl = data[8]
-                if ttl != VRRP_TTL and hit[3]:                    # RFC 5798 §7.1
-                    self.drops[Reason.BAD_TTL.counter] += 1
-                    continue
-                self.deliver(hit[2], hit[0], hit[1], ttl)
-                continue
             try:
-                adv = decode(payload, family=self.family, src=src, dst=dst)
+                adv = decode(data, family=self.family, src=src, dst=dst)
             except DecodeError as e:
                 self.drops[e.reason.counter] += 1
                 continue
-            mcast = dst.is_multicast
-            if self.family == 4 and data[0] == 0x45:
-                if len(self._seen) >= _SEEN_MAX:
-                    self._seen.clear()
-                self._seen[data[12:]] = (src, dst, adv, mcast)
-            if mcast and ttl != VRRP_TTL:              # RFC 5798 §7.1
+            if dst.is_multicast and ttl != VRRP_TTL:              # RFC 5798 §7.1
                 self.drops[Reason.BAD_TTL.counter] += 1
                 continue
             self.deliver(adv, src, dst, ttl)
         return True
+
+    def _readable4(self, sock: socket.socket, lane: bool) -> bool:
+        """readable() for IPv4 VRRP (the per-packet path of a backup, issue 16).
+
+        The queued packets are read with one recvmmsg per VLEN of them (vrrp/rxbatch.py;
+        recvmsg one by one where it is unavailable, or when called again from a delivery).
+        A master sends the same bytes every interval. A packet with a plain 20-byte header,
+        whose total length is right and whose addresses and payload were decoded good before
+        (`_seen`, by those bytes), skips the header parse, the address objects and the decode:
+        its TTL is checked (RFC 5798 §7.1) and it goes to the entry's hook, if `deliver` set
+        one (`fast_hook`: the daemon restarts the down timer there), else to `deliver` with
+        the parts decoded the first time. Everything else takes the full path (`_full4`).
+        The counters are those of the full path: `received` counts the packets whose IP
+        header parsed, every drop its reason's counter."""
+        rb = self._rb_lane if lane else self._rb
+        if rb is None:
+            rb = BatchReader.open(sock) or False
+            if lane:
+                self._rb_lane = rb
+            else:
+                self._rb = rb
+        if rb is False or self._in_batch:
+            return self._readable4_plain(sock, lane)
+        assert isinstance(rb, BatchReader)
+        seen, buf, view, hdr, meta = self._seen, rb.buf, rb.view, rb.hdr, rb.meta
+        self._in_batch = True
+        try:
+            # until a read finds nothing (the adverts a master sends together keep arriving
+            # while the first ones are handled: reading again is cheaper than a wake-up)
+            total = 0
+            while total < 64:
+                cnt = rb.read()
+                if not cnt:
+                    return False
+                total += cnt
+                for i in range(cnt):
+                    used, _flags, n = meta(hdr, i * STRIDE + META_OFF)
+                    if used:
+                        self._overflowed(rb.ancillary(i, used), rb.fd, lane)
+                    if lane:
+                        self.lane_received += 1
+                    b = i * SLOT
+                    if 20 < n <= SLOT and buf[b] == 0x45 and buf[b + 9] == IPPROTO_VRRP and \
+                            (buf[b + 2] << 8 | buf[b + 3]) == n:
+                        ent = seen.get(bytes(view[b + 12:b + n]))
+                        if ent is not None:
+                            self.received += 1
+                            ttl = buf[b + 8]
+                            if ttl != VRRP_TTL and ent[3]:        # RFC 5798 §7.1
+                                self.drops[_BAD_TTL] += 1
+                                continue
+                            hook = ent[4]
+                            if hook is not None and hook(ttl):
+                                continue
+                            self._current = ent
+                            self.deliver(ent[2], ent[0], ent[1], ttl)
+                            self._current = None
+                            continue
+                    self._full4(rb.packet(i, n))
+            return True
+        finally:
+            self._in_batch = False
+
+    def _readable4_plain(self, sock: socket.socket, lane: bool) -> bool:
+        """_readable4 with recvmsg, one packet per call."""
+        recvmsg, seen = sock.recvmsg, self._seen
+        for _ in range(64):
+            try:
+                data, anc, _flags, _addr = recvmsg(65535, _ANC)
+            except OSError:                 # BlockingIOError: drained (EINTR is retried)
+                return False
+            if anc:
+                self._overflowed(anc, sock.fileno(), lane)
+            if lane:
+                self.lane_received += 1
+            n = len(data)
+            ent = seen.get(data[12:]) if n > 20 and data[0] == 0x45 and data[9] == IPPROTO_VRRP \
+                and (data[2] << 8 | data[3]) == n else None
+            if ent is not None:
+                self.received += 1
+                ttl = data[8]
+                if ttl != VRRP_TTL and ent[3]:                    # RFC 5798 §7.1
+                    self.drops[_BAD_TTL] += 1
+                    continue
+                hook = ent[4]
+                if hook is not None and hook(ttl):
+                    continue
+                self._current = ent
+                self.deliver(ent[2], ent[0], ent[1], ttl)
+                self._current = None
+                continue
+            self._full4(data)
+        return True
+
+    def _full4(self, data: bytes) -> None:
+        """An IPv4 packet through the header parse and the decode; a good one is remembered
+        by its bytes (`_seen`) and delivered."""
+        try:
+            ttl, src, dst, payload = decode_ipv4(data)
+            self.received += 1
+            adv = decode(payload, family=4, src=src, dst=dst)
+        except DecodeError as e:
+            self.drops[e.reason.counter] += 1
+            return
+        mcast = dst.is_multicast
+        ent = [src, dst, adv, mcast, None]
+        if data[0] == 0x45:
+            seen = self._seen
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[data[12:]] = ent
+        if mcast and ttl != VRRP_TTL:                             # RFC 5798 §7.1
+            self.drops[_BAD_TTL] += 1
+            return
+        self._current = ent
+        self.deliver(adv, src, dst, ttl)
+        self._current = None

@@ -38,11 +38,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import structlog
-
+from keepalived_py.obs import slog
 from keepalived_py.vrrp.addresses import netlink_error
 
-log = structlog.get_logger("keepalived_py.vrrp.vmac")
+log = slog.get_logger("keepalived_py.vrrp.vmac")
 
 MACVLAN_MODE_PRIVATE = "private"
 IFA_F_NODAD = 0x02

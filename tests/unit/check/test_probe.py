@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from keepalived_py.check import probe
 from keepalived_py.check.daemon import CheckerDaemon
@@ -24,6 +23,7 @@ from keepalived_py.config import load_config
 from keepalived_py.config.model import Config
 from keepalived_py.config.model_lvs import Checker, VirtualServer
 from keepalived_py.notify.scripts import Notifier
+from keepalived_py.obs.slog import capture as capture_logs
 from keepalived_py.options import Options
 
 

@@ -6,8 +6,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-import structlog
 
+from keepalived_py.obs import slog
 from keepalived_py.obs.logging import setup
 from keepalived_py.options import Options
 
@@ -26,7 +26,7 @@ def console(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_json_log_format_is_one_object_per_line_from_every_logger(
         console: None, capsys: pytest.CaptureFixture[str]) -> None:
     setup(Options(log_console=True, no_syslog=True, log_json=True, log_detail=True))
-    structlog.get_logger("x").info("vrrp.state.changed", instance="VI_1",
+    slog.get_logger("x").info("vrrp.state.changed", instance="VI_1",
                                    compat="(VI_1) Entering MASTER STATE")
     logging.getLogger("asyncio").error("Task exception was never retrieved")
     import pyroute2  # noqa: F401 - imported after setup, as in the children (it resets levels)
@@ -46,5 +46,5 @@ def test_json_log_format_is_one_object_per_line_from_every_logger(
 def test_text_log_format_keeps_keepalived_lines(console: None,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     setup(Options(log_console=True, no_syslog=True))
-    structlog.get_logger("x").info("vrrp.state.changed", compat="(VI_1) Entering MASTER STATE")
+    slog.get_logger("x").info("vrrp.state.changed", compat="(VI_1) Entering MASTER STATE")
     assert capsys.readouterr().err.rstrip().endswith(": (VI_1) Entering MASTER STATE")

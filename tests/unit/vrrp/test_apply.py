@@ -248,7 +248,7 @@ def test_use_checksum_rebuilds_the_adverts(tmp_path: Path) -> None:
 def test_a_failing_gratuitous_step_is_logged_not_swallowed(tmp_path: Path) -> None:
     """The address/ARP steps run as tasks that later steps only wait for: an error in one
     (here the GARP socket refusing) is logged with the instance's name."""
-    import structlog
+    from keepalived_py.obs import slog
 
     class BrokenGarp(FakeGarp):
         def send(self, dev: str, frames: list[bytes]) -> None:
@@ -260,7 +260,7 @@ def test_a_failing_gratuitous_step_is_logged_not_swallowed(tmp_path: Path) -> No
         d.garp = BrokenGarp(log)  # type: ignore[assignment]
         d.config = _config(" priority 255\n virtual_ipaddress { 192.0.2.10/24 }\n")
         r = _runner(d, d.config.vrrp_instances[0], log)
-        with structlog.testing.capture_logs() as seen:
+        with slog.capture() as seen:
             d._apply(r, r.fsm.handle(m.Started(), d.loop.time()))
             await d._settled(r)
             await asyncio.sleep(0)
