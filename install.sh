@@ -165,8 +165,6 @@ do_install() {
     say "installing keepalived-py and its pinned dependencies into $PREFIX"
     "${pip[@]}" install --no-build-isolation -c "$SRC/constraints.txt" "$tmp"
     "$PREFIX/bin/keepalived-py" --version >/dev/null 2>&1
-    # dataclasses' generated code compiled once now, not at the first start (keepalived_py/dccache.py)
-    "$PREFIX/bin/python" -m keepalived_py.dccache >/dev/null 2>&1 || true
 
     # 3. the command on root's PATH, the unit, the defaults file
     mkdir -p "$(dirname "$LINK")"

@@ -12,14 +12,11 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
 
-from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__, dccache
-
-dccache.install()       # before the first dataclass: their code compiled once (issue 16)
-
-from keepalived_py.errors import UsageError  # noqa: E402
-from keepalived_py.options import Options  # noqa: E402
+from keepalived_py import KEEPALIVED_COMPAT_VERSION, __version__
+from keepalived_py.errors import UsageError
+from keepalived_py.options import Options
+from keepalived_py.record import evolve as replace
 
 SIGNUMS = {
     "STOP": int(signal.SIGTERM),

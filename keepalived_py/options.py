@@ -4,11 +4,10 @@ cli.py fills it; nothing else parses argv.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from keepalived_py.record import Record, field
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Options:
+class Options(Record):
     config_file: str = "/etc/keepalived/keepalived.conf"
     use_vrrp: bool = False           # -P/--vrrp
     use_checker: bool = False        # -C/--check

@@ -50,9 +50,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "${pip[@]}" install --no-build-isolation -c constraints.txt -e ".[test]"
   echo "$want" > "$stamp"
 fi
-# the byte code and the dataclasses' code cache made now, as an installed daemon has them (pip
-# compiles at install, install.sh fills keepalived_py/dccache.py's cache): a daemon under test
-# does not compile a module on its loop the first time it needs it
+# the byte code made now, as an installed daemon has it (pip compiles at install): a daemon under
+# test does not compile a module on its loop the first time it needs it
 "$VENV/bin/python" -m compileall -q keepalived_py >/dev/null
-"$VENV/bin/python" -m keepalived_py.dccache >/dev/null 2>&1 || true
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider --durations=40 "$@"

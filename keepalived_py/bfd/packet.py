@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import enum
 import struct
-from dataclasses import dataclass
 
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.record import Record
 
 VERSION = 1                       # RFC 5880 §4.1
 HEADER_LEN = 24                   # RFC 5880 §4.1, no authentication section
@@ -98,8 +98,7 @@ class DecodeError(KeepalivedError):
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
 
 
-@dataclass(frozen=True, slots=True)
-class Control:
+class Control(Record, kw_only=False):
     state: State
     my_discr: int
     your_discr: int = 0

@@ -25,7 +25,7 @@ the VRRP/checker processes), `Dropped` (log and count).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.bfd.packet import (
     Control,
@@ -37,23 +37,21 @@ from keepalived_py.bfd.packet import (
     ttl_ok,
 )
 from keepalived_py.config.bfd import BfdInstance, IPAddress
+from keepalived_py.record import Record
 
 US = 1e-6
 
 
 # -- events ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Started:
+class Started(Record, kw_only=False):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ControlReceived:
+class ControlReceived(Record, kw_only=False):
     packet: Control
 
 
-@dataclass(frozen=True, slots=True)
-class TimerExpired:
+class TimerExpired(Record, kw_only=False):
     pass
 
 
@@ -61,14 +59,12 @@ Event = Started | ControlReceived | TimerExpired
 
 
 # -- actions --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SendControl:
+class SendControl(Record, kw_only=False):
     session: str
     packet: Control
 
 
-@dataclass(frozen=True, slots=True)
-class StateChanged:
+class StateChanged(Record, kw_only=False):
     session: str
     old: State
     new: State
@@ -79,8 +75,7 @@ class StateChanged:
     silent_for: float | None = None   # s since the last valid packet (a Detection Time expiry)
 
 
-@dataclass(frozen=True, slots=True)
-class Dropped:
+class Dropped(Record, kw_only=False):
     reason: Reason
     detail: str
     source: str
@@ -89,8 +84,7 @@ class Dropped:
 Action = SendControl | StateChanged | Dropped
 
 
-@dataclass
-class Session:
+class Session(Record, kw_only=False, frozen=False):
     cfg: BfdInstance
     local_discr: int
     rand: random.Random = field(default_factory=random.Random, repr=False)

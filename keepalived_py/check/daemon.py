@@ -21,7 +21,7 @@ import asyncio
 import json
 import os
 import random
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from keepalived_py.check import probe
@@ -36,12 +36,12 @@ from keepalived_py.core.child import DumpKind
 from keepalived_py.notify.fifo import lvs_rs_fifo_line, lvs_vs_fifo_line, open_fifos
 from keepalived_py.obs import slog
 from keepalived_py.options import Options
+from keepalived_py.record import Record
 
 log = slog.get_logger("keepalived_py.check")
 
 
-@dataclass(eq=False)
-class CheckerRun:
+class CheckerRun(Record, kw_only=False, frozen=False, eq=False):
     checker: Checker
     state: CheckState
     vs: VirtualServer
@@ -55,8 +55,7 @@ class CheckerRun:
     due: float | None = None       # when the check in progress was due
 
 
-@dataclass(eq=False)
-class RealRun:
+class RealRun(Record, kw_only=False, frozen=False, eq=False):
     rs: RealServer
     ident: str = ""                          # its virtual server's vs_id
     checkers: list[CheckerRun] = field(default_factory=list)
@@ -68,8 +67,7 @@ class RealRun:
         return all(c.state.up for c in self.checkers)
 
 
-@dataclass
-class VsRun:
+class VsRun(Record, kw_only=False, frozen=False):
     vs: VirtualServer
     reals: dict[tuple[str, int | None], RealRun] = field(default_factory=dict)
     applied: tuple[Any, ...] | None = None

@@ -14,9 +14,9 @@ the table with weight 0); if that leaves nothing — or the live weight is below
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from keepalived_py.config.model_lvs import Checker, RealServer, VirtualServer
+from keepalived_py.record import Record
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_RETRY = 1
@@ -24,8 +24,7 @@ DEFAULT_DELAY_BEFORE_RETRY = 1.0
 BOOTSTRAP_DELAY = 1.0           # keepalived's: every checker's first check waits this, + warmup
 
 
-@dataclass(slots=True)
-class CheckState:
+class CheckState(Record, kw_only=False, frozen=False):
     delay_loop: float
     retry: int
     delay_before_retry: float
@@ -101,8 +100,7 @@ class CheckState:
         return ok
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Record, kw_only=False):
     address: str
     port: int
     weight: int

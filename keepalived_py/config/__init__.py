@@ -10,14 +10,13 @@ Pipeline: source.py (files, include, @conditionals, $DEFS, ~SEQ) -> blocks.py ({
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass
 
 from keepalived_py.config.model import Config
 from keepalived_py.config.tree import Diagnostics
+from keepalived_py.record import Record
 
 
-@dataclass(frozen=True, slots=True)
-class LoadResult:
+class LoadResult(Record, kw_only=False):
     """What load_config read and built."""
     config: Config | None        # None only when nothing usable could be read (file missing...)
     diagnostics: Diagnostics

@@ -15,12 +15,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import field, replace
 from typing import Any
 
 from keepalived_py.address import IPAddress
 from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
+from keepalived_py.record import evolve as replace
+from keepalived_py.record import field
 
 _NOPOS = SourcePos("<default>", 0)
 

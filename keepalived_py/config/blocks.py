@@ -94,6 +94,10 @@ GLOBAL_ROOTS = frozenset({"global_defs", "net_namespace", "net_namespace_ipvs",
                           "linkbeat_use_polling"})
 
 
+# the inactive top-level keywords of keepalived's checker, VRRP and parent readings
+VIEWS = (VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS)
+
+
 def brace_matches(lines: list[Line]) -> list[int]:
     """For each '{' line, the index of the '}' line that closes it counting braces literally
     (as a skipped block counts them); -1 for other lines and a '{' never closed."""
@@ -110,7 +114,8 @@ def brace_matches(lines: list[Line]) -> list[int]:
 
 def build_tree(lines: list[Line], diagnostics: Diagnostics,
                inactive: frozenset[str] = frozenset(), tokens: list[Token] | None = None,
-               prune: bool = False, closes: list[int] | None = None) -> tuple[Node, ...]:
+               prune: bool = False, closes: list[int] | None = None,
+               regular: list[bool] | None = None) -> tuple[Node, ...]:
     """keepalived's process_stream()/alloc_value_block() as a tree: a block keyword opens its
     block even without '{' (reading the lines up to the next '}'), a '{' after any other
     statement is "Unexpected" and ignored (the lines stay at this level, and the '}' that
@@ -119,7 +124,10 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     skipped block are left out (their braces still count): a reading that only looks at what
     its process reads (read_trees' views) needs no nodes for what nobody reads.
     closes: brace_matches(lines), with prune: a pruned skipped block is passed over in one
-    step, from its '{' to the '}' that closes it (what lies between only counts braces)."""
+    step, from its '{' to the '}' that closes it (what lies between only counts braces).
+    regular: when given, regular[0] is set False if the reading met anything that makes its
+    blocks differ from the literal nesting of the braces (a diagnostic, a '{' taken as a value,
+    a block opened without its '{'): see read_trees."""
     if tokens is None:
         tokens = tokenize(lines)
     if not prune:
@@ -128,15 +136,18 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     root.has_block = True
     stack = [root]
     depth = 0                        # literal braces, as read_line() counts them
+    said = len(diagnostics.items)
+    odd = False                      # a block not delimited by its literal braces
     pending: tuple[_Open, str, bool] | None = None
     skipping: _Open | None = None
 
     def open_pending(pos: object) -> None:
-        nonlocal pending
+        nonlocal pending, odd
         if pending is None:
             return
         node, _ctx, sublevel = pending
         pending = None
+        odd = True
         if sublevel:
             diagnostics.error(pos, "Missing '{' at beginning of configuration block")  # type: ignore[arg-type]
         node.has_block = True
@@ -173,6 +184,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
                 continue
             block = stack[-1]
             if block.ctx == "values":
+                odd = True
                 block.children.append(_Open(("{",), line.pos, "", ""))
                 continue
             last = block.children[-1] if block.children else None
@@ -223,6 +235,8 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     if depth > 0:
         # keepalived 2.2.7 (parser.c, init_data): CONFIG_MISSING_EOB at the end of the stream
         diagnostics.error(None, f"There are {depth} missing '}}'s or extra '{{'s")
+    if regular is not None:
+        regular[0] = not odd and len(diagnostics.items) == said
     return tuple(c.freeze() for c in root.children)
 
 
@@ -242,13 +256,20 @@ def read_trees(path: str, *, config_id: str | None, diagnostics: Diagnostics,
     lines, files = read_lines(path, config_id=config_id, diagnostics=diagnostics, inputs=inputs)
     if lines is None:
         return None, files, ()
-    scratch = Diagnostics()
     tokens = tokenize(lines)
+    regular = [False]
+    tree = build_tree(lines, diagnostics, tokens=tokens, regular=regular)
+    if regular[0]:
+        # every block of this reading is delimited by its literal braces: each process's
+        # reading skips exactly the blocks of its inactive keywords, and reads every other
+        # top-level statement as this one does - the tree is each view (its users look only
+        # at the top-level statements a view does not make inactive)
+        return tree, files, tuple((tree, off) for off in VIEWS)
+    scratch = Diagnostics()
     closes = brace_matches(lines)
     views = tuple((build_tree(lines, scratch, off, tokens, prune=True, closes=closes), off)
-                  for off in (
-        VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS))
-    return build_tree(lines, diagnostics, tokens=tokens), files, views
+                  for off in VIEWS)
+    return tree, files, views
 
 
 def read_tree_text(text: str, *, path: str = "<string>", config_id: str | None = None,

@@ -228,7 +228,8 @@ class Builder(BuildState):
                            if "linkbeat_use_polling" in seen}))
 
     def _check_static_addresses(self) -> None:
-        if self.interface_missing(self._default_interface):
+        if any(a.dev is None for a in self.static_addresses) and \
+                self.interface_missing(self._default_interface):
             # vrrp_ipaddress.c parse_ipaddress: a static address needs its dev or the default one
             for a in [a for a in self.static_addresses if a.dev is None]:
                 self.d.fatal(a.pos, f"Static address {a.address} requires either an interface or"
@@ -288,5 +289,9 @@ def build_config(tree: tuple[Node, ...], diags: Diagnostics, *,
     """Build the model; every problem goes to `diags` (never raises for bad input).
     views: the same configuration as keepalived's other processes read it (blocks.read_trees);
     a keyword missing its value in any of them stops the reading."""
-    return Builder(diags, check_interfaces, host).build(tree, views)
+    builder = Builder(diags, check_interfaces, host)
+    config = builder.build(tree, views)
+    if hasattr(host, "interfaces_mattered"):    # reuse.RecordingHost: for reuse.remember
+        host.interfaces_mattered = builder.interfaces_mattered  # type: ignore[union-attr]
+    return config
 

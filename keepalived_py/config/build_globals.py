@@ -3,7 +3,6 @@
 block is read. Called by build.py's Builder, which holds what is read (b.global_fields)."""
 from __future__ import annotations
 
-from dataclasses import fields
 
 from keepalived_py.config import build_process, lvs_globals
 from keepalived_py.config import keywords as kw
@@ -20,6 +19,7 @@ from keepalived_py.config.values import (
     read_int,
     script_argv,
 )
+from keepalived_py.record import names
 
 
 def global_defs(b: BuildState, node: Node) -> None:
@@ -203,7 +203,7 @@ def global_defs(b: BuildState, node: Node) -> None:
 
 
 def global_defs_model(b: BuildState) -> GlobalDefs:
-    gkeys = {f.name for f in fields(GlobalDefs)}
+    gkeys = set(names(GlobalDefs))
     if b.min_garp:
         # keepalived's vrrp_min_garp: one gratuitous ARP/NA, no repeat, no refresh, no
         # delay - without overriding what global_defs sets explicitly (in any order)

@@ -349,6 +349,8 @@ def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:
 def _i_use_ipvlan(b: BuildState, c: Node, i: _Draft) -> None:
     others = {str(x.use_vmac or x.use_ipvlan): x.name for x, _ in b.instances
               if x.use_vmac or x.use_ipvlan}
+    if b.check_interfaces:
+        b.interfaces_mattered = True            # the host's ipvlan links looked at
     ipvlan.read(c, i.vid, i.f, others,
                 ipvlan.is_l2_ipvlan if b.check_interfaces else lambda _n: None, b.d)
 

@@ -9,7 +9,6 @@ is inherited real server <- virtual server when not given on the checker.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from keepalived_py.config import keywords as kw
@@ -32,6 +31,7 @@ from keepalived_py.config.values import (
     read_decimal,
     read_int,
 )
+from keepalived_py.record import evolve as replace
 
 if TYPE_CHECKING:
     from keepalived_py.config.model import GlobalDefs

@@ -8,7 +8,6 @@ every keyword in KEYWORDS and `parse_root` for the root keywords in ROOT_KEYWORD
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from typing import Any
 
 from keepalived_py.config.model import Script
@@ -25,6 +24,7 @@ from keepalived_py.config.values import (
     read_int,
     script_argv,
 )
+from keepalived_py.record import evolve as replace
 
 ROLES = ("vrrp", "checker", "bfd")
 _SCHED = ("priority", "rt_priority", "rlimit_rttime", "rlimit_rtime", "no_swap", "cpu_affinity")

@@ -4,7 +4,6 @@ on scripts once every block is read: unused scripts, script security. Called by 
 BuildState, which holds the lists (b.scripts, b.processes, b.files)."""
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
 from keepalived_py.config import keywords as kw
@@ -25,6 +24,7 @@ from keepalived_py.config.values import (
     read_decimal,
     read_int,
 )
+from keepalived_py.record import names
 
 
 def vrrp_script(b: BuildState, node: Node) -> None:
@@ -218,11 +218,11 @@ def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance],
             run.append(s.script)
         # every instance parsed, also one vrrp_complete_instance drops later (no VRID...):
         # check_vrrp_script_security runs first
-        run += [getattr(n, fl.name) for n in [*(i.notify for i, _ in b.instances),
-                                              *b._dropped_notify]
-                for fl in fields(Notify) if fl.name != "smtp_alert"]
-        run += [getattr(grp.notify, fl.name) for grp in groups for fl in fields(Notify)
-                if fl.name != "smtp_alert"]
+        run += [getattr(n, name) for n in [*(i.notify for i, _ in b.instances),
+                                           *b._dropped_notify]
+                for name in names(Notify) if name != "smtp_alert"]
+        run += [getattr(grp.notify, name) for grp in groups for name in names(Notify)
+                if name != "smtp_alert"]
         run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
     if any(b.host.is_script(s) for s in run) and not g.enable_script_security \
          and not b.bad_interface:

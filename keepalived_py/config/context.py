@@ -13,13 +13,12 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import socket
-from dataclasses import replace
 from typing import Any, Protocol
 
 from keepalived_py.config.model import Script
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 from keepalived_py.config.values import script_argv
+from keepalived_py.record import evolve as replace
 
 
 class Host(Protocol):
@@ -40,7 +39,10 @@ class SystemHost:
     def interfaces(self) -> set[str]:
         if self._ifnames is None:
             try:
-                self._ifnames = {name for _, name in socket.if_nameindex()}
+                # socket's own if_nameindex (the socket module's Python part, with its
+                # selectors, is not needed by a configuration test)
+                from _socket import if_nameindex
+                self._ifnames = {name for _, name in if_nameindex()}
             except OSError:
                 self._ifnames = set()
         return self._ifnames
@@ -90,13 +92,22 @@ class BuildContext:
         self.bad_interface = False            # an error naming a missing interface was given
         self.ssl: Any = None                  # the SSL block (build_lvs)
         self.lvs_protocol_set: set[SourcePos] = set()  # group virtual servers with `protocol`
+        # checking interfaces made a difference: an interface was missing, or the host's
+        # interfaces were looked at (VMAC names, ipvlan, sync group tracking). When False, the
+        # load is the one without the checks (config/reuse.py serves a reload with it)
+        self.interfaces_mattered = False
 
     def interfaces(self) -> set[str]:
+        if self.check_interfaces:
+            self.interfaces_mattered = True
         return self.host.interfaces()
 
     def interface_missing(self, name: str) -> bool:
         """Is `name` an interface this host lacks (only when interfaces are checked)?"""
-        return self.check_interfaces and name not in self.host.interfaces()
+        missing = self.check_interfaces and name not in self.host.interfaces()
+        if missing:
+            self.interfaces_mattered = True
+        return missing
 
     def later(self, node: Node, where: str) -> None:
         """A keyword keepalived accepts but keepalived-py does not act on yet."""

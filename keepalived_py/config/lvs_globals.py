@@ -167,7 +167,7 @@ def resolve_sync_instance(sync: LvsSyncDaemon | None, instances: Sequence[VrrpIn
 
 
 def _with(sync: LvsSyncDaemon, **kw: object) -> LvsSyncDaemon:
-    from dataclasses import replace
+    from keepalived_py.record import evolve as replace
     return replace(sync, **kw)  # type: ignore[arg-type]
 
 

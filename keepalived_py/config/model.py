@@ -9,16 +9,15 @@ LVS-side classes (virtual_server, real_server, checkers, bfd) live in model_lvs.
 """
 from __future__ import annotations
 
-import dataclasses
 import enum
 import ipaddress
-from dataclasses import field
-from typing import Any, TypeVar
+from typing import Any
 
 from keepalived_py.address import IPAddress, IPInterface
 from keepalived_py.config.model_lvs import BfdInstance, SslConfig, VirtualServer, VirtualServerGroup
 from keepalived_py.config.model_process import ProcessDefs
 from keepalived_py.config.record import Record
+from keepalived_py.record import evolve, field
 from keepalived_py.config.tree import SourcePos
 
 _NOPOS = SourcePos("<default>", 0)
@@ -26,25 +25,6 @@ _NOPOS = SourcePos("<default>", 0)
 
 def _pos() -> SourcePos:
     return field(default=_NOPOS, compare=False, repr=False)  # type: ignore[return-value]
-
-
-_T = TypeVar("_T")
-
-
-def evolve(obj: _T, /, **changes: Any) -> _T:
-    """dataclasses.replace() for the model's Record classes, without a second run of the
-    generated __init__ (records have no __post_init__): the fields are copied into a new
-    object (read all at once, record.py's `_values`) and `changes` set. An unknown field name
-    or anything else goes to dataclasses.replace (its error)."""
-    if not isinstance(obj, Record) or not changes.keys() <= obj._fieldset:
-        return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
-    cls = type(obj)
-    new = object.__new__(cls)
-    for put, value in zip(cls._setters, cls._values(obj), strict=True):
-        put(new, value)
-    for name, value in changes.items():
-        object.__setattr__(new, name, value)
-    return new
 
 
 class VrrpState(enum.Enum):

@@ -4,12 +4,12 @@ Field names equal keepalived.conf(5) keyword names; see model.py for the convent
 """
 from __future__ import annotations
 
-from dataclasses import field
 
 from keepalived_py.address import IPAddress
 from keepalived_py.config.bfd import BfdInstance as BfdInstance  # the model of bfd_instance
 from keepalived_py.config.record import Record
 from keepalived_py.config.tree import SourcePos
+from keepalived_py.record import field
 
 _NOPOS = SourcePos("<default>", 0)
 

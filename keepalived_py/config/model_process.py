@@ -7,10 +7,10 @@ it, obs/vrrp_data.py dumps it as keepalived.data does.
 """
 from __future__ import annotations
 
-from dataclasses import field
 from typing import TYPE_CHECKING
 
 from keepalived_py.config.record import Record
+from keepalived_py.record import field
 
 if TYPE_CHECKING:
     from keepalived_py.config.model import Script

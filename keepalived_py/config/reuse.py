@@ -32,6 +32,7 @@ class RecordingHost(SystemHost):
     def __init__(self) -> None:
         super().__init__()
         self.asked: dict[tuple[str, object], object] = {}
+        self.interfaces_mattered = True     # build_config says (BuildContext.interfaces_mattered)
 
     @property
     def answers(self) -> list[tuple[str, object, object]]:
@@ -59,7 +60,7 @@ class RecordingHost(SystemHost):
 
 _Key = tuple[str, "str | None", bool]
 _last: tuple[_Key, list[tuple[object, ...]], list[tuple[str, object, object]], int | None,
-             LoadResult] | None = None
+             LoadResult, bool] | None = None
 
 
 def _same_source(inputs: list[tuple[object, ...]]) -> bool:
@@ -109,8 +110,14 @@ def lookup(path: str, config_id: str | None, check_interfaces: bool) -> LoadResu
     """The last result, if a load of `path` now would read and ask exactly what it did."""
     if _last is None:
         return None
-    key, inputs, answers, cpus, result = _last
-    if key != (path, config_id, check_interfaces) or os.cpu_count() != cpus:
+    key, inputs, answers, cpus, result, mattered = _last
+    if key != (path, config_id, check_interfaces) and not (
+            # a load that checked interfaces, where checking made no difference (none missing,
+            # none looked at), is the load without the checks: the daemon's start (-t's
+            # checks) serves its first reload (which does not check them)
+            key == (path, config_id, True) and not check_interfaces and not mattered):
+        return None
+    if os.cpu_count() != cpus:
         return None
     if not _same_source(inputs) or not _same_host(answers):
         return None
@@ -134,7 +141,7 @@ def remember(path: str, config_id: str | None, check_interfaces: bool,
     kept = Diagnostics(list(d.items), d.aborted, d.file_error, set(d.escaped))
     from keepalived_py.config import LoadResult
     _last = ((path, config_id, check_interfaces), inputs, host.answers, os.cpu_count(),
-             LoadResult(result.config, kept, result.files))
+             LoadResult(result.config, kept, result.files), host.interfaces_mattered)
 
 
 def forget() -> None:

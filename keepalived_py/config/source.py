@@ -26,14 +26,13 @@ from __future__ import annotations
 import glob
 import os
 import re
-import socket
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 from keepalived_py.config import filesec
 from keepalived_py.config.record import Record
 from keepalived_py.config.tree import Diagnostics, SourcePos
+from keepalived_py.record import field
 
 MAXBUF = 1024
 MAX_INCLUDE_DEPTH = 32
@@ -46,6 +45,7 @@ MAX_LINES = 2_000_000            # hard stop against runaway ~SEQ / includes
 MAX_EXPANSION = 100              # $definition re-expansion passes per line
 _DEF_NAME = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _REF = re.compile(r"\$(\{([A-Za-z_][A-Za-z0-9_]*)((?: *[0-9]+)*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_BRACES = re.compile(r"([{}])")
 _SEQ = re.compile(r"~(SEQ|LST)(x?)\s*\((.*?)\)\s*(.*)$", re.DOTALL)
 
 
@@ -57,7 +57,7 @@ class Line(Record, kw_only=False):
 
 def default_config_id() -> str:
     """keepalived's default config id: the host name up to its first dot."""
-    return socket.gethostname().split(".", 1)[0]
+    return os.uname().nodename.split(".", 1)[0]       # gethostname(2): the UTS node name
 
 
 def decomment(text: str) -> tuple[str, bool, bool]:
@@ -104,6 +104,8 @@ def split_braces(text: str) -> list[str]:
     """Split '{' and '}' outside quotes into lines of their own (keepalived's line residue)."""
     if "{" not in text and "}" not in text:
         return [text]
+    if '"' not in text:                 # no quotes: every brace splits (the common case)
+        return [p for p in (x.strip(" \t") for x in _BRACES.split(text)) if p]
     parts: list[str] = []
     cur: list[str] = []
     quote = False
@@ -152,16 +154,14 @@ def split_words(text: str) -> tuple[tuple[str, ...], bool]:
     return tuple(words), False
 
 
-@dataclass
-class _Definition:
+class _Definition(Record, kw_only=False, frozen=False):
     """A $NAME definition."""
     value: str
     multiline: bool = False
     builtin: str | None = None
 
 
-@dataclass
-class SourceReader:
+class SourceReader(Record, kw_only=False, frozen=False):
     """Reads files into logical lines (the module's docstring)."""
     diagnostics: Diagnostics
     config_id: str | None = None

@@ -12,7 +12,6 @@ and falls back as keepalived does.
 """
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 from keepalived_py.config.model import VrrpInstance
@@ -43,6 +42,7 @@ def vmac_name(args: tuple[str, ...], vid: str, existing: set[str] | None, pos: S
 def _private_macvlan(name: str) -> bool:
     """Whether an existing interface is a private-mode macvlan (ip -d -j link, as sysfs does
     not tell the link kind). Unknown counts as yes: the daemon checks again when it runs."""
+    import subprocess           # (a VMAC with a private macvlan only: not for every -t)
     try:
         out = subprocess.run(["ip", "-d", "-j", "link", "show", "dev", name],
                              capture_output=True, text=True, timeout=2).stdout

@@ -17,10 +17,10 @@ the group (sync_group_tracking_init).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 from keepalived_py.config.model import TrackRef, VrrpInstance, VrrpSyncGroup
 from keepalived_py.config.tree import SourcePos
+from keepalived_py.record import evolve as replace
 
 OWNER = 255
 Report = Callable[[SourcePos | None, str], None]

@@ -6,9 +6,9 @@ model (model.py) and reports every problem as a `Diagnostic` carrying the `Sourc
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 from keepalived_py.config.record import Record
+from keepalived_py.record import field
 
 
 class SourcePos(Record, kw_only=False):
@@ -66,8 +66,7 @@ class Diagnostic(Record, kw_only=False):
         return f"{where}{self.severity.value}: {self.message}"
 
 
-@dataclass(slots=True)
-class Diagnostics:
+class Diagnostics(Record, kw_only=False, frozen=False):
     """Collector passed through the pipeline; never raises."""
 
     items: list[Diagnostic] = field(default_factory=list)

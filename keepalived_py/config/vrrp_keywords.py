@@ -157,7 +157,7 @@ def track_group(b: Any, node: Node) -> tuple[str, tuple[str, ...]] | None:
 def checked_track_group(obj: Any, groups: dict[str, tuple[str, ...]], d: Diagnostics) -> Any:
     """A static address/route/rule whose track_group is not defined (yet): keepalived's error,
     the option dropped."""
-    from dataclasses import replace
+    from keepalived_py.record import evolve as replace
     name = obj.track_group
     if name is None or name in groups:
         return obj
@@ -172,7 +172,7 @@ def fold_track_groups(instances: list[Any], groups: dict[str, tuple[str, ...]],
     of every static address (its dev, else default_interface), route (its dev) and rule (its
     iif) naming the group, unless the entry says no_track - keepalived's TRACK_SADDR,
     TRACK_SROUTE and TRACK_SRULE interfaces."""
-    from dataclasses import replace
+    from keepalived_py.record import evolve as replace
 
     from keepalived_py.config.model import TrackRef
     addrs, routes, rules = config_statics

@@ -131,6 +131,8 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     log.info("child.ready", pid=os.getpid())
     profiler = _bench_profile(role)
 
+    held = [config]                             # the configuration last started or reloaded
+
     async def commands() -> None:
         while True:
             msg = await read_message(reader)
@@ -138,14 +140,17 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
                 stop.set()
                 return
             if msg[0] == "reload":
+                if msg[1] is not None:          # None: the one held (core/channel.py)
+                    held[0] = msg[1]
+                new = held[0]
                 try:
-                    set_script_defaults(msg[1].global_defs)
-                    await daemon.reload(msg[1])
-                    if msg[1].global_defs.process != sched.applied:
-                        sched.apply(msg[1].global_defs.process)
-                        scriptenv.configure(options.umask, msg[1].global_defs.process)
-                        umask.apply(options.umask, msg[1].global_defs.process)
-                    set_name(comm_for(role, msg[1].global_defs))
+                    set_script_defaults(new.global_defs)
+                    await daemon.reload(new)
+                    if new.global_defs.process != sched.applied:
+                        sched.apply(new.global_defs.process)
+                        scriptenv.configure(options.umask, new.global_defs.process)
+                        umask.apply(options.umask, new.global_defs.process)
+                    set_name(comm_for(role, new.global_defs))
                     send("reloaded", True)
                 except Exception as e:
                     log.error("child.reload_failed", error=repr(e))
@@ -189,10 +194,8 @@ def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]
     set_cmdline(title)
-    from keepalived_py import dccache
     from keepalived_py.core import startgc
     startgc.pause()                             # resumed once started (core/startgc.py)
-    dccache.install()
     return _main(role, parent_pid, fd, int(conn) if conn != "-" else None)
 
 

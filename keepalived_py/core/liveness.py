@@ -29,7 +29,8 @@ since messages waiting unread in the socket are not the children's fault.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+
+from keepalived_py.record import Record
 
 STOPPED_LIMIT = 1.5
 READY_SILENCE_LIMIT = 60.0
@@ -52,8 +53,7 @@ class Verdict(enum.Enum):
         return self in (Verdict.STOPPED, Verdict.SILENT, Verdict.HUNG)
 
 
-@dataclass(slots=True)
-class Liveness:
+class Liveness(Record, kw_only=False, frozen=False):
     """One child process's evidence. `now` is the supervisor's monotonic clock."""
 
     started: float

@@ -7,15 +7,15 @@ doubles from 1 s up to 60 s. The count starts again once a child has stayed up 6
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from keepalived_py.record import Record
+
 
 BASE = 1.0
 CAP = 60.0
 STABLE_AFTER = 60.0
 
 
-@dataclass(slots=True)
-class Backoff:
+class Backoff(Record, kw_only=False, frozen=False):
     failures: int = 0
 
     def next_delay(self, uptime: float, was_ready: bool = False) -> float:

@@ -24,14 +24,11 @@ def pause() -> None:
 
 
 def resume() -> None:
-    """Start-up is over: the collector back on, and the dataclass code this process compiled
-    kept for the next start (keepalived_py/dccache.py)."""
+    """Start-up is over: the collector back on."""
     global _paused
     if _paused:
         _paused = False
         gc.enable()
-    from keepalived_py import dccache
-    dccache.save()
 
 
 def paused() -> bool:

@@ -38,7 +38,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from keepalived_py.config import LoadResult, load_config
@@ -60,6 +60,7 @@ from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
 from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
+from keepalived_py.record import Record
 
 log = slog.get_logger("keepalived_py.supervisor")
 
@@ -81,8 +82,7 @@ _HANDLED_SIGNALS = (signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGUSR1
                     signal.SIGCHLD, signal.SIGRTMIN + 2, signal.SIGRTMIN + 29)
 
 
-@dataclass
-class Child:
+class Child(Record, kw_only=False, frozen=False):
     role: str
     pidfile: str
     pid: int = 0
@@ -497,6 +497,9 @@ class Supervisor:
                     sdnotify.notify("READY=1", "STATUS=reload rejected: invalid configuration")
                     self._reload_result("rejected: invalid configuration (the running one is kept)")
                     continue
+                # the configuration every child holds already (config/reuse.py reused the load):
+                # the children are told so rather than sent it again (core/channel.py, issue 16)
+                held = result.config is self.config
                 self.config = umask.keep_last(result.config, self.config)
                 self._known_errors = errors
                 self._reload_time()
@@ -512,7 +515,7 @@ class Supervisor:
                     child.reload_failed = False
                     if child.pid and child.wanted and child.role in running:
                         child.reload_pending = True
-                        self._send(child, "reload", self.config)
+                        self._send(child, "reload", None if held else self.config)
                         if child.role in ("vrrp", "checker") and self.bfd_up:
                             # a reference new in this configuration learns its session's state
                             self._send(child, "bfd", self._bfd_for(child.role, self.bfd_up))

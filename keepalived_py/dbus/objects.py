@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
+
+from keepalived_py.record import Record
 
 SERVICE_NAME = "org.keepalived.Vrrp1"
 ROOT = "/org/keepalived/Vrrp1"
@@ -43,8 +45,7 @@ STATE_WORDS = {"INIT": "Init", "BACKUP": "Backup", "MASTER": "Master", "FAULT": 
                "DELETED": "Deleted", "STOP": "Stop"}
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceView:
+class InstanceView(Record, kw_only=False):
     """What the D-Bus objects show of one VRRP instance."""
 
     name: str
@@ -64,8 +65,7 @@ class Request(enum.Enum):
     SEND_GARP = "send_garp"
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
+class Reply(Record, kw_only=False):
     signature: str = ""
     body: tuple[Any, ...] = ()
     error: str | None = None                  # a D-Bus error name: the body is its message
@@ -147,8 +147,7 @@ def interface_xml(name: str, indent: str = "  ") -> list[str]:
     return out
 
 
-@dataclass
-class ObjectTree:
+class ObjectTree(Record, kw_only=False, frozen=False):
     """The exported objects for the current instances: path -> interface (and instance)."""
 
     namespace: str | None = None

@@ -21,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from dataclasses import dataclass
 
 from keepalived_py.config.model import Script
 from keepalived_py.obs import slog
+from keepalived_py.record import Record
 
 log = slog.get_logger("keepalived_py.notify")
 
@@ -32,8 +32,7 @@ MAX_RUNNING = 64
 DEFAULT_SCRIPT_USER = "keepalived_script"
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptDefaults:
+class ScriptDefaults(Record, kw_only=False):
     user: str | None = None          # None: the daemon's own user
     group: str | None = None
     security: bool = False
@@ -93,8 +92,7 @@ def vrrp_notify_args(kind: str, name: str, state: str, priority: int) -> tuple[s
     return (kind, name, state, str(priority))
 
 
-@dataclass(frozen=True, slots=True)
-class SecurityVerdict:
+class SecurityVerdict(Record, kw_only=False):
     ok: bool
     path: str = ""          # the component found unsafe or missing
     reason: str = ""

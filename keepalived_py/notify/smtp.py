@@ -33,11 +33,12 @@ import os
 import pwd
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from keepalived_py.errors import KeepalivedError
 from keepalived_py.obs import slog
+from keepalived_py.record import Record
 
 log = slog.get_logger("keepalived_py.notify.smtp")
 
@@ -77,8 +78,7 @@ CHECKER_WORDS = {
 
 
 # -- pure: decisions and messages ---------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Alert:
+class Alert(Record, kw_only=False):
     """One mail: the subject after "[router_id] " and the body line."""
 
     subject: str
@@ -176,8 +176,7 @@ def render(alert: Alert, *, router_id: str | None, sender: str, recipients: tupl
     return stuffed.encode("utf-8", "replace") + b"\r\n.\r\n"
 
 
-@dataclass(slots=True)
-class StateMails:
+class StateMails(Record, kw_only=False, frozen=False):
     """keepalived's last_email_state: an instance or group mails when its state differs from
     the last one it mailed; with no_email_faults, FAULT is not mailed (nor remembered)."""
 
@@ -202,8 +201,7 @@ class SmtpError(KeepalivedError):
         super().__init__(line)
 
 
-@dataclass(frozen=True, slots=True)
-class SmtpSettings:
+class SmtpSettings(Record, kw_only=False):
     host: str
     port: int = 25
     helo: str = "localhost"

@@ -17,9 +17,10 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.record import Record
 
 HEADER_LEN = 20
 VERSION = 1                                         # RFC 2741 §6.1 h.version
@@ -117,22 +118,19 @@ class DecodeError(KeepalivedError):
         self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class VarBind:
+class VarBind(Record, kw_only=False):
     name: OID
     type: VarType
     value: int | bytes | OID | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SearchRange:
+class SearchRange(Record, kw_only=False):
     start: OID
     end: OID                        # () : no upper bound
     include: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Pdu:
+class Pdu(Record, kw_only=False):
     type: PduType
     session_id: int = 0
     transaction_id: int = 0

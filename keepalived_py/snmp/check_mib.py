@@ -6,8 +6,7 @@ keepalived numbers them. Values follow the MIB's enumerations.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from keepalived_py.record import Record
 from keepalived_py.snmp import mib
 from keepalived_py.snmp.agentx import OID, VarBind
 from keepalived_py.snmp.vrrp_mib import K_CHECK, K_GLOBAL
@@ -21,8 +20,7 @@ ALGO = {"rr": 1, "wrr": 2, "lc": 3, "wlc": 4, "lblc": 5, "lblcr": 6, "dh": 7, "s
 KIND = {"NAT": 1, "DR": 2, "TUN": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class RealFacts:
+class RealFacts(Record, kw_only=False):
     index: int
     address: str
     port: int
@@ -36,8 +34,7 @@ class RealFacts:
     name: str | None = None                 # snmp_name
 
 
-@dataclass(frozen=True, slots=True)
-class VirtualFacts:
+class VirtualFacts(Record, kw_only=False):
     index: int
     address: str | None
     port: int

@@ -9,8 +9,9 @@ vrrpOperMasterIpAddr stays 0.0.0.0 on the master itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from keepalived_py.record import Record
 from keepalived_py.snmp import mib
 from keepalived_py.snmp.agentx import OID, VarBind
 
@@ -33,8 +34,7 @@ SCOPE = {"host": 1, "link": 2, "site": 5, "global": 14}
 AUTH = {None: 0, "PASS": 1, "AH": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class AddressFacts:
+class AddressFacts(Record, kw_only=False):
     address: str
     prefix: int
     brd: str | None
@@ -44,8 +44,7 @@ class AddressFacts:
     set: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InstanceFacts:
+class InstanceFacts(Record):
     index: int                      # 1-based, configuration order
     name: str
     vrid: int
@@ -81,8 +80,7 @@ class InstanceFacts:
                                     # masterNoResponse(3)
 
 
-@dataclass(frozen=True, slots=True)
-class GroupFacts:
+class GroupFacts(Record, kw_only=False):
     index: int
     name: str
     state: str
@@ -92,8 +90,7 @@ class GroupFacts:
     tracking_weight: bool
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GlobalFacts:
+class GlobalFacts(Record):
     version: str = "Keepalived v2.2.7 (01/16,2022)"
     router_id: str = ""
     smtp_server: str | None = None

@@ -15,15 +15,14 @@ of keepalived.data (obs/vrrp_data.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from keepalived_py.config.model import Config, TrackRef
+from keepalived_py.record import Record
 
 KINDS = ("interface", "script", "process", "file", "bfd")
 
 
-@dataclass(frozen=True, slots=True)
-class Edge:
+class Edge(Record, kw_only=False):
     instance: str
     weight: int
     reverse: bool

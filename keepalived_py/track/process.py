@@ -15,15 +15,15 @@ delay is never reported. Time is an input; deadlines are outputs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.config.model import VrrpTrackProcess
+from keepalived_py.record import Record
 
 TASK_COMM_LEN = 16  # the kernel keeps 15 characters of a process name
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessInfo:
+class ProcessInfo(Record, kw_only=False):
     """What the monitor knows of one live process."""
 
     pid: int
@@ -31,8 +31,7 @@ class ProcessInfo:
     cmdline: tuple[str, ...] = ()   # empty when not read (no tracker needs it) or a kernel thread
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessSpec:
+class ProcessSpec(Record, kw_only=False):
     name: str
     process: str
     params: tuple[str, ...]
@@ -63,8 +62,7 @@ class ProcessSpec:
         return have == want
 
 
-@dataclass(slots=True)
-class ProcessQuorum:
+class ProcessQuorum(Record, kw_only=False, frozen=False):
     """Counting and delays for one vrrp_track_process. No I/O."""
 
     spec: ProcessSpec

@@ -18,16 +18,15 @@ import asyncio
 import os
 import signal
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from keepalived_py.config.model import Script, VrrpScript
 from keepalived_py.obs import slog
+from keepalived_py.record import Record
 
 log = slog.get_logger("keepalived_py.track.script")
 
 
-@dataclass(slots=True)
-class ScriptCounter:
+class ScriptCounter(Record, kw_only=False, frozen=False):
     """keepalived's rise/fall accounting for one vrrp_script. No I/O."""
 
     rise: int = 1
@@ -73,8 +72,7 @@ class ScriptCounter:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(Record, kw_only=False):
     success: bool
     exit_type: str              # "succeeded" | "failed" | "timed_out"
     reason: str = ""            # "exited with status 2", "due to signal 9", "cannot execute: ..."

@@ -14,9 +14,9 @@ not run yet, which keeps its instances from leaving INIT (reported as fault here
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from keepalived_py.config.model import Config
+from keepalived_py.record import Record
 from keepalived_py.track.edges import KINDS, Edge, tracking_edges
 from keepalived_py.track.weights import (
     NEUTRAL,
@@ -28,8 +28,7 @@ from keepalived_py.track.weights import (
 __all__ = ["KINDS", "Edge", "InstanceTracking", "TrackingTable"]
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceTracking:
+class InstanceTracking(Record, kw_only=False):
     fault: bool
     delta: int
     reasons: tuple[str, ...] = ()        # "script chk_http", "interface eth1" causing FAULT

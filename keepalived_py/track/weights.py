@@ -11,13 +11,13 @@ FAULT, anything above 253 counts as 253; weight 0 means a non-zero value is a fa
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from keepalived_py.record import Record
+
 
 FAULT_STATUS = -254
 
 
-@dataclass(frozen=True, slots=True)
-class Contribution:
+class Contribution(Record, kw_only=False):
     fault: bool = False
     delta: int = 0
 

@@ -12,14 +12,13 @@ I/O, no clock, no logging.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from keepalived_py.config.model import VrrpInstance
+from keepalived_py.record import Record
 from keepalived_py.vrrp.packet import AUTH_NONE, AUTH_PASS, Address, Advert, Reason
 
 
-@dataclass(frozen=True, slots=True)
-class Drop:
+class Drop(Record, kw_only=False):
     """An advert refused: why (its counter is `reason.counter`) and keepalived's log line."""
 
     reason: Reason

@@ -32,8 +32,8 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from dataclasses import dataclass
 
+from keepalived_py.record import Record
 from keepalived_py.vrrp.packet import (
     AUTH_LEN,
     IPPROTO_VRRP,
@@ -98,8 +98,7 @@ def next_ip_id(ip_id: int) -> int:
     return ip_id or 1
 
 
-@dataclass(frozen=True, slots=True)
-class AhPacket:
+class AhPacket(Record, kw_only=False):
     """A received IPv4 packet with an AH header, parsed but not yet authenticated."""
 
     ttl: int

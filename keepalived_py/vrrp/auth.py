@@ -14,11 +14,12 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
 from keepalived_py.config.model import VrrpInstance
 from keepalived_py.obs import slog
+from keepalived_py.record import Record
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.packet import Address, Advert, DecodeError, Reason, decode
@@ -33,8 +34,7 @@ def uses_ah(inst: VrrpInstance) -> bool:
     return inst.auth_type == "AH" and inst.version == 2 and inst.family == 4
 
 
-@dataclass
-class AhState:
+class AhState(Record, kw_only=False, frozen=False):
     """auth_type AH of one instance: keepalived's ipsecah_counter and IP id."""
     counter: ipsec_ah.SeqCounter = field(default_factory=ipsec_ah.SeqCounter)
     ip_id: int = 0

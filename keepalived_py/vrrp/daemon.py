@@ -26,7 +26,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Coroutine, Hashable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, cast
 
 from keepalived_py.config.model import Config, GlobalDefs, VirtualAddress, VrrpInstance
@@ -36,6 +36,7 @@ from keepalived_py.notify.fifo import NotifyFifo, open_fifos, vrrp_fifo_line
 from keepalived_py.notify.scripts import Notifier, vrrp_notify_args
 from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
+from keepalived_py.record import Record
 from keepalived_py.track.table import TrackingTable
 from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
 from keepalived_py.vrrp import ah as ipsec_ah
@@ -84,8 +85,7 @@ def params_of(inst: VrrpInstance, global_defs: GlobalDefs | None = None) -> m.Pa
 ADVERT_SLACK = 0.1      # a master's advert may be sent this fraction of the interval early
 
 
-@dataclass
-class Runner:
+class Runner(Record, kw_only=False, frozen=False):
     cfg: VrrpInstance
     fsm: m.Instance
     sock: VrrpSocket | None = None
@@ -295,6 +295,8 @@ class VrrpDaemon:
             # keepalived reports an instance a reload removes as FAULT (notify, FIFO), or
             # DELETED with notify_deleted (vrrp/removal.py)
             await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
+        # params_of is a function of the instance and the globals: unchanged both, no call
+        same_globals = config.global_defs == old_config.global_defs
         known = self.track.unchanged_results(config)
         self.track.stop()
         self.track.start(config, known=known, restart=True)
@@ -306,8 +308,9 @@ class VrrpDaemon:
                 # instance (FAULT, priority 0 on the old VRID) and starts the new one
                 await self._remove_runner(name, release=True, announce_as=m.State.FAULT)
                 await self._add_runner(inst, None)
-            elif inst != old[name] or params_of(inst, config.global_defs) != \
-                    params_of(old[name], old_config.global_defs):   # (a global the checks OR in)
+            elif inst != old[name] or not same_globals and params_of(
+                    inst, config.global_defs) != params_of(old[name], old_config.global_defs):
+                # (a global the checks OR in)
                 await self._change_runner(self.runners[name], inst)
         for r in self.runners.values():
             self._refresh_tracking(r)

@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from keepalived_py.config.model import Config
+from keepalived_py.record import Record
 
 Alive = Callable[[], bool]
 ETH_P_ARP = b"\x08\x06"
 
 
-@dataclass
-class _Lane:
+class _Lane(Record, kw_only=False, frozen=False):
     """One kind of frame (ARP or NA) of one delay: its spacing, next slot and queue."""
 
     interval: float
@@ -39,8 +39,7 @@ class _Lane:
     dropped: int = 0
 
 
-@dataclass
-class Delay:
+class Delay(Record, kw_only=False, frozen=False):
     arp: _Lane
     na: _Lane
 

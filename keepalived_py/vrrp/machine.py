@@ -62,10 +62,11 @@ the mark; without any loss the timer is RFC 5798's.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
 from keepalived_py.config.model import VrrpState
+from keepalived_py.record import Record
 from keepalived_py.vrrp import stats as vrrp_stats
 from keepalived_py.vrrp.packet import (
     AUTH_AH,
@@ -107,8 +108,7 @@ assert set(DROP_COUNTERS) <= set(STATS_KEYS)
 State = VrrpState
 
 
-@dataclass(frozen=True, slots=True)
-class Peer:
+class Peer(Record, kw_only=False):
     """A unicast peer and the TTL range accepted from it (check_unicast_src)."""
 
     address: Address
@@ -134,8 +134,7 @@ def lower_prio_garp(g: GlobalDefs | None, inst: VrrpInstance) -> tuple[float, in
             inst.garp_master_repeat if rep is None else rep)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Params:
+class Params(Record):
     """What the state machine needs of a vrrp_instance. Build with `from_config`."""
 
     name: str = "VI"
@@ -257,8 +256,7 @@ class Params:
 
 
 # -- events (past tense) ---------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Started:
+class Started(Record, kw_only=False):
     """The instance starts (keepalived's vrrp_init_state). `resume_master_since` is the older
     spelling of Resumed(True, at). `hold_until`: global_defs vrrp_startup_delay - no
     Master_Down timer expires before this monotonic time (keepalived's vrrp_delayed_start_time)."""
@@ -267,8 +265,7 @@ class Started:
     hold_until: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
-class Resumed:
+class Resumed(Record, kw_only=False):
     """Start after a child restart: `was_master` at monotonic time `at` (CLOCK_MONOTONIC is
     system-wide, so the previous process's loop.time() is comparable)."""
 
@@ -276,8 +273,7 @@ class Resumed:
     at: float
 
 
-@dataclass(frozen=True, slots=True)
-class AdvertReceived:
+class AdvertReceived(Record, kw_only=False):
     """A decoded advert for our VRID. `ttl`: the IPv4 TTL / IPv6 hop limit if known;
     `multicast`: whether it was sent to a multicast group, if known."""
 
@@ -287,29 +283,25 @@ class AdvertReceived:
     multicast: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class AdvertInvalid:
+class AdvertInvalid(Record, kw_only=False):
     """A packet for our VRID that packet.decode rejected: counted, nothing else."""
 
     reason: Reason
     detail: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class TimerExpired:
+class TimerExpired(Record, kw_only=False):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class ReceiveLost:
+class ReceiveLost(Record, kw_only=False):
     """The kernel dropped `count` packets on the instance's receive socket (its queue was
     full: SO_RXQ_OVFL). A master's advert may have been among them."""
 
     count: int
 
 
-@dataclass(frozen=True, slots=True)
-class FaultChanged:
+class FaultChanged(Record, kw_only=False):
     fault: bool
     reason: str = ""
     # a fault of the configuration (keepalived's num_config_faults, e.g. unicast_fault_no_peer
@@ -317,29 +309,25 @@ class FaultChanged:
     config: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class PriorityChanged:
+class PriorityChanged(Record, kw_only=False):
     """The new effective priority (priority.effective_priority: clamped 1..254, owner 255)."""
 
     effective: int
 
 
-@dataclass(frozen=True, slots=True)
-class PrimaryChanged:
+class PrimaryChanged(Record, kw_only=False):
     """Our source address changed (the equal-priority tie-break and the v3 pseudo-header)."""
 
     address: Address | None
 
 
-@dataclass(frozen=True, slots=True)
-class AddressLost:
+class AddressLost(Record, kw_only=False):
     """One of our virtual addresses was deleted behind our back (keepalived: to BACKUP)."""
 
     address: str
 
 
-@dataclass(frozen=True, slots=True)
-class Reconfigured:
+class Reconfigured(Record, kw_only=False):
     """Reload with changed parameters: state and timers are kept. A MASTER holding its
     addresses removes the lines the reload dropped and adds (and announces) the new ones.
     `sync`: the instance's sync group after the reload (None: none)."""
@@ -348,13 +336,11 @@ class Reconfigured:
     sync: SyncVeto | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StatsReset:
+class StatsReset(Record, kw_only=False):
     """Zero the counters (SIGUSR2 with a stats-clear request)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Shutdown:
+class Shutdown(Record, kw_only=False):
     pass
 
 
@@ -364,13 +350,11 @@ Event = (Started | Resumed | AdvertReceived | AdvertInvalid | TimerExpired | Fau
 
 
 # -- actions (imperative) --------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SendAdvert:
+class SendAdvert(Record, kw_only=False):
     priority: int
 
 
-@dataclass(frozen=True, slots=True)
-class AddAddresses:
+class AddAddresses(Record, kw_only=False):
     """Add these virtual addresses, routes and rules (EEXIST means done). `whole`: they are
     all of the instance's (its firewall entry follows), not a reload's additions."""
 
@@ -380,8 +364,7 @@ class AddAddresses:
     whole: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class RemoveAddresses:
+class RemoveAddresses(Record, kw_only=False):
     """Remove these virtual addresses, routes and rules (ENOENT/EADDRNOTAVAIL mean done)."""
 
     addresses: tuple[VirtualAddress, ...] = ()
@@ -390,8 +373,7 @@ class RemoveAddresses:
     whole: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class SendGratuitous:
+class SendGratuitous(Record, kw_only=False):
     """One burst: `count` gratuitous ARPs/unsolicited NAs per address, spaced by
     vrrp_garp_interval / vrrp_gna_interval. `why`: master, master_delay, refresh,
     lower_prio, lower_prio_delay."""
@@ -401,15 +383,13 @@ class SendGratuitous:
     addresses: tuple[VirtualAddress, ...] = ()    # the lines to announce
 
 
-@dataclass(frozen=True, slots=True)
-class StateChanged:
+class StateChanged(Record, kw_only=False):
     old: State
     new: State
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class RejectAdvert:
+class RejectAdvert(Record, kw_only=False):
     """An advert dropped by the instance's checks (already counted in `stats`)."""
 
     reason: Reason
@@ -417,16 +397,14 @@ class RejectAdvert:
     source: Address
 
 
-@dataclass(frozen=True, slots=True)
-class NotifyLowerPriority:
+class NotifyLowerPriority(Record, kw_only=False):
     """A MASTER heard a lower-priority advert (keepalived's notify_master_rx_lower_pri)."""
 
     source: Address
     priority: int
 
 
-@dataclass(frozen=True, slots=True)
-class WarnReceiveLoss:
+class WarnReceiveLoss(Record, kw_only=False):
     """Report that the master down timer ran out after the kernel dropped packets on our
     socket, and was given `extended_by` seconds more (once) instead of declaring the master
     down: its adverts may have been among the dropped packets."""
@@ -435,8 +413,7 @@ class WarnReceiveLoss:
     extended_by: float
 
 
-@dataclass(frozen=True, slots=True)
-class UseChecksum:
+class UseChecksum(Record, kw_only=False):
     """Send with this checksum form from now on (a peer uses keepalived <= 1.3.6's v3
     unicast checksum): rebuild the advert cache."""
 
@@ -467,8 +444,7 @@ class _Drop(Exception):
         self.detail = detail
 
 
-@dataclass(slots=True)
-class _Timers:
+class _Timers(Record, kw_only=False, frozen=False):
     down: float | None = None           # BACKUP: Master_Down timer
     advert: float | None = None         # MASTER: next advert
     garp_delay: float | None = None     # MASTER: second garp burst

@@ -37,10 +37,11 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from keepalived_py.address import IPAddress as Address
 from keepalived_py.errors import KeepalivedError
+from keepalived_py.record import Record
 from keepalived_py.vrrp.stats import DROP_KEYS
 
 IPPROTO_VRRP = 112                               # RFC 5798 §5.1.1.4
@@ -113,8 +114,7 @@ class ChecksumForm(enum.Enum):
     AS_V2 = "as_v2"               # v3: message only, like v2
 
 
-@dataclass(frozen=True, slots=True)
-class Advert:
+class Advert(Record, kw_only=False):
     version: int
     vrid: int
     priority: int

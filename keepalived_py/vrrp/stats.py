@@ -8,11 +8,10 @@ the counters of refused adverts (what `status` lists as "dropped").
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from keepalived_py.record import Record
 
 
-@dataclass(frozen=True, slots=True)
-class Counter:
+class Counter(Record, kw_only=False):
     key: str                    # the name in stats dicts, dumps and JSON
     help: str
     metric: str | None = None   # the exporter's metric family, if it has one

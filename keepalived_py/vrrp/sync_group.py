@@ -34,8 +34,8 @@ FAULT spreading stays in the daemon's fault evaluation (a member's fault faults 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
+from keepalived_py.record import Record
 from keepalived_py.vrrp.machine import (
     Action,
     AddressLost,
@@ -47,8 +47,7 @@ from keepalived_py.vrrp.machine import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class GroupStateChanged:
+class GroupStateChanged(Record, kw_only=False):
     group: str
     old: State
     new: State

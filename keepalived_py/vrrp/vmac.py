@@ -35,10 +35,11 @@ import errno
 import ipaddress
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from keepalived_py.obs import slog
+from keepalived_py.record import Record
 from keepalived_py.vrrp.addresses import netlink_error
 
 log = slog.get_logger("keepalived_py.vrrp.vmac")
@@ -77,8 +78,7 @@ def name_candidates(vrid: int, family: int, prefix: str = "vrrp") -> Iterator[st
         yield f"{prefix}{num}.{vrid}"
 
 
-@dataclass
-class _Saved:
+class _Saved(Record, kw_only=False, frozen=False):
     """Values we changed on a parent interface (or in `all`), to put back at the end."""
     values: dict[str, str] = field(default_factory=dict)
     users: set[str] = field(default_factory=set)        # VMAC names relying on the change

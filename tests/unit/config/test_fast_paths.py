@@ -134,3 +134,92 @@ def test_pruned_reading_passes_skipped_blocks_in_one_step(statements: list[str])
         slow = build_tree(lines, Diagnostics(), off, tokens, prune=True)
         fast = build_tree(lines, Diagnostics(), off, tokens, prune=True, closes=closes)
         assert _plain(fast) == _plain(slow)
+
+
+# -- read_trees: the full reading used as each process's reading when its blocks are regular --
+def _views_slow(lines, tokens):  # type: ignore[no-untyped-def]
+    from keepalived_py.config.blocks import VIEWS, brace_matches
+    closes = brace_matches(lines)
+    return tuple((build_tree(lines, Diagnostics(), off, tokens, prune=True, closes=closes), off)
+                 for off in VIEWS)
+
+
+def _outcome(text: str, fast: bool):  # type: ignore[no-untyped-def]
+    """(messages, model) of building `text` with the fast views (when regular) or the pruned
+    readings always."""
+    from keepalived_py.config.blocks import VIEWS
+    from keepalived_py.config.build import build_config
+    d = Diagnostics()
+    lines = read_text_lines(text, diagnostics=d)
+    tokens = tokenize(lines)
+    regular = [False]
+    tree = build_tree(lines, d, tokens=tokens, regular=regular)
+    views = tuple((tree, off) for off in VIEWS) if fast and regular[0] else \
+        _views_slow(lines, tokens)
+    config = build_config(tree, d, views=views)
+    return [str(x) for x in d.items], config, regular[0]
+
+
+_PIECES = ["vrrp_instance VI_1", "vrrp_instance VI_2", "virtual_server 192.0.2.1 80",
+           "real_server 192.0.2.2 80", "TCP_CHECK", "global_defs", "router_id r1",
+           "vrrp_script chk", "script /bin/true", "interface eth0", "virtual_router_id",
+           "virtual_router_id 7", "virtual_ipaddress", "192.0.2.100/24", "track_script",
+           "chk", "{", "{", "}", "}", "{", "}", "notify_master", "virtual_server_group g",
+           "authentication", "auth_type PASS", "include_check", "static_ipaddress",
+           "vrrp_sync_group G", "group", "priority 100", "connect_timeout 3"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_the_full_reading_stands_for_the_views_when_regular(pieces: list[str]) -> None:
+    """Whenever the full reading is regular, building with it as every process's reading
+    gives the same messages and model as building with the pruned readings."""
+    text = "\n".join(pieces) + "\n"
+    assert _outcome(text, True)[:2] == _outcome(text, False)[:2]
+
+
+def test_the_golden_configurations_build_the_same_with_the_fast_views() -> None:
+    import glob
+    import os
+    here = os.path.dirname(os.path.abspath(__file__))
+    paths = sorted(glob.glob(os.path.join(here, "..", "..", "golden", "config", "*.conf")))
+    assert len(paths) > 50
+    regular = 0
+    for p in paths:
+        with open(p, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+        fast = _outcome(text, True)
+        assert fast[:2] == _outcome(text, False)[:2], p
+        regular += fast[2]
+    assert regular > len(paths) // 2            # the fast path is the common one
+
+
+def _split_braces_by_chars(text: str) -> list[str]:
+    """split_braces as keepalived's character loop does it (the reference)."""
+    parts: list[str] = []
+    cur: list[str] = []
+    quote = False
+    for c in text:
+        if c == '"':
+            quote = not quote
+            cur.append(c)
+        elif not quote and c in "{}":
+            s = "".join(cur).strip(" \t")
+            if s:
+                parts.append(s)
+            parts.append(c)
+            cur = []
+        else:
+            cur.append(c)
+    s = "".join(cur).strip(" \t")
+    if s:
+        parts.append(s)
+    return parts
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=" \t{}ab\"#x1.", max_size=30))
+def test_split_braces_fast_path_is_the_character_loop(text: str) -> None:
+    from keepalived_py.config.source import split_braces
+    text = text.strip(" \t") or "a"
+    assert split_braces(text) == _split_braces_by_chars(text)

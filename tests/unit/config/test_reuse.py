@@ -1,9 +1,10 @@
 """config/reuse.py: a load is reused only when everything it read is the same."""
 from __future__ import annotations
 
+import _socket
 import os
-import socket
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -97,7 +98,7 @@ def test_pwd_and_host_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _write(conf, "global_defs {\n  router_id $_PWD\n}\n" + INSTANCE.format(n=6, dev="kpdummy0"))
     monkeypatch.chdir(tmp_path)
     fake = [(1, "lo"), (2, "kpdummy0")]
-    monkeypatch.setattr(socket, "if_nameindex", lambda: list(fake))
+    monkeypatch.setattr(_socket, "if_nameindex", lambda: list(fake))     # (config/context.py)
     first = load_config(str(conf), check_interfaces=True)
     assert first.config is not None and first.config.global_defs.router_id == str(tmp_path)
     assert load_config(str(conf), check_interfaces=True).config is first.config
@@ -115,9 +116,59 @@ def test_pwd_and_host_answers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_default_config_id_followed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     conf = tmp_path / "keepalived.conf"
     _write(conf, "@alpha " + INSTANCE.format(n=7, dev="lo").replace("\n", "\n@alpha ", 7))
-    monkeypatch.setattr(socket, "gethostname", lambda: "alpha.example")
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(nodename="alpha.example"))
     first = load_config(str(conf))
     assert first.config is not None and len(first.config.vrrp_instances) == 1
-    monkeypatch.setattr(socket, "gethostname", lambda: "beta.example")
+    monkeypatch.setattr(os, "uname", lambda: SimpleNamespace(nodename="beta.example"))
     other = load_config(str(conf))
     assert other.config is not None and not other.config.vrrp_instances
+
+
+def test_the_start_load_serves_the_first_reload_when_checking_interfaces_changed_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The daemon starts with interfaces checked and reloads without: when no interface was
+    missing nor looked at, the start's load is the reload's (the same object, the same
+    messages as a load without the checks); otherwise the reload loads again."""
+    monkeypatch.setattr(_socket, "if_nameindex", lambda: [(1, "lo"), (2, "kpdummy0")])
+    conf = tmp_path / "keepalived.conf"
+    _write(conf, INSTANCE.format(n=1, dev="kpdummy0") + "vrrp_instance X {\n}\n")
+    start = load_config(str(conf), check_interfaces=True)
+    reload = load_config(str(conf))
+    assert reload.config is start.config and reload.diagnostics.items == start.diagnostics.items
+    reuse.forget()
+    assert load_config(str(conf)).config == start.config        # what a fresh load gives
+    assert [str(x) for x in load_config(str(conf)).diagnostics.items] == \
+        [str(x) for x in start.diagnostics.items]
+    # the other way round: a load without the checks does not stand for one with them
+    assert load_config(str(conf), check_interfaces=True).config is not start.config
+    for text in (INSTANCE.format(n=2, dev="kpmissing0"),                 # missing: a message
+                 INSTANCE.format(n=3, dev="kpdummy0").replace(           # VMAC: names looked at
+                     "priority 100", "priority 100\n    use_vmac")):
+        _write(conf, text)
+        reuse.forget()
+        start = load_config(str(conf), check_interfaces=True)
+        assert load_config(str(conf)).config is not start.config
+
+
+def test_a_start_load_standing_for_a_reload_is_what_the_reload_would_load(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the golden configurations: whenever the load with interfaces checked is served to
+    a lookup without, it equals (model and messages) a fresh load without the checks."""
+    import glob
+    here = os.path.dirname(os.path.abspath(__file__))
+    names = [(i + 1, n) for i, n in enumerate(("lo", "eth0", "eth1", "eth2", "eth3", "veth0"))]
+    monkeypatch.setattr(_socket, "if_nameindex", lambda: list(names))
+    served = 0
+    for path in sorted(glob.glob(os.path.join(here, "..", "..", "golden", "config", "*.conf"))):
+        reuse.forget()
+        start = load_config(path, check_interfaces=True)
+        reload = load_config(path)
+        if reload.config is None or reload.config is not start.config:
+            continue
+        served += 1
+        reuse.forget()
+        fresh = load_config(path)
+        assert fresh.config == reload.config, path
+        assert [str(x) for x in fresh.diagnostics.items] == \
+            [str(x) for x in reload.diagnostics.items], path
+    assert served > 20
