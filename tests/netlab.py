@@ -49,6 +49,17 @@ def wait_for(pred: Callable[[], object], timeout: float = 5.0, step: float = 0.0
     return bool(pred())
 
 
+def seconds_until(pred: Callable[[], object], timeout: float = 10.0,
+                  step: float = 0.05) -> float | None:
+    """Poll `pred` until it is true: the seconds that took, or None after `timeout`."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        if pred():
+            return time.monotonic() - t0
+        time.sleep(step)
+    return None
+
+
 def sh(*cmd: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), capture_output=True, text=True, check=check, timeout=timeout)
 

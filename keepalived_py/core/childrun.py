@@ -109,8 +109,14 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
     set_script_defaults(config.global_defs)         # the user scripts run as (issue 12.5)
     from keepalived_py.core import scriptenv, umask
     scriptenv.configure(options.umask, config.global_defs.process)   # scripts' umask
+    # <role>_priority, _rt_priority, _no_swap, _cpu_affinity before the role starts, as
+    # keepalived sets them before its first timer: a respawned VRRP child reaches its first
+    # advert at the configured priority (issue 15). After the role's import: on a first
+    # start that is the long non-blocking stretch a SCHED_RR child's RLIMIT_RTTIME would count.
+    # What is in force is logged once started: no log write before a respawn's first advert
+    sched.apply(config.global_defs.process, announce=False)
     await daemon.start(config)
-    sched.apply(config.global_defs.process)
+    sched.announce()
     # what start-up built (modules, config, the daemon's tables) lives as long as the child:
     # out of the collector, so a full collection triggered by a dump's garbage stays short
     # and never sits between a timer and its advert
@@ -213,6 +219,8 @@ def _main(role: str, parent_pid: int, fd: int, conn: int | None,
           start: tuple[Any, Any] | None = None) -> int:
     set_name("keepalived")
     die_with_parent(parent_pid)
+    from keepalived_py.core.deathwatch import to_high_fd
+    fd = to_high_fd(fd)         # released first when we die: the parent knows at once
     sock = socket.socket(fileno=fd)
     # a proc connector the parent opened before entering a network namespace (-s)
     connector = socket.socket(fileno=conn) if conn is not None else None

@@ -29,3 +29,5 @@ def warm(role: str) -> None:
         importlib.import_module(name)
     except Exception as e:          # the child imports it again and reports what is wrong
         log.warning("supervisor.warm_failed", role=role, error=repr(e))
+        return
+    log.info("supervisor.warmed", role=role)

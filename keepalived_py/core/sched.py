@@ -91,7 +91,9 @@ class ProcessSched:
         _current = self
 
     # -- apply / reset ---------------------------------------------------------------------
-    def apply(self, p: ProcessDefs) -> None:
+    def apply(self, p: ProcessDefs, announce: bool = True) -> None:
+        """Apply `p`'s settings for this role; `announce`: log what is in force now (else
+        call announce() later: a child logs nothing before its first advert)."""
         self.reset()
         self.applied = p
         cfg = p.sched(self.role)
@@ -123,6 +125,10 @@ class ProcessSched:
                 log.warning("sched.affinity_failed", cpus=list(cfg.cpu_affinity), error=str(e),
                             compat=f"unable to set cpu affinity to {self.role} process"
                                    f" ({os.strerror(e.errno or 0)})")
+        if announce:
+            self.announce()
+
+    def announce(self) -> None:
         log.info("sched.applied", role=self.role, nice=os.getpriority(os.PRIO_PROCESS, 0),
                  rt_priority=self.rt_priority, locked=self.locked,
                  cpus=sorted(os.sched_getaffinity(0)))

@@ -11,7 +11,9 @@ comm `keepalived` (or process_name, vrrp_process_name, checker_process_name). Ch
 heartbeats from their event loop and report `ready`. A child that exits or dies by any signal
 is reaped at once (SIGCHLD -> waitpid loop, so no zombie survives) and restarted: the first
 time at once, then with a doubling backoff (core/restart.py); with -R the whole daemon stops
-instead. Every 0.5 s the parent judges each child's progress (core/liveness.py): a stopped
+instead. "At once" is in the SIGCHLD's own wake-up of the loop (asyncio's signal wake-up fd, no
+polling): the successor is forked before the death is logged (issue 15). Every 0.5 s the
+parent judges each child's progress (core/liveness.py): a stopped
 child (SIGSTOP) is killed — and so restarted — within about two seconds; a slow one (a loaded
 host, a starved VM) is left alone however late its loop runs; a ready child silent for a
 minute, or a starting one that neither talks nor uses CPU for two, is killed.
@@ -35,6 +37,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import field
 from typing import Any
 
@@ -145,7 +148,10 @@ class Supervisor:
         self.bfd_up: dict[str, bool] = {}   # last state of each BFD session, for new children
 
     # -- children ------------------------------------------------------------------------
-    def spawn(self, child: Child) -> None:
+    def spawn(self, child: Child, announce: Callable[[], None] | None = None) -> None:
+        """Fork (or exec) `child`, then write its pidfile; `announce` (the log lines of the
+        death this replaces) runs after the fork, so that nothing stands between a SIGCHLD
+        and the successor's fork (a log write can block on a loaded host's disk or syslog)."""
         assert self.loop is not None
         child.restart = None
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -155,19 +161,22 @@ class Supervisor:
             os.set_inheritable(self.connector.fileno(), True)
             connector = str(self.connector.fileno())
         me = os.getpid()
-        env = dict(os.environ)
-        if child.died_at is not None:
-            env[PREV_EXIT_ENV] = repr(child.died_at)
-        # the title at the end is the command line the child shows (core/process.set_cmdline)
-        argv = [sys.executable, "-m", "keepalived_py.core.childrun", child.role, str(me),
-                str(child_end.fileno()), connector, "--", *title(self.options)]
+        forked = not EXEC_CHILDREN
+        env: dict[str, str] = {}
+        argv: list[str] = []
+        if not forked:
+            env = dict(os.environ)
+            if child.died_at is not None:
+                env[PREV_EXIT_ENV] = repr(child.died_at)
+            # the title at the end is the command line the child shows (core/process.set_cmdline)
+            argv = [sys.executable, "-m", "keepalived_py.core.childrun", child.role, str(me),
+                    str(child_end.fileno()), connector, "--", *title(self.options)]
         # Between fork and exec the child still has our signal handlers and shares our asyncio
         # wakeup descriptor: a signal meant for it (a quick `kill` of the new pid) would be read
         # by *our* loop - a SIGTERM for the child stopping the whole daemon. So signals are
         # blocked across the fork; the child drops the wakeup fd and our handlers, then takes
         # what is pending with the default actions, as the new program it is about to be.
         old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _ALL_SIGNALS)
-        forked = not EXEC_CHILDREN
         if forked:
             gc.freeze()         # the parent's objects stay out of the child's collections
         pid = os.fork()
@@ -206,6 +215,8 @@ class Supervisor:
             if stale is not None and stale != pid and not pid_alive(stale):
                 with contextlib.suppress(OSError):
                     remove_pidfile(child.pidfile, stale)
+        if announce is not None:
+            announce()
         log.info("supervisor.child.started", role=child.role, pid=pid,
                  compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
         child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked))
@@ -220,6 +231,8 @@ class Supervisor:
         pid = child.pid
         while True:
             msg = await read_message(reader)
+            if msg is None and child.pid == pid:
+                self._channel_closed(child, pid)       # hook: issue 15 (core/deathwatch.py)
             if msg is None or child.pid != pid:
                 break
             assert self.loop is not None
@@ -306,6 +319,16 @@ class Supervisor:
             sdnotify.notify("READY=1", f"STATUS=reload not yet applied by the {' and '.join(late)}"
                             " child")
 
+    def _channel_closed(self, child: Child, pid: int) -> None:
+        """EOF from a child: a death by a signal is acted on now, as if reaped (the kernel's
+        SIGCHLD comes only at the end of the exit); the waitpid loop collects the zombie."""
+        if self.stopping or not child.wanted:
+            return
+        from keepalived_py.core.deathwatch import death_by_signal
+        status = death_by_signal(pid)
+        if status is not None:
+            self._exited(child, status)
+
     def reap(self) -> None:
         """SIGCHLD: collect every exited child; restart the ones still wanted."""
         assert self.loop is not None
@@ -357,10 +380,19 @@ class Supervisor:
             self.stop()
             return
         delay = child.backoff.next_delay(self.loop.time() - child.started, was_ready)
-        log.warning("supervisor.child.died", role=child.role, pid=old, how=how, restart_in=delay,
-                    compat=f"{child.role} child process({old}) died: Respawning")
         child.reload_pending = False          # the successor starts with the current config
-        sdnotify.notify(f"STATUS=respawning the {child.role} child (pid {old}, {how})")
+
+        def announce() -> None:
+            log.warning("supervisor.child.died", role=child.role, pid=old, how=how,
+                        restart_in=delay, compat=f"{child.role} child process({old}) died:"
+                                                 " Respawning")
+            sdnotify.notify(f"STATUS=respawning the {child.role} child (pid {old}, {how})")
+        if delay == 0:
+            # at once, in this SIGCHLD's wake-up: the successor is forked before anything else
+            # (logging, other callbacks of this loop iteration) runs (issue 15)
+            self.spawn(child, announce)
+            return
+        announce()
         child.restart = self.loop.call_later(delay, self.spawn, child)
 
     def watchdog(self) -> None:

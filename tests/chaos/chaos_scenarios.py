@@ -157,36 +157,33 @@ def vrrp_child_sigstop_backup(base: Path, o: Opts) -> dict[str, float]:
     return _child(base, o, "n2", signal.SIGSTOP, "csb")
 
 
-@scenario
-def partition_master(base: Path, o: Opts) -> dict[str, float]:
-    """The master cut off (nftables drop on its bridge port), then healed: one master per side,
-    then the 200 alone."""
-    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="part") as c:
+def _partition(base: Path, o: Opts, tag: str, label: str, hears: bool) -> dict[str, float]:
+    """n1 cut off (`hears`: in one direction only), then healed: while cut, n1 and the 150
+    both hold the VIP; after healing the 200 alone."""
+    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag=tag) as c:
         _up(c)
-        c.fault("n1 partitioned", {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
-        c.partition("n1")
+        c.fault(label, {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
+        c.partition("n1", hears=hears)
         c.hold()
         c.fault("healed", {"n1"}, nogap=True)
         c.heal()
         c.hold()
         c.verify()
         return c.figures()
+
+
+@scenario
+def partition_master(base: Path, o: Opts) -> dict[str, float]:
+    """The master cut off (nftables drop on its bridge port), then healed: one master per side,
+    then the 200 alone."""
+    return _partition(base, o, "part", "n1 partitioned", hears=False)
 
 
 @scenario
 def asymmetric_partition(base: Path, o: Opts) -> dict[str, float]:
     """The master hears the others but is not heard: the 150 takes over; the 200 keeps its
     address (it hears only lower priorities); after healing the 200 alone."""
-    with Cluster(base, kinds=("py", "py", "ka"), advert=o.advert, tag="asym") as c:
-        _up(c)
-        c.fault("n1 not heard", {"n1", "n2"}, bound=mdi(PRIOS["n2"], o.advert) + 0.05)
-        c.partition("n1", hears=True)
-        c.hold()
-        c.fault("healed", {"n1"}, nogap=True)
-        c.heal()
-        c.hold()
-        c.verify()
-        return c.figures()
+    return _partition(base, o, "asym", "n1 not heard", hears=True)
 
 
 @scenario

@@ -45,7 +45,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from netlab import Lab, Node
+from netlab import Lab, Node, seconds_until
 from stallwatch import StallWatch
 
 KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
@@ -315,12 +315,7 @@ class Cluster:
         return {n for n in self.nodes if self.has_vip(n)}
 
     def wait(self, pred: Callable[[], bool], timeout: float, step: float = 0.05) -> float | None:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if pred():
-                return time.monotonic() - t0
-            time.sleep(step)
-        return None
+        return seconds_until(pred, timeout, step)
 
     def timeline(self) -> list[tuple[float, frozenset[str]]]:
         """(time, holders) at every change of the VIP's holders, from the address monitors."""

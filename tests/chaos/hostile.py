@@ -19,6 +19,7 @@ import socket
 import struct
 import sys
 import time
+from pathlib import Path
 
 VIP = "192.0.2.100"
 VRID = 51
@@ -163,14 +164,14 @@ def flood(seconds: float, dst_mac: str, name: str) -> int:
 SNIFF_PROTO = 112
 
 
-SO_TIMESTAMPNS = 35
-
-
 def sniff(src: str, vrid: int = VRID) -> None:
     """Print the arrival time of every IPv4 VRRP advert from `src` for `vrid` (an AF_PACKET
     socket, IPv4 headers without options as our daemons send them): the
     kernel's receive timestamp (SO_TIMESTAMPNS), so the sniffer's own scheduling on a loaded
     host does not count; shifted onto CLOCK_MONOTONIC at start (gaps are what matter)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from advert_sniffer import SO_TIMESTAMPNS, kernel_time
+
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
     s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     want = socket.inet_aton(src)
@@ -182,12 +183,7 @@ def sniff(src: str, vrid: int = VRID) -> None:
             continue
         if data[23] == SNIFF_PROTO and data[26:30] == want and data[35] == vrid \
                 and data[6:12] != ATTACKER_MAC:          # not a replayed copy
-            t = time.time()
-            for level, kind, value in anc:
-                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                    sec, nsec = struct.unpack("@qq", value[:16])
-                    t = sec + nsec / 1e9
-            print(f"{t + shift:.6f}", flush=True)
+            print(f"{kernel_time(anc) + shift:.6f}", flush=True)
 
 
 def categories() -> dict[str, str | None]:

@@ -18,11 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netlab import Lab, Node
+from netlab import Lab, Node, seconds_until
 from stallwatch import StallWatch
 
 pytestmark = pytest.mark.netns
@@ -32,13 +32,7 @@ KEEPALIVED = shutil.which("keepalived") or "/usr/sbin/keepalived"
 VTYSH = shutil.which("vtysh") or "/usr/bin/vtysh"
 
 
-def wait_for(pred: Callable[[], object], timeout: float = 10.0, step: float = 0.05) -> float | None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(step)
-    return None
+wait_for = seconds_until
 
 
 @pytest.fixture

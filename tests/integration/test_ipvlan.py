@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from advert_sniffer import sniff_adverts
 from netlab import Lab, Node
 from test_vmac_firewall import need_keepalived, ping
 from test_vrrp import Peer, wait_for
@@ -29,23 +30,6 @@ CONF = """vrrp_instance VI_1 {{
   }}
 }}
 """
-
-SNIFF = r"""
-import socket, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth0", 0))
-s.settimeout(0.5)
-end, seen = time.monotonic() + float(sys.argv[1]), set()
-while time.monotonic() < end:
-    try:
-        fr = s.recv(2000)
-    except TimeoutError:
-        continue
-    if fr[23] == 112:
-        seen.add(socket.inet_ntoa(fr[26:30]))
-print(" ".join(sorted(seen)))
-"""
-
 
 def ipvlan(node: Node, name: str = "vrrp.71") -> dict[str, object] | None:
     r = node.run("ip", "-j", "-d", "addr", "show", "dev", name, check=False)
@@ -96,9 +80,8 @@ def test_ipvlan_made_as_keepalived_makes_it_and_fails_over(lab: Lab, tmp_path: P
         assert mine["addrs"] == ["192.0.2.71/24"], mine       # the VIP is on eth0
         assert keepalived["addrs"] == ["192.0.2.72/24"], keepalived
         assert ping(client), "the client reaches the VIP on our ipvlan"
-        sniff = client.popen(["python3", "-c", SNIFF, "1.5"], stdout=-1)
-        out, _ = sniff.communicate(timeout=10)
-        assert out.decode().split() == ["192.0.2.71"], out   # adverts from the ipvlan address
+        seen = sniff_adverts(client, 1.5)                    # adverts from the ipvlan address
+        assert sorted({line.split()[0] for line in seen}) == ["192.0.2.71"], seen
         ours.stop()
         t0 = time.monotonic()
         assert wait_for(lambda: "192.0.2.100/24" in their_node.addresses("eth0"), 6), \

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from advert_sniffer import sniff_adverts
 from netlab import Lab
 from test_vmac_firewall import need_keepalived
 from test_vrrp import Peer, wait_for
@@ -29,31 +30,6 @@ CONF = """vrrp_instance VI_1 {{
 }}
 """
 
-SNIFF = r"""
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("eth0", 0))
-s.settimeout(0.5)
-end, seen = time.monotonic() + float(sys.argv[1]), set()
-def csum(b):
-    t = sum(struct.unpack("!%dH" % (len(b) // 2), b + b"\0" * (len(b) % 2)))
-    while t >> 16:
-        t = (t & 0xFFFF) + (t >> 16)
-    return t
-while time.monotonic() < end:
-    try:
-        fr = s.recv(2000)
-    except TimeoutError:
-        continue
-    if fr[23] != 112:
-        continue
-    vrrp = fr[14 + (fr[14] & 15) * 4:14 + (fr[16] << 8 | fr[17])]
-    ok = csum(fr[26:34] + struct.pack("!BBH", 0, 112, len(vrrp)) + vrrp) == 0xFFFF
-    seen.add("%s prio=%d %s" % (socket.inet_ntoa(fr[26:30]), vrrp[2], "ok" if ok else "bad"))
-print("\n".join(sorted(seen)))
-"""
-
-
 def test_mcast_src_ip_adverts_leave_from_it_and_keepalived_stays_backup(
         lab: Lab, tmp_path: Path) -> None:
     need_keepalived()
@@ -67,10 +43,9 @@ def test_mcast_src_ip_adverts_leave_from_it_and_keepalived_stays_backup(
         ours.start()
         assert wait_for(lambda: ours.has("192.0.2.100/24"), 10), ours.log()
         theirs.start()
-        sniff = client.popen(["python3", "-c", SNIFF, "1.5"], stdout=-1)
-        out, _ = sniff.communicate(timeout=15)
-        assert out.decode().split("\n")[0] == "192.0.2.71 prio=150 ok", out
-        assert all(line.endswith(" ok") for line in out.decode().splitlines()), out
+        seen = sniff_adverts(client, 1.5)
+        assert seen and seen[0] == "192.0.2.71 prio=150 ok", seen
+        assert all(line.endswith(" ok") for line in seen), seen
         time.sleep(1.0)
         assert not theirs.has("192.0.2.100/24"), theirs.log()
         assert "Invalid VRRPv3 checksum" not in theirs.log(), theirs.log()

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from netlab import Lab, Node
+from netlab import Lab, Node, seconds_until
 from stallwatch import StallWatch
 
 pytestmark = pytest.mark.netns
@@ -99,12 +99,8 @@ class Peer:
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 10.0) -> float | None:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        if pred():
-            return time.monotonic() - t0
-        time.sleep(0.05)
-    return None
+    """The seconds until `pred` held (None: not within `timeout`), polled every 50 ms."""
+    return seconds_until(pred, timeout)
 
 
 def judged(sw: StallWatch, a: float, b: float, bound: float, what: str) -> float:
@@ -164,13 +160,22 @@ def exactly_one_master(peers: list[Peer], vip: str) -> bool:
     return sum(p.has(vip) for p in peers) == 1
 
 
-def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None:
+def elected_pair(lab: Lab, tmp_path: Path, wait_backup: bool = True
+                 ) -> tuple[tuple[Node, Peer], tuple[Node, Peer], str]:
+    """Two nodes, priorities 150 and 100: (node, peer) of each and the VIP once the 150 holds
+    it (and, with wait_backup, the 100 does not)."""
     a, b = lan_of(lab, 2)
     pa = Peer(a, tmp_path, instance(150)).start()
     pb = Peer(b, tmp_path, instance(100)).start()
     vip = "192.0.2.100/24"
     assert wait_for(lambda: pa.has(vip), START), pa.log()
-    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    if wait_backup:
+        assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    return (a, pa), (b, pb), vip
+
+
+def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None:
+    (_, pa), (b, pb), vip = elected_pair(lab, tmp_path)
     watch = AddrWatch(b)
     with StallWatch() as sw:
         t0 = time.monotonic()
@@ -184,12 +189,7 @@ def test_two_nodes_elect_and_fail_over_on_kill(lab: Lab, tmp_path: Path) -> None
 
 
 def test_graceful_stop_hands_over_within_skew_time(lab: Lab, tmp_path: Path) -> None:
-    a, b = lan_of(lab, 2)
-    pa = Peer(a, tmp_path, instance(150)).start()
-    pb = Peer(b, tmp_path, instance(100)).start()
-    vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), START), pa.log()
-    assert wait_for(lambda: exactly_one_master([pa, pb], vip), 10), (pa.log(), pb.log())
+    (_, pa), (b, pb), vip = elected_pair(lab, tmp_path)
     # b's VRRP child runs (its start-up may take seconds on a loaded host) and hears a
     assert wait_for(lambda: "Entering BACKUP STATE" in pb.log(), START), pb.log()
     time.sleep(1.2)
@@ -381,11 +381,7 @@ def test_reload_keeps_state_and_applies_address_diff(lab: Lab, tmp_path: Path) -
 
 
 def test_killed_vrrp_child_resumes_without_outage(lab: Lab, tmp_path: Path) -> None:
-    a, b = lan_of(lab, 2)
-    pa = Peer(a, tmp_path, instance(150)).start()
-    pb = Peer(b, tmp_path, instance(100)).start()
-    vip = "192.0.2.100/24"
-    assert wait_for(lambda: pa.has(vip), START), pa.log()
+    (a, pa), (_, pb), vip = elected_pair(lab, tmp_path, wait_backup=False)
     # a master of some standing: it has held the VIP for far longer than Master_Down_Interval
     time.sleep(10)
     mon = address_monitor(a)
