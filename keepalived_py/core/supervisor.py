@@ -53,6 +53,7 @@ from keepalived_py.core.child import (
     PREV_EXIT_ENV,
     DumpKind,
 )
+from keepalived_py.core.deathwatch import death_by_signal
 from keepalived_py.core.liveness import PARENT_STALL, Liveness, Verdict
 from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, write_pidfile
 from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, set_name
@@ -212,7 +213,9 @@ class Supervisor:
             # never leave the pidfile naming the child this one replaces (a full disk still
             # allows the unlink; a read-only one does not, and that is logged above)
             stale = read_pidfile(child.pidfile)
-            if stale is not None and stale != pid and not pid_alive(stale):
+            # (the child replaced may still be exiting: its death seen at once, deathwatch.py)
+            if stale is not None and stale != pid and \
+                    (not pid_alive(stale) or death_by_signal(stale) is not None):
                 with contextlib.suppress(OSError):
                     remove_pidfile(child.pidfile, stale)
         if announce is not None:
@@ -324,7 +327,6 @@ class Supervisor:
         SIGCHLD comes only at the end of the exit); the waitpid loop collects the zombie."""
         if self.stopping or not child.wanted:
             return
-        from keepalived_py.core.deathwatch import death_by_signal
         status = death_by_signal(pid)
         if status is not None:
             self._exited(child, status)
