@@ -106,6 +106,11 @@ def split_braces(text: str) -> list[str]:
         return [text]
     if '"' not in text:                 # no quotes: every brace splits (the common case)
         return [p for p in (x.strip(" \t") for x in _BRACES.split(text)) if p]
+    return split_braces_by_chars(text)
+
+
+def split_braces_by_chars(text: str) -> list[str]:
+    """split_braces as keepalived's character loop does it (quotes keep their braces)."""
     parts: list[str] = []
     cur: list[str] = []
     quote = False

@@ -20,6 +20,8 @@ import fcntl
 import os
 import resource
 
+from keepalived_py.core.process import proc_stat_fields
+
 PF_EXITING = 0x4
 HIGH_FD = 4095          # table of 4096 descriptors: 32 KiB; a child with more may open above it
 
@@ -42,12 +44,9 @@ def to_high_fd(fd: int) -> int:
 def death_by_signal(pid: int) -> int | None:
     """The wait status of `pid` if it is dying (or dead, unreaped) by a signal, else None
     (alive, exiting with a status, gone, or unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
+    fields = proc_stat_fields(pid)
+    if fields is None:
         return None
-    fields = data.rsplit(b")", 1)[-1].split()
     try:
         # field 9 (flags: PF_EXITING once in do_exit), field 52 (exit_code)
         flags, code = int(fields[6]), int(fields[49])

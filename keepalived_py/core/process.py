@@ -125,18 +125,27 @@ def daemonize(umask: int | None) -> None:
     sys.stderr = open(os.devnull, "w")
 
 
+def proc_stat_fields(pid: int) -> list[bytes] | None:
+    """/proc/PID/stat's fields from field 3 (state) on, or None if gone. The command name in
+    parentheses may itself contain spaces and parentheses: the fields are taken after the
+    last ')'."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data.rsplit(b")", 1)[-1].split()
+
+
 def read_proc_stat(pid: int) -> tuple[str, int] | None:
     """(state letter, utime+stime in clock ticks) from /proc/PID/stat, or None if gone.
 
     The command name in parentheses may itself contain spaces and parentheses, so the fields
     are taken after the last ')'.
     """
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
+    fields = proc_stat_fields(pid)
+    if fields is None:
         return None
-    fields = data.rsplit(b")", 1)[-1].split()
     try:
         # fields[0] is field 3 (state); utime and stime are fields 14 and 15
         return fields[0].decode("ascii", "replace"), int(fields[11]) + int(fields[12])

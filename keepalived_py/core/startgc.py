@@ -13,6 +13,7 @@ it on purpose (a test, an embedding program) keeps it disabled.
 from __future__ import annotations
 
 import gc
+import sys
 
 _paused = False
 
@@ -30,7 +31,6 @@ def resume() -> None:
     if _paused:
         _paused = False
         gc.enable()
-    import sys
     chain = sys.modules.get("keepalived_py.obs.slogchain")
     if chain is not None:           # logging is set up: structlog renders from now on
         chain.start_over()

@@ -451,17 +451,7 @@ class VrrpSocket:
                             (buf[b + 2] << 8 | buf[b + 3]) == n:
                         ent = seen.get(bytes(view[b + 12:b + n]))
                         if ent is not None:
-                            self.received += 1
-                            ttl = buf[b + 8]
-                            if ttl != VRRP_TTL and ent[3]:        # RFC 5798 §7.1
-                                self.drops[_BAD_TTL] += 1
-                                continue
-                            hook = ent[4]
-                            if hook is not None and hook(ttl):
-                                continue
-                            self._current = ent
-                            self.deliver(ent[2], ent[0], ent[1], ttl)
-                            self._current = None
+                            self._seen_again(ent, buf[b + 8])
                             continue
                     self._full4(rb.packet(i, n))
             return True
@@ -484,20 +474,24 @@ class VrrpSocket:
             ent = seen.get(data[12:]) if n > 20 and data[0] == 0x45 and data[9] == IPPROTO_VRRP \
                 and (data[2] << 8 | data[3]) == n else None
             if ent is not None:
-                self.received += 1
-                ttl = data[8]
-                if ttl != VRRP_TTL and ent[3]:                    # RFC 5798 §7.1
-                    self.drops[_BAD_TTL] += 1
-                    continue
-                hook = ent[4]
-                if hook is not None and hook(ttl):
-                    continue
-                self._current = ent
-                self.deliver(ent[2], ent[0], ent[1], ttl)
-                self._current = None
+                self._seen_again(ent, data[8])
                 continue
             self._full4(data)
         return True
+
+    def _seen_again(self, ent: list[Any], ttl: int) -> None:
+        """A packet whose bytes (addresses and payload) were decoded before: the TTL check,
+        then the fast hook or the decoded advert delivered again."""
+        self.received += 1
+        if ttl != VRRP_TTL and ent[3]:                    # RFC 5798 §7.1
+            self.drops[_BAD_TTL] += 1
+            return
+        hook = ent[4]
+        if hook is not None and hook(ttl):
+            return
+        self._current = ent
+        self.deliver(ent[2], ent[0], ent[1], ttl)
+        self._current = None
 
     def _full4(self, data: bytes) -> None:
         """An IPv4 packet through the header parse and the decode; a good one is remembered

@@ -194,32 +194,9 @@ def test_the_golden_configurations_build_the_same_with_the_fast_views() -> None:
     assert regular > len(paths) // 2            # the fast path is the common one
 
 
-def _split_braces_by_chars(text: str) -> list[str]:
-    """split_braces as keepalived's character loop does it (the reference)."""
-    parts: list[str] = []
-    cur: list[str] = []
-    quote = False
-    for c in text:
-        if c == '"':
-            quote = not quote
-            cur.append(c)
-        elif not quote and c in "{}":
-            s = "".join(cur).strip(" \t")
-            if s:
-                parts.append(s)
-            parts.append(c)
-            cur = []
-        else:
-            cur.append(c)
-    s = "".join(cur).strip(" \t")
-    if s:
-        parts.append(s)
-    return parts
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=" \t{}ab\"#x1.", max_size=30))
 def test_split_braces_fast_path_is_the_character_loop(text: str) -> None:
-    from keepalived_py.config.source import split_braces
+    from keepalived_py.config.source import split_braces, split_braces_by_chars
     text = text.strip(" \t") or "a"
-    assert split_braces(text) == _split_braces_by_chars(text)
+    assert split_braces(text) == split_braces_by_chars(text)
