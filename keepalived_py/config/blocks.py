@@ -15,7 +15,7 @@ View = tuple[tuple[Node, ...], frozenset[str]]     # a tree and its inactive top
 
 
 class _Open:
-    __slots__ = ("children", "ctx", "has_block", "pos", "raw", "words")
+    __slots__ = ("children", "ctx", "has_block", "pos", "raw", "unbraced", "words")
 
     def __init__(self, words: tuple[str, ...], pos: object, raw: str, ctx: str) -> None:
         self.words = words
@@ -24,10 +24,13 @@ class _Open:
         self.ctx = ctx                 # the context of this statement's block, if it opens one
         self.children: list[_Open] = []
         self.has_block = False
+        self.unbraced: object = None   # the line that opened a block of values without its '{'
 
     def freeze(self) -> Node:
         kids = tuple(c.freeze() for c in self.children) if self.has_block else None
-        return Node(self.words, self.pos, self.raw, kids)  # type: ignore[arg-type]
+        if self.unbraced is None:
+            return Node(self.words, self.pos, self.raw, kids)  # type: ignore[arg-type]
+        return Node(self.words, self.pos, self.raw, kids, self.unbraced)  # type: ignore[arg-type]
 
 
 def _known(ctx: str) -> frozenset[str] | None:
@@ -150,6 +153,8 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         odd = True
         if sublevel:
             diagnostics.error(pos, "Missing '{' at beginning of configuration block")  # type: ignore[arg-type]
+        else:
+            node.unbraced = pos
         node.has_block = True
         stack.append(node)
 

@@ -70,6 +70,14 @@ class Builder(BuildState):
                 self.d.error(n.pos, f"*** Configuration line starting `{n.keyword}` is missing a"
                                     f" parameter after keyword `{n.keyword}` at word position 2")
                 raise _Abort
+            if context == "top" and n.keyword == "virtual_server_group" and \
+                    (at := n.pos if len(n.words) > 2 else n.unbraced) is not None:
+                # check_parser.c vsg_handler gives alloc_value_block its words without the
+                # group's name and a NULL first word: a word after the name that is not '{', or
+                # a first line that does not start with '{', makes it name that NULL word
+                self.d.error(at, "*** Configuration line starting `***MISSING ***` is missing a"
+                                 " parameter at word position 1")
+                raise _Abort
             if n.keyword in ("virtual_routes", "static_routes", "virtual_rules", "static_rules") \
                     and context in ("top", "vrrp_instance"):
                 opts = kw.ROUTE_OPTIONS_WITH_VALUE if n.keyword.endswith("routes") else \

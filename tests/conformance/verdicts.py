@@ -285,6 +285,16 @@ CORPUS: dict[str, tuple[str, int]] = {
     "missing_value_read_by_the_vrrp_process": (
         "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n garp_master_refresh\n}\n",
         2),
+    # check_parser.c vsg_handler: alloc_value_block gets the words without the group's name
+    # and a NULL first word, named ("***MISSING ***", exit 2) when the brace is missing
+    "vsg_without_brace_first_line_is_an_entry": (
+        "virtual_server_group G\n 192.0.2.1 80\n}\n", 2),
+    "vsg_without_brace_then_its_close": ("virtual_server_group G\n}\n", 2),
+    "vsg_word_after_the_name": ("virtual_server_group G extra {\n 192.0.2.1 80\n}\n", 2),
+    "vsg_brace_on_the_next_line": ("virtual_server_group G\n{\n 192.0.2.1 80\n}\n", 0),
+    "vsg_without_brace_at_end_of_file": ("virtual_server_group G\n", 5),
+    "vsg_without_brace_unread_by_the_checker": (
+        "global_defs {\n router_id x {\n}\nvirtual_server_group G\n 192.0.2.1 80\n}\n", 5),
 }
 
 
