@@ -35,6 +35,7 @@ Figures:
 from __future__ import annotations
 
 import argparse
+import atexit
 import ctypes
 import datetime
 import os
@@ -138,18 +139,37 @@ def pss_kib(pids: list[int]) -> int:
 
 
 TICK = os.sysconf("SC_CLK_TCK")
-PYCACHE = tempfile.mkdtemp(prefix="kp-compare-pyc-")
+_PYCACHE: list[str] = []
+
+
+def pycache() -> str:
+    """This run's directory for the runtime venv and byte code: made on first use (importing
+    this module, as vrrp_profile.py does, or --help makes nothing), removed at exit (atexit:
+    also after an exception or Ctrl-C, and after SIGTERM/SIGHUP, which main() turns into one)."""
+    if not _PYCACHE:
+        _PYCACHE.append(tempfile.mkdtemp(prefix="kp-compare-pyc-"))
+        atexit.register(shutil.rmtree, _PYCACHE[0], True)
+    return _PYCACHE[0]
+
+
+def exit_on_signals() -> None:
+    """SIGTERM/SIGHUP end the run as Ctrl-C does: the finally blocks and atexit hooks remove
+    the namespaces, daemons and directories it made."""
+    def stop(sig: int, _frame: object) -> None:
+        raise SystemExit(128 + sig)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)
 
 
 def runtime_python() -> str:
     """The interpreter keepalived-py runs with here: a virtual environment like install.sh's
     (the base python3, with this interpreter's site-packages as plain paths: the same
-    dependencies), made once in PYCACHE. Not this checkout's test venv itself: its editable
+    dependencies), made once in pycache(). Not this checkout's test venv itself: its editable
     install (`pip install -e`) adds an import hook that every Python start there loads (its
     finder module, pathlib: ~10 ms of each daemon's start and memory) and that a daemon as
     install.sh installs it never has."""
     import site
-    venv = os.path.join(PYCACHE, "venv")
+    venv = os.path.join(pycache(), "venv")
     py = os.path.join(venv, "bin", "python3")
     if not os.path.exists(py):
         base = getattr(sys, "_base_executable", sys.executable)
@@ -167,7 +187,7 @@ def daemon_env(root: str = ROOT) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = PYCACHE
+    env["PYTHONPYCACHEPREFIX"] = pycache()
     return env
 
 
@@ -441,19 +461,23 @@ class Bench:
         self.args = args
         self.lab = Lab("cmp")
         self.tmp = tempfile.mkdtemp(prefix="kp-compare-")
-        self.lan = self.lab.lan()
-        self.a = self.lab.node("a", self.lan, "192.0.2.1/24", "2001:db8::1/64")
-        self.b = self.lab.node("b", self.lan, "192.0.2.2/24", "2001:db8::2/64")
-        self.port_b = "p2"                       # B's bridge port (Lab numbers them in order)
-        for i in (1, 2, 3):                      # more interfaces on A for `-t` of 1,000
-            subprocess.run(["ip", "-n", self.a.ns, "link", "add", f"eth{i}", "type", "veth",
-                            "peer", "name", f"peer{i}"], check=True)
         self.running: list[Daemon] = []
-        # byte code compiled once, before any figure (an installed package ships it)
-        for root in TREES.values():
-            subprocess.run([runtime_python(), "-m", "compileall", "-q",
-                            os.path.join(root, "keepalived_py")],
-                           env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
+        try:
+            self.lan = self.lab.lan()
+            self.a = self.lab.node("a", self.lan, "192.0.2.1/24", "2001:db8::1/64")
+            self.b = self.lab.node("b", self.lan, "192.0.2.2/24", "2001:db8::2/64")
+            self.port_b = "p2"                   # B's bridge port (Lab numbers them in order)
+            for i in (1, 2, 3):                  # more interfaces on A for `-t` of 1,000
+                subprocess.run(["ip", "-n", self.a.ns, "link", "add", f"eth{i}", "type",
+                                "veth", "peer", "name", f"peer{i}"], check=True)
+            # byte code compiled once, before any figure (an installed package ships it)
+            for root in TREES.values():
+                subprocess.run([runtime_python(), "-m", "compileall", "-q",
+                                os.path.join(root, "keepalived_py")],
+                               env=daemon_env(root), check=True, stdout=subprocess.DEVNULL)
+        except BaseException:                    # (Ctrl-C too) nothing made stays behind
+            self.close()
+            raise
 
     def close(self) -> None:
         for d in self.running:
@@ -718,6 +742,7 @@ def main() -> int:
     results: dict[str, dict[str, list[float]]] = {d: {} for d in daemons}
     errors: list[str] = []
     loads: list[float] = [os.getloadavg()[0]]
+    exit_on_signals()
     bench = Bench(args)
     started = datetime.datetime.now(datetime.UTC)
     try:
@@ -734,7 +759,6 @@ def main() -> int:
                           f"{loads[-1]:.1f})", file=sys.stderr, flush=True)
     finally:
         bench.close()
-        shutil.rmtree(PYCACHE, ignore_errors=True)
     print(f"keepalived 2.2.7 vs keepalived-py — {started:%Y-%m-%d %H:%M} UTC, {args.reps} runs "
           f"each, interleaved; median (min–max); load average {statistics.median(loads):.1f} "
           f"({min(loads):.1f}–{max(loads):.1f}) on {os.cpu_count()} CPUs")

@@ -64,42 +64,44 @@ def main() -> int:
     args = ap.parse_args()
     from keepalived_py.config import load_config
     d = tempfile.mkdtemp(prefix="kp-bench-")
-    path = os.path.join(d, "keepalived.conf")
-    with open(path, "w") as f:
-        f.write(make(args.instances))
-    lines = sum(1 for _ in open(path))
-    times = []
-    for _ in range(args.repeat):
-        t0 = time.perf_counter()
-        r = load_config(path)
-        times.append(time.perf_counter() - t0)
-    assert r.config is not None and len(r.config.vrrp_instances) == args.instances
-    print(f"{args.instances} instances, {lines} lines: keepalived-py load_config "
-          f"min {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s")
-    keepalived = shutil.which("keepalived")
-    if keepalived and os.geteuid() == 0:
-        ns = f"kpbench{os.getpid()}"
-        subprocess.run(["ip", "netns", "add", ns], check=True)
-        try:
-            subprocess.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer",
-                            "name", "eth1"], check=True)
-            kt = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                subprocess.run(["ip", "netns", "exec", ns, keepalived, "-t", "-f", path],
-                               capture_output=True)
-                kt.append(time.perf_counter() - t0)
-            ours = []
-            for _ in range(args.repeat):
-                t0 = time.perf_counter()
-                subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "keepalived_py",
-                                "-t", "-f", path], capture_output=True)
-                ours.append(time.perf_counter() - t0)
-            print(f"keepalived -t (whole process): min {min(kt):.3f} s; "
-                  f"keepalived-py -t (whole process, incl. interpreter start): min {min(ours):.3f} s")
-        finally:
-            subprocess.run(["ip", "netns", "del", ns])
-    shutil.rmtree(d)
+    try:
+        path = os.path.join(d, "keepalived.conf")
+        with open(path, "w") as f:
+            f.write(make(args.instances))
+        lines = sum(1 for _ in open(path))
+        times = []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            r = load_config(path)
+            times.append(time.perf_counter() - t0)
+        assert r.config is not None and len(r.config.vrrp_instances) == args.instances
+        print(f"{args.instances} instances, {lines} lines: keepalived-py load_config "
+              f"min {min(times):.3f} s, median {sorted(times)[len(times) // 2]:.3f} s")
+        keepalived = shutil.which("keepalived")
+        if keepalived and os.geteuid() == 0:
+            ns = f"kpbench{os.getpid()}"
+            subprocess.run(["ip", "netns", "add", ns], check=True)
+            try:
+                subprocess.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer",
+                                "name", "eth1"], check=True)
+                kt = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    subprocess.run(["ip", "netns", "exec", ns, keepalived, "-t", "-f", path],
+                                   capture_output=True)
+                    kt.append(time.perf_counter() - t0)
+                ours = []
+                for _ in range(args.repeat):
+                    t0 = time.perf_counter()
+                    subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-m", "keepalived_py",
+                                    "-t", "-f", path], capture_output=True)
+                    ours.append(time.perf_counter() - t0)
+                print(f"keepalived -t (whole process): min {min(kt):.3f} s; "
+                      f"keepalived-py -t (whole process, incl. interpreter start): min {min(ours):.3f} s")
+            finally:
+                subprocess.run(["ip", "netns", "del", ns])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
     return 0
 
 

@@ -54,6 +54,7 @@ def main() -> int:
     ap.add_argument("--profile", action="store_true", help="profile the chosen side")
     ap.add_argument("--debug", action="store_true", help="-D")
     args = ap.parse_args()
+    compare.exit_on_signals()
     bench = compare.Bench(argparse.Namespace(window=args.window))
     n, version = args.instances, 3 if args.advert < 1 else 2
     out = os.path.join(bench.tmp, "prof")
