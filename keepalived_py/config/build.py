@@ -201,7 +201,7 @@ class Builder(BuildState):
                                 {p.name: p.weight for p in self.processes}, self.d.error)
                   for grp in groups]
         build_track.unused_scripts(self, groups)
-        build_track.script_security(self, g, instances, groups)
+        build_track.script_security(self, g, instances)
         if self.bad_interface:
             del self.d.items[complete_init:]
             self.d.fatal(None, "Non-existent interface specified in configuration")

@@ -45,12 +45,13 @@ def global_defs(b: BuildState, node: Node) -> None:
             else:
                 g["notification_email"] = tuple(args)
         elif k == "smtp_server" and args:
-            g[k] = args[0]
             port = read_int(args[1], 1, 65535, c.pos, b.d) if len(args) > 1 else 25
-            if port is None:
-                b.d.error(c.pos, f"Invalid smtp server {args[0]} {args[1]}")
-                del g[k]
+            if port is None or not (_ip_literal(args[0]) or b.host.resolves(args[0])):
+                # global_parser.c smtpserver_handler: an address, else a name getaddrinfo()
+                # resolves (domain_stosockaddr)
+                b.d.error(c.pos, f"Invalid smtp server {args[0]} {args[1] if len(args) > 1 else 25}")
             else:
+                g[k] = args[0]
                 g["smtp_server_port"] = port
         elif k == "no_email_faults":
             g[k] = True             # global_parser.c: takes no value, ignores any
@@ -224,3 +225,12 @@ def script_default_user(b: BuildState, g: GlobalDefs) -> None:
             b.d.error(s.pos, f"Unable to set default user for vrrp script {s.name} -"
                              " removing")
         b.scripts = [s for s in b.scripts if s.user is not None]
+
+
+def _ip_literal(text: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -219,7 +219,19 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
     return Checker(**f)
 
 
-def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer | None:
+def _once(b: BuildContext, f: dict[str, Any], c: Node, vsg: str | None) -> None:
+    """check_parser.c's notify_up/down and quorum_up/down handlers: a second script for the
+    same keyword is an error and ignored (named by the virtual server's group, "(null)" for
+    none, as keepalived prints it)."""
+    if f.get(c.keyword) is not None:
+        b.d.error(c.pos, f"({vsg or '(null)'}) {c.keyword} script already specified - ignoring"
+                         f" {c.args[0] if c.args else ''}")
+    else:
+        f[c.keyword] = b.notify_script(c)
+
+
+def _real_server(b: BuildContext, node: Node, sorry: bool = False,
+                 vsg: str | None = None) -> RealServer | None:
     addr = _addr(b, node, 1)
     if addr is None:
         return None
@@ -246,7 +258,7 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False) -> RealServer
             else:
                 b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
         elif k in ("notify_up", "notify_down"):
-            f[k] = b.notify_script(c)
+            _once(b, f, c, vsg)
         elif k == "smtp_alert":
             yes = read_bool_or_none(c, b.d, "Invalid real_server smtp_alert parameter"
                                   f" {args[0] if args else ''}")
@@ -337,7 +349,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
             continue
         seen.add(k)
         if k == "real_server":
-            rs = _real_server(b, c)
+            rs = _real_server(b, c, vsg=f.get("group"))
             if rs is not None:
                 reals.append(rs)
         elif k == "sorry_server":
@@ -383,7 +395,7 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
             else:
                 f[k] = v
         elif k in ("quorum_up", "quorum_down"):
-            f[k] = b.notify_script(c)
+            _once(b, f, c, f.get("group"))
         elif k in ("alpha", "omega", "ha_suspend", "inhibit_on_failure"):
             f[k] = True                 # check_parser.c: flags, whatever follows
         elif k == "sorry_server_inhibit":

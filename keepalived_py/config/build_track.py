@@ -203,8 +203,7 @@ def unused_scripts(b: BuildState, groups: list[VrrpSyncGroup]) -> None:
             b.d.notice(s.pos, f"Warning - script {s.name} is not used")
 
 
-def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance],
-                    groups: list[VrrpSyncGroup]) -> None:
+def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance]) -> None:
     run: list[Script | None] = []
     if b._skipped_instances:
         # vrrp.c check_vrrp_script_security(): with any vrrp instance, every vrrp_script
@@ -221,7 +220,8 @@ def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance],
         run += [getattr(n, name) for n in [*(i.notify for i, _ in b.instances),
                                            *b._dropped_notify]
                 for name in names(Notify) if name != "smtp_alert"]
-        run += [getattr(grp.notify, name) for grp in groups for name in names(Notify)
+        # every sync group read, also one vrrp_complete_init removes afterwards (no members)
+        run += [getattr(grp.notify, name) for grp in b.groups for name in names(Notify)
                 if name != "smtp_alert"]
         run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
     if any(b.host.is_script(s) for s in run) and not g.enable_script_security \

@@ -28,6 +28,7 @@ class Host(Protocol):
     def user_exists(self, name: str) -> bool: ...
     def group_exists(self, name: str) -> bool: ...
     def is_script(self, script: Script | None) -> bool: ...
+    def resolves(self, name: str) -> bool: ...
 
 
 class SystemHost:
@@ -63,6 +64,14 @@ class SystemHost:
 
     def is_script(self, script: Script | None) -> bool:
         return is_script(script)
+
+    def resolves(self, name: str) -> bool:
+        """getaddrinfo() finds an address for `name` (keepalived's domain_stosockaddr)."""
+        from _socket import getaddrinfo      # (as interfaces(): no socket module needed)
+        try:
+            return bool(getaddrinfo(name, None))
+        except (OSError, UnicodeError, ValueError):
+            return False
 
 
 def is_script(script: Script | None) -> bool:

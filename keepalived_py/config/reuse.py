@@ -57,6 +57,10 @@ class RecordingHost(SystemHost):
         ok = self.asked[("is_script", script)] = super().is_script(script)
         return ok
 
+    def resolves(self, name: str) -> bool:
+        ok = self.asked[("resolves", name)] = super().resolves(name)
+        return ok
+
 
 _Key = tuple[str, "str | None", bool]
 _last: tuple[_Key, list[tuple[object, ...]], list[tuple[str, object, object]], int | None,

@@ -295,6 +295,20 @@ CORPUS: dict[str, tuple[str, int]] = {
     "vsg_without_brace_at_end_of_file": ("virtual_server_group G\n", 5),
     "vsg_without_brace_unread_by_the_checker": (
         "global_defs {\n router_id x {\n}\nvirtual_server_group G\n 192.0.2.1 80\n}\n", 5),
+    # vrrp.c check_vrrp_script_security runs before sync groups without members are removed
+    "notify_of_a_sync_group_without_members_is_checked": (
+        "vrrp_instance VI_2 {\n}\nvrrp_sync_group G {\n notify true\n}\n", 6),
+    "no_instance_no_sync_group_security_check": ("vrrp_sync_group G {\n notify true\n}\n", 5),
+    # check_parser.c quorum_up/notify_up handlers: a second script is an error, ignored
+    "quorum_up_twice": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+        " quorum_up /no/such/a\n quorum_up /no/such/b\n real_server 192.0.2.2 80 {\n }\n}\n", 5),
+    "notify_down_once": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+        " real_server 192.0.2.2 80 {\n  notify_down /no/such/a\n }\n}\n", 0),
+    # global_parser.c smtpserver_handler: an address, else a name getaddrinfo() resolves
+    "smtp_server_unresolvable_name": ("global_defs {\n smtp_server MASTER\n}\n", 5),
+    "smtp_server_localhost": ("global_defs {\n smtp_server localhost 25\n}\n", 0),
 }
 
 
