@@ -97,8 +97,12 @@ GLOBAL_ROOTS = frozenset({"global_defs", "net_namespace", "net_namespace_ipvs",
                           "linkbeat_use_polling"})
 
 
+# track_file.c add_track_file_keywords(true) in check_parser.c: the checker reads track_file
+# blocks too (its real servers track files), active in its reading as in the VRRP process's
+TRACK_FILE_ROOTS = frozenset({"track_file", "vrrp_track_file"})
 # the inactive top-level keywords of keepalived's checker, VRRP and parent readings
-VIEWS = (VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS)
+VIEWS = ((VRRP_ROOTS - TRACK_FILE_ROOTS) | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS,
+         VRRP_ROOTS | CHECK_ROOTS)
 
 
 def brace_matches(lines: list[Line]) -> list[int]:
@@ -153,8 +157,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         odd = True
         if sublevel:
             diagnostics.error(pos, "Missing '{' at beginning of configuration block")  # type: ignore[arg-type]
-        else:
-            node.unbraced = pos
+        node.unbraced = pos
         node.has_block = True
         stack.append(node)
 
@@ -173,6 +176,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
                 stack.append(stack[-1])
                 continue
             if skipping is not None:
+                pending = None
                 skipping.has_block = True
                 skipping.ctx = "skipped"
                 stack.append(skipping)
@@ -230,7 +234,10 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
         elif ctx == "skipped":
             pass
         elif opens is not None and opens[1] and _skipped(ctx, words):
-            skipping = node          # a '{' right after opens a block read by nobody
+            # a '{' right after opens a block read by nobody; any other line cancels the
+            # skip (parser.c skip_sublevel -1) and the block opens without its '{'
+            skipping = node
+            pending = (node, opens[0], True)
         elif opens is not None:
             pending = (node, opens[0], opens[1])
     if pending is not None:

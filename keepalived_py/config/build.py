@@ -63,7 +63,7 @@ class Builder(BuildState):
             if context == "top" and n.keyword in ("vrrp_instance", "vrrp_sync_group"):
                 # keepalived skips the block of a second or unnamed instance/group unread
                 key = (n.keyword, n.args[0] if len(n.args) == 1 else "")
-                if len(n.args) != 1 or key in named:
+                if (len(n.args) != 1 or key in named) and n.unbraced is None:
                     continue
                 named.add(key)
             if len(n.words) == 1 and n.keyword in aborts:
@@ -263,7 +263,8 @@ def _read_by_owner(tree: tuple[Node, ...],
 
 
 def _skipped_server(n: Node, context: str) -> bool:
-    return kw.skipped_header(context, n.words)
+    """A server block keepalived skips unread (a '{' followed its invalid header)."""
+    return n.unbraced is None and kw.skipped_header(context, n.words)
 
 
 TOP = {

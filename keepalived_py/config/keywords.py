@@ -416,7 +416,8 @@ RULE_OPTIONS_WITH_VALUE = frozenset({
 def skipped_header(context: str, words: tuple[str, ...]) -> bool:
     """check_data.c/vrrp_parser.c skip_block(true): a virtual or real server whose address or
     port is invalid, a vrrp_instance/vrrp_sync_group without exactly one name. Its block, when
-    a '{' follows, is skipped unread; without a '{' nothing is skipped (and no block opens)."""
+    a '{' follows, is skipped unread; any other line cancels the skip, and the block opens
+    without its '{' (parser.c: "Missing '{'", its lines read in the block's context)."""
     import ipaddress
     key = words[0] if words else ""
     if context == "top" and key in ("vrrp_instance", "vrrp_sync_group"):

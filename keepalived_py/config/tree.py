@@ -29,9 +29,9 @@ class Node(Record, kw_only=False):
     raw       the statement's text after the keyword, macros expanded but quotes kept
               (``'"/usr/bin/check arg" 2'``): for keywords that re-split it themselves (script).
     children  None for a plain statement; a tuple (maybe empty) when the statement opens a block.
-    unbraced  where a block of values was opened by a line other than its '{' (the brace
-              missing), else None: keepalived reads that line as the block's first
-              (alloc_value_block), and virtual_server_group stops there (build.py).
+    unbraced  where the block was opened by a line other than its '{' (the brace missing),
+              else None: keepalived reads that line as the block's first (a skipped header's
+              block is then read after all; virtual_server_group stops there: build.py).
     """
 
     words: tuple[str, ...]

@@ -126,11 +126,11 @@ def test_pruned_reading_passes_skipped_blocks_in_one_step(statements: list[str])
     """build_tree(prune=True) with brace_matches (a skipped block passed over from its '{'
     to its '}') gives the same tree as reading every line of it, for any brace layout:
     unbalanced, nested, blocks without '{', braces inside value blocks."""
-    from keepalived_py.config.blocks import CHECK_ROOTS, GLOBAL_ROOTS, VRRP_ROOTS, brace_matches
+    from keepalived_py.config.blocks import VIEWS, brace_matches
     lines = read_text_lines("\n".join(statements) + "\n", diagnostics=Diagnostics())
     tokens = tokenize(lines)
     closes = brace_matches(lines)
-    for off in (VRRP_ROOTS | GLOBAL_ROOTS, CHECK_ROOTS | GLOBAL_ROOTS, VRRP_ROOTS | CHECK_ROOTS):
+    for off in VIEWS:
         slow = build_tree(lines, Diagnostics(), off, tokens, prune=True)
         fast = build_tree(lines, Diagnostics(), off, tokens, prune=True, closes=closes)
         assert _plain(fast) == _plain(slow)
