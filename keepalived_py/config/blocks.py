@@ -147,6 +147,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     odd = False                      # a block not delimited by its literal braces
     pending: tuple[_Open, str, bool] | None = None
     skipping: _Open | None = None
+    ends_parent: set[int] = set()    # skipped blocks whose last '}' ends the block around them
 
     def open_pending(pos: object) -> None:
         nonlocal pending, odd
@@ -214,7 +215,11 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
             if len(stack) == 1:
                 diagnostics.error(line.pos, "Unknown keyword '}'")
                 continue
-            stack.pop()
+            closed = stack.pop()
+            if ends_parent and id(closed) in ends_parent and stack[-1] is not closed \
+                    and len(stack) > 1:
+                odd = True
+                stack.pop()
             continue
         assert token is not None
         words, unmatched, raw = token
@@ -238,6 +243,12 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
             # skip (parser.c skip_sublevel -1) and the block opens without its '{'
             skipping = node
             pending = (node, opens[0], True)
+        elif ctx == "vrrp_sync_group" and words[0] == "group" and _has_group(stack[-1]):
+            # vrrp_parser.c vrrp_group_handler: a second group list is skipped (skip_block) by
+            # a handler that opens no level of its own: a '{' right after skips its block, and
+            # the '}' ending the skip ends the sync group too (process_stream's kw_level break)
+            skipping = node
+            ends_parent.add(id(node))
         elif opens is not None:
             pending = (node, opens[0], opens[1])
     if pending is not None:
@@ -250,6 +261,11 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     if regular is not None:
         regular[0] = not odd and len(diagnostics.items) == said
     return tuple(c.freeze() for c in root.children)
+
+
+def _has_group(block: _Open) -> bool:
+    """`block` has a group list with members before its last statement."""
+    return any(c.words[0] == "group" and c.children for c in block.children[:-1])
 
 
 def read_tree(path: str, *, config_id: str | None, diagnostics: Diagnostics

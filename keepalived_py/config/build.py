@@ -114,6 +114,7 @@ class Builder(BuildState):
             self.d.aborted = 2
             return Config()
         self._not_implemented(tree)
+        self._unknown_in_readings(tree, views)
         read = _read_by_owner(tree, views)
         for node in tree:
             if (node.keyword, node.pos) not in read:
@@ -127,6 +128,20 @@ class Builder(BuildState):
                 continue
             handler(self, node)
         return self._finish()
+
+    def _unknown_in_readings(self, tree: tuple[Node, ...],
+                             views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...]) -> None:
+        """The lines of a block opened without its '{' are top-level statements in the
+        readings where its keyword is inactive (parser.c: the line cancels skip_sublevel -1):
+        keepalived reports each that is no top-level keyword as unknown there."""
+        top = {n.pos for n in tree}
+        said: set[SourcePos] = set()
+        for view, _inactive in views:
+            for n in view:
+                if n.pos not in top and n.pos not in said and \
+                        n.keyword not in kw.CONTEXT_KEYWORDS["top"]:
+                    said.add(n.pos)
+                    self.d.error(n.pos, f"Unknown keyword '{n.keyword}'")
 
     def _static_addresses(self, node: Node) -> None:
         for c in self.expect_block(node) or ():

@@ -38,8 +38,10 @@ def sync_group(b: BuildState, node: Node) -> None:
         if k not in kw.VRRP_SYNC_GROUP:
             b.unknown(c)
         elif k == "group":
-            members = tuple(w for n in (b.expect_block(c) or ()) for w in n.words)
-            f["group"] = f["group"] + members
+            if f["group"]:          # vrrp_group_handler: a list was read (not an empty one)
+                b.d.error(c.pos, f"Group list already specified for sync group {name}")
+                continue
+            f["group"] = tuple(w for n in (b.expect_block(c) or ()) for w in n.words)
         elif k.startswith("track_"):
             f[k] = b.track_refs(c)
             if k == "track_interface" and b.check_interfaces:

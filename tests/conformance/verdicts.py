@@ -309,6 +309,22 @@ CORPUS: dict[str, tuple[str, int]] = {
     # global_parser.c smtpserver_handler: an address, else a name getaddrinfo() resolves
     "smtp_server_unresolvable_name": ("global_defs {\n smtp_server MASTER\n}\n", 5),
     "smtp_server_localhost": ("global_defs {\n smtp_server localhost 25\n}\n", 0),
+    # parser.c: a header whose handler skips its block (skip_block(true)) with no '{' after
+    # it: the next line cancels the skip and the block opens without its '{', read as usual
+    "skipped_virtual_server_without_brace_is_read": (
+        "virtual_server 192.0.2.1 70000\n lb_algo\n", 2),
+    "unnamed_instance_without_brace_is_read": (
+        "vrrp_instance A B\n garp_master_refresh\n}\n", 2),
+    # check_parser.c add_track_file_keywords(true): the checker reads track_file blocks too
+    "track_file_after_a_virtual_server_read_by_the_checker": (
+        "virtual_server 192.0.2.1 0 {\nMISC_CHECK {\n}\ntrack_file\n", 2),
+    # vrrp_group_handler: a second group list is skipped, and its '}' ends the sync group
+    "second_group_list_ends_the_sync_group": (
+        "vrrp_sync_group G {\ngroup {\nVI_1\n}\ngroup {\nVI_1\n}\nnotify\n}\n", 5),
+    "second_group_without_brace_is_skipped_alone": (
+        "vrrp_sync_group G {\ngroup {\nVI_1\n}\ngroup\nnotify\n}\n", 2),
+    # the lines of a block without '{' are top-level statements where its keyword is inactive
+    "linkbeat_interfaces_without_brace": ("linkbeat_interfaces\n eth0\n", 5),
 }
 
 
