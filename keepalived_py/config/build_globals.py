@@ -217,6 +217,17 @@ def global_defs_model(b: BuildState) -> GlobalDefs:
 
 def script_default_user(b: BuildState, g: GlobalDefs) -> None:
     """keepalived's default script user does not exist: scripts without a user go."""
+    if g.script_user is not None and not b.user_group_exist(
+            (g.script_user, g.script_group) if g.script_group else (g.script_user,)):
+        # notify.c set_default_script_user failed (the parent read global_defs first): each
+        # later get_default_script_user fails - vrrp_scripts without a user are removed,
+        # notify scripts without one dropped (build_track.script_security)
+        b.default_user_fails = True
+        for s in [s for s in b.scripts if s.user is None]:
+            b.d.error(s.pos, f"Unable to set default user for vrrp script {s.name} -"
+                             " removing")
+        b.scripts = [s for s in b.scripts if s.user is not None]
+        return
     if g.enable_script_security and g.script_user is None and \
             b.first_script is not None and not b.host.user_exists("keepalived_script"):
         b.d.error(b.first_script,

@@ -212,6 +212,10 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
         return None
     if kind == "MISC_CHECK" and user_of is not None:
         f["misc_path"] = replace(f["misc_path"], user=user_of[0], group=user_of[1])
+    elif kind == "MISC_CHECK" and b.default_user_fails:     # (script_user does not exist)
+        b.d.error(node.pos, f"Unable to set default user for misc script"
+                            f" '{f['misc_path'].text}' - removing")
+        return None
     if kind in ("SMTP_CHECK", "DNS_CHECK", "UDP_CHECK", "FILE_CHECK"):
         b.later(node, "real_server")
     f["urls"] = tuple(urls)
@@ -659,6 +663,8 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
     scripts += [x for vs in kept for x in (vs.quorum_up, vs.quorum_down)]
     if kept:
         scripts += [g.notify_fifo_script, g.lvs_notify_fifo_script]
+    if b.default_user_fails:                   # dropped: they have no user to run as
+        scripts = [s for s in scripts if s is not None and s.user is not None]
     if any(b.host.is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")

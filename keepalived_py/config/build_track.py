@@ -224,6 +224,8 @@ def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance])
         run += [getattr(grp.notify, name) for grp in b.groups for name in names(Notify)
                 if name != "smtp_alert"]
         run += [g.notify_fifo_script, g.vrrp_notify_fifo_script]
+    if b.default_user_fails:                   # dropped: they have no user to run as
+        run = [s for s in run if s is not None and s.user is not None]
     if any(b.host.is_script(s) for s in run) and not g.enable_script_security \
          and not b.bad_interface:
         b.d.security(None, "SECURITY VIOLATION - scripts are being executed but"

@@ -98,6 +98,9 @@ class BuildContext:
         self.host: Host = SystemHost() if host is None else host
         self.unimplemented: dict[str, SourcePos] = {}
         self.first_script: SourcePos | None = None
+        # script_user names a user/group that does not exist (notify.c default_user_fail):
+        # the VRRP process's scripts without a user of their own are dropped
+        self.default_user_fails = False
         self.bad_interface = False            # an error naming a missing interface was given
         self.ssl: Any = None                  # the SSL block (build_lvs)
         self.lvs_protocol_set: set[SourcePos] = set()  # group virtual servers with `protocol`

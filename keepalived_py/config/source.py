@@ -392,20 +392,25 @@ class SourceReader(Record, kw_only=False, frozen=False):
     def _replace(self, text: str, pos: SourcePos) -> list[str] | None:
         """Replace $NAME / ${NAME}; None if nothing was replaced. May return several lines."""
         changed = False
-
-        def sub(m: re.Match[str]) -> str:
-            nonlocal changed
+        out, i = text, 0
+        while (m := _REF.search(out, i)) is not None:
             name = m.group(2) or m.group(4)
             params = m.group(3) or ""
-            if params and name != "_RANDOM":
-                return m.group(0)
-            value = self._value(name, params)
+            value = None if params and name != "_RANDOM" else self._value(name, params)
             if value is None:
-                return m.group(0)
+                i = m.start() + 1
+                continue
             changed = True
-            return value
-
-        out = _REF.sub(sub, text)
+            start, end = m.span()
+            if params and len(value) < end - start:
+                # parser.c replace_param, shortening a ${NAME params} reference, moves only
+                # the reference's own text: what follows its first len(value) + 1 characters
+                # stays (`${_RANDOM 1 5} x` -> `3 _RANDOM 1 5} x`, whose '}' ends a block)
+                out = out[:start] + value + (out[end] + out[start + len(value) + 1:]
+                                             if end < len(out) else "")
+            else:
+                out = out[:start] + value + out[end:]
+            i = start + len(value)
         if not changed:
             return None
         if len(out) >= MAXBUF * 64:

@@ -325,6 +325,18 @@ CORPUS: dict[str, tuple[str, int]] = {
         "vrrp_sync_group G {\ngroup {\nVI_1\n}\ngroup\nnotify\n}\n", 2),
     # the lines of a block without '{' are top-level statements where its keyword is inactive
     "linkbeat_interfaces_without_brace": ("linkbeat_interfaces\n eth0\n", 5),
+    # notify.c: script_user naming no user - scripts without a user of their own are dropped
+    "script_user_missing_drops_notify_scripts": (
+        "global_defs {\n script_user nosuchuser\n}\nvrrp_instance VI_1 {\n interface eth0\n"
+        " virtual_router_id 1\n notify_stop /bin/true\n virtual_ipaddress {\n  192.0.2.10\n"
+        " }\n}\n", 5),
+    "script_user_missing_keeps_a_script_with_its_user": (
+        "global_defs {\n script_user nosuchuser\n}\nvrrp_instance VI_1 {\n interface eth0\n"
+        " virtual_router_id 1\n notify_stop /bin/true root\n virtual_ipaddress {\n"
+        "  192.0.2.10\n }\n}\n", 6),
+    # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
+    "random_with_parameters_then_text": (
+        "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
 }
 
 

@@ -72,6 +72,17 @@ def test_definitions_simple_braced_multiline_and_builtins() -> None:
     assert t[0].words == ("r", "5") and t[1].words == ("i", "ci")
 
 
+
+def test_random_with_parameters_leaves_the_text_after_it_as_keepalived_does() -> None:
+    """parser.c replace_param moves only the reference's own text when it shortens a
+    ${NAME params} reference (keepalived 2.2.7 -t: `x` an unknown keyword, the block ended)."""
+    t, _ = tree("global_defs {\n router_id ${_RANDOM 1 1} x\n}\n")
+    assert flat(t) == [(0, ("global_defs",)), (1, ("router_id", "1", "_RANDOM", "1", "1")),
+                       (0, ("x",))]
+    t, _ = tree("r ${_RANDOM 7 7}\n")
+    assert t[0].words == ("r", "7")
+
+
 def test_seq_and_lst_repeat_lines() -> None:
     t, _ = tree("~SEQ(n, 1, 2, 5) v$n\n~SEQx(h, 10, 11) x$h\n~LST(c, red, blue) k $c\n~SEQ(m, 3) q$m\n")
     assert [n.keyword for n in t] == ["v1", "v3", "v5", "xa", "xb", "k", "k", "q1", "q2", "q3"]
