@@ -115,6 +115,7 @@ class Builder(BuildState):
             return Config()
         self._not_implemented(tree)
         self._unknown_in_readings(tree, views)
+        tree = _fold_skipped_unbraced(tree)
         read = _read_by_owner(tree, views)
         for node in tree:
             if (node.keyword, node.pos) not in read:
@@ -275,6 +276,36 @@ def _read_by_owner(tree: tuple[Node, ...],
         seen |= {(n.keyword, n.pos) for n in view if n.keyword not in inactive}
     return {(n.keyword, n.pos) for n in tree
             if n.keyword not in owned or (n.keyword, n.pos) in seen}
+
+
+def _fold_skipped_unbraced(tree: tuple[Node, ...]) -> tuple[Node, ...]:
+    """A vrrp_instance/vrrp_sync_group/virtual_server header whose handler skips its block
+    (no name, a name already used, an invalid address) with no '{' after it: the block is read
+    after all (blocks.py), and its lines' handlers act on the last such block allocated
+    (list_last_entry): its lines join that block's. With none before, keepalived crashes."""
+    if not any(n.unbraced is not None for n in tree):
+        return tree
+    out = list(tree)
+    last: dict[str, int] = {}
+    names: dict[str, set[str]] = {"vrrp_instance": set(), "vrrp_sync_group": set()}
+    for i, n in enumerate(tree):
+        k = n.keyword
+        if k not in ("vrrp_instance", "vrrp_sync_group", "virtual_server"):
+            continue
+        if k == "virtual_server":
+            skipped = kw.skipped_header("top", n.words)
+        else:
+            skipped = len(n.args) != 1 or n.args[0] in names[k]
+            if not skipped:
+                names[k].add(n.args[0])
+        if not skipped:
+            last[k] = i
+        elif n.unbraced is not None:
+            if k in last:
+                j = last[k]
+                out[j] = replace(out[j], children=(*(out[j].children or ()), *(n.children or ())))
+            out[i] = replace(n, children=None)
+    return tuple(out)
 
 
 def _skipped_server(n: Node, context: str) -> bool:
