@@ -42,6 +42,8 @@ def global_defs(b: BuildState, node: Node) -> None:
         if k == "notification_email":
             if c.children is not None:
                 g["notification_email"] = tuple(w for n in c.children for w in n.words)
+                if not g["notification_email"]:        # global_parser.c email_handler
+                    b.d.error(c.pos, "Warning - empty notification_email block")
             else:
                 g["notification_email"] = tuple(args)
         elif k == "smtp_server" and args:
@@ -183,8 +185,14 @@ def global_defs(b: BuildState, node: Node) -> None:
                 g[k] = args[0]
         elif k in ("startup_script", "shutdown_script"):
             # main.c checks these scripts' security, also under -t
-            if args and (argv := script_argv(tuple(args))):
-                b._start_stop.append(Script(argv=argv, text=" ".join(args), pos=c.pos))
+            kind = k.split("_", 1)[0]
+            if not args:
+                pass                    # (build_process: "script missing")
+            elif len(args) > 1 and not b.user_group_exist(tuple(args[1:3])):
+                # global_parser.c startup_shutdown_script: notify_script_init refuses it
+                b.d.error(c.pos, f"Invalid {kind} script")
+            elif argv := script_argv(args[:1]):       # (the words after it: user, group)
+                b._start_stop.append(Script(argv=argv, text=args[0], pos=c.pos))
         elif k == "include_check":
             pass                    # acted on while the text is read (config/source.py)
         elif k == "dataplane":
