@@ -341,6 +341,7 @@ def _i_smtp_alert(b: BuildState, c: Node, i: _Draft) -> None:
 def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:
     # the VMAC's name; '' = generated at start as keepalived does (vrrp/vmac.py)
     name = i.f.get("use_vmac") or ""
+    existing = b.interfaces() if b.check_interfaces else None     # (looked at: reuse.py)
     for word in (a for a in c.args if ":" not in a):
         if name:                        # vrrp_parser.c vrrp_vmac_handler
             b.d.error(c.pos, "VMAC interface name already specified")
@@ -350,8 +351,7 @@ def _i_use_vmac(b: BuildState, c: Node, i: _Draft) -> None:
             b.d.error(c.pos, f"{i.vid} VRRP instance {other} is already using {word} -"
                              " ignoring name")
             continue
-        name = vmac_name((word,), i.vid, b.interfaces() if b.check_interfaces else None,
-                         c.pos, b.d)
+        name = vmac_name((word,), i.vid, existing, c.pos, b.d)
     i.f["use_vmac"] = name
     if any(":" in a for a in c.args):
         b.later(c, "vrrp_instance")     # a MAC of its own (VRRP_VMAC_MAC_SPECIFIED) is not used
