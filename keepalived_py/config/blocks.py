@@ -148,6 +148,7 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     pending: tuple[_Open, str, bool] | None = None
     skipping: _Open | None = None
     ends_parent: set[int] = set()    # skipped blocks whose last '}' ends the block around them
+    named: dict[str, set[str]] = {"vrrp_instance": set(), "vrrp_sync_group": set()}
 
     def open_pending(pos: object) -> None:
         nonlocal pending, odd
@@ -238,7 +239,8 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
             skipping = node
         elif ctx == "skipped":
             pass
-        elif opens is not None and opens[1] and _skipped(ctx, words):
+        elif opens is not None and opens[1] and (_skipped(ctx, words) or (
+                ctx == "top" and _named_again(words, named))):
             # a '{' right after opens a block read by nobody; any other line cancels the
             # skip (parser.c skip_sublevel -1) and the block opens without its '{'
             skipping = node
@@ -261,6 +263,18 @@ def build_tree(lines: list[Line], diagnostics: Diagnostics,
     if regular is not None:
         regular[0] = not odd and len(diagnostics.items) == said
     return tuple(c.freeze() for c in root.children)
+
+
+def _named_again(words: tuple[str, ...], named: dict[str, set[str]]) -> bool:
+    """A vrrp_instance/vrrp_sync_group whose name an earlier one has: its handler skips its
+    block (vrrp_parser.c "already defined", skip_block(true)); the first one's name noted."""
+    seen = named.get(words[0])
+    if seen is None or len(words) != 2:
+        return False
+    if words[1] in seen:
+        return True
+    seen.add(words[1])
+    return False
 
 
 def _has_group(block: _Open) -> bool:

@@ -341,6 +341,9 @@ CORPUS: dict[str, tuple[str, int]] = {
     "invalid_virtual_server_without_brace_adds_to_the_last": (
         "virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n }\n}\n"
         "virtual_server 192.0.2.1 70000\n quorum_up /bin/true\n}\n", 6),
+    "second_instance_block_is_skipped_by_its_braces": (
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n"
+        "  192.0.2.10/24\n }\n}\nvrrp_instance VI_1 {\n bindto {\n }\n vrrp_script\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
