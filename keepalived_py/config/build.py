@@ -114,10 +114,10 @@ class Builder(BuildState):
             self.d.aborted = 2
             return Config()
         self._not_implemented(tree)
-        self._unknown_in_readings(tree, views)
+        only_there = self._top_only_in_readings(tree, views)
         tree = _fold_skipped_unbraced(tree)
-        read = _read_by_owner(tree, views)
-        for node in tree:
+        read = _read_by_owner(tree, views) | {(n.keyword, n.pos) for n in only_there}
+        for node in (*tree, *only_there):
             if (node.keyword, node.pos) not in read:
                 continue            # the process that owns this block never reads it
             handler = TOP.get(node.keyword)
@@ -130,19 +130,28 @@ class Builder(BuildState):
             handler(self, node)
         return self._finish()
 
-    def _unknown_in_readings(self, tree: tuple[Node, ...],
-                             views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...]) -> None:
+    def _top_only_in_readings(self, tree: tuple[Node, ...],
+                              views: tuple[tuple[tuple[Node, ...], frozenset[str]], ...]
+                              ) -> tuple[Node, ...]:
         """The lines of a block opened without its '{' are top-level statements in the
-        readings where its keyword is inactive (parser.c: the line cancels skip_sublevel -1):
-        keepalived reports each that is no top-level keyword as unknown there."""
+        readings where its keyword is inactive (parser.c: the line cancels skip_sublevel -1).
+        keepalived reports each that is no top-level keyword as unknown there; a top-level
+        block active in that reading is read by that process (a global_defs inside a
+        virtual_server without '{' is the parent's global_defs): those are returned."""
         top = {n.pos for n in tree}
         said: set[SourcePos] = set()
-        for view, _inactive in views:
+        read: list[Node] = []
+        for view, inactive in views:
             for n in view:
-                if n.pos not in top and n.pos not in said and \
-                        n.keyword not in kw.CONTEXT_KEYWORDS["top"]:
+                if n.pos in top or n.pos in said:
+                    continue
+                if n.keyword not in kw.CONTEXT_KEYWORDS["top"]:
                     said.add(n.pos)
                     self.d.error(n.pos, f"Unknown keyword '{n.keyword}'")
+                elif n.keyword not in inactive:
+                    said.add(n.pos)
+                    read.append(n)
+        return tuple(read)
 
     def _static_addresses(self, node: Node) -> None:
         for c in self.expect_block(node) or ():

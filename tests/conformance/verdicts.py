@@ -344,6 +344,10 @@ CORPUS: dict[str, tuple[str, int]] = {
     "second_instance_block_is_skipped_by_its_braces": (
         "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n"
         "  192.0.2.10/24\n }\n}\nvrrp_instance VI_1 {\n bindto {\n }\n vrrp_script\n}\n", 5),
+    # ... and a top-level block among them is read by the process it belongs to (the parent)
+    "global_defs_inside_a_virtual_server_without_brace_is_the_parents": (
+        "virtual_server 192.0.2.10 53\n protocol UDP\n quorum_up /bin/true\n"
+        " real_server 192.0.2.11 53 {\n }\nglobal_defs {\n enable_script_security\n}\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
