@@ -240,6 +240,10 @@ def _real_server(b: BuildContext, node: Node, sorry: bool = False,
     if addr is None:
         return None
     f: dict[str, Any] = {"address": addr, "port": _port(b, node, 2), "pos": node.pos}
+    if f["port"] is None and len(node.words) > 2:       # check_data.c alloc_rs: skipped
+        b.d.error(node.pos, f"Invalid real server ip address/port {node.words[1]}/"
+                            f"{node.words[2]} - skipping")
+        return None
     checkers: list[Checker] = []
     for c in node.children or ():
         k, args = c.keyword, c.args
@@ -340,6 +344,10 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
         f["address"] = read_address(words[1], node.pos, b.d)
         f["port"] = _port(b, node, 2) if len(words) > 2 else 0
         if f["address"] is None:
+            return None
+        if f["port"] is None:                           # check_data.c alloc_vs: skipped
+            b.d.error(node.pos, f"Invalid virtual server IP address/port {words[1]}/{words[2]}"
+                                " - skipping")
             return None
     else:
         b.d.error(node.pos, "virtual_server requires an address, fwmark or group")

@@ -348,6 +348,14 @@ CORPUS: dict[str, tuple[str, int]] = {
     "global_defs_inside_a_virtual_server_without_brace_is_the_parents": (
         "virtual_server 192.0.2.10 53\n protocol UDP\n quorum_up /bin/true\n"
         " real_server 192.0.2.11 53 {\n }\nglobal_defs {\n enable_script_security\n}\n}\n", 5),
+    # check_data.c: a virtual/real server with an invalid port is skipped with its block
+    "virtual_server_invalid_port_is_skipped": (
+        "virtual_server 192.0.2.1 70000 {\n protocol TCP\n quorum_up /bin/true\n"
+        " real_server 192.0.2.2 80 {\n }\n}\n", 5),
+    "real_server_invalid_port_is_skipped": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+        " real_server 192.0.2.2 80 {\n }\n real_server 192.0.2.3 70000 {\n"
+        "  notify_up /bin/true\n }\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
