@@ -331,7 +331,8 @@ def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
     return kept
 
 
-def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
+def _virtual_server(b: BuildContext, node: Node, group_names: frozenset[str] = frozenset()
+                    ) -> VirtualServer | None:
     words = node.words
     f: dict[str, Any] = {"pos": node.pos}
     if len(words) >= 3 and words[1] == "fwmark":
@@ -446,6 +447,11 @@ def _virtual_server(b: BuildContext, node: Node) -> VirtualServer | None:
             b.later(c, "virtual_server")
     vs_name = _vs_name(f)
     reals = _same_family(b, f, reals)
+    if f.get("group") and f["group"] not in group_names:
+        # ipwrapper.c link_vsg_to_vs, before any check of it: logged, not an error
+        b.d.notice(node.pos, f"Virtual server group {f['group']} specified but not configured"
+                             f" - ignoring virtual server {vs_name}")
+        return None
     if not reals:
         # dropped before any other check of it (check_data.c): no scheduler/method messages
         b.d.error(node.pos, f"Virtual server {vs_name} has no real servers - ignoring")
@@ -635,6 +641,10 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
     servers: list[VirtualServer] = []
     bfds: list[BfdInstance] = []
     for node in nodes:
+        if node.keyword == "virtual_server_group" and (grp := _vsg(b, node)) is not None:
+            groups.append(grp)
+    names = frozenset(grp.name for grp in groups)
+    for node in nodes:
         if node.keyword == "SSL":
             f: dict[str, object] = {"pos": node.pos}
             for c in node.children or ():
@@ -643,11 +653,8 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
                 elif c.args:
                     f[c.keyword] = c.args[0]
             b.ssl = SslConfig(**f)  # type: ignore[arg-type]
-        elif node.keyword == "virtual_server_group":
-            if (grp := _vsg(b, node)) is not None:
-                groups.append(grp)
         elif node.keyword == "virtual_server":
-            if (vs := _virtual_server(b, node)) is not None:
+            if (vs := _virtual_server(b, node, names)) is not None:
                 servers.append(vs)
         elif node.keyword == "bfd_instance":
             from keepalived_py.config.bfd import build_instance
@@ -655,13 +662,8 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
                 bfds.append(bfd)
     from keepalived_py.config.bfd import resolve_bfd_checks  # BFD hook (issue 17)
     servers = resolve_bfd_checks(servers, tuple(bfds), b.d)
-    names = {grp.name for grp in groups}
     kept = []
     for vs in servers:
-        if vs.group is not None and vs.group not in names:
-            b.d.error(vs.pos, f"Virtual server group {vs.group} not found - ignoring virtual"
-                              " server")
-            continue
         if vs.real_servers:
             if vs.group is not None:
                 vs = _check_group_ports(b, vs, next(g for g in groups if g.name == vs.group))

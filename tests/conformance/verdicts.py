@@ -356,6 +356,9 @@ CORPUS: dict[str, tuple[str, int]] = {
         "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
         " real_server 192.0.2.2 80 {\n }\n real_server 192.0.2.3 70000 {\n"
         "  notify_up /bin/true\n }\n}\n", 5),
+    # ipwrapper.c link_vsg_to_vs: a virtual server of a group never defined goes (logged only)
+    "virtual_server_of_an_undefined_group": (
+        "virtual_server group G {\n lb_kind NAT\n real_server 192.0.2.2 8080 {\n }\n}\n", 0),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
