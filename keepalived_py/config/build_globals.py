@@ -29,6 +29,9 @@ def global_defs(b: BuildState, node: Node) -> None:
     g.setdefault("pos", node.pos)
     for c in children:
         k, args = c.keyword, c.args
+        if k in _DEFAULT_USER_LOOKUPS and len(args) == 1 and \
+                not g.get("enable_script_security"):
+            b.default_user_early = True
         if k in kw.EXTENSIONS["global_defs"]:
             b.d.warning(c.pos, f"'{k}' is a keepalived-py extension (keepalived 2.2.7:"
                                f" Unknown keyword '{k}')")
@@ -236,7 +239,7 @@ def script_default_user(b: BuildState, g: GlobalDefs) -> None:
                              " removing")
         b.scripts = [s for s in b.scripts if s.user is not None]
         return
-    if g.enable_script_security and g.script_user is None and \
+    if g.enable_script_security and g.script_user is None and not b.default_user_early and \
             b.first_script is not None and not b.host.user_exists("keepalived_script"):
         b.d.error(b.first_script,
                   "Unable to set default user keepalived_script for script")
@@ -244,6 +247,12 @@ def script_default_user(b: BuildState, g: GlobalDefs) -> None:
             b.d.error(s.pos, f"Unable to set default user for vrrp script {s.name} -"
                              " removing")
         b.scripts = [s for s in b.scripts if s.user is not None]
+
+
+# global_defs keywords whose handler, given no user, looks up the default script user
+_DEFAULT_USER_LOOKUPS = frozenset({
+    "startup_script", "shutdown_script", "notify_fifo", "vrrp_notify_fifo", "lvs_notify_fifo",
+    "notify_fifo_script", "vrrp_notify_fifo_script", "lvs_notify_fifo_script"})
 
 
 def _ip_literal(text: str) -> bool:

@@ -302,6 +302,10 @@ def _i_rules(b: BuildState, c: Node, i: _Draft) -> None:
 
 
 def _i_notify(b: BuildState, c: Node, i: _Draft) -> None:
+    if i.notify.get(c.keyword) is not None:     # vrrp_parser.c vrrp_notify_*_handler
+        b.d.error(c.pos, f"{i.vid} {c.keyword} script already specified - ignoring"
+                         f" {c.args[0] if c.args else ''}")
+        return
     i.notify[c.keyword] = b.notify_script(c)
 
 

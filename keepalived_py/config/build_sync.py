@@ -52,6 +52,9 @@ def sync_group(b: BuildState, node: Node) -> None:
                         b.bad_interface = True
         elif k == "notify_priority_changes":
             f[k] = vk.notify_priority_changes(c, name, "sync group ", b.d)
+        elif k.startswith("notify") and notify.get(k) is not None:
+            b.d.error(c.pos, f"vrrp group {name}: {k} script already specified - ignoring"
+                             f" {c.args[0] if c.args else ''}")
         elif k.startswith("notify"):
             notify[k] = b.notify_script(c)
         elif k == "sync_group_tracking_weight":

@@ -53,6 +53,8 @@ def vrrp_script(b: BuildState, node: Node) -> None:
             if args and (v := read_int(args[0], -253, 253, c.pos, b.d)) is not None:
                 f["weight"] = v
                 f["weight_reverse"] = len(args) > 1 and args[1] == "reverse"
+            if len(args) > 1 and args[1] != "reverse":
+                b.d.error(c.pos, f"vrrp_script {name} unknown weight option {args[1]}")
         elif k in ("rise", "fall"):
             if args and (v := read_int(args[0], 1, 2**31 - 1, c.pos, b.d)) is not None:
                 f[k] = v
@@ -90,6 +92,9 @@ def vrrp_track_process(b: BuildState, node: Node) -> None:
         k, args = c.keyword, c.args
         if k not in kw.VRRP_TRACK_PROCESS:
             b.unknown(c)
+        elif k == "process" and "process" in f:
+            b.d.error(c.pos, f"Process already set for track process {name} - ignoring"
+                             f" {args[0] if args else ''}")
         elif k == "process":
             if args:
                 f["process"] = args[0]

@@ -101,6 +101,9 @@ class BuildContext:
         # script_user names a user/group that does not exist (notify.c default_user_fail):
         # the VRRP process's scripts without a user of their own are dropped
         self.default_user_fails = False
+        # a global_defs script or FIFO without a user came before enable_script_security: the
+        # default user was settled then (notify.c get_default_script_user), without a check
+        self.default_user_early = False
         self.bad_interface = False            # an error naming a missing interface was given
         self.ssl: Any = None                  # the SSL block (build_lvs)
         self.lvs_protocol_set: set[SourcePos] = set()  # group virtual servers with `protocol`

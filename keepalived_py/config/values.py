@@ -17,7 +17,13 @@ FALSE_WORDS = {"false", "off", "no"}
 
 
 def read_int(word: str, lo: int, hi: int, pos: SourcePos, d: Diagnostics) -> int | None:
-    """keepalived's read_int/read_unsigned: decimal (or 0x hex), in [lo, hi]."""
+    """keepalived's read_int/read_unsigned: decimal (or 0x hex), in [lo, hi]. An empty word
+    (`""`) is 0: strtol() reads nothing and leaves nothing unread (parser.c read_int_func)."""
+    if not word:
+        word = "0" if lo <= 0 <= hi else word
+        if not word:
+            d.error(pos, f"number '' outside range [{lo}, {hi}]")
+            return None
     if not _INT.match(word):
         d.error(pos, f"invalid number '{word}'")
         return None
@@ -32,6 +38,11 @@ def read_decimal(word: str, lo: float, hi: float, pos: SourcePos, d: Diagnostics
                  digits: int = 6) -> float | None:
     """keepalived's read_decimal_unsigned: a non-negative decimal with at most `digits`
     fraction digits, in [lo, hi]."""
+    if not word:                    # (as read_int: nothing read is 0)
+        word = "0" if lo <= 0 <= hi else word
+        if not word:
+            d.error(pos, f"number '' outside range [{lo:g}, {hi:g}]")
+            return None
     m = _DEC.match(word)
     if not m or word.startswith("-"):
         d.error(pos, f"invalid decimal number '{word}'")

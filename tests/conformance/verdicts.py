@@ -359,6 +359,27 @@ CORPUS: dict[str, tuple[str, int]] = {
     # ipwrapper.c link_vsg_to_vs: a virtual server of a group never defined goes (logged only)
     "virtual_server_of_an_undefined_group": (
         "virtual_server group G {\n lb_kind NAT\n real_server 192.0.2.2 8080 {\n }\n}\n", 0),
+    # vrrp_parser.c: a second notify script of an instance or sync group is an error, ignored
+    "sync_group_notify_backup_twice": (
+        "vrrp_instance VI_1 {\n virtual_router_id 256\n}\nvrrp_sync_group G {\n"
+        " notify_backup true\n notify_backup 2 -\n}\n", 6),
+    "instance_notify_master_twice": (
+        "global_defs {\n enable_script_security\n script_user root\n}\n"
+        "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 1\n"
+        " virtual_ipaddress {\n  192.0.2.10\n }\n notify_master /bin/true\n"
+        " notify_master /bin/false\n}\n", 5),
+    "track_process_process_twice": (
+        "vrrp_track_process P {\n process sshd\n process other\n}\n", 5),
+    "vrrp_script_unknown_weight_option": (
+        "vrrp_script chk {\n script /bin/true\n weight 3 eth9\n}\n", 5),
+    # notify.c: the default script user is settled by the first lookup (a global_defs script
+    # or FIFO before enable_script_security: no check of keepalived_script then)
+    "default_user_settled_before_script_security": (
+        "global_defs {\n vrrp_notify_fifo_script /bin/true\n enable_script_security\n}\n", 0),
+    "default_user_looked_up_with_script_security": (
+        "global_defs {\n enable_script_security\n vrrp_notify_fifo_script /bin/true\n}\n", 5),
+    # parser.c read_int_func: an empty word is the number 0
+    "empty_word_is_zero": ("vrrp_script chk {\n script /bin/true\n weight \"\"\n}\n", 0),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
