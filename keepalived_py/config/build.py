@@ -230,6 +230,7 @@ class Builder(BuildState):
         if self.bad_interface:
             del self.d.items[complete_init:]
             self.d.fatal(None, "Non-existent interface specified in configuration")
+        build_track.start_stop_security(self, g)
         vsgs, vss, bfds = build_lvs.build(self.lvs_blocks, g, self)
         if g.lvs_sync_daemon is not None:           # inst NAME: a vrrp_instance (vrrp.c)
             g = replace(g, lvs_sync_daemon=lvs_globals.resolve_sync_instance(

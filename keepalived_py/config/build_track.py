@@ -23,6 +23,7 @@ from keepalived_py.config.tree import Node
 from keepalived_py.config.values import (
     read_decimal,
     read_int,
+    script_argv,
 )
 from keepalived_py.record import names
 
@@ -40,7 +41,8 @@ def vrrp_script(b: BuildState, node: Node) -> None:
         if k not in kw.VRRP_SCRIPT:
             b.unknown(c)
         elif k == "script":
-            if args:        # lib/notify.c set_script_params_array: no words, no change
+            # lib/notify.c set_script_params_array: no words (or only "") - no change
+            if args and script_argv(args):
                 f["script"] = b.script(c)
         elif k == "interval":
             if args and (v := read_decimal(args[0], 0.000001, 2**31 / 1e6 * 1e6, c.pos,
@@ -123,8 +125,11 @@ def vrrp_track_process(b: BuildState, node: Node) -> None:
             if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, b.d)) is not None:
                 f[k] = v
         elif k in ("delay", "fork_delay", "terminate_delay"):
-            if args and (x := read_decimal(args[0], 0, 2**31, c.pos, b.d)) is not None:
+            if args and (x := read_decimal(args[0], 0.000001, 3600, c.pos, b.d)) is not None:
                 f[k] = x
+            elif args:                  # vrrp_parser.c vrrp_tprocess_*delay_handler
+                b.d.error(c.pos, f"{k} ({args[0]}) for vrrp_track_process {name} must be"
+                                 " between [0.000001..3600] inclusive. Ignoring...")
         elif k == "full_command":
             f["full_command"] = True
     if "process" not in f:
@@ -235,6 +240,11 @@ def script_security(b: BuildState, g: GlobalDefs, instances: list[VrrpInstance])
          and not b.bad_interface:
         b.d.security(None, "SECURITY VIOLATION - scripts are being executed but"
                            " script_security not enabled.")
+
+
+def start_stop_security(b: BuildState, g: GlobalDefs) -> None:
+    """main.c: the parent checks the startup/shutdown scripts (whatever the VRRP process
+    says of its own configuration, a missing interface included)."""
     if any(b.host.is_script(s) for s in b._start_stop) \
          and not g.enable_script_security:
         b.d.security(None, "SECURITY VIOLATION - start/shutdown scripts are being executed"

@@ -476,13 +476,12 @@ GLOBAL_NUMERIC_REJECTS: dict[str, frozenset[str]] = {k: frozenset(v.split()) for
 
 
 def numeric_class(value: str) -> str | None:
-    """The GLOBAL_NUMERIC_REJECTS class of a value (None: 1 .. 4999, always accepted)."""
-    try:
-        n = float(value)
-    except ValueError:
+    """The GLOBAL_NUMERIC_REJECTS class of a value (None: 1 .. 4999, always accepted): the
+    handlers read integers (strtol: "0.5" and "1e9" are not numbers, "" is 0)."""
+    import re
+    if not re.fullmatch(r"[+-]?[0-9]*", value):
         return "eth0"
-    if n != n:                                   # nan
-        return "eth0"
+    n = int(value) if value.strip("+-") else 0
     if n < 0:
         return "-1"
     if n == 0:

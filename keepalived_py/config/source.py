@@ -326,7 +326,13 @@ class SourceReader(Record, kw_only=False, frozen=False):
                 self._stopped = True
                 return
             if part == "{":
-                self._blocks.append(self._opening or self._last_word)
+                if self._blocks == ["global_defs"] and not self._opening and \
+                        self._last_word != "notification_email":
+                    # global_defs opens no other block: keepalived ignores this '{'
+                    # ("Unexpected '{'"), and the next '}' ends global_defs
+                    self._last_word = "{"
+                else:
+                    self._blocks.append(self._opening or self._last_word)
                 self._opening = ""
             elif part == "}":
                 if self._opening:

@@ -380,6 +380,20 @@ CORPUS: dict[str, tuple[str, int]] = {
         "global_defs {\n enable_script_security\n vrrp_notify_fifo_script /bin/true\n}\n", 5),
     # parser.c read_int_func: an empty word is the number 0
     "empty_word_is_zero": ("vrrp_script chk {\n script /bin/true\n weight \"\"\n}\n", 0),
+    "track_process_delay_out_of_range": ("vrrp_track_process P {\n process sshd\n delay 0\n}\n",
+                                         5),
+    "global_integer_not_a_number": ("global_defs {\n nftables_ipvs_priority 0.5\n}\n", 5),
+    "vrrp_script_empty_quoted_script_keeps_the_first": (
+        "vrrp_script chk {\n script /bin/true\n script \"\"\n}\n"
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n"
+        " track_script {\n  chk\n }\n}\n", 6),
+    # main.c: the parent checks start/shutdown scripts even when an interface is missing
+    "shutdown_script_checked_with_a_missing_interface": (
+        "global_defs {\n shutdown_script true\n}\nvrrp_instance VI_1 {\n interface eth9\n"
+        " virtual_router_id 1\n}\n", 6),
+    # a '{' global_defs ignores: the next '}' ends global_defs (include_check after it is unknown)
+    "include_check_after_an_ignored_brace": (
+        "global_defs {\nglobal_defs {\n}\ninclude_check\ninclude /nonexist.conf\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
