@@ -331,6 +331,17 @@ def _same_family(b: BuildContext, f: dict[str, Any], reals: list[RealServer]
     return kept
 
 
+def _one_of(b: BuildContext, c: Node, f: dict[str, Any], seen: set[str], field: str,
+            allowed: Any, what: str) -> None:
+    """`field` from the first word of `c` when `allowed` has it; else an error, and the
+    keyword counts as not given (its default is said later)."""
+    if c.args and c.args[0] in allowed:
+        f[field] = c.args[0]
+    else:
+        b.d.error(c.pos, f"Invalid {what} '{' '.join(c.args)}'")
+        seen.discard(c.keyword)
+
+
 def _virtual_server(b: BuildContext, node: Node, group_names: frozenset[str] = frozenset()
                     ) -> VirtualServer | None:
     words = node.words
@@ -370,17 +381,9 @@ def _virtual_server(b: BuildContext, node: Node, group_names: frozenset[str] = f
                 f["sorry_server"] = RealServer(address=a, port=_port(b, c, 2), pos=c.pos)
                 f["sorry_server_inhibit"] = False   # a new sorry server: not inhibited yet
         elif k in ("lb_algo", "lvs_sched"):
-            if args and args[0] in SCHEDULERS:
-                f["lvs_sched"] = args[0]
-            else:
-                b.d.error(c.pos, f"Invalid lvs_scheduler '{' '.join(args)}'")
-                seen.discard(k)
+            _one_of(b, c, f, seen, "lvs_sched", SCHEDULERS, "lvs_scheduler")
         elif k in ("lb_kind", "lvs_method"):
-            if args and args[0] in LVS_METHODS:
-                f["lvs_method"] = args[0]
-            else:
-                b.d.error(c.pos, f"Invalid lvs_method '{' '.join(args)}'")
-                seen.discard(k)
+            _one_of(b, c, f, seen, "lvs_method", LVS_METHODS, "lvs_method")
         elif k == "protocol":
             if args and args[0].upper() in PROTOCOLS:
                 f["protocol"] = args[0].upper()

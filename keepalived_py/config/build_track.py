@@ -82,13 +82,19 @@ def vrrp_script(b: BuildState, node: Node) -> None:
     b.scripts.append(VrrpScript(**f))
 
 
-def vrrp_track_process(b: BuildState, node: Node) -> None:
+def _named_block(b: BuildState, node: Node) -> tuple[str, tuple[Node, ...]] | None:
+    """A tracker's name and block lines; None (said) without either."""
     name = node.args[0] if node.args else ""
     children = b.expect_block(node)
-    if children is None or not name:
-        if not name:
-            b.d.error(node.pos, "vrrp_track_process requires a name")
+    if not name:
+        b.d.error(node.pos, f"{node.keyword} requires a name")
+    return None if children is None or not name else (name, children)
+
+
+def vrrp_track_process(b: BuildState, node: Node) -> None:
+    if (named := _named_block(b, node)) is None:
         return
+    name, children = named
     f: dict[str, Any] = {"name": name, "pos": node.pos}
     for c in children:
         k, args = c.keyword, c.args
@@ -143,12 +149,9 @@ def vrrp_track_process(b: BuildState, node: Node) -> None:
 
 
 def track_file(b: BuildState, node: Node) -> None:
-    name = node.args[0] if node.args else ""
-    children = b.expect_block(node)
-    if children is None or not name:
-        if not name:
-            b.d.error(node.pos, f"{node.keyword} requires a name")
+    if (named := _named_block(b, node)) is None:
         return
+    name, children = named
     f: dict[str, Any] = {"name": name, "pos": node.pos}
     for c in children:
         k, args = c.keyword, c.args
