@@ -102,6 +102,9 @@ def global_defs(b: BuildState, node: Node) -> None:
         elif k in ("vrrp_garp_master_repeat", "vrrp_garp_master_refresh_repeat",
                    "vrrp_garp_lower_prio_repeat"):
             if args and (v := read_int(args[0], 0, 2**31 - 1, c.pos, b.d)) is not None:
+                if v == 0 and k != "vrrp_garp_lower_prio_repeat":     # global_parser.c
+                    b.d.error(c.pos, f"{k} must be greater than 0, setting to 1")
+                    v = 1
                 g[k] = v
         elif k in vk.GLOBAL:                         # VRRP globals (issue 12)
             vk.global_keyword(c, g, b.d)

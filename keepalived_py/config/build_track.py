@@ -49,8 +49,14 @@ def vrrp_script(b: BuildState, node: Node) -> None:
                                            b.d)) is not None:
                 f["interval"] = v
         elif k == "timeout":
-            if args and (v := read_decimal(args[0], 0.000001, 2**31, c.pos, b.d)) is not None:
-                f["timeout"] = v
+            # vrrp_parser.c vrrp_vscript_timeout_handler: whole seconds, 0 taken as 1
+            if args and (v := read_int(args[0], 0, 4294, c.pos, b.d)) is not None:
+                if v == 0:
+                    b.d.error(c.pos, f"({name}): vrrp script timeout must be greater than 0,"
+                                     " setting to 1")
+                f["timeout"] = float(v or 1)
+            elif args:
+                b.d.error(c.pos, f"({name}): vrrp script timeout '{args[0]}' invalid - ignoring")
         elif k == "weight":
             if args and (v := read_int(args[0], -253, 253, c.pos, b.d)) is not None:
                 f["weight"] = v

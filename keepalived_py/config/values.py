@@ -10,14 +10,15 @@ import re
 
 from keepalived_py.config.tree import Diagnostics, Node, SourcePos
 
-_INT = re.compile(r"[+-]?(0[xX][0-9a-fA-F]+|[0-9]+)$")
+_INT = re.compile(r"[+-]?[0-9]+$")
 _DEC = re.compile(r"[+-]?([0-9]+)(\.([0-9]*))?$")
 TRUE_WORDS = {"true", "on", "yes"}
 FALSE_WORDS = {"false", "off", "no"}
 
 
 def read_int(word: str, lo: int, hi: int, pos: SourcePos, d: Diagnostics) -> int | None:
-    """keepalived's read_int/read_unsigned: decimal (or 0x hex), in [lo, hi]. An empty word
+    """keepalived's read_int/read_unsigned: decimal (base 10: "0x10" is invalid, as strtol with
+    base 10 leaves the 'x' unread), in [lo, hi]. An empty word
     (`""`) is 0: strtol() reads nothing and leaves nothing unread (parser.c read_int_func)."""
     if not word:
         word = "0" if lo <= 0 <= hi else word
@@ -27,7 +28,7 @@ def read_int(word: str, lo: int, hi: int, pos: SourcePos, d: Diagnostics) -> int
     if not _INT.match(word):
         d.error(pos, f"invalid number '{word}'")
         return None
-    value = int(word, 0) if word.lstrip("+-").lower().startswith("0x") else int(word, 10)
+    value = int(word, 10)
     if value < lo or value > hi:
         d.error(pos, f"number '{word}' outside range [{lo}, {hi}]")
         return None

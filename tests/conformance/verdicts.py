@@ -394,6 +394,12 @@ CORPUS: dict[str, tuple[str, int]] = {
     # a '{' global_defs ignores: the next '}' ends global_defs (include_check after it is unknown)
     "include_check_after_an_ignored_brace": (
         "global_defs {\nglobal_defs {\n}\ninclude_check\ninclude /nonexist.conf\n", 5),
+    # parser.c read_int/read_unsigned read base 10: "0x10" is not a number
+    "hex_is_not_a_number": ("vrrp_script chk {\n script /bin/true\n rise 0x10\n}\n", 5),
+    "vrrp_script_timeout_whole_seconds": ("vrrp_script chk {\n script /no/such\n timeout 0.5\n}\n",
+                                          5),
+    "garp_master_refresh_repeat_zero": (
+        "global_defs {\n vrrp_garp_master_refresh_repeat 0\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
