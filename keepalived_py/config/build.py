@@ -51,7 +51,22 @@ class Builder(BuildState):
     def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
         aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())
         named: set[tuple[str, str]] = set()
+        sorry = False
         for n in nodes:
+            if context == "vrrp_instance" and n.keyword == "lvs_sync_daemon_interface":
+                # vrrp_parser.c vrrp_lvs_syncd_handler: "already been specified" (by an
+                # earlier instance) comes before its value is read
+                if len(n.words) == 1 and self._syncd_named:
+                    continue
+                self._syncd_named = self._syncd_named or len(n.words) > 1
+            if context == "virtual_server":
+                sorry = sorry or n.keyword == "sorry_server"
+                if n.keyword == "sorry_server_lvs_method" and len(n.words) == 1 and sorry:
+                    # check_parser.c ss_forwarding_handler reads it only with a sorry_server
+                    self.d.error(n.pos, "*** Configuration line starting `sorry_server_lvs_method`"
+                                        " is missing a parameter after keyword"
+                                        " `sorry_server_lvs_method` at word position 2")
+                    raise _Abort
             if context == "global_defs" and n.pos in self.d.escaped:
                 # only keepalived's parent reads global_defs, and it saw the escaped character
                 # as the value (an invalid one here): no stop
@@ -109,6 +124,7 @@ class Builder(BuildState):
             # keepalived -t stops on a keyword without its value only as one of its processes
             # reads the file (blocks.read_trees); without those readings, the whole tree
             for view, inactive in views or ((tree, frozenset()),):
+                self._syncd_named = False
                 self._missing_values(tuple(n for n in view if n.keyword not in inactive))
         except _Abort:
             self.d.aborted = 2

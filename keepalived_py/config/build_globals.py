@@ -176,6 +176,8 @@ def global_defs(b: BuildState, node: Node) -> None:
         elif k == "dbus_service_name":
             if args:
                 g[k] = args[0]
+            elif c.pos in b.d.escaped:
+                pass                    # the parent read the escaped '#'/'!' as a value
             else:
                 b.d.error(c.pos, "dbus_service_name missing - ignoring")
         elif k == "snmp_socket":

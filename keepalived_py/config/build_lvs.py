@@ -434,6 +434,8 @@ def _virtual_server(b: BuildContext, node: Node, group_names: frozenset[str] = f
                                  " server family")
             else:
                 f[k] = args[0]
+        elif k == "sorry_server_lvs_method" and f.get("sorry_server") is None:
+            b.d.error(c.pos, "sorry_server forwarding used without sorry_server")
         elif k == "sorry_server_lvs_method":
             f[k] = args[0] if args and args[0] in LVS_METHODS else None
         elif k == "virtualhost":

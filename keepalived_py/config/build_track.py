@@ -41,9 +41,10 @@ def vrrp_script(b: BuildState, node: Node) -> None:
         if k not in kw.VRRP_SCRIPT:
             b.unknown(c)
         elif k == "script":
-            # lib/notify.c set_script_params_array: no words (or only "") - no change
-            if args and script_argv(args):
-                f["script"] = b.script(c)
+            # lib/notify.c set_script_params_array: the first word, split again, is the
+            # command line (the words after it are not read); none (or "") - no change
+            if args and script_argv(args[:1]):
+                f["script"] = b.script(c, args[:1])
         elif k == "interval":
             if args and (v := read_decimal(args[0], 0.000001, 2**31 / 1e6 * 1e6, c.pos,
                                            b.d)) is not None:

@@ -400,6 +400,22 @@ CORPUS: dict[str, tuple[str, int]] = {
                                           5),
     "garp_master_refresh_repeat_zero": (
         "global_defs {\n vrrp_garp_master_refresh_repeat 0\n}\n", 5),
+    # notify.c set_script_params_array: a vrrp_script's command is its first word, split again
+    "vrrp_script_words_after_the_first_are_not_read": (
+        "vrrp_script chk {\n script /bin/true\n script \"\" /bin/false\n}\n"
+        "vrrp_instance V {\n interface eth0\n virtual_router_id 1\n"
+        " track_script {\n  chk\n }\n}\n", 6),
+    # check_parser.c ss_forwarding_handler: its value is read only with a sorry_server
+    "sorry_server_lvs_method_without_sorry_server": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+        " sorry_server_lvs_method\n real_server 192.0.2.2 80 {\n }\n}\n", 5),
+    "sorry_server_lvs_method_missing_its_value": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n sorry_server 198.51.100.7\n"
+        " sorry_server_lvs_method\n real_server 192.0.2.2 80 {\n }\n}\n", 2),
+    # vrrp_parser.c vrrp_lvs_syncd_handler: "already specified" comes before the value is read
+    "lvs_sync_daemon_interface_again_without_value": (
+        "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 1\n"
+        " lvs_sync_daemon_interface eth0\n lvs_sync_daemon_interface\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
