@@ -196,6 +196,12 @@ def global_defs(b: BuildState, node: Node) -> None:
             kind = k.split("_", 1)[0]
             if not args:
                 pass                    # (build_process: "script missing")
+            elif len(args) == 1 and g.get("enable_script_security") and \
+                    g.get("script_user") is None and not b.default_user_early and \
+                    not b.host.user_exists("keepalived_script"):
+                # notify.c get_default_script_user fails with script security on
+                b.d.error(c.pos, "Unable to set default user keepalived_script for script")
+                b.d.error(c.pos, f"Invalid {kind} script")
             elif len(args) > 1 and not b.user_group_exist(tuple(args[1:3])):
                 # global_parser.c startup_shutdown_script: notify_script_init refuses it
                 b.d.error(c.pos, f"Invalid {kind} script")

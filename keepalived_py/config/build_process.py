@@ -281,6 +281,8 @@ def parse(c: Node, f: dict[str, Any], d: Diagnostics) -> None:
             d.error(c.pos, f"{k} already specified - ignoring")
         elif args:
             f[k] = args[0]
+        else:                           # global_parser.c tmp_config_directory_handler
+            d.error(c.pos, f"{k} missing directory name")
     elif k == "config_save_dir":
         _config_save_dir(c, f, d)
     elif k == "checker_log_all_failures":

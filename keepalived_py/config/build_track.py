@@ -46,9 +46,15 @@ def vrrp_script(b: BuildState, node: Node) -> None:
             if args and script_argv(args[:1]):
                 f["script"] = b.script(c, args[:1])
         elif k == "interval":
-            if args and (v := read_decimal(args[0], 0.000001, 2**31 / 1e6 * 1e6, c.pos,
-                                           b.d)) is not None:
-                f["interval"] = v
+            # vrrp_parser.c vrrp_vscript_interval_handler: whole seconds, 0 taken as 1
+            if args and (v := read_int(args[0], 0, 4294, c.pos, b.d)) is not None:
+                if v == 0:
+                    b.d.error(c.pos, f"({name}): vrrp script interval must be greater than 0,"
+                                     " setting to 1")
+                f["interval"] = float(v or 1)
+            elif args:
+                b.d.error(c.pos, f"({name}): vrrp script interval '{args[0]}' must be between 1"
+                                 " and 4294 - ignoring")
         elif k == "timeout":
             # vrrp_parser.c vrrp_vscript_timeout_handler: whole seconds, 0 taken as 1
             if args and (v := read_int(args[0], 0, 4294, c.pos, b.d)) is not None:

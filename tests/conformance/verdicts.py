@@ -416,6 +416,11 @@ CORPUS: dict[str, tuple[str, int]] = {
     "lvs_sync_daemon_interface_again_without_value": (
         "vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 1\n"
         " lvs_sync_daemon_interface eth0\n lvs_sync_daemon_interface\n}\n", 5),
+    "vrrp_script_interval_whole_seconds": (
+        "vrrp_script chk {\n script true\n interval 65536\n}\n", 5),
+    "tmp_config_directory_without_a_name": ("global_defs {\n tmp_config_directory\n}\n", 5),
+    "startup_script_without_a_default_user": (
+        "global_defs {\n enable_script_security\n startup_script /bin/true\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
