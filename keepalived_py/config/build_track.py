@@ -46,12 +46,13 @@ def vrrp_script(b: BuildState, node: Node) -> None:
             if args and script_argv(args[:1]):
                 f["script"] = b.script(c, args[:1])
         elif k == "interval":
-            # vrrp_parser.c vrrp_vscript_interval_handler: whole seconds, 0 taken as 1
-            if args and (v := read_int(args[0], 0, 4294, c.pos, b.d)) is not None:
+            # vrrp_parser.c vrrp_vscript_interval_handler: [0, 4294] s, 0 taken as 1 (keepalived
+            # reads whole seconds; keepalived-py also takes a fraction: the tests' fast scripts)
+            if args and (v := read_decimal(args[0], 0, 4294, c.pos, b.d)) is not None:
                 if v == 0:
                     b.d.error(c.pos, f"({name}): vrrp script interval must be greater than 0,"
                                      " setting to 1")
-                f["interval"] = float(v or 1)
+                f["interval"] = v or 1.0
             elif args:
                 b.d.error(c.pos, f"({name}): vrrp script interval '{args[0]}' must be between 1"
                                  " and 4294 - ignoring")
