@@ -153,6 +153,9 @@ def _checker(b: BuildContext, node: Node) -> Checker | None:
                 else:
                     b.later(row, "url")
             u["status_code"] = tuple(codes)
+            if "path" not in u:                 # check_http.c url_check
+                b.d.error(c.pos, "HTTP/SSL_GET checker url has no path - ignoring")
+                continue
             urls.append(HttpUrl(**u))
         elif k == "virtualhost":
             f[k] = args[0] if args else None

@@ -421,6 +421,10 @@ CORPUS: dict[str, tuple[str, int]] = {
     "tmp_config_directory_without_a_name": ("global_defs {\n tmp_config_directory\n}\n", 5),
     "startup_script_without_a_default_user": (
         "global_defs {\n enable_script_security\n startup_script /bin/true\n}\n", 5),
+    "http_get_url_without_path": (
+        "virtual_server 192.0.2.1 80 {\n protocol TCP\n lb_algo rr\n lb_kind NAT\n"
+        " real_server 192.0.2.2 80 {\n  HTTP_GET {\n   url {\n    path /\n   }\n"
+        "   url {\n    digest 9b3a0c85a887a256d6939da88aabd8cd\n   }\n  }\n }\n}\n", 5),
     # parser.c replace_param: a shortened ${_RANDOM min max} leaves the text after it in place
     "random_with_parameters_then_text": (
         "global_defs {\n router_id ${_RANDOM 1 1} x\n}\n", 5),
