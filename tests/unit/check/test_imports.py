@@ -86,3 +86,21 @@ def test_ipvs_module_keeps_its_generic_netlink_names() -> None:
     assert issubclass(ipvs.IpvsControl, genl.GenlSocket) and ipvs.IpvsControl.FAMILY == b"IPVS"
     assert ipvs.GenlError is genl.GenlError and ipvs.parse_nlas is genl.parse_nlas
     assert ipvs.ipvs_available is genl.ipvs_available
+
+
+def test_the_ipvs_dataplane_imports_pyroute2s_ipvs_module_without_the_package_init() -> None:
+    code = ("import sys, ipaddress\n"
+            "from keepalived_py.check.ipvs import service_of, dest_of\n"
+            "from keepalived_py.check.realserver import Target\n"
+            "from keepalived_py.config.model_lvs import VirtualServer\n"
+            "s = service_of(VirtualServer(address=ipaddress.ip_address('192.0.2.100'), port=80))\n"
+            "d = dest_of(Target('198.51.100.11', 80, 2), 'DR')\n"
+            "print(s['addr'], s['port'], s['sched_name'], d['fwd_method'], d['weight'])\n"
+            "print('pyroute2.ipvs' in sys.modules, 'pyroute2.iproute' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, timeout=60).stdout.split()
+    assert out == ["192.0.2.100", "80", "wlc", "3", "2", "True", "False"]
+
+
+def test_a_family_the_kernel_does_not_have_is_false_not_an_error() -> None:
+    assert genl.has_family(b"kp-no-such-family") is False
