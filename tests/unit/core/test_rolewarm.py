@@ -23,13 +23,15 @@ def test_a_failing_import_is_logged_not_raised(monkeypatch) -> None:  # type: ig
 
 def test_preload_loads_the_checkers_start_and_structlog_before_its_fork() -> None:
     """issue 16.3: what the checker child would import on its way to ready is in the parent
-    before the fork (shared, not copied); the VRRP child's fork is not delayed by any of it."""
+    before the fork (shared, not copied), with the code of the roles already running (the VRRP
+child's, which warm() would import later); the VRRP child's fork is not delayed by any of it."""
     code = ("import sys\nfrom keepalived_py.core import rolewarm\n"
             "from keepalived_py.obs import slogchain\n"
             "rolewarm.preload('vrrp')\n"
             "assert 'keepalived_py.vrrp.daemon' not in sys.modules\n"
             "assert 'structlog' not in sys.modules\n"
-            "rolewarm.preload('checker')\n"
+            "rolewarm.preload('checker', ['vrrp'])\n"
+            "assert 'keepalived_py.vrrp.daemon' in sys.modules\n"
             "missing = [m for m in ('keepalived_py.check.daemon', 'structlog',"
             " *rolewarm.START_MODULES['checker']) if m not in sys.modules]\n"
             "assert not missing, missing\n"
