@@ -22,6 +22,10 @@ Figures:
   cpu1D       the same with -D
   cpu01       the same at 0.1 s (VRRPv3)
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
+  pssC        PSS of the daemon tree with the checker child too: the same 200 instances and
+              10 virtual servers of 5 real servers each (TCP_CHECK, delay_loop 1 s; the real
+              servers listen on B), SETTLE s after start; per process too (parent, VRRP,
+              checker: from the pidfiles)
   reload      CPU of the daemon tree for one SIGHUP reload of 200 unchanged instances (ms)
   failover    kill (SIGSTOP) of a v2 1 s master: overhead above Master_Down_Interval (ms)
   fo*, ho*    the failover matrix (FO_CASES): kill, link down (A's bridge port), SIGTERM
@@ -410,6 +414,19 @@ def vip_set(n: int) -> set[str]:
     return {_vip4(i).split("/")[0] for i in range(n)}
 
 
+def virtual_servers(n: int = 10, reals: int = 5, host: str = "192.0.2.2",
+                    port: int = 8080) -> str:
+    """`n` virtual servers (192.0.2.100 + i, port 80) of `reals` TCP_CHECKed real servers each
+    (`host`, ports `port` ...)."""
+    out = []
+    for i in range(n):
+        rs = "".join(f"  real_server {host} {port + j} {{\n    TCP_CHECK {{\n"
+                     "      connect_timeout 2\n    }\n  }\n" for j in range(reals))
+        out.append(f"virtual_server 192.0.2.{100 + i} 80 {{\n  delay_loop 1\n  lb_algo wrr\n"
+                   f"  lb_kind NAT\n  protocol TCP\n{rs}}}\n")
+    return "".join(out)
+
+
 # -- failover cases ----------------------------------------------------------------------------
 class FoCase(NamedTuple):
     group: str                   # the group name and result key
@@ -462,6 +479,7 @@ class Bench:
         self.lab = Lab("cmp")
         self.tmp = tempfile.mkdtemp(prefix="kp-compare-")
         self.running: list[Daemon] = []
+        self.listeners: list[subprocess.Popen[bytes]] = []    # pssC's real servers, on B
         try:
             self.lan = self.lab.lan()
             self.a = self.lab.node("a", self.lan, "192.0.2.1/24", "2001:db8::1/64")
@@ -543,6 +561,36 @@ class Bench:
         finally:
             self.done(da, db)
             watch.close()
+
+    def pss_checker(self, which: str) -> dict[str, float]:
+        """The tree's PSS with a checker child (see `pssC` above), per process too."""
+        if not self.listeners:
+            listener = os.path.join(ROOT, "tests", "accept_listener.py")
+            for j in range(5):
+                p = self.b.popen([sys.executable, listener, str(8080 + j)],
+                                 stdout=subprocess.PIPE)
+                assert p.stdout is not None
+                p.stdout.readline()                                # "ready"
+                self.listeners.append(p)
+        conf = instances(200, 150, 1.0) + virtual_servers()
+        d = self.daemon(which, self.a.ns, conf, "pssC")
+        try:
+            d.start()
+            time.sleep(SETTLE)
+            pids = d.pids()
+            if len(pids) < 3 and which != "keepalived":   # (keepalived's checker ends
+                # where the kernel has no IPVS: its tree is then what is left)
+                raise RuntimeError(f"{which}: {len(pids) - 1} children ({d.dir}/log)")
+            out = {"pssC": pss_kib(pids) / 1024}
+            for role, name in (("parent", "p.pid"), ("vrrp", "v.pid"), ("checker", "c.pid")):
+                try:
+                    with open(os.path.join(d.dir, name)) as f:
+                        out[f"pssC.{role}"] = pss_kib([int(f.read().split()[0])]) / 1024
+                except (OSError, ValueError, IndexError):
+                    pass
+            return out
+        finally:
+            self.done(d)
 
     def failover_case(self, which: str, case: FoCase) -> dict[str, float]:
         """One failover (kill: SIGSTOP of A's daemon tree, a silent death; link: A's bridge
@@ -671,12 +719,16 @@ ROWS = [
     ("cpu01.backup", "CPU, 200 instances at 0.1 s (v3), backup", "%"),
     ("cpu1.pss", "memory, daemon tree PSS (parent + VRRP child)", "MiB"),
     ("cpu1.reload", "reload of 200 instances: CPU", "ms"),
+    ("pssC", "memory, tree PSS with the checker (+10 VS / 50 RS TCP_CHECK)", "MiB"),
+    ("pssC.parent", "  of which the parent", "MiB"),
+    ("pssC.vrrp", "  of which the VRRP child", "MiB"),
+    ("pssC.checker", "  of which the checker child", "MiB"),
     *_fo_rows(),
     ("test1000", "-t on 1,000 instances, wall", "ms"),
     ("test1000.cpu", "-t on 1,000 instances, CPU (user + system)", "ms"),
 ]
 GROUPS = {"startup1": ["startup1"], "startup200": ["startup200"], "cpu1": ["cpu1"],
-          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], **{c.group: [c.group] for c in FO_CASES},
+          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "pssC": ["pssC"], **{c.group: [c.group] for c in FO_CASES},
           "test1000": ["test1000"]}
 # --only shorthands: several groups at once
 ALIASES = {"failovers": [c.group for c in FO_CASES],
@@ -695,6 +747,8 @@ def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
         advert = 0.1 if group == "cpu01" else 1.0
         res = bench.cpu(which, advert, debug=group == "cpu1D")
         return {f"{group}.{k}": v for k, v in res.items()}
+    if group == "pssC":
+        return bench.pss_checker(which)
     if group in FO:
         return bench.failover_case(which, FO[group])
     if group == "test1000":

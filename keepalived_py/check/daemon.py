@@ -25,9 +25,8 @@ from dataclasses import field
 from typing import Any
 
 from keepalived_py.check import probe
-from keepalived_py.check.checkers import insecure_tls, misc_check, run_checker
 from keepalived_py.check.dataplane import Dataplane, vs_id
-from keepalived_py.check.ipvs import IpvsDataplane, ipvs_available
+from keepalived_py.check.genl import ipvs_available
 from keepalived_py.check.nft import NftDataplane
 from keepalived_py.check.realserver import CheckState, targets
 from keepalived_py.config.model import Config
@@ -89,7 +88,7 @@ class CheckerDaemon:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._dirty: set[str] = set()
         self.files: dict[str, str] = {}
-        self.tls = insecure_tls()                  # the SSL block's client context
+        self.tls: Any = None        # the SSL block's client context, when SSL_GET needs one
         self._dumps: Any = None
         self._flush: asyncio.Task[None] | None = None
         from keepalived_py.notify.smtp import CheckAlerts
@@ -125,6 +124,7 @@ class CheckerDaemon:
         choice = self.options.dataplane or config.global_defs.dataplane
         has_ipvs = await ipvs_available() if choice == "auto" else None
         if choice == "ipvs" or has_ipvs:
+            from keepalived_py.check.ipvs import IpvsDataplane  # (pyroute2's IPVS API)
             self.dataplane = IpvsDataplane()
             self.kind = "ipvs"
         how = (f"--dataplane={choice}" if self.options.dataplane
@@ -294,7 +294,7 @@ class CheckerDaemon:
     # -- configuration diff --------------------------------------------------------------------
     async def _sync(self, config: Config) -> None:
         assert self.loop is not None
-        self.tls = insecure_tls(config.ssl)
+        self.tls = _tls(config)
         self.dataplane.groups = {g.name: g for g in config.virtual_server_groups}
         self.files = {f.name: f.file for f in config.vrrp_track_files}
         wanted = {vs_id(vs): vs for vs in config.virtual_servers}
@@ -444,15 +444,16 @@ class CheckerDaemon:
     async def _run_other(self, run: CheckerRun) -> None:
         """Any checker but TCP_CHECK: one check as a task."""
         try:
+            from keepalived_py.check import checkers  # (TCP_CHECK: probe.py alone)
             if run.checker.kind == "MISC_CHECK" and run.checker.misc_dynamic:
-                ok, reason, weight = await misc_check(run.checker, run.state.timeout)
+                ok, reason, weight = await checkers.misc_check(run.checker, run.state.timeout)
                 if run.alive and weight != run.real.dynamic_weight:
                     run.real.dynamic_weight = weight
                     self._mark(run.real)
             else:
-                ok, reason = await run_checker(run.checker, str(run.real.rs.address),
-                                               run.real.rs.port or run.vs.port or 0,
-                                               run.state.timeout, self.files, self.tls)
+                ok, reason = await checkers.run_checker(
+                    run.checker, str(run.real.rs.address), run.real.rs.port or run.vs.port or 0,
+                    run.state.timeout, self.files, self.tls)
         except asyncio.CancelledError:
             raise
         except Exception as e:                   # a checker bug is a failed check, once
@@ -637,6 +638,17 @@ class CheckerDaemon:
                     run.applied = None
                     self._dirty.add(ident)
                 self._schedule_apply()
+
+
+def _tls(config: Config) -> Any:
+    """The client context SSL_GET checks use (the SSL block's certificate and key), built only
+    when the configuration has an SSL_GET checker: the module and the context (its CA store)
+    cost memory and start-up time that a TCP_CHECK-only checker child does not need."""
+    if not any(ch.kind == "SSL_GET" for vs in config.virtual_servers
+               for rs in vs.real_servers for ch in rs.checkers):
+        return None
+    from keepalived_py.check.checkers import insecure_tls
+    return insecure_tls(config.ssl)
 
 
 def _fifo_defs(config: Config) -> tuple[Any, ...]:

@@ -14,9 +14,7 @@ there; ENOENT/ESRCH on delete means it is already gone. `already_done` is that o
 """
 from __future__ import annotations
 
-import errno
 import ipaddress
-import os
 import socket
 import struct
 from collections.abc import Sequence
@@ -24,6 +22,14 @@ from typing import Any
 
 from keepalived_py.check import dataplane
 from keepalived_py.check.dataplane import vs_id
+from keepalived_py.check.genl import (  # noqa: F401 (GenlError, parse_nlas: the module's API)
+    NLA_F_NESTED,
+    GenlError,
+    GenlSocket,
+    ipvs_available,
+    nla,
+    parse_nlas,
+)
 from keepalived_py.check.realserver import Target
 from keepalived_py.config.model_lvs import VirtualServer
 from keepalived_py.obs import slog
@@ -89,26 +95,22 @@ def dest_fields(target: Target, method: str) -> dict[str, Any]:
             "fwd_method": METHODS.get(method, 0)}
 
 
+def pyroute2_ipvs() -> Any:
+    """pyroute2's IPVS API (AsyncIPVS, IPVSService, IPVSDest): its module alone, without the
+    package's __init__ (pyroute2_parts.py: ~1.5 instead of ~10 MiB), only on the IPVS
+    dataplane."""
+    from keepalived_py.pyroute2_parts import pyroute2_without_its_init
+    pyroute2_without_its_init()
+    import pyroute2.ipvs
+    return pyroute2.ipvs
+
+
 def service_of(vs: VirtualServer) -> Any:
-    from pyroute2 import IPVSService
-    return IPVSService(**service_fields(vs))
+    return pyroute2_ipvs().IPVSService(**service_fields(vs))
 
 
 def dest_of(target: Target, method: str) -> Any:
-    from pyroute2 import IPVSDest
-    return IPVSDest(**dest_fields(target, method))
-
-
-async def ipvs_available() -> bool:
-    """Does this kernel have IPVS (the generic netlink family)?"""
-    try:
-        from pyroute2 import AsyncIPVS
-        ipvs = AsyncIPVS()
-        await ipvs.setup_endpoint()
-        ipvs.close()
-        return True
-    except Exception:
-        return False
+    return pyroute2_ipvs().IPVSDest(**dest_fields(target, method))
 
 
 async def _messages(request: Any) -> list[Any]:
@@ -130,9 +132,8 @@ class IpvsDataplane:
         self.fields: dict[str, dict[str, Any]] = {}
 
     async def setup(self) -> bool:
-        from pyroute2 import AsyncIPVS
         try:
-            self.ipvs = AsyncIPVS()
+            self.ipvs = pyroute2_ipvs().AsyncIPVS()
             await self.ipvs.setup_endpoint()
         except Exception as e:
             log.error("check.ipvs.unavailable", error=str(e))
@@ -209,8 +210,8 @@ class IpvsDataplane:
             return
         try:
             for msg in await _messages(self.ipvs.service("dump")):
-                from pyroute2 import IPVSService
-                await self.ipvs.service("del", service=IPVSService.from_message(msg))
+                await self.ipvs.service("del",
+                                        service=pyroute2_ipvs().IPVSService.from_message(msg))
         except Exception as e:
             log.error("check.ipvs.flush_failed", error=str(e))
 
@@ -255,13 +256,9 @@ class IpvsDataplane:
 # The sync daemon (IPVS_CMD_NEW_DAEMON / DEL_DAEMON / GET_DAEMON), the connection timeouts
 # (IPVS_CMD_SET_CONFIG / GET_CONFIG) and a full flush (IPVS_CMD_FLUSH): pyroute2 0.9 declares
 # IPVS_CMD_ATTR_DAEMON and the timeouts as opaque "hex", so these are encoded here
-# (linux/ip_vs.h, linux/netlink.h, linux/genetlink.h). Blocking requests on a socket of their
+# (linux/ip_vs.h) on check/genl.py's raw requests. Blocking requests on a socket of their
 # own: each is one kernel round trip (keepalived's libipvs is synchronous too), and the VRRP
 # child uses them without an IPVS event loop.
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_ACK, NLM_F_DUMP = 0x1, 0x4, 0x300
-GENL_ID_CTRL, CTRL_CMD_GETFAMILY, CTRL_ATTR_FAMILY_ID, CTRL_ATTR_FAMILY_NAME = 0x10, 3, 1, 2
-NLA_F_NESTED = 0x8000
 IPVS_CMD_NEW_DAEMON, IPVS_CMD_DEL_DAEMON, IPVS_CMD_GET_DAEMON = 9, 10, 11
 IPVS_CMD_SET_CONFIG, IPVS_CMD_GET_CONFIG, IPVS_CMD_FLUSH = 12, 13, 17
 IPVS_CMD_ATTR_DAEMON = 3
@@ -271,34 +268,6 @@ IPVS_CMD_ATTR_TIMEOUT_TCP, IPVS_CMD_ATTR_TIMEOUT_TCP_FIN, IPVS_CMD_ATTR_TIMEOUT_
  IPVS_DAEMON_ATTR_MCAST_PORT, IPVS_DAEMON_ATTR_MCAST_TTL) = range(1, 9)
 IP_VS_STATE_MASTER, IP_VS_STATE_BACKUP = 1, 2
 SYNC_STATES = {"MASTER": IP_VS_STATE_MASTER, "BACKUP": IP_VS_STATE_BACKUP}
-
-
-class GenlError(OSError):
-    """A kernel NLMSG_ERROR answer (errno in .errno / .code, as pyroute2's NetlinkError)."""
-
-    @property
-    def code(self) -> int:
-        return self.errno or 0
-
-
-def nla(kind: int, payload: bytes) -> bytes:
-    """One netlink attribute, padded to 4 bytes."""
-    head = struct.pack("=HH", 4 + len(payload), kind)
-    return head + payload + b"\0" * (-len(payload) % 4)
-
-
-def parse_nlas(data: bytes) -> dict[int, bytes]:
-    """Attributes by type (NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off); a truncated
-    attribute ends the list."""
-    out: dict[int, bytes] = {}
-    i = 0
-    while i + 4 <= len(data):
-        length, kind = struct.unpack_from("=HH", data, i)
-        if length < 4 or i + length > len(data):
-            break
-        out[kind & 0x3FFF] = data[i + 4:i + length]
-        i += (length + 3) & ~3
-    return out
 
 
 def daemon_attrs(state: str, sync: Any | None) -> bytes:
@@ -331,73 +300,14 @@ def timeout_attrs(tcp: int, tcpfin: int, udp: int) -> bytes:
             + nla(IPVS_CMD_ATTR_TIMEOUT_UDP, struct.pack("=I", udp)))
 
 
-class IpvsControl:
-    """Blocking IPVS requests over a NETLINK_GENERIC socket of its own (see above)."""
+class IpvsControl(GenlSocket):
+    """Blocking IPVS requests over a NETLINK_GENERIC socket of its own (see above); opening
+    it resolves the family, which autoloads ip_vs; OSError when absent."""
 
-    def __init__(self) -> None:
-        self.sock: socket.socket | None = None
-        self.family = 0
-        self.seq = 0
-
-    def open(self) -> None:
-        """Bind and resolve the IPVS family (which autoloads ip_vs); OSError when absent."""
-        if self.sock is not None:
-            return
-        s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, 16)
-        try:
-            s.bind((0, 0))
-            s.settimeout(10.0)
-            self.sock = s
-            reply = self._request(GENL_ID_CTRL, CTRL_CMD_GETFAMILY,
-                                  nla(CTRL_ATTR_FAMILY_NAME, b"IPVS\0"), version=1)
-            fid = parse_nlas(reply[0]).get(CTRL_ATTR_FAMILY_ID) if reply else None
-            if fid is None or len(fid) < 2:
-                raise OSError(errno.ENOENT, "no IPVS generic netlink family")
-            self.family = struct.unpack_from("=H", fid)[0]
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def _request(self, kind: int, cmd: int, attrs: bytes = b"", dump: bool = False,
-                 version: int = 1) -> list[bytes]:
-        """Send one request; the attributes of each answer (after the genl header). Raises
-        GenlError with the kernel's errno."""
-        assert self.sock is not None
-        self.seq += 1
-        body = struct.pack("=BBH", cmd, version, 0) + attrs
-        flags = NLM_F_REQUEST | NLM_F_ACK | (NLM_F_DUMP if dump else 0)
-        self.sock.send(struct.pack("=IHHII", 16 + len(body), kind, flags, self.seq, 0) + body)
-        out: list[bytes] = []
-        while True:
-            data = self.sock.recv(65536)
-            i = 0
-            while i + 16 <= len(data):
-                length, mtype, _flags, seq, _pid = struct.unpack_from("=IHHII", data, i)
-                if length < 16:
-                    return out
-                msg = data[i + 16:i + length]
-                i += (length + 3) & ~3
-                if seq != self.seq:
-                    continue
-                if mtype == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", msg)[0] if len(msg) >= 4 else 0
-                    if code:
-                        raise GenlError(code, os.strerror(code))
-                    return out
-                if mtype == NLMSG_DONE:
-                    return out
-                out.append(msg[4:])
-            if not dump and out:
-                return out
+    FAMILY = b"IPVS"
 
     def ipvs(self, cmd: int, attrs: bytes = b"", dump: bool = False) -> list[bytes]:
-        self.open()
-        return self._request(self.family, cmd, attrs, dump)
+        return self.request(cmd, attrs, dump)
 
     # -- the sync daemon --------------------------------------------------------------------
     def start_daemon(self, state: str, sync: Any) -> None:

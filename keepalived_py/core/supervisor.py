@@ -163,6 +163,9 @@ class Supervisor:
             connector = str(self.connector.fileno())
         me = os.getpid()
         forked = not EXEC_CHILDREN
+        if forked and child.spawns == 0 and child.role == "checker":   # hook: issue 16.3
+            from keepalived_py.core import rolewarm  # (its memory: core/rolewarm.py)
+            rolewarm.preload(child.role, [c.role for c in self.children.values() if c.pid])
         env: dict[str, str] = {}
         argv: list[str] = []
         if not forked:

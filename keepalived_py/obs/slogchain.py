@@ -140,6 +140,13 @@ def flush(load: bool = False) -> None:
         _deliver(lg, m, ev, at)
 
 
+def load() -> None:
+    """Load structlog's chain now, before the start is over: the supervisor, before forking a
+    child that is not on the start path (core/rolewarm.py `preload`), so that the child shares
+    it. From then on events are rendered as they come (what waited first, in order)."""
+    _load()
+
+
 def start_over() -> None:
     """The start is over (core/startgc.py): load structlog, render what waited."""
     _state.over = True
