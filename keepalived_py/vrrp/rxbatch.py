@@ -3,8 +3,9 @@
 A backup's VRRP socket wakes up with a few adverts queued (a master sends the adverts due
 together). recvmsg reads one per call and one more to learn the queue is empty (EAGAIN, an
 exception in Python); `BatchReader.read()` reads up to VLEN of them with one
-recvmmsg(MSG_DONTWAIT) into buffers allocated once, without the source address (an IPv4
-raw socket's packets carry their IP header) and without an exception when none is queued.
+recvmmsg(MSG_DONTWAIT) into buffers allocated once (without the source address for IPv4,
+whose raw socket's packets carry their IP header) and without an exception when none is
+queued.
 
 Layout: VLEN message headers (struct mmsghdr, laid out by ctypes), each with one iovec on
 its own SIZE-byte slot of `buf` and `control` bytes of ancillary space (CONTROL for IPv4:

@@ -4,10 +4,10 @@ Each socket is bound to its interface (SO_BINDTODEVICE), joins 224.0.0.18 / ff02
 configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast) and has
 multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
 limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
-handed to the instance by VRID. Every drop is counted by reason; nothing raises. IPv4
-packets are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips
-the decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
-`_readable4`).
+handed to the instance by VRID. Every drop is counted by reason; nothing raises. Packets
+are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips the
+decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
+`_readable4`, `_readable6`).
 
 Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) with IP_HDRINCL,
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,
@@ -366,7 +366,7 @@ class VrrpSocket:
             pass
 
     def fast_hook(self, hook: FastHook) -> None:
-        """Called by `deliver` while it handles a packet of the IPv4 receive path: the next
+        """Called by `deliver` while it handles a packet of the VRRP receive path: the next
         packets with the same bytes (source, destination, VRRP payload) go to `hook(ttl)`
         first; it returns False when it did not take the packet (then `deliver` gets it, as
         the first time). See `_readable4`."""
@@ -414,7 +414,10 @@ class VrrpSocket:
                 self._rb_lane = rb
             else:
                 self._rb = rb
-        return rb if rb is not False and not self._in_batch else None   # type: ignore[return-value]
+        if rb is False or self._in_batch:
+            return None                 # (a delivery reading again: the batch is in use)
+        assert isinstance(rb, BatchReader)
+        return rb
 
     def _readable4(self, sock: socket.socket, lane: bool) -> bool:
         """readable() for IPv4 VRRP (the per-packet path of a backup, issue 16).
