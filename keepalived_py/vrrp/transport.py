@@ -383,13 +383,18 @@ class VrrpSocket:
             if self.family == 4:
                 return self._readable4(sock, lane)
             return self._readable6(sock, lane)
-        fd = sock.fileno()
+        fd = sock.fileno()                  # an AH socket (IPv4)
         for _ in range(64):
             try:
                 data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
                 if anc:
                     self._overflowed(anc, fd)
                 pkt = decode_packet(data)
+                if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
+                    self.drops[Reason.BAD_TTL.counter] += 1
+                    continue
+                self.received += 1
+                self.deliver_ah(pkt)
             except BlockingIOError:
                 return False
             except DecodeError as e:
@@ -397,11 +402,6 @@ class VrrpSocket:
                 continue
             except OSError:
                 return False
-            if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:          # RFC 5798 §7.1
-                self.drops[Reason.BAD_TTL.counter] += 1
-                continue
-            self.received += 1
-            self.deliver_ah(pkt)
         return True
 
     def _reader(self, sock: socket.socket, lane: bool) -> BatchReader | None:
