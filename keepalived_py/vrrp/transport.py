@@ -52,7 +52,7 @@ from keepalived_py.vrrp.packet import (
     decode,
     decode_ipv4,
 )
-from keepalived_py.vrrp.rxbatch import CONTROL6, META_OFF, NAME6, STRIDE, BatchReader
+from keepalived_py.vrrp.rxbatch import CONTROL6, META_OFF, NAME6, SIZE6, STRIDE, BatchReader
 from keepalived_py.vrrp.rxbatch import SIZE as SLOT
 
 log = slog.get_logger("keepalived_py.vrrp.transport")
@@ -65,6 +65,7 @@ SO_RXQ_OVFL = 40
 _ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
 _SEEN_MAX = 1024            # distinct good packets remembered per socket
+_SEEN_KEY_MAX = 1100        # and bytes of each (IPv6: up to 66 addresses; any IPv4 packet)
 _BAD_TTL = Reason.BAD_TTL.counter
 
 # an IPv6 packet's ancillary data without the drop counter (_readable6): struct cmsghdr
@@ -409,7 +410,7 @@ class VrrpSocket:
         rb = self._rb_lane if lane else self._rb
         if rb is None:
             rb = (BatchReader.open(sock) if self.family == 4 else
-                  BatchReader.open(sock, CONTROL6, NAME6)) or False
+                  BatchReader.open(sock, CONTROL6, NAME6, SIZE6)) or False
             if lane:
                 self._rb_lane = rb
             else:
@@ -559,8 +560,8 @@ class VrrpSocket:
                         ttl, dst = self._anc6(rb.ancillary(i, used), rb.fd, lane, group)
                     if lane:
                         self.lane_received += 1
-                    b, a = i * SLOT, i * NAME6 + 8
-                    if n > SLOT:
+                    b, a = i * SIZE6, i * NAME6 + 8
+                    if n > SIZE6:                   # (no VRRP packet: see rxbatch.py)
                         self._full6(names[a:a + 16], dst, rb.packet(i, n), ttl)
                         continue
                     key = b"".join((names[a:a + 16], dst, view[b:b + n]))
@@ -623,7 +624,7 @@ class VrrpSocket:
             return
         mcast = d.is_multicast
         ent = [s, d, adv, mcast, None]
-        if key is not None:
+        if key is not None and len(key) <= _SEEN_KEY_MAX:
             seen = self._seen
             if len(seen) >= _SEEN_MAX:
                 seen.clear()

@@ -109,9 +109,10 @@ def test_vrrp_rx6_batch_and_hook_count_and_deliver_as_recvmsg(lab: Lab) -> None:
         bytes([0x32]) + _adv(3)[1:],                            # type 2
         _adv(4)[:6] + b"\0\0" + _adv(4)[8:],                    # checksum
         _adv(5) + bytes(40),                                    # longer than its count
-        bytes([0x13]) + _adv(6)[1:] + bytes(3000),              # past the batch slot: version
-        _adv(7) + bytes(2500),                                  # past the batch slot: length
+        bytes([0x13]) + _adv(6)[1:] + bytes(5000),              # past the batch slot: version
+        _adv(7) + bytes(4500),                                  # past the batch slot: length
     ]
+    big = _adv(8, n=200)                # 3208 bytes: a good advert past IPv4's slot size
     try:
         time.sleep(0.2)                                         # the group joined
         for _ in range(4):                                      # 4 x 40: bursts past VLEN
@@ -126,6 +127,8 @@ def test_vrrp_rx6_batch_and_hook_count_and_deliver_as_recvmsg(lab: Lab) -> None:
             tx.send(p)
         for _ in range(3):
             tx.send(_adv(9, prio=7))                            # a hook that declines
+        for _ in range(2):
+            tx.send(big)
         time.sleep(0.2)
         for rx in (batch, plain, bare):
             rx.drain()
@@ -135,10 +138,12 @@ def test_vrrp_rx6_batch_and_hook_count_and_deliver_as_recvmsg(lab: Lab) -> None:
     assert isinstance(batch.sock._rb, rxbatch.BatchReader)      # the batch path was taken
     assert batch.summary() == plain.summary()
     received, drops, kernel, got = batch.summary()
-    assert received == 160 + 10 + 7 + 3 and kernel == 0
+    assert received == 160 + 10 + 7 + 3 + 2 and kernel == 0
     assert drops == {"ip_ttl_err": 10, "packet_len_err": 3, "vers_err": 2,
                      "invalid_type_rcvd": 1, "chk_err": 1}
-    assert len(got) == 163 and batch.hooked == 120             # 40 first times, 3 declined
+    # delivered: 40 first times, 3 declined, the big one twice (too big to be remembered)
+    assert len(got) == 165 and batch.hooked == 120
+    assert got[-1][:2] == (8, 150) and got[-2][:2] == (8, 150)
     assert got[0] == (1, 150, str(SRC), str(MCAST6), 255)
     assert bare.summary()[:3] == (received, drops, kernel) and bare.hooked == 0
     assert [g[:3] for g in bare.summary()[3]] == [g[:3] for g in got]

@@ -120,9 +120,10 @@ def test_rx6_batch_and_hook_count_and_deliver_as_recvmsg() -> None:
         bytes([0x32]) + _adv(3)[1:],                            # type 2
         _adv(4)[:6] + b"\0\0" + _adv(4)[8:],                    # checksum
         _adv(5) + bytes(40),                                    # longer than its count
-        bytes([0x13]) + _adv(6)[1:] + bytes(3000),              # past the batch slot: version
-        _adv(7) + bytes(2500),                                  # past the batch slot: length
+        bytes([0x13]) + _adv(6)[1:] + bytes(5000),              # past the batch slot: version
+        _adv(7) + bytes(4500),                                  # past the batch slot: length
     ]
+    big = _adv(8, n=200)                # 3208 bytes: a good advert past IPv4's slot size
     try:
         for _ in range(4):                                      # 4 x 40: bursts past VLEN
             _send(tx, rxs, good)
@@ -131,6 +132,7 @@ def test_rx6_batch_and_hook_count_and_deliver_as_recvmsg() -> None:
         _send(tx254, rxs, good[:10])                            # seen before, hop limit 254
         _send(tx, rxs, bad)
         _send(tx, rxs, [_adv(9, prio=7)] * 3)                   # a hook that declines
+        _send(tx, rxs, [big] * 2)
         time.sleep(0.05)
         for rx in rxs:
             rx.drain()
@@ -140,12 +142,14 @@ def test_rx6_batch_and_hook_count_and_deliver_as_recvmsg() -> None:
     assert isinstance(batch.sock._rb, rxbatch.BatchReader)      # the batch path was taken
     assert batch.summary() == plain.summary()
     received, drops, kernel, got = batch.summary()
-    assert received == 160 + 10 + 7 + 3 and kernel == 0
+    assert received == 160 + 10 + 7 + 3 + 2 and kernel == 0
     # (unicast to ::1: a hop limit other than 255 is not a multicast TTL error)
     assert drops == {"packet_len_err": 3, "vers_err": 2, "invalid_type_rcvd": 1, "chk_err": 1}
-    # delivered: 40 first times and 3 declined; hooked: the 120 repeats and the 10 at hop
-    # limit 254 (this test's hook takes any hop limit; the daemon's checks it)
-    assert len(got) == 173 and batch.hooked == 130
+    # delivered: 40 first times, 3 declined, the big one twice (too big to be remembered);
+    # hooked: the 120 repeats and the 10 at hop limit 254 (this test's hook takes any hop
+    # limit; the daemon's checks it)
+    assert len(got) == 175 and batch.hooked == 130
+    assert got[-1][:2] == (8, 150) and got[-2][:2] == (8, 150)
     assert got[0] == (1, 150, "::1", "::1", 255)
     assert sum(1 for g in got if g[4] == 254) == 10
     assert bare.summary()[:3] == (received, drops, kernel) and bare.hooked == 0
