@@ -8,19 +8,19 @@ whose raw socket's packets carry their IP header) and without an exception when 
 queued.
 
 Layout: VLEN message headers (struct mmsghdr, laid out by ctypes), each with one iovec on
-its own `size`-byte slot of `buf` (SIZE for IPv4, SIZE6 for IPv6) and `control` bytes of ancillary space (CONTROL for IPv4:
-SO_RXQ_OVFL, the kernel's drop counter, transport.py; CONTROL6 for IPv6: the drop counter,
-IPV6_PKTINFO and IPV6_HOPLIMIT). An IPv6 raw socket's packets carry no IP header: the reader
-then also asks for each source address (`name`: NAME6 bytes of struct sockaddr_in6 a
-message, in `names`). After a read, message i's `meta(i)` gives (control bytes used,
-flags, length), its bytes are `buf[i * size:]`, its ancillary bytes
-`ctl[i * control:]` and items `ancillary(i, used)` in recvmsg's form. The headers are
-restored from a pristine copy before each call (the kernel overwrites the control and
-name lengths).
+its own `size`-byte slot of `buf` (SIZE for IPv4, SIZE6 for IPv6) and `control` bytes of
+ancillary space (CONTROL for IPv4: SO_RXQ_OVFL, the kernel's drop counter, transport.py;
+CONTROL6 for IPv6: the drop counter, IPV6_PKTINFO and IPV6_HOPLIMIT). An IPv6 raw socket's
+packets carry no IP header: the reader then also asks for each source address (`name`:
+NAME6 bytes of struct sockaddr_in6 a message, in `names`). After a read, message i's
+`meta(i)` gives (control bytes used, flags, length), its bytes are `buf[i * size:]`, its
+ancillary bytes `ctl[i * control:]` and items `ancillary(i, used)` in recvmsg's form. The
+headers are restored from a pristine copy before each call (the kernel overwrites the
+control and name lengths).
 
 A packet longer than its slot (no VRRP packet is: IPv4, 60 + 8 + 255 * 4 + 8 bytes at most;
-IPv6, 8 + 255 * 16) comes
-with MSG_TRUNC and its full length (the call passes MSG_TRUNC, as keepalived does);
+IPv6, 8 + 255 * 16) comes with MSG_TRUNC and its full length (the call passes MSG_TRUNC, as
+keepalived does);
 `packet(i)` then pads it with zeros to that length, so the checks that reject it see the
 length recvmsg would have read and count it in the same counter (they all stop at its
 first bytes or at its length, before any checksum).
