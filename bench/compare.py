@@ -21,6 +21,7 @@ Figures:
               (from SETTLE s after start, in ns: /proc/PID/task/*/schedstat)
   cpu1D       the same with -D
   cpu01       the same at 0.1 s (VRRPv3)
+  cpu01v6     the same over IPv6 (VRRPv3 0.1 s, IPv6 VIPs, ff02::12)
   pss         PSS of the daemon tree (parent + VRRP child), 200 instances, master
   pssC        PSS of the daemon tree with the checker child too: the same 200 instances and
               10 virtual servers of 5 real servers each (TCP_CHECK, delay_loop 1 s; the real
@@ -410,6 +411,10 @@ def _vip4(i: int) -> str:
     return f"198.51.{100 + i // 250}.{i % 250 + 1}/32"
 
 
+def _vip6(i: int) -> str:
+    return f"2001:db8::{0x100 + i:x}/64"
+
+
 def vip_set(n: int) -> set[str]:
     return {_vip4(i).split("/")[0] for i in range(n)}
 
@@ -528,16 +533,21 @@ class Bench:
             self.done(d)
             watch.close()
 
-    def cpu(self, which: str, advert: float, debug: bool = False) -> dict[str, float]:
+    def cpu(self, which: str, advert: float, debug: bool = False, v6: bool = False
+            ) -> dict[str, float]:
         n = 200
-        version = 3 if advert < 1 else 2          # VRRPv2 has whole seconds only
-        da = self.daemon(which, self.a.ns, instances(n, 150, advert, version), "cpuA", debug=debug)
-        db = self.daemon(which, self.b.ns, instances(n, 100, advert, version), "cpuB", debug=debug)
+        version = 3 if advert < 1 or v6 else 2    # VRRPv2 has whole seconds only (and IPv4)
+        vip = _vip6 if v6 else None
+        da = self.daemon(which, self.a.ns, instances(n, 150, advert, version, vip=vip), "cpuA",
+                         debug=debug)
+        db = self.daemon(which, self.b.ns, instances(n, 100, advert, version, vip=vip), "cpuB",
+                         debug=debug)
         watch = AddressWatch(self.a.ns)
+        want = {_vip6(i).split("/")[0] for i in range(n)} if v6 else vip_set(n)
         try:
             da.start()
             db.start()
-            if watch.wait(vip_set(n), da.started, 30) is None:
+            if watch.wait(want, da.started, 30) is None:
                 raise RuntimeError(f"{which}: A did not become master ({da.dir}/log)")
             time.sleep(max(2 + advert * 4, SETTLE - (time.monotonic() - db.started)))
             pa, pb = da.pids(), db.pids()
@@ -547,7 +557,7 @@ class Bench:
             el = time.monotonic() - t0
             out = {"master": (cpu_ns(pa) - ca) / 1e9 / el * 100,
                    "backup": (cpu_ns(pb) - cb) / 1e9 / el * 100}
-            if advert == 1.0 and not debug:
+            if advert == 1.0 and not debug and not v6:
                 out["pss"] = pss_kib(da.pids()) / 1024
                 # reload: the tree's CPU over 2 s after a HUP, minus the steady rate
                 c0 = cpu_ticks(da.pids())
@@ -717,6 +727,8 @@ ROWS = [
     ("cpu1D.backup", "the same with -D, backup", "%"),
     ("cpu01.master", "CPU, 200 instances at 0.1 s (v3), master", "%"),
     ("cpu01.backup", "CPU, 200 instances at 0.1 s (v3), backup", "%"),
+    ("cpu01v6.master", "CPU, 200 instances at 0.1 s (v3), IPv6, master", "%"),
+    ("cpu01v6.backup", "CPU, 200 instances at 0.1 s (v3), IPv6, backup", "%"),
     ("cpu1.pss", "memory, daemon tree PSS (parent + VRRP child)", "MiB"),
     ("cpu1.reload", "reload of 200 instances: CPU", "ms"),
     ("pssC", "memory, tree PSS with the checker (+10 VS / 50 RS TCP_CHECK)", "MiB"),
@@ -728,14 +740,15 @@ ROWS = [
     ("test1000.cpu", "-t on 1,000 instances, CPU (user + system)", "ms"),
 ]
 GROUPS = {"startup1": ["startup1"], "startup200": ["startup200"], "cpu1": ["cpu1"],
-          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "pssC": ["pssC"], **{c.group: [c.group] for c in FO_CASES},
+          "cpu1D": ["cpu1D"], "cpu01": ["cpu01"], "cpu01v6": ["cpu01v6"], "pssC": ["pssC"],
+          **{c.group: [c.group] for c in FO_CASES},
           "test1000": ["test1000"]}
 # --only shorthands: several groups at once
 ALIASES = {"failovers": [c.group for c in FO_CASES],
            "kill": [c.group for c in FO_CASES if c.how == "kill"],
            "link": [c.group for c in FO_CASES if c.how == "link"],
            "term": [c.group for c in FO_CASES if c.how == "term"],
-           "cpu": ["cpu1", "cpu1D", "cpu01"], "startup": ["startup1", "startup200"]}
+           "cpu": ["cpu1", "cpu1D", "cpu01", "cpu01v6"], "startup": ["startup1", "startup200"]}
 
 
 def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
@@ -743,9 +756,9 @@ def measure(bench: Bench, group: str, which: str) -> dict[str, float]:
         return {"startup1": bench.startup(which, 1)}
     if group == "startup200":
         return {"startup200": bench.startup(which, 200)}
-    if group in ("cpu1", "cpu1D", "cpu01"):
-        advert = 0.1 if group == "cpu01" else 1.0
-        res = bench.cpu(which, advert, debug=group == "cpu1D")
+    if group in ("cpu1", "cpu1D", "cpu01", "cpu01v6"):
+        advert = 0.1 if group.startswith("cpu01") else 1.0
+        res = bench.cpu(which, advert, debug=group == "cpu1D", v6=group == "cpu01v6")
         return {f"{group}.{k}": v for k, v in res.items()}
     if group == "pssC":
         return bench.pss_checker(which)

@@ -3,9 +3,13 @@ lab and configurations), the chosen side's VRRP child under cProfile (KP_BENCH_P
 in core/childrun.py) for `--window` seconds after both settled, then the top functions.
 
     python bench/vrrp_profile.py [--side backup] [--advert 0.1] [--instances 200] [--top 30]
+                                 [--v6] [--tree DIR]
 
 Run as root; namespaces carry KP_NS_PREFIX (tests/netlab.py) and are removed. Without
---profile it only prints the CPU of both daemon trees (no profiler overhead).
+--profile it only prints the CPU of both daemon trees (no profiler overhead), each process's
+share (parent, VRRP child: schedstat ns) and its wake-ups (voluntary context switches, each a
+sleep in epoll_wait or the like) per second. `--v6`: IPv6 instances (bench/compare.py's
+cpu01v6); `--tree DIR`: keepalived-py from another checkout (before/after).
 """
 from __future__ import annotations
 
@@ -42,6 +46,22 @@ def gaps(packets: list[tuple[float, str, int, int]], t0: float, t1: float, adver
           + ", ".join(f"{g * 1000:.0f}@{t - t0:.2f}s/vrid{v}" for g, t, v in worst[:8]))
 
 
+def per_process(pid: int) -> tuple[int, int]:
+    """(CPU ns of the process's threads, their voluntary context switches)."""
+    ns = switches = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                ns += int(f.read().split()[0])
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches:"):
+                        switches += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return ns, switches
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,16 +73,24 @@ def main() -> int:
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--profile", action="store_true", help="profile the chosen side")
     ap.add_argument("--debug", action="store_true", help="-D")
+    ap.add_argument("--v6", action="store_true", help="IPv6 instances")
+    ap.add_argument("--tree", default="", help="keepalived-py's source tree (default: this one)")
     args = ap.parse_args()
     compare.exit_on_signals()
+    which = "keepalived-py"
+    if args.tree:
+        which = compare.BASE
+        compare.TREES[which] = os.path.abspath(args.tree)
     bench = compare.Bench(argparse.Namespace(window=args.window))
     n, version = args.instances, 3 if args.advert < 1 else 2
     out = os.path.join(bench.tmp, "prof")
     try:
-        conf_a = compare.instances(n, 150, args.advert, version)
-        conf_b = compare.instances(n, 100, args.advert, version)
-        da = bench.daemon("keepalived-py", bench.a.ns, conf_a, "pA", debug=args.debug)
-        db = bench.daemon("keepalived-py", bench.b.ns, conf_b, "pB", debug=args.debug)
+        vip = compare._vip6 if args.v6 else None
+        version = 3 if args.v6 else version
+        conf_a = compare.instances(n, 150, args.advert, version, vip=vip)
+        conf_b = compare.instances(n, 100, args.advert, version, vip=vip)
+        da = bench.daemon(which, bench.a.ns, conf_a, "pA", debug=args.debug)
+        db = bench.daemon(which, bench.b.ns, conf_b, "pB", debug=args.debug)
         watch = compare.AddressWatch(bench.a.ns)
         cap = compare.VrrpCapture(bench.lan, bench.port_b)
         for d, side in ((da, "master"), (db, "backup")):
@@ -71,14 +99,25 @@ def main() -> int:
                 os.environ["KP_BENCH_PROFILE_AFTER"] = str(4 + args.advert * 4)
             d.start()
             os.environ.pop("KP_BENCH_PROFILE", None)
-        if watch.wait(compare.vip_set(n), da.started, 30) is None:
+        want = {compare._vip6(i).split("/")[0] for i in range(n)} if args.v6 else \
+            compare.vip_set(n)
+        if watch.wait(want, da.started, 30) is None:
             raise RuntimeError(f"A did not become master ({da.dir}/log)")
         watch.close()
         time.sleep(2 + args.advert * 4)
         ca, cb = compare.cpu_ticks(da.pids()), compare.cpu_ticks(db.pids())
+        procs = {(side, i): pid for d, side in ((da, "master"), (db, "backup"))
+                 for i, pid in enumerate(d.pids())}
+        before = {k: per_process(pid) for k, pid in procs.items()}
         t0 = time.monotonic()
         time.sleep(args.window)
         el = time.monotonic() - t0
+        for k, pid in procs.items():
+            ns1, sw1 = per_process(pid)
+            ns0, sw0 = before[k]
+            print(f"{k[0]} {'parent' if k[1] == 0 else 'child ' + str(k[1])} (pid {pid}): "
+                  f"{(ns1 - ns0) / 1e9 / el * 100:.3f} % CPU, {(sw1 - sw0) / el:.1f} "
+                  f"wake-ups/s")
         t1 = time.time()
         cap.close()
         gaps(cap.packets, t1 - el, t1, args.advert)
@@ -100,6 +139,7 @@ def main() -> int:
             pstats.Stats(*files).sort_stats(args.sort).print_stats(args.top)
     finally:
         bench.close()
+        shutil.rmtree(compare.PYCACHE, ignore_errors=True)
     return 0
 
 

@@ -37,6 +37,7 @@ from keepalived_py.core.child import (
     EXIT_MISSING_PERMISSION,
     EXIT_PROGRAM_ERROR,
 )
+from keepalived_py.core.liveness import beat_due
 from keepalived_py.core.process import comm_for, die_with_parent, set_cmdline, set_name
 from keepalived_py.errors import ConfigError
 from keepalived_py.obs import slog
@@ -70,9 +71,11 @@ async def _run(role: str, sock: socket.socket, connector: socket.socket | None =
 
     async def heartbeat() -> None:
         seq = 0
-        lag = 0.0
+        lag = told = 0.0
         while True:
-            send("hb", seq, lag)
+            if beat_due(seq, lag, told):            # every 2 s, and each late one (liveness.py)
+                send("hb", seq, lag)
+                told = lag
             seq += 1
             t0 = loop.time()
             await asyncio.sleep(HEARTBEAT)

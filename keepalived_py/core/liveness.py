@@ -10,11 +10,15 @@ evidence that it is not progressing:
   under a tracer) at every look for `STOPPED_LIMIT` seconds and nothing came from it
   meanwhile: SIGSTOP, a debugger holding it. Found within about two seconds whether or not
   the child is ready — a stopped process makes no progress however fast the machine is.
-* **Ready and silent.** A ready child sends a heartbeat from its event loop every 0.5 s,
-  carrying a sequence number and how late its own timer fired (loop lag). Lag is reported
-  (`Verdict.SLOW`), never punished; only `READY_SILENCE_LIMIT` (60 s) without any message
-  kills: a loop that has not run a 0.5 s timer for a minute is not sending adverts (the peers
-  took over after ~3 advert intervals) and a restart costs little next to staying wedged.
+* **Ready and silent.** A ready child's event loop runs a 0.5 s timer and measures how late
+  it fired (loop lag); it sends a heartbeat carrying a sequence number and that lag every
+  `BEAT_EVERY`-th time, and every time the lag is `LAG_TOLD` or more or the last one sent was
+  (`beat_due`: the supervisor hears each late beat and the first on time again, as if every
+  beat were sent, and wakes up for a child's beat every 2 s instead of every 0.5 s, issue
+  16.2). Lag is reported (`Verdict.SLOW`), never punished; only `READY_SILENCE_LIMIT` (60 s)
+  without any message kills: a loop that has not run a 0.5 s timer for a minute is not
+  sending adverts (the peers took over after ~3 advert intervals) and a restart costs little
+  next to staying wedged.
 * **Starting and hung.** A child that has not said `ready` is never killed for silence or
   slowness: while it uses CPU time it is starting, however slowly (a restart would only
   repeat the same work). It is killed only when it has neither sent anything nor used any CPU
@@ -38,6 +42,13 @@ START_STALL_LIMIT = 120.0
 SLOW_LAG = 1.0          # a heartbeat this late (s) is reported as slow
 PARENT_STALL = 2.0      # the supervisor's own tick this late: restart every clock
 STOPPED_STATES = frozenset("Tt")
+BEAT_EVERY = 4          # a heartbeat sent every 4th look at the loop's lag (every 2 s) ...
+LAG_TOLD = 0.25         # ... and every one this late (s), or after one that was
+
+
+def beat_due(seq: int, lag: float, told: float) -> bool:
+    """Does the child send heartbeat `seq`, `lag` s late? `told`: the lag of the last one sent."""
+    return seq % BEAT_EVERY == 0 or lag >= LAG_TOLD or told >= LAG_TOLD
 
 
 class Verdict(enum.Enum):

@@ -56,7 +56,7 @@ from keepalived_py.core.child import (
 from keepalived_py.core.deathwatch import death_by_signal
 from keepalived_py.core.liveness import PARENT_STALL, Liveness, Verdict
 from keepalived_py.core.pidfile import pid_alive, read_pidfile, remove_pidfile, write_pidfile
-from keepalived_py.core.process import comm_for, read_proc_stat, set_cmdline, set_name
+from keepalived_py.core.process import ProcStat, comm_for, set_cmdline, set_name
 from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
 from keepalived_py.obs import slog
@@ -145,6 +145,7 @@ class Supervisor:
         self.control: Any = None
         self._reload_timer: asyncio.TimerHandle | None = None
         self._watch_due = 0.0
+        self._stat = ProcStat()             # the children's /proc/PID/stat, kept open
         self._extended_at = 0.0
         self.bfd_up: dict[str, bool] = {}   # last state of each BFD session, for new children
 
@@ -188,6 +189,7 @@ class Supervisor:
             code = 127
             try:
                 signal.set_wakeup_fd(-1)
+                self._stat.keep(set())                  # (the watchdog's: not the child's)
                 for sig in _HANDLED_SIGNALS:
                     signal.signal(sig, signal.SIG_DFL)
                 signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
@@ -412,6 +414,8 @@ class Supervisor:
         self._watch_due = now + WATCH_INTERVAL
         if late > PARENT_STALL:
             log.warning("supervisor.stalled", late=round(late, 1))
+        stat = self._stat
+        stat.keep({c.pid for c in self.children.values() if c.pid and c.live is not None})
         for child in self.children.values():
             live = child.live
             if not child.pid or live is None:
@@ -419,7 +423,7 @@ class Supervisor:
             if late > PARENT_STALL:
                 live.restart_clocks(now)
                 continue
-            seen = read_proc_stat(child.pid)
+            seen = stat.read(child.pid)
             verdict = live.observe(now, *(seen if seen is not None else (None, None)))
             if verdict is Verdict.SLOW:
                 log.warning("supervisor.child.slow", role=child.role, pid=child.pid,

@@ -3,18 +3,24 @@
 A backup's VRRP socket wakes up with a few adverts queued (a master sends the adverts due
 together). recvmsg reads one per call and one more to learn the queue is empty (EAGAIN, an
 exception in Python); `BatchReader.read()` reads up to VLEN of them with one
-recvmmsg(MSG_DONTWAIT) into buffers allocated once, without the source address (an IPv4
-raw socket's packets carry their IP header) and without an exception when none is queued.
+recvmmsg(MSG_DONTWAIT) into buffers allocated once (without the source address for IPv4,
+whose raw socket's packets carry their IP header) and without an exception when none is
+queued.
 
 Layout: VLEN message headers (struct mmsghdr, laid out by ctypes), each with one iovec on
-its own SIZE-byte slot of `buf` and CONTROL bytes of ancillary space (SO_RXQ_OVFL, the
-kernel's drop counter, transport.py). After a read, message i's `meta(i)` gives
-(control bytes used, flags, length), its bytes are `buf[i * SIZE:]`, its ancillary items
-`ancillary(i, used)` in recvmsg's form. The headers are restored from a pristine copy
-before each call (the kernel overwrites the control lengths).
+its own `size`-byte slot of `buf` (SIZE for IPv4, SIZE6 for IPv6) and `control` bytes of
+ancillary space (CONTROL for IPv4: SO_RXQ_OVFL, the kernel's drop counter, transport.py;
+CONTROL6 for IPv6: the drop counter, IPV6_PKTINFO and IPV6_HOPLIMIT). An IPv6 raw socket's
+packets carry no IP header: the reader then also asks for each source address (`name`:
+NAME6 bytes of struct sockaddr_in6 a message, in `names`). After a read, message i's
+`meta(i)` gives (control bytes used, flags, length), its bytes are `buf[i * size:]`, its
+ancillary bytes `ctl[i * control:]` and items `ancillary(i, used)` in recvmsg's form. The
+headers are restored from a pristine copy before each call (the kernel overwrites the
+control and name lengths).
 
-A packet longer than SIZE (no VRRP packet is: 60 + 8 + 255 * 4 + 8 bytes at most) comes
-with MSG_TRUNC and its full length (the call passes MSG_TRUNC, as keepalived does);
+A packet longer than its slot (no VRRP packet is: IPv4, 60 + 8 + 255 * 4 + 8 bytes at most;
+IPv6, 8 + 255 * 16) comes with MSG_TRUNC and its full length (the call passes MSG_TRUNC, as
+keepalived does);
 `packet(i)` then pads it with zeros to that length, so the checks that reject it see the
 length recvmsg would have read and count it in the same counter (they all stop at its
 first bytes or at its length, before any checksum).
@@ -30,8 +36,11 @@ import struct
 from typing import Any
 
 VLEN = 32                   # messages per call
-SIZE = 2048                 # bytes per message slot
-CONTROL = 64                # ancillary bytes per message
+SIZE = 2048                 # bytes per message slot (IPv4)
+SIZE6 = 4096                # (IPv6: 255 addresses of 16 bytes)
+CONTROL = 64                # ancillary bytes per message (IPv4: the drop counter)
+CONTROL6 = 128              # IPv6: the drop counter (24), pktinfo (40), hop limit (24)
+NAME6 = 28                  # struct sockaddr_in6
 MSG_DONTWAIT, MSG_TRUNC, MSG_CTRUNC = 0x40, 0x20, 0x08
 
 
@@ -84,28 +93,38 @@ def _recvmmsg() -> Any:
 class BatchReader:
     """recvmmsg on one socket (see the module docstring)."""
 
-    __slots__ = ("fd", "buf", "view", "hdr", "meta", "_pristine", "_hdrs", "_iov", "_ctl",
-                 "_ctl_view", "_call", "_addr", "_bufobj")
+    __slots__ = ("fd", "size", "buf", "view", "hdr", "meta", "control", "ctl", "names",
+                 "_pristine",
+                 "_hdrs", "_iov", "_ctl", "_names", "_call", "_addr", "_bufobj")
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, control: int = CONTROL, name: int = 0,
+                 size: int = SIZE) -> None:
         self.fd = sock.fileno()
-        self.buf = bytearray(VLEN * SIZE)
+        self.size = size
+        self.control = control
+        self.buf = bytearray(VLEN * size)
         self.view = memoryview(self.buf)
         self._bufobj = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
         base = ctypes.addressof(self._bufobj)
-        self._ctl = ctypes.create_string_buffer(VLEN * CONTROL)
-        self._ctl_view = memoryview(self._ctl).cast("B")
+        self._ctl = ctypes.create_string_buffer(VLEN * control)
+        self.ctl = memoryview(self._ctl).cast("B")
         ctl = ctypes.addressof(self._ctl)
+        self._names = ctypes.create_string_buffer(VLEN * max(name, 1))
+        self.names = memoryview(self._names).cast("B")
+        names = ctypes.addressof(self._names)
         self._iov = (_IoVec * VLEN)()
         self._hdrs = (_MMsgHdr * VLEN)()
         for i in range(VLEN):
-            self._iov[i].iov_base = base + i * SIZE
-            self._iov[i].iov_len = SIZE
+            self._iov[i].iov_base = base + i * size
+            self._iov[i].iov_len = size
             h = self._hdrs[i].msg_hdr
             h.msg_iov = ctypes.addressof(self._iov[i])
             h.msg_iovlen = 1
-            h.msg_control = ctl + i * CONTROL
-            h.msg_controllen = CONTROL
+            h.msg_control = ctl + i * control
+            h.msg_controllen = control
+            if name:
+                h.msg_name = names + i * name
+                h.msg_namelen = name
         self.hdr = memoryview(self._hdrs).cast("B")
         self._pristine = bytes(self.hdr)
         self._addr = ctypes.addressof(self._hdrs)
@@ -114,11 +133,12 @@ class BatchReader:
         self.meta = _META.unpack_from           # meta(hdr, i * STRIDE + META_OFF)
 
     @classmethod
-    def open(cls, sock: socket.socket) -> BatchReader | None:
+    def open(cls, sock: socket.socket, control: int = CONTROL, name: int = 0,
+             size: int = SIZE) -> BatchReader | None:
         if _META is None:
             return None
         try:
-            return cls(sock)
+            return cls(sock, control, name, size)
         except (AttributeError, OSError, ValueError, TypeError):
             return None                         # no recvmmsg in this libc
 
@@ -136,15 +156,17 @@ class BatchReader:
 
     def packet(self, i: int, length: int) -> bytes:
         """Message i's bytes, a truncated one padded with zeros to its real length."""
-        base = i * SIZE
-        if length <= SIZE:
+        size = self.size
+        base = i * size
+        if length <= size:
             return bytes(self.view[base:base + length])
-        return bytes(self.view[base:base + SIZE]) + bytes(length - SIZE)
+        return bytes(self.view[base:base + size]) + bytes(length - size)
 
     def ancillary(self, i: int, used: int) -> list[tuple[int, int, bytes]]:
         """Message i's ancillary items as recvmsg returns them: (level, type, data)."""
         out = []
-        view, off, end = self._ctl_view, i * CONTROL, i * CONTROL + min(used, CONTROL)
+        c = self.control
+        view, off, end = self.ctl, i * c, i * c + min(used, c)
         hdr = _cmsg_align(_CMSG_HDR.size)
         while off + _CMSG_HDR.size <= end:
             clen, level, kind = _CMSG_HDR.unpack_from(view, off)

@@ -4,10 +4,10 @@ Each socket is bound to its interface (SO_BINDTODEVICE), joins 224.0.0.18 / ff02
 configured group) there, sends with TTL / hop limit 255 (unicast_ttl for unicast) and has
 multicast loopback off. Received packets are checked as keepalived checks them — TTL/hop
 limit 255 for multicast, min/max_ttl for unicast peers, our VRID — decoded (packet.py), and
-handed to the instance by VRID. Every drop is counted by reason; nothing raises. IPv4
-packets are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips
-the decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
-`_readable4`).
+handed to the instance by VRID. Every drop is counted by reason; nothing raises. Packets
+are read in batches (recvmmsg, vrrp/rxbatch.py) and a master's repeated advert skips the
+decode and, once the daemon hooked it (`fast_hook`, vrrp/rxfast.py), the lookup (see
+`_readable4`, `_readable6`).
 
 Instances with `auth_type AH` use a separate IPv4 socket on protocol 51 (AH) with IP_HDRINCL,
 as keepalived does: it sends whole packets built by ah.build and hands each received packet,
@@ -34,6 +34,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import struct
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -51,7 +52,7 @@ from keepalived_py.vrrp.packet import (
     decode,
     decode_ipv4,
 )
-from keepalived_py.vrrp.rxbatch import META_OFF, STRIDE, BatchReader
+from keepalived_py.vrrp.rxbatch import CONTROL6, META_OFF, NAME6, SIZE6, STRIDE, BatchReader
 from keepalived_py.vrrp.rxbatch import SIZE as SLOT
 
 log = slog.get_logger("keepalived_py.vrrp.transport")
@@ -63,8 +64,29 @@ IPV6_RECVPKTINFO, IPV6_PKTINFO = 49, 50
 SO_RXQ_OVFL = 40
 _ANC = 256                      # ancillary space: pktinfo, hop limit, the drop counter
 
-_SEEN_MAX = 1024            # distinct good IPv4 packets remembered per socket
+_SEEN_MAX = 1024            # distinct good packets remembered per socket
+_SEEN_KEY_MAX = 1100        # and bytes of each (IPv6: up to 66 addresses; any IPv4 packet)
 _BAD_TTL = Reason.BAD_TTL.counter
+
+# an IPv6 packet's ancillary data without the drop counter (_readable6): struct cmsghdr
+# (length, level, type) + in6_pktinfo (address, ifindex), then cmsghdr + the hop limit (int)
+_CMSG = struct.Struct("@Nii")
+_ALIGN = struct.calcsize("@N")
+
+
+def _space(n: int) -> int:
+    """CMSG_SPACE(n)."""
+    return (_CMSG.size + n + _ALIGN - 1) & ~(_ALIGN - 1)
+
+
+_HDR6 = _CMSG.pack(_CMSG.size + 20, socket.IPPROTO_IPV6, IPV6_PKTINFO)
+_HDR6_LEN = _CMSG.size
+_HOP_HDR6 = _CMSG.pack(_CMSG.size + 4, socket.IPPROTO_IPV6, IPV6_HOPLIMIT)
+_HOP_HDR_OFF = _space(20)
+_HOP_HDR_END = _HOP_HDR_OFF + _CMSG.size
+_PLAIN6 = _space(20) + _space(4)
+_DST_OFF = _CMSG.size
+_HOP_OFF = _HOP_HDR_END + (0 if sys.byteorder == "little" else 3)   # (0..255: one byte)
 
 Deliver = Callable[[Advert, Address, Address, int], None]
 DeliverAh = Callable[[AhPacket], None]
@@ -345,7 +367,7 @@ class VrrpSocket:
             pass
 
     def fast_hook(self, hook: FastHook) -> None:
-        """Called by `deliver` while it handles a packet of the IPv4 receive path: the next
+        """Called by `deliver` while it handles a packet of the VRRP receive path: the next
         packets with the same bytes (source, destination, VRRP payload) go to `hook(ttl)`
         first; it returns False when it did not take the packet (then `deliver` gets it, as
         the first time). See `_readable4`."""
@@ -358,35 +380,22 @@ class VrrpSocket:
         sock = self.lane if lane else self.sock
         if sock is None:
             return False
-        if self.family == 4 and self.deliver_ah is None:
-            return self._readable4(sock, lane)
-        src: Address
-        dst: Address
-        fd = sock.fileno()
+        if self.deliver_ah is None:
+            if self.family == 4:
+                return self._readable4(sock, lane)
+            return self._readable6(sock, lane)
+        fd = sock.fileno()                  # an AH socket (IPv4)
         for _ in range(64):
             try:
-                if self.deliver_ah is not None:
-                    data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
-                    if anc:
-                        self._overflowed(anc, fd)
-                    pkt = decode_packet(data)
-                    if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
-                        self.drops[Reason.BAD_TTL.counter] += 1
-                        continue
-                    self.received += 1
-                    self.deliver_ah(pkt)
+                data, anc, _flags, _addr = sock.recvmsg(65535, _ANC)
+                if anc:
+                    self._overflowed(anc, fd)
+                pkt = decode_packet(data)
+                if pkt.dst.is_multicast and pkt.ttl != VRRP_TTL:      # RFC 5798 §7.1
+                    self.drops[Reason.BAD_TTL.counter] += 1
                     continue
-                data, anc, _flags, addr = sock.recvmsg(65535, _ANC)
-                self._overflowed(anc, fd, lane)
-                if lane:
-                    self.lane_received += 1
-                ttl, dst = VRRP_TTL, self.group
-                for level, kind, value in anc:
-                    if level == socket.IPPROTO_IPV6 and kind == IPV6_HOPLIMIT:
-                        ttl = struct.unpack("@i", value[:4])[0]
-                    elif level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO:
-                        dst = ipaddress.IPv6Address(value[:16])
-                src = ipaddress.IPv6Address(addr[0].split("%")[0])
+                self.received += 1
+                self.deliver_ah(pkt)
             except BlockingIOError:
                 return False
             except DecodeError as e:
@@ -394,17 +403,22 @@ class VrrpSocket:
                 continue
             except OSError:
                 return False
-            self.received += 1
-            try:
-                adv = decode(data, family=self.family, src=src, dst=dst)
-            except DecodeError as e:
-                self.drops[e.reason.counter] += 1
-                continue
-            if dst.is_multicast and ttl != VRRP_TTL:              # RFC 5798 §7.1
-                self.drops[Reason.BAD_TTL.counter] += 1
-                continue
-            self.deliver(adv, src, dst, ttl)
         return True
+
+    def _reader(self, sock: socket.socket, lane: bool) -> BatchReader | None:
+        """The socket's (or its lane's) recvmmsg reader, made on first use; None: recvmsg."""
+        rb = self._rb_lane if lane else self._rb
+        if rb is None:
+            rb = (BatchReader.open(sock) if self.family == 4 else
+                  BatchReader.open(sock, CONTROL6, NAME6, SIZE6)) or False
+            if lane:
+                self._rb_lane = rb
+            else:
+                self._rb = rb
+        if rb is False or self._in_batch:
+            return None                 # (a delivery reading again: the batch is in use)
+        assert isinstance(rb, BatchReader)
+        return rb
 
     def _readable4(self, sock: socket.socket, lane: bool) -> bool:
         """readable() for IPv4 VRRP (the per-packet path of a backup, issue 16).
@@ -419,16 +433,9 @@ class VrrpSocket:
         the parts decoded the first time. Everything else takes the full path (`_full4`).
         The counters are those of the full path: `received` counts the packets whose IP
         header parsed, every drop its reason's counter."""
-        rb = self._rb_lane if lane else self._rb
+        rb = self._reader(sock, lane)
         if rb is None:
-            rb = BatchReader.open(sock) or False
-            if lane:
-                self._rb_lane = rb
-            else:
-                self._rb = rb
-        if rb is False or self._in_batch:
             return self._readable4_plain(sock, lane)
-        assert isinstance(rb, BatchReader)
         seen, buf, view, hdr, meta = self._seen, rb.buf, rb.view, rb.hdr, rb.meta
         self._in_batch = True
         try:
@@ -515,4 +522,116 @@ class VrrpSocket:
             return
         self._current = ent
         self.deliver(adv, src, dst, ttl)
+        self._current = None
+
+    def _readable6(self, sock: socket.socket, lane: bool) -> bool:
+        """readable() for IPv6 VRRP: _readable4's batches and repeated-advert path.
+
+        An IPv6 raw socket's packet is the VRRP payload alone; its source comes in the
+        message's address, its destination (IPV6_PKTINFO) and hop limit (IPV6_HOPLIMIT) in the
+        ancillary data, which the kernel lays out the same way every time: with no drop
+        counter, pktinfo then hop limit, `_PLAIN6` bytes, whose headers are checked against
+        `_HDR6` and whose values are then read at fixed offsets (anything else is parsed item
+        by item: `_anc6`). A packet is remembered by its source, destination and payload bytes
+        (`_seen`, as IPv4: the v3 checksum covers exactly those), so a repeated advert skips
+        the address objects and the decode and goes to its hook or `deliver`."""
+        rb = self._reader(sock, lane)
+        if rb is None:
+            return self._readable6_plain(sock, lane)
+        seen, view, hdr, meta, ctl, names = self._seen, rb.view, rb.hdr, rb.meta, rb.ctl, \
+            rb.names
+        group = self.group.packed
+        self._in_batch = True
+        try:
+            total = 0
+            while total < 64:
+                cnt = rb.read()
+                if not cnt:
+                    return False
+                total += cnt
+                for i in range(cnt):
+                    used, _flags, n = meta(hdr, i * STRIDE + META_OFF)
+                    c = i * CONTROL6
+                    if used == _PLAIN6 and ctl[c:c + _HDR6_LEN] == _HDR6 and \
+                            ctl[c + _HOP_HDR_OFF:c + _HOP_HDR_END] == _HOP_HDR6:
+                        ttl = ctl[c + _HOP_OFF]
+                        dst = ctl[c + _DST_OFF:c + _DST_OFF + 16]
+                    else:
+                        ttl, dst = self._anc6(rb.ancillary(i, used), rb.fd, lane, group)
+                    if lane:
+                        self.lane_received += 1
+                    b, a = i * SIZE6, i * NAME6 + 8
+                    if n > SIZE6:                   # (no VRRP packet: see rxbatch.py)
+                        self._full6(names[a:a + 16], dst, rb.packet(i, n), ttl)
+                        continue
+                    key = b"".join((names[a:a + 16], dst, view[b:b + n]))
+                    ent = seen.get(key)
+                    if ent is not None:
+                        self._seen_again(ent, ttl)
+                        continue
+                    self._full6(names[a:a + 16], dst, key[32:], ttl, key)
+            return True
+        finally:
+            self._in_batch = False
+
+    def _readable6_plain(self, sock: socket.socket, lane: bool) -> bool:
+        """_readable6 with recvmsg, one packet per call."""
+        recvmsg, seen, group, fd = sock.recvmsg, self._seen, self.group.packed, sock.fileno()
+        for _ in range(64):
+            try:
+                data, anc, _flags, addr = recvmsg(65535, _ANC)
+            except OSError:                 # BlockingIOError: drained (EINTR is retried)
+                return False
+            ttl, dst = self._anc6(anc, fd, lane, group)
+            if lane:
+                self.lane_received += 1
+            try:
+                src = socket.inet_pton(socket.AF_INET6, addr[0].split("%")[0])
+            except (OSError, IndexError, TypeError):
+                continue                    # (a raw IPv6 socket always names the source)
+            key = b"".join((src, dst, data))
+            ent = seen.get(key)
+            if ent is not None:
+                self._seen_again(ent, ttl)
+                continue
+            self._full6(src, dst, data, ttl, key)
+        return True
+
+    def _anc6(self, anc: list[tuple[int, int, bytes]], fd: int, lane: bool, group: bytes
+              ) -> tuple[int, bytes | memoryview]:
+        """(hop limit, destination address bytes) of an IPv6 packet's ancillary items, the
+        drop counter among them reported; VRRP_TTL and the socket's group where absent."""
+        ttl, dst = VRRP_TTL, group
+        self._overflowed(anc, fd, lane)
+        for level, kind, value in anc:
+            if level == socket.IPPROTO_IPV6:
+                if kind == IPV6_HOPLIMIT and len(value) >= 4:
+                    ttl = struct.unpack("@i", value[:4])[0]
+                elif kind == IPV6_PKTINFO and len(value) >= 16:
+                    dst = value[:16]
+        return ttl, dst
+
+    def _full6(self, src: bytes | memoryview, dst: bytes | memoryview, data: bytes, ttl: int,
+               key: bytes | None = None) -> None:
+        """An IPv6 packet through the decode; a good one is remembered by `key` (its source,
+        destination and payload bytes; None: not remembered) and delivered."""
+        self.received += 1
+        s, d = ipaddress.IPv6Address(bytes(src)), ipaddress.IPv6Address(bytes(dst))
+        try:
+            adv = decode(data, family=6, src=s, dst=d)
+        except DecodeError as e:
+            self.drops[e.reason.counter] += 1
+            return
+        mcast = d.is_multicast
+        ent = [s, d, adv, mcast, None]
+        if key is not None and len(key) <= _SEEN_KEY_MAX:
+            seen = self._seen
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[key] = ent
+        if mcast and ttl != VRRP_TTL:                             # RFC 5798 §7.1
+            self.drops[_BAD_TTL] += 1
+            return
+        self._current = ent
+        self.deliver(adv, s, d, ttl)
         self._current = None

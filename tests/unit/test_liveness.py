@@ -103,3 +103,39 @@ def test_liveness_unreadable_proc_is_no_evidence() -> None:
     live = Liveness(started=0.0)
     live.became_ready(0.0)
     assert all(v is Verdict.OK for v in ticks(live, 0.5, 30.0, beat=True, state=None))
+
+
+def test_liveness_thinned_heartbeats_give_the_same_verdicts_as_every_beat() -> None:
+    """The child sends every BEAT_EVERY-th beat and each late one (beat_due, issue 16.2): the
+    supervisor reports the same SLOW / RECOVERED at the same looks as with every beat sent."""
+    from keepalived_py.core.liveness import BEAT_EVERY, LAG_TOLD, beat_due
+    lags = [0.0] * 9 + [0.3, 1.5, 2.0, 0.1, 0.0, 0.0, 1.2, 0.6, 0.26, 0.2] + [0.0] * 20
+    runs = []
+    for thin in (False, True):
+        live = Liveness(started=0.0)
+        live.became_ready(0.1)
+        told, verdicts, sent = 0.0, [], 0
+        for seq, lag in enumerate(lags):
+            t = 0.5 * (seq + 1)
+            if not thin or beat_due(seq, lag, told):
+                live.message(t, seq, lag)
+                told, sent = lag, sent + 1
+            verdicts.append(live.observe(t + 0.1, "S", seq))
+        runs.append((verdicts, live.max_lag, sent))
+    assert runs[0][:2] == runs[1][:2]
+    assert [v for v in runs[0][0] if v is not Verdict.OK] == \
+        [Verdict.SLOW, Verdict.RECOVERED, Verdict.SLOW, Verdict.RECOVERED]
+    assert runs[1][2] < runs[0][2] / 2
+    assert beat_due(0, 0.0, 0.0) and not beat_due(1, 0.0, 0.0) and beat_due(BEAT_EVERY, 0.0, 0.0)
+    assert beat_due(3, LAG_TOLD, 0.0) and beat_due(3, 0.0, LAG_TOLD)
+
+
+def test_liveness_thinned_heartbeats_keep_a_ready_child_alive() -> None:
+    from keepalived_py.core.liveness import beat_due
+    live = Liveness(started=0.0)
+    live.became_ready(0.1)
+    for seq in range(int(3 * READY_SILENCE_LIMIT / 0.5)):
+        t = 0.5 * (seq + 1)
+        if beat_due(seq, 0.0, 0.0):
+            live.message(t, seq, 0.0)
+        assert not live.observe(t + 0.1, "S", seq).kill
