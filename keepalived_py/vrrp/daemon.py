@@ -669,8 +669,19 @@ class VrrpDaemon:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
             assert self.loop is not None
-            self.loop.add_reader(s.fileno(), s.readable)
+            s.reader = functools.partial(self._read, s)      # (its priority lane's too)
+            self.loop.add_reader(s.fileno(), s.reader, False)
         return s
+
+    def _read(self, s: VrrpSocket, lane: bool) -> None:
+        """A socket's read wake-up (issue 15): as one timer wake-up (TimerQueue.gather) - the
+        timers already due first (a master thawed after a freeze sends its overdue adverts
+        before it works through the stale backlog), the transitions' announcements after the
+        last packet read."""
+        if self.timers is None:
+            s.readable(lane)
+        else:
+            self.timers.gather(s.readable, lane)
 
     # -- packets in --------------------------------------------------------------------------
     def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:

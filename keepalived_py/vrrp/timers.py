@@ -136,6 +136,32 @@ class TimerQueue:
         else:
             self._deferred.append(fn)
 
+    def run_due(self) -> None:
+        """Fire now the keys already due, unless inside a wake-up (another ready callback came
+        before the timer's own; a no-op when nothing is due)."""
+        heap = self._heap
+        if heap and self._deferred is None and heap[0][0] <= self._loop.time() + _EPS:
+            self._run()
+
+    def gather(self, read: Callable[[bool], object], arg: bool = False) -> None:
+        """`read(arg)` (a socket's queued packets) as one wake-up (issue 15): the keys already
+        due fire first - after a stall (the process frozen, the loop held), epoll may hand the
+        socket over before the timer, and a master's overdue adverts must not wait behind a
+        backlog of stale packets - and what `read` defers (`defer`: the transitions' logs,
+        scripts, state file) runs after its last packet, so that 200 instances demoted by
+        one burst of adverts drop their addresses back to back."""
+        if self._deferred is not None:
+            read(arg)
+            return
+        self.run_due()
+        self._deferred = []
+        try:
+            read(arg)
+        finally:
+            deferred, self._deferred = self._deferred, None
+            for fn in deferred:
+                fn()
+
     def deadline(self, key: Hashable) -> float | None:
         return self._when.get(key)
 
