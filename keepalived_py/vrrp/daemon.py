@@ -1088,8 +1088,12 @@ class VrrpDaemon:
                 if prio is not None and not drained and r.sock is not None:
                     # the master's advert may be waiting in the socket: a loaded host can run
                     # this timer in the same wake-up as the socket's readiness, before the
-                    # read - read what is queued (non-blocking, one batch) and judge again
-                    r.sock.drain(0.0)
+                    # read - read what is queued (non-blocking, one batch) and judge again;
+                    # a timer late by more than an interval (the process was frozen, its loop
+                    # held: issue 15) reads the whole queue, every instance's adverts in it
+                    d = fsm.next_deadline()
+                    late = d is not None and now - d > fsm.master_adver_int
+                    r.sock.drain(overflow.DRAIN_SECONDS if late else 0.0)
                     drained = True
                     if r is not self.runners.get(r.name) or fsm.state is not m.State.BACKUP:
                         return

@@ -343,7 +343,8 @@ class VrrpSocket:
         declares a master down after an overflow: its advert may be waiting in the queue)."""
         end = time.monotonic() + seconds
         if self.lane is not None:
-            self.readable(True)
+            while self.readable(True) and time.monotonic() < end:
+                pass
         while self.readable() and time.monotonic() < end:
             pass
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,19 @@ class QueueSocket(FakeSocket):
             self.d._deliver(KEY, adv, PEER, GROUP, 255)
         return bool(self.backlog)
 
+    def fast_hook(self, hook: Any) -> None:
+        pass                        # (VrrpSocket's repeated-packet path: not modelled here)
+
+    def prioritise(self, sources: Any, loop: Any) -> None:
+        pass                        # (nor its priority lane)
+
+    def drain(self, seconds: float) -> None:
+        """As VrrpSocket.drain: one read, more while packets remain for `seconds`."""
+        self.drains += 1
+        end = time.monotonic() + seconds
+        while self.readable() and time.monotonic() < end:
+            pass
+
 
 def _config(n: int, priority: int) -> Any:
     text = "global_defs {\n vrrp_version 3\n}\n" + "".join(
@@ -66,10 +80,11 @@ def _config(n: int, priority: int) -> Any:
     return build_config(read_tree_text(text, path="k.conf", diagnostics=d), d)
 
 
-def _masters(tmp_path: Path, n: int, priority: int, since: float
+def _masters(tmp_path: Path, n: int, priority: int, since: float, backup: bool = False
              ) -> tuple[VrrpDaemon, Log, QueueSocket, list[Runner]]:
-    """A daemon whose `n` instances became MASTER `since` seconds ago (their adverts have
-    been overdue since then: the loop did not run), on one QueueSocket."""
+    """A daemon whose `n` instances became MASTER (`backup`: started as BACKUP) `since`
+    seconds ago (their timers have been overdue since then: the loop did not run), on one
+    QueueSocket."""
     log = Log()
     d = _daemon(tmp_path, log)
     d.config = _config(n, priority)
@@ -84,8 +99,8 @@ def _masters(tmp_path: Path, n: int, priority: int, since: float
         r = Runner(inst, m.Instance(params_of(inst, d.config.global_defs), src), src=src,
                    sock=sock, dsts=(GROUP,))  # type: ignore[arg-type]
         d.runners[inst.name] = r
-        r.fsm.handle(m.Started(), then)
-        d._apply(r, r.fsm.force_master(then, "test"))
+        started = r.fsm.handle(m.Started(), then)
+        d._apply(r, started if backup else r.fsm.force_master(then, "test"))
         rs.append(r)
     return d, log, sock, rs
 
@@ -191,4 +206,25 @@ def test_gather_inside_a_timer_wake_up_leaves_the_deferred_work_to_it(tmp_path: 
         timers.gather(lambda _lane: False)      # nothing due: nothing fires
         assert len(order) == 6
         timers.close()
+    asyncio.run(run())
+
+
+def test_a_thawed_backup_reads_its_whole_queue_before_it_takes_over(tmp_path: Path) -> None:
+    """A BACKUP frozen past its Master_Down_Interval: its down timers fire first (the timer
+    came due before the packets), but the master's adverts are in the queue behind other
+    traffic; a timer that late reads the whole queue before it judges, not one batch."""
+    async def run() -> None:
+        d, log, sock, rs = _masters(tmp_path, 3, 150, since=2.0, backup=True)
+        assert all(r.fsm.state is m.State.BACKUP for r in rs)
+        log.events.clear()
+        other = [Advert(3, 99, 100, (ipaddress.ip_address("198.51.100.99"),), 0.1)] * 6
+        sock.backlog = other + [Advert(3, r.cfg.virtual_router_id, 200,
+                                       (r.cfg.virtual_ipaddress[0].address.ip,), 0.1)
+                                for r in rs]
+        d._read(sock, False)
+        assert all(r.fsm.state is m.State.BACKUP for r in rs)
+        assert _adverts(log) == [] and "add" not in _kinds(log)
+        assert not sock.backlog and sock.drains >= 1
+        assert d.timers is not None
+        d.timers.close()
     asyncio.run(run())
