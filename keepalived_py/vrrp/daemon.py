@@ -669,8 +669,19 @@ class VrrpDaemon:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
             assert self.loop is not None
-            self.loop.add_reader(s.fileno(), s.readable)
+            s.reader = functools.partial(self._read, s)      # (its priority lane's too)
+            self.loop.add_reader(s.fileno(), s.reader, False)
         return s
+
+    def _read(self, s: VrrpSocket, lane: bool) -> None:
+        """A socket's read wake-up (issue 15): as one timer wake-up (TimerQueue.gather) - the
+        timers already due first (a master thawed after a freeze sends its overdue adverts
+        before it works through the stale backlog), the transitions' announcements after the
+        last packet read."""
+        if self.timers is None:
+            s.readable(lane)
+        else:
+            self.timers.gather(s.readable, lane)
 
     # -- packets in --------------------------------------------------------------------------
     def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
@@ -1077,8 +1088,12 @@ class VrrpDaemon:
                 if prio is not None and not drained and r.sock is not None:
                     # the master's advert may be waiting in the socket: a loaded host can run
                     # this timer in the same wake-up as the socket's readiness, before the
-                    # read - read what is queued (non-blocking, one batch) and judge again
-                    r.sock.drain(0.0)
+                    # read - read what is queued (non-blocking, one batch) and judge again;
+                    # a timer late by more than an interval (the process was frozen, its loop
+                    # held: issue 15) reads the whole queue, every instance's adverts in it
+                    d = fsm.next_deadline()
+                    late = d is not None and now - d > fsm.master_adver_int
+                    r.sock.drain(overflow.DRAIN_SECONDS if late else 0.0)
                     drained = True
                     if r is not self.runners.get(r.name) or fsm.state is not m.State.BACKUP:
                         return

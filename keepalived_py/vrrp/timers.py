@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Hashable
 
 _EPS = 1e-6                  # a deadline this close to now is due (as machine._EPS)
+GATHER_SECONDS = 0.01        # a socket's read wake-up reads its queue this long at most
 
 
 _CLOCK_MONOTONIC = 1
@@ -136,6 +137,32 @@ class TimerQueue:
         else:
             self._deferred.append(fn)
 
+    def gather(self, read: Callable[[bool], object], arg: bool = False) -> None:
+        """`read(arg)` (a socket's read of its queued packets, True while more may be queued)
+        as one timer wake-up (issue 15). The keys already due fire first: after a stall (the
+        process frozen, the loop held) epoll may hand the socket over before the timer, and a
+        master's overdue adverts must not wait behind a backlog of stale packets. The queue is
+        read until it is empty (for GATHER_SECONDS at most), the keys coming due meanwhile
+        firing between two reads, and what the reads defer (`defer`: the transitions' logs,
+        scripts, state file) runs after the last one: 200 instances demoted by one burst of a
+        better master's adverts drop their addresses back to back."""
+        if self._deferred is not None:
+            read(arg)
+            return
+        self._deferred = []
+        time_of, heap = self._loop.time, self._heap
+        try:
+            end = time_of() + GATHER_SECONDS
+            while True:
+                if heap and heap[0][0] <= time_of() + _EPS:
+                    self._run()
+                if not read(arg) or time_of() >= end:
+                    break
+        finally:
+            deferred, self._deferred = self._deferred, None
+            for fn in deferred:
+                fn()
+
     def deadline(self, key: Hashable) -> float | None:
         return self._when.get(key)
 
@@ -204,14 +231,17 @@ class TimerQueue:
             due.append(key)
         for key, current in later:              # pushed after the loop: popped only once
             self._push_quiet(key, current)
-        self._deferred = []
+        mine = self._deferred is None           # (else a socket's read gathers: its list)
+        if mine:
+            self._deferred = []
         try:
             for key in due:
                 self._fire(key)                 # may set() new deadlines (and arm)
         finally:
-            deferred, self._deferred = self._deferred, None
-            for fn in deferred:
-                fn()
+            if mine:
+                deferred, self._deferred = self._deferred, None
+                for fn in deferred:
+                    fn()
         if heap and self._armed is None:
             self._arm(heap[0][0])
         elif heap and self._armed is not None and heap[0][0] < self._armed:

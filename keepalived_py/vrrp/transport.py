@@ -180,6 +180,9 @@ class VrrpSocket:
         self._rb: BatchReader | bool | None = None
         self._rb_lane: BatchReader | bool | None = None
         self._in_batch = False
+        # what the loop calls when the socket or its lane is readable: `readable(lane)`, or
+        # the daemon's wrapper (timers due first: daemon._read)
+        self.reader: Callable[[bool], object] = self.readable
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -303,7 +306,7 @@ class VrrpSocket:
                     if self.rcvbuf:
                         self.lane.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
                     self._lane_loop = loop
-                    loop.add_reader(self.lane.fileno(), self.readable, True)
+                    loop.add_reader(self.lane.fileno(), self.reader, True)
                 attach_filter(self.lane, make(packed, True))   # lane first: no gap
                 attach_filter(self.sock, make(packed, False))
         except OSError as e:
@@ -362,7 +365,8 @@ class VrrpSocket:
         declares a master down after an overflow: its advert may be waiting in the queue)."""
         end = time.monotonic() + seconds
         if self.lane is not None:
-            self.readable(True)
+            while self.readable(True) and time.monotonic() < end:
+                pass
         while self.readable() and time.monotonic() < end:
             pass
 

@@ -6,6 +6,7 @@ the end, the master's advert gaps outside the frozen spells, RSS growth after wa
 count. bench/soak.py runs the hour (200 instances, a failover a minute, a reload every 30 s)."""
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -129,6 +130,18 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                     return None
                 time.sleep(0.02)
 
+        splits: list[tuple[float, float | None, float, float]] = []   # (thaw, drop, a, b)
+
+        def first_advert_after(t: float, wait: float) -> float | None:
+            """The first VI_1 advert of n1 the sniffer saw after `t` (it prints as it reads:
+            wait up to `wait` s for it)."""
+            deadline = time.monotonic() + wait
+            while True:
+                after = [x for x in times[-4000:] if x > t]
+                if after or time.monotonic() > deadline:
+                    return min(after) if after else None
+                time.sleep(0.01)
+
         def log(msg: str) -> None:
             if report:
                 print(f"t={time.monotonic() - t0:.1f}s load {os.getloadavg()[0]:.1f} {msg}",
@@ -155,9 +168,16 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                 st = c.stalled(k0, got) if got else c.stalled(k0, time.monotonic())
                 takebacks.append((k0 - t0, took, st))
                 events.append((k0 - t0, f"takeback {fo}"))
+                # the takeback split: (a) the thaw -> n1's first VI_1 advert on n2's wire (the
+                # sniffer), (b) that advert -> n2's VIP delete (ip monitor)
+                first = first_advert_after(k0, 0.5)
+                a = (first - k0) if first is not None else float("nan")
+                b = (got - first) if got and first is not None else float("nan")
+                splits.append((k0, got, a, b))
                 log(f"failover {fo}: n2 took over in {failovers[-1][1]:.3f}s"
                     f" (host stall {failovers[-1][2]:.3f}s); takeback in {took:.3f}s"
-                    f" (host stall {st:.3f}s, net {took - st:.3f}s)")
+                    f" (host stall {st:.3f}s, net {took - st:.3f}s; thaw->n1 advert {a:.3f}s,"
+                    f" advert->n2 VIP deleted {b:.3f}s)")
                 next_fo = time.monotonic() + failover_every
             elif now >= next_rl:
                 rl += 1
@@ -208,6 +228,23 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
             if t >= t0 and "n2" in hs and not any(s - 0.1 <= t <= e + 3.0 for s, e in frozen):
                 e = tl[k + 1][0] if k + 1 < len(tl) else time.monotonic()
                 blips.append((e - t, c.stalled(t - mdi(PRIOS["n2"], advert), e)))
+        # after each takeback: n1's worst VI_1 advert gap in the 2 s after the thaw, and n2
+        # taking the VIP again within 3 s of the thaw (a re-grab: n1 silent for a
+        # Master_Down_Interval right after it came back)
+        thaw_gaps: list[float] = []
+        regrabs: list[tuple[float, float]] = []        # (after the thaw, held for)
+        for k0, got, _a, _b in splits:
+            ts = [x for x in times if k0 < x <= k0 + 2.0]
+            thaw_gaps.append(max((y - x for x, y in zip(ts, ts[1:], strict=False)), default=0.0))
+            if got is None:
+                continue
+            for k, (t, hs) in enumerate(tl):
+                if got < t <= k0 + 3.0 and "n2" in hs:
+                    e = tl[k + 1][0] if k + 1 < len(tl) else time.monotonic()
+                    regrabs.append((t - k0, e - t))
+                    break
+        split_a = sorted(a for _, _, a, _ in splits if not math.isnan(a))
+        split_b = sorted(b for _, _, _, b in splits if not math.isnan(b))
         tb = [t for _, t, _ in takebacks]
         tb_net = [t - st for _, t, st in takebacks]
         rss = [r for _, r, _ in samples]
@@ -240,6 +277,15 @@ def soak(base: Path, seconds: float, instances: int, advert: float, failover_eve
                    "fds_series": [(t, f) for t, _, f in samples],
                    "takebacks": [(round(t, 1), round(k, 3), round(st, 3))
                                  for t, k, st in takebacks],
+                   # (a) thaw -> n1's first VI_1 advert seen by n2, (b) -> n2's VIP deleted
+                   "takeback_split": [(round(a, 3), round(b, 3)) for _, _, a, b in splits],
+                   "takeback_thaw_to_advert": (round(split_a[len(split_a) // 2], 3),
+                                               round(split_a[-1], 3)) if split_a else None,
+                   "takeback_advert_to_drop": (round(split_b[len(split_b) // 2], 3),
+                                               round(split_b[-1], 3)) if split_b else None,
+                   "thaw_worst_advert_gap": round(max(thaw_gaps), 3) if thaw_gaps else None,
+                   "thaw_advert_gaps": [round(g, 3) for g in thaw_gaps],
+                   "regrabs": [(round(t, 3), round(h, 3)) for t, h in regrabs],
                    "windows": {w.label: (round(w.took or 0, 3), round(w.stall, 3))
                                for w in c.windows},
                    "verdict": verdict if verdict == "ok" else verdict[:4000]}
