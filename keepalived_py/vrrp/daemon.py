@@ -38,7 +38,16 @@ from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.record import Record
 from keepalived_py.track.table import TrackingTable
-from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
+from keepalived_py.vrrp import (
+    addr_vmac,
+    extra_if,
+    fifo_events,
+    fotrace,
+    overflow,
+    required,
+    rxfast,
+    statefile,
+)
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
@@ -359,6 +368,9 @@ class VrrpDaemon:
         return r.fsm.state.value if r is not None else None
 
     async def stop(self, release: bool) -> None:
+        # hook (issue 16.4): every master's priority-0 advert first, before any address
+        # removal, script or file (50 instances stopping hand over together)
+        shutdown = self._shutdown_all()
         self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
@@ -367,7 +379,8 @@ class VrrpDaemon:
         if control is not None:
             await control.stop()
         for name in list(self.runners):
-            await self._remove_runner(name, release=release, keep_state=not release)
+            await self._remove_runner(name, release=release, keep_state=not release,
+                                      shutdown=shutdown.get(name))
         for group, state in list(self._group_states.items()):
             if state is not m.State.STOP:
                 self._group_states[group] = m.State.STOP
@@ -403,6 +416,34 @@ class VrrpDaemon:
         self.netlink.close()
         for f in self.fifos:
             await f.aclose()
+        if fotrace.ON:
+            fotrace.dump()
+
+    def _shutdown_all(self) -> dict[str, list[m.Action]]:
+        """Every instance's machine told Shutdown, its timer stopped and its priority-0
+        advert sent, all in one step; the rest of each one's actions (address removal,
+        announcement) for `_remove_runner`. No instance can send a normal advert after
+        another one's priority-0 (a backup taking over would step back)."""
+        out: dict[str, list[m.Action]] = {}
+        if self.loop is None:
+            return out
+        for r in list(self.runners.values()):
+            self.takeovers.before(r)         # (a takeover under way: its machine and held work)
+        now = self.loop.time()
+        for name, r in self.runners.items():
+            if self.timers is not None:
+                self.timers.set(name, None)
+            actions = r.fsm.handle(m.Shutdown(), now)
+            rest: list[m.Action] = []
+            for a in actions:
+                if isinstance(a, m.SendAdvert):
+                    self._send_advert(r, a.priority)
+                    if fotrace.ON:
+                        fotrace.stamp("zero", name, a.priority)
+                else:
+                    rest.append(a)
+            out[name] = rest
+        return out
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down, from the BFD child through the parent."""
@@ -512,14 +553,17 @@ class VrrpDaemon:
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
-                             announce_as: m.State | None = None) -> None:
+                             announce_as: m.State | None = None,
+                             shutdown: list[m.Action] | None = None) -> None:
+        """`shutdown`: the actions left of the machine's Shutdown, already handled (stop)."""
         r = self.runners.pop(name, None)
         if r is None or self.loop is None:
             return
         if self.timers is not None:
             self.timers.set(name, None)
-        changes = self._apply(r, r.fsm.handle(m.Shutdown(), self.loop.time()),
-                               "release" if release else "stop")
+        if shutdown is None:
+            shutdown = r.fsm.handle(m.Shutdown(), self.loop.time())
+        changes = self._apply(r, shutdown, "release" if release else "stop")
         await self._settled(r)
         if release:
             self.promote.release(r.name)                            # -- issue 12
@@ -669,8 +713,19 @@ class VrrpDaemon:
                 s.source = r.src           # the VMAC has no address of its own (VIPs only)
             self.sockets[key] = s
             assert self.loop is not None
-            self.loop.add_reader(s.fileno(), s.readable)
+            if fotrace.ON:
+                self.loop.add_reader(s.fileno(), self._traced_read, s)
+            else:
+                self.loop.add_reader(s.fileno(), s.readable)
         return s
+
+    @staticmethod
+    def _traced_read(s: VrrpSocket) -> None:
+        """A socket wake-up with its stamp (KP_FO_TRACE: vrrp/fotrace.py)."""
+        t = time.monotonic()
+        n = s.received
+        s.readable()
+        fotrace.stamp("rx", s.ifname, t, s.received - n)
 
     # -- packets in --------------------------------------------------------------------------
     def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
@@ -680,9 +735,13 @@ class VrrpDaemon:
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
+        # the time of the socket's wake-up (issue 16.4: the down timer runs from when the
+        # advert was there, not from its turn in the batch); loop.time() outside a read
+        rx_at = self.sockets[key].rx_at if key in self.sockets else None
+        now = rx_at if rx_at is not None else self.loop.time()
         receivers = self._receivers(key, adv.vrid)
         if not receivers and self.config.global_defs.log_unknown_vrids:     # -- issue 12
-            self.unknown_vrids.heard(key[0], adv.vrid, self.loop.time())
+            self.unknown_vrids.heard(key[0], adv.vrid, now)
         for r in receivers:
             # hook (issue 16): the backup's common case, the master's same advert again,
             # screened before for this configuration: count it, restart the down timer
@@ -690,7 +749,7 @@ class VrrpDaemon:
             if passed is not None and passed[0] is adv and passed[2] == ttl and \
                     passed[3] is r.cfg and passed[4] is self.config and \
                     (passed[1] is src or passed[1] == src):
-                deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
+                deadline = r.fsm.advert_fast(adv, src, ttl, None, now)
                 if deadline is not None:
                     assert self.timers is not None
                     self.timers.set(r.name, deadline)
@@ -704,7 +763,7 @@ class VrrpDaemon:
             r.passed = (adv, src, ttl, r.cfg, self.config)
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
-            actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), now)
             if not actions and r.fsm.fast_armed and len(receivers) == 1:
                 rxfast.arm(self, key, r, adv, src)     # hook (issue 16): vrrp/rxfast.py
             if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane

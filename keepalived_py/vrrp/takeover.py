@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter, deque
 from typing import TYPE_CHECKING
 
+from keepalived_py.vrrp import fotrace
 from keepalived_py.vrrp import machine as m
 
 if TYPE_CHECKING:
@@ -52,7 +54,12 @@ class Takeovers:
 
     def fire(self, r: Runner, priority: int, now: float) -> None:
         """`r`'s down timer ran out and it takes over (takeover_due gave `priority`)."""
+        if fotrace.ON:
+            fotrace.stamp("due", r.name, r.fsm.next_deadline() or 0.0,
+                          r.fsm.last_master_advert or 0.0)
         self.d._send_advert(r, priority)                # first, pre-built
+        if fotrace.ON:
+            fotrace.stamp("sent", r.name, now)
         if not self.sent:
             timers = self.d.timers
             if timers is not None:
@@ -66,6 +73,8 @@ class Takeovers:
         """The machines of the instances whose adverts went out in this wake-up."""
         d = self.d
         sent, self.sent = self.sent, []
+        if fotrace.ON:
+            fotrace.stamp("wake", "", len(sent))
         for r, priority, now in sent:
             self._done(r)
             if d.runners.get(r.name) is not r:
@@ -111,6 +120,8 @@ class Takeovers:
         held, self.held = self.held, []
         if not held:
             return
+        if fotrace.ON:
+            fotrace.stamp("flush", "", len(held))
         for r, actions in held:
             packets: list[m.Action] = [a for a in actions if not isinstance(a, m.StateChanged)]
             if packets:
@@ -146,6 +157,8 @@ class Takeovers:
         self._done(r)
         if self.d.runners.get(r.name) is r:   # (removed meanwhile: its removal announced it)
             self.d._apply(r, actions)
+            if fotrace.ON:
+                fotrace.stamp("run", r.name, len(actions), time.monotonic())
 
     def _done(self, r: Runner) -> None:
         left = self.pending[r.name] - 1
