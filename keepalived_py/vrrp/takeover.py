@@ -27,10 +27,12 @@ import asyncio
 import math
 import time
 from collections import Counter, deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from keepalived_py.obs import slog
 from keepalived_py.vrrp import fotrace
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp.firewall import firewalled
 
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
@@ -39,6 +41,9 @@ HORIZON = 0.002          # held work waits for a timer wake-up this close (anoth
 MAX_HOLD = 0.004         # ... but not longer than this after the first takeover it holds
 LATE = 0.0003            # a wake-up waited for that did not take anyone over: go this after
 YIELD_BEFORE = 0.0003    # held work stops for the loop this long before a timer wakes
+BATCH = 64               # takeovers whose address adds go in one netlink request
+
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 class Takeovers:
@@ -147,11 +152,47 @@ class Takeovers:
         soon = math.inf if nxt is None else nxt - YIELD_BEFORE
         while self.queue:
             r, actions = self.queue.popleft()
+            if self._batchable(r, actions):
+                actions = self._add_together(r, actions)
             self._run(r, actions)
             if self.queue and d.loop.time() >= soon:
                 self._pumping = True
                 d.loop.call_soon(self._pump)
                 return
+
+    def _batchable(self, r: Runner, actions: list[m.Action]) -> bool:
+        """`actions` start with a plain address add that can join a batch: addresses only
+        (routes, rules and firewall entries take the instance's own step), nothing of the
+        instance's in flight, the instance still running."""
+        if not actions or type(actions[0]) is not m.AddAddresses or not r.vip_dev:
+            return False
+        a = actions[0]
+        assert isinstance(a, m.AddAddresses)
+        if a.routes or a.rules or (a.whole and firewalled(r.cfg)):
+            return False
+        return (r.addr_task is None or r.addr_task.done()) and self.d.runners.get(r.name) is r
+
+    def _add_together(self, r: Runner, actions: list[m.Action]) -> list[m.Action]:
+        """The address adds of `r` and of the takeovers queued right behind it, in one
+        netlink request (acknowledged when it returns); their gratuitous packets follow, in
+        the same order. Returns the rest of `r`'s actions."""
+        jobs: list[tuple[Runner, m.Action]] = [(r, actions[0])]
+        rest: list[tuple[Runner, list[m.Action]]] = []
+        while self.queue and len(jobs) < BATCH:
+            r2, a2 = self.queue[0]
+            if not self._batchable(r2, a2):
+                break
+            self.queue.popleft()
+            jobs.append((r2, a2[0]))
+            rest.append((r2, a2[1:]))
+        try:
+            self.d.netlink.set_addresses_many(
+                True, [(cast(m.AddAddresses, a).addresses, x.vip_dev, x.name) for x, a in jobs])
+        except Exception as e:                  # (as _then's steps: logged, the rest goes on)
+            log.error("vrrp.step.failed", instance=r.name, error=repr(e),
+                      compat=f"({r.name}) address/ARP step failed: {e!r}")
+        self.queue.extendleft(reversed(rest))
+        return actions[1:]
 
     def _run(self, r: Runner, actions: list[m.Action]) -> None:
         self._done(r)

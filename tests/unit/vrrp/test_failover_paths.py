@@ -211,3 +211,37 @@ def test_a_backup_stopping_sends_nothing(tmp_path: Path) -> None:
         assert all(d.transitions[(r.name, "STOP")] == 1 for r in rs)
     asyncio.run(run())
 
+
+
+def test_a_bursts_address_adds_go_in_one_request_before_its_gratuitous_packets(
+        tmp_path: Path) -> None:
+    async def run() -> None:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        calls: list[int] = []
+        many = d.netlink.set_addresses_many
+
+        def counted(add: bool, jobs: list[Any]) -> list[int]:
+            calls.append(len(jobs))
+            return many(add, jobs)                  # type: ignore[no-any-return]
+        d.netlink.set_addresses_many = counted      # type: ignore[method-assign]
+        d.config = _config(4)
+        rs = _backups(d, log, [0.2, 0.2002, 0.2004, 0.2006])
+        for r in rs:
+            await d._settled(r)
+        log.events.clear()
+        end = d.loop.time() + 2.0 if d.loop is not None else 0.0
+        while d.loop is not None and d.loop.time() < end and (
+                d.takeovers.pending or any(r.fsm.state is not m.State.MASTER for r in rs)):
+            await asyncio.sleep(0.001)
+        for r in rs:
+            await d._settled(r)
+        await asyncio.sleep(0)
+        kinds = _kinds(log)
+        assert kinds[:4] == ["advert"] * 4
+        assert calls == [4]                         # one request for the four
+        assert kinds[4:10] == ["add"] * 4 + ["ack", "garp"] and kinds.count("garp") == 4
+        assert [e[1] for e in log.events if e[0] == "garp"] == [
+            ("192.0.2.11",), ("192.0.2.12",), ("192.0.2.13",), ("192.0.2.14",)]
+        assert all(d.transitions[(r.name, "MASTER")] == 1 for r in rs)
+    asyncio.run(run())
