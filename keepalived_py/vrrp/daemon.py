@@ -190,6 +190,7 @@ class VrrpDaemon:
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
         self.takeovers = Takeovers(self)     # hook (issue 16.4): a takeover's advert first
+        self._drained: set[VrrpSocket] = set()   # (issue 16.4) read in this timer wake-up
         self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
 
     def _configure_alerts(self, config: Config) -> None:
@@ -1136,8 +1137,15 @@ class VrrpDaemon:
                 if prio is not None and not drained and r.sock is not None:
                     # the master's advert may be waiting in the socket: a loaded host can run
                     # this timer in the same wake-up as the socket's readiness, before the
-                    # read - read what is queued (non-blocking, one batch) and judge again
-                    r.sock.drain(0.0)
+                    # read - read what is queued (non-blocking, one batch) and judge again;
+                    # once per socket and wake-up (50 instances losing their master at once
+                    # share it: each one's advert is not behind 49 reads)
+                    if r.sock not in self._drained:
+                        r.sock.drain(0.0)
+                        if self.timers is not None:
+                            self._drained.add(r.sock)
+                            if len(self._drained) == 1:     # (outside a wake-up: at once)
+                                self.timers.defer(self._drained.clear)
                     drained = True
                     if r is not self.runners.get(r.name) or fsm.state is not m.State.BACKUP:
                         return

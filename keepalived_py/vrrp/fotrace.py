@@ -8,15 +8,15 @@ kernel time stamps). Nothing is written while the daemon runs, and with the vari
 every call site is one test of `ON`.
 
 Kinds (what a, b mean):
-  rx      a socket wake-up read packets             a: when it woke (s)
+  rx      a socket wake-up read packets             a: when it woke (s), b: how many
   fire    a timer wake-up                           a: the deadline it was armed for (s),
                                                     b: how many keys were due
   due     a backup's down timer ran out (name)      a: its deadline (s), b: the master's last
                                                     advert as anchored (s)
   sent    its advert left (sendto returned)
-  wake    takeover.py ran the machines of a wake-up  a: how many
+  wake    takeover.py ran the machines of a wake-up  a: how many, b: when it began (s)
   flush   the held work was queued                   a: how many instances
-  run     one held item carried out (name)           a: how many actions, b: end time (s)
+  run     one held item carried out (name)           a: how many actions, b: when it began
   zero    a stopping master's priority-0 advert left (name)
 """
 from __future__ import annotations

@@ -78,8 +78,7 @@ class Takeovers:
         """The machines of the instances whose adverts went out in this wake-up."""
         d = self.d
         sent, self.sent = self.sent, []
-        if fotrace.ON:
-            fotrace.stamp("wake", "", len(sent))
+        began = time.monotonic() if fotrace.ON else 0.0
         for r, priority, now in sent:
             self._done(r)
             if d.runners.get(r.name) is not r:
@@ -94,6 +93,8 @@ class Takeovers:
                 self._since = d.loop.time()
             self.held.append((r, actions))
             self.pending[r.name] += 1
+        if fotrace.ON:
+            fotrace.stamp("wake", "", len(sent), began)
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -197,9 +198,10 @@ class Takeovers:
     def _run(self, r: Runner, actions: list[m.Action]) -> None:
         self._done(r)
         if self.d.runners.get(r.name) is r:   # (removed meanwhile: its removal announced it)
+            began = time.monotonic() if fotrace.ON else 0.0
             self.d._apply(r, actions)
             if fotrace.ON:
-                fotrace.stamp("run", r.name, len(actions), time.monotonic())
+                fotrace.stamp("run", r.name, len(actions), began)
 
     def _done(self, r: Runner) -> None:
         left = self.pending[r.name] - 1

@@ -245,3 +245,30 @@ def test_a_bursts_address_adds_go_in_one_request_before_its_gratuitous_packets(
             ("192.0.2.11",), ("192.0.2.12",), ("192.0.2.13",), ("192.0.2.14",)]
         assert all(d.transitions[(r.name, "MASTER")] == 1 for r in rs)
     asyncio.run(run())
+
+
+def test_instances_taking_over_in_one_wake_up_read_their_socket_once(tmp_path: Path) -> None:
+    """The queued packets are read before the first takeover of a timer wake-up, not before
+    each one (each advert would wait behind the reads of the ones before); the next wake-up
+    reads again."""
+    async def run() -> None:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        d.config = _config(4)
+        rs = _backups(d, log, [0.2, 0.2, 0.2, 0.6])
+        for r in rs:
+            await d._settled(r)
+        sock = rs[0].sock
+        assert sock is not None and all(r.sock is sock for r in rs)
+        assert d.loop is not None
+        end = d.loop.time() + 2.0
+        while d.loop.time() < end and rs[2].fsm.state is not m.State.MASTER:
+            await asyncio.sleep(0.001)
+        assert [r.fsm.state for r in rs[:3]] == [m.State.MASTER] * 3
+        assert sock.drains == 1                     # type: ignore[attr-defined]
+        assert not d._drained
+        while d.loop.time() < end and rs[3].fsm.state is not m.State.MASTER:
+            await asyncio.sleep(0.001)
+        assert rs[3].fsm.state is m.State.MASTER
+        assert sock.drains == 2                     # type: ignore[attr-defined]
+    asyncio.run(run())
