@@ -13,9 +13,11 @@ Many instances usually lose the same master together: their down timers run out 
 millisecond or two of each other (the master's adverts arrived in one burst). So the held
 work waits while the timer queue's next wake-up is within HORIZON (at most MAX_HOLD after
 the first takeover held), then is carried out: first the address changes and gratuitous
-packets of every instance, in the order they took over, then their announcements, back to
-back until a timer is about to wake: then the loop gets a turn (the next takeovers' adverts)
-and the rest follows. With one instance nothing is held beyond the timer's own wake-up.
+packets of every instance, in the order they took over (the plain address adds of the
+takeovers queued together in one netlink request, `_add_together`: one send instead of a
+round trip each, all acknowledged before the first gratuitous packet), then their
+announcements, back to back until a timer is about to wake: then the loop gets a turn (the
+next takeovers' adverts) and the rest follows. With one instance nothing is held beyond the timer's own wake-up.
 
 Held actions are carried out before anything else is applied to the same instance
 (daemon._apply calls `before`), so that a quick return to BACKUP cannot remove addresses
