@@ -17,7 +17,8 @@ packets of every instance, in the order they took over (the plain address adds o
 takeovers queued together in one netlink request, `_add_together`: one send instead of a
 round trip each, all acknowledged before the first gratuitous packet), then their
 announcements, back to back until a timer is about to wake: then the loop gets a turn (the
-next takeovers' adverts) and the rest follows. With one instance nothing is held beyond the timer's own wake-up.
+next takeovers' adverts) and the rest follows. With one instance nothing is held beyond the
+timer's own wake-up.
 
 Held actions are carried out before anything else is applied to the same instance
 (daemon._apply calls `before`), so that a quick return to BACKUP cannot remove addresses
