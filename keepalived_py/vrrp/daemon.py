@@ -47,6 +47,7 @@ from keepalived_py.vrrp import (
     required,
     rxfast,
     statefile,
+    takeover,
 )
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
@@ -371,7 +372,7 @@ class VrrpDaemon:
     async def stop(self, release: bool) -> None:
         # hook (issue 16.4): every master's priority-0 advert first, before any address
         # removal, script or file (50 instances stopping hand over together)
-        shutdown = self._shutdown_all()
+        shutdown = self._shutdown_all(release)
         self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
@@ -420,11 +421,12 @@ class VrrpDaemon:
         if fotrace.ON:
             fotrace.dump()
 
-    def _shutdown_all(self) -> dict[str, list[m.Action]]:
+    def _shutdown_all(self, release: bool) -> dict[str, list[m.Action]]:
         """Every instance's machine told Shutdown, its timer stopped and its priority-0
-        advert sent, all in one step; the rest of each one's actions (address removal,
-        announcement) for `_remove_runner`. No instance can send a normal advert after
-        another one's priority-0 (a backup taking over would step back)."""
+        advert sent, all in one step; then (`release`) the plain address removals of all
+        of them in one netlink request (takeover.plain); the rest of each one's actions
+        (other removals, announcement) for `_remove_runner`. No instance can send a normal
+        advert after another one's priority-0 (a backup taking over would step back)."""
         out: dict[str, list[m.Action]] = {}
         if self.loop is None:
             return out
@@ -444,6 +446,21 @@ class VrrpDaemon:
                 else:
                     rest.append(a)
             out[name] = rest
+        if release and self.netlink.opened:
+            gone: list[tuple[Runner, m.Action]] = [
+                (r, a) for name, r in self.runners.items() for a in out[name][:1]
+                if type(a) is m.RemoveAddresses and takeover.plain(r, a)
+                and name not in self.firewall.held]
+            if gone:
+                try:
+                    self.netlink.set_addresses_many(False, [
+                        (cast(m.RemoveAddresses, a).addresses, r.vip_dev, r.name)
+                        for r, a in gone])
+                    for r, _a in gone:
+                        del out[r.name][0]
+                except Exception as e:      # (each one's own step then tries again)
+                    log.error("vrrp.step.failed", error=repr(e),
+                              compat=f"address removal at stop failed: {e!r}")
         return out
 
     def bfd_event(self, states: dict[str, bool]) -> None:

@@ -165,16 +165,10 @@ class Takeovers:
                 return
 
     def _batchable(self, r: Runner, actions: list[m.Action]) -> bool:
-        """`actions` start with a plain address add that can join a batch: addresses only
-        (routes, rules and firewall entries take the instance's own step), nothing of the
-        instance's in flight, the instance still running."""
-        if not actions or type(actions[0]) is not m.AddAddresses or not r.vip_dev:
-            return False
-        a = actions[0]
-        assert isinstance(a, m.AddAddresses)
-        if a.routes or a.rules or (a.whole and firewalled(r.cfg)):
-            return False
-        return (r.addr_task is None or r.addr_task.done()) and self.d.runners.get(r.name) is r
+        """`actions` start with a plain address add that can join a batch (`plain`), the
+        instance still running."""
+        return bool(actions) and type(actions[0]) is m.AddAddresses and \
+            plain(r, actions[0]) and self.d.runners.get(r.name) is r
 
     def _add_together(self, r: Runner, actions: list[m.Action]) -> list[m.Action]:
         """The address adds of `r` and of the takeovers queued right behind it, in one
@@ -236,3 +230,15 @@ class Takeovers:
         self.held.clear()
         self.queue.clear()
         self.pending.clear()
+
+
+def plain(r: Runner, a: m.Action) -> bool:
+    """`a` is an address change that can join other instances' in one netlink request:
+    addresses only (routes, rules and firewall entries take the instance's own step, after
+    its earlier ones), nothing of the instance's in flight."""
+    if not isinstance(a, (m.AddAddresses, m.RemoveAddresses)) or not r.vip_dev or \
+            a.routes or a.rules:
+        return False
+    if a.whole and firewalled(r.cfg):
+        return False
+    return r.addr_task is None or r.addr_task.done()

@@ -272,3 +272,35 @@ def test_instances_taking_over_in_one_wake_up_read_their_socket_once(tmp_path: P
         assert rs[3].fsm.state is m.State.MASTER
         assert sock.drains == 2                     # type: ignore[attr-defined]
     asyncio.run(run())
+
+
+def test_stop_removes_every_masters_addresses_in_one_request_after_the_adverts(
+        tmp_path: Path) -> None:
+    async def run() -> None:
+        log = Log()
+        d = _daemon(tmp_path, log)
+        _stoppable(d)
+        d.netlink.opened = True                     # type: ignore[misc]
+        calls: list[tuple[bool, int]] = []
+        many = d.netlink.set_addresses_many
+
+        def counted(add: bool, jobs: list[Any]) -> list[int]:
+            calls.append((add, len(jobs)))
+            return many(add, jobs)                  # type: ignore[no-any-return]
+        d.netlink.set_addresses_many = counted      # type: ignore[method-assign]
+        d.config = _config(3)
+        rs = _backups(d, log, [0.05, 0.05, 0.05])
+        await asyncio.sleep(0.2)
+        for r in rs:
+            await d._settled(r)
+        assert all(r.fsm.state is m.State.MASTER for r in rs)
+        calls.clear()
+        log.events.clear()
+        await d.stop(True)
+        assert calls == [(False, 3)]
+        kinds = _kinds(log)
+        assert kinds[:7] == ["advert"] * 3 + ["del"] * 3 + ["ack"]
+        assert [e[1] for e in log.events if e[0] == "del"] == [
+            ("192.0.2.11/24",), ("192.0.2.12/24",), ("192.0.2.13/24",)]
+        assert all(d.transitions[(r.name, "STOP")] == 1 for r in rs)
+    asyncio.run(run())
