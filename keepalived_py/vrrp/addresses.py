@@ -364,30 +364,40 @@ class Netlink:
                             who: str) -> int:
         """Add or delete every address (one batch of requests); returns how many failed for
         real."""
+        return self.set_addresses_many(add, [(addrs, default_dev, who)])[0]
+
+    def set_addresses_many(self, add: bool,
+                           jobs: list[tuple[Iterable[VirtualAddress], str, str]]) -> list[int]:
+        """Several instances' address changes - (addresses, default device, instance) each -
+        in one batch of requests (the takeovers of a burst: one send, not a round trip per
+        instance; issue 16.4); returns how many failed for real, per job."""
         assert self.rtnl is not None
-        failed = 0
-        todo: list[tuple[VirtualAddress, str]] = []
+        failed = [0] * len(jobs)
+        todo: list[tuple[int, VirtualAddress, str]] = []
         bodies: list[bytes] = []
-        for a in addrs:
-            dev = a.dev or default_dev
-            idx = self.ifindex(dev)
-            if idx is None:
-                log.warning("vrrp.address.no_device", instance=who, address=str(a.address), dev=dev)
-                failed += 1
-                continue
-            todo.append((a, dev))
-            bodies.append(address_request(add, a, idx))
+        for k, (addrs, default_dev, who) in enumerate(jobs):
+            for a in addrs:
+                dev = a.dev or default_dev
+                idx = self.ifindex(dev)
+                if idx is None:
+                    log.warning("vrrp.address.no_device", instance=who, address=str(a.address),
+                                dev=dev)
+                    failed[k] += 1
+                    continue
+                todo.append((k, a, dev))
+                bodies.append(address_request(add, a, idx))
         if not bodies:
             return failed
         if add:
             codes = self.rtnl.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, bodies)
         else:
             codes = self.rtnl.request(RTM_DELADDR, 0, bodies)
-        for (a, dev), code in zip(todo, codes, strict=True):       # (request: one code a body)
+        for (k, a, dev), code in zip(todo, codes, strict=True):    # (request: one code a body)
             if code == 0 or already_done(add, code):
                 continue
-            failed += 1
+            failed[k] += 1
             self.failures += 1
+            who = jobs[k][2]
             log.error("vrrp.address.failed", instance=who, op="add" if add else "del",
                       address=str(a.address), dev=dev, errno=code,
                       compat=f"({who}) cannot {'add' if add else 'delete'} {a.address}"

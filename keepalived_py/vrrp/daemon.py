@@ -38,7 +38,17 @@ from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
 from keepalived_py.record import Record
 from keepalived_py.track.table import TrackingTable
-from keepalived_py.vrrp import addr_vmac, extra_if, fifo_events, overflow, required, rxfast, statefile
+from keepalived_py.vrrp import (
+    addr_vmac,
+    extra_if,
+    fifo_events,
+    fotrace,
+    overflow,
+    required,
+    rxfast,
+    statefile,
+    takeover,
+)
 from keepalived_py.vrrp import ah as ipsec_ah
 from keepalived_py.vrrp import machine as m
 from keepalived_py.vrrp.acceptance import reject_line, screen
@@ -181,6 +191,7 @@ class VrrpDaemon:
         self.lvs_syncd = SyncDaemonFollower()          # hook (issue 13)
         self._iface_memo: dict[tuple[Any, ...], Any] | None = None           # hook (issue 16)
         self.takeovers = Takeovers(self)     # hook (issue 16.4): a takeover's advert first
+        self._drained: set[VrrpSocket] = set()   # (issue 16.4) read in this timer wake-up
         self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
 
     def _configure_alerts(self, config: Config) -> None:
@@ -359,6 +370,9 @@ class VrrpDaemon:
         return r.fsm.state.value if r is not None else None
 
     async def stop(self, release: bool) -> None:
+        # hook (issue 16.4): every master's priority-0 advert first, before any address
+        # removal, script or file (50 instances stopping hand over together)
+        shutdown = self._shutdown_all(release)
         self.lvs_syncd.stop()                  # lvs_sync_daemon inst (issue 13)
         if release:
             # nothing of ours stays: a quick restart must not resume mastership
@@ -367,7 +381,8 @@ class VrrpDaemon:
         if control is not None:
             await control.stop()
         for name in list(self.runners):
-            await self._remove_runner(name, release=release, keep_state=not release)
+            await self._remove_runner(name, release=release, keep_state=not release,
+                                      shutdown=shutdown.get(name))
         for group, state in list(self._group_states.items()):
             if state is not m.State.STOP:
                 self._group_states[group] = m.State.STOP
@@ -403,6 +418,50 @@ class VrrpDaemon:
         self.netlink.close()
         for f in self.fifos:
             await f.aclose()
+        if fotrace.ON:
+            fotrace.dump()
+
+    def _shutdown_all(self, release: bool) -> dict[str, list[m.Action]]:
+        """Every instance's machine told Shutdown, its timer stopped and its priority-0
+        advert sent, all in one step; then (`release`) the plain address removals of all
+        of them in one netlink request (takeover.plain); the rest of each one's actions
+        (other removals, announcement) for `_remove_runner`. No instance can send a normal
+        advert after another one's priority-0 (a backup taking over would step back)."""
+        out: dict[str, list[m.Action]] = {}
+        if self.loop is None:
+            return out
+        for r in list(self.runners.values()):
+            self.takeovers.before(r)         # (a takeover under way: its machine and held work)
+        now = self.loop.time()
+        for name, r in self.runners.items():
+            if self.timers is not None:
+                self.timers.set(name, None)
+            actions = r.fsm.handle(m.Shutdown(), now)
+            rest: list[m.Action] = []
+            for a in actions:
+                if isinstance(a, m.SendAdvert):
+                    self._send_advert(r, a.priority)
+                    if fotrace.ON:
+                        fotrace.stamp("zero", name, a.priority)
+                else:
+                    rest.append(a)
+            out[name] = rest
+        if release and self.netlink.opened:
+            gone: list[tuple[Runner, m.Action]] = [
+                (r, a) for name, r in self.runners.items() for a in out[name][:1]
+                if type(a) is m.RemoveAddresses and takeover.plain(r, a)
+                and name not in self.firewall.held]
+            if gone:
+                try:
+                    self.netlink.set_addresses_many(False, [
+                        (cast(m.RemoveAddresses, a).addresses, r.vip_dev, r.name)
+                        for r, a in gone])
+                    for r, _a in gone:
+                        del out[r.name][0]
+                except Exception as e:      # (each one's own step then tries again)
+                    log.error("vrrp.step.failed", error=repr(e),
+                              compat=f"address removal at stop failed: {e!r}")
+        return out
 
     def bfd_event(self, states: dict[str, bool]) -> None:
         """BFD hook (issue 17): sessions Up/Down, from the BFD child through the parent."""
@@ -512,14 +571,17 @@ class VrrpDaemon:
         log.info("vrrp.instance.changed", instance=r.name)
 
     async def _remove_runner(self, name: str, release: bool, keep_state: bool = False,
-                             announce_as: m.State | None = None) -> None:
+                             announce_as: m.State | None = None,
+                             shutdown: list[m.Action] | None = None) -> None:
+        """`shutdown`: the actions left of the machine's Shutdown, already handled (stop)."""
         r = self.runners.pop(name, None)
         if r is None or self.loop is None:
             return
         if self.timers is not None:
             self.timers.set(name, None)
-        changes = self._apply(r, r.fsm.handle(m.Shutdown(), self.loop.time()),
-                               "release" if release else "stop")
+        if shutdown is None:
+            shutdown = r.fsm.handle(m.Shutdown(), self.loop.time())
+        changes = self._apply(r, shutdown, "release" if release else "stop")
         await self._settled(r)
         if release:
             self.promote.release(r.name)                            # -- issue 12
@@ -677,11 +739,16 @@ class VrrpDaemon:
         """A socket's read wake-up (issue 15): as one timer wake-up (TimerQueue.gather) - the
         timers already due first (a master thawed after a freeze sends its overdue adverts
         before it works through the stale backlog), the transitions' announcements after the
-        last packet read."""
+        last packet read. With KP_FO_TRACE, stamped (vrrp/fotrace.py)."""
+        if fotrace.ON:
+            t = time.monotonic()
+            n = s.received
         if self.timers is None:
             s.readable(lane)
         else:
             self.timers.gather(s.readable, lane)
+        if fotrace.ON:
+            fotrace.stamp("rx", s.ifname, t, s.received - n)
 
     # -- packets in --------------------------------------------------------------------------
     def _rx_overflow(self, key: tuple[str, int, str], count: int, lane: bool) -> None:
@@ -691,9 +758,13 @@ class VrrpDaemon:
     def _deliver(self, key: tuple[str, int, str], adv: Advert, src: Address, dst: Address,
                  ttl: int) -> None:
         assert self.loop is not None
+        # the time of the socket's wake-up (issue 16.4: the down timer runs from when the
+        # advert was there, not from its turn in the batch); loop.time() outside a read
+        rx_at = self.sockets[key].rx_at if key in self.sockets else None
+        now = rx_at if rx_at is not None else self.loop.time()
         receivers = self._receivers(key, adv.vrid)
         if not receivers and self.config.global_defs.log_unknown_vrids:     # -- issue 12
-            self.unknown_vrids.heard(key[0], adv.vrid, self.loop.time())
+            self.unknown_vrids.heard(key[0], adv.vrid, now)
         for r in receivers:
             # hook (issue 16): the backup's common case, the master's same advert again,
             # screened before for this configuration: count it, restart the down timer
@@ -701,7 +772,7 @@ class VrrpDaemon:
             if passed is not None and passed[0] is adv and passed[2] == ttl and \
                     passed[3] is r.cfg and passed[4] is self.config and \
                     (passed[1] is src or passed[1] == src):
-                deadline = r.fsm.advert_fast(adv, src, ttl, None, self.loop.time())
+                deadline = r.fsm.advert_fast(adv, src, ttl, None, now)
                 if deadline is not None:
                     assert self.timers is not None
                     self.timers.set(r.name, deadline)
@@ -715,7 +786,7 @@ class VrrpDaemon:
             r.passed = (adv, src, ttl, r.cfg, self.config)
             backup = r.fsm.state is m.State.BACKUP
             heard = r.fsm.master_heard
-            actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), self.loop.time())
+            actions = r.fsm.handle(m.AdvertReceived(adv, src, ttl), now)
             if not actions and r.fsm.fast_armed and len(receivers) == 1:
                 rxfast.arm(self, key, r, adv, src)     # hook (issue 16): vrrp/rxfast.py
             if r.fsm.master_heard != heard:     # a new master: its adverts get the fast lane
@@ -1090,10 +1161,17 @@ class VrrpDaemon:
                     # this timer in the same wake-up as the socket's readiness, before the
                     # read - read what is queued (non-blocking, one batch) and judge again;
                     # a timer late by more than an interval (the process was frozen, its loop
-                    # held: issue 15) reads the whole queue, every instance's adverts in it
+                    # held: issue 15) reads the whole queue, every instance's adverts in it;
+                    # otherwise once per socket and wake-up (50 instances losing their master
+                    # at once share it: each one's advert is not behind 49 reads)
                     d = fsm.next_deadline()
                     late = d is not None and now - d > fsm.master_adver_int
-                    r.sock.drain(overflow.DRAIN_SECONDS if late else 0.0)
+                    if late or r.sock not in self._drained:
+                        r.sock.drain(overflow.DRAIN_SECONDS if late else 0.0)
+                        if self.timers is not None:
+                            self._drained.add(r.sock)
+                            if len(self._drained) == 1:     # (outside a wake-up: at once)
+                                self.timers.defer(self._drained.clear)
                     drained = True
                     if r is not self.runners.get(r.name) or fsm.state is not m.State.BACKUP:
                         return

@@ -38,7 +38,8 @@ def hook(d: Any, r: Any, sock: Any, adv: Advert, src: Address) -> FastHook:
         if d.config is not config or r.cfg is not cfg or r.sock is not sock or \
                 runners.get(name) is not r or d.timers is not timers:
             return False
-        deadline = advert_fast(adv, src, ttl, None, now())
+        at = sock.rx_at                 # the read's wake-up (issue 16.4)
+        deadline = advert_fast(adv, src, ttl, None, at if at is not None else now())
         if deadline is None:
             return False
         timers.set(name, deadline)

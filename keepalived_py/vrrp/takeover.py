@@ -13,9 +13,12 @@ Many instances usually lose the same master together: their down timers run out 
 millisecond or two of each other (the master's adverts arrived in one burst). So the held
 work waits while the timer queue's next wake-up is within HORIZON (at most MAX_HOLD after
 the first takeover held), then is carried out: first the address changes and gratuitous
-packets of every instance, in the order they took over, then their announcements, back to
-back until a timer is about to wake: then the loop gets a turn (the next takeovers' adverts)
-and the rest follows. With one instance nothing is held beyond the timer's own wake-up.
+packets of every instance, in the order they took over (the plain address adds of the
+takeovers queued together in one netlink request, `_add_together`: one send instead of a
+round trip each, all acknowledged before the first gratuitous packet), then their
+announcements, back to back until a timer is about to wake: then the loop gets a turn (the
+next takeovers' adverts) and the rest follows. With one instance nothing is held beyond the
+timer's own wake-up.
 
 Held actions are carried out before anything else is applied to the same instance
 (daemon._apply calls `before`), so that a quick return to BACKUP cannot remove addresses
@@ -25,10 +28,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections import Counter, deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+from keepalived_py.obs import slog
+from keepalived_py.vrrp import fotrace
 from keepalived_py.vrrp import machine as m
+from keepalived_py.vrrp.firewall import firewalled
 
 if TYPE_CHECKING:
     from keepalived_py.vrrp.daemon import Runner, VrrpDaemon
@@ -37,6 +44,9 @@ HORIZON = 0.002          # held work waits for a timer wake-up this close (anoth
 MAX_HOLD = 0.004         # ... but not longer than this after the first takeover it holds
 LATE = 0.0003            # a wake-up waited for that did not take anyone over: go this after
 YIELD_BEFORE = 0.0003    # held work stops for the loop this long before a timer wakes
+BATCH = 64               # takeovers whose address adds go in one netlink request
+
+log = slog.get_logger("keepalived_py.vrrp")
 
 
 class Takeovers:
@@ -52,7 +62,12 @@ class Takeovers:
 
     def fire(self, r: Runner, priority: int, now: float) -> None:
         """`r`'s down timer ran out and it takes over (takeover_due gave `priority`)."""
+        if fotrace.ON:
+            fotrace.stamp("due", r.name, r.fsm.next_deadline() or 0.0,
+                          r.fsm.last_master_advert or 0.0)
         self.d._send_advert(r, priority)                # first, pre-built
+        if fotrace.ON:
+            fotrace.stamp("sent", r.name, now)
         if not self.sent:
             timers = self.d.timers
             if timers is not None:
@@ -66,6 +81,7 @@ class Takeovers:
         """The machines of the instances whose adverts went out in this wake-up."""
         d = self.d
         sent, self.sent = self.sent, []
+        began = time.monotonic() if fotrace.ON else 0.0
         for r, priority, now in sent:
             self._done(r)
             if d.runners.get(r.name) is not r:
@@ -80,6 +96,8 @@ class Takeovers:
                 self._since = d.loop.time()
             self.held.append((r, actions))
             self.pending[r.name] += 1
+        if fotrace.ON:
+            fotrace.stamp("wake", "", len(sent), began)
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -111,6 +129,8 @@ class Takeovers:
         held, self.held = self.held, []
         if not held:
             return
+        if fotrace.ON:
+            fotrace.stamp("flush", "", len(held))
         for r, actions in held:
             packets: list[m.Action] = [a for a in actions if not isinstance(a, m.StateChanged)]
             if packets:
@@ -136,16 +156,49 @@ class Takeovers:
         soon = math.inf if nxt is None else nxt - YIELD_BEFORE
         while self.queue:
             r, actions = self.queue.popleft()
+            if self._batchable(r, actions):
+                actions = self._add_together(r, actions)
             self._run(r, actions)
             if self.queue and d.loop.time() >= soon:
                 self._pumping = True
                 d.loop.call_soon(self._pump)
                 return
 
+    def _batchable(self, r: Runner, actions: list[m.Action]) -> bool:
+        """`actions` start with a plain address add that can join a batch (`plain`), the
+        instance still running."""
+        return bool(actions) and type(actions[0]) is m.AddAddresses and \
+            plain(r, actions[0]) and self.d.runners.get(r.name) is r
+
+    def _add_together(self, r: Runner, actions: list[m.Action]) -> list[m.Action]:
+        """The address adds of `r` and of the takeovers queued right behind it, in one
+        netlink request (acknowledged when it returns); their gratuitous packets follow, in
+        the same order. Returns the rest of `r`'s actions."""
+        jobs: list[tuple[Runner, m.Action]] = [(r, actions[0])]
+        rest: list[tuple[Runner, list[m.Action]]] = []
+        while self.queue and len(jobs) < BATCH:
+            r2, a2 = self.queue[0]
+            if not self._batchable(r2, a2):
+                break
+            self.queue.popleft()
+            jobs.append((r2, a2[0]))
+            rest.append((r2, a2[1:]))
+        try:
+            self.d.netlink.set_addresses_many(
+                True, [(cast(m.AddAddresses, a).addresses, x.vip_dev, x.name) for x, a in jobs])
+        except Exception as e:                  # (as _then's steps: logged, the rest goes on)
+            log.error("vrrp.step.failed", instance=r.name, error=repr(e),
+                      compat=f"({r.name}) address/ARP step failed: {e!r}")
+        self.queue.extendleft(reversed(rest))
+        return actions[1:]
+
     def _run(self, r: Runner, actions: list[m.Action]) -> None:
         self._done(r)
         if self.d.runners.get(r.name) is r:   # (removed meanwhile: its removal announced it)
+            began = time.monotonic() if fotrace.ON else 0.0
             self.d._apply(r, actions)
+            if fotrace.ON:
+                fotrace.stamp("run", r.name, len(actions), began)
 
     def _done(self, r: Runner) -> None:
         left = self.pending[r.name] - 1
@@ -177,3 +230,15 @@ class Takeovers:
         self.held.clear()
         self.queue.clear()
         self.pending.clear()
+
+
+def plain(r: Runner, a: m.Action) -> bool:
+    """`a` is an address change that can join other instances' in one netlink request:
+    addresses only (routes, rules and firewall entries take the instance's own step, after
+    its earlier ones), nothing of the instance's in flight."""
+    if not isinstance(a, (m.AddAddresses, m.RemoveAddresses)) or not r.vip_dev or \
+            a.routes or a.rules:
+        return False
+    if a.whole and firewalled(r.cfg):
+        return False
+    return r.addr_task is None or r.addr_task.done()

@@ -38,6 +38,12 @@ from collections.abc import Callable, Hashable
 
 _EPS = 1e-6                  # a deadline this close to now is due (as machine._EPS)
 GATHER_SECONDS = 0.01        # a socket's read wake-up reads its queue this long at most
+# the timerfd wakes the loop this long before a deadline that may not come early (a backup's
+# down timer), and the rest is waited out on the CPU: a process asleep takes 0.1 ms or more
+# to be running again on a loaded host, and a takeover's advert should not wait for that
+# (issue 16.4). Only a real expiry waits here: a backup hearing its master has its deadline
+# moved on before that.
+PREWAKE = 0.0005
 
 
 _CLOCK_MONOTONIC = 1
@@ -195,7 +201,7 @@ class TimerQueue:
     def _arm(self, when: float) -> None:
         self._armed = when
         if self._tfd is not None:
-            self._tfd.arm(when)                 # replaces the previous expiry
+            self._tfd.arm(when - PREWAKE)       # replaces the previous expiry (_run waits)
             return
         if self._handle is not None:
             self._handle.cancel()
@@ -208,6 +214,13 @@ class TimerQueue:
         due: list[Hashable] = []
         later: list[tuple[Hashable, float]] = []
         now = self._loop.time()
+        if heap and self._tfd is not None:      # woken PREWAKE early: a live deadline that
+            when, seq, key = heap[0]            # may not fire early is waited for here
+            if now + _EPS < when <= now + PREWAKE and entry.get(key) == (when, seq) and \
+                    when_of.get(key) == when and slack_of.get(key, 0.0) < when - now:
+                while time.monotonic() < when:
+                    pass
+                now = self._loop.time()
         horizon = now + _EPS + self._max_slack  # nothing beyond can fire now, even early
         while heap:
             when, seq, key = heap[0]

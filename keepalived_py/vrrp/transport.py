@@ -183,6 +183,10 @@ class VrrpSocket:
         # what the loop calls when the socket or its lane is readable: `readable(lane)`, or
         # the daemon's wrapper (timers due first: daemon._read)
         self.reader: Callable[[bool], object] = self.readable
+        # when the packets being delivered were read: the wake-up (issue 16.4: a backup's
+        # down timer runs from when the kernel had the advert, not from when its turn in the
+        # batch came); None outside a read
+        self.rx_at: float | None = None
         self.sock = self._open()
 
     def _open(self) -> socket.socket:
@@ -380,7 +384,15 @@ class VrrpSocket:
 
     def readable(self, lane: bool = False) -> bool:
         """Drain the socket (bounded), deliver each good advert, count the rest. True when
-        the bound was reached with packets possibly still queued. `lane`: the priority lane."""
+        the bound was reached with packets possibly still queued. `lane`: the priority lane.
+        `rx_at` is the time of the wake-up while the packets are delivered."""
+        outer, self.rx_at = self.rx_at, time.monotonic()
+        try:
+            return self._readable(lane)
+        finally:
+            self.rx_at = outer
+
+    def _readable(self, lane: bool) -> bool:
         sock = self.lane if lane else self.sock
         if sock is None:
             return False
@@ -447,6 +459,8 @@ class VrrpSocket:
             # while the first ones are handled: reading again is cheaper than a wake-up)
             total = 0
             while total < 64:
+                if total:
+                    self.rx_at = time.monotonic()   # (these arrived after the last read)
                 cnt = rb.read()
                 if not cnt:
                     return False

@@ -40,6 +40,15 @@ class FakeNetlink:
         await asyncio.sleep(0)
         self.log.events.append(("ack", add))
 
+    def set_addresses_many(self, add: bool, jobs: list[tuple[Iterable[VirtualAddress], str, str]]
+                           ) -> list[int]:
+        # one batch of requests (takeover.py), acknowledged when the call returns
+        for addrs, _dev, _who in jobs:
+            self.log.events.append(("add" if add else "del",
+                                    tuple(str(a.address) for a in addrs)))
+        self.log.events.append(("ack", add))
+        return [0] * len(jobs)
+
     async def set_routes(self, add: bool, routes: Any, dev: str | None, who: str) -> None:
         self.log.events.append(("routes", add, len(tuple(routes))))
 

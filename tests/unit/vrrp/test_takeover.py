@@ -79,7 +79,9 @@ def test_one_instance_sends_its_advert_then_adds_its_address(tmp_path: Path) -> 
         await d._settled(r)                          # (the start's release)
         log.events.clear()
         await _until(lambda: r.fsm.state is m.State.MASTER)   # the real TimerQueue fires
-        assert _kinds(log) == ["advert", "add"]       # nothing held: one instance
+        # nothing held: one instance; its address add is one netlink request (acknowledged
+        # when it returns), then its gratuitous ARP
+        assert _kinds(log) == ["advert", "add", "ack", "garp"]
         assert _adverts(log) == [(1, 100)]
         await d._settled(r)
         await asyncio.sleep(0)

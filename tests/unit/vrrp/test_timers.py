@@ -261,3 +261,36 @@ def test_timers_next_due_is_no_later_than_the_next_firing() -> None:
     assert fired == [] and q.next_due() == 2.0
     loop.advance(10)
     assert [k for _t, k in fired] == ["a", "b"] and q.next_due() is None
+
+
+def test_timers_prewake_waits_out_a_no_slack_deadline_never_early() -> None:
+    """The timerfd wakes PREWAKE before a deadline; one that may not come early (no slack:
+    a backup's down timer) is waited for on the CPU and fires at or after it, one with
+    slack fires at the early wake-up."""
+    import asyncio
+    import time
+
+    from keepalived_py.vrrp.timers import PREWAKE
+
+    async def main() -> list[tuple[float, Hashable, float]]:
+        loop = asyncio.get_running_loop()
+        fired: list[tuple[float, Hashable, float]] = []
+        deadlines: dict[Hashable, float] = {}
+        q = TimerQueue(loop, lambda k: fired.append((time.monotonic(), k, deadlines[k])))
+        assert q._tfd is not None
+        now = loop.time()
+        for i in range(5):
+            deadlines[i] = now + 0.02 + i * 0.0003    # closer together than PREWAKE
+            q.set(i, deadlines[i])
+        deadlines["m"] = now + 0.05
+        q.set("m", deadlines["m"], slack=0.01)
+        await asyncio.sleep(0.2)
+        q.close()
+        return fired
+
+    fired = asyncio.run(main())
+    assert [k for _t, k, _d in fired] == [0, 1, 2, 3, 4, "m"]
+    assert all(t >= d for t, k, d in fired if k != "m")
+    t, _k, d = fired[-1]
+    assert d - 0.01 - 1e-6 <= t                       # early within its slack, at most
+    assert PREWAKE < 0.01
