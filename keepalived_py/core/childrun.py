@@ -190,6 +190,26 @@ def _bench_profile(role: str) -> Any:
     return profiler
 
 
+# what a role's start imports on the way to its first packets, besides its module: imported
+# ahead by a child forked at exec while the parent reads the configuration (core/prefork.py)
+PRELOAD = ("keepalived_py.core.childwatch", "keepalived_py.core.sched",
+           "keepalived_py.obs.logging", "keepalived_py.obs.memtrace",
+           "keepalived_py.notify.scripts", "keepalived_py.core.scriptenv",
+           "keepalived_py.core.umask", "keepalived_py.obs.control")
+PRELOAD_ROLE = {"vrrp": ("keepalived_py.vrrp.lvs_syncd", "keepalived_py.vrrp.startup_delay",
+                         "keepalived_py.vrrp.exports", "keepalived_py.vrrp.rxbufs")}
+
+
+def preload(role: str) -> None:
+    """Import what `role`'s start will import (core/prefork.py). An import that fails is left
+    to the start, which reports it."""
+    for name in (FACTORIES[role], *PRELOAD, *PRELOAD_ROLE.get(role, ())):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+
+
 def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]

@@ -1,0 +1,203 @@
+"""The first VRRP child forked at exec, importing its code while the parent reads the
+configuration (issue 16: exec -> first VIP).
+
+Theory of operation. A child forked from the supervisor once the configuration is built pays,
+after the parent's imports (asyncio, ssl, logging, the configuration's reader) and the parse,
+its own role's imports before its first advert: one after the other on the way to the first
+VIP. Forked at exec instead, before the parent imports asyncio or reads the file, the child
+(the "prefork") imports asyncio, the child's runner and the role's code on one CPU while the
+parent reads and builds the configuration on the other, then waits. Once the parent has
+passed every check a start needs (the configuration valid, no daemon already running, its own
+pidfile written), it hands the prefork its start - ("start", options, config, umask) over
+their socketpair - and writes the child's pidfile; only then does the parent import asyncio
+and start its loop, where the supervisor adopts the running child (core/supervisor.py
+`spawn`) as if it had just forked it. From the start message on, the child is a forked child
+like any other (core/childrun.py `run_forked`).
+
+Only the first start of the VRRP child, and only where the parent's state at the fork is the
+child's: in the foreground (-n: daemonizing forks the parent itself), without -s (the
+namespace is entered after the configuration is read), without startup_script (the children
+start after it) or random_seed (a forked child inherits the seeded generator), without
+KEEPALIVED_PY_EXEC_CHILDREN. The umask the parent set after the fork travels with the start.
+Everywhere else, and when the configuration needs no VRRP child, the prefork is killed and
+reaped before the parent goes on (`settle`), and the child is forked as before; so is every
+respawn. KEEPALIVED_PY_PREFORK=0 turns it off.
+
+What the parent holds is only a pid and a socket: this module imports neither asyncio nor
+the configuration.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import struct
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keepalived_py.config.model import Config
+    from keepalived_py.options import Options
+
+ROLE = "vrrp"
+_LEN = struct.Struct("!I")          # core/channel.py's framing
+MAX_START = 256 << 20
+
+_waiting: tuple[int, socket.socket] | None = None       # forked, not started yet
+_handed: tuple[int, socket.socket] | None = None        # started, not adopted yet
+
+
+def wanted(options: Options) -> bool:
+    """Whether a prefork may serve this start (see the module's docstring)."""
+    if os.environ.get("KEEPALIVED_PY_PREFORK", "") == "0":
+        return False
+    if os.environ.get("KEEPALIVED_PY_EXEC_CHILDREN", "") not in ("", "0"):
+        return False
+    if not options.dont_fork or options.namespace:
+        return False
+    return options.use_vrrp or not options.use_checker
+
+
+def fork(options: Options) -> None:
+    """Fork the prefork when it may serve this start. Never raises: without it the child is
+    forked later, as always."""
+    global _waiting
+    if _waiting is not None or not wanted(options):
+        return
+    try:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return
+    me = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        pid = os.fork()
+    except OSError:
+        parent_end.close()
+        child_end.close()
+        return
+    if pid == 0:
+        code = 127
+        try:
+            parent_end.close()
+            code = _prefork(me, child_end, options)
+        except Exception:
+            import traceback
+            traceback.print_exc()
+            code = 70                   # EX_SOFTWARE, as core/childrun.py
+        finally:
+            chain = sys.modules.get("keepalived_py.obs.slogchain")
+            if chain is not None:       # the lines still waiting (core/supervisor.py spawn)
+                try:
+                    chain.flush()
+                except Exception:
+                    pass
+            os._exit(code)
+    child_end.close()
+    _waiting = (pid, parent_end)
+
+
+def _prefork(parent: int, sock: socket.socket, options: Options) -> int:
+    """The child: import, wait for the start, then run as a forked child."""
+    # what a forked child has: default dispositions (the parent's loop has none yet), the
+    # parent's names (core/supervisor.py run)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    from keepalived_py.core.process import die_with_parent, set_cmdline, set_name
+    die_with_parent(parent)
+    set_cmdline(["keepalived", *options.command_line])
+    set_name("keepalived")
+    from keepalived_py.core import childrun
+    childrun.preload(ROLE)
+    msg = _read_start(sock)
+    if msg is None:
+        return 0                        # not wanted (or the parent is gone): nothing done
+    _, options, config, mask = msg
+    os.umask(mask)
+    return childrun.run_forked(ROLE, parent, sock.detach(), None, start=(options, config))
+
+
+def _read_start(sock: socket.socket) -> tuple[Any, ...] | None:
+    def exactly(n: int) -> bytes | None:
+        parts = []
+        while n:
+            try:
+                chunk = sock.recv(n)
+            except InterruptedError:
+                continue
+            except OSError:
+                return None
+            if not chunk:
+                return None
+            parts.append(chunk)
+            n -= len(chunk)
+        return b"".join(parts)
+    head = exactly(_LEN.size)
+    if head is None:
+        return None
+    (n,) = _LEN.unpack(head)
+    body = exactly(n) if n <= MAX_START else None
+    if body is None:
+        return None
+    msg = pickle.loads(body)            # from our own parent, over our own socketpair
+    if not isinstance(msg, tuple) or len(msg) != 4 or msg[0] != "start":
+        return None
+    return msg
+
+
+def settle(options: Options, config: Config, roles: set[str], pidfile: str) -> None:
+    """The parent, once every check of a start has passed: hand the prefork its start (and
+    write its pidfile) when the configuration runs a VRRP child and the parent's state is the
+    child's; otherwise kill and reap it. Never raises."""
+    global _waiting, _handed
+    if _waiting is None:
+        return
+    proc = config.global_defs.process
+    if ROLE not in roles or proc.startup_script is not None or proc.random_seed is not None:
+        discard()
+        return
+    pid, sock = _waiting
+    _waiting = None
+    mask = os.umask(0)
+    os.umask(mask)
+    body = pickle.dumps(("start", options, config, mask), protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        sock.sendall(_LEN.pack(len(body)) + body)
+    except OSError:                     # it died: forked the ordinary way instead
+        _kill(pid, sock)
+        return
+    _handed = (pid, sock)
+    from keepalived_py.core.pidfile import write_pidfile
+    from keepalived_py.errors import PidfileError
+    try:
+        write_pidfile(pidfile, pid)     # as soon as the child runs (spawn writes it again)
+    except PidfileError:
+        pass                            # spawn's write says so in the log
+
+
+def take(role: str) -> tuple[int, socket.socket] | None:
+    """The started prefork for the first spawn of `role`, once: (pid, the parent's end)."""
+    global _handed
+    if role != ROLE or _handed is None:
+        return None
+    handed, _handed = _handed, None
+    return handed
+
+
+def discard() -> None:
+    """Kill and reap a prefork not (or no longer) wanted. Never raises."""
+    global _waiting, _handed
+    for held in (_waiting, _handed):
+        if held is not None:
+            _kill(*held)
+    _waiting = _handed = None
+
+
+def _kill(pid: int, sock: socket.socket) -> None:
+    sock.close()
+    try:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    except (ProcessLookupError, ChildProcessError):
+        pass
