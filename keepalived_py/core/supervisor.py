@@ -3,7 +3,8 @@
 Theory of operation. The parent validates the configuration, writes its own pidfile (refusing
 to start if it names a live daemon), then runs one asyncio loop. Each child is forked from
 the initialised parent and runs its role there, without exec (core/childrun.py; the parent
-never imports the roles' netlink or packet code), with one end of a socketpair; the parent
+never imports the roles' netlink or packet code), with one end of a socketpair (the first VRRP
+child, in the foreground, is forked at exec instead and started here: core/prefork.py); the parent
 writes the child's pidfile right after the fork — one line, atomically — and rewrites it at
 every respawn. Every
 process looks like keepalived's to ps, pidof and pgrep: command line `keepalived ARGS...` and
