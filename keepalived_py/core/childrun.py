@@ -193,7 +193,8 @@ def _bench_profile(role: str) -> Any:
 # what a role's start imports on the way to its first packets, besides its module: imported
 # ahead by a child forked at exec while the parent reads the configuration (core/prefork.py)
 PRELOAD = ("keepalived_py.core.childwatch", "keepalived_py.core.sched",
-           "keepalived_py.obs.logging", "keepalived_py.obs.memtrace",
+           "keepalived_py.obs.logging", "keepalived_py.obs.slogchain", "faulthandler", "pwd",
+           "keepalived_py.obs.memtrace",
            "keepalived_py.notify.scripts", "keepalived_py.core.scriptenv",
            "keepalived_py.core.umask", "keepalived_py.obs.control")
 PRELOAD_ROLE = {"vrrp": ("keepalived_py.vrrp.lvs_syncd", "keepalived_py.vrrp.startup_delay",

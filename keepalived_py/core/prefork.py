@@ -110,12 +110,33 @@ def _prefork(parent: int, sock: socket.socket, options: Options) -> int:
     set_name("keepalived")
     from keepalived_py.core import childrun
     childrun.preload(ROLE)
+    _idle(sock)
     msg = _read_start(sock)
     if msg is None:
         return 0                        # not wanted (or the parent is gone): nothing done
     _, options, config, mask = msg
     os.umask(mask)
     return childrun.run_forked(ROLE, parent, sock.detach(), None, start=(options, config))
+
+
+# the records the child's start makes (events, actions, runners; the configuration arrives
+# pickled, without __init__): their __init__ compiled while the parent is still reading
+IDLE_RECORDS = ("keepalived_py.vrrp.", "keepalived_py.track.", "keepalived_py.notify.",
+                "keepalived_py.core.")
+
+
+def _idle(sock: socket.socket) -> None:
+    """Work ahead of the start, one short step at a time, until the start is there."""
+    from keepalived_py.record import prepare, record_classes
+    for cls in record_classes(IDLE_RECORDS):
+        try:
+            sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+            return                      # the start (or the parent's end) is there: go
+        except BlockingIOError:
+            pass
+        except OSError:
+            return
+        prepare(cls)
 
 
 def _read_start(sock: socket.socket) -> tuple[Any, ...] | None:

@@ -159,3 +159,36 @@ def test_the_parent_imports_no_asyncio_before_the_start() -> None:
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=120, check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_idle_work_stops_when_the_start_is_there(monkeypatch: pytest.MonkeyPatch) -> None:
+    """While waiting, the prefork compiles the records' __init__ one class at a time; a start
+    already there ends it at once, and a compiled __init__ is the one compiled on first use."""
+    import keepalived_py.vrrp.machine  # noqa: F401  (records to compile)
+    from keepalived_py import record
+    done: list[type] = []
+    monkeypatch.setattr(record, "prepare", lambda cls: done.append(cls) or True)
+    a, b = socket.socketpair()
+    a.sendall(b"x")
+    prefork._idle(b)
+    assert done == []
+    b.recv(1)
+    prefork._idle(b)
+    assert done and all(issubclass(c, record.Record) for c in done)
+    assert all(c.__module__.startswith(prefork.IDLE_RECORDS) for c in done)
+    a.close()
+    b.close()
+
+
+def test_a_prepared_record_builds_as_before() -> None:
+    from keepalived_py.record import Record, field, prepare
+
+    class Probe(Record, kw_only=False, frozen=False):
+        a: int
+        b: list[int] = field(default_factory=list)
+        c: str = "x"
+
+    assert prepare(Probe) and not prepare(Probe)
+    p = Probe(1)
+    assert (p.a, p.b, p.c) == (1, [], "x") and Probe(1, [2], c="y").b == [2]
+    assert p == Probe(1) and p.b is not Probe(1).b
