@@ -34,7 +34,8 @@ import signal
 import socket
 import struct
 import sys
-from typing import TYPE_CHECKING, Any
+import time
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from keepalived_py.config.model import Config
@@ -43,9 +44,19 @@ if TYPE_CHECKING:
 ROLE = "vrrp"
 _LEN = struct.Struct("!I")          # core/channel.py's framing
 MAX_START = 256 << 20
+# how long the parent leaves the CPUs to the started child (until its "ready") before its own
+# loop's imports and start-up
+READY_WAIT = 0.5
+
+
+class Handed(NamedTuple):
+    pid: int
+    sock: socket.socket             # the parent's end of the channel
+    early: bytes                    # what the child sent while the parent waited (its "ready")
+
 
 _waiting: tuple[int, socket.socket] | None = None       # forked, not started yet
-_handed: tuple[int, socket.socket] | None = None        # started, not adopted yet
+_handed: Handed | None = None                           # started, not adopted yet
 
 
 def wanted(options: Options) -> bool:
@@ -188,17 +199,48 @@ def settle(options: Options, config: Config, roles: set[str], pidfile: str) -> N
     except OSError:                     # it died: forked the ordinary way instead
         _kill(pid, sock)
         return
-    _handed = (pid, sock)
     from keepalived_py.core.pidfile import write_pidfile
     from keepalived_py.errors import PidfileError
     try:
         write_pidfile(pidfile, pid)     # as soon as the child runs (spawn writes it again)
     except PidfileError:
         pass                            # spawn's write says so in the log
+    from keepalived_py.obs import slog
+    slog.get_logger("keepalived_py.supervisor").info(
+        "supervisor.child.started", role=ROLE, pid=pid,
+        compat=f"Starting VRRP child process, pid={pid}")
+    _handed = Handed(pid, sock, _until_ready(sock, READY_WAIT))
 
 
-def take(role: str) -> tuple[int, socket.socket] | None:
-    """The started prefork for the first spawn of `role`, once: (pid, the parent's end)."""
+_READY = pickle.dumps(("ready",), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _until_ready(sock: socket.socket, wait: float) -> bytes:
+    """What the child sends until its ("ready",) message, its end, or `wait` seconds: the
+    child's start has the CPUs (a loaded host's too) to itself rather than beside our loop's
+    imports. Signals wait meanwhile (blocked since the pidfile, core/supervisor.py run)."""
+    got = bytearray()
+    frame = _LEN.pack(len(_READY)) + _READY
+    deadline = time.monotonic() + wait
+    try:
+        while frame not in got:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            sock.settimeout(left)
+            chunk = sock.recv(65536)
+            if not chunk:
+                break                   # its end: the supervisor's reading sees it again
+            got += chunk
+    except OSError:                     # (the timeout included)
+        pass
+    finally:
+        sock.settimeout(None)
+    return bytes(got)
+
+
+def take(role: str) -> Handed | None:
+    """The started prefork for the first spawn of `role`, once."""
     global _handed
     if role != ROLE or _handed is None:
         return None
@@ -209,9 +251,10 @@ def take(role: str) -> tuple[int, socket.socket] | None:
 def discard() -> None:
     """Kill and reap a prefork not (or no longer) wanted. Never raises."""
     global _waiting, _handed
-    for held in (_waiting, _handed):
-        if held is not None:
-            _kill(*held)
+    if _waiting is not None:
+        _kill(*_waiting)
+    if _handed is not None:
+        _kill(_handed.pid, _handed.sock)
     _waiting = _handed = None
 
 

@@ -162,7 +162,7 @@ class Supervisor:
         child.restart = None
         adopted = prefork.take(child.role) if child.spawns == 0 else None
         if adopted is not None:     # forked at exec, started already (core/prefork.py)
-            self._began(child, *adopted, True, announce)
+            self._began(child, adopted.pid, adopted.sock, True, announce, adopted.early)
             return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(child_end.fileno(), True)
@@ -214,8 +214,9 @@ class Supervisor:
         self._began(child, pid, parent_end, forked, announce)
 
     def _began(self, child: Child, pid: int, parent_end: socket.socket, forked: bool,
-               announce: Callable[[], None] | None) -> None:
-        """A child forked (or adopted): its pidfile, its announcement, its channel."""
+               announce: Callable[[], None] | None, early: bytes | None = None) -> None:
+        """A child forked (or adopted: `early`, what it sent already, its start logged by
+        core/prefork.py): its pidfile, its announcement, its channel."""
         assert self.loop is not None
         now = self.loop.time()
         child.pid, child.started, child.ready = pid, now, False
@@ -235,14 +236,26 @@ class Supervisor:
                     remove_pidfile(child.pidfile, stale)
         if announce is not None:
             announce()
-        log.info("supervisor.child.started", role=child.role, pid=pid,
-                 compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
-        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked))
+        if early is None:
+            log.info("supervisor.child.started", role=child.role, pid=pid,
+                     compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
+        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked,
+                                                             early))
 
-    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True) -> None:
+    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True,
+                    early: bytes | None = None) -> None:
         import asyncio
         child_pid = child.pid
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        if early:
+            # what the child sent before our loop ran (core/prefork.py) comes first
+            reader = asyncio.StreamReader()
+            reader.feed_data(early)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_unix_connection(lambda: protocol, sock=sock)
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        else:
+            reader, writer = await asyncio.open_unix_connection(sock=sock)
         child.writer = writer
         if send_start:          # an exec'd child; a forked one has them from the fork
             writer.write(encode(("start", self.options, self.config)))

@@ -7,6 +7,7 @@ import pickle
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,15 +86,50 @@ def test_the_start_goes_to_the_prefork_with_the_umask_and_its_pidfile(
     assert (tmp_path / "vrrp.pid").read_text() == f"{pid}\n"
     assert prefork.take("checker") is None
     handed = prefork.take("vrrp")
-    assert handed is not None and handed[0] == pid
+    assert handed is not None and handed.pid == pid
     assert prefork.take("vrrp") is None                         # once: respawns fork
-    sock = handed[1]
-    sock.settimeout(10)
-    got = pickle.loads(sock.recv(1 << 16))
-    assert got == (options, "r1", 0o027, True)
+    # settle waited for the child (here: until its end) and kept what it sent
+    assert pickle.loads(handed.early) == (options, "r1", 0o027, True)
+    sock = handed.sock
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     sock.close()
+
+
+def _ready_then_more(parent: int, sock: socket.socket, options: Options) -> int:
+    if prefork._read_start(sock) is None:
+        return 3
+    from keepalived_py.core.channel import encode
+    sock.sendall(encode(("hb", 0, 0.0)) + encode(("ready",)))
+    sock.recv(1)                            # until the test is done reading
+    sock.sendall(encode(("hb", 1, 0.0)))
+    return 0
+
+
+def test_the_parent_waits_for_the_childs_ready_and_keeps_its_messages(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from keepalived_py.core.channel import encode
+    monkeypatch.setattr(prefork, "_prefork", _ready_then_more)
+    monkeypatch.setattr(prefork, "READY_WAIT", 30.0)
+    prefork.fork(FG)
+    prefork.settle(FG, _config(), {"vrrp"}, str(tmp_path / "vrrp.pid"))
+    handed = prefork.take("vrrp")
+    assert handed is not None
+    assert handed.early == encode(("hb", 0, 0.0)) + encode(("ready",))   # not later ones
+    handed.sock.sendall(b"x")
+    handed.sock.settimeout(10)
+    assert handed.sock.recv(100) == encode(("hb", 1, 0.0))
+    os.waitpid(handed.pid, 0)
+    handed.sock.close()
+
+
+def test_the_wait_for_ready_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = socket.socketpair()
+    t0 = time.monotonic()
+    assert prefork._until_ready(b, 0.2) == b""
+    assert 0.15 < time.monotonic() - t0 < 5
+    a.close()
+    b.close()
 
 
 @pytest.mark.parametrize("config, roles", [
