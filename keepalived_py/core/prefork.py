@@ -206,10 +206,13 @@ def settle(options: Options, config: Config, roles: set[str], pidfile: str) -> N
     except PidfileError:
         pass                            # spawn's write says so in the log
     from keepalived_py.obs import slog
-    slog.get_logger("keepalived_py.supervisor").info(
-        "supervisor.child.started", role=ROLE, pid=pid,
-        compat=f"Starting VRRP child process, pid={pid}")
+    log = slog.get_logger("keepalived_py.supervisor")
+    log.info("supervisor.child.started", role=ROLE, pid=pid,
+             compat=f"Starting VRRP child process, pid={pid}")
+    t0 = time.monotonic()
     _handed = Handed(pid, sock, _until_ready(sock, READY_WAIT))
+    log.debug("supervisor.child.prefork", role=ROLE, pid=pid,
+              waited_ms=round((time.monotonic() - t0) * 1000, 1))
 
 
 _READY = pickle.dumps(("ready",), protocol=pickle.HIGHEST_PROTOCOL)
