@@ -9,10 +9,16 @@ VIP. Forked at exec instead, before the parent imports asyncio or reads the file
 parent reads and builds the configuration on the other, then waits. Once the parent has
 passed every check a start needs (the configuration valid, no daemon already running, its own
 pidfile written), it hands the prefork its start - ("start", options, config, umask) over
-their socketpair - and writes the child's pidfile; only then does the parent import asyncio
-and start its loop, where the supervisor adopts the running child (core/supervisor.py
-`spawn`) as if it had just forked it. From the start message on, the child is a forked child
-like any other (core/childrun.py `run_forked`).
+their socketpair - and writes the child's pidfile. When it is the only child to start, the
+parent then leaves the CPUs to it until its ("ready",) (at most READY_WAIT; signals stay
+pending meanwhile), keeping what it sent; only then does the parent import asyncio and start
+its loop, where the supervisor adopts the running child (core/supervisor.py `spawn`) as if it
+had just forked it, reading what it kept first. While it waits for its start, the prefork
+compiles the __init__ of the records its start makes, one class at a time. From the start
+message on, the child is a forked child like any other (core/childrun.py `run_forked`).
+
+Cost: the modules the parent and the child both import after the fork (asyncio...) are no
+longer pages they share copy-on-write (see the PSS figures in the report of issue 16.1).
 
 Only the first start of the VRRP child, and only where the parent's state at the fork is the
 child's: in the foreground (-n: daemonizing forks the parent itself), without -s (the
@@ -45,7 +51,7 @@ ROLE = "vrrp"
 _LEN = struct.Struct("!I")          # core/channel.py's framing
 MAX_START = 256 << 20
 # how long the parent leaves the CPUs to the started child (until its "ready") before its own
-# loop's imports and start-up
+# loop's imports and start-up, when it is the only child to start
 READY_WAIT = 0.5
 
 
@@ -210,7 +216,8 @@ def settle(options: Options, config: Config, roles: set[str], pidfile: str) -> N
     log.info("supervisor.child.started", role=ROLE, pid=pid,
              compat=f"Starting VRRP child process, pid={pid}")
     t0 = time.monotonic()
-    _handed = Handed(pid, sock, _until_ready(sock, READY_WAIT))
+    # (another child to start - checker, BFD - is not kept waiting for it)
+    _handed = Handed(pid, sock, _until_ready(sock, READY_WAIT) if roles == {ROLE} else b"")
     log.debug("supervisor.child.prefork", role=ROLE, pid=pid,
               waited_ms=round((time.monotonic() - t0) * 1000, 1))
 

@@ -88,9 +88,11 @@ def test_the_start_goes_to_the_prefork_with_the_umask_and_its_pidfile(
     handed = prefork.take("vrrp")
     assert handed is not None and handed.pid == pid
     assert prefork.take("vrrp") is None                         # once: respawns fork
-    # settle waited for the child (here: until its end) and kept what it sent
-    assert pickle.loads(handed.early) == (options, "r1", 0o027, True)
+    # with a checker child to start as well, the parent did not wait for this one
+    assert handed.early == b""
     sock = handed.sock
+    sock.settimeout(10)
+    assert pickle.loads(sock.recv(1 << 16)) == (options, "r1", 0o027, True)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
     sock.close()
