@@ -259,12 +259,18 @@ def take(role: str) -> Handed | None:
 
 
 def discard() -> None:
-    """Kill and reap a prefork not (or no longer) wanted. Never raises."""
+    """Kill and reap a prefork not wanted. One already started but never adopted (the parent
+    failed on its way to its loop) is stopped as the parent's death would stop it: SIGTERM,
+    its addresses released. Never raises."""
     global _waiting, _handed
     if _waiting is not None:
         _kill(*_waiting)
     if _handed is not None:
-        _kill(_handed.pid, _handed.sock)
+        _handed.sock.close()
+        try:
+            os.kill(_handed.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     _waiting = _handed = None
 
 
