@@ -188,10 +188,11 @@ def test_the_start_message_is_read_or_refused() -> None:
 
 def test_the_parent_imports_no_asyncio_before_the_start() -> None:
     """The CLI and the supervisor's module (what the parent runs until prefork.settle) leave
-    asyncio, ssl and the VRRP code to the child forked at exec."""
+    asyncio, ssl, dataclasses (inspect) and the VRRP code to the child forked at exec."""
     code = ("import sys, keepalived_py.cli, keepalived_py.core.supervisor, "
             "keepalived_py.core.prefork, keepalived_py.config.build, keepalived_py.obs.logging\n"
-            "print(sorted(m for m in ('asyncio', 'ssl', 'keepalived_py.vrrp.daemon') "
+            "print(sorted(m for m in ('asyncio', 'ssl', 'dataclasses', 'inspect', "
+            "'keepalived_py.vrrp.daemon') "
             "if m in sys.modules))\n")
     env = dict(os.environ, PYTHONPATH=ROOT)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
