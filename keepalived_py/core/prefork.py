@@ -34,6 +34,7 @@ the configuration.
 """
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import signal
@@ -44,6 +45,8 @@ import time
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from keepalived_py.config.model import Config
     from keepalived_py.options import Options
 
@@ -143,9 +146,14 @@ IDLE_RECORDS = ("keepalived_py.vrrp.", "keepalived_py.track.", "keepalived_py.no
 
 
 def _idle(sock: socket.socket) -> None:
-    """Work ahead of the start, one short step at a time, until the start is there."""
+    """Work ahead of the start, one short step at a time, until the start is there: the
+    records' __init__, then what the start imports after its first packets."""
+    from keepalived_py.core import childrun
     from keepalived_py.record import prepare, record_classes
-    for cls in record_classes(IDLE_RECORDS):
+    steps: list[Callable[[], object]] = [functools.partial(prepare, cls)
+                                         for cls in record_classes(IDLE_RECORDS)]
+    steps += [functools.partial(childrun._try_import, name) for name in childrun.later(ROLE)]
+    for step in steps:
         try:
             sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
             return                      # the start (or the parent's end) is there: go
@@ -153,7 +161,7 @@ def _idle(sock: socket.socket) -> None:
             pass
         except OSError:
             return
-        prepare(cls)
+        step()
 
 
 def _read_start(sock: socket.socket) -> tuple[Any, ...] | None:
