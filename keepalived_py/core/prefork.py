@@ -257,6 +257,11 @@ def _until_ready(sock: socket.socket, wait: float) -> bytes:
     return bytes(got)
 
 
+def started() -> bool:
+    """Whether a started prefork waits for the supervisor to adopt it (`take`)."""
+    return _handed is not None
+
+
 def take(role: str) -> Handed | None:
     """The started prefork for the first spawn of `role`, once."""
     global _handed

@@ -653,6 +653,10 @@ class Supervisor:
             loop.add_signal_handler(signal.SIGINT, self.stop)
         for sig, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(sig, self.forward, kind)
+        if prefork.started():
+            # the VRRP child started at exec (core/prefork.py) is ours before any signal acts
+            # (no startup_script then: the children start now either way)
+            self._apply_roles()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         proc = self.config.global_defs.process
         await startstop.run_script("startup", proc.startup_script, proc.startup_script_timeout)

@@ -112,3 +112,17 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def test_a_term_as_soon_as_the_pidfile_is_there_stops_the_started_child(daemon_factory) -> None:
+    """TERM while the child forked at exec is starting (the parent's signals wait until it
+    is adopted): the daemon stops cleanly, the child with it, nothing left."""
+    d = daemon_factory(CONF, start_timeout=None)
+    assert wait_for(lambda: read_pidfile(d.parent_pidfile) is not None, 30, step=0.001), d.log()
+    d.signal(signal.SIGTERM)
+    assert d.proc.wait(15) == 0, d.log()
+    assert not d.parent_pidfile.exists() and not d.vrrp_pidfile.exists(), d.log()
+    assert not d.has_vip(), d.log()
+    mine = [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if str(d.conf).encode() in _cmdline(p)]
+    assert mine == [], d.log()
