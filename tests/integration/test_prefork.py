@@ -78,7 +78,8 @@ def test_the_child_forked_at_exec_is_the_supervisors_child(daemon_factory) -> No
     os.kill(child, signal.SIGKILL)
     assert wait_for(lambda: read_pidfile(d.vrrp_pidfile) not in (None, child), 5), d.log()
     new = read_pidfile(d.vrrp_pidfile)
-    assert new is not None and alive(new) and _children(d.pid) == [new]
+    assert new is not None and alive(new)
+    assert wait_for(lambda: _children(d.pid) == [new], 5), _children(d.pid)   # old one reaped
     assert wait_for(d.has_vip, 10), d.log()
     d.stop()
     assert not d.vrrp_pidfile.exists() and not d.parent_pidfile.exists()
