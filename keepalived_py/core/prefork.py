@@ -42,7 +42,7 @@ import socket
 import struct
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,10 +58,14 @@ MAX_START = 256 << 20
 READY_WAIT = 0.5
 
 
-class Handed(NamedTuple):
-    pid: int
-    sock: socket.socket             # the parent's end of the channel
-    early: bytes                    # what the child sent while the parent waited (its "ready")
+class Handed:
+    """A started prefork: its pid, the parent's end of the channel, and what the child sent
+    while the parent waited (its "ready"). (A plain class: no NamedTuple made at exec.)"""
+
+    __slots__ = ("early", "pid", "sock")
+
+    def __init__(self, pid: int, sock: socket.socket, early: bytes) -> None:
+        self.pid, self.sock, self.early = pid, sock, early
 
 
 _waiting: tuple[int, socket.socket] | None = None       # forked, not started yet
