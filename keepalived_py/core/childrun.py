@@ -199,6 +199,7 @@ PRELOAD = ("keepalived_py.core.childwatch", "keepalived_py.core.sched",
            "keepalived_py.notify.scripts", "keepalived_py.core.scriptenv",
            "keepalived_py.core.umask")
 PRELOAD_ROLE = {"vrrp": ("keepalived_py.vrrp.lvs_syncd", "keepalived_py.vrrp.startup_delay",
+                         "keepalived_py.vrrp.startclean",
                          "keepalived_py.vrrp.exports")}
 LATER = ("keepalived_py.obs.control",)
 LATER_ROLE = {"vrrp": ("keepalived_py.vrrp.rxbufs",)}
