@@ -17,8 +17,6 @@ had just forked it, reading what it kept first. While it waits for its start, th
 compiles the __init__ of the records its start makes, one class at a time. From the start
 message on, the child is a forked child like any other (core/childrun.py `run_forked`).
 
-Cost: the modules the parent and the child both import after the fork (asyncio...) are no
-longer pages they share copy-on-write (see the PSS figures in the report of issue 16.1).
 
 Only the first start of the VRRP child, and only where the parent's state at the fork is the
 child's: in the foreground (-n: daemonizing forks the parent itself), without -s (the
@@ -27,7 +25,14 @@ start after it) or random_seed (a forked child inherits the seeded generator), w
 KEEPALIVED_PY_EXEC_CHILDREN. The umask the parent set after the fork travels with the start.
 Everywhere else, and when the configuration needs no VRRP child, the prefork is killed and
 reaped before the parent goes on (`settle`), and the child is forked as before; so is every
-respawn. KEEPALIVED_PY_PREFORK=0 turns it off.
+respawn.
+
+Measured (2026-12-03, 2 CPUs shared with other jobs, load 2.5-4): no gain at that load - the
+two branches compete with the other jobs for the CPUs, and the imports both make after the
+fork (logging, typing...) add CPU - while the tree's PSS grows by 4.4 MiB (200 instances:
+33.4 vs 29.0 MiB; the modules both import after the fork are no longer shared copy-on-write).
+On an idle machine the child reached its start ~25 ms earlier. So it is opt-in:
+KEEPALIVED_PY_PREFORK=1.
 
 What the parent holds is only a pid and a socket: this module imports neither asyncio nor
 the configuration.
@@ -74,8 +79,8 @@ _handed: Handed | None = None                           # started, not adopted y
 
 def wanted(options: Options) -> bool:
     """Whether a prefork may serve this start (see the module's docstring)."""
-    if os.environ.get("KEEPALIVED_PY_PREFORK", "") == "0":
-        return False
+    if os.environ.get("KEEPALIVED_PY_PREFORK", "") != "1":
+        return False                    # opt-in: see "Measured" in the module's docstring
     if os.environ.get("KEEPALIVED_PY_EXEC_CHILDREN", "") not in ("", "0"):
         return False
     if not options.dont_fork or options.namespace:

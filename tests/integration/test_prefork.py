@@ -34,7 +34,10 @@ vrrp_instance VI_1 {
 @pytest.fixture
 def daemon_factory(lab: Lab, tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
     with daemons(lab, tmp_path, "-D") as make:
-        yield make
+        def opted_in(conf: str, *more: str, **kw: object) -> Daemon:
+            kw.setdefault("env", {"KEEPALIVED_PY_PREFORK": "1"})      # opt-in
+            return make(conf, *more, **kw)
+        yield opted_in
 
 
 def _status(pid: int, key: str) -> str:
@@ -96,7 +99,8 @@ def test_a_start_without_a_vrrp_child_leaves_no_prefork(daemon_factory) -> None:
 def test_a_refused_start_leaves_no_prefork(daemon_factory, tmp_path: Path) -> None:
     d = daemon_factory(CONF)
     assert wait_for(d.has_vip, 20), d.log()
-    r = d.node.run(sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d.conf),
+    r = d.node.run("env", "KEEPALIVED_PY_PREFORK=1",
+                   sys.executable, "-m", "keepalived_py", "-n", "-l", "-f", str(d.conf),
                    "-p", str(d.parent_pidfile), "-r", str(tmp_path / "o-v.pid"),
                    "-c", str(tmp_path / "o-c.pid"), "-b", str(tmp_path / "o-b.pid"), check=False)
     assert r.returncode == 0 and "daemon is already running" in r.stderr, r.stderr

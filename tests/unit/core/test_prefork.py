@@ -25,7 +25,7 @@ FG = Options(dont_fork=True, command_line=("-n", "-f", "/etc/k.conf"))
 
 @pytest.fixture(autouse=True)
 def clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("KEEPALIVED_PY_PREFORK", raising=False)
+    monkeypatch.setenv("KEEPALIVED_PY_PREFORK", "1")        # opt-in
     monkeypatch.delenv("KEEPALIVED_PY_EXEC_CHILDREN", raising=False)
     yield
     prefork.discard()
@@ -69,6 +69,8 @@ def test_only_where_the_parent_state_at_exec_is_the_childs(monkeypatch: pytest.M
     monkeypatch.delenv("KEEPALIVED_PY_EXEC_CHILDREN")
     monkeypatch.setenv("KEEPALIVED_PY_PREFORK", "0")
     assert not prefork.wanted(FG)
+    monkeypatch.delenv("KEEPALIVED_PY_PREFORK")
+    assert not prefork.wanted(FG)                               # off unless asked
 
 
 def test_the_start_goes_to_the_prefork_with_the_umask_and_its_pidfile(
