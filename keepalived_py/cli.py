@@ -450,5 +450,10 @@ def _main(argv: Sequence[str] | None) -> int:
     options = replace(options, command_line=tuple(args))
     if not os.path.isabs(options.config_file):
         options = replace(options, config_file=os.path.abspath(options.config_file))
-    from keepalived_py.core.supervisor import run
-    return run(options)
+    from keepalived_py.core import prefork
+    prefork.fork(options)       # the VRRP child's imports beside the parent's (issue 16)
+    try:
+        from keepalived_py.core.supervisor import run
+        return run(options)
+    finally:
+        prefork.discard()       # one that was not started (an early exit): killed, reaped

@@ -271,6 +271,27 @@ def names(cls: type) -> tuple[str, ...]:
     return cls._names  # type: ignore[attr-defined, no-any-return]
 
 
+def prepare(cls: type) -> bool:
+    """Compile the __init__ of record class `cls` now instead of at its first instantiation
+    (a process with time to spare before its start: core/prefork.py). True if it was not yet."""
+    if vars(cls).get("__init__") is not Record.__init__:
+        return False
+    cls.__init__ = _compile_init(cls)  # type: ignore[misc]
+    return True
+
+
+def record_classes(prefixes: tuple[str, ...]) -> list[type]:
+    """The record classes defined so far in the modules whose names start with `prefixes`."""
+    out: list[type] = []
+    todo = list(Record.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        if cls.__module__.startswith(prefixes):
+            out.append(cls)
+        todo.extend(cls.__subclasses__())
+    return out
+
+
 def _compile_init(cls: type) -> Any:
     """`def __init__(self, *, a, b=<default>, c=<factory>)` for `cls`, as dataclass() writes
     it (a default_factory runs when the argument is not given; __post_init__ last)."""

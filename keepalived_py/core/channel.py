@@ -10,10 +10,12 @@ its own children hold the socketpair, so unpickling is between trusted ends of o
 """
 from __future__ import annotations
 
-import asyncio
 import pickle
 import struct
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 _LEN = struct.Struct("!I")
 MAX_MESSAGE = 256 << 20
@@ -45,6 +47,8 @@ def _frame(msg: tuple[Any, ...]) -> bytes:
 
 async def read_message(reader: asyncio.StreamReader) -> tuple[Any, ...] | None:
     """The next message, or None at end of stream."""
+    # (imported here: the parent imports asyncio after its first child's start, prefork.py)
+    import asyncio
     try:
         head = await reader.readexactly(_LEN.size)
         (n,) = _LEN.unpack(head)

@@ -193,6 +193,40 @@ def _bench_profile(role: str) -> Any:
     return profiler
 
 
+# what a role's start imports on the way to its first packets, besides its module: imported
+# ahead by a child forked at exec while the parent reads the configuration (core/prefork.py);
+# LATER: what it imports after its first packets, imported ahead only while there is time
+PRELOAD = ("keepalived_py.core.childwatch", "keepalived_py.core.sched",
+           "keepalived_py.obs.logging", "keepalived_py.obs.slogchain", "faulthandler", "pwd",
+           "keepalived_py.obs.memtrace",
+           "keepalived_py.notify.scripts", "keepalived_py.core.scriptenv",
+           "keepalived_py.core.umask")
+PRELOAD_ROLE = {"vrrp": ("keepalived_py.vrrp.lvs_syncd", "keepalived_py.vrrp.startup_delay",
+                         "keepalived_py.vrrp.startclean",
+                         "keepalived_py.vrrp.exports")}
+LATER = ("keepalived_py.obs.control",)
+LATER_ROLE = {"vrrp": ("keepalived_py.vrrp.rxbufs",)}
+
+
+def preload(role: str) -> None:
+    """Import what `role`'s start will import before its first packets (core/prefork.py). An
+    import that fails is left to the start, which reports it."""
+    for name in (FACTORIES[role], *PRELOAD, *PRELOAD_ROLE.get(role, ())):
+        _try_import(name)
+
+
+def later(role: str) -> tuple[str, ...]:
+    """What `role`'s start imports after its first packets (core/prefork.py: while idle)."""
+    return (*LATER, *LATER_ROLE.get(role, ()))
+
+
+def _try_import(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except Exception:
+        pass
+
+
 def main(argv: list[str]) -> int:
     role, parent_pid, fd, conn = argv[0], int(argv[1]), int(argv[2]), argv[3]
     title = argv[5:] if len(argv) > 5 and argv[4] == "--" else ["keepalived"]

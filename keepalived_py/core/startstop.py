@@ -25,12 +25,12 @@ that overruns its timeout is killed, the daemon goes on.
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 
 from keepalived_py.config.model import Script
 from keepalived_py.config.model_process import ProcessDefs
 from keepalived_py.obs import slog
 from keepalived_py.options import PID_DIR, Options
+from keepalived_py.record import evolve as replace
 
 log = slog.get_logger("keepalived_py.supervisor")
 

@@ -3,7 +3,8 @@
 Theory of operation. The parent validates the configuration, writes its own pidfile (refusing
 to start if it names a live daemon), then runs one asyncio loop. Each child is forked from
 the initialised parent and runs its role there, without exec (core/childrun.py; the parent
-never imports the roles' netlink or packet code), with one end of a socketpair; the parent
+never imports the roles' netlink or packet code), with one end of a socketpair (the first VRRP
+child, in the foreground, is forked at exec instead and started here: core/prefork.py); the parent
 writes the child's pidfile right after the fork — one line, atomically — and rewrites it at
 every respawn. Every
 process looks like keepalived's to ps, pidof and pgrep: command line `keepalived ARGS...` and
@@ -28,7 +29,6 @@ we relay each to the VRRP and checker children (track_bfd, BFD_CHECK) and give a
 """
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import gc
@@ -38,12 +38,11 @@ import socket
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keepalived_py.config import LoadResult, load_config
 from keepalived_py.config.model import Config
-from keepalived_py.core import reload_monitor, sdnotify, startstop, umask
+from keepalived_py.core import prefork, sdnotify, startstop, umask
 from keepalived_py.core.channel import encode, read_message
 from keepalived_py.core.child import (
     DUMP_SIGNALS,
@@ -61,7 +60,12 @@ from keepalived_py.core.restart import Backoff
 from keepalived_py.errors import PidfileError
 from keepalived_py.obs import slog
 from keepalived_py.options import Options, resolve_pidfiles
-from keepalived_py.record import Record
+from keepalived_py.record import Record, field
+
+if TYPE_CHECKING:
+    # asyncio (with ssl, concurrent.futures...) is imported once the first VRRP child has its
+    # start (core/prefork.py): each use below imports it (a dictionary look-up after the first)
+    import asyncio
 
 log = slog.get_logger("keepalived_py.supervisor")
 
@@ -124,6 +128,7 @@ def needed_roles(options: Options, config: Config) -> set[str]:
 
 class Supervisor:
     def __init__(self, options: Options, result: LoadResult) -> None:
+        import asyncio
         assert result.config is not None
         self.options = options
         self.config: Config = result.config
@@ -156,6 +161,10 @@ class Supervisor:
         and the successor's fork (a log write can block on a loaded host's disk or syslog)."""
         assert self.loop is not None
         child.restart = None
+        adopted = prefork.take(child.role) if child.spawns == 0 else None
+        if adopted is not None:     # forked at exec, started already (core/prefork.py)
+            self._began(child, adopted.pid, adopted.sock, True, announce, adopted.early)
+            return
         parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         os.set_inheritable(child_end.fileno(), True)
         connector = "-"
@@ -207,6 +216,13 @@ class Supervisor:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         child_end.close()
+        self._began(child, pid, parent_end, forked, announce)
+
+    def _began(self, child: Child, pid: int, parent_end: socket.socket, forked: bool,
+               announce: Callable[[], None] | None, early: bytes | None = None) -> None:
+        """A child forked (or adopted: `early`, what it sent already, its start logged by
+        core/prefork.py): its pidfile, its announcement, its channel."""
+        assert self.loop is not None
         now = self.loop.time()
         child.pid, child.started, child.ready = pid, now, False
         child.live = Liveness(now)
@@ -225,15 +241,34 @@ class Supervisor:
                     remove_pidfile(child.pidfile, stale)
         if announce is not None:
             announce()
-        log.info("supervisor.child.started", role=child.role, pid=pid,
-                 compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
-        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked))
+        if early is None:
+            log.info("supervisor.child.started", role=child.role, pid=pid,
+                     compat=f"Starting {_CHILD_NAMES[child.role]} child process, pid={pid}")
+        child.reader_task = self.loop.create_task(self._talk(child, parent_end, not forked,
+                                                             early))
 
-    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True) -> None:
-        reader, writer = await asyncio.open_unix_connection(sock=sock)
+    async def _talk(self, child: Child, sock: socket.socket, send_start: bool = True,
+                    early: bytes | None = None) -> None:
+        import asyncio
+        child_pid = child.pid
+        if early:
+            # what the child sent before our loop ran (core/prefork.py) comes first
+            reader = asyncio.StreamReader()
+            reader.feed_data(early)
+            protocol = asyncio.StreamReaderProtocol(reader)
+            loop = asyncio.get_running_loop()
+            transport, _ = await loop.create_unix_connection(lambda: protocol, sock=sock)
+            writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        else:
+            reader, writer = await asyncio.open_unix_connection(sock=sock)
         child.writer = writer
         if send_start:          # an exec'd child; a forked one has them from the fork
             writer.write(encode(("start", self.options, self.config)))
+        if self.stopping and child.pid == child_pid:
+            # stopped before this channel was up: the stop stop() could not send yet
+            writer.write(encode(("stop", not (self.options.dont_release_vrrp
+                                              if child.role == "vrrp"
+                                              else self.options.dont_release_ipvs))))
         if child.role in ("vrrp", "checker") and self.bfd_up:
             writer.write(encode(("bfd", self._bfd_for(child.role, self.bfd_up))))
         pid = child.pid
@@ -465,6 +500,9 @@ class Supervisor:
             self.loop.create_task(self._reload())
 
     async def _reload(self) -> None:
+        import asyncio
+
+        from keepalived_py.core import reload_monitor
         self._reloading = True
         try:
             while self._reload_wanted and not self.stopping:
@@ -542,6 +580,7 @@ class Supervisor:
 
     def _reload_time(self) -> None:
         """(Re)start the reload_time_file monitor for the configuration in force."""
+        from keepalived_py.core import reload_monitor
         old = getattr(self, "_reload_monitor", None)
         if old is not None:
             old.stop()
@@ -611,6 +650,7 @@ class Supervisor:
             self.done.set()
 
     async def run(self) -> int:
+        import asyncio
         self.loop = asyncio.get_running_loop()
         loop = self.loop
         loop.add_signal_handler(signal.SIGCHLD, self.reap)
@@ -620,11 +660,16 @@ class Supervisor:
             loop.add_signal_handler(signal.SIGINT, self.stop)
         for sig, kind in DUMP_SIGNALS.items():
             loop.add_signal_handler(sig, self.forward, kind)
+        if prefork.started():
+            # the VRRP child started at exec (core/prefork.py) is ours before any signal acts
+            # (no startup_script then: the children start now either way)
+            self._apply_roles()
         signal.pthread_sigmask(signal.SIG_UNBLOCK, EARLY_SIGNALS)   # pending ones run now
         proc = self.config.global_defs.process
         await startstop.run_script("startup", proc.startup_script, proc.startup_script_timeout)
         if not self.stopping:               # (a TERM while the startup script ran: none)
             self._apply_roles()
+        self.reap()     # a child forked at exec (core/prefork.py) that ended before our handler
         self._reload_time()                 # reload_time_file (core/reload_monitor.py)
         self._maybe_ready()
         from keepalived_py.core.process import trim_heap
@@ -685,6 +730,8 @@ class Supervisor:
             log.error("obs.prometheus.unavailable", address=self.options.prometheus, error=str(e))
 
     async def _scrape(self) -> str:
+        import asyncio
+
         from keepalived_py.obs.control import aquery
         from keepalived_py.obs.metrics import combine
         from keepalived_py.options import control_socket
@@ -823,6 +870,10 @@ def run(options: Options) -> int:
         return EXIT_CONFIG
     log.info("supervisor.started", pid=os.getpid(),
              compat=f"Starting Keepalived-py (compatible with v2.2.7), pid {os.getpid()}")
+    # the VRRP child forked at exec gets its start now, before our own loop's imports
+    prefork.settle(options, result.config, needed_roles(options, result.config),
+                   pidfiles["vrrp"])
+    import asyncio
     sup = Supervisor(options, result)
     sup.connector = connector
     try:

@@ -193,6 +193,7 @@ class VrrpDaemon:
         self.takeovers = Takeovers(self)     # hook (issue 16.4): a takeover's advert first
         self._drained: set[VrrpSocket] = set()   # (issue 16.4) read in this timer wake-up
         self._starting: list[Callable[[], None]] | None = None               # hook (issue 16)
+        self.start_addresses: Any = None     # hook (issue 16.1): vrrp/startclean.py
 
     def _configure_alerts(self, config: Config) -> None:
         """VrrpAlerts for `config`: created once a configuration mails (until then it would
@@ -265,12 +266,16 @@ class VrrpDaemon:
         self.exports = VrrpExports(self)
         await self.exports.configure(config)
         self._iface_memo = {}          # hook (issue 16): interface facts read once at start
+        if not respawn:                # hook (issue 16.1): the addresses there, read once
+            from keepalived_py.vrrp import startclean
+            self.start_addresses = startclean.present()
         self._starting = []            # hook (issue 16): every instance's packets, then logs
         try:
             for inst in config.vrrp_instances:
                 await self._add_runner(inst, resume.get(inst.name))
         finally:
             started, self._starting = self._starting, None
+            self.start_addresses = None
             for fn in started:
                 fn()
         if respawn:
@@ -529,9 +534,12 @@ class VrrpDaemon:
             if firewalled(inst):            # -- firewall hook (issue 12): keep its VIPs dropped
                 await self.firewall.update(r.name, True, addresses_of(inst, r.vip_dev))
         else:
-            # a clean start, as keepalived: nothing of ours stays on the interface
-            self._apply(r, [r.fsm.release()], "reload")
-            await self._settled(r)
+            # a clean start, as keepalived: nothing of ours stays on the interface (unless
+            # the start's dump says there is nothing: vrrp/startclean.py, issue 16.1)
+            from keepalived_py.vrrp.startclean import runner_must_release
+            if runner_must_release(self, r):
+                self._apply(r, [r.fsm.release()], "reload")
+                await self._settled(r)
         fault, reason = self.track.fault_of(r)
         if inst.unicast_fault_no_peer and not inst.unicast_peer:
             log.warning("vrrp.unicast.no_peers", instance=inst.name,
