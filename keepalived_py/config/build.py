@@ -47,6 +47,8 @@ class Builder(BuildState):
     """The whole configuration read in keepalived's order (`build`), each top-level block by
     its reader (TOP), then what depends on other blocks resolved (`_finish`)."""
 
+    _syncd_named: bool = False     # lvs_sync_daemon_interface named (by an earlier instance)
+
     # -- top level -----------------------------------------------------------------------
     def _missing_values(self, nodes: tuple[Node, ...], context: str = "top") -> None:
         aborts = kw.MISSING_PARAMETER_ABORTS.get(context, frozenset())

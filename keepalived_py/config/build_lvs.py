@@ -682,7 +682,7 @@ def build(nodes: list[Node], g: GlobalDefs, b: BuildContext
     if kept:
         scripts += [g.notify_fifo_script, g.lvs_notify_fifo_script]
     if b.default_user_fails:                   # dropped: they have no user to run as
-        scripts = [s for s in scripts if s is not None and s.user is not None]
+        scripts = [s for s in scripts if getattr(s, "user", None) is not None]
     if any(b.host.is_script(s) for s in scripts) and not g.enable_script_security:  # type: ignore[arg-type]
         b.d.security(None, "SECURITY VIOLATION - check scripts are being executed but"
                            " script_security not enabled.")

@@ -67,7 +67,7 @@ class SystemHost:
 
     def resolves(self, name: str) -> bool:
         """getaddrinfo() finds an address for `name` (keepalived's domain_stosockaddr)."""
-        from _socket import getaddrinfo      # (as interfaces(): no socket module needed)
+        from _socket import getaddrinfo  # (as interfaces(): no socket module needed)
         try:
             return bool(getaddrinfo(name, None))
         except (OSError, UnicodeError, ValueError):

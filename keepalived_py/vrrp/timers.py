@@ -253,7 +253,7 @@ class TimerQueue:
         finally:
             if mine:
                 deferred, self._deferred = self._deferred, None
-                for fn in deferred:
+                for fn in deferred or ():
                     fn()
         if heap and self._armed is None:
             self._arm(heap[0][0])

@@ -573,7 +573,7 @@ class VrrpSocket:
                     if used == _PLAIN6 and ctl[c:c + _HDR6_LEN] == _HDR6 and \
                             ctl[c + _HOP_HDR_OFF:c + _HOP_HDR_END] == _HOP_HDR6:
                         ttl = ctl[c + _HOP_OFF]
-                        dst = ctl[c + _DST_OFF:c + _DST_OFF + 16]
+                        dst: bytes | memoryview = ctl[c + _DST_OFF:c + _DST_OFF + 16]
                     else:
                         ttl, dst = self._anc6(rb.ancillary(i, used), rb.fd, lane, group)
                     if lane:

@@ -64,6 +64,7 @@ class FakeNetlink:
 
 class FakeSocket:
     ifindex = 7
+    rx_at: float | None = None      # (VrrpSocket: the read's wake-up time, None outside one)
 
     def __init__(self, log: Log) -> None:
         self.log = log
