@@ -226,6 +226,7 @@ class Supervisor:
         now = self.loop.time()
         child.pid, child.started, child.ready = pid, now, False
         child.live = Liveness(now)
+        self._stat.read(pid)    # its /proc/PID/stat opened now, not at a later watchdog tick
         child.spawns += 1
         try:
             write_pidfile(child.pidfile, pid)
