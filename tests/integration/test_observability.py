@@ -16,6 +16,8 @@ from netlab import Lab
 from stallwatch import StallWatch
 from test_vrrp import START, Peer, instance, lan_of, wait_for
 
+from keepalived_py.obs import control
+
 pytestmark = pytest.mark.netns
 VIP = "192.0.2.100/24"
 CAPTURE = r"""
@@ -156,9 +158,10 @@ def test_control_socket_survives_garbage_and_silent_clients(lab: Lab, tmp_path: 
     path = str(pa.dir / "keepalived-py-vrrp.ctl")
     assert os.stat(path).st_mode & 0o777 == 0o600
     silent = socket.socket(socket.AF_UNIX)
-    silent.connect(path)
     garbage = socket.socket(socket.AF_UNIX)
-    garbage.connect(path)
+    with control.reachable(path) as name:    # (a deep tmp_path is past sun_path's 107 bytes)
+        silent.connect(name)
+        garbage.connect(name)
     garbage.sendall(os.urandom(5000) + b"\n")
     r = pa.node.run(sys.executable, "-m", "keepalived_py", "status", "--json", "-r",
                     str(pa.dir / "v.pid"))
